@@ -1,0 +1,18 @@
+export { ConfigurationError, isConfigurationError, errorMessage } from './errors.ts';
+export { parseDuration, formatDuration } from './duration.ts';
+export {
+  parseBoolean,
+  parseList,
+  parseKeyValues,
+  parsePort,
+  parseInteger,
+  parseHostPort,
+  parseChoice,
+  isValidHost,
+  type HostPort,
+} from './parse.ts';
+export { Inputs, inputEnvName, runnerInputs, mapInputs, type InputSource } from './inputs.ts';
+export { registerSecret, secretParts, MIN_MASKED_LINE } from './secrets.ts';
+export { retry, backoffDelay, sleep, type RetryOptions } from './retry.ts';
+export { runAction, reportFailure, type ActionHandlers } from './action.ts';
+export { factsTable, timingsTable, setReportOutput, escapeHtml, PhaseClock, type Row, type PhaseTiming } from './summary.ts';
