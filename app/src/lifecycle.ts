@@ -1,0 +1,35 @@
+// The app's life stages as the probes see them: starting → ready → draining.
+
+export class Lifecycle {
+  #ready = false;
+  #draining = false;
+  #inFlight = 0;
+
+  get ready(): boolean {
+    return this.#ready && !this.#draining;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  markReady(): void {
+    this.#ready = true;
+  }
+
+  startDraining(): void {
+    this.#draining = true;
+  }
+
+  requestStarted(): void {
+    this.#inFlight++;
+  }
+
+  requestFinished(): void {
+    this.#inFlight--;
+  }
+}

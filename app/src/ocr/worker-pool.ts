@@ -1,0 +1,110 @@
+// Main-thread side of the OCR worker threads: starts them, hands each job to an idle one, reports health.
+import { Worker } from 'node:worker_threads';
+import type { OcrJob, OcrJobSuccess, OcrWorkerData, OcrWorkerMessage } from './worker-protocol.ts';
+
+export class ImageDecodeError extends Error {
+  override name = 'ImageDecodeError';
+}
+
+export class OcrWorkerError extends Error {
+  override name = 'OcrWorkerError';
+}
+
+interface Pending {
+  resolve: (result: OcrJobSuccess) => void;
+  reject: (error: Error) => void;
+}
+
+interface WorkerSlot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+  alive: boolean;
+}
+
+export interface OcrWorkerPoolStatus {
+  size: number;
+  alive: number;
+  busy: number;
+}
+
+export interface WorkerReadyInfo {
+  loadMs: number;
+  warmUpMs: number;
+  modelSource: string;
+}
+
+export class OcrWorkerPool {
+  readonly #slots: WorkerSlot[] = [];
+  readonly #idle: WorkerSlot[] = [];
+  #nextId = 1;
+  #closing = false;
+
+  /** Starts `size` workers and resolves once each has loaded the models and run its warm-up. */
+  static async start(size: number, data: OcrWorkerData, onError: (error: Error) => void): Promise<{ pool: OcrWorkerPool; ready: WorkerReadyInfo[] }> {
+    const pool = new OcrWorkerPool();
+    const ready = await Promise.all(Array.from({ length: size }, () => pool.#spawn(data, onError)));
+    return { pool, ready };
+  }
+
+  #spawn(data: OcrWorkerData, onError: (error: Error) => void): Promise<WorkerReadyInfo> {
+    const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: data });
+    const slot: WorkerSlot = { worker, pending: new Map(), alive: true };
+    this.#slots.push(slot);
+    return new Promise((resolve, reject) => {
+      let started = false;
+      worker.on('message', (message: OcrWorkerMessage) => {
+        if (message.type === 'ready') {
+          started = true;
+          this.#idle.push(slot);
+          resolve({ loadMs: message.loadMs, warmUpMs: message.warmUpMs, modelSource: message.modelSource });
+          return;
+        }
+        const { result } = message;
+        const pending = slot.pending.get(result.id);
+        if (!pending) return;
+        slot.pending.delete(result.id);
+        if (slot.alive) this.#idle.push(slot);
+        if (result.ok) pending.resolve(result);
+        else pending.reject(result.kind === 'decode' ? new ImageDecodeError(result.message) : new OcrWorkerError(result.message));
+      });
+      const fail = (error: Error) => {
+        const wasAlive = slot.alive;
+        slot.alive = false;
+        const idleIndex = this.#idle.indexOf(slot);
+        if (idleIndex >= 0) this.#idle.splice(idleIndex, 1);
+        for (const pending of slot.pending.values()) pending.reject(error);
+        slot.pending.clear();
+        if (!started) reject(error);
+        else if (wasAlive && !this.#closing) onError(error);
+      };
+      worker.on('error', (error: Error) => fail(error));
+      worker.on('exit', (code) => fail(new OcrWorkerError(`OCR worker exited with code ${code}`)));
+    });
+  }
+
+  /** Runs one job. The caller (the inference queue) never runs more jobs at once than there are workers. */
+  recognize(bytes: Uint8Array): Promise<OcrJobSuccess> {
+    const slot = this.#idle.pop();
+    if (!slot) return Promise.reject(new OcrWorkerError('no idle OCR worker'));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      const job: OcrJob = { id, bytes };
+      slot.worker.postMessage(job);
+    });
+  }
+
+  status(): OcrWorkerPoolStatus {
+    const alive = this.#slots.filter((slot) => slot.alive).length;
+    return { size: this.#slots.length, alive, busy: this.#slots.filter((slot) => slot.pending.size > 0).length };
+  }
+
+  get healthy(): boolean {
+    return this.#slots.length > 0 && this.#slots.every((slot) => slot.alive);
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.all(this.#slots.map((slot) => slot.worker.terminate()));
+  }
+}

@@ -1,0 +1,35 @@
+// Messages between the main thread and an OCR worker thread.
+import type { ModelPaths } from './model-paths.ts';
+import type { OcrEngineOptions, OcrLine, OcrTimings } from './engine.ts';
+
+export interface OcrWorkerData {
+  paths: ModelPaths;
+  engine: Partial<OcrEngineOptions>;
+  maxImagePixels: number;
+}
+
+export interface OcrJob {
+  id: number;
+  bytes: Uint8Array;
+}
+
+export interface OcrJobSuccess {
+  id: number;
+  ok: true;
+  width: number;
+  height: number;
+  lines: OcrLine[];
+  timings: OcrTimings & { decodeMs: number };
+}
+
+export interface OcrJobFailure {
+  id: number;
+  ok: false;
+  /** `decode` when the bytes are not a decodable image (a client error); `internal` otherwise. */
+  kind: 'decode' | 'internal';
+  message: string;
+}
+
+export type OcrWorkerMessage =
+  | { type: 'ready'; loadMs: number; warmUpMs: number; modelSource: ModelPaths['source'] }
+  | { type: 'result'; result: OcrJobSuccess | OcrJobFailure };

@@ -1,0 +1,174 @@
+// The JSON API: run OCR on an upload, fetch a stored result, its image, and usage statistics.
+import { performance } from 'node:perf_hooks';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AppContext } from '../app-context.ts';
+import { HttpError } from '../http-errors.ts';
+import { isAcceptedUploadType, validateImage, type ValidatedImage } from '../image-validation.ts';
+import { ImageDecodeError } from '../ocr/worker-pool.ts';
+import type { OcrJobSuccess } from '../ocr/worker-protocol.ts';
+import { QueueFullError } from '../queue.ts';
+import { isResultToken, newResultToken } from '../result-token.ts';
+import type { ResultTimings, StoredResult } from '../results-store.ts';
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+
+export interface OcrResponse {
+  token: string;
+  url: string;
+  createdAt: string;
+  image: { format: string; width: number; height: number; bytes: number; url: string };
+  text: string;
+  lines: StoredResult['lines'];
+  timings: ResultTimings;
+  version: string;
+}
+
+export function toResponse(result: StoredResult): OcrResponse {
+  return {
+    token: result.token,
+    url: `/r/${result.token}`,
+    createdAt: new Date(result.createdAt).toISOString(),
+    image: {
+      format: result.imageFormat,
+      width: result.width,
+      height: result.height,
+      bytes: result.imageBytes,
+      url: `/api/v1/results/${result.token}/image`,
+    },
+    text: result.text,
+    lines: result.lines,
+    timings: result.timings,
+    version: result.appVersion,
+  };
+}
+
+/** The uploaded bytes, from a multipart form (first file part) or from a raw image body. */
+async function readUpload(request: FastifyRequest, maxBytes: number): Promise<Uint8Array> {
+  if (request.isMultipart()) {
+    const file = await request.file({ limits: { fileSize: maxBytes, files: 1 } });
+    if (!file) throw new HttpError(400, 'missing_file', 'the multipart form has no file part');
+    if (!isAcceptedUploadType(file.mimetype)) {
+      file.file.resume();
+      throw new HttpError(415, 'unsupported_media_type', `file parts must be an image, got ${file.mimetype}`);
+    }
+    return await file.toBuffer();
+  }
+  if (!Buffer.isBuffer(request.body)) {
+    throw new HttpError(400, 'missing_image', 'send the image as multipart/form-data or as a raw image/* body');
+  }
+  return request.body;
+}
+
+export function registerApiRoutes(app: FastifyInstance, context: AppContext): void {
+  const { config, store, images, ocr, queue, metrics, version } = context;
+  const limits = { maxBytes: config.maxUploadBytes, maxPixels: config.maxImagePixels, maxSide: config.maxImageSide };
+
+  const rawTypes = ['image/png', 'image/jpeg', 'image/webp', 'image/gif', 'application/octet-stream'];
+  app.addContentTypeParser(rawTypes, { parseAs: 'buffer', bodyLimit: config.maxUploadBytes }, (_request, body, done) => {
+    done(null, body);
+  });
+
+  app.post('/api/v1/ocr', async (request, reply) => {
+    const started = performance.now();
+    let image: ValidatedImage;
+    let bytes: Uint8Array;
+    try {
+      bytes = await readUpload(request, config.maxUploadBytes);
+      image = await validateImage(bytes, limits);
+    } catch (error) {
+      metrics.ocrRequests.inc({ outcome: 'client_error' });
+      throw error;
+    }
+
+    const enqueued = performance.now();
+    let queueMs = 0;
+    let job: OcrJobSuccess;
+    try {
+      job = await queue.run(() => {
+        queueMs = performance.now() - enqueued;
+        return ocr.recognize(bytes);
+      });
+    } catch (error) {
+      if (error instanceof QueueFullError) {
+        metrics.ocrRequests.inc({ outcome: 'queue_full' });
+        throw new HttpError(503, 'queue_full', 'too many images are waiting; try again shortly', {
+          'retry-after': String(error.retryAfterSeconds),
+        });
+      }
+      if (error instanceof ImageDecodeError) {
+        metrics.ocrRequests.inc({ outcome: 'client_error' });
+        throw new HttpError(422, 'undecodable_image', `the image cannot be decoded: ${error.message}`);
+      }
+      metrics.ocrRequests.inc({ outcome: 'error' });
+      throw error;
+    }
+    const inferenceMs = performance.now() - enqueued - queueMs;
+
+    const token = newResultToken();
+    const imageFile = await images.save(token, image.format === 'jpeg' ? 'jpg' : image.format, bytes);
+    const timings: ResultTimings = {
+      queueMs: round(queueMs),
+      decodeMs: round(job.timings.decodeMs),
+      detectMs: round(job.timings.detectMs),
+      recognizeMs: round(job.timings.recognizeMs),
+      sessionRunMs: round(job.timings.sessionRunMs),
+      inferenceMs: round(inferenceMs),
+      totalMs: 0,
+    };
+    const createdAt = Date.now();
+    timings.totalMs = round(performance.now() - started);
+    const result: StoredResult = {
+      token,
+      createdAt,
+      imageFormat: image.format,
+      imageFile,
+      imageBytes: image.bytes,
+      width: job.width,
+      height: job.height,
+      lines: job.lines,
+      text: job.lines.map((line) => line.text).join('\n'),
+      timings,
+      appVersion: version.version,
+      instance: version.instance,
+    };
+    store.insert(result);
+
+    metrics.ocrRequests.inc({ outcome: 'ok' });
+    metrics.ocrLines.observe(job.lines.length);
+    for (const [stage, ms] of Object.entries({
+      queue: queueMs,
+      decode: job.timings.decodeMs,
+      detect: job.timings.detectMs,
+      recognize: job.timings.recognizeMs,
+      session_run: job.timings.sessionRunMs,
+      total: timings.totalMs,
+    })) {
+      metrics.ocrStageDuration.observe({ stage }, ms / 1000);
+    }
+    return reply.code(200).header('location', `/api/v1/results/${token}`).send(toResponse(result));
+  });
+
+  function findResult(token: string): StoredResult {
+    const result = isResultToken(token) ? store.get(token) : undefined;
+    if (!result) throw new HttpError(404, 'result_not_found', `no result has the token "${token.slice(0, 64)}"`);
+    return result;
+  }
+
+  app.get<{ Params: { token: string } }>('/api/v1/results/:token', async (request) => {
+    return toResponse(findResult(request.params.token));
+  });
+
+  app.get<{ Params: { token: string } }>('/api/v1/results/:token/image', async (request, reply) => {
+    const result = findResult(request.params.token);
+    const bytes = result.imageFile ? await images.read(result.imageFile) : undefined;
+    if (!bytes) throw new HttpError(404, 'image_not_found', 'the image of this result is no longer stored');
+    return reply
+      .type(`image/${result.imageFormat}`)
+      .header('cache-control', 'public, max-age=31536000, immutable')
+      .send(bytes);
+  });
+
+  app.get('/api/v1/stats', async (_request, reply) => {
+    return reply.header('cache-control', 'no-store').send(store.stats());
+  });
+}

@@ -1,0 +1,44 @@
+// Operational endpoints: liveness, readiness, build version, Prometheus metrics.
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../app-context.ts';
+
+export function registerOpsRoutes(app: FastifyInstance, context: AppContext): void {
+  const { lifecycle, ocr, store, version, metrics } = context;
+
+  app.get('/healthz', async (_request, reply) => {
+    return reply.header('cache-control', 'no-store').send({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) });
+  });
+
+  app.get('/readyz', async (_request, reply) => {
+    let database = 'ok';
+    try {
+      store.writeHeartbeat(version.instance, version.version);
+    } catch (error) {
+      database = `not writable: ${(error as Error).message}`;
+    }
+    const checks = {
+      started: lifecycle.draining || lifecycle.ready ? 'ok' : 'starting',
+      draining: lifecycle.draining ? 'draining' : 'ok',
+      model: ocr.healthy ? 'ok' : 'not loaded',
+      database,
+    };
+    const ready = lifecycle.ready && ocr.healthy && database === 'ok';
+    return reply
+      .code(ready ? 200 : 503)
+      .header('cache-control', 'no-store')
+      .send({ status: ready ? 'ready' : 'not_ready', checks, queue: context.queue.snapshot() });
+  });
+
+  app.get('/version', async (_request, reply) => {
+    const { version: v, gitSha, imageDigest, builtAt, startedAt } = version;
+    return reply.header('cache-control', 'no-store').send({ version: v, gitSha, imageDigest, builtAt, startedAt });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const snapshot = context.queue.snapshot();
+    metrics.queueWaiting.set(snapshot.waiting);
+    metrics.queueRunning.set(snapshot.running);
+    metrics.draining.set(lifecycle.draining ? 1 : 0);
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+}
