@@ -1,0 +1,17 @@
+// The Debian packages Gangway's tests and lab need on a fresh machine, installed when missing.
+//   node scripts/system-packages.ts            list what is missing
+//   node scripts/system-packages.ts --install  apt-get install it (root)
+import { ensurePackages, labPackages, missingPackages } from '../lab/src/packages.ts';
+
+/** The app's browser test (headless Chromium) and the fonts its OCR test images are drawn with. */
+export const appTestPackages = ['chromium', 'fonts-dejavu-core', 'fonts-liberation'] as const;
+
+export const systemPackages: readonly string[] = [...labPackages, ...appTestPackages];
+
+const missing = missingPackages(systemPackages);
+if (process.argv.includes('--install')) {
+  const installed = ensurePackages(systemPackages);
+  console.log(installed.length === 0 ? 'system packages: all present' : `system packages: installed ${installed.join(', ')}`);
+} else {
+  console.log(missing.length === 0 ? 'system packages: all present' : `missing: ${missing.join(' ')}`);
+}
