@@ -54,7 +54,7 @@ async function readUpload(request: FastifyRequest, maxBytes: number): Promise<Ui
     return await file.toBuffer();
   }
   if (!Buffer.isBuffer(request.body)) {
-    throw new HttpError(400, 'missing_image', 'send the image as multipart/form-data or as a raw image/* body');
+    throw new HttpError(415, 'unsupported_media_type', 'send the image as multipart/form-data or as a raw image/* body');
   }
   return request.body;
 }

@@ -1,0 +1,98 @@
+// Wires one running app from its config: database, image store, OCR workers, queue, metrics, HTTP server.
+// The server listens before the models are loaded (/healthz answers, /readyz says 503), then turns ready.
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import type { OcrRunner } from './app-context.ts';
+import { buildApp } from './app.ts';
+import type { AppConfig } from './config.ts';
+import { openDatabase, type OpenedDatabase } from './db.ts';
+import { ImageStore } from './image-store.ts';
+import { Lifecycle } from './lifecycle.ts';
+import { createMetrics } from './metrics.ts';
+import { resolveModelPaths } from './ocr/model-paths.ts';
+import { OcrWorkerPool, type WorkerReadyInfo } from './ocr/worker-pool.ts';
+import { InferenceQueue } from './queue.ts';
+import { ResultStore } from './results-store.ts';
+import type { VersionInfo } from './version.ts';
+
+export interface BootOptions {
+  logger?: FastifyServerOptions['logger'];
+  /** Replaces the worker pool (tests that need a slow or failing OCR). */
+  ocr?: OcrRunner;
+  collectDefaultMetrics?: boolean;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  lifecycle: Lifecycle;
+  database: OpenedDatabase;
+  /** Resolves once the models are loaded and warmed up and /readyz turned 200. */
+  ready: Promise<WorkerReadyInfo[]>;
+  /** Workers and database: what to release after the HTTP server closed. */
+  release: () => Promise<void>;
+}
+
+/** Holds the pool once it has started, so routes can be registered before the models are loaded. */
+class DeferredOcr implements OcrRunner {
+  pool: OcrWorkerPool | undefined;
+  get healthy(): boolean {
+    return this.pool?.healthy ?? false;
+  }
+  recognize(bytes: Uint8Array) {
+    if (!this.pool) return Promise.reject(new Error('the OCR models are still loading'));
+    return this.pool.recognize(bytes);
+  }
+}
+
+export async function startServer(config: AppConfig, version: VersionInfo, options: BootOptions = {}): Promise<RunningServer> {
+  const lifecycle = new Lifecycle();
+  const metrics = createMetrics(version, options.collectDefaultMetrics ?? true);
+  const database = openDatabase(config.dataDir);
+  const store = new ResultStore(database.db);
+  const images = new ImageStore(config.dataDir);
+  const queue = new InferenceQueue(config.ocrWorkers, config.queueMaxWaiting);
+  const deferred = new DeferredOcr();
+  const ocr = options.ocr ?? deferred;
+
+  const app = await buildApp({ config, version, store, images, ocr, queue, metrics, lifecycle }, { logger: options.logger ?? false });
+
+  const modelPaths = resolveModelPaths(config.modelsDir);
+  const starting: Promise<WorkerReadyInfo[]> = options.ocr
+    ? Promise.resolve([])
+    : OcrWorkerPool.start(
+        config.ocrWorkers,
+        { paths: modelPaths, engine: { detMaxSide: config.detMaxSide }, maxImagePixels: config.maxImagePixels },
+        (error) => app.log.error({ err: error }, 'an OCR worker died; /readyz now reports 503'),
+      ).then(({ pool, ready }) => {
+        deferred.pool = pool;
+        return ready;
+      });
+
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  app.log.info(
+    { dataDir: config.dataDir, schemaVersion: database.schemaVersion, migrationsApplied: database.applied, models: modelPaths.source },
+    'listening; loading models',
+  );
+
+  const ready = starting.then((info) => {
+    lifecycle.markReady();
+    return info;
+  });
+  // Callers that never await `ready` must not see an unhandled rejection; server.ts awaits it and exits on failure.
+  ready.catch(() => undefined);
+
+  return {
+    app,
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`,
+    lifecycle,
+    database,
+    ready,
+    release: async () => {
+      await deferred.pool?.close();
+      database.db.close();
+    },
+  };
+}

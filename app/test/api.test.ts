@@ -1,0 +1,212 @@
+// The HTTP API end to end on the real app (real models, real SQLite), in-process on a loopback port.
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OcrJobSuccess } from '../src/ocr/worker-protocol.ts';
+import { pngClaimingSize } from './png-header.ts';
+import { multipartBody, startTestServer, type TestServer } from './test-server.ts';
+import { renderTextImage } from './text-images.ts';
+
+interface OcrBody {
+  token: string;
+  url: string;
+  text: string;
+  lines: { text: string; confidence: number; box: number[][] }[];
+  timings: Record<string, number>;
+  image: { width: number; height: number; format: string; url: string };
+}
+interface ErrorBody {
+  error: { code: string; message: string; statusCode: number };
+}
+
+const MAX_UPLOAD_BYTES = 300 * 1024;
+
+describe('API', () => {
+  let t: TestServer;
+  let png: Buffer;
+  let jpeg: Buffer;
+
+  beforeAll(async () => {
+    t = await startTestServer({ MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES), MAX_IMAGE_PIXELS: '4000000', MAX_IMAGE_SIDE: '4000' });
+    png = (await renderTextImage(['Gangway deploys containers', 'without downtime 2026'], 'DejaVu Sans', 32)).png;
+    jpeg = await sharp(png).jpeg({ quality: 90 }).toBuffer();
+  }, 60_000);
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const post = (body: string | Uint8Array, contentType: string) =>
+    fetch(`${t.url}/api/v1/ocr`, { method: 'POST', body, headers: { 'content-type': contentType } });
+
+  it('reads a multipart upload and stores a result that the token fetches again', async () => {
+    const form = await multipartBody('file', png, 'text.png', 'image/png');
+    const response = await post(new Uint8Array(form.body), form.contentType);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as OcrBody;
+    expect(body.text).toBe('Gangway deploys containers\nwithout downtime 2026');
+    expect(body.token).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(body.url).toBe(`/r/${body.token}`);
+    expect(body.lines).toHaveLength(2);
+    for (const line of body.lines) {
+      expect(line.confidence).toBeGreaterThan(0.8);
+      expect(line.box).toHaveLength(4);
+    }
+    for (const key of ['queueMs', 'decodeMs', 'detectMs', 'recognizeMs', 'sessionRunMs', 'inferenceMs', 'totalMs']) {
+      expect(body.timings[key]).toBeTypeOf('number');
+    }
+
+    const again = await fetch(`${t.url}/api/v1/results/${body.token}`);
+    expect(again.status).toBe(200);
+    const stored = (await again.json()) as OcrBody;
+    expect(stored.text).toBe(body.text);
+    expect(stored.lines).toEqual(body.lines);
+
+    const image = await fetch(`${t.url}${stored.image.url}`);
+    expect(image.status).toBe(200);
+    expect(image.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await image.arrayBuffer()).equals(png)).toBe(true);
+
+    const share = await fetch(`${t.url}/r/${body.token}`);
+    expect(share.status).toBe(200);
+    expect(share.headers.get('content-type')).toContain('text/html');
+    expect(share.headers.get('content-security-policy')).toContain("default-src 'self'");
+  });
+
+  it('reads a raw JPEG body, and an octet-stream body by sniffing it', async () => {
+    const raw = await post(new Uint8Array(jpeg), 'image/jpeg');
+    expect(raw.status).toBe(200);
+    expect(((await raw.json()) as OcrBody).text).toContain('Gangway deploys containers');
+    const octets = await post(new Uint8Array(png), 'application/octet-stream');
+    expect(octets.status).toBe(200);
+    expect(((await octets.json()) as OcrBody).image.format).toBe('png');
+  });
+
+  it.each([
+    ['a text file sent as image/png', 415, 'unsupported_image', () => post('hello, this is not an image', 'image/png')],
+    ['a wrong content type', 415, 'unsupported_media_type', () => post('hello', 'text/plain')],
+    ['JSON', 415, 'unsupported_media_type', () => post('{"image":"x"}', 'application/json')],
+    ['an empty body', 400, 'empty_upload', () => post(new Uint8Array(0), 'image/png')],
+    ['a raw body over the size limit', 413, 'upload_too_large', () => post(new Uint8Array(MAX_UPLOAD_BYTES + 1).fill(1), 'image/png')],
+    ['a PNG header claiming 50000×50000 pixels', 422, 'image_dimensions_too_large', () => post(new Uint8Array(pngClaimingSize(50_000, 50_000)), 'image/png')],
+    ['a PNG header claiming a side over the limit', 422, 'image_dimensions_too_large', () => post(new Uint8Array(pngClaimingSize(4001, 10)), 'image/png')],
+    ['garbage after a PNG signature', 422, 'unreadable_image', () => post(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]), 'image/png')],
+  ] as const)('answers %s with %i %s', async (_name, status, code, send) => {
+    const response = await send();
+    expect(response.status).toBe(status);
+    const body = (await response.json()) as ErrorBody;
+    expect(body.error.code).toBe(code);
+    expect(body.error.statusCode).toBe(status);
+  });
+
+  it('answers a truncated image with 422 and keeps serving', async () => {
+    const big = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } })
+      .png()
+      .toBuffer();
+    const truncated = big.subarray(0, Math.floor(big.length / 2));
+    const response = await post(new Uint8Array(truncated), 'image/png');
+    expect(response.status).toBe(422);
+    expect(((await response.json()) as ErrorBody).error.code).toBe('undecodable_image');
+    const truncatedJpeg = jpeg.subarray(0, Math.floor(jpeg.length * 0.6));
+    const second = await post(new Uint8Array(truncatedJpeg), 'image/jpeg');
+    expect(second.status).toBe(422);
+    const healthy = await fetch(`${t.url}/readyz`);
+    expect(healthy.status).toBe(200);
+  });
+
+  it('answers multipart uploads over the limit, without a file, or with a non-image part with 4xx', async () => {
+    const tooBig = await multipartBody('file', new Uint8Array(MAX_UPLOAD_BYTES + 10).fill(7), 'big.png', 'image/png');
+    const big = await post(new Uint8Array(tooBig.body), tooBig.contentType);
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as ErrorBody).error.code).toBe('upload_too_large');
+
+    const form = new FormData();
+    form.append('note', 'no file here');
+    const request = new Request('http://x/', { method: 'POST', body: form });
+    const noFile = await post(new Uint8Array(await request.arrayBuffer()), request.headers.get('content-type') ?? '');
+    expect(noFile.status).toBe(400);
+    expect(((await noFile.json()) as ErrorBody).error.code).toBe('missing_file');
+
+    const textPart = await multipartBody('file', Buffer.from('plain text'), 'notes.txt', 'text/plain');
+    const wrongType = await post(new Uint8Array(textPart.body), textPart.contentType);
+    expect(wrongType.status).toBe(415);
+  });
+
+  it('answers unknown and malformed tokens with 404 JSON, and an unknown share page with 404', async () => {
+    for (const token of ['AAAAAAAAAAAAAAAAAAAAAA', 'not-a-token', '..%2f..%2fetc%2fpasswd']) {
+      const response = await fetch(`${t.url}/api/v1/results/${token}`);
+      expect(response.status).toBe(404);
+      expect(((await response.json()) as ErrorBody).error.code).toBe('result_not_found');
+    }
+    const share = await fetch(`${t.url}/r/AAAAAAAAAAAAAAAAAAAAAA`);
+    expect(share.status).toBe(404);
+    const unknownRoute = await fetch(`${t.url}/api/v1/nothing`);
+    expect(unknownRoute.status).toBe(404);
+    expect(((await unknownRoute.json()) as ErrorBody).error.code).toBe('not_found');
+  });
+
+  it('serves the probes, the version, the metrics, the pages and the usage statistics', async () => {
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${t.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { model: 'ok', database: 'ok' } });
+    const version = (await (await fetch(`${t.url}/version`)).json()) as Record<string, string>;
+    expect(version).toMatchObject({ version: '1.2.3-test', gitSha: 'abc1234', imageDigest: 'sha256:test', builtAt: '2026-01-01T00:00:00Z' });
+    expect(new Date(version.startedAt!).getTime()).toBeGreaterThan(0);
+
+    const metrics = await fetch(`${t.url}/metrics`);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    const text = await metrics.text();
+    expect(text).toMatch(/gangway_ocr_requests_total\{[^}]*outcome="ok"[^}]*\} [1-9]/);
+    expect(text).toContain('gangway_http_request_duration_seconds_bucket');
+    expect(text).toContain('gangway_app_build_info');
+
+    for (const page of ['/', '/dashboard', '/static/app.js', '/static/dashboard.js', '/static/style.css']) {
+      expect((await fetch(`${t.url}${page}`)).status).toBe(200);
+    }
+    const stats = (await (await fetch(`${t.url}/api/v1/stats`)).json()) as { total: number; perDay: unknown[]; recent: unknown[]; latency: { p50Ms: number } };
+    expect(stats.total).toBeGreaterThanOrEqual(3);
+    expect(stats.perDay).toHaveLength(1);
+    expect(stats.recent.length).toBeGreaterThanOrEqual(3);
+    expect(stats.latency.p50Ms).toBeGreaterThan(0);
+  });
+});
+
+describe('inference queue', () => {
+  let t: TestServer;
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const slowOcr = {
+    healthy: true,
+    recognize: async (): Promise<OcrJobSuccess> => {
+      await gate;
+      return { id: 0, ok: true, width: 1, height: 1, lines: [], timings: { decodeMs: 0, detectMs: 0, recognizeMs: 0, sessionRunMs: 0 } };
+    },
+  };
+
+  beforeAll(async () => {
+    t = await startTestServer({ OCR_WORKERS: '1', QUEUE_MAX_WAITING: '2' }, slowOcr);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('answers 503 with Retry-After once the queue is full, and serves the queued requests after', async () => {
+    const png = (await renderTextImage(['queue'], 'DejaVu Sans', 24)).png;
+    const send = () => fetch(`${t.url}/api/v1/ocr`, { method: 'POST', body: new Uint8Array(png), headers: { 'content-type': 'image/png' } });
+    const accepted = [send(), send(), send()];
+    // One runs, two wait: wait until the queue holds them, then one more is refused.
+    for (let i = 0; i < 100; i++) {
+      const ready = (await (await fetch(`${t.url}/readyz`)).json()) as { queue: { running: number; waiting: number } };
+      if (ready.queue.running === 1 && ready.queue.waiting === 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const refused = await send();
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await refused.json()) as ErrorBody).error.code).toBe('queue_full');
+    release();
+    const statuses = await Promise.all(accepted.map(async (response) => (await response).status));
+    expect(statuses).toEqual([200, 200, 200]);
+  });
+});
