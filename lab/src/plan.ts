@@ -1,0 +1,126 @@
+// Where every part of the lab lives: names, paths and addresses, all derived here so that
+// nothing else hard-codes them. Every address sits inside 198.18.0.0/15 (RFC 2544).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** lab/ in the repository. */
+export const labDir = fileURLToPath(new URL('..', import.meta.url));
+/** Small files: configs, keys, pidfiles, logs, lab.json (gitignored). */
+export const stateDir = process.env['GANGWAY_LAB_STATE_DIR'] ?? path.join(labDir, '.state');
+/** Sockets and engine exec-roots (short paths: unix sockets are limited to 108 bytes). */
+export const runDir = '/run/gangway-lab';
+/** Engine data-roots: big, kept out of the repository so no tool walks them. */
+export const dataDir = '/var/lib/gangway-lab';
+/** Base-image rootfs tarballs keyed by recipe; survives `lab:down`. */
+export const cacheDir = process.env['GANGWAY_LAB_CACHE_DIR'] ?? '/var/cache/gangway-lab';
+
+export const labStateFile = path.join(stateDir, 'lab.json');
+export const ledgerFile = path.join(stateDir, 'ledger.json');
+export const pidDir = path.join(stateDir, 'pids');
+export const logDir = path.join(stateDir, 'logs');
+export const caDir = path.join(stateDir, 'ca');
+
+export const registryPort = 5000;
+export const registryUser = 'gangway';
+export const vpnPort = 1194;
+export const deployUser = 'deploy';
+
+export interface RunnerPlan {
+  bridge: string;
+  bridgeCidr: string;
+  bridgeSubnet: string;
+  addressPool: string;
+  dataRoot: string;
+  execRoot: string;
+  socket: string;
+  cgroupParent: string;
+  configDir: string;
+}
+
+export const runnerPlan: RunnerPlan = {
+  bridge: 'gw-run0',
+  bridgeCidr: '198.18.1.1/24',
+  bridgeSubnet: '198.18.1.0/24',
+  addressPool: '198.18.16.0/20',
+  dataRoot: path.join(dataDir, 'runner'),
+  execRoot: path.join(runDir, 'runner', 'exec'),
+  socket: path.join(runDir, 'runner', 'docker.sock'),
+  cgroupParent: 'gangway-lab-runner',
+  configDir: path.join(stateDir, 'runner'),
+};
+
+/** One target host: a network namespace behind its own OpenVPN server. */
+export interface TargetPlan {
+  index: number;
+  /** Network namespace name, also the target's name in lab.json. */
+  name: string;
+  vethHost: string;
+  vethNs: string;
+  /** Host side of the veth (the target's view of "the internet"; also the registry's address). */
+  hostAddress: string;
+  /** Namespace side of the veth: where OpenVPN listens, nothing else is accepted there. */
+  nsAddress: string;
+  vethPrefix: number;
+  vpnNetwork: string;
+  vpnNetmask: string;
+  /** The VPN server's tun address: sshd and published ports live here. */
+  vpnServerAddress: string;
+  vpnPort: number;
+  dockerBip: string;
+  dockerPool: string;
+  dataRoot: string;
+  execRoot: string;
+  socket: string;
+  cgroupParent: string;
+  configDir: string;
+  /** Root-owned directory for sshd's authorized_keys (StrictModes checks every parent). */
+  sshRunDir: string;
+}
+
+/** Addresses for target `index` (1-based, up to 7): veth /30s in 198.18.0.0/24, a VPN /24 each, docker ranges apart. */
+export function targetPlan(index: number): TargetPlan {
+  if (!Number.isInteger(index) || index < 1 || index > 7) throw new Error(`target index ${index} is out of range 1..7`);
+  const name = `gw-target${index}`;
+  const base = 4 * (index - 1);
+  const vpnNet = index - 1;
+  const dockerBase = 32 * index;
+  return {
+    index,
+    name,
+    vethHost: `gw-t${index}-host`,
+    vethNs: `gw-t${index}-ns`,
+    hostAddress: `198.18.0.${base + 1}`,
+    nsAddress: `198.18.0.${base + 2}`,
+    vethPrefix: 30,
+    vpnNetwork: `198.19.${vpnNet}.0`,
+    vpnNetmask: '255.255.255.0',
+    vpnServerAddress: `198.19.${vpnNet}.1`,
+    vpnPort,
+    dockerBip: `198.18.${dockerBase}.1/24`,
+    dockerPool: `198.18.${dockerBase + 16}.0/20`,
+    dataRoot: path.join(dataDir, name),
+    execRoot: path.join(runDir, name, 'exec'),
+    socket: path.join(runDir, name, 'docker.sock'),
+    cgroupParent: `gangway-lab-${name}`,
+    configDir: path.join(stateDir, 'targets', name),
+    sshRunDir: path.join(runDir, name, 'ssh'),
+  };
+}
+
+/** The targets `lab:up` builds. Issue 7 adds a second one: append targetPlan(2). */
+export function plannedTargets(): TargetPlan[] {
+  return [targetPlan(1)];
+}
+
+/** The registry listens on the first target's host-side veth address; every target routes to it. */
+export function registryAddress(): string {
+  return targetPlan(1).hostAddress;
+}
+
+export function registryHost(): string {
+  return `${registryAddress()}:${registryPort}`;
+}
+
+export function dockerCertsDir(): string {
+  return path.join('/etc/docker/certs.d', registryHost());
+}

@@ -1,0 +1,115 @@
+// lab.json: what a running lab looks like to everything that uses it (tests, benchmarks, e2e).
+import fs from 'node:fs';
+import { labStateFile } from './plan.ts';
+
+export interface VpnState {
+  /** Complete inline client config (.ovpn): `openvpn --config FILE` is all a runner needs. */
+  configFile: string;
+  ca: string;
+  cert: string;
+  key: string;
+  tlsCrypt: string;
+  /** Where the OpenVPN server listens (the target's veth address). */
+  remoteHost: string;
+  remotePort: number;
+  proto: 'udp';
+  /** The VPN subnet and the server's own address in it (sshd and published ports). */
+  network: string;
+  serverAddress: string;
+  /** The server accepts several clients with the same certificate at once. */
+  duplicateCn: true;
+  serverConfigFile: string;
+  managementSocket: string;
+  pid: number;
+}
+
+export interface TargetState {
+  name: string;
+  /** Network namespace (ip netns) of the target host. */
+  netns: string;
+  index: number;
+  sshHost: string;
+  sshPort: number;
+  username: string;
+  privateKeyFile: string;
+  /** known_hosts text (one line) for the target's host key at sshHost. */
+  knownHosts: string;
+  knownHostsFile: string;
+  /** SHA256:... of the host key, as `ssh-keygen -l` prints it. */
+  fingerprint: string;
+  /** The Docker socket path on the target (forward a stream-local channel to it over SSH). */
+  dockerSocket: string;
+  /** The target's VPN address: what apps publish ports on and clients reach them at. */
+  address: string;
+  /** The target's veth address (only OpenVPN's UDP port answers there). */
+  vethAddress: string;
+  /** The host's end of the target's veth. */
+  hostVethAddress: string;
+  dockerBridge: string;
+  dockerAddressPool: string;
+  vpn: VpnState;
+  pids: { dockerd: number; sshd: number; openvpn: number };
+}
+
+export interface LabState {
+  version: 1;
+  startedAt: string;
+  stateDir: string;
+  /** The lab CA (signs the registry's certificate). */
+  caFile: string;
+  registry: {
+    /** addr:port, e.g. 198.18.0.1:5000 */
+    host: string;
+    address: string;
+    port: number;
+    username: string;
+    password: string;
+    caFile: string;
+    pid: number;
+  };
+  runner: {
+    /** unix:///run/gangway-lab/runner/docker.sock */
+    dockerHost: string;
+    socket: string;
+    bridge: string;
+    bridgeSubnet: string;
+    addressPool: string;
+    pid: number;
+  };
+  /** The first target (targets[0]); `vpn` is its VPN. */
+  target: TargetState;
+  vpn: VpnState;
+  targets: TargetState[];
+  images: { node: string[]; nginx: string[] };
+  pids: Record<string, number>;
+}
+
+export class LabNotUpError extends Error {
+  constructor(detail: string) {
+    super(`The Gangway lab is not up (${detail}). Start it with \`npm run lab:up\` (as root).`);
+    this.name = 'LabNotUpError';
+  }
+}
+
+export function labStateExists(): boolean {
+  return fs.existsSync(labStateFile);
+}
+
+/** Read lab/.state/lab.json; throws LabNotUpError when the lab is not up. */
+export function readLabState(): LabState {
+  let text: string;
+  try {
+    text = fs.readFileSync(labStateFile, 'utf8');
+  } catch {
+    throw new LabNotUpError(`no ${labStateFile}`);
+  }
+  const state = JSON.parse(text) as LabState;
+  if (state.version !== 1) throw new LabNotUpError(`unknown lab.json version ${String(state.version)}`);
+  return state;
+}
+
+export function writeLabState(state: LabState): void {
+  const tmp = `${labStateFile}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  fs.renameSync(tmp, labStateFile);
+}
