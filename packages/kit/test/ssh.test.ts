@@ -1,0 +1,161 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Server, type Connection } from 'ssh2';
+import {
+  fingerprintOf,
+  hostKeyAlgorithms,
+  hostKeyCheck,
+  keysForHost,
+  knownHostsName,
+  openSsh,
+  parseFingerprint,
+  parseKnownHosts,
+  SshConnectError,
+} from '../src/ssh/index.ts';
+
+// Real keys from ssh-keygen, a real SSH server (ssh2's) on loopback: the verification path
+// is the one a deploy runs, with nothing faked.
+const dir = mkdtempSync(path.join(tmpdir(), 'gangway-ssh-test-'));
+function keygen(name: string, type = 'ed25519'): { privateKey: string; publicLine: string; fingerprint: string } {
+  const file = path.join(dir, name);
+  execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', name, '-f', file]);
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${file}.pub`], { encoding: 'utf8' }).split(' ')[1] as string;
+  return { privateKey: readFileSync(file, 'utf8'), publicLine: readFileSync(`${file}.pub`, 'utf8').trim(), fingerprint };
+}
+const hostA = keygen('host-a');
+const hostB = keygen('host-b');
+const hostRsa = keygen('host-rsa', 'rsa');
+const client = keygen('client');
+
+function knownLine(host: string, port: number, publicLine: string): string {
+  const [type, key] = publicLine.split(' ');
+  return `${knownHostsName(host, port)} ${type} ${key}`;
+}
+
+let server: Server;
+let port = 0;
+const events: string[] = [];
+
+beforeAll(async () => {
+  server = new Server({ hostKeys: [hostA.privateKey] }, (conn: Connection) => {
+    conn.on('authentication', (ctx) => {
+      events.push(`auth:${ctx.method}:${ctx.username}`);
+      if (ctx.method === 'publickey' && ctx.username === 'deploy') return ctx.accept();
+      ctx.reject(['publickey']);
+    });
+    conn.on('ready', () => events.push('ready'));
+    conn.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as { port: number }).port;
+});
+
+afterAll(() => {
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('known_hosts and fingerprints', () => {
+  it('computes the same fingerprint as ssh-keygen', () => {
+    const blob = Buffer.from(hostA.publicLine.split(' ')[1] as string, 'base64');
+    expect(fingerprintOf(blob)).toBe(hostA.fingerprint);
+  });
+
+  it('finds keys by host and port, plain and hashed, and skips negated patterns', () => {
+    const [type, key] = hostA.publicLine.split(' ') as [string, string];
+    const plainFile = path.join(dir, 'known_hosts');
+    writeFileSync(plainFile, `[10.9.9.9]:2222 ${type} ${key}\n`);
+    execFileSync('ssh-keygen', ['-q', '-H', '-f', plainFile], { stdio: 'ignore' });
+    const hashed = readFileSync(plainFile, 'utf8').trim();
+    expect(hashed).toMatch(/^\|1\|/);
+    const entries = parseKnownHosts([`server,*.example.org,!bad.example.org ${type} ${key}`, hashed, '# comment', ''].join('\n'), 'known-hosts');
+    expect(keysForHost(entries, 'server', 22).keys).toHaveLength(1);
+    expect(keysForHost(entries, 'web.example.org', 22).keys).toHaveLength(1);
+    expect(keysForHost(entries, 'bad.example.org', 22).keys).toHaveLength(0);
+    expect(keysForHost(entries, 'server', 2222).keys).toHaveLength(0);
+    expect(keysForHost(entries, '10.9.9.9', 2222).keys).toHaveLength(1);
+  });
+
+  it('rejects lines that are not known_hosts lines, naming the input', () => {
+    expect(() => parseKnownHosts('server ssh-ed25519', 'known-hosts')).toThrow(/Line 1 of input "known-hosts" is not a known_hosts line/);
+    expect(() => parseKnownHosts('@cert-authority * ssh-ed25519 AAAA', 'proxy-known-hosts')).toThrow(/input "proxy-known-hosts" uses @cert-authority/);
+    expect(() => parseKnownHosts('server ssh-ed25519 !!!notbase64!!!', 'known-hosts')).toThrow(/not valid base64/);
+  });
+
+  it('parses fingerprints strictly', () => {
+    expect(parseFingerprint(hostA.fingerprint, 'fingerprint')).toBe(hostA.fingerprint);
+    expect(() => parseFingerprint('MD5:aa:bb', 'fingerprint')).toThrow(/Input "fingerprint" is not a SHA256 host key fingerprint/);
+  });
+
+  it('offers the host key algorithms known for the host', () => {
+    expect(hostKeyAlgorithms(['ssh-rsa', 'ssh-ed25519'])).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-ed25519']);
+  });
+
+  it('says why a key was refused', () => {
+    const entries = parseKnownHosts(knownLine('h', 22, hostB.publicLine), 'known-hosts');
+    const check = hostKeyCheck({ kind: 'known-hosts', entries }, 'h', 22);
+    const keyA = Buffer.from(hostA.publicLine.split(' ')[1] as string, 'base64');
+    expect(check.verify(keyA)).toBe(false);
+    expect(check.failure).toContain(`presented host key ${hostA.fingerprint}, which does not match known-hosts (line 1)`);
+    const none = hostKeyCheck({ kind: 'known-hosts', entries }, 'other', 22);
+    expect(none.verify(keyA)).toBe(false);
+    expect(none.failure).toContain('known-hosts has no entry for other');
+  });
+});
+
+describe('openSsh against a real SSH server', () => {
+  const endpoint = () => ({ host: '127.0.0.1', port, username: 'deploy', privateKey: client.privateKey });
+
+  it('connects when known-hosts holds the server key', async () => {
+    const entries = parseKnownHosts(knownLine('127.0.0.1', port, hostA.publicLine), 'known-hosts');
+    const session = await openSsh({ ...endpoint(), trust: { kind: 'known-hosts', entries } }, { connectTimeoutMs: 5000 });
+    expect(session.hostKey).toBe(hostA.fingerprint);
+    session.close();
+  });
+
+  it('connects with a pinned fingerprint', async () => {
+    const session = await openSsh({ ...endpoint(), trust: { kind: 'fingerprint', fingerprint: hostA.fingerprint } }, { connectTimeoutMs: 5000 });
+    session.close();
+  });
+
+  it('refuses a changed host key before authenticating, without retrying', async () => {
+    events.length = 0;
+    const entries = parseKnownHosts(knownLine('127.0.0.1', port, hostB.publicLine), 'known-hosts');
+    const started = Date.now();
+    const error = await openSsh({ ...endpoint(), trust: { kind: 'known-hosts', entries } }, { connectTimeoutMs: 5000, attempts: 3 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SshConnectError);
+    expect((error as SshConnectError).category).toBe('host-key');
+    expect((error as Error).message).toContain(`presented host key ${hostA.fingerprint}`);
+    expect(events.filter((e) => e.startsWith('auth:publickey'))).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('refuses when only an RSA key is known and the server has none', async () => {
+    const entries = parseKnownHosts(knownLine('127.0.0.1', port, hostRsa.publicLine), 'known-hosts');
+    const error = await openSsh({ ...endpoint(), trust: { kind: 'known-hosts', entries } }, { connectTimeoutMs: 5000, attempts: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SshConnectError);
+    expect((error as SshConnectError).category).toBe('host-key');
+  });
+
+  it('names an authentication failure as such', async () => {
+    const error = await openSsh(
+      { ...endpoint(), username: 'intruder', trust: { kind: 'fingerprint', fingerprint: hostA.fingerprint } },
+      { connectTimeoutMs: 5000, attempts: 3 },
+    ).catch((e: unknown) => e);
+    expect((error as SshConnectError).category).toBe('auth');
+    expect((error as Error).message).toMatch(/authorized_keys/);
+  });
+
+  it('names a refused port and retries with backoff', async () => {
+    const lines: string[] = [];
+    const error = await openSsh(
+      { host: '127.0.0.1', port: 1, username: 'deploy', privateKey: client.privateKey, trust: { kind: 'insecure' } },
+      { connectTimeoutMs: 2000, attempts: 2, log: (l) => lines.push(l) },
+    ).catch((e: unknown) => e);
+    expect((error as SshConnectError).category).toBe('refused');
+    expect(lines.some((l) => /retrying in \d+ ms/.test(l))).toBe(true);
+  });
+});
