@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { enginePing, removeCgroupParent, stopEngine, unmountUnder } from './engine.ts';
 import { run } from './exec.ts';
-import { buildRootfs, copyImages, importImage, nginxRecipe, nodeRecipe } from './images.ts';
+import { buildRootfs, importImage, nginxRecipe, nodeRecipe } from './images.ts';
 import type { BuiltImage } from './images.ts';
 import { closeLedger, emptyLedger, note, openLedger, readLedger } from './ledger.ts';
 import type { Ledger, RecordedProcess } from './ledger.ts';
@@ -185,11 +185,10 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabState> {
     for (const t of targets) targetStates.push(await startTargetServices(t));
 
     const built = await images;
-    await phase('base images into the runner engine', () => Promise.all(built.map((img) => importImage(runnerPlan.socket, img))));
-    const tags = built.flatMap((img) => img.recipe.tags);
-    await phase('base images into the target engines (docker save | docker load)', () =>
-      Promise.all(targets.map((t) => copyImages(runnerPlan.socket, t.socket, tags))),
-    );
+    // The same cached tarball imported into every engine at once (faster here than docker save | load):
+    // identical layers (same diff ids) everywhere, image ids differ only by their creation time.
+    const sockets = [runnerPlan.socket, ...targets.map((t) => t.socket)];
+    await phase(`base images into ${sockets.length} engines`, () => Promise.all(sockets.flatMap((socket) => built.map((img) => importImage(socket, img)))));
 
     const first = targetStates[0];
     if (!first) throw new Error('no target planned');
@@ -269,7 +268,8 @@ export async function labDown(options: LabDownOptions = {}): Promise<void> {
     for (const parent of l.cgroupParents) await removeCgroupParent(parent);
     for (const p of [...l.paths].reverse()) {
       unmountUnder(p);
-      fs.rmSync(p, { recursive: true, force: true });
+      // rm is much faster than fs.rmSync on engine data-roots; --one-file-system never crosses a mount.
+      run('rm', ['-rf', '--one-file-system', p], { allowFailure: true });
     }
   });
   resetStateDir(options.keepLogs ?? false);

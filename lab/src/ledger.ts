@@ -87,7 +87,9 @@ export function makeDir(dir: string, mode = 0o755): void {
   let top: string | undefined;
   for (let d = path.resolve(dir); !fs.existsSync(d); d = path.dirname(d)) top = d;
   if (top) note((l) => { if (!l.paths.includes(top)) l.paths.push(top); });
-  fs.mkdirSync(dir, { recursive: true, mode });
+  // Parents get 0755 (sshd's StrictModes and the deploy user walk them); only the leaf gets `mode`.
+  fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o755 });
+  if (!fs.existsSync(dir)) fs.mkdirSync(dir, { mode });
 }
 
 export function closeLedger(): void {
