@@ -28370,35 +28370,1776 @@ module.exports = {
 
 /***/ }),
 
+/***/ 8419:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   L8: () => (/* binding */ classify),
+/* harmony export */   NI: () => (/* binding */ HINTS),
+/* harmony export */   PS: () => (/* binding */ VpnConnectError),
+/* harmony export */   fo: () => (/* binding */ decisiveFailure)
+/* harmony export */ });
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5482);
+// Pure: why a connection attempt failed, from OpenVPN's log lines and state transitions.
+
+const HINTS = {
+    config: 'OpenVPN rejected the configuration. Check the option named in the log line above against `openvpn --help` for the OpenVPN version on the runner.',
+    auth: 'The server rejected the username or password. Check the "username" and "password" inputs (the secrets behind them) and that the account may use the VPN.',
+    tls: 'The TLS handshake failed: the server does not accept this client certificate (wrong CA, expired or revoked), or the "ca" does not match the server, or the tls-auth/tls-crypt key differs from the server\'s.',
+    tun: 'OpenVPN could not create the tun device. The runner needs /dev/net/tun and root (or passwordless sudo).',
+    dns: 'The server\'s host name does not resolve from the runner. Check the "remote" line, or use the server\'s IP address.',
+    routes: 'OpenVPN connected but could not set every pushed route or address ("Initialization Sequence Completed With Errors"). Look for the failed "route" or "ip" command in the log: usually a route that clashes with one the runner already has.',
+    timeout: 'No VPN session within "connect-timeout". Check the "remote" host, port and proto (udp/tcp) and that a firewall lets the runner reach it; raise "connect-timeout" for slow servers.',
+    exited: 'OpenVPN exited before it connected. The last lines of its log above say why.',
+    'check-host': 'The tunnel is up but "check-host" does not accept TCP connections through it. Check that the host and port are right, that the service runs, and that the VPN routes that address.',
+    cancelled: 'The job was cancelled while connecting; OpenVPN was stopped.',
+};
+/** Rules in priority order: the first that matches any message wins. */
+const RULES = [
+    { category: 'auth', test: /AUTH_FAILED|auth-failure|Verification Failed: 'Auth'/, decisive: true },
+    { category: 'config', test: /Options error|Error opening configuration file|Cannot load (CA|certificate|private key)|Cannot pre-load|Use --help for more information/, decisive: true },
+    { category: 'tun', test: /Cannot open TUN\/TAP|Cannot ioctl TUNSETIFF|Cannot allocate TUN\/TAP|ERROR: Cannot open TUN/, decisive: true },
+    {
+        category: 'tls',
+        test: /TLS Error: TLS handshake failed|VERIFY ERROR|VERIFY KU ERROR|VERIFY EKU ERROR|VERIFY X509NAME ERROR|certificate verify failed|SSL alert number|tls-crypt unwrapping failed|tls-crypt-v2 unwrap|TLS Error: cannot locate HMAC|TLS Error: incoming packet authentication failed|TLS Error: TLS object -> incoming plaintext read error|TLS_ERROR: BIO read/,
+        decisive: true,
+    },
+    { category: 'dns', test: /RESOLVE: Cannot resolve host address/, decisive: false },
+    { category: 'routes', test: /Initialization Sequence Completed With Errors/, decisive: true },
+    { category: 'tls', test: /TLS key negotiation failed to occur/, decisive: false },
+];
+/** The first message that decides the attempt has failed (so it ends before the timeout). */
+function decisiveFailure(message) {
+    return RULES.find((r) => r.decisive && r.test.test(message))?.category;
+}
+function lastMatching(messages, test) {
+    for (let i = messages.length - 1; i >= 0; i--)
+        if (test.test(messages[i]))
+            return messages[i];
+    return undefined;
+}
+function classify(e) {
+    if (e.cancelled)
+        return failure('cancelled', 'The job was cancelled while connecting.');
+    if (e.passwordRefused || e.states.some((s) => s.startsWith('EXITING,auth-failure'))) {
+        return failure('auth', 'The server refused the credentials (AUTH_FAILED).');
+    }
+    if (e.states.includes('CONNECTED,ERROR'))
+        return failure('routes', 'OpenVPN reported "Initialization Sequence Completed With Errors".');
+    const all = [...e.messages, ...(e.fatal ? [e.fatal] : [])];
+    for (const rule of RULES) {
+        const line = lastMatching(all, rule.test);
+        if (line)
+            return failure(rule.category, `OpenVPN: ${line.trim()}`);
+    }
+    if (e.timedOutAfterMs !== undefined) {
+        const unreachable = lastMatching(e.messages, /EHOSTUNREACH|ENETUNREACH|ECONNREFUSED|No route to host|Network is unreachable|Connection refused/);
+        const last = e.states.at(-1);
+        const detail = unreachable ? ` The runner's last attempt to reach the server said: ${unreachable.trim()}` : last ? ` OpenVPN's last state was ${last.split(',')[0] ?? last}.` : '';
+        return failure('timeout', `No VPN session within ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a3)(e.timedOutAfterMs)}.${detail}`);
+    }
+    if (e.fatal)
+        return failure('exited', `OpenVPN stopped: ${e.fatal}`);
+    if (e.exit) {
+        const how = e.exit.signal ? `signal ${e.exit.signal}` : `code ${String(e.exit.code)}`;
+        return failure('exited', `OpenVPN exited (${how}) before it connected.`);
+    }
+    return failure('exited', 'OpenVPN stopped before it connected.');
+}
+function failure(category, reason) {
+    return { category, reason, hint: HINTS[category], retryable: category === 'timeout' || category === 'exited' || category === 'dns' };
+}
+/** The error a failed connection throws: category, reason and hint in one message. */
+class VpnConnectError extends Error {
+    failure;
+    constructor(f) {
+        super(`VPN connection failed [${f.category}]: ${f.reason} Hint: ${f.hint}`);
+        this.name = 'VpnConnectError';
+        this.failure = f;
+    }
+}
+
+
+/***/ }),
+
 /***/ 5637:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(585);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5482);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3299);
+/* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
-// Not built yet: fails with a clear message instead of pretending to work (issue #5).
-await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)({
-    main: async () => {
-        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1('gangway/action-vpn-connect is not released yet (issue #5). Pin a released version.');
-    },
-});
+
+
+await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)({ main: _main_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .i, post: _post_js__WEBPACK_IMPORTED_MODULE_2__/* .post */ .b });
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
 
 /***/ }),
 
-/***/ 585:
+/***/ 3299:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  i: () => (/* binding */ main)
+});
+
+// UNUSED EXPORTS: createWorkdir
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+// EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 20 modules
+var core = __nccwpck_require__(8544);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 12 modules
+var src = __nccwpck_require__(5482);
+// EXTERNAL MODULE: ./src/classify.ts
+var classify = __nccwpck_require__(8419);
+// EXTERNAL MODULE: ./src/management.ts
+var management = __nccwpck_require__(8250);
+// EXTERNAL MODULE: ./src/openvpn-process.ts
+var openvpn_process = __nccwpck_require__(5181);
+// EXTERNAL MODULE: ./src/ovpn-config.ts
+var ovpn_config = __nccwpck_require__(2161);
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
+;// CONCATENATED MODULE: ./src/probe.ts
+// The TCP probe of `check-host`: the tunnel counts as useful only when that port accepts.
+
+
+function connectOnce(target, timeoutMs) {
+    return new Promise((resolve, reject) => {
+        const socket = external_node_net_default().connect({ host: target.host, port: target.port });
+        const timer = setTimeout(() => {
+            socket.destroy();
+            reject(new Error(`no answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+        socket.once('connect', () => {
+            clearTimeout(timer);
+            socket.destroy();
+            resolve();
+        });
+        socket.once('error', (e) => {
+            clearTimeout(timer);
+            socket.destroy();
+            reject(e);
+        });
+    });
+}
+/** Tries until a connection is accepted or `timeoutMs` is spent (routes may settle a moment after CONNECTED). */
+async function probeTcp(target, timeoutMs, signal) {
+    const started = performance.now();
+    const deadline = Date.now() + timeoutMs;
+    let attempts = 0;
+    for (;;) {
+        signal?.throwIfAborted();
+        attempts++;
+        const left = deadline - Date.now();
+        let last;
+        try {
+            await connectOnce(target, Math.max(200, Math.min(left, 3000)));
+            return { ok: true, ms: Math.round(performance.now() - started), attempts };
+        }
+        catch (error) {
+            last = (0,src/* errorMessage */.gJ)(error);
+        }
+        if (Date.now() + 250 >= deadline)
+            return { ok: false, ms: Math.round(performance.now() - started), attempts, error: last };
+        await (0,src/* sleep */.yy)(250, signal);
+    }
+}
+
+// EXTERNAL MODULE: ./src/redact.ts
+var redact = __nccwpck_require__(7380);
+// EXTERNAL MODULE: ./src/report.ts
+var src_report = __nccwpck_require__(9291);
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./src/routes.ts
+// Route clashes: a network the VPN routes that the runner already reaches another way is
+// shadowed (traffic goes to the runner's own network), and the VPN "succeeds" but reaches nothing.
+
+/** `ip -j -4 route show table main` as Route[] (empty when `ip` is missing). */
+function readRoutes() {
+    const r = (0,external_node_child_process_.spawnSync)('ip', ['-j', '-4', 'route', 'show', 'table', 'main'], { encoding: 'utf8' });
+    if (r.status !== 0)
+        return [];
+    try {
+        const rows = JSON.parse(r.stdout);
+        return rows.map((row) => ({ dst: row.dst === 'default' ? '0.0.0.0/0' : row.dst.includes('/') ? row.dst : `${row.dst}/32`, ...(row.dev ? { dev: row.dev } : {}), ...(row.type ? { type: row.type } : {}) }));
+    }
+    catch {
+        return [];
+    }
+}
+function parseCidr(cidr) {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
+    if (!m)
+        return undefined;
+    const octets = m.slice(1, 5).map(Number);
+    const bits = Number(m[5]);
+    if (octets.some((o) => o > 255) || bits > 32)
+        return undefined;
+    const value = octets.reduce((acc, o) => acc * 256 + o, 0);
+    return { base: value - (value % 2 ** (32 - bits)), bits };
+}
+/** Two CIDRs share addresses. */
+function cidrsOverlap(a, b) {
+    const x = parseCidr(a);
+    const y = parseCidr(b);
+    if (!x || !y)
+        return false;
+    const bits = Math.min(x.bits, y.bits);
+    const size = 2 ** (32 - bits);
+    return Math.floor(x.base / size) === Math.floor(y.base / size);
+}
+/**
+ * VPN routes (those on `vpnDev`) that a runner route at least as specific shadows, in part or
+ * whole. Ignored: the runner's default route (every VPN route is more specific), the VPN's
+ * own redirect-gateway halves (0.0.0.0/1, 128.0.0.0/1), and routes of type unreachable or
+ * blackhole (they carry no traffic anywhere).
+ */
+function findOverlaps(routes, vpnDev) {
+    const bitsOf = (cidr) => Number(cidr.split('/')[1] ?? 32);
+    const vpn = routes.filter((r) => r.dev === vpnDev && bitsOf(r.dst) > 1);
+    const runner = routes.filter((r) => r.dev !== vpnDev && r.dev !== undefined && bitsOf(r.dst) > 0 && (r.type ?? 'unicast') === 'unicast');
+    const out = [];
+    for (const v of vpn) {
+        for (const r of runner) {
+            if (bitsOf(r.dst) >= bitsOf(v.dst) && cidrsOverlap(v.dst, r.dst))
+                out.push({ vpn: v.dst, runner: r.dst, runnerDev: r.dev });
+        }
+    }
+    return out;
+}
+
+// EXTERNAL MODULE: ./src/saved-state.ts
+var saved_state = __nccwpck_require__(8518);
+// EXTERNAL MODULE: ./src/settings.ts
+var src_settings = __nccwpck_require__(7436);
+// EXTERNAL MODULE: ./src/tunnel.ts
+var tunnel = __nccwpck_require__(1083);
+// EXTERNAL MODULE: ./src/workdir.ts
+var workdir = __nccwpck_require__(7813);
+;// CONCATENATED MODULE: ./src/main.ts
+// main: validate, prepare a private directory, start OpenVPN, connect over the management
+// interface, check the result; on any failure stop OpenVPN and remove every file first.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const LOG_TAIL = 25;
+/** A fresh 0700 directory under RUNNER_TEMP (unix socket paths are limited to 107 bytes: fall back to the system temp). */
+function createWorkdir(runnerTemp) {
+    let dir = external_node_fs_default().mkdtempSync(external_node_path_default().join(runnerTemp, 'gangway-vpn-'));
+    if (external_node_path_default().join(dir, 'mgmt.sock').length > 100) {
+        external_node_fs_default().rmSync(dir, { recursive: true, force: true });
+        dir = external_node_fs_default().mkdtempSync(external_node_path_default().join(external_node_os_default().tmpdir(), 'gangway-vpn-'));
+    }
+    external_node_fs_default().chmodSync(dir, 0o700);
+    return {
+        dir,
+        configFile: external_node_path_default().join(dir, 'client.ovpn'),
+        logFile: external_node_path_default().join(dir, 'openvpn.log'),
+        pidFile: external_node_path_default().join(dir, 'openvpn.pid'),
+        socket: external_node_path_default().join(dir, 'mgmt.sock'),
+    };
+}
+/** OpenVPN's own output (before the management interface is up) without its time stamps. */
+function fileMessages(logFile) {
+    return (0,openvpn_process/* tailLines */.os)(logFile, 200).map((l) => l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, ''));
+}
+function printTail(messages, redactor) {
+    const lines = (0,redact/* printableLogLines */.z)(messages, redactor).slice(-LOG_TAIL);
+    if (lines.length === 0)
+        return;
+    core/* info */.pq(`Last lines of OpenVPN's log:`);
+    for (const line of lines)
+        core/* info */.pq(`  ${line}`);
+}
+async function main_connectOnce(s, w, derived, binary, privilege, redactor, signal) {
+    external_node_fs_default().writeFileSync(w.logFile, '', { mode: 0o600 });
+    const started = (0,openvpn_process/* startOpenVpn */.Zu)({ binary, configFile: w.configFile, cwd: s.configDir, logFile: w.logFile, pidFile: w.pidFile, privilege });
+    let exit;
+    void started.exited.then((e) => (exit = e));
+    const childId = started.child.pid !== undefined ? (0,openvpn_process/* identify */.ls)(started.child.pid) : undefined;
+    if (childId)
+        (0,saved_state/* saveProcess */.Js)(childId);
+    let processId = childId;
+    let session;
+    const fail = async (failure, messages) => {
+        await (0,tunnel/* stopTunnel */.HM)({ process: processId, ...(session ? { session } : {}), socketPath: w.socket, privilege, graceMs: 3000 });
+        session?.close();
+        throw new tunnel/* AttemptFailed */.Nz(failure, messages);
+    };
+    try {
+        session = await management/* ManagementClient */.Dl.connectWhenReady(w.socket, {
+            timeoutMs: s['connect-timeout'],
+            signal,
+            stillWorth: () => (exit ? `OpenVPN exited (code ${String(exit.code)}) before its management interface was up` : undefined),
+        });
+    }
+    catch (error) {
+        await new Promise((r) => setTimeout(r, 100));
+        const messages = fileMessages(w.logFile);
+        const failure = (0,classify/* classify */.L8)({ messages, states: [], ...(signal.aborted ? { cancelled: true } : exit ? { exit } : { timedOutAfterMs: s['connect-timeout'] }) });
+        if (failure.category === 'exited' && !exit)
+            failure.reason = `${failure.reason} (${(0,src/* errorMessage */.gJ)(error)})`;
+        return fail(failure, messages);
+    }
+    if (!privilege.root) {
+        // OpenVPN runs as root under sudo: find its own pid (sudo's child) through the interface below.
+    }
+    const pidText = await session.command('pid').catch(() => '');
+    const realPid = Number(/pid=(\d+)/.exec(pidText)?.[1]);
+    const real = realPid > 0 ? (0,openvpn_process/* identify */.ls)(realPid) : undefined;
+    if (real) {
+        processId = real;
+        (0,saved_state/* saveProcess */.Js)(real);
+    }
+    const showLog = (entry) => {
+        if (entry.flags.includes('D'))
+            return;
+        for (const line of (0,redact/* printableLogLines */.z)([entry.message], redactor))
+            core/* info */.pq(line);
+    };
+    try {
+        const connection = await (0,tunnel/* awaitConnection */.pU)({
+            session,
+            exited: started.exited,
+            ...(derived.credentials ? { credentials: derived.credentials } : {}),
+            timeoutMs: s['connect-timeout'],
+            signal,
+            onLog: showLog,
+            onState: (st) => core/* info */.pq(`[state] ${st.name}${st.description ? ` ${st.description}` : ''}${st.localIp ? ` ${st.localIp}` : ''}`),
+        });
+        started.child.unref();
+        if (!processId)
+            throw new Error('OpenVPN connected but its pid is unknown');
+        return { connection, process: processId, session };
+    }
+    catch (error) {
+        if (error instanceof tunnel/* AttemptFailed */.Nz) {
+            const messages = error.messages.length > 0 ? error.messages : fileMessages(w.logFile);
+            return fail(error.failure, messages);
+        }
+        return fail((0,classify/* classify */.L8)({ messages: [(0,src/* errorMessage */.gJ)(error)], states: [] }), []);
+    }
+}
+async function main(signal) {
+    const settings = (0,src_settings/* readSettings */.s)();
+    const redactor = new redact/* Redactor */.p(settings.secrets);
+    const clock = new src/* PhaseClock */.wM();
+    const privilege = (0,openvpn_process/* detectPrivilege */.F4)();
+    let binary = (0,openvpn_process/* findOpenVpn */.Ec)();
+    if (!binary) {
+        if (!settings.install) {
+            throw new src/* ConfigurationError */.j1('OpenVPN is not installed on this runner. Set "install: true" to install it with apt-get, or install it in an earlier step.', 'install');
+        }
+        binary = await clock.time('install openvpn', () => core/* group */.Os('Install OpenVPN (apt-get)', async () => (0,openvpn_process/* installOpenVpn */.us)(privilege, (l) => core/* info */.pq(l))));
+    }
+    const version = (0,openvpn_process/* openVpnVersion */.lM)(binary);
+    const w = createWorkdir(process.env['RUNNER_TEMP'] ?? external_node_os_default().tmpdir());
+    (0,saved_state/* saveDir */.jU)(w.dir, w.socket, privilege.root);
+    let derived;
+    try {
+        derived = (0,ovpn_config/* deriveConfig */.a)(settings.config, {
+            input: settings.configInput,
+            parts: settings.parts,
+            ...(settings.credentials ? { credentials: settings.credentials } : {}),
+            managementSocket: w.socket,
+            allowScripts: settings['allow-scripts'],
+        });
+    }
+    catch (error) {
+        (0,workdir/* removePrivateDir */.V)(w.dir, privilege);
+        (0,saved_state/* clearSaved */.j$)();
+        throw error;
+    }
+    const server = derived.server ? `${derived.server.host}:${derived.server.port}/${derived.server.proto}` : undefined;
+    const report = { status: 'failed', server, attempts: 0, overlaps: [], openvpn: version, phases: clock.phases };
+    let attempt;
+    try {
+        external_node_fs_default().writeFileSync(w.configFile, derived.text, { mode: 0o600 });
+        core/* info */.pq(`${version}; config written to ${w.configFile} (mode 0600; the original is untouched)`);
+        for (const note of derived.notes)
+            core/* info */.pq(`Note: ${note}`);
+        const connectStarted = performance.now();
+        attempt = await clock.time('connect', () => (0,src/* retry */.L5)((n) => {
+            report.attempts = n;
+            return core/* group */.Os(`Connect to ${server ?? 'the VPN'} (attempt ${n} of ${settings.retries + 1})`, () => main_connectOnce(settings, w, derived, binary, privilege, redactor, signal));
+        }, {
+            attempts: settings.retries + 1,
+            initialDelayMs: 2000,
+            maxDelayMs: 15_000,
+            signal,
+            shouldRetry: (e) => e instanceof tunnel/* AttemptFailed */.Nz && e.failure.retryable,
+            onRetry: (e, n, delay) => {
+                const f = e.failure;
+                core/* warning */.$e(`Attempt ${n} failed [${f.category}]: ${f.reason} Retrying in ${(0,src/* formatDuration */.a3)(delay)}.`);
+            },
+        }));
+        const a = attempt;
+        report.connectMs = Math.round(performance.now() - connectStarted);
+        report.ip = a.connection.ip;
+        report.pid = a.process.pid;
+        if (a.connection.interface) {
+            report.interface = a.connection.interface;
+            (0,saved_state/* saveInterface */.Fl)(a.connection.interface);
+        }
+        a.session.close();
+        core/* info */.pq(`Connected in ${(0,src/* formatDuration */.a3)(report.connectMs)}: ${a.connection.ip} on ${a.connection.interface ?? '?'} (OpenVPN pid ${a.process.pid})`);
+        const overlaps = a.connection.interface ? findOverlaps(readRoutes(), a.connection.interface) : [];
+        report.overlaps = overlaps;
+        for (const o of overlaps) {
+            core/* warning */.$e(`Route clash: the VPN routes ${o.vpn} through ${a.connection.interface ?? 'the tunnel'}, but the runner already reaches ${o.runner} through ${o.runnerDev}. Traffic to ${o.runner} will not go through the VPN.`);
+        }
+        const check = settings['check-host'];
+        if (check) {
+            const target = `${check.host}:${check.port}`;
+            const result = await clock.time('check-host', () => core/* group */.Os(`Check that ${target} accepts TCP through the tunnel`, async () => {
+                const r = await probeTcp(check, settings['check-timeout'], signal);
+                core/* info */.pq(r.ok ? `${target} accepted a TCP connection after ${(0,src/* formatDuration */.a3)(r.ms)} (${r.attempts} attempt(s))` : `${target}: ${r.error ?? 'no answer'}`);
+                return r;
+            }));
+            report.checkHost = { target, ...result };
+            if (!result.ok) {
+                const f = { category: 'check-host', reason: `${target} did not accept a TCP connection within ${(0,src/* formatDuration */.a3)(settings['check-timeout'])} (${result.error ?? 'no answer'}).`, hint: classify/* HINTS */.NI['check-host'], retryable: false };
+                throw new classify/* VpnConnectError */.PS(f);
+            }
+        }
+        report.status = 'connected';
+        core/* setOutput */.uH('ip', a.connection.ip);
+        core/* setOutput */.uH('interface', a.connection.interface ?? '');
+        core/* setOutput */.uH('pid', String(a.process.pid));
+        await (0,src_report/* writeConnectSummary */.Q)(report);
+    }
+    catch (error) {
+        const cancelled = signal.aborted;
+        const failure = error instanceof classify/* VpnConnectError */.PS ? error.failure : cancelled ? (0,classify/* classify */.L8)({ messages: [], states: [], cancelled: true }) : undefined;
+        if (error instanceof tunnel/* AttemptFailed */.Nz)
+            printTail(error.messages, redactor);
+        await core/* group */.Os('Stop OpenVPN and remove its files', async () => {
+            if (attempt) {
+                const stopped = await (0,tunnel/* stopTunnel */.HM)({ process: attempt.process, socketPath: w.socket, ...(attempt.connection.interface ? { interface: attempt.connection.interface } : {}), privilege, graceMs: 3000 });
+                core/* info */.pq(`OpenVPN stopped (${stopped.how}) in ${(0,src/* formatDuration */.a3)(stopped.ms)}`);
+            }
+            (0,workdir/* removePrivateDir */.V)(w.dir, privilege);
+            (0,saved_state/* clearSaved */.j$)();
+        });
+        if (failure)
+            report.failure = { category: failure.category, reason: failure.reason, hint: failure.hint };
+        await (0,src_report/* writeConnectSummary */.Q)(report).catch(() => undefined);
+        if (failure && !(error instanceof classify/* VpnConnectError */.PS))
+            throw new classify/* VpnConnectError */.PS(failure);
+        throw error;
+    }
+    if (!(0,openvpn_process/* isRunning */.W_)(attempt.process))
+        core/* warning */.$e('OpenVPN exited right after connecting; the post step will report it.');
+}
+
+
+/***/ }),
+
+/***/ 8250:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Dl: () => (/* binding */ ManagementClient),
+/* harmony export */   X1: () => (/* binding */ quoteArg)
+/* harmony export */ });
+/* unused harmony exports parseNotification, parseLogEntry, ManagementError, redactCommand */
+/* harmony import */ var node_events__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8474);
+/* harmony import */ var node_events__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_events__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7030);
+/* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_net__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5482);
+// A client for OpenVPN's management interface over its unix socket: a line protocol of
+// commands answered by SUCCESS:/ERROR: (or lines ending in END), and `>KIND:` notifications.
+
+
+
+/** Parses one `>KIND:...` line; undefined for anything else. */
+function parseNotification(line) {
+    const m = /^>([A-Z0-9-]+):(.*)$/.exec(line);
+    if (!m)
+        return undefined;
+    const kind = m[1];
+    const text = m[2];
+    switch (kind) {
+        case 'STATE': {
+            const [time, name, description, localIp, remoteIp, remotePort] = text.split(',');
+            return { type: 'state', time: Number(time), name: name ?? '', description: description ?? '', localIp: localIp ?? '', remoteIp: remoteIp ?? '', remotePort: remotePort ?? '' };
+        }
+        case 'LOG':
+            return parseLogEntry(text);
+        case 'PASSWORD': {
+            const need = /^Need '([^']+)'/.exec(text);
+            const failed = /^Verification Failed: '([^']+)'/.exec(text);
+            return { type: 'password', text, ...(need ? { need: need[1] } : {}), ...(failed ? { failed: failed[1] } : {}) };
+        }
+        case 'FATAL':
+            return { type: 'fatal', message: text };
+        case 'HOLD':
+            return { type: 'hold', text };
+        case 'INFO':
+            return { type: 'info', text };
+        default:
+            return { type: 'other', kind, text };
+    }
+}
+/** `TIME,FLAGS,MESSAGE` as in `>LOG:` lines and `log on all` history. */
+function parseLogEntry(text) {
+    const first = text.indexOf(',');
+    const second = first === -1 ? -1 : text.indexOf(',', first + 1);
+    if (first === -1 || second === -1)
+        return { type: 'log', time: 0, flags: '', message: text };
+    return { type: 'log', time: Number(text.slice(0, first)), flags: text.slice(first + 1, second), message: text.slice(second + 1) };
+}
+/** Quotes a command argument as the management interface parses it: "..." with \\ and \" escaped. */
+function quoteArg(value) {
+    if (/[\r\n\0]/.test(value))
+        throw new Error('a management command argument cannot hold a line break or NUL');
+    return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+class ManagementError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'ManagementError';
+    }
+}
+class ManagementClient {
+    #socket;
+    #events = new node_events__WEBPACK_IMPORTED_MODULE_0__.EventEmitter();
+    #queue = [];
+    #buffer = '';
+    #inHistory = false;
+    #closed = false;
+    constructor(socket) {
+        this.#socket = socket;
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk) => this.#onData(chunk));
+        socket.on('error', () => undefined);
+        socket.on('close', () => {
+            this.#closed = true;
+            for (const p of this.#queue.splice(0))
+                p.reject(new ManagementError(`the management interface closed before answering "${redactCommand(p.command)}"`));
+            this.#events.emit('close');
+        });
+    }
+    /** Connects once. */
+    static connect(socketPath) {
+        return new Promise((resolve, reject) => {
+            const socket = node_net__WEBPACK_IMPORTED_MODULE_1___default().connect(socketPath);
+            const onError = (e) => reject(e);
+            socket.once('error', onError);
+            socket.once('connect', () => {
+                socket.off('error', onError);
+                resolve(new ManagementClient(socket));
+            });
+        });
+    }
+    /**
+     * Connects as soon as the socket accepts, polling while `stillWorth()` says the server may
+     * yet appear (its process alive, the deadline not reached).
+     */
+    static async connectWhenReady(socketPath, o) {
+        const deadline = Date.now() + o.timeoutMs;
+        for (;;) {
+            o.signal?.throwIfAborted();
+            try {
+                return await ManagementClient.connect(socketPath);
+            }
+            catch (error) {
+                const why = o.stillWorth?.();
+                if (why)
+                    throw new ManagementError(why);
+                if (Date.now() >= deadline)
+                    throw new ManagementError(`the management socket did not accept within ${o.timeoutMs} ms (${error.message})`);
+            }
+            await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .sleep */ .yy)(50, o.signal);
+        }
+    }
+    get closed() {
+        return this.#closed;
+    }
+    onNotification(listener) {
+        this.#events.on('notification', listener);
+    }
+    onClose(listener) {
+        if (this.#closed)
+            listener();
+        else
+            this.#events.on('close', listener);
+    }
+    /** Sends one command; resolves with its SUCCESS text (or the lines before END), rejects on ERROR. */
+    command(command) {
+        if (/[\r\n]/.test(command))
+            return Promise.reject(new Error('a management command is one line'));
+        if (this.#closed)
+            return Promise.reject(new ManagementError(`the management interface is closed ("${redactCommand(command)}" not sent)`));
+        return new Promise((resolve, reject) => {
+            this.#queue.push({ command, resolve, reject, history: / on all$/.test(command) });
+            this.#socket.write(`${command}\n`);
+        });
+    }
+    close() {
+        this.#socket.end();
+        this.#socket.destroy();
+    }
+    #onData(chunk) {
+        this.#buffer += chunk;
+        let nl = this.#buffer.indexOf('\n');
+        while (nl !== -1) {
+            const line = this.#buffer.slice(0, nl).replace(/\r$/, '');
+            this.#buffer = this.#buffer.slice(nl + 1);
+            this.#onLine(line);
+            nl = this.#buffer.indexOf('\n');
+        }
+    }
+    #multiline;
+    #onLine(line) {
+        const notification = parseNotification(line);
+        if (notification) {
+            this.#events.emit('notification', notification);
+            return;
+        }
+        if (this.#inHistory) {
+            // `log on all` / `state on all` history, already answered with SUCCESS.
+            if (line === 'END')
+                this.#inHistory = false;
+            else if (/^\d+,/.test(line))
+                this.#events.emit('notification', parseLogOrState(line));
+            return;
+        }
+        const pending = this.#queue[0];
+        if (!pending)
+            return;
+        if (line.startsWith('SUCCESS:')) {
+            this.#queue.shift();
+            if (pending.history)
+                this.#inHistory = true;
+            pending.resolve(line.slice('SUCCESS:'.length).trim());
+            return;
+        }
+        if (line.startsWith('ERROR:')) {
+            this.#queue.shift();
+            pending.reject(new ManagementError(`"${redactCommand(pending.command)}" failed: ${line.slice('ERROR:'.length).trim()}`));
+            return;
+        }
+        // A multi-line answer (e.g. `state`, `status`), ended by END.
+        if (line === 'END') {
+            this.#queue.shift();
+            pending.resolve((this.#multiline ?? []).join('\n'));
+            this.#multiline = undefined;
+            return;
+        }
+        (this.#multiline ??= []).push(line);
+    }
+}
+/** History lines of `state on all` look like `TIME,STATE,...`; those of `log on all` like `TIME,FLAGS,MESSAGE`. */
+function parseLogOrState(line) {
+    return parseLogEntry(line);
+}
+/** A command as it may appear in an error: password arguments hidden. */
+function redactCommand(command) {
+    return /^password\b/.test(command) ? 'password [...]' : /^username\b/.test(command) ? 'username [...]' : command;
+}
+
+
+/***/ }),
+
+/***/ 5181:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Bl: () => (/* binding */ waitGone),
+/* harmony export */   Ec: () => (/* binding */ findOpenVpn),
+/* harmony export */   F4: () => (/* binding */ detectPrivilege),
+/* harmony export */   JO: () => (/* binding */ linkExists),
+/* harmony export */   W_: () => (/* binding */ isRunning),
+/* harmony export */   Zu: () => (/* binding */ startOpenVpn),
+/* harmony export */   a7: () => (/* binding */ signalProcess),
+/* harmony export */   fY: () => (/* binding */ runPrivileged),
+/* harmony export */   lM: () => (/* binding */ openVpnVersion),
+/* harmony export */   ls: () => (/* binding */ identify),
+/* harmony export */   os: () => (/* binding */ tailLines),
+/* harmony export */   us: () => (/* binding */ installOpenVpn)
+/* harmony export */ });
+/* unused harmony export processStartTime */
+/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1421);
+/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_child_process__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5482);
+// The OpenVPN process: found or installed, started detached (it outlives main, post stops it),
+// identified by pid AND start time (a recycled pid is never signalled), stopped by pid only.
+
+
+
+
+/** Runs a command (arguments as an array, never a shell), with `sudo -n` when not root. */
+function runPrivileged(privilege, cmd, args, env) {
+    const [c, a] = privilege.root ? [cmd, args] : ['sudo', ['-n', cmd, ...args]];
+    const r = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawnSync)(c, a, { encoding: 'utf8', env: env ?? process.env, maxBuffer: 16 * 1024 * 1024 });
+    return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? r.error.message : '') };
+}
+/** Root, or passwordless sudo; anything else cannot create a tun device. */
+function detectPrivilege() {
+    if (process.getuid?.() === 0)
+        return { root: true };
+    const r = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawnSync)('sudo', ['-n', 'true'], { encoding: 'utf8' });
+    if (r.status === 0)
+        return { root: false };
+    throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_3__/* .ConfigurationError */ .j1('The runner is not root and has no passwordless sudo, so OpenVPN cannot create a tun device. Use a runner with sudo (GitHub-hosted runners have it) or run the job as root.');
+}
+const SBIN = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
+function findOpenVpn(searchPath = process.env['PATH'] ?? '') {
+    for (const dir of [...searchPath.split((node_path__WEBPACK_IMPORTED_MODULE_2___default().delimiter)).filter(Boolean), ...SBIN]) {
+        const candidate = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(dir, 'openvpn');
+        try {
+            node_fs__WEBPACK_IMPORTED_MODULE_1___default().accessSync(candidate, (node_fs__WEBPACK_IMPORTED_MODULE_1___default().constants).X_OK);
+            return candidate;
+        }
+        catch {
+            // next
+        }
+    }
+    return undefined;
+}
+/** apt-get install openvpn (update first when the package is unknown to apt). */
+function installOpenVpn(privilege, log) {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    let r = runPrivileged(privilege, 'apt-get', ['install', '-y', '--no-install-recommends', 'openvpn'], env);
+    if (r.status !== 0) {
+        log('apt-get install failed; running apt-get update first');
+        runPrivileged(privilege, 'apt-get', ['update'], env);
+        r = runPrivileged(privilege, 'apt-get', ['install', '-y', '--no-install-recommends', 'openvpn'], env);
+    }
+    for (const line of r.stdout.trim().split('\n').slice(-5))
+        if (line)
+            log(line);
+    const found = findOpenVpn();
+    if (r.status !== 0 || !found) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_3__/* .ConfigurationError */ .j1(`Input "install" is true but "apt-get install openvpn" failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' ')}. Install OpenVPN in an earlier step.`, 'install');
+    }
+    return found;
+}
+function openVpnVersion(binary) {
+    const r = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawnSync)(binary, ['--version'], { encoding: 'utf8' });
+    return (r.stdout ?? '').split('\n')[0]?.trim() ?? '';
+}
+function processStartTime(pid) {
+    try {
+        const stat = node_fs__WEBPACK_IMPORTED_MODULE_1___default().readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (rest[0] === 'Z' || rest[0] === 'X')
+            return undefined;
+        return rest[19];
+    }
+    catch {
+        return undefined;
+    }
+}
+function isRunning(p) {
+    return processStartTime(p.pid) === p.startTime;
+}
+function identify(pid) {
+    const startTime = processStartTime(pid);
+    return startTime === undefined ? undefined : { pid, startTime };
+}
+function signalProcess(p, signal, privilege) {
+    if (!isRunning(p))
+        return;
+    if (privilege.root || process.getuid?.() === 0) {
+        try {
+            process.kill(p.pid, signal);
+        }
+        catch {
+            // gone
+        }
+        return;
+    }
+    runPrivileged(privilege, 'kill', [`-${signal.replace('SIG', '')}`, String(p.pid)]);
+}
+async function waitGone(p, timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (isRunning(p)) {
+        if (Date.now() >= deadline)
+            return false;
+        await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_3__/* .sleep */ .yy)(50);
+    }
+    return true;
+}
+/**
+ * Starts OpenVPN in its own session with its output in a file: it must outlive this step's
+ * process, and must not hold the step's stdout open (the runner waits for it to close).
+ */
+function startOpenVpn(o) {
+    const fd = node_fs__WEBPACK_IMPORTED_MODULE_1___default().openSync(o.logFile, 'a', 0o600);
+    const args = ['--cd', o.cwd, '--config', o.configFile, '--writepid', o.pidFile];
+    const [cmd, argv] = o.privilege.root ? [o.binary, args] : ['sudo', ['-n', o.binary, ...args]];
+    const child = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)(cmd, argv, { detached: true, stdio: ['ignore', fd, fd] });
+    node_fs__WEBPACK_IMPORTED_MODULE_1___default().closeSync(fd);
+    const exited = new Promise((resolve) => {
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+        child.once('error', () => resolve({ code: 127, signal: null }));
+    });
+    return { child, exited };
+}
+/** Lines at the end of a file (OpenVPN's own output), or [] when it cannot be read. */
+function tailLines(file, n) {
+    try {
+        return node_fs__WEBPACK_IMPORTED_MODULE_1___default().readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n);
+    }
+    catch {
+        return [];
+    }
+}
+function linkExists(name) {
+    return node_fs__WEBPACK_IMPORTED_MODULE_1___default().existsSync(`/sys/class/net/${name}`);
+}
+
+
+/***/ }),
+
+/***/ 2161:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Jf: () => (/* binding */ parseOvpn),
+/* harmony export */   Xd: () => (/* binding */ inlineSecrets),
+/* harmony export */   a: () => (/* binding */ deriveConfig),
+/* harmony export */   eR: () => (/* binding */ detectTlsKeyType)
+/* harmony export */ });
+/* unused harmony exports splitWords, SCRIPT_HOOKS, firstRemote, quoteWord */
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5482);
+// Pure: reads an OpenVPN client config (.ovpn), merges the parts given as inputs, and
+// derives the config the action runs. The user's text is never modified in place.
+
+/** Inline blocks whose content is key material or credentials. */
+const SECRET_BLOCKS = new Set([
+    'ca', 'cert', 'key', 'tls-auth', 'tls-crypt', 'tls-crypt-v2', 'secret', 'pkcs12', 'extra-certs',
+    'auth-user-pass', 'http-proxy-user-pass', 'crl-verify', 'dh', 'peer-fingerprint',
+]);
+/** Splits a directive line into words, honouring "double", 'single' quotes and backslash escapes as OpenVPN does. */
+function splitWords(line) {
+    const words = [];
+    let current = '';
+    let inWord = false;
+    let quote;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quote) {
+            if (c === quote)
+                quote = undefined;
+            else if (c === '\\' && quote === '"' && i + 1 < line.length)
+                current += line[++i];
+            else
+                current += c;
+            continue;
+        }
+        if (c === '"' || c === "'") {
+            quote = c;
+            inWord = true;
+        }
+        else if (c === '\\' && i + 1 < line.length) {
+            current += line[++i];
+            inWord = true;
+        }
+        else if (/\s/.test(c)) {
+            if (inWord)
+                words.push(current);
+            current = '';
+            inWord = false;
+        }
+        else if ((c === '#' || c === ';') && !inWord) {
+            break;
+        }
+        else {
+            current += c;
+            inWord = true;
+        }
+    }
+    if (inWord)
+        words.push(current);
+    return words;
+}
+function parseOvpn(text, input) {
+    const lines = text.replace(/\r\n/g, '\n').split('\n');
+    const items = [];
+    for (let i = 0; i < lines.length; i++) {
+        const raw = lines[i];
+        const trimmed = raw.trim();
+        const open = /^<([A-Za-z0-9-]+)>$/.exec(trimmed);
+        if (open) {
+            const name = open[1].toLowerCase();
+            const body = [];
+            let j = i + 1;
+            for (; j < lines.length && lines[j].trim().toLowerCase() !== `</${name}>`; j++)
+                body.push(lines[j]);
+            if (j >= lines.length) {
+                throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${input}": the inline block <${name}> opened on line ${i + 1} is never closed. Add </${name}>.`, input);
+            }
+            items.push({ kind: 'block', name, body: body.join('\n').trim(), line: i + 1 });
+            i = j;
+            continue;
+        }
+        if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) {
+            items.push({ kind: 'other', text: raw });
+            continue;
+        }
+        const words = splitWords(trimmed);
+        const first = words[0];
+        if (first === undefined) {
+            items.push({ kind: 'other', text: raw });
+            continue;
+        }
+        items.push({ kind: 'directive', name: first.replace(/^--/, '').toLowerCase(), args: words.slice(1), text: trimmed, line: i + 1 });
+    }
+    return { items };
+}
+/** The content of every inline block that holds keys or credentials: each must be masked before anything prints. */
+function inlineSecrets(config) {
+    return config.items.flatMap((item) => (item.kind === 'block' && SECRET_BLOCKS.has(item.name) && item.body !== '' ? [item.body] : []));
+}
+/**
+ * The kind of a TLS control-channel key, from its PEM header. tls-auth and tls-crypt keys share
+ * one format ("OpenVPN Static key V1"): such a key is tls-auth when the config sets
+ * `key-direction` (which only tls-auth uses), tls-crypt otherwise.
+ */
+function detectTlsKeyType(pem, configHasKeyDirection, input) {
+    if (/-----BEGIN OpenVPN tls-crypt-v2 client key-----/.test(pem))
+        return 'tls-crypt-v2';
+    if (/-----BEGIN OpenVPN tls-crypt-v2 server key-----/.test(pem)) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${input}" holds a tls-crypt-v2 SERVER key. Give the client key the server generated for this client (openvpn --genkey tls-crypt-v2-client).`, input);
+    }
+    if (/-----BEGIN OpenVPN Static key V1-----/.test(pem))
+        return configHasKeyDirection ? 'tls-auth' : 'tls-crypt';
+    throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${input}" is not an OpenVPN TLS key: expected a "-----BEGIN OpenVPN Static key V1-----" or "-----BEGIN OpenVPN tls-crypt-v2 client key-----" block.`, input);
+}
+/** Options the action must own: removed from the user's config and set by the action. */
+const CONTROLLED = new Set(['daemon', 'log', 'log-append', 'syslog', 'writepid', 'auth-nocache', 'auth-retry', 'cd', 'management-hold', 'management-query-passwords']);
+/** Hooks that run programs as root: dropped unless `allow-scripts` is true. */
+const SCRIPT_HOOKS = new Set(['up', 'down', 'route-up', 'route-pre-down', 'ipchange', 'tls-verify', 'learn-address', 'plugin', 'client-connect', 'client-disconnect', 'auth-user-pass-verify']);
+/** Options that would make the action's derived config incomplete or unsafe. */
+const REJECTED = {
+    config: 'it includes another file the action cannot see; put its options in the config itself',
+    askpass: 'encrypted private keys are not supported; give an unencrypted key through the "key" input (a secret)',
+    'management-external-key': 'the management interface is the action\'s own',
+    'management-external-cert': 'the management interface is the action\'s own',
+};
+function hasDirective(config, name) {
+    return config.items.some((i) => (i.kind === 'directive' || i.kind === 'block') && i.name === name);
+}
+function pemBlock(name, pem) {
+    return `<${name}>\n${pem.trim()}\n</${name}>`;
+}
+/** The first `remote` (with `port` and `proto` defaults), for people to read. */
+function firstRemote(config) {
+    let port = 1194;
+    let proto = 'udp';
+    let remote;
+    for (const item of config.items) {
+        if (item.kind !== 'directive')
+            continue;
+        if (item.name === 'port' || item.name === 'rport')
+            port = Number(item.args[0]) || port;
+        if (item.name === 'proto' && item.args[0])
+            proto = item.args[0];
+        if (item.name === 'remote' && !remote && item.args[0]) {
+            remote = { host: item.args[0], ...(item.args[1] ? { port: Number(item.args[1]) } : {}), ...(item.args[2] ? { proto: item.args[2] } : {}) };
+        }
+    }
+    if (!remote)
+        return undefined;
+    return { host: remote.host, port: remote.port ?? port, proto: (remote.proto ?? proto).replace(/-client$/, '') };
+}
+/**
+ * Builds the config the action runs: the user's options minus those the action controls, the
+ * inline parts given as inputs, and the management interface through which credentials travel.
+ */
+function deriveConfig(config, o) {
+    const notes = [];
+    const input = o.input;
+    const fail = (why) => {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${input}": ${why}.`, input);
+    };
+    if (!hasDirective(config, 'remote') && !config.items.some((i) => i.kind === 'block' && i.name === 'connection')) {
+        fail('the config has no "remote" line, so OpenVPN would not know which server to reach. Add "remote HOST PORT"');
+    }
+    if (!hasDirective(config, 'dev'))
+        fail('the config has no "dev" line. Add "dev tun"');
+    // Parts given as inputs must not also be in the config: which one wins would be a guess.
+    const given = [
+        ['ca', o.parts.ca],
+        ['cert', o.parts.cert],
+        ['key', o.parts.key],
+    ];
+    for (const [name, value] of given) {
+        if (value !== undefined && hasDirective(config, name)) {
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${name}" is given, and the config in "${input}" already has "${name}". Remove one of them.`, name);
+        }
+    }
+    const tlsNames = ['tls-auth', 'tls-crypt', 'tls-crypt-v2'];
+    if (o.parts.tlsKey) {
+        const present = tlsNames.find((n) => hasDirective(config, n));
+        if (present) {
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${o.parts.tlsKey.type}" (or "tls-key") is given, and the config in "${input}" already has "${present}". Remove one of them.`, o.parts.tlsKey.type);
+        }
+    }
+    let credentials = o.credentials;
+    let wantsAuth = false;
+    const kept = [];
+    const dropped = new Set();
+    const droppedScripts = new Set();
+    for (const item of config.items) {
+        if (item.kind === 'other') {
+            kept.push(item.text);
+            continue;
+        }
+        if (item.kind === 'block') {
+            if (item.name === 'auth-user-pass') {
+                const [user, pass] = item.body.split('\n').map((l) => l.trim());
+                if (!credentials) {
+                    if (!user || !pass)
+                        fail('the inline <auth-user-pass> block must hold the username on its first line and the password on its second');
+                    credentials = { username: user, password: pass };
+                    notes.push('the inline <auth-user-pass> block is sent through the management interface instead of the config');
+                }
+                else {
+                    notes.push('the inline <auth-user-pass> block is replaced by the "username" and "password" inputs');
+                }
+                wantsAuth = true;
+                continue;
+            }
+            kept.push(pemBlock(item.name, item.body));
+            continue;
+        }
+        const { name } = item;
+        if (name in REJECTED)
+            fail(`line ${item.line} uses "${name}", which this action does not support: ${REJECTED[name]}`);
+        if (name.startsWith('management') || CONTROLLED.has(name)) {
+            dropped.add(name);
+            continue;
+        }
+        if (name === 'auth-user-pass') {
+            wantsAuth = true;
+            if (item.args.length > 0 && !o.credentials) {
+                fail(`line ${item.line} reads the username and password from the file "${item.args[0]}". Give them as the "username" and "password" inputs (secrets) instead: they then travel over the management interface and are never written to disk`);
+            }
+            continue;
+        }
+        if (SCRIPT_HOOKS.has(name) && !o.allowScripts) {
+            droppedScripts.add(name);
+            continue;
+        }
+        kept.push(item.text);
+    }
+    if (wantsAuth && !credentials)
+        fail('the config asks for a username and password (auth-user-pass). Set the "username" and "password" inputs');
+    if (dropped.size > 0)
+        notes.push(`options the action controls were replaced: ${[...dropped].sort().join(', ')}`);
+    if (droppedScripts.size > 0) {
+        notes.push(`script hooks were dropped (they would run as root): ${[...droppedScripts].sort().join(', ')}; set allow-scripts: true to keep them`);
+    }
+    const added = ['', '# --- added by gangway/action-vpn-connect ---'];
+    if (o.parts.ca)
+        added.push(pemBlock('ca', o.parts.ca));
+    if (o.parts.cert)
+        added.push(pemBlock('cert', o.parts.cert));
+    if (o.parts.key)
+        added.push(pemBlock('key', o.parts.key));
+    if (o.parts.tlsKey) {
+        if (o.parts.tlsKey.type === 'tls-auth' && !hasDirective(config, 'key-direction'))
+            added.push('key-direction 1');
+        added.push(pemBlock(o.parts.tlsKey.type, o.parts.tlsKey.pem));
+    }
+    if (credentials)
+        added.push('auth-user-pass', 'auth-nocache', 'auth-retry none');
+    added.push(`management ${quoteWord(o.managementSocket)} unix`, 'management-hold', 'management-query-passwords');
+    return { text: `${kept.join('\n').trimEnd()}\n${added.join('\n')}\n`, ...(credentials ? { credentials } : {}), notes, server: firstRemote(config) };
+}
+/** Quotes a word for a config line when it holds spaces or quotes. */
+function quoteWord(word) {
+    if (/^[^\s"'\\#;]+$/.test(word))
+        return word;
+    return `"${word.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+
+/***/ }),
+
+/***/ 3243:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   b: () => (/* binding */ post)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8544);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5482);
+/* harmony import */ var _openvpn_process_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5181);
+/* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(7380);
+/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9291);
+/* harmony import */ var _saved_state_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(8518);
+/* harmony import */ var _settings_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(7436);
+/* harmony import */ var _tunnel_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(1083);
+/* harmony import */ var _workdir_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(7813);
+// post: stop OpenVPN (management `signal SIGTERM`, then by pid), confirm its tun device is
+// gone, remove the private directory. Only ever warns.
+
+
+
+
+
+
+
+
+
+
+
+async function post() {
+    const saved = (0,_saved_state_js__WEBPACK_IMPORTED_MODULE_7__/* .loadSaved */ .WK)();
+    if (!saved.dir) {
+        _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .info */ .pq('Nothing to clean up: main did not leave a tunnel.');
+        return;
+    }
+    const privilege = { root: saved.root };
+    const started = performance.now();
+    const parts = [];
+    if (saved.process && !(0,_openvpn_process_js__WEBPACK_IMPORTED_MODULE_4__/* .isRunning */ .W_)(saved.process)) {
+        _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`OpenVPN (pid ${saved.process.pid}) had already exited before the post step: the tunnel dropped during the job.`);
+        const redactor = new _redact_js__WEBPACK_IMPORTED_MODULE_5__/* .Redactor */ .p((0,_settings_js__WEBPACK_IMPORTED_MODULE_8__/* .secretsForPost */ .D)());
+        const lines = (0,_redact_js__WEBPACK_IMPORTED_MODULE_5__/* .printableLogLines */ .z)((0,_openvpn_process_js__WEBPACK_IMPORTED_MODULE_4__/* .tailLines */ .os)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(saved.dir, 'openvpn.log'), 15), redactor);
+        if (lines.length > 0)
+            _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .info */ .pq(`Last lines of OpenVPN's output:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    }
+    const stopped = await (0,_tunnel_js__WEBPACK_IMPORTED_MODULE_9__/* .stopTunnel */ .HM)({
+        process: saved.process,
+        ...(saved.socket ? { socketPath: saved.socket } : {}),
+        ...(saved.interface ? { interface: saved.interface } : {}),
+        privilege,
+        graceMs: 5000,
+    });
+    if (stopped.how === 'survived')
+        _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`OpenVPN (pid ${saved.process?.pid ?? '?'}) survived SIGKILL; it may still hold ${saved.interface ?? 'its tun device'}.`);
+    else
+        parts.push(stopped.how === 'already-gone' ? 'OpenVPN was not running' : `OpenVPN stopped (${stopped.how === 'management' ? 'signal SIGTERM over the management interface' : stopped.how}) in ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_3__/* .formatDuration */ .a3)(stopped.ms)}`);
+    if (saved.interface) {
+        if (stopped.interfaceGone)
+            parts.push(`${saved.interface} removed`);
+        else
+            _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`A device named ${saved.interface} still exists after OpenVPN stopped (another tunnel may have taken the name); it was left alone.`);
+    }
+    if (node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(saved.dir)) {
+        if ((0,_workdir_js__WEBPACK_IMPORTED_MODULE_10__/* .removePrivateDir */ .V)(saved.dir, privilege))
+            parts.push(`${saved.dir} removed`);
+        else
+            _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`Could not remove ${saved.dir}; it holds the derived config with keys. Remove it by hand.`);
+    }
+    const text = `${parts.join('; ')} (${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_3__/* .formatDuration */ .a3)(performance.now() - started)} in all).`;
+    _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .info */ .pq(text);
+    await (0,_report_js__WEBPACK_IMPORTED_MODULE_6__/* .writeDisconnectSummary */ .x)(text);
+}
+
+
+/***/ }),
+
+/***/ 7380:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   p: () => (/* binding */ Redactor),
+/* harmony export */   z: () => (/* binding */ printableLogLines)
+/* harmony export */ });
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5482);
+// Masks secrets in text the action prints itself (OpenVPN's log lines), so that nothing
+// depends on the runner's masker: the whole value and every line of a PEM block become ***.
+
+class Redactor {
+    #parts;
+    constructor(secrets) {
+        // Longest first, so a line inside a block does not leave half of a longer match behind.
+        this.#parts = [...new Set(secrets.flatMap((s) => (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .secretParts */ .Bm)(s)))].sort((a, b) => b.length - a.length);
+    }
+    redact(text) {
+        let out = text;
+        for (const part of this.#parts)
+            if (out.includes(part))
+                out = out.split(part).join('***');
+        return out;
+    }
+}
+/**
+ * OpenVPN log lines fit to show people: management commands (which echo the username) are
+ * dropped, the rest redacted.
+ */
+function printableLogLines(messages, redactor) {
+    return messages.filter((m) => !/^MANAGEMENT: CMD /.test(m)).map((m) => redactor.redact(m));
+}
+
+
+/***/ }),
+
+/***/ 9291:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Q: () => (/* binding */ writeConnectSummary),
+/* harmony export */   x: () => (/* binding */ writeDisconnectSummary)
+/* harmony export */ });
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8544);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5482);
+// The machine-readable report (the `report` output) and the job summary, from one object.
+
+
+async function writeConnectSummary(report) {
+    (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .setReportOutput */ .kV)(report);
+    const rows = [
+        ['Server', report.server ?? '(from the config)'],
+        ['Result', report.status === 'connected' ? 'connected' : `failed: ${report.failure?.category ?? 'unknown'}`],
+    ];
+    if (report.ip)
+        rows.push(['Runner VPN address', report.ip]);
+    if (report.interface)
+        rows.push(['Interface', report.interface]);
+    if (report.connectMs !== undefined)
+        rows.push(['Time to connect', (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatDuration */ .a3)(report.connectMs)]);
+    if (report.checkHost) {
+        const c = report.checkHost;
+        rows.push(['check-host', c.ok ? `${c.target} accepts TCP (${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatDuration */ .a3)(c.ms)})` : `${c.target} does not accept TCP: ${c.error ?? 'no answer'}`]);
+    }
+    if (report.pid)
+        rows.push(['OpenVPN pid', String(report.pid)]);
+    rows.push(['Attempts', String(report.attempts)], ['OpenVPN', report.openvpn]);
+    const s = _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .summary */ .z.addHeading(report.status === 'connected' ? 'VPN connected' : 'VPN connection failed', 3).addTable((0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .factsTable */ .wd)(rows));
+    if (report.failure) {
+        s.addRaw(`<p><strong>${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .escapeHtml */ .ZD)(report.failure.category)}</strong>: ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .escapeHtml */ .ZD)(report.failure.reason)}</p><p>${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .escapeHtml */ .ZD)(report.failure.hint)}</p>`, true);
+    }
+    if (report.overlaps.length > 0) {
+        s.addRaw('<p>Route clashes: part of these VPN networks is reached through the runner\'s own interfaces instead of the tunnel:</p>', true);
+        s.addList(report.overlaps.map((o) => (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .escapeHtml */ .ZD)(`${o.vpn} (VPN) overlaps ${o.runner} on ${o.runnerDev}`)));
+    }
+    if (report.phases.length > 0)
+        s.addDetails('Timings', `\n\n${renderTable((0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .timingsTable */ .sn)(report.phases))}\n\n`);
+    await s.write();
+}
+function renderTable(rows) {
+    return `<table>${rows
+        .map((row) => `<tr>${row.map((cell) => (typeof cell === 'string' ? `<td>${cell}</td>` : `<${cell.header ? 'th' : 'td'}>${cell.data}</${cell.header ? 'th' : 'td'}>`)).join('')}</tr>`)
+        .join('')}</table>`;
+}
+async function writeDisconnectSummary(text) {
+    await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .summary */ .z.addHeading('VPN disconnected', 3).addRaw(`<p>${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .escapeHtml */ .ZD)(text)}</p>`, true).write();
+}
+
+
+/***/ }),
+
+/***/ 8518:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Fl: () => (/* binding */ saveInterface),
+/* harmony export */   Js: () => (/* binding */ saveProcess),
+/* harmony export */   WK: () => (/* binding */ loadSaved),
+/* harmony export */   j$: () => (/* binding */ clearSaved),
+/* harmony export */   jU: () => (/* binding */ saveDir)
+/* harmony export */ });
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8544);
+// What main hands to post through the runner's state (GITHUB_STATE): paths and the process
+// identity only, never a secret.
+
+function saveDir(dir, socket, root) {
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ('dir', dir);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ('socket', socket);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ('root', String(root));
+}
+function saveProcess(p) {
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ('pid', String(p.pid));
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ('pid-start', p.startTime);
+}
+function saveInterface(name) {
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ('interface', name);
+}
+/** After main has torn everything down itself: post has nothing left to do. */
+function clearSaved() {
+    for (const k of ['dir', 'socket', 'pid', 'pid-start', 'interface'])
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ(k, '');
+}
+function loadSaved() {
+    const get = (k) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(k) || undefined;
+    const pid = Number(get('pid'));
+    const start = get('pid-start');
+    return {
+        ...(get('dir') ? { dir: get('dir') } : {}),
+        ...(get('socket') ? { socket: get('socket') } : {}),
+        ...(pid > 0 && start ? { process: { pid, startTime: start } } : {}),
+        ...(get('interface') ? { interface: get('interface') } : {}),
+        root: get('root') !== 'false',
+    };
+}
+
+
+/***/ }),
+
+/***/ 7436:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   D: () => (/* binding */ secretsForPost),
+/* harmony export */   s: () => (/* binding */ readSettings)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5482);
+/* harmony import */ var _ovpn_config_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2161);
+// Every input, read once and validated before anything happens. Secrets are registered with
+// the runner's masker (PEM blocks line by line) before any other input is even parsed.
+
+
+
+
+const PEM_SECRET_INPUTS = ['ca', 'cert', 'key', 'tls-auth', 'tls-crypt', 'tls-crypt-v2', 'tls-key'];
+function requirePem(value, input, header, what) {
+    if (value === undefined)
+        return undefined;
+    if (!header.test(value)) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1(`Input "${input}" does not hold ${what}. Give the PEM text itself (for example \${{ secrets.VPN_${input.toUpperCase().replace(/-/g, '_')} }}), not a file name.`, input);
+    }
+    return value;
+}
+function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .Inputs */ .G0(), workspace = process.env['GITHUB_WORKSPACE'] ?? process.cwd()) {
+    const secrets = [];
+    // 1. Secrets first: registered as they are read, before anything can print.
+    const pem = {};
+    for (const name of PEM_SECRET_INPUTS) {
+        const value = inputs.secret(name);
+        if (value !== undefined) {
+            pem[name] = value;
+            secrets.push(value);
+        }
+    }
+    const password = inputs.secret('password');
+    if (password !== undefined)
+        secrets.push(password);
+    const inline = inputs.string('config');
+    const file = inputs.string('config-file');
+    if (inline !== undefined && file !== undefined) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1('Inputs "config" and "config-file" are both given. Give the config once: inline in "config" or as a path in "config-file".', 'config');
+    }
+    if (inline === undefined && file === undefined) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1('Input "config" (the .ovpn text, usually a secret) or "config-file" (a path in the workspace) is required.', 'config');
+    }
+    let text;
+    let configDir = workspace;
+    const configInput = inline !== undefined ? 'config' : 'config-file';
+    if (inline !== undefined) {
+        text = inline;
+    }
+    else {
+        const full = node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(workspace, file);
+        try {
+            text = node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(full, 'utf8');
+        }
+        catch (error) {
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1(`Input "config-file" is "${file}", which cannot be read (${error.code ?? 'error'}). Give a path relative to the workspace, and check out the repository first.`, 'config-file');
+        }
+        configDir = node_path__WEBPACK_IMPORTED_MODULE_1___default().dirname(full);
+    }
+    const config = (0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_3__/* .parseOvpn */ .Jf)(text, configInput);
+    // The config's inline keys are secrets too; its other lines ("client", "dev tun") are not, and masking them would garble the log.
+    for (const block of (0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_3__/* .inlineSecrets */ .Xd)(config)) {
+        (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .registerSecret */ .cl)(block);
+        secrets.push(block);
+    }
+    // 2. Everything else.
+    const username = inputs.string('username');
+    if ((username === undefined) !== (password === undefined)) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1(`Input "${username === undefined ? 'username' : 'password'}" is missing: give "username" and "password" together.`, username === undefined ? 'username' : 'password');
+    }
+    if (password !== undefined && /[\r\n\0]/.test(password)) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1('Input "password" holds a line break. OpenVPN passwords are one line: check the secret for a trailing newline in the middle.', 'password');
+    }
+    if (username !== undefined && /[\r\n\0]/.test(username)) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1('Input "username" holds a line break. Give a one-line username.', 'username');
+    }
+    const credentials = username !== undefined && password !== undefined ? { username, password } : undefined;
+    const tlsGiven = ['tls-auth', 'tls-crypt', 'tls-crypt-v2', 'tls-key'].filter((n) => pem[n] !== undefined);
+    if (tlsGiven.length > 1) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1(`Inputs ${tlsGiven.map((n) => `"${n}"`).join(' and ')} are all given. Give one TLS key: a server uses either tls-auth, tls-crypt or tls-crypt-v2.`, tlsGiven[1]);
+    }
+    let tlsKey;
+    const tlsInput = tlsGiven[0];
+    if (tlsInput !== undefined) {
+        const value = pem[tlsInput];
+        const hasKeyDirection = config.items.some((i) => i.kind === 'directive' && i.name === 'key-direction');
+        const detected = (0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_3__/* .detectTlsKeyType */ .eR)(value, hasKeyDirection, tlsInput);
+        let type = detected;
+        if (tlsInput !== 'tls-key') {
+            type = tlsInput;
+            const v2 = detected === 'tls-crypt-v2';
+            if (v2 !== (tlsInput === 'tls-crypt-v2')) {
+                throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1(`Input "${tlsInput}" holds a ${v2 ? 'tls-crypt-v2 client key' : 'static key (tls-auth/tls-crypt)'}. Give it as "${v2 ? 'tls-crypt-v2' : 'tls-crypt" or "tls-auth'}" instead, or as "tls-key" to detect the type.`, tlsInput);
+            }
+        }
+        tlsKey = { type, pem: value };
+    }
+    const parts = {
+        ...(pem.ca ? { ca: requirePem(pem.ca, 'ca', /-----BEGIN CERTIFICATE-----/, 'a PEM certificate ("-----BEGIN CERTIFICATE-----")') } : {}),
+        ...(pem.cert ? { cert: requirePem(pem.cert, 'cert', /-----BEGIN CERTIFICATE-----/, 'a PEM certificate ("-----BEGIN CERTIFICATE-----")') } : {}),
+        ...(pem.key ? { key: requirePem(pem.key, 'key', /-----BEGIN (EC |RSA )?PRIVATE KEY-----/, 'an unencrypted PEM private key ("-----BEGIN PRIVATE KEY-----")') } : {}),
+        ...(tlsKey ? { tlsKey } : {}),
+    };
+    if (pem.key && /ENCRYPTED/.test(pem.key)) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1('Input "key" is an encrypted private key. Give the unencrypted key as a secret (openssl pkey -in key.pem -out plain.pem).', 'key');
+    }
+    const connectTimeout = inputs.duration('connect-timeout') ?? 60_000;
+    if (connectTimeout < 1000)
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1(`Input "connect-timeout" is ${connectTimeout} ms. Give at least 1s (the default is 60s).`, 'connect-timeout');
+    const checkTimeout = inputs.duration('check-timeout') ?? 10_000;
+    return {
+        config,
+        configInput,
+        configDir,
+        parts,
+        credentials,
+        'connect-timeout': connectTimeout,
+        retries: inputs.integer('retries', { min: 0, max: 10 }) ?? 0,
+        'check-host': inputs.hostPort('check-host'),
+        'check-timeout': checkTimeout,
+        install: inputs.boolean('install', false),
+        'allow-scripts': inputs.boolean('allow-scripts', false),
+        secrets,
+    };
+}
+/**
+ * The post step's view of the secrets: it prints nothing of OpenVPN's log it cannot redact,
+ * and reads inputs leniently (a bad input already failed main).
+ */
+function secretsForPost(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .Inputs */ .G0(), workspace = process.env['GITHUB_WORKSPACE'] ?? process.cwd()) {
+    const out = [];
+    for (const name of [...PEM_SECRET_INPUTS, 'password']) {
+        const v = inputs.secret(name);
+        if (v !== undefined)
+            out.push(v);
+    }
+    const inline = inputs.string('config');
+    const file = inputs.string('config-file');
+    let text = inline;
+    if (text === undefined && file !== undefined) {
+        try {
+            text = node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(workspace, file), 'utf8');
+        }
+        catch {
+            text = undefined;
+        }
+    }
+    if (text !== undefined) {
+        try {
+            for (const block of (0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_3__/* .inlineSecrets */ .Xd)((0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_3__/* .parseOvpn */ .Jf)(text, 'config'))) {
+                (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .registerSecret */ .cl)(block);
+                out.push(block);
+            }
+        }
+        catch {
+            // main reported it
+        }
+    }
+    return out;
+}
+
+
+/***/ }),
+
+/***/ 1083:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   HM: () => (/* binding */ stopTunnel),
+/* harmony export */   Nz: () => (/* binding */ AttemptFailed),
+/* harmony export */   pU: () => (/* binding */ awaitConnection)
+/* harmony export */ });
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5482);
+/* harmony import */ var _classify_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8419);
+/* harmony import */ var _management_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8250);
+/* harmony import */ var _openvpn_process_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5181);
+// One connection attempt, driven over the management interface, and the teardown that main
+// (on failure or cancellation) and post share.
+
+
+
+
+class AttemptFailed extends _classify_js__WEBPACK_IMPORTED_MODULE_1__/* .VpnConnectError */ .PS {
+    messages;
+    constructor(failure, messages) {
+        super(failure);
+        this.messages = messages;
+    }
+}
+const DEVICE_OPENED = /(?:TUN\/TAP|DCO) device (\S+) opened/;
+/**
+ * Releases OpenVPN from its hold, answers its credential query and waits for CONNECTED.
+ * Fails fast on a decisive log line (auth, TLS, config, tun), on exit, on timeout and on
+ * cancellation; every failure carries a category, a hint and the messages seen.
+ */
+function awaitConnection(o) {
+    const messages = [];
+    const states = [];
+    let iface;
+    let passwordRefused = false;
+    let fatal;
+    let settled = false;
+    return new Promise((resolve, reject) => {
+        const cleanups = [];
+        const finish = (result) => {
+            if (settled)
+                return;
+            settled = true;
+            for (const c of cleanups)
+                c();
+            if ('ok' in result) {
+                resolve(result.ok);
+                return;
+            }
+            const failure = (0,_classify_js__WEBPACK_IMPORTED_MODULE_1__/* .classify */ .L8)({ messages, states, passwordRefused, ...(fatal ? { fatal } : {}), ...result.evidence });
+            reject(new AttemptFailed(failure, messages));
+        };
+        const failSoon = (evidence) => {
+            // Let the lines OpenVPN writes right after the cause arrive (they often name it better).
+            const t = setTimeout(() => finish({ evidence }), 300);
+            cleanups.push(() => clearTimeout(t));
+        };
+        const onNotification = (n) => {
+            if (settled)
+                return;
+            switch (n.type) {
+                case 'log': {
+                    messages.push(n.message);
+                    o.onLog?.(n);
+                    const device = DEVICE_OPENED.exec(n.message);
+                    if (device)
+                        iface = device[1];
+                    if ((0,_classify_js__WEBPACK_IMPORTED_MODULE_1__/* .decisiveFailure */ .fo)(n.message))
+                        failSoon({});
+                    return;
+                }
+                case 'state': {
+                    states.push(`${n.name},${n.description}`);
+                    o.onState?.(n);
+                    if (n.name === 'CONNECTED') {
+                        if (n.description === 'SUCCESS')
+                            finish({ ok: { ip: n.localIp, remoteIp: n.remoteIp, remotePort: n.remotePort, interface: iface, messages, states } });
+                        else
+                            failSoon({});
+                    }
+                    if (n.name === 'EXITING')
+                        failSoon({});
+                    return;
+                }
+                case 'password': {
+                    if (n.failed) {
+                        passwordRefused = true;
+                        failSoon({});
+                        return;
+                    }
+                    if (n.need === 'Auth') {
+                        if (!o.credentials) {
+                            messages.push('The server asks for a username and password, and none were given.');
+                            finish({ evidence: {} });
+                            return;
+                        }
+                        const { username, password } = o.credentials;
+                        o.session
+                            .command(`username "Auth" ${(0,_management_js__WEBPACK_IMPORTED_MODULE_2__/* .quoteArg */ .X1)(username)}`)
+                            .then(() => o.session.command(`password "Auth" ${(0,_management_js__WEBPACK_IMPORTED_MODULE_2__/* .quoteArg */ .X1)(password)}`))
+                            .catch((e) => {
+                            messages.push(`Sending the credentials failed: ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(e)}`);
+                            finish({ evidence: {} });
+                        });
+                        return;
+                    }
+                    if (n.need) {
+                        messages.push(`Options error: OpenVPN asks for '${n.need}', which this action cannot answer (an encrypted key or a proxy password in the config).`);
+                        finish({ evidence: {} });
+                    }
+                    return;
+                }
+                case 'fatal':
+                    fatal = n.message;
+                    failSoon({});
+                    return;
+                default:
+                    return;
+            }
+        };
+        o.session.onNotification(onNotification);
+        o.session.onClose(() => {
+            if (settled)
+                return;
+            // The process is going away: give its exit a moment to be seen.
+            const t = setTimeout(() => finish({ evidence: { exit: { code: null, signal: null } } }), 2000);
+            cleanups.push(() => clearTimeout(t));
+        });
+        void o.exited.then((exit) => failSoon({ exit }));
+        const timer = setTimeout(() => finish({ evidence: { timedOutAfterMs: o.timeoutMs } }), o.timeoutMs);
+        cleanups.push(() => clearTimeout(timer));
+        if (o.signal) {
+            const onAbort = () => finish({ evidence: { cancelled: true } });
+            if (o.signal.aborted)
+                onAbort();
+            o.signal.addEventListener('abort', onAbort, { once: true });
+            cleanups.push(() => o.signal?.removeEventListener('abort', onAbort));
+        }
+        // `hold off` first: a later restart (ping-restart) must not wait for a client that is gone.
+        void (async () => {
+            try {
+                await o.session.command('state on');
+                await o.session.command('log on all');
+                await o.session.command('hold off');
+                await o.session.command('hold release');
+            }
+            catch (e) {
+                if (settled)
+                    return;
+                messages.push(`Management interface: ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(e)}`);
+                failSoon({});
+            }
+        })();
+    });
+}
+/**
+ * Stops the action's OpenVPN: `signal SIGTERM` over the management socket (it then removes its
+ * routes and tun device), then SIGTERM and SIGKILL by pid (checked against its start time).
+ */
+async function stopTunnel(o) {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    let how = 'already-gone';
+    if (o.process && (0,_openvpn_process_js__WEBPACK_IMPORTED_MODULE_3__/* .isRunning */ .W_)(o.process)) {
+        let session = o.session;
+        let opened = false;
+        if (!session && o.socketPath) {
+            session = await _management_js__WEBPACK_IMPORTED_MODULE_2__/* .ManagementClient */ .Dl.connect(o.socketPath).catch(() => undefined);
+            opened = session !== undefined;
+        }
+        let asked = false;
+        if (session) {
+            asked = await session.command('signal SIGTERM').then(() => true, () => false);
+        }
+        if (asked && (await (0,_openvpn_process_js__WEBPACK_IMPORTED_MODULE_3__/* .waitGone */ .Bl)(o.process, o.graceMs)))
+            how = 'management';
+        else {
+            (0,_openvpn_process_js__WEBPACK_IMPORTED_MODULE_3__/* .signalProcess */ .a7)(o.process, 'SIGTERM', o.privilege);
+            if (await (0,_openvpn_process_js__WEBPACK_IMPORTED_MODULE_3__/* .waitGone */ .Bl)(o.process, asked ? 2000 : o.graceMs))
+                how = 'SIGTERM';
+            else {
+                (0,_openvpn_process_js__WEBPACK_IMPORTED_MODULE_3__/* .signalProcess */ .a7)(o.process, 'SIGKILL', o.privilege);
+                how = (await (0,_openvpn_process_js__WEBPACK_IMPORTED_MODULE_3__/* .waitGone */ .Bl)(o.process, 2000)) ? 'SIGKILL' : 'survived';
+            }
+        }
+        if (opened)
+            session?.close();
+    }
+    let interfaceGone = true;
+    if (o.interface && how !== 'survived') {
+        // OpenVPN's tun device is not persistent: the kernel removes it when the process closes it.
+        // A device of that name seen later may already be another tunnel's, so it is never deleted here.
+        for (let i = 0; i < 20 && (0,_openvpn_process_js__WEBPACK_IMPORTED_MODULE_3__/* .linkExists */ .JO)(o.interface); i++)
+            await new Promise((r) => setTimeout(r, 50));
+        interfaceGone = !(0,_openvpn_process_js__WEBPACK_IMPORTED_MODULE_3__/* .linkExists */ .JO)(o.interface);
+    }
+    return { how, ms: elapsed(), interfaceGone };
+}
+
+
+/***/ }),
+
+/***/ 7813:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   V: () => (/* binding */ removePrivateDir)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _openvpn_process_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5181);
+// Removing the action's private directory: files OpenVPN made under sudo are root's, so the
+// removal falls back to `sudo rm` for what this process may not delete.
+
+
+/** Removes `dir` and everything in it; true when it is gone. Only ever called with the action's own mkdtemp directory. */
+function removePrivateDir(dir, privilege) {
+    if (!/gangway-vpn-[A-Za-z0-9]{6}$/.test(dir))
+        throw new Error(`refusing to remove ${dir}: not a directory this action made`);
+    try {
+        node_fs__WEBPACK_IMPORTED_MODULE_0___default().rmSync(dir, { recursive: true, force: true });
+    }
+    catch {
+        if (!privilege.root)
+            (0,_openvpn_process_js__WEBPACK_IMPORTED_MODULE_1__/* .runPrivileged */ .fY)(privilege, 'rm', ['-rf', '--', dir]);
+    }
+    return !node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(dir);
+}
+
+
+/***/ }),
+
+/***/ 5482:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   j1: () => (/* reexport */ errors_ConfigurationError),
-  Cs: () => (/* reexport */ runAction)
+  G0: () => (/* reexport */ Inputs),
+  wM: () => (/* reexport */ PhaseClock),
+  gJ: () => (/* reexport */ errorMessage),
+  ZD: () => (/* reexport */ escapeHtml),
+  wd: () => (/* reexport */ factsTable),
+  a3: () => (/* reexport */ formatDuration),
+  cl: () => (/* reexport */ registerSecret),
+  L5: () => (/* reexport */ retry),
+  Cs: () => (/* reexport */ runAction),
+  Bm: () => (/* reexport */ secretParts),
+  kV: () => (/* reexport */ setReportOutput),
+  yy: () => (/* reexport */ sleep),
+  sn: () => (/* reexport */ timingsTable)
 });
 
-// UNUSED EXPORTS: Inputs, MIN_MASKED_LINE, PhaseClock, backoffDelay, errorMessage, escapeHtml, factsTable, formatDuration, inputEnvName, isConfigurationError, isValidHost, mapInputs, parseBoolean, parseChoice, parseDuration, parseHostPort, parseInteger, parseKeyValues, parseList, parsePort, registerSecret, reportFailure, retry, runnerInputs, secretParts, setReportOutput, sleep, timingsTable
+// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, dockerModemOptions, formatImageReference, inputEnvName, isConfigurationError, isValidHost, isValidTag, mapInputs, messageError, parseBoolean, parseChoice, parseDockerHost, parseDuration, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registryAuthHeader, registryServerAddress, reportFailure, runnerInputs
 
 ;// CONCATENATED MODULE: ../packages/kit/src/errors.ts
 /**
@@ -28446,13 +30187,13 @@ const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
  * A bare number is rejected: `30` could mean seconds or milliseconds, and a deploy
  * that waits 30 ms for readiness fails in a confusing way.
  */
-function duration_parseDuration(raw, input) {
+function parseDuration(raw, input) {
     const value = raw.trim();
     const hint = `Use a number with a unit: ms, s, m or h (for example "30s", "2m", "1m30s").`;
     if (value === '')
-        throw new ConfigurationError(`Input "${input}" is empty. ${hint}`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is empty. ${hint}`, input);
     if (/^\d+(\.\d+)?$/.test(value)) {
-        throw new ConfigurationError(`Input "${input}" is "${value}", which has no unit. ${hint}`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which has no unit. ${hint}`, input);
     }
     let total = 0;
     let matched = 0;
@@ -28463,12 +30204,12 @@ function duration_parseDuration(raw, input) {
         matched = PART.lastIndex;
     }
     if (matched !== value.length) {
-        throw new ConfigurationError(`Input "${input}" is "${value}", which is not a duration. ${hint}`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not a duration. ${hint}`, input);
     }
     return Math.round(total);
 }
 /** Formats milliseconds for people: `850ms`, `12.3s`, `2m05s`. */
-function duration_formatDuration(ms) {
+function formatDuration(ms) {
     if (!Number.isFinite(ms) || ms < 0)
         return `${ms}ms`;
     if (ms < 1000)
@@ -28486,22 +30227,22 @@ function duration_formatDuration(ms) {
  * Pure parsers for action inputs. Each takes the raw string and the input's name (as in
  * action.yml) so that its error can say which input is wrong and how to fix it.
  */
-const TRUE = (/* unused pure expression or super */ null && (['true', 'True', 'TRUE']));
-const FALSE = (/* unused pure expression or super */ null && (['false', 'False', 'FALSE']));
+const TRUE = ['true', 'True', 'TRUE'];
+const FALSE = ['false', 'False', 'FALSE'];
 /** YAML 1.2 core-schema booleans only, as GitHub documents: `yes`, `1` or `on` are errors. */
-function parse_parseBoolean(raw, input) {
+function parseBoolean(raw, input) {
     const value = raw.trim();
     if (TRUE.includes(value))
         return true;
     if (FALSE.includes(value))
         return false;
-    throw new ConfigurationError(`Input "${input}" is "${value}", which is not a boolean. Use true or false.`, input);
+    throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not a boolean. Use true or false.`, input);
 }
 /**
  * A list given one item a line, or separated by commas, or both. Blank items and
  * `#` comment lines are dropped; items are trimmed.
  */
-function parse_parseList(raw, _input, options = {}) {
+function parseList(raw, _input, options = {}) {
     const commas = options.commas ?? true;
     const items = [];
     for (const line of raw.split(/\r?\n/)) {
@@ -28522,7 +30263,7 @@ const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
  * environment or label names; a repeated key is an error rather than a silent override.
  * Values are kept verbatim apart from the line break: a value cannot span lines.
  */
-function parse_parseKeyValues(raw, input, options = {}) {
+function parseKeyValues(raw, input, options = {}) {
     const keyPattern = options.keyPattern ?? ENV_KEY;
     const pairs = new Map();
     const lines = raw.split(/\r?\n/);
@@ -28532,44 +30273,44 @@ function parse_parseKeyValues(raw, input, options = {}) {
         const eq = line.indexOf('=');
         const where = `line ${index + 1} of input "${input}"`;
         if (eq <= 0) {
-            throw new ConfigurationError(`${where} is not KEY=VALUE. Write one KEY=VALUE pair a line.`, input);
+            throw new errors_ConfigurationError(`${where} is not KEY=VALUE. Write one KEY=VALUE pair a line.`, input);
         }
         const key = line.slice(0, eq).trim();
         const value = line.slice(eq + 1);
         if (!keyPattern.test(key)) {
-            throw new ConfigurationError(`${where} has the key "${key}", which is not a valid name. Use letters, digits and _ (starting with a letter or _).`, input);
+            throw new errors_ConfigurationError(`${where} has the key "${key}", which is not a valid name. Use letters, digits and _ (starting with a letter or _).`, input);
         }
         if (pairs.has(key)) {
-            throw new ConfigurationError(`${where} repeats the key "${key}". Give each key once.`, input);
+            throw new errors_ConfigurationError(`${where} repeats the key "${key}". Give each key once.`, input);
         }
         pairs.set(key, value);
     });
     return pairs;
 }
 /** A TCP port, 1 to 65535. */
-function parse_parsePort(raw, input) {
+function parsePort(raw, input) {
     const value = raw.trim();
     if (!/^\d+$/.test(value)) {
-        throw new ConfigurationError(`Input "${input}" is "${value}", which is not a port. Use a whole number from 1 to 65535.`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not a port. Use a whole number from 1 to 65535.`, input);
     }
     const port = Number(value);
     if (port < 1 || port > 65535) {
-        throw new ConfigurationError(`Input "${input}" is ${port}, outside the port range. Use a whole number from 1 to 65535.`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is ${port}, outside the port range. Use a whole number from 1 to 65535.`, input);
     }
     return port;
 }
 /** A whole number within bounds. */
-function parse_parseInteger(raw, input, bounds = {}) {
+function parseInteger(raw, input, bounds = {}) {
     const value = raw.trim();
     const min = bounds.min ?? Number.MIN_SAFE_INTEGER;
     const max = bounds.max ?? Number.MAX_SAFE_INTEGER;
     const range = `from ${min} to ${max}`;
     if (!/^-?\d+$/.test(value)) {
-        throw new ConfigurationError(`Input "${input}" is "${value}", which is not a whole number. Use a whole number ${range}.`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not a whole number. Use a whole number ${range}.`, input);
     }
     const n = Number(value);
     if (n < min || n > max) {
-        throw new ConfigurationError(`Input "${input}" is ${n}, out of range. Use a whole number ${range}.`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is ${n}, out of range. Use a whole number ${range}.`, input);
     }
     return n;
 }
@@ -28591,11 +30332,11 @@ function isValidHost(host) {
  * `host:port`, `[v6]:port`, or just `host` when `defaultPort` is given.
  * `host:` (a colon without a port) is always an error.
  */
-function parse_parseHostPort(raw, input, defaultPort) {
+function parseHostPort(raw, input, defaultPort) {
     const value = raw.trim();
     const example = defaultPort === undefined ? '"server.example.com:22"' : '"server.example.com" or "server.example.com:2222"';
     const fail = (why) => {
-        throw new ConfigurationError(`Input "${input}" is "${value}": ${why}. Write it as ${example}.`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}": ${why}. Write it as ${example}.`, input);
     };
     if (value === '')
         fail('it is empty');
@@ -28626,15 +30367,887 @@ function parse_parseHostPort(raw, input, defaultPort) {
     }
     if (portText === '')
         fail('there is a colon but no port after it');
-    return { host, port: parse_parsePort(portText, input) };
+    return { host, port: parsePort(portText, input) };
 }
 /** One of a fixed set of words. */
-function parse_parseChoice(raw, input, choices) {
+function parseChoice(raw, input, choices) {
     const value = raw.trim();
     if (choices.includes(value))
         return value;
-    throw new ConfigurationError(`Input "${input}" is "${value}", which is not one of: ${choices.join(', ')}.`, input);
+    throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not one of: ${choices.join(', ')}.`, input);
 }
+
+// EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 20 modules
+var core = __nccwpck_require__(8544);
+;// CONCATENATED MODULE: ../packages/kit/src/secrets.ts
+
+/** Lines shorter than this are not masked one by one: masking `}` or `==` would garble every log. */
+const MIN_MASKED_LINE = 4;
+/**
+ * The pieces of a secret that must never appear in a log: the whole value and, for
+ * multi-line values such as PEM keys, every line on its own (the runner masks line by
+ * line, so a key printed across lines would otherwise leak).
+ */
+function secretParts(value) {
+    const parts = new Set();
+    const whole = value.trim();
+    if (whole !== '')
+        parts.add(whole);
+    if (/\r?\n/.test(whole)) {
+        for (const line of whole.split(/\r?\n/)) {
+            const trimmed = line.trim();
+            if (trimmed.length >= MIN_MASKED_LINE)
+                parts.add(trimmed);
+        }
+    }
+    return [...parts];
+}
+/** Registers a secret with the runner before anything can print it. Empty values are ignored. */
+function registerSecret(value) {
+    if (value === undefined)
+        return;
+    for (const part of secretParts(value))
+        core/* setSecret */.Pq(part);
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/inputs.ts
+
+
+
+
+/** The runner's convention: `INPUT_` + name upper-cased with spaces as `_`; hyphens stay. */
+function inputEnvName(name) {
+    return `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
+}
+const runnerInputs = (name) => process.env[inputEnvName(name)];
+function mapInputs(values) {
+    return (name) => values[name];
+}
+/**
+ * Typed access to an action's inputs. Every getter names the input in its error, and
+ * returns `undefined` for an empty optional input without a default.
+ */
+class Inputs {
+    #source;
+    constructor(source = runnerInputs) {
+        this.#source = source;
+    }
+    /** The raw value, trimmed; '' when not given. */
+    raw(name) {
+        return (this.#source(name) ?? '').trim();
+    }
+    #take(name, options, parse) {
+        const raw = this.raw(name);
+        if (raw === '') {
+            if (options.default !== undefined)
+                return options.default;
+            if (options.required) {
+                throw new errors_ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
+            }
+            return undefined;
+        }
+        return parse(raw);
+    }
+    string(name, options = {}) {
+        return this.#take(name, options, (raw) => raw);
+    }
+    secret(name, options = {}) {
+        const value = this.#source(name) ?? '';
+        registerSecret(value);
+        if (value.trim() === '') {
+            if (options.required) {
+                throw new errors_ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
+            }
+            return options.default;
+        }
+        return value.replace(/\r\n/g, '\n').trim();
+    }
+    boolean(name, fallback) {
+        return this.#take(name, { default: fallback }, (raw) => parseBoolean(raw, name));
+    }
+    duration(name, options = {}) {
+        return this.#take(name, options, (raw) => parseDuration(raw, name));
+    }
+    port(name, options = {}) {
+        return this.#take(name, options, (raw) => parsePort(raw, name));
+    }
+    integer(name, options = {}) {
+        return this.#take(name, options, (raw) => parseInteger(raw, name, options));
+    }
+    list(name, options = {}) {
+        const list = this.#take(name, options, (raw) => parseList(raw, name, options));
+        if (options.required && (list === undefined || list.length === 0)) {
+            throw new errors_ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
+        }
+        return list ?? [];
+    }
+    /** KEY=VALUE lines. The value is not trimmed (a leading space may matter). */
+    keyValues(name, options = {}) {
+        const raw = this.#source(name) ?? '';
+        if (raw.trim() === '')
+            return new Map();
+        return parseKeyValues(raw, name, options);
+    }
+    hostPort(name, options = {}) {
+        return this.#take(name, options, (raw) => parseHostPort(raw, name, options.defaultPort));
+    }
+    choice(name, choices, fallback) {
+        return this.#take(name, { default: fallback }, (raw) => parseChoice(raw, name, choices));
+    }
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/retry.ts
+function sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+        if (signal?.aborted) {
+            reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+            return;
+        }
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+        };
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, ms);
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+/** The delay before attempt `attempt + 1`, given that attempt `attempt` (1-based) failed. */
+function backoffDelay(attempt, options, random = Math.random) {
+    const factor = options.factor ?? 2;
+    const max = options.maxDelayMs ?? Number.POSITIVE_INFINITY;
+    const base = Math.min(max, options.initialDelayMs * factor ** (attempt - 1));
+    const jitter = Math.min(1, Math.max(0, options.jitter ?? 0));
+    return Math.round(base * (1 - jitter) + base * jitter * random());
+}
+/**
+ * Runs `fn` until it succeeds, the attempts are spent, `shouldRetry` says stop, or the
+ * signal aborts. The last error is thrown unchanged.
+ */
+async function retry(fn, options) {
+    if (!Number.isInteger(options.attempts) || options.attempts < 1) {
+        throw new RangeError(`retry: attempts must be a whole number >= 1, got ${options.attempts}`);
+    }
+    const wait = options.sleep ?? sleep;
+    const random = options.random ?? Math.random;
+    for (let attempt = 1;; attempt++) {
+        options.signal?.throwIfAborted();
+        try {
+            return await fn(attempt);
+        }
+        catch (error) {
+            const last = attempt >= options.attempts;
+            if (last || options.signal?.aborted || (options.shouldRetry && !options.shouldRetry(error, attempt)))
+                throw error;
+            const delay = backoffDelay(attempt, options, random);
+            options.onRetry?.(error, attempt, delay);
+            await wait(delay, options.signal);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/action.ts
+
+
+const IS_POST = 'isPost';
+/** Cancellation as the runner does it: SIGINT first, SIGTERM 7.5 s later, then a kill. */
+function cancellationSignal() {
+    const controller = new AbortController();
+    const onSignal = (name) => {
+        if (!controller.signal.aborted) {
+            core/* warning */.$e(`Received ${name}: cancelling and cleaning up.`);
+            controller.abort(new Error(`The job was cancelled (${name}).`));
+        }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    return {
+        signal: controller.signal,
+        dispose: () => {
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
+        },
+    };
+}
+/**
+ * The entry of every action bundle: main and post live in one file (as in
+ * actions/checkout); `action.yml` points `main` and `post` at the same `dist/index.js`,
+ * and the state saved by main tells the second run that it is the post step.
+ */
+async function runAction(handlers) {
+    const isPost = core/* getState */.Gu(IS_POST) === 'true';
+    const { signal, dispose } = cancellationSignal();
+    try {
+        if (isPost) {
+            if (!handlers.post)
+                return;
+            try {
+                await handlers.post(signal);
+            }
+            catch (error) {
+                core/* warning */.$e(`Cleanup failed: ${errorMessage(error)}`);
+                if (error instanceof Error && error.stack)
+                    core/* debug */.Yz(error.stack);
+            }
+            return;
+        }
+        if (handlers.post)
+            core/* saveState */.LZ(IS_POST, 'true');
+        try {
+            await handlers.main(signal);
+        }
+        catch (error) {
+            reportFailure(error);
+        }
+    }
+    finally {
+        dispose();
+    }
+}
+/** A user mistake shows its message; anything else also leaves its stack in the debug log. */
+function reportFailure(error) {
+    if (isConfigurationError(error)) {
+        core/* setFailed */.C1(errorMessage(error));
+        return;
+    }
+    core/* setFailed */.C1(errorMessage(error));
+    if (error instanceof Error && error.stack)
+        core/* debug */.Yz(error.stack);
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/summary.ts
+
+
+/** Escapes text for the HTML that job summaries are made of. */
+function escapeHtml(text) {
+    return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}
+/** A two-column table of facts (label, value), values shown as code. */
+function factsTable(rows) {
+    return [
+        [
+            { data: 'What', header: true },
+            { data: 'Value', header: true },
+        ],
+        ...rows.map(([label, value]) => [escapeHtml(label), value === '' ? '' : `<code>${escapeHtml(value)}</code>`]),
+    ];
+}
+/** Phase timings as a table: phase, duration, share of the total. */
+function timingsTable(phases) {
+    const total = phases.reduce((sum, p) => sum + p.ms, 0) || 1;
+    return [
+        [
+            { data: 'Phase', header: true },
+            { data: 'Took', header: true },
+            { data: 'Share', header: true },
+        ],
+        ...phases.map((p) => [escapeHtml(p.phase), formatDuration(p.ms), `${Math.round((100 * p.ms) / total)}%`]),
+    ];
+}
+/**
+ * Writes the machine-readable report as the `report` output (JSON) and returns it, so
+ * the summary and the output come from one object.
+ */
+function setReportOutput(report) {
+    core/* setOutput */.uH('report', JSON.stringify(report));
+    return report;
+}
+/** Times phases of a run for the report and the summary. */
+class PhaseClock {
+    phases = [];
+    #now;
+    constructor(now = () => performance.now()) {
+        this.#now = now;
+    }
+    async time(phase, fn) {
+        const started = this.#now();
+        try {
+            return await fn();
+        }
+        finally {
+            this.phases.push({ phase, ms: Math.round(this.#now() - started) });
+        }
+    }
+    get totalMs() {
+        return this.phases.reduce((sum, p) => sum + p.ms, 0);
+    }
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/docker/docker-host.ts
+
+const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+/** The engine a runner step talks to when nothing is given: `DOCKER_HOST`, else the default socket. */
+function defaultDockerHost(env = process.env) {
+    const fromEnv = env['DOCKER_HOST']?.trim();
+    return fromEnv ? fromEnv : `unix://${DEFAULT_DOCKER_SOCKET}`;
+}
+/**
+ * Parses a Docker host as the docker CLI writes it: `unix:///var/run/docker.sock`, a bare
+ * socket path, `tcp://host:2375`, `tcp://host:2376` (TLS when `tls` is set, or for the
+ * TLS port by convention), `http://` and `https://`. `ssh://` is refused: open the SSH
+ * connection yourself (the deploy action does) and hand the engine a socket.
+ */
+function parseDockerHost(raw, input, options = {}) {
+    const value = raw.trim();
+    const hint = 'Write it as unix:///var/run/docker.sock or tcp://host:2375.';
+    if (value === '')
+        throw new ConfigurationError(`Input "${input}" is empty. ${hint}`, input);
+    if (value.startsWith('/'))
+        return { kind: 'unix', socketPath: value, url: `unix://${value}` };
+    const match = /^([a-z]+):\/\/(.*)$/.exec(value);
+    if (!match)
+        throw new ConfigurationError(`Input "${input}" is "${value}", which is not a Docker host. ${hint}`, input);
+    const scheme = match[1];
+    const rest = match[2];
+    if (scheme === 'unix') {
+        if (!rest.startsWith('/'))
+            throw new ConfigurationError(`Input "${input}" is "${value}": a unix socket needs an absolute path (three slashes: unix:///path). ${hint}`, input);
+        return { kind: 'unix', socketPath: rest, url: value };
+    }
+    if (scheme === 'tcp' || scheme === 'http' || scheme === 'https') {
+        const hostPort = /^(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(rest);
+        if (!hostPort)
+            throw new ConfigurationError(`Input "${input}" is "${value}": expected ${scheme}://host:port. ${hint}`, input);
+        const host = hostPort[1].replace(/^\[|\]$/g, '');
+        const port = hostPort[2] === undefined ? (scheme === 'https' ? 2376 : 2375) : Number(hostPort[2]);
+        if (port < 1 || port > 65535)
+            throw new ConfigurationError(`Input "${input}" is "${value}": the port is out of range. ${hint}`, input);
+        const tls = scheme === 'https' || (scheme === 'tcp' && (options.tls ?? port === 2376));
+        return { kind: 'tcp', host, port, tls, url: value };
+    }
+    if (scheme === 'ssh') {
+        throw new ConfigurationError(`Input "${input}" is "${value}": ssh:// engines are not supported here. Forward the remote Docker socket to a local one, or use tcp://.`, input);
+    }
+    throw new ConfigurationError(`Input "${input}" is "${value}": the scheme "${scheme}" is not a Docker host scheme. ${hint}`, input);
+}
+/** Connection options in the shape docker-modem (dockerode) takes. */
+function dockerModemOptions(host, tlsFiles) {
+    if (host.kind === 'unix')
+        return { socketPath: host.socketPath };
+    return { host: host.host, port: host.port, protocol: host.tls ? 'https' : 'http', ...(host.tls && tlsFiles ? tlsFiles : {}) };
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/docker/image-ref.ts
+
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+function isValidTag(tag) {
+    return TAG.test(tag);
+}
+/**
+ * Parses an image reference by Docker's rules: the first component is a registry when it
+ * holds a `.` or a `:` or is `localhost`; path components are lower case.
+ */
+function parseImageReference(raw, input = 'image') {
+    const value = raw.trim();
+    const fail = (why) => {
+        throw new ConfigurationError(`Input "${input}" is "${value}": ${why}. Write it as registry.example.com/team/app (optionally :tag).`, input);
+    };
+    if (value === '')
+        fail('it is empty');
+    let rest = value;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at !== -1) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!DIGEST.test(digest))
+            fail(`"${digest}" is not a sha256 digest`);
+    }
+    let registry = 'docker.io';
+    const slash = rest.indexOf('/');
+    const first = slash === -1 ? '' : rest.slice(0, slash);
+    if (slash !== -1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+        registry = first;
+        rest = rest.slice(slash + 1);
+        if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$/.test(registry))
+            fail(`"${registry}" is not a registry host`);
+    }
+    let tag;
+    const colon = rest.lastIndexOf(':');
+    if (colon !== -1) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!isValidTag(tag))
+            fail(`"${tag}" is not a valid tag (letters, digits, _ . -, up to 128, not starting with . or -)`);
+    }
+    if (rest === '')
+        fail('the repository name is missing');
+    const components = rest.split('/');
+    for (const c of components) {
+        if (!PATH_COMPONENT.test(c))
+            fail(`"${c}" is not a valid repository name component (lower-case letters, digits, and . _ - between them)`);
+    }
+    const path = registry === 'docker.io' && components.length === 1 ? `library/${rest}` : rest;
+    const repository = registry === 'docker.io' ? rest : `${registry}/${rest}`;
+    if (repository.length > 255)
+        fail('the repository name is longer than 255 characters');
+    return { registry, path, repository, ...(tag === undefined ? {} : { tag }), ...(digest === undefined ? {} : { digest }) };
+}
+/** `repository:tag` or `repository@digest`. */
+function formatImageReference(ref) {
+    if (ref.digest)
+        return `${ref.repository}@${ref.digest}`;
+    return ref.tag ? `${ref.repository}:${ref.tag}` : ref.repository;
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/docker/progress.ts
+/**
+ * Reading what the Engine API streams back from build, push and pull: one JSON object a
+ * line (`stream`, `status`, `progress`, `aux`, `error`/`errorDetail`), and BuildKit's
+ * status updates, which arrive as base64 protobuf in `aux` with id `moby.buildkit.trace`.
+ */
+/** The error an engine reported inside a stream (the HTTP status was 200). */
+class EngineStreamError extends Error {
+    code;
+    constructor(message, code) {
+        super(message);
+        this.name = 'EngineStreamError';
+        this.code = code;
+    }
+}
+/** The error text of a message, if it carries one. */
+function messageError(message) {
+    return message.errorDetail?.message ?? message.error;
+}
+/**
+ * Splits a byte stream into JSON messages, one a line. Lines that are not JSON (some
+ * proxies add them) become `{ stream: line }` rather than failing the whole read.
+ */
+async function* readJsonMessages(source) {
+    let partial = '';
+    const decoder = new TextDecoder();
+    const parse = (line) => {
+        const trimmed = line.trim();
+        if (trimmed === '')
+            return undefined;
+        try {
+            const parsed = JSON.parse(trimmed);
+            return typeof parsed === 'object' && parsed !== null ? parsed : { stream: trimmed };
+        }
+        catch {
+            return { stream: trimmed };
+        }
+    };
+    for await (const chunk of source) {
+        partial += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+        const lines = partial.split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+            const message = parse(line);
+            if (message)
+                yield message;
+        }
+    }
+    partial += decoder.decode();
+    const last = parse(partial);
+    if (last)
+        yield last;
+}
+function readVarint(buf, pos) {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+        if (pos >= buf.length)
+            throw new Error('protobuf: truncated varint');
+        const byte = buf[pos++];
+        result |= BigInt(byte & 0x7f) << shift;
+        if ((byte & 0x80) === 0)
+            return [result, pos];
+        shift += 7n;
+        if (shift > 70n)
+            throw new Error('protobuf: varint too long');
+    }
+}
+function* fields(buf) {
+    let pos = 0;
+    while (pos < buf.length) {
+        const [key, afterKey] = readVarint(buf, pos);
+        pos = afterKey;
+        const field = Number(key >> 3n);
+        const wire = Number(key & 7n);
+        if (wire === 0) {
+            const [int, next] = readVarint(buf, pos);
+            pos = next;
+            yield { field, wire, int };
+        }
+        else if (wire === 2) {
+            const [len, next] = readVarint(buf, pos);
+            const end = next + Number(len);
+            if (end > buf.length)
+                throw new Error('protobuf: truncated field');
+            yield { field, wire, bytes: buf.subarray(next, end) };
+            pos = end;
+        }
+        else if (wire === 1) {
+            pos += 8;
+        }
+        else if (wire === 5) {
+            pos += 4;
+        }
+        else {
+            throw new Error(`protobuf: unsupported wire type ${wire}`);
+        }
+    }
+}
+const utf8 = new TextDecoder();
+const progress_text = (f) => (f.bytes ? utf8.decode(f.bytes) : '');
+function timestampMs(bytes) {
+    if (!bytes)
+        return undefined;
+    let seconds = 0n;
+    let nanos = 0n;
+    for (const f of fields(bytes)) {
+        if (f.field === 1 && f.int !== undefined)
+            seconds = f.int;
+        if (f.field === 2 && f.int !== undefined)
+            nanos = f.int;
+    }
+    return Number(seconds) * 1000 + Math.floor(Number(nanos) / 1e6);
+}
+function decodeVertex(bytes) {
+    const v = { digest: '', inputs: [], name: '', cached: false };
+    for (const f of fields(bytes)) {
+        if (f.field === 1)
+            v.digest = progress_text(f);
+        else if (f.field === 2)
+            v.inputs.push(progress_text(f));
+        else if (f.field === 3)
+            v.name = progress_text(f);
+        else if (f.field === 4)
+            v.cached = f.int === 1n;
+        else if (f.field === 5)
+            v.started = timestampMs(f.bytes);
+        else if (f.field === 6)
+            v.completed = timestampMs(f.bytes);
+        else if (f.field === 7)
+            v.error = progress_text(f);
+    }
+    return v;
+}
+function decodeLog(bytes) {
+    const log = { vertex: '', stream: 1, message: '' };
+    for (const f of fields(bytes)) {
+        if (f.field === 1)
+            log.vertex = progress_text(f);
+        else if (f.field === 3 && f.int !== undefined)
+            log.stream = Number(f.int);
+        else if (f.field === 4)
+            log.message = progress_text(f);
+    }
+    return log;
+}
+function decodeWarning(bytes) {
+    const w = { vertex: '', message: '' };
+    for (const f of fields(bytes)) {
+        if (f.field === 1)
+            w.vertex = progress_text(f);
+        else if (f.field === 3)
+            w.message = progress_text(f);
+    }
+    return w;
+}
+/** Decodes one `moby.buildkit.trace` payload (base64 protobuf StatusResponse). */
+function decodeBuildkitStatus(base64) {
+    const status = { vertexes: [], logs: [], warnings: [] };
+    if (!base64)
+        return status;
+    for (const f of fields(Buffer.from(base64, 'base64'))) {
+        if (!f.bytes)
+            continue;
+        if (f.field === 1)
+            status.vertexes.push(decodeVertex(f.bytes));
+        else if (f.field === 3)
+            status.logs.push(decodeLog(f.bytes));
+        else if (f.field === 4)
+            status.warnings.push(decodeWarning(f.bytes));
+    }
+    return status;
+}
+/** The BuildKit status in a message, when it is a `moby.buildkit.trace`. */
+function buildkitStatusOf(message) {
+    const aux = message.aux;
+    if (message.id !== 'moby.buildkit.trace')
+        return undefined;
+    if (typeof aux === 'string')
+        return decodeBuildkitStatus(aux);
+    return undefined;
+}
+/** The image id a build reports: `aux.ID` (classic) or `moby.image.id` (BuildKit). */
+function builtImageIdOf(message) {
+    const aux = message.aux;
+    if (aux && typeof aux === 'object' && typeof aux.ID === 'string' && aux.ID.startsWith('sha256:'))
+        return aux.ID;
+    return undefined;
+}
+/** The digest a push reports in its last `aux`: `{ Tag, Digest, Size }`. */
+function pushedDigestOf(message) {
+    const aux = message.aux;
+    if (aux && typeof aux === 'object' && typeof aux.Digest === 'string') {
+        return { tag: typeof aux.Tag === 'string' ? aux.Tag : '', digest: aux.Digest, size: typeof aux.Size === 'number' ? aux.Size : 0 };
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/docker/index.ts
+
+
+
+
+
+;// CONCATENATED MODULE: ../packages/kit/src/index.ts
+
+
+
+
+
+
+
+
+
+
+
+/***/ }),
+
+/***/ 2613:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
+
+/***/ }),
+
+/***/ 4434:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
+
+/***/ }),
+
+/***/ 8611:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http");
+
+/***/ }),
+
+/***/ 5692:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("https");
+
+/***/ }),
+
+/***/ 9278:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
+
+/***/ }),
+
+/***/ 4589:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:assert");
+
+/***/ }),
+
+/***/ 6698:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:async_hooks");
+
+/***/ }),
+
+/***/ 4573:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer");
+
+/***/ }),
+
+/***/ 1421:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+
+/***/ }),
+
+/***/ 7540:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:console");
+
+/***/ }),
+
+/***/ 7598:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+
+/***/ }),
+
+/***/ 3053:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:diagnostics_channel");
+
+/***/ }),
+
+/***/ 610:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
+
+/***/ }),
+
+/***/ 8474:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+
+/***/ }),
+
+/***/ 3024:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+
+/***/ }),
+
+/***/ 7067:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
+
+/***/ }),
+
+/***/ 2467:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2");
+
+/***/ }),
+
+/***/ 7030:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+
+/***/ }),
+
+/***/ 6760:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+
+/***/ }),
+
+/***/ 643:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
+
+/***/ }),
+
+/***/ 1792:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:querystring");
+
+/***/ }),
+
+/***/ 7075:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
+
+/***/ }),
+
+/***/ 1692:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:tls");
+
+/***/ }),
+
+/***/ 3136:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+
+/***/ }),
+
+/***/ 7975:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
+
+/***/ }),
+
+/***/ 3429:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/types");
+
+/***/ }),
+
+/***/ 5919:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+
+/***/ }),
+
+/***/ 8522:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+
+/***/ }),
+
+/***/ 3193:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decoder");
+
+/***/ }),
+
+/***/ 4756:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
+
+/***/ }),
+
+/***/ 9023:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
+
+/***/ }),
+
+/***/ 8544:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Yz: () => (/* binding */ core_debug),
+  Gu: () => (/* binding */ getState),
+  Os: () => (/* binding */ group),
+  pq: () => (/* binding */ info),
+  LZ: () => (/* binding */ saveState),
+  C1: () => (/* binding */ setFailed),
+  uH: () => (/* binding */ setOutput),
+  Pq: () => (/* binding */ core_setSecret),
+  z: () => (/* reexport */ summary),
+  $e: () => (/* binding */ warning)
+});
+
+// UNUSED EXPORTS: ExitCode, addPath, endGroup, error, exportVariable, getBooleanInput, getIDToken, getInput, getMultilineInput, isDebug, markdownSummary, notice, platform, setCommandEcho, startGroup, toPlatformPath, toPosixPath, toWin32Path
 
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
@@ -30032,7 +32645,7 @@ const _summary = new Summary();
  * @deprecated use `core.summary`
  */
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
-const summary = (/* unused pure expression or super */ null && (_summary));
+const summary = _summary;
 //# sourceMappingURL=summary.js.map
 ;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/path-utils.js
 
@@ -31341,7 +33954,7 @@ function exportVariable(name, val) {
  * ```
  */
 function core_setSecret(secret) {
-    issueCommand('add-mask', {}, secret);
+    command_issueCommand('add-mask', {}, secret);
 }
 /**
  * Prepends inputPath to the PATH (for this action and future actions)
@@ -31424,10 +34037,10 @@ function getBooleanInput(name, options) {
 function setOutput(name, value) {
     const filePath = process.env['GITHUB_OUTPUT'] || '';
     if (filePath) {
-        return issueFileCommand('OUTPUT', prepareKeyValueMessage(name, value));
+        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
     }
-    process.stdout.write(os.EOL);
-    issueCommand('set-output', { name }, toCommandValue(value));
+    process.stdout.write(external_os_namespaceObject.EOL);
+    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
 }
 /**
  * Enables or disables the echoing of commands into stdout for the rest of the step.
@@ -31494,7 +34107,7 @@ function notice(message, properties = {}) {
  * @param message info message
  */
 function info(message) {
-    process.stdout.write(message + os.EOL);
+    process.stdout.write(message + external_os_namespaceObject.EOL);
 }
 /**
  * Begin an output group.
@@ -31504,13 +34117,13 @@ function info(message) {
  * @param name The name of the output group
  */
 function startGroup(name) {
-    issue('group', name);
+    command_issue('group', name);
 }
 /**
  * End an output group.
  */
 function endGroup() {
-    issue('endgroup');
+    command_issue('endgroup');
 }
 /**
  * Wrap an asynchronous function call in a group.
@@ -31581,456 +34194,6 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ../packages/kit/src/secrets.ts
-
-/** Lines shorter than this are not masked one by one: masking `}` or `==` would garble every log. */
-const MIN_MASKED_LINE = 4;
-/**
- * The pieces of a secret that must never appear in a log: the whole value and, for
- * multi-line values such as PEM keys, every line on its own (the runner masks line by
- * line, so a key printed across lines would otherwise leak).
- */
-function secretParts(value) {
-    const parts = new Set();
-    const whole = value.trim();
-    if (whole !== '')
-        parts.add(whole);
-    if (/\r?\n/.test(whole)) {
-        for (const line of whole.split(/\r?\n/)) {
-            const trimmed = line.trim();
-            if (trimmed.length >= MIN_MASKED_LINE)
-                parts.add(trimmed);
-        }
-    }
-    return [...parts];
-}
-/** Registers a secret with the runner before anything can print it. Empty values are ignored. */
-function secrets_registerSecret(value) {
-    if (value === undefined)
-        return;
-    for (const part of secretParts(value))
-        core.setSecret(part);
-}
-
-;// CONCATENATED MODULE: ../packages/kit/src/inputs.ts
-
-
-
-
-/** The runner's convention: `INPUT_` + name upper-cased with spaces as `_`; hyphens stay. */
-function inputEnvName(name) {
-    return `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
-}
-const runnerInputs = (name) => process.env[inputEnvName(name)];
-function mapInputs(values) {
-    return (name) => values[name];
-}
-/**
- * Typed access to an action's inputs. Every getter names the input in its error, and
- * returns `undefined` for an empty optional input without a default.
- */
-class Inputs {
-    #source;
-    constructor(source = runnerInputs) {
-        this.#source = source;
-    }
-    /** The raw value, trimmed; '' when not given. */
-    raw(name) {
-        return (this.#source(name) ?? '').trim();
-    }
-    #take(name, options, parse) {
-        const raw = this.raw(name);
-        if (raw === '') {
-            if (options.default !== undefined)
-                return options.default;
-            if (options.required) {
-                throw new ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
-            }
-            return undefined;
-        }
-        return parse(raw);
-    }
-    string(name, options = {}) {
-        return this.#take(name, options, (raw) => raw);
-    }
-    secret(name, options = {}) {
-        const value = this.#source(name) ?? '';
-        registerSecret(value);
-        if (value.trim() === '') {
-            if (options.required) {
-                throw new ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
-            }
-            return options.default;
-        }
-        return value.replace(/\r\n/g, '\n').trim();
-    }
-    boolean(name, fallback) {
-        return this.#take(name, { default: fallback }, (raw) => parseBoolean(raw, name));
-    }
-    duration(name, options = {}) {
-        return this.#take(name, options, (raw) => parseDuration(raw, name));
-    }
-    port(name, options = {}) {
-        return this.#take(name, options, (raw) => parsePort(raw, name));
-    }
-    integer(name, options = {}) {
-        return this.#take(name, options, (raw) => parseInteger(raw, name, options));
-    }
-    list(name, options = {}) {
-        const list = this.#take(name, options, (raw) => parseList(raw, name, options));
-        if (options.required && (list === undefined || list.length === 0)) {
-            throw new ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
-        }
-        return list ?? [];
-    }
-    /** KEY=VALUE lines. The value is not trimmed (a leading space may matter). */
-    keyValues(name, options = {}) {
-        const raw = this.#source(name) ?? '';
-        if (raw.trim() === '')
-            return new Map();
-        return parseKeyValues(raw, name, options);
-    }
-    hostPort(name, options = {}) {
-        return this.#take(name, options, (raw) => parseHostPort(raw, name, options.defaultPort));
-    }
-    choice(name, choices, fallback) {
-        return this.#take(name, { default: fallback }, (raw) => parseChoice(raw, name, choices));
-    }
-}
-
-;// CONCATENATED MODULE: ../packages/kit/src/action.ts
-
-
-const IS_POST = 'isPost';
-/** Cancellation as the runner does it: SIGINT first, SIGTERM 7.5 s later, then a kill. */
-function cancellationSignal() {
-    const controller = new AbortController();
-    const onSignal = (name) => {
-        if (!controller.signal.aborted) {
-            warning(`Received ${name}: cancelling and cleaning up.`);
-            controller.abort(new Error(`The job was cancelled (${name}).`));
-        }
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    return {
-        signal: controller.signal,
-        dispose: () => {
-            process.off('SIGINT', onSignal);
-            process.off('SIGTERM', onSignal);
-        },
-    };
-}
-/**
- * The entry of every action bundle: main and post live in one file (as in
- * actions/checkout); `action.yml` points `main` and `post` at the same `dist/index.js`,
- * and the state saved by main tells the second run that it is the post step.
- */
-async function runAction(handlers) {
-    const isPost = getState(IS_POST) === 'true';
-    const { signal, dispose } = cancellationSignal();
-    try {
-        if (isPost) {
-            if (!handlers.post)
-                return;
-            try {
-                await handlers.post(signal);
-            }
-            catch (error) {
-                warning(`Cleanup failed: ${errorMessage(error)}`);
-                if (error instanceof Error && error.stack)
-                    core_debug(error.stack);
-            }
-            return;
-        }
-        if (handlers.post)
-            saveState(IS_POST, 'true');
-        try {
-            await handlers.main(signal);
-        }
-        catch (error) {
-            reportFailure(error);
-        }
-    }
-    finally {
-        dispose();
-    }
-}
-/** A user mistake shows its message; anything else also leaves its stack in the debug log. */
-function reportFailure(error) {
-    if (isConfigurationError(error)) {
-        setFailed(errorMessage(error));
-        return;
-    }
-    setFailed(errorMessage(error));
-    if (error instanceof Error && error.stack)
-        core_debug(error.stack);
-}
-
-;// CONCATENATED MODULE: ../packages/kit/src/summary.ts
-
-
-/** Escapes text for the HTML that job summaries are made of. */
-function escapeHtml(text) {
-    return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-}
-/** A two-column table of facts (label, value), values shown as code. */
-function factsTable(rows) {
-    return [
-        [
-            { data: 'What', header: true },
-            { data: 'Value', header: true },
-        ],
-        ...rows.map(([label, value]) => [escapeHtml(label), value === '' ? '' : `<code>${escapeHtml(value)}</code>`]),
-    ];
-}
-/** Phase timings as a table: phase, duration, share of the total. */
-function timingsTable(phases) {
-    const total = phases.reduce((sum, p) => sum + p.ms, 0) || 1;
-    return [
-        [
-            { data: 'Phase', header: true },
-            { data: 'Took', header: true },
-            { data: 'Share', header: true },
-        ],
-        ...phases.map((p) => [escapeHtml(p.phase), formatDuration(p.ms), `${Math.round((100 * p.ms) / total)}%`]),
-    ];
-}
-/**
- * Writes the machine-readable report as the `report` output (JSON) and returns it, so
- * the summary and the output come from one object.
- */
-function setReportOutput(report) {
-    core.setOutput('report', JSON.stringify(report));
-    return report;
-}
-/** Times phases of a run for the report and the summary. */
-class PhaseClock {
-    phases = [];
-    #now;
-    constructor(now = () => performance.now()) {
-        this.#now = now;
-    }
-    async time(phase, fn) {
-        const started = this.#now();
-        try {
-            return await fn();
-        }
-        finally {
-            this.phases.push({ phase, ms: Math.round(this.#now() - started) });
-        }
-    }
-    get totalMs() {
-        return this.phases.reduce((sum, p) => sum + p.ms, 0);
-    }
-}
-
-;// CONCATENATED MODULE: ../packages/kit/src/index.ts
-
-
-
-
-
-
-
-
-
-
-/***/ }),
-
-/***/ 2613:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
-
-/***/ }),
-
-/***/ 4434:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
-
-/***/ }),
-
-/***/ 8611:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http");
-
-/***/ }),
-
-/***/ 5692:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("https");
-
-/***/ }),
-
-/***/ 9278:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
-
-/***/ }),
-
-/***/ 4589:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:assert");
-
-/***/ }),
-
-/***/ 6698:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:async_hooks");
-
-/***/ }),
-
-/***/ 4573:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer");
-
-/***/ }),
-
-/***/ 7540:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:console");
-
-/***/ }),
-
-/***/ 7598:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
-
-/***/ }),
-
-/***/ 3053:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:diagnostics_channel");
-
-/***/ }),
-
-/***/ 610:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
-
-/***/ }),
-
-/***/ 8474:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
-
-/***/ }),
-
-/***/ 7067:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
-
-/***/ }),
-
-/***/ 2467:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2");
-
-/***/ }),
-
-/***/ 7030:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
-
-/***/ }),
-
-/***/ 643:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
-
-/***/ }),
-
-/***/ 1792:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:querystring");
-
-/***/ }),
-
-/***/ 7075:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
-
-/***/ }),
-
-/***/ 1692:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:tls");
-
-/***/ }),
-
-/***/ 3136:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
-
-/***/ }),
-
-/***/ 7975:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
-
-/***/ }),
-
-/***/ 3429:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/types");
-
-/***/ }),
-
-/***/ 5919:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
-
-/***/ }),
-
-/***/ 8522:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
-
-/***/ }),
-
-/***/ 3193:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decoder");
-
-/***/ }),
-
-/***/ 4756:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
-
-/***/ }),
-
-/***/ 9023:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ })
 
@@ -32136,6 +34299,18 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /******/ 			return fn.r ? promise : getResult();
 /******/ 		}, (err) => ((err ? reject(promise[webpackError] = err) : outerResolve(exports)), resolveQueue(queue)));
 /******/ 		queue && queue.d < 0 && (queue.d = 0);
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/compat get default export */
+/******/ (() => {
+/******/ 	// getDefaultExport function for compatibility with non-harmony modules
+/******/ 	__nccwpck_require__.n = (module) => {
+/******/ 		var getter = module && module.__esModule ?
+/******/ 			() => (module['default']) :
+/******/ 			() => (module);
+/******/ 		__nccwpck_require__.d(getter, { a: getter });
+/******/ 		return getter;
 /******/ 	};
 /******/ })();
 /******/ 
