@@ -1,8 +1,9 @@
-import { ConfigurationError, runAction } from '@gangway/kit';
+import './dirname-shim.ts';
+import { runAction } from '@gangway/kit';
+import { main } from './main.ts';
 
-// Not built yet: fails with a clear message instead of pretending to work (issue #4).
 await runAction({
-  main: async () => {
-    throw new ConfigurationError('gangway/action-build is not released yet (issue #4). Pin a released version.');
+  main: async (signal) => {
+    await main(signal);
   },
 });

@@ -16,3 +16,4 @@ export { registerSecret, secretParts, MIN_MASKED_LINE } from './secrets.ts';
 export { retry, backoffDelay, sleep, type RetryOptions } from './retry.ts';
 export { runAction, reportFailure, type ActionHandlers } from './action.ts';
 export { factsTable, timingsTable, setReportOutput, escapeHtml, PhaseClock, type Row, type PhaseTiming } from './summary.ts';
+export * from './docker/index.ts';

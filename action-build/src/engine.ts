@@ -1,0 +1,211 @@
+import type { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import {
+  dockerModemOptions,
+  errorMessage,
+  readJsonMessages,
+  registryAuthHeader,
+  type DockerHost,
+  type ProgressMessage,
+  type RegistryCredentials,
+} from '@gangway/kit';
+
+export interface EngineInfo {
+  version: string;
+  apiVersion: string;
+  os: string;
+  arch: string;
+  /** BuildKit answers through the API (`version: '2'`): API 1.39 and later on Linux. */
+  buildkit: boolean;
+}
+
+export interface BuildRequest {
+  context: Readable;
+  dockerfile: string;
+  builder: 'buildkit' | 'classic';
+  target?: string;
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+  platform?: string;
+  cacheFrom: string[];
+  noCache: boolean;
+  /** Used for cache imports and base-image pulls during the build. */
+  credentials?: RegistryCredentials;
+  signal?: AbortSignal;
+}
+
+export interface ImageFacts {
+  id: string;
+  size: number;
+  repoDigests: string[];
+  labels: Record<string, string>;
+}
+
+export interface RunResult {
+  exitCode: number;
+  output: string;
+}
+
+/** The few Docker Engine calls the action makes; a fake in unit tests, dockerode in use. */
+export interface BuildEngine {
+  /** Where the engine is, for messages: `unix:///var/run/docker.sock`. */
+  readonly where: string;
+  info(): Promise<EngineInfo>;
+  /** Checks credentials against the registry (the engine logs in, keeps nothing). */
+  checkAuth(credentials: RegistryCredentials): Promise<void>;
+  build(request: BuildRequest): AsyncIterable<ProgressMessage>;
+  inspectImage(ref: string): Promise<ImageFacts>;
+  tagImage(id: string, repository: string, tag: string): Promise<void>;
+  push(repository: string, tag: string, credentials: RegistryCredentials | undefined, signal?: AbortSignal): AsyncIterable<ProgressMessage>;
+  pull(reference: string, credentials: RegistryCredentials | undefined, signal?: AbortSignal): AsyncIterable<ProgressMessage>;
+  /** Runs `command` in a throwaway container of `image` and returns its exit code and output. */
+  run(image: string, command: string[], signal?: AbortSignal): Promise<RunResult>;
+}
+
+/** The engine could not be reached at all: the message says where the action looked. */
+export class EngineUnreachableError extends Error {
+  constructor(where: string, cause: unknown) {
+    super(
+      `Cannot reach the Docker engine at ${where} (input "docker-host", else DOCKER_HOST, else /var/run/docker.sock): ${errorMessage(cause)}. ` +
+        'Check that dockerd runs there and that this job may use its socket.',
+    );
+    this.name = 'EngineUnreachableError';
+  }
+}
+
+function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: string } | undefined)?.code;
+  return code !== undefined && ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET'].includes(code);
+}
+
+/** The engine's own message from a failed API call (docker-modem wraps it). */
+export function apiErrorMessage(error: unknown): string {
+  const json = (error as { json?: unknown } | undefined)?.json;
+  if (json && typeof json === 'object' && typeof (json as { message?: unknown }).message === 'string') return (json as { message: string }).message;
+  if (typeof json === 'string' && json.trim() !== '') return json.trim();
+  return errorMessage(error);
+}
+
+export function apiStatusCode(error: unknown): number | undefined {
+  const code = (error as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function apiAtLeast(version: string, wanted: string): boolean {
+  const [a = 0, b = 0] = version.split('.').map(Number);
+  const [c = 0, d = 0] = wanted.split('.').map(Number);
+  return a > c || (a === c && b >= d);
+}
+
+/** The Docker Engine API through dockerode. */
+export class DockerodeEngine implements BuildEngine {
+  readonly where: string;
+  readonly docker: Docker;
+
+  constructor(host: DockerHost) {
+    this.where = host.url;
+    this.docker = new Docker(dockerModemOptions(host));
+  }
+
+  async info(): Promise<EngineInfo> {
+    try {
+      const v = await this.docker.version();
+      return {
+        version: v.Version,
+        apiVersion: v.ApiVersion,
+        os: v.Os,
+        arch: v.Arch,
+        buildkit: v.Os === 'linux' && apiAtLeast(v.ApiVersion, '1.39'),
+      };
+    } catch (error) {
+      if (isConnectionError(error)) throw new EngineUnreachableError(this.where, error);
+      throw error;
+    }
+  }
+
+  async checkAuth(credentials: RegistryCredentials): Promise<void> {
+    await this.docker.checkAuth({ ...credentials });
+  }
+
+  async *build(request: BuildRequest): AsyncIterable<ProgressMessage> {
+    const options: Record<string, unknown> = {
+      dockerfile: request.dockerfile,
+      buildargs: { ...request.buildArgs, ...(request.builder === 'buildkit' ? { BUILDKIT_INLINE_CACHE: '1' } : {}) },
+      labels: request.labels,
+      rm: true,
+      forcerm: true,
+      nocache: request.noCache,
+      version: request.builder === 'buildkit' ? '2' : '1',
+      ...(request.target ? { target: request.target } : {}),
+      ...(request.platform ? { platform: request.platform } : {}),
+      ...(request.cacheFrom.length > 0 ? { cachefrom: request.cacheFrom } : {}),
+      ...(request.signal ? { abortSignal: request.signal } : {}),
+    };
+    if (request.credentials) {
+      // BuildKit asks the session for credentials; the classic builder reads X-Registry-Config.
+      options['authconfig'] = { username: request.credentials.username, password: request.credentials.password, serveraddress: request.credentials.serveraddress };
+      options['registryconfig'] = { [request.credentials.serveraddress]: { username: request.credentials.username, password: request.credentials.password } };
+    }
+    const stream = (await this.docker.buildImage(request.context, options as Docker.ImageBuildOptions)) as unknown as Readable;
+    yield* readJsonMessages(stream);
+  }
+
+  async inspectImage(ref: string): Promise<ImageFacts> {
+    const i = await this.docker.getImage(ref).inspect();
+    return { id: i.Id, size: i.Size, repoDigests: i.RepoDigests ?? [], labels: i.Config?.Labels ?? {} };
+  }
+
+  async tagImage(id: string, repository: string, tag: string): Promise<void> {
+    await this.docker.getImage(id).tag({ repo: repository, tag });
+  }
+
+  async *push(repository: string, tag: string, credentials: RegistryCredentials | undefined, signal?: AbortSignal): AsyncIterable<ProgressMessage> {
+    const auth = credentials ? { base64: registryAuthHeader(credentials) } : { base64: registryAuthHeader({ username: '', password: '', serveraddress: '' }) };
+    const stream = (await this.docker.getImage(repository).push({ tag, authconfig: auth, ...(signal ? { abortSignal: signal } : {}) } as Docker.ImagePushOptions)) as unknown as Readable;
+    yield* readJsonMessages(stream);
+  }
+
+  async *pull(reference: string, credentials: RegistryCredentials | undefined, signal?: AbortSignal): AsyncIterable<ProgressMessage> {
+    const options: Record<string, unknown> = credentials ? { authconfig: { base64: registryAuthHeader(credentials) } } : {};
+    if (signal) options['abortSignal'] = signal;
+    const stream = (await this.docker.pull(reference, options)) as unknown as Readable;
+    yield* readJsonMessages(stream);
+  }
+
+  async run(image: string, command: string[], signal?: AbortSignal): Promise<RunResult> {
+    const container = await this.docker.createContainer({
+      Image: image,
+      Cmd: command,
+      Entrypoint: [],
+      Tty: false,
+      Labels: { 'dev.gangway.purpose': 'build-test-gate' },
+      HostConfig: { AutoRemove: false },
+    });
+    const onAbort = (): void => void container.kill().catch(() => undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await container.start();
+      const waited = (await container.wait()) as { StatusCode: number };
+      const logs = await container.logs({ stdout: true, stderr: true, follow: false });
+      return { exitCode: waited.StatusCode, output: demuxLogs(logs) };
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+    }
+  }
+}
+
+/** Docker's multiplexed log format (8-byte headers) to plain text; plain text passes through. */
+export function demuxLogs(buffer: Buffer): string {
+  const parts: string[] = [];
+  let pos = 0;
+  while (pos + 8 <= buffer.length) {
+    const type = buffer[pos];
+    if (type !== 0 && type !== 1 && type !== 2) return buffer.toString('utf8');
+    const size = buffer.readUInt32BE(pos + 4);
+    parts.push(buffer.subarray(pos + 8, pos + 8 + size).toString('utf8'));
+    pos += 8 + size;
+  }
+  if (pos !== buffer.length) return buffer.toString('utf8');
+  return parts.join('');
+}

@@ -1,0 +1,182 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type {
+  Inputs} from '@gangway/kit';
+import {
+  ConfigurationError,
+  defaultDockerHost,
+  parseDockerHost,
+  parseImageReference,
+  registryServerAddress,
+  type DockerHost,
+  type ImageReference,
+  type RegistryCredentials,
+} from '@gangway/kit';
+import { computeTags, ociLabels, parseTagRules, type GitHubBuildContext, type TagPlan } from './tags.ts';
+
+export type BuilderChoice = 'auto' | 'buildkit' | 'classic';
+
+/** Everything the action does, decided from its inputs and the GitHub context before any side effect. */
+export interface BuildSettings {
+  'docker-host': DockerHost;
+  /** Absolute path of the build context. */
+  context: string;
+  /** Absolute path of the Dockerfile. */
+  file: string;
+  target: string | undefined;
+  'build-args': Record<string, string>;
+  /** OCI labels merged with the user's (the user's win). */
+  labels: Record<string, string>;
+  platform: string | undefined;
+  builder: BuilderChoice;
+  image: ImageReference;
+  tagPlan: TagPlan;
+  /** Just the tag names, in order. */
+  tags: string[];
+  'test-target': string | undefined;
+  /** Exec form: argv; a string is run by `sh -c`. */
+  'test-command': string[] | undefined;
+  push: boolean;
+  /** Credentials for the registry of `image`; undefined for anonymous access. */
+  credentials: RegistryCredentials | undefined;
+  /** Full references to import build cache from. */
+  'cache-from': string[];
+  'no-cache': boolean;
+}
+
+export interface Environment {
+  env: NodeJS.ProcessEnv;
+  /** The event payload (already read from GITHUB_EVENT_PATH). */
+  payload: Record<string, unknown>;
+  now: Date;
+}
+
+export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
+  let payload: Record<string, unknown> = {};
+  const eventPath = env['GITHUB_EVENT_PATH'];
+  if (eventPath && existsSync(eventPath)) {
+    try {
+      payload = JSON.parse(readFileSync(eventPath, 'utf8')) as Record<string, unknown>;
+    } catch {
+      payload = {};
+    }
+  }
+  return { env, payload, now: new Date() };
+}
+
+export function githubContext(environment: Environment): GitHubBuildContext {
+  const env = environment.env;
+  return {
+    eventName: env['GITHUB_EVENT_NAME'] ?? '',
+    ref: env['GITHUB_REF'] ?? '',
+    sha: env['GITHUB_SHA'] ?? '',
+    repository: env['GITHUB_REPOSITORY'] ?? '',
+    serverUrl: env['GITHUB_SERVER_URL'] ?? 'https://github.com',
+    payload: environment.payload,
+  };
+}
+
+const KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+function parseTestCommand(raw: string | undefined): string[] | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      parsed = undefined;
+    }
+    if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((p) => typeof p === 'string')) {
+      throw new ConfigurationError('Input "test-command" starts with "[" but is not a JSON array of strings. Write ["npm","test"] or a plain command line, which runs with sh -c.', 'test-command');
+    }
+    return parsed;
+  }
+  return ['sh', '-c', raw];
+}
+
+/** Reads every input once, checks them all, and decides tags, labels and cache sources. */
+export function readSettings(inputs: Inputs, environment: Environment): BuildSettings {
+  // Secrets first: nothing below may print before the runner masks them.
+  const password = inputs.secret('registry-password');
+  const username = inputs.string('registry-username');
+  const env = environment.env;
+  const workspace = env['GITHUB_WORKSPACE'] ?? process.cwd();
+
+  const dockerHost = parseDockerHost(inputs.string('docker-host') ?? defaultDockerHost(env), 'docker-host', {
+    ...(env['DOCKER_TLS_VERIFY'] ? { tls: env['DOCKER_TLS_VERIFY'] !== '' && env['DOCKER_TLS_VERIFY'] !== '0' } : {}),
+  });
+
+  const context = path.resolve(workspace, inputs.string('context') ?? '.');
+  if (!existsSync(context) || !statSync(context).isDirectory()) {
+    throw new ConfigurationError(`Input "context" is "${inputs.raw('context') || '.'}", but ${context} is not a directory. Give a folder of the checkout (relative to the workspace).`, 'context');
+  }
+  const fileInput = inputs.string('file');
+  const file = fileInput === undefined ? path.join(context, 'Dockerfile') : path.resolve(workspace, fileInput);
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    throw new ConfigurationError(`Input "file" ${fileInput === undefined ? 'is not set, and there is no Dockerfile in the context' : `is "${fileInput}"`}: ${file} does not exist. Give the Dockerfile's path relative to the workspace.`, 'file');
+  }
+
+  const imageInput: string = inputs.string('image', { required: true, hint: 'Give the repository to push to, without a tag: registry.example.com/team/app.' });
+  const image = parseImageReference(imageInput, 'image');
+  if (image.tag !== undefined || image.digest !== undefined) {
+    throw new ConfigurationError(`Input "image" is "${inputs.raw('image')}": give the repository without a tag or digest (${image.repository}); tags come from the tag rules and the "tags" input.`, 'image');
+  }
+
+  const rules = parseTagRules(inputs.list('tags', { commas: true }));
+  const ctx = githubContext(environment);
+  const defaultBranch = inputs.string('default-branch');
+  const tagPlan = computeTags(ctx, { ...rules, ...(defaultBranch ? { defaultBranch } : {}) });
+  if (tagPlan.tags.length === 0) {
+    throw new ConfigurationError('No tag applies to this event (every rule is off or the ref is unusual). Add a raw tag in the "tags" input.', 'tags');
+  }
+
+  const buildArgs = Object.fromEntries(inputs.keyValues('build-args', { keyPattern: KEY }));
+  const labels = { ...ociLabels(ctx, tagPlan, environment.now), ...Object.fromEntries(inputs.keyValues('labels', { keyPattern: KEY })) };
+
+  const platform = inputs.string('platform');
+  if (platform !== undefined && !/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(platform)) {
+    throw new ConfigurationError(`Input "platform" is "${platform}": write one platform as os/arch[/variant], like linux/amd64.`, 'platform');
+  }
+
+  const testTarget = inputs.string('test-target');
+  const testCommand = parseTestCommand(inputs.string('test-command'));
+
+  const push = inputs.boolean('push', true);
+  if (password !== undefined && username === undefined) {
+    throw new ConfigurationError('Input "registry-password" is set but "registry-username" is not. Give both, or neither for a registry without auth.', 'registry-username');
+  }
+  if (username !== undefined && password === undefined) {
+    throw new ConfigurationError('Input "registry-username" is set but "registry-password" is not. Give the password (or token) from a secret.', 'registry-password');
+  }
+  const credentials = username !== undefined && password !== undefined ? { username, password, serveraddress: registryServerAddress(image.registry) } : undefined;
+
+  const cacheInput = inputs.list('cache-from', { commas: true });
+  let cacheFrom: string[];
+  if (cacheInput.length === 1 && cacheInput[0] === 'none') cacheFrom = [];
+  else if (cacheInput.length > 0) cacheFrom = cacheInput.map((ref) => {
+    const parsed = parseImageReference(ref, 'cache-from');
+    return parsed.tag || parsed.digest ? ref : `${parsed.repository}:latest`;
+  });
+  else cacheFrom = tagPlan.cacheTags.map((t) => `${image.repository}:${t}`);
+
+  return {
+    'docker-host': dockerHost,
+    context,
+    file,
+    target: inputs.string('target'),
+    'build-args': buildArgs,
+    labels,
+    platform,
+    builder: inputs.choice('builder', ['auto', 'buildkit', 'classic'] as const, 'auto'),
+    image,
+    tagPlan,
+    tags: tagPlan.tags.map((t) => t.tag),
+    'test-target': testTarget,
+    'test-command': testCommand,
+    push,
+    credentials,
+    'cache-from': cacheFrom,
+    'no-cache': inputs.boolean('no-cache', false),
+  };
+}
