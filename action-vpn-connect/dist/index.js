@@ -28397,7 +28397,7 @@ const HINTS = {
 /** Rules in priority order: the first that matches any message wins. */
 const RULES = [
     { category: 'auth', test: /AUTH_FAILED|auth-failure|Verification Failed: 'Auth'/, decisive: true },
-    { category: 'config', test: /Options error|Error opening configuration file|Cannot load (CA|certificate|private key)|Cannot pre-load|Use --help for more information/, decisive: true },
+    { category: 'config', test: /Options error|Error opening configuration file|Cannot load (CA|certificate|private key)|Cannot pre-load/, decisive: true },
     { category: 'tun', test: /Cannot open TUN\/TAP|Cannot ioctl TUNSETIFF|Cannot allocate TUN\/TAP|ERROR: Cannot open TUN/, decisive: true },
     {
         category: 'tls',
@@ -28681,6 +28681,21 @@ function printTail(messages, redactor) {
     for (const line of lines)
         core/* info */.pq(`  ${line}`);
 }
+/**
+ * Under sudo, OpenVPN (root) creates the management socket with root's ownership, and only
+ * its owner may connect: hand it to the runner's user once it exists (OpenVPN waits in its
+ * hold until a client connects, so nothing is missed meanwhile). The socket's directory is
+ * the action's 0700 one, so no one else can reach it.
+ */
+async function handOverSocket(socket, privilege, timeoutMs, exited, signal) {
+    const deadline = Date.now() + timeoutMs;
+    while (!external_node_fs_default().existsSync(socket)) {
+        if (exited() || Date.now() > deadline)
+            return;
+        await (0,src/* sleep */.yy)(50, signal);
+    }
+    (0,openvpn_process/* runPrivileged */.fY)(privilege, 'chown', [`${process.getuid?.() ?? ''}:${process.getgid?.() ?? ''}`, socket]);
+}
 async function main_connectOnce(s, w, derived, binary, privilege, redactor, signal) {
     external_node_fs_default().writeFileSync(w.logFile, '', { mode: 0o600 });
     const started = (0,openvpn_process/* startOpenVpn */.Zu)({ binary, configFile: w.configFile, cwd: s.configDir, logFile: w.logFile, pidFile: w.pidFile, privilege });
@@ -28697,6 +28712,8 @@ async function main_connectOnce(s, w, derived, binary, privilege, redactor, sign
         throw new tunnel/* AttemptFailed */.Nz(failure, messages);
     };
     try {
+        if (!privilege.root)
+            await handOverSocket(w.socket, privilege, s['connect-timeout'], () => exit !== undefined, signal);
         session = await management/* ManagementClient */.Dl.connectWhenReady(w.socket, {
             timeoutMs: s['connect-timeout'],
             signal,
@@ -28710,9 +28727,6 @@ async function main_connectOnce(s, w, derived, binary, privilege, redactor, sign
         if (failure.category === 'exited' && !exit)
             failure.reason = `${failure.reason} (${(0,src/* errorMessage */.gJ)(error)})`;
         return fail(failure, messages);
-    }
-    if (!privilege.root) {
-        // OpenVPN runs as root under sudo: find its own pid (sudo's child) through the interface below.
     }
     const pidText = await session.command('pid').catch(() => '');
     const realPid = Number(/pid=(\d+)/.exec(pidText)?.[1]);
@@ -28841,7 +28855,7 @@ async function main(signal) {
     catch (error) {
         const cancelled = signal.aborted;
         const failure = error instanceof classify/* VpnConnectError */.PS ? error.failure : cancelled ? (0,classify/* classify */.L8)({ messages: [], states: [], cancelled: true }) : undefined;
-        if (error instanceof tunnel/* AttemptFailed */.Nz)
+        if (error instanceof tunnel/* AttemptFailed */.Nz && error.failure.category !== 'cancelled')
             printTail(error.messages, redactor);
         await core/* group */.Os('Stop OpenVPN and remove its files', async () => {
             if (attempt) {
@@ -29605,7 +29619,7 @@ class Redactor {
  * dropped, the rest redacted.
  */
 function printableLogLines(messages, redactor) {
-    return messages.filter((m) => !/^MANAGEMENT: CMD /.test(m)).map((m) => redactor.redact(m));
+    return messages.filter((m) => !/^MANAGEMENT: /.test(m)).map((m) => redactor.redact(m));
 }
 
 
@@ -30826,7 +30840,7 @@ async function* readJsonMessages(source) {
             return undefined;
         try {
             const parsed = JSON.parse(trimmed);
-            return typeof parsed === 'object' && parsed !== null ? parsed : { stream: trimmed };
+            return typeof parsed === 'object' && parsed !== null ? (parsed) : { stream: trimmed };
         }
         catch {
             return { stream: trimmed };

@@ -60,7 +60,7 @@ interface Rule {
 /** Rules in priority order: the first that matches any message wins. */
 const RULES: Rule[] = [
   { category: 'auth', test: /AUTH_FAILED|auth-failure|Verification Failed: 'Auth'/, decisive: true },
-  { category: 'config', test: /Options error|Error opening configuration file|Cannot load (CA|certificate|private key)|Cannot pre-load|Use --help for more information/, decisive: true },
+  { category: 'config', test: /Options error|Error opening configuration file|Cannot load (CA|certificate|private key)|Cannot pre-load/, decisive: true },
   { category: 'tun', test: /Cannot open TUN\/TAP|Cannot ioctl TUNSETIFF|Cannot allocate TUN\/TAP|ERROR: Cannot open TUN/, decisive: true },
   {
     category: 'tls',

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as core from '@actions/core';
-import { ConfigurationError, errorMessage, formatDuration, PhaseClock, retry } from '@gangway/kit';
+import { ConfigurationError, errorMessage, formatDuration, PhaseClock, retry, sleep } from '@gangway/kit';
 import { classify, HINTS, VpnConnectError, type Failure } from './classify.ts';
 import { ManagementClient, type LogNotification } from './management.ts';
 import {
@@ -14,6 +14,7 @@ import {
   installOpenVpn,
   isRunning,
   openVpnVersion,
+  runPrivileged,
   startOpenVpn,
   tailLines,
   type Privilege,
@@ -68,6 +69,21 @@ function printTail(messages: string[], redactor: Redactor): void {
   for (const line of lines) core.info(`  ${line}`);
 }
 
+/**
+ * Under sudo, OpenVPN (root) creates the management socket with root's ownership, and only
+ * its owner may connect: hand it to the runner's user once it exists (OpenVPN waits in its
+ * hold until a client connects, so nothing is missed meanwhile). The socket's directory is
+ * the action's 0700 one, so no one else can reach it.
+ */
+async function handOverSocket(socket: string, privilege: Privilege, timeoutMs: number, exited: () => boolean, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fs.existsSync(socket)) {
+    if (exited() || Date.now() > deadline) return;
+    await sleep(50, signal);
+  }
+  runPrivileged(privilege, 'chown', [`${process.getuid?.() ?? ''}:${process.getgid?.() ?? ''}`, socket]);
+}
+
 interface Attempt {
   connection: Connection;
   process: ProcessId;
@@ -97,6 +113,7 @@ async function connectOnce(
     throw new AttemptFailed(failure, messages);
   };
   try {
+    if (!privilege.root) await handOverSocket(w.socket, privilege, s['connect-timeout'], () => exit !== undefined, signal);
     session = await ManagementClient.connectWhenReady(w.socket, {
       timeoutMs: s['connect-timeout'],
       signal,
@@ -108,9 +125,6 @@ async function connectOnce(
     const failure = classify({ messages, states: [], ...(signal.aborted ? { cancelled: true } : exit ? { exit } : { timedOutAfterMs: s['connect-timeout'] }) });
     if (failure.category === 'exited' && !exit) failure.reason = `${failure.reason} (${errorMessage(error)})`;
     return fail(failure, messages);
-  }
-  if (!privilege.root) {
-    // OpenVPN runs as root under sudo: find its own pid (sudo's child) through the interface below.
   }
   const pidText = await session.command('pid').catch(() => '');
   const realPid = Number(/pid=(\d+)/.exec(pidText)?.[1]);
@@ -247,7 +261,7 @@ export async function main(signal: AbortSignal): Promise<void> {
   } catch (error) {
     const cancelled = signal.aborted;
     const failure: Failure | undefined = error instanceof VpnConnectError ? error.failure : cancelled ? classify({ messages: [], states: [], cancelled: true }) : undefined;
-    if (error instanceof AttemptFailed) printTail(error.messages, redactor);
+    if (error instanceof AttemptFailed && error.failure.category !== 'cancelled') printTail(error.messages, redactor);
     await core.group('Stop OpenVPN and remove its files', async () => {
       if (attempt) {
         const stopped = await stopTunnel({ process: attempt.process, socketPath: w.socket, ...(attempt.connection.interface ? { interface: attempt.connection.interface } : {}), privilege, graceMs: 3000 });

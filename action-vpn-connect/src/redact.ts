@@ -22,5 +22,5 @@ export class Redactor {
  * dropped, the rest redacted.
  */
 export function printableLogLines(messages: string[], redactor: Redactor): string[] {
-  return messages.filter((m) => !/^MANAGEMENT: CMD /.test(m)).map((m) => redactor.redact(m));
+  return messages.filter((m) => !/^MANAGEMENT: /.test(m)).map((m) => redactor.redact(m));
 }
