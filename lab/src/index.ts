@@ -5,13 +5,14 @@ import { enginePing, removeCgroupParent, stopEngine, unmountUnder } from './engi
 import { run } from './exec.ts';
 import { buildRootfs, importImage, nginxRecipe, nodeRecipe } from './images.ts';
 import type { BuiltImage } from './images.ts';
-import { closeLedger, emptyLedger, note, openLedger, readLedger } from './ledger.ts';
+import { closeLedger, emptyLedger, makeDir, note, openLedger, readLedger } from './ledger.ts';
 import type { Ledger, RecordedProcess } from './ledger.ts';
-import { addBridge, addHostRule, deleteLink, deleteNetns, deleteRule, netnsExists, restoreSysctl, setHostSysctl } from './net.ts';
+import { addBridge, addHostRule, deleteLink, deleteNetns, deleteRule, netnsExists, processesInNetns, restoreSysctl, setHostSysctl } from './net.ts';
+import { withLabLock } from './lock.ts';
 import { ensurePackages } from './packages.ts';
 import { createCa } from './pki.ts';
-import { caDir, labStateFile, logDir, plannedTargets, runnerPlan, stateDir } from './plan.ts';
-import { isAlive, stopProcess } from './processes.ts';
+import { caDir, dataDir, dataOnTmpfs, dataTmpfsSize, labStateFile, logDir, plannedTargets, runnerPlan, stateDir } from './plan.ts';
+import { isAlive, stopAll, stopProcess } from './processes.ts';
 import { formatDuration, phase, say } from './progress.ts';
 import { configureRegistry, registryAnswers, startRegistry } from './registry.ts';
 import { ensureDeployUser } from './sshd.ts';
@@ -120,6 +121,10 @@ export interface LabUpOptions {
 
 export async function labUp(options: LabUpOptions = {}): Promise<LabState> {
   requireRoot();
+  return withLabLock('up', () => labUpLocked(options));
+}
+
+async function labUpLocked(options: LabUpOptions): Promise<LabState> {
   const started = performance.now();
   await phase('Debian packages', () => {
     const installed = ensurePackages();
@@ -136,7 +141,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabState> {
       return state;
     }
     say('a previous lab is half-up: taking it down first');
-    await labDown();
+    await labDownLocked({});
   }
 
   resetStateDir(false);
@@ -160,6 +165,13 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabState> {
       note((l) => l.routes.push(vpnSpaceRoute));
       run('ip', ['route', 'add', ...vpnSpaceRoute]);
     });
+    if (dataOnTmpfs()) {
+      await phase(`tmpfs (${dataTmpfsSize}) for engine data-roots and registry storage at ${dataDir}`, () => {
+        makeDir(dataDir, 0o711);
+        note((l) => l.mounts.push(dataDir));
+        run('mount', ['-t', 'tmpfs', '-o', `size=${dataTmpfsSize},mode=0711`, 'gangway-lab', dataDir]);
+      });
+    }
     const runner = await phase('runner Docker engine', () =>
       startEngine({
         name: 'runner-dockerd',
@@ -216,7 +228,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabState> {
     closeLedger();
     say(`lab:up failed: ${e instanceof Error ? e.message : String(e)}`);
     say('taking down what it started (logs kept in lab/.state/logs)');
-    await labDown({ keepLogs: true }).catch((d: unknown) => say(`clean-up failed too: ${d instanceof Error ? d.message : String(d)}`));
+    await labDownLocked({ keepLogs: true }).catch((d: unknown) => say(`clean-up failed too: ${d instanceof Error ? d.message : String(d)}`));
     throw e;
   }
 }
@@ -245,6 +257,10 @@ export interface LabDownOptions {
 
 export async function labDown(options: LabDownOptions = {}): Promise<void> {
   requireRoot();
+  return withLabLock('down', () => labDownLocked(options));
+}
+
+async function labDownLocked(options: LabDownOptions): Promise<void> {
   const started = performance.now();
   const l = readLedger();
   if (!l) {
@@ -256,6 +272,9 @@ export async function labDown(options: LabDownOptions = {}): Promise<void> {
   const others = l.processes.filter((p) => !p.dockerSocket);
   await phase('stop Docker engines (containers, networks, containerd, shims)', () => Promise.all(engines.map((p: RecordedProcess) => stopEngine(p))));
   await phase('stop sshd, OpenVPN server, registry', () => Promise.all(others.map((p) => stopProcess(p))));
+  // Whatever still runs inside a lab namespace came from the lab (e.g. sshd sessions orphaned by a crashed
+  // listener, a shim whose engine was SIGKILLed): stop it, or it would keep the namespace alive.
+  await phase('stop leftovers inside the lab namespaces', () => stopAll(l.netns.flatMap(processesInNetns), 3000));
   await phase('remove network: rules, routes, namespaces, links', () => {
     for (const link of runnerEngineLinks()) deleteLink(link);
     for (const r of [...l.rules].reverse()) deleteRule(r);
@@ -264,8 +283,11 @@ export async function labDown(options: LabDownOptions = {}): Promise<void> {
     for (const link of [...l.links].reverse()) deleteLink(link);
     for (const [key, value] of Object.entries(l.sysctls)) restoreSysctl(key, value);
   });
-  await phase('remove cgroups, mounts, directories', async () => {
+  await phase('remove cgroups', async () => {
     for (const parent of l.cgroupParents) await removeCgroupParent(parent);
+  });
+  await phase('remove mounts and directories', () => {
+    for (const m of [...(l.mounts ?? [])].reverse()) unmountUnder(m);
     for (const p of [...l.paths].reverse()) {
       unmountUnder(p);
       // rm is much faster than fs.rmSync on engine data-roots; --one-file-system never crosses a mount.

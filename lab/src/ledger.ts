@@ -43,10 +43,12 @@ export interface Ledger {
   sysctls: Record<string, string>;
   /** Host routes the lab added (`ip route add` arguments). */
   routes: string[][];
+  /** Filesystems the lab mounted (the tmpfs under the engines' data-roots). */
+  mounts: string[];
 }
 
 export function emptyLedger(): Ledger {
-  return { version: 1, startedAt: new Date().toISOString(), processes: [], netns: [], links: [], rules: [], paths: [], cgroupParents: [], sysctls: {}, routes: [] };
+  return { version: 1, startedAt: new Date().toISOString(), processes: [], netns: [], links: [], rules: [], paths: [], cgroupParents: [], sysctls: {}, routes: [], mounts: [] };
 }
 
 export function readLedger(): Ledger | undefined {

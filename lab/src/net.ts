@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { run } from './exec.ts';
 import { note } from './ledger.ts';
+import { processStartTime } from './processes.ts';
 import type { RecordedRule } from './ledger.ts';
 
 export function netnsPath(name: string): string {
@@ -66,6 +67,29 @@ export function addBridge(name: string, cidr: string): void {
 
 export function deleteLink(name: string): void {
   if (linkExists(name)) run('ip', ['link', 'del', name], { allowFailure: true });
+}
+
+/** Every process whose network namespace is `name` (compared by nsfs inode), with start times. */
+export function processesInNetns(name: string): Array<{ pid: number; startTime: string }> {
+  let inode: number;
+  try {
+    inode = fs.statSync(netnsPath(name)).ino;
+  } catch {
+    return [];
+  }
+  const out: Array<{ pid: number; startTime: string }> = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    try {
+      if (fs.statSync(`/proc/${pid}/ns/net`).ino !== inode) continue;
+    } catch {
+      continue;
+    }
+    const startTime = processStartTime(pid);
+    if (startTime !== undefined) out.push({ pid, startTime });
+  }
+  return out;
 }
 
 export function deleteNetns(name: string): void {

@@ -88,7 +88,9 @@ export function createSshFiles(t: TargetPlan): SshFiles {
       'AllowTcpForwarding yes',
       'X11Forwarding no',
       'PrintMotd no',
-      'ClientAliveInterval 30',
+      // Sessions whose client vanished (e.g. the VPN went down first) end within ~30 s.
+      'ClientAliveInterval 10',
+      'ClientAliveCountMax 3',
       'MaxStartups 50:30:100',
       'MaxSessions 50',
       'Subsystem sftp internal-sftp',

@@ -143,7 +143,13 @@ describe('the lab', () => {
 
   afterAll(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    ssh?.dispose();
+    // Close SSH while the tunnel still carries the goodbye, then take the tunnel down.
+    const connection = ssh?.connection;
+    if (connection) {
+      const closed = new Promise<void>((r) => connection.once('close', () => r()));
+      ssh?.dispose();
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 3000))]);
+    }
     await stopChild(vpn);
     fs.rmSync(tmp, { recursive: true, force: true });
   });
