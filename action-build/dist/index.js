@@ -98727,24 +98727,34 @@ class BuildProgress {
         }
         return this.#classicSteps.map((s) => ({ name: s.name, cached: s.cached }));
     }
-    /** Throws the build's failure, if it failed, with the failing step's output. */
+    /** Cache sources that could not be imported: the build goes on without them. */
+    cacheMisses() {
+        return [...this.#vertexes.values()].filter((s) => isCacheImport(s.vertex.name) && s.vertex.error).map((s) => `${s.vertex.name.replace(/^importing cache manifest from /, '')}: ${s.vertex.error}`);
+    }
+    /**
+     * Throws the build's failure, if it failed (the engine ends a failed build with an error
+     * message), with the failing step and its output.
+     */
     throwIfFailed() {
         for (const s of this.#vertexes.values())
             this.#flushPartial(s);
-        const failed = [...this.#vertexes.values()].find((s) => s.vertex.error && s.vertex.error !== 'context canceled');
+        if (this.#error === undefined)
+            return;
+        const failed = [...this.#vertexes.values()].find((s) => s.vertex.error && !isCacheImport(s.vertex.name) && !/context canceled/.test(s.vertex.error));
         if (failed) {
             const output = tail(failed.lines).join('\n');
-            throw new BuildFailedError(`The build failed at step ${failed.vertex.name}: ${failed.vertex.error}${output ? `\nOutput of that step:\n${output}` : ''}`, failed.vertex.name, output);
+            throw new BuildFailedError(`The build failed at step ${failed.vertex.name}: ${describeBuildError(failed.vertex.error ?? this.#error)}${output ? `\nOutput of that step:\n${output}` : ''}`, failed.vertex.name, output);
         }
-        if (this.#error !== undefined) {
-            const step = this.#classicSteps.at(-1);
-            if (step) {
-                const output = tail(step.lines.filter((l) => l.trim() !== '')).join('\n');
-                throw new BuildFailedError(`The build failed at step ${step.name}: ${this.#error.trim()}${output ? `\nOutput of that step:\n${output}` : ''}`, step.name, output);
-            }
-            throw new BuildFailedError(`The build failed: ${describeBuildError(this.#error.trim())}`, undefined, '');
+        const step = this.#classicSteps.at(-1);
+        if (step) {
+            const output = tail(step.lines.filter((l) => l.trim() !== '')).join('\n');
+            throw new BuildFailedError(`The build failed at step ${step.name}: ${this.#error.trim()}${output ? `\nOutput of that step:\n${output}` : ''}`, step.name, output);
         }
+        throw new BuildFailedError(`The build failed: ${describeBuildError(this.#error.trim())}`, undefined, '');
     }
+}
+function isCacheImport(name) {
+    return name.startsWith('importing cache manifest from ');
 }
 /** Makes the engine's wording of the common failures say what to fix. */
 function describeBuildError(message) {
@@ -98772,7 +98782,7 @@ async function runBuild(engine, request, print) {
     if (!imageId)
         throw new BuildFailedError('The engine finished the build without reporting an image id.', undefined, '');
     const steps = progress.steps();
-    return { imageId, builder: request.builder, steps, cachedSteps: steps.filter((s) => s.cached).length, durationMs: Math.round(performance.now() - started) };
+    return { imageId, builder: request.builder, steps, cachedSteps: steps.filter((s) => s.cached).length, cacheMisses: progress.cacheMisses(), durationMs: Math.round(performance.now() - started) };
 }
 
 ;// CONCATENATED MODULE: external "node:fs"
@@ -98798,14 +98808,47 @@ var tar_stream = __nccwpck_require__(1738);
 
 /** Where the Dockerfile goes when it lives outside the context (the docker CLI does the same). */
 const OUTSIDE_DOCKERFILE = '.gangway.Dockerfile';
+function parseIgnoreRules(patterns) {
+    return patterns
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'))
+        .map((l) => {
+        const exception = l.startsWith('!');
+        const body = (exception ? l.slice(1) : l).replace(/^\/+/, '');
+        return { exception, body, matcher: ignore_default()({ ignorecase: false }).add(body) };
+    });
+}
+/** Whether `pattern` could match something below the folder `dir` (both relative, `/`-separated). */
+function couldMatchBelow(pattern, dir) {
+    const p = pattern.split('/');
+    const d = dir.split('/');
+    for (let i = 0; i < p.length; i++) {
+        const segment = p[i];
+        if (/[*?[\\]/.test(segment))
+            return true;
+        if (i >= d.length)
+            return true;
+        if (segment !== d[i])
+            return false;
+    }
+    return false;
+}
+/**
+ * An ignored folder is walked only when an exception (`!pattern`) could keep something in
+ * it and no later exclusion covers the folder again (a node_modules exclusion after a package.json exception).
+ */
+function mayKeepBelow(rules, dir) {
+    return rules.some((rule, index) => rule.exception && couldMatchBelow(rule.body, dir) && !rules.slice(index + 1).some((later) => !later.exception && later.matcher.ignores(dir)));
+}
 /** The files of a context that `.dockerignore` keeps, sorted, directories before what they hold. */
 function listContext(contextDir, alwaysInclude = []) {
     const ignoreFile = external_node_path_default().join(contextDir, '.dockerignore');
     const patterns = (0,external_node_fs_namespaceObject.existsSync)(ignoreFile) ? (0,external_node_fs_namespaceObject.readFileSync)(ignoreFile, 'utf8') : '';
     const ig = ignore_default()({ ignorecase: false }).add(patterns);
-    // With `!` exceptions an ignored folder may still hold kept files: walk it then.
-    const hasExceptions = /^\s*!/m.test(patterns);
+    const rules = parseIgnoreRules(patterns);
     const keep = new Set(alwaysInclude);
+    const keepDirs = new Set(alwaysInclude.flatMap((f) => f.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
     const entries = [];
     const walk = (dirRel) => {
         const names = (0,external_node_fs_namespaceObject.readdirSync)(external_node_path_default().join(contextDir, dirRel)).sort();
@@ -98815,7 +98858,7 @@ function listContext(contextDir, alwaysInclude = []) {
             const stats = (0,external_node_fs_namespaceObject.lstatSync)(absolute);
             const ignored = ig.ignores(rel) && !keep.has(rel);
             if (stats.isDirectory()) {
-                if (ignored && !hasExceptions)
+                if (ignored && !keepDirs.has(rel) && !mayKeepBelow(rules, rel))
                     continue;
                 if (!ignored)
                     entries.push({ name: rel, absolute, stats });
@@ -99539,6 +99582,8 @@ async function main(signal, deps = {}) {
         }
         const build = await clock.time('build', () => core/* group */.Os(`Build ${image.repository}${settings.target ? ` (target ${settings.target})` : ''}`, () => runBuild(engine, request(settings.target, true), print)));
         core/* info */.pq(`Built ${build.imageId}: ${build.cachedSteps} of ${build.steps.length} steps cached.`);
+        for (const miss of build.cacheMisses)
+            core/* info */.pq(`No cache from ${miss}`);
         let testGate = {};
         if (settings['test-target'] !== undefined || settings['test-command'] !== undefined) {
             testGate = await clock.time('test gate', () => core/* group */.Os('Test gate', () => runTestGate(engine, {
@@ -99576,6 +99621,7 @@ async function main(signal, deps = {}) {
             builder,
             engine: { where: engine.where, version: info.version, apiVersion: info.apiVersion },
             cacheFrom: builder === 'buildkit' ? settings['cache-from'] : [],
+            cacheMisses: build.cacheMisses,
             cachedSteps: build.cachedSteps,
             totalSteps: build.steps.length,
             steps: build.steps,

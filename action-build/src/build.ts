@@ -20,6 +20,8 @@ export interface BuildOutcome {
   builder: 'buildkit' | 'classic';
   steps: BuildStep[];
   cachedSteps: number;
+  /** Cache sources that could not be used (missing tag, no access), with the engine's reason. */
+  cacheMisses: string[];
   durationMs: number;
 }
 
@@ -167,27 +169,38 @@ export class BuildProgress {
     return this.#classicSteps.map((s) => ({ name: s.name, cached: s.cached }));
   }
 
-  /** Throws the build's failure, if it failed, with the failing step's output. */
+  /** Cache sources that could not be imported: the build goes on without them. */
+  cacheMisses(): string[] {
+    return [...this.#vertexes.values()].filter((s) => isCacheImport(s.vertex.name) && s.vertex.error).map((s) => `${s.vertex.name.replace(/^importing cache manifest from /, '')}: ${s.vertex.error}`);
+  }
+
+  /**
+   * Throws the build's failure, if it failed (the engine ends a failed build with an error
+   * message), with the failing step and its output.
+   */
   throwIfFailed(): void {
     for (const s of this.#vertexes.values()) this.#flushPartial(s);
-    const failed = [...this.#vertexes.values()].find((s) => s.vertex.error && s.vertex.error !== 'context canceled');
+    if (this.#error === undefined) return;
+    const failed = [...this.#vertexes.values()].find((s) => s.vertex.error && !isCacheImport(s.vertex.name) && !/context canceled/.test(s.vertex.error));
     if (failed) {
       const output = tail(failed.lines).join('\n');
       throw new BuildFailedError(
-        `The build failed at step ${failed.vertex.name}: ${failed.vertex.error}${output ? `\nOutput of that step:\n${output}` : ''}`,
+        `The build failed at step ${failed.vertex.name}: ${describeBuildError(failed.vertex.error ?? this.#error)}${output ? `\nOutput of that step:\n${output}` : ''}`,
         failed.vertex.name,
         output,
       );
     }
-    if (this.#error !== undefined) {
-      const step = this.#classicSteps.at(-1);
-      if (step) {
-        const output = tail(step.lines.filter((l) => l.trim() !== '')).join('\n');
-        throw new BuildFailedError(`The build failed at step ${step.name}: ${this.#error.trim()}${output ? `\nOutput of that step:\n${output}` : ''}`, step.name, output);
-      }
-      throw new BuildFailedError(`The build failed: ${describeBuildError(this.#error.trim())}`, undefined, '');
+    const step = this.#classicSteps.at(-1);
+    if (step) {
+      const output = tail(step.lines.filter((l) => l.trim() !== '')).join('\n');
+      throw new BuildFailedError(`The build failed at step ${step.name}: ${this.#error.trim()}${output ? `\nOutput of that step:\n${output}` : ''}`, step.name, output);
     }
+    throw new BuildFailedError(`The build failed: ${describeBuildError(this.#error.trim())}`, undefined, '');
   }
+}
+
+function isCacheImport(name: string): boolean {
+  return name.startsWith('importing cache manifest from ');
 }
 
 /** Makes the engine's wording of the common failures say what to fix. */
@@ -212,5 +225,5 @@ export async function runBuild(engine: BuildEngine, request: BuildRequest, print
   const imageId = progress.imageId;
   if (!imageId) throw new BuildFailedError('The engine finished the build without reporting an image id.', undefined, '');
   const steps = progress.steps();
-  return { imageId, builder: request.builder, steps, cachedSteps: steps.filter((s) => s.cached).length, durationMs: Math.round(performance.now() - started) };
+  return { imageId, builder: request.builder, steps, cachedSteps: steps.filter((s) => s.cached).length, cacheMisses: progress.cacheMisses(), durationMs: Math.round(performance.now() - started) };
 }

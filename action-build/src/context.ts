@@ -24,14 +24,53 @@ export interface ContextEntry {
   stats: Stats;
 }
 
+interface IgnoreRule {
+  exception: boolean;
+  body: string;
+  matcher: ReturnType<typeof dockerignore>;
+}
+
+function parseIgnoreRules(patterns: string): IgnoreRule[] {
+  return patterns
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const exception = l.startsWith('!');
+      const body = (exception ? l.slice(1) : l).replace(/^\/+/, '');
+      return { exception, body, matcher: dockerignore({ ignorecase: false }).add(body) };
+    });
+}
+
+/** Whether `pattern` could match something below the folder `dir` (both relative, `/`-separated). */
+function couldMatchBelow(pattern: string, dir: string): boolean {
+  const p = pattern.split('/');
+  const d = dir.split('/');
+  for (let i = 0; i < p.length; i++) {
+    const segment = p[i] as string;
+    if (/[*?[\\]/.test(segment)) return true;
+    if (i >= d.length) return true;
+    if (segment !== d[i]) return false;
+  }
+  return false;
+}
+
+/**
+ * An ignored folder is walked only when an exception (`!pattern`) could keep something in
+ * it and no later exclusion covers the folder again (a node_modules exclusion after a package.json exception).
+ */
+function mayKeepBelow(rules: IgnoreRule[], dir: string): boolean {
+  return rules.some((rule, index) => rule.exception && couldMatchBelow(rule.body, dir) && !rules.slice(index + 1).some((later) => !later.exception && later.matcher.ignores(dir)));
+}
+
 /** The files of a context that `.dockerignore` keeps, sorted, directories before what they hold. */
 export function listContext(contextDir: string, alwaysInclude: string[] = []): ContextEntry[] {
   const ignoreFile = path.join(contextDir, '.dockerignore');
   const patterns = existsSync(ignoreFile) ? readFileSync(ignoreFile, 'utf8') : '';
   const ig = dockerignore({ ignorecase: false }).add(patterns);
-  // With `!` exceptions an ignored folder may still hold kept files: walk it then.
-  const hasExceptions = /^\s*!/m.test(patterns);
+  const rules = parseIgnoreRules(patterns);
   const keep = new Set(alwaysInclude);
+  const keepDirs = new Set(alwaysInclude.flatMap((f) => f.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
   const entries: ContextEntry[] = [];
   const walk = (dirRel: string): void => {
     const names = readdirSync(path.join(contextDir, dirRel)).sort();
@@ -41,7 +80,7 @@ export function listContext(contextDir: string, alwaysInclude: string[] = []): C
       const stats = lstatSync(absolute);
       const ignored = ig.ignores(rel) && !keep.has(rel);
       if (stats.isDirectory()) {
-        if (ignored && !hasExceptions) continue;
+        if (ignored && !keepDirs.has(rel) && !mayKeepBelow(rules, rel)) continue;
         if (!ignored) entries.push({ name: rel, absolute, stats });
         walk(rel);
       } else if (!ignored && (stats.isFile() || stats.isSymbolicLink())) {

@@ -75,6 +75,7 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
       core.group(`Build ${image.repository}${settings.target ? ` (target ${settings.target})` : ''}`, () => runBuild(engine, request(settings.target, true), print)),
     );
     core.info(`Built ${build.imageId}: ${build.cachedSteps} of ${build.steps.length} steps cached.`);
+    for (const miss of build.cacheMisses) core.info(`No cache from ${miss}`);
 
     let testGate: TestGateOutcome = {};
     if (settings['test-target'] !== undefined || settings['test-command'] !== undefined) {
@@ -122,6 +123,7 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
       builder,
       engine: { where: engine.where, version: info.version, apiVersion: info.apiVersion },
       cacheFrom: builder === 'buildkit' ? settings['cache-from'] : [],
+      cacheMisses: build.cacheMisses,
       cachedSteps: build.cachedSteps,
       totalSteps: build.steps.length,
       steps: build.steps,

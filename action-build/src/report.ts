@@ -17,6 +17,8 @@ export interface BuildReport {
   builder: 'buildkit' | 'classic';
   engine: { where: string; version: string; apiVersion: string };
   cacheFrom: string[];
+  /** Cache sources that could not be imported, with the reason. */
+  cacheMisses: string[];
   cachedSteps: number;
   totalSteps: number;
   steps: BuildStep[];

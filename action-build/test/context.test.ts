@@ -63,3 +63,15 @@ describe('build context', () => {
     expect(files['Dockerfile']).toBeUndefined();
   });
 });
+
+describe('build context from the repository root with the app .dockerignore', () => {
+  it('sends manifests and app sources, and never walks node_modules', () => {
+    const names = listContext(path.resolve(import.meta.dirname, '..', '..'), ['app/Dockerfile', '.dockerignore']).map((e) => e.name);
+    expect(names).toContain('package-lock.json');
+    expect(names).toContain('app/Dockerfile');
+    expect(names).toContain('action-build/package.json');
+    expect(names).toContain('app/src/server.ts');
+    expect(names.some((n) => n.includes('node_modules'))).toBe(false);
+    expect(names.some((n) => n.startsWith('action-build/src/'))).toBe(false);
+  });
+});
