@@ -55,19 +55,24 @@ export async function startServer(config: AppConfig, version: VersionInfo, optio
   const deferred = new DeferredOcr();
   const ocr = options.ocr ?? deferred;
 
-  const app = await buildApp({ config, version, store, images, ocr, queue, metrics, lifecycle }, { logger: options.logger ?? false });
-
+  // Model loading runs in the worker threads while the HTTP side is built and starts listening.
   const modelPaths = resolveModelPaths(config.modelsDir);
+  let reportWorkerDeath: (error: Error) => void = () => undefined;
   const starting: Promise<WorkerReadyInfo[]> = options.ocr
     ? Promise.resolve([])
     : OcrWorkerPool.start(
         config.ocrWorkers,
         { paths: modelPaths, engine: { detMaxSide: config.detMaxSide }, maxImagePixels: config.maxImagePixels },
-        (error) => app.log.error({ err: error }, 'an OCR worker died; /readyz now reports 503'),
+        (error) => reportWorkerDeath(error),
       ).then(({ pool, ready }) => {
         deferred.pool = pool;
         return ready;
       });
+  // Seen by nobody until the failure path in server.ts; keeps an early failure from being "unhandled".
+  starting.catch(() => undefined);
+
+  const app = await buildApp({ config, version, store, images, ocr, queue, metrics, lifecycle }, { logger: options.logger ?? false });
+  reportWorkerDeath = (error) => app.log.error({ err: error }, 'an OCR worker died; /readyz now reports 503');
 
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address() as AddressInfo;
@@ -91,6 +96,8 @@ export async function startServer(config: AppConfig, version: VersionInfo, optio
     database,
     ready,
     release: async () => {
+      // Jobs whose clients went away still run to the end; stopping a worker mid-inference could abort the process.
+      await Promise.race([queue.drained(), new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref())]);
       await deferred.pool?.close();
       database.db.close();
     },

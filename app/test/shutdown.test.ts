@@ -7,13 +7,17 @@ import { renderTextImage } from './text-images.ts';
 
 describe('graceful shutdown', () => {
   let server: ChildServer | undefined;
+  const started: ChildServer[] = [];
   afterAll(() => {
-    if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
-    if (server) rmSync(server.dataDir, { recursive: true, force: true });
+    for (const child of started) {
+      if (child.child.exitCode === null) child.child.kill('SIGKILL');
+      rmSync(child.dataDir, { recursive: true, force: true });
+    }
   });
 
   it('answers all 20 in-flight requests after SIGTERM and exits 0', async () => {
     server = await spawnServer({ SHUTDOWN_TIMEOUT: '60s', SHUTDOWN_DELAY: '300ms', QUEUE_MAX_WAITING: '64' });
+    started.push(server);
     const { url } = server;
     await server.waitReady();
     const png = (await renderTextImage(['graceful shutdown', 'keeps every request'], 'DejaVu Sans', 28)).png;
@@ -49,4 +53,28 @@ describe('graceful shutdown', () => {
     // The listener is closed afterwards.
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   }, 120_000);
+
+  it('exits 0 when SIGTERM comes while clients that went away still have OCR jobs running', async () => {
+    const child = await spawnServer({ SHUTDOWN_TIMEOUT: '30s' });
+    started.push(child);
+    await child.waitReady();
+    const png = (await renderTextImage(['abandoned request'], 'DejaVu Sans', 28)).png;
+    const aborts = Array.from({ length: 6 }, () => new AbortController());
+    const requests = aborts.map((abort) =>
+      fetch(`${child.url}/api/v1/ocr`, { method: 'POST', body: new Uint8Array(png), headers: { 'content-type': 'image/png' }, signal: abort.signal }).catch(
+        () => undefined,
+      ),
+    );
+    for (let i = 0; i < 300; i++) {
+      const ready = (await (await fetch(`${child.url}/readyz`)).json()) as { queue: { running: number; waiting: number } };
+      if (ready.queue.running + ready.queue.waiting === 6) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // Let the first job get well into its inference, then drop the clients and stop at once.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    for (const abort of aborts) abort.abort();
+    child.child.kill('SIGTERM');
+    await Promise.all(requests);
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 // Main-thread side of the OCR worker threads: starts them, hands each job to an idle one, reports health.
 import { Worker } from 'node:worker_threads';
-import type { OcrJob, OcrJobSuccess, OcrWorkerData, OcrWorkerMessage } from './worker-protocol.ts';
+import type { OcrJob, OcrJobSuccess, OcrWorkerData, OcrWorkerMessage, OcrWorkerStop } from './worker-protocol.ts';
 
 export class ImageDecodeError extends Error {
   override name = 'ImageDecodeError';
@@ -63,7 +63,7 @@ export class OcrWorkerPool {
         const pending = slot.pending.get(result.id);
         if (!pending) return;
         slot.pending.delete(result.id);
-        if (slot.alive) this.#idle.push(slot);
+        if (slot.alive && !this.#closing) this.#idle.push(slot);
         if (result.ok) pending.resolve(result);
         else pending.reject(result.kind === 'decode' ? new ImageDecodeError(result.message) : new OcrWorkerError(result.message));
       });
@@ -84,12 +84,12 @@ export class OcrWorkerPool {
 
   /** Runs one job. The caller (the inference queue) never runs more jobs at once than there are workers. */
   recognize(bytes: Uint8Array): Promise<OcrJobSuccess> {
-    const slot = this.#idle.pop();
-    if (!slot) return Promise.reject(new OcrWorkerError('no idle OCR worker'));
+    const slot = this.#closing ? undefined : this.#idle.pop();
+    if (!slot) return Promise.reject(new OcrWorkerError(this.#closing ? 'the OCR workers are stopping' : 'no idle OCR worker'));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
-      const job: OcrJob = { id, bytes };
+      const job: OcrJob = { type: 'job', id, bytes };
       slot.worker.postMessage(job);
     });
   }
@@ -103,8 +103,26 @@ export class OcrWorkerPool {
     return this.#slots.length > 0 && this.#slots.every((slot) => slot.alive);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops every worker after the job it has in hand: the worker releases its sessions and exits by itself.
+   * A worker still busy after `timeoutMs` is terminated.
+   */
+  async close(timeoutMs = 10_000): Promise<void> {
     this.#closing = true;
-    await Promise.all(this.#slots.map((slot) => slot.worker.terminate()));
+    this.#idle.length = 0;
+    await Promise.all(
+      this.#slots.map(async (slot) => {
+        if (!slot.alive) return;
+        const exited = new Promise<void>((resolve) => slot.worker.once('exit', () => resolve()));
+        const stop: OcrWorkerStop = { type: 'stop' };
+        slot.worker.postMessage(stop);
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), timeoutMs);
+        });
+        if (await Promise.race([exited.then(() => false), timedOut])) await slot.worker.terminate();
+        clearTimeout(timer);
+      }),
+    );
   }
 }

@@ -9,8 +9,14 @@ export interface OcrWorkerData {
 }
 
 export interface OcrJob {
+  type: 'job';
   id: number;
   bytes: Uint8Array;
+}
+
+/** Asks the worker to release its ONNX sessions and end by itself (terminating it mid-inference can abort the process). */
+export interface OcrWorkerStop {
+  type: 'stop';
 }
 
 export interface OcrJobSuccess {

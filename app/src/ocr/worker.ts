@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { OcrEngine } from './engine.ts';
 import { decodeToRgb } from './raw-image.ts';
-import type { OcrJob, OcrJobFailure, OcrJobSuccess, OcrWorkerData, OcrWorkerMessage } from './worker-protocol.ts';
+import type { OcrJob, OcrJobFailure, OcrJobSuccess, OcrWorkerData, OcrWorkerMessage, OcrWorkerStop } from './worker-protocol.ts';
 
 if (!parentPort) throw new Error('ocr/worker.ts must run in a worker thread');
 const port = parentPort;
@@ -34,9 +34,19 @@ async function runJob(job: OcrJob): Promise<OcrJobSuccess | OcrJobFailure> {
   }
 }
 
-port.on('message', (job: OcrJob) => {
-  void runJob(job).then((result) => {
-    const message: OcrWorkerMessage = { type: 'result', result };
-    port.postMessage(message);
+let running = Promise.resolve();
+
+port.on('message', (message: OcrJob | OcrWorkerStop) => {
+  if (message.type === 'stop') {
+    // Let the job in hand finish, then free the sessions and let the thread end on its own.
+    void running.then(async () => {
+      await engine.release();
+      port.close();
+    });
+    return;
+  }
+  running = runJob(message).then((result) => {
+    const reply: OcrWorkerMessage = { type: 'result', result };
+    port.postMessage(reply);
   });
 });
