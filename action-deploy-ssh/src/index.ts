@@ -1,8 +1,5 @@
-import { ConfigurationError, runAction } from '@gangway/kit';
+import { runAction } from '@gangway/kit';
+import { main } from './main.ts';
+import { post } from './post.ts';
 
-// Not built yet: fails with a clear message instead of pretending to work (issue #6).
-await runAction({
-  main: async () => {
-    throw new ConfigurationError('gangway/action-deploy-ssh is not released yet (issue #6). Pin a released version.');
-  },
-});
+await runAction({ main: (signal) => main(signal), post: (signal) => post(signal) });

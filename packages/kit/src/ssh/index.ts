@@ -1,3 +1,6 @@
+// First: ssh2's pure-JS fallback needs __dirname in an ES-module bundle.
+import './esm-globals.ts';
+
 export {
   parseKnownHosts,
   keysForHost,
@@ -12,3 +15,4 @@ export {
 } from './host-keys.ts';
 export { openSsh, SshConnectError, type SshEndpoint, type SshOptions, type SshSession, type SshFailure } from './connect.ts';
 export { openDockerOverSsh, dockerThrough, type DockerTransport } from './docker.ts';
+export { forwardTcp, httpGetThroughSsh, type ForwardedHttpResponse } from './forward.ts';

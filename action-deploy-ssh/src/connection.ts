@@ -1,0 +1,42 @@
+// One SSH connection per host, and over it the Docker Engine API and the readiness prober.
+import type { HostPort } from '@gangway/kit';
+import { httpGetThroughSsh, openDockerOverSsh, openSsh, type DockerTransport, type SshEndpoint } from '@gangway/kit/ssh';
+import { dockerEngine, type DeployEngine } from './engine.ts';
+import type { HttpProber } from './readiness.ts';
+import type { DeploySettings } from './settings.ts';
+
+export interface HostConnection {
+  engine: DeployEngine;
+  prober: HttpProber;
+  transport: DockerTransport;
+  hostKey: string;
+  close(): void;
+}
+
+export type ConnectHost = (settings: DeploySettings, host: HostPort, log: (line: string) => void, signal?: AbortSignal) => Promise<HostConnection>;
+
+export function endpointFor(settings: DeploySettings, host: HostPort): SshEndpoint {
+  return { host: host.host, port: host.port, ...settings.login, trust: settings.trust };
+}
+
+export const connectHost: ConnectHost = async (settings, host, log, signal) => {
+  const jump = settings.jump;
+  const session = await openSsh(endpointFor(settings, host), {
+    connectTimeoutMs: settings.connectTimeoutMs,
+    attempts: settings.connectAttempts,
+    keepaliveIntervalMs: 10_000,
+    log,
+    ...(signal ? { signal } : {}),
+    ...(jump ? { jump: { host: jump.host, port: jump.port, username: jump.username, ...(jump.privateKey ? { privateKey: jump.privateKey } : {}), ...(jump.passphrase ? { passphrase: jump.passphrase } : {}), trust: jump.trust } } : {}),
+  });
+  try {
+    const { docker, transport } = await openDockerOverSsh(session.client, settings.dockerSocket, log);
+    const prober: HttpProber = {
+      get: (h, port, path, timeoutMs) => httpGetThroughSsh(session.client, { host: h, port, path }, { timeoutMs, ...(signal ? { signal } : {}) }),
+    };
+    return { engine: dockerEngine(docker), prober, transport, hostKey: session.hostKey, close: () => session.close() };
+  } catch (error) {
+    session.close();
+    throw error;
+  }
+};

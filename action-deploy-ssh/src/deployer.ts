@@ -1,0 +1,191 @@
+// One host's deploy, phase by phase: pull → lock → plan → swap (the strategy) → retention →
+// unlock. Rollback runs the same phases with a plan that points back. The lock is released in
+// `finally`, and again by the post step if this process dies before that.
+import { ConfigurationError, errorMessage, formatImageReference, isConfigurationError, type PhaseTiming } from '@gangway/kit';
+import { LABEL, appContainerSpec, appLabels, type Provenance } from './container-spec.ts';
+import type { ContainerSummary } from './engine.ts';
+import type { HostContext } from './host-context.ts';
+import { acquireLock, releaseLock, type HeldLock } from './lock.ts';
+import { pullImage, type PulledImage } from './pull.ts';
+import { applyRetention, byDeployTime, type RetentionResult } from './retention.ts';
+import { chooseRollback } from './rollback.ts';
+import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy/index.ts';
+
+export type HostResult = 'deployed' | 'rolled-back-on-request' | 'rolled-back' | 'failed';
+
+export interface HostReport {
+  host: string;
+  app: string;
+  strategy: string;
+  mode: 'deploy' | 'rollback';
+  result: HostResult;
+  /** The deploy failed and the previous container serves again. */
+  rolledBack: boolean;
+  image?: string;
+  imageDigest?: string;
+  container?: ContainerRef;
+  previous?: ContainerRef;
+  readinessMs?: number;
+  /** recreate: from the old container's stop to the new one's readiness. */
+  downtimeMs?: number;
+  dropsRequests: boolean;
+  phases: PhaseTiming[];
+  totalMs: number;
+  retention?: RetentionResult;
+  error?: string;
+}
+
+export interface LockEvents {
+  acquired(host: string, lock: HeldLock): void;
+  released(host: string, lock: HeldLock): void;
+}
+
+export class DeployFailedError extends Error {
+  readonly outcome: SwapOutcome;
+  constructor(host: string, outcome: SwapOutcome) {
+    const tail = outcome.rolledBack
+      ? 'The previous container serves again (rolled back).'
+      : outcome.switched
+        ? 'There was no previous container to go back to.'
+        : 'Nothing was switched: the previous version keeps serving.';
+    super(`Deploy on ${host} failed: ${outcome.error?.message ?? 'unknown error'}. ${tail}`);
+    this.name = 'DeployFailedError';
+    this.outcome = outcome;
+  }
+}
+
+export class HostDeployer {
+  readonly #ctx: HostContext;
+  readonly #strategy: Strategy;
+  readonly #provenance: Provenance;
+  readonly #locks: LockEvents;
+
+  constructor(ctx: HostContext, strategy: Strategy, provenance: Provenance, locks: LockEvents) {
+    this.#ctx = ctx;
+    this.#strategy = strategy;
+    this.#provenance = provenance;
+    this.#locks = locks;
+  }
+
+  /** Runs the deploy (or rollback). Never throws: the report says what happened; `error` is set on failure. */
+  async run(): Promise<{ report: HostReport; error?: Error }> {
+    const ctx = this.#ctx;
+    const s = ctx.settings;
+    const started = performance.now();
+    const report: HostReport = {
+      host: ctx.host,
+      app: s.app,
+      strategy: this.#strategy.name,
+      mode: s.rollback ? 'rollback' : 'deploy',
+      result: 'failed',
+      rolledBack: false,
+      dropsRequests: this.#strategy.dropsRequests,
+      phases: ctx.clock.phases,
+      totalMs: 0,
+    };
+    let lock: HeldLock | undefined;
+    try {
+      let pulled: PulledImage | undefined;
+      let lockImage: string;
+      let containers = await this.#appContainers();
+      if (s.rollback) {
+        const any = containers[0];
+        if (!any) throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: no container of this app exists on the server.`);
+        lockImage = any.imageId;
+      } else {
+        const image = s.image;
+        if (!image) throw new ConfigurationError('Input "image" is required unless rollback: true.', 'image');
+        pulled = await ctx.clock.time('pull', () =>
+          ctx.log.group(`pull ${formatImageReference(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })),
+        );
+        ctx.log.info(`pulled ${pulled.requested} → ${pulled.ref}`);
+        report.image = pulled.ref;
+        report.imageDigest = pulled.digest;
+        if (s.readiness.kind === 'docker' && !pulled.hasHealthcheck) {
+          throw new ConfigurationError(`readiness-path is "docker" but ${pulled.ref} has no HEALTHCHECK. Add one to the Dockerfile, or give an HTTP readiness-path.`, 'readiness-path');
+        }
+        lockImage = pulled.id;
+      }
+
+      lock = await ctx.clock.time('lock', () =>
+        acquireLock(ctx.engine, {
+          app: s.app,
+          image: lockImage,
+          provenance: this.#provenance,
+          timeoutMs: s.lockTimeoutMs,
+          ttlMs: s.lockTtlMs,
+          log: (l) => ctx.log.info(l),
+          warn: (l) => ctx.log.warn(l),
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+        }),
+      );
+      this.#locks.acquired(ctx.host, lock);
+
+      if (s.network && !(await ctx.engine.networkExists(s.network))) {
+        ctx.log.info(`creating network ${s.network}`);
+        await ctx.engine.createNetwork(s.network, { [LABEL.managed]: 'true' });
+      }
+      // Listed again under the lock: another deploy may have finished while we waited.
+      containers = await this.#appContainers();
+      const current = containers.find((c) => c.state === 'running');
+      const running = containers.filter((c) => c.state === 'running');
+      if (running.length > 1) ctx.log.warn(`${running.length} containers of ${s.app} are running (${running.map((c) => c.name).join(', ')}); replacing the newest, ${current?.name ?? ''}.`);
+
+      let plan: SwapPlan;
+      if (s.rollback) {
+        const choice = await chooseRollback(ctx, containers, this.#provenance);
+        ctx.log.info(`rolling back ${choice.plan.from?.name ?? '(nothing running)'} → ${choice.target}`);
+        plan = choice.plan;
+        report.image = choice.targetImage;
+        report.imageDigest = choice.targetImage.split('@')[1] ?? '';
+      } else {
+        const p = pulled as PulledImage;
+        const spec = appContainerSpec(s, {
+          imageRef: p.ref,
+          digest: p.digest,
+          provenance: this.#provenance,
+          ...(current ? { previous: { image: current.labels[LABEL.image] ?? current.image, deployedAt: current.labels[LABEL.deployedAt] ?? new Date(current.created * 1000).toISOString() } } : {}),
+        });
+        plan = { ...(current ? { from: current } : {}), to: { kind: 'create', spec }, preDeploy: s.preDeploy, postDeploy: s.postDeploy };
+      }
+      if (plan.from) report.previous = { id: plan.from.id, name: plan.from.name };
+
+      const outcome = await this.#strategy.swap(ctx, plan);
+      if (outcome.container) report.container = outcome.container;
+      if (outcome.readiness) report.readinessMs = outcome.readiness.ms;
+      if (outcome.downtimeMs !== undefined) report.downtimeMs = outcome.downtimeMs;
+      report.rolledBack = outcome.rolledBack;
+      if (!outcome.ok) {
+        report.result = outcome.rolledBack ? 'rolled-back' : 'failed';
+        throw new DeployFailedError(ctx.host, outcome);
+      }
+      report.result = s.rollback ? 'rolled-back-on-request' : 'deployed';
+
+      const protect = [outcome.container?.id, plan.from?.id].filter((id): id is string => !!id);
+      report.retention = await ctx.clock.time('retention', () =>
+        applyRetention(ctx.engine, s.app, s.keep, { protect, log: (l) => ctx.log.info(l), warn: (l) => ctx.log.warn(l) }),
+      );
+      return { report };
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(errorMessage(error));
+      report.error = failure.message;
+      if (!isConfigurationError(error) && !(error instanceof DeployFailedError) && failure.stack) ctx.log.debug?.(failure.stack);
+      return { report, error: failure };
+    } finally {
+      if (lock) {
+        const held = lock;
+        await ctx.clock
+          .time('unlock', () => releaseLock(ctx.engine, held))
+          .then(() => this.#locks.released(ctx.host, held))
+          .catch((e: unknown) => ctx.log.warn(`Could not release the deploy lock ${held.name}: ${errorMessage(e)} (the post step tries again)`));
+      }
+      report.totalMs = Math.round(performance.now() - started);
+    }
+  }
+
+  async #appContainers(): Promise<ContainerSummary[]> {
+    const app = this.#ctx.settings.app;
+    const list = await this.#ctx.engine.listContainers(appLabels(app));
+    return list.filter((c) => c.labels[LABEL.app] === app && c.labels[LABEL.role] === 'app').sort(byDeployTime);
+  }
+}

@@ -1,0 +1,282 @@
+// The few Docker Engine API calls a deploy makes, behind one small interface: the real one
+// runs dockerode over the SSH connection; unit tests hand the deploy logic a fake.
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import { EngineStreamError, messageError, readJsonMessages, type ProgressMessage } from '@gangway/kit';
+
+export interface ContainerSummary {
+  id: string;
+  name: string;
+  /** The image reference the container was created from (Config.Image). */
+  image: string;
+  imageId: string;
+  /** created, running, exited, … */
+  state: string;
+  labels: Record<string, string>;
+  /** Unix seconds. */
+  created: number;
+}
+
+export interface HealthLogEntry {
+  start: string;
+  exitCode: number;
+  output: string;
+}
+
+export interface ContainerDetails extends ContainerSummary {
+  running: boolean;
+  exitCode: number;
+  /** Docker's HEALTHCHECK state, when the image has one. */
+  health?: { status: string; log: HealthLogEntry[] };
+  /** IP address per network. */
+  addresses: Record<string, string>;
+  /** What is needed to create the same container again (rollback from a retained digest). */
+  createOptions: ContainerCreateOptions;
+}
+
+export type ContainerCreateOptions = Docker.ContainerCreateOptions & { name: string; Image: string };
+
+export interface ImageDetails {
+  id: string;
+  repoDigests: string[];
+  hasHealthcheck: boolean;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  output: string;
+}
+
+export type RemoveImageResult = 'removed' | 'in-use' | 'missing';
+
+/** A name clash on create: the Engine's 409 (how the lock knows someone else holds it). */
+export class NameConflictError extends Error {
+  constructor(name: string) {
+    super(`a container named ${name} already exists`);
+    this.name = 'NameConflictError';
+  }
+}
+
+export interface DeployEngine {
+  pull(repository: string, tagOrDigest: string, authHeader: string | undefined, onMessage: (m: ProgressMessage) => void): Promise<void>;
+  inspectImage(reference: string): Promise<ImageDetails | undefined>;
+  /** Every container (running or not) that carries all of these labels. */
+  listContainers(labels: Record<string, string>): Promise<ContainerSummary[]>;
+  inspectContainer(idOrName: string): Promise<ContainerDetails | undefined>;
+  /** Throws NameConflictError when the name is taken. Returns the id. */
+  createContainer(options: ContainerCreateOptions): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  /** SIGTERM (or the image's STOPSIGNAL), then SIGKILL after `timeoutSeconds`. */
+  stopContainer(id: string, timeoutSeconds: number): Promise<void>;
+  removeContainer(id: string, options?: { force?: boolean }): Promise<void>;
+  /** Waits until the container exits; its exit code. */
+  waitContainer(id: string, signal?: AbortSignal): Promise<number>;
+  logs(id: string, tail: number): Promise<string>;
+  exec(id: string, argv: string[], signal?: AbortSignal): Promise<ExecResult>;
+  removeImage(id: string): Promise<RemoveImageResult>;
+  networkExists(name: string): Promise<boolean>;
+  createNetwork(name: string, labels: Record<string, string>): Promise<void>;
+  /** The engine's clock (stale-lock decisions use one clock for every runner). */
+  now(): Promise<Date>;
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number }).statusCode;
+}
+
+/** Docker's multiplexed stdout/stderr frames (8-byte headers) to text; raw text passes through. */
+export function demuxDockerStream(buffer: Buffer): string {
+  let out = '';
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const type = buffer[offset];
+    const size = buffer.readUInt32BE(offset + 4);
+    if ((type !== 0 && type !== 1 && type !== 2) || buffer[offset + 1] !== 0 || offset + 8 + size > buffer.length) {
+      return out + buffer.subarray(offset).toString('utf8');
+    }
+    out += buffer.subarray(offset + 8, offset + 8 + size).toString('utf8');
+    offset += 8 + size;
+  }
+  return out + buffer.subarray(offset).toString('utf8');
+}
+
+interface RawInspect {
+  Id: string;
+  Name: string;
+  Created: string;
+  Image: string;
+  State: { Status: string; Running: boolean; ExitCode: number; Health?: { Status: string; Log?: Array<{ Start: string; ExitCode: number; Output: string }> } };
+  Config: Docker.ContainerCreateOptions & { Labels?: Record<string, string>; Image: string };
+  HostConfig: Docker.HostConfig;
+  NetworkSettings: { Networks?: Record<string, { IPAddress?: string; Aliases?: string[] | null }> };
+}
+
+function createOptionsFrom(raw: RawInspect): ContainerCreateOptions {
+  const { Hostname: _h, Domainname: _d, ...config } = raw.Config as Docker.ContainerCreateOptions & { Hostname?: string; Domainname?: string };
+  const networks = raw.NetworkSettings.Networks ?? {};
+  const endpoints: Record<string, { Aliases?: string[] }> = {};
+  for (const [name, n] of Object.entries(networks)) {
+    if (['bridge', 'host', 'none'].includes(name)) continue;
+    endpoints[name] = { ...(n.Aliases ? { Aliases: n.Aliases.filter((a) => !raw.Id.startsWith(a)) } : {}) };
+  }
+  return {
+    ...config,
+    name: raw.Name.replace(/^\//, ''),
+    Image: raw.Config.Image,
+    HostConfig: raw.HostConfig,
+    ...(Object.keys(endpoints).length > 0 ? { NetworkingConfig: { EndpointsConfig: endpoints } } : {}),
+  };
+}
+
+/** The DeployEngine of a dockerode client (over SSH in the action, over a local socket in tests). */
+export function dockerEngine(docker: Docker): DeployEngine {
+  return {
+    async pull(repository, tagOrDigest, authHeader, onMessage) {
+      const stream = (await docker.createImage(authHeader ? { key: authHeader } : {}, { fromImage: repository, tag: tagOrDigest }));
+      for await (const message of readJsonMessages(stream as AsyncIterable<Buffer>)) {
+        const error = messageError(message);
+        if (error) throw new EngineStreamError(error, message.errorDetail?.code);
+        onMessage(message);
+      }
+    },
+    async inspectImage(reference) {
+      try {
+        const info = await docker.getImage(reference).inspect();
+        const healthcheck = (info.Config as { Healthcheck?: { Test?: string[] } }).Healthcheck;
+        return { id: info.Id, repoDigests: info.RepoDigests ?? [], hasHealthcheck: !!healthcheck?.Test && healthcheck.Test[0] !== 'NONE' };
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined;
+        throw error;
+      }
+    },
+    async listContainers(labels) {
+      const list = await docker.listContainers({ all: true, filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) } });
+      return list.map((c) => ({
+        id: c.Id,
+        name: (c.Names[0] ?? '').replace(/^\//, ''),
+        image: c.Image,
+        imageId: c.ImageID,
+        state: c.State,
+        labels: c.Labels,
+        created: c.Created,
+      }));
+    },
+    async inspectContainer(idOrName) {
+      let raw: RawInspect;
+      try {
+        raw = await docker.getContainer(idOrName).inspect();
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined;
+        throw error;
+      }
+      const addresses: Record<string, string> = {};
+      for (const [name, n] of Object.entries(raw.NetworkSettings.Networks ?? {})) if (n.IPAddress) addresses[name] = n.IPAddress;
+      const health = raw.State.Health;
+      return {
+        id: raw.Id,
+        name: raw.Name.replace(/^\//, ''),
+        image: raw.Config.Image,
+        imageId: raw.Image,
+        state: raw.State.Status,
+        labels: raw.Config.Labels ?? {},
+        created: Math.floor(Date.parse(raw.Created) / 1000),
+        running: raw.State.Running,
+        exitCode: raw.State.ExitCode,
+        ...(health ? { health: { status: health.Status, log: (health.Log ?? []).map((l) => ({ start: l.Start, exitCode: l.ExitCode, output: l.Output })) } } : {}),
+        addresses,
+        createOptions: createOptionsFrom(raw),
+      };
+    },
+    async createContainer(options) {
+      try {
+        const container = await docker.createContainer(options);
+        return container.id;
+      } catch (error) {
+        if (statusOf(error) === 409) throw new NameConflictError(options.name);
+        throw error;
+      }
+    },
+    async startContainer(id) {
+      try {
+        await docker.getContainer(id).start();
+      } catch (error) {
+        if (statusOf(error) !== 304) throw error;
+      }
+    },
+    async stopContainer(id, timeoutSeconds) {
+      try {
+        await docker.getContainer(id).stop({ t: timeoutSeconds });
+      } catch (error) {
+        if (statusOf(error) !== 304 && statusOf(error) !== 404) throw error;
+      }
+    },
+    async removeContainer(id, options = {}) {
+      try {
+        await docker.getContainer(id).remove({ force: options.force ?? false, v: false });
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+    },
+    async waitContainer(id, signal) {
+      const result = (await docker.getContainer(id).wait({ abortSignal: signal } as object)) as { StatusCode: number };
+      return result.StatusCode;
+    },
+    async logs(id, tail) {
+      const buffer = await docker.getContainer(id).logs({ stdout: true, stderr: true, tail, follow: false });
+      return demuxDockerStream(Buffer.isBuffer(buffer) ? buffer : Buffer.from(String(buffer)));
+    },
+    async exec(id, argv, signal) {
+      const exec = await docker.getContainer(id).exec({ Cmd: argv, AttachStdout: true, AttachStderr: true });
+      const stream = await exec.start({ hijack: true, stdin: false });
+      const chunks: Buffer[] = [];
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      stdout.on('data', (c: Buffer) => chunks.push(c));
+      stderr.on('data', (c: Buffer) => chunks.push(c));
+      docker.modem.demuxStream(stream, stdout, stderr);
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          stream.destroy();
+          reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        stream.on('end', resolve);
+        stream.on('close', resolve);
+        stream.on('error', reject);
+      });
+      const info = await exec.inspect();
+      return { exitCode: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString('utf8') };
+    },
+    async removeImage(id) {
+      try {
+        await docker.getImage(id).remove({ force: false, noprune: false });
+        return 'removed';
+      } catch (error) {
+        if (statusOf(error) === 404) return 'missing';
+        if (statusOf(error) === 409) return 'in-use';
+        throw error;
+      }
+    },
+    async networkExists(name) {
+      try {
+        await docker.getNetwork(name).inspect();
+        return true;
+      } catch (error) {
+        if (statusOf(error) === 404) return false;
+        throw error;
+      }
+    },
+    async createNetwork(name, labels) {
+      try {
+        await docker.createNetwork({ Name: name, CheckDuplicate: true, Labels: labels });
+      } catch (error) {
+        if (statusOf(error) !== 409) throw error;
+      }
+    },
+    async now() {
+      const info = (await docker.info()) as { SystemTime?: string };
+      const t = info.SystemTime ? Date.parse(info.SystemTime) : Number.NaN;
+      return Number.isFinite(t) ? new Date(t) : new Date();
+    },
+  };
+}

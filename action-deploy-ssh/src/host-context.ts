@@ -1,0 +1,25 @@
+// What every phase of a deploy on one host works with: the engine, the prober, the settings,
+// the phase clock and a logger that prefixes every line with the host.
+import type { PhaseClock } from '@gangway/kit';
+import type { DeployEngine } from './engine.ts';
+import type { HttpProber } from './readiness.ts';
+import type { DeploySettings } from './settings.ts';
+
+export interface HostLog {
+  info(line: string): void;
+  warn(line: string): void;
+  debug?(line: string): void;
+  /** A collapsed log group (nested calls become plain headings inside the open group). */
+  group<T>(title: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export interface HostContext {
+  /** `host` or `host:port`, as shown in logs and the report. */
+  host: string;
+  engine: DeployEngine;
+  prober: HttpProber;
+  settings: DeploySettings;
+  clock: PhaseClock;
+  log: HostLog;
+  signal?: AbortSignal;
+}

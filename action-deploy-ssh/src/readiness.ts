@@ -1,0 +1,109 @@
+// The readiness gate: a container is ready when its HTTP readiness path answers 2xx/3xx (asked
+// from the server, at the container's own address on its Docker network) or, with
+// `readiness-path: docker`, when Docker reports its HEALTHCHECK healthy. A container that exits,
+// or turns unhealthy, fails at once instead of waiting out the timeout.
+import { errorMessage, formatDuration, sleep } from '@gangway/kit';
+import type { ContainerDetails, DeployEngine } from './engine.ts';
+import type { Readiness } from './settings.ts';
+
+/** An HTTP GET as seen from the server (over the SSH connection in the action). */
+export interface HttpProber {
+  get(host: string, port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string }>;
+}
+
+export interface ReadinessOptions {
+  readiness: Readiness;
+  containerPort?: number;
+  /** The network whose address to probe (else the container's first). */
+  network?: string;
+  /** Published host port: the fallback target (server loopback) when the container has no address. */
+  publishedPort?: number;
+  timeoutMs: number;
+  intervalMs?: number;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  clock?: () => number;
+}
+
+export interface ReadinessResult {
+  ready: boolean;
+  ms: number;
+  attempts: number;
+  /** The last answer or error, for the failure message. */
+  last: string;
+  /** Why it stopped early, when it did. */
+  reason?: 'exited' | 'unhealthy' | 'timeout';
+}
+
+export function probeTarget(details: ContainerDetails, options: Pick<ReadinessOptions, 'network' | 'containerPort' | 'publishedPort'>): { host: string; port: number } | undefined {
+  const address = (options.network ? details.addresses[options.network] : undefined) ?? Object.values(details.addresses)[0];
+  if (address && options.containerPort !== undefined) return { host: address, port: options.containerPort };
+  if (options.publishedPort !== undefined) return { host: '127.0.0.1', port: options.publishedPort };
+  return undefined;
+}
+
+export async function waitUntilReady(engine: DeployEngine, prober: HttpProber, containerId: string, options: ReadinessOptions): Promise<ReadinessResult> {
+  const clock = options.clock ?? (() => performance.now());
+  const pause = options.sleep ?? sleep;
+  const interval = options.intervalMs ?? 500;
+  const started = clock();
+  let attempts = 0;
+  let last = 'not probed yet';
+  const done = (ready: boolean, reason?: ReadinessResult['reason']): ReadinessResult => ({ ready, ms: Math.round(clock() - started), attempts, last, ...(reason ? { reason } : {}) });
+  for (;;) {
+    options.signal?.throwIfAborted();
+    attempts++;
+    const details = await engine.inspectContainer(containerId);
+    if (!details || !details.running) {
+      last = details ? `the container is ${details.state} (exit code ${details.exitCode})` : 'the container is gone';
+      return done(false, 'exited');
+    }
+    if (options.readiness.kind === 'docker') {
+      const status = details.health?.status ?? 'none';
+      last = `health: ${status}`;
+      if (status === 'healthy') return done(true);
+      if (status === 'unhealthy') return done(false, 'unhealthy');
+      if (status === 'none') {
+        last = 'the image has no HEALTHCHECK';
+        return done(false, 'unhealthy');
+      }
+    } else {
+      const target = probeTarget(details, options);
+      if (!target) {
+        last = 'the container has no address to probe and publishes no port';
+        return done(false, 'exited');
+      }
+      const remaining = options.timeoutMs - (clock() - started);
+      try {
+        const answer = await prober.get(target.host, target.port, options.readiness.path, Math.max(200, Math.min(5000, remaining)));
+        last = `GET ${options.readiness.path} → ${answer.status}`;
+        if (answer.status >= 200 && answer.status < 400) return done(true);
+      } catch (error) {
+        last = `GET ${options.readiness.path}: ${errorMessage(error)}`;
+      }
+    }
+    const elapsed = clock() - started;
+    if (elapsed >= options.timeoutMs) return done(false, 'timeout');
+    if (attempts === 1 || attempts % 10 === 0) options.log(`not ready yet after ${formatDuration(elapsed)}: ${last}`);
+    await pause(Math.min(interval, Math.max(0, options.timeoutMs - elapsed)), options.signal);
+  }
+}
+
+/** What to print when a container did not get ready: its last log lines and its health log. */
+export async function diagnostics(engine: DeployEngine, containerId: string, tail = 100): Promise<string> {
+  const parts: string[] = [];
+  try {
+    const logs = await engine.logs(containerId, tail);
+    parts.push(`--- last ${tail} log lines ---`, logs.trimEnd() || '(no output)');
+  } catch (error) {
+    parts.push(`(the logs could not be read: ${errorMessage(error)})`);
+  }
+  const details = await engine.inspectContainer(containerId).catch(() => undefined);
+  if (details?.health) {
+    parts.push(`--- health: ${details.health.status} ---`);
+    for (const entry of details.health.log.slice(-5)) parts.push(`${entry.start} exit ${entry.exitCode}: ${entry.output.trim()}`);
+  }
+  if (details) parts.push(`--- state: ${details.state}, exit code ${details.exitCode} ---`);
+  return parts.join('\n');
+}

@@ -1,0 +1,62 @@
+// Retention: keep the newest `keep` containers of this app (the running one included; the
+// others stay stopped for rollback), remove older ones and then their images when nothing
+// uses them any more. Only containers labelled with this app are ever considered.
+import { errorMessage } from '@gangway/kit';
+import { LABEL, appLabels } from './container-spec.ts';
+import type { ContainerSummary, DeployEngine } from './engine.ts';
+
+export interface RetentionResult {
+  removedContainers: string[];
+  removedImages: string[];
+  kept: string[];
+}
+
+/** Newest first, by deploy time (label), then by creation. */
+export function byDeployTime(a: ContainerSummary, b: ContainerSummary): number {
+  const ta = Date.parse(a.labels[LABEL.deployedAt] ?? '') || a.created * 1000;
+  const tb = Date.parse(b.labels[LABEL.deployedAt] ?? '') || b.created * 1000;
+  return tb - ta || b.created - a.created;
+}
+
+export async function applyRetention(
+  engine: DeployEngine,
+  app: string,
+  keep: number,
+  options: { protect: string[]; log: (line: string) => void; warn: (line: string) => void },
+): Promise<RetentionResult> {
+  const all = (await engine.listContainers(appLabels(app))).filter((c) => c.labels[LABEL.app] === app && c.labels[LABEL.role] === 'app');
+  const sorted = [...all].sort(byDeployTime);
+  const kept: ContainerSummary[] = [];
+  const remove: ContainerSummary[] = [];
+  for (const c of sorted) {
+    // Running containers and the ones this run must keep are never removed here.
+    if (options.protect.includes(c.id) || c.state === 'running' || kept.length < keep) kept.push(c);
+    else remove.push(c);
+  }
+  const result: RetentionResult = { removedContainers: [], removedImages: [], kept: kept.map((c) => c.name) };
+  for (const c of remove) {
+    try {
+      await engine.removeContainer(c.id);
+      result.removedContainers.push(c.name);
+      options.log(`removed ${c.name} (${c.labels[LABEL.image] ?? c.image})`);
+    } catch (error) {
+      options.warn(`Could not remove old container ${c.name}: ${errorMessage(error)}`);
+    }
+  }
+  const keptImages = new Set(kept.map((c) => c.imageId));
+  const byImage = new Map<string, string>();
+  for (const c of remove) if (!keptImages.has(c.imageId)) byImage.set(c.imageId, c.labels[LABEL.image] ?? c.imageId);
+  for (const [imageId, reference] of byImage) {
+    try {
+      // By the reference Gangway pulled (repo@digest): other names of the image, if any, stay.
+      const outcome = await engine.removeImage(reference);
+      if (outcome === 'removed') {
+        result.removedImages.push(reference);
+        options.log(`removed image ${reference} (${imageId.slice(0, 19)})`);
+      }
+    } catch (error) {
+      options.warn(`Could not remove old image ${reference}: ${errorMessage(error)}`);
+    }
+  }
+  return result;
+}

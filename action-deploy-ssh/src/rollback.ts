@@ -1,0 +1,79 @@
+// rollback: true — back to the previous container of this app (kept stopped by retention), or,
+// when that container is gone, a new container of the image it ran (recorded on the current
+// container as gangway.previous-image), with the current container's settings.
+import { parseImageReference } from '@gangway/kit';
+import { LABEL, containerName, type Provenance } from './container-spec.ts';
+import type { ContainerSummary } from './engine.ts';
+import type { HostContext } from './host-context.ts';
+import { digestFor, pullImage } from './pull.ts';
+import type { SwapPlan } from './strategy/index.ts';
+
+export class NothingToRollBackError extends Error {
+  constructor(app: string, host: string, why: string) {
+    super(`Nothing to roll back to for ${app} on ${host}: ${why}. Deploy a known-good image instead (image: repo@sha256:...).`);
+    this.name = 'NothingToRollBackError';
+  }
+}
+
+export interface RollbackChoice {
+  plan: SwapPlan;
+  /** What is rolled back to, for the log and the report. */
+  target: string;
+  targetImage: string;
+}
+
+/**
+ * `containers` are this app's, newest deploy first. The current one is the running one (else
+ * the newest); the target is the next older one, or its image re-created.
+ */
+export async function chooseRollback(ctx: HostContext, containers: ContainerSummary[], provenance: Provenance): Promise<RollbackChoice> {
+  const { settings, engine } = ctx;
+  const app = settings.app;
+  const current = containers.find((c) => c.state === 'running') ?? containers[0];
+  if (!current) throw new NothingToRollBackError(app, ctx.host, 'no container of this app exists on the server');
+  const from = current.state === 'running' ? current : undefined;
+  const older = containers.slice(containers.indexOf(current) + 1);
+  const previous = older[0];
+  if (previous) {
+    return {
+      plan: { ...(from ? { from } : {}), to: { kind: 'existing', container: previous }, preDeploy: [], postDeploy: [] },
+      target: previous.name,
+      targetImage: previous.labels[LABEL.image] ?? previous.image,
+    };
+  }
+  const previousImage = current.labels[LABEL.previousImage];
+  if (!previousImage) throw new NothingToRollBackError(app, ctx.host, `${current.name} is the only version this server has seen`);
+  const details = await engine.inspectContainer(current.id);
+  if (!details) throw new NothingToRollBackError(app, ctx.host, `${current.name} disappeared`);
+  const image = parseImageReference(previousImage, 'image');
+  const present = await engine.inspectImage(previousImage);
+  if (!present) {
+    ctx.log.info(`${previousImage} is no longer on the server: pulling it`);
+    await ctx.clock.time('pull', () => pullImage(engine, image, { ...(settings.registry ? { registry: settings.registry } : {}), log: (l) => ctx.log.info(l) }));
+  }
+  const digest = image.digest ?? digestFor(image.repository, present?.repoDigests ?? []) ?? 'unknown';
+  const deployedAt = current.labels[LABEL.previousDeployedAt] ?? provenance.at;
+  const labels = { ...(details.createOptions.Labels ?? {}) };
+  delete labels[LABEL.previousImage];
+  delete labels[LABEL.previousDeployedAt];
+  const spec = {
+    ...details.createOptions,
+    name: containerName(app, digest, provenance.at),
+    Image: previousImage,
+    Labels: {
+      ...labels,
+      [LABEL.image]: previousImage,
+      [LABEL.digest]: digest,
+      [LABEL.gitSha]: 'unknown',
+      [LABEL.runUrl]: provenance.runUrl,
+      [LABEL.actor]: provenance.actor,
+      // The original deploy time: the next rollback steps further back, not forward to `current`.
+      [LABEL.deployedAt]: deployedAt,
+    },
+  };
+  return {
+    plan: { ...(from ? { from } : {}), to: { kind: 'create', spec }, preDeploy: [], postDeploy: [] },
+    target: `${spec.name} (re-created from ${previousImage})`,
+    targetImage: previousImage,
+  };
+}

@@ -1,0 +1,372 @@
+// Every input, read once and validated before anything connects: a hostile or mistaken input
+// stops here with a ConfigurationError that names the input and the fix.
+import path from 'node:path';
+import {
+  ConfigurationError,
+  Inputs,
+  parseHostPort,
+  parseImageReference,
+  registerSecret,
+  type HostPort,
+  type ImageReference,
+} from '@gangway/kit';
+import { parseFingerprint, parseKnownHosts, type HostKeyTrust } from '@gangway/kit/ssh';
+
+export const STRATEGIES = ['recreate', 'blue-green'] as const;
+export type StrategyName = (typeof STRATEGIES)[number];
+export const RESTART_POLICIES = ['no', 'always', 'unless-stopped', 'on-failure'] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+
+export interface Login {
+  username: string;
+  privateKey?: string;
+  passphrase?: string;
+  password?: string;
+}
+
+export interface JumpHost extends Login {
+  host: string;
+  port: number;
+  trust: HostKeyTrust;
+}
+
+export interface VolumeMount {
+  /** A named volume, or an absolute path on the server. */
+  source: string;
+  kind: 'volume' | 'bind';
+  target: string;
+  readOnly: boolean;
+}
+
+export interface Publish {
+  hostIp?: string;
+  hostPort: number;
+}
+
+/** `readiness-path`: an HTTP path probed from the server, or the image's own HEALTHCHECK. */
+export type Readiness = { kind: 'http'; path: string } | { kind: 'docker' };
+
+export interface DeploySettings {
+  hosts: HostPort[];
+  login: Login;
+  trust: HostKeyTrust;
+  insecure: boolean;
+  jump?: JumpHost;
+  connectTimeoutMs: number;
+  connectAttempts: number;
+  dockerSocket: string;
+
+  rollback: boolean;
+  /** Undefined only with `rollback: true`. */
+  image?: ImageReference;
+  registry?: { username: string; password: string };
+
+  app: string;
+  containerPort?: number;
+  publish?: Publish;
+  /** Values are secrets: registered before this object exists, never printed or put in labels. */
+  env: Map<string, string>;
+  volumes: VolumeMount[];
+  network?: string;
+  restartPolicy: RestartPolicy;
+  command?: string[];
+  labels: Map<string, string>;
+
+  strategy: StrategyName;
+  stopTimeoutMs: number;
+  readiness: Readiness;
+  readinessTimeoutMs: number;
+  keep: number;
+  lockTimeoutMs: number;
+  lockTtlMs: number;
+  preDeploy: string[][];
+  postDeploy: string[][];
+}
+
+const APP = /^[a-z0-9][a-z0-9_.-]*$/;
+const NETWORK = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9_.\-/]*$/;
+// Control characters other than tab: a value that holds them is a mistake or an attack.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+const USERNAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+
+export function validateAppName(raw: string, input = 'app'): string {
+  if (!APP.test(raw) || raw.length > 63) {
+    throw new ConfigurationError(
+      `Input "${input}" is "${raw}", which is not an app name. Use 1 to 63 lower-case letters, digits, "_", "." and "-", starting with a letter or digit (for example "shop-web").`,
+      input,
+    );
+  }
+  if (raw.startsWith('gangway-lock')) {
+    throw new ConfigurationError(`Input "${input}" is "${raw}": names starting with "gangway-lock" are reserved for the deploy lock. Choose another name.`, input);
+  }
+  return raw;
+}
+
+function validateUsername(raw: string, input: string): string {
+  if (!USERNAME.test(raw)) {
+    throw new ConfigurationError(`Input "${input}" is "${raw}", which is not a user name. Use letters, digits, "_", "." and "-".`, input);
+  }
+  return raw;
+}
+
+/** A clean absolute path: no `..` or `.` segments, no doubled slashes, no control characters. */
+function absolutePath(raw: string, input: string, what: string): string {
+  if (!raw.startsWith('/') || CONTROL.test(raw) || raw.includes(',') || /\s/.test(raw)) {
+    throw new ConfigurationError(`Input "${input}": ${what} "${raw}" must be an absolute path without spaces, commas or control characters.`, input);
+  }
+  const segments = raw.split('/').slice(1);
+  if (segments.some((s) => s === '..' || s === '.') || (raw !== '/' && path.posix.normalize(raw) !== raw.replace(/\/$/, ''))) {
+    throw new ConfigurationError(`Input "${input}": ${what} "${raw}" must not contain "..", "." or empty segments. Write the plain absolute path.`, input);
+  }
+  return raw.replace(/\/$/, '') || '/';
+}
+
+export function parseVolumes(lines: string[], input = 'volumes'): VolumeMount[] {
+  const targets = new Set<string>();
+  return lines.map((line) => {
+    const parts = line.split(':');
+    if (parts.length < 2 || parts.length > 3) {
+      throw new ConfigurationError(`Input "${input}": "${line}" is not "name:/path" or "name:/path:ro". Give one volume a line.`, input);
+    }
+    const [source = '', target = '', mode] = parts;
+    if (mode !== undefined && mode !== 'ro' && mode !== 'rw') {
+      throw new ConfigurationError(`Input "${input}": "${line}" ends in "${mode}"; the only modes are ro and rw.`, input);
+    }
+    let kind: VolumeMount['kind'];
+    if (source.startsWith('/')) {
+      absolutePath(source, input, 'the host path');
+      if (source === '/') throw new ConfigurationError(`Input "${input}": "${line}" mounts the server's root directory. Mount a named volume or a specific directory.`, input);
+      kind = 'bind';
+    } else if (VOLUME_NAME.test(source) && source.length <= 128) {
+      kind = 'volume';
+    } else {
+      throw new ConfigurationError(`Input "${input}": "${source}" is neither a volume name (letters, digits, _ . -) nor an absolute path.`, input);
+    }
+    const cleanTarget = absolutePath(target, input, 'the container path');
+    if (cleanTarget === '/') throw new ConfigurationError(`Input "${input}": "${line}" mounts over the container's root. Use a directory such as /data.`, input);
+    if (targets.has(cleanTarget)) throw new ConfigurationError(`Input "${input}": two volumes mount at ${cleanTarget}. Give each container path once.`, input);
+    targets.add(cleanTarget);
+    return { source, kind, target: cleanTarget, readOnly: mode === 'ro' };
+  });
+}
+
+/**
+ * Commands as argument arrays, one a line: either a JSON array of strings
+ * (`["node", "migrate.js", "--to", "latest"]`) or plain words split on spaces. No shell ever
+ * sees them, so quotes would not group anything: a line with quotes must be a JSON array.
+ */
+export function parseCommandLine(line: string, input: string): string[] {
+  const trimmed = line.trim();
+  if (trimmed.startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch {
+      throw new ConfigurationError(`Input "${input}": ${trimmed} is not a valid JSON array. Write ["program", "arg", ...].`, input);
+    }
+    if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((a) => typeof a === 'string')) {
+      throw new ConfigurationError(`Input "${input}": ${trimmed} must be a non-empty JSON array of strings.`, input);
+    }
+    const args = parsed;
+    if (args.some((a) => CONTROL.test(a)) || args[0] === '') throw new ConfigurationError(`Input "${input}": ${trimmed} holds control characters or an empty program.`, input);
+    return args;
+  }
+  if (/["'`\\]/.test(trimmed)) {
+    throw new ConfigurationError(
+      `Input "${input}": "${trimmed}" has quotes or backslashes, but no shell runs it, so they would be passed literally. Write the command as a JSON array: ["program", "an arg with spaces"].`,
+      input,
+    );
+  }
+  return trimmed.split(/\s+/);
+}
+
+function parsePublish(raw: string, input: string): Publish {
+  if (/^\d+$/.test(raw)) return { hostPort: parseHostPort(`127.0.0.1:${raw}`, input).port };
+  const hp = parseHostPort(raw, input);
+  if (!/^[\d.]+$/.test(hp.host) && !hp.host.includes(':')) {
+    throw new ConfigurationError(`Input "${input}" is "${raw}": the address to publish on must be an IP address (for example 0.0.0.0:8080 or 198.19.0.1:8080), or give just the port.`, input);
+  }
+  return { hostIp: hp.host, hostPort: hp.port };
+}
+
+function parseUserAtHost(raw: string, input: string): { username: string; host: string; port: number } {
+  const at = raw.lastIndexOf('@');
+  if (at <= 0) throw new ConfigurationError(`Input "${input}" is "${raw}": write it as user@host or user@host:port.`, input);
+  const username = validateUsername(raw.slice(0, at), input);
+  const { host, port } = parseHostPort(raw.slice(at + 1), input, 22);
+  return { username, host, port };
+}
+
+function trustFrom(inputs: Inputs, knownHostsInput: string, fingerprintInput: string, insecure: boolean): HostKeyTrust | undefined {
+  const knownHosts = inputs.raw(knownHostsInput);
+  const fingerprint = inputs.raw(fingerprintInput);
+  if (knownHosts !== '' && fingerprint !== '') {
+    throw new ConfigurationError(`Give either "${knownHostsInput}" or "${fingerprintInput}", not both: one source of truth for the server's host key.`, knownHostsInput);
+  }
+  if (knownHosts !== '') {
+    const entries = parseKnownHosts(knownHosts, knownHostsInput);
+    if (entries.length === 0) throw new ConfigurationError(`Input "${knownHostsInput}" holds no known_hosts line. Get one with: ssh-keyscan -p PORT HOST`, knownHostsInput);
+    return { kind: 'known-hosts', entries };
+  }
+  if (fingerprint !== '') return { kind: 'fingerprint', fingerprint: parseFingerprint(fingerprint, fingerprintInput) };
+  return insecure ? { kind: 'insecure' } : undefined;
+}
+
+function validateEnv(env: Map<string, string>): void {
+  for (const [key, value] of env) {
+    if (CONTROL.test(value)) {
+      throw new ConfigurationError(`Input "env": the value of ${key} holds control characters. Values are one line each; put multi-line data in a file on a volume.`, 'env');
+    }
+  }
+}
+
+/**
+ * Reads and validates every input. Secrets (keys, passphrases, passwords, env values) are
+ * registered with the runner's masker as they are read, before anything can print them.
+ */
+export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
+  // Secrets first: nothing below may print before they are masked.
+  const privateKey = inputs.secret('private-key');
+  const passphrase = inputs.secret('passphrase');
+  const password = inputs.secret('password');
+  const proxyPrivateKey = inputs.secret('proxy-private-key');
+  const registryPassword = inputs.secret('registry-password');
+  const env = inputs.keyValues('env');
+  for (const value of env.values()) registerSecret(value);
+  validateEnv(env);
+
+  const strategy = inputs.choice('strategy', STRATEGIES, 'recreate');
+  if (strategy === 'blue-green') {
+    throw new ConfigurationError(
+      'Input "strategy" is "blue-green", which is not available yet (it comes with the managed nginx proxy, issue #7). Use strategy: recreate for now; it stops the old container before starting the new one, so requests fail for a moment.',
+      'strategy',
+    );
+  }
+
+  const port = inputs.port('port') ?? 22;
+  const hostLines = inputs.list('host', { required: true, hint: 'Give the server to deploy to, e.g. "deploy.example.com" or "198.19.0.1:2222".' });
+  const hosts = hostLines.map((h) => parseHostPort(h, 'host', port));
+  const seen = new Set<string>();
+  for (const h of hosts) {
+    const key = `${h.host}:${h.port}`;
+    if (seen.has(key)) throw new ConfigurationError(`Input "host" lists ${key} twice. Give each server once.`, 'host');
+    seen.add(key);
+  }
+
+  const username = validateUsername(inputs.string('username', { required: true, hint: 'The SSH user on the server (it needs access to the Docker socket).' }), 'username');
+  if (!privateKey && !password) {
+    throw new ConfigurationError('Give "private-key" (recommended: an ed25519 key made for deploys) or "password" to log in.', 'private-key');
+  }
+  if (privateKey && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
+    throw new ConfigurationError('Input "private-key" is not a private key in OpenSSH or PEM form (it must start with "-----BEGIN ... PRIVATE KEY-----"). Paste the whole key file, from a secret.', 'private-key');
+  }
+  const insecure = inputs.boolean('insecure-skip-host-key-check', false);
+  const trust = trustFrom(inputs, 'known-hosts', 'fingerprint', insecure);
+  if (!trust) {
+    throw new ConfigurationError(
+      'No way to verify the server\'s host key: give "known-hosts" (lines from ssh-keyscan -p PORT HOST, checked on a trusted network) or "fingerprint" (SHA256:...). Only for throw-away servers: insecure-skip-host-key-check: true.',
+      'known-hosts',
+    );
+  }
+
+  let jump: JumpHost | undefined;
+  const proxyJump = inputs.string('proxy-jump');
+  if (proxyJump) {
+    const target = parseUserAtHost(proxyJump, 'proxy-jump');
+    const jumpTrust = trustFrom(inputs, 'proxy-known-hosts', 'proxy-fingerprint', insecure);
+    if (!jumpTrust) {
+      throw new ConfigurationError('Input "proxy-jump" is set but the jump host\'s key cannot be verified: give "proxy-known-hosts" or "proxy-fingerprint".', 'proxy-known-hosts');
+    }
+    const key = proxyPrivateKey ?? privateKey;
+    if (!key) throw new ConfigurationError('Input "proxy-jump" needs a key: give "proxy-private-key" (or "private-key", which is then used for both).', 'proxy-private-key');
+    jump = { ...target, privateKey: key, trust: jumpTrust, ...(proxyPrivateKey ? {} : passphrase ? { passphrase } : {}) };
+  }
+
+  const dockerSocket = absolutePath(inputs.string('docker-socket') ?? '/var/run/docker.sock', 'docker-socket', 'the socket path');
+
+  const rollback = inputs.boolean('rollback', false);
+  const app = validateAppName(inputs.string('app', { required: true, hint: 'Name the app, e.g. "shop-web": containers, locks and retention are per app.' }));
+
+  let image: ImageReference | undefined;
+  const imageRaw = inputs.string('image');
+  if (imageRaw !== undefined) {
+    const parsed = parseImageReference(imageRaw, 'image');
+    image = parsed.digest || parsed.tag ? parsed : { ...parsed, tag: 'latest' };
+  } else if (!rollback) {
+    throw new ConfigurationError('Input "image" is required (for example the image-ref output of action-build: registry/app@sha256:...), unless rollback: true.', 'image');
+  }
+
+  const registryUsername = inputs.string('registry-username');
+  if ((registryUsername === undefined) !== (registryPassword === undefined)) {
+    throw new ConfigurationError('Give both "registry-username" and "registry-password", or neither.', registryUsername === undefined ? 'registry-username' : 'registry-password');
+  }
+
+  const containerPort = inputs.port('container-port');
+  const publishRaw = inputs.string('publish');
+  const publish = publishRaw === undefined ? undefined : parsePublish(publishRaw, 'publish');
+  if (publish && containerPort === undefined) {
+    throw new ConfigurationError('Input "publish" needs "container-port": which port inside the container the server\'s port goes to.', 'container-port');
+  }
+
+  const readinessRaw = inputs.string('readiness-path') ?? '/readyz';
+  let readiness: Readiness;
+  if (readinessRaw === 'docker') readiness = { kind: 'docker' };
+  else if (/^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/.test(readinessRaw)) readiness = { kind: 'http', path: readinessRaw };
+  else {
+    throw new ConfigurationError(`Input "readiness-path" is "${readinessRaw}": give an HTTP path starting with "/" (for example /readyz), or "docker" to use the image's HEALTHCHECK.`, 'readiness-path');
+  }
+  if (readiness.kind === 'http' && containerPort === undefined) {
+    throw new ConfigurationError('The HTTP readiness probe needs "container-port" (the port the app listens on inside the container), or set readiness-path: docker.', 'container-port');
+  }
+
+  const network = inputs.string('network');
+  if (network !== undefined && (!NETWORK.test(network) || ['host', 'none'].includes(network))) {
+    throw new ConfigurationError(`Input "network" is "${network}": give a Docker network name (letters, digits, _ . -). host and none are not supported: the readiness probe needs the container's own address.`, 'network');
+  }
+
+  const commandRaw = inputs.string('command');
+  const command = commandRaw === undefined ? undefined : parseCommandLine(commandRaw, 'command');
+
+  const labels = inputs.keyValues('labels', { keyPattern: LABEL_KEY });
+  for (const [key, value] of labels) {
+    if (key.startsWith('gangway.')) throw new ConfigurationError(`Input "labels": "${key}" uses the reserved prefix gangway. (Gangway's own labels). Choose another key.`, 'labels');
+    if (CONTROL.test(value)) throw new ConfigurationError(`Input "labels": the value of ${key} holds control characters.`, 'labels');
+  }
+
+  const commands = (input: string): string[][] => inputs.list(input, { commas: false }).map((line) => parseCommandLine(line, input));
+
+  return {
+    hosts,
+    login: { username, ...(privateKey ? { privateKey } : {}), ...(passphrase ? { passphrase } : {}), ...(password ? { password } : {}) },
+    trust,
+    insecure: trust.kind === 'insecure',
+    ...(jump ? { jump } : {}),
+    connectTimeoutMs: inputs.duration('connect-timeout') ?? 20_000,
+    connectAttempts: inputs.integer('connect-attempts', { min: 1, max: 10 }) ?? 3,
+    dockerSocket,
+    rollback,
+    ...(image ? { image } : {}),
+    ...(registryUsername && registryPassword ? { registry: { username: registryUsername, password: registryPassword } } : {}),
+    app,
+    ...(containerPort === undefined ? {} : { containerPort }),
+    ...(publish ? { publish } : {}),
+    env,
+    volumes: parseVolumes(inputs.list('volumes', { commas: false }), 'volumes'),
+    ...(network ? { network } : {}),
+    restartPolicy: inputs.choice('restart-policy', RESTART_POLICIES, 'unless-stopped'),
+    ...(command ? { command } : {}),
+    labels,
+    strategy,
+    stopTimeoutMs: inputs.duration('stop-timeout') ?? 30_000,
+    readiness,
+    readinessTimeoutMs: inputs.duration('readiness-timeout') ?? 60_000,
+    keep: inputs.integer('keep', { min: 1, max: 50 }) ?? 3,
+    lockTimeoutMs: inputs.duration('lock-timeout') ?? 600_000,
+    lockTtlMs: inputs.duration('lock-ttl') ?? 1_800_000,
+    preDeploy: commands('pre-deploy'),
+    postDeploy: commands('post-deploy'),
+  };
+}

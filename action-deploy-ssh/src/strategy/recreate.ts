@@ -1,0 +1,115 @@
+// recreate: pre-deploy hooks in a one-off container → create the new container → stop the
+// old one (SIGTERM, stop-timeout) → start the new → readiness gate → post-deploy hooks.
+// Requests fail between the stop and the new container being ready; any failure after the
+// stop removes the new container and starts the old one again.
+import { errorMessage, formatDuration } from '@gangway/kit';
+import { execHooks, oneOffHooks } from '../hooks.ts';
+import type { HostContext } from '../host-context.ts';
+import { diagnostics, waitUntilReady, type ReadinessResult } from '../readiness.ts';
+import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(errorMessage(error));
+}
+
+export async function readinessOf(ctx: HostContext, id: string, signal: AbortSignal | undefined): Promise<ReadinessResult> {
+  const s = ctx.settings;
+  return waitUntilReady(ctx.engine, ctx.prober, id, {
+    readiness: s.readiness,
+    ...(s.containerPort === undefined ? {} : { containerPort: s.containerPort }),
+    ...(s.network ? { network: s.network } : {}),
+    ...(s.publish ? { publishedPort: s.publish.hostPort } : {}),
+    timeoutMs: s.readinessTimeoutMs,
+    log: (line) => ctx.log.info(line),
+    ...(signal ? { signal } : {}),
+  });
+}
+
+/**
+ * Puts the old container back after a failed switch. Runs without the job's abort signal:
+ * a cancelled deploy must still leave the old version serving.
+ */
+async function restore(ctx: HostContext, plan: SwapPlan, tried: ContainerRef | undefined, created: boolean): Promise<boolean> {
+  const { engine, log } = ctx;
+  if (tried) {
+    if (created) await engine.removeContainer(tried.id, { force: true }).catch((e: unknown) => log.warn(`Could not remove ${tried.name}: ${errorMessage(e)}`));
+    else await engine.stopContainer(tried.id, Math.ceil(ctx.settings.stopTimeoutMs / 1000)).catch((e: unknown) => log.warn(`Could not stop ${tried.name}: ${errorMessage(e)}`));
+  }
+  if (!plan.from) return false;
+  const from = plan.from;
+  return ctx.clock.time('restore', async () => {
+    log.info(`starting the previous container ${from.name} again`);
+    await engine.startContainer(from.id);
+    const again = await readinessOf(ctx, from.id, undefined);
+    if (again.ready) log.info(`${from.name} is ready again after ${formatDuration(again.ms)}`);
+    else log.warn(`${from.name} was started again but is not ready: ${again.last}`);
+    return true;
+  });
+}
+
+export const recreate: Strategy = {
+  name: 'recreate',
+  dropsRequests: true,
+
+  async swap(ctx: HostContext, plan: SwapPlan): Promise<SwapOutcome> {
+    const { engine, clock, log, signal } = ctx;
+    const s = ctx.settings;
+    const created = plan.to.kind === 'create';
+
+    // Before the switch: a failure here leaves the old version untouched.
+    if (plan.to.kind === 'create' && plan.preDeploy.length > 0) {
+      const spec = plan.to.spec;
+      try {
+        await clock.time('pre-deploy', () => log.group('pre-deploy', () => oneOffHooks(engine, spec, 'pre-deploy', plan.preDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
+      } catch (error) {
+        return { ok: false, rolledBack: false, switched: false, error: asError(error) };
+      }
+    }
+    let to: ContainerRef;
+    if (plan.to.kind === 'create') {
+      const spec = plan.to.spec;
+      const id = await clock.time('create', () => engine.createContainer(spec));
+      to = { id, name: spec.name };
+      log.info(`created ${to.name} (${id.slice(0, 12)})`);
+    } else {
+      to = { id: plan.to.container.id, name: plan.to.container.name };
+    }
+
+    let stoppedAt: number | undefined;
+    let readiness: ReadinessResult | undefined;
+    try {
+      signal?.throwIfAborted();
+      if (plan.from) {
+        const from = plan.from;
+        await clock.time('stop old', async () => {
+          log.info(`stopping ${from.name} (SIGTERM, up to ${formatDuration(s.stopTimeoutMs)})`);
+          stoppedAt = performance.now();
+          await engine.stopContainer(from.id, Math.ceil(s.stopTimeoutMs / 1000));
+        });
+      }
+      await clock.time('start new', () => engine.startContainer(to.id));
+      log.info(`started ${to.name}`);
+      readiness = await clock.time('readiness', () => log.group(`readiness of ${to.name}`, () => readinessOf(ctx, to.id, signal)));
+      if (!readiness.ready) {
+        throw new Error(`${to.name} did not get ready within ${formatDuration(s.readinessTimeoutMs)} (${readiness.reason ?? 'timeout'}: ${readiness.last})`);
+      }
+      log.info(`${to.name} is ready after ${formatDuration(readiness.ms)}`);
+      const downtimeMs = stoppedAt === undefined ? 0 : Math.round(performance.now() - stoppedAt);
+      if (plan.postDeploy.length > 0) {
+        await clock.time('post-deploy', () => log.group('post-deploy', () => execHooks(engine, to.id, 'post-deploy', plan.postDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
+      }
+      return { ok: true, rolledBack: false, switched: true, container: to, readiness, downtimeMs };
+    } catch (error) {
+      const failure = asError(error);
+      log.warn(`The switch to ${to.name} failed: ${failure.message}`);
+      const diag = await diagnostics(engine, to.id).catch((e: unknown) => `(no diagnostics: ${errorMessage(e)})`);
+      log.info(`What ${to.name} said before it was removed:`);
+      for (const line of diag.split('\n')) log.info(`  ${line}`);
+      const rolledBack = await restore(ctx, plan, to, created).catch((e: unknown) => {
+        log.warn(`Restoring the previous container failed: ${errorMessage(e)}`);
+        return false;
+      });
+      return { ok: false, rolledBack, switched: stoppedAt !== undefined, container: to, ...(readiness ? { readiness } : {}), error: failure };
+    }
+  },
+};

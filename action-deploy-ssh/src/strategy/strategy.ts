@@ -1,0 +1,46 @@
+// The switch from the running container to a new (or retained) one. `recreate` is the first;
+// `blue-green` (issue #7) implements the same interface behind a managed proxy, and a
+// multi-host rollout (canary, batches) drives one Strategy per host through HostDeployer.
+import type { ContainerCreateOptions, ContainerSummary } from '../engine.ts';
+import type { HostContext } from '../host-context.ts';
+import type { ReadinessResult } from '../readiness.ts';
+
+export interface ContainerRef {
+  id: string;
+  name: string;
+}
+
+export type SwapTarget =
+  | { kind: 'create'; spec: ContainerCreateOptions }
+  /** A retained container of this app (rollback): started again, never removed on failure. */
+  | { kind: 'existing'; container: ContainerSummary };
+
+export interface SwapPlan {
+  /** The container serving now, if any. */
+  from?: ContainerSummary;
+  to: SwapTarget;
+  preDeploy: string[][];
+  postDeploy: string[][];
+}
+
+export interface SwapOutcome {
+  ok: boolean;
+  /** The old container serves again after a failed switch. */
+  rolledBack: boolean;
+  /** The container serving after the swap when ok; the one that was tried otherwise. */
+  container?: ContainerRef;
+  readiness?: ReadinessResult;
+  /** From the moment the old container stopped taking requests to the new one being ready. */
+  downtimeMs?: number;
+  /** Why it failed. */
+  error?: Error;
+  /** Whether the old container was touched at all (false: a failure before the switch). */
+  switched: boolean;
+}
+
+export interface Strategy {
+  readonly name: string;
+  /** Whether requests fail during the swap (reported in the summary). */
+  readonly dropsRequests: boolean;
+  swap(ctx: HostContext, plan: SwapPlan): Promise<SwapOutcome>;
+}

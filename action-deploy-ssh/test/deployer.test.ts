@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest';
+import { LABEL, lockName, type Provenance } from '../src/container-spec.ts';
+import { HostDeployer, type LockEvents } from '../src/deployer.ts';
+import type { HeldLock } from '../src/lock.ts';
+import { recreate } from '../src/strategy/recreate.ts';
+import type { DeploySettings } from '../src/settings.ts';
+import { DIGEST_V1, DIGEST_V2, DIGEST_V3, FakeEngine, hostContext } from './fakes.ts';
+import { settings } from './helpers.ts';
+
+const REPO = 'registry.example.com/team/shop';
+
+function engineWithImages(): FakeEngine {
+  const engine = new FakeEngine();
+  engine.registry.push(
+    { repository: REPO, tag: 'v1', digest: DIGEST_V1, id: 'sha256:img1' },
+    { repository: REPO, tag: 'v2', digest: DIGEST_V2, id: 'sha256:img2' },
+    { repository: REPO, tag: 'v3', digest: DIGEST_V3, id: 'sha256:img3' },
+  );
+  return engine;
+}
+
+let tick = 0;
+function provenance(): Provenance {
+  tick++;
+  return { gitSha: `${tick}`.repeat(40).slice(0, 40), runUrl: `https://github.com/acme/shop/actions/runs/${tick}`, actor: 'octocat', at: new Date(Date.parse('2026-11-22T10:00:00Z') + tick * 60_000).toISOString() };
+}
+
+function lockEvents(): LockEvents & { held: HeldLock[]; freed: HeldLock[] } {
+  const held: HeldLock[] = [];
+  const freed: HeldLock[] = [];
+  return {
+    held,
+    freed,
+    acquired: (_h, l) => void held.push(l),
+    released: (_h, l) => void freed.push(l),
+  };
+}
+
+async function deploy(engine: FakeEngine, tag: string, extra: Record<string, string> = {}, overrides: Partial<DeploySettings> = {}) {
+  const s = settings({ image: `${REPO}:${tag}`, publish: '8080', env: 'SECRET=hunter22\nMODE=prod', ...extra }, { readinessTimeoutMs: 300, ...overrides });
+  const ctx = hostContext(engine, s);
+  const locks = lockEvents();
+  const result = await new HostDeployer(ctx, recreate, provenance(), locks).run();
+  return { ...result, log: ctx.log, locks };
+}
+
+describe('recreate on one host', () => {
+  it('deploys the first version: pull by tag, record the digest, create, start, ready', async () => {
+    const engine = engineWithImages();
+    const { report, error, log, locks } = await deploy(engine, 'v1');
+    expect(error).toBeUndefined();
+    expect(report.result).toBe('deployed');
+    expect(report.image).toBe(`${REPO}@${DIGEST_V1}`);
+    expect(report.imageDigest).toBe(DIGEST_V1);
+    expect(report.previous).toBeUndefined();
+    expect(engine.running('shop')).toEqual([report.container?.name]);
+    expect(report.container?.name).toMatch(/^shop-20261122t\d{6}z-111111111111$/);
+    const created = [...engine.containers.values()].find((c) => c.options.name === report.container?.name);
+    expect(created?.options.Image).toBe(`${REPO}@${DIGEST_V1}`);
+    expect(created?.options.Labels).toMatchObject({ [LABEL.app]: 'shop', [LABEL.digest]: DIGEST_V1, [LABEL.actor]: 'octocat' });
+    // Env values are in the container's env only: never in labels, names or the log.
+    expect(created?.options.Env).toContain('SECRET=hunter22');
+    expect(JSON.stringify(created?.options.Labels)).not.toContain('hunter22');
+    expect(log.text).not.toContain('hunter22');
+    expect(report.phases.map((p) => p.phase)).toEqual(['pull', 'lock', 'create', 'start new', 'readiness', 'retention', 'unlock']);
+    // The lock is gone again, and was reported taken and released.
+    expect([...engine.containers.values()].some((c) => c.options.name === lockName('shop'))).toBe(false);
+    expect(locks.held).toHaveLength(1);
+    expect(locks.freed).toHaveLength(1);
+  });
+
+  it('replaces v1 by v2: stops the old before starting the new, keeps the old stopped for rollback', async () => {
+    const engine = engineWithImages();
+    const first = await deploy(engine, 'v1');
+    const { report, error } = await deploy(engine, 'v2');
+    expect(error).toBeUndefined();
+    expect(report.previous?.name).toBe(first.report.container?.name);
+    expect(engine.running('shop')).toEqual([report.container?.name]);
+    const calls = engine.calls.join('\n');
+    expect(calls.indexOf(`stop ${first.report.container?.name}`)).toBeLessThan(calls.indexOf(`start ${report.container?.name}`));
+    const old = [...engine.containers.values()].find((c) => c.options.name === first.report.container?.name);
+    expect(old?.state).toBe('exited');
+    const next = [...engine.containers.values()].find((c) => c.options.name === report.container?.name);
+    expect(next?.options.Labels?.[LABEL.previousImage]).toBe(`${REPO}@${DIGEST_V1}`);
+    expect(report.downtimeMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('rolls back automatically when the new version never gets ready, printing its logs', async () => {
+    const engine = engineWithImages();
+    await deploy(engine, 'v1');
+    const v2 = await deploy(engine, 'v2');
+    const v3 = await deploy(engine, 'v3', { env: 'NEVER_READY=1' });
+    expect(v3.error?.message).toMatch(/did not get ready.*rolled back/s);
+    expect(v3.report.result).toBe('rolled-back');
+    expect(v3.report.rolledBack).toBe(true);
+    expect(engine.running('shop')).toEqual([v2.report.container?.name]);
+    // The failed container is gone; its logs are in the step log.
+    expect([...engine.containers.values()].some((c) => c.options.name === v3.report.container?.name)).toBe(false);
+    expect(v3.log.text).toContain(`log of ${v3.report.container?.name}`);
+    expect(v3.log.text).toMatch(/ready again/);
+    // And the lock is released even so.
+    expect([...engine.containers.values()].some((c) => c.options.name === lockName('shop'))).toBe(false);
+  });
+
+  it('fails without rollback on a first deploy that never gets ready, and removes it', async () => {
+    const engine = engineWithImages();
+    const { report, error } = await deploy(engine, 'v1', { env: 'NEVER_READY=1' });
+    expect(error).toBeDefined();
+    expect(report.result).toBe('failed');
+    expect(report.rolledBack).toBe(false);
+    expect(engine.containers.size).toBe(0);
+  });
+
+  it('aborts before the switch when a pre-deploy command fails: the old version is untouched', async () => {
+    const engine = engineWithImages();
+    const v1 = await deploy(engine, 'v1');
+    engine.commandExit = (argv) => (argv.includes('migrate.js') ? 3 : 0);
+    const callsBefore = engine.calls.length;
+    const v2 = await deploy(engine, 'v2', { 'pre-deploy': '["node", "migrate.js"]' });
+    expect(v2.error?.message).toMatch(/pre-deploy command \["node","migrate.js"\] failed: exit code 3.*Nothing was switched/s);
+    expect(v2.report.rolledBack).toBe(false);
+    expect(engine.running('shop')).toEqual([v1.report.container?.name]);
+    const calls = engine.calls.slice(callsBefore);
+    expect(calls.some((c) => c.startsWith(`stop ${v1.report.container?.name}`))).toBe(false);
+    // The one-off hook container is removed too.
+    expect([...engine.containers.values()].filter((c) => c.options.Labels?.[LABEL.role] === 'hook')).toHaveLength(0);
+  });
+
+  it('runs pre-deploy in a one-off container with the exact argv and post-deploy by exec', async () => {
+    const engine = engineWithImages();
+    const seen: string[][] = [];
+    engine.commandExit = (argv) => {
+      seen.push(argv);
+      return 0;
+    };
+    const { error, report } = await deploy(engine, 'v1', { 'pre-deploy': 'node migrate.js --to latest', 'post-deploy': '["node", "-e", "warm()"]' });
+    expect(error).toBeUndefined();
+    expect(seen).toEqual([
+      ['node', 'migrate.js', '--to', 'latest'],
+      ['node', '-e', 'warm()'],
+    ]);
+    expect(engine.calls).toContain(`exec ${report.container?.name} node -e warm()`);
+    expect(report.phases.map((p) => p.phase)).toContain('pre-deploy');
+    expect(report.phases.map((p) => p.phase)).toContain('post-deploy');
+  });
+
+  it('rolls back when post-deploy fails after the switch', async () => {
+    const engine = engineWithImages();
+    const v1 = await deploy(engine, 'v1');
+    engine.commandExit = () => 1;
+    const v2 = await deploy(engine, 'v2', { 'post-deploy': 'node warm.js' });
+    expect(v2.report.rolledBack).toBe(true);
+    expect(engine.running('shop')).toEqual([v1.report.container?.name]);
+  });
+
+  it('keeps `keep` containers of this app and never touches another app', async () => {
+    const engine = engineWithImages();
+    const other = await deploy(engine, 'v1', { app: 'blog', publish: '9090' });
+    for (const tag of ['v3', 'v1', 'v2', 'v1', 'v2']) {
+      const r = await deploy(engine, tag);
+      expect(r.error).toBeUndefined();
+    }
+    const shop = [...engine.containers.values()].filter((c) => c.options.Labels?.[LABEL.app] === 'shop');
+    expect(shop).toHaveLength(3);
+    expect(engine.running('blog')).toEqual([other.report.container?.name]);
+    // Only images no kept container uses were removed (v3's, by its digest reference).
+    expect(engine.calls.filter((c) => c.startsWith('removeImage'))).toContain(`removeImage ${REPO}@${DIGEST_V3}`);
+    expect(engine.images.has('sha256:img1')).toBe(true);
+  });
+
+  it('refuses readiness-path: docker for an image without HEALTHCHECK before changing anything', async () => {
+    const engine = engineWithImages();
+    const { error } = await deploy(engine, 'v1', { 'readiness-path': 'docker', 'container-port': '' , publish: '' });
+    expect(error?.name).toBe('ConfigurationError');
+    expect(engine.calls.some((c) => c.startsWith('create'))).toBe(false);
+  });
+
+  it('sends registry credentials with the pull only', async () => {
+    const engine = engineWithImages();
+    await deploy(engine, 'v1', { 'registry-username': 'bot', 'registry-password': 'reg-pass-123' });
+    const header = engine.pullAuth[0] ?? '';
+    const decoded = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as Record<string, string>;
+    expect(decoded).toEqual({ username: 'bot', password: 'reg-pass-123', serveraddress: 'registry.example.com' });
+    for (const c of engine.containers.values()) expect(JSON.stringify(c.options)).not.toContain('reg-pass-123');
+  });
+});

@@ -1,0 +1,211 @@
+// An in-memory Docker engine with the behaviour a deploy depends on: unique names (409),
+// ports that cannot be published twice, containers that get ready (or not) by their env,
+// images in use that cannot be removed. Every call is recorded.
+import { PhaseClock, type ProgressMessage } from '@gangway/kit';
+import { NameConflictError, type ContainerCreateOptions, type ContainerDetails, type ContainerSummary, type DeployEngine, type ExecResult, type ImageDetails, type RemoveImageResult } from '../src/engine.ts';
+import type { HostContext, HostLog } from '../src/host-context.ts';
+import type { HttpProber } from '../src/readiness.ts';
+import type { DeploySettings } from '../src/settings.ts';
+
+export const DIGEST_V1 = `sha256:${'1'.repeat(64)}`;
+export const DIGEST_V2 = `sha256:${'2'.repeat(64)}`;
+export const DIGEST_V3 = `sha256:${'3'.repeat(64)}`;
+
+interface FakeContainer {
+  id: string;
+  options: ContainerCreateOptions;
+  imageId: string;
+  state: 'created' | 'running' | 'exited';
+  created: number;
+  address: string;
+  exitCode: number;
+}
+
+export interface RegistryImage {
+  repository: string;
+  tag?: string;
+  digest: string;
+  id: string;
+  hasHealthcheck?: boolean;
+}
+
+export class FakeEngine implements DeployEngine {
+  readonly calls: string[] = [];
+  readonly containers = new Map<string, FakeContainer>();
+  readonly images = new Map<string, ImageDetails & { refs: string[] }>();
+  readonly registry: RegistryImage[] = [];
+  readonly networks = new Set<string>(['bridge']);
+  pullAuth: Array<string | undefined> = [];
+  /** Engine clock. */
+  time = Date.parse('2026-11-22T10:00:00Z');
+  #seq = 0;
+  /** exit code of a one-off or exec command. */
+  commandExit: (argv: string[]) => number = () => 0;
+  /** Whether a running container answers its readiness path (by its env). */
+  readyWhen: (c: FakeContainer) => boolean = (c) => !(c.options.Env ?? []).includes('NEVER_READY=1');
+
+  #record(call: string): void {
+    this.calls.push(call);
+  }
+
+  async pull(repository: string, tagOrDigest: string, authHeader: string | undefined, onMessage: (m: ProgressMessage) => void): Promise<void> {
+    this.#record(`pull ${repository} ${tagOrDigest}`);
+    this.pullAuth.push(authHeader);
+    const found = this.registry.find((i) => i.repository === repository && (i.digest === tagOrDigest || i.tag === tagOrDigest));
+    if (!found) throw new Error(`manifest for ${repository}:${tagOrDigest} not found`);
+    onMessage({ status: `Digest: ${found.digest}` });
+    const refs = [`${repository}@${found.digest}`, ...(found.tag ? [`${repository}:${found.tag}`] : [])];
+    const existing = this.images.get(found.id);
+    this.images.set(found.id, { id: found.id, repoDigests: [`${repository}@${found.digest}`], hasHealthcheck: found.hasHealthcheck ?? false, refs: [...new Set([...(existing?.refs ?? []), ...refs])] });
+  }
+
+  #image(reference: string): (ImageDetails & { refs: string[] }) | undefined {
+    for (const image of this.images.values()) if (image.id === reference || image.refs.includes(reference)) return image;
+    return undefined;
+  }
+
+  async inspectImage(reference: string): Promise<ImageDetails | undefined> {
+    this.#record(`inspectImage ${reference}`);
+    const image = this.#image(reference);
+    return image ? { id: image.id, repoDigests: image.repoDigests, hasHealthcheck: image.hasHealthcheck } : undefined;
+  }
+
+  #summary(c: FakeContainer): ContainerSummary {
+    return { id: c.id, name: c.options.name, image: c.options.Image, imageId: c.imageId, state: c.state, labels: c.options.Labels ?? {}, created: c.created };
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<ContainerSummary[]> {
+    this.#record('listContainers');
+    return [...this.containers.values()].filter((c) => Object.entries(labels).every(([k, v]) => c.options.Labels?.[k] === v)).map((c) => this.#summary(c));
+  }
+
+  #find(idOrName: string): FakeContainer | undefined {
+    return this.containers.get(idOrName) ?? [...this.containers.values()].find((c) => c.options.name === idOrName);
+  }
+
+  async inspectContainer(idOrName: string): Promise<ContainerDetails | undefined> {
+    this.#record(`inspectContainer ${idOrName.slice(0, 12)}`);
+    const c = this.#find(idOrName);
+    if (!c) return undefined;
+    return { ...this.#summary(c), running: c.state === 'running', exitCode: c.exitCode, addresses: c.state === 'running' ? { bridge: c.address } : {}, createOptions: c.options };
+  }
+
+  async createContainer(options: ContainerCreateOptions): Promise<string> {
+    this.#record(`create ${options.name}`);
+    if ([...this.containers.values()].some((c) => c.options.name === options.name)) throw new NameConflictError(options.name);
+    const image = this.#image(options.Image);
+    if (!image) throw Object.assign(new Error(`No such image: ${options.Image}`), { statusCode: 404 });
+    const n = ++this.#seq;
+    const id = `${String(n).padStart(4, '0')}${'c'.repeat(60)}`;
+    this.containers.set(id, { id, options: structuredClone(options), imageId: image.id, state: 'created', created: Math.floor(this.time / 1000) + n, address: `198.18.99.${n}`, exitCode: 0 });
+    return id;
+  }
+
+  #ports(c: FakeContainer): string[] {
+    const bindings = (c.options.HostConfig?.PortBindings ?? {}) as Record<string, unknown>;
+    return Object.values(bindings).flatMap((bindings) => (bindings as Array<{ HostPort: string }>).map((b) => b.HostPort));
+  }
+
+  async startContainer(id: string): Promise<void> {
+    const c = this.#find(id);
+    this.#record(`start ${c?.options.name ?? id}`);
+    if (!c) throw Object.assign(new Error('no such container'), { statusCode: 404 });
+    const mine = this.#ports(c);
+    for (const other of this.containers.values()) {
+      if (other !== c && other.state === 'running' && this.#ports(other).some((p) => mine.includes(p))) throw new Error('port is already allocated');
+    }
+    c.state = 'running';
+  }
+
+  async stopContainer(id: string, _timeoutSeconds: number): Promise<void> {
+    const c = this.#find(id);
+    this.#record(`stop ${c?.options.name ?? id}`);
+    if (c && c.state === 'running') c.state = 'exited';
+  }
+
+  async removeContainer(id: string, options: { force?: boolean } = {}): Promise<void> {
+    const c = this.#find(id);
+    this.#record(`remove ${c?.options.name ?? id}`);
+    if (!c) return;
+    if (c.state === 'running' && !options.force) throw new Error('cannot remove a running container');
+    this.containers.delete(c.id);
+  }
+
+  async waitContainer(id: string): Promise<number> {
+    const c = this.#find(id);
+    if (!c) throw new Error('no such container');
+    c.exitCode = this.commandExit([...(c.options.Entrypoint as string[]), ...((c.options.Cmd) ?? [])]);
+    c.state = 'exited';
+    return c.exitCode;
+  }
+
+  async logs(id: string, _tail: number): Promise<string> {
+    const c = this.#find(id);
+    return `log of ${c?.options.name ?? id}\nlistening on 8080\n`;
+  }
+
+  async exec(id: string, argv: string[]): Promise<ExecResult> {
+    this.#record(`exec ${this.#find(id)?.options.name ?? id} ${argv.join(' ')}`);
+    return { exitCode: this.commandExit(argv), output: `ran ${argv.join(' ')}\n` };
+  }
+
+  async removeImage(reference: string): Promise<RemoveImageResult> {
+    this.#record(`removeImage ${reference}`);
+    const image = this.#image(reference);
+    if (!image) return 'missing';
+    if ([...this.containers.values()].some((c) => c.imageId === image.id)) return 'in-use';
+    this.images.delete(image.id);
+    return 'removed';
+  }
+
+  async networkExists(name: string): Promise<boolean> {
+    return this.networks.has(name);
+  }
+
+  async createNetwork(name: string): Promise<void> {
+    this.#record(`createNetwork ${name}`);
+    this.networks.add(name);
+  }
+
+  async now(): Promise<Date> {
+    return new Date(this.time);
+  }
+
+  /** Readiness through the fake's addresses. */
+  prober(): HttpProber {
+    return {
+      get: async (host, _port, path) => {
+        const c = [...this.containers.values()].find((x) => x.address === host && x.state === 'running');
+        if (!c) throw new Error(`connect ECONNREFUSED ${host}`);
+        return this.readyWhen(c) ? { status: 200, body: `ready ${path}` } : { status: 503, body: 'loading' };
+      },
+    };
+  }
+
+  running(app: string): string[] {
+    return [...this.containers.values()].filter((c) => c.state === 'running' && c.options.Labels?.['gangway.app'] === app).map((c) => c.options.name);
+  }
+}
+
+export class MemoryLog implements HostLog {
+  readonly lines: string[] = [];
+  readonly warnings: string[] = [];
+  info(line: string): void {
+    this.lines.push(line);
+  }
+  warn(line: string): void {
+    this.warnings.push(line);
+    this.lines.push(`WARNING ${line}`);
+  }
+  async group<T>(title: string, fn: () => Promise<T>): Promise<T> {
+    this.lines.push(`>> ${title}`);
+    return fn();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export function hostContext(engine: FakeEngine, settings: DeploySettings, log = new MemoryLog()): HostContext & { log: MemoryLog } {
+  return { host: 'target', engine, prober: engine.prober(), settings, clock: new PhaseClock(), log };
+}

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { LABEL, lockName, type Provenance } from '../src/container-spec.ts';
+import { HostDeployer } from '../src/deployer.ts';
+import { acquireLock, LockTimeoutError, releaseLock } from '../src/lock.ts';
+import { recreate } from '../src/strategy/recreate.ts';
+import { DIGEST_V1, DIGEST_V2, FakeEngine, hostContext } from './fakes.ts';
+import { settings } from './helpers.ts';
+
+const REPO = 'registry.example.com/team/shop';
+const noLocks = { acquired: () => undefined, released: () => undefined };
+
+function engine(): FakeEngine {
+  const e = new FakeEngine();
+  e.registry.push({ repository: REPO, tag: 'v1', digest: DIGEST_V1, id: 'sha256:img1' }, { repository: REPO, tag: 'v2', digest: DIGEST_V2, id: 'sha256:img2' });
+  e.images.set('sha256:img1', { id: 'sha256:img1', repoDigests: [`${REPO}@${DIGEST_V1}`], hasHealthcheck: false, refs: [`${REPO}@${DIGEST_V1}`] });
+  return e;
+}
+
+let n = 0;
+function prov(actor = 'octocat'): Provenance {
+  n++;
+  return { gitSha: 'a'.repeat(40), runUrl: `https://github.com/acme/shop/actions/runs/${n}`, actor, at: new Date(Date.parse('2026-11-22T10:00:00Z') + n * 60_000).toISOString() };
+}
+
+const logs = { log: () => undefined, warn: () => undefined };
+
+describe('the deploy lock', () => {
+  it('is atomic: a second taker waits and then fails naming the holder', async () => {
+    const e = engine();
+    const held = await acquireLock(e, { app: 'shop', image: 'sha256:img1', provenance: prov('alice'), timeoutMs: 1000, ttlMs: 60_000, ...logs });
+    const waits: string[] = [];
+    const err = await acquireLock(e, { app: 'shop', image: 'sha256:img1', provenance: prov('bob'), timeoutMs: 120, ttlMs: 60_000, pollMs: 20, log: (l) => waits.push(l), warn: () => undefined }).catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(LockTimeoutError);
+    expect((err as Error).message).toMatch(/still held after .* by alice \(run https:\/\/github.com\/acme\/shop\/actions\/runs\/\d+/);
+    expect(waits[0]).toMatch(/waiting for the deploy lock of shop, held by alice/);
+    expect(await releaseLock(e, held)).toBe(true);
+  });
+
+  it('is taken as soon as the holder releases it', async () => {
+    const e = engine();
+    const held = await acquireLock(e, { app: 'shop', image: 'sha256:img1', provenance: prov('alice'), timeoutMs: 1000, ttlMs: 60_000, ...logs });
+    setTimeout(() => void releaseLock(e, held), 60);
+    const second = await acquireLock(e, { app: 'shop', image: 'sha256:img1', provenance: prov('bob'), timeoutMs: 2000, ttlMs: 60_000, pollMs: 20, ...logs });
+    expect(second.token).not.toBe(held.token);
+    const marker = [...e.containers.values()].find((c) => c.options.name === lockName('shop'));
+    expect(marker?.options.Labels?.[LABEL.actor]).toBe('bob');
+    expect(marker?.state).toBe('created');
+  });
+
+  it('takes over a stale lock with a warning; never releases someone else\'s', async () => {
+    const e = engine();
+    const old = await acquireLock(e, { app: 'shop', image: 'sha256:img1', provenance: prov('alice'), timeoutMs: 1000, ttlMs: 60_000, ...logs });
+    e.time += 31 * 60_000;
+    const warnings: string[] = [];
+    const mine = await acquireLock(e, { app: 'shop', image: 'sha256:img1', provenance: prov('bob'), timeoutMs: 1000, ttlMs: 30 * 60_000, log: () => undefined, warn: (w) => warnings.push(w) });
+    expect(warnings[0]).toMatch(/stale \(held for 31m00s, lock-ttl 30m00s\) by alice .*: taking it over/);
+    // alice's late release must not remove bob's lock.
+    expect(await releaseLock(e, old)).toBe(false);
+    expect(await releaseLock(e, mine)).toBe(true);
+  });
+
+  it('does not block other apps', async () => {
+    const e = engine();
+    await acquireLock(e, { app: 'shop', image: 'sha256:img1', provenance: prov(), timeoutMs: 100, ttlMs: 60_000, ...logs });
+    await expect(acquireLock(e, { app: 'blog', image: 'sha256:img1', provenance: prov(), timeoutMs: 100, ttlMs: 60_000, ...logs })).resolves.toBeDefined();
+  });
+});
+
+async function run(e: FakeEngine, extra: Record<string, string>) {
+  const ctx = hostContext(e, settings({ publish: '8080', env: 'MODE=prod', ...extra }, { readinessTimeoutMs: 300 }));
+  const r = await new HostDeployer(ctx, recreate, prov(), noLocks).run();
+  return { ...r, log: ctx.log };
+}
+
+describe('rollback: true', () => {
+  it('switches back to the previous container, kept stopped', async () => {
+    const e = engine();
+    const v1 = await run(e, { image: `${REPO}:v1` });
+    const v2 = await run(e, { image: `${REPO}:v2` });
+    const back = await run(e, { rollback: 'true', image: '' });
+    expect(back.error).toBeUndefined();
+    expect(back.report.result).toBe('rolled-back-on-request');
+    expect(back.report.container?.name).toBe(v1.report.container?.name);
+    expect(back.report.previous?.name).toBe(v2.report.container?.name);
+    expect(e.running('shop')).toEqual([v1.report.container?.name]);
+  });
+
+  it('re-creates the previous version from its recorded image when its container is gone', async () => {
+    const e = engine();
+    const v1 = await run(e, { image: `${REPO}:v1` });
+    await run(e, { image: `${REPO}:v2` });
+    await e.removeContainer(v1.report.container?.id ?? '', { force: true });
+    const back = await run(e, { rollback: 'true', image: '' });
+    expect(back.error).toBeUndefined();
+    expect(back.report.image).toBe(`${REPO}@${DIGEST_V1}`);
+    const running = [...e.containers.values()].find((c) => c.state === 'running');
+    expect(running?.options.Image).toBe(`${REPO}@${DIGEST_V1}`);
+    expect(running?.options.Env).toContain('MODE=prod');
+  });
+
+  it('fails clearly when there is nothing to roll back to', async () => {
+    const e = engine();
+    const none = await run(e, { rollback: 'true', image: '' });
+    expect(none.error?.message).toMatch(/Nothing to roll back to for shop.*no container/);
+    await run(e, { image: `${REPO}:v1` });
+    const only = await run(e, { rollback: 'true', image: '' });
+    expect(only.error?.message).toMatch(/Nothing to roll back to.*only version/);
+    expect(e.running('shop')).toHaveLength(1);
+  });
+});

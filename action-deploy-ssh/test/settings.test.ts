@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '@gangway/kit';
+import { parseCommandLine, parseVolumes } from '../src/settings.ts';
+import { baseInputs, settingsFrom } from './helpers.ts';
+
+function rejects(extra: Record<string, string>, input: string, message?: RegExp): void {
+  let caught: unknown;
+  try {
+    settingsFrom(baseInputs(extra));
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught, `expected a ConfigurationError for ${JSON.stringify(extra)}`).toBeInstanceOf(ConfigurationError);
+  expect((caught as ConfigurationError).input).toBe(input);
+  if (message) expect((caught as Error).message).toMatch(message);
+}
+
+describe('settings', () => {
+  it('reads a deploy with the documented defaults', () => {
+    const s = settingsFrom(baseInputs({ env: 'A=1\nSECRET=s3cr3t value=with=eq', volumes: 'shop-data:/data\n/srv/models:/models:ro', publish: '8080', host: '198.19.0.1, 198.19.0.2:2222' }));
+    expect(s.hosts).toEqual([{ host: '198.19.0.1', port: 22 }, { host: '198.19.0.2', port: 2222 }]);
+    expect(s.strategy).toBe('recreate');
+    expect(s.readiness).toEqual({ kind: 'http', path: '/readyz' });
+    expect(s.readinessTimeoutMs).toBe(60_000);
+    expect(s.stopTimeoutMs).toBe(30_000);
+    expect(s.keep).toBe(3);
+    expect(s.lockTimeoutMs).toBe(600_000);
+    expect(s.lockTtlMs).toBe(1_800_000);
+    expect(s.restartPolicy).toBe('unless-stopped');
+    expect(s.dockerSocket).toBe('/var/run/docker.sock');
+    expect(s.env.get('SECRET')).toBe('s3cr3t value=with=eq');
+    expect(s.volumes).toEqual([
+      { source: 'shop-data', kind: 'volume', target: '/data', readOnly: false },
+      { source: '/srv/models', kind: 'bind', target: '/models', readOnly: true },
+    ]);
+    expect(s.publish).toEqual({ hostPort: 8080 });
+    expect(s.trust.kind).toBe('fingerprint');
+  });
+
+  it('gives repo:tag images the latest tag by default and keeps digests', () => {
+    expect(settingsFrom(baseInputs({ image: 'registry.example.com/shop' })).image).toMatchObject({ repository: 'registry.example.com/shop', tag: 'latest' });
+    expect(settingsFrom(baseInputs({ image: 'registry.example.com/shop:v2' })).image?.tag).toBe('v2');
+  });
+
+  it('refuses to connect without a way to verify the host key, unless told to be insecure', () => {
+    const values = baseInputs();
+    delete values.fingerprint;
+    expect(() => settingsFrom(values)).toThrow(ConfigurationError);
+    expect(() => settingsFrom(values)).toThrow(/known-hosts.*fingerprint/);
+    expect(settingsFrom({ ...values, 'insecure-skip-host-key-check': 'true' }).insecure).toBe(true);
+    expect(() => settingsFrom({ ...values, 'insecure-skip-host-key-check': 'yes' })).toThrow(/not a boolean/);
+  });
+
+  it('refuses blue-green for now with a clear "not yet"', () => {
+    rejects({ strategy: 'blue-green' }, 'strategy', /not available yet.*#7/);
+    rejects({ strategy: 'rolling' }, 'strategy');
+  });
+
+  it('rejects hostile inputs before anything connects', () => {
+    rejects({ app: 'x;rm -rf /' }, 'app');
+    rejects({ app: '$(id)' }, 'app');
+    rejects({ app: 'Shop' }, 'app');
+    rejects({ app: 'gangway-lock.shop' }, 'app');
+    rejects({ image: 'app:latest$(id)' }, 'image');
+    rejects({ image: 'app:latest;id' }, 'image');
+    rejects({ image: 'registry.example.com/shop@sha256:abc' }, 'image');
+    rejects({ env: 'GOOD=1\n$(touch /tmp/pwned)' }, 'env');
+    rejects({ env: 'GOOD=1\nrm -rf / #' }, 'env');
+    rejects({ env: 'A;B=1' }, 'env');
+    rejects({ env: 'A=1\u0000x' }, 'env');
+    rejects({ volumes: 'data:/data/../etc' }, 'volumes');
+    rejects({ volumes: '/srv/../etc:/data' }, 'volumes');
+    rejects({ volumes: '../etc:/data' }, 'volumes');
+    rejects({ volumes: 'data:relative' }, 'volumes');
+    rejects({ volumes: '/:/host' }, 'volumes');
+    rejects({ volumes: 'data:/data:rw,z' }, 'volumes');
+    rejects({ network: 'net;id' }, 'network');
+    rejects({ network: 'host' }, 'network');
+    rejects({ 'docker-socket': '/var/run/../docker.sock' }, 'docker-socket');
+    rejects({ 'readiness-path': '/readyz $(id)' }, 'readiness-path');
+    rejects({ 'readiness-path': 'readyz' }, 'readiness-path');
+    rejects({ host: 'server;id' }, 'host');
+    rejects({ username: 'root;id' }, 'username');
+    rejects({ labels: 'gangway.app=other' }, 'labels');
+    rejects({ command: 'sh -c "rm -rf /"' }, 'command');
+    rejects({ 'pre-deploy': "node -e 'x'" }, 'pre-deploy');
+    rejects({ 'proxy-jump': 'bastion;id' }, 'proxy-jump');
+    rejects({ 'restart-policy': 'sometimes' }, 'restart-policy');
+    rejects({ keep: '0' }, 'keep');
+    rejects({ 'lock-timeout': '10' }, 'lock-timeout');
+    rejects({ 'private-key': 'not a key' }, 'private-key');
+  });
+
+  it('keeps $() in an env value as literal text: no shell ever sees it', () => {
+    const s = settingsFrom(baseInputs({ env: 'PASSWORD=a$(id)`b`;c' }));
+    expect(s.env.get('PASSWORD')).toBe('a$(id)`b`;c');
+  });
+
+  it('asks for what an input needs', () => {
+    rejects({ 'container-port': '', publish: '8080' }, 'container-port', /publish/);
+    rejects({ 'container-port': '' }, 'container-port', /readiness/);
+    rejects({ 'registry-username': 'bot' }, 'registry-password');
+    rejects({ 'proxy-jump': 'jump@bastion' }, 'proxy-known-hosts');
+    rejects({ known_hosts: '', 'known-hosts': 'not a line' }, 'known-hosts');
+    rejects({ 'known-hosts': '198.19.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq7y0CX2JZRHf9Jy0JX1pdn9h8JVwlXxj3lQwVL3fW6' }, 'known-hosts', /not both/);
+    expect(settingsFrom(baseInputs({ 'container-port': '', 'readiness-path': 'docker' })).readiness).toEqual({ kind: 'docker' });
+    expect(settingsFrom({ ...baseInputs({ rollback: 'true' }), image: '' }).image).toBeUndefined();
+    rejects({ image: '' }, 'image');
+  });
+
+  it('parses commands as argument arrays', () => {
+    expect(parseCommandLine('node migrate.js --to latest', 'c')).toEqual(['node', 'migrate.js', '--to', 'latest']);
+    expect(parseCommandLine('["node", "-e", "console.log(1 + 1)"]', 'c')).toEqual(['node', '-e', 'console.log(1 + 1)']);
+    expect(() => parseCommandLine('["node", 1]', 'c')).toThrow(ConfigurationError);
+    expect(() => parseCommandLine('[]', 'c')).toThrow(ConfigurationError);
+  });
+
+  it('parses volumes and refuses two mounts at one path', () => {
+    expect(() => parseVolumes(['a:/data', 'b:/data'])).toThrow(/two volumes/);
+    expect(parseVolumes(['a:/data', 'b:/data2:ro'])).toHaveLength(2);
+  });
+});
