@@ -98590,7 +98590,153 @@ __nccwpck_require__.d(__webpack_exports__, {
 var core = __nccwpck_require__(5650);
 // EXTERNAL MODULE: ../packages/kit/src/index.ts + 12 modules
 var src = __nccwpck_require__(2929);
+// EXTERNAL MODULE: ../node_modules/dockerode/lib/docker.js
+var docker = __nccwpck_require__(9742);
+var docker_default = /*#__PURE__*/__nccwpck_require__.n(docker);
+;// CONCATENATED MODULE: ./src/engine.ts
+
+
+/** The engine could not be reached at all: the message says where the action looked. */
+class EngineUnreachableError extends Error {
+    constructor(where, cause) {
+        super(`Cannot reach the Docker engine at ${where} (input "docker-host", else DOCKER_HOST, else /var/run/docker.sock): ${(0,src/* errorMessage */.gJ)(cause)}. ` +
+            'Check that dockerd runs there and that this job may use its socket.');
+        this.name = 'EngineUnreachableError';
+    }
+}
+function isConnectionError(error) {
+    const code = error?.code;
+    return code !== undefined && ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET'].includes(code);
+}
+/** The engine's own message from a failed API call (docker-modem wraps it). */
+function apiErrorMessage(error) {
+    const json = error?.json;
+    if (json && typeof json === 'object' && typeof json.message === 'string')
+        return json.message;
+    if (typeof json === 'string' && json.trim() !== '')
+        return json.trim();
+    return (0,src/* errorMessage */.gJ)(error);
+}
+function apiStatusCode(error) {
+    const code = error?.statusCode;
+    return typeof code === 'number' ? code : undefined;
+}
+function apiAtLeast(version, wanted) {
+    const [a = 0, b = 0] = version.split('.').map(Number);
+    const [c = 0, d = 0] = wanted.split('.').map(Number);
+    return a > c || (a === c && b >= d);
+}
+/** The Docker Engine API through dockerode. */
+class DockerodeEngine {
+    where;
+    docker;
+    constructor(host) {
+        this.where = host.url;
+        this.docker = new (docker_default())((0,src/* dockerModemOptions */.Zs)(host));
+    }
+    async info() {
+        try {
+            const v = await this.docker.version();
+            return {
+                version: v.Version,
+                apiVersion: v.ApiVersion,
+                os: v.Os,
+                arch: v.Arch,
+                buildkit: v.Os === 'linux' && apiAtLeast(v.ApiVersion, '1.39'),
+            };
+        }
+        catch (error) {
+            if (isConnectionError(error))
+                throw new EngineUnreachableError(this.where, error);
+            throw error;
+        }
+    }
+    async checkAuth(credentials) {
+        await this.docker.checkAuth({ ...credentials });
+    }
+    async *build(request) {
+        const options = {
+            dockerfile: request.dockerfile,
+            buildargs: { ...request.buildArgs, ...(request.builder === 'buildkit' ? { BUILDKIT_INLINE_CACHE: '1' } : {}) },
+            labels: request.labels,
+            rm: true,
+            forcerm: true,
+            nocache: request.noCache,
+            version: request.builder === 'buildkit' ? '2' : '1',
+            ...(request.target ? { target: request.target } : {}),
+            ...(request.platform ? { platform: request.platform } : {}),
+            ...(request.cacheFrom.length > 0 ? { cachefrom: request.cacheFrom } : {}),
+            ...(request.signal ? { abortSignal: request.signal } : {}),
+        };
+        if (request.credentials) {
+            // BuildKit asks the session for credentials; the classic builder reads X-Registry-Config.
+            options['authconfig'] = { username: request.credentials.username, password: request.credentials.password, serveraddress: request.credentials.serveraddress };
+            options['registryconfig'] = { [request.credentials.serveraddress]: { username: request.credentials.username, password: request.credentials.password } };
+        }
+        const stream = (await this.docker.buildImage(request.context, options));
+        yield* (0,src/* readJsonMessages */.hV)(stream);
+    }
+    async inspectImage(ref) {
+        const i = await this.docker.getImage(ref).inspect();
+        return { id: i.Id, size: i.Size, repoDigests: i.RepoDigests ?? [], labels: i.Config?.Labels ?? {} };
+    }
+    async tagImage(id, repository, tag) {
+        await this.docker.getImage(id).tag({ repo: repository, tag });
+    }
+    async *push(repository, tag, credentials, signal) {
+        const auth = credentials ? { base64: (0,src/* registryAuthHeader */.bJ)(credentials) } : { base64: (0,src/* registryAuthHeader */.bJ)({ username: '', password: '', serveraddress: '' }) };
+        const stream = (await this.docker.getImage(repository).push({ tag, authconfig: auth, ...(signal ? { abortSignal: signal } : {}) }));
+        yield* (0,src/* readJsonMessages */.hV)(stream);
+    }
+    async *pull(reference, credentials, signal) {
+        const options = credentials ? { authconfig: { base64: (0,src/* registryAuthHeader */.bJ)(credentials) } } : {};
+        if (signal)
+            options['abortSignal'] = signal;
+        const stream = (await this.docker.pull(reference, options));
+        yield* (0,src/* readJsonMessages */.hV)(stream);
+    }
+    async run(image, command, signal) {
+        const container = await this.docker.createContainer({
+            Image: image,
+            Cmd: command,
+            Entrypoint: [],
+            Tty: false,
+            Labels: { 'dev.gangway.purpose': 'build-test-gate' },
+            HostConfig: { AutoRemove: false },
+        });
+        const onAbort = () => void container.kill().catch(() => undefined);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        try {
+            await container.start();
+            const waited = (await container.wait());
+            const logs = await container.logs({ stdout: true, stderr: true, follow: false });
+            return { exitCode: waited.StatusCode, output: demuxLogs(logs) };
+        }
+        finally {
+            signal?.removeEventListener('abort', onAbort);
+            await container.remove({ force: true, v: true }).catch(() => undefined);
+        }
+    }
+}
+/** Docker's multiplexed log format (8-byte headers) to plain text; plain text passes through. */
+function demuxLogs(buffer) {
+    const parts = [];
+    let pos = 0;
+    while (pos + 8 <= buffer.length) {
+        const type = buffer[pos];
+        if (type !== 0 && type !== 1 && type !== 2)
+            return buffer.toString('utf8');
+        const size = buffer.readUInt32BE(pos + 4);
+        parts.push(buffer.subarray(pos + 8, pos + 8 + size).toString('utf8'));
+        pos += 8 + size;
+    }
+    if (pos !== buffer.length)
+        return buffer.toString('utf8');
+    return parts.join('');
+}
+
 ;// CONCATENATED MODULE: ./src/build.ts
+
 
 /** A build that failed: the failing step and its last lines of output are in the message. */
 class BuildFailedError extends Error {
@@ -98775,6 +98921,9 @@ async function runBuild(engine, request, print) {
     }
     catch (error) {
         progress.throwIfFailed();
+        // The classic builder refuses a bad Dockerfile or target with HTTP 400 before streaming.
+        if (apiStatusCode(error) === 400)
+            throw new BuildFailedError(`The build failed: ${describeBuildError(apiErrorMessage(error))}`, undefined, '');
         throw error;
     }
     progress.throwIfFailed();
@@ -98919,151 +99068,6 @@ function createBuildContext(contextDir, dockerfilePath) {
     done.catch((error) => out.destroy(error instanceof Error ? error : new Error(String(error))));
     pack.pipe(out);
     return { stream: out, dockerfile, done };
-}
-
-// EXTERNAL MODULE: ../node_modules/dockerode/lib/docker.js
-var docker = __nccwpck_require__(9742);
-var docker_default = /*#__PURE__*/__nccwpck_require__.n(docker);
-;// CONCATENATED MODULE: ./src/engine.ts
-
-
-/** The engine could not be reached at all: the message says where the action looked. */
-class EngineUnreachableError extends Error {
-    constructor(where, cause) {
-        super(`Cannot reach the Docker engine at ${where} (input "docker-host", else DOCKER_HOST, else /var/run/docker.sock): ${(0,src/* errorMessage */.gJ)(cause)}. ` +
-            'Check that dockerd runs there and that this job may use its socket.');
-        this.name = 'EngineUnreachableError';
-    }
-}
-function isConnectionError(error) {
-    const code = error?.code;
-    return code !== undefined && ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET'].includes(code);
-}
-/** The engine's own message from a failed API call (docker-modem wraps it). */
-function apiErrorMessage(error) {
-    const json = error?.json;
-    if (json && typeof json === 'object' && typeof json.message === 'string')
-        return json.message;
-    if (typeof json === 'string' && json.trim() !== '')
-        return json.trim();
-    return (0,src/* errorMessage */.gJ)(error);
-}
-function apiStatusCode(error) {
-    const code = error?.statusCode;
-    return typeof code === 'number' ? code : undefined;
-}
-function apiAtLeast(version, wanted) {
-    const [a = 0, b = 0] = version.split('.').map(Number);
-    const [c = 0, d = 0] = wanted.split('.').map(Number);
-    return a > c || (a === c && b >= d);
-}
-/** The Docker Engine API through dockerode. */
-class DockerodeEngine {
-    where;
-    docker;
-    constructor(host) {
-        this.where = host.url;
-        this.docker = new (docker_default())((0,src/* dockerModemOptions */.Zs)(host));
-    }
-    async info() {
-        try {
-            const v = await this.docker.version();
-            return {
-                version: v.Version,
-                apiVersion: v.ApiVersion,
-                os: v.Os,
-                arch: v.Arch,
-                buildkit: v.Os === 'linux' && apiAtLeast(v.ApiVersion, '1.39'),
-            };
-        }
-        catch (error) {
-            if (isConnectionError(error))
-                throw new EngineUnreachableError(this.where, error);
-            throw error;
-        }
-    }
-    async checkAuth(credentials) {
-        await this.docker.checkAuth({ ...credentials });
-    }
-    async *build(request) {
-        const options = {
-            dockerfile: request.dockerfile,
-            buildargs: { ...request.buildArgs, ...(request.builder === 'buildkit' ? { BUILDKIT_INLINE_CACHE: '1' } : {}) },
-            labels: request.labels,
-            rm: true,
-            forcerm: true,
-            nocache: request.noCache,
-            version: request.builder === 'buildkit' ? '2' : '1',
-            ...(request.target ? { target: request.target } : {}),
-            ...(request.platform ? { platform: request.platform } : {}),
-            ...(request.cacheFrom.length > 0 ? { cachefrom: request.cacheFrom } : {}),
-            ...(request.signal ? { abortSignal: request.signal } : {}),
-        };
-        if (request.credentials) {
-            // BuildKit asks the session for credentials; the classic builder reads X-Registry-Config.
-            options['authconfig'] = { username: request.credentials.username, password: request.credentials.password, serveraddress: request.credentials.serveraddress };
-            options['registryconfig'] = { [request.credentials.serveraddress]: { username: request.credentials.username, password: request.credentials.password } };
-        }
-        const stream = (await this.docker.buildImage(request.context, options));
-        yield* (0,src/* readJsonMessages */.hV)(stream);
-    }
-    async inspectImage(ref) {
-        const i = await this.docker.getImage(ref).inspect();
-        return { id: i.Id, size: i.Size, repoDigests: i.RepoDigests ?? [], labels: i.Config?.Labels ?? {} };
-    }
-    async tagImage(id, repository, tag) {
-        await this.docker.getImage(id).tag({ repo: repository, tag });
-    }
-    async *push(repository, tag, credentials, signal) {
-        const auth = credentials ? { base64: (0,src/* registryAuthHeader */.bJ)(credentials) } : { base64: (0,src/* registryAuthHeader */.bJ)({ username: '', password: '', serveraddress: '' }) };
-        const stream = (await this.docker.getImage(repository).push({ tag, authconfig: auth, ...(signal ? { abortSignal: signal } : {}) }));
-        yield* (0,src/* readJsonMessages */.hV)(stream);
-    }
-    async *pull(reference, credentials, signal) {
-        const options = credentials ? { authconfig: { base64: (0,src/* registryAuthHeader */.bJ)(credentials) } } : {};
-        if (signal)
-            options['abortSignal'] = signal;
-        const stream = (await this.docker.pull(reference, options));
-        yield* (0,src/* readJsonMessages */.hV)(stream);
-    }
-    async run(image, command, signal) {
-        const container = await this.docker.createContainer({
-            Image: image,
-            Cmd: command,
-            Entrypoint: [],
-            Tty: false,
-            Labels: { 'dev.gangway.purpose': 'build-test-gate' },
-            HostConfig: { AutoRemove: false },
-        });
-        const onAbort = () => void container.kill().catch(() => undefined);
-        signal?.addEventListener('abort', onAbort, { once: true });
-        try {
-            await container.start();
-            const waited = (await container.wait());
-            const logs = await container.logs({ stdout: true, stderr: true, follow: false });
-            return { exitCode: waited.StatusCode, output: demuxLogs(logs) };
-        }
-        finally {
-            signal?.removeEventListener('abort', onAbort);
-            await container.remove({ force: true, v: true }).catch(() => undefined);
-        }
-    }
-}
-/** Docker's multiplexed log format (8-byte headers) to plain text; plain text passes through. */
-function demuxLogs(buffer) {
-    const parts = [];
-    let pos = 0;
-    while (pos + 8 <= buffer.length) {
-        const type = buffer[pos];
-        if (type !== 0 && type !== 1 && type !== 2)
-            return buffer.toString('utf8');
-        const size = buffer.readUInt32BE(pos + 4);
-        parts.push(buffer.subarray(pos + 8, pos + 8 + size).toString('utf8'));
-        pos += 8 + size;
-    }
-    if (pos !== buffer.length)
-        return buffer.toString('utf8');
-    return parts.join('');
 }
 
 ;// CONCATENATED MODULE: ./src/push.ts

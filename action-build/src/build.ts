@@ -5,7 +5,7 @@ import {
   type BuildkitVertex,
   type ProgressMessage,
 } from '@gangway/kit';
-import type { BuildEngine, BuildRequest } from './engine.ts';
+import { apiErrorMessage, apiStatusCode, type BuildEngine, type BuildRequest } from './engine.ts';
 
 /** One step of the build as a person reads it: `[2/5] RUN npm ci`. */
 export interface BuildStep {
@@ -219,6 +219,8 @@ export async function runBuild(engine: BuildEngine, request: BuildRequest, print
     for await (const message of engine.build(request)) progress.handle(message);
   } catch (error) {
     progress.throwIfFailed();
+    // The classic builder refuses a bad Dockerfile or target with HTTP 400 before streaming.
+    if (apiStatusCode(error) === 400) throw new BuildFailedError(`The build failed: ${describeBuildError(apiErrorMessage(error))}`, undefined, '');
     throw error;
   }
   progress.throwIfFailed();

@@ -88,3 +88,16 @@ describe('BuildProgress with the classic builder', () => {
     expect(() => p.throwIfFailed()).toThrow(/failed at step \[3\/3\] RUN false: The command .* non-zero code: 1\nOutput of that step:\noops/);
   });
 });
+
+describe('runBuild', () => {
+  it('turns the classic builder refusing a Dockerfile (HTTP 400) into a readable failure', async () => {
+    const { runBuild } = await import('../src/build.ts');
+    const { FakeEngine } = await import('./fake-engine.ts');
+    const engine = new FakeEngine();
+    engine.build = () => {
+      throw Object.assign(new Error('(HTTP code 400) unexpected'), { statusCode: 400, json: { message: 'dockerfile parse error line 3: unknown instruction: RUNN' } });
+    };
+    const request = { context: (await import('node:stream')).Readable.from([]), dockerfile: 'Dockerfile', builder: 'classic' as const, buildArgs: {}, labels: {}, cacheFrom: [], noCache: false };
+    await expect(runBuild(engine, request, () => undefined)).rejects.toThrow('The build failed: the Dockerfile has a syntax error at line 3: unknown instruction: RUNN');
+  });
+});
