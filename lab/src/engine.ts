@@ -9,6 +9,7 @@ import type { RecordedProcess } from './ledger.ts';
 import { inNetns } from './net.ts';
 import { assertRunning, processesNaming, startDaemon, stopAll, stopProcess, processStartTime } from './processes.ts';
 import { pidDir } from './plan.ts';
+import { cgroupDirsEverywhere, cgroupPids, removeCgroupTree } from './cgroups.ts';
 
 export interface EngineSpec {
   name: string;
@@ -98,44 +99,9 @@ async function emptyEngine(socket: string): Promise<void> {
   await engineRequest(socket, 'POST', '/networks/prune', 30_000).catch(() => undefined);
 }
 
-const cgroupRoot = '/sys/fs/cgroup';
-
-function cgroupDirs(parent: string): string[] {
-  if (!fs.existsSync(cgroupRoot)) return [];
-  const dirs: string[] = [];
-  for (const controller of fs.readdirSync(cgroupRoot)) {
-    const d = path.join(cgroupRoot, controller, parent);
-    if (fs.existsSync(d)) dirs.push(d);
-  }
-  return dirs;
-}
-
-function cgroupPids(dir: string): number[] {
-  const out: number[] = [];
-  const walk = (d: string): void => {
-    try {
-      for (const line of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n')) if (line.trim()) out.push(Number(line));
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name));
-    } catch {
-      // vanished meanwhile
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-function removeCgroupTree(dir: string): void {
-  try {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(path.join(dir, e.name));
-    fs.rmdirSync(dir);
-  } catch {
-    // busy or gone: reported by the post-down check
-  }
-}
-
 /** Kill what is left in the engine's cgroup parent (only its containers live there) and remove the dirs. */
 export async function removeCgroupParent(parent: string): Promise<void> {
-  const dirs = cgroupDirs(parent);
+  const dirs = cgroupDirsEverywhere(parent);
   const pids = [...new Set(dirs.flatMap(cgroupPids))];
   await stopAll(pids.flatMap((pid) => { const startTime = processStartTime(pid); return startTime ? [{ pid, startTime }] : []; }), 3000);
   for (const d of dirs) removeCgroupTree(d);

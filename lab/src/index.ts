@@ -9,6 +9,7 @@ import { closeLedger, emptyLedger, makeDir, note, openLedger, readLedger } from 
 import type { Ledger, RecordedProcess } from './ledger.ts';
 import { addBridge, addHostRule, deleteLink, deleteNetns, deleteRule, netnsExists, processesInNetns, restoreSysctl, setHostSysctl } from './net.ts';
 import { withLabLock } from './lock.ts';
+import { daemonCgroupBase, removeCgroupTree } from './cgroups.ts';
 import { ensurePackages } from './packages.ts';
 import { createCa } from './pki.ts';
 import { caDir, dataDir, dataOnTmpfs, dataTmpfsSize, labStateFile, logDir, plannedTargets, runnerPlan, stateDir } from './plan.ts';
@@ -285,6 +286,8 @@ async function labDownLocked(options: LabDownOptions): Promise<void> {
   });
   await phase('remove cgroups', async () => {
     for (const parent of l.cgroupParents) await removeCgroupParent(parent);
+    const base = daemonCgroupBase();
+    if (base) removeCgroupTree(base);
   });
   await phase('remove mounts and directories', () => {
     for (const m of [...(l.mounts ?? [])].reverse()) unmountUnder(m);

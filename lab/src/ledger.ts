@@ -16,6 +16,8 @@ export interface RecordedProcess {
   dockerSocket?: string;
   /** For engines: the exec-root, whose path every shim of this engine names on its command line. */
   execRoot?: string;
+  /** The daemon's own cgroup: it and everything it forks stay there, even when re-parented. */
+  cgroup?: string;
 }
 
 export interface RecordedRule {

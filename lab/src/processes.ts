@@ -6,6 +6,7 @@ import { sleep } from './exec.ts';
 import { note } from './ledger.ts';
 import type { RecordedProcess } from './ledger.ts';
 import { logDir, pidDir } from './plan.ts';
+import { cgroupPids, daemonCgroupBase, removeCgroupTree } from './cgroups.ts';
 
 /** Field 22 of /proc/PID/stat (start time in clock ticks), or undefined if the pid is gone. */
 export function processStartTime(pid: number): string | undefined {
@@ -104,7 +105,14 @@ export function startDaemon(spec: DaemonSpec): RecordedProcess {
   fs.mkdirSync(pidDir, { recursive: true });
   const logFile = path.join(logDir, `${spec.name}.log`);
   const fd = fs.openSync(logFile, 'a');
-  const child = spawn(spec.cmd, spec.args, { detached: true, stdio: ['ignore', fd, fd] });
+  // The daemon enters its own cgroup before it execs, so everything it ever forks can be found again.
+  const base = daemonCgroupBase();
+  const cgroup = base ? path.join(base, spec.name) : undefined;
+  if (cgroup) fs.mkdirSync(cgroup, { recursive: true });
+  const [cmd, args] = cgroup
+    ? ['/bin/sh', ['-c', 'echo $$ > "$0" && exec "$@"', path.join(cgroup, 'cgroup.procs'), spec.cmd, ...spec.args]]
+    : [spec.cmd, spec.args];
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
   child.on('error', () => undefined);
   child.unref();
@@ -119,6 +127,7 @@ export function startDaemon(spec: DaemonSpec): RecordedProcess {
     logFile,
     ...(spec.dockerSocket ? { dockerSocket: spec.dockerSocket } : {}),
     ...(spec.execRoot ? { execRoot: spec.execRoot } : {}),
+    ...(cgroup ? { cgroup } : {}),
   };
   note((l) => l.processes.push(recorded));
   return recorded;
@@ -165,15 +174,28 @@ async function waitGone(procs: Array<{ pid: number; startTime: string }>, timeou
  * SIGTERM the recorded process, wait, then SIGKILL; then the same for every descendant seen before
  * the signal (a daemon's children, e.g. dockerd's containerd or sshd's sessions) that outlived it.
  */
-export async function stopProcess(p: Pick<RecordedProcess, 'pid' | 'startTime' | 'name'>, graceMs = 10_000): Promise<void> {
-  if (!isAlive(p)) return;
-  const family = descendants(p.pid);
-  signal(p.pid, 'SIGTERM');
-  if (!(await waitGone([p], graceMs))) {
-    signal(p.pid, 'SIGKILL');
-    await waitGone([p], 2000);
+export async function stopProcess(p: Pick<RecordedProcess, 'pid' | 'startTime' | 'name' | 'cgroup'>, graceMs = 10_000): Promise<void> {
+  if (isAlive(p)) {
+    const family = descendants(p.pid);
+    signal(p.pid, 'SIGTERM');
+    if (!(await waitGone([p], graceMs))) {
+      signal(p.pid, 'SIGKILL');
+      await waitGone([p], 2000);
+    }
+    await stopAll(family, 3000);
   }
-  await stopAll(family, 3000);
+  // Whatever it forked and lost track of (a crash re-parents children to init) is still in its cgroup.
+  if (p.cgroup) {
+    await stopAll(withStartTimes(cgroupPids(p.cgroup)), 3000);
+    removeCgroupTree(p.cgroup);
+  }
+}
+
+export function withStartTimes(pids: number[]): Array<{ pid: number; startTime: string }> {
+  return pids.flatMap((pid) => {
+    const startTime = processStartTime(pid);
+    return startTime === undefined ? [] : [{ pid, startTime }];
+  });
 }
 
 /** SIGTERM each still-alive process (identified by pid + start time), wait, SIGKILL the rest. */
