@@ -120,9 +120,11 @@ export function targetPlan(index: number): TargetPlan {
   };
 }
 
-/** The targets `lab:up` builds. Issue 7 adds a second one: append targetPlan(2). */
+/** The targets `lab:up` builds: one unless GANGWAY_LAB_TARGETS says more (issue 7 makes two the default). */
 export function plannedTargets(): TargetPlan[] {
-  return [targetPlan(1)];
+  const count = Number(process.env['GANGWAY_LAB_TARGETS'] ?? '1');
+  if (!Number.isInteger(count) || count < 1 || count > 7) throw new Error(`GANGWAY_LAB_TARGETS=${process.env['GANGWAY_LAB_TARGETS']} is not a count from 1 to 7`);
+  return Array.from({ length: count }, (_, i) => targetPlan(i + 1));
 }
 
 /** The registry listens on the first target's host-side veth address; every target routes to it. */
