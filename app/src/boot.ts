@@ -10,7 +10,7 @@ import { ImageStore } from './image-store.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { createMetrics } from './metrics.ts';
 import { resolveModelPaths } from './ocr/model-paths.ts';
-import { OcrWorkerPool, type WorkerReadyInfo } from './ocr/worker-pool.ts';
+import { startOcrWorkers, type OcrWorkerPool, type StartedOcrWorkerPool, type WorkerReadyInfo } from './ocr/worker-pool.ts';
 import { InferenceQueue } from './queue.ts';
 import { ResultStore } from './results-store.ts';
 import type { VersionInfo } from './version.ts';
@@ -19,6 +19,8 @@ export interface BootOptions {
   logger?: FastifyServerOptions['logger'];
   /** Replaces the worker pool (tests that need a slow or failing OCR). */
   ocr?: OcrRunner;
+  /** A pool already starting (server.ts starts it before loading the HTTP stack, to shorten cold start). */
+  workers?: Promise<StartedOcrWorkerPool>;
   collectDefaultMetrics?: boolean;
 }
 
@@ -60,12 +62,9 @@ export async function startServer(config: AppConfig, version: VersionInfo, optio
   let reportWorkerDeath: (error: Error) => void = () => undefined;
   const starting: Promise<WorkerReadyInfo[]> = options.ocr
     ? Promise.resolve([])
-    : OcrWorkerPool.start(
-        config.ocrWorkers,
-        { paths: modelPaths, engine: { detMaxSide: config.detMaxSide }, maxImagePixels: config.maxImagePixels },
-        (error) => reportWorkerDeath(error),
-      ).then(({ pool, ready }) => {
+    : (options.workers ?? startOcrWorkers(config)).then(({ pool, ready }) => {
         deferred.pool = pool;
+        pool.onWorkerDeath = (error) => reportWorkerDeath(error);
         return ready;
       });
   // Seen by nobody until the failure path in server.ts; keeps an early failure from being "unhandled".

@@ -1,13 +1,20 @@
 // Entry point: `node app/src/server.ts` (Node 24 runs the TypeScript directly).
+// The OCR worker threads start first, so loading ONNX Runtime and the models overlaps loading the HTTP stack.
 import { performance } from 'node:perf_hooks';
-import { startServer } from './boot.ts';
 import { loadConfig } from './config.ts';
-import { installShutdown } from './shutdown.ts';
-import { readVersionInfo } from './version.ts';
+import { startOcrWorkers } from './ocr/worker-pool.ts';
 
 const config = loadConfig();
+const workers = startOcrWorkers(config);
+workers.catch(() => undefined); // reported below, through server.ready
+
+const [{ startServer }, { installShutdown }, { readVersionInfo }] = await Promise.all([
+  import('./boot.ts'),
+  import('./shutdown.ts'),
+  import('./version.ts'),
+]);
 const version = readVersionInfo();
-const server = await startServer(config, version, { logger: { level: config.logLevel } });
+const server = await startServer(config, version, { logger: { level: config.logLevel }, workers });
 installShutdown({
   app: server.app,
   lifecycle: server.lifecycle,
@@ -16,12 +23,12 @@ installShutdown({
   release: server.release,
 });
 try {
-  const workers = await server.ready;
+  const ready = await server.ready;
   server.app.log.info(
     {
       readyAfterMs: Math.round(performance.now()),
-      modelLoadMs: workers.map((worker) => Math.round(worker.loadMs)),
-      warmUpMs: workers.map((worker) => Math.round(worker.warmUpMs)),
+      modelLoadMs: ready.map((worker) => Math.round(worker.loadMs)),
+      warmUpMs: ready.map((worker) => Math.round(worker.warmUpMs)),
       version: version.version,
       gitSha: version.gitSha,
     },

@@ -1,5 +1,7 @@
 // Main-thread side of the OCR worker threads: starts them, hands each job to an idle one, reports health.
 import { Worker } from 'node:worker_threads';
+import type { AppConfig } from '../config.ts';
+import { resolveModelPaths } from './model-paths.ts';
 import type { OcrJob, OcrJobSuccess, OcrWorkerData, OcrWorkerMessage, OcrWorkerStop } from './worker-protocol.ts';
 
 export class ImageDecodeError extends Error {
@@ -33,20 +35,27 @@ export interface WorkerReadyInfo {
   modelSource: string;
 }
 
+export interface StartedOcrWorkerPool {
+  pool: OcrWorkerPool;
+  ready: WorkerReadyInfo[];
+}
+
 export class OcrWorkerPool {
   readonly #slots: WorkerSlot[] = [];
   readonly #idle: WorkerSlot[] = [];
   #nextId = 1;
   #closing = false;
+  /** Called when a worker dies after it was ready (the pool then reports unhealthy). */
+  onWorkerDeath: (error: Error) => void = () => undefined;
 
   /** Starts `size` workers and resolves once each has loaded the models and run its warm-up. */
-  static async start(size: number, data: OcrWorkerData, onError: (error: Error) => void): Promise<{ pool: OcrWorkerPool; ready: WorkerReadyInfo[] }> {
+  static async start(size: number, data: OcrWorkerData): Promise<StartedOcrWorkerPool> {
     const pool = new OcrWorkerPool();
-    const ready = await Promise.all(Array.from({ length: size }, () => pool.#spawn(data, onError)));
+    const ready = await Promise.all(Array.from({ length: size }, () => pool.#spawn(data)));
     return { pool, ready };
   }
 
-  #spawn(data: OcrWorkerData, onError: (error: Error) => void): Promise<WorkerReadyInfo> {
+  #spawn(data: OcrWorkerData): Promise<WorkerReadyInfo> {
     const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: data });
     const slot: WorkerSlot = { worker, pending: new Map(), alive: true };
     this.#slots.push(slot);
@@ -75,7 +84,7 @@ export class OcrWorkerPool {
         for (const pending of slot.pending.values()) pending.reject(error);
         slot.pending.clear();
         if (!started) reject(error);
-        else if (wasAlive && !this.#closing) onError(error);
+        else if (wasAlive && !this.#closing) this.onWorkerDeath(error);
       };
       worker.on('error', (error: Error) => fail(error));
       worker.on('exit', (code) => fail(new OcrWorkerError(`OCR worker exited with code ${code}`)));
@@ -125,4 +134,13 @@ export class OcrWorkerPool {
       }),
     );
   }
+}
+
+/** Starts the pool the app's config asks for: OCR_WORKERS threads, models from MODELS_DIR or the bundled package. */
+export function startOcrWorkers(config: AppConfig): Promise<StartedOcrWorkerPool> {
+  return OcrWorkerPool.start(config.ocrWorkers, {
+    paths: resolveModelPaths(config.modelsDir),
+    engine: { detMaxSide: config.detMaxSide },
+    maxImagePixels: config.maxImagePixels,
+  });
 }
