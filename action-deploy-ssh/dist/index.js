@@ -98063,7 +98063,8 @@ async function acquireLock(engine, options) {
                 },
                 HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: 'no' } },
             });
-            options.log(`lock ${name} taken`);
+            const waitedMs = clock() - started;
+            options.log(`lock ${name} taken${waitedMs >= 1000 ? ` after waiting ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatDuration */ .a3)(waitedMs)}` : ''}`);
             return { containerId, name, token };
         }
         catch (error) {

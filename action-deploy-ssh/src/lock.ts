@@ -93,7 +93,8 @@ export async function acquireLock(engine: DeployEngine, options: LockOptions): P
         },
         HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: 'no' } },
       });
-      options.log(`lock ${name} taken`);
+      const waitedMs = clock() - started;
+      options.log(`lock ${name} taken${waitedMs >= 1000 ? ` after waiting ${formatDuration(waitedMs)}` : ''}`);
       return { containerId, name, token };
     } catch (error) {
       if (!(error instanceof NameConflictError)) throw error;

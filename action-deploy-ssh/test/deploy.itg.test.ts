@@ -47,7 +47,7 @@ function baseInputs(app: string, port: number, extra: Record<string, string> = {
     'container-port': '8080',
     publish: String(port),
     volumes: `${app}-data:/data`,
-    env: `SECRET_TOKEN=${ENV_SECRET}\nMODE=test`,
+    env: `SECRET_TOKEN=${ENV_SECRET}\nMODE=itg-mode`,
     'registry-username': lab.registry.username,
     'registry-password': lab.registry.password,
     'readiness-timeout': '30s',
@@ -99,6 +99,14 @@ function steadyLoad(port: number, workers = 4, spacingMs = 25, maxMs = 120_000):
       return { total, failed, versions };
     },
   };
+}
+
+/** The target engine's event log over a closed time window, as text. */
+async function events(options: { since: number; until: number; filters: Record<string, string[]> }): Promise<string> {
+  const stream = (await target.getEvents(options)) as unknown as AsyncIterable<Buffer>;
+  let text = '';
+  for await (const chunk of stream) text += chunk.toString('utf8');
+  return text.trim();
 }
 
 function phaseMs(report: DeployReport | undefined, phase: string): number | undefined {
@@ -215,10 +223,9 @@ describe('action-deploy-ssh on the lab', () => {
     expect(run.main.exitCode).toBe(1);
     expect(run.main.annotations.find((a) => a.level === 'error')?.message).toMatch(/failed \(host-key\).*does not match known-hosts/s);
     // The engine saw nothing of this app: no pull, no container, no lock.
-    const events = (await target.getEvents({ since, until, filters: { label: [`gangway.app=${app}`] } } as object)) as unknown as Buffer | string;
-    expect(String(events).trim()).toBe('');
-    const pulls = (await target.getEvents({ since, until, filters: { type: ['image'], event: ['pull'] } } as object)) as unknown as Buffer | string;
-    expect(String(pulls)).not.toContain(images.v1?.digest ?? 'nothing');
+    expect(await events({ since, until, filters: { label: [`gangway.app=${app}`] } })).toBe('');
+    const pulls = await events({ since, until, filters: { type: ['image'], event: ['pull'] } });
+    expect(pulls).not.toContain(images.v1?.digest ?? 'nothing');
   });
 
   it('refuses to connect without known-hosts, fingerprint or the insecure flag (ConfigurationError)', async () => {
@@ -244,6 +251,7 @@ describe('action-deploy-ssh on the lab', () => {
     const [ra, rb] = await Promise.all([a, b]);
     expect(ra.main.exitCode, ra.main.log).toBe(0);
     expect(rb.main.exitCode, rb.main.log).toBe(0);
+    expect(phaseMs(ra.report, 'readiness'), ra.main.log).toBeGreaterThan(4000);
     expect(rb.main.log).toMatch(/waiting for the deploy lock of gtest-deploy-lock-\w+, held by alice/);
     expect((await get(port, '/version')).body).toEqual({ version: 'v1' });
     figures['lock wait (b)'] = phaseMs(rb.report, 'lock');
