@@ -1,0 +1,174 @@
+// The real OCR app (app/Dockerfile, built and pushed by action-build's dist) deployed by
+// action-deploy-ssh's dist through the lab VPN: v1 → v2 under a steady load with the results
+// stored under v1 still there, then a v3 that never gets ready and is rolled back.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/kit/harness';
+import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
+import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
+import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
+import { renderTextImage } from '../../app/test/text-images.ts';
+import { buildAndPushAppImage, type PushedAppImage } from '../../test/support/app-image.ts';
+import type { DeployReport } from '../src/report.ts';
+
+const actionDir = path.resolve(import.meta.dirname, '..');
+const app = `gtest-deploy-ocr-${randomBytes(3).toString('hex')}`;
+const port = 18900 + Math.floor(Math.random() * 90);
+const ENV_SECRET = `ocr-env-secret-${randomBytes(8).toString('hex')}`;
+
+let lab: LabState;
+let vpn: VpnTunnel | undefined;
+let session: SshSession | undefined;
+let target: Docker;
+let privateKey: string;
+let v1: PushedAppImage;
+let v2: PushedAppImage;
+const runs: ActionRun[] = [];
+const jobs: RunnerJob[] = [];
+const figures: Record<string, unknown> = {};
+
+function inputs(extra: Record<string, string>): Record<string, string> {
+  return {
+    host: lab.target.sshHost,
+    username: lab.target.username,
+    'private-key': privateKey,
+    fingerprint: lab.target.fingerprint,
+    'docker-socket': lab.target.dockerSocket,
+    app,
+    'container-port': '8080',
+    publish: String(port),
+    volumes: `${app}-data:/data`,
+    env: `SESSION_SECRET=${ENV_SECRET}\nLOG_LEVEL=warn`,
+    'registry-username': lab.registry.username,
+    'registry-password': lab.registry.password,
+    'readiness-timeout': '2m',
+    'stop-timeout': '30s',
+    ...extra,
+  };
+}
+
+async function deploy(values: Record<string, string>): Promise<{ main: ActionRun; report: DeployReport | undefined }> {
+  const job = new RunnerJob();
+  jobs.push(job);
+  const main = await job.main(actionDir, { inputs: values, timeoutMs: 300_000 });
+  const post = await job.post(actionDir, { inputs: values, timeoutMs: 60_000 });
+  runs.push(main, post);
+  return { main, report: main.outputs.report ? (JSON.parse(main.outputs.report) as DeployReport) : undefined };
+}
+
+const base = (): string => `http://${lab.target.address}:${port}`;
+
+async function json(pathname: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${base()}${pathname}`, { ...init, signal: AbortSignal.timeout(30_000) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+function steadyLoad(workers = 4, spacingMs = 25, maxMs = 300_000): { stop: () => Promise<{ total: number; failed: number; versions: Record<string, number> }> } {
+  let running = true;
+  let total = 0;
+  let failed = 0;
+  const versions: Record<string, number> = {};
+  const started = Date.now();
+  const loops = Array.from({ length: workers }, async () => {
+    while (running && Date.now() - started < maxMs) {
+      total++;
+      try {
+        const res = await fetch(`${base()}/version`, { signal: AbortSignal.timeout(2000) });
+        const body = (await res.json()) as { version?: string };
+        if (res.status === 200) versions[body.version ?? '?'] = (versions[body.version ?? '?'] ?? 0) + 1;
+        else failed++;
+      } catch {
+        failed++;
+      }
+      await new Promise((r) => setTimeout(r, spacingMs));
+    }
+  });
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      return { total, failed, versions };
+    },
+  };
+}
+
+describe('action-deploy-ssh deploys the real app on the lab', () => {
+  beforeAll(async () => {
+    const status = await labStatus();
+    if (status.status !== 'up') throw new Error(`the lab is ${status.status}: run flock /tmp/gangway-lab.lock npm run lab:up first`);
+    lab = readLabState();
+    privateKey = fs.readFileSync(lab.target.privateKeyFile, 'utf8');
+    const sha = randomBytes(20).toString('hex');
+    v1 = await buildAndPushAppImage(lab, { tag: `deploy-v1-${app}`, version: 'v1', gitSha: sha });
+    v2 = await buildAndPushAppImage(lab, { tag: `deploy-v2-${app}`, version: 'v2', gitSha: sha });
+    figures['app image builds (ms)'] = [v1.durationMs, v2.durationMs];
+    vpn = await connectLabVpn(lab.vpn.configFile);
+    session = await openSsh(
+      { host: lab.target.sshHost, port: lab.target.sshPort, username: lab.target.username, privateKey, trust: { kind: 'fingerprint', fingerprint: lab.target.fingerprint } },
+      { connectTimeoutMs: 10_000 },
+    );
+    target = (await openDockerOverSsh(session.client, lab.target.dockerSocket)).docker;
+  }, 1_200_000);
+
+  afterAll(async () => {
+    if (target) {
+      const list = await target.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } }).catch(() => []);
+      for (const c of list) await target.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+      await target.getVolume(`${app}-data`).remove().catch(() => undefined);
+    }
+    session?.close();
+    await vpn?.stop();
+    for (const j of jobs) j.cleanup();
+    console.log(`deploy-ssh real-app figures: ${JSON.stringify(figures, null, 2)}`);
+  });
+
+  const tokens: Array<{ token: string; text: string }> = [];
+
+  it('v1 then v2 (recreate) under load: /version says v2 and every result stored under v1 is still there', async () => {
+    const first = await deploy(inputs({ image: v1.imageRef }));
+    expect(first.main.exitCode, first.main.log).toBe(0);
+    expect((await json('/version')).body.version).toBe('v1');
+    for (const lines of [['Gangway deploys safely'], ['Blue and green', 'version one'], ['SQLite keeps history']]) {
+      const image = await renderTextImage(lines, 'DejaVu Sans', 32);
+      const res = await json('/api/v1/ocr', { method: 'POST', headers: { 'content-type': 'image/png' }, body: image.png });
+      expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+      tokens.push({ token: String(res.body.token), text: String(res.body.text) });
+    }
+    figures['v1 phases'] = first.report?.hosts[0]?.phases;
+
+    const load = steadyLoad();
+    await new Promise((r) => setTimeout(r, 1000));
+    const second = await deploy(inputs({ image: v2.imageRef }));
+    await new Promise((r) => setTimeout(r, 1000));
+    const counts = await load.stop();
+    expect(second.main.exitCode, second.main.log).toBe(0);
+    expect(second.main.outputs['image-digest']).toBe(v2.digest);
+    expect((await json('/version')).body).toMatchObject({ version: 'v2' });
+    for (const t of tokens) {
+      const res = await json(`/api/v1/results/${t.token}`);
+      expect(res.status).toBe(200);
+      expect(res.body.text).toBe(t.text);
+    }
+    figures['v2 phases'] = second.report?.hosts[0]?.phases;
+    figures['recreate downtime (real app)'] = { failed: counts.failed, total: counts.total, versions: counts.versions, stopToReadyMs: second.report?.hosts[0]?.downtimeMs };
+  });
+
+  it('a v3 that never gets ready is rolled back: v2 serves again, the step fails with rolled-back=true and v3\'s output', async () => {
+    const never = '["node", "-e", "require(\'node:http\').createServer((q, s) => { s.statusCode = 503; s.end(\'never\'); }).listen(8080); console.log(\'v3 is up but never ready\')"]';
+    const third = await deploy(inputs({ image: v2.imageRef, command: never, 'readiness-timeout': '10s' }));
+    expect(third.main.exitCode).toBe(1);
+    expect(third.main.outputs['rolled-back']).toBe('true');
+    expect(third.main.log).toContain('v3 is up but never ready');
+    expect((await json('/version')).body).toMatchObject({ version: 'v2' });
+    expect((await json(`/api/v1/results/${tokens[0]?.token ?? ''}`)).status).toBe(200);
+    const phases = third.report?.hosts[0]?.phases ?? [];
+    figures['auto rollback (real app)'] = { readinessMs: phases.find((p) => p.phase === 'readiness')?.ms, restoreMs: phases.find((p) => p.phase === 'restore')?.ms, totalMs: third.report?.hosts[0]?.totalMs };
+  });
+
+  it('leaks no secret', () => {
+    expect(findSecretLeaks(runs, { 'private-key': privateKey, 'registry-password': lab.registry.password, 'env value': ENV_SECRET })).toEqual([]);
+  });
+});

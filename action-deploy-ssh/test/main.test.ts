@@ -1,0 +1,131 @@
+// main and post with the connection replaced by in-memory engines: several hosts, outputs,
+// the summary, cancellation after the old container stopped, and the post step's lock release.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Inputs, mapInputs } from '@gangway/kit';
+import { parseKeyValueFile as parseFile } from '@gangway/kit/harness';
+import type { ConnectHost } from '../src/connection.ts';
+import { lockName } from '../src/container-spec.ts';
+import { acquireLock } from '../src/lock.ts';
+import { LOCKS_STATE } from '../src/lock-state.ts';
+import { main } from '../src/main.ts';
+import { post } from '../src/post.ts';
+import { DIGEST_V1, DIGEST_V2, FakeEngine } from './fakes.ts';
+import { baseInputs } from './helpers.ts';
+
+const REPO = 'registry.example.com/team/shop';
+
+function fakeEngine(): FakeEngine {
+  const e = new FakeEngine();
+  e.registry.push({ repository: REPO, tag: 'v1', digest: DIGEST_V1, id: 'sha256:img1' }, { repository: REPO, tag: 'v2', digest: DIGEST_V2, id: 'sha256:img2' });
+  return e;
+}
+
+function connectTo(engines: Record<string, FakeEngine | Error>, opened: string[] = []): ConnectHost {
+  return async (_settings, host) => {
+    const engine = engines[host.host];
+    opened.push(host.host);
+    if (!engine) throw new Error(`no fake for ${host.host}`);
+    if (engine instanceof Error) throw engine;
+    return { engine, prober: engine.prober(), transport: 'stream-local', hostKey: 'SHA256:fake', close: () => undefined };
+  };
+}
+
+let dir: string;
+const saved: Record<string, string | undefined> = {};
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'gangway-deploy-main-'));
+  for (const name of ['GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_STEP_SUMMARY', `STATE_${LOCKS_STATE}`]) saved[name] = process.env[name];
+  for (const name of ['output', 'state', 'summary']) writeFileSync(path.join(dir, name), '');
+  process.env.GITHUB_OUTPUT = path.join(dir, 'output');
+  process.env.GITHUB_STATE = path.join(dir, 'state');
+  process.env.GITHUB_STEP_SUMMARY = path.join(dir, 'summary');
+});
+afterEach(() => {
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const outputs = (): Record<string, string> => parseFile(readFileSync(path.join(dir, 'output'), 'utf8'));
+const state = (): Record<string, string> => parseFile(readFileSync(path.join(dir, 'state'), 'utf8'));
+
+describe('main', () => {
+  it('deploys host after host and writes outputs, report and a summary per host', async () => {
+    const a = fakeEngine();
+    const b = fakeEngine();
+    const inputs = new Inputs(mapInputs(baseInputs({ host: 'a.example.com\nb.example.com:2222', image: `${REPO}:v1`, publish: '8080', 'readiness-timeout': '1s' })));
+    await main(new AbortController().signal, { inputs, connect: connectTo({ 'a.example.com': a, 'b.example.com': b }) });
+    const out = outputs();
+    expect(out['image-digest']).toBe(DIGEST_V1);
+    expect(out['rolled-back']).toBe('false');
+    expect(out['container-name']).toMatch(/^shop-/);
+    const report = JSON.parse(out.report ?? '{}') as { result: string; hosts: Array<{ host: string; result: string; phases: Array<{ phase: string }> }> };
+    expect(report.result).toBe('success');
+    expect(report.hosts.map((h) => [h.host, h.result])).toEqual([
+      ['a.example.com', 'deployed'],
+      ['b.example.com:2222', 'deployed'],
+    ]);
+    expect(report.hosts[0]?.phases[0]?.phase).toBe('connect');
+    const summary = readFileSync(path.join(dir, 'summary'), 'utf8');
+    expect(summary).toContain('a.example.com');
+    expect(summary).toContain('b.example.com:2222');
+    expect(summary).toContain('requests fail during the downtime');
+    // Every lock taken was released, and the saved state says so.
+    expect(JSON.parse(state()[LOCKS_STATE] ?? '[]')).toEqual([]);
+  });
+
+  it('stops the rollout at the first failing host and fails the step', async () => {
+    const a = fakeEngine();
+    const opened: string[] = [];
+    const inputs = new Inputs(mapInputs(baseInputs({ host: 'down.example.com, a.example.com', image: `${REPO}:v1`, 'readiness-timeout': '1s' })));
+    await expect(main(new AbortController().signal, { inputs, connect: connectTo({ 'down.example.com': new Error('SSH to deploy@down.example.com failed (timeout)'), 'a.example.com': a }, opened) })).rejects.toThrow(/failed \(timeout\)/);
+    expect(opened).toEqual(['down.example.com']);
+    expect(a.calls).toEqual([]);
+    const report = JSON.parse(outputs().report ?? '{}') as { result: string; hosts: Array<{ result: string }> };
+    expect(report.result).toBe('failure');
+  });
+
+  it('puts the old container back when the job is cancelled after the stop', async () => {
+    const e = fakeEngine();
+    const first = new Inputs(mapInputs(baseInputs({ host: 'a.example.com', image: `${REPO}:v1`, publish: '8080', 'readiness-timeout': '1s' })));
+    await main(new AbortController().signal, { inputs: first, connect: connectTo({ 'a.example.com': e }) });
+    const v1 = e.running('shop');
+    e.readyWhen = (c) => v1.includes(c.options.name);
+    const controller = new AbortController();
+    const realStart = e.startContainer.bind(e);
+    e.startContainer = async (id) => {
+      await realStart(id);
+      if (e.running('shop').length === 1 && !v1.includes(e.running('shop')[0] ?? '')) controller.abort(new Error('The job was cancelled (SIGINT).'));
+    };
+    const second = new Inputs(mapInputs(baseInputs({ host: 'a.example.com', image: `${REPO}:v2`, publish: '8080', 'readiness-timeout': '30s' })));
+    await expect(main(controller.signal, { inputs: second, connect: connectTo({ 'a.example.com': e }) })).rejects.toThrow(/cancelled.*rolled back/s);
+    expect(e.running('shop')).toEqual(v1);
+    expect(outputs()['rolled-back']).toBe('true');
+    expect([...e.containers.values()].some((c) => c.options.name === lockName('shop'))).toBe(false);
+  });
+});
+
+describe('post', () => {
+  it('releases a lock main left behind, and only that one', async () => {
+    const e = fakeEngine();
+    e.images.set('sha256:img1', { id: 'sha256:img1', repoDigests: [], hasHealthcheck: false, refs: [] });
+    const held = await acquireLock(e, { app: 'shop', image: 'sha256:img1', provenance: { gitSha: 'a', runUrl: 'r', actor: 'me', at: '' }, timeoutMs: 100, ttlMs: 60_000, log: () => undefined, warn: () => undefined });
+    process.env[`STATE_${LOCKS_STATE}`] = JSON.stringify([{ ...held, host: 'a.example.com', sshHost: 'a.example.com', sshPort: 22 }]);
+    await post(new AbortController().signal, { inputs: new Inputs(mapInputs(baseInputs())), connect: connectTo({ 'a.example.com': e }) });
+    expect([...e.containers.values()].some((c) => c.options.name === lockName('shop'))).toBe(false);
+    // A second post (or a lock someone else took meanwhile) removes nothing.
+    const other = await acquireLock(e, { app: 'shop', image: 'sha256:img1', provenance: { gitSha: 'b', runUrl: 'r2', actor: 'you', at: '' }, timeoutMs: 100, ttlMs: 60_000, log: () => undefined, warn: () => undefined });
+    await post(new AbortController().signal, { inputs: new Inputs(mapInputs(baseInputs())), connect: connectTo({ 'a.example.com': e }) });
+    expect(e.containers.has(other.containerId)).toBe(true);
+  });
+
+  it('does nothing (and needs no inputs) when no lock is left', async () => {
+    delete process.env[`STATE_${LOCKS_STATE}`];
+    await expect(post(new AbortController().signal, { inputs: new Inputs(mapInputs({})), connect: connectTo({}) })).resolves.toBeUndefined();
+  });
+});
