@@ -20,6 +20,7 @@ import { ensureDeployUser } from './sshd.ts';
 import { readLabState, writeLabState } from './state.ts';
 import type { LabState, TargetState } from './state.ts';
 import { createTargetNetwork, startTargetServices } from './target.ts';
+import { ensureVpnExtras } from './vpn-extras.ts';
 import { startEngine } from './engine.ts';
 
 export type { LabState, TargetState, VpnState } from './state.ts';
@@ -136,7 +137,7 @@ async function labUpLocked(options: LabUpOptions): Promise<LabState> {
   if (previous) {
     const h = ledgerHealth(previous);
     if (h.healthy) {
-      const state = readLabState();
+      const state = await ensureVpnExtras(readLabState());
       say(`the lab is already up (since ${state.startedAt}): nothing to do`);
       if (options.printSummary !== false) console.log(describeLab(state));
       return state;
@@ -222,9 +223,10 @@ async function labUpLocked(options: LabUpOptions): Promise<LabState> {
     };
     writeLabState(state);
     closeLedger();
+    const withExtras = await phase('VPN extras for action-vpn-connect (auth server, wrong certificate)', () => ensureVpnExtras(state));
     say(`lab up in ${formatDuration(performance.now() - started)}`);
-    if (options.printSummary !== false) console.log(describeLab(state));
-    return state;
+    if (options.printSummary !== false) console.log(describeLab(withExtras));
+    return withExtras;
   } catch (e) {
     closeLedger();
     say(`lab:up failed: ${e instanceof Error ? e.message : String(e)}`);

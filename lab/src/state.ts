@@ -21,6 +21,30 @@ export interface VpnState {
   serverConfigFile: string;
   managementSocket: string;
   pid: number;
+  /** action-vpn-connect's scenarios (vpn-extras.ts), on the first target only. */
+  auth?: VpnAuthState;
+  wrongCert?: VpnWrongCertState;
+}
+
+/** A second OpenVPN server on the first target that also checks a username and password (auth-user-pass-verify). */
+export interface VpnAuthState {
+  port: number;
+  network: string;
+  serverAddress: string;
+  username: string;
+  password: string;
+  /** Inline client config for this server (with a bare `auth-user-pass`). */
+  configFile: string;
+  serverConfigFile: string;
+  pid: number;
+  startTime: string;
+}
+
+/** A client certificate and key signed by a CA that no lab server trusts. */
+export interface VpnWrongCertState {
+  cert: string;
+  key: string;
+  ca: string;
 }
 
 export interface TargetState {
