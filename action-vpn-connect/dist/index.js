@@ -28377,8 +28377,11 @@ module.exports = {
 /* harmony export */   L8: () => (/* binding */ classify),
 /* harmony export */   NI: () => (/* binding */ HINTS),
 /* harmony export */   PS: () => (/* binding */ VpnConnectError),
-/* harmony export */   fo: () => (/* binding */ decisiveFailure)
+/* harmony export */   fo: () => (/* binding */ decisiveFailure),
+/* harmony export */   hM: () => (/* binding */ handshakeStalled),
+/* harmony export */   hp: () => (/* binding */ SERVER_VERIFIED)
 /* harmony export */ });
+/* unused harmony export HANDSHAKE_DONE */
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5482);
 // Pure: why a connection attempt failed, from OpenVPN's log lines and state transitions.
 
@@ -28394,6 +28397,18 @@ const HINTS = {
     'check-host': 'The tunnel is up but "check-host" does not accept TCP connections through it. Check that the host and port are right, that the service runs, and that the VPN routes that address.',
     cancelled: 'The job was cancelled while connecting; OpenVPN was stopped.',
 };
+/** The client checked the server's certificate: the server is reachable and the right one. */
+const SERVER_VERIFIED = /^VERIFY OK: depth=0\b/;
+/** The TLS handshake completed (both sides accepted each other's certificates). */
+const HANDSHAKE_DONE = /Peer Connection Initiated|^Control Channel: TLS/;
+/**
+ * A server that rejects the client's certificate drops the session without a word the client
+ * sees (OpenVPN 2.6 logs "Sent fatal SSL alert" on the server only): the client's handshake just
+ * stops after the server's certificate verified.
+ */
+function handshakeStalled(messages) {
+    return messages.some((m) => SERVER_VERIFIED.test(m)) && !messages.some((m) => HANDSHAKE_DONE.test(m));
+}
 /** Rules in priority order: the first that matches any message wins. */
 const RULES = [
     { category: 'auth', test: /AUTH_FAILED|auth-failure|Verification Failed: 'Auth'/, decisive: true },
@@ -28431,6 +28446,10 @@ function classify(e) {
         const line = lastMatching(all, rule.test);
         if (line)
             return failure(rule.category, `OpenVPN: ${line.trim()}`);
+    }
+    if (e.handshakeStalledMs !== undefined || (e.timedOutAfterMs !== undefined && handshakeStalled(e.messages))) {
+        const quiet = e.handshakeStalledMs ?? e.timedOutAfterMs ?? 0;
+        return failure('tls', `The server answered and its certificate verified, but it went silent after receiving this client's certificate (no answer for ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a3)(quiet)}): it does not accept the client certificate.`);
     }
     if (e.timedOutAfterMs !== undefined) {
         const unreachable = lastMatching(e.messages, /EHOSTUNREACH|ENETUNREACH|ECONNREFUSED|No route to host|Network is unreachable|Connection refused/);
@@ -29936,6 +29955,7 @@ function awaitConnection(o) {
     let passwordRefused = false;
     let fatal;
     let settled = false;
+    let stallTimer;
     return new Promise((resolve, reject) => {
         const cleanups = [];
         const finish = (result) => {
@@ -29968,6 +29988,14 @@ function awaitConnection(o) {
                         iface = device[1];
                     if ((0,_classify_js__WEBPACK_IMPORTED_MODULE_1__/* .decisiveFailure */ .fo)(n.message))
                         failSoon({});
+                    if (_classify_js__WEBPACK_IMPORTED_MODULE_1__/* .SERVER_VERIFIED */ .hp.test(n.message) && !stallTimer) {
+                        const stallMs = o.handshakeStallMs ?? 10_000;
+                        stallTimer = setTimeout(() => {
+                            if ((0,_classify_js__WEBPACK_IMPORTED_MODULE_1__/* .handshakeStalled */ .hM)(messages))
+                                finish({ evidence: { handshakeStalledMs: stallMs } });
+                        }, stallMs);
+                        cleanups.push(() => clearTimeout(stallTimer));
+                    }
                     return;
                 }
                 case 'state': {

@@ -47,7 +47,23 @@ export interface Evidence {
   /** The OpenVPN process exited (code or signal). */
   exit?: { code: number | null; signal: string | null };
   timedOutAfterMs?: number;
+  /** The handshake went silent this long after the server's certificate checked out. */
+  handshakeStalledMs?: number;
   cancelled?: boolean;
+}
+
+/** The client checked the server's certificate: the server is reachable and the right one. */
+export const SERVER_VERIFIED = /^VERIFY OK: depth=0\b/;
+/** The TLS handshake completed (both sides accepted each other's certificates). */
+export const HANDSHAKE_DONE = /Peer Connection Initiated|^Control Channel: TLS/;
+
+/**
+ * A server that rejects the client's certificate drops the session without a word the client
+ * sees (OpenVPN 2.6 logs "Sent fatal SSL alert" on the server only): the client's handshake just
+ * stops after the server's certificate verified.
+ */
+export function handshakeStalled(messages: string[]): boolean {
+  return messages.some((m) => SERVER_VERIFIED.test(m)) && !messages.some((m) => HANDSHAKE_DONE.test(m));
 }
 
 interface Rule {
@@ -92,6 +108,10 @@ export function classify(e: Evidence): Failure {
   for (const rule of RULES) {
     const line = lastMatching(all, rule.test);
     if (line) return failure(rule.category, `OpenVPN: ${line.trim()}`);
+  }
+  if (e.handshakeStalledMs !== undefined || (e.timedOutAfterMs !== undefined && handshakeStalled(e.messages))) {
+    const quiet = e.handshakeStalledMs ?? e.timedOutAfterMs ?? 0;
+    return failure('tls', `The server answered and its certificate verified, but it went silent after receiving this client's certificate (no answer for ${formatDuration(quiet)}): it does not accept the client certificate.`);
   }
   if (e.timedOutAfterMs !== undefined) {
     const unreachable = lastMatching(e.messages, /EHOSTUNREACH|ENETUNREACH|ECONNREFUSED|No route to host|Network is unreachable|Connection refused/);

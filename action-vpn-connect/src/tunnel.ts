@@ -1,7 +1,7 @@
 // One connection attempt, driven over the management interface, and the teardown that main
 // (on failure or cancellation) and post share.
 import { errorMessage } from '@gangway/kit';
-import { classify, decisiveFailure, VpnConnectError, type Evidence, type Failure } from './classify.ts';
+import { classify, decisiveFailure, handshakeStalled, SERVER_VERIFIED, VpnConnectError, type Evidence, type Failure } from './classify.ts';
 import { ManagementClient, quoteArg, type LogNotification, type ManagementSession, type Notification, type StateNotification } from './management.ts';
 import type { Credentials } from './ovpn-config.ts';
 import { isRunning, linkExists, signalProcess, waitGone, type Privilege, type ProcessId } from './openvpn-process.ts';
@@ -17,6 +17,8 @@ export interface AttemptOptions {
   exited: Promise<ExitInfo>;
   credentials?: Credentials;
   timeoutMs: number;
+  /** How long the handshake may stay silent after the server's certificate verified (default 10 s). */
+  handshakeStallMs?: number;
   signal?: AbortSignal;
   onLog?: (entry: LogNotification) => void;
   onState?: (state: StateNotification) => void;
@@ -56,6 +58,7 @@ export function awaitConnection(o: AttemptOptions): Promise<Connection> {
   let passwordRefused = false;
   let fatal: string | undefined;
   let settled = false;
+  let stallTimer: NodeJS.Timeout | undefined;
 
   return new Promise<Connection>((resolve, reject) => {
     const cleanups: Array<() => void> = [];
@@ -85,6 +88,13 @@ export function awaitConnection(o: AttemptOptions): Promise<Connection> {
           const device = DEVICE_OPENED.exec(n.message);
           if (device) iface = device[1];
           if (decisiveFailure(n.message)) failSoon({});
+          if (SERVER_VERIFIED.test(n.message) && !stallTimer) {
+            const stallMs = o.handshakeStallMs ?? 10_000;
+            stallTimer = setTimeout(() => {
+              if (handshakeStalled(messages)) finish({ evidence: { handshakeStalledMs: stallMs } });
+            }, stallMs);
+            cleanups.push(() => clearTimeout(stallTimer));
+          }
           return;
         }
         case 'state': {

@@ -84,6 +84,25 @@ describe('awaitConnection over the management protocol', () => {
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
+  it('fails with tls when the server drops the handshake after its certificate verified (it rejected ours)', async () => {
+    const server = await startFakeManagement({
+      onRelease: (say) => {
+        say('>STATE:1795337520,AUTH,,,,,,');
+        say('>LOG:1795337520,I,TLS: Initial packet from [AF_INET]198.18.0.2:1194, sid=5ef006ba fcc79c38');
+        say('>LOG:1795337520,I,VERIFY OK: depth=1, CN=Gangway lab gw-target1 VPN CA');
+        say('>LOG:1795337520,I,VERIFY OK: depth=0, CN=gw-target1-vpn-server');
+      },
+    });
+    servers.push(server);
+    const session = await ManagementClient.connect(server.socket);
+    clients.push(session);
+    const started = performance.now();
+    const error = (await awaitConnection({ session, exited: new Promise(() => undefined), timeoutMs: 20_000, handshakeStallMs: 300 }).catch((e: unknown) => e)) as AttemptFailed;
+    expect(error.failure.category).toBe('tls');
+    expect(error.failure.reason).toMatch(/went silent after receiving this client's certificate/);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
   it('times out with the last state and the reason the server was not reached', async () => {
     const { result } = await attempt(
       {
