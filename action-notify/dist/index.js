@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(585);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7674);
 
 // Not built yet: fails with a clear message instead of pretending to work (issue #9).
 await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)({
@@ -28388,7 +28388,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 585:
+/***/ 7674:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28398,7 +28398,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   Cs: () => (/* reexport */ runAction)
 });
 
-// UNUSED EXPORTS: Inputs, MIN_MASKED_LINE, PhaseClock, backoffDelay, errorMessage, escapeHtml, factsTable, formatDuration, inputEnvName, isConfigurationError, isValidHost, mapInputs, parseBoolean, parseChoice, parseDuration, parseHostPort, parseInteger, parseKeyValues, parseList, parsePort, registerSecret, reportFailure, retry, runnerInputs, secretParts, setReportOutput, sleep, timingsTable
+// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, Inputs, MIN_MASKED_LINE, PhaseClock, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, dockerModemOptions, errorMessage, escapeHtml, factsTable, formatDuration, formatImageReference, inputEnvName, isConfigurationError, isValidHost, isValidTag, mapInputs, messageError, parseBoolean, parseChoice, parseDockerHost, parseDuration, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registerSecret, registryAuthHeader, registryServerAddress, reportFailure, retry, runnerInputs, secretParts, setReportOutput, sleep, timingsTable
 
 ;// CONCATENATED MODULE: ../packages/kit/src/errors.ts
 /**
@@ -31825,7 +31825,331 @@ class PhaseClock {
     }
 }
 
+;// CONCATENATED MODULE: ../packages/kit/src/docker/docker-host.ts
+
+const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+/** The engine a runner step talks to when nothing is given: `DOCKER_HOST`, else the default socket. */
+function defaultDockerHost(env = process.env) {
+    const fromEnv = env['DOCKER_HOST']?.trim();
+    return fromEnv ? fromEnv : `unix://${DEFAULT_DOCKER_SOCKET}`;
+}
+/**
+ * Parses a Docker host as the docker CLI writes it: `unix:///var/run/docker.sock`, a bare
+ * socket path, `tcp://host:2375`, `tcp://host:2376` (TLS when `tls` is set, or for the
+ * TLS port by convention), `http://` and `https://`. `ssh://` is refused: open the SSH
+ * connection yourself (the deploy action does) and hand the engine a socket.
+ */
+function parseDockerHost(raw, input, options = {}) {
+    const value = raw.trim();
+    const hint = 'Write it as unix:///var/run/docker.sock or tcp://host:2375.';
+    if (value === '')
+        throw new ConfigurationError(`Input "${input}" is empty. ${hint}`, input);
+    if (value.startsWith('/'))
+        return { kind: 'unix', socketPath: value, url: `unix://${value}` };
+    const match = /^([a-z]+):\/\/(.*)$/.exec(value);
+    if (!match)
+        throw new ConfigurationError(`Input "${input}" is "${value}", which is not a Docker host. ${hint}`, input);
+    const scheme = match[1];
+    const rest = match[2];
+    if (scheme === 'unix') {
+        if (!rest.startsWith('/'))
+            throw new ConfigurationError(`Input "${input}" is "${value}": a unix socket needs an absolute path (three slashes: unix:///path). ${hint}`, input);
+        return { kind: 'unix', socketPath: rest, url: value };
+    }
+    if (scheme === 'tcp' || scheme === 'http' || scheme === 'https') {
+        const hostPort = /^(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(rest);
+        if (!hostPort)
+            throw new ConfigurationError(`Input "${input}" is "${value}": expected ${scheme}://host:port. ${hint}`, input);
+        const host = hostPort[1].replace(/^\[|\]$/g, '');
+        const port = hostPort[2] === undefined ? (scheme === 'https' ? 2376 : 2375) : Number(hostPort[2]);
+        if (port < 1 || port > 65535)
+            throw new ConfigurationError(`Input "${input}" is "${value}": the port is out of range. ${hint}`, input);
+        const tls = scheme === 'https' || (scheme === 'tcp' && (options.tls ?? port === 2376));
+        return { kind: 'tcp', host, port, tls, url: value };
+    }
+    if (scheme === 'ssh') {
+        throw new ConfigurationError(`Input "${input}" is "${value}": ssh:// engines are not supported here. Forward the remote Docker socket to a local one, or use tcp://.`, input);
+    }
+    throw new ConfigurationError(`Input "${input}" is "${value}": the scheme "${scheme}" is not a Docker host scheme. ${hint}`, input);
+}
+/** Connection options in the shape docker-modem (dockerode) takes. */
+function dockerModemOptions(host, tlsFiles) {
+    if (host.kind === 'unix')
+        return { socketPath: host.socketPath };
+    return { host: host.host, port: host.port, protocol: host.tls ? 'https' : 'http', ...(host.tls && tlsFiles ? tlsFiles : {}) };
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/docker/image-ref.ts
+
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+function isValidTag(tag) {
+    return TAG.test(tag);
+}
+/**
+ * Parses an image reference by Docker's rules: the first component is a registry when it
+ * holds a `.` or a `:` or is `localhost`; path components are lower case.
+ */
+function parseImageReference(raw, input = 'image') {
+    const value = raw.trim();
+    const fail = (why) => {
+        throw new ConfigurationError(`Input "${input}" is "${value}": ${why}. Write it as registry.example.com/team/app (optionally :tag).`, input);
+    };
+    if (value === '')
+        fail('it is empty');
+    let rest = value;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at !== -1) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!DIGEST.test(digest))
+            fail(`"${digest}" is not a sha256 digest`);
+    }
+    let registry = 'docker.io';
+    const slash = rest.indexOf('/');
+    const first = slash === -1 ? '' : rest.slice(0, slash);
+    if (slash !== -1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+        registry = first;
+        rest = rest.slice(slash + 1);
+        if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$/.test(registry))
+            fail(`"${registry}" is not a registry host`);
+    }
+    let tag;
+    const colon = rest.lastIndexOf(':');
+    if (colon !== -1) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!isValidTag(tag))
+            fail(`"${tag}" is not a valid tag (letters, digits, _ . -, up to 128, not starting with . or -)`);
+    }
+    if (rest === '')
+        fail('the repository name is missing');
+    const components = rest.split('/');
+    for (const c of components) {
+        if (!PATH_COMPONENT.test(c))
+            fail(`"${c}" is not a valid repository name component (lower-case letters, digits, and . _ - between them)`);
+    }
+    const path = registry === 'docker.io' && components.length === 1 ? `library/${rest}` : rest;
+    const repository = registry === 'docker.io' ? rest : `${registry}/${rest}`;
+    if (repository.length > 255)
+        fail('the repository name is longer than 255 characters');
+    return { registry, path, repository, ...(tag === undefined ? {} : { tag }), ...(digest === undefined ? {} : { digest }) };
+}
+/** `repository:tag` or `repository@digest`. */
+function formatImageReference(ref) {
+    if (ref.digest)
+        return `${ref.repository}@${ref.digest}`;
+    return ref.tag ? `${ref.repository}:${ref.tag}` : ref.repository;
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/docker/progress.ts
+/**
+ * Reading what the Engine API streams back from build, push and pull: one JSON object a
+ * line (`stream`, `status`, `progress`, `aux`, `error`/`errorDetail`), and BuildKit's
+ * status updates, which arrive as base64 protobuf in `aux` with id `moby.buildkit.trace`.
+ */
+/** The error an engine reported inside a stream (the HTTP status was 200). */
+class EngineStreamError extends Error {
+    code;
+    constructor(message, code) {
+        super(message);
+        this.name = 'EngineStreamError';
+        this.code = code;
+    }
+}
+/** The error text of a message, if it carries one. */
+function messageError(message) {
+    return message.errorDetail?.message ?? message.error;
+}
+/**
+ * Splits a byte stream into JSON messages, one a line. Lines that are not JSON (some
+ * proxies add them) become `{ stream: line }` rather than failing the whole read.
+ */
+async function* readJsonMessages(source) {
+    let partial = '';
+    const decoder = new TextDecoder();
+    const parse = (line) => {
+        const trimmed = line.trim();
+        if (trimmed === '')
+            return undefined;
+        try {
+            const parsed = JSON.parse(trimmed);
+            return typeof parsed === 'object' && parsed !== null ? (parsed) : { stream: trimmed };
+        }
+        catch {
+            return { stream: trimmed };
+        }
+    };
+    for await (const chunk of source) {
+        partial += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+        const lines = partial.split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+            const message = parse(line);
+            if (message)
+                yield message;
+        }
+    }
+    partial += decoder.decode();
+    const last = parse(partial);
+    if (last)
+        yield last;
+}
+function readVarint(buf, pos) {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+        if (pos >= buf.length)
+            throw new Error('protobuf: truncated varint');
+        const byte = buf[pos++];
+        result |= BigInt(byte & 0x7f) << shift;
+        if ((byte & 0x80) === 0)
+            return [result, pos];
+        shift += 7n;
+        if (shift > 70n)
+            throw new Error('protobuf: varint too long');
+    }
+}
+function* fields(buf) {
+    let pos = 0;
+    while (pos < buf.length) {
+        const [key, afterKey] = readVarint(buf, pos);
+        pos = afterKey;
+        const field = Number(key >> 3n);
+        const wire = Number(key & 7n);
+        if (wire === 0) {
+            const [int, next] = readVarint(buf, pos);
+            pos = next;
+            yield { field, wire, int };
+        }
+        else if (wire === 2) {
+            const [len, next] = readVarint(buf, pos);
+            const end = next + Number(len);
+            if (end > buf.length)
+                throw new Error('protobuf: truncated field');
+            yield { field, wire, bytes: buf.subarray(next, end) };
+            pos = end;
+        }
+        else if (wire === 1) {
+            pos += 8;
+        }
+        else if (wire === 5) {
+            pos += 4;
+        }
+        else {
+            throw new Error(`protobuf: unsupported wire type ${wire}`);
+        }
+    }
+}
+const utf8 = new TextDecoder();
+const progress_text = (f) => (f.bytes ? utf8.decode(f.bytes) : '');
+function timestampMs(bytes) {
+    if (!bytes)
+        return undefined;
+    let seconds = 0n;
+    let nanos = 0n;
+    for (const f of fields(bytes)) {
+        if (f.field === 1 && f.int !== undefined)
+            seconds = f.int;
+        if (f.field === 2 && f.int !== undefined)
+            nanos = f.int;
+    }
+    return Number(seconds) * 1000 + Math.floor(Number(nanos) / 1e6);
+}
+function decodeVertex(bytes) {
+    const v = { digest: '', inputs: [], name: '', cached: false };
+    for (const f of fields(bytes)) {
+        if (f.field === 1)
+            v.digest = progress_text(f);
+        else if (f.field === 2)
+            v.inputs.push(progress_text(f));
+        else if (f.field === 3)
+            v.name = progress_text(f);
+        else if (f.field === 4)
+            v.cached = f.int === 1n;
+        else if (f.field === 5)
+            v.started = timestampMs(f.bytes);
+        else if (f.field === 6)
+            v.completed = timestampMs(f.bytes);
+        else if (f.field === 7)
+            v.error = progress_text(f);
+    }
+    return v;
+}
+function decodeLog(bytes) {
+    const log = { vertex: '', stream: 1, message: '' };
+    for (const f of fields(bytes)) {
+        if (f.field === 1)
+            log.vertex = progress_text(f);
+        else if (f.field === 3 && f.int !== undefined)
+            log.stream = Number(f.int);
+        else if (f.field === 4)
+            log.message = progress_text(f);
+    }
+    return log;
+}
+function decodeWarning(bytes) {
+    const w = { vertex: '', message: '' };
+    for (const f of fields(bytes)) {
+        if (f.field === 1)
+            w.vertex = progress_text(f);
+        else if (f.field === 3)
+            w.message = progress_text(f);
+    }
+    return w;
+}
+/** Decodes one `moby.buildkit.trace` payload (base64 protobuf StatusResponse). */
+function decodeBuildkitStatus(base64) {
+    const status = { vertexes: [], logs: [], warnings: [] };
+    if (!base64)
+        return status;
+    for (const f of fields(Buffer.from(base64, 'base64'))) {
+        if (!f.bytes)
+            continue;
+        if (f.field === 1)
+            status.vertexes.push(decodeVertex(f.bytes));
+        else if (f.field === 3)
+            status.logs.push(decodeLog(f.bytes));
+        else if (f.field === 4)
+            status.warnings.push(decodeWarning(f.bytes));
+    }
+    return status;
+}
+/** The BuildKit status in a message, when it is a `moby.buildkit.trace`. */
+function buildkitStatusOf(message) {
+    const aux = message.aux;
+    if (message.id !== 'moby.buildkit.trace')
+        return undefined;
+    if (typeof aux === 'string')
+        return decodeBuildkitStatus(aux);
+    return undefined;
+}
+/** The image id a build reports: `aux.ID` (classic) or `moby.image.id` (BuildKit). */
+function builtImageIdOf(message) {
+    const aux = message.aux;
+    if (aux && typeof aux === 'object' && typeof aux.ID === 'string' && aux.ID.startsWith('sha256:'))
+        return aux.ID;
+    return undefined;
+}
+/** The digest a push reports in its last `aux`: `{ Tag, Digest, Size }`. */
+function pushedDigestOf(message) {
+    const aux = message.aux;
+    if (aux && typeof aux === 'object' && typeof aux.Digest === 'string') {
+        return { tag: typeof aux.Tag === 'string' ? aux.Tag : '', digest: aux.Digest, size: typeof aux.Size === 'number' ? aux.Size : 0 };
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/docker/index.ts
+
+
+
+
+
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
+
 
 
 
