@@ -28849,7 +28849,7 @@ async function main(signal) {
         const overlaps = a.connection.interface ? findOverlaps(readRoutes(), a.connection.interface) : [];
         report.overlaps = overlaps;
         for (const o of overlaps) {
-            core/* warning */.$e(`Route clash: the VPN routes ${o.vpn} through ${a.connection.interface ?? 'the tunnel'}, but the runner already reaches ${o.runner} through ${o.runnerDev}. Traffic to ${o.runner} will not go through the VPN.`);
+            core/* warning */.$e(`Route clash: the VPN routes ${o.vpn} through ${a.connection.interface ?? 'the tunnel'}, but the runner already routes ${o.runner} through ${o.runnerDev} (as or more specifically): traffic to ${o.runner} may take ${o.runnerDev} instead of this tunnel.`);
         }
         const check = settings['check-host'];
         if (check) {
@@ -29590,7 +29590,7 @@ async function post() {
         parts.push(stopped.how === 'already-gone' ? 'OpenVPN was not running' : `OpenVPN stopped (${stopped.how === 'management' ? 'signal SIGTERM over the management interface' : stopped.how}) in ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_3__/* .formatDuration */ .a3)(stopped.ms)}`);
     if (saved.interface) {
         if (stopped.interfaceGone)
-            parts.push(`${saved.interface} removed`);
+            parts.push(`${saved.interface} gone`);
         else
             _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`A device named ${saved.interface} still exists after OpenVPN stopped (another tunnel may have taken the name); it was left alone.`);
     }

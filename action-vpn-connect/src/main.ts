@@ -234,7 +234,7 @@ export async function main(signal: AbortSignal): Promise<void> {
     const overlaps: Overlap[] = a.connection.interface ? findOverlaps(readRoutes(), a.connection.interface) : [];
     report.overlaps = overlaps;
     for (const o of overlaps) {
-      core.warning(`Route clash: the VPN routes ${o.vpn} through ${a.connection.interface ?? 'the tunnel'}, but the runner already reaches ${o.runner} through ${o.runnerDev}. Traffic to ${o.runner} will not go through the VPN.`);
+      core.warning(`Route clash: the VPN routes ${o.vpn} through ${a.connection.interface ?? 'the tunnel'}, but the runner already routes ${o.runner} through ${o.runnerDev} (as or more specifically): traffic to ${o.runner} may take ${o.runnerDev} instead of this tunnel.`);
     }
 
     const check = settings['check-host'];

@@ -37,7 +37,7 @@ export async function post(): Promise<void> {
   if (stopped.how === 'survived') core.warning(`OpenVPN (pid ${saved.process?.pid ?? '?'}) survived SIGKILL; it may still hold ${saved.interface ?? 'its tun device'}.`);
   else parts.push(stopped.how === 'already-gone' ? 'OpenVPN was not running' : `OpenVPN stopped (${stopped.how === 'management' ? 'signal SIGTERM over the management interface' : stopped.how}) in ${formatDuration(stopped.ms)}`);
   if (saved.interface) {
-    if (stopped.interfaceGone) parts.push(`${saved.interface} removed`);
+    if (stopped.interfaceGone) parts.push(`${saved.interface} gone`);
     else core.warning(`A device named ${saved.interface} still exists after OpenVPN stopped (another tunnel may have taken the name); it was left alone.`);
   }
   if (fs.existsSync(saved.dir)) {

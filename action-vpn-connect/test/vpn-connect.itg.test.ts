@@ -109,7 +109,7 @@ describe('action-vpn-connect on the lab', () => {
     expect(fs.existsSync(`/sys/class/net/${r.main.outputs['interface'] as string}`)).toBe(false);
     expectNothingLeft(r);
     figures['time to connect (inline config)'] = `${rep.connectMs ?? '?'} ms; main step ${r.main.durationMs} ms`;
-    figures['post teardown'] = `${r.post.durationMs} ms (step)`;
+    figures['post teardown'] = `${/OpenVPN stopped \([^)]*\) in (\S+)/.exec(r.post.log)?.[1] ?? '?'} to stop OpenVPN; post step ${r.post.durationMs} ms`;
   });
 
   it('connects from a config file in the workspace with the keys as separate inputs, and leaves that file untouched', async () => {
@@ -170,6 +170,30 @@ describe('action-vpn-connect on the lab', () => {
     expect(r.main.durationMs).toBeLessThan(13_000);
     expectNothingLeft(r);
     figures['unreachable -> timeout (connect-timeout 8s)'] = `${r.main.durationMs} ms (main step)`;
+  });
+
+  it('retries after a timeout when asked, then fails with the category of the last attempt', async () => {
+    const config = read(lab.vpn.configFile).replace(/^remote (\S+) \d+$/m, `remote ${lab.target.vethAddress} 1199`);
+    const r = await mainThenPost({ config, 'connect-timeout': '2s', retries: '1' });
+    expect(r.main.exitCode).toBe(1);
+    expect(r.main.annotations.some((a) => a.level === 'warning' && /Attempt 1 failed \[timeout\].*Retrying in/.test(a.message))).toBe(true);
+    expect(JSON.parse(r.main.outputs['report'] ?? '{}')).toMatchObject({ attempts: 2, failure: { category: 'timeout' } });
+    expectNothingLeft(r);
+  });
+
+  it('a tunnel that dropped during the job: post warns and cleans up, and does not fail', async () => {
+    const job = new RunnerJob();
+    jobs.push(job);
+    const inputs = { config: read(lab.vpn.configFile) };
+    const main = await job.main(actionDir, { inputs, timeoutMs: 120_000 });
+    expect(main.exitCode, main.log).toBe(0);
+    process.kill(Number(main.outputs['pid']), 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    const post = await job.post(actionDir, { inputs });
+    expect(post.exitCode).toBe(0);
+    expect(post.annotations.some((a) => a.level === 'warning' && /had already exited before the post step/.test(a.message))).toBe(true);
+    expect(privateDirs(job)).toEqual([]);
+    expect(findSecretLeaks([main, post], secrets)).toEqual([]);
   });
 
   it('cancellation while connecting stops OpenVPN before the step exits', async () => {
