@@ -34,6 +34,8 @@ const runs: ActionRun[] = [];
 const jobs: RunnerJob[] = [];
 const ENV_SECRET = `env-secret-${randomBytes(8).toString('hex')}`;
 const figures: Record<string, unknown> = {};
+const PASSPHRASE = `pp-${randomBytes(8).toString('hex')}`;
+let encryptedKey = '';
 
 function baseInputs(app: string, port: number, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -202,7 +204,7 @@ describe('action-deploy-ssh on the lab', () => {
     figures['auto rollback'] = { readinessWaitMs: phaseMs(v3.report, 'readiness'), restoreMs: phaseMs(v3.report, 'restore'), totalMs: v3.report?.hosts[0]?.totalMs };
   });
 
-  it('rollback: true switches to the previous container (v1), and again forward is a deploy', async () => {
+  it('rollback: true switches to the previous container (v1), kept stopped since the v2 deploy', async () => {
     const app = mainApp();
     const back = await deploy(baseInputs(app, port1, { rollback: 'true' }));
     expect(back.main.exitCode, back.main.log).toBe(0);
@@ -270,12 +272,40 @@ describe('action-deploy-ssh on the lab', () => {
     expect(locks).toEqual([]);
   });
 
+  it('logs in with a passphrase-protected key through a jump host (the target itself), and waits for the HEALTHCHECK with readiness-path: docker', async () => {
+    const app = appName('jump');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gangway-pp-'));
+    const keyFile = path.join(dir, 'k');
+    fs.writeFileSync(keyFile, privateKey, { mode: 0o600 });
+    execFileSync('ssh-keygen', ['-q', '-p', '-P', '', '-N', PASSPHRASE, '-f', keyFile]);
+    encryptedKey = fs.readFileSync(keyFile, 'utf8');
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(encryptedKey).not.toBe(privateKey);
+    const run = await deploy(
+      baseInputs(app, port1 + 400, {
+        image: images.v1?.digestRef ?? '',
+        'private-key': encryptedKey,
+        passphrase: PASSPHRASE,
+        'proxy-jump': `${lab.target.username}@${lab.target.sshHost}:${lab.target.sshPort}`,
+        'proxy-known-hosts': lab.target.knownHosts,
+        'readiness-path': 'docker',
+      }),
+    );
+    expect(run.main.exitCode, run.main.log).toBe(0);
+    expect(run.main.log).toMatch(/health: (starting|healthy)|is ready after/);
+    expect((await get(port1 + 400, '/version')).body).toEqual({ version: 'v1' });
+    const info = await target.getContainer(run.main.outputs['container-id'] ?? '').inspect();
+    expect(info.State.Health?.Status).toBe('healthy');
+  });
+
   it('leaks no secret into any captured output of any run', () => {
     expect(runs.length).toBeGreaterThan(5);
     const leaks = findSecretLeaks(runs, {
       'private-key': privateKey,
       'registry-password': lab.registry.password,
       'env value': ENV_SECRET,
+      passphrase: PASSPHRASE,
+      'encrypted key': encryptedKey,
     });
     expect(leaks).toEqual([]);
   });
