@@ -1,8 +1,8 @@
-import { ConfigurationError, runAction } from '@gangway/kit';
+import { runAction } from '@gangway/kit';
+import { main } from './main.ts';
 
-// Not built yet: fails with a clear message instead of pretending to work (issue #8).
 await runAction({
-  main: async () => {
-    throw new ConfigurationError('gangway/action-smoke-test is not released yet (issue #8). Pin a released version.');
+  main: async (signal) => {
+    await main(signal);
   },
 });
