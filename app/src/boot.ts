@@ -6,6 +6,7 @@ import type { OcrRunner } from './app-context.ts';
 import { buildApp } from './app.ts';
 import type { AppConfig } from './config.ts';
 import { openDatabase, type OpenedDatabase } from './db.ts';
+import { HttpError } from './http-errors.ts';
 import { ImageStore } from './image-store.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { createMetrics } from './metrics.ts';
@@ -42,7 +43,7 @@ class DeferredOcr implements OcrRunner {
     return this.pool?.healthy ?? false;
   }
   recognize(bytes: Uint8Array) {
-    if (!this.pool) return Promise.reject(new Error('the OCR models are still loading'));
+    if (!this.pool) return Promise.reject(new HttpError(503, 'not_ready', 'the OCR models are still loading', { 'retry-after': '2' }));
     return this.pool.recognize(bytes);
   }
 }

@@ -15,6 +15,8 @@ export interface AppConfig {
   maxImageSide: number;
   /** OCR jobs run at once (one ONNX worker thread each). */
   ocrWorkers: number;
+  /** ONNX Runtime intra-op threads per worker. */
+  ocrThreads: number;
   /** OCR jobs allowed to wait for a worker; past that, 503 with Retry-After. */
   queueMaxWaiting: number;
   /** How long draining may take on SIGTERM before the process gives up on open requests, in ms. */
@@ -62,6 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxImagePixels: readInt(env, 'MAX_IMAGE_PIXELS', 40_000_000, 1024, 500_000_000),
     maxImageSide: readInt(env, 'MAX_IMAGE_SIDE', 12_000, 32, 100_000),
     ocrWorkers: readInt(env, 'OCR_WORKERS', 1, 1, 16),
+    ocrThreads: readInt(env, 'OCR_THREADS', 1, 1, 64),
     queueMaxWaiting: readInt(env, 'QUEUE_MAX_WAITING', 32, 0, 10_000),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT ? parseDurationMs('SHUTDOWN_TIMEOUT', env.SHUTDOWN_TIMEOUT) : 25_000,
     shutdownDelayMs: env.SHUTDOWN_DELAY ? parseDurationMs('SHUTDOWN_DELAY', env.SHUTDOWN_DELAY) : 0,

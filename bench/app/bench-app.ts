@@ -18,6 +18,7 @@ const THROUGHPUT_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const COLD_STARTS = Number(process.env.BENCH_COLD_STARTS ?? 3);
 const CONCURRENCY = [1, 2, 4];
 const OCR_WORKERS = process.env.BENCH_OCR_WORKERS ?? '1';
+const OCR_THREADS = process.env.BENCH_OCR_THREADS ?? '1';
 const RESULTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../results/app.json');
 
 const summary = (values: number[]) => {
@@ -36,7 +37,7 @@ const png = image.png;
 // 1. Cold start: spawn to /readyz 200, each on a fresh DATA_DIR.
 const coldStarts: number[] = [];
 for (let i = 0; i < COLD_STARTS; i++) {
-  const server = await spawnServer({ OCR_WORKERS });
+  const server = await spawnServer({ OCR_WORKERS, OCR_THREADS });
   coldStarts.push(await server.waitReady(60_000));
   server.child.kill('SIGTERM');
   await server.exited;
@@ -45,10 +46,10 @@ for (let i = 0; i < COLD_STARTS; i++) {
 
 // 2. Raw (the same pipeline in this process: no HTTP, queue, validation or database) and HTTP (the real
 //    server, one request at a time), sample by sample in turn so that both see the same machine load.
-const engine = await OcrEngine.load(resolveModelPaths(process.env.MODELS_DIR));
+const engine = await OcrEngine.load(resolveModelPaths(process.env.MODELS_DIR), { intraOpThreads: Number(OCR_THREADS) });
 const rgb = await decodeToRgb(png, 50_000_000);
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'gangway-bench-'));
-const server: ChildServer = await spawnServer({ OCR_WORKERS, QUEUE_MAX_WAITING: '64' }, dataDir);
+const server: ChildServer = await spawnServer({ OCR_WORKERS, OCR_THREADS, QUEUE_MAX_WAITING: '64' }, dataDir);
 await server.waitReady(60_000);
 const pid = server.child.pid!;
 const rssIdleMb = rssMb(pid, 'VmRSS');
@@ -116,6 +117,8 @@ const report = {
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
   image: { width: rgb.width, height: rgb.height, bytes: png.length, lines: 2 },
   ocrWorkers: Number(OCR_WORKERS),
+  ocrThreads: Number(OCR_THREADS),
+  loadAverage: os.loadavg(),
   samples: SAMPLES,
   rawRecognitionMs: raw,
   rawDecodeAndRecognitionMs: rawWithDecode,
@@ -130,7 +133,7 @@ const report = {
   shutdownExit: exit,
 };
 
-console.log('\nGangway app benchmark (%s, %d cores, Node %s)', report.machine.model, report.machine.cpus, process.version);
+console.log('\nGangway app benchmark (%s, %d cores, Node %s; OCR_WORKERS=%s OCR_THREADS=%s; load average %s)', report.machine.model, report.machine.cpus, process.version, OCR_WORKERS, OCR_THREADS, os.loadavg().map((n) => n.toFixed(1)).join(' '));
 console.table({
   'raw: detect + recognize (engine.recognize)': { p50: ms(raw.p50), p95: ms(raw.p95) },
   'raw: InferenceSession.run only': { p50: ms(session.p50), p95: ms(session.p95) },

@@ -140,7 +140,7 @@ export class OcrWorkerPool {
 export function startOcrWorkers(config: AppConfig): Promise<StartedOcrWorkerPool> {
   return OcrWorkerPool.start(config.ocrWorkers, {
     paths: resolveModelPaths(config.modelsDir),
-    engine: { detMaxSide: config.detMaxSide },
+    engine: { detMaxSide: config.detMaxSide, intraOpThreads: config.ocrThreads },
     maxImagePixels: config.maxImagePixels,
   });
 }
