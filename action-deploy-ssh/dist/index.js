@@ -97591,7 +97591,7 @@ const connectHost = async (settings, host, log, signal) => {
     try {
         const { docker, transport } = await (0,_gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_0__/* .openDockerOverSsh */ .J9)(session.client, settings.dockerSocket, log);
         const prober = {
-            get: (h, port, path, timeoutMs) => (0,_gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_0__/* .httpGetThroughSsh */ .ow)(session.client, { host: h, port, path }, { timeoutMs, ...(signal ? { signal } : {}) }),
+            get: (h, port, path, timeoutMs, probeSignal) => (0,_gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_0__/* .httpGetThroughSsh */ .ow)(session.client, { host: h, port, path }, { timeoutMs, ...(probeSignal ? { signal: probeSignal } : {}) }),
         };
         return { engine: (0,_engine_js__WEBPACK_IMPORTED_MODULE_1__/* .dockerEngine */ .JH)(docker), prober, transport, hostKey: session.hostKey, close: () => session.close() };
     }
@@ -98193,6 +98193,11 @@ async function applyRetention(engine, app, keep, options) {
             remove.push(c);
     }
     const result = { removedContainers: [], removedImages: [], kept: kept.map((c) => c.name) };
+    // One-off hook containers left behind by a run that was killed mid-hook.
+    const leftovers = (await engine.listContainers({ [container_spec/* LABEL */.d_.managed]: 'true', [container_spec/* LABEL */.d_.app]: app, [container_spec/* LABEL */.d_.role]: 'hook' })).filter((c) => c.state !== 'running');
+    for (const c of leftovers) {
+        await engine.removeContainer(c.id, { force: true }).catch((error) => options.warn(`Could not remove the leftover hook container ${c.name}: ${(0,src/* errorMessage */.gJ)(error)}`));
+    }
     for (const c of remove) {
         try {
             await engine.removeContainer(c.id);
@@ -98666,7 +98671,7 @@ async function waitUntilReady(engine, prober, containerId, options) {
             }
             const remaining = options.timeoutMs - (clock() - started);
             try {
-                const answer = await prober.get(target.host, target.port, options.readiness.path, Math.max(200, Math.min(5000, remaining)));
+                const answer = await prober.get(target.host, target.port, options.readiness.path, Math.max(200, Math.min(5000, remaining)), options.signal);
                 last = `GET ${options.readiness.path} → ${answer.status}`;
                 if (answer.status >= 200 && answer.status < 400)
                     return done(true);
@@ -98715,14 +98720,14 @@ async function diagnostics(engine, containerId, tail = 100) {
 function asError(error) {
     return error instanceof Error ? error : new Error((0,src/* errorMessage */.gJ)(error));
 }
-async function readinessOf(ctx, id, signal) {
+async function readinessOf(ctx, id, signal, timeoutMs = ctx.settings.readinessTimeoutMs) {
     const s = ctx.settings;
     return waitUntilReady(ctx.engine, ctx.prober, id, {
         readiness: s.readiness,
         ...(s.containerPort === undefined ? {} : { containerPort: s.containerPort }),
         ...(s.network ? { network: s.network } : {}),
         ...(s.publish ? { publishedPort: s.publish.hostPort } : {}),
-        timeoutMs: s.readinessTimeoutMs,
+        timeoutMs,
         log: (line) => ctx.log.info(line),
         ...(signal ? { signal } : {}),
     });
@@ -98745,7 +98750,10 @@ async function restore(ctx, plan, tried, created) {
     return ctx.clock.time('restore', async () => {
         log.info(`starting the previous container ${from.name} again`);
         await engine.startContainer(from.id);
-        const again = await readinessOf(ctx, from.id, undefined);
+        // Without the job's signal: a cancelled job must still leave the old version serving. The
+        // check is bounded tighter then, to end before the runner's SIGKILL (10 s after SIGINT).
+        const cancelled = ctx.signal?.aborted === true;
+        const again = await readinessOf(ctx, from.id, undefined, Math.min(ctx.settings.readinessTimeoutMs, cancelled ? 5000 : 30_000));
         if (again.ready)
             log.info(`${from.name} is ready again after ${(0,src/* formatDuration */.a3)(again.ms)}`);
         else

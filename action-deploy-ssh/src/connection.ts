@@ -32,7 +32,7 @@ export const connectHost: ConnectHost = async (settings, host, log, signal) => {
   try {
     const { docker, transport } = await openDockerOverSsh(session.client, settings.dockerSocket, log);
     const prober: HttpProber = {
-      get: (h, port, path, timeoutMs) => httpGetThroughSsh(session.client, { host: h, port, path }, { timeoutMs, ...(signal ? { signal } : {}) }),
+      get: (h, port, path, timeoutMs, probeSignal) => httpGetThroughSsh(session.client, { host: h, port, path }, { timeoutMs, ...(probeSignal ? { signal: probeSignal } : {}) }),
     };
     return { engine: dockerEngine(docker), prober, transport, hostKey: session.hostKey, close: () => session.close() };
   } catch (error) {

@@ -8,7 +8,8 @@ import type { Readiness } from './settings.ts';
 
 /** An HTTP GET as seen from the server (over the SSH connection in the action). */
 export interface HttpProber {
-  get(host: string, port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string }>;
+  /** `signal` is the caller's: the restore after a cancelled job probes without the job's signal. */
+  get(host: string, port: number, path: string, timeoutMs: number, signal?: AbortSignal): Promise<{ status: number; body: string }>;
 }
 
 export interface ReadinessOptions {
@@ -76,7 +77,7 @@ export async function waitUntilReady(engine: DeployEngine, prober: HttpProber, c
       }
       const remaining = options.timeoutMs - (clock() - started);
       try {
-        const answer = await prober.get(target.host, target.port, options.readiness.path, Math.max(200, Math.min(5000, remaining)));
+        const answer = await prober.get(target.host, target.port, options.readiness.path, Math.max(200, Math.min(5000, remaining)), options.signal);
         last = `GET ${options.readiness.path} → ${answer.status}`;
         if (answer.status >= 200 && answer.status < 400) return done(true);
       } catch (error) {

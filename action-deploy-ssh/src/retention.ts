@@ -34,6 +34,11 @@ export async function applyRetention(
     else remove.push(c);
   }
   const result: RetentionResult = { removedContainers: [], removedImages: [], kept: kept.map((c) => c.name) };
+  // One-off hook containers left behind by a run that was killed mid-hook.
+  const leftovers = (await engine.listContainers({ [LABEL.managed]: 'true', [LABEL.app]: app, [LABEL.role]: 'hook' })).filter((c) => c.state !== 'running');
+  for (const c of leftovers) {
+    await engine.removeContainer(c.id, { force: true }).catch((error: unknown) => options.warn(`Could not remove the leftover hook container ${c.name}: ${errorMessage(error)}`));
+  }
   for (const c of remove) {
     try {
       await engine.removeContainer(c.id);

@@ -141,6 +141,7 @@ describe('action-deploy-ssh on the lab', () => {
         const list = await target.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } }).catch(() => []);
         for (const c of list) await target.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
         await target.getVolume(`${app}-data`).remove().catch(() => undefined);
+        await target.getNetwork(`${app}-net`).remove().catch(() => undefined);
       }
     }
     session?.close();
@@ -289,6 +290,7 @@ describe('action-deploy-ssh on the lab', () => {
         'proxy-jump': `${lab.target.username}@${lab.target.sshHost}:${lab.target.sshPort}`,
         'proxy-known-hosts': lab.target.knownHosts,
         'readiness-path': 'docker',
+        network: `${app}-net`,
       }),
     );
     expect(run.main.exitCode, run.main.log).toBe(0);
@@ -296,6 +298,28 @@ describe('action-deploy-ssh on the lab', () => {
     expect((await get(port1 + 400, '/version')).body).toEqual({ version: 'v1' });
     const info = await target.getContainer(run.main.outputs['container-id'] ?? '').inspect();
     expect(info.State.Health?.Status).toBe('healthy');
+    // On its own network (created), reachable there by the app's name.
+    expect(info.NetworkSettings.Networks[`${app}-net`]?.Aliases).toContain(app);
+  });
+
+  it('puts the old container back when the job is cancelled while the new one is not ready yet', async () => {
+    const app = mainApp();
+    const before = (await get(port1, '/version')).body;
+    const job = new RunnerJob();
+    jobs.push(job);
+    const values = baseInputs(app, port1, { image: images.v2?.digestRef ?? '', env: 'READY_DELAY_MS=60000' });
+    const main = await job.main(actionDir, { inputs: values, timeoutMs: 120_000, cancel: { whenLog: /started gtest-deploy-main-/ } });
+    const post = await job.post(actionDir, { inputs: values, timeoutMs: 60_000 });
+    runs.push(main, post);
+    expect(main.cancelled).toBe(true);
+    expect(main.ok).toBe(false);
+    expect(main.signal, main.log).toBeNull(); // it finished by itself after SIGINT, not killed
+    expect(main.outputs['rolled-back']).toBe('true');
+    expect((await get(port1, '/version')).body).toEqual(before);
+    const locks = await target.listContainers({ all: true, filters: { label: ['gangway.role=lock', `gangway.app=${app}`] } });
+    expect(locks).toEqual([]);
+    const report = main.outputs.report ? (JSON.parse(main.outputs.report) as DeployReport) : undefined;
+    figures['cancelled deploy'] = { stepMs: main.durationMs, restoreMs: phaseMs(report, 'restore') };
   });
 
   it('leaks no secret into any captured output of any run', () => {

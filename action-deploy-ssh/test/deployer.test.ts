@@ -168,6 +168,17 @@ describe('recreate on one host', () => {
     expect(engine.images.has('sha256:img1')).toBe(true);
   });
 
+  it('removes hook containers a killed run left behind, on the next successful deploy', async () => {
+    const engine = engineWithImages();
+    await deploy(engine, 'v1');
+    await engine.createContainer({ name: 'shop-leftover-pre-deploy-abc', Image: `${REPO}@${DIGEST_V1}`, Labels: { [LABEL.managed]: 'true', [LABEL.app]: 'shop', [LABEL.role]: 'hook' } });
+    await engine.createContainer({ name: 'blog-leftover-pre-deploy-abc', Image: `${REPO}@${DIGEST_V1}`, Labels: { [LABEL.managed]: 'true', [LABEL.app]: 'blog', [LABEL.role]: 'hook' } });
+    await deploy(engine, 'v2');
+    const names = [...engine.containers.values()].map((c) => c.options.name);
+    expect(names).not.toContain('shop-leftover-pre-deploy-abc');
+    expect(names).toContain('blog-leftover-pre-deploy-abc');
+  });
+
   it('refuses readiness-path: docker for an image without HEALTHCHECK before changing anything', async () => {
     const engine = engineWithImages();
     const { error } = await deploy(engine, 'v1', { 'readiness-path': 'docker', 'container-port': '' , publish: '' });

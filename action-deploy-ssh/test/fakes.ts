@@ -174,7 +174,8 @@ export class FakeEngine implements DeployEngine {
   /** Readiness through the fake's addresses. */
   prober(): HttpProber {
     return {
-      get: async (host, _port, path) => {
+      get: async (host, _port, path, _timeoutMs, signal) => {
+        signal?.throwIfAborted();
         const c = [...this.containers.values()].find((x) => x.address === host && x.state === 'running');
         if (!c) throw new Error(`connect ECONNREFUSED ${host}`);
         return this.readyWhen(c) ? { status: 200, body: `ready ${path}` } : { status: 503, body: 'loading' };

@@ -12,14 +12,14 @@ function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(errorMessage(error));
 }
 
-export async function readinessOf(ctx: HostContext, id: string, signal: AbortSignal | undefined): Promise<ReadinessResult> {
+export async function readinessOf(ctx: HostContext, id: string, signal: AbortSignal | undefined, timeoutMs = ctx.settings.readinessTimeoutMs): Promise<ReadinessResult> {
   const s = ctx.settings;
   return waitUntilReady(ctx.engine, ctx.prober, id, {
     readiness: s.readiness,
     ...(s.containerPort === undefined ? {} : { containerPort: s.containerPort }),
     ...(s.network ? { network: s.network } : {}),
     ...(s.publish ? { publishedPort: s.publish.hostPort } : {}),
-    timeoutMs: s.readinessTimeoutMs,
+    timeoutMs,
     log: (line) => ctx.log.info(line),
     ...(signal ? { signal } : {}),
   });
@@ -40,7 +40,10 @@ async function restore(ctx: HostContext, plan: SwapPlan, tried: ContainerRef | u
   return ctx.clock.time('restore', async () => {
     log.info(`starting the previous container ${from.name} again`);
     await engine.startContainer(from.id);
-    const again = await readinessOf(ctx, from.id, undefined);
+    // Without the job's signal: a cancelled job must still leave the old version serving. The
+    // check is bounded tighter then, to end before the runner's SIGKILL (10 s after SIGINT).
+    const cancelled = ctx.signal?.aborted === true;
+    const again = await readinessOf(ctx, from.id, undefined, Math.min(ctx.settings.readinessTimeoutMs, cancelled ? 5000 : 30_000));
     if (again.ready) log.info(`${from.name} is ready again after ${formatDuration(again.ms)}`);
     else log.warn(`${from.name} was started again but is not ready: ${again.last}`);
     return true;
