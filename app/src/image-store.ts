@@ -1,6 +1,6 @@
 // Keeps each uploaded image (already validated) as a file under DATA_DIR/images, named by its result token.
 import { mkdirSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export class ImageStore {
@@ -11,14 +11,19 @@ export class ImageStore {
     mkdirSync(this.#dir, { recursive: true });
   }
 
-  /** Writes atomically (temp file + rename) and returns the file name relative to the images folder. */
+  /**
+   * Writes the file and returns its name relative to the images folder. No reader can know the name before
+   * the result row exists, and the row is written after this resolves, so no temp file + rename is needed.
+   */
   async save(token: string, extension: string, bytes: Uint8Array): Promise<string> {
     const name = `${token}.${extension}`;
-    const target = path.join(this.#dir, name);
-    const temporary = `${target}.${process.pid}.tmp`;
-    await writeFile(temporary, bytes);
-    await rename(temporary, target);
+    await writeFile(path.join(this.#dir, name), bytes, { flag: 'wx' });
     return name;
+  }
+
+  async remove(name: string): Promise<void> {
+    if (name !== path.basename(name)) return;
+    await rm(path.join(this.#dir, name), { force: true });
   }
 
   async read(name: string): Promise<Buffer | undefined> {

@@ -80,15 +80,22 @@ export function registerApiRoutes(app: FastifyInstance, context: AppContext): vo
       throw error;
     }
 
+    const token = newResultToken();
+    const extension = image.format === 'jpeg' ? 'jpg' : image.format;
+    const pending: { saving?: Promise<string> } = {};
     const enqueued = performance.now();
     let queueMs = 0;
     let job: OcrJobSuccess;
     try {
       job = await queue.run(() => {
         queueMs = performance.now() - enqueued;
+        // The image is written while the models run, off the request's critical path.
+        pending.saving = images.save(token, extension, bytes);
+        pending.saving.catch(() => undefined);
         return ocr.recognize(bytes);
       });
     } catch (error) {
+      void pending.saving?.then((name) => images.remove(name)).catch(() => undefined);
       if (error instanceof QueueFullError) {
         metrics.ocrRequests.inc({ outcome: 'queue_full' });
         throw new HttpError(503, 'queue_full', 'too many images are waiting; try again shortly', {
@@ -104,8 +111,7 @@ export function registerApiRoutes(app: FastifyInstance, context: AppContext): vo
     }
     const inferenceMs = performance.now() - enqueued - queueMs;
 
-    const token = newResultToken();
-    const imageFile = await images.save(token, image.format === 'jpeg' ? 'jpg' : image.format, bytes);
+    const imageFile = await (pending.saving ?? images.save(token, extension, bytes));
     const timings: ResultTimings = {
       queueMs: round(queueMs),
       decodeMs: round(job.timings.decodeMs),
