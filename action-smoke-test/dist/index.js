@@ -28380,7 +28380,8 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)({
     main: async (signal) => {
-        await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .i)(signal);
+        // The deadline counts from the process start (performance's time origin), not from here.
+        await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .i)(signal, { startedAt: 0 });
     },
 });
 
@@ -29947,7 +29948,7 @@ function describeAttempt(outcome, result) {
 }
 /** Settings → probes → latency samples → outputs, summary and annotations. Returns the report. */
 async function main(cancel, deps = {}) {
-    const startedAt = performance.now();
+    const startedAt = deps.startedAt ?? performance.now();
     const settings = readSettings(deps.inputs ?? new src/* Inputs */.G0(), readEnvironment(deps.env));
     const { timing } = settings;
     const client = deps.client ? deps.client(settings) : createHttpClient({ resolve: settings.resolve, ...(settings.ca ? { ca: settings.ca } : {}), insecure: settings.insecure, maxBodyBytes: MAX_BODY_BYTES });

@@ -16,6 +16,11 @@ export interface MainDependencies {
   inputs?: Inputs;
   env?: NodeJS.ProcessEnv;
   client?: (settings: SmokeSettings) => HttpClient;
+  /**
+   * performance.now() of the step's start, from which the deadline counts. The bundle's entry
+   * passes 0, the process start, so loading the bundle counts too; tests default to now.
+   */
+  startedAt?: number;
 }
 
 function describeAttempt(outcome: CheckOutcome, result: AttemptResult): string {
@@ -27,7 +32,7 @@ function describeAttempt(outcome: CheckOutcome, result: AttemptResult): string {
 
 /** Settings → probes → latency samples → outputs, summary and annotations. Returns the report. */
 export async function main(cancel: AbortSignal, deps: MainDependencies = {}): Promise<SmokeReport> {
-  const startedAt = performance.now();
+  const startedAt = deps.startedAt ?? performance.now();
   const settings = readSettings(deps.inputs ?? new Inputs(), readEnvironment(deps.env));
   const { timing } = settings;
   const client = deps.client ? deps.client(settings) : createHttpClient({ resolve: settings.resolve, ...(settings.ca ? { ca: settings.ca } : {}), insecure: settings.insecure, maxBodyBytes: MAX_BODY_BYTES });
