@@ -27,6 +27,7 @@ try {
   server.app.log.info(
     {
       readyAfterMs: Math.round(performance.now()),
+      cpuMsToReady: Math.round(Object.values(process.cpuUsage()).reduce((sum, us) => sum + us, 0) / 1000),
       modelLoadMs: ready.map((worker) => Math.round(worker.loadMs)),
       warmUpMs: ready.map((worker) => Math.round(worker.warmUpMs)),
       version: version.version,
