@@ -98562,7 +98562,7 @@ scope.__dirname ??= node_path__WEBPACK_IMPORTED_MODULE_0___default().dirname(sco
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2787);
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2929);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(587);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3269);
 
 
 
@@ -98577,7 +98577,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 587:
+/***/ 3269:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -98593,7 +98593,120 @@ var src = __nccwpck_require__(2929);
 // EXTERNAL MODULE: ../node_modules/dockerode/lib/docker.js
 var docker = __nccwpck_require__(9742);
 var docker_default = /*#__PURE__*/__nccwpck_require__.n(docker);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ../node_modules/@grpc/grpc-js/build/src/index.js
+var build_src = __nccwpck_require__(5647);
+;// CONCATENATED MODULE: ./src/buildkit-session.ts
+
+
+
+/**
+ * The client side of a BuildKit session over the Engine API (`POST /session`, upgraded to
+ * h2c): the engine calls back into it for registry credentials (cache imports, private
+ * base images) and checks its health every second. A session that does not answer the
+ * health check is closed by the engine after two seconds, and every later credentials
+ * request fails with "no active session": dockerode's built-in session has no health
+ * service, so this one is ours. Credentials go only to the registry they belong to.
+ */
+// The two messages we answer, encoded by hand (protobuf: field 1 and 2 as strings).
+function encodeStrings(...fields) {
+    const parts = [];
+    fields.forEach((value, index) => {
+        const bytes = Buffer.from(value, 'utf8');
+        const length = [];
+        let n = bytes.length;
+        do {
+            let b = n & 0x7f;
+            n >>>= 7;
+            if (n > 0)
+                b |= 0x80;
+            length.push(b);
+        } while (n > 0);
+        parts.push(Buffer.from([((index + 1) << 3) | 2, ...length]), bytes);
+    });
+    return Buffer.concat(parts);
+}
+/** CredentialsRequest { string Host = 1 } */
+function decodeCredentialsHost(request) {
+    let pos = 0;
+    while (pos < request.length) {
+        const key = request[pos++];
+        let len = 0;
+        let shift = 0;
+        for (;;) {
+            const b = request[pos++];
+            len |= (b & 0x7f) << shift;
+            if ((b & 0x80) === 0)
+                break;
+            shift += 7;
+        }
+        if (key === 0x0a)
+            return request.subarray(pos, pos + len).toString('utf8');
+        pos += len;
+    }
+    return '';
+}
+/** Whether the engine's `Host` (registry host, `registry-1.docker.io` for Hub) is the one the credentials are for. */
+function credentialsMatch(host, credentials) {
+    const address = credentials.serveraddress.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+    if (address === 'index.docker.io')
+        return ['registry-1.docker.io', 'docker.io', 'index.docker.io'].includes(host);
+    return host === address;
+}
+const identity = {
+    requestSerialize: (b) => b,
+    requestDeserialize: (b) => b,
+    responseSerialize: (b) => b,
+    responseDeserialize: (b) => b,
+};
+const unary = (path, name) => ({ path, requestStream: false, responseStream: false, originalName: name, ...identity });
+const HEALTH_CHECK = '/grpc.health.v1.Health/Check';
+const AUTH_CREDENTIALS = '/moby.filesync.v1.Auth/Credentials';
+/** HealthCheckResponse { status: SERVING (1) } */
+const SERVING = Buffer.from([0x08, 0x01]);
+async function openBuildkitSession(docker, credentials) {
+    const id = (0,external_node_crypto_.randomUUID)();
+    const socket = await new Promise((resolve, reject) => {
+        docker.modem.dial({
+            path: '/session',
+            method: 'POST',
+            hijack: true,
+            headers: {
+                Upgrade: 'h2c',
+                'X-Docker-Expose-Session-Uuid': id,
+                'X-Docker-Expose-Session-Name': 'gangway-build',
+                'X-Docker-Expose-Session-Sharedkey': '',
+                'X-Docker-Expose-Session-Grpc-Method': [HEALTH_CHECK, AUTH_CREDENTIALS],
+            },
+            statusCodes: { 101: true, 200: true, 500: 'server error' },
+        }, (err, stream) => (err ? reject(err instanceof Error ? err : new Error((0,src/* errorMessage */.gJ)(err))) : resolve(stream)));
+    });
+    const server = new build_src.Server();
+    server.addService({ Check: unary(HEALTH_CHECK, 'check') }, { Check: (_call, callback) => callback(null, SERVING) });
+    server.addService({ Credentials: unary(AUTH_CREDENTIALS, 'credentials') }, {
+        Credentials: (call, callback) => {
+            const host = decodeCredentialsHost(call.request);
+            if (credentials && credentialsMatch(host, credentials))
+                callback(null, encodeStrings(credentials.username, credentials.password));
+            else
+                callback(null, Buffer.alloc(0));
+        },
+    });
+    const injector = server.createConnectionInjector(build_src.ServerCredentials.createInsecure());
+    injector.injectConnection(socket);
+    socket.on('error', () => undefined);
+    return {
+        id,
+        close() {
+            server.forceShutdown();
+            socket.destroy();
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/engine.ts
+
 
 
 /** The engine could not be reached at all: the message says where the action looked. */
@@ -98655,26 +98768,43 @@ class DockerodeEngine {
         await this.docker.checkAuth({ ...credentials });
     }
     async *build(request) {
-        const options = {
+        const buildkit = request.builder === 'buildkit';
+        const query = {
             dockerfile: request.dockerfile,
-            buildargs: { ...request.buildArgs, ...(request.builder === 'buildkit' ? { BUILDKIT_INLINE_CACHE: '1' } : {}) },
+            buildargs: { ...request.buildArgs, ...(buildkit ? { BUILDKIT_INLINE_CACHE: '1' } : {}) },
             labels: request.labels,
             rm: true,
             forcerm: true,
             nocache: request.noCache,
-            version: request.builder === 'buildkit' ? '2' : '1',
+            version: buildkit ? '2' : '1',
             ...(request.target ? { target: request.target } : {}),
             ...(request.platform ? { platform: request.platform } : {}),
-            ...(request.cacheFrom.length > 0 ? { cachefrom: request.cacheFrom } : {}),
-            ...(request.signal ? { abortSignal: request.signal } : {}),
+            ...(request.cacheFrom.length > 0 ? { cachefrom: JSON.stringify(request.cacheFrom) } : {}),
         };
-        if (request.credentials) {
-            // BuildKit asks the session for credentials; the classic builder reads X-Registry-Config.
-            options['authconfig'] = { username: request.credentials.username, password: request.credentials.password, serveraddress: request.credentials.serveraddress };
-            options['registryconfig'] = { [request.credentials.serveraddress]: { username: request.credentials.username, password: request.credentials.password } };
+        const credentials = request.credentials;
+        // BuildKit asks the session for credentials; the classic builder reads X-Registry-Config.
+        const registryConfig = credentials ? { [credentials.serveraddress]: { username: credentials.username, password: credentials.password, serveraddress: credentials.serveraddress } } : undefined;
+        const session = buildkit ? await openBuildkitSession(this.docker, credentials) : undefined;
+        if (session)
+            query['session'] = session.id;
+        try {
+            const stream = await new Promise((resolve, reject) => {
+                this.docker.modem.dial({
+                    path: '/build?',
+                    method: 'POST',
+                    file: request.context,
+                    options: query,
+                    isStream: true,
+                    ...(registryConfig ? { registryconfig: registryConfig } : {}),
+                    ...(request.signal ? { abortSignal: request.signal } : {}),
+                    statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
+                }, (err, data) => (err ? reject(err instanceof Error ? err : new Error((0,src/* errorMessage */.gJ)(err))) : resolve(data)));
+            });
+            yield* (0,src/* readJsonMessages */.hV)(stream);
         }
-        const stream = (await this.docker.buildImage(request.context, options));
-        yield* (0,src/* readJsonMessages */.hV)(stream);
+        finally {
+            session?.close();
+        }
     }
     async inspectImage(ref) {
         const i = await this.docker.getImage(ref).inspect();

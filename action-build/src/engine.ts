@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
+import { openBuildkitSession } from './buildkit-session.ts';
 import {
   dockerModemOptions,
   errorMessage,
@@ -128,26 +129,44 @@ export class DockerodeEngine implements BuildEngine {
   }
 
   async *build(request: BuildRequest): AsyncIterable<ProgressMessage> {
-    const options: Record<string, unknown> = {
+    const buildkit = request.builder === 'buildkit';
+    const query: Record<string, unknown> = {
       dockerfile: request.dockerfile,
-      buildargs: { ...request.buildArgs, ...(request.builder === 'buildkit' ? { BUILDKIT_INLINE_CACHE: '1' } : {}) },
+      buildargs: { ...request.buildArgs, ...(buildkit ? { BUILDKIT_INLINE_CACHE: '1' } : {}) },
       labels: request.labels,
       rm: true,
       forcerm: true,
       nocache: request.noCache,
-      version: request.builder === 'buildkit' ? '2' : '1',
+      version: buildkit ? '2' : '1',
       ...(request.target ? { target: request.target } : {}),
       ...(request.platform ? { platform: request.platform } : {}),
-      ...(request.cacheFrom.length > 0 ? { cachefrom: request.cacheFrom } : {}),
-      ...(request.signal ? { abortSignal: request.signal } : {}),
+      ...(request.cacheFrom.length > 0 ? { cachefrom: JSON.stringify(request.cacheFrom) } : {}),
     };
-    if (request.credentials) {
-      // BuildKit asks the session for credentials; the classic builder reads X-Registry-Config.
-      options['authconfig'] = { username: request.credentials.username, password: request.credentials.password, serveraddress: request.credentials.serveraddress };
-      options['registryconfig'] = { [request.credentials.serveraddress]: { username: request.credentials.username, password: request.credentials.password } };
+    const credentials = request.credentials;
+    // BuildKit asks the session for credentials; the classic builder reads X-Registry-Config.
+    const registryConfig = credentials ? { [credentials.serveraddress]: { username: credentials.username, password: credentials.password, serveraddress: credentials.serveraddress } } : undefined;
+    const session = buildkit ? await openBuildkitSession(this.docker, credentials) : undefined;
+    if (session) query['session'] = session.id;
+    try {
+      const stream = await new Promise<Readable>((resolve, reject) => {
+        this.docker.modem.dial(
+          {
+            path: '/build?',
+            method: 'POST',
+            file: request.context,
+            options: query,
+            isStream: true,
+            ...(registryConfig ? { registryconfig: registryConfig } : {}),
+            ...(request.signal ? { abortSignal: request.signal } : {}),
+            statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
+          },
+          (err: unknown, data: unknown) => (err ? reject(err instanceof Error ? err : new Error(errorMessage(err))) : resolve(data as Readable)),
+        );
+      });
+      yield* readJsonMessages(stream);
+    } finally {
+      session?.close();
     }
-    const stream = (await this.docker.buildImage(request.context, options as Docker.ImageBuildOptions)) as unknown as Readable;
-    yield* readJsonMessages(stream);
   }
 
   async inspectImage(ref: string): Promise<ImageFacts> {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryAuthHeader } from '@gangway/kit';
 import { findSecretLeaks, RunnerJob, type ActionRun, type GitHubContext } from '@gangway/kit/harness';
 import { readLabState, type LabState } from '../../lab/src/state.ts';
-import { ACTION_DIR, REPO_ROOT, openTargetDocker, registryTags } from './lab-access.ts';
+import { ACTION_DIR, openTargetDocker, registryTags, snapshotAppContext } from './lab-access.ts';
 import { copyImage, startFreshEngine, type FreshEngine } from './fresh-engine.ts';
 
 const run = randomBytes(3).toString('hex');
@@ -20,8 +20,9 @@ let lab: LabState;
 const jobs: RunnerJob[] = [];
 const temps: string[] = [];
 let secrets: Record<string, string>;
+let appContext: ReturnType<typeof snapshotAppContext>;
 
-function job(github: Partial<GitHubContext> = pushToMain, workspace = REPO_ROOT): RunnerJob {
+function job(github: Partial<GitHubContext> = pushToMain, workspace = appContext.dir): RunnerJob {
   const j = new RunnerJob({ github, workspace });
   jobs.push(j);
   return j;
@@ -44,10 +45,12 @@ const errors = (r: ActionRun): string => r.annotations.filter((a) => a.level ===
 beforeAll(() => {
   lab = readLabState();
   secrets = { 'registry password': lab.registry.password };
+  appContext = snapshotAppContext();
 });
 afterAll(() => {
   for (const j of jobs.splice(0)) j.cleanup();
   for (const t of temps.splice(0)) rmSync(t, { recursive: true, force: true });
+  appContext.remove();
 });
 
 describe('action-build on the lab', () => {
@@ -88,7 +91,7 @@ describe('action-build on the lab', () => {
     const labels = (await runner.getImage(r.outputs['image-id'] ?? '').inspect()).Config.Labels ?? {};
     expect(labels['org.opencontainers.image.revision']).toBe(jobs.at(-1)?.github.sha);
     expect(labels['org.opencontainers.image.source']).toBe('https://github.com/octo-org/gangway-fixture');
-  });
+  }, 900_000);
 
   it('the target engine pulls the image by image-ref through the VPN', async () => {
     expect(imageRef).not.toBe('');
@@ -102,7 +105,7 @@ describe('action-build on the lab', () => {
     } finally {
       await target.close();
     }
-  });
+  }, 600_000);
 
   describe('in a fresh runner engine', () => {
     let fresh: FreshEngine | undefined;
@@ -135,7 +138,7 @@ describe('action-build on the lab', () => {
       const ran = report.steps.filter((s) => / RUN /.test(s.name) && !s.cached);
       expect(ran, 'every RUN step came from the cache').toEqual([]);
       expect(r.summary).toMatch(/Cached steps/);
-    });
+    }, 600_000);
   });
 
   it('a failing test-target stops the action with the stage output, and nothing is pushed', async () => {

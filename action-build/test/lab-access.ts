@@ -1,16 +1,44 @@
 // What the build integration test and the cache benchmark need from the lab: its facts, the
 // registry's tag list, and the target's Docker API (OpenVPN client, then SSH, then the socket).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
 import type { LabState } from '../../lab/src/state.ts';
+import { listContext } from '../src/context.ts';
 
 export const ACTION_DIR = path.resolve(import.meta.dirname, '..');
 export const REPO_ROOT = path.resolve(ACTION_DIR, '..');
+
+/**
+ * A frozen copy of the repository's build context for app/Dockerfile (what .dockerignore keeps):
+ * other people edit the checkout while tests run, and an "unchanged rebuild" must be unchanged.
+ */
+export function snapshotAppContext(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gw-build-app-'));
+  for (const entry of listContext(REPO_ROOT, ['app/Dockerfile', '.dockerignore'])) {
+    const target = path.join(dir, entry.name);
+    if (entry.stats.isDirectory()) {
+      mkdirSync(target, { recursive: true });
+      continue;
+    }
+    mkdirSync(path.dirname(target), { recursive: true });
+    if (entry.stats.isSymbolicLink()) symlinkSync(readlinkSync(entry.absolute), target);
+    else {
+      copyFileSync(entry.absolute, target);
+      chmodSync(target, entry.stats.mode & 0o7777);
+      utimesSync(target, entry.stats.atime, entry.stats.mtime);
+    }
+  }
+  for (const extra of ['app/Dockerfile', '.dockerignore']) {
+    mkdirSync(path.dirname(path.join(dir, extra)), { recursive: true });
+    copyFileSync(path.join(REPO_ROOT, extra), path.join(dir, extra));
+  }
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 /** GET /v2/<repo>/tags/list on the lab registry (TLS with the lab CA, basic auth); [] when the repo does not exist. */
 export function registryTags(lab: LabState, repository: string): Promise<string[]> {
@@ -69,8 +97,11 @@ export async function openTargetDocker(lab: LabState): Promise<TargetDocker> {
   try {
     session = await openSsh(
       { host: lab.target.sshHost, port: lab.target.sshPort, username: lab.target.username, privateKey: readFileSync(lab.target.privateKeyFile, 'utf8'), trust: { kind: 'fingerprint', fingerprint: lab.target.fingerprint } },
-      { connectTimeoutMs: 10_000, keepaliveIntervalMs: 5000 },
+      // A pull of a big image keeps the machine busy: tolerate slow keepalive answers.
+      { connectTimeoutMs: 10_000, keepaliveIntervalMs: 30_000 },
     );
+    // A late keepalive failure must not become an uncaught exception in the test process.
+    session.client.on('error', () => undefined);
     const { docker } = await openDockerOverSsh(session.client, lab.target.dockerSocket);
     const opened = session;
     return {
