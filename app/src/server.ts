@@ -4,6 +4,11 @@ import { performance } from 'node:perf_hooks';
 import { loadConfig } from './config.ts';
 import { startOcrWorkers } from './ocr/worker-pool.ts';
 
+const cpuMsSinceStart = () => {
+  const { user, system } = process.cpuUsage();
+  return Math.round((user + system) / 1000);
+};
+
 const config = loadConfig();
 const workers = startOcrWorkers(config);
 workers.catch(() => undefined); // reported below, through server.ready
@@ -27,7 +32,7 @@ try {
   server.app.log.info(
     {
       readyAfterMs: Math.round(performance.now()),
-      cpuMsToReady: Math.round(Object.values(process.cpuUsage()).reduce((sum, us) => sum + us, 0) / 1000),
+      cpuMsToReady: cpuMsSinceStart(),
       modelLoadMs: ready.map((worker) => Math.round(worker.loadMs)),
       warmUpMs: ready.map((worker) => Math.round(worker.warmUpMs)),
       version: version.version,
