@@ -31,11 +31,11 @@ export interface BuiltImage {
   seconds: number;
 }
 
-export async function buildAppImage(docker: Docker, tag: string, buildArgs: Record<string, string>): Promise<BuiltImage> {
+export async function buildAppImage(docker: Docker, tag: string, buildArgs: Record<string, string>, options: { noCache?: boolean } = {}): Promise<BuiltImage> {
   const started = performance.now();
   const stream = await docker.buildImage(
     { context: REPO_ROOT, src: contextFiles() },
-    { t: tag, dockerfile: 'app/Dockerfile', buildargs: buildArgs, version: '2' } as Docker.ImageBuildOptions,
+    { t: tag, dockerfile: 'app/Dockerfile', buildargs: buildArgs, version: '2', nocache: options.noCache ?? false } as Docker.ImageBuildOptions,
   );
   let log = '';
   let id = '';
