@@ -97861,6 +97861,9 @@ function dockerEngine(docker) {
                     throw error;
             }
         },
+        async updateRestartPolicy(id, policy) {
+            await docker.getContainer(id).update({ RestartPolicy: { Name: policy, ...(policy === 'on-failure' ? { MaximumRetryCount: 5 } : {}) } });
+        },
         async waitContainer(id, signal) {
             const result = (await docker.getContainer(id).wait({ abortSignal: signal }));
             return result.StatusCode;
@@ -98319,7 +98322,7 @@ class DeployFailedError extends Error {
             : outcome.switched
                 ? 'There was no previous container to go back to.'
                 : 'Nothing was switched: the previous version keeps serving.';
-        super(`Deploy on ${host} failed: ${outcome.error?.message ?? 'unknown error'}. ${tail}`);
+        super(`Deploy on ${host} failed: ${(outcome.error?.message ?? 'unknown error').replace(/\.$/, '')}. ${tail}`);
         this.name = 'DeployFailedError';
         this.outcome = outcome;
     }
@@ -98638,7 +98641,7 @@ function probeTarget(details, options) {
 async function waitUntilReady(engine, prober, containerId, options) {
     const clock = options.clock ?? (() => performance.now());
     const pause = options.sleep ?? src/* sleep */.yy;
-    const interval = options.intervalMs ?? 500;
+    const interval = options.intervalMs ?? 250;
     const started = clock();
     let attempts = 0;
     let last = 'not probed yet';
@@ -98671,7 +98674,7 @@ async function waitUntilReady(engine, prober, containerId, options) {
             }
             const remaining = options.timeoutMs - (clock() - started);
             try {
-                const answer = await prober.get(target.host, target.port, options.readiness.path, Math.max(200, Math.min(5000, remaining)), options.signal);
+                const answer = await prober.get(target.host, target.port, options.readiness.path, Math.round(Math.max(200, Math.min(5000, remaining))), options.signal);
                 last = `GET ${options.readiness.path} → ${answer.status}`;
                 if (answer.status >= 200 && answer.status < 400)
                     return done(true);
@@ -98736,19 +98739,23 @@ async function readinessOf(ctx, id, signal, timeoutMs = ctx.settings.readinessTi
  * Puts the old container back after a failed switch. Runs without the job's abort signal:
  * a cancelled deploy must still leave the old version serving.
  */
-async function restore(ctx, plan, tried, created) {
+async function restore(ctx, plan, tried, created, fromPolicy) {
     const { engine, log } = ctx;
     if (tried) {
         if (created)
             await engine.removeContainer(tried.id, { force: true }).catch((e) => log.warn(`Could not remove ${tried.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
-        else
+        else {
             await engine.stopContainer(tried.id, Math.ceil(ctx.settings.stopTimeoutMs / 1000)).catch((e) => log.warn(`Could not stop ${tried.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+            await engine.updateRestartPolicy(tried.id, 'no').catch((e) => log.warn(`Could not reset the restart policy of ${tried.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+        }
     }
     if (!plan.from)
         return false;
     const from = plan.from;
     return ctx.clock.time('restore', async () => {
         log.info(`starting the previous container ${from.name} again`);
+        if (fromPolicy)
+            await engine.updateRestartPolicy(from.id, fromPolicy);
         await engine.startContainer(from.id);
         // Without the job's signal: a cancelled job must still leave the old version serving. The
         // check is bounded tighter then, to end before the runner's SIGKILL (10 s after SIGINT).
@@ -98790,14 +98797,20 @@ const recreate = {
         }
         let stoppedAt;
         let readiness;
+        let fromPolicy;
         try {
             signal?.throwIfAborted();
+            if (plan.to.kind === 'existing')
+                await engine.updateRestartPolicy(to.id, s.restartPolicy);
             if (plan.from) {
                 const from = plan.from;
+                fromPolicy = (await engine.inspectContainer(from.id))?.createOptions.HostConfig?.RestartPolicy?.Name || 'no';
                 await clock.time('stop old', async () => {
                     log.info(`stopping ${from.name} (SIGTERM, up to ${(0,src/* formatDuration */.a3)(s.stopTimeoutMs)})`);
                     stoppedAt = performance.now();
                     await engine.stopContainer(from.id, Math.ceil(s.stopTimeoutMs / 1000));
+                    // Kept for rollback, but it must not come back by itself when dockerd restarts.
+                    await engine.updateRestartPolicy(from.id, 'no');
                 });
             }
             await clock.time('start new', () => engine.startContainer(to.id));
@@ -98820,7 +98833,7 @@ const recreate = {
             log.info(`What ${to.name} said before it was removed:`);
             for (const line of diag.split('\n'))
                 log.info(`  ${line}`);
-            const rolledBack = await restore(ctx, plan, to, created).catch((e) => {
+            const rolledBack = await restore(ctx, plan, to, created, fromPolicy).catch((e) => {
                 log.warn(`Restoring the previous container failed: ${(0,src/* errorMessage */.gJ)(e)}`);
                 return false;
             });
@@ -101505,7 +101518,8 @@ function forwardTcp(client, host, port) {
  */
 async function httpGetThroughSsh(client, target, options) {
     const limit = options.maxBodyBytes ?? 4096;
-    const deadline = AbortSignal.timeout(options.timeoutMs);
+    // AbortSignal.timeout takes whole milliseconds only.
+    const deadline = AbortSignal.timeout(Math.max(1, Math.round(options.timeoutMs)));
     const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
     signal.throwIfAborted();
     let stream;

@@ -48,7 +48,7 @@ export class DeployFailedError extends Error {
       : outcome.switched
         ? 'There was no previous container to go back to.'
         : 'Nothing was switched: the previous version keeps serving.';
-    super(`Deploy on ${host} failed: ${outcome.error?.message ?? 'unknown error'}. ${tail}`);
+    super(`Deploy on ${host} failed: ${(outcome.error?.message ?? 'unknown error').replace(/\.$/, '')}. ${tail}`);
     this.name = 'DeployFailedError';
     this.outcome = outcome;
   }

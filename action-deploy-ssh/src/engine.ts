@@ -69,6 +69,8 @@ export interface DeployEngine {
   /** SIGTERM (or the image's STOPSIGNAL), then SIGKILL after `timeoutSeconds`. */
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
   removeContainer(id: string, options?: { force?: boolean }): Promise<void>;
+  /** A retained (stopped) container must not come back when dockerd restarts: its policy goes to `no`. */
+  updateRestartPolicy(id: string, policy: string): Promise<void>;
   /** Waits until the container exits; its exit code. */
   waitContainer(id: string, signal?: AbortSignal): Promise<number>;
   logs(id: string, tail: number): Promise<string>;
@@ -216,6 +218,9 @@ export function dockerEngine(docker: Docker): DeployEngine {
       } catch (error) {
         if (statusOf(error) !== 404) throw error;
       }
+    },
+    async updateRestartPolicy(id, policy) {
+      await docker.getContainer(id).update({ RestartPolicy: { Name: policy, ...(policy === 'on-failure' ? { MaximumRetryCount: 5 } : {}) } });
     },
     async waitContainer(id, signal) {
       const result = (await docker.getContainer(id).wait({ abortSignal: signal } as object)) as { StatusCode: number };

@@ -47,7 +47,7 @@ export function probeTarget(details: ContainerDetails, options: Pick<ReadinessOp
 export async function waitUntilReady(engine: DeployEngine, prober: HttpProber, containerId: string, options: ReadinessOptions): Promise<ReadinessResult> {
   const clock = options.clock ?? (() => performance.now());
   const pause = options.sleep ?? sleep;
-  const interval = options.intervalMs ?? 500;
+  const interval = options.intervalMs ?? 250;
   const started = clock();
   let attempts = 0;
   let last = 'not probed yet';
@@ -77,7 +77,7 @@ export async function waitUntilReady(engine: DeployEngine, prober: HttpProber, c
       }
       const remaining = options.timeoutMs - (clock() - started);
       try {
-        const answer = await prober.get(target.host, target.port, options.readiness.path, Math.max(200, Math.min(5000, remaining)), options.signal);
+        const answer = await prober.get(target.host, target.port, options.readiness.path, Math.round(Math.max(200, Math.min(5000, remaining))), options.signal);
         last = `GET ${options.readiness.path} → ${answer.status}`;
         if (answer.status >= 200 && answer.status < 400) return done(true);
       } catch (error) {

@@ -83,6 +83,9 @@ describe('recreate on one host', () => {
     const next = [...engine.containers.values()].find((c) => c.options.name === report.container?.name);
     expect(next?.options.Labels?.[LABEL.previousImage]).toBe(`${REPO}@${DIGEST_V1}`);
     expect(report.downtimeMs).toBeGreaterThanOrEqual(0);
+    // The retained container will not come back by itself after a dockerd restart.
+    expect(old?.options.HostConfig?.RestartPolicy?.Name).toBe('no');
+    expect(next?.options.HostConfig?.RestartPolicy?.Name).toBe('unless-stopped');
   });
 
   it('rolls back automatically when the new version never gets ready, printing its logs', async () => {
@@ -98,6 +101,8 @@ describe('recreate on one host', () => {
     expect([...engine.containers.values()].some((c) => c.options.name === v3.report.container?.name)).toBe(false);
     expect(v3.log.text).toContain(`log of ${v3.report.container?.name}`);
     expect(v3.log.text).toMatch(/ready again/);
+    const restored = [...engine.containers.values()].find((c) => c.options.name === v2.report.container?.name);
+    expect(restored?.options.HostConfig?.RestartPolicy?.Name).toBe('unless-stopped');
     // And the lock is released even so.
     expect([...engine.containers.values()].some((c) => c.options.name === lockName('shop'))).toBe(false);
   });

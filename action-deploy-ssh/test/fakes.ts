@@ -131,6 +131,12 @@ export class FakeEngine implements DeployEngine {
     this.containers.delete(c.id);
   }
 
+  async updateRestartPolicy(id: string, policy: string): Promise<void> {
+    const c = this.#find(id);
+    this.#record(`restart-policy ${c?.options.name ?? id} ${policy}`);
+    if (c) c.options.HostConfig = { ...(c.options.HostConfig ?? {}), RestartPolicy: { Name: policy } };
+  }
+
   async waitContainer(id: string): Promise<number> {
     const c = this.#find(id);
     if (!c) throw new Error('no such container');
@@ -174,8 +180,10 @@ export class FakeEngine implements DeployEngine {
   /** Readiness through the fake's addresses. */
   prober(): HttpProber {
     return {
-      get: async (host, _port, path, _timeoutMs, signal) => {
+      get: async (host, _port, path, timeoutMs, signal) => {
         signal?.throwIfAborted();
+        // As AbortSignal.timeout does in the real prober.
+        if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeout must be a positive integer, got ${timeoutMs}`);
         const c = [...this.containers.values()].find((x) => x.address === host && x.state === 'running');
         if (!c) throw new Error(`connect ECONNREFUSED ${host}`);
         return this.readyWhen(c) ? { status: 200, body: `ready ${path}` } : { status: 503, body: 'loading' };

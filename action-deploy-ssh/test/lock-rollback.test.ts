@@ -83,6 +83,9 @@ describe('rollback: true', () => {
     expect(back.report.container?.name).toBe(v1.report.container?.name);
     expect(back.report.previous?.name).toBe(v2.report.container?.name);
     expect(e.running('shop')).toEqual([v1.report.container?.name]);
+    const policies = Object.fromEntries([...e.containers.values()].map((c) => [c.options.name, c.options.HostConfig?.RestartPolicy?.Name]));
+    expect(policies[v1.report.container?.name ?? '']).toBe('unless-stopped');
+    expect(policies[v2.report.container?.name ?? '']).toBe('no');
   });
 
   it('re-creates the previous version from its recorded image when its container is gone', async () => {

@@ -29,16 +29,20 @@ export async function readinessOf(ctx: HostContext, id: string, signal: AbortSig
  * Puts the old container back after a failed switch. Runs without the job's abort signal:
  * a cancelled deploy must still leave the old version serving.
  */
-async function restore(ctx: HostContext, plan: SwapPlan, tried: ContainerRef | undefined, created: boolean): Promise<boolean> {
+async function restore(ctx: HostContext, plan: SwapPlan, tried: ContainerRef | undefined, created: boolean, fromPolicy: string | undefined): Promise<boolean> {
   const { engine, log } = ctx;
   if (tried) {
     if (created) await engine.removeContainer(tried.id, { force: true }).catch((e: unknown) => log.warn(`Could not remove ${tried.name}: ${errorMessage(e)}`));
-    else await engine.stopContainer(tried.id, Math.ceil(ctx.settings.stopTimeoutMs / 1000)).catch((e: unknown) => log.warn(`Could not stop ${tried.name}: ${errorMessage(e)}`));
+    else {
+      await engine.stopContainer(tried.id, Math.ceil(ctx.settings.stopTimeoutMs / 1000)).catch((e: unknown) => log.warn(`Could not stop ${tried.name}: ${errorMessage(e)}`));
+      await engine.updateRestartPolicy(tried.id, 'no').catch((e: unknown) => log.warn(`Could not reset the restart policy of ${tried.name}: ${errorMessage(e)}`));
+    }
   }
   if (!plan.from) return false;
   const from = plan.from;
   return ctx.clock.time('restore', async () => {
     log.info(`starting the previous container ${from.name} again`);
+    if (fromPolicy) await engine.updateRestartPolicy(from.id, fromPolicy);
     await engine.startContainer(from.id);
     // Without the job's signal: a cancelled job must still leave the old version serving. The
     // check is bounded tighter then, to end before the runner's SIGKILL (10 s after SIGINT).
@@ -80,14 +84,19 @@ export const recreate: Strategy = {
 
     let stoppedAt: number | undefined;
     let readiness: ReadinessResult | undefined;
+    let fromPolicy: string | undefined;
     try {
       signal?.throwIfAborted();
+      if (plan.to.kind === 'existing') await engine.updateRestartPolicy(to.id, s.restartPolicy);
       if (plan.from) {
         const from = plan.from;
+        fromPolicy = (await engine.inspectContainer(from.id))?.createOptions.HostConfig?.RestartPolicy?.Name || 'no';
         await clock.time('stop old', async () => {
           log.info(`stopping ${from.name} (SIGTERM, up to ${formatDuration(s.stopTimeoutMs)})`);
           stoppedAt = performance.now();
           await engine.stopContainer(from.id, Math.ceil(s.stopTimeoutMs / 1000));
+          // Kept for rollback, but it must not come back by itself when dockerd restarts.
+          await engine.updateRestartPolicy(from.id, 'no');
         });
       }
       await clock.time('start new', () => engine.startContainer(to.id));
@@ -108,7 +117,7 @@ export const recreate: Strategy = {
       const diag = await diagnostics(engine, to.id).catch((e: unknown) => `(no diagnostics: ${errorMessage(e)})`);
       log.info(`What ${to.name} said before it was removed:`);
       for (const line of diag.split('\n')) log.info(`  ${line}`);
-      const rolledBack = await restore(ctx, plan, to, created).catch((e: unknown) => {
+      const rolledBack = await restore(ctx, plan, to, created, fromPolicy).catch((e: unknown) => {
         log.warn(`Restoring the previous container failed: ${errorMessage(e)}`);
         return false;
       });

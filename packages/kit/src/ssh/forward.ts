@@ -30,7 +30,8 @@ export async function httpGetThroughSsh(
   options: { timeoutMs: number; maxBodyBytes?: number; signal?: AbortSignal },
 ): Promise<ForwardedHttpResponse> {
   const limit = options.maxBodyBytes ?? 4096;
-  const deadline = AbortSignal.timeout(options.timeoutMs);
+  // AbortSignal.timeout takes whole milliseconds only.
+  const deadline = AbortSignal.timeout(Math.max(1, Math.round(options.timeoutMs)));
   const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
   signal.throwIfAborted();
   let stream: Duplex | undefined;
