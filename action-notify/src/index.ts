@@ -1,8 +1,4 @@
-import { ConfigurationError, runAction } from '@gangway/kit';
+import { runAction } from '@gangway/kit';
+import { main } from './main.ts';
 
-// Not built yet: fails with a clear message instead of pretending to work (issue #9).
-await runAction({
-  main: async () => {
-    throw new ConfigurationError('gangway/action-notify is not released yet (issue #9). Pin a released version.');
-  },
-});
+await runAction({ main: (signal) => main(signal) });
