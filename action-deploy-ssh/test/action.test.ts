@@ -65,6 +65,11 @@ describe('action-deploy-ssh dist: validation before any side effect', () => {
     for (const line of keyLines) expect(run.masks).toContain(line.trim());
   });
 
+  it('warns loudly when host key checking is switched off', async () => {
+    const run = await runWith({ fingerprint: '', 'insecure-skip-host-key-check': 'true' });
+    expect(run.annotations.find((a) => a.level === 'warning')?.message).toMatch(/NOT verified.*impersonate/);
+  });
+
   it('fails a connection to an unreachable host with a categorised error and no leak', async () => {
     const run = await runWith({ password: 'pass-word-xyz', env: 'TOKEN=env-secret-value-xyz' });
     expect(run.exitCode, run.log + run.stderr).toBe(1);
