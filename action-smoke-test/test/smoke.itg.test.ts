@@ -95,6 +95,8 @@ describe('action-smoke-test on the lab', () => {
     if (target) {
       await target.getContainer(containerName).remove({ force: true }).catch(() => undefined);
       if (image) await target.getImage(image.imageRef).remove({ force: true }).catch(() => undefined);
+      const left = await target.listContainers({ all: true, filters: { name: ['gtest-smoke-'] } });
+      figures['gtest-smoke containers left'] = left.map((c) => c.Names[0]);
     }
     session?.close();
     await vpn?.stop();
