@@ -1,0 +1,56 @@
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { percentile, startLoad } from '../support/load.ts';
+
+let server: http.Server;
+let port = 0;
+let mode: 'ok' | 'fail' = 'ok';
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    if (mode === 'fail') {
+      res.writeHead(503).end('draining');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ version: 'v7' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as { port: number }).port;
+});
+afterAll(() => {
+  server.close();
+});
+
+describe('startLoad', () => {
+  it('holds its rate, counts versions and stops by its own bound', async () => {
+    mode = 'ok';
+    const load = startLoad({ url: `http://127.0.0.1:${port}/version`, clients: 4, ratePerSecond: 100, maxMs: 1000 });
+    await new Promise((r) => setTimeout(r, 1300));
+    const result = await load.stop();
+    expect(result.failed).toBe(0);
+    expect(result.total).toBeGreaterThanOrEqual(50);
+    expect(result.total).toBeLessThanOrEqual(110);
+    expect(result.versions).toEqual({ v7: result.total });
+    expect(result.durationMs).toBeLessThan(1300);
+  });
+
+  it('counts error statuses and refused connections as failures, with reasons', async () => {
+    mode = 'fail';
+    const bad = startLoad({ url: `http://127.0.0.1:${port}/`, clients: 2, ratePerSecond: 50, maxRequests: 10 });
+    const r1 = await bad.stop();
+    expect(r1.failed).toBe(r1.total);
+    mode = 'ok';
+    const closed = startLoad({ url: 'http://127.0.0.1:1/', clients: 2, ratePerSecond: 50, maxRequests: 6 });
+    await new Promise((r) => setTimeout(r, 300));
+    const r2 = await closed.stop();
+    expect(r2.total).toBe(6);
+    expect(r2.failed).toBe(6);
+    expect(r2.statuses.ECONNREFUSED).toBe(6);
+  });
+
+  it('takes percentiles by rank', () => {
+    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50)).toBe(5);
+    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99)).toBe(10);
+    expect(percentile([], 99)).toBe(0);
+  });
+});
