@@ -1,7 +1,9 @@
 // A "fresh runner engine" for cache tests and the cache benchmark: a second dockerd with an empty
 // data root, its own exec-root, socket and pidfile under a temp dir, addresses in 198.18.0.0/15,
-// no bridge (a cached rebuild runs no container), stopped by the pid this process started.
-import { spawn, type ChildProcess } from 'node:child_process';
+// stopped by the pid this process started. By default it has no bridge (a cached rebuild runs no
+// container); `network: true` gives it its own bridge and a NAT rule (tagged, removed on stop) so that
+// RUN steps can reach package registries: a truly cold build.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -45,8 +47,33 @@ function mountsUnder(dir: string): string[] {
     .sort((a, b) => b.length - a.length);
 }
 
+const BRIDGE = 'gw-bld0';
+const BRIDGE_CIDR = '198.18.204.1/24';
+const BRIDGE_SUBNET = '198.18.204.0/24';
+const NAT_RULE = ['POSTROUTING', '-s', BRIDGE_SUBNET, '!', '-d', '198.18.0.0/15', '-m', 'comment', '--comment', 'gangway-build-fresh-engine', '-j', 'MASQUERADE'];
+
+function addNetwork(): () => void {
+  execFileSync('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
+  try {
+    execFileSync('ip', ['addr', 'add', BRIDGE_CIDR, 'dev', BRIDGE]);
+    execFileSync('ip', ['link', 'set', BRIDGE, 'up']);
+    execFileSync('iptables', ['-t', 'nat', '-A', ...NAT_RULE]);
+  } catch (error) {
+    execFileSync('ip', ['link', 'del', BRIDGE]);
+    throw error;
+  }
+  return () => {
+    try {
+      execFileSync('iptables', ['-t', 'nat', '-D', ...NAT_RULE]);
+    } finally {
+      execFileSync('ip', ['link', 'del', BRIDGE]);
+    }
+  };
+}
+
 /** Starts an empty dockerd. `pool` is a /24-sized base inside 198.18.0.0/15 for any user network. */
-export async function startFreshEngine(options: { pool?: string } = {}): Promise<FreshEngine> {
+export async function startFreshEngine(options: { pool?: string; network?: boolean } = {}): Promise<FreshEngine> {
+  const removeNetwork = options.network ? addNetwork() : undefined;
   const root = mkdtempSync('/tmp/gw-build-engine-');
   const socket = path.join(root, 'docker.sock');
   const pidFile = path.join(root, 'docker.pid');
@@ -62,7 +89,7 @@ export async function startFreshEngine(options: { pool?: string } = {}): Promise
     '--pidfile', pidFile,
     '--config-file', configFile,
     '--storage-driver', 'overlay2',
-    '--bridge', 'none',
+    '--bridge', options.network ? BRIDGE : 'none',
     '--iptables=false',
     '--ip-forward=false',
     '--ip-masq=false',
@@ -79,6 +106,7 @@ export async function startFreshEngine(options: { pool?: string } = {}): Promise
     if (!alive(pid) || Date.now() > deadline) {
       const tail = existsSync(path.join(root, 'dockerd.log')) ? readFileSync(path.join(root, 'dockerd.log'), 'utf8').split('\n').slice(-20).join('\n') : '';
       if (alive(pid)) process.kill(pid, 'SIGKILL');
+      removeNetwork?.();
       throw new Error(`the fresh dockerd did not answer on ${socket}:\n${tail}`);
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -100,6 +128,7 @@ export async function startFreshEngine(options: { pool?: string } = {}): Promise
       for (const m of mountsUnder(root)) spawn('umount', ['-l', m], { stdio: 'ignore' });
       await new Promise((r) => setTimeout(r, 200));
       rmSync(root, { recursive: true, force: true });
+      removeNetwork?.();
     },
   };
 }
