@@ -116,6 +116,36 @@ async function buildBaseImages(): Promise<BuiltImage[]> {
   ]);
 }
 
+/**
+ * A running lab with fewer targets than planned (plannedTargets() grew from one to two) gets the
+ * missing ones added in place, recorded in the same ledger: no down/up that would break the tests
+ * others run on the first target meanwhile.
+ */
+async function addMissingTargets(previous: Ledger, state: LabState): Promise<LabState> {
+  const have = new Set(state.targets.map((t) => t.name));
+  const missing = plannedTargets().filter((t) => !have.has(t.name));
+  if (missing.length === 0) return state;
+  say(`the lab is up with ${state.targets.length} target(s): adding ${missing.map((t) => t.name).join(', ')}`);
+  openLedger(previous);
+  try {
+    const images = await buildBaseImages();
+    const added: TargetState[] = [];
+    for (const t of missing) {
+      await phase(`${t.name}: namespace, veth ${t.hostAddress} <-> ${t.nsAddress}, firewall`, () => createTargetNetwork(t));
+      added.push(await startTargetServices(t));
+      await phase(`base images into ${t.name}`, () => Promise.all(images.map((img) => importImage(t.socket, img))));
+    }
+    const pids: Record<string, number> = {};
+    for (const p of readLedger()?.processes ?? []) pids[p.name] = p.pid;
+    const targets = [...state.targets, ...added].sort((a, b) => a.index - b.index);
+    const next: LabState = { ...state, targets, pids: { ...state.pids, ...pids } };
+    writeLabState(next);
+    return next;
+  } finally {
+    closeLedger();
+  }
+}
+
 export interface LabUpOptions {
   /** Print the summary at the end (the CLI does; tests may not care). */
   printSummary?: boolean;
@@ -137,7 +167,7 @@ async function labUpLocked(options: LabUpOptions): Promise<LabState> {
   if (previous) {
     const h = ledgerHealth(previous);
     if (h.healthy) {
-      const state = await ensureVpnExtras(readLabState());
+      const state = await ensureVpnExtras(await addMissingTargets(previous, readLabState()));
       say(`the lab is already up (since ${state.startedAt}): nothing to do`);
       if (options.printSummary !== false) console.log(describeLab(state));
       return state;

@@ -120,9 +120,12 @@ export function targetPlan(index: number): TargetPlan {
   };
 }
 
-/** The targets `lab:up` builds: one unless GANGWAY_LAB_TARGETS says more (issue 7 makes two the default). */
+/**
+ * The targets `lab:up` builds: two unless GANGWAY_LAB_TARGETS says otherwise (the second is for
+ * multi-host deploys and Swarm; `target` in lab.json stays targets[0]).
+ */
 export function plannedTargets(): TargetPlan[] {
-  const count = Number(process.env['GANGWAY_LAB_TARGETS'] ?? '1');
+  const count = Number(process.env['GANGWAY_LAB_TARGETS'] ?? '2');
   if (!Number.isInteger(count) || count < 1 || count > 7) throw new Error(`GANGWAY_LAB_TARGETS=${process.env['GANGWAY_LAB_TARGETS']} is not a count from 1 to 7`);
   return Array.from({ length: count }, (_, i) => targetPlan(i + 1));
 }
