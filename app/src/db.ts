@@ -41,15 +41,37 @@ export function migrate(db: DatabaseSync, migrations: readonly Migration[] = MIG
   return applied;
 }
 
+function isBusy(error: unknown): boolean {
+  return (error as { errcode?: number }).errcode === 5 || /database is locked/.test(String(error));
+}
+
+/**
+ * Runs `fn` again while SQLite answers SQLITE_BUSY, up to the busy timeout. Switching a new
+ * file to WAL takes an exclusive lock for which SQLite does not call its busy handler, so two
+ * containers that open the same fresh volume at the same instant would otherwise crash one.
+ */
+export function retryWhileBusy<T>(fn: () => T, timeoutMs = BUSY_TIMEOUT_MS): T {
+  const deadline = Date.now() + timeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    try {
+      return fn();
+    } catch (error) {
+      if (!isBusy(error) || Date.now() + delay > deadline) throw error;
+      Atomics.wait(pause, 0, 0, delay + Math.random() * delay);
+    }
+  }
+}
+
 export function openDatabase(dataDir: string): OpenedDatabase {
   mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, DATABASE_FILE);
   const db = new DatabaseSync(file, { timeout: BUSY_TIMEOUT_MS });
   // WAL lets readers run beside the one writer; NORMAL sync is durable across app crashes in WAL mode.
-  db.exec('PRAGMA journal_mode = WAL');
+  retryWhileBusy(() => db.exec('PRAGMA journal_mode = WAL'));
   db.exec('PRAGMA synchronous = NORMAL');
   db.exec('PRAGMA foreign_keys = ON');
-  const applied = migrate(db);
+  const applied = retryWhileBusy(() => migrate(db));
   const schemaVersion = userVersion(db);
   return { db, file, schemaVersion, applied };
 }
