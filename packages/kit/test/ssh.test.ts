@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Server, type Connection } from 'ssh2';
 import {
@@ -36,6 +37,7 @@ function knownLine(host: string, port: number, publicLine: string): string {
 }
 
 let server: Server;
+let lastUser = '';
 let port = 0;
 const events: string[] = [];
 
@@ -43,10 +45,14 @@ beforeAll(async () => {
   server = new Server({ hostKeys: [hostA.privateKey] }, (conn: Connection) => {
     conn.on('authentication', (ctx) => {
       events.push(`auth:${ctx.method}:${ctx.username}`);
-      if (ctx.method === 'publickey' && ctx.username === 'deploy') return ctx.accept();
+      lastUser = ctx.username;
+      if (ctx.method === 'publickey' && (ctx.username === 'deploy' || ctx.username === 'drop-me')) return ctx.accept();
       ctx.reject(['publickey']);
     });
-    conn.on('ready', () => events.push('ready'));
+    conn.on('ready', () => {
+      events.push('ready');
+      if (lastUser === 'drop-me') setTimeout(() => (conn as unknown as { _sock: Socket })._sock.resetAndDestroy(), 100);
+    });
     conn.on('error', () => undefined);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -138,6 +144,19 @@ describe('openSsh against a real SSH server', () => {
     const error = await openSsh({ ...endpoint(), trust: { kind: 'known-hosts', entries } }, { connectTimeoutMs: 5000, attempts: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SshConnectError);
     expect((error as SshConnectError).category).toBe('host-key');
+  });
+
+  it('records a connection that breaks after it was made instead of crashing the process', async () => {
+    const lines: string[] = [];
+    const session = await openSsh(
+      { ...endpoint(), username: 'drop-me', trust: { kind: 'fingerprint', fingerprint: hostA.fingerprint } },
+      { connectTimeoutMs: 5000, log: (l) => lines.push(l) },
+    );
+    expect(session.lost).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(session.lost?.message).toMatch(/ECONNRESET|reset/i);
+    expect(lines.some((l) => l.startsWith('connection to drop-me@') && l.includes('lost'))).toBe(true);
+    session.close();
   });
 
   it('names an authentication failure as such', async () => {

@@ -74,6 +74,8 @@ export interface SshSession {
   endpoint: string;
   /** The host key fingerprint the server presented. */
   hostKey: string;
+  /** Set when the connection broke after it was made (keepalive timeout, reset, VPN gone). */
+  readonly lost: Error | undefined;
   close(): void;
 }
 
@@ -139,11 +141,24 @@ export async function openSsh(endpoint: SshEndpoint, options: SshOptions): Promi
         }
         const { ssh, check } = await connectOnce(endpoint, options, sock);
         const jumpSsh = jump;
+        // Without a listener, a keepalive timeout or a reset after the connection was made is an
+        // uncaught 'error' event that kills the process in the middle of a deploy. Record it
+        // instead: the calls in flight fail on their own, and the caller can say why.
+        let lost: Error | undefined;
+        const onError = (error: Error): void => {
+          lost ??= error;
+          options.log?.(`connection to ${name} lost: ${error.message}`);
+        };
+        ssh.connection?.on('error', onError);
+        jumpSsh?.connection?.on('error', onError);
         return {
           ssh,
           client: ssh.connection as Client,
           endpoint: name,
           hostKey: check.presented ?? '',
+          get lost() {
+            return lost;
+          },
           close: () => {
             ssh.dispose();
             jumpSsh?.dispose();
