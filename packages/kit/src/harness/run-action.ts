@@ -57,17 +57,20 @@ export interface StepOptions {
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
-export interface ActionRun {
-  action: string;
-  phase: Phase;
+/** How the step's process ended, and its raw streams. */
+export interface SpawnResult {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   timedOut: boolean;
   cancelled: boolean;
   durationMs: number;
-  /** Raw streams. */
   stdout: string;
   stderr: string;
+}
+
+export interface ActionRun extends SpawnResult {
+  action: string;
+  phase: Phase;
   /** stdout as the runner would render it: masked, commands consumed. */
   log: string;
   /** stdout without `::add-mask::` lines: everything the action printed. */
@@ -314,16 +317,6 @@ export class RunnerJob {
   cleanup(): void {
     rmSync(this.root, { recursive: true, force: true });
   }
-}
-
-interface SpawnResult {
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  timedOut: boolean;
-  cancelled: boolean;
-  durationMs: number;
-  stdout: string;
-  stderr: string;
 }
 
 function spawnStep(node: string, entry: string, env: Record<string, string>, cwd: string, options: StepOptions): Promise<SpawnResult> {
