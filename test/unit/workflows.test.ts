@@ -88,6 +88,26 @@ describe('GitHub workflows', () => {
   });
 });
 
+describe('outputs of Gangway actions that workflows read', () => {
+  it.each(files)('%s reads only outputs the action declares', (file) => {
+    const text = readFileSync(path.join(repoRoot, file), 'utf8');
+    const doc = parse(text) as { jobs: Record<string, { steps?: Array<{ id?: string; uses?: string }> }> };
+    const actionOf = new Map<string, string>();
+    for (const job of Object.values(doc.jobs)) {
+      for (const step of job.steps ?? []) {
+        const local = /^(?:\.\/|[\w-]+\/gangway\/)(action-[a-z-]+)(?:@.*)?$/.exec(step.uses ?? '')?.[1];
+        if (step.id && local) actionOf.set(step.id, local);
+      }
+    }
+    for (const [, id, output] of text.matchAll(/steps\.([\w-]+)\.outputs\.([\w-]+)/g)) {
+      const action = actionOf.get(id as string);
+      if (!action) continue;
+      const meta = parse(readFileSync(path.join(repoRoot, action, 'action.yml'), 'utf8')) as { outputs?: Record<string, unknown> };
+      expect(Object.keys(meta.outputs ?? {}), `${file}: steps.${id} (${action}) has no output ${output}`).toContain(output);
+    }
+  });
+});
+
 describe('deploy.yml plan step', () => {
   const doc = parse(readFileSync(path.join(workflowsDir, 'deploy.yml'), 'utf8')) as { jobs: { plan: { steps: Array<{ id?: string; run?: string }> } } };
   const script = doc.jobs.plan.steps.find((s) => s.id === 'mode')?.run ?? '';
