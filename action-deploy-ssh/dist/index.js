@@ -97611,6 +97611,7 @@ const connectHost = async (settings, host, log, signal) => {
 /* harmony export */   D2: () => (/* binding */ appLabels),
 /* harmony export */   OM: () => (/* binding */ appContainerSpec),
 /* harmony export */   d_: () => (/* binding */ LABEL),
+/* harmony export */   ec: () => (/* binding */ proxyName),
 /* harmony export */   f5: () => (/* binding */ provenanceFromEnv),
 /* harmony export */   l4: () => (/* binding */ lockName),
 /* harmony export */   xN: () => (/* binding */ containerName)
@@ -97630,6 +97631,8 @@ const LABEL = {
     /** The image of the container this one replaced: what `rollback` re-creates when that container is gone. */
     previousImage: 'gangway.previous-image',
     previousDeployedAt: 'gangway.previous-deployed-at',
+    /** blue-green proxy: a hash of what its container was created from (image, port, listen address). */
+    proxySpec: 'gangway.proxy-spec',
     lockToken: 'gangway.lock.token',
     lockAcquiredAt: 'gangway.lock.acquired-at',
 };
@@ -97653,6 +97656,10 @@ function compactTime(iso) {
 function containerName(app, digest, at) {
     const short = digest.replace(/^sha256:/, '').slice(0, 12);
     return `${app}-${compactTime(at).toLowerCase()}-${short}`;
+}
+/** The managed nginx proxy of a blue-green app. */
+function proxyName(app) {
+    return `${app}-proxy`;
 }
 function lockName(app) {
     return `gangway-lock.${app}`;
@@ -97689,7 +97696,8 @@ function appContainerSpec(settings, next) {
         HostConfig: {
             RestartPolicy: { Name: settings.restartPolicy, ...(settings.restartPolicy === 'on-failure' ? { MaximumRetryCount: 5 } : {}) },
             ...(binds.length > 0 ? { Binds: binds } : {}),
-            ...(port && settings.publish ? { PortBindings: { [port]: [{ HostIp: settings.publish.hostIp ?? '', HostPort: String(settings.publish.hostPort) }] } } : {}),
+            // blue-green: the proxy holds the public port; app containers publish nothing.
+            ...(port && settings.publish && settings.strategy !== 'blue-green' ? { PortBindings: { [port]: [{ HostIp: settings.publish.hostIp ?? '', HostPort: String(settings.publish.hostPort) }] } } : {}),
             ...(settings.network ? { NetworkMode: settings.network } : {}),
             LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
         },
@@ -97907,6 +97915,12 @@ function dockerEngine(docker) {
                 throw error;
             }
         },
+        async putArchive(id, path, tar) {
+            await docker.getContainer(id).putArchive(tar, { path });
+        },
+        async renameContainer(id, name) {
+            await docker.getContainer(id).rename({ name });
+        },
         async networkExists(name) {
             try {
                 await docker.getNetwork(name).inspect();
@@ -97943,7 +97957,7 @@ function dockerEngine(docker) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2552);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8816);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(772);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
 
@@ -98111,7 +98125,7 @@ async function releaseLock(engine, lock) {
 
 /***/ }),
 
-/***/ 8816:
+/***/ 772:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -98624,6 +98638,290 @@ async function oneOffHooks(engine, spec, hook, commands, options) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/tar.ts
+function field(buffer, offset, length, value) {
+    buffer.write(value, offset, Math.min(length, Buffer.byteLength(value)), 'utf8');
+}
+function octal(value, length) {
+    return `${value.toString(8).padStart(length - 1, '0')}\0`;
+}
+function header(entry, size, mtime) {
+    const h = Buffer.alloc(512, 0);
+    const dir = entry.name.endsWith('/');
+    if (Buffer.byteLength(entry.name) > 100)
+        throw new Error(`tar entry name too long: ${entry.name}`);
+    field(h, 0, 100, entry.name);
+    field(h, 100, 8, octal(entry.mode ?? (dir ? 0o755 : 0o644), 8));
+    field(h, 108, 8, octal(0, 8));
+    field(h, 116, 8, octal(0, 8));
+    field(h, 124, 12, octal(size, 12));
+    field(h, 136, 12, octal(mtime, 12));
+    field(h, 148, 8, '        ');
+    field(h, 156, 1, dir ? '5' : '0');
+    field(h, 257, 6, 'ustar\0');
+    field(h, 263, 2, '00');
+    field(h, 265, 32, 'root');
+    field(h, 297, 32, 'root');
+    let sum = 0;
+    for (const byte of h)
+        sum += byte;
+    field(h, 148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
+    return h;
+}
+/** The tar archive of `entries` (owned by root, mtime now). */
+function tarArchive(entries, mtime = Math.floor(Date.now() / 1000)) {
+    const parts = [];
+    for (const entry of entries) {
+        const body = entry.name.endsWith('/') ? Buffer.alloc(0) : Buffer.isBuffer(entry.content) ? entry.content : Buffer.from(entry.content ?? '', 'utf8');
+        parts.push(header(entry, body.length, mtime), body);
+        const pad = (512 - (body.length % 512)) % 512;
+        if (pad > 0)
+            parts.push(Buffer.alloc(pad, 0));
+    }
+    parts.push(Buffer.alloc(1024, 0));
+    return Buffer.concat(parts);
+}
+
+;// CONCATENATED MODULE: ./src/proxy.ts
+// The managed nginx proxy of a blue-green app: a container `<app>-proxy` that holds the public
+// port and forwards to one app container on the app's private network, by container name.
+// Its whole nginx.conf is Gangway's (its own path, `-c`), so the image's default site, if any,
+// plays no part. A switch writes the config through the Engine's put-archive call, checks it
+// with `nginx -t` and reloads gracefully: old workers finish their requests, new ones use the
+// new upstream. A missing or outdated proxy is replaced; the port is free only between the old
+// proxy's exit and the new one's bind.
+
+
+
+
+/** Where Gangway's config lives inside the proxy container. */
+const PROXY_CONF_DIR = '/etc/gangway';
+const PROXY_CONF = `${PROXY_CONF_DIR}/nginx.conf`;
+/** The port nginx listens on inside the proxy container (published as `publish`). */
+const PROXY_PORT = 8080;
+/** Bumped when the proxy's container settings (not its config) change: older proxies are replaced. */
+const PROXY_SPEC_VERSION = 1;
+/** The first line of every config Gangway writes, naming the container it forwards to. */
+const UPSTREAM_MARK = '# gangway-upstream:';
+function nginxConfig(app, upstream) {
+    return `${UPSTREAM_MARK} ${upstream.name}
+# Written by Gangway's action-deploy-ssh for ${app} on every switch; edits are overwritten.
+worker_processes auto;
+pid /tmp/gangway-nginx.pid;
+error_log stderr warn;
+# Old workers get this long to finish their requests after a reload or SIGQUIT.
+worker_shutdown_timeout 60s;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server_tokens off;
+  client_max_body_size 64m;
+  upstream gangway_app {
+    # max_fails=0: a single server is never marked down; a failed cached connection is retried.
+    server ${upstream.name}:${upstream.port} max_fails=0;
+    keepalive 32;
+    # Below Node's default keep-alive timeout (5 s): nginx drops idle connections before the app does.
+    keepalive_timeout 4s;
+  }
+  server {
+    listen ${PROXY_PORT};
+    location / {
+      proxy_pass http://gangway_app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_connect_timeout 5s;
+      proxy_read_timeout 300s;
+      proxy_send_timeout 300s;
+      proxy_next_upstream error timeout;
+      proxy_next_upstream_tries 3;
+      proxy_request_buffering on;
+    }
+  }
+}
+`;
+}
+function upstreamOf(config) {
+    const first = config.split('\n')[0] ?? '';
+    return first.startsWith(UPSTREAM_MARK) ? first.slice(UPSTREAM_MARK.length).trim() : undefined;
+}
+function proxySpecHash(d) {
+    return (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify({ v: PROXY_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
+}
+function proxyContainerSpec(app, d, name = (0,container_spec/* proxyName */.ec)(app)) {
+    const port = `${PROXY_PORT}/tcp`;
+    return {
+        name,
+        Image: d.imageRef,
+        Cmd: ['nginx', '-c', PROXY_CONF, '-g', 'daemon off;'],
+        // Graceful: nginx finishes in-flight requests on SIGQUIT.
+        StopSignal: 'SIGQUIT',
+        Labels: { [container_spec/* LABEL */.d_.managed]: 'true', [container_spec/* LABEL */.d_.role]: 'proxy', [container_spec/* LABEL */.d_.app]: app, [container_spec/* LABEL */.d_.proxySpec]: proxySpecHash(d) },
+        ExposedPorts: { [port]: {} },
+        HostConfig: {
+            PortBindings: { [port]: [{ HostIp: d.hostIp, HostPort: String(d.hostPort) }] },
+            RestartPolicy: { Name: 'unless-stopped' },
+            NetworkMode: d.network,
+            LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+        },
+    };
+}
+/** `/etc/gangway/nginx.conf`, as a tar extracted into /etc (put-archive needs an existing directory). */
+async function writeConfig(engine, id, config) {
+    await engine.putArchive(id, '/etc', tarArchive([{ name: 'gangway/' }, { name: 'gangway/nginx.conf', content: config }]));
+}
+async function mustExec(engine, id, argv, what) {
+    const r = await engine.exec(id, argv);
+    if (r.exitCode !== 0)
+        throw new Error(`${what} failed (exit ${r.exitCode}): ${r.output.trim()}`);
+    return r.output;
+}
+/** The proxy image, present on the server (pulled when missing: nginx:stable from Docker Hub by default). */
+async function proxyImageId(ctx) {
+    const s = ctx.settings;
+    const ref = (0,src/* formatImageReference */.my)(s.proxyImage);
+    const present = await ctx.engine.inspectImage(ref);
+    if (present)
+        return { id: present.id, ref };
+    ctx.log.info(`pulling the proxy image ${ref}`);
+    const sameRegistry = s.image && s.registry && s.image.registry === s.proxyImage.registry;
+    const auth = sameRegistry && s.registry ? (0,src/* registryAuthHeader */.bJ)({ ...s.registry, serveraddress: (0,src/* registryServerAddress */.LW)(s.proxyImage.registry) }) : undefined;
+    await ctx.engine.pull(s.proxyImage.repository, s.proxyImage.digest ?? s.proxyImage.tag ?? 'stable', auth, () => undefined);
+    const pulled = await ctx.engine.inspectImage(ref);
+    if (!pulled)
+        throw new Error(`the proxy image ${ref} was pulled but the engine does not have it`);
+    return { id: pulled.id, ref };
+}
+/** The running proxy of this app and its current config, if there is one. */
+async function currentProxy(engine, app) {
+    const details = await engine.inspectContainer((0,container_spec/* proxyName */.ec)(app));
+    if (!details || details.labels[container_spec/* LABEL */.d_.role] !== 'proxy' || details.labels[container_spec/* LABEL */.d_.app] !== app)
+        return {};
+    if (!details.running)
+        return { details };
+    const r = await engine.exec(details.id, ['cat', PROXY_CONF]).catch(() => undefined);
+    return { details, ...(r && r.exitCode === 0 ? { config: r.output } : {}) };
+}
+/**
+ * Points the proxy at `upstream`. A running, up-to-date proxy gets the config and a graceful
+ * reload (a config nginx refuses is put back, and nothing changes); otherwise a new proxy is
+ * created with the config, the old one (if any) stops gracefully, and the new one starts.
+ * `beforeBind` runs right before the new proxy starts (to free the port from a container that
+ * published it under recreate).
+ */
+async function switchProxy(ctx, upstream, options = {}) {
+    const { engine, log } = ctx;
+    const s = ctx.settings;
+    const app = s.app;
+    if (!s.publish || !s.network)
+        throw new Error('blue-green needs publish and the app network');
+    const image = await proxyImageId(ctx);
+    const design = { imageId: image.id, imageRef: image.ref, network: s.network, hostIp: s.publish.hostIp ?? '', hostPort: s.publish.hostPort };
+    const wanted = proxySpecHash(design);
+    const config = nginxConfig(app, upstream);
+    const current = await currentProxy(engine, app);
+    const previousUpstream = current.config ? upstreamOf(current.config) : undefined;
+    if (current.details?.running && current.details.labels[container_spec/* LABEL */.d_.proxySpec] === wanted && current.config !== undefined) {
+        const id = current.details.id;
+        await writeConfig(engine, id, config);
+        const test = await engine.exec(id, ['nginx', '-t', '-c', PROXY_CONF]);
+        if (test.exitCode !== 0) {
+            await writeConfig(engine, id, current.config).catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
+            throw new Error(`nginx refused the new config (nothing was switched): ${test.output.trim()}`);
+        }
+        const oldWorkers = await workerPids(engine, id);
+        try {
+            await mustExec(engine, id, ['nginx', '-c', PROXY_CONF, '-s', 'reload'], 'nginx -s reload');
+            if (oldWorkers)
+                await newWorkersStarted(engine, id, oldWorkers);
+        }
+        catch (error) {
+            const previous = current.config;
+            await writeConfig(engine, id, previous)
+                .then(() => engine.exec(id, ['nginx', '-c', PROXY_CONF, '-s', 'reload']))
+                .catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
+            throw error;
+        }
+        log.info(`proxy ${current.details.name}: upstream ${previousUpstream ?? '(none)'} → ${upstream.name}, reloaded gracefully`);
+        return { how: 'reloaded', ...(oldWorkers ? { oldWorkers } : {}), ...(previousUpstream ? { previousUpstream } : {}), proxy: { id, name: current.details.name } };
+    }
+    const why = !current.details ? 'no proxy yet' : !current.details.running ? `${current.details.name} is ${current.details.state}` : 'its image or port changed';
+    log.info(`creating the proxy ${(0,container_spec/* proxyName */.ec)(app)} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort}: ${why}`);
+    const tempName = current.details ? `${(0,container_spec/* proxyName */.ec)(app)}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}` : (0,container_spec/* proxyName */.ec)(app);
+    const id = await engine.createContainer(proxyContainerSpec(app, design, tempName));
+    try {
+        await writeConfig(engine, id, config);
+        if (current.details?.running) {
+            log.info(`stopping the old proxy ${current.details.name} gracefully (SIGQUIT)`);
+            await engine.stopContainer(current.details.id, 30);
+        }
+        await options.beforeBind?.();
+        await engine.startContainer(id);
+        // nginx exits at once on a bad config or a port it cannot bind.
+        await (0,src/* sleep */.yy)(300);
+        const started = await engine.inspectContainer(id);
+        if (!started?.running) {
+            const logs = await engine.logs(id, 30).catch(() => '');
+            throw new Error(`the new proxy did not stay up (${started?.state ?? 'gone'}): ${logs.trim()}`);
+        }
+    }
+    catch (error) {
+        await engine.removeContainer(id, { force: true }).catch(() => undefined);
+        if (current.details?.running)
+            await engine.startContainer(current.details.id).catch((e) => log.warn(`Could not restart the old proxy: ${(0,src/* errorMessage */.gJ)(e)}`));
+        throw error;
+    }
+    if (current.details) {
+        await engine.removeContainer(current.details.id, { force: true });
+        await engine.renameContainer(id, (0,container_spec/* proxyName */.ec)(app));
+    }
+    return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), proxy: { id, name: (0,container_spec/* proxyName */.ec)(app) } };
+}
+const WORKERS = ['sh', '-c', "grep -la 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null; true"];
+/** The pids of the proxy's nginx workers; undefined when the proxy cannot tell (no shell in its image). */
+async function workerPids(engine, proxyId) {
+    const r = await engine.exec(proxyId, WORKERS).catch(() => undefined);
+    if (!r || r.exitCode !== 0)
+        return undefined;
+    const pids = [...r.output.matchAll(/\/proc\/(\d+)\/cmdline/g)].map((m) => Number(m[1]));
+    return new Set(pids);
+}
+/** `nginx -s reload` only signals the master: wait until it has started workers with the new config. */
+async function newWorkersStarted(engine, proxyId, before, timeoutMs = 10_000) {
+    const started = performance.now();
+    for (;;) {
+        const now = await workerPids(engine, proxyId);
+        if (!now || [...now].some((pid) => !before.has(pid)))
+            return;
+        if (performance.now() - started >= timeoutMs)
+            throw new Error(`nginx did not start new workers within ${timeoutMs / 1000} s of the reload (see the proxy's log)`);
+        await (0,src/* sleep */.yy)(50);
+    }
+}
+/**
+ * Waits until the workers that ran before the reload (`before`) have finished their in-flight
+ * requests and exited, or `timeoutMs`. True when they are all gone, false on timeout; undefined
+ * when the proxy cannot tell: then the whole timeout is waited.
+ */
+async function drainOldWorkers(engine, proxyId, before, timeoutMs, options = {}) {
+    const started = performance.now();
+    for (;;) {
+        const now = before ? await workerPids(engine, proxyId) : undefined;
+        if (!before || !now) {
+            await (0,src/* sleep */.yy)(Math.max(0, timeoutMs - (performance.now() - started)));
+            return undefined;
+        }
+        if (![...before].some((pid) => now.has(pid)))
+            return true;
+        if (performance.now() - started >= timeoutMs)
+            return false;
+        await (0,src/* sleep */.yy)(options.intervalMs ?? 200);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/readiness.ts
 // The readiness gate: a container is ready when its HTTP readiness path answers 2xx/3xx (asked
 // from the server, at the container's own address on its Docker network) or, with
@@ -98729,7 +99027,8 @@ async function readinessOf(ctx, id, signal, timeoutMs = ctx.settings.readinessTi
         readiness: s.readiness,
         ...(s.containerPort === undefined ? {} : { containerPort: s.containerPort }),
         ...(s.network ? { network: s.network } : {}),
-        ...(s.publish ? { publishedPort: s.publish.hostPort } : {}),
+        // Under blue-green the published port is the proxy's (the old version): never a fallback there.
+        ...(s.publish && s.strategy !== 'blue-green' ? { publishedPort: s.publish.hostPort } : {}),
         timeoutMs,
         log: (line) => ctx.log.info(line),
         ...(signal ? { signal } : {}),
@@ -98842,14 +99141,142 @@ const recreate = {
     },
 };
 
+;// CONCATENATED MODULE: ./src/strategy/blue-green.ts
+// blue-green: the new container starts next to the old one on the app's private network, must
+// pass the readiness gate there, and only then does the managed nginx proxy switch to it (a
+// graceful reload). The old container finishes its in-flight requests (drain), then stops and
+// is kept for an instant rollback. A new container that fails is removed before the proxy is
+// touched: the old version never stopped serving.
+
+
+
+
+
+
+function blue_green_asError(error) {
+    return error instanceof Error ? error : new Error((0,src/* errorMessage */.gJ)(error));
+}
+/**
+ * Running containers of this app that publish the proxy's port themselves (left by
+ * `strategy: recreate`): they must stop right before the proxy binds.
+ */
+async function publishersOfPort(ctx) {
+    const s = ctx.settings;
+    const port = String(s.publish?.hostPort ?? '');
+    const list = await ctx.engine.listContainers({ [container_spec/* LABEL */.d_.managed]: 'true', [container_spec/* LABEL */.d_.app]: s.app, [container_spec/* LABEL */.d_.role]: 'app' });
+    const found = [];
+    for (const c of list.filter((x) => x.state === 'running')) {
+        const details = await ctx.engine.inspectContainer(c.id);
+        const portBindings = (details?.createOptions.HostConfig?.PortBindings ?? {});
+        const bindings = Object.values(portBindings);
+        if (bindings.some((b) => (b ?? []).some((x) => x.HostPort === port)))
+            found.push({ id: c.id, name: c.name });
+    }
+    return found;
+}
+const blueGreen = {
+    name: 'blue-green',
+    dropsRequests: false,
+    async swap(ctx, plan) {
+        const { engine, clock, log, signal } = ctx;
+        const s = ctx.settings;
+        const created = plan.to.kind === 'create';
+        const port = s.containerPort;
+        if (port === undefined)
+            throw new Error('blue-green needs container-port');
+        if (plan.to.kind === 'create' && plan.preDeploy.length > 0) {
+            const spec = plan.to.spec;
+            try {
+                await clock.time('pre-deploy', () => log.group('pre-deploy', () => oneOffHooks(engine, spec, 'pre-deploy', plan.preDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
+            }
+            catch (error) {
+                return { ok: false, rolledBack: false, switched: false, error: blue_green_asError(error) };
+            }
+        }
+        let to;
+        if (plan.to.kind === 'create') {
+            const spec = plan.to.spec;
+            const id = await clock.time('create', () => engine.createContainer(spec));
+            to = { id, name: spec.name };
+            log.info(`created ${to.name} (${id.slice(0, 12)}) on ${s.network ?? ''}, next to ${plan.from?.name ?? 'nothing'}`);
+        }
+        else {
+            to = { id: plan.to.container.id, name: plan.to.container.name };
+        }
+        let readiness;
+        let switched;
+        try {
+            signal?.throwIfAborted();
+            if (plan.to.kind === 'existing')
+                await engine.updateRestartPolicy(to.id, s.restartPolicy);
+            await clock.time('start new', () => engine.startContainer(to.id));
+            log.info(`started ${to.name}`);
+            readiness = await clock.time('readiness', () => log.group(`readiness of ${to.name}`, () => readinessOf(ctx, to.id, signal)));
+            if (!readiness.ready) {
+                throw new Error(`${to.name} did not get ready within ${(0,src/* formatDuration */.a3)(s.readinessTimeoutMs)} (${readiness.reason ?? 'timeout'}: ${readiness.last})`);
+            }
+            log.info(`${to.name} is ready after ${(0,src/* formatDuration */.a3)(readiness.ms)}`);
+            if (plan.postDeploy.length > 0) {
+                await clock.time('post-deploy', () => log.group('post-deploy', () => execHooks(engine, to.id, 'post-deploy', plan.postDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
+            }
+            signal?.throwIfAborted();
+            switched = await clock.time('switch', () => switchProxy(ctx, { name: to.name, port }, {
+                beforeBind: async () => {
+                    for (const c of await publishersOfPort(ctx)) {
+                        if (c.id === to.id)
+                            continue;
+                        log.warn(`${c.name} publishes port ${s.publish?.hostPort ?? ''} itself (deployed with recreate): stopping it so the proxy can bind`);
+                        await engine.stopContainer(c.id, Math.ceil(s.stopTimeoutMs / 1000));
+                    }
+                },
+            }));
+        }
+        catch (error) {
+            // The proxy was not switched: the old container never stopped serving.
+            const failure = blue_green_asError(error);
+            log.warn(`${to.name} does not get the traffic: ${failure.message}`);
+            const diag = await diagnostics(engine, to.id).catch((e) => `(no diagnostics: ${(0,src/* errorMessage */.gJ)(e)})`);
+            log.info(`What ${to.name} said before it was ${created ? 'removed' : 'stopped'}:`);
+            for (const line of diag.split('\n'))
+                log.info(`  ${line}`);
+            if (created)
+                await engine.removeContainer(to.id, { force: true }).catch((e) => log.warn(`Could not remove ${to.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+            else {
+                await engine.stopContainer(to.id, Math.ceil(s.stopTimeoutMs / 1000)).catch((e) => log.warn(`Could not stop ${to.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+                await engine.updateRestartPolicy(to.id, 'no').catch(() => undefined);
+            }
+            return { ok: false, rolledBack: plan.from !== undefined, switched: false, container: to, ...(readiness ? { readiness } : {}), error: failure, downtimeMs: 0 };
+        }
+        // Switched: from here on the deploy has succeeded; the rest only tidies up, even on cancel.
+        if (plan.from) {
+            const from = plan.from;
+            if (switched.how === 'reloaded') {
+                const drained = await clock.time('drain', () => drainOldWorkers(engine, switched.proxy.id, switched.oldWorkers, s.drainTimeoutMs));
+                if (drained === false)
+                    log.warn(`nginx's old workers still had requests to ${from.name} after drain-timeout ${(0,src/* formatDuration */.a3)(s.drainTimeoutMs)}; stopping it anyway`);
+                else if (drained === undefined)
+                    log.info(`waited drain-timeout ${(0,src/* formatDuration */.a3)(s.drainTimeoutMs)} (the proxy image has no shell to tell when the old workers are done)`);
+            }
+            await clock.time('stop old', async () => {
+                log.info(`stopping ${from.name} (kept for rollback)`);
+                await engine.stopContainer(from.id, Math.ceil(s.stopTimeoutMs / 1000)).catch((e) => log.warn(`Could not stop ${from.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+                await engine.updateRestartPolicy(from.id, 'no').catch((e) => log.warn(`Could not reset the restart policy of ${from.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+            });
+        }
+        return { ok: true, rolledBack: false, switched: true, container: to, readiness, downtimeMs: 0 };
+    },
+};
+
 ;// CONCATENATED MODULE: ./src/strategy/index.ts
 
 
-/** The strategy for a `strategy` input. blue-green is refused in settings already (issue #7). */
+
 function strategyFor(name) {
     if (name === 'recreate')
         return recreate;
-    throw new src/* ConfigurationError */.j1(`strategy "${name}" is not available yet. Use strategy: recreate.`, 'strategy');
+    if (name === 'blue-green')
+        return blueGreen;
+    throw new src/* ConfigurationError */.j1(`strategy "${String(name)}" is unknown. Use blue-green or recreate.`, 'strategy');
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
@@ -98994,7 +99421,7 @@ async function post(signal, deps = {}) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   sb: () => (/* binding */ readSettings)
 /* harmony export */ });
-/* unused harmony exports STRATEGIES, RESTART_POLICIES, validateAppName, parseVolumes, parseCommandLine */
+/* unused harmony exports STRATEGIES, TARGETS, ON_FAILURE, RESTART_POLICIES, validateAppName, parseVolumes, parseCommandLine */
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2552);
@@ -99005,6 +99432,8 @@ async function post(signal, deps = {}) {
 
 
 const STRATEGIES = ['recreate', 'blue-green'];
+const TARGETS = ['container', 'swarm'];
+const ON_FAILURE = ['rollback', 'halt'];
 const RESTART_POLICIES = ['no', 'always', 'unless-stopped', 'on-failure'];
 const APP = /^[a-z0-9][a-z0-9_.-]*$/;
 const NETWORK = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -99156,9 +99585,10 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
     for (const value of env.values())
         (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .registerSecret */ .cl)(value);
     validateEnv(env);
-    const strategy = inputs.choice('strategy', STRATEGIES, 'recreate');
-    if (strategy === 'blue-green') {
-        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Input "strategy" is "blue-green", which is not available yet (it comes with the managed nginx proxy, issue #7). Use strategy: recreate for now; it stops the old container before starting the new one, so requests fail for a moment.', 'strategy');
+    const strategyRaw = inputs.raw('strategy');
+    const target = inputs.choice('target', TARGETS, 'container');
+    if (target === 'swarm') {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Input "target" is "swarm", which is not available yet (Docker Swarm services with start-first updates are the next step of issue #7). Use target: container (blue-green behind the managed nginx proxy) for now.', 'target');
     }
     const port = inputs.port('port') ?? 22;
     const hostLines = inputs.list('host', { required: true, hint: 'Give the server to deploy to, e.g. "deploy.example.com" or "198.19.0.1:2222".' });
@@ -99233,6 +99663,16 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
     if (network !== undefined && (!NETWORK.test(network) || ['host', 'none'].includes(network))) {
         throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "network" is "${network}": give a Docker network name (letters, digits, _ . -). host and none are not supported: the readiness probe needs the container's own address.`, 'network');
     }
+    // blue-green needs a public port for its proxy; it is the default whenever there is one.
+    const strategy = strategyRaw === '' ? (publish ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
+    if (strategy === 'blue-green' && !publish) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Input "strategy" is "blue-green", which needs "publish": the managed nginx proxy holds that port and switches it between the old and the new container. Give publish (e.g. 8080 or 0.0.0.0:80), or use strategy: recreate.', 'publish');
+    }
+    const proxyImageRaw = inputs.string('proxy-image') ?? 'nginx:stable';
+    const proxyImageParsed = (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .parseImageReference */ .o_)(proxyImageRaw, 'proxy-image');
+    const proxyImage = proxyImageParsed.digest || proxyImageParsed.tag ? proxyImageParsed : { ...proxyImageParsed, tag: 'latest' };
+    // The app containers of a blue-green deploy sit on a private network; the proxy reaches them there by name.
+    const appNetwork = network ?? (strategy === 'blue-green' ? `${app}-net` : undefined);
     const commandRaw = inputs.string('command');
     const command = commandRaw === undefined ? undefined : parseCommandLine(commandRaw, 'command');
     const labels = inputs.keyValues('labels', { keyPattern: LABEL_KEY });
@@ -99260,11 +99700,16 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
         ...(publish ? { publish } : {}),
         env,
         volumes: parseVolumes(inputs.list('volumes', { commas: false }), 'volumes'),
-        ...(network ? { network } : {}),
+        ...(appNetwork ? { network: appNetwork } : {}),
         restartPolicy: inputs.choice('restart-policy', RESTART_POLICIES, 'unless-stopped'),
         ...(command ? { command } : {}),
         labels,
         strategy,
+        target,
+        proxyImage,
+        drainTimeoutMs: inputs.duration('drain-timeout') ?? 30_000,
+        maxParallel: inputs.integer('max-parallel', { min: 1, max: 100 }) ?? 1,
+        onFailure: inputs.choice('on-failure', ON_FAILURE, 'rollback'),
         stopTimeoutMs: inputs.duration('stop-timeout') ?? 30_000,
         readiness,
         readinessTimeoutMs: inputs.duration('readiness-timeout') ?? 60_000,
@@ -101407,11 +101852,24 @@ async function openSsh(endpoint, options) {
             }
             const { ssh, check } = await connectOnce(endpoint, options, sock);
             const jumpSsh = jump;
+            // Without a listener, a keepalive timeout or a reset after the connection was made is an
+            // uncaught 'error' event that kills the process in the middle of a deploy. Record it
+            // instead: the calls in flight fail on their own, and the caller can say why.
+            let lost;
+            const onError = (error) => {
+                lost ??= error;
+                options.log?.(`connection to ${name} lost: ${error.message}`);
+            };
+            ssh.connection?.on('error', onError);
+            jumpSsh?.connection?.on('error', onError);
             return {
                 ssh,
                 client: ssh.connection,
                 endpoint: name,
                 hostKey: check.presented ?? '',
+                get lost() {
+                    return lost;
+                },
                 close: () => {
                     ssh.dispose();
                     jumpSsh?.dispose();

@@ -16,6 +16,8 @@ export const LABEL = {
   /** The image of the container this one replaced: what `rollback` re-creates when that container is gone. */
   previousImage: 'gangway.previous-image',
   previousDeployedAt: 'gangway.previous-deployed-at',
+  /** blue-green proxy: a hash of what its container was created from (image, port, listen address). */
+  proxySpec: 'gangway.proxy-spec',
   lockToken: 'gangway.lock.token',
   lockAcquiredAt: 'gangway.lock.acquired-at',
 } as const;
@@ -51,6 +53,11 @@ export function compactTime(iso: string): string {
 export function containerName(app: string, digest: string, at: string): string {
   const short = digest.replace(/^sha256:/, '').slice(0, 12);
   return `${app}-${compactTime(at).toLowerCase()}-${short}`;
+}
+
+/** The managed nginx proxy of a blue-green app. */
+export function proxyName(app: string): string {
+  return `${app}-proxy`;
 }
 
 export function lockName(app: string): string {
@@ -98,7 +105,8 @@ export function appContainerSpec(settings: DeploySettings, next: NewContainer): 
     HostConfig: {
       RestartPolicy: { Name: settings.restartPolicy, ...(settings.restartPolicy === 'on-failure' ? { MaximumRetryCount: 5 } : {}) },
       ...(binds.length > 0 ? { Binds: binds } : {}),
-      ...(port && settings.publish ? { PortBindings: { [port]: [{ HostIp: settings.publish.hostIp ?? '', HostPort: String(settings.publish.hostPort) }] } } : {}),
+      // blue-green: the proxy holds the public port; app containers publish nothing.
+      ...(port && settings.publish && settings.strategy !== 'blue-green' ? { PortBindings: { [port]: [{ HostIp: settings.publish.hostIp ?? '', HostPort: String(settings.publish.hostPort) }] } } : {}),
       ...(settings.network ? { NetworkMode: settings.network } : {}),
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },

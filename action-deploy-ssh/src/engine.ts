@@ -76,6 +76,9 @@ export interface DeployEngine {
   logs(id: string, tail: number): Promise<string>;
   exec(id: string, argv: string[], signal?: AbortSignal): Promise<ExecResult>;
   removeImage(id: string): Promise<RemoveImageResult>;
+  /** Extracts a tar archive into `path` of the container (created or running). */
+  putArchive(id: string, path: string, tar: Buffer): Promise<void>;
+  renameContainer(id: string, name: string): Promise<void>;
   networkExists(name: string): Promise<boolean>;
   createNetwork(name: string, labels: Record<string, string>): Promise<void>;
   /** The engine's clock (stale-lock decisions use one clock for every runner). */
@@ -261,6 +264,12 @@ export function dockerEngine(docker: Docker): DeployEngine {
         if (statusOf(error) === 409) return 'in-use';
         throw error;
       }
+    },
+    async putArchive(id, path, tar) {
+      await docker.getContainer(id).putArchive(tar, { path });
+    },
+    async renameContainer(id, name) {
+      await docker.getContainer(id).rename({ name });
     },
     async networkExists(name) {
       try {

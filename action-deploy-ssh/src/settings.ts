@@ -14,6 +14,10 @@ import { parseFingerprint, parseKnownHosts, type HostKeyTrust } from '@gangway/k
 
 export const STRATEGIES = ['recreate', 'blue-green'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
+export const TARGETS = ['container', 'swarm'] as const;
+export type TargetKind = (typeof TARGETS)[number];
+export const ON_FAILURE = ['rollback', 'halt'] as const;
+export type OnFailure = (typeof ON_FAILURE)[number];
 export const RESTART_POLICIES = ['no', 'always', 'unless-stopped', 'on-failure'] as const;
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 
@@ -73,6 +77,15 @@ export interface DeploySettings {
   labels: Map<string, string>;
 
   strategy: StrategyName;
+  target: TargetKind;
+  /** blue-green: the managed nginx proxy's image. */
+  proxyImage: ImageReference;
+  /** blue-green: how long the old container may finish its in-flight requests after the switch. */
+  drainTimeoutMs: number;
+  /** Hosts after the canary are deployed this many at a time. */
+  maxParallel: number;
+  /** What a failed host does to the hosts already switched. */
+  onFailure: OnFailure;
   stopTimeoutMs: number;
   readiness: Readiness;
   readinessTimeoutMs: number;
@@ -238,11 +251,12 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   for (const value of env.values()) registerSecret(value);
   validateEnv(env);
 
-  const strategy = inputs.choice('strategy', STRATEGIES, 'recreate');
-  if (strategy === 'blue-green') {
+  const strategyRaw = inputs.raw('strategy');
+  const target = inputs.choice('target', TARGETS, 'container');
+  if (target === 'swarm') {
     throw new ConfigurationError(
-      'Input "strategy" is "blue-green", which is not available yet (it comes with the managed nginx proxy, issue #7). Use strategy: recreate for now; it stops the old container before starting the new one, so requests fail for a moment.',
-      'strategy',
+      'Input "target" is "swarm", which is not available yet (Docker Swarm services with start-first updates are the next step of issue #7). Use target: container (blue-green behind the managed nginx proxy) for now.',
+      'target',
     );
   }
 
@@ -327,6 +341,20 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
     throw new ConfigurationError(`Input "network" is "${network}": give a Docker network name (letters, digits, _ . -). host and none are not supported: the readiness probe needs the container's own address.`, 'network');
   }
 
+  // blue-green needs a public port for its proxy; it is the default whenever there is one.
+  const strategy: StrategyName = strategyRaw === '' ? (publish ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
+  if (strategy === 'blue-green' && !publish) {
+    throw new ConfigurationError(
+      'Input "strategy" is "blue-green", which needs "publish": the managed nginx proxy holds that port and switches it between the old and the new container. Give publish (e.g. 8080 or 0.0.0.0:80), or use strategy: recreate.',
+      'publish',
+    );
+  }
+  const proxyImageRaw = inputs.string('proxy-image') ?? 'nginx:stable';
+  const proxyImageParsed = parseImageReference(proxyImageRaw, 'proxy-image');
+  const proxyImage = proxyImageParsed.digest || proxyImageParsed.tag ? proxyImageParsed : { ...proxyImageParsed, tag: 'latest' };
+  // The app containers of a blue-green deploy sit on a private network; the proxy reaches them there by name.
+  const appNetwork = network ?? (strategy === 'blue-green' ? `${app}-net` : undefined);
+
   const commandRaw = inputs.string('command');
   const command = commandRaw === undefined ? undefined : parseCommandLine(commandRaw, 'command');
 
@@ -355,11 +383,16 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
     ...(publish ? { publish } : {}),
     env,
     volumes: parseVolumes(inputs.list('volumes', { commas: false }), 'volumes'),
-    ...(network ? { network } : {}),
+    ...(appNetwork ? { network: appNetwork } : {}),
     restartPolicy: inputs.choice('restart-policy', RESTART_POLICIES, 'unless-stopped'),
     ...(command ? { command } : {}),
     labels,
     strategy,
+    target,
+    proxyImage,
+    drainTimeoutMs: inputs.duration('drain-timeout') ?? 30_000,
+    maxParallel: inputs.integer('max-parallel', { min: 1, max: 100 }) ?? 1,
+    onFailure: inputs.choice('on-failure', ON_FAILURE, 'rollback'),
     stopTimeoutMs: inputs.duration('stop-timeout') ?? 30_000,
     readiness,
     readinessTimeoutMs: inputs.duration('readiness-timeout') ?? 60_000,

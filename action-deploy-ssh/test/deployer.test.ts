@@ -37,7 +37,7 @@ function lockEvents(): LockEvents & { held: HeldLock[]; freed: HeldLock[] } {
 }
 
 async function deploy(engine: FakeEngine, tag: string, extra: Record<string, string> = {}, overrides: Partial<DeploySettings> = {}) {
-  const s = settings({ image: `${REPO}:${tag}`, publish: '8080', env: 'SECRET=hunter22\nMODE=prod', ...extra }, { readinessTimeoutMs: 300, ...overrides });
+  const s = settings({ image: `${REPO}:${tag}`, publish: '8080', strategy: 'recreate', env: 'SECRET=hunter22\nMODE=prod', ...extra }, { readinessTimeoutMs: 300, ...overrides });
   const ctx = hostContext(engine, s);
   const locks = lockEvents();
   const result = await new HostDeployer(ctx, recreate, provenance(), locks).run();

@@ -13,6 +13,11 @@ export const DIGEST_V3 = `sha256:${'3'.repeat(64)}`;
 
 interface FakeContainer {
   id: string;
+  /** Files put into it (put archive), by absolute path. */
+  files?: Map<string, string>;
+  /** nginx in a proxy: the upstream its workers use (set at start and at every reload). */
+  upstream?: string;
+  workers?: number[];
   options: ContainerCreateOptions;
   imageId: string;
   state: 'created' | 'running' | 'exited';
@@ -33,7 +38,8 @@ export class FakeEngine implements DeployEngine {
   readonly calls: string[] = [];
   readonly containers = new Map<string, FakeContainer>();
   readonly images = new Map<string, ImageDetails & { refs: string[] }>();
-  readonly registry: RegistryImage[] = [];
+  /** Docker Hub's nginx:stable is there by default (the proxy image of blue-green). */
+  readonly registry: RegistryImage[] = [{ repository: 'nginx', tag: 'stable', digest: `sha256:${'e'.repeat(64)}`, id: 'sha256:nginx' }];
   readonly networks = new Set<string>(['bridge']);
   pullAuth: Array<string | undefined> = [];
   /** Engine clock. */
@@ -41,11 +47,38 @@ export class FakeEngine implements DeployEngine {
   #seq = 0;
   /** exit code of a one-off or exec command. */
   commandExit: (argv: string[]) => number = () => 0;
+  /** Whether `nginx -t` accepts a config. */
+  nginxAccepts: (config: string) => boolean = () => true;
+  /**
+   * Moments a request through a running proxy would have failed: its upstream not running
+   * (checked after every call that changes a container's state).
+   */
+  readonly dropped: string[] = [];
+  #pid = 100;
   /** Whether a running container answers its readiness path (by its env). */
   readyWhen: (c: FakeContainer) => boolean = (c) => !(c.options.Env ?? []).includes('NEVER_READY=1');
 
   #record(call: string): void {
     this.calls.push(call);
+  }
+
+  /** The container a running proxy forwards to must be running, always. */
+  #checkTraffic(after: string): void {
+    for (const p of this.containers.values()) {
+      if (p.state !== 'running' || p.upstream === undefined) continue;
+      const up = [...this.containers.values()].find((c) => c.options.name === p.upstream);
+      if (!up || up.state !== 'running' || !this.readyWhen(up)) this.dropped.push(`${after}: ${p.options.name} → ${p.upstream} (${up ? up.state : 'gone'})`);
+    }
+  }
+
+  #nginxUpstream(c: FakeContainer): string | undefined {
+    const conf = c.files?.get('/etc/gangway/nginx.conf');
+    return conf ? /server ([^:\s]+):\d+/.exec(conf)?.[1] : undefined;
+  }
+
+  /** The proxy container of an app, if any. */
+  proxy(app: string): FakeContainer | undefined {
+    return [...this.containers.values()].find((c) => c.options.Labels?.['gangway.role'] === 'proxy' && c.options.Labels['gangway.app'] === app);
   }
 
   async pull(repository: string, tagOrDigest: string, authHeader: string | undefined, onMessage: (m: ProgressMessage) => void): Promise<void> {
@@ -115,12 +148,25 @@ export class FakeEngine implements DeployEngine {
       if (other !== c && other.state === 'running' && this.#ports(other).some((p) => mine.includes(p))) throw new Error('port is already allocated');
     }
     c.state = 'running';
+    if (c.options.Labels?.['gangway.role'] === 'proxy') {
+      const upstream = this.#nginxUpstream(c);
+      if (upstream === undefined) {
+        c.state = 'exited';
+        c.exitCode = 1;
+      } else {
+        c.upstream = upstream;
+        c.workers = [++this.#pid, ++this.#pid];
+      }
+    }
+    this.#checkTraffic(`start ${c.options.name}`);
   }
 
   async stopContainer(id: string, _timeoutSeconds: number): Promise<void> {
     const c = this.#find(id);
     this.#record(`stop ${c?.options.name ?? id}`);
     if (c && c.state === 'running') c.state = 'exited';
+    if (c) delete c.upstream;
+    this.#checkTraffic(`stop ${c?.options.name ?? id}`);
   }
 
   async removeContainer(id: string, options: { force?: boolean } = {}): Promise<void> {
@@ -129,6 +175,7 @@ export class FakeEngine implements DeployEngine {
     if (!c) return;
     if (c.state === 'running' && !options.force) throw new Error('cannot remove a running container');
     this.containers.delete(c.id);
+    this.#checkTraffic(`remove ${c.options.name}`);
   }
 
   async updateRestartPolicy(id: string, policy: string): Promise<void> {
@@ -151,8 +198,48 @@ export class FakeEngine implements DeployEngine {
   }
 
   async exec(id: string, argv: string[]): Promise<ExecResult> {
-    this.#record(`exec ${this.#find(id)?.options.name ?? id} ${argv.join(' ')}`);
+    const c = this.#find(id);
+    this.#record(`exec ${c?.options.name ?? id} ${argv.join(' ')}`);
+    if (!c || c.state !== 'running') return { exitCode: 126, output: 'container is not running' };
+    if (c.options.Labels?.['gangway.role'] === 'proxy') return this.#nginxExec(c, argv);
     return { exitCode: this.commandExit(argv), output: `ran ${argv.join(' ')}\n` };
+  }
+
+  #nginxExec(c: FakeContainer, argv: string[]): ExecResult {
+    const conf = c.files?.get('/etc/gangway/nginx.conf') ?? '';
+    if (argv[0] === 'cat') return conf ? { exitCode: 0, output: conf } : { exitCode: 1, output: 'No such file' };
+    if (argv[0] === 'sh') return { exitCode: 0, output: (c.workers ?? []).map((p) => `/proc/${p}/cmdline\n`).join('') };
+    if (argv.includes('-t')) return this.nginxAccepts(conf) ? { exitCode: 0, output: 'syntax is ok' } : { exitCode: 1, output: 'nginx: [emerg] host not found in upstream' };
+    if (argv.includes('reload')) {
+      // Graceful: old workers finish at once here; new workers use the new upstream.
+      c.upstream = this.#nginxUpstream(c);
+      c.workers = [++this.#pid, ++this.#pid];
+      this.#checkTraffic(`reload ${c.options.name}`);
+      return { exitCode: 0, output: '' };
+    }
+    return { exitCode: 127, output: `unknown command ${argv.join(' ')}` };
+  }
+
+  async putArchive(id: string, dir: string, tar: Buffer): Promise<void> {
+    const c = this.#find(id);
+    this.#record(`putArchive ${c?.options.name ?? id} ${dir}`);
+    if (!c) throw Object.assign(new Error('no such container'), { statusCode: 404 });
+    c.files ??= new Map();
+    for (let offset = 0; offset + 512 <= tar.length; ) {
+      const name = tar.subarray(offset, offset + 100).toString('utf8').replace(/\0.*$/s, '');
+      if (name === '') break;
+      const size = Number.parseInt(tar.subarray(offset + 124, offset + 136).toString('utf8').replace(/\0.*$/s, ''), 8);
+      if (!name.endsWith('/')) c.files.set(`${dir}/${name}`, tar.subarray(offset + 512, offset + 512 + size).toString('utf8'));
+      offset += 512 + Math.ceil(size / 512) * 512;
+    }
+  }
+
+  async renameContainer(id: string, name: string): Promise<void> {
+    const c = this.#find(id);
+    this.#record(`rename ${c?.options.name ?? id} ${name}`);
+    if (!c) throw Object.assign(new Error('no such container'), { statusCode: 404 });
+    if ([...this.containers.values()].some((x) => x !== c && x.options.name === name)) throw new NameConflictError(name);
+    c.options.name = name;
   }
 
   async removeImage(reference: string): Promise<RemoveImageResult> {
@@ -192,7 +279,7 @@ export class FakeEngine implements DeployEngine {
   }
 
   running(app: string): string[] {
-    return [...this.containers.values()].filter((c) => c.state === 'running' && c.options.Labels?.['gangway.app'] === app).map((c) => c.options.name);
+    return [...this.containers.values()].filter((c) => c.state === 'running' && c.options.Labels?.['gangway.app'] === app && c.options.Labels['gangway.role'] === 'app').map((c) => c.options.name);
   }
 }
 

@@ -74,7 +74,8 @@ describe('main', () => {
     const summary = readFileSync(path.join(dir, 'summary'), 'utf8');
     expect(summary).toContain('a.example.com');
     expect(summary).toContain('b.example.com:2222');
-    expect(summary).toContain('requests fail during the downtime');
+    expect(summary).toContain('deploy (blue-green)');
+    expect(summary).not.toContain('requests fail during the downtime');
     // Every lock taken was released, and the saved state says so.
     expect(JSON.parse(state()[LOCKS_STATE] ?? '[]')).toEqual([]);
   });
@@ -92,7 +93,7 @@ describe('main', () => {
 
   it('puts the old container back when the job is cancelled after the stop', async () => {
     const e = fakeEngine();
-    const first = new Inputs(mapInputs(baseInputs({ host: 'a.example.com', image: `${REPO}:v1`, publish: '8080', 'readiness-timeout': '1s' })));
+    const first = new Inputs(mapInputs(baseInputs({ host: 'a.example.com', image: `${REPO}:v1`, publish: '8080', strategy: 'recreate', 'readiness-timeout': '1s' })));
     await main(new AbortController().signal, { inputs: first, connect: connectTo({ 'a.example.com': e }) });
     const v1 = e.running('shop');
     e.readyWhen = (c) => v1.includes(c.options.name);
@@ -102,7 +103,7 @@ describe('main', () => {
       await realStart(id);
       if (e.running('shop').length === 1 && !v1.includes(e.running('shop')[0] ?? '')) controller.abort(new Error('The job was cancelled (SIGINT).'));
     };
-    const second = new Inputs(mapInputs(baseInputs({ host: 'a.example.com', image: `${REPO}:v2`, publish: '8080', 'readiness-timeout': '30s' })));
+    const second = new Inputs(mapInputs(baseInputs({ host: 'a.example.com', image: `${REPO}:v2`, publish: '8080', strategy: 'recreate', 'readiness-timeout': '30s' })));
     await expect(main(controller.signal, { inputs: second, connect: connectTo({ 'a.example.com': e }) })).rejects.toThrow(/cancelled.*rolled back/s);
     expect(e.running('shop')).toEqual(v1);
     expect(outputs()['rolled-back']).toBe('true');

@@ -19,7 +19,14 @@ describe('settings', () => {
   it('reads a deploy with the documented defaults', () => {
     const s = settingsFrom(baseInputs({ env: 'A=1\nSECRET=s3cr3t value=with=eq', volumes: 'shop-data:/data\n/srv/models:/models:ro', publish: '8080', host: '198.19.0.1, 198.19.0.2:2222' }));
     expect(s.hosts).toEqual([{ host: '198.19.0.1', port: 22 }, { host: '198.19.0.2', port: 2222 }]);
-    expect(s.strategy).toBe('recreate');
+    // publish is set: blue-green behind the managed proxy, app containers on <app>-net.
+    expect(s.strategy).toBe('blue-green');
+    expect(s.network).toBe('shop-net');
+    expect(s.proxyImage).toMatchObject({ repository: 'nginx', tag: 'stable' });
+    expect(s.drainTimeoutMs).toBe(30_000);
+    expect(s.maxParallel).toBe(1);
+    expect(s.onFailure).toBe('rollback');
+    expect(s.target).toBe('container');
     expect(s.readiness).toEqual({ kind: 'http', path: '/readyz' });
     expect(s.readinessTimeoutMs).toBe(60_000);
     expect(s.stopTimeoutMs).toBe(30_000);
@@ -51,9 +58,20 @@ describe('settings', () => {
     expect(() => settingsFrom({ ...values, 'insecure-skip-host-key-check': 'yes' })).toThrow(/not a boolean/);
   });
 
-  it('refuses blue-green for now with a clear "not yet"', () => {
-    rejects({ strategy: 'blue-green' }, 'strategy', /not available yet.*#7/);
+  it('chooses blue-green when publish is set and recreate otherwise; blue-green needs publish', () => {
+    expect(settingsFrom(baseInputs()).strategy).toBe('recreate');
+    expect(settingsFrom(baseInputs()).network).toBeUndefined();
+    expect(settingsFrom(baseInputs({ publish: '80', strategy: 'recreate' })).network).toBeUndefined();
+    expect(settingsFrom(baseInputs({ publish: '80', network: 'edge' })).network).toBe('edge');
+    rejects({ strategy: 'blue-green' }, 'publish', /needs "publish"/);
     rejects({ strategy: 'rolling' }, 'strategy');
+    rejects({ 'on-failure': 'ignore' }, 'on-failure');
+    rejects({ 'max-parallel': '0' }, 'max-parallel');
+  });
+
+  it('refuses target: swarm for now with a clear "not yet"', () => {
+    rejects({ target: 'swarm' }, 'target', /not available yet/);
+    rejects({ target: 'k8s' }, 'target');
   });
 
   it('rejects hostile inputs before anything connects', () => {

@@ -18,7 +18,8 @@ export async function readinessOf(ctx: HostContext, id: string, signal: AbortSig
     readiness: s.readiness,
     ...(s.containerPort === undefined ? {} : { containerPort: s.containerPort }),
     ...(s.network ? { network: s.network } : {}),
-    ...(s.publish ? { publishedPort: s.publish.hostPort } : {}),
+    // Under blue-green the published port is the proxy's (the old version): never a fallback there.
+    ...(s.publish && s.strategy !== 'blue-green' ? { publishedPort: s.publish.hostPort } : {}),
     timeoutMs,
     log: (line) => ctx.log.info(line),
     ...(signal ? { signal } : {}),

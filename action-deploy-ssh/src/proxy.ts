@@ -1,0 +1,271 @@
+// The managed nginx proxy of a blue-green app: a container `<app>-proxy` that holds the public
+// port and forwards to one app container on the app's private network, by container name.
+// Its whole nginx.conf is Gangway's (its own path, `-c`), so the image's default site, if any,
+// plays no part. A switch writes the config through the Engine's put-archive call, checks it
+// with `nginx -t` and reloads gracefully: old workers finish their requests, new ones use the
+// new upstream. A missing or outdated proxy is replaced; the port is free only between the old
+// proxy's exit and the new one's bind.
+import { createHash, randomBytes } from 'node:crypto';
+import { errorMessage, formatImageReference, registryAuthHeader, registryServerAddress, sleep } from '@gangway/kit';
+import { LABEL, proxyName } from './container-spec.ts';
+import type { ContainerCreateOptions, ContainerDetails, DeployEngine } from './engine.ts';
+import type { HostContext } from './host-context.ts';
+import { tarArchive } from './tar.ts';
+
+/** Where Gangway's config lives inside the proxy container. */
+export const PROXY_CONF_DIR = '/etc/gangway';
+export const PROXY_CONF = `${PROXY_CONF_DIR}/nginx.conf`;
+/** The port nginx listens on inside the proxy container (published as `publish`). */
+export const PROXY_PORT = 8080;
+/** Bumped when the proxy's container settings (not its config) change: older proxies are replaced. */
+const PROXY_SPEC_VERSION = 1;
+
+export interface Upstream {
+  /** The app container's name: Docker's DNS on the app network resolves it (at load and every reload). */
+  name: string;
+  port: number;
+}
+
+/** The first line of every config Gangway writes, naming the container it forwards to. */
+const UPSTREAM_MARK = '# gangway-upstream:';
+
+export function nginxConfig(app: string, upstream: Upstream): string {
+  return `${UPSTREAM_MARK} ${upstream.name}
+# Written by Gangway's action-deploy-ssh for ${app} on every switch; edits are overwritten.
+worker_processes auto;
+pid /tmp/gangway-nginx.pid;
+error_log stderr warn;
+# Old workers get this long to finish their requests after a reload or SIGQUIT.
+worker_shutdown_timeout 60s;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server_tokens off;
+  client_max_body_size 64m;
+  upstream gangway_app {
+    # max_fails=0: a single server is never marked down; a failed cached connection is retried.
+    server ${upstream.name}:${upstream.port} max_fails=0;
+    keepalive 32;
+    # Below Node's default keep-alive timeout (5 s): nginx drops idle connections before the app does.
+    keepalive_timeout 4s;
+  }
+  server {
+    listen ${PROXY_PORT};
+    location / {
+      proxy_pass http://gangway_app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_connect_timeout 5s;
+      proxy_read_timeout 300s;
+      proxy_send_timeout 300s;
+      proxy_next_upstream error timeout;
+      proxy_next_upstream_tries 3;
+      proxy_request_buffering on;
+    }
+  }
+}
+`;
+}
+
+export function upstreamOf(config: string): string | undefined {
+  const first = config.split('\n')[0] ?? '';
+  return first.startsWith(UPSTREAM_MARK) ? first.slice(UPSTREAM_MARK.length).trim() : undefined;
+}
+
+export interface ProxyDesign {
+  imageId: string;
+  imageRef: string;
+  network: string;
+  hostIp: string;
+  hostPort: number;
+}
+
+export function proxySpecHash(d: ProxyDesign): string {
+  return createHash('sha256').update(JSON.stringify({ v: PROXY_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
+}
+
+export function proxyContainerSpec(app: string, d: ProxyDesign, name = proxyName(app)): ContainerCreateOptions {
+  const port = `${PROXY_PORT}/tcp`;
+  return {
+    name,
+    Image: d.imageRef,
+    Cmd: ['nginx', '-c', PROXY_CONF, '-g', 'daemon off;'],
+    // Graceful: nginx finishes in-flight requests on SIGQUIT.
+    StopSignal: 'SIGQUIT',
+    Labels: { [LABEL.managed]: 'true', [LABEL.role]: 'proxy', [LABEL.app]: app, [LABEL.proxySpec]: proxySpecHash(d) },
+    ExposedPorts: { [port]: {} },
+    HostConfig: {
+      PortBindings: { [port]: [{ HostIp: d.hostIp, HostPort: String(d.hostPort) }] },
+      RestartPolicy: { Name: 'unless-stopped' },
+      NetworkMode: d.network,
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+    },
+  };
+}
+
+/** `/etc/gangway/nginx.conf`, as a tar extracted into /etc (put-archive needs an existing directory). */
+async function writeConfig(engine: DeployEngine, id: string, config: string): Promise<void> {
+  await engine.putArchive(id, '/etc', tarArchive([{ name: 'gangway/' }, { name: 'gangway/nginx.conf', content: config }]));
+}
+
+async function mustExec(engine: DeployEngine, id: string, argv: string[], what: string): Promise<string> {
+  const r = await engine.exec(id, argv);
+  if (r.exitCode !== 0) throw new Error(`${what} failed (exit ${r.exitCode}): ${r.output.trim()}`);
+  return r.output;
+}
+
+/** The proxy image, present on the server (pulled when missing: nginx:stable from Docker Hub by default). */
+async function proxyImageId(ctx: HostContext): Promise<{ id: string; ref: string }> {
+  const s = ctx.settings;
+  const ref = formatImageReference(s.proxyImage);
+  const present = await ctx.engine.inspectImage(ref);
+  if (present) return { id: present.id, ref };
+  ctx.log.info(`pulling the proxy image ${ref}`);
+  const sameRegistry = s.image && s.registry && s.image.registry === s.proxyImage.registry;
+  const auth = sameRegistry && s.registry ? registryAuthHeader({ ...s.registry, serveraddress: registryServerAddress(s.proxyImage.registry) }) : undefined;
+  await ctx.engine.pull(s.proxyImage.repository, s.proxyImage.digest ?? s.proxyImage.tag ?? 'stable', auth, () => undefined);
+  const pulled = await ctx.engine.inspectImage(ref);
+  if (!pulled) throw new Error(`the proxy image ${ref} was pulled but the engine does not have it`);
+  return { id: pulled.id, ref };
+}
+
+export interface ProxySwitch {
+  /** reloaded: the running proxy took the new config; created/replaced: a new proxy container. */
+  how: 'reloaded' | 'created' | 'replaced';
+  /** reloaded: the workers from before the reload, which still finish their requests to the old upstream. */
+  oldWorkers?: Set<number>;
+  /** The upstream before the switch (from the running proxy's config), if any. */
+  previousUpstream?: string;
+  proxy: { id: string; name: string };
+}
+
+export interface ProxyHandle {
+  details?: ContainerDetails;
+  config?: string;
+}
+
+/** The running proxy of this app and its current config, if there is one. */
+export async function currentProxy(engine: DeployEngine, app: string): Promise<ProxyHandle> {
+  const details = await engine.inspectContainer(proxyName(app));
+  if (!details || details.labels[LABEL.role] !== 'proxy' || details.labels[LABEL.app] !== app) return {};
+  if (!details.running) return { details };
+  const r = await engine.exec(details.id, ['cat', PROXY_CONF]).catch(() => undefined);
+  return { details, ...(r && r.exitCode === 0 ? { config: r.output } : {}) };
+}
+
+/**
+ * Points the proxy at `upstream`. A running, up-to-date proxy gets the config and a graceful
+ * reload (a config nginx refuses is put back, and nothing changes); otherwise a new proxy is
+ * created with the config, the old one (if any) stops gracefully, and the new one starts.
+ * `beforeBind` runs right before the new proxy starts (to free the port from a container that
+ * published it under recreate).
+ */
+export async function switchProxy(ctx: HostContext, upstream: Upstream, options: { beforeBind?: () => Promise<void> } = {}): Promise<ProxySwitch> {
+  const { engine, log } = ctx;
+  const s = ctx.settings;
+  const app = s.app;
+  if (!s.publish || !s.network) throw new Error('blue-green needs publish and the app network');
+  const image = await proxyImageId(ctx);
+  const design: ProxyDesign = { imageId: image.id, imageRef: image.ref, network: s.network, hostIp: s.publish.hostIp ?? '', hostPort: s.publish.hostPort };
+  const wanted = proxySpecHash(design);
+  const config = nginxConfig(app, upstream);
+  const current = await currentProxy(engine, app);
+  const previousUpstream = current.config ? upstreamOf(current.config) : undefined;
+
+  if (current.details?.running && current.details.labels[LABEL.proxySpec] === wanted && current.config !== undefined) {
+    const id = current.details.id;
+    await writeConfig(engine, id, config);
+    const test = await engine.exec(id, ['nginx', '-t', '-c', PROXY_CONF]);
+    if (test.exitCode !== 0) {
+      await writeConfig(engine, id, current.config).catch((e: unknown) => log.warn(`Could not put the previous proxy config back: ${errorMessage(e)}`));
+      throw new Error(`nginx refused the new config (nothing was switched): ${test.output.trim()}`);
+    }
+    const oldWorkers = await workerPids(engine, id);
+    try {
+      await mustExec(engine, id, ['nginx', '-c', PROXY_CONF, '-s', 'reload'], 'nginx -s reload');
+      if (oldWorkers) await newWorkersStarted(engine, id, oldWorkers);
+    } catch (error) {
+      const previous = current.config;
+      await writeConfig(engine, id, previous)
+        .then(() => engine.exec(id, ['nginx', '-c', PROXY_CONF, '-s', 'reload']))
+        .catch((e: unknown) => log.warn(`Could not put the previous proxy config back: ${errorMessage(e)}`));
+      throw error;
+    }
+    log.info(`proxy ${current.details.name}: upstream ${previousUpstream ?? '(none)'} → ${upstream.name}, reloaded gracefully`);
+    return { how: 'reloaded', ...(oldWorkers ? { oldWorkers } : {}), ...(previousUpstream ? { previousUpstream } : {}), proxy: { id, name: current.details.name } };
+  }
+
+  const why = !current.details ? 'no proxy yet' : !current.details.running ? `${current.details.name} is ${current.details.state}` : 'its image or port changed';
+  log.info(`creating the proxy ${proxyName(app)} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort}: ${why}`);
+  const tempName = current.details ? `${proxyName(app)}-${randomBytes(3).toString('hex')}` : proxyName(app);
+  const id = await engine.createContainer(proxyContainerSpec(app, design, tempName));
+  try {
+    await writeConfig(engine, id, config);
+    if (current.details?.running) {
+      log.info(`stopping the old proxy ${current.details.name} gracefully (SIGQUIT)`);
+      await engine.stopContainer(current.details.id, 30);
+    }
+    await options.beforeBind?.();
+    await engine.startContainer(id);
+    // nginx exits at once on a bad config or a port it cannot bind.
+    await sleep(300);
+    const started = await engine.inspectContainer(id);
+    if (!started?.running) {
+      const logs = await engine.logs(id, 30).catch(() => '');
+      throw new Error(`the new proxy did not stay up (${started?.state ?? 'gone'}): ${logs.trim()}`);
+    }
+  } catch (error) {
+    await engine.removeContainer(id, { force: true }).catch(() => undefined);
+    if (current.details?.running) await engine.startContainer(current.details.id).catch((e: unknown) => log.warn(`Could not restart the old proxy: ${errorMessage(e)}`));
+    throw error;
+  }
+  if (current.details) {
+    await engine.removeContainer(current.details.id, { force: true });
+    await engine.renameContainer(id, proxyName(app));
+  }
+  return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), proxy: { id, name: proxyName(app) } };
+}
+
+const WORKERS = ['sh', '-c', "grep -la 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null; true"];
+
+/** The pids of the proxy's nginx workers; undefined when the proxy cannot tell (no shell in its image). */
+export async function workerPids(engine: DeployEngine, proxyId: string): Promise<Set<number> | undefined> {
+  const r = await engine.exec(proxyId, WORKERS).catch(() => undefined);
+  if (!r || r.exitCode !== 0) return undefined;
+  const pids = [...r.output.matchAll(/\/proc\/(\d+)\/cmdline/g)].map((m) => Number(m[1]));
+  return new Set(pids);
+}
+
+/** `nginx -s reload` only signals the master: wait until it has started workers with the new config. */
+async function newWorkersStarted(engine: DeployEngine, proxyId: string, before: Set<number>, timeoutMs = 10_000): Promise<void> {
+  const started = performance.now();
+  for (;;) {
+    const now = await workerPids(engine, proxyId);
+    if (!now || [...now].some((pid) => !before.has(pid))) return;
+    if (performance.now() - started >= timeoutMs) throw new Error(`nginx did not start new workers within ${timeoutMs / 1000} s of the reload (see the proxy's log)`);
+    await sleep(50);
+  }
+}
+
+/**
+ * Waits until the workers that ran before the reload (`before`) have finished their in-flight
+ * requests and exited, or `timeoutMs`. True when they are all gone, false on timeout; undefined
+ * when the proxy cannot tell: then the whole timeout is waited.
+ */
+export async function drainOldWorkers(engine: DeployEngine, proxyId: string, before: Set<number> | undefined, timeoutMs: number, options: { intervalMs?: number } = {}): Promise<boolean | undefined> {
+  const started = performance.now();
+  for (;;) {
+    const now = before ? await workerPids(engine, proxyId) : undefined;
+    if (!before || !now) {
+      await sleep(Math.max(0, timeoutMs - (performance.now() - started)));
+      return undefined;
+    }
+    if (![...before].some((pid) => now.has(pid))) return true;
+    if (performance.now() - started >= timeoutMs) return false;
+    await sleep(options.intervalMs ?? 200);
+  }
+}

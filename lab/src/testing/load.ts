@@ -1,0 +1,149 @@
+// For lab tests and benchmarks: a bounded, steady HTTP load against a lab address. Half the
+// clients keep their connection alive, the other half open a new one per request; every
+// request is timed and kept, so a caller can count failures and take percentiles over any window.
+import http from 'node:http';
+
+export interface LoadSample {
+  /** ms since the load started, when the request was sent. */
+  at: number;
+  ms: number;
+  status?: number;
+  error?: string;
+  /** The app version that answered (the `version` field of a JSON body), if any. */
+  version?: string;
+  keepAlive: boolean;
+}
+
+export interface LoadOptions {
+  host: string;
+  port: number;
+  path?: string;
+  /** Requests per second, spread over the clients. */
+  rate?: number;
+  clients?: number;
+  /** Upper bounds: the load stops by itself after this many requests or this long. */
+  maxRequests?: number;
+  maxMs?: number;
+  timeoutMs?: number;
+}
+
+export interface LoadRun {
+  samples: LoadSample[];
+  startedAt: number;
+  /** ms since start, for marking phases (deploy started/finished) to take percentiles over. */
+  now(): number;
+  stop(): Promise<LoadSample[]>;
+}
+
+function request(agent: http.Agent | false, o: Required<Pick<LoadOptions, 'host' | 'port' | 'path' | 'timeoutMs'>>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: o.host, port: o.port, path: o.path, agent, timeout: o.timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${o.timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+export function startLoad(options: LoadOptions): LoadRun {
+  const rate = options.rate ?? 60;
+  const clients = options.clients ?? 8;
+  const maxRequests = options.maxRequests ?? 20_000;
+  const maxMs = options.maxMs ?? 300_000;
+  const o = { host: options.host, port: options.port, path: options.path ?? '/version', timeoutMs: options.timeoutMs ?? 5000 };
+  const startedAt = performance.now();
+  const now = (): number => performance.now() - startedAt;
+  const samples: LoadSample[] = [];
+  let running = true;
+  let sent = 0;
+  const interval = (1000 * clients) / rate;
+  const loops = Array.from({ length: clients }, async (_, i) => {
+    const keepAlive = i % 2 === 0;
+    const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false;
+    // Clients start spread over one interval so the rate is even.
+    await new Promise((r) => setTimeout(r, (interval * i) / clients));
+    let next = now();
+    while (running && sent < maxRequests && now() < maxMs) {
+      sent++;
+      const at = now();
+      const sample: LoadSample = { at, ms: 0, keepAlive };
+      try {
+        const res = await request(agent, o);
+        sample.status = res.status;
+        if (res.status !== 200) sample.error = `HTTP ${res.status}`;
+        try {
+          const version = (JSON.parse(res.body) as { version?: unknown }).version;
+          if (typeof version === 'string') sample.version = version;
+        } catch {
+          // not JSON: fine
+        }
+      } catch (error) {
+        sample.error = error instanceof Error ? `${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}`.trim() : String(error);
+      }
+      sample.ms = now() - at;
+      samples.push(sample);
+      next += interval;
+      const wait = next - now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      else next = now();
+    }
+    if (agent) agent.destroy();
+  });
+  return {
+    samples,
+    startedAt,
+    now,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      return samples;
+    },
+  };
+}
+
+export interface LoadSummary {
+  total: number;
+  failed: number;
+  /** Distinct failure reasons with counts. */
+  errors: Record<string, number>;
+  versions: Record<string, number>;
+  p50: number;
+  p99: number;
+  max: number;
+  /** Achieved requests per second. */
+  rate: number;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+}
+
+/** Counts and latency percentiles of the samples sent within [from, to) ms (the whole run by default). */
+export function summarize(samples: LoadSample[], from = 0, to = Number.POSITIVE_INFINITY): LoadSummary {
+  const inWindow = samples.filter((s) => s.at >= from && s.at < to);
+  const latencies = inWindow.map((s) => s.ms).sort((a, b) => a - b);
+  const errors: Record<string, number> = {};
+  const versions: Record<string, number> = {};
+  for (const s of inWindow) {
+    if (s.error) errors[s.error] = (errors[s.error] ?? 0) + 1;
+    else if (s.version) versions[s.version] = (versions[s.version] ?? 0) + 1;
+  }
+  const first = inWindow.reduce((m, s) => Math.min(m, s.at), Number.POSITIVE_INFINITY);
+  const last = inWindow.reduce((m, s) => Math.max(m, s.at), 0);
+  const round = (x: number): number => Math.round(x * 10) / 10;
+  return {
+    total: inWindow.length,
+    failed: inWindow.filter((s) => s.error).length,
+    errors,
+    versions,
+    p50: round(percentile(latencies, 50)),
+    p99: round(percentile(latencies, 99)),
+    max: round(latencies.at(-1) ?? 0),
+    rate: last > first ? round((inWindow.length * 1000) / (last - first)) : 0,
+  };
+}
