@@ -97573,6 +97573,8 @@ function wrappy (fn, cb) {
 /* unused harmony export endpointFor */
 /* harmony import */ var _gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9474);
 /* harmony import */ var _engine_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(291);
+/* harmony import */ var _settings_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7436);
+
 
 
 function endpointFor(settings, host) {
@@ -97589,7 +97591,7 @@ const connectHost = async (settings, host, log, signal) => {
         ...(jump ? { jump: { host: jump.host, port: jump.port, username: jump.username, ...(jump.privateKey ? { privateKey: jump.privateKey } : {}), ...(jump.passphrase ? { passphrase: jump.passphrase } : {}), trust: jump.trust } } : {}),
     });
     try {
-        const { docker, transport } = await (0,_gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_0__/* .openDockerOverSsh */ .J9)(session.client, settings.dockerSocket, log);
+        const { docker, transport } = await (0,_gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_0__/* .openDockerOverSsh */ .J9)(session.client, (0,_settings_js__WEBPACK_IMPORTED_MODULE_2__/* .dockerSocketFor */ .$c)(settings, host), log);
         const prober = {
             get: (h, port, path, timeoutMs, probeSignal) => (0,_gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_0__/* .httpGetThroughSsh */ .ow)(session.client, { host: h, port, path }, { timeoutMs, ...(probeSignal ? { signal: probeSignal } : {}) }),
         };
@@ -97962,7 +97964,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 
 
-await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)({ main: (signal) => (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .i)(signal), post: (signal) => (0,_post_js__WEBPACK_IMPORTED_MODULE_2__/* .post */ .b)(signal) });
+await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)({ main: (signal) => (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .iW)(signal), post: (signal) => (0,_post_js__WEBPACK_IMPORTED_MODULE_2__/* .post */ .b)(signal) });
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
@@ -98131,10 +98133,10 @@ async function releaseLock(engine, lock) {
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  i: () => (/* binding */ main)
+  iW: () => (/* binding */ main)
 });
 
-// UNUSED EXPORTS: hostLabel
+// UNUSED EXPORTS: hostLabel, rolloutBatches
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 15 modules
 var core = __nccwpck_require__(5650);
@@ -98514,6 +98516,9 @@ const RESULT_WORDS = {
     'rolled-back-on-request': '↩️ rolled back (as requested)',
     'rolled-back': '❌ failed, previous version restored',
     failed: '❌ failed',
+    reverted: '↩️ deployed, then rolled back (another host failed)',
+    'revert-failed': '⚠️ deployed; the rollback after another host failed did not work',
+    skipped: '⏭️ skipped (an earlier host failed)',
 };
 function hostFacts(h) {
     const rows = [
@@ -98532,6 +98537,8 @@ function hostFacts(h) {
     }
     if (h.error)
         rows.push(['Error', h.error]);
+    if (h.revert)
+        rows.push(['Rolled back to', `${h.revert.container?.name ?? '(nothing)'} in ${(0,src/* formatDuration */.a3)(h.revert.totalMs)}${h.revert.error ? ` - ${h.revert.error}` : ''}`]);
     return rows;
 }
 async function writeSummary(report) {
@@ -99280,9 +99287,10 @@ function strategyFor(name) {
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
-// The main step: settings (all validated first), then host by host: connect → HostDeployer →
-// report. Hosts run one after the other; the first failure stops the rollout (issue #7 adds
-// canary and batches with rollback of the hosts already switched).
+// The main step: settings (all validated first), then the rollout: the first host is the
+// canary, the rest follow in batches of max-parallel, each host connect → HostDeployer. The
+// first failure stops the rollout; with on-failure: rollback (the default) every host already
+// switched goes back to its previous container, with on-failure: halt they stay as they are.
 
 
 
@@ -99297,6 +99305,53 @@ function strategyFor(name) {
 function hostLabel(h) {
     return h.port === 22 ? h.host : `${h.host}:${h.port}`;
 }
+/** The canary alone, then batches of `maxParallel`. */
+function rolloutBatches(hosts, maxParallel) {
+    const [canary, ...rest] = hosts;
+    if (canary === undefined)
+        return [];
+    const batches = [[canary]];
+    for (let i = 0; i < rest.length; i += maxParallel)
+        batches.push(rest.slice(i, i + maxParallel));
+    return batches;
+}
+function failedReport(r, host, mode, result, clock, started, error) {
+    return {
+        host,
+        app: r.settings.app,
+        strategy: r.strategy.name,
+        mode,
+        result,
+        rolledBack: false,
+        dropsRequests: r.strategy.dropsRequests,
+        phases: clock.phases,
+        totalMs: Math.round(performance.now() - started),
+        ...(error ? { error } : {}),
+    };
+}
+/** One host's deploy (or rollback): connect once (the connection is kept for a later revert), then HostDeployer. */
+async function runHost(r, hp, settings, signal) {
+    const host = hostLabel(hp);
+    const log = hostLog(host);
+    const clock = new src/* PhaseClock */.wM();
+    const started = performance.now();
+    let connection = r.connections.get(host);
+    if (!connection) {
+        try {
+            connection = await clock.time('connect', () => r.connect(settings, hp, (l) => log.info(l), signal));
+            r.connections.set(host, connection);
+            log.info(`connected to ${settings.login.username}@${(0,ssh/* knownHostsName */.on)(hp.host, hp.port)} (host key ${connection.hostKey}); Docker API via ${connection.transport}`);
+        }
+        catch (error) {
+            const failure = error instanceof Error ? error : new Error((0,src/* errorMessage */.gJ)(error));
+            return { report: failedReport(r, host, settings.rollback ? 'rollback' : 'deploy', 'failed', clock, started, failure.message), error: failure };
+        }
+    }
+    const deployer = new HostDeployer({ host, engine: connection.engine, prober: connection.prober, settings, clock, log, ...(signal ? { signal } : {}) }, r.strategy, r.provenance, { acquired: (h, lock) => r.ledger.add(h, hp, lock), released: (h, lock) => r.ledger.remove(h, lock) });
+    const result = await deployer.run();
+    result.report.totalMs += clock.phases.find((p) => p.phase === 'connect')?.ms ?? 0;
+    return result;
+}
 async function main(signal, deps = {}) {
     const settings = (0,src_settings/* readSettings */.sb)(deps.inputs ?? new src/* Inputs */.G0());
     const connect = deps.connect ?? connection/* connectHost */.Z;
@@ -99305,58 +99360,62 @@ async function main(signal, deps = {}) {
     }
     const strategy = strategyFor(settings.strategy);
     const provenance = (0,container_spec/* provenanceFromEnv */.f5)(deps.env);
-    const ledger = new lock_state/* LockLedger */.vo();
-    const reports = [];
+    const rollout = { settings, strategy, provenance, ledger: new lock_state/* LockLedger */.vo(), connect, signal, connections: new Map() };
+    const reports = new Map();
     let failure;
-    for (const [index, hp] of settings.hosts.entries()) {
-        const host = hostLabel(hp);
-        const log = hostLog(host);
-        if (failure) {
-            log.warn(`skipped: an earlier host failed (${settings.hosts.length - index} host(s) not deployed)`);
-            break;
+    try {
+        const batches = rolloutBatches(settings.hosts, settings.maxParallel);
+        for (const [index, batch] of batches.entries()) {
+            if (failure) {
+                for (const hp of batch) {
+                    const host = hostLabel(hp);
+                    hostLog(host).warn('skipped: an earlier host failed');
+                    reports.set(host, failedReport(rollout, host, settings.rollback ? 'rollback' : 'deploy', 'skipped', new src/* PhaseClock */.wM(), performance.now()));
+                }
+                continue;
+            }
+            if (batches.length > 1)
+                core/* info */.pq(index === 0 ? `canary: ${hostLabel(batch[0])}` : `batch ${index} of ${batches.length - 1}: ${batch.map(hostLabel).join(', ')}`);
+            const results = await Promise.all(batch.map((hp) => runHost(rollout, hp, settings, signal)));
+            for (const { report, error } of results) {
+                reports.set(report.host, report);
+                if (error && !failure)
+                    failure = error;
+            }
         }
-        const clock = new src/* PhaseClock */.wM();
-        const started = performance.now();
-        let connection;
-        try {
-            connection = await clock.time('connect', () => connect(settings, hp, (l) => log.info(l), signal));
-            log.info(`connected to ${settings.login.username}@${(0,ssh/* knownHostsName */.on)(hp.host, hp.port)} (host key ${connection.hostKey}); Docker API via ${connection.transport}`);
+        // A failed host: the hosts that switched go back (on-failure: rollback), unless this run was a rollback itself.
+        const switched = [...reports.values()].filter((h) => h.result === 'deployed');
+        if (failure && !settings.rollback && switched.length > 0) {
+            if (settings.onFailure === 'halt') {
+                core/* warning */.$e(`on-failure: halt - ${switched.map((h) => h.host).join(', ')} keep the new version; the other hosts do not have it.`);
+            }
+            else {
+                core/* info */.pq(`rolling back ${switched.length} host(s) that already switched: ${switched.map((h) => h.host).join(', ')}`);
+                const back = { ...settings, rollback: true };
+                await Promise.all(switched.map(async (h) => {
+                    const hp = settings.hosts.find((x) => hostLabel(x) === h.host);
+                    // Without the job's signal: a cancelled rollout must still put these hosts back.
+                    const { report, error } = await runHost(rollout, hp, back, undefined);
+                    h.result = error ? 'revert-failed' : 'reverted';
+                    h.rolledBack = !error;
+                    h.revert = { container: report.container, phases: report.phases, totalMs: report.totalMs, ...(error ? { error: error.message } : {}) };
+                    if (error)
+                        hostLog(h.host).warn(`could not roll back: ${error.message}`);
+                }));
+            }
         }
-        catch (error) {
-            failure = error instanceof Error ? error : new Error((0,src/* errorMessage */.gJ)(error));
-            reports.push({
-                host,
-                app: settings.app,
-                strategy: strategy.name,
-                mode: settings.rollback ? 'rollback' : 'deploy',
-                result: 'failed',
-                rolledBack: false,
-                dropsRequests: strategy.dropsRequests,
-                phases: clock.phases,
-                totalMs: Math.round(performance.now() - started),
-                error: failure.message,
-            });
-            continue;
-        }
-        try {
-            const deployer = new HostDeployer({ host, engine: connection.engine, prober: connection.prober, settings, clock, log, signal }, strategy, provenance, { acquired: (h, lock) => ledger.add(h, hp, lock), released: (h, lock) => ledger.remove(h, lock) });
-            const { report, error } = await deployer.run();
-            report.totalMs += clock.phases.find((p) => p.phase === 'connect')?.ms ?? 0;
-            reports.push(report);
-            if (error)
-                failure = error;
-        }
-        finally {
-            connection.close();
-        }
+    }
+    finally {
+        for (const c of rollout.connections.values())
+            c.close();
     }
     const report = {
         app: settings.app,
         strategy: strategy.name,
         mode: settings.rollback ? 'rollback' : 'deploy',
         result: failure ? 'failure' : 'success',
-        rolledBack: reports.some((r) => r.rolledBack),
-        hosts: reports,
+        rolledBack: [...reports.values()].some((r) => r.rolledBack),
+        hosts: settings.hosts.map((hp) => reports.get(hostLabel(hp))).filter((r) => r !== undefined),
     };
     publishReport(report);
     await writeSummary(report).catch((e) => core/* warning */.$e(`Could not write the job summary: ${(0,src/* errorMessage */.gJ)(e)}`));
@@ -99419,6 +99478,7 @@ async function post(signal, deps = {}) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $c: () => (/* binding */ dockerSocketFor),
 /* harmony export */   sb: () => (/* binding */ readSettings)
 /* harmony export */ });
 /* unused harmony exports STRATEGIES, TARGETS, ON_FAILURE, RESTART_POLICIES, validateAppName, parseVolumes, parseCommandLine */
@@ -99443,6 +99503,10 @@ const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9_.\-/]*$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 const USERNAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+/** The Docker socket on `host`: its own `host=path` line of docker-socket, else the common one. */
+function dockerSocketFor(settings, host) {
+    return settings.dockerSockets.get(`${host.host}:${host.port}`) ?? settings.dockerSockets.get(host.host) ?? settings.dockerSocket;
+}
 function validateAppName(raw, input = 'app') {
     if (!APP.test(raw) || raw.length > 63) {
         throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${input}" is "${raw}", which is not an app name. Use 1 to 63 lower-case letters, digits, "_", "." and "-", starting with a letter or digit (for example "shop-web").`, input);
@@ -99625,7 +99689,21 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
             throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Input "proxy-jump" needs a key: give "proxy-private-key" (or "private-key", which is then used for both).', 'proxy-private-key');
         jump = { ...target, privateKey: key, trust: jumpTrust, ...(proxyPrivateKey ? {} : passphrase ? { passphrase } : {}) };
     }
-    const dockerSocket = absolutePath(inputs.string('docker-socket') ?? '/var/run/docker.sock', 'docker-socket', 'the socket path');
+    // One path for every server, or `host=path` lines where servers differ (rootless Docker, say).
+    let dockerSocket = '/var/run/docker.sock';
+    const dockerSockets = new Map();
+    for (const line of inputs.list('docker-socket', { commas: false })) {
+        const eq = line.indexOf('=');
+        if (eq === -1)
+            dockerSocket = absolutePath(line, 'docker-socket', 'the socket path');
+        else {
+            const host = line.slice(0, eq).trim();
+            if (!hosts.some((h) => h.host === host || `${h.host}:${h.port}` === host)) {
+                throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "docker-socket": "${host}" is not one of the hosts in "host". Write host=path for a host listed there.`, 'docker-socket');
+            }
+            dockerSockets.set(host, absolutePath(line.slice(eq + 1).trim(), 'docker-socket', 'the socket path'));
+        }
+    }
     const rollback = inputs.boolean('rollback', false);
     const app = validateAppName(inputs.string('app', { required: true, hint: 'Name the app, e.g. "shop-web": containers, locks and retention are per app.' }));
     let image;
@@ -99692,6 +99770,7 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
         connectTimeoutMs: inputs.duration('connect-timeout') ?? 20_000,
         connectAttempts: inputs.integer('connect-attempts', { min: 1, max: 10 }) ?? 3,
         dockerSocket,
+        dockerSockets,
         rollback,
         ...(image ? { image } : {}),
         ...(registryUsername && registryPassword ? { registry: { username: registryUsername, password: registryPassword } } : {}),

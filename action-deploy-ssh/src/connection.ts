@@ -3,7 +3,7 @@ import type { HostPort } from '@gangway/kit';
 import { httpGetThroughSsh, openDockerOverSsh, openSsh, type DockerTransport, type SshEndpoint } from '@gangway/kit/ssh';
 import { dockerEngine, type DeployEngine } from './engine.ts';
 import type { HttpProber } from './readiness.ts';
-import type { DeploySettings } from './settings.ts';
+import { dockerSocketFor, type DeploySettings } from './settings.ts';
 
 export interface HostConnection {
   engine: DeployEngine;
@@ -30,7 +30,7 @@ export const connectHost: ConnectHost = async (settings, host, log, signal) => {
     ...(jump ? { jump: { host: jump.host, port: jump.port, username: jump.username, ...(jump.privateKey ? { privateKey: jump.privateKey } : {}), ...(jump.passphrase ? { passphrase: jump.passphrase } : {}), trust: jump.trust } } : {}),
   });
   try {
-    const { docker, transport } = await openDockerOverSsh(session.client, settings.dockerSocket, log);
+    const { docker, transport } = await openDockerOverSsh(session.client, dockerSocketFor(settings, host), log);
     const prober: HttpProber = {
       get: (h, port, path, timeoutMs, probeSignal) => httpGetThroughSsh(session.client, { host: h, port, path }, { timeoutMs, ...(probeSignal ? { signal: probeSignal } : {}) }),
     };

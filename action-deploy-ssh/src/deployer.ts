@@ -11,7 +11,11 @@ import { applyRetention, byDeployTime, type RetentionResult } from './retention.
 import { chooseRollback } from './rollback.ts';
 import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy/index.ts';
 
-export type HostResult = 'deployed' | 'rolled-back-on-request' | 'rolled-back' | 'failed';
+/**
+ * deployed; rolled-back: this host's deploy failed and its previous container serves again;
+ * reverted: deployed, then rolled back because another host failed; skipped: not reached.
+ */
+export type HostResult = 'deployed' | 'rolled-back-on-request' | 'rolled-back' | 'failed' | 'reverted' | 'revert-failed' | 'skipped';
 
 export interface HostReport {
   host: string;
@@ -33,6 +37,8 @@ export interface HostReport {
   totalMs: number;
   retention?: RetentionResult;
   error?: string;
+  /** The rollback of this host after another host failed (on-failure: rollback). */
+  revert?: { container?: ContainerRef | undefined; phases: PhaseTiming[]; totalMs: number; error?: string };
 }
 
 export interface LockEvents {

@@ -1,17 +1,18 @@
-// The main step: settings (all validated first), then host by host: connect → HostDeployer →
-// report. Hosts run one after the other; the first failure stops the rollout (issue #7 adds
-// canary and batches with rollback of the hosts already switched).
+// The main step: settings (all validated first), then the rollout: the first host is the
+// canary, the rest follow in batches of max-parallel, each host connect → HostDeployer. The
+// first failure stops the rollout; with on-failure: rollback (the default) every host already
+// switched goes back to its previous container, with on-failure: halt they stay as they are.
 import * as core from '@actions/core';
 import { errorMessage, Inputs, PhaseClock, type HostPort } from '@gangway/kit';
 import { knownHostsName } from '@gangway/kit/ssh';
-import { connectHost, type ConnectHost } from './connection.ts';
-import { provenanceFromEnv } from './container-spec.ts';
+import { connectHost, type ConnectHost, type HostConnection } from './connection.ts';
+import { provenanceFromEnv, type Provenance } from './container-spec.ts';
 import { HostDeployer, type HostReport } from './deployer.ts';
 import { hostLog } from './log.ts';
 import { LockLedger } from './lock-state.ts';
 import { publishReport, writeSummary, type DeployReport } from './report.ts';
-import { readSettings } from './settings.ts';
-import { strategyFor } from './strategy/index.ts';
+import { readSettings, type DeploySettings } from './settings.ts';
+import { strategyFor, type Strategy } from './strategy/index.ts';
 
 export interface MainDependencies {
   inputs?: Inputs;
@@ -21,6 +22,68 @@ export interface MainDependencies {
 
 export function hostLabel(h: HostPort): string {
   return h.port === 22 ? h.host : `${h.host}:${h.port}`;
+}
+
+/** The canary alone, then batches of `maxParallel`. */
+export function rolloutBatches<T>(hosts: T[], maxParallel: number): T[][] {
+  const [canary, ...rest] = hosts;
+  if (canary === undefined) return [];
+  const batches: T[][] = [[canary]];
+  for (let i = 0; i < rest.length; i += maxParallel) batches.push(rest.slice(i, i + maxParallel));
+  return batches;
+}
+
+interface Rollout {
+  settings: DeploySettings;
+  strategy: Strategy;
+  provenance: Provenance;
+  ledger: LockLedger;
+  connect: ConnectHost;
+  signal: AbortSignal;
+  connections: Map<string, HostConnection>;
+}
+
+function failedReport(r: Rollout, host: string, mode: HostReport['mode'], result: HostReport['result'], clock: PhaseClock, started: number, error?: string): HostReport {
+  return {
+    host,
+    app: r.settings.app,
+    strategy: r.strategy.name,
+    mode,
+    result,
+    rolledBack: false,
+    dropsRequests: r.strategy.dropsRequests,
+    phases: clock.phases,
+    totalMs: Math.round(performance.now() - started),
+    ...(error ? { error } : {}),
+  };
+}
+
+/** One host's deploy (or rollback): connect once (the connection is kept for a later revert), then HostDeployer. */
+async function runHost(r: Rollout, hp: HostPort, settings: DeploySettings, signal: AbortSignal | undefined): Promise<{ report: HostReport; error?: Error }> {
+  const host = hostLabel(hp);
+  const log = hostLog(host);
+  const clock = new PhaseClock();
+  const started = performance.now();
+  let connection = r.connections.get(host);
+  if (!connection) {
+    try {
+      connection = await clock.time('connect', () => r.connect(settings, hp, (l) => log.info(l), signal));
+      r.connections.set(host, connection);
+      log.info(`connected to ${settings.login.username}@${knownHostsName(hp.host, hp.port)} (host key ${connection.hostKey}); Docker API via ${connection.transport}`);
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(errorMessage(error));
+      return { report: failedReport(r, host, settings.rollback ? 'rollback' : 'deploy', 'failed', clock, started, failure.message), error: failure };
+    }
+  }
+  const deployer = new HostDeployer(
+    { host, engine: connection.engine, prober: connection.prober, settings, clock, log, ...(signal ? { signal } : {}) },
+    r.strategy,
+    r.provenance,
+    { acquired: (h, lock) => r.ledger.add(h, hp, lock), released: (h, lock) => r.ledger.remove(h, lock) },
+  );
+  const result = await deployer.run();
+  result.report.totalMs += clock.phases.find((p) => p.phase === 'connect')?.ms ?? 0;
+  return result;
 }
 
 export async function main(signal: AbortSignal, deps: MainDependencies = {}): Promise<void> {
@@ -33,53 +96,52 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
   }
   const strategy = strategyFor(settings.strategy);
   const provenance = provenanceFromEnv(deps.env);
-  const ledger = new LockLedger();
-  const reports: HostReport[] = [];
+  const rollout: Rollout = { settings, strategy, provenance, ledger: new LockLedger(), connect, signal, connections: new Map() };
+  const reports = new Map<string, HostReport>();
   let failure: Error | undefined;
 
-  for (const [index, hp] of settings.hosts.entries()) {
-    const host = hostLabel(hp);
-    const log = hostLog(host);
-    if (failure) {
-      log.warn(`skipped: an earlier host failed (${settings.hosts.length - index} host(s) not deployed)`);
-      break;
+  try {
+    const batches = rolloutBatches(settings.hosts, settings.maxParallel);
+    for (const [index, batch] of batches.entries()) {
+      if (failure) {
+        for (const hp of batch) {
+          const host = hostLabel(hp);
+          hostLog(host).warn('skipped: an earlier host failed');
+          reports.set(host, failedReport(rollout, host, settings.rollback ? 'rollback' : 'deploy', 'skipped', new PhaseClock(), performance.now()));
+        }
+        continue;
+      }
+      if (batches.length > 1) core.info(index === 0 ? `canary: ${hostLabel(batch[0] as HostPort)}` : `batch ${index} of ${batches.length - 1}: ${batch.map(hostLabel).join(', ')}`);
+      const results = await Promise.all(batch.map((hp) => runHost(rollout, hp, settings, signal)));
+      for (const { report, error } of results) {
+        reports.set(report.host, report);
+        if (error && !failure) failure = error;
+      }
     }
-    const clock = new PhaseClock();
-    const started = performance.now();
-    let connection;
-    try {
-      connection = await clock.time('connect', () => connect(settings, hp, (l) => log.info(l), signal));
-      log.info(`connected to ${settings.login.username}@${knownHostsName(hp.host, hp.port)} (host key ${connection.hostKey}); Docker API via ${connection.transport}`);
-    } catch (error) {
-      failure = error instanceof Error ? error : new Error(errorMessage(error));
-      reports.push({
-        host,
-        app: settings.app,
-        strategy: strategy.name,
-        mode: settings.rollback ? 'rollback' : 'deploy',
-        result: 'failed',
-        rolledBack: false,
-        dropsRequests: strategy.dropsRequests,
-        phases: clock.phases,
-        totalMs: Math.round(performance.now() - started),
-        error: failure.message,
-      });
-      continue;
+
+    // A failed host: the hosts that switched go back (on-failure: rollback), unless this run was a rollback itself.
+    const switched = [...reports.values()].filter((h) => h.result === 'deployed');
+    if (failure && !settings.rollback && switched.length > 0) {
+      if (settings.onFailure === 'halt') {
+        core.warning(`on-failure: halt - ${switched.map((h) => h.host).join(', ')} keep the new version; the other hosts do not have it.`);
+      } else {
+        core.info(`rolling back ${switched.length} host(s) that already switched: ${switched.map((h) => h.host).join(', ')}`);
+        const back = { ...settings, rollback: true };
+        await Promise.all(
+          switched.map(async (h) => {
+            const hp = settings.hosts.find((x) => hostLabel(x) === h.host) as HostPort;
+            // Without the job's signal: a cancelled rollout must still put these hosts back.
+            const { report, error } = await runHost(rollout, hp, back, undefined);
+            h.result = error ? 'revert-failed' : 'reverted';
+            h.rolledBack = !error;
+            h.revert = { container: report.container, phases: report.phases, totalMs: report.totalMs, ...(error ? { error: error.message } : {}) };
+            if (error) hostLog(h.host).warn(`could not roll back: ${error.message}`);
+          }),
+        );
+      }
     }
-    try {
-      const deployer = new HostDeployer(
-        { host, engine: connection.engine, prober: connection.prober, settings, clock, log, signal },
-        strategy,
-        provenance,
-        { acquired: (h, lock) => ledger.add(h, hp, lock), released: (h, lock) => ledger.remove(h, lock) },
-      );
-      const { report, error } = await deployer.run();
-      report.totalMs += clock.phases.find((p) => p.phase === 'connect')?.ms ?? 0;
-      reports.push(report);
-      if (error) failure = error;
-    } finally {
-      connection.close();
-    }
+  } finally {
+    for (const c of rollout.connections.values()) c.close();
   }
 
   const report: DeployReport = {
@@ -87,8 +149,8 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
     strategy: strategy.name,
     mode: settings.rollback ? 'rollback' : 'deploy',
     result: failure ? 'failure' : 'success',
-    rolledBack: reports.some((r) => r.rolledBack),
-    hosts: reports,
+    rolledBack: [...reports.values()].some((r) => r.rolledBack),
+    hosts: settings.hosts.map((hp) => reports.get(hostLabel(hp))).filter((r): r is HostReport => r !== undefined),
   };
   publishReport(report);
   await writeSummary(report).catch((e: unknown) => core.warning(`Could not write the job summary: ${errorMessage(e)}`));

@@ -17,6 +17,9 @@ const RESULT_WORDS: Record<HostReport['result'], string> = {
   'rolled-back-on-request': '↩️ rolled back (as requested)',
   'rolled-back': '❌ failed, previous version restored',
   failed: '❌ failed',
+  reverted: '↩️ deployed, then rolled back (another host failed)',
+  'revert-failed': '⚠️ deployed; the rollback after another host failed did not work',
+  skipped: '⏭️ skipped (an earlier host failed)',
 };
 
 export function hostFacts(h: HostReport): Row[] {
@@ -33,6 +36,7 @@ export function hostFacts(h: HostReport): Row[] {
     rows.push(['Removed by retention', [...h.retention.removedContainers, ...h.retention.removedImages].join(', ')]);
   }
   if (h.error) rows.push(['Error', h.error]);
+  if (h.revert) rows.push(['Rolled back to', `${h.revert.container?.name ?? '(nothing)'} in ${formatDuration(h.revert.totalMs)}${h.revert.error ? ` - ${h.revert.error}` : ''}`]);
   return rows;
 }
 

@@ -59,6 +59,8 @@ export interface DeploySettings {
   connectTimeoutMs: number;
   connectAttempts: number;
   dockerSocket: string;
+  /** Per-host sockets (`host=path` lines of docker-socket), keyed by host as written in `host`. */
+  dockerSockets: Map<string, string>;
 
   rollback: boolean;
   /** Undefined only with `rollback: true`. */
@@ -104,6 +106,11 @@ const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9_.\-/]*$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 const USERNAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+
+/** The Docker socket on `host`: its own `host=path` line of docker-socket, else the common one. */
+export function dockerSocketFor(settings: Pick<DeploySettings, 'dockerSocket' | 'dockerSockets'>, host: HostPort): string {
+  return settings.dockerSockets.get(`${host.host}:${host.port}`) ?? settings.dockerSockets.get(host.host) ?? settings.dockerSocket;
+}
 
 export function validateAppName(raw: string, input = 'app'): string {
   if (!APP.test(raw) || raw.length > 63) {
@@ -299,7 +306,20 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
     jump = { ...target, privateKey: key, trust: jumpTrust, ...(proxyPrivateKey ? {} : passphrase ? { passphrase } : {}) };
   }
 
-  const dockerSocket = absolutePath(inputs.string('docker-socket') ?? '/var/run/docker.sock', 'docker-socket', 'the socket path');
+  // One path for every server, or `host=path` lines where servers differ (rootless Docker, say).
+  let dockerSocket = '/var/run/docker.sock';
+  const dockerSockets = new Map<string, string>();
+  for (const line of inputs.list('docker-socket', { commas: false })) {
+    const eq = line.indexOf('=');
+    if (eq === -1) dockerSocket = absolutePath(line, 'docker-socket', 'the socket path');
+    else {
+      const host = line.slice(0, eq).trim();
+      if (!hosts.some((h) => h.host === host || `${h.host}:${h.port}` === host)) {
+        throw new ConfigurationError(`Input "docker-socket": "${host}" is not one of the hosts in "host". Write host=path for a host listed there.`, 'docker-socket');
+      }
+      dockerSockets.set(host, absolutePath(line.slice(eq + 1).trim(), 'docker-socket', 'the socket path'));
+    }
+  }
 
   const rollback = inputs.boolean('rollback', false);
   const app = validateAppName(inputs.string('app', { required: true, hint: 'Name the app, e.g. "shop-web": containers, locks and retention are per app.' }));
@@ -375,6 +395,7 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
     connectTimeoutMs: inputs.duration('connect-timeout') ?? 20_000,
     connectAttempts: inputs.integer('connect-attempts', { min: 1, max: 10 }) ?? 3,
     dockerSocket,
+    dockerSockets,
     rollback,
     ...(image ? { image } : {}),
     ...(registryUsername && registryPassword ? { registry: { username: registryUsername, password: registryPassword } } : {}),

@@ -53,9 +53,11 @@ describe('action-deploy-ssh dist: validation before any side effect', () => {
     });
   }
 
-  it('says "not yet" for blue-green and names the input to change', async () => {
+  it('refuses blue-green without publish, and says "not yet" for target: swarm, naming the input to change', async () => {
     const run = await runWith({ strategy: 'blue-green' });
-    expect(run.annotations.find((a) => a.level === 'error')?.message).toMatch(/blue-green.*not available yet.*strategy: recreate/s);
+    expect(run.annotations.find((a) => a.level === 'error')?.message).toMatch(/blue-green.*needs "publish".*strategy: recreate/s);
+    const swarm = await runWith({ target: 'swarm' });
+    expect(swarm.annotations.find((a) => a.level === 'error')?.message).toMatch(/swarm.*not available yet.*target: container/s);
   });
 
   it('registers every secret before printing anything', async () => {

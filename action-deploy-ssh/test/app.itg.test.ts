@@ -44,6 +44,8 @@ function inputs(extra: Record<string, string>): Record<string, string> {
     env: `SESSION_SECRET=${ENV_SECRET}\nLOG_LEVEL=warn`,
     'registry-username': lab.registry.username,
     'registry-password': lab.registry.password,
+    // These tests are about recreate (its downtime, restore); blue-green has its own (blue-green.itg.test.ts).
+    strategy: 'recreate',
     'readiness-timeout': '2m',
     'stop-timeout': '30s',
     ...extra,

@@ -52,6 +52,8 @@ function baseInputs(app: string, port: number, extra: Record<string, string> = {
     env: `SECRET_TOKEN=${ENV_SECRET}\nMODE=itg-mode`,
     'registry-username': lab.registry.username,
     'registry-password': lab.registry.password,
+    // These tests are about recreate (its downtime, restore); blue-green has its own (blue-green.itg.test.ts).
+    strategy: 'recreate',
     'readiness-timeout': '30s',
     'stop-timeout': '5s',
     ...extra,

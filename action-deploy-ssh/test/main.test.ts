@@ -4,13 +4,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Inputs, mapInputs } from '@gangway/kit';
+import { formatDuration, Inputs, mapInputs } from '@gangway/kit';
 import { parseKeyValueFile as parseFile } from '@gangway/kit/harness';
 import type { ConnectHost } from '../src/connection.ts';
 import { lockName } from '../src/container-spec.ts';
 import { acquireLock } from '../src/lock.ts';
 import { LOCKS_STATE } from '../src/lock-state.ts';
-import { main } from '../src/main.ts';
+import { main, rolloutBatches } from '../src/main.ts';
+import type { HostReport } from '../src/deployer.ts';
+import { hostFacts } from '../src/report.ts';
 import { post } from '../src/post.ts';
 import { DIGEST_V1, DIGEST_V2, FakeEngine } from './fakes.ts';
 import { baseInputs } from './helpers.ts';
@@ -78,6 +80,52 @@ describe('main', () => {
     expect(summary).not.toContain('requests fail during the downtime');
     // Every lock taken was released, and the saved state says so.
     expect(JSON.parse(state()[LOCKS_STATE] ?? '[]')).toEqual([]);
+  });
+
+  it('cuts the rollout into the canary and batches of max-parallel', () => {
+    expect(rolloutBatches(['a', 'b', 'c', 'd', 'e'], 2)).toEqual([['a'], ['b', 'c'], ['d', 'e']]);
+    expect(rolloutBatches(['a', 'b', 'c'], 1)).toEqual([['a'], ['b'], ['c']]);
+    expect(rolloutBatches(['a'], 3)).toEqual([['a']]);
+  });
+
+  it('blue-green on two hosts: when the second fails, the canary that switched is rolled back to its kept container', async () => {
+    const a = fakeEngine();
+    const b = fakeEngine();
+    const connect = connectTo({ 'a.example.com': a, 'b.example.com': b });
+    const hosts = { host: 'a.example.com, b.example.com', publish: '8080', 'readiness-timeout': '1s', 'drain-timeout': '1s' };
+    await main(new AbortController().signal, { inputs: new Inputs(mapInputs(baseInputs({ ...hosts, image: `${REPO}:v1` }))), connect });
+    const v1a = a.running('shop');
+    const v1b = b.running('shop');
+    // v2 never gets ready on b.
+    b.readyWhen = (c) => c.imageId !== 'sha256:img2';
+    await expect(main(new AbortController().signal, { inputs: new Inputs(mapInputs(baseInputs({ ...hosts, image: `${REPO}:v2` }))), connect })).rejects.toThrow(/b\.example\.com.*did not get ready/s);
+    const report = JSON.parse(outputs().report ?? '{}') as { result: string; rolledBack: boolean; hosts: Array<{ host: string; result: string; revert?: { container?: { name: string } } }> };
+    expect(report.hosts.map((h) => [h.host, h.result])).toEqual([
+      ['a.example.com', 'reverted'],
+      ['b.example.com', 'rolled-back'],
+    ]);
+    expect(report.rolledBack).toBe(true);
+    expect(a.running('shop')).toEqual(v1a);
+    expect(a.proxy('shop')?.upstream).toBe(v1a[0]);
+    expect(report.hosts[0]?.revert?.container?.name).toBe(v1a[0]);
+    expect(b.running('shop')).toEqual(v1b);
+    expect(a.dropped).toEqual([]);
+    expect(b.dropped).toEqual([]);
+    expect(hostFacts(report.hosts[0] as HostReport).map((r) => r.join(': '))).toContain(`Rolled back to: ${v1a[0] ?? ''} in ${formatDuration((report.hosts[0] as HostReport).revert?.totalMs ?? 0)}`);
+  });
+
+  it('on-failure: halt leaves the hosts that switched on the new version and skips the rest', async () => {
+    const engines = { 'a.example.com': fakeEngine(), 'b.example.com': fakeEngine(), 'c.example.com': fakeEngine() };
+    const connect = connectTo(engines);
+    const hosts = { host: 'a.example.com, b.example.com, c.example.com', publish: '8080', 'readiness-timeout': '1s', 'drain-timeout': '1s', 'max-parallel': '1', 'on-failure': 'halt' };
+    await main(new AbortController().signal, { inputs: new Inputs(mapInputs(baseInputs({ ...hosts, image: `${REPO}:v1` }))), connect });
+    engines['b.example.com'].readyWhen = (c) => c.imageId !== 'sha256:img2';
+    await expect(main(new AbortController().signal, { inputs: new Inputs(mapInputs(baseInputs({ ...hosts, image: `${REPO}:v2` }))), connect })).rejects.toThrow();
+    const report = JSON.parse(outputs().report ?? '{}') as { hosts: Array<{ host: string; result: string }> };
+    expect(report.hosts.map((h) => h.result)).toEqual(['deployed', 'rolled-back', 'skipped']);
+    const a = engines['a.example.com'];
+    expect([...a.containers.values()].find((c) => c.options.name === a.running('shop')[0])?.imageId).toBe('sha256:img2');
+    expect(engines['c.example.com'].calls.filter((c) => c.includes('v2') || c.includes(DIGEST_V2))).toEqual([]);
   });
 
   it('stops the rollout at the first failing host and fails the step', async () => {

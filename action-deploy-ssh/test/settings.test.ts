@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '@gangway/kit';
-import { parseCommandLine, parseVolumes } from '../src/settings.ts';
+import { dockerSocketFor, parseCommandLine, parseVolumes } from '../src/settings.ts';
 import { baseInputs, settingsFrom } from './helpers.ts';
 
 function rejects(extra: Record<string, string>, input: string, message?: RegExp): void {
@@ -67,6 +67,14 @@ describe('settings', () => {
     rejects({ strategy: 'rolling' }, 'strategy');
     rejects({ 'on-failure': 'ignore' }, 'on-failure');
     rejects({ 'max-parallel': '0' }, 'max-parallel');
+  });
+
+  it('reads one docker-socket for all hosts, or host=path lines', () => {
+    const s = settingsFrom(baseInputs({ host: 'a.example.com, b.example.com:2222', 'docker-socket': '/run/docker.sock\nb.example.com:2222=/run/user/1000/docker.sock' }));
+    expect(dockerSocketFor(s, { host: 'a.example.com', port: 22 })).toBe('/run/docker.sock');
+    expect(dockerSocketFor(s, { host: 'b.example.com', port: 2222 })).toBe('/run/user/1000/docker.sock');
+    rejects({ 'docker-socket': 'c.example.com=/run/docker.sock' }, 'docker-socket', /not one of the hosts/);
+    rejects({ 'docker-socket': '198.19.0.1=../docker.sock' }, 'docker-socket');
   });
 
   it('refuses target: swarm for now with a clear "not yet"', () => {

@@ -8,7 +8,7 @@ import { makeDir } from './ledger.ts';
 import type { RecordedProcess } from './ledger.ts';
 import { inNetns, runInNetns } from './net.ts';
 import { assertRunning, startDaemon } from './processes.ts';
-import { deployUser, pidDir } from './plan.ts';
+import { deployUser, pidDir, targetPlan } from './plan.ts';
 import type { TargetPlan } from './plan.ts';
 
 export interface SshFiles {
@@ -50,6 +50,12 @@ function keygen(file: string, comment: string): string {
   return fs.readFileSync(`${file}.pub`, 'utf8').trim();
 }
 
+/** The public deploy key of target 1 (made before any other target's files). */
+function firstTargetDeployKey(): string | undefined {
+  const file = path.join(targetPlan(1).configDir, 'ssh', 'deploy_ed25519.pub');
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : undefined;
+}
+
 export function createSshFiles(t: TargetPlan): SshFiles {
   const dir = path.join(t.configDir, 'ssh');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -61,7 +67,10 @@ export function createSshFiles(t: TargetPlan): SshFiles {
   // StrictModes checks the file and every parent: keep it under a root-owned 0755 path, not the repo.
   makeDir(t.sshRunDir);
   const authorizedKeys = path.join(t.sshRunDir, 'authorized_keys');
-  fs.writeFileSync(authorizedKeys, `${clientPub}\n`, { mode: 0o644 });
+  // One deploy key for the fleet, as a multi-host deploy (one private-key input) needs: every
+  // target also accepts the first target's deploy key.
+  const fleetPub = t.index > 1 ? firstTargetDeployKey() : undefined;
+  fs.writeFileSync(authorizedKeys, `${clientPub}\n${fleetPub ? `${fleetPub}\n` : ''}`, { mode: 0o644 });
 
   const knownHostsLine = `${t.vpnServerAddress} ${hostPub.split(/\s+/).slice(0, 2).join(' ')}`;
   const knownHosts = path.join(dir, 'known_hosts');
