@@ -57,7 +57,7 @@ describe('the deploy pipeline on the lab (npm run demo)', () => {
     if (lab) await removeApp();
     for (const r of results) {
       console.log(
-        `e2e ${r.version}: ${r.steps.map((s) => `${s.name} ${(s.run.durationMs / 1000).toFixed(1)}s`).join(', ')}${r.load ? `; load ${r.load.failed}/${r.load.total} failed, p99 ${r.load.latencyMs.p99} ms` : ''}`,
+        `e2e ${r.version}: ${r.steps.map((s) => `${s.name} ${(s.run.durationMs / 1000).toFixed(1)}s`).join(', ')}${r.load ? `; load ${r.load.failed}/${r.load.total} failed, p99 ${r.load.latencyMs.p99} ms, ${r.load.retriedOnClosedConnection} resent on a closed keep-alive connection` : ''}`,
       );
     }
   }, 120_000);

@@ -4,10 +4,18 @@ import { percentile, startLoad } from '../support/load.ts';
 
 let server: http.Server;
 let port = 0;
-let mode: 'ok' | 'fail' = 'ok';
+let mode: 'ok' | 'fail' | 'reset-reused' | 'reset-all' = 'ok';
+const requestsOnSocket = new WeakMap<object, number>();
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
+    const n = (requestsOnSocket.get(req.socket) ?? 0) + 1;
+    requestsOnSocket.set(req.socket, n);
+    // A server that drops a kept-alive connection without answering, as a closing nginx worker can.
+    if (mode === 'reset-all' || (mode === 'reset-reused' && n > 1)) {
+      req.socket.resetAndDestroy();
+      return;
+    }
     if (mode === 'fail') {
       res.writeHead(503).end('draining');
       return;
@@ -46,6 +54,26 @@ describe('startLoad', () => {
     expect(r2.total).toBe(6);
     expect(r2.failed).toBe(6);
     expect(r2.statuses.ECONNREFUSED).toBe(6);
+  });
+
+  it('sends a request again once when its kept-alive connection was closed before any answer, and counts it', async () => {
+    mode = 'reset-reused';
+    const load = startLoad({ url: `http://127.0.0.1:${port}/version`, clients: 2, ratePerSecond: 40, maxRequests: 12, keepAliveShare: 1 });
+    await new Promise((r) => setTimeout(r, 600));
+    const result = await load.stop();
+    expect(result.total).toBe(12);
+    expect(result.failed).toBe(0);
+    expect(result.retriedOnClosedConnection).toBeGreaterThan(0);
+  });
+
+  it('does not retry a reset on a new connection: that is a failure', async () => {
+    mode = 'reset-all';
+    const load = startLoad({ url: `http://127.0.0.1:${port}/version`, clients: 2, ratePerSecond: 40, maxRequests: 6, keepAliveShare: 0 });
+    await new Promise((r) => setTimeout(r, 400));
+    const result = await load.stop();
+    expect(result.failed).toBe(6);
+    expect(result.retriedOnClosedConnection).toBe(0);
+    mode = 'ok';
   });
 
   it('takes percentiles by rank', () => {
