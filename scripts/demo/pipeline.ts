@@ -7,7 +7,7 @@ import path from 'node:path';
 import { RunnerJob, type ActionRun } from '@gangway/kit/harness';
 import type { LabState } from '../../lab/src/state.ts';
 import { renderTextImage } from '../../app/test/text-images.ts';
-import { startLoad, type LoadResult, type RunningLoad } from '../../test/support/load.ts';
+import { startLoad, summarize, type LoadRun, type LoadSummary } from '../../lab/src/testing/load.ts';
 import { repoRoot } from '../actions.ts';
 
 export const DEMO_APP = 'ocr';
@@ -28,7 +28,7 @@ export interface PipelineResult {
   url: string;
   steps: PipelineStep[];
   /** The load that ran against the public port while a previous version was being replaced. */
-  load?: LoadResult;
+  load?: LoadSummary;
   /** Every secret the pipeline handed to an action, by name (for leak checks). */
   secrets: Record<string, string>;
 }
@@ -106,7 +106,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     return run;
   };
   const result: PipelineResult = { ok: false, version, imageRef: '', url, steps, secrets };
-  let load: RunningLoad | undefined;
+  let load: LoadRun | undefined;
   let vpnUp = false;
   let deployed = false;
   try {
@@ -134,7 +134,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
 
     if (options.loadDuringSwap && (await answers(`${url}/version`))) {
       log(`  steady load on ${url}/version while the new version goes in`);
-      load = startLoad({ url: `${url}/version`, clients: 8, ratePerSecond: 60, maxMs: 600_000 });
+      load = startLoad({ host: lab.target.address, port, path: '/version', clients: 8, rate: 60, maxMs: 600_000 });
     }
 
     deployed = true;
@@ -183,7 +183,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     result.ok = smoke.ok;
     return result;
   } finally {
-    if (load) result.load = await load.stop();
+    if (load) result.load = summarize(await load.stop());
     if (deployed) await step('deploy-ssh (post)', () => job.post(action('deploy-ssh')));
     if (vpnUp) await step('vpn-connect (post)', () => job.post(action('vpn-connect')));
     job.cleanup();

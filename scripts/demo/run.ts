@@ -36,8 +36,8 @@ console.log(`image        ${result.imageRef || '(not built)'}`);
 console.log(`pipeline     ${result.ok ? 'passed' : 'FAILED'}`);
 if (result.load) {
   const l = result.load;
-  console.log(`during swap  ${l.failed} failed of ${l.total} requests (${l.achievedRps} req/s, p99 ${l.latencyMs.p99} ms, ${l.retriedOnClosedConnection} resent on a closed keep-alive connection), versions seen: ${JSON.stringify(l.versions)}`);
-  for (const f of l.failures.slice(0, 5)) console.log(`             failed at +${f.at} ms: ${f.reason}`);
+  console.log(`during swap  ${l.failed} failed of ${l.total} requests (${l.rate} req/s, p99 ${l.p99} ms, ${l.resent} resent on a closed keep-alive connection), versions seen: ${JSON.stringify(l.versions)}`);
+  for (const f of l.firstFailures) console.log(`             failed at +${f.at} ms: ${f.error}`);
 } else {
   console.log('during swap  (first deployment: nothing was serving before, so no load ran)');
 }

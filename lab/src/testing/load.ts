@@ -12,6 +12,8 @@ export interface LoadSample {
   /** The app version that answered (the `version` field of a JSON body), if any. */
   version?: string;
   keepAlive: boolean;
+  /** Sent again on a new connection because its kept-alive one was closed before any answer. */
+  resent?: boolean;
 }
 
 export interface LoadOptions {
@@ -25,6 +27,8 @@ export interface LoadOptions {
   maxRequests?: number;
   maxMs?: number;
   timeoutMs?: number;
+  /** Share of clients on kept-alive connections (0..1); by default every other client. */
+  keepAliveShare?: number;
 }
 
 export interface LoadRun {
@@ -35,9 +39,14 @@ export interface LoadRun {
   stop(): Promise<LoadSample[]>;
 }
 
-function request(agent: http.Agent | false, o: Required<Pick<LoadOptions, 'host' | 'port' | 'path' | 'timeoutMs'>>): Promise<{ status: number; body: string }> {
+/** A request that failed on a kept-alive connection the server had already closed, before any answer. */
+class StaleConnectionError extends Error {}
+
+function requestOnce(agent: http.Agent | false, o: Required<Pick<LoadOptions, 'host' | 'port' | 'path' | 'timeoutMs'>>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = http.get({ host: o.host, port: o.port, path: o.path, agent, timeout: o.timeoutMs }, (res) => {
+      answered = true;
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -45,8 +54,29 @@ function request(agent: http.Agent | false, o: Required<Pick<LoadOptions, 'host'
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`timeout after ${o.timeoutMs} ms`)));
-    req.on('error', reject);
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      // The race every keep-alive client meets when a server closes an idle connection (as nginx's
+      // old workers do on a graceful reload) just as a request goes out on it.
+      if (req.reusedSocket && !answered && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) reject(new StaleConnectionError(error.code));
+      else reject(error);
+    });
   });
+}
+
+/**
+ * One GET as browsers, curl and Go's net/http send it: when a reused keep-alive connection turns
+ * out to be closed before any byte of an answer came back, the (idempotent) request is sent
+ * again once on a new connection (RFC 9112 §9.3.1). The sample says so: resends are counted,
+ * not hidden. A reset on a new connection is a failure.
+ */
+async function request(agent: http.Agent | false, o: Required<Pick<LoadOptions, 'host' | 'port' | 'path' | 'timeoutMs'>>, sample: LoadSample): Promise<{ status: number; body: string }> {
+  try {
+    return await requestOnce(agent, o);
+  } catch (error) {
+    if (!(error instanceof StaleConnectionError)) throw error;
+    sample.resent = true;
+    return requestOnce(false, o);
+  }
 }
 
 export function startLoad(options: LoadOptions): LoadRun {
@@ -62,7 +92,7 @@ export function startLoad(options: LoadOptions): LoadRun {
   let sent = 0;
   const interval = (1000 * clients) / rate;
   const loops = Array.from({ length: clients }, async (_, i) => {
-    const keepAlive = i % 2 === 0;
+    const keepAlive = options.keepAliveShare === undefined ? i % 2 === 0 : i < Math.round(clients * options.keepAliveShare);
     const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false;
     // Clients start spread over one interval so the rate is even.
     await new Promise((r) => setTimeout(r, (interval * i) / clients));
@@ -72,7 +102,7 @@ export function startLoad(options: LoadOptions): LoadRun {
       const at = now();
       const sample: LoadSample = { at, ms: 0, keepAlive };
       try {
-        const res = await request(agent, o);
+        const res = await request(agent, o, sample);
         sample.status = res.status;
         if (res.status !== 200) sample.error = `HTTP ${res.status}`;
         try {
@@ -116,6 +146,10 @@ export interface LoadSummary {
   max: number;
   /** Achieved requests per second. */
   rate: number;
+  /** Requests sent again on a new connection because their kept-alive one had just been closed. */
+  resent: number;
+  /** When (ms since the load started) and why the first failures happened. */
+  firstFailures: Array<{ at: number; error: string }>;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -145,5 +179,7 @@ export function summarize(samples: LoadSample[], from = 0, to = Number.POSITIVE_
     p99: round(percentile(latencies, 99)),
     max: round(latencies.at(-1) ?? 0),
     rate: last > first ? round((inWindow.length * 1000) / (last - first)) : 0,
+    resent: inWindow.filter((s) => s.resent).length,
+    firstFailures: inWindow.filter((s) => s.error).slice(0, 5).map((s) => ({ at: Math.round(s.at), error: s.error as string })),
   };
 }
