@@ -13,6 +13,7 @@ import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
 import { renderTextImage } from '../../app/test/text-images.ts';
 import { buildAndPushAppImage, type PushedAppImage } from '../../test/support/app-image.ts';
 import type { DeployReport } from '../src/report.ts';
+import { startLoad, summarize } from '../../lab/src/testing/load.ts';
 
 const actionDir = path.resolve(import.meta.dirname, '..');
 const app = `gtest-deploy-ocr-${randomBytes(3).toString('hex')}`;
@@ -68,35 +69,6 @@ async function json(pathname: string, init?: RequestInit): Promise<{ status: num
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-function steadyLoad(workers = 4, spacingMs = 25, maxMs = 300_000): { stop: () => Promise<{ total: number; failed: number; versions: Record<string, number> }> } {
-  let running = true;
-  let total = 0;
-  let failed = 0;
-  const versions: Record<string, number> = {};
-  const started = Date.now();
-  const loops = Array.from({ length: workers }, async () => {
-    while (running && Date.now() - started < maxMs) {
-      total++;
-      try {
-        const res = await fetch(`${base()}/version`, { signal: AbortSignal.timeout(2000) });
-        const body = (await res.json()) as { version?: string };
-        if (res.status === 200) versions[body.version ?? '?'] = (versions[body.version ?? '?'] ?? 0) + 1;
-        else failed++;
-      } catch {
-        failed++;
-      }
-      await new Promise((r) => setTimeout(r, spacingMs));
-    }
-  });
-  return {
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-      return { total, failed, versions };
-    },
-  };
-}
-
 describe('action-deploy-ssh deploys the real app on the lab', () => {
   beforeAll(async () => {
     const status = await labStatus();
@@ -141,11 +113,11 @@ describe('action-deploy-ssh deploys the real app on the lab', () => {
     }
     figures['v1 phases'] = first.report?.hosts[0]?.phases;
 
-    const load = steadyLoad();
+    const load = startLoad({ host: lab.target.address, port, path: '/version', clients: 4, rate: 120, maxMs: 300_000, timeoutMs: 2000 });
     await new Promise((r) => setTimeout(r, 1000));
     const second = await deploy(inputs({ image: v2.imageRef }));
     await new Promise((r) => setTimeout(r, 1000));
-    const counts = await load.stop();
+    const counts = summarize(await load.stop());
     expect(second.main.exitCode, second.main.log).toBe(0);
     expect(second.main.outputs['image-digest']).toBe(v2.digest);
     expect((await json('/version')).body).toMatchObject({ version: 'v2' });

@@ -14,6 +14,7 @@ import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
 import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
 import type { DeployReport } from '../src/report.ts';
 import { buildAndPush, type PushedImage } from './lab-images.ts';
+import { startLoad, summarize } from '../../lab/src/testing/load.ts';
 
 const actionDir = path.resolve(import.meta.dirname, '..');
 const suffix = randomBytes(3).toString('hex');
@@ -73,36 +74,6 @@ async function deploy(inputs: Record<string, string>, options: { actor?: string;
 async function get(port: number, pathname: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`http://${lab.target.address}:${port}${pathname}`, { signal: AbortSignal.timeout(3000) });
   return { status: res.status, body: (await res.json()) };
-}
-
-/** A bounded steady load: `workers` loops of GET /version every `spacingMs`, until stopped or `maxMs`. */
-function steadyLoad(port: number, workers = 4, spacingMs = 25, maxMs = 120_000): { stop: () => Promise<{ total: number; failed: number; versions: Record<string, number> }> } {
-  let running = true;
-  let total = 0;
-  let failed = 0;
-  const versions: Record<string, number> = {};
-  const started = Date.now();
-  const loops = Array.from({ length: workers }, async () => {
-    while (running && Date.now() - started < maxMs) {
-      total++;
-      try {
-        const res = await fetch(`http://${lab.target.address}:${port}/version`, { signal: AbortSignal.timeout(2000) });
-        const body = (await res.json()) as { version?: string };
-        if (res.status !== 200) failed++;
-        else versions[body.version ?? '?'] = (versions[body.version ?? '?'] ?? 0) + 1;
-      } catch {
-        failed++;
-      }
-      await new Promise((r) => setTimeout(r, spacingMs));
-    }
-  });
-  return {
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-      return { total, failed, versions };
-    },
-  };
 }
 
 /** The target engine's event log over a closed time window, as text. */
@@ -168,11 +139,11 @@ describe('action-deploy-ssh on the lab', () => {
     }
     figures['v1 phases'] = v1.report?.hosts[0]?.phases;
 
-    const load = steadyLoad(port1);
+    const load = startLoad({ host: lab.target.address, port: port1, path: '/version', clients: 4, rate: 120, maxMs: 120_000, timeoutMs: 2000 });
     await new Promise((r) => setTimeout(r, 1000));
     const v2 = await deploy(baseInputs(app, port1, { image: images.v2?.digestRef ?? '' }));
     await new Promise((r) => setTimeout(r, 1000));
-    const counts = await load.stop();
+    const counts = summarize(await load.stop());
     expect(v2.main.exitCode, v2.main.log).toBe(0);
     expect(v2.main.outputs['previous-container']).toBe(v1.main.outputs['container-name']);
     expect((await get(port1, '/version')).body).toEqual({ version: 'v2' });
