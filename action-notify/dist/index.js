@@ -29216,7 +29216,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5482);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4017);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9445);
 
 
 await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)({ main: (signal) => (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .i)(signal) });
@@ -29226,7 +29226,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4017:
+/***/ 9445:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34243,12 +34243,12 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 //# sourceMappingURL=github.js.map
-;// CONCATENATED MODULE: ./src/github-client.ts
+;// CONCATENATED MODULE: ../packages/kit/src/github/client.ts
 
-function createGitHubClient(token, apiUrl) {
+function createGitHubClient(token, apiUrl, userAgent) {
     return getOctokit(token, {
         baseUrl: apiUrl,
-        userAgent: 'gangway-action-notify',
+        userAgent,
         request: { timeout: 30_000 },
         // Octokit's own logging would print request errors a second time, unmasked by us.
         log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
@@ -34259,6 +34259,16 @@ function describeApiError(error) {
     const e = error;
     const message = typeof e.response?.data?.message === 'string' ? e.response.data.message : typeof e.message === 'string' ? e.message : String(error);
     return typeof e.status === 'number' ? `HTTP ${e.status}: ${message}` : message;
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/github/index.ts
+
+
+;// CONCATENATED MODULE: ./src/github-client.ts
+
+
+function github_client_createGitHubClient(token, apiUrl) {
+    return createGitHubClient(token, apiUrl, 'gangway-action-notify');
 }
 
 ;// CONCATENATED MODULE: ./src/failure-report.ts
@@ -51029,7 +51039,7 @@ async function notify(settings, signal) {
     };
     const { run } = settings;
     const failing = settings.status === 'failure' || settings.status === 'cancelled';
-    const client = settings['github-token'] !== undefined ? createGitHubClient(settings['github-token'], settings['api-url']) : undefined;
+    const client = settings['github-token'] !== undefined ? github_client_createGitHubClient(settings['github-token'], settings['api-url']) : undefined;
     core/* info */.pq(`${run.workflow} on ${settings.branch}: ${settings.status} (${settings['status-source']}).`);
     let facts = { failedJobs: [], jobCounts: {}, problems: [] };
     if (failing && client) {

@@ -1,0 +1,1 @@
+export { createGitHubClient, describeApiError, type GitHubClient } from './client.ts';
