@@ -3,7 +3,8 @@
 // first failure stops the rollout; with on-failure: rollback (the default) every host already
 // switched goes back to its previous container, with on-failure: halt they stay as they are.
 import * as core from '@actions/core';
-import { errorMessage, Inputs, PhaseClock, type HostPort } from '@gangway/kit';
+import { errorMessage, formatImageReference, Inputs, PhaseClock, type HostPort } from '@gangway/kit';
+import { GitHubDeployment } from './github-deployment.ts';
 import { knownHostsName } from '@gangway/kit/ssh';
 import { connectHost, type ConnectHost, type HostConnection } from './connection.ts';
 import { provenanceFromEnv, type Provenance } from './container-spec.ts';
@@ -95,7 +96,38 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
     );
   }
   const strategy = strategyFor(settings.strategy);
-  const provenance = provenanceFromEnv(deps.env);
+  const env = deps.env ?? process.env;
+  const provenance = { ...provenanceFromEnv(env), ...(settings.sha ? { gitSha: settings.sha } : {}) };
+  const deployment = settings.github
+    ? await GitHubDeployment.start(settings.github, {
+        repository: env['GITHUB_REPOSITORY'] ?? '',
+        sha: provenance.gitSha,
+        runUrl: provenance.runUrl,
+        app: settings.app,
+        ...(settings.image ? { image: formatImageReference(settings.image) } : {}),
+        rollback: settings.rollback,
+        hosts: settings.hosts.map(hostLabel),
+      })
+    : undefined;
+  try {
+    await rollOut(settings, strategy, provenance, connect, signal, deployment);
+  } catch (error) {
+    // Anything unexpected still closes the GitHub deployment as failed.
+    if (!(error instanceof RolloutFailure)) await deployment?.finish({ state: 'failure', description: `failed: ${errorMessage(error)}` });
+    throw error instanceof RolloutFailure ? error.cause : error;
+  }
+}
+
+/** The rollout failed and the deployment record already says so. */
+class RolloutFailure extends Error {
+  override readonly cause: Error;
+  constructor(cause: Error) {
+    super(cause.message);
+    this.cause = cause;
+  }
+}
+
+async function rollOut(settings: DeploySettings, strategy: Strategy, provenance: Provenance, connect: ConnectHost, signal: AbortSignal, deployment: GitHubDeployment | undefined): Promise<void> {
   const rollout: Rollout = { settings, strategy, provenance, ledger: new LockLedger(), connect, signal, connections: new Map() };
   const reports = new Map<string, HostReport>();
   let failure: Error | undefined;
@@ -154,5 +186,10 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
   };
   publishReport(report);
   await writeSummary(report).catch((e: unknown) => core.warning(`Could not write the job summary: ${errorMessage(e)}`));
-  if (failure) throw failure;
+  await deployment?.finish(
+    failure
+      ? { state: 'failure', description: report.rolledBack ? `failed; previous version restored: ${failure.message}` : `failed: ${failure.message}` }
+      : { state: 'success', description: settings.rollback ? `rolled back ${settings.app} to its previous version` : `deployed ${settings.app}` },
+  );
+  if (failure) throw new RolloutFailure(failure);
 }

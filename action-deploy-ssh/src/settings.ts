@@ -11,6 +11,7 @@ import {
   type ImageReference,
 } from '@gangway/kit';
 import { parseFingerprint, parseKnownHosts, type HostKeyTrust } from '@gangway/kit/ssh';
+import type { DeploymentSettings } from './github-deployment.ts';
 
 export const STRATEGIES = ['recreate', 'blue-green'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
@@ -96,6 +97,10 @@ export interface DeploySettings {
   lockTtlMs: number;
   preDeploy: string[][];
   postDeploy: string[][];
+  /** Record a GitHub deployment (only with `environment`). */
+  github?: DeploymentSettings;
+  /** The commit being deployed, when given (else GITHUB_SHA). */
+  sha?: string;
 }
 
 const APP = /^[a-z0-9][a-z0-9_.-]*$/;
@@ -247,8 +252,30 @@ function validateEnv(env: Map<string, string>): void {
  * Reads and validates every input. Secrets (keys, passphrases, passwords, env values) are
  * registered with the runner's masker as they are read, before anything can print them.
  */
+/** `environment` turns on GitHub deployment records; it then needs a token and a URL that parses. */
+function readGitHubDeployment(inputs: Inputs, token: string | undefined): DeploymentSettings | undefined {
+  const environment = inputs.string('environment');
+  const environmentUrl = inputs.string('environment-url');
+  if (environment === undefined) {
+    if (environmentUrl !== undefined) throw new ConfigurationError('Input "environment-url" is set but "environment" is not. Name the environment, or drop environment-url.', 'environment-url');
+    return undefined;
+  }
+  if (environment.length > 255 || CONTROL.test(environment)) {
+    throw new ConfigurationError('Input "environment" must be one line of at most 255 characters, e.g. "production".', 'environment');
+  }
+  if (environmentUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(environmentUrl)) {
+    throw new ConfigurationError(`Input "environment-url" is "${environmentUrl}", which is not an http(s) URL.`, 'environment-url');
+  }
+  if (token === undefined) {
+    throw new ConfigurationError('Input "github-token" is empty, and "environment" needs it to record the deployment. Leave github-token at its default (github.token) with permissions deployments: write.', 'github-token');
+  }
+  const apiUrl = inputs.string('api-url') ?? process.env['GITHUB_API_URL'] ?? 'https://api.github.com';
+  return { environment, token, apiUrl, ...(environmentUrl ? { environmentUrl } : {}) };
+}
+
 export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   // Secrets first: nothing below may print before they are masked.
+  const githubToken = inputs.secret('github-token');
   const privateKey = inputs.secret('private-key');
   const passphrase = inputs.secret('passphrase');
   const password = inputs.secret('password');
@@ -385,8 +412,15 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   }
 
   const commands = (input: string): string[][] => inputs.list(input, { commas: false }).map((line) => parseCommandLine(line, input));
+  const github = readGitHubDeployment(inputs, githubToken);
+  const sha = inputs.string('sha');
+  if (sha !== undefined && !/^[0-9a-f]{7,64}$/i.test(sha)) {
+    throw new ConfigurationError(`Input "sha" is "${sha}", which is not a commit sha. Give the full hex sha (e.g. github.sha).`, 'sha');
+  }
 
   return {
+    ...(github ? { github } : {}),
+    ...(sha ? { sha } : {}),
     hosts,
     login: { username, ...(privateKey ? { privateKey } : {}), ...(passphrase ? { passphrase } : {}), ...(password ? { password } : {}) },
     trust,
