@@ -103,7 +103,7 @@ describe('GitHub deployments', () => {
     const failed = [...github.deployments.values()].at(-1)!;
     expect(statesOf(failed.id as number).map((s) => (s as string[])[0])).toEqual(['in_progress', 'failure']);
     const lastStatus = github.deploymentStatuses.get(failed.id as number)!.at(-1)!;
-    expect(String(lastStatus.description)).toContain('failed: SSH to deploy@a failed (timeout)');
+    expect(lastStatus.description).toEqual(expect.stringContaining('failed: SSH to deploy@a failed (timeout)'));
 
     const previous = [...github.deployments.values()].filter((d) => d.environment === 'production').at(-2)!;
     await main(new AbortController().signal, { inputs: inputs(), connect: connectTo(engine()), env: env() });
