@@ -14,7 +14,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.test.ts', 'action-*/test/**/*.test.ts', 'app/test/**/*.test.ts', 'test/unit/**/*.test.ts', 'scripts/test/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'lab/test/**/*.test.ts', 'action-*/test/**/*.test.ts', 'app/test/**/*.test.ts', 'test/unit/**/*.test.ts', 'scripts/test/**/*.test.ts'],
           exclude: ['**/*.itg.test.ts', '**/node_modules/**', '**/dist/**'],
           testTimeout: 30_000,
         },

@@ -126,8 +126,13 @@ export function nginxRecipe(): ImageRecipe {
   };
 }
 
+/**
+ * The cache key of a recipe. Paths of this checkout are left out (the files they name are in
+ * `inputs` by content), so every clone of the repository shares one cached rootfs.
+ */
 export function recipeKey(r: ImageRecipe): string {
-  const text = JSON.stringify({ recipeVersion, suite, variant: 'minbase', includes: r.includes, dpkg: slimDpkgOptions, hook: r.hook.replaceAll(labDir, '<lab>'), changes: r.changes, inputs: r.inputs });
+  const hook = r.hook.replaceAll(labDir, '<lab>').replaceAll(path.dirname(labDir), '<repo>');
+  const text = JSON.stringify({ recipeVersion, suite, variant: 'minbase', includes: r.includes, dpkg: slimDpkgOptions, hook, changes: r.changes, inputs: r.inputs });
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
