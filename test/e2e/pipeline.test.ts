@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
 import { connectLabVpn } from '../../lab/src/testing/vpn.ts';
 import { runPipeline, type PipelineResult } from '../../scripts/demo/pipeline.ts';
+import { startGitHubApi } from '../support/github-api/index.ts';
 
 const APP = 'gtest-e2e-ocr';
 const PORT = 18080;
@@ -74,9 +75,28 @@ describe('the deploy pipeline on the lab (npm run demo)', () => {
     expect(result.load).toBeUndefined();
   }, 1_200_000);
 
-  it('swaps in a second version with no failed request under steady load', async () => {
-    const result = await runPipeline({ lab, version: 'e2e-2', app: APP, port: PORT, loadDuringSwap: true });
-    results.push(result);
+  it('swaps in a second version with no failed request under steady load, recorded as a GitHub deployment', async () => {
+    const token = 'ghs_e2ePipelineToken000000000000000000';
+    const github = await startGitHubApi({ repository: 'gangway/gangway', token });
+    let result: PipelineResult;
+    try {
+      result = await runPipeline({
+        lab,
+        version: 'e2e-2',
+        app: APP,
+        port: PORT,
+        loadDuringSwap: true,
+        deployInputs: { environment: 'lab', 'environment-url': `http://${lab.target.address}:${PORT}`, 'github-token': token, 'api-url': github.url },
+      });
+      result.secrets['github token'] = token;
+      results.push(result);
+      const statuses = github.calls('repos/create-deployment-status').map((c) => (c.body as { state: string }).state);
+      expect(statuses).toEqual(['in_progress', 'success']);
+      expect(github.calls('repos/create-deployment')[0]?.body).toMatchObject({ environment: 'lab', auto_merge: false });
+      github.assertConforming();
+    } finally {
+      await github.close();
+    }
     expect(result.steps.filter((s) => !s.run.ok).map((s) => s.name)).toEqual([]);
     expect(result.load).toBeDefined();
     const load = result.load!;
