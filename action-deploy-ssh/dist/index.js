@@ -25806,7 +25806,7 @@ module.exports = Container;
 var EventEmitter = (__nccwpck_require__(4434).EventEmitter),
   Modem = __nccwpck_require__(7575),
   Container = __nccwpck_require__(6943),
-  Image = __nccwpck_require__(9749),
+  Image = __nccwpck_require__(2130),
   Volume = __nccwpck_require__(3380),
   Network = __nccwpck_require__(1726),
   Service = __nccwpck_require__(4179),
@@ -27856,7 +27856,7 @@ module.exports = Exec;
 
 /***/ }),
 
-/***/ 9749:
+/***/ 2130:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var util = __nccwpck_require__(5170);
@@ -98405,16 +98405,100 @@ function wrappy (fn, cb) {
 
 /***/ }),
 
-/***/ 7553:
+/***/ 8752:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Z: () => (/* binding */ connectHost)
-/* harmony export */ });
-/* unused harmony export endpointFor */
-/* harmony import */ var _gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9474);
-/* harmony import */ var _engine_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(291);
-/* harmony import */ var _settings_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7436);
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Z: () => (/* binding */ connectHost)
+});
+
+// UNUSED EXPORTS: endpointFor
+
+// EXTERNAL MODULE: ../packages/kit/src/ssh/index.ts + 8 modules
+var ssh = __nccwpck_require__(9474);
+// EXTERNAL MODULE: ./src/engine.ts
+var engine = __nccwpck_require__(291);
+;// CONCATENATED MODULE: ./src/swarm-engine.ts
+function statusOf(error) {
+    return error.statusCode;
+}
+function dockerSwarmEngine(docker) {
+    return {
+        async role() {
+            const info = (await docker.info());
+            const state = info.Swarm?.LocalNodeState ?? 'inactive';
+            return { manager: state === 'active' && info.Swarm?.ControlAvailable === true, state };
+        },
+        async inspectService(name) {
+            let raw;
+            try {
+                raw = (await docker.getService(name).inspect());
+            }
+            catch (error) {
+                if (statusOf(error) === 404)
+                    return undefined;
+                throw error;
+            }
+            const u = raw.UpdateStatus;
+            return {
+                id: raw.ID,
+                version: raw.Version.Index,
+                spec: raw.Spec,
+                ...(raw.PreviousSpec ? { previousSpec: raw.PreviousSpec } : {}),
+                ...(u?.State ? { updateStatus: { state: u.State, ...(u.StartedAt ? { startedAt: u.StartedAt } : {}), ...(u.Message ? { message: u.Message } : {}) } } : {}),
+            };
+        },
+        async createService(spec) {
+            const created = (await docker.createService(spec));
+            return created.id ?? created.ID ?? '';
+        },
+        async updateService(id, version, spec, options = {}) {
+            // `_query` is what goes into the query string; the rest is the body (the spec).
+            const body = { ...spec, _query: { version, ...(options.rollback ? { rollback: 'previous' } : {}) } };
+            const result = (await docker.getService(id).update(body));
+            return result?.Warnings ?? [];
+        },
+        async listTasks(serviceId) {
+            const raw = (await docker.listTasks({ filters: { service: [serviceId] } }));
+            return raw.map((t) => ({
+                id: t.ID,
+                state: t.Status.State,
+                desiredState: t.DesiredState,
+                image: t.Spec.ContainerSpec?.Image ?? '',
+                labels: t.Spec.ContainerSpec?.Labels ?? {},
+                message: t.Status.Err ?? t.Status.Message ?? '',
+                ...(t.Status.ContainerStatus?.ContainerID ? { containerId: t.Status.ContainerStatus.ContainerID } : {}),
+            }));
+        },
+        async networkExists(name) {
+            try {
+                await docker.getNetwork(name).inspect();
+                return true;
+            }
+            catch (error) {
+                if (statusOf(error) === 404)
+                    return false;
+                throw error;
+            }
+        },
+        async createOverlayNetwork(name, labels) {
+            try {
+                await docker.createNetwork({ Name: name, Driver: 'overlay', Attachable: true, CheckDuplicate: true, Labels: labels });
+            }
+            catch (error) {
+                if (statusOf(error) !== 409)
+                    throw error;
+            }
+        },
+    };
+}
+
+// EXTERNAL MODULE: ./src/settings.ts
+var src_settings = __nccwpck_require__(7436);
+;// CONCATENATED MODULE: ./src/connection.ts
+
 
 
 
@@ -98423,7 +98507,7 @@ function endpointFor(settings, host) {
 }
 const connectHost = async (settings, host, log, signal) => {
     const jump = settings.jump;
-    const session = await (0,_gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_0__/* .openSsh */ .zT)(endpointFor(settings, host), {
+    const session = await (0,ssh/* openSsh */.zT)(endpointFor(settings, host), {
         connectTimeoutMs: settings.connectTimeoutMs,
         attempts: settings.connectAttempts,
         keepaliveIntervalMs: 10_000,
@@ -98432,11 +98516,11 @@ const connectHost = async (settings, host, log, signal) => {
         ...(jump ? { jump: { host: jump.host, port: jump.port, username: jump.username, ...(jump.privateKey ? { privateKey: jump.privateKey } : {}), ...(jump.passphrase ? { passphrase: jump.passphrase } : {}), trust: jump.trust } } : {}),
     });
     try {
-        const { docker, transport } = await (0,_gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_0__/* .openDockerOverSsh */ .J9)(session.client, (0,_settings_js__WEBPACK_IMPORTED_MODULE_2__/* .dockerSocketFor */ .$c)(settings, host), log);
+        const { docker, transport } = await (0,ssh/* openDockerOverSsh */.J9)(session.client, (0,src_settings/* dockerSocketFor */.$c)(settings, host), log);
         const prober = {
-            get: (h, port, path, timeoutMs, probeSignal) => (0,_gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_0__/* .httpGetThroughSsh */ .ow)(session.client, { host: h, port, path }, { timeoutMs, ...(probeSignal ? { signal: probeSignal } : {}) }),
+            get: (h, port, path, timeoutMs, probeSignal) => (0,ssh/* httpGetThroughSsh */.ow)(session.client, { host: h, port, path }, { timeoutMs, ...(probeSignal ? { signal: probeSignal } : {}) }),
         };
-        return { engine: (0,_engine_js__WEBPACK_IMPORTED_MODULE_1__/* .dockerEngine */ .JH)(docker), prober, transport, hostKey: session.hostKey, close: () => session.close() };
+        return { engine: (0,engine/* dockerEngine */.JH)(docker), swarm: dockerSwarmEngine(docker), prober, transport, hostKey: session.hostKey, close: () => session.close() };
     }
     catch (error) {
         session.close();
@@ -98800,7 +98884,7 @@ function dockerEngine(docker) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2552);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8571);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9749);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
 
@@ -98968,7 +99052,7 @@ async function releaseLock(engine, lock) {
 
 /***/ }),
 
-/***/ 8571:
+/***/ 9749:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -104090,8 +104174,8 @@ class GitHubDeployment {
 
 // EXTERNAL MODULE: ../packages/kit/src/ssh/index.ts + 8 modules
 var ssh = __nccwpck_require__(9474);
-// EXTERNAL MODULE: ./src/connection.ts
-var connection = __nccwpck_require__(7553);
+// EXTERNAL MODULE: ./src/connection.ts + 1 modules
+var connection = __nccwpck_require__(8752);
 // EXTERNAL MODULE: ./src/container-spec.ts
 var container_spec = __nccwpck_require__(6984);
 // EXTERNAL MODULE: ./src/lock.ts
@@ -105232,11 +105316,400 @@ function strategyFor(name) {
     throw new src/* ConfigurationError */.j1(`strategy "${String(name)}" is unknown. Use blue-green or recreate.`, 'strategy');
 }
 
+;// CONCATENATED MODULE: ./src/swarm.ts
+// target: swarm — the app as a Docker Swarm service on a manager: created on the first deploy,
+// then `service update` with the current version. Swarm itself does the switch (UpdateConfig:
+// one task at a time, rollback on failure) and gates it on the task's HEALTHCHECK; this waits
+// for the outcome: `completed` (deployed) or `rollback_completed` (Swarm rolled back by itself).
+//
+// Publishing: there is no IPVS in the lab's kernel (and not in every server's), so the routing
+// mesh is not used: the endpoint is `dnsrr` and a published port is `PublishMode: host`. A host
+// port is held by exactly one task on a node, so with a published port the update is
+// stop-first (the new task cannot bind the port while the old one runs: start-first would wait
+// for a port that never frees); without a published port it is start-first.
+
+
+
+
+const NS = 1_000_000;
+/** How long Swarm watches a new task for a failure before it counts the update as done. */
+const SWARM_MONITOR_MS = 5000;
+function swarmOrder(settings) {
+    return settings.publish ? 'stop-first' : 'start-first';
+}
+/** Stands in for a container strategy in the rollout's report (name, whether requests drop). */
+function swarmStrategy(settings) {
+    const order = swarmOrder(settings);
+    return {
+        name: `swarm (${order})`,
+        dropsRequests: order === 'stop-first',
+        swap: () => Promise.reject(new Error('target: swarm does not swap containers')),
+    };
+}
+/** The Swarm service spec of a deploy. Env values go into the spec (the Engine API), never into labels or logs. */
+function swarmServiceSpec(settings, next) {
+    const p = next.provenance;
+    const labels = {
+        ...Object.fromEntries(settings.labels),
+        [container_spec/* LABEL */.d_.managed]: 'true',
+        [container_spec/* LABEL */.d_.role]: 'swarm-service',
+        [container_spec/* LABEL */.d_.app]: settings.app,
+        [container_spec/* LABEL */.d_.image]: next.imageRef,
+        [container_spec/* LABEL */.d_.digest]: next.digest,
+        [container_spec/* LABEL */.d_.gitSha]: p.gitSha,
+        [container_spec/* LABEL */.d_.runUrl]: p.runUrl,
+        [container_spec/* LABEL */.d_.actor]: p.actor,
+        [container_spec/* LABEL */.d_.deployedAt]: p.at,
+        ...(next.previous ? { [container_spec/* LABEL */.d_.previousImage]: next.previous.image, [container_spec/* LABEL */.d_.previousDeployedAt]: next.previous.deployedAt } : {}),
+    };
+    const readiness = settings.readiness;
+    // The image's own HEALTHCHECK is preferred (left as it is); without one, an HTTP readiness path
+    // becomes a healthcheck run by node inside the container (the app image has node).
+    const healthcheck = !next.imageHasHealthcheck && readiness.kind === 'http' && settings.containerPort !== undefined
+        ? {
+            Test: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${settings.containerPort}${readiness.path}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`],
+            Interval: 1000 * NS,
+            Timeout: 2000 * NS,
+            Retries: 3,
+            StartPeriod: settings.readinessTimeoutMs * NS,
+        }
+        : undefined;
+    const order = swarmOrder(settings);
+    const restart = settings.restartPolicy === 'no' ? 'none' : settings.restartPolicy === 'on-failure' ? 'on-failure' : 'any';
+    return {
+        Name: settings.app,
+        Labels: labels,
+        TaskTemplate: {
+            ContainerSpec: {
+                Image: next.imageRef,
+                Labels: { [container_spec/* LABEL */.d_.managed]: 'true', [container_spec/* LABEL */.d_.role]: 'swarm-task', [container_spec/* LABEL */.d_.app]: settings.app, [container_spec/* LABEL */.d_.deployedAt]: p.at },
+                Env: [...settings.env].map(([k, v]) => `${k}=${v}`),
+                ...(settings.command ? { Args: settings.command } : {}),
+                ...(settings.volumes.length > 0 ? { Mounts: settings.volumes.map((v) => ({ Type: v.kind, Source: v.source, Target: v.target, ReadOnly: v.readOnly })) } : {}),
+                StopGracePeriod: settings.stopTimeoutMs * NS,
+                ...(healthcheck ? { Healthcheck: healthcheck } : {}),
+            },
+            RestartPolicy: { Condition: restart, ...(restart === 'on-failure' ? { MaxAttempts: 5 } : {}) },
+            ...(settings.network ? { Networks: [{ Target: settings.network, Aliases: [settings.app] }] } : {}),
+        },
+        Mode: { Replicated: { Replicas: 1 } },
+        UpdateConfig: { Parallelism: 1, Order: order, FailureAction: 'rollback', Monitor: SWARM_MONITOR_MS * NS, MaxFailureRatio: 0 },
+        RollbackConfig: { Parallelism: 1, Order: order, FailureAction: 'pause', Monitor: SWARM_MONITOR_MS * NS, MaxFailureRatio: 0 },
+        EndpointSpec: {
+            Mode: 'dnsrr',
+            ...(settings.publish && settings.containerPort !== undefined
+                ? { Ports: [{ Protocol: 'tcp', TargetPort: settings.containerPort, PublishedPort: settings.publish.hostPort, PublishMode: 'host' }] }
+                : {}),
+        },
+    };
+}
+/** How long a task may wait for a host port before the update counts as stuck. */
+const SWARM_STUCK_MS = 6000;
+function describeTasks(tasks) {
+    return tasks
+        .slice(0, 4)
+        .map((t) => `${t.id.slice(0, 12)} ${t.state}${t.message ? ` (${t.message})` : ''}`)
+        .join('; ');
+}
+/** A new service: until one of its tasks runs the image (with a HEALTHCHECK Swarm reports running only once it is healthy). */
+async function waitForNewService(swarm, serviceId, deployedAt, options) {
+    const pause = options.sleep ?? src/* sleep */.yy;
+    const started = performance.now();
+    let last = '';
+    const image = `the deploy of ${deployedAt}`;
+    for (;;) {
+        options.signal?.throwIfAborted();
+        const tasks = (await swarm.listTasks(serviceId)).filter((t) => t.labels[container_spec/* LABEL */.d_.deployedAt] === deployedAt);
+        if (tasks.some((t) => t.state === 'running' && t.desiredState === 'running'))
+            return { kind: 'completed' };
+        const now = describeTasks(tasks);
+        if (now !== last)
+            options.log(`tasks: ${now || '(none yet)'}`);
+        last = now;
+        if (performance.now() - started > options.timeoutMs)
+            return { kind: 'timeout', message: `no task of ${image} is running and healthy: ${now || 'no task'}` };
+        await pause(options.intervalMs ?? 500, options.signal);
+    }
+}
+/** An update (or a rollback) Swarm started after `before`: until it completes, rolls back or pauses. */
+async function waitForUpdate(swarm, serviceId, before, options) {
+    const pause = options.sleep ?? src/* sleep */.yy;
+    const started = performance.now();
+    let lastState = '';
+    let blockedSince;
+    for (;;) {
+        options.signal?.throwIfAborted();
+        const service = await swarm.inspectService(serviceId);
+        if (!service)
+            throw new Error('the service is gone');
+        const status = service.updateStatus;
+        // The status of an earlier update stays until Swarm's orchestrator picks the new one up.
+        const fresh = status && (before === undefined || status.startedAt !== before.startedAt || status.state !== before.state);
+        if (status && fresh) {
+            if (status.state !== lastState)
+                options.log(`Swarm update: ${status.state}${status.message ? ` (${status.message})` : ''}`);
+            lastState = status.state;
+            const message = status.message ?? status.state;
+            if (status.state === 'completed')
+                return { kind: 'completed' };
+            if (status.state === 'rollback_completed')
+                return options.rollback ? { kind: 'completed' } : { kind: 'rolled-back', message };
+            if (status.state === 'paused' || status.state === 'rollback_paused')
+                return { kind: 'paused', message };
+        }
+        const tasks = await swarm.listTasks(serviceId).catch(() => []);
+        // Pending on the port while an old task still stops (its stop-timeout) is normal for stop-first; stuck is when none does.
+        const stopping = tasks.some((t) => t.desiredState !== 'running' && ['running', 'starting'].includes(t.state));
+        const blocked = !stopping && tasks.find((t) => t.state === 'pending' && t.desiredState === 'running' && /host-mode port/.test(t.message));
+        if (!blocked)
+            blockedSince = undefined;
+        else if (blockedSince === undefined)
+            blockedSince = performance.now();
+        else if (performance.now() - blockedSince > SWARM_STUCK_MS)
+            return { kind: 'stuck', message: `Swarm's ${status?.state ?? 'update'} is stuck: ${describeTasks(tasks)}` };
+        if (performance.now() - started > options.timeoutMs) {
+            const tasks = describeTasks(await swarm.listTasks(serviceId).catch(() => []));
+            return { kind: 'timeout', message: `Swarm's update is still ${status?.state ?? 'pending'} (${tasks})` };
+        }
+        await pause(options.intervalMs ?? 500, options.signal);
+    }
+}
+class SwarmDeployer {
+    #ctx;
+    #swarm;
+    #provenance;
+    #locks;
+    #strategy;
+    constructor(ctx, swarm, provenance, locks) {
+        this.#ctx = ctx;
+        this.#swarm = swarm;
+        this.#provenance = provenance;
+        this.#locks = locks;
+        this.#strategy = swarmStrategy(ctx.settings);
+    }
+    /** Never throws: the report says what happened; `error` is set on failure. */
+    async run() {
+        const ctx = this.#ctx;
+        const s = ctx.settings;
+        const swarm = this.#swarm;
+        const started = performance.now();
+        const report = {
+            host: ctx.host,
+            app: s.app,
+            strategy: this.#strategy.name,
+            mode: s.rollback ? 'rollback' : 'deploy',
+            result: 'failed',
+            rolledBack: false,
+            dropsRequests: this.#strategy.dropsRequests,
+            phases: ctx.clock.phases,
+            totalMs: 0,
+        };
+        let lock;
+        try {
+            const role = await swarm.role();
+            if (!role.manager) {
+                throw new src/* ConfigurationError */.j1(`target: swarm needs a Docker Swarm manager, but the engine on ${ctx.host} is ${role.state === 'active' ? 'a Swarm worker' : `not in a swarm (Swarm: ${role.state})`}. Run "docker swarm init" on the server once (or deploy to a manager), or use target: container.`, 'target');
+            }
+            const existing = await swarm.inspectService(s.app);
+            let lockImage;
+            let imageRef = '';
+            let digest = '';
+            let hasHealthcheck = false;
+            if (s.rollback) {
+                if (!existing?.previousSpec)
+                    throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: ${existing ? 'the service has no previous spec' : 'there is no Swarm service of this app'}.`);
+                lockImage = existing.spec.TaskTemplate.ContainerSpec.Image;
+            }
+            else {
+                const image = s.image;
+                if (!image)
+                    throw new src/* ConfigurationError */.j1('Input "image" is required unless rollback: true.', 'image');
+                const pulled = await ctx.clock.time('pull', () => ctx.log.group(`pull ${(0,src/* formatImageReference */.my)(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })));
+                ctx.log.info(`pulled ${pulled.requested} → ${pulled.ref}`);
+                imageRef = pulled.ref;
+                digest = pulled.digest;
+                hasHealthcheck = pulled.hasHealthcheck;
+                report.image = pulled.ref;
+                report.imageDigest = pulled.digest;
+                if (s.readiness.kind === 'docker' && !hasHealthcheck) {
+                    throw new src/* ConfigurationError */.j1(`readiness-path is "docker" but ${pulled.ref} has no HEALTHCHECK. Add one to the Dockerfile, or give an HTTP readiness-path.`, 'readiness-path');
+                }
+                if (hasHealthcheck)
+                    ctx.log.info(`Swarm gates the update on the image's own HEALTHCHECK`);
+                else if (s.readiness.kind === 'http')
+                    ctx.log.info(`the image has no HEALTHCHECK: Swarm gates the update on GET ${s.readiness.path} (node inside the container)`);
+                lockImage = pulled.id;
+            }
+            lock = await ctx.clock.time('lock', () => (0,src_lock/* acquireLock */.IZ)(ctx.engine, {
+                app: s.app,
+                image: lockImage,
+                provenance: this.#provenance,
+                timeoutMs: s.lockTimeoutMs,
+                ttlMs: s.lockTtlMs,
+                log: (l) => ctx.log.info(l),
+                warn: (l) => ctx.log.warn(l),
+                ...(ctx.signal ? { signal: ctx.signal } : {}),
+            }));
+            this.#locks.acquired(ctx.host, lock);
+            if (s.network && !(await swarm.networkExists(s.network))) {
+                ctx.log.info(`creating the overlay network ${s.network}`);
+                await swarm.createOverlayNetwork(s.network, { [container_spec/* LABEL */.d_.managed]: 'true' });
+            }
+            // Again under the lock: another deploy may have finished while we waited.
+            const current = await swarm.inspectService(s.app);
+            const waitOptions = {
+                // Swarm: the old task's stop, the new one's healthcheck, then its monitor window.
+                timeoutMs: s.readinessTimeoutMs + s.stopTimeoutMs + SWARM_MONITOR_MS + 15_000,
+                log: (l) => ctx.log.info(l),
+                ...(ctx.signal ? { signal: ctx.signal } : {}),
+            };
+            if (current) {
+                report.previous = { id: current.id, name: `${s.app} (${current.spec.TaskTemplate.ContainerSpec.Image.split('@')[1]?.slice(7, 19) ?? current.spec.TaskTemplate.ContainerSpec.Image})` };
+            }
+            if (s.rollback) {
+                if (!current?.previousSpec)
+                    throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: the service has no previous spec.`);
+                if (current.updateStatus?.state === 'rollback_completed') {
+                    // After a rollback Swarm's previous spec is the version that failed: going "back" would re-apply it.
+                    throw new Error(`Swarm already rolled ${s.app} back on ${ctx.host} (${current.updateStatus.message ?? 'rollback_completed'}): it runs the version before the failed update, and Swarm's previous spec is the failed one. Deploy the image you want instead.`);
+                }
+                const back = current.previousSpec.TaskTemplate.ContainerSpec.Image;
+                ctx.log.info(`rolling back ${s.app}: ${current.spec.TaskTemplate.ContainerSpec.Image} → ${back} (Swarm's rollback to the previous spec)`);
+                report.image = back;
+                report.imageDigest = back.split('@')[1] ?? '';
+                await ctx.clock.time('update', () => swarm.updateService(current.id, current.version, current.spec, { rollback: true }));
+                const t0 = performance.now();
+                let outcome = await ctx.clock.time('readiness', () => ctx.log.group('Swarm rollback', () => waitForUpdate(swarm, current.id, current.updateStatus, { ...waitOptions, rollback: true })));
+                outcome = outcome.kind === 'completed' ? await this.#settle(current.id, waitOptions) : await ctx.clock.time('restore', () => this.#restore(current.id, waitOptions));
+                report.readinessMs = Math.round(performance.now() - t0);
+                report.container = { id: current.id, name: s.app };
+                if (outcome.kind !== 'completed')
+                    throw new Error(`Swarm's rollback of ${s.app} did not complete: ${outcome.message}`);
+                report.result = 'rolled-back-on-request';
+                return { report };
+            }
+            const spec = swarmServiceSpec(s, {
+                imageRef,
+                digest,
+                provenance: this.#provenance,
+                imageHasHealthcheck: hasHealthcheck,
+                ...(current ? { previous: { image: current.spec.Labels[container_spec/* LABEL */.d_.image] ?? current.spec.TaskTemplate.ContainerSpec.Image, deployedAt: current.spec.Labels[container_spec/* LABEL */.d_.deployedAt] ?? '' } } : {}),
+            });
+            const t0 = performance.now();
+            if (!current) {
+                const id = await ctx.clock.time('create', () => swarm.createService(spec));
+                ctx.log.info(`created the Swarm service ${s.app} (${id.slice(0, 12)})`);
+                report.container = { id, name: s.app };
+                const outcome = await ctx.clock.time('readiness', () => ctx.log.group(`readiness of ${s.app}`, () => waitForNewService(swarm, id, this.#provenance.at, waitOptions)));
+                report.readinessMs = Math.round(performance.now() - t0);
+                if (outcome.kind !== 'completed')
+                    throw new Error(`${s.app} did not get ready within ${(0,src/* formatDuration */.a3)(s.readinessTimeoutMs)}: ${outcome.message}. There was no previous version to go back to.`);
+                ctx.log.info(`${s.app} is running after ${(0,src/* formatDuration */.a3)(report.readinessMs)}`);
+                report.result = 'deployed';
+                return { report };
+            }
+            report.container = { id: current.id, name: s.app };
+            ctx.log.info(`updating the Swarm service ${s.app} (${swarmOrder(s)}, rollback on failure, monitor ${(0,src/* formatDuration */.a3)(SWARM_MONITOR_MS)})`);
+            const warnings = await ctx.clock.time('update', () => swarm.updateService(current.id, current.version, spec));
+            for (const w of warnings)
+                ctx.log.info(`Swarm: ${w}`);
+            let outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}`, () => waitForUpdate(swarm, current.id, current.updateStatus, waitOptions)));
+            if (outcome.kind === 'completed') {
+                const settled = await this.#settle(current.id, waitOptions);
+                report.readinessMs = Math.round(performance.now() - t0);
+                if (settled.kind === 'completed') {
+                    ctx.log.info(`${s.app} runs ${imageRef} after ${(0,src/* formatDuration */.a3)(report.readinessMs)}`);
+                    report.result = 'deployed';
+                    return { report };
+                }
+                outcome = { kind: 'timeout', message: settled.message };
+            }
+            report.readinessMs = Math.round(performance.now() - t0);
+            if (outcome.kind !== 'rolled-back') {
+                // Swarm did not finish by itself: put the previous version back.
+                ctx.log.warn(`The update did not finish (${outcome.message}); rolling back`);
+                const failure = outcome.message;
+                const back = await ctx.clock.time('restore', () => this.#restore(current.id, { timeoutMs: waitOptions.timeoutMs, log: waitOptions.log }));
+                outcome = back.kind === 'completed' ? { kind: 'rolled-back', message: failure } : { kind: 'paused', message: `${failure}; the rollback did not complete either: ${back.message}` };
+            }
+            else {
+                const settled = await ctx.clock.time('restore', () => this.#settle(current.id, { timeoutMs: waitOptions.timeoutMs, log: waitOptions.log }));
+                if (settled.kind !== 'completed') {
+                    ctx.log.warn(`Swarm rolled back, but the previous version does not run (${settled.message}); updating it again`);
+                    const back = await ctx.clock.time('restore', () => this.#restore(current.id, { timeoutMs: waitOptions.timeoutMs, log: waitOptions.log }));
+                    if (back.kind !== 'completed')
+                        outcome = { kind: 'paused', message: `${outcome.message}; the previous version does not run: ${back.message}` };
+                }
+            }
+            report.rolledBack = outcome.kind === 'rolled-back';
+            report.result = report.rolledBack ? 'rolled-back' : 'failed';
+            const tail = report.rolledBack ? 'Swarm rolled the service back: the previous version serves again.' : 'The service was not rolled back.';
+            throw new SwarmDeployError(`Deploy on ${ctx.host} failed: the Swarm update of ${s.app} to ${imageRef} did not succeed (${outcome.message ?? 'failed'}). ${tail}`);
+        }
+        catch (error) {
+            const failure = error instanceof Error ? error : new Error((0,src/* errorMessage */.gJ)(error));
+            report.error = failure.message;
+            return { report, error: failure };
+        }
+        finally {
+            if (lock) {
+                const held = lock;
+                await ctx.clock
+                    .time('unlock', () => (0,src_lock/* releaseLock */.x_)(ctx.engine, held))
+                    .then(() => this.#locks.released(ctx.host, held))
+                    .catch((e) => ctx.log.warn(`Could not release the deploy lock ${held.name}: ${(0,src/* errorMessage */.gJ)(e)} (the post step tries again)`));
+            }
+            report.totalMs = Math.round(performance.now() - started);
+        }
+    }
+    /** Until a task of the service's current spec runs (Swarm's verdict can come before its task listens). */
+    async #settle(serviceId, options) {
+        const service = await this.#swarm.inspectService(serviceId);
+        const deployedAt = service?.spec.TaskTemplate.ContainerSpec.Labels[container_spec/* LABEL */.d_.deployedAt];
+        if (!service || deployedAt === undefined)
+            return { kind: 'timeout', message: 'the service or its deploy label is gone' };
+        return waitForNewService(this.#swarm, serviceId, deployedAt, options);
+    }
+    /**
+     * The previous version back after an update Swarm did not finish: Swarm's rollback when it has
+     * not started one; when its rollback is stuck (a restarted task of the failed version holding the
+     * host port), the spec it rolled back to is applied again with ForceUpdate, which replaces every
+     * task of the slot.
+     */
+    async #restore(serviceId, options) {
+        const swarm = this.#swarm;
+        const now = await swarm.inspectService(serviceId);
+        if (!now)
+            return { kind: 'timeout', message: 'the service is gone' };
+        const rolling = now.updateStatus?.state.startsWith('rollback') === true;
+        if (rolling || !now.previousSpec) {
+            const spec = { ...now.spec, TaskTemplate: { ...now.spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } };
+            options.log(`applying ${now.spec.TaskTemplate.ContainerSpec.Image} again (ForceUpdate)`);
+            await swarm.updateService(now.id, now.version, spec);
+        }
+        else {
+            options.log('asking Swarm to roll back (rollback=previous)');
+            await swarm.updateService(now.id, now.version, now.spec, { rollback: true });
+        }
+        const done = await waitForUpdate(swarm, now.id, now.updateStatus, { ...options, rollback: true });
+        if (done.kind !== 'completed')
+            return done;
+        return this.#settle(serviceId, options);
+    }
+}
+class SwarmDeployError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'SwarmDeployError';
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/main.ts
 // The main step: settings (all validated first), then the rollout: the first host is the
 // canary, the rest follow in batches of max-parallel, each host connect → HostDeployer. The
 // first failure stops the rollout; with on-failure: rollback (the default) every host already
 // switched goes back to its previous container, with on-failure: halt they stay as they are.
+
 
 
 
@@ -105294,7 +105767,13 @@ async function runHost(r, hp, settings, signal) {
             return { report: failedReport(r, host, settings.rollback ? 'rollback' : 'deploy', 'failed', clock, started, failure.message), error: failure };
         }
     }
-    const deployer = new HostDeployer({ host, engine: connection.engine, prober: connection.prober, settings, clock, log, ...(signal ? { signal } : {}) }, r.strategy, r.provenance, { acquired: (h, lock) => r.ledger.add(h, hp, lock), released: (h, lock) => r.ledger.remove(h, lock) });
+    const ctx = { host, engine: connection.engine, prober: connection.prober, settings, clock, log, ...(signal ? { signal } : {}) };
+    const locks = { acquired: (h, lock) => r.ledger.add(h, hp, lock), released: (h, lock) => r.ledger.remove(h, lock) };
+    if (settings.target === 'swarm' && !connection.swarm) {
+        const message = `target: swarm needs the Swarm calls of the engine on ${host}, which this connection does not offer`;
+        return { report: failedReport(r, host, settings.rollback ? 'rollback' : 'deploy', 'failed', clock, started, message), error: new Error(message) };
+    }
+    const deployer = settings.target === 'swarm' && connection.swarm ? new SwarmDeployer(ctx, connection.swarm, r.provenance, locks) : new HostDeployer(ctx, r.strategy, r.provenance, locks);
     const result = await deployer.run();
     result.report.totalMs += clock.phases.find((p) => p.phase === 'connect')?.ms ?? 0;
     return result;
@@ -105305,7 +105784,7 @@ async function main(signal, deps = {}) {
     if (settings.insecure) {
         core/* warning */.$e('insecure-skip-host-key-check is true: the server\'s identity is NOT verified, so anyone who can intercept the connection can impersonate the server and receive your deploy (and its env values). Pin known-hosts or fingerprint instead.');
     }
-    const strategy = strategyFor(settings.strategy);
+    const strategy = settings.target === 'swarm' ? swarmStrategy(settings) : strategyFor(settings.strategy);
     const env = deps.env ?? process.env;
     const provenance = { ...(0,container_spec/* provenanceFromEnv */.f5)(env), ...(settings.sha ? { gitSha: settings.sha } : {}) };
     const deployment = settings.github
@@ -105415,7 +105894,7 @@ async function rollOut(settings, strategy, provenance, connect, signal, deployme
 /* harmony export */ });
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5650);
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2552);
-/* harmony import */ var _connection_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7553);
+/* harmony import */ var _connection_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8752);
 /* harmony import */ var _lock_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3350);
 /* harmony import */ var _lock_state_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7954);
 /* harmony import */ var _settings_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(7436);
@@ -105654,8 +106133,8 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
     validateEnv(env);
     const strategyRaw = inputs.raw('strategy');
     const target = inputs.choice('target', TARGETS, 'container');
-    if (target === 'swarm') {
-        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Input "target" is "swarm", which is not available yet (Docker Swarm services with start-first updates are the next step of issue #7). Use target: container (blue-green behind the managed nginx proxy) for now.', 'target');
+    if (target === 'swarm' && strategyRaw !== '') {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "strategy" is "${strategyRaw}", which does not apply to target: swarm: Swarm itself updates the service (start-first, or stop-first with a published port). Leave strategy out.`, 'strategy');
     }
     const port = inputs.port('port') ?? 22;
     const hostLines = inputs.list('host', { required: true, hint: 'Give the server to deploy to, e.g. "deploy.example.com" or "198.19.0.1:2222".' });
@@ -105745,7 +106224,8 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
         throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "network" is "${network}": give a Docker network name (letters, digits, _ . -). host and none are not supported: the readiness probe needs the container's own address.`, 'network');
     }
     // blue-green needs a public port for its proxy; it is the default whenever there is one.
-    const strategy = strategyRaw === '' ? (publish ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
+    // target: swarm has no container strategy (Swarm updates the service); 'recreate' only stands in.
+    const strategy = target === 'swarm' ? 'recreate' : strategyRaw === '' ? (publish ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
     if (strategy === 'blue-green' && !publish) {
         throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Input "strategy" is "blue-green", which needs "publish": the managed nginx proxy holds that port and switches it between the old and the new container. Give publish (e.g. 8080 or 0.0.0.0:80), or use strategy: recreate.', 'publish');
     }
@@ -105764,6 +106244,14 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
             throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "labels": the value of ${key} holds control characters.`, 'labels');
     }
     const commands = (input) => inputs.list(input, { commas: false }).map((line) => parseCommandLine(line, input));
+    const preDeploy = commands('pre-deploy');
+    const postDeploy = commands('post-deploy');
+    if (target === 'swarm') {
+        if (hosts.length !== 1)
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`target: swarm deploys to one Swarm manager; "host" lists ${hosts.length}. Give the manager only (Swarm places the tasks).`, 'host');
+        if (preDeploy.length > 0 || postDeploy.length > 0)
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('pre-deploy and post-deploy hooks are not supported with target: swarm yet. Run them in the app\'s entrypoint, or use target: container.', preDeploy.length > 0 ? 'pre-deploy' : 'post-deploy');
+    }
     const github = readGitHubDeployment(inputs, githubToken);
     const sha = inputs.string('sha');
     if (sha !== undefined && !/^[0-9a-f]{7,64}$/i.test(sha)) {
@@ -105805,8 +106293,8 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
         keep: inputs.integer('keep', { min: 1, max: 50 }) ?? 3,
         lockTimeoutMs: inputs.duration('lock-timeout') ?? 600_000,
         lockTtlMs: inputs.duration('lock-ttl') ?? 1_800_000,
-        preDeploy: commands('pre-deploy'),
-        postDeploy: commands('post-deploy'),
+        preDeploy,
+        postDeploy,
     };
 }
 

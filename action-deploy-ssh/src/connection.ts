@@ -3,11 +3,14 @@ import type { HostPort } from '@gangway/kit';
 import { httpGetThroughSsh, openDockerOverSsh, openSsh, type DockerTransport, type SshEndpoint } from '@gangway/kit/ssh';
 import { dockerEngine, type DeployEngine } from './engine.ts';
 import type { HttpProber } from './readiness.ts';
+import { dockerSwarmEngine, type SwarmEngine } from './swarm-engine.ts';
 import { dockerSocketFor, type DeploySettings } from './settings.ts';
 
 export interface HostConnection {
   engine: DeployEngine;
   prober: HttpProber;
+  /** target: swarm — the same engine's Swarm calls. */
+  swarm?: SwarmEngine;
   transport: DockerTransport;
   hostKey: string;
   close(): void;
@@ -34,7 +37,7 @@ export const connectHost: ConnectHost = async (settings, host, log, signal) => {
     const prober: HttpProber = {
       get: (h, port, path, timeoutMs, probeSignal) => httpGetThroughSsh(session.client, { host: h, port, path }, { timeoutMs, ...(probeSignal ? { signal: probeSignal } : {}) }),
     };
-    return { engine: dockerEngine(docker), prober, transport, hostKey: session.hostKey, close: () => session.close() };
+    return { engine: dockerEngine(docker), swarm: dockerSwarmEngine(docker), prober, transport, hostKey: session.hostKey, close: () => session.close() };
   } catch (error) {
     session.close();
     throw error;

@@ -11,9 +11,11 @@ import { provenanceFromEnv, type Provenance } from './container-spec.ts';
 import { HostDeployer, type HostReport } from './deployer.ts';
 import { hostLog } from './log.ts';
 import { LockLedger } from './lock-state.ts';
+import type { HeldLock } from './lock.ts';
 import { publishReport, writeSummary, type DeployReport } from './report.ts';
 import { readSettings, type DeploySettings } from './settings.ts';
 import { strategyFor, type Strategy } from './strategy/index.ts';
+import { SwarmDeployer, swarmStrategy } from './swarm.ts';
 
 export interface MainDependencies {
   inputs?: Inputs;
@@ -76,12 +78,13 @@ async function runHost(r: Rollout, hp: HostPort, settings: DeploySettings, signa
       return { report: failedReport(r, host, settings.rollback ? 'rollback' : 'deploy', 'failed', clock, started, failure.message), error: failure };
     }
   }
-  const deployer = new HostDeployer(
-    { host, engine: connection.engine, prober: connection.prober, settings, clock, log, ...(signal ? { signal } : {}) },
-    r.strategy,
-    r.provenance,
-    { acquired: (h, lock) => r.ledger.add(h, hp, lock), released: (h, lock) => r.ledger.remove(h, lock) },
-  );
+  const ctx = { host, engine: connection.engine, prober: connection.prober, settings, clock, log, ...(signal ? { signal } : {}) };
+  const locks = { acquired: (h: string, lock: HeldLock) => r.ledger.add(h, hp, lock), released: (h: string, lock: HeldLock) => r.ledger.remove(h, lock) };
+  if (settings.target === 'swarm' && !connection.swarm) {
+    const message = `target: swarm needs the Swarm calls of the engine on ${host}, which this connection does not offer`;
+    return { report: failedReport(r, host, settings.rollback ? 'rollback' : 'deploy', 'failed', clock, started, message), error: new Error(message) };
+  }
+  const deployer = settings.target === 'swarm' && connection.swarm ? new SwarmDeployer(ctx, connection.swarm, r.provenance, locks) : new HostDeployer(ctx, r.strategy, r.provenance, locks);
   const result = await deployer.run();
   result.report.totalMs += clock.phases.find((p) => p.phase === 'connect')?.ms ?? 0;
   return result;
@@ -95,7 +98,7 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
       'insecure-skip-host-key-check is true: the server\'s identity is NOT verified, so anyone who can intercept the connection can impersonate the server and receive your deploy (and its env values). Pin known-hosts or fingerprint instead.',
     );
   }
-  const strategy = strategyFor(settings.strategy);
+  const strategy = settings.target === 'swarm' ? swarmStrategy(settings) : strategyFor(settings.strategy);
   const env = deps.env ?? process.env;
   const provenance = { ...provenanceFromEnv(env), ...(settings.sha ? { gitSha: settings.sha } : {}) };
   const deployment = settings.github

@@ -287,11 +287,8 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
 
   const strategyRaw = inputs.raw('strategy');
   const target = inputs.choice('target', TARGETS, 'container');
-  if (target === 'swarm') {
-    throw new ConfigurationError(
-      'Input "target" is "swarm", which is not available yet (Docker Swarm services with start-first updates are the next step of issue #7). Use target: container (blue-green behind the managed nginx proxy) for now.',
-      'target',
-    );
+  if (target === 'swarm' && strategyRaw !== '') {
+    throw new ConfigurationError(`Input "strategy" is "${strategyRaw}", which does not apply to target: swarm: Swarm itself updates the service (start-first, or stop-first with a published port). Leave strategy out.`, 'strategy');
   }
 
   const port = inputs.port('port') ?? 22;
@@ -389,7 +386,8 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   }
 
   // blue-green needs a public port for its proxy; it is the default whenever there is one.
-  const strategy: StrategyName = strategyRaw === '' ? (publish ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
+  // target: swarm has no container strategy (Swarm updates the service); 'recreate' only stands in.
+  const strategy: StrategyName = target === 'swarm' ? 'recreate' : strategyRaw === '' ? (publish ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
   if (strategy === 'blue-green' && !publish) {
     throw new ConfigurationError(
       'Input "strategy" is "blue-green", which needs "publish": the managed nginx proxy holds that port and switches it between the old and the new container. Give publish (e.g. 8080 or 0.0.0.0:80), or use strategy: recreate.',
@@ -412,6 +410,12 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   }
 
   const commands = (input: string): string[][] => inputs.list(input, { commas: false }).map((line) => parseCommandLine(line, input));
+  const preDeploy = commands('pre-deploy');
+  const postDeploy = commands('post-deploy');
+  if (target === 'swarm') {
+    if (hosts.length !== 1) throw new ConfigurationError(`target: swarm deploys to one Swarm manager; "host" lists ${hosts.length}. Give the manager only (Swarm places the tasks).`, 'host');
+    if (preDeploy.length > 0 || postDeploy.length > 0) throw new ConfigurationError('pre-deploy and post-deploy hooks are not supported with target: swarm yet. Run them in the app\'s entrypoint, or use target: container.', preDeploy.length > 0 ? 'pre-deploy' : 'post-deploy');
+  }
   const github = readGitHubDeployment(inputs, githubToken);
   const sha = inputs.string('sha');
   if (sha !== undefined && !/^[0-9a-f]{7,64}$/i.test(sha)) {
@@ -454,7 +458,7 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
     keep: inputs.integer('keep', { min: 1, max: 50 }) ?? 3,
     lockTimeoutMs: inputs.duration('lock-timeout') ?? 600_000,
     lockTtlMs: inputs.duration('lock-ttl') ?? 1_800_000,
-    preDeploy: commands('pre-deploy'),
-    postDeploy: commands('post-deploy'),
+    preDeploy,
+    postDeploy,
   };
 }

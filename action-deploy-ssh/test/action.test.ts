@@ -53,11 +53,11 @@ describe('action-deploy-ssh dist: validation before any side effect', () => {
     });
   }
 
-  it('refuses blue-green without publish, and says "not yet" for target: swarm, naming the input to change', async () => {
+  it('refuses blue-green without publish, and a strategy with target: swarm, naming the input to change', async () => {
     const run = await runWith({ strategy: 'blue-green' });
     expect(run.annotations.find((a) => a.level === 'error')?.message).toMatch(/blue-green.*needs "publish".*strategy: recreate/s);
-    const swarm = await runWith({ target: 'swarm' });
-    expect(swarm.annotations.find((a) => a.level === 'error')?.message).toMatch(/swarm.*not available yet.*target: container/s);
+    const swarm = await runWith({ target: 'swarm', strategy: 'blue-green' });
+    expect(swarm.annotations.find((a) => a.level === 'error')?.message).toMatch(/strategy.*does not apply to target: swarm/s);
   });
 
   it('registers every secret before printing anything', async () => {

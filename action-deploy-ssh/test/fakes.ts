@@ -6,6 +6,7 @@ import { NameConflictError, type ContainerCreateOptions, type ContainerDetails, 
 import type { HostContext, HostLog } from '../src/host-context.ts';
 import type { HttpProber } from '../src/readiness.ts';
 import type { DeploySettings } from '../src/settings.ts';
+import type { SwarmEngine, SwarmService, SwarmServiceSpec, SwarmTask } from '../src/swarm-engine.ts';
 
 export const DIGEST_V1 = `sha256:${'1'.repeat(64)}`;
 export const DIGEST_V2 = `sha256:${'2'.repeat(64)}`;
@@ -304,4 +305,62 @@ export class MemoryLog implements HostLog {
 
 export function hostContext(engine: FakeEngine, settings: DeploySettings, log = new MemoryLog()): HostContext & { log: MemoryLog } {
   return { host: 'target', engine, prober: engine.prober(), settings, clock: new PhaseClock(), log };
+}
+
+/**
+ * A one-node Swarm manager in memory: a service update finishes as `completed`, or as Swarm's
+ * own `rollback_completed` when the new task never gets healthy (NEVER_READY=1 in its env).
+ */
+export class FakeSwarm implements SwarmEngine {
+  readonly calls: string[] = [];
+  state = 'active';
+  manager = true;
+  services = new Map<string, SwarmService>();
+  #seq = 0;
+  #healthy(spec: SwarmServiceSpec): boolean {
+    return !spec.TaskTemplate.ContainerSpec.Env.includes('NEVER_READY=1');
+  }
+  role(): Promise<{ manager: boolean; state: string }> {
+    return Promise.resolve({ manager: this.manager, state: this.state });
+  }
+  inspectService(name: string): Promise<SwarmService | undefined> {
+    const found = [...this.services.values()].find((x) => x.id === name || x.spec.Name === name);
+    return Promise.resolve(found ? structuredClone(found) : undefined);
+  }
+  createService(spec: SwarmServiceSpec): Promise<string> {
+    const id = `svc${++this.#seq}`;
+    this.calls.push(`create ${spec.Name}`);
+    this.services.set(id, { id, version: 1, spec: structuredClone(spec) });
+    return Promise.resolve(id);
+  }
+  updateService(id: string, version: number, spec: SwarmServiceSpec, options: { rollback?: boolean } = {}): Promise<string[]> {
+    const s = this.services.get(id);
+    if (!s) return Promise.reject(new Error('no such service'));
+    if (s.version !== version) return Promise.reject(new Error('update out of sequence'));
+    this.calls.push(options.rollback ? `rollback ${s.spec.Name}` : `update ${s.spec.Name} ${spec.TaskTemplate.ContainerSpec.Image}`);
+    const startedAt = new Date(Date.parse('2026-11-22T10:00:00Z') + ++this.#seq * 1000).toISOString();
+    const previous = s.spec;
+    if (options.rollback) {
+      if (!s.previousSpec) return Promise.reject(new Error('service has no previous spec'));
+      this.services.set(id, { id, version: version + 1, spec: s.previousSpec, previousSpec: previous, updateStatus: { state: 'rollback_completed', startedAt, message: 'manually requested rollback' } });
+    } else if (this.#healthy(spec)) {
+      this.services.set(id, { id, version: version + 1, spec: structuredClone(spec), previousSpec: previous, updateStatus: { state: 'completed', startedAt, message: 'update completed' } });
+    } else {
+      // Swarm's own rollback: the spec goes back, the failed one becomes the previous spec.
+      this.services.set(id, { id, version: version + 2, spec: previous, previousSpec: structuredClone(spec), updateStatus: { state: 'rollback_completed', startedAt, message: 'rollback completed' } });
+    }
+    return Promise.resolve([]);
+  }
+  listTasks(serviceId: string): Promise<SwarmTask[]> {
+    const s = this.services.get(serviceId);
+    if (!s) return Promise.resolve([]);
+    const healthy = this.#healthy(s.spec);
+    return Promise.resolve([{ id: `${serviceId}task`, state: healthy ? 'running' : 'starting', desiredState: 'running', image: s.spec.TaskTemplate.ContainerSpec.Image, labels: s.spec.TaskTemplate.ContainerSpec.Labels, message: healthy ? 'started' : 'unhealthy container' }]);
+  }
+  networkExists(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+  createOverlayNetwork(): Promise<void> {
+    return Promise.resolve();
+  }
 }

@@ -77,8 +77,11 @@ describe('settings', () => {
     rejects({ 'docker-socket': '198.19.0.1=../docker.sock' }, 'docker-socket');
   });
 
-  it('refuses target: swarm for now with a clear "not yet"', () => {
-    rejects({ target: 'swarm' }, 'target', /not available yet/);
+  it('takes target: swarm on one host, without a strategy or hooks', () => {
+    expect(settingsFrom(baseInputs({ target: 'swarm' })).target).toBe('swarm');
+    rejects({ target: 'swarm', strategy: 'blue-green' }, 'strategy', /does not apply to target: swarm/);
+    rejects({ target: 'swarm', host: 'a.example.com, b.example.com' }, 'host', /one Swarm manager/);
+    rejects({ target: 'swarm', 'pre-deploy': 'npm run migrate' }, 'pre-deploy', /not supported with target: swarm/);
     rejects({ target: 'k8s' }, 'target');
   });
 

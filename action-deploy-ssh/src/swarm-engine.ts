@@ -1,0 +1,154 @@
+// The few Swarm calls of `target: swarm`, behind one small interface (dockerode over SSH in the
+// action; a fake in unit tests).
+import type Docker from 'dockerode';
+
+/** The parts of a Swarm ServiceSpec Gangway writes (the Engine keeps the rest as given). */
+export interface SwarmServiceSpec {
+  Name: string;
+  Labels: Record<string, string>;
+  TaskTemplate: {
+    ContainerSpec: {
+      Image: string;
+      Labels: Record<string, string>;
+      Env: string[];
+      Command?: string[];
+      Args?: string[];
+      Mounts?: Array<{ Type: 'volume' | 'bind'; Source: string; Target: string; ReadOnly: boolean }>;
+      StopGracePeriod: number;
+      Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number };
+    };
+    RestartPolicy: { Condition: 'none' | 'on-failure' | 'any'; MaxAttempts?: number };
+    Networks?: Array<{ Target: string; Aliases: string[] }>;
+    ForceUpdate?: number;
+  };
+  Mode: { Replicated: { Replicas: number } };
+  UpdateConfig: { Parallelism: number; Order: 'start-first' | 'stop-first'; FailureAction: 'rollback' | 'pause'; Monitor: number; MaxFailureRatio: number };
+  RollbackConfig: { Parallelism: number; Order: 'start-first' | 'stop-first'; FailureAction: 'pause' | 'continue'; Monitor: number; MaxFailureRatio: number };
+  EndpointSpec: { Mode: 'dnsrr' | 'vip'; Ports?: Array<{ Protocol: 'tcp'; TargetPort: number; PublishedPort: number; PublishMode: 'host' | 'ingress' }> };
+}
+
+/** updating, paused, completed, rollback_started, rollback_paused, rollback_completed. */
+export interface SwarmUpdateStatus {
+  state: string;
+  startedAt?: string;
+  message?: string;
+}
+
+export interface SwarmService {
+  id: string;
+  version: number;
+  spec: SwarmServiceSpec;
+  previousSpec?: SwarmServiceSpec;
+  updateStatus?: SwarmUpdateStatus;
+}
+
+export interface SwarmTask {
+  id: string;
+  /** new, pending, assigned, …, starting, running, complete, failed, rejected, shutdown. */
+  state: string;
+  desiredState: string;
+  image: string;
+  /** The task's container labels (gangway.deployed-at tells one deploy's tasks from another's). */
+  labels: Record<string, string>;
+  /** Status.Err, else Status.Message. */
+  message: string;
+  containerId?: string;
+}
+
+export interface SwarmEngine {
+  /** The engine's Swarm role: `manager` only when it is an active manager that can create services. */
+  role(): Promise<{ manager: boolean; state: string }>;
+  inspectService(name: string): Promise<SwarmService | undefined>;
+  /** The new service's id. */
+  createService(spec: SwarmServiceSpec): Promise<string>;
+  /** `rollback`: Swarm's own `rollback=previous` (the spec is the current one, unchanged). Returns the Engine's warnings. */
+  updateService(id: string, version: number, spec: SwarmServiceSpec, options?: { rollback?: boolean }): Promise<string[]>;
+  listTasks(serviceId: string): Promise<SwarmTask[]>;
+  networkExists(name: string): Promise<boolean>;
+  /** An attachable overlay network (what a service can join). */
+  createOverlayNetwork(name: string, labels: Record<string, string>): Promise<void>;
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number }).statusCode;
+}
+
+interface RawService {
+  ID: string;
+  Version: { Index: number };
+  Spec: SwarmServiceSpec;
+  PreviousSpec?: SwarmServiceSpec;
+  UpdateStatus?: { State?: string; StartedAt?: string; Message?: string };
+}
+
+interface RawTask {
+  ID: string;
+  DesiredState: string;
+  Spec: { ContainerSpec?: { Image?: string; Labels?: Record<string, string> } };
+  Status: { State: string; Message?: string; Err?: string; ContainerStatus?: { ContainerID?: string } };
+}
+
+export function dockerSwarmEngine(docker: Docker): SwarmEngine {
+  return {
+    async role() {
+      const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
+      const state = info.Swarm?.LocalNodeState ?? 'inactive';
+      return { manager: state === 'active' && info.Swarm?.ControlAvailable === true, state };
+    },
+    async inspectService(name) {
+      let raw: RawService;
+      try {
+        raw = (await docker.getService(name).inspect()) as RawService;
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined;
+        throw error;
+      }
+      const u = raw.UpdateStatus;
+      return {
+        id: raw.ID,
+        version: raw.Version.Index,
+        spec: raw.Spec,
+        ...(raw.PreviousSpec ? { previousSpec: raw.PreviousSpec } : {}),
+        ...(u?.State ? { updateStatus: { state: u.State, ...(u.StartedAt ? { startedAt: u.StartedAt } : {}), ...(u.Message ? { message: u.Message } : {}) } } : {}),
+      };
+    },
+    async createService(spec) {
+      const created = (await docker.createService(spec as unknown as Docker.CreateServiceOptions)) as unknown as { id?: string; ID?: string };
+      return created.id ?? created.ID ?? '';
+    },
+    async updateService(id, version, spec, options = {}) {
+      // `_query` is what goes into the query string; the rest is the body (the spec).
+      const body = { ...spec, _query: { version, ...(options.rollback ? { rollback: 'previous' } : {}) } };
+      const result = (await docker.getService(id).update(body)) as { Warnings?: string[] | null } | undefined;
+      return result?.Warnings ?? [];
+    },
+    async listTasks(serviceId) {
+      const raw = (await docker.listTasks({ filters: { service: [serviceId] } })) as RawTask[];
+      return raw.map((t) => ({
+        id: t.ID,
+        state: t.Status.State,
+        desiredState: t.DesiredState,
+        image: t.Spec.ContainerSpec?.Image ?? '',
+        labels: t.Spec.ContainerSpec?.Labels ?? {},
+        message: t.Status.Err ?? t.Status.Message ?? '',
+        ...(t.Status.ContainerStatus?.ContainerID ? { containerId: t.Status.ContainerStatus.ContainerID } : {}),
+      }));
+    },
+    async networkExists(name) {
+      try {
+        await docker.getNetwork(name).inspect();
+        return true;
+      } catch (error) {
+        if (statusOf(error) === 404) return false;
+        throw error;
+      }
+    },
+    async createOverlayNetwork(name, labels) {
+      try {
+        await docker.createNetwork({ Name: name, Driver: 'overlay', Attachable: true, CheckDuplicate: true, Labels: labels });
+      } catch (error) {
+        if (statusOf(error) !== 409) throw error;
+      }
+    },
+  };
+}
