@@ -25806,7 +25806,7 @@ module.exports = Container;
 var EventEmitter = (__nccwpck_require__(4434).EventEmitter),
   Modem = __nccwpck_require__(7575),
   Container = __nccwpck_require__(6943),
-  Image = __nccwpck_require__(2130),
+  Image = __nccwpck_require__(9749),
   Volume = __nccwpck_require__(3380),
   Network = __nccwpck_require__(1726),
   Service = __nccwpck_require__(4179),
@@ -27856,7 +27856,7 @@ module.exports = Exec;
 
 /***/ }),
 
-/***/ 2130:
+/***/ 9749:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var util = __nccwpck_require__(5170);
@@ -98884,7 +98884,7 @@ function dockerEngine(docker) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2552);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9749);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4072);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
 
@@ -99052,7 +99052,7 @@ async function releaseLock(engine, lock) {
 
 /***/ }),
 
-/***/ 9749:
+/***/ 4072:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -105047,16 +105047,33 @@ async function diagnostics(engine, containerId, tail = 100) {
     return parts.join('\n');
 }
 
-;// CONCATENATED MODULE: ./src/strategy/recreate.ts
-// recreate: pre-deploy hooks in a one-off container → create the new container → stop the
-// old one (SIGTERM, stop-timeout) → start the new → readiness gate → post-deploy hooks.
-// Requests fail between the stop and the new container being ready; any failure after the
-// stop removes the new container and starts the old one again.
+;// CONCATENATED MODULE: ./src/strategy/prepare.ts
+// What every container strategy does before its switch: pre-deploy hooks in a one-off
+// container of the new version (a failure keeps the old version untouched), then the new
+// container created, or the kept one chosen for a rollback; and the readiness gate.
 
 
 
 function asError(error) {
     return error instanceof Error ? error : new Error((0,src/* errorMessage */.gJ)(error));
+}
+/** Runs the pre-deploy hooks and creates the new container; `where` ends the log line. */
+async function prepareNew(ctx, plan, where = '') {
+    const { engine, clock, log, signal } = ctx;
+    if (plan.to.kind === 'existing')
+        return { to: { id: plan.to.container.id, name: plan.to.container.name }, created: false };
+    const spec = plan.to.spec;
+    if (plan.preDeploy.length > 0) {
+        try {
+            await clock.time('pre-deploy', () => log.group('pre-deploy', () => oneOffHooks(engine, spec, 'pre-deploy', plan.preDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
+        }
+        catch (error) {
+            return { failed: { ok: false, rolledBack: false, switched: false, error: asError(error) } };
+        }
+    }
+    const id = await clock.time('create', () => engine.createContainer(spec));
+    log.info(`created ${spec.name} (${id.slice(0, 12)})${where}`);
+    return { to: { id, name: spec.name }, created: true };
 }
 async function readinessOf(ctx, id, signal, timeoutMs = ctx.settings.readinessTimeoutMs) {
     const s = ctx.settings;
@@ -105071,6 +105088,123 @@ async function readinessOf(ctx, id, signal, timeoutMs = ctx.settings.readinessTi
         ...(signal ? { signal } : {}),
     });
 }
+
+;// CONCATENATED MODULE: ./src/strategy/blue-green.ts
+// blue-green: the new container starts next to the old one on the app's private network, must
+// pass the readiness gate there, and only then does the managed nginx proxy switch to it (a
+// graceful reload). The old container finishes its in-flight requests (drain), then stops and
+// is kept for an instant rollback. A new container that fails is removed before the proxy is
+// touched: the old version never stopped serving.
+
+
+
+
+
+
+/**
+ * Running containers of this app that publish the proxy's port themselves (left by
+ * `strategy: recreate`): they must stop right before the proxy binds.
+ */
+async function publishersOfPort(ctx) {
+    const s = ctx.settings;
+    const port = String(s.publish?.hostPort ?? '');
+    const list = await ctx.engine.listContainers({ [container_spec/* LABEL */.d_.managed]: 'true', [container_spec/* LABEL */.d_.app]: s.app, [container_spec/* LABEL */.d_.role]: 'app' });
+    const found = [];
+    for (const c of list.filter((x) => x.state === 'running')) {
+        const details = await ctx.engine.inspectContainer(c.id);
+        const portBindings = (details?.createOptions.HostConfig?.PortBindings ?? {});
+        const bindings = Object.values(portBindings);
+        if (bindings.some((b) => (b ?? []).some((x) => x.HostPort === port)))
+            found.push({ id: c.id, name: c.name });
+    }
+    return found;
+}
+const blueGreen = {
+    name: 'blue-green',
+    dropsRequests: false,
+    async swap(ctx, plan) {
+        const { engine, clock, log, signal } = ctx;
+        const s = ctx.settings;
+        const port = s.containerPort;
+        if (port === undefined)
+            throw new Error('blue-green needs container-port');
+        const prepared = await prepareNew(ctx, plan, ` on ${s.network ?? ''}, next to ${plan.from?.name ?? 'nothing'}`);
+        if ('failed' in prepared)
+            return prepared.failed;
+        const { to, created } = prepared;
+        let readiness;
+        let switched;
+        try {
+            signal?.throwIfAborted();
+            if (plan.to.kind === 'existing')
+                await engine.updateRestartPolicy(to.id, s.restartPolicy);
+            await clock.time('start new', () => engine.startContainer(to.id));
+            log.info(`started ${to.name}`);
+            readiness = await clock.time('readiness', () => log.group(`readiness of ${to.name}`, () => readinessOf(ctx, to.id, signal)));
+            if (!readiness.ready) {
+                throw new Error(`${to.name} did not get ready within ${(0,src/* formatDuration */.a3)(s.readinessTimeoutMs)} (${readiness.reason ?? 'timeout'}: ${readiness.last})`);
+            }
+            log.info(`${to.name} is ready after ${(0,src/* formatDuration */.a3)(readiness.ms)}`);
+            if (plan.postDeploy.length > 0) {
+                await clock.time('post-deploy', () => log.group('post-deploy', () => execHooks(engine, to.id, 'post-deploy', plan.postDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
+            }
+            signal?.throwIfAborted();
+            switched = await clock.time('switch', () => switchProxy(ctx, { name: to.name, port }, {
+                beforeBind: async () => {
+                    for (const c of await publishersOfPort(ctx)) {
+                        if (c.id === to.id)
+                            continue;
+                        log.warn(`${c.name} publishes port ${s.publish?.hostPort ?? ''} itself (deployed with recreate): stopping it so the proxy can bind`);
+                        await engine.stopContainer(c.id, Math.ceil(s.stopTimeoutMs / 1000));
+                    }
+                },
+            }));
+        }
+        catch (error) {
+            // The proxy was not switched: the old container never stopped serving.
+            const failure = asError(error);
+            log.warn(`${to.name} does not get the traffic: ${failure.message}`);
+            const diag = await diagnostics(engine, to.id).catch((e) => `(no diagnostics: ${(0,src/* errorMessage */.gJ)(e)})`);
+            log.info(`What ${to.name} said before it was ${created ? 'removed' : 'stopped'}:`);
+            for (const line of diag.split('\n'))
+                log.info(`  ${line}`);
+            if (created)
+                await engine.removeContainer(to.id, { force: true }).catch((e) => log.warn(`Could not remove ${to.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+            else {
+                await engine.stopContainer(to.id, Math.ceil(s.stopTimeoutMs / 1000)).catch((e) => log.warn(`Could not stop ${to.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+                await engine.updateRestartPolicy(to.id, 'no').catch(() => undefined);
+            }
+            return { ok: false, rolledBack: plan.from !== undefined, switched: false, container: to, ...(readiness ? { readiness } : {}), error: failure, downtimeMs: 0 };
+        }
+        // Switched: from here on the deploy has succeeded; the rest only tidies up, even on cancel.
+        if (plan.from) {
+            const from = plan.from;
+            if (switched.how === 'reloaded') {
+                const drained = await clock.time('drain', () => drainOldWorkers(engine, switched.proxy.id, switched.oldWorkers, s.drainTimeoutMs));
+                if (drained === false)
+                    log.warn(`nginx's old workers still had requests to ${from.name} after drain-timeout ${(0,src/* formatDuration */.a3)(s.drainTimeoutMs)}; stopping it anyway`);
+                else if (drained === undefined)
+                    log.info(`waited drain-timeout ${(0,src/* formatDuration */.a3)(s.drainTimeoutMs)} (the proxy image has no shell to tell when the old workers are done)`);
+            }
+            await clock.time('stop old', async () => {
+                log.info(`stopping ${from.name} (kept for rollback)`);
+                await engine.stopContainer(from.id, Math.ceil(s.stopTimeoutMs / 1000)).catch((e) => log.warn(`Could not stop ${from.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+                await engine.updateRestartPolicy(from.id, 'no').catch((e) => log.warn(`Could not reset the restart policy of ${from.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+            });
+        }
+        return { ok: true, rolledBack: false, switched: true, container: to, readiness, downtimeMs: 0 };
+    },
+};
+
+;// CONCATENATED MODULE: ./src/strategy/recreate.ts
+// recreate: pre-deploy hooks in a one-off container → create the new container → stop the
+// old one (SIGTERM, stop-timeout) → start the new → readiness gate → post-deploy hooks.
+// Requests fail between the stop and the new container being ready; any failure after the
+// stop removes the new container and starts the old one again.
+
+
+
+
 /**
  * Puts the old container back after a failed switch. Runs without the job's abort signal:
  * a cancelled deploy must still leave the old version serving.
@@ -105110,27 +105244,11 @@ const recreate = {
     async swap(ctx, plan) {
         const { engine, clock, log, signal } = ctx;
         const s = ctx.settings;
-        const created = plan.to.kind === 'create';
         // Before the switch: a failure here leaves the old version untouched.
-        if (plan.to.kind === 'create' && plan.preDeploy.length > 0) {
-            const spec = plan.to.spec;
-            try {
-                await clock.time('pre-deploy', () => log.group('pre-deploy', () => oneOffHooks(engine, spec, 'pre-deploy', plan.preDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
-            }
-            catch (error) {
-                return { ok: false, rolledBack: false, switched: false, error: asError(error) };
-            }
-        }
-        let to;
-        if (plan.to.kind === 'create') {
-            const spec = plan.to.spec;
-            const id = await clock.time('create', () => engine.createContainer(spec));
-            to = { id, name: spec.name };
-            log.info(`created ${to.name} (${id.slice(0, 12)})`);
-        }
-        else {
-            to = { id: plan.to.container.id, name: plan.to.container.name };
-        }
+        const prepared = await prepareNew(ctx, plan);
+        if ('failed' in prepared)
+            return prepared.failed;
+        const { to, created } = prepared;
         let stoppedAt;
         let readiness;
         let fromPolicy;
@@ -105175,132 +105293,6 @@ const recreate = {
             });
             return { ok: false, rolledBack, switched: stoppedAt !== undefined, container: to, ...(readiness ? { readiness } : {}), error: failure };
         }
-    },
-};
-
-;// CONCATENATED MODULE: ./src/strategy/blue-green.ts
-// blue-green: the new container starts next to the old one on the app's private network, must
-// pass the readiness gate there, and only then does the managed nginx proxy switch to it (a
-// graceful reload). The old container finishes its in-flight requests (drain), then stops and
-// is kept for an instant rollback. A new container that fails is removed before the proxy is
-// touched: the old version never stopped serving.
-
-
-
-
-
-
-function blue_green_asError(error) {
-    return error instanceof Error ? error : new Error((0,src/* errorMessage */.gJ)(error));
-}
-/**
- * Running containers of this app that publish the proxy's port themselves (left by
- * `strategy: recreate`): they must stop right before the proxy binds.
- */
-async function publishersOfPort(ctx) {
-    const s = ctx.settings;
-    const port = String(s.publish?.hostPort ?? '');
-    const list = await ctx.engine.listContainers({ [container_spec/* LABEL */.d_.managed]: 'true', [container_spec/* LABEL */.d_.app]: s.app, [container_spec/* LABEL */.d_.role]: 'app' });
-    const found = [];
-    for (const c of list.filter((x) => x.state === 'running')) {
-        const details = await ctx.engine.inspectContainer(c.id);
-        const portBindings = (details?.createOptions.HostConfig?.PortBindings ?? {});
-        const bindings = Object.values(portBindings);
-        if (bindings.some((b) => (b ?? []).some((x) => x.HostPort === port)))
-            found.push({ id: c.id, name: c.name });
-    }
-    return found;
-}
-const blueGreen = {
-    name: 'blue-green',
-    dropsRequests: false,
-    async swap(ctx, plan) {
-        const { engine, clock, log, signal } = ctx;
-        const s = ctx.settings;
-        const created = plan.to.kind === 'create';
-        const port = s.containerPort;
-        if (port === undefined)
-            throw new Error('blue-green needs container-port');
-        if (plan.to.kind === 'create' && plan.preDeploy.length > 0) {
-            const spec = plan.to.spec;
-            try {
-                await clock.time('pre-deploy', () => log.group('pre-deploy', () => oneOffHooks(engine, spec, 'pre-deploy', plan.preDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
-            }
-            catch (error) {
-                return { ok: false, rolledBack: false, switched: false, error: blue_green_asError(error) };
-            }
-        }
-        let to;
-        if (plan.to.kind === 'create') {
-            const spec = plan.to.spec;
-            const id = await clock.time('create', () => engine.createContainer(spec));
-            to = { id, name: spec.name };
-            log.info(`created ${to.name} (${id.slice(0, 12)}) on ${s.network ?? ''}, next to ${plan.from?.name ?? 'nothing'}`);
-        }
-        else {
-            to = { id: plan.to.container.id, name: plan.to.container.name };
-        }
-        let readiness;
-        let switched;
-        try {
-            signal?.throwIfAborted();
-            if (plan.to.kind === 'existing')
-                await engine.updateRestartPolicy(to.id, s.restartPolicy);
-            await clock.time('start new', () => engine.startContainer(to.id));
-            log.info(`started ${to.name}`);
-            readiness = await clock.time('readiness', () => log.group(`readiness of ${to.name}`, () => readinessOf(ctx, to.id, signal)));
-            if (!readiness.ready) {
-                throw new Error(`${to.name} did not get ready within ${(0,src/* formatDuration */.a3)(s.readinessTimeoutMs)} (${readiness.reason ?? 'timeout'}: ${readiness.last})`);
-            }
-            log.info(`${to.name} is ready after ${(0,src/* formatDuration */.a3)(readiness.ms)}`);
-            if (plan.postDeploy.length > 0) {
-                await clock.time('post-deploy', () => log.group('post-deploy', () => execHooks(engine, to.id, 'post-deploy', plan.postDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
-            }
-            signal?.throwIfAborted();
-            switched = await clock.time('switch', () => switchProxy(ctx, { name: to.name, port }, {
-                beforeBind: async () => {
-                    for (const c of await publishersOfPort(ctx)) {
-                        if (c.id === to.id)
-                            continue;
-                        log.warn(`${c.name} publishes port ${s.publish?.hostPort ?? ''} itself (deployed with recreate): stopping it so the proxy can bind`);
-                        await engine.stopContainer(c.id, Math.ceil(s.stopTimeoutMs / 1000));
-                    }
-                },
-            }));
-        }
-        catch (error) {
-            // The proxy was not switched: the old container never stopped serving.
-            const failure = blue_green_asError(error);
-            log.warn(`${to.name} does not get the traffic: ${failure.message}`);
-            const diag = await diagnostics(engine, to.id).catch((e) => `(no diagnostics: ${(0,src/* errorMessage */.gJ)(e)})`);
-            log.info(`What ${to.name} said before it was ${created ? 'removed' : 'stopped'}:`);
-            for (const line of diag.split('\n'))
-                log.info(`  ${line}`);
-            if (created)
-                await engine.removeContainer(to.id, { force: true }).catch((e) => log.warn(`Could not remove ${to.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
-            else {
-                await engine.stopContainer(to.id, Math.ceil(s.stopTimeoutMs / 1000)).catch((e) => log.warn(`Could not stop ${to.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
-                await engine.updateRestartPolicy(to.id, 'no').catch(() => undefined);
-            }
-            return { ok: false, rolledBack: plan.from !== undefined, switched: false, container: to, ...(readiness ? { readiness } : {}), error: failure, downtimeMs: 0 };
-        }
-        // Switched: from here on the deploy has succeeded; the rest only tidies up, even on cancel.
-        if (plan.from) {
-            const from = plan.from;
-            if (switched.how === 'reloaded') {
-                const drained = await clock.time('drain', () => drainOldWorkers(engine, switched.proxy.id, switched.oldWorkers, s.drainTimeoutMs));
-                if (drained === false)
-                    log.warn(`nginx's old workers still had requests to ${from.name} after drain-timeout ${(0,src/* formatDuration */.a3)(s.drainTimeoutMs)}; stopping it anyway`);
-                else if (drained === undefined)
-                    log.info(`waited drain-timeout ${(0,src/* formatDuration */.a3)(s.drainTimeoutMs)} (the proxy image has no shell to tell when the old workers are done)`);
-            }
-            await clock.time('stop old', async () => {
-                log.info(`stopping ${from.name} (kept for rollback)`);
-                await engine.stopContainer(from.id, Math.ceil(s.stopTimeoutMs / 1000)).catch((e) => log.warn(`Could not stop ${from.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
-                await engine.updateRestartPolicy(from.id, 'no').catch((e) => log.warn(`Could not reset the restart policy of ${from.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
-            });
-        }
-        return { ok: true, rolledBack: false, switched: true, container: to, readiness, downtimeMs: 0 };
     },
 };
 

@@ -5,16 +5,12 @@
 // touched: the old version never stopped serving.
 import { errorMessage, formatDuration } from '@gangway/kit';
 import { LABEL } from '../container-spec.ts';
-import { execHooks, oneOffHooks } from '../hooks.ts';
+import { execHooks } from '../hooks.ts';
 import type { HostContext } from '../host-context.ts';
 import { drainOldWorkers, switchProxy, type ProxySwitch } from '../proxy.ts';
 import { diagnostics, type ReadinessResult } from '../readiness.ts';
-import { readinessOf } from './recreate.ts';
+import { asError, prepareNew, readinessOf } from './prepare.ts';
 import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(errorMessage(error));
-}
 
 /**
  * Running containers of this app that publish the proxy's port themselves (left by
@@ -41,27 +37,12 @@ export const blueGreen: Strategy = {
   async swap(ctx: HostContext, plan: SwapPlan): Promise<SwapOutcome> {
     const { engine, clock, log, signal } = ctx;
     const s = ctx.settings;
-    const created = plan.to.kind === 'create';
     const port = s.containerPort;
     if (port === undefined) throw new Error('blue-green needs container-port');
 
-    if (plan.to.kind === 'create' && plan.preDeploy.length > 0) {
-      const spec = plan.to.spec;
-      try {
-        await clock.time('pre-deploy', () => log.group('pre-deploy', () => oneOffHooks(engine, spec, 'pre-deploy', plan.preDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
-      } catch (error) {
-        return { ok: false, rolledBack: false, switched: false, error: asError(error) };
-      }
-    }
-    let to: ContainerRef;
-    if (plan.to.kind === 'create') {
-      const spec = plan.to.spec;
-      const id = await clock.time('create', () => engine.createContainer(spec));
-      to = { id, name: spec.name };
-      log.info(`created ${to.name} (${id.slice(0, 12)}) on ${s.network ?? ''}, next to ${plan.from?.name ?? 'nothing'}`);
-    } else {
-      to = { id: plan.to.container.id, name: plan.to.container.name };
-    }
+    const prepared = await prepareNew(ctx, plan, ` on ${s.network ?? ''}, next to ${plan.from?.name ?? 'nothing'}`);
+    if ('failed' in prepared) return prepared.failed;
+    const { to, created } = prepared;
 
     let readiness: ReadinessResult | undefined;
     let switched: ProxySwitch | undefined;

@@ -3,28 +3,11 @@
 // Requests fail between the stop and the new container being ready; any failure after the
 // stop removes the new container and starts the old one again.
 import { errorMessage, formatDuration } from '@gangway/kit';
-import { execHooks, oneOffHooks } from '../hooks.ts';
+import { execHooks } from '../hooks.ts';
 import type { HostContext } from '../host-context.ts';
-import { diagnostics, waitUntilReady, type ReadinessResult } from '../readiness.ts';
+import { diagnostics, type ReadinessResult } from '../readiness.ts';
+import { asError, prepareNew, readinessOf } from './prepare.ts';
 import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(errorMessage(error));
-}
-
-export async function readinessOf(ctx: HostContext, id: string, signal: AbortSignal | undefined, timeoutMs = ctx.settings.readinessTimeoutMs): Promise<ReadinessResult> {
-  const s = ctx.settings;
-  return waitUntilReady(ctx.engine, ctx.prober, id, {
-    readiness: s.readiness,
-    ...(s.containerPort === undefined ? {} : { containerPort: s.containerPort }),
-    ...(s.network ? { network: s.network } : {}),
-    // Under blue-green the published port is the proxy's (the old version): never a fallback there.
-    ...(s.publish && s.strategy !== 'blue-green' ? { publishedPort: s.publish.hostPort } : {}),
-    timeoutMs,
-    log: (line) => ctx.log.info(line),
-    ...(signal ? { signal } : {}),
-  });
-}
 
 /**
  * Puts the old container back after a failed switch. Runs without the job's abort signal:
@@ -62,26 +45,10 @@ export const recreate: Strategy = {
   async swap(ctx: HostContext, plan: SwapPlan): Promise<SwapOutcome> {
     const { engine, clock, log, signal } = ctx;
     const s = ctx.settings;
-    const created = plan.to.kind === 'create';
-
     // Before the switch: a failure here leaves the old version untouched.
-    if (plan.to.kind === 'create' && plan.preDeploy.length > 0) {
-      const spec = plan.to.spec;
-      try {
-        await clock.time('pre-deploy', () => log.group('pre-deploy', () => oneOffHooks(engine, spec, 'pre-deploy', plan.preDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
-      } catch (error) {
-        return { ok: false, rolledBack: false, switched: false, error: asError(error) };
-      }
-    }
-    let to: ContainerRef;
-    if (plan.to.kind === 'create') {
-      const spec = plan.to.spec;
-      const id = await clock.time('create', () => engine.createContainer(spec));
-      to = { id, name: spec.name };
-      log.info(`created ${to.name} (${id.slice(0, 12)})`);
-    } else {
-      to = { id: plan.to.container.id, name: plan.to.container.name };
-    }
+    const prepared = await prepareNew(ctx, plan);
+    if ('failed' in prepared) return prepared.failed;
+    const { to, created } = prepared;
 
     let stoppedAt: number | undefined;
     let readiness: ReadinessResult | undefined;
