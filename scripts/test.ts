@@ -98,10 +98,14 @@ async function main(): Promise<number> {
   let labWasUp = false;
   let labUp: Promise<{ code: number; output: string }> | undefined;
   let labStarted = 0;
+  let labFinished = 0;
   if (wantLab) {
     labWasUp = (await labStatus()) === 'up';
     labStarted = performance.now();
-    labUp = run(node, ['lab/src/cli.ts', 'up'], { quiet: true });
+    labUp = run(node, ['lab/src/cli.ts', 'up'], { quiet: true }).then((result) => {
+      labFinished = performance.now();
+      return result;
+    });
   }
 
   try {
@@ -114,7 +118,7 @@ async function main(): Promise<number> {
       const labOk = await stage('lab up', async () => {
         const result = await labUp;
         process.stdout.write(result.output);
-        timings.push(['  (lab up, from its start)', (performance.now() - labStarted) / 1000, result.code === 0 ? 'ok' : 'FAILED']);
+        timings.push(['  (lab up, in the background)', (labFinished - labStarted) / 1000, result.code === 0 ? 'ok' : 'FAILED']);
         return result.code === 0;
       });
       if (!labOk) {
