@@ -59,7 +59,8 @@ describe.skipIf(!existsSync(CHROMIUM))('pages in headless Chromium', () => {
     expect(await page.textContent('#status')).toContain('Found 2 lines');
 
     await page.click('#copy');
-    expect(await page.textContent('#status')).toMatch(/copied|Ctrl\+C/);
+    // The click handler awaits the clipboard: wait for the status it then sets, not the old one.
+    await expect.poll(() => page.textContent('#status'), { timeout: 5000 }).toMatch(/copied|Ctrl\+C/);
 
     const shareHref = await page.getAttribute('#share', 'href');
     expect(shareHref).toMatch(/^\/r\/[A-Za-z0-9_-]{22}$/);
