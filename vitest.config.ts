@@ -17,6 +17,7 @@ export default defineConfig({
           include: ['packages/*/test/**/*.test.ts', 'lab/test/**/*.test.ts', 'action-*/test/**/*.test.ts', 'app/test/**/*.test.ts', 'test/unit/**/*.test.ts', 'scripts/test/**/*.test.ts'],
           exclude: ['**/*.itg.test.ts', '**/node_modules/**', '**/dist/**'],
           testTimeout: 30_000,
+          setupFiles: ['test/setup/secret-sweep.ts'],
         },
       },
       {
@@ -27,6 +28,7 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 300_000,
+          setupFiles: ['test/setup/secret-sweep.ts'],
         },
       },
     ],

@@ -7,3 +7,4 @@ export { parseKeyValueFile, parsePathFile } from './file-commands.ts';
 export { renderLog, parseCommandLine, type Annotation, type WorkflowCommand, type RenderedLog } from './workflow-commands.ts';
 export { readActionMetadata, type ActionMetadata, type ActionInput } from './action-metadata.ts';
 export { findSecretLeaks, type Leak } from './leaks.ts';
+export { recordRun, secretInputs, sweepSecrets, takeRecordedRuns, type RecordedRun, type SweepResult } from './secret-sweep.ts';

@@ -10,11 +10,14 @@ export interface Leak {
   line: number;
 }
 
+/** PEM armor (`-----BEGIN PRIVATE KEY-----`) names a kind of key, not a key: it is no leak. */
+const PEM_ARMOR = /^-----(BEGIN|END) [A-Z0-9 ]+-----$/;
+
 function scan(where: string, text: string, secrets: Record<string, string>, leaks: Leak[]): void {
   if (text === '') return;
   const lines = text.split('\n');
   for (const [label, value] of Object.entries(secrets)) {
-    for (const part of secretParts(value)) {
+    for (const part of secretParts(value).filter((p) => !PEM_ARMOR.test(p))) {
       const index = lines.findIndex((l) => l.includes(part));
       if (index !== -1) leaks.push({ where, secret: label, line: index + 1 });
     }

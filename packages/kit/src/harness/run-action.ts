@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parseKeyValueFile, parsePathFile } from './file-commands.ts';
 import { readActionMetadata, type ActionMetadata } from './action-metadata.ts';
 import { renderLog, type Annotation, type WorkflowCommand } from './workflow-commands.ts';
+import { recordRun } from './secret-sweep.ts';
 
 export type Phase = 'pre' | 'main' | 'post';
 
@@ -38,6 +39,11 @@ export interface JobOptions {
   workspace?: string;
   /** Variables every step of the job sees (the workflow's `env:`). */
   env?: Record<string, string>;
+  /**
+   * false: leave this job's steps out of the secret-leak sweep (only for tests of the sweep
+   * itself, which print a secret on purpose).
+   */
+  sweepSecrets?: boolean;
 }
 
 export interface StepOptions {
@@ -166,6 +172,7 @@ export class RunnerJob {
   readonly eventPath: string;
   readonly runs: ActionRun[] = [];
   readonly #jobEnv: Record<string, string>;
+  readonly #sweep: boolean;
   readonly #exported: Record<string, string> = {};
   readonly #paths: string[] = [];
   readonly #states = new Map<string, Record<string, string>>();
@@ -181,6 +188,7 @@ export class RunnerJob {
     this.eventPath = path.join(this.root, 'event.json');
     writeFileSync(this.eventPath, JSON.stringify(this.github.event));
     this.#jobEnv = options.env ?? {};
+    this.#sweep = options.sweepSecrets !== false;
   }
 
   /** Variables exported so far with GITHUB_ENV. */
@@ -300,6 +308,7 @@ export class RunnerJob {
       ok: run.exitCode === 0,
     };
     this.runs.push(result);
+    if (this.#sweep) recordRun(result, inputs);
     return result;
   }
 
