@@ -14,7 +14,7 @@ afterAll(() => {
   const logFile = process.env['GANGWAY_SECRET_SWEEP_LOG'];
   if (logFile) appendFileSync(logFile, `${JSON.stringify({ runs: result.runs, secrets: result.secrets, leaks: result.leaks.length })}\n`);
   if (result.leaks.length > 0) {
-    const where = result.leaks.map((l) => `  ${l.action} ${l.where} line ${l.line}: ${l.secret}`).join('\n');
+    const where = result.leaks.map((l) => `  ${l.action} ${l.where} line ${l.line}: ${l.secret}\n    ${l.context}`).join('\n');
     throw new Error(`${line}:\n${where}`);
   }
 });

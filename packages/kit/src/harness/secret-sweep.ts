@@ -14,6 +14,9 @@ export interface RecordedRun {
 
 const recorded: RecordedRun[] = [];
 
+/** Masks shorter than this are not looked for (see sweepSecrets). */
+const MIN_SWEPT_MASK = 8;
+
 /** Inputs that carry a secret whole, in any action. */
 const SECRET_INPUTS = new Set([
   'private-key',
@@ -80,7 +83,18 @@ export interface SweepResult {
   runs: number;
   /** Distinct secret values looked for. */
   secrets: number;
-  leaks: Array<Leak & { action: string }>;
+  leaks: Array<Leak & { action: string; context: string }>;
+}
+
+/** The line that leaked, with every secret in it replaced by *** (safe to print). */
+function redactedLine(run: ActionRun, where: string, line: number, secrets: string[]): string {
+  const field = where.replace(/^(pre|post):/, '');
+  const text =
+    field === 'stdout' ? run.printed : field === 'stderr' ? run.stderr : field === 'summary' ? run.summary
+    : field.startsWith('outputs.') ? (run.outputs[field.slice(8)] ?? '') : field.startsWith('state.') ? (run.state[field.slice(6)] ?? '') : (run.env[field.slice(4)] ?? '');
+  let out = text.split('\n')[line - 1] ?? '';
+  for (const s of secrets.flatMap((v) => v.split('\n').map((l) => l.trim())).filter((l) => l.length >= 4).sort((a, b) => b.length - a.length)) out = out.split(s).join('***');
+  return out.slice(0, 200);
 }
 
 /**
@@ -91,11 +105,16 @@ export function sweepSecrets(runs: RecordedRun[]): SweepResult {
   const all: Record<string, string> = {};
   for (const { run, secrets } of runs) {
     for (const [label, value] of Object.entries(secrets)) all[`${run.action}: ${label}`] = value;
-    run.masks.forEach((mask, i) => (all[`${run.action}: mask ${i + 1}`] = mask));
+    // What an action masked on its own counts too; short masks are left out (deploy-ssh masks
+    // every env value, `warn` included, and such words turn up in any log).
+    run.masks.forEach((mask, i) => {
+      if (mask.trim().length >= MIN_SWEPT_MASK) all[`${run.action}: mask ${i + 1}`] = mask;
+    });
   }
   const distinct = new Map<string, string>();
   for (const [label, value] of Object.entries(all)) if (!distinct.has(value)) distinct.set(value, label);
   const secrets = Object.fromEntries([...distinct].map(([value, label]) => [label, value]));
-  const leaks = runs.flatMap(({ run }) => findSecretLeaks(run, secrets).map((l) => ({ ...l, action: run.action })));
+  const values = [...distinct.keys()];
+  const leaks = runs.flatMap(({ run }) => findSecretLeaks(run, secrets).map((l) => ({ ...l, action: run.action, context: redactedLine(run, l.where, l.line, values) })));
   return { runs: runs.length, secrets: distinct.size, leaks };
 }
