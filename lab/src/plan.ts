@@ -88,7 +88,16 @@ export interface TargetPlan {
   configDir: string;
   /** Root-owned directory for sshd's authorized_keys (StrictModes checks every parent). */
   sshRunDir: string;
+  /**
+   * When set, the engine's data-root is a filesystem of its own this size (an ext4 image on a
+   * loop device), so a test can fill the target's disk without touching the machine's.
+   */
+  dataRootSize?: string;
 }
+
+/** The small disk of the target the chaos suite fills (issue #10: disk nearly full). */
+export const SMALL_DISK_TARGET = 3;
+export const smallDiskSize = process.env['GANGWAY_LAB_SMALL_DISK'] ?? '3G';
 
 /** Addresses for target `index` (1-based, up to 7): veth /30s in 198.18.0.0/24, a VPN /24 each, docker ranges apart. */
 export function targetPlan(index: number): TargetPlan {
@@ -117,15 +126,17 @@ export function targetPlan(index: number): TargetPlan {
     cgroupParent: `gangway-lab-${name}`,
     configDir: path.join(stateDir, 'targets', name),
     sshRunDir: path.join(runDir, name, 'ssh'),
+    ...(index === SMALL_DISK_TARGET ? { dataRootSize: smallDiskSize } : {}),
   };
 }
 
 /**
- * The targets `lab:up` builds: two unless GANGWAY_LAB_TARGETS says otherwise (the second is for
- * multi-host deploys and Swarm; `target` in lab.json stays targets[0]).
+ * The targets `lab:up` builds: three unless GANGWAY_LAB_TARGETS says otherwise (the second is
+ * for multi-host deploys and Swarm, the third, with a small disk of its own, for the chaos
+ * suite's faults; `target` in lab.json stays targets[0]).
  */
 export function plannedTargets(): TargetPlan[] {
-  const count = Number(process.env['GANGWAY_LAB_TARGETS'] ?? '2');
+  const count = Number(process.env['GANGWAY_LAB_TARGETS'] ?? '3');
   if (!Number.isInteger(count) || count < 1 || count > 7) throw new Error(`GANGWAY_LAB_TARGETS=${process.env['GANGWAY_LAB_TARGETS']} is not a count from 1 to 7`);
   return Array.from({ length: count }, (_, i) => targetPlan(i + 1));
 }

@@ -63,6 +63,10 @@ export interface TargetState {
   fingerprint: string;
   /** The Docker socket path on the target (forward a stream-local channel to it over SSH). */
   dockerSocket: string;
+  /** The engine's data-root on this machine (the chaos suite fills it to make the disk full). */
+  dataRoot?: string;
+  /** Set when the data-root is a filesystem of its own of this size. */
+  dataRootSize?: string;
   /** The target's VPN address: what apps publish ports on and clients reach them at. */
   address: string;
   /** The target's veth address (only OpenVPN's UDP port answers there). */

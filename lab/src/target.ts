@@ -1,7 +1,10 @@
 // One target host: a network namespace behind its own OpenVPN server, with sshd and a Docker engine.
 // Parametrised by TargetPlan so a second target (issue 7) is `plannedTargets()` returning two.
+import fs from 'node:fs';
 import path from 'node:path';
-import { startEngine } from './engine.ts';
+import { run } from './exec.ts';
+import { startEngine, type EngineSpec } from './engine.ts';
+import { makeDir, note } from './ledger.ts';
 import { addNetns, addNetnsRule, addVeth } from './net.ts';
 import type { TargetPlan } from './plan.ts';
 import { deployUser } from './plan.ts';
@@ -22,24 +25,56 @@ export function createTargetNetwork(t: TargetPlan): void {
   addNetnsRule(t.name, 'mangle', 'PREROUTING', [...from, '-j', 'DROP']);
 }
 
+/** How the target's engine is started (the same on `lab:up` and on a restart by the chaos suite). */
+export function targetEngineSpec(t: TargetPlan): EngineSpec {
+  return {
+    name: `${t.name}-dockerd`,
+    netns: t.name,
+    dataRoot: t.dataRoot,
+    execRoot: t.execRoot,
+    socket: t.socket,
+    cgroupParent: t.cgroupParent,
+    configDir: path.join(t.configDir, 'docker'),
+    // --ip: published ports bind the VPN address by default; the firewall covers explicit 0.0.0.0 too.
+    networkArgs: ['--bip', t.dockerBip, '--default-address-pool', `base=${t.dockerPool},size=24`, '--ip', t.vpnServerAddress],
+  };
+}
+
+/** The file behind a small data-root (next to the data-roots, so it goes where they go). */
+export function dataRootImage(t: TargetPlan): string {
+  return `${t.dataRoot}.ext4`;
+}
+
+/**
+ * A data-root of its own size: a sparse ext4 image mounted through a loop device. Recorded
+ * before it is made; `lab:down` unmounts it (the loop device goes with it) and removes the file.
+ */
+function mountSmallDataRoot(t: TargetPlan, size: string): void {
+  const image = dataRootImage(t);
+  makeDir(path.dirname(image));
+  note((l) => {
+    if (!l.paths.includes(image)) l.paths.push(image);
+  });
+  fs.rmSync(image, { force: true });
+  run('truncate', ['-s', size, image]);
+  // No reserved blocks: the engine runs as root and would otherwise fill those too.
+  run('mkfs.ext4', ['-q', '-F', '-m', '0', '-L', `${t.name}-data`, image]);
+  makeDir(t.dataRoot, 0o710);
+  note((l) => l.mounts.push(t.dataRoot));
+  run('mount', ['-o', 'loop', image, t.dataRoot]);
+  fs.chmodSync(t.dataRoot, 0o710);
+}
+
 export async function startTargetServices(t: TargetPlan): Promise<TargetState> {
   const vpnFiles = await phase(`${t.name}: VPN PKI`, () => createVpnPki(t));
   const openvpn = await phase(`${t.name}: OpenVPN server on ${t.nsAddress}:${t.vpnPort}/udp (${t.vpnServerAddress})`, () => startVpnServer(t, vpnFiles));
   const ssh = createSshFiles(t);
   const sshd = await phase(`${t.name}: sshd on ${t.vpnServerAddress}:22`, () => startSshd(t, ssh));
-  const dockerd = await phase(`${t.name}: Docker engine`, () =>
-    startEngine({
-      name: `${t.name}-dockerd`,
-      netns: t.name,
-      dataRoot: t.dataRoot,
-      execRoot: t.execRoot,
-      socket: t.socket,
-      cgroupParent: t.cgroupParent,
-      configDir: path.join(t.configDir, 'docker'),
-      // --ip: published ports bind the VPN address by default; the firewall covers explicit 0.0.0.0 too.
-      networkArgs: ['--bip', t.dockerBip, '--default-address-pool', `base=${t.dockerPool},size=24`, '--ip', t.vpnServerAddress],
-    }),
-  );
+  if (t.dataRootSize) {
+    const size = t.dataRootSize;
+    await phase(`${t.name}: data-root on a ${size} filesystem of its own`, () => mountSmallDataRoot(t, size));
+  }
+  const dockerd = await phase(`${t.name}: Docker engine`, () => startEngine(targetEngineSpec(t)));
   return {
     name: t.name,
     netns: t.name,
@@ -52,6 +87,8 @@ export async function startTargetServices(t: TargetPlan): Promise<TargetState> {
     knownHostsFile: ssh.knownHosts,
     fingerprint: ssh.fingerprint,
     dockerSocket: t.socket,
+    dataRoot: t.dataRoot,
+    ...(t.dataRootSize ? { dataRootSize: t.dataRootSize } : {}),
     address: t.vpnServerAddress,
     vethAddress: t.nsAddress,
     hostVethAddress: t.hostAddress,
