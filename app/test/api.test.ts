@@ -130,6 +130,24 @@ describe('API', () => {
     expect(wrongType.status).toBe(415);
   });
 
+  it('answers malformed multipart bodies with 400 malformed_multipart, not 500', async () => {
+    const form = await multipartBody('file', png, 'text.png', 'image/png');
+    const boundary = /boundary=(.+)$/.exec(form.contentType)![1]!;
+    const cases: Array<[string, string, Uint8Array]> = [
+      ['no boundary parameter', 'multipart/form-data', form.body],
+      ['a boundary the body never uses', 'multipart/form-data; boundary=other', form.body],
+      ['never closed', form.contentType, form.body.subarray(0, form.body.length - boundary.length - 6)],
+      ['cut inside the file part', form.contentType, form.body.subarray(0, 200)],
+      ['garbage after the first boundary', form.contentType, Buffer.concat([Buffer.from(`--${boundary}\r\n`), Buffer.from('\x00\xff garbage, no headers')])],
+    ];
+    for (const [what, type, body] of cases) {
+      const response = await post(new Uint8Array(body), type);
+      expect(response.status, what).toBe(400);
+      expect(((await response.json()) as ErrorBody).error.code, what).toBe('malformed_multipart');
+    }
+    expect((await fetch(`${t.url}/readyz`)).status).toBe(200);
+  });
+
   it('answers unknown and malformed tokens with 404 JSON, and an unknown share page with 404', async () => {
     for (const token of ['AAAAAAAAAAAAAAAAAAAAAA', 'not-a-token', '..%2f..%2fetc%2fpasswd']) {
       const response = await fetch(`${t.url}/api/v1/results/${token}`);

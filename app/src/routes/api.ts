@@ -42,9 +42,9 @@ export function toResponse(result: StoredResult): OcrResponse {
   };
 }
 
-/** The uploaded bytes, from a multipart form (first file part) or from a raw image body. */
-async function readUpload(request: FastifyRequest, maxBytes: number): Promise<Uint8Array> {
-  if (request.isMultipart()) {
+/** The file part of a multipart form; a body the parser cannot read is the client's fault (400), not ours. */
+async function readMultipartFile(request: FastifyRequest, maxBytes: number): Promise<Uint8Array> {
+  try {
     const file = await request.file({ limits: { fileSize: maxBytes, files: 1 } });
     if (!file) throw new HttpError(400, 'missing_file', 'the multipart form has no file part');
     if (!isAcceptedUploadType(file.mimetype)) {
@@ -52,7 +52,19 @@ async function readUpload(request: FastifyRequest, maxBytes: number): Promise<Ui
       throw new HttpError(415, 'unsupported_media_type', `file parts must be an image, got ${file.mimetype}`);
     }
     return await file.toBuffer();
+  } catch (error) {
+    // HttpErrors and Fastify's own client errors (413 file too large, 406 not multipart…) keep their status.
+    // What is left comes from busboy reading the body: "Boundary not found", "Unexpected end of multipart data",
+    // "Part terminated early…": a malformed or cut form.
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (error instanceof HttpError || (typeof status === 'number' && status >= 400 && status < 500)) throw error;
+    throw new HttpError(400, 'malformed_multipart', `the multipart body cannot be read: ${(error as Error).message}`);
   }
+}
+
+/** The uploaded bytes, from a multipart form (first file part) or from a raw image body. */
+async function readUpload(request: FastifyRequest, maxBytes: number): Promise<Uint8Array> {
+  if (request.isMultipart()) return await readMultipartFile(request, maxBytes);
   if (!Buffer.isBuffer(request.body)) {
     throw new HttpError(415, 'unsupported_media_type', 'send the image as multipart/form-data or as a raw image/* body');
   }
