@@ -1,4 +1,6 @@
 // The HTTP API end to end on the real app (real models, real SQLite), in-process on a loopback port.
+import { once } from 'node:events';
+import net from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OcrJobSuccess } from '../src/ocr/worker-protocol.ts';
@@ -128,6 +130,27 @@ describe('API', () => {
     const textPart = await multipartBody('file', Buffer.from('plain text'), 'notes.txt', 'text/plain');
     const wrongType = await post(new Uint8Array(textPart.body), textPart.contentType);
     expect(wrongType.status).toBe(415);
+  });
+
+  it('reads an oversized body to its end before the 413, so a proxy sending it sees no reset (keep-alive survives)', async () => {
+    // As nginx does: the whole body on a kept-alive connection, then the next request on the same one.
+    const { hostname, port } = new URL(t.url);
+    const socket = net.connect({ host: hostname, port: Number(port) });
+    await once(socket, 'connect');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.on('error', () => undefined);
+    const body = Buffer.alloc(MAX_UPLOAD_BYTES * 3, 7);
+    png.copy(body, 0, 0, 8);
+    socket.write(`POST /api/v1/ocr HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(body);
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    const deadline = Date.now() + 5000;
+    while (!/"status":"ok"/.test(received) && !socket.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    socket.destroy();
+    expect(received).toMatch(/^HTTP\/1\.1 413 /);
+    expect(received).toContain('upload_too_large');
+    expect(received, 'the connection was closed after the 413').toMatch(/HTTP\/1\.1 200 [^]*"status":"ok"/);
   });
 
   it('answers malformed multipart bodies with 400 malformed_multipart, not 500', async () => {

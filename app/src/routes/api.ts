@@ -71,6 +71,31 @@ async function readUpload(request: FastifyRequest, maxBytes: number): Promise<Ui
   return request.body;
 }
 
+/** Bodies up to this size are read to the end before a 413, so that the connection stays usable. */
+const DRAIN_OVERSIZED_UP_TO = 128 * 1024 * 1024;
+
+/**
+ * A preParsing hook for upload routes: a body whose Content-Length is over `limit` is read to
+ * its end and discarded, then refused with 413. Fastify's own check answers 413 before reading
+ * the body and closes the connection; a reverse proxy that is still sending the body it buffered
+ * (nginx in front of every Gangway app) then sees a reset and answers the client 502 Bad Gateway
+ * instead of the 413. Bodies beyond DRAIN_OVERSIZED_UP_TO are left to Fastify (closed at once).
+ */
+export function refuseOversizedAfterReading(limitFor: (request: FastifyRequest) => number) {
+  return async (request: FastifyRequest, _reply: unknown, payload: NodeJS.ReadableStream & { destroyed?: boolean }) => {
+    const length = Number(request.headers['content-length']);
+    const limit = limitFor(request);
+    if (!Number.isFinite(length) || length <= limit || length > DRAIN_OVERSIZED_UP_TO) return payload;
+    await new Promise<void>((resolve) => {
+      payload.on('end', resolve);
+      payload.on('error', () => resolve());
+      payload.on('close', () => resolve());
+      payload.resume();
+    });
+    throw new HttpError(413, 'upload_too_large', `the upload is ${length} bytes; the limit is ${limit}`);
+  };
+}
+
 export function registerApiRoutes(app: FastifyInstance, context: AppContext): void {
   const { config, store, images, ocr, queue, metrics, version } = context;
   const limits = { maxBytes: config.maxUploadBytes, maxPixels: config.maxImagePixels, maxSide: config.maxImageSide };
@@ -80,7 +105,9 @@ export function registerApiRoutes(app: FastifyInstance, context: AppContext): vo
     done(null, body);
   });
 
-  app.post('/api/v1/ocr', async (request, reply) => {
+  // Multipart bodies may carry up to 64 KiB of form around the file (the app's bodyLimit).
+  const preParsing = refuseOversizedAfterReading((request) => config.maxUploadBytes + (request.isMultipart() ? 64 * 1024 : 0));
+  app.post('/api/v1/ocr', { preParsing }, async (request, reply) => {
     const started = performance.now();
     let image: ValidatedImage;
     let bytes: Uint8Array;
