@@ -15,3 +15,4 @@ export {
   type BuildkitVertexLog,
   type BuildkitVertexWarning,
 } from './progress.ts';
+export { describeRegistryFailure, type RegistryFailure, type RegistryFailureKind } from './registry-errors.ts';
