@@ -1,6 +1,7 @@
 // The HTTP API end to end on the real app (real models, real SQLite), in-process on a loopback port.
 import { once } from 'node:events';
 import net from 'node:net';
+import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OcrJobSuccess } from '../src/ocr/worker-protocol.ts';
@@ -21,6 +22,15 @@ interface ErrorBody {
 }
 
 const MAX_UPLOAD_BYTES = 300 * 1024;
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const typeAndData = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(typeAndData));
+  return Buffer.concat([length, typeAndData, crc]);
+}
 
 describe('API', () => {
   let t: TestServer;
@@ -151,6 +161,18 @@ describe('API', () => {
     expect(received).toMatch(/^HTTP\/1\.1 413 /);
     expect(received).toContain('upload_too_large');
     expect(received, 'the connection was closed after the 413').toMatch(/HTTP\/1\.1 200 [^]*"status":"ok"/);
+  });
+
+  it('takes a multipart upload whose file is just under the limit, though the form around it is over', async () => {
+    // A tEXt chunk pads the PNG to a few bytes under MAX_UPLOAD_BYTES; the multipart form adds ~200.
+    const iend = png.length - 12;
+    const text = Buffer.concat([Buffer.from('Comment\0'), Buffer.alloc(MAX_UPLOAD_BYTES - png.length - 12 - 8 - 16, 'x')]);
+    const padded = Buffer.concat([png.subarray(0, iend), pngChunk('tEXt', text), png.subarray(iend)]);
+    expect(padded.length).toBeLessThanOrEqual(MAX_UPLOAD_BYTES);
+    const form = await multipartBody('file', padded, 'padded.png', 'image/png');
+    expect(form.body.length).toBeGreaterThan(MAX_UPLOAD_BYTES);
+    const response = await post(new Uint8Array(form.body), form.contentType);
+    expect(response.status, await response.clone().text()).toBe(200);
   });
 
   it('answers malformed multipart bodies with 400 malformed_multipart, not 500', async () => {

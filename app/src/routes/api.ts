@@ -106,7 +106,8 @@ export function registerApiRoutes(app: FastifyInstance, context: AppContext): vo
   });
 
   // Multipart bodies may carry up to 64 KiB of form around the file (the app's bodyLimit).
-  const preParsing = refuseOversizedAfterReading((request) => config.maxUploadBytes + (request.isMultipart() ? 64 * 1024 : 0));
+  // (request.isMultipart() is only known once the body parser ran: the header tells it here.)
+  const preParsing = refuseOversizedAfterReading((request) => config.maxUploadBytes + (/^multipart\//i.test(request.headers['content-type'] ?? '') ? 64 * 1024 : 0));
   app.post('/api/v1/ocr', { preParsing }, async (request, reply) => {
     const started = performance.now();
     let image: ValidatedImage;
