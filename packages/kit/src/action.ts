@@ -52,6 +52,8 @@ export async function runAction(handlers: ActionHandlers): Promise<void> {
     if (handlers.post) core.saveState(IS_POST, 'true');
     try {
       await handlers.main(signal);
+      // The runner counts a cancelled step as cancelled whatever it did: never exit 0 after one.
+      if (signal.aborted) reportFailure(new Error(`${errorMessage(signal.reason).replace(/\.$/, '')}; the step finished what it had started, and undid nothing.`));
     } catch (error) {
       reportFailure(error);
     }
