@@ -28,6 +28,9 @@ export interface ContainerDetails extends ContainerSummary {
   exitCode: number;
   /** Docker's HEALTHCHECK state, when the image has one. */
   health?: { status: string; log: HealthLogEntry[] };
+  /** How often the engine restarted it (restart policy), and when it last started: a crash shows in either. */
+  restartCount?: number;
+  startedAt?: string;
   /** IP address per network. */
   addresses: Record<string, string>;
   /** What is needed to create the same container again (rollback from a retained digest). */
@@ -110,7 +113,8 @@ interface RawInspect {
   Name: string;
   Created: string;
   Image: string;
-  State: { Status: string; Running: boolean; ExitCode: number; Health?: { Status: string; Log?: Array<{ Start: string; ExitCode: number; Output: string }> } };
+  RestartCount?: number;
+  State: { Status: string; Running: boolean; ExitCode: number; StartedAt?: string; Health?: { Status: string; Log?: Array<{ Start: string; ExitCode: number; Output: string }> } };
   Config: Docker.ContainerCreateOptions & { Labels?: Record<string, string>; Image: string };
   HostConfig: Docker.HostConfig;
   NetworkSettings: { Networks?: Record<string, { IPAddress?: string; Aliases?: string[] | null }> };
@@ -187,6 +191,8 @@ export function dockerEngine(docker: Docker): DeployEngine {
         created: Math.floor(Date.parse(raw.Created) / 1000),
         running: raw.State.Running,
         exitCode: raw.State.ExitCode,
+        ...(raw.RestartCount === undefined ? {} : { restartCount: raw.RestartCount }),
+        ...(raw.State.StartedAt ? { startedAt: raw.State.StartedAt } : {}),
         ...(health ? { health: { status: health.Status, log: (health.Log ?? []).map((l) => ({ start: l.Start, exitCode: l.ExitCode, output: l.Output })) } } : {}),
         addresses,
         createOptions: createOptionsFrom(raw),

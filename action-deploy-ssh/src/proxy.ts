@@ -28,10 +28,32 @@ export interface Upstream {
 
 /** The first line of every config Gangway writes, naming the container it forwards to. */
 const UPSTREAM_MARK = '# gangway-upstream:';
+/** The second line while a new container settles: the previous one, still there as nginx's backup. */
+const BACKUP_MARK = '# gangway-backup:';
 
-export function nginxConfig(app: string, upstream: Upstream): string {
+/** How long a new container that failed once during settle gets no requests before nginx tries it again. */
+const SETTLE_FAIL_TIMEOUT = '10s';
+
+/**
+ * The proxy's whole config. With `backup` (settle-time after a switch), the new container is the
+ * primary server and the previous one nginx's `backup`: a request the new one fails (refused,
+ * reset, or no connection within the short connect timeout; a dead container's address may not
+ * refuse at all) is passed to the previous one, POSTs included, and one failure takes the new one
+ * out for a while. Without `backup`, one server that is never marked down.
+ */
+export function nginxConfig(app: string, upstream: Upstream, backup?: Upstream): string {
+  const servers = backup
+    ? `    # Settling: ${upstream.name} is new; one failure takes it out for ${SETTLE_FAIL_TIMEOUT} and its requests go to
+    # the previous container, which keeps running until the new one has settled.
+    server ${upstream.name}:${upstream.port} max_fails=1 fail_timeout=${SETTLE_FAIL_TIMEOUT};
+    server ${backup.name}:${backup.port} backup;`
+    : `    # max_fails=0: a single server is never marked down; a failed cached connection is retried.
+    server ${upstream.name}:${upstream.port} max_fails=0;`;
+  // While settling, a request the new container broke off is retried on the previous one even when
+  // it is not idempotent (nginx's non_idempotent): the alternative is a 502 for it.
+  const nextUpstream = backup ? 'error timeout non_idempotent' : 'error timeout';
   return `${UPSTREAM_MARK} ${upstream.name}
-# Written by Gangway's action-deploy-ssh for ${app} on every switch; edits are overwritten.
+${backup ? `${BACKUP_MARK} ${backup.name}\n` : ''}# Written by Gangway's action-deploy-ssh for ${app} on every switch; edits are overwritten.
 worker_processes auto;
 pid /tmp/gangway-nginx.pid;
 error_log stderr warn;
@@ -43,8 +65,7 @@ http {
   server_tokens off;
   client_max_body_size 64m;
   upstream gangway_app {
-    # max_fails=0: a single server is never marked down; a failed cached connection is retried.
-    server ${upstream.name}:${upstream.port} max_fails=0;
+${servers}
     keepalive 32;
     # Below Node's default keep-alive timeout (5 s): nginx drops idle connections before the app does.
     keepalive_timeout 4s;
@@ -59,10 +80,10 @@ http {
       proxy_set_header X-Real-IP $remote_addr;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_connect_timeout 5s;
+      proxy_connect_timeout ${backup ? '1s' : '5s'};
       proxy_read_timeout 300s;
       proxy_send_timeout 300s;
-      proxy_next_upstream error timeout;
+      proxy_next_upstream ${nextUpstream};
       proxy_next_upstream_tries 3;
       proxy_request_buffering on;
     }
@@ -74,6 +95,12 @@ http {
 export function upstreamOf(config: string): string | undefined {
   const first = config.split('\n')[0] ?? '';
   return first.startsWith(UPSTREAM_MARK) ? first.slice(UPSTREAM_MARK.length).trim() : undefined;
+}
+
+/** The container (and port) a config Gangway wrote forwards to: its first server line. */
+export function primaryServerOf(config: string): Upstream | undefined {
+  const m = /^\s*server ([^\s:;]+):(\d+)[\s;]/m.exec(config);
+  return m?.[1] && m[2] ? { name: m[1], port: Number(m[2]) } : undefined;
 }
 
 export interface ProxyDesign {
@@ -140,6 +167,8 @@ export interface ProxySwitch {
   oldWorkers?: Set<number>;
   /** The upstream before the switch (from the running proxy's config), if any. */
   previousUpstream?: string;
+  /** The previous container, kept in the config as nginx's backup (`keepAsBackup`). */
+  backup?: Upstream;
   proxy: { id: string; name: string };
 }
 
@@ -162,9 +191,10 @@ export async function currentProxy(engine: DeployEngine, app: string): Promise<P
  * reload (a config nginx refuses is put back, and nothing changes); otherwise a new proxy is
  * created with the config, the old one (if any) stops gracefully, and the new one starts.
  * `beforeBind` runs right before the new proxy starts (to free the port from a container that
- * published it under recreate).
+ * published it under recreate). `keepAsBackup` names the previous container: when the running
+ * proxy forwards to it now, it stays in the config as nginx's backup (settle-time).
  */
-export async function switchProxy(ctx: HostContext, upstream: Upstream, options: { beforeBind?: () => Promise<void> } = {}): Promise<ProxySwitch> {
+export async function switchProxy(ctx: HostContext, upstream: Upstream, options: { beforeBind?: () => Promise<void>; keepAsBackup?: string } = {}): Promise<ProxySwitch> {
   const { engine, log } = ctx;
   const s = ctx.settings;
   const app = s.app;
@@ -172,9 +202,11 @@ export async function switchProxy(ctx: HostContext, upstream: Upstream, options:
   const image = await proxyImageId(ctx);
   const design: ProxyDesign = { imageId: image.id, imageRef: image.ref, network: s.network, hostIp: s.publish.hostIp ?? '', hostPort: s.publish.hostPort };
   const wanted = proxySpecHash(design);
-  const config = nginxConfig(app, upstream);
   const current = await currentProxy(engine, app);
   const previousUpstream = current.config ? upstreamOf(current.config) : undefined;
+  const serving = current.config ? primaryServerOf(current.config) : undefined;
+  const backup = options.keepAsBackup !== undefined && serving?.name === options.keepAsBackup && serving.name !== upstream.name ? serving : undefined;
+  const config = nginxConfig(app, upstream, backup);
 
   if (current.details?.running && current.details.labels[LABEL.proxySpec] === wanted && current.config !== undefined) {
     const id = current.details.id;
@@ -195,8 +227,8 @@ export async function switchProxy(ctx: HostContext, upstream: Upstream, options:
         .catch((e: unknown) => log.warn(`Could not put the previous proxy config back: ${errorMessage(e)}`));
       throw error;
     }
-    log.info(`proxy ${current.details.name}: upstream ${previousUpstream ?? '(none)'} → ${upstream.name}, reloaded gracefully`);
-    return { how: 'reloaded', ...(oldWorkers ? { oldWorkers } : {}), ...(previousUpstream ? { previousUpstream } : {}), proxy: { id, name: current.details.name } };
+    log.info(`proxy ${current.details.name}: upstream ${previousUpstream ?? '(none)'} → ${upstream.name}${backup ? ` (${backup.name} as backup)` : ''}, reloaded gracefully`);
+    return { how: 'reloaded', ...(oldWorkers ? { oldWorkers } : {}), ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: current.details.name } };
   }
 
   const why = !current.details ? 'no proxy yet' : !current.details.running ? `${current.details.name} is ${current.details.state}` : 'its image or port changed';
@@ -227,7 +259,7 @@ export async function switchProxy(ctx: HostContext, upstream: Upstream, options:
     await engine.removeContainer(current.details.id, { force: true });
     await engine.renameContainer(id, proxyName(app));
   }
-  return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), proxy: { id, name: proxyName(app) } };
+  return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: proxyName(app) } };
 }
 
 const WORKERS = ['sh', '-c', "grep -la 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null; true"];

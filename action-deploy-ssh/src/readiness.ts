@@ -44,6 +44,14 @@ export function probeTarget(details: ContainerDetails, options: Pick<ReadinessOp
   return undefined;
 }
 
+/** What a container that is not running, or not running on its first start any more, went through. */
+export function crashed(details: ContainerDetails): string {
+  const restarts = details.restartCount ? `, restarted ${details.restartCount} time${details.restartCount === 1 ? '' : 's'} by its restart policy` : '';
+  if (details.state === 'restarting') return `the container crashed (exit code ${details.exitCode}) and is being restarted${restarts}`;
+  if (details.running) return `the container crashed and came back${restarts}`;
+  return `the container is ${details.state} (exit code ${details.exitCode}${restarts})`;
+}
+
 export async function waitUntilReady(engine: DeployEngine, prober: HttpProber, containerId: string, options: ReadinessOptions): Promise<ReadinessResult> {
   const clock = options.clock ?? (() => performance.now());
   const pause = options.sleep ?? sleep;
@@ -52,12 +60,17 @@ export async function waitUntilReady(engine: DeployEngine, prober: HttpProber, c
   let attempts = 0;
   let last = 'not probed yet';
   const done = (ready: boolean, reason?: ReadinessResult['reason']): ReadinessResult => ({ ready, ms: Math.round(clock() - started), attempts, last, ...(reason ? { reason } : {}) });
+  let restarts: number | undefined;
   for (;;) {
     options.signal?.throwIfAborted();
     attempts++;
     const details = await engine.inspectContainer(containerId);
-    if (!details || !details.running) {
-      last = details ? `the container is ${details.state} (exit code ${details.exitCode})` : 'the container is gone';
+    // Docker reports a container its restart policy brings back as running (state "restarting"):
+    // a crash at start shows there, or in a restart count that went up since the first look.
+    restarts ??= details?.restartCount;
+    const restarted = details?.restartCount !== undefined && restarts !== undefined && details.restartCount > restarts;
+    if (!details || !details.running || details.state === 'restarting' || restarted) {
+      last = !details ? 'the container is gone' : crashed(details);
       return done(false, 'exited');
     }
     if (options.readiness.kind === 'docker') {

@@ -85,6 +85,12 @@ export interface DeploySettings {
   proxyImage: ImageReference;
   /** blue-green: how long the old container may finish its in-flight requests after the switch. */
   drainTimeoutMs: number;
+  /**
+   * blue-green: how long the new container is watched after the switch while the old one keeps
+   * running as nginx's backup; a new one that dies, restarts or turns unhealthy meanwhile is
+   * rolled back. 0: off (the old one is stopped right after the drain).
+   */
+  settleMs: number;
   /** Hosts after the canary are deployed this many at a time. */
   maxParallel: number;
   /** What a failed host does to the hosts already switched. */
@@ -400,6 +406,11 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   // The app containers of a blue-green deploy sit on a private network; the proxy reaches them there by name.
   const appNetwork = network ?? (strategy === 'blue-green' ? `${app}-net` : undefined);
 
+  const settleMs = inputs.duration('settle-time') ?? 5_000;
+  if (settleMs > 3_600_000) {
+    throw new ConfigurationError(`Input "settle-time" is ${inputs.raw('settle-time')}: at most 1h (the old container keeps running, and the deploy lock stays held, for that long). Use e.g. 30s, or 0s to turn it off.`, 'settle-time');
+  }
+
   const commandRaw = inputs.string('command');
   const command = commandRaw === undefined ? undefined : parseCommandLine(commandRaw, 'command');
 
@@ -450,6 +461,7 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
     target,
     proxyImage,
     drainTimeoutMs: inputs.duration('drain-timeout') ?? 30_000,
+    settleMs,
     maxParallel: inputs.integer('max-parallel', { min: 1, max: 100 }) ?? 1,
     onFailure: inputs.choice('on-failure', ON_FAILURE, 'rollback'),
     stopTimeoutMs: inputs.duration('stop-timeout') ?? 30_000,

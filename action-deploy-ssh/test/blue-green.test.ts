@@ -1,11 +1,13 @@
 // blue-green with the in-memory engine: the order that drops no request (start new → ready →
-// switch → drain → stop old), a readiness failure that never touches the proxy, and rollback to
-// the kept container. The fake records a dropped request whenever a running proxy's upstream
-// is not a running, ready container.
+// switch with the old one as backup → settle → drop the backup → drain → stop old), a readiness
+// failure that never touches the proxy, a new container that dies while it settles (rolled
+// back, the old one never stopped), and rollback to the kept container. The fake records a
+// dropped request whenever neither a running proxy's upstream nor its backup is a running,
+// ready container.
 import { describe, expect, it } from 'vitest';
 import { LABEL, type Provenance } from '../src/container-spec.ts';
 import { HostDeployer, type LockEvents } from '../src/deployer.ts';
-import { nginxConfig, upstreamOf } from '../src/proxy.ts';
+import { nginxConfig, primaryServerOf, upstreamOf } from '../src/proxy.ts';
 import type { DeploySettings } from '../src/settings.ts';
 import { blueGreen } from '../src/strategy/blue-green.ts';
 import { recreate } from '../src/strategy/recreate.ts';
@@ -79,15 +81,147 @@ describe('blue-green on one host', () => {
     expect(at('putArchive shop-proxy')).toBeLessThan(at('exec shop-proxy nginx -t'));
     expect(at('exec shop-proxy nginx -t')).toBeLessThan(at('exec shop-proxy nginx -c /etc/gangway/nginx.conf -s reload'));
     expect(at('exec shop-proxy nginx -c /etc/gangway/nginx.conf -s reload')).toBeLessThan(at(`stop ${oldName}`));
+    // Two reloads: new one first with the old one as backup (settle), then the new one alone; only then the old one stops.
+    const reloads = calls.map((c, i) => (c === 'exec shop-proxy nginx -c /etc/gangway/nginx.conf -s reload' ? i : -1)).filter((i) => i >= 0);
+    expect(reloads).toHaveLength(2);
+    expect(reloads[1]).toBeLessThan(at(`stop ${oldName}`));
     // The proxy was reloaded, not re-created.
     expect(calls.some((c) => c.startsWith('create shop-proxy'))).toBe(false);
     expect(upstream(engine)).toBe(newName);
+    expect(engine.proxy('shop')?.backup).toBeUndefined();
+    expect(engine.proxy('shop')?.files?.get('/etc/gangway/nginx.conf')).not.toMatch(/backup/);
     expect(engine.dropped).toEqual([]);
     const old = [...engine.containers.values()].find((c) => c.options.name === oldName);
     expect(old?.state).toBe('exited');
     expect(old?.options.HostConfig?.RestartPolicy?.Name).toBe('no');
-    expect(v2.report.phases.map((p) => p.phase)).toEqual(['pull', 'lock', 'create', 'start new', 'readiness', 'switch', 'drain', 'stop old', 'retention', 'unlock']);
+    expect(v2.report.phases.map((p) => p.phase)).toEqual(['pull', 'lock', 'create', 'start new', 'readiness', 'switch', 'settle', 'drop backup', 'drain', 'stop old', 'retention', 'unlock']);
+    expect(v2.report.phases.find((p) => p.phase === 'settle')?.ms).toBeGreaterThanOrEqual(190);
     expect(v2.report.downtimeMs).toBe(0);
+  });
+
+  it('settle: the old container is nginx\'s backup, and keeps running, while the new one is watched', async () => {
+    const engine = engineWithImages();
+    const v1 = await deploy(engine, 'v1');
+    let during: { upstream?: string | undefined; backup?: string | undefined; running: string[] } | undefined;
+    engine.onCall = (call) => {
+      if (during === undefined && call.startsWith('inspectContainer') && engine.proxy('shop')?.backup) {
+        during = { upstream: engine.proxy('shop')?.upstream, backup: engine.proxy('shop')?.backup, running: engine.running('shop') };
+      }
+    };
+    const v2 = await deploy(engine, 'v2');
+    expect(v2.error).toBeUndefined();
+    expect(during).toEqual({ upstream: v2.report.container?.name, backup: v1.report.container?.name, running: [v1.report.container?.name, v2.report.container?.name] });
+    expect(v2.log.text).toMatch(/settled: still running, not restarted, answering its readiness path for 200ms after the switch/);
+  });
+
+  it('settle-time 0s: one reload, no backup, the old one stops right after the drain', async () => {
+    const engine = engineWithImages();
+    await deploy(engine, 'v1');
+    const mark = engine.calls.length;
+    const v2 = await deploy(engine, 'v2', { 'settle-time': '0s' });
+    expect(v2.error).toBeUndefined();
+    expect(engine.calls.slice(mark).filter((c) => c.endsWith('-s reload'))).toHaveLength(1);
+    expect(v2.report.phases.map((p) => p.phase)).toEqual(['pull', 'lock', 'create', 'start new', 'readiness', 'switch', 'drain', 'stop old', 'retention', 'unlock']);
+    expect(engine.dropped).toEqual([]);
+  });
+
+  /** Crashes the new container once the proxy forwards to it with the old one as backup. */
+  function crashWhenSettling(engine: FakeEngine, how: { restart?: boolean; loop?: boolean; exitCode?: number }): void {
+    let done = false;
+    engine.onCall = () => {
+      const proxy = engine.proxy('shop');
+      if (done || !proxy?.backup || !proxy.upstream) return;
+      done = true;
+      engine.crash(proxy.upstream, how);
+    };
+  }
+
+  for (const [what, how, cause] of [
+    ['dies and stays down', { exitCode: 137 }, /died .* into settle-time 200ms: the container is exited \(exit code 137\)/],
+    ['crash-loops (restart policy)', { loop: true, exitCode: 137 }, /died .* into settle-time 200ms: the container crashed \(exit code 137\) and is being restarted, restarted 1 time/],
+    ['is restarted once by its restart policy', { restart: true, exitCode: 1 }, /died .* into settle-time 200ms: the container crashed and came back, restarted 1 time/],
+  ] as const) {
+    it(`a new container that ${what} while it settles is rolled back: proxy back to the old one alone, new one removed, old one never stopped`, async () => {
+      const engine = engineWithImages();
+      const v1 = await deploy(engine, 'v1');
+      const oldName = v1.report.container?.name ?? '';
+      const mark = engine.calls.length;
+      crashWhenSettling(engine, how);
+      const v2 = await deploy(engine, 'v2');
+      const newName = v2.report.container?.name ?? '';
+      expect(v2.error?.message).toMatch(cause);
+      expect(v2.error?.message).toContain(newName);
+      expect(v2.error?.message).toMatch(/The previous container serves again \(rolled back\)/);
+      expect(v2.report.result).toBe('rolled-back');
+      expect(v2.report.rolledBack).toBe(true);
+      expect(v2.log.text).toContain(`log of ${newName}`);
+      expect(v2.log.text).toMatch(new RegExp(`rolling back to ${oldName}`));
+      // The proxy forwards to the old one alone again; the new one is gone; the old one never stopped.
+      expect(upstream(engine)).toBe(oldName);
+      expect(engine.proxy('shop')?.backup).toBeUndefined();
+      expect(primaryServerOf(engine.proxy('shop')?.files?.get('/etc/gangway/nginx.conf') ?? '')).toEqual({ name: oldName, port: 8080 });
+      expect([...engine.containers.values()].some((c) => c.options.name === newName)).toBe(false);
+      expect(engine.running('shop')).toEqual([oldName]);
+      expect(engine.calls.slice(mark).filter((c) => c.startsWith(`stop ${oldName}`) || c.startsWith(`restart-policy ${oldName}`))).toEqual([]);
+      expect(v2.report.phases.map((p) => p.phase)).toEqual(['pull', 'lock', 'create', 'start new', 'readiness', 'switch', 'settle', 'roll back', 'drain', 'remove new', 'unlock']);
+      expect(engine.dropped).toEqual([]);
+      // The next release deploys over the old one as usual.
+      engine.onCall = () => undefined;
+      const v3 = await deploy(engine, 'v3');
+      expect(v3.error).toBeUndefined();
+      expect(engine.running('shop')).toEqual([v3.report.container?.name]);
+    });
+  }
+
+  it('a new container that stops answering its readiness path while it settles is rolled back', async () => {
+    const engine = engineWithImages();
+    const v1 = await deploy(engine, 'v1');
+    let switchedTo: string | undefined;
+    engine.onCall = () => {
+      const proxy = engine.proxy('shop');
+      if (switchedTo === undefined && proxy?.backup) switchedTo = proxy.upstream;
+    };
+    const ready = engine.readyWhen;
+    engine.readyWhen = (c) => ready(c) && c.options.name !== switchedTo;
+    const v2 = await deploy(engine, 'v2', { 'settle-time': '2s' });
+    expect(v2.error?.message).toMatch(/stopped answering its readiness path .* \(3 probes in a row; last: GET \/readyz → 503\)/);
+    expect(v2.report.result).toBe('rolled-back');
+    expect(upstream(engine)).toBe(v1.report.container?.name);
+    expect(engine.running('shop')).toEqual([v1.report.container?.name]);
+    expect(engine.dropped).toEqual([]);
+  });
+
+  it('a first deploy that dies while it settles fails the step: nothing to go back to', async () => {
+    const engine = engineWithImages();
+    let done = false;
+    engine.onCall = (call) => {
+      const app = [...engine.containers.values()].find((c) => c.options.Labels?.[LABEL.role] === 'app');
+      if (!done && call === 'inspectContainer ' + (app?.id ?? '').slice(0, 12) && engine.proxy('shop')?.state === 'running') {
+        done = true;
+        engine.crash(app?.options.name ?? '', { loop: true });
+      }
+    };
+    const v1 = await deploy(engine, 'v1');
+    expect(v1.error?.message).toMatch(/died .* into settle-time/);
+    expect(v1.error?.message).toMatch(/There was no previous container to go back to/);
+    expect(v1.report.result).toBe('failed');
+    expect(v1.report.rolledBack).toBe(false);
+  });
+
+  it('a new container that crash-loops from its start fails the readiness gate at once; the proxy is never touched', async () => {
+    const engine = engineWithImages();
+    const v1 = await deploy(engine, 'v1');
+    const mark = engine.calls.length;
+    engine.onCall = (call) => {
+      if (call.startsWith('start shop-') && !call.includes(v1.report.container?.name ?? '')) engine.crash(call.slice('start '.length), { loop: true, exitCode: 70 });
+    };
+    const v2 = await deploy(engine, 'v2', { 'readiness-timeout': '30s' });
+    expect(v2.error?.message).toMatch(/stopped before it got ready \(exited: the container crashed \(exit code 70\) and is being restarted, restarted 1 time by its restart policy\)/);
+    expect(v2.report.result).toBe('rolled-back');
+    expect(v2.report.phases.find((p) => p.phase === 'readiness')?.ms).toBeLessThan(1000);
+    expect(engine.calls.slice(mark).filter((c) => c.includes('shop-proxy') && !c.startsWith('inspectContainer') && !c.includes(' cat '))).toEqual([]);
+    expect(engine.running('shop')).toEqual([v1.report.container?.name]);
+    expect(engine.dropped).toEqual([]);
   });
 
   it('a v3 that never gets ready is removed with its logs printed; the proxy is never touched', async () => {
@@ -100,7 +234,8 @@ describe('blue-green on one host', () => {
     expect(v3.report.result).toBe('rolled-back');
     expect(v3.report.rolledBack).toBe(true);
     expect(v3.log.text).toContain(`log of ${v3.report.container?.name}`);
-    expect(engine.calls.slice(mark).filter((c) => c.includes('shop-proxy'))).toEqual([]);
+    // Looked at, maybe, but never written, reloaded or restarted.
+    expect(engine.calls.slice(mark).filter((c) => c.includes('shop-proxy') && !c.startsWith('inspectContainer') && !c.includes(' cat '))).toEqual([]);
     expect([...engine.containers.values()].some((c) => c.options.name === v3.report.container?.name)).toBe(false);
     expect(engine.running('shop')).toEqual([v2.report.container?.name]);
     expect(upstream(engine)).toBe(v2.report.container?.name);
@@ -161,10 +296,26 @@ describe('the nginx config', () => {
   it('names its upstream on the first line, keeps connections alive and retries a failed cached connection', () => {
     const conf = nginxConfig('shop', { name: 'shop-20261122t100000z-222222222222', port: 8080 });
     expect(upstreamOf(conf)).toBe('shop-20261122t100000z-222222222222');
+    expect(primaryServerOf(conf)).toEqual({ name: 'shop-20261122t100000z-222222222222', port: 8080 });
     expect(conf).toContain('server shop-20261122t100000z-222222222222:8080 max_fails=0;');
+    expect(conf).not.toMatch(/backup/);
     expect(conf).toMatch(/keepalive 32;/);
     expect(conf).toMatch(/proxy_set_header Connection "";/);
     expect(conf).toMatch(/proxy_next_upstream error timeout;/);
+    expect(conf).toMatch(/proxy_connect_timeout 5s;/);
     expect(conf).toMatch(/listen 8080;/);
+  });
+
+  it('while settling: the new container first, taken out by one failure; the old one as backup; a short connect timeout; POSTs retried', () => {
+    const conf = nginxConfig('shop', { name: 'shop-new', port: 8080 }, { name: 'shop-old', port: 3000 });
+    expect(upstreamOf(conf)).toBe('shop-new');
+    expect(conf.split('\n')[1]).toBe('# gangway-backup: shop-old');
+    expect(primaryServerOf(conf)).toEqual({ name: 'shop-new', port: 8080 });
+    const servers = conf.split('\n').filter((l) => /^\s*server \S+:\d+/.test(l)).map((l) => l.trim());
+    expect(servers).toEqual(['server shop-new:8080 max_fails=1 fail_timeout=10s;', 'server shop-old:3000 backup;']);
+    // A dead container's address may swallow the SYN: 1 s, well inside a client's patience, then the backup.
+    expect(conf).toMatch(/proxy_connect_timeout 1s;/);
+    expect(conf).toMatch(/proxy_next_upstream error timeout non_idempotent;/);
+    expect(conf).toMatch(/proxy_request_buffering on;/);
   });
 });

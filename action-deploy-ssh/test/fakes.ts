@@ -18,6 +18,8 @@ interface FakeContainer {
   files?: Map<string, string>;
   /** nginx in a proxy: the upstream its workers use (set at start and at every reload). */
   upstream?: string;
+  /** nginx in a proxy: the backup server its workers fall back to, if the config has one. */
+  backup?: string;
   workers?: number[];
   options: ContainerCreateOptions;
   imageId: string;
@@ -25,6 +27,10 @@ interface FakeContainer {
   created: number;
   address: string;
   exitCode: number;
+  restartCount: number;
+  startedAt?: string;
+  /** Crash-looping: its restart policy keeps bringing it back, and it dies again before it answers. */
+  restarting?: boolean;
 }
 
 export interface RegistryImage {
@@ -48,8 +54,10 @@ export class FakeEngine implements DeployEngine {
   #seq = 0;
   /** exit code of a one-off or exec command. */
   commandExit: (argv: string[]) => number = () => 0;
-  /** Whether `nginx -t` accepts a config. */
+  /** Whether `nginx -t` accepts a config (besides every server it names being a running container). */
   nginxAccepts: (config: string) => boolean = () => true;
+  /** Called after every recorded call (a test makes a container crash at a chosen moment). */
+  onCall: (call: string) => void = () => undefined;
   /**
    * Moments a request through a running proxy would have failed: its upstream not running
    * (checked after every call that changes a container's state).
@@ -61,20 +69,54 @@ export class FakeEngine implements DeployEngine {
 
   #record(call: string): void {
     this.calls.push(call);
+    this.onCall(call);
+  }
+
+  /**
+   * The container crashes: with `restart`, its restart policy brings it back at once (restart
+   * count up, new start time, still not ready when `readyWhen` says so); else it stays exited.
+   */
+  crash(name: string, options: { restart?: boolean; loop?: boolean; exitCode?: number } = {}): void {
+    const c = this.#find(name);
+    if (!c) throw new Error(`no container ${name}`);
+    c.exitCode = options.exitCode ?? 137;
+    if (options.loop) c.restarting = true;
+    if (options.restart || options.loop) {
+      c.restartCount++;
+      c.startedAt = new Date(this.time + ++this.#seq * 1000).toISOString();
+    } else c.state = 'exited';
+    this.#checkTraffic(`crash ${name}`);
   }
 
   /** The container a running proxy forwards to must be running, always. */
   #checkTraffic(after: string): void {
     for (const p of this.containers.values()) {
       if (p.state !== 'running' || p.upstream === undefined) continue;
-      const up = [...this.containers.values()].find((c) => c.options.name === p.upstream);
-      if (!up || up.state !== 'running' || !this.readyWhen(up)) this.dropped.push(`${after}: ${p.options.name} → ${p.upstream} (${up ? up.state : 'gone'})`);
+      const serves = (name: string | undefined): FakeContainer | undefined => [...this.containers.values()].find((c) => c.options.name === name && c.state === 'running' && !c.restarting && this.readyWhen(c));
+      // nginx passes a request the upstream fails to its backup server, if the config has one.
+      if (!serves(p.upstream) && !serves(p.backup)) {
+        const up = [...this.containers.values()].find((c) => c.options.name === p.upstream);
+        this.dropped.push(`${after}: ${p.options.name} → ${p.upstream} (${up ? up.state : 'gone'})`);
+      }
     }
   }
 
+  #nginxServers(c: FakeContainer): { upstream?: string; backup?: string } {
+    const conf = c.files?.get('/etc/gangway/nginx.conf') ?? '';
+    const upstream = /server ([^:\s]+):\d+/.exec(conf)?.[1];
+    const backup = /server ([^:\s]+):\d+ backup;/.exec(conf)?.[1];
+    return { ...(upstream ? { upstream } : {}), ...(backup ? { backup } : {}) };
+  }
+
   #nginxUpstream(c: FakeContainer): string | undefined {
-    const conf = c.files?.get('/etc/gangway/nginx.conf');
-    return conf ? /server ([^:\s]+):\d+/.exec(conf)?.[1] : undefined;
+    return this.#nginxServers(c).upstream;
+  }
+
+  #nginxLoad(c: FakeContainer): void {
+    const { upstream, backup } = this.#nginxServers(c);
+    c.upstream = upstream;
+    if (backup) c.backup = backup;
+    else delete c.backup;
   }
 
   /** The proxy container of an app, if any. */
@@ -105,7 +147,7 @@ export class FakeEngine implements DeployEngine {
   }
 
   #summary(c: FakeContainer): ContainerSummary {
-    return { id: c.id, name: c.options.name, image: c.options.Image, imageId: c.imageId, state: c.state, labels: c.options.Labels ?? {}, created: c.created };
+    return { id: c.id, name: c.options.name, image: c.options.Image, imageId: c.imageId, state: c.restarting ? 'restarting' : c.state, labels: c.options.Labels ?? {}, created: c.created };
   }
 
   async listContainers(labels: Record<string, string>): Promise<ContainerSummary[]> {
@@ -121,7 +163,7 @@ export class FakeEngine implements DeployEngine {
     this.#record(`inspectContainer ${idOrName.slice(0, 12)}`);
     const c = this.#find(idOrName);
     if (!c) return undefined;
-    return { ...this.#summary(c), running: c.state === 'running', exitCode: c.exitCode, addresses: c.state === 'running' ? { bridge: c.address } : {}, createOptions: c.options };
+    return { ...this.#summary(c), running: c.state === 'running', exitCode: c.exitCode, restartCount: c.restartCount, ...(c.startedAt ? { startedAt: c.startedAt } : {}), addresses: c.state === 'running' && !c.restarting ? { bridge: c.address } : {}, createOptions: c.options };
   }
 
   async createContainer(options: ContainerCreateOptions): Promise<string> {
@@ -131,7 +173,7 @@ export class FakeEngine implements DeployEngine {
     if (!image) throw Object.assign(new Error(`No such image: ${options.Image}`), { statusCode: 404 });
     const n = ++this.#seq;
     const id = `${String(n).padStart(4, '0')}${'c'.repeat(60)}`;
-    this.containers.set(id, { id, options: structuredClone(options), imageId: image.id, state: 'created', created: Math.floor(this.time / 1000) + n, address: `198.18.99.${n}`, exitCode: 0 });
+    this.containers.set(id, { id, options: structuredClone(options), imageId: image.id, state: 'created', created: Math.floor(this.time / 1000) + n, address: `198.18.99.${n}`, exitCode: 0, restartCount: 0 });
     return id;
   }
 
@@ -149,13 +191,14 @@ export class FakeEngine implements DeployEngine {
       if (other !== c && other.state === 'running' && this.#ports(other).some((p) => mine.includes(p))) throw new Error('port is already allocated');
     }
     c.state = 'running';
+    c.startedAt = new Date(this.time + ++this.#seq * 1000).toISOString();
     if (c.options.Labels?.['gangway.role'] === 'proxy') {
       const upstream = this.#nginxUpstream(c);
       if (upstream === undefined) {
         c.state = 'exited';
         c.exitCode = 1;
       } else {
-        c.upstream = upstream;
+        this.#nginxLoad(c);
         c.workers = [++this.#pid, ++this.#pid];
       }
     }
@@ -166,7 +209,11 @@ export class FakeEngine implements DeployEngine {
     const c = this.#find(id);
     this.#record(`stop ${c?.options.name ?? id}`);
     if (c && c.state === 'running') c.state = 'exited';
-    if (c) delete c.upstream;
+    if (c) delete c.restarting;
+    if (c) {
+      delete c.upstream;
+      delete c.backup;
+    }
     this.#checkTraffic(`stop ${c?.options.name ?? id}`);
   }
 
@@ -210,10 +257,16 @@ export class FakeEngine implements DeployEngine {
     const conf = c.files?.get('/etc/gangway/nginx.conf') ?? '';
     if (argv[0] === 'cat') return conf ? { exitCode: 0, output: conf } : { exitCode: 1, output: 'No such file' };
     if (argv[0] === 'sh') return { exitCode: 0, output: (c.workers ?? []).map((p) => `/proc/${p}/cmdline\n`).join('') };
-    if (argv.includes('-t')) return this.nginxAccepts(conf) ? { exitCode: 0, output: 'syntax is ok' } : { exitCode: 1, output: 'nginx: [emerg] host not found in upstream' };
+    if (argv.includes('-t')) {
+      // nginx resolves every server it names: a container that is not running has no DNS name.
+      const names = [...conf.matchAll(/server ([^:\s]+):\d+/g)].map((m) => m[1]);
+      const unresolved = names.find((n) => ![...this.containers.values()].some((x) => x.options.name === n && x.state === 'running' && !x.restarting));
+      if (unresolved) return { exitCode: 1, output: `nginx: [emerg] host not found in upstream "${unresolved}"` };
+      return this.nginxAccepts(conf) ? { exitCode: 0, output: 'syntax is ok' } : { exitCode: 1, output: 'nginx: [emerg] host not found in upstream' };
+    }
     if (argv.includes('reload')) {
       // Graceful: old workers finish at once here; new workers use the new upstream.
-      c.upstream = this.#nginxUpstream(c);
+      this.#nginxLoad(c);
       c.workers = [++this.#pid, ++this.#pid];
       this.#checkTraffic(`reload ${c.options.name}`);
       return { exitCode: 0, output: '' };
@@ -272,7 +325,7 @@ export class FakeEngine implements DeployEngine {
         signal?.throwIfAborted();
         // As AbortSignal.timeout does in the real prober.
         if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeout must be a positive integer, got ${timeoutMs}`);
-        const c = [...this.containers.values()].find((x) => x.address === host && x.state === 'running');
+        const c = [...this.containers.values()].find((x) => x.address === host && x.state === 'running' && !x.restarting);
         if (!c) throw new Error(`connect ECONNREFUSED ${host}`);
         return this.readyWhen(c) ? { status: 200, body: `ready ${path}` } : { status: 503, body: 'loading' };
       },

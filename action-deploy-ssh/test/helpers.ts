@@ -27,6 +27,8 @@ export function baseInputs(extra: Record<string, string> = {}): Record<string, s
     app: 'shop',
     image: 'registry.example.com/team/shop@sha256:' + '2'.repeat(64),
     'container-port': '8080',
+    // blue-green's watch after the switch runs in real time: short here (settle.test.ts covers it).
+    'settle-time': '200ms',
     ...extra,
   };
 }

@@ -44,6 +44,15 @@ describe('settings', () => {
     expect(s.trust.kind).toBe('fingerprint');
   });
 
+  it('reads settle-time: 5s by default, 0s turns it off, at most 1h', () => {
+    expect(settingsFrom(baseInputs({ publish: '8080', 'settle-time': '' })).settleMs).toBe(5_000);
+    expect(settingsFrom(baseInputs({ publish: '8080', 'settle-time': '0s' })).settleMs).toBe(0);
+    expect(settingsFrom(baseInputs({ publish: '8080', 'settle-time': '1m30s' })).settleMs).toBe(90_000);
+    rejects({ 'settle-time': '2h' }, 'settle-time', /at most 1h/);
+    rejects({ 'settle-time': 'soon' }, 'settle-time', /not a duration/);
+    rejects({ 'settle-time': '30' }, 'settle-time', /no unit/);
+  });
+
   it('gives repo:tag images the latest tag by default and keeps digests', () => {
     expect(settingsFrom(baseInputs({ image: 'registry.example.com/shop' })).image).toMatchObject({ repository: 'registry.example.com/shop', tag: 'latest' });
     expect(settingsFrom(baseInputs({ image: 'registry.example.com/shop:v2' })).image?.tag).toBe('v2');

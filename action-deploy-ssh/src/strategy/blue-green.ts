@@ -1,16 +1,115 @@
 // blue-green: the new container starts next to the old one on the app's private network, must
 // pass the readiness gate there, and only then does the managed nginx proxy switch to it (a
-// graceful reload). The old container finishes its in-flight requests (drain), then stops and
-// is kept for an instant rollback. A new container that fails is removed before the proxy is
-// touched: the old version never stopped serving.
-import { errorMessage, formatDuration } from '@gangway/kit';
+// graceful reload). For settle-time the old container keeps running as nginx's backup while the
+// new one is watched: one that dies, restarts, turns unhealthy or stops answering its readiness
+// path meanwhile is rolled back (the proxy points at the old one alone again, the new one is
+// removed). Once settled, the proxy drops the old one, it finishes its in-flight requests
+// (drain), then stops and is kept for an instant rollback. A new container that fails its
+// readiness gate is removed before the proxy is touched: the old version never stopped serving.
+import { errorMessage, formatDuration, sleep } from '@gangway/kit';
 import { LABEL } from '../container-spec.ts';
+import type { ContainerDetails } from '../engine.ts';
 import { execHooks } from '../hooks.ts';
 import type { HostContext } from '../host-context.ts';
-import { drainOldWorkers, switchProxy, type ProxySwitch } from '../proxy.ts';
-import { diagnostics, type ReadinessResult } from '../readiness.ts';
+import { drainOldWorkers, switchProxy, type ProxySwitch, type Upstream } from '../proxy.ts';
+import { crashed, diagnostics, probeTarget, type ReadinessResult } from '../readiness.ts';
 import { asError, prepareNew, readinessOf } from './prepare.ts';
 import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
+
+/** How often a settling container is looked at (engine state, then its readiness path). */
+const SETTLE_INTERVAL_MS = 250;
+/** Readiness probes in a row that may fail during settle before the new container is rolled back. */
+const SETTLE_PROBE_FAILURES = 3;
+
+/**
+ * Watches the new container for `ms` after the switch. Undefined when it settled; otherwise what
+ * went wrong: it is gone, stopped, crashed (restarting, or restarted since `baseline`), turned
+ * unhealthy, or failed its readiness path SETTLE_PROBE_FAILURES times in a row.
+ */
+export async function watchSettle(ctx: HostContext, to: ContainerRef, baseline: ContainerDetails | undefined, ms: number, signal?: AbortSignal): Promise<string | undefined> {
+  const { engine, prober } = ctx;
+  const s = ctx.settings;
+  const started = performance.now();
+  const interval = Math.max(10, Math.min(SETTLE_INTERVAL_MS, Math.floor(ms / 4)));
+  let failedProbes = 0;
+  for (;;) {
+    const elapsed = performance.now() - started;
+    const when = `${formatDuration(elapsed)} into settle-time ${formatDuration(ms)}`;
+    const d = await engine.inspectContainer(to.id);
+    if (!d) return `is gone, ${when}`;
+    const restarted =
+      (d.restartCount !== undefined && baseline?.restartCount !== undefined && d.restartCount > baseline.restartCount) ||
+      (d.startedAt !== undefined && baseline?.startedAt !== undefined && d.startedAt !== baseline.startedAt);
+    if (!d.running || d.state === 'restarting' || restarted) return `died ${when}: ${crashed(d)}`;
+    if (d.health?.status === 'unhealthy') return `turned unhealthy ${when}: ${d.health.log.at(-1)?.output.trim() ?? 'no health log'}`;
+    if (s.readiness.kind === 'http') {
+      const target = probeTarget(d, { ...(s.network ? { network: s.network } : {}), ...(s.containerPort === undefined ? {} : { containerPort: s.containerPort }) });
+      let last: string;
+      try {
+        const answer = await prober.get(target?.host ?? '', target?.port ?? 0, s.readiness.path, 2000, signal);
+        last = answer.status >= 200 && answer.status < 400 ? '' : `GET ${s.readiness.path} → ${answer.status}`;
+      } catch (error) {
+        signal?.throwIfAborted();
+        last = `GET ${s.readiness.path}: ${errorMessage(error)}`;
+      }
+      failedProbes = last === '' ? 0 : failedProbes + 1;
+      if (failedProbes >= SETTLE_PROBE_FAILURES) return `stopped answering its readiness path ${when} (${failedProbes} probes in a row; last: ${last})`;
+    }
+    const now = performance.now() - started;
+    if (now >= ms) return undefined;
+    await sleep(Math.min(interval, ms - now), signal);
+  }
+}
+
+/** A new container that does not get the traffic (any more): its logs printed, then removed (created) or stopped (kept). */
+async function discard(ctx: HostContext, to: ContainerRef, created: boolean): Promise<void> {
+  const { engine, log } = ctx;
+  const diag = await diagnostics(engine, to.id).catch((e: unknown) => `(no diagnostics: ${errorMessage(e)})`);
+  log.info(`What ${to.name} said before it was ${created ? 'removed' : 'stopped'}:`);
+  for (const line of diag.split('\n')) log.info(`  ${line}`);
+  if (created) await engine.removeContainer(to.id, { force: true }).catch((e: unknown) => log.warn(`Could not remove ${to.name}: ${errorMessage(e)}`));
+  else {
+    await engine.stopContainer(to.id, Math.ceil(ctx.settings.stopTimeoutMs / 1000)).catch((e: unknown) => log.warn(`Could not stop ${to.name}: ${errorMessage(e)}`));
+    await engine.updateRestartPolicy(to.id, 'no').catch(() => undefined);
+  }
+}
+
+/** Waits for nginx's workers from before `switched` to finish their requests, as far as the proxy can tell. */
+async function drain(ctx: HostContext, switched: ProxySwitch, what: string): Promise<void> {
+  if (switched.how !== 'reloaded') return;
+  const s = ctx.settings;
+  const drained = await ctx.clock.time('drain', () => drainOldWorkers(ctx.engine, switched.proxy.id, switched.oldWorkers, s.drainTimeoutMs));
+  if (drained === false) ctx.log.warn(`nginx's old workers still had requests to ${what} after drain-timeout ${formatDuration(s.drainTimeoutMs)}; going on anyway`);
+  else if (drained === undefined) ctx.log.info(`waited drain-timeout ${formatDuration(s.drainTimeoutMs)} (the proxy image has no shell to tell when the old workers are done)`);
+}
+
+/**
+ * The new container failed during settle (`trouble`). With the old one as the proxy's backup:
+ * the proxy points at the old one alone again (graceful reload), the workers that still knew
+ * the new one finish, and the new one is removed with its logs printed. The old container was
+ * never stopped. Without a backup (a first deploy) there is nothing to go back to: the step fails.
+ */
+async function rollBackSettle(ctx: HostContext, f: { to: ContainerRef; created: boolean; backup: Upstream | undefined; trouble: string; readiness?: ReadinessResult }): Promise<SwapOutcome> {
+  const { log, clock } = ctx;
+  const error = new Error(`${f.to.name} ${f.trouble}`);
+  const failed = { ok: false, switched: true, container: f.to, ...(f.readiness ? { readiness: f.readiness } : {}), error, downtimeMs: 0 };
+  if (!f.backup) {
+    log.warn(`${error.message}; there is no previous container behind the proxy to go back to`);
+    return { ...failed, rolledBack: false };
+  }
+  const backup = f.backup;
+  log.warn(`${error.message}: rolling back to ${backup.name}`);
+  try {
+    const back = await clock.time('roll back', () => switchProxy(ctx, backup));
+    await drain(ctx, back, f.to.name);
+  } catch (e) {
+    // The settle config (new one first, old one as backup) stays: requests keep failing over.
+    log.warn(`Could not point the proxy back at ${backup.name} alone: ${errorMessage(e)}`);
+    return { ...failed, rolledBack: false };
+  }
+  await clock.time('remove new', () => discard(ctx, f.to, f.created));
+  return { ...failed, rolledBack: true };
+}
 
 /**
  * Running containers of this app that publish the proxy's port themselves (left by
@@ -46,6 +145,7 @@ export const blueGreen: Strategy = {
 
     let readiness: ReadinessResult | undefined;
     let switched: ProxySwitch | undefined;
+    let baseline: ContainerDetails | undefined;
     try {
       signal?.throwIfAborted();
       if (plan.to.kind === 'existing') await engine.updateRestartPolicy(to.id, s.restartPolicy);
@@ -53,15 +153,24 @@ export const blueGreen: Strategy = {
       log.info(`started ${to.name}`);
       readiness = await clock.time('readiness', () => log.group(`readiness of ${to.name}`, () => readinessOf(ctx, to.id, signal)));
       if (!readiness.ready) {
-        throw new Error(`${to.name} did not get ready within ${formatDuration(s.readinessTimeoutMs)} (${readiness.reason ?? 'timeout'}: ${readiness.last})`);
+        const last = `${readiness.reason ?? 'timeout'}: ${readiness.last}`;
+        throw new Error(
+          readiness.reason === 'exited'
+            ? `${to.name} stopped before it got ready (${last})`
+            : `${to.name} did not get ready within ${formatDuration(s.readinessTimeoutMs)} (${last})`,
+        );
       }
       log.info(`${to.name} is ready after ${formatDuration(readiness.ms)}`);
+      // Its restart count and start time now: a crash during settle changes one of them.
+      baseline = await engine.inspectContainer(to.id);
       if (plan.postDeploy.length > 0) {
         await clock.time('post-deploy', () => log.group('post-deploy', () => execHooks(engine, to.id, 'post-deploy', plan.postDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
       }
       signal?.throwIfAborted();
       switched = await clock.time('switch', () =>
         switchProxy(ctx, { name: to.name, port }, {
+          // While the new one settles, the old one stays in the config as nginx's backup.
+          ...(plan.from && s.settleMs > 0 ? { keepAsBackup: plan.from.name } : {}),
           beforeBind: async () => {
             for (const c of await publishersOfPort(ctx)) {
               if (c.id === to.id) continue;
@@ -75,25 +184,36 @@ export const blueGreen: Strategy = {
       // The proxy was not switched: the old container never stopped serving.
       const failure = asError(error);
       log.warn(`${to.name} does not get the traffic: ${failure.message}`);
-      const diag = await diagnostics(engine, to.id).catch((e: unknown) => `(no diagnostics: ${errorMessage(e)})`);
-      log.info(`What ${to.name} said before it was ${created ? 'removed' : 'stopped'}:`);
-      for (const line of diag.split('\n')) log.info(`  ${line}`);
-      if (created) await engine.removeContainer(to.id, { force: true }).catch((e: unknown) => log.warn(`Could not remove ${to.name}: ${errorMessage(e)}`));
-      else {
-        await engine.stopContainer(to.id, Math.ceil(s.stopTimeoutMs / 1000)).catch((e: unknown) => log.warn(`Could not stop ${to.name}: ${errorMessage(e)}`));
-        await engine.updateRestartPolicy(to.id, 'no').catch(() => undefined);
-      }
+      await discard(ctx, to, created);
       return { ok: false, rolledBack: plan.from !== undefined, switched: false, container: to, ...(readiness ? { readiness } : {}), error: failure, downtimeMs: 0 };
     }
 
-    // Switched: from here on the deploy has succeeded; the rest only tidies up, even on cancel.
+    // Switched. The deploy has succeeded once the new container has settled (settle-time): until
+    // then the old one keeps running, as nginx's backup when the proxy forwarded to it.
+    let last: ProxySwitch = switched;
+    if (s.settleMs > 0) {
+      const backup = switched.backup;
+      let trouble = await clock.time('settle', () =>
+        log.group(`settle: watching ${to.name} for ${formatDuration(s.settleMs)}${backup ? `, ${backup.name} as the proxy's backup` : ''}`, () =>
+          watchSettle(ctx, to, baseline, s.settleMs, signal).catch((error: unknown) => (signal?.aborted ? 'was cancelled while settling' : `could not be watched while settling (${errorMessage(error)})`)),
+        ),
+      );
+      if (trouble === undefined && backup) {
+        // nginx resolves every server it lists at each reload: the old one leaves the config before it stops.
+        log.info(`${to.name} settled; dropping ${backup.name} from the proxy`);
+        try {
+          last = await clock.time('drop backup', () => switchProxy(ctx, { name: to.name, port }));
+        } catch (error) {
+          trouble = `settled, but the proxy could not drop ${backup.name} (${errorMessage(error)})`;
+        }
+      }
+      if (trouble !== undefined) return rollBackSettle(ctx, { to, created, backup, trouble, ...(readiness ? { readiness } : {}) });
+      log.info(`${to.name} settled: still running, not restarted${s.readiness.kind === 'http' ? ', answering its readiness path' : ''} for ${formatDuration(s.settleMs)} after the switch`);
+    }
+
     if (plan.from) {
       const from = plan.from;
-      if (switched.how === 'reloaded') {
-        const drained = await clock.time('drain', () => drainOldWorkers(engine, switched.proxy.id, switched.oldWorkers, s.drainTimeoutMs));
-        if (drained === false) log.warn(`nginx's old workers still had requests to ${from.name} after drain-timeout ${formatDuration(s.drainTimeoutMs)}; stopping it anyway`);
-        else if (drained === undefined) log.info(`waited drain-timeout ${formatDuration(s.drainTimeoutMs)} (the proxy image has no shell to tell when the old workers are done)`);
-      }
+      await drain(ctx, last, from.name);
       await clock.time('stop old', async () => {
         log.info(`stopping ${from.name} (kept for rollback)`);
         await engine.stopContainer(from.id, Math.ceil(s.stopTimeoutMs / 1000)).catch((e: unknown) => log.warn(`Could not stop ${from.name}: ${errorMessage(e)}`));
