@@ -3,7 +3,7 @@
 //   node scripts/build-dist.ts --check    build into a temp folder and fail if any dist/ differs
 //   node scripts/build-dist.ts action-x   only the named actions
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { listActions, repoRoot, type ActionPackage } from './actions.ts';
@@ -60,14 +60,21 @@ export async function buildAll(options: { check: boolean; only?: string[] }): Pr
   try {
     await inPool(actions, 2, async (action) => {
       const started = performance.now();
-      const out = tmp ? path.join(tmp, action.name) : action.dist;
-      if (!tmp) rmSync(action.dist, { recursive: true, force: true });
+      // Built beside dist/ and swapped in with two renames: a test (or a runner) starting the
+      // action meanwhile never finds dist/ missing or half-written.
+      const out = tmp ? path.join(tmp, action.name) : `${action.dist}.new-${process.pid}`;
+      if (!tmp) rmSync(out, { recursive: true, force: true });
       await ncc(action, out);
       if (tmp) {
         const differing = diffDirs(action.dist, out);
         if (differing.length > 0) stale[action.name] = differing;
+      } else {
+        const old = `${action.dist}.old-${process.pid}`;
+        if (existsSync(action.dist)) renameSync(action.dist, old);
+        renameSync(out, action.dist);
+        rmSync(old, { recursive: true, force: true });
       }
-      const size = statSync(path.join(out, 'index.js')).size;
+      const size = statSync(path.join(tmp ? out : action.dist, 'index.js')).size;
       console.log(`${action.name}: ${options.check ? 'checked' : 'built'} dist/index.js (${Math.round(size / 1024)} kB) in ${Math.round(performance.now() - started)} ms`);
     });
   } finally {
