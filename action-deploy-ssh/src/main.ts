@@ -195,4 +195,10 @@ async function rollOut(settings: DeploySettings, strategy: Strategy, provenance:
       : { state: 'success', description: settings.rollback ? `rolled back ${settings.app} to its previous version` : `deployed ${settings.app}` },
   );
   if (failure) throw new RolloutFailure(failure);
+  // Cancelled once every host had switched: the deploy stands (undoing it would be another
+  // change nobody asked for), but a cancelled step does not report success.
+  if (signal.aborted) {
+    const why = signal.reason instanceof Error ? signal.reason.message : 'The job was cancelled.';
+    throw new RolloutFailure(new Error(`${why.replace(/\.$/, '')} after the switch: ${settings.app} runs ${settings.rollback ? 'the version rolled back to' : 'the new version'} on ${report.hosts.map((h) => h.host).join(', ')}; nothing was undone.`));
+  }
 }
