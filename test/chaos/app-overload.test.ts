@@ -95,6 +95,20 @@ async function eventLoopLagMaxMs(e: Endpoint): Promise<number | undefined> {
   }
 }
 
+/** What the app and its proxy say right now (queue, OCR counters, last log lines), for a failure message. */
+async function diagnose(e: Endpoint): Promise<string> {
+  const lines: string[] = [];
+  const ready = await request(e, 'GET', '/readyz', undefined, 5000).catch((error: Error) => ({ status: 0, body: error.message }));
+  lines.push(`/readyz ${ready.status}: ${ready.body.slice(0, 400)}`);
+  const metrics = await request(e, 'GET', '/metrics', undefined, 5000).catch((error: Error) => ({ body: error.message }));
+  lines.push(metrics.body.split('\n').filter((l) => /^(gangway_ocr_requests_total|gangway_ocr_queue|nodejs_eventloop_lag_max)/.test(l)).join('\n'));
+  for (const c of (await app.containers().catch(() => [])).filter((x) => x.role === 'app' || x.role === 'proxy')) {
+    const logs = (await session.docker.getContainer(c.id).logs({ stdout: true, stderr: true, tail: 20 }).catch(() => Buffer.alloc(0))) as Buffer;
+    lines.push(`${c.role} ${c.name} (${c.state}), last lines:\n${logs.toString('latin1').slice(-3000)}`);
+  }
+  return lines.join('\n');
+}
+
 /** Samples `memoryMiB` every `everyMs` until stopped. */
 function watchMemory(id: string, everyMs = 1000): { stop(): Promise<number[]> } {
   const samples: number[] = [];
@@ -189,7 +203,7 @@ async function measureThroughput(e: Endpoint, png: Buffer, n: number, ms: number
     Array.from({ length: n }, async () => {
       while (performance.now() - started < ms) {
         const a = await send(e, '/api/v1/ocr', png, { 'content-type': 'image/png' }, 60_000);
-        if (a.status !== 200) throw new Error(`measuring throughput: ${a.status ?? a.error} ${a.body.slice(0, 200)}`);
+        if (a.status !== 200) throw new Error(`measuring throughput: ${a.status ?? a.error} ${a.body.slice(0, 200)}\n${await diagnose(e)}`);
         tokens.push((JSON.parse(a.body) as { token: string }).token);
         latencies.push(a.ms);
       }
@@ -380,7 +394,7 @@ describe('chaos case 8: the app under overload and malformed uploads', () => {
     console.log(`memory (MiB, usage − inactive file): baseline ${baseline.toFixed(0)}, peak ${peak.toFixed(0)} over ${memory.length} samples, settled ${settled.toFixed(0)}`);
 
     expect(value.skipped, 'the client had to hold back requests: the app kept too many open').toBe(0);
-    expect(value.unexpected, 'answers other than 200 or 503 queue_full + Retry-After').toEqual([]);
+    expect(value.unexpected, `answers other than 200 or 503 queue_full + Retry-After\n${value.unexpected.length ? await diagnose(e) : ''}`).toEqual([]);
     expect(value.refused, 'at 4× its throughput some uploads must be refused').toBeGreaterThan(0);
     expect(value.accepted.length, 'and some accepted').toBeGreaterThan(0);
     expect(Math.max(...value.retryAfter), 'a Retry-After beyond 5 minutes helps no client').toBeLessThanOrEqual(300);
@@ -390,6 +404,7 @@ describe('chaos case 8: the app under overload and malformed uploads', () => {
     expect(after, 'the app container restarted or died').toEqual(before);
     expect(health.failed, '/healthz during the overload').toEqual([]);
     expect((await request(e, 'GET', '/healthz', undefined, 5000)).status).toBe(200);
+    expect((await request(e, 'GET', '/readyz', undefined, 5000)).status, 'ready again (OCR workers alive)').toBe(200);
     expect(peak, `peak memory over baseline ${baseline.toFixed(0)} MiB + ${PEAK_OVER_BASELINE_MIB}`).toBeLessThan(baseline + PEAK_OVER_BASELINE_MIB);
     expect(settled, `memory after the overload over baseline ${baseline.toFixed(0)} MiB + ${SETTLED_OVER_BASELINE_MIB}`).toBeLessThan(baseline + SETTLED_OVER_BASELINE_MIB);
     expect(fresh.status, 'an upload once the queue drained').toBe(200);
@@ -434,6 +449,7 @@ describe('chaos case 8: the app under overload and malformed uploads', () => {
     expect(row.version).toBe(VERSION);
     expect(after, 'the app container restarted or died').toEqual(before);
     expect((await request(e, 'GET', '/healthz', undefined, 5000)).status).toBe(200);
+    expect((await request(e, 'GET', '/readyz', undefined, 5000)).status, 'ready (OCR workers alive)').toBe(200);
     expect(Math.max(...memory)).toBeLessThan(baseline + PEAK_OVER_BASELINE_MIB);
     const ok = await send(e, '/api/v1/ocr', await sampleImage(), { 'content-type': 'image/png' }, 30_000);
     expect(ok.status, 'a good upload after the fuzz').toBe(200);
