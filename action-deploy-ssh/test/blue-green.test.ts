@@ -173,6 +173,26 @@ describe('blue-green on one host', () => {
     });
   }
 
+  it('when the proxy cannot be pointed back, the step says so and both containers keep running behind the settle config', async () => {
+    const engine = engineWithImages();
+    const v1 = await deploy(engine, 'v1');
+    let done = false;
+    engine.onCall = () => {
+      const proxy = engine.proxy('shop');
+      if (done || !proxy?.backup || !proxy.upstream) return;
+      done = true;
+      engine.crash(proxy.upstream, { restart: true });
+      engine.nginxAccepts = () => false;
+    };
+    const v2 = await deploy(engine, 'v2');
+    expect(v2.error?.message).toMatch(/died .* into settle-time 200ms: .*, and the proxy could not be pointed back at .* alone \(nginx refused the new config/);
+    expect(v2.error?.message).toMatch(/still forwards to .* as its backup/);
+    expect(v2.report.result).toBe('failed');
+    expect(engine.proxy('shop')?.backup).toBe(v1.report.container?.name);
+    expect(engine.running('shop')).toEqual([v1.report.container?.name, v2.report.container?.name]);
+    expect(engine.dropped).toEqual([]);
+  });
+
   it('a new container that stops answering its readiness path while it settles is rolled back', async () => {
     const engine = engineWithImages();
     const v1 = await deploy(engine, 'v1');

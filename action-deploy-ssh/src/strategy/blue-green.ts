@@ -92,10 +92,10 @@ async function drain(ctx: HostContext, switched: ProxySwitch, what: string): Pro
 async function rollBackSettle(ctx: HostContext, f: { to: ContainerRef; created: boolean; backup: Upstream | undefined; trouble: string; readiness?: ReadinessResult }): Promise<SwapOutcome> {
   const { log, clock } = ctx;
   const error = new Error(`${f.to.name} ${f.trouble}`);
-  const failed = { ok: false, switched: true, container: f.to, ...(f.readiness ? { readiness: f.readiness } : {}), error, downtimeMs: 0 };
+  const failed = { ok: false, switched: true, container: f.to, ...(f.readiness ? { readiness: f.readiness } : {}), downtimeMs: 0 };
   if (!f.backup) {
     log.warn(`${error.message}; there is no previous container behind the proxy to go back to`);
-    return { ...failed, rolledBack: false };
+    return { ...failed, error, rolledBack: false };
   }
   const backup = f.backup;
   log.warn(`${error.message}: rolling back to ${backup.name}`);
@@ -103,12 +103,13 @@ async function rollBackSettle(ctx: HostContext, f: { to: ContainerRef; created: 
     const back = await clock.time('roll back', () => switchProxy(ctx, backup));
     await drain(ctx, back, f.to.name);
   } catch (e) {
-    // The settle config (new one first, old one as backup) stays: requests keep failing over.
-    log.warn(`Could not point the proxy back at ${backup.name} alone: ${errorMessage(e)}`);
-    return { ...failed, rolledBack: false };
+    // The settle config (new one first, old one as backup) stays, both containers running: requests keep failing over.
+    const stuck = `${error.message}, and the proxy could not be pointed back at ${backup.name} alone (${errorMessage(e)}): it still forwards to ${f.to.name} with ${backup.name}, still running, as its backup`;
+    log.warn(stuck);
+    return { ...failed, error: new Error(stuck), rolledBack: false };
   }
   await clock.time('remove new', () => discard(ctx, f.to, f.created));
-  return { ...failed, rolledBack: true };
+  return { ...failed, error, rolledBack: true };
 }
 
 /**
