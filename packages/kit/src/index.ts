@@ -1,5 +1,6 @@
 export { ConfigurationError, isConfigurationError, errorMessage } from './errors.ts';
 export { parseDuration, formatDuration } from './duration.ts';
+export { parseByteSize, formatBytes } from './bytes.ts';
 export {
   parseBoolean,
   parseList,

@@ -16,3 +16,4 @@ export {
 export { openSsh, SshConnectError, type SshEndpoint, type SshOptions, type SshSession, type SshFailure } from './connect.ts';
 export { openDockerOverSsh, dockerThrough, type DockerTransport } from './docker.ts';
 export { forwardTcp, httpGetThroughSsh, type ForwardedHttpResponse } from './forward.ts';
+export { runOverSsh, shellQuote, type CommandResult } from './exec.ts';
