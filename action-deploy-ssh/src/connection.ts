@@ -1,6 +1,7 @@
 // One SSH connection per host, and over it the Docker Engine API and the readiness prober.
 import type { HostPort } from '@gangway/kit';
 import { httpGetThroughSsh, openDockerOverSsh, openSsh, type DockerTransport, type SshEndpoint } from '@gangway/kit/ssh';
+import { sshDiskProbe, type DiskProbe } from './disk-space.ts';
 import { dockerEngine, type DeployEngine } from './engine.ts';
 import type { HttpProber } from './readiness.ts';
 import { dockerSwarmEngine, type SwarmEngine } from './swarm-engine.ts';
@@ -13,6 +14,8 @@ export interface HostConnection {
   swarm?: SwarmEngine;
   transport: DockerTransport;
   hostKey: string;
+  /** The free space of the engine's data-root, measured over the same connection. */
+  disk?: DiskProbe;
   close(): void;
 }
 
@@ -37,7 +40,7 @@ export const connectHost: ConnectHost = async (settings, host, log, signal) => {
     const prober: HttpProber = {
       get: (h, port, path, timeoutMs, probeSignal) => httpGetThroughSsh(session.client, { host: h, port, path }, { timeoutMs, ...(probeSignal ? { signal: probeSignal } : {}) }),
     };
-    return { engine: dockerEngine(docker), swarm: dockerSwarmEngine(docker), prober, transport, hostKey: session.hostKey, close: () => session.close() };
+    return { engine: dockerEngine(docker), swarm: dockerSwarmEngine(docker), prober, transport, hostKey: session.hostKey, disk: sshDiskProbe(docker, session.client), close: () => session.close() };
   } catch (error) {
     session.close();
     throw error;

@@ -3,6 +3,7 @@
 // `finally`, and again by the post step if this process dies before that.
 import { ConfigurationError, errorMessage, formatImageReference, isConfigurationError, type PhaseTiming } from '@gangway/kit';
 import { LABEL, appContainerSpec, appLabels, type Provenance } from './container-spec.ts';
+import { ensureRoomForPull, isNoSpaceError, noSpaceError } from './disk-space.ts';
 import type { ContainerSummary } from './engine.ts';
 import type { HostContext } from './host-context.ts';
 import { acquireLock, releaseLock, type HeldLock } from './lock.ts';
@@ -101,9 +102,15 @@ export class HostDeployer {
       } else {
         const image = s.image;
         if (!image) throw new ConfigurationError('Input "image" is required unless rollback: true.', 'image');
-        pulled = await ctx.clock.time('pull', () =>
-          ctx.log.group(`pull ${formatImageReference(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })),
-        );
+        // Before anything is pulled: a pull that fills the data-root would also stop the running app's writes.
+        await ensureRoomForPull(ctx, image);
+        pulled = await ctx.clock
+          .time('pull', () =>
+            ctx.log.group(`pull ${formatImageReference(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })),
+          )
+          .catch(async (error: unknown) => {
+            throw isNoSpaceError(error) ? await noSpaceError(ctx, image, error) : error;
+          });
         ctx.log.info(`pulled ${pulled.requested} → ${pulled.ref}`);
         report.image = pulled.ref;
         report.imageDigest = pulled.digest;

@@ -1,6 +1,7 @@
 // What every phase of a deploy on one host works with: the engine, the prober, the settings,
 // the phase clock and a logger that prefixes every line with the host.
 import type { PhaseClock } from '@gangway/kit';
+import type { DiskProbe } from './disk-space.ts';
 import type { DeployEngine } from './engine.ts';
 import type { HttpProber } from './readiness.ts';
 import type { DeploySettings } from './settings.ts';
@@ -22,4 +23,6 @@ export interface HostContext {
   clock: PhaseClock;
   log: HostLog;
   signal?: AbortSignal;
+  /** The free space of the engine's data-root (absent where the host cannot tell). */
+  disk?: DiskProbe;
 }

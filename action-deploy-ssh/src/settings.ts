@@ -5,6 +5,7 @@ import {
   ConfigurationError,
   Inputs,
   parseHostPort,
+  parseByteSize,
   parseImageReference,
   registerSecret,
   type HostPort,
@@ -99,6 +100,8 @@ export interface DeploySettings {
   readiness: Readiness;
   readinessTimeoutMs: number;
   keep: number;
+  /** Free space the Docker data-root must have before the pull (bytes); 0: no check. */
+  minFreeSpaceBytes: number;
   lockTimeoutMs: number;
   lockTtlMs: number;
   preDeploy: string[][];
@@ -468,6 +471,7 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
     readiness,
     readinessTimeoutMs: inputs.duration('readiness-timeout') ?? 60_000,
     keep: inputs.integer('keep', { min: 1, max: 50 }) ?? 3,
+    minFreeSpaceBytes: parseByteSize(inputs.string('min-free-space') ?? '1GiB', 'min-free-space'),
     lockTimeoutMs: inputs.duration('lock-timeout') ?? 600_000,
     lockTtlMs: inputs.duration('lock-ttl') ?? 1_800_000,
     preDeploy,

@@ -11,6 +11,7 @@
 import { ConfigurationError, errorMessage, formatDuration, formatImageReference, sleep } from '@gangway/kit';
 import { LABEL, type Provenance } from './container-spec.ts';
 import type { HostReport } from './deployer.ts';
+import { ensureRoomForPull, isNoSpaceError, noSpaceError } from './disk-space.ts';
 import type { HostContext } from './host-context.ts';
 import { acquireLock, releaseLock, type HeldLock } from './lock.ts';
 import { pullImage } from './pull.ts';
@@ -237,9 +238,15 @@ export class SwarmDeployer {
       } else {
         const image = s.image;
         if (!image) throw new ConfigurationError('Input "image" is required unless rollback: true.', 'image');
-        const pulled = await ctx.clock.time('pull', () =>
-          ctx.log.group(`pull ${formatImageReference(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })),
-        );
+        // The manager's data-root only: the other nodes pull for themselves when Swarm places a task there.
+        await ensureRoomForPull(ctx, image);
+        const pulled = await ctx.clock
+          .time('pull', () =>
+            ctx.log.group(`pull ${formatImageReference(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })),
+          )
+          .catch(async (error: unknown) => {
+            throw isNoSpaceError(error) ? await noSpaceError(ctx, image, error) : error;
+          });
         ctx.log.info(`pulled ${pulled.requested} → ${pulled.ref}`);
         imageRef = pulled.ref;
         digest = pulled.digest;
