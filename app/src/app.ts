@@ -2,7 +2,7 @@
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { AppContext } from './app-context.ts';
-import { HttpError, errorBody } from './http-errors.ts';
+import { HttpError, errorBody, isStorageFull } from './http-errors.ts';
 import { registerApiRoutes } from './routes/api.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerPageRoutes } from './routes/pages.ts';
@@ -56,6 +56,11 @@ export async function buildApp(context: AppContext, options: { logger?: FastifyS
     if (status >= 400 && status < 500) {
       const code = FASTIFY_ERROR_CODES[error.code] ?? 'bad_request';
       return reply.code(status).send(errorBody(status, code, error.message));
+    }
+    if (isStorageFull(error)) {
+      // The server's disk is full: say so (and that a retry may work), rather than a bare 500.
+      request.log.error({ err: error }, 'no disk space left to store the request');
+      return reply.code(507).header('retry-after', '30').send(errorBody(507, 'insufficient_storage', 'the server has no disk space left to store this; try again later'));
     }
     request.log.error({ err: error }, 'request failed');
     return reply.code(500).send(errorBody(500, 'internal_error', 'the server failed to handle this request'));
