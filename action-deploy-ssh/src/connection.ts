@@ -16,6 +16,8 @@ export interface HostConnection {
   hostKey: string;
   /** The free space of the engine's data-root, measured over the same connection. */
   disk?: DiskProbe;
+  /** Why the connection broke after it was made (reset, keepalive timeout, server gone), if it did. */
+  lost(): Error | undefined;
   close(): void;
 }
 
@@ -30,7 +32,8 @@ export const connectHost: ConnectHost = async (settings, host, log, signal) => {
   const session = await openSsh(endpointFor(settings, host), {
     connectTimeoutMs: settings.connectTimeoutMs,
     attempts: settings.connectAttempts,
-    keepaliveIntervalMs: 10_000,
+    // 5 s × 3 unanswered: a connection that falls silent (a VPN whose server died) fails in ~15-20 s.
+    keepaliveIntervalMs: 5_000,
     log,
     ...(signal ? { signal } : {}),
     ...(jump ? { jump: { host: jump.host, port: jump.port, username: jump.username, ...(jump.privateKey ? { privateKey: jump.privateKey } : {}), ...(jump.passphrase ? { passphrase: jump.passphrase } : {}), trust: jump.trust } } : {}),
@@ -40,7 +43,7 @@ export const connectHost: ConnectHost = async (settings, host, log, signal) => {
     const prober: HttpProber = {
       get: (h, port, path, timeoutMs, probeSignal) => httpGetThroughSsh(session.client, { host: h, port, path }, { timeoutMs, ...(probeSignal ? { signal: probeSignal } : {}) }),
     };
-    return { engine: dockerEngine(docker), swarm: dockerSwarmEngine(docker), prober, transport, hostKey: session.hostKey, disk: sshDiskProbe(docker, session.client), close: () => session.close() };
+    return { engine: dockerEngine(docker), swarm: dockerSwarmEngine(docker), prober, transport, hostKey: session.hostKey, disk: sshDiskProbe(docker, session.client), lost: () => session.lost, close: () => session.close() };
   } catch (error) {
     session.close();
     throw error;

@@ -2,6 +2,7 @@
 // unlock. Rollback runs the same phases with a plan that points back. The lock is released in
 // `finally`, and again by the post step if this process dies before that.
 import { ConfigurationError, errorMessage, formatImageReference, isConfigurationError, type PhaseTiming } from '@gangway/kit';
+import { lostConnectionHint } from '@gangway/kit/ssh';
 import { LABEL, appContainerSpec, appLabels, type Provenance } from './container-spec.ts';
 import { ensureRoomForPull, isNoSpaceError, noSpaceError } from './disk-space.ts';
 import type { ContainerSummary } from './engine.ts';
@@ -10,6 +11,7 @@ import { acquireLock, releaseLock, type HeldLock } from './lock.ts';
 import { pullImage, type PulledImage } from './pull.ts';
 import { applyRetention, byDeployTime, type RetentionResult } from './retention.ts';
 import { chooseRollback } from './rollback.ts';
+import { servingContainer, tidyInterrupted } from './serving.ts';
 import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy/index.ts';
 
 /**
@@ -59,6 +61,27 @@ export class DeployFailedError extends Error {
     this.name = 'DeployFailedError';
     this.outcome = outcome;
   }
+}
+
+/**
+ * An error from a host whose SSH connection broke becomes one that says so, with the likely
+ * cause (the VPN, when the host is reached through one) and where that leaves the server.
+ */
+export async function explainLostConnection(ctx: HostContext, error: Error): Promise<Error> {
+  const lost = ctx.connectionLost?.();
+  if (!lost) return error;
+  const phase = ctx.clock.phases.at(-1)?.phase;
+  const hint = await lostConnectionHint(ctx.settings.hosts.find((h) => ctx.host === h.host || ctx.host === `${h.host}:${h.port}`)?.host ?? ctx.host);
+  const message = [
+    `Lost the SSH connection to ${ctx.host}${phase ? ` (in the ${phase} phase)` : ''}: ${lost.message}.`,
+    hint,
+    `The server is as the connection left it: the proxy still forwards to the container it served unless the switch had happened; the next deploy of ${ctx.settings.app} finds the container that serves and tidies what this one left. The deploy lock is released by the post step, or taken over after lock-ttl. Re-run the deploy.`,
+    // Not DeployFailedError's own tail ("rolled back"): with the connection gone, nothing could be undone.
+    `(${error instanceof DeployFailedError ? (error.outcome.error?.message ?? error.message) : error.message})`,
+  ].filter((l) => l !== '').join(' ');
+  const wrapped = new Error(message, { cause: error });
+  wrapped.name = 'ConnectionLostError';
+  return wrapped;
 }
 
 export class HostDeployer {
@@ -140,13 +163,16 @@ export class HostDeployer {
       }
       // Listed again under the lock: another deploy may have finished while we waited.
       containers = await this.#appContainers();
-      const current = containers.find((c) => c.state === 'running');
+      const serving = await servingContainer(ctx, containers);
+      const tidied = await tidyInterrupted(ctx, containers, serving);
+      if (tidied.removed.length + tidied.stopped.length > 0) containers = await this.#appContainers();
+      const current = serving ? containers.find((c) => c.id === serving.id) : undefined;
       const running = containers.filter((c) => c.state === 'running');
-      if (running.length > 1) ctx.log.warn(`${running.length} containers of ${s.app} are running (${running.map((c) => c.name).join(', ')}); replacing the newest, ${current?.name ?? ''}.`);
+      if (running.length > 1) ctx.log.warn(`${running.length} containers of ${s.app} are running (${running.map((c) => c.name).join(', ')}); replacing ${current?.name ?? 'the newest'}.`);
 
       let plan: SwapPlan;
       if (s.rollback) {
-        const choice = await chooseRollback(ctx, containers, this.#provenance);
+        const choice = await chooseRollback(ctx, containers, this.#provenance, current);
         ctx.log.info(`rolling back ${choice.plan.from?.name ?? '(nothing running)'} → ${choice.target}`);
         plan = choice.plan;
         report.image = choice.targetImage;
@@ -180,7 +206,7 @@ export class HostDeployer {
       );
       return { report };
     } catch (error) {
-      const failure = error instanceof Error ? error : new Error(errorMessage(error));
+      const failure = await explainLostConnection(ctx, error instanceof Error ? error : new Error(errorMessage(error)));
       report.error = failure.message;
       if (!isConfigurationError(error) && !(error instanceof DeployFailedError) && failure.stack) ctx.log.debug?.(failure.stack);
       return { report, error: failure };

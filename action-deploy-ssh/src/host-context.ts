@@ -25,4 +25,6 @@ export interface HostContext {
   signal?: AbortSignal;
   /** The free space of the engine's data-root (absent where the host cannot tell). */
   disk?: DiskProbe;
+  /** Why the SSH connection to this host broke, once it has. */
+  connectionLost?: () => Error | undefined;
 }

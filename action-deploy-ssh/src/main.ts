@@ -78,7 +78,7 @@ async function runHost(r: Rollout, hp: HostPort, settings: DeploySettings, signa
       return { report: failedReport(r, host, settings.rollback ? 'rollback' : 'deploy', 'failed', clock, started, failure.message), error: failure };
     }
   }
-  const ctx = { host, engine: connection.engine, prober: connection.prober, settings, clock, log, ...(connection.disk ? { disk: connection.disk } : {}), ...(signal ? { signal } : {}) };
+  const ctx = { host, engine: connection.engine, prober: connection.prober, settings, clock, log, connectionLost: connection.lost, ...(connection.disk ? { disk: connection.disk } : {}), ...(signal ? { signal } : {}) };
   const locks = { acquired: (h: string, lock: HeldLock) => r.ledger.add(h, hp, lock), released: (h: string, lock: HeldLock) => r.ledger.remove(h, lock) };
   if (settings.target === 'swarm' && !connection.swarm) {
     const message = `target: swarm needs the Swarm calls of the engine on ${host}, which this connection does not offer`;

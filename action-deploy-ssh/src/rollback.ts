@@ -23,16 +23,17 @@ export interface RollbackChoice {
 }
 
 /**
- * `containers` are this app's, newest deploy first. The current one is the running one (else
- * the newest); the target is the next older one, or its image re-created.
+ * `containers` are this app's, newest deploy first. The current one is `serving` (the proxy's
+ * upstream under blue-green), else the running one, else the newest; the target is the next
+ * older one, or its image re-created.
  */
-export async function chooseRollback(ctx: HostContext, containers: ContainerSummary[], provenance: Provenance): Promise<RollbackChoice> {
+export async function chooseRollback(ctx: HostContext, containers: ContainerSummary[], provenance: Provenance, serving?: ContainerSummary): Promise<RollbackChoice> {
   const { settings, engine } = ctx;
   const app = settings.app;
-  const current = containers.find((c) => c.state === 'running') ?? containers[0];
+  const current = serving ?? containers.find((c) => c.state === 'running') ?? containers[0];
   if (!current) throw new NothingToRollBackError(app, ctx.host, 'no container of this app exists on the server');
   const from = current.state === 'running' ? current : undefined;
-  const older = containers.slice(containers.indexOf(current) + 1);
+  const older = containers.slice(containers.findIndex((c) => c.id === current.id) + 1);
   const previous = older[0];
   if (previous) {
     return {

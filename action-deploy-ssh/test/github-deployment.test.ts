@@ -28,7 +28,7 @@ function engine(): FakeEngine {
 function connectTo(result: FakeEngine | Error): ConnectHost {
   return async () => {
     if (result instanceof Error) throw result;
-    return { engine: result, prober: result.prober(), transport: 'stream-local', hostKey: 'SHA256:fake', close: () => undefined };
+    return { engine: result, prober: result.prober(), transport: 'stream-local', hostKey: 'SHA256:fake', lost: () => undefined, close: () => undefined };
   };
 }
 

@@ -31,7 +31,7 @@ function connectTo(engines: Record<string, FakeEngine | Error>, opened: string[]
     opened.push(host.host);
     if (!engine) throw new Error(`no fake for ${host.host}`);
     if (engine instanceof Error) throw engine;
-    return { engine, prober: engine.prober(), transport: 'stream-local', hostKey: 'SHA256:fake', close: () => undefined };
+    return { engine, prober: engine.prober(), transport: 'stream-local', hostKey: 'SHA256:fake', lost: () => undefined, close: () => undefined };
   };
 }
 

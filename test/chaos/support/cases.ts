@@ -4,7 +4,7 @@
 // Each case adds a row to the table printed when its file ends and appended to
 // GANGWAY_CHAOS_LOG (a JSON line per case) when that is set.
 import { appendFileSync } from 'node:fs';
-import type { LoadSummary } from '../../../lab/src/testing/load.ts';
+import type { LoadSample, LoadSummary } from '../../../lab/src/testing/load.ts';
 import { answeringVersion, historyRows, missingResults, startTraffic, type Endpoint, type TrafficOptions, type WriteStats } from './traffic.ts';
 
 export interface CaseRow {
@@ -26,6 +26,9 @@ export interface CaseOutcome<T> {
   value: T;
   row: CaseRow;
   load: LoadSummary;
+  /** Every reader request, timed from `startedAt` (performance.now() when the traffic began). */
+  samples: LoadSample[];
+  startedAt: number;
   writes: WriteStats;
 }
 
@@ -45,11 +48,11 @@ export async function underTraffic<T>(
   const rowsBefore = await historyRows(probe);
   const traffic = await startTraffic(endpoint, options);
   let value: T | undefined;
-  let error: unknown;
+  let error: Error | undefined;
   try {
     value = await fault();
   } catch (e) {
-    error = e;
+    error = e instanceof Error ? e : new Error(String(e));
   }
   const { load, writes } = await traffic.stop();
   const rowsAfter = await historyRows(probe).catch(() => -1);
@@ -63,12 +66,12 @@ export async function underTraffic<T>(
     rowsAfter,
     lost,
     version,
-    result: error ? `error: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}` : options.result && value !== undefined ? options.result(value) : 'ok',
+    result: error ? `error: ${error.message.split('\n')[0] ?? ''}` : options.result && value !== undefined ? options.result(value) : 'ok',
   };
   record(row);
   if (error) throw error;
   if (load.failed > 0 || writes.failed > 0) console.log(`${name}: failures ${JSON.stringify({ reads: load.errors, first: load.firstFailures, writes: writes.errors })}`);
-  return { value: value as T, row, load, writes };
+  return { value: value as T, row, load, writes, samples: traffic.load.samples, startedAt: traffic.load.startedAt };
 }
 
 export function record(row: CaseRow): void {

@@ -145,12 +145,16 @@ export async function openSsh(endpoint: SshEndpoint, options: SshOptions): Promi
         // uncaught 'error' event that kills the process in the middle of a deploy. Record it
         // instead: the calls in flight fail on their own, and the caller can say why.
         let lost: Error | undefined;
+        let closing = false;
         const onError = (error: Error): void => {
+          if (closing) return;
           lost ??= error;
           options.log?.(`connection to ${name} lost: ${error.message}`);
         };
         ssh.connection?.on('error', onError);
         jumpSsh?.connection?.on('error', onError);
+        // A server that goes away cleanly (sshd killed, host rebooting) closes without an error.
+        ssh.connection?.on('close', () => onError(new Error('the server closed the connection')));
         return {
           ssh,
           client: ssh.connection as Client,
@@ -160,6 +164,7 @@ export async function openSsh(endpoint: SshEndpoint, options: SshOptions): Promi
             return lost;
           },
           close: () => {
+            closing = true;
             ssh.dispose();
             jumpSsh?.dispose();
           },

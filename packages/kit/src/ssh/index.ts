@@ -17,3 +17,4 @@ export { openSsh, SshConnectError, type SshEndpoint, type SshOptions, type SshSe
 export { openDockerOverSsh, dockerThrough, type DockerTransport } from './docker.ts';
 export { forwardTcp, httpGetThroughSsh, type ForwardedHttpResponse } from './forward.ts';
 export { runOverSsh, shellQuote, type CommandResult } from './exec.ts';
+export { lostConnectionHint, matchRoute, routeTo, isTunnelInterface, type RouteInfo } from './route.ts';

@@ -1,0 +1,53 @@
+// Which container of an app serves now, and what an interrupted deploy left behind. Under
+// blue-green the answer is the proxy's upstream, not "the newest running container": a deploy
+// cut off after starting its new container (SSH gone, job cancelled) leaves that container
+// running without traffic, and a deploy cut off after the switch leaves the old one running.
+// The next deploy finds both from the proxy's config and tidies them before it starts: a
+// never-switched newer container is removed, an older one still running is stopped (kept for
+// rollback like any previous version).
+import { errorMessage } from '@gangway/kit';
+import type { ContainerSummary } from './engine.ts';
+import type { HostContext } from './host-context.ts';
+import { currentProxy, upstreamOf } from './proxy.ts';
+import { byDeployTime } from './retention.ts';
+
+/** `containers`: this app's, newest deploy first. The one that gets the traffic now, if any. */
+export async function servingContainer(ctx: HostContext, containers: ContainerSummary[]): Promise<ContainerSummary | undefined> {
+  const running = containers.filter((c) => c.state === 'running');
+  if (ctx.settings.strategy === 'blue-green' && ctx.settings.publish) {
+    const proxy = await currentProxy(ctx.engine, ctx.settings.app);
+    const upstream = proxy.details?.running && proxy.config ? upstreamOf(proxy.config) : undefined;
+    const serving = upstream ? running.find((c) => c.name === upstream) : undefined;
+    if (serving) return serving;
+  }
+  return running[0];
+}
+
+/**
+ * Under blue-green with a proxy: every running container of the app other than `serving` was
+ * left by an interrupted deploy. Newer ones never got traffic (removed, with their state in the
+ * log); older ones did and are stopped as a finished deploy would have. Returns what was done.
+ */
+export async function tidyInterrupted(ctx: HostContext, containers: ContainerSummary[], serving: ContainerSummary | undefined): Promise<{ removed: string[]; stopped: string[] }> {
+  const done = { removed: [] as string[], stopped: [] as string[] };
+  if (!serving || ctx.settings.strategy !== 'blue-green' || !ctx.settings.publish) return done;
+  const { engine, log, settings } = ctx;
+  for (const c of containers.filter((x) => x.state === 'running' && x.id !== serving.id)) {
+    const newer = byDeployTime(c, serving) < 0;
+    try {
+      if (newer) {
+        log.warn(`${c.name} is running but never got traffic (the proxy forwards to ${serving.name}): left by an interrupted deploy, removing it`);
+        await engine.removeContainer(c.id, { force: true });
+        done.removed.push(c.name);
+      } else {
+        log.warn(`${c.name} is still running although the proxy forwards to ${serving.name}: an interrupted deploy did not stop it; stopping it now (kept for rollback)`);
+        await engine.stopContainer(c.id, Math.ceil(settings.stopTimeoutMs / 1000));
+        await engine.updateRestartPolicy(c.id, 'no');
+        done.stopped.push(c.name);
+      }
+    } catch (error) {
+      log.warn(`Could not tidy ${c.name}: ${errorMessage(error)}`);
+    }
+  }
+  return done;
+}
