@@ -98561,7 +98561,7 @@ scope.__dirname ??= node_path__WEBPACK_IMPORTED_MODULE_0___default().dirname(sco
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2787);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2929);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6711);
 /* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3269);
 
 
@@ -98588,8 +98588,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 15 modules
 var core = __nccwpck_require__(5650);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 12 modules
-var src = __nccwpck_require__(2929);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 13 modules
+var src = __nccwpck_require__(6711);
 // EXTERNAL MODULE: ../node_modules/dockerode/lib/docker.js
 var docker = __nccwpck_require__(9742);
 var docker_default = /*#__PURE__*/__nccwpck_require__.n(docker);
@@ -99779,13 +99779,13 @@ async function main(signal, deps = {}) {
 
 /***/ }),
 
-/***/ 2929:
+/***/ 6711:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  j1: () => (/* reexport */ ConfigurationError),
+  j1: () => (/* reexport */ errors_ConfigurationError),
   G0: () => (/* reexport */ Inputs),
   wM: () => (/* reexport */ PhaseClock),
   "if": () => (/* reexport */ buildkitStatusOf),
@@ -99809,7 +99809,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   sn: () => (/* reexport */ timingsTable)
 });
 
-// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, backoffDelay, decodeBuildkitStatus, formatImageReference, inputEnvName, isConfigurationError, isValidHost, mapInputs, parseBoolean, parseChoice, parseDuration, parseHostPort, parseInteger, parseKeyValues, parseList, parsePort, registerSecret, reportFailure, retry, runnerInputs, secretParts, sleep
+// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, backoffDelay, decodeBuildkitStatus, describeRegistryFailure, formatBytes, formatImageReference, inputEnvName, isConfigurationError, isValidHost, mapInputs, parseBoolean, parseByteSize, parseChoice, parseDuration, parseHostPort, parseInteger, parseKeyValues, parseList, parsePort, registerSecret, reportFailure, retry, runnerInputs, secretParts, sleep
 
 ;// CONCATENATED MODULE: ../packages/kit/src/errors.ts
 /**
@@ -99817,7 +99817,7 @@ __nccwpck_require__.d(__webpack_exports__, {
  * cannot work. Its message names the input and says what to do. Anything that is not a
  * ConfigurationError is a bug or an outside failure and is reported with its stack.
  */
-class ConfigurationError extends Error {
+class errors_ConfigurationError extends Error {
     input;
     constructor(message, input) {
         super(message);
@@ -99827,7 +99827,7 @@ class ConfigurationError extends Error {
 }
 /** True when `error` is a ConfigurationError, also across bundle copies of this class. */
 function isConfigurationError(error) {
-    return error instanceof ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError');
+    return error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError');
 }
 /** The message of anything thrown, without assuming it is an Error. */
 function errorMessage(error) {
@@ -99861,9 +99861,9 @@ function parseDuration(raw, input) {
     const value = raw.trim();
     const hint = `Use a number with a unit: ms, s, m or h (for example "30s", "2m", "1m30s").`;
     if (value === '')
-        throw new ConfigurationError(`Input "${input}" is empty. ${hint}`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is empty. ${hint}`, input);
     if (/^\d+(\.\d+)?$/.test(value)) {
-        throw new ConfigurationError(`Input "${input}" is "${value}", which has no unit. ${hint}`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which has no unit. ${hint}`, input);
     }
     let total = 0;
     let matched = 0;
@@ -99874,7 +99874,7 @@ function parseDuration(raw, input) {
         matched = PART.lastIndex;
     }
     if (matched !== value.length) {
-        throw new ConfigurationError(`Input "${input}" is "${value}", which is not a duration. ${hint}`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not a duration. ${hint}`, input);
     }
     return Math.round(total);
 }
@@ -99889,6 +99889,58 @@ function formatDuration(ms) {
     const minutes = Math.floor(ms / 60_000);
     const seconds = Math.round((ms % 60_000) / 1000);
     return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/bytes.ts
+
+const UNIT_BYTES = {
+    b: 1,
+    kb: 1e3,
+    mb: 1e6,
+    gb: 1e9,
+    tb: 1e12,
+    kib: 2 ** 10,
+    mib: 2 ** 20,
+    gib: 2 ** 30,
+    tib: 2 ** 40,
+};
+const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)$/i;
+/**
+ * Parses a size like `1GiB`, `512MiB`, `1.5GB` or `0` into bytes. A bare number other than 0
+ * is rejected, as `parseDuration` rejects one: `1024` could mean bytes or megabytes, and a
+ * threshold a thousand times too small turns a safety check off without anyone noticing.
+ */
+function parseByteSize(raw, input) {
+    const value = raw.trim();
+    const hint = 'Use a number with a unit: B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB), for example "1GiB" or "500MB"; 0 turns it off.';
+    if (value === '')
+        throw new ConfigurationError(`Input "${input}" is empty. ${hint}`, input);
+    if (/^0+(\.0+)?$/.test(value))
+        return 0;
+    if (/^\d+(\.\d+)?$/.test(value))
+        throw new ConfigurationError(`Input "${input}" is "${value}", which has no unit. ${hint}`, input);
+    const m = SIZE.exec(value);
+    if (!m)
+        throw new ConfigurationError(`Input "${input}" is "${value}", which is not a size. ${hint}`, input);
+    const bytes = Math.round(Number(m[1]) * UNIT_BYTES[m[2].toLowerCase()]);
+    if (!Number.isSafeInteger(bytes))
+        throw new ConfigurationError(`Input "${input}" is "${value}", which is too large. ${hint}`, input);
+    return bytes;
+}
+/** Bytes for people, in binary units: `812 B`, `3.4 MiB`, `1.21 GiB`. */
+function formatBytes(bytes) {
+    if (!Number.isFinite(bytes))
+        return `${bytes} B`;
+    const sign = bytes < 0 ? '-' : '';
+    let n = Math.abs(bytes);
+    if (n < 1024)
+        return `${sign}${Math.round(n)} B`;
+    for (const unit of ['KiB', 'MiB', 'GiB', 'TiB']) {
+        n /= 1024;
+        if (n < 1024 || unit === 'TiB')
+            return `${sign}${n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : Math.round(n)} ${unit}`;
+    }
+    return `${sign}${n} TiB`;
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/parse.ts
@@ -99906,7 +99958,7 @@ function parseBoolean(raw, input) {
         return true;
     if (FALSE.includes(value))
         return false;
-    throw new ConfigurationError(`Input "${input}" is "${value}", which is not a boolean. Use true or false.`, input);
+    throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not a boolean. Use true or false.`, input);
 }
 /**
  * A list given one item a line, or separated by commas, or both. Blank items and
@@ -99943,15 +99995,15 @@ function parseKeyValues(raw, input, options = {}) {
         const eq = line.indexOf('=');
         const where = `line ${index + 1} of input "${input}"`;
         if (eq <= 0) {
-            throw new ConfigurationError(`${where} is not KEY=VALUE. Write one KEY=VALUE pair a line.`, input);
+            throw new errors_ConfigurationError(`${where} is not KEY=VALUE. Write one KEY=VALUE pair a line.`, input);
         }
         const key = line.slice(0, eq).trim();
         const value = line.slice(eq + 1);
         if (!keyPattern.test(key)) {
-            throw new ConfigurationError(`${where} has the key "${key}", which is not a valid name. Use letters, digits and _ (starting with a letter or _).`, input);
+            throw new errors_ConfigurationError(`${where} has the key "${key}", which is not a valid name. Use letters, digits and _ (starting with a letter or _).`, input);
         }
         if (pairs.has(key)) {
-            throw new ConfigurationError(`${where} repeats the key "${key}". Give each key once.`, input);
+            throw new errors_ConfigurationError(`${where} repeats the key "${key}". Give each key once.`, input);
         }
         pairs.set(key, value);
     });
@@ -99961,11 +100013,11 @@ function parseKeyValues(raw, input, options = {}) {
 function parsePort(raw, input) {
     const value = raw.trim();
     if (!/^\d+$/.test(value)) {
-        throw new ConfigurationError(`Input "${input}" is "${value}", which is not a port. Use a whole number from 1 to 65535.`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not a port. Use a whole number from 1 to 65535.`, input);
     }
     const port = Number(value);
     if (port < 1 || port > 65535) {
-        throw new ConfigurationError(`Input "${input}" is ${port}, outside the port range. Use a whole number from 1 to 65535.`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is ${port}, outside the port range. Use a whole number from 1 to 65535.`, input);
     }
     return port;
 }
@@ -99976,11 +100028,11 @@ function parseInteger(raw, input, bounds = {}) {
     const max = bounds.max ?? Number.MAX_SAFE_INTEGER;
     const range = `from ${min} to ${max}`;
     if (!/^-?\d+$/.test(value)) {
-        throw new ConfigurationError(`Input "${input}" is "${value}", which is not a whole number. Use a whole number ${range}.`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not a whole number. Use a whole number ${range}.`, input);
     }
     const n = Number(value);
     if (n < min || n > max) {
-        throw new ConfigurationError(`Input "${input}" is ${n}, out of range. Use a whole number ${range}.`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is ${n}, out of range. Use a whole number ${range}.`, input);
     }
     return n;
 }
@@ -100006,7 +100058,7 @@ function parseHostPort(raw, input, defaultPort) {
     const value = raw.trim();
     const example = defaultPort === undefined ? '"server.example.com:22"' : '"server.example.com" or "server.example.com:2222"';
     const fail = (why) => {
-        throw new ConfigurationError(`Input "${input}" is "${value}": ${why}. Write it as ${example}.`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}": ${why}. Write it as ${example}.`, input);
     };
     if (value === '')
         fail('it is empty');
@@ -100044,7 +100096,7 @@ function parseChoice(raw, input, choices) {
     const value = raw.trim();
     if (choices.includes(value))
         return value;
-    throw new ConfigurationError(`Input "${input}" is "${value}", which is not one of: ${choices.join(', ')}.`, input);
+    throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not one of: ${choices.join(', ')}.`, input);
 }
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 15 modules
@@ -100112,7 +100164,7 @@ class Inputs {
             if (options.default !== undefined)
                 return options.default;
             if (options.required) {
-                throw new ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
+                throw new errors_ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
             }
             return undefined;
         }
@@ -100126,7 +100178,7 @@ class Inputs {
         registerSecret(value);
         if (value.trim() === '') {
             if (options.required) {
-                throw new ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
+                throw new errors_ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
             }
             return options.default;
         }
@@ -100147,7 +100199,7 @@ class Inputs {
     list(name, options = {}) {
         const list = this.#take(name, options, (raw) => parseList(raw, name, options));
         if (options.required && (list === undefined || list.length === 0)) {
-            throw new ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
+            throw new errors_ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
         }
         return list ?? [];
     }
@@ -100215,6 +100267,9 @@ async function runAction(handlers) {
             core/* saveState */.LZ(IS_POST, 'true');
         try {
             await handlers.main(signal);
+            // The runner counts a cancelled step as cancelled whatever it did: never exit 0 after one.
+            if (signal.aborted)
+                reportFailure(new Error(`${errorMessage(signal.reason).replace(/\.$/, '')}; the step finished what it had started, and undid nothing.`));
         }
         catch (error) {
             reportFailure(error);
@@ -100311,34 +100366,34 @@ function parseDockerHost(raw, input, options = {}) {
     const value = raw.trim();
     const hint = 'Write it as unix:///var/run/docker.sock or tcp://host:2375.';
     if (value === '')
-        throw new ConfigurationError(`Input "${input}" is empty. ${hint}`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is empty. ${hint}`, input);
     if (value.startsWith('/'))
         return { kind: 'unix', socketPath: value, url: `unix://${value}` };
     const match = /^([a-z]+):\/\/(.*)$/.exec(value);
     if (!match)
-        throw new ConfigurationError(`Input "${input}" is "${value}", which is not a Docker host. ${hint}`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not a Docker host. ${hint}`, input);
     const scheme = match[1];
     const rest = match[2];
     if (scheme === 'unix') {
         if (!rest.startsWith('/'))
-            throw new ConfigurationError(`Input "${input}" is "${value}": a unix socket needs an absolute path (three slashes: unix:///path). ${hint}`, input);
+            throw new errors_ConfigurationError(`Input "${input}" is "${value}": a unix socket needs an absolute path (three slashes: unix:///path). ${hint}`, input);
         return { kind: 'unix', socketPath: rest, url: value };
     }
     if (scheme === 'tcp' || scheme === 'http' || scheme === 'https') {
         const hostPort = /^(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(rest);
         if (!hostPort)
-            throw new ConfigurationError(`Input "${input}" is "${value}": expected ${scheme}://host:port. ${hint}`, input);
+            throw new errors_ConfigurationError(`Input "${input}" is "${value}": expected ${scheme}://host:port. ${hint}`, input);
         const host = hostPort[1].replace(/^\[|\]$/g, '');
         const port = hostPort[2] === undefined ? (scheme === 'https' ? 2376 : 2375) : Number(hostPort[2]);
         if (port < 1 || port > 65535)
-            throw new ConfigurationError(`Input "${input}" is "${value}": the port is out of range. ${hint}`, input);
+            throw new errors_ConfigurationError(`Input "${input}" is "${value}": the port is out of range. ${hint}`, input);
         const tls = scheme === 'https' || (scheme === 'tcp' && (options.tls ?? port === 2376));
         return { kind: 'tcp', host, port, tls, url: value };
     }
     if (scheme === 'ssh') {
-        throw new ConfigurationError(`Input "${input}" is "${value}": ssh:// engines are not supported here. Forward the remote Docker socket to a local one, or use tcp://.`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}": ssh:// engines are not supported here. Forward the remote Docker socket to a local one, or use tcp://.`, input);
     }
-    throw new ConfigurationError(`Input "${input}" is "${value}": the scheme "${scheme}" is not a Docker host scheme. ${hint}`, input);
+    throw new errors_ConfigurationError(`Input "${input}" is "${value}": the scheme "${scheme}" is not a Docker host scheme. ${hint}`, input);
 }
 /** Connection options in the shape docker-modem (dockerode) takes. */
 function dockerModemOptions(host, tlsFiles) {
@@ -100377,7 +100432,7 @@ function isValidTag(tag) {
 function parseImageReference(raw, input = 'image') {
     const value = raw.trim();
     const fail = (why) => {
-        throw new ConfigurationError(`Input "${input}" is "${value}": ${why}. Write it as registry.example.com/team/app (optionally :tag).`, input);
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}": ${why}. Write it as registry.example.com/team/app (optionally :tag).`, input);
     };
     if (value === '')
         fail('it is empty');
@@ -100631,7 +100686,9 @@ function pushedDigestOf(message) {
 
 
 
+
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
+
 
 
 

@@ -98416,8 +98416,10 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: endpointFor
 
-// EXTERNAL MODULE: ../packages/kit/src/ssh/index.ts + 8 modules
-var ssh = __nccwpck_require__(9474);
+// EXTERNAL MODULE: ../packages/kit/src/ssh/index.ts + 12 modules
+var ssh = __nccwpck_require__(9699);
+// EXTERNAL MODULE: ./src/disk-space.ts
+var disk_space = __nccwpck_require__(8391);
 // EXTERNAL MODULE: ./src/engine.ts
 var engine = __nccwpck_require__(291);
 ;// CONCATENATED MODULE: ./src/swarm-engine.ts
@@ -98502,6 +98504,7 @@ var src_settings = __nccwpck_require__(7436);
 
 
 
+
 function endpointFor(settings, host) {
     return { host: host.host, port: host.port, ...settings.login, trust: settings.trust };
 }
@@ -98510,7 +98513,8 @@ const connectHost = async (settings, host, log, signal) => {
     const session = await (0,ssh/* openSsh */.zT)(endpointFor(settings, host), {
         connectTimeoutMs: settings.connectTimeoutMs,
         attempts: settings.connectAttempts,
-        keepaliveIntervalMs: 10_000,
+        // 5 s × 3 unanswered: a connection that falls silent (a VPN whose server died) fails in ~15-20 s.
+        keepaliveIntervalMs: 5_000,
         log,
         ...(signal ? { signal } : {}),
         ...(jump ? { jump: { host: jump.host, port: jump.port, username: jump.username, ...(jump.privateKey ? { privateKey: jump.privateKey } : {}), ...(jump.passphrase ? { passphrase: jump.passphrase } : {}), trust: jump.trust } } : {}),
@@ -98520,7 +98524,7 @@ const connectHost = async (settings, host, log, signal) => {
         const prober = {
             get: (h, port, path, timeoutMs, probeSignal) => (0,ssh/* httpGetThroughSsh */.ow)(session.client, { host: h, port, path }, { timeoutMs, ...(probeSignal ? { signal: probeSignal } : {}) }),
         };
-        return { engine: (0,engine/* dockerEngine */.JH)(docker), swarm: dockerSwarmEngine(docker), prober, transport, hostKey: session.hostKey, close: () => session.close() };
+        return { engine: (0,engine/* dockerEngine */.JH)(docker), swarm: dockerSwarmEngine(docker), prober, transport, hostKey: session.hostKey, disk: (0,disk_space/* sshDiskProbe */._l)(docker, session.client), lost: () => session.lost, close: () => session.close() };
     }
     catch (error) {
         session.close();
@@ -98635,6 +98639,129 @@ function appContainerSpec(settings, next) {
 
 /***/ }),
 
+/***/ 8391:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   UC: () => (/* binding */ noSpaceError),
+/* harmony export */   YU: () => (/* binding */ isNoSpaceError),
+/* harmony export */   _l: () => (/* binding */ sshDiskProbe),
+/* harmony export */   g$: () => (/* binding */ ensureRoomForPull)
+/* harmony export */ });
+/* unused harmony exports DiskProbeUnavailableError, parseDfOutput */
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7863);
+/* harmony import */ var _gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9699);
+
+
+/** The server cannot tell (no exec, no df, unexpected output): the check is skipped with a warning. */
+class DiskProbeUnavailableError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'DiskProbeUnavailableError';
+    }
+}
+/** `df -Pk` output (POSIX format: one header line, one line per filesystem, 1024-byte blocks). */
+function parseDfOutput(text, dataRoot) {
+    const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    const header = lines[0] ?? '';
+    if (!/^Filesystem\s/i.test(header) || lines.length < 2)
+        throw new DiskProbeUnavailableError(`df printed no POSIX table: ${JSON.stringify(text.slice(0, 200))}`);
+    // The last line is ours; a device name with spaces would shift the columns, so read from the right.
+    const fields = lines[lines.length - 1].split(/\s+/);
+    const capacity = fields.findIndex((f, i) => i >= 4 && /^\d+%$/.test(f));
+    if (capacity < 4)
+        throw new DiskProbeUnavailableError(`df printed a line it cannot read: ${JSON.stringify(lines[lines.length - 1])}`);
+    const [total, , available] = fields.slice(capacity - 3, capacity).map(Number);
+    if (!Number.isFinite(total) || !Number.isFinite(available))
+        throw new DiskProbeUnavailableError(`df printed sizes it cannot read: ${JSON.stringify(lines[lines.length - 1])}`);
+    return {
+        dataRoot,
+        filesystem: fields.slice(0, capacity - 3).join(' '),
+        mountedOn: fields.slice(capacity + 1).join(' ') || dataRoot,
+        totalBytes: total * 1024,
+        availableBytes: available * 1024,
+    };
+}
+/** The real probe: the data-root from the engine, `df -Pk -- <data-root>` over the SSH connection. */
+function sshDiskProbe(docker, client) {
+    return {
+        async dataRootSpace() {
+            const info = (await docker.info());
+            const dataRoot = typeof info.DockerRootDir === 'string' ? info.DockerRootDir : '';
+            if (!dataRoot.startsWith('/'))
+                throw new DiskProbeUnavailableError(`the engine reported no data-root (DockerRootDir: ${JSON.stringify(info.DockerRootDir)})`);
+            let result;
+            try {
+                result = await (0,_gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_1__/* .runOverSsh */ .oO)(client, ['df', '-Pk', '--', dataRoot], { timeoutMs: 15_000 });
+            }
+            catch (error) {
+                throw new DiskProbeUnavailableError(`df could not run over SSH (${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(error)})`);
+            }
+            if (result.exitCode !== 0) {
+                throw new DiskProbeUnavailableError(`df -Pk -- ${dataRoot} exited with ${String(result.exitCode)}${result.stderr.trim() ? `: ${result.stderr.trim().slice(0, 200)}` : ''}`);
+            }
+            return parseDfOutput(result.stdout, dataRoot);
+        },
+    };
+}
+function describe(space) {
+    const where = space.mountedOn && space.mountedOn !== space.dataRoot ? `${space.dataRoot} (on ${space.mountedOn})` : space.dataRoot;
+    return `${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(space.availableBytes)} free of ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(space.totalBytes)} at the Docker data-root ${where}`;
+}
+const FIXES = 'Free space on the server (docker image prune; lower "keep" so fewer old images stay), give the data-root a larger disk, or lower "min-free-space" ("0" turns this check off)';
+/**
+ * Refuses the deploy, before anything is pulled, when the data-root has less than `min-free-space`
+ * free. Skipped when min-free-space is 0 or the host offers no probe; a probe that cannot tell warns.
+ * An image already on the server by digest needs no room: low space is then only a warning.
+ * Returns what it measured (undefined when it did not).
+ */
+async function ensureRoomForPull(ctx, image) {
+    const min = ctx.settings.minFreeSpaceBytes;
+    if (!min || !ctx.disk)
+        return undefined;
+    let space;
+    try {
+        space = await ctx.disk.dataRootSpace();
+    }
+    catch (error) {
+        ctx.log.warn(`Could not measure the free space of the Docker data-root on ${ctx.host}, so the min-free-space check is skipped: ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(error)}`);
+        return undefined;
+    }
+    if (space.availableBytes >= min) {
+        ctx.log.info(`disk: ${describe(space)} (min-free-space ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(min)})`);
+        return space;
+    }
+    const requested = (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .formatImageReference */ .my)(image);
+    if (image.digest && (await ctx.engine.inspectImage(requested))) {
+        ctx.log.warn(`Only ${describe(space)} on ${ctx.host}, below min-free-space ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(min)}; ${requested} is already there, so nothing needs pulling and the deploy goes on. ${FIXES}.`);
+        return space;
+    }
+    throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Not enough disk space on ${ctx.host} to pull ${requested}: ${describe(space)}, below min-free-space ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(min)}. Nothing was pulled and nothing running was touched. ${FIXES}.`, 'min-free-space');
+}
+/** The pull failed because the disk filled up (the check was off or the image was larger than the margin). */
+function isNoSpaceError(error) {
+    return /no space left on device|ENOSPC|disk quota exceeded/i.test((0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(error));
+}
+/**
+ * A pull that ran out of disk, told as such: where, how much is free now (the engine drops its
+ * partial download, so this is usually more than at the moment it failed), and what to do.
+ */
+async function noSpaceError(ctx, image, error) {
+    let now = '';
+    if (ctx.disk) {
+        now = await ctx.disk.dataRootSpace().then((space) => ` (now ${describe(space)})`, () => '');
+    }
+    const min = ctx.settings.minFreeSpaceBytes;
+    const check = min ? `min-free-space (${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .formatBytes */ .z3)(min)}) was not enough room for this image: raise it` : 'min-free-space is off: set it (e.g. "1GiB") so the deploy refuses before pulling';
+    // The engine's own words, cut to the write that failed (the rest repeats the image and the registry).
+    const said = (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(error);
+    const write = /[^,;:()]*:\s*no space left on device/i.exec(said)?.[0].trim() ?? said.slice(0, 300);
+    return new Error(`The pull of ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .formatImageReference */ .my)(image)} on ${ctx.host} ran out of disk space${now}. Nothing was switched: the running version was not touched and keeps serving. ${FIXES.replace(', or lower "min-free-space" ("0" turns this check off)', '')}; ${check}. (The engine: ${write}.)`, { cause: error });
+}
+
+
+/***/ }),
+
 /***/ 291:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -98645,7 +98772,7 @@ function appContainerSpec(settings, next) {
 /* unused harmony export demuxDockerStream */
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7075);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2552);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7863);
 // The few Docker Engine API calls a deploy makes, behind one small interface: the real one
 // runs dockerode over the SSH connection; unit tests hand the deploy logic a fake.
 
@@ -98753,6 +98880,8 @@ function dockerEngine(docker) {
                 created: Math.floor(Date.parse(raw.Created) / 1000),
                 running: raw.State.Running,
                 exitCode: raw.State.ExitCode,
+                ...(raw.RestartCount === undefined ? {} : { restartCount: raw.RestartCount }),
+                ...(raw.State.StartedAt ? { startedAt: raw.State.StartedAt } : {}),
                 ...(health ? { health: { status: health.Status, log: (health.Log ?? []).map((l) => ({ start: l.Start, exitCode: l.ExitCode, output: l.Output })) } } : {}),
                 addresses,
                 createOptions: createOptionsFrom(raw),
@@ -98883,8 +99012,8 @@ function dockerEngine(docker) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2552);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4072);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7863);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(495);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
 
@@ -98943,7 +99072,7 @@ function savedLocks(raw) {
 /* unused harmony exports LockTimeoutError, describeHolder */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2552);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7863);
 /* harmony import */ var _container_spec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6984);
 /* harmony import */ var _engine_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(291);
 // The deploy lock of one app on one host: a marker container with a fixed name. The Engine
@@ -99052,7 +99181,7 @@ async function releaseLock(engine, lock) {
 
 /***/ }),
 
-/***/ 4072:
+/***/ 495:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -99065,8 +99194,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 15 modules
 var core = __nccwpck_require__(5650);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 11 modules
-var src = __nccwpck_require__(2552);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 13 modules
+var src = __nccwpck_require__(7863);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
 // EXTERNAL MODULE: external "os"
@@ -104172,18 +104301,60 @@ class GitHubDeployment {
     }
 }
 
-// EXTERNAL MODULE: ../packages/kit/src/ssh/index.ts + 8 modules
-var ssh = __nccwpck_require__(9474);
+// EXTERNAL MODULE: ../packages/kit/src/ssh/index.ts + 12 modules
+var ssh = __nccwpck_require__(9699);
 // EXTERNAL MODULE: ./src/connection.ts + 1 modules
 var connection = __nccwpck_require__(8752);
 // EXTERNAL MODULE: ./src/container-spec.ts
 var container_spec = __nccwpck_require__(6984);
+// EXTERNAL MODULE: ./src/disk-space.ts
+var disk_space = __nccwpck_require__(8391);
 // EXTERNAL MODULE: ./src/lock.ts
 var src_lock = __nccwpck_require__(3350);
 ;// CONCATENATED MODULE: ./src/pull.ts
 // Pulls the image on the server with the registry credentials in the request header only
 // (nothing is written on the server), and resolves what was pulled to `repo@sha256:…`.
+//
+// When the registry fails, the error names it and says why (refused, timed out, HTTP status,
+// transfer cut), which the engine's own text rarely does. Retries: the engine already retries
+// every layer and the image config itself (6 attempts, 5 to 25 s apart for a layer: 75 s), so
+// nothing is added on top of that. It does not retry the manifest: a registry behind a load
+// balancer that answers 502/503 for a few seconds while it restarts fails the deploy at once.
+// So a transient failure before any layer moved (a 5xx or 429, a reset, a timeout) is tried
+// again twice, 2 s then 4 s later: a blip is absorbed, and a registry that stays broken fails
+// the step within about 7 s more. A refused connection, a TLS or auth error, or a missing image
+// are not retried: they do not heal in seconds. A pull that gets no message from the engine for
+// `stallMs` (the registry accepted the connection and never answered; the engine has no
+// timeout of its own there) is given up.
 
+const PULL_ATTEMPTS = 3;
+const PULL_RETRY_DELAY_MS = 2000;
+const PULL_STALL_MS = 120_000;
+/** The registry failed the pull: the message names the registry and the cause. */
+class RegistryPullError extends Error {
+    registry;
+    failure;
+    stage;
+    /** What the engine said, as it said it. */
+    engineMessage;
+    /** Whether trying the whole pull again is worth it (see the top of this file). */
+    retryable;
+    constructor(options) {
+        const { failure, stage, layer } = options;
+        const where = stage === 'manifest' ? 'fetching the manifest' : stage === 'config' ? 'fetching the image config' : layer ? `downloading layer ${layer}` : 'downloading the layers';
+        const engineTries = failure.engineAttempts ? `, after the engine's ${failure.engineAttempts} attempts` : stage === 'layers' && failure.transient ? ", after the engine's own retries" : '';
+        const ours = options.attempts > 1 ? `; ${options.attempts} attempts` : '';
+        const seconds = (options.ms / 1000).toFixed(1);
+        super(`Could not pull ${options.requested} from registry ${options.registry}: ${failure.cause}, while ${where}${engineTries}${ours} (${seconds} s). ` +
+            `The engine said: ${options.engineMessage}`);
+        this.name = 'RegistryPullError';
+        this.registry = options.registry;
+        this.failure = failure;
+        this.stage = stage;
+        this.engineMessage = options.engineMessage;
+        this.retryable = options.retryable;
+    }
+}
 /** The digest for this repository among an image's RepoDigests. */
 function digestFor(repository, repoDigests) {
     for (const rd of repoDigests) {
@@ -104193,19 +104364,104 @@ function digestFor(repository, repoDigests) {
     }
     return undefined;
 }
+/** The text of an error the engine reported: in the stream, or as the HTTP answer to the pull request. */
+function engineErrorText(error) {
+    if (error instanceof src/* EngineStreamError */.$k)
+        return error.message;
+    const e = error;
+    if (typeof e?.statusCode !== 'number')
+        return undefined;
+    if (e.json && typeof e.json.message === 'string')
+        return e.json.message;
+    return typeof e.message === 'string' ? e.message.replace(/^\(HTTP code \d+\)[^-]*- /, '').trim() : undefined;
+}
+class PullStalled extends Error {
+}
+async function pullOnce(engine, image, auth, log, stallMs, state) {
+    const seen = new Set();
+    let timer;
+    let stalled;
+    const watchdog = new Promise((_, reject) => {
+        stalled = () => reject(new PullStalled());
+    });
+    const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => stalled?.(), stallMs);
+    };
+    const onMessage = (m) => {
+        arm();
+        const status = m.status ?? '';
+        if (m.id && !status.startsWith('Pulling from')) {
+            state.stage = 'layers';
+            if (/^(Retrying in|Downloading|Pulling fs layer)/.test(status))
+                state.layer = m.id;
+        }
+        // The engine counts a layer's retry down every second ("Retrying in 5 seconds", "… 4 …"):
+        // one line per retry, when the countdown starts (its waits are multiples of 5 s).
+        const retrying = /^Retrying in (\d+) seconds?$/.exec(status);
+        if (retrying) {
+            if (Number(retrying[1]) % 5 === 0 && !seen.has(`${m.id ?? ''}: ${status}`)) {
+                seen.add(`${m.id ?? ''}: ${status}`);
+                log(`${m.id ?? ''}: the registry failed this layer; the engine tries again in ${retrying[1]} s`);
+            }
+            return;
+        }
+        // Layer-by-layer progress is noise in a CI log: one line per layer state, plus the summary lines.
+        const line = m.id ? `${m.id}: ${status}` : (status || m.stream || '').trim();
+        if (line && !m.progressDetail?.current && !seen.has(line)) {
+            seen.add(line);
+            log(line);
+        }
+    };
+    arm();
+    const pulling = engine.pull(image.repository, image.digest ?? image.tag ?? 'latest', auth, onMessage);
+    // A stalled pull is left to the engine: closing the connection to it (at the end of the step) cancels it.
+    pulling.catch(() => undefined);
+    try {
+        await Promise.race([pulling, watchdog]);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
 async function pullImage(engine, image, options) {
     const requested = (0,src/* formatImageReference */.my)(image);
     const auth = options.registry
         ? (0,src/* registryAuthHeader */.bJ)({ ...options.registry, serveraddress: (0,src/* registryServerAddress */.LW)(image.registry) })
         : undefined;
-    const seen = new Set();
-    await engine.pull(image.repository, image.digest ?? image.tag ?? 'latest', auth, (m) => {
-        // Layer-by-layer progress is noise in a CI log: one line per layer state, plus the summary lines.
-        const line = m.id ? `${m.id}: ${m.status ?? ''}` : (m.status ?? m.stream ?? '').trim();
-        if (line && !m.progressDetail?.current && !seen.has(line)) {
-            seen.add(line);
-            options.log(line);
+    const attempts = Math.max(1, options.attempts ?? PULL_ATTEMPTS);
+    const stallMs = options.stallMs ?? PULL_STALL_MS;
+    const started = performance.now();
+    await (0,src/* retry */.L5)(async (attempt) => {
+        const state = { stage: 'manifest' };
+        try {
+            await pullOnce(engine, image, auth, options.log, stallMs, state);
         }
+        catch (error) {
+            if (error instanceof PullStalled) {
+                const failure = { kind: 'timeout', transient: false, cause: `unreachable: no progress for ${Math.round(stallMs / 1000)} s (the registry, or the network to it, stopped answering)` };
+                throw new RegistryPullError({ requested, registry: image.registry, failure, stage: state.stage, ...(state.layer ? { layer: state.layer } : {}), engineMessage: '(nothing)', attempts: attempt, ms: performance.now() - started, retryable: false });
+            }
+            const text = engineErrorText(error);
+            if (text === undefined)
+                throw error;
+            const failure = (0,src/* describeRegistryFailure */.Bp)(text);
+            const stage = /pulling image configuration/i.test(text) ? 'config' : state.stage;
+            // Only what the engine did not already retry: the manifest, before any layer moved.
+            const retryable = failure.transient && stage === 'manifest' && failure.engineAttempts === undefined;
+            throw new RegistryPullError({ requested, registry: image.registry, failure, stage, ...(state.layer && stage === 'layers' ? { layer: state.layer } : {}), engineMessage: text, attempts: attempt, ms: performance.now() - started, retryable });
+        }
+    }, {
+        attempts,
+        initialDelayMs: options.retryDelayMs ?? PULL_RETRY_DELAY_MS,
+        factor: 2,
+        jitter: 0.2,
+        shouldRetry: (error) => error instanceof RegistryPullError && error.retryable,
+        onRetry: (error, attempt, delayMs) => {
+            const e = error;
+            options.log(`registry ${e.registry}: ${e.failure.cause} (attempt ${attempt} of ${attempts}); trying again in ${(delayMs / 1000).toFixed(1)} s`);
+        },
+        ...(options.sleep ? { sleep: options.sleep } : {}),
     });
     const details = await engine.inspectImage(requested);
     if (!details)
@@ -104292,17 +104548,18 @@ class NothingToRollBackError extends Error {
     }
 }
 /**
- * `containers` are this app's, newest deploy first. The current one is the running one (else
- * the newest); the target is the next older one, or its image re-created.
+ * `containers` are this app's, newest deploy first. The current one is `serving` (the proxy's
+ * upstream under blue-green), else the running one, else the newest; the target is the next
+ * older one, or its image re-created.
  */
-async function chooseRollback(ctx, containers, provenance) {
+async function chooseRollback(ctx, containers, provenance, serving) {
     const { settings, engine } = ctx;
     const app = settings.app;
-    const current = containers.find((c) => c.state === 'running') ?? containers[0];
+    const current = serving ?? containers.find((c) => c.state === 'running') ?? containers[0];
     if (!current)
         throw new NothingToRollBackError(app, ctx.host, 'no container of this app exists on the server');
     const from = current.state === 'running' ? current : undefined;
-    const older = containers.slice(containers.indexOf(current) + 1);
+    const older = containers.slice(containers.findIndex((c) => c.id === current.id) + 1);
     const previous = older[0];
     if (previous) {
         return {
@@ -104350,10 +104607,70 @@ async function chooseRollback(ctx, containers, provenance) {
     };
 }
 
+// EXTERNAL MODULE: ./src/proxy.ts + 1 modules
+var src_proxy = __nccwpck_require__(1075);
+;// CONCATENATED MODULE: ./src/serving.ts
+// Which container of an app serves now, and what an interrupted deploy left behind. Under
+// blue-green the answer is the proxy's upstream, not "the newest running container": a deploy
+// cut off after starting its new container (SSH gone, job cancelled) leaves that container
+// running without traffic, and a deploy cut off after the switch leaves the old one running.
+// The next deploy finds both from the proxy's config and tidies them before it starts: a
+// never-switched newer container is removed, an older one still running is stopped (kept for
+// rollback like any previous version).
+
+
+
+/** `containers`: this app's, newest deploy first. The one that gets the traffic now, if any. */
+async function servingContainer(ctx, containers) {
+    const running = containers.filter((c) => c.state === 'running');
+    if (ctx.settings.strategy === 'blue-green' && ctx.settings.publish) {
+        const proxy = await (0,src_proxy/* currentProxy */.Ms)(ctx.engine, ctx.settings.app);
+        const upstream = proxy.details?.running && proxy.config ? (0,src_proxy/* upstreamOf */.Fw)(proxy.config) : undefined;
+        const serving = upstream ? running.find((c) => c.name === upstream) : undefined;
+        if (serving)
+            return serving;
+    }
+    return running[0];
+}
+/**
+ * Under blue-green with a proxy: every running container of the app other than `serving` was
+ * left by an interrupted deploy. Newer ones never got traffic (removed, with their state in the
+ * log); older ones did and are stopped as a finished deploy would have. Returns what was done.
+ */
+async function tidyInterrupted(ctx, containers, serving) {
+    const done = { removed: [], stopped: [] };
+    if (!serving || ctx.settings.strategy !== 'blue-green' || !ctx.settings.publish)
+        return done;
+    const { engine, log, settings } = ctx;
+    for (const c of containers.filter((x) => x.state === 'running' && x.id !== serving.id)) {
+        const newer = byDeployTime(c, serving) < 0;
+        try {
+            if (newer) {
+                log.warn(`${c.name} is running but never got traffic (the proxy forwards to ${serving.name}): left by an interrupted deploy, removing it`);
+                await engine.removeContainer(c.id, { force: true });
+                done.removed.push(c.name);
+            }
+            else {
+                log.warn(`${c.name} is still running although the proxy forwards to ${serving.name}: an interrupted deploy did not stop it; stopping it now (kept for rollback)`);
+                await engine.stopContainer(c.id, Math.ceil(settings.stopTimeoutMs / 1000));
+                await engine.updateRestartPolicy(c.id, 'no');
+                done.stopped.push(c.name);
+            }
+        }
+        catch (error) {
+            log.warn(`Could not tidy ${c.name}: ${(0,src/* errorMessage */.gJ)(error)}`);
+        }
+    }
+    return done;
+}
+
 ;// CONCATENATED MODULE: ./src/deployer.ts
 // One host's deploy, phase by phase: pull → lock → plan → swap (the strategy) → retention →
 // unlock. Rollback runs the same phases with a plan that points back. The lock is released in
 // `finally`, and again by the post step if this process dies before that.
+
+
+
 
 
 
@@ -104372,6 +104689,27 @@ class DeployFailedError extends Error {
         this.name = 'DeployFailedError';
         this.outcome = outcome;
     }
+}
+/**
+ * An error from a host whose SSH connection broke becomes one that says so, with the likely
+ * cause (the VPN, when the host is reached through one) and where that leaves the server.
+ */
+async function explainLostConnection(ctx, error) {
+    const lost = ctx.connectionLost?.();
+    if (!lost)
+        return error;
+    const phase = ctx.clock.phases.at(-1)?.phase;
+    const hint = await (0,ssh/* lostConnectionHint */.qD)(ctx.settings.hosts.find((h) => ctx.host === h.host || ctx.host === `${h.host}:${h.port}`)?.host ?? ctx.host);
+    const message = [
+        `Lost the SSH connection to ${ctx.host}${phase ? ` (in the ${phase} phase)` : ''}: ${lost.message}.`,
+        hint,
+        `The server is as the connection left it: the proxy still forwards to the container it served unless the switch had happened; the next deploy of ${ctx.settings.app} finds the container that serves and tidies what this one left. The deploy lock is released by the post step, or taken over after lock-ttl. Re-run the deploy.`,
+        // Not DeployFailedError's own tail ("rolled back"): with the connection gone, nothing could be undone.
+        `(${error instanceof DeployFailedError ? (error.outcome.error?.message ?? error.message) : error.message})`,
+    ].filter((l) => l !== '').join(' ');
+    const wrapped = new Error(message, { cause: error });
+    wrapped.name = 'ConnectionLostError';
+    return wrapped;
 }
 class HostDeployer {
     #ctx;
@@ -104415,7 +104753,13 @@ class HostDeployer {
                 const image = s.image;
                 if (!image)
                     throw new src/* ConfigurationError */.j1('Input "image" is required unless rollback: true.', 'image');
-                pulled = await ctx.clock.time('pull', () => ctx.log.group(`pull ${(0,src/* formatImageReference */.my)(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })));
+                // Before anything is pulled: a pull that fills the data-root would also stop the running app's writes.
+                await (0,disk_space/* ensureRoomForPull */.g$)(ctx, image);
+                pulled = await ctx.clock
+                    .time('pull', () => ctx.log.group(`pull ${(0,src/* formatImageReference */.my)(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })))
+                    .catch(async (error) => {
+                    throw (0,disk_space/* isNoSpaceError */.YU)(error) ? await (0,disk_space/* noSpaceError */.UC)(ctx, image, error) : error;
+                });
                 ctx.log.info(`pulled ${pulled.requested} → ${pulled.ref}`);
                 report.image = pulled.ref;
                 report.imageDigest = pulled.digest;
@@ -104441,13 +104785,17 @@ class HostDeployer {
             }
             // Listed again under the lock: another deploy may have finished while we waited.
             containers = await this.#appContainers();
-            const current = containers.find((c) => c.state === 'running');
+            const serving = await servingContainer(ctx, containers);
+            const tidied = await tidyInterrupted(ctx, containers, serving);
+            if (tidied.removed.length + tidied.stopped.length > 0)
+                containers = await this.#appContainers();
+            const current = serving ? containers.find((c) => c.id === serving.id) : undefined;
             const running = containers.filter((c) => c.state === 'running');
             if (running.length > 1)
-                ctx.log.warn(`${running.length} containers of ${s.app} are running (${running.map((c) => c.name).join(', ')}); replacing the newest, ${current?.name ?? ''}.`);
+                ctx.log.warn(`${running.length} containers of ${s.app} are running (${running.map((c) => c.name).join(', ')}); replacing ${current?.name ?? 'the newest'}.`);
             let plan;
             if (s.rollback) {
-                const choice = await chooseRollback(ctx, containers, this.#provenance);
+                const choice = await chooseRollback(ctx, containers, this.#provenance, current);
                 ctx.log.info(`rolling back ${choice.plan.from?.name ?? '(nothing running)'} → ${choice.target}`);
                 plan = choice.plan;
                 report.image = choice.targetImage;
@@ -104483,7 +104831,7 @@ class HostDeployer {
             return { report };
         }
         catch (error) {
-            const failure = error instanceof Error ? error : new Error((0,src/* errorMessage */.gJ)(error));
+            const failure = await explainLostConnection(ctx, error instanceof Error ? error : new Error((0,src/* errorMessage */.gJ)(error)));
             report.error = failure.message;
             if (!(0,src/* isConfigurationError */.p0)(error) && !(error instanceof DeployFailedError) && failure.stack)
                 ctx.log.debug?.(failure.stack);
@@ -104675,290 +105023,6 @@ async function oneOffHooks(engine, spec, hook, commands, options) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/tar.ts
-function field(buffer, offset, length, value) {
-    buffer.write(value, offset, Math.min(length, Buffer.byteLength(value)), 'utf8');
-}
-function octal(value, length) {
-    return `${value.toString(8).padStart(length - 1, '0')}\0`;
-}
-function header(entry, size, mtime) {
-    const h = Buffer.alloc(512, 0);
-    const dir = entry.name.endsWith('/');
-    if (Buffer.byteLength(entry.name) > 100)
-        throw new Error(`tar entry name too long: ${entry.name}`);
-    field(h, 0, 100, entry.name);
-    field(h, 100, 8, octal(entry.mode ?? (dir ? 0o755 : 0o644), 8));
-    field(h, 108, 8, octal(0, 8));
-    field(h, 116, 8, octal(0, 8));
-    field(h, 124, 12, octal(size, 12));
-    field(h, 136, 12, octal(mtime, 12));
-    field(h, 148, 8, '        ');
-    field(h, 156, 1, dir ? '5' : '0');
-    field(h, 257, 6, 'ustar\0');
-    field(h, 263, 2, '00');
-    field(h, 265, 32, 'root');
-    field(h, 297, 32, 'root');
-    let sum = 0;
-    for (const byte of h)
-        sum += byte;
-    field(h, 148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
-    return h;
-}
-/** The tar archive of `entries` (owned by root, mtime now). */
-function tarArchive(entries, mtime = Math.floor(Date.now() / 1000)) {
-    const parts = [];
-    for (const entry of entries) {
-        const body = entry.name.endsWith('/') ? Buffer.alloc(0) : Buffer.isBuffer(entry.content) ? entry.content : Buffer.from(entry.content ?? '', 'utf8');
-        parts.push(header(entry, body.length, mtime), body);
-        const pad = (512 - (body.length % 512)) % 512;
-        if (pad > 0)
-            parts.push(Buffer.alloc(pad, 0));
-    }
-    parts.push(Buffer.alloc(1024, 0));
-    return Buffer.concat(parts);
-}
-
-;// CONCATENATED MODULE: ./src/proxy.ts
-// The managed nginx proxy of a blue-green app: a container `<app>-proxy` that holds the public
-// port and forwards to one app container on the app's private network, by container name.
-// Its whole nginx.conf is Gangway's (its own path, `-c`), so the image's default site, if any,
-// plays no part. A switch writes the config through the Engine's put-archive call, checks it
-// with `nginx -t` and reloads gracefully: old workers finish their requests, new ones use the
-// new upstream. A missing or outdated proxy is replaced; the port is free only between the old
-// proxy's exit and the new one's bind.
-
-
-
-
-/** Where Gangway's config lives inside the proxy container. */
-const PROXY_CONF_DIR = '/etc/gangway';
-const PROXY_CONF = `${PROXY_CONF_DIR}/nginx.conf`;
-/** The port nginx listens on inside the proxy container (published as `publish`). */
-const PROXY_PORT = 8080;
-/** Bumped when the proxy's container settings (not its config) change: older proxies are replaced. */
-const PROXY_SPEC_VERSION = 1;
-/** The first line of every config Gangway writes, naming the container it forwards to. */
-const UPSTREAM_MARK = '# gangway-upstream:';
-function nginxConfig(app, upstream) {
-    return `${UPSTREAM_MARK} ${upstream.name}
-# Written by Gangway's action-deploy-ssh for ${app} on every switch; edits are overwritten.
-worker_processes auto;
-pid /tmp/gangway-nginx.pid;
-error_log stderr warn;
-# Old workers get this long to finish their requests after a reload or SIGQUIT.
-worker_shutdown_timeout 60s;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server_tokens off;
-  client_max_body_size 64m;
-  upstream gangway_app {
-    # max_fails=0: a single server is never marked down; a failed cached connection is retried.
-    server ${upstream.name}:${upstream.port} max_fails=0;
-    keepalive 32;
-    # Below Node's default keep-alive timeout (5 s): nginx drops idle connections before the app does.
-    keepalive_timeout 4s;
-  }
-  server {
-    listen ${PROXY_PORT};
-    location / {
-      proxy_pass http://gangway_app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Real-IP $remote_addr;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_connect_timeout 5s;
-      proxy_read_timeout 300s;
-      proxy_send_timeout 300s;
-      proxy_next_upstream error timeout;
-      proxy_next_upstream_tries 3;
-      proxy_request_buffering on;
-    }
-  }
-}
-`;
-}
-function upstreamOf(config) {
-    const first = config.split('\n')[0] ?? '';
-    return first.startsWith(UPSTREAM_MARK) ? first.slice(UPSTREAM_MARK.length).trim() : undefined;
-}
-function proxySpecHash(d) {
-    return (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify({ v: PROXY_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
-}
-function proxyContainerSpec(app, d, name = (0,container_spec/* proxyName */.ec)(app)) {
-    const port = `${PROXY_PORT}/tcp`;
-    return {
-        name,
-        Image: d.imageRef,
-        Cmd: ['nginx', '-c', PROXY_CONF, '-g', 'daemon off;'],
-        // Graceful: nginx finishes in-flight requests on SIGQUIT.
-        StopSignal: 'SIGQUIT',
-        Labels: { [container_spec/* LABEL */.d_.managed]: 'true', [container_spec/* LABEL */.d_.role]: 'proxy', [container_spec/* LABEL */.d_.app]: app, [container_spec/* LABEL */.d_.proxySpec]: proxySpecHash(d) },
-        ExposedPorts: { [port]: {} },
-        HostConfig: {
-            PortBindings: { [port]: [{ HostIp: d.hostIp, HostPort: String(d.hostPort) }] },
-            RestartPolicy: { Name: 'unless-stopped' },
-            NetworkMode: d.network,
-            LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
-        },
-    };
-}
-/** `/etc/gangway/nginx.conf`, as a tar extracted into /etc (put-archive needs an existing directory). */
-async function writeConfig(engine, id, config) {
-    await engine.putArchive(id, '/etc', tarArchive([{ name: 'gangway/' }, { name: 'gangway/nginx.conf', content: config }]));
-}
-async function mustExec(engine, id, argv, what) {
-    const r = await engine.exec(id, argv);
-    if (r.exitCode !== 0)
-        throw new Error(`${what} failed (exit ${r.exitCode}): ${r.output.trim()}`);
-    return r.output;
-}
-/** The proxy image, present on the server (pulled when missing: nginx:stable from Docker Hub by default). */
-async function proxyImageId(ctx) {
-    const s = ctx.settings;
-    const ref = (0,src/* formatImageReference */.my)(s.proxyImage);
-    const present = await ctx.engine.inspectImage(ref);
-    if (present)
-        return { id: present.id, ref };
-    ctx.log.info(`pulling the proxy image ${ref}`);
-    const sameRegistry = s.image && s.registry && s.image.registry === s.proxyImage.registry;
-    const auth = sameRegistry && s.registry ? (0,src/* registryAuthHeader */.bJ)({ ...s.registry, serveraddress: (0,src/* registryServerAddress */.LW)(s.proxyImage.registry) }) : undefined;
-    await ctx.engine.pull(s.proxyImage.repository, s.proxyImage.digest ?? s.proxyImage.tag ?? 'stable', auth, () => undefined);
-    const pulled = await ctx.engine.inspectImage(ref);
-    if (!pulled)
-        throw new Error(`the proxy image ${ref} was pulled but the engine does not have it`);
-    return { id: pulled.id, ref };
-}
-/** The running proxy of this app and its current config, if there is one. */
-async function currentProxy(engine, app) {
-    const details = await engine.inspectContainer((0,container_spec/* proxyName */.ec)(app));
-    if (!details || details.labels[container_spec/* LABEL */.d_.role] !== 'proxy' || details.labels[container_spec/* LABEL */.d_.app] !== app)
-        return {};
-    if (!details.running)
-        return { details };
-    const r = await engine.exec(details.id, ['cat', PROXY_CONF]).catch(() => undefined);
-    return { details, ...(r && r.exitCode === 0 ? { config: r.output } : {}) };
-}
-/**
- * Points the proxy at `upstream`. A running, up-to-date proxy gets the config and a graceful
- * reload (a config nginx refuses is put back, and nothing changes); otherwise a new proxy is
- * created with the config, the old one (if any) stops gracefully, and the new one starts.
- * `beforeBind` runs right before the new proxy starts (to free the port from a container that
- * published it under recreate).
- */
-async function switchProxy(ctx, upstream, options = {}) {
-    const { engine, log } = ctx;
-    const s = ctx.settings;
-    const app = s.app;
-    if (!s.publish || !s.network)
-        throw new Error('blue-green needs publish and the app network');
-    const image = await proxyImageId(ctx);
-    const design = { imageId: image.id, imageRef: image.ref, network: s.network, hostIp: s.publish.hostIp ?? '', hostPort: s.publish.hostPort };
-    const wanted = proxySpecHash(design);
-    const config = nginxConfig(app, upstream);
-    const current = await currentProxy(engine, app);
-    const previousUpstream = current.config ? upstreamOf(current.config) : undefined;
-    if (current.details?.running && current.details.labels[container_spec/* LABEL */.d_.proxySpec] === wanted && current.config !== undefined) {
-        const id = current.details.id;
-        await writeConfig(engine, id, config);
-        const test = await engine.exec(id, ['nginx', '-t', '-c', PROXY_CONF]);
-        if (test.exitCode !== 0) {
-            await writeConfig(engine, id, current.config).catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
-            throw new Error(`nginx refused the new config (nothing was switched): ${test.output.trim()}`);
-        }
-        const oldWorkers = await workerPids(engine, id);
-        try {
-            await mustExec(engine, id, ['nginx', '-c', PROXY_CONF, '-s', 'reload'], 'nginx -s reload');
-            if (oldWorkers)
-                await newWorkersStarted(engine, id, oldWorkers);
-        }
-        catch (error) {
-            const previous = current.config;
-            await writeConfig(engine, id, previous)
-                .then(() => engine.exec(id, ['nginx', '-c', PROXY_CONF, '-s', 'reload']))
-                .catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
-            throw error;
-        }
-        log.info(`proxy ${current.details.name}: upstream ${previousUpstream ?? '(none)'} → ${upstream.name}, reloaded gracefully`);
-        return { how: 'reloaded', ...(oldWorkers ? { oldWorkers } : {}), ...(previousUpstream ? { previousUpstream } : {}), proxy: { id, name: current.details.name } };
-    }
-    const why = !current.details ? 'no proxy yet' : !current.details.running ? `${current.details.name} is ${current.details.state}` : 'its image or port changed';
-    log.info(`creating the proxy ${(0,container_spec/* proxyName */.ec)(app)} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort}: ${why}`);
-    const tempName = current.details ? `${(0,container_spec/* proxyName */.ec)(app)}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}` : (0,container_spec/* proxyName */.ec)(app);
-    const id = await engine.createContainer(proxyContainerSpec(app, design, tempName));
-    try {
-        await writeConfig(engine, id, config);
-        if (current.details?.running) {
-            log.info(`stopping the old proxy ${current.details.name} gracefully (SIGQUIT)`);
-            await engine.stopContainer(current.details.id, 30);
-        }
-        await options.beforeBind?.();
-        await engine.startContainer(id);
-        // nginx exits at once on a bad config or a port it cannot bind.
-        await (0,src/* sleep */.yy)(300);
-        const started = await engine.inspectContainer(id);
-        if (!started?.running) {
-            const logs = await engine.logs(id, 30).catch(() => '');
-            throw new Error(`the new proxy did not stay up (${started?.state ?? 'gone'}): ${logs.trim()}`);
-        }
-    }
-    catch (error) {
-        await engine.removeContainer(id, { force: true }).catch(() => undefined);
-        if (current.details?.running)
-            await engine.startContainer(current.details.id).catch((e) => log.warn(`Could not restart the old proxy: ${(0,src/* errorMessage */.gJ)(e)}`));
-        throw error;
-    }
-    if (current.details) {
-        await engine.removeContainer(current.details.id, { force: true });
-        await engine.renameContainer(id, (0,container_spec/* proxyName */.ec)(app));
-    }
-    return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), proxy: { id, name: (0,container_spec/* proxyName */.ec)(app) } };
-}
-const WORKERS = ['sh', '-c', "grep -la 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null; true"];
-/** The pids of the proxy's nginx workers; undefined when the proxy cannot tell (no shell in its image). */
-async function workerPids(engine, proxyId) {
-    const r = await engine.exec(proxyId, WORKERS).catch(() => undefined);
-    if (!r || r.exitCode !== 0)
-        return undefined;
-    const pids = [...r.output.matchAll(/\/proc\/(\d+)\/cmdline/g)].map((m) => Number(m[1]));
-    return new Set(pids);
-}
-/** `nginx -s reload` only signals the master: wait until it has started workers with the new config. */
-async function newWorkersStarted(engine, proxyId, before, timeoutMs = 10_000) {
-    const started = performance.now();
-    for (;;) {
-        const now = await workerPids(engine, proxyId);
-        if (!now || [...now].some((pid) => !before.has(pid)))
-            return;
-        if (performance.now() - started >= timeoutMs)
-            throw new Error(`nginx did not start new workers within ${timeoutMs / 1000} s of the reload (see the proxy's log)`);
-        await (0,src/* sleep */.yy)(50);
-    }
-}
-/**
- * Waits until the workers that ran before the reload (`before`) have finished their in-flight
- * requests and exited, or `timeoutMs`. True when they are all gone, false on timeout; undefined
- * when the proxy cannot tell: then the whole timeout is waited.
- */
-async function drainOldWorkers(engine, proxyId, before, timeoutMs, options = {}) {
-    const started = performance.now();
-    for (;;) {
-        const now = before ? await workerPids(engine, proxyId) : undefined;
-        if (!before || !now) {
-            await (0,src/* sleep */.yy)(Math.max(0, timeoutMs - (performance.now() - started)));
-            return undefined;
-        }
-        if (![...before].some((pid) => now.has(pid)))
-            return true;
-        if (performance.now() - started >= timeoutMs)
-            return false;
-        await (0,src/* sleep */.yy)(options.intervalMs ?? 200);
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/readiness.ts
 // The readiness gate: a container is ready when its HTTP readiness path answers 2xx/3xx (asked
 // from the server, at the container's own address on its Docker network) or, with
@@ -104973,6 +105037,15 @@ function probeTarget(details, options) {
         return { host: '127.0.0.1', port: options.publishedPort };
     return undefined;
 }
+/** What a container that is not running, or not running on its first start any more, went through. */
+function crashed(details) {
+    const restarts = details.restartCount ? `, restarted ${details.restartCount} time${details.restartCount === 1 ? '' : 's'} by its restart policy` : '';
+    if (details.state === 'restarting')
+        return `the container crashed (exit code ${details.exitCode}) and is being restarted${restarts}`;
+    if (details.running)
+        return `the container crashed and came back${restarts}`;
+    return `the container is ${details.state} (exit code ${details.exitCode}${restarts})`;
+}
 async function waitUntilReady(engine, prober, containerId, options) {
     const clock = options.clock ?? (() => performance.now());
     const pause = options.sleep ?? src/* sleep */.yy;
@@ -104981,12 +105054,17 @@ async function waitUntilReady(engine, prober, containerId, options) {
     let attempts = 0;
     let last = 'not probed yet';
     const done = (ready, reason) => ({ ready, ms: Math.round(clock() - started), attempts, last, ...(reason ? { reason } : {}) });
+    let restarts;
     for (;;) {
         options.signal?.throwIfAborted();
         attempts++;
         const details = await engine.inspectContainer(containerId);
-        if (!details || !details.running) {
-            last = details ? `the container is ${details.state} (exit code ${details.exitCode})` : 'the container is gone';
+        // Docker reports a container its restart policy brings back as running (state "restarting"):
+        // a crash at start shows there, or in a restart count that went up since the first look.
+        restarts ??= details?.restartCount;
+        const restarted = details?.restartCount !== undefined && restarts !== undefined && details.restartCount > restarts;
+        if (!details || !details.running || details.state === 'restarting' || restarted) {
+            last = !details ? 'the container is gone' : crashed(details);
             return done(false, 'exited');
         }
         if (options.readiness.kind === 'docker') {
@@ -105092,15 +105170,120 @@ async function readinessOf(ctx, id, signal, timeoutMs = ctx.settings.readinessTi
 ;// CONCATENATED MODULE: ./src/strategy/blue-green.ts
 // blue-green: the new container starts next to the old one on the app's private network, must
 // pass the readiness gate there, and only then does the managed nginx proxy switch to it (a
-// graceful reload). The old container finishes its in-flight requests (drain), then stops and
-// is kept for an instant rollback. A new container that fails is removed before the proxy is
-// touched: the old version never stopped serving.
+// graceful reload). For settle-time the old container keeps running as nginx's backup while the
+// new one is watched: one that dies, restarts, turns unhealthy or stops answering its readiness
+// path meanwhile is rolled back (the proxy points at the old one alone again, the new one is
+// removed). Once settled, the proxy drops the old one, it finishes its in-flight requests
+// (drain), then stops and is kept for an instant rollback. A new container that fails its
+// readiness gate is removed before the proxy is touched: the old version never stopped serving.
 
 
 
 
 
 
+/** How often a settling container is looked at (engine state, then its readiness path). */
+const SETTLE_INTERVAL_MS = 250;
+/** Readiness probes in a row that may fail during settle before the new container is rolled back. */
+const SETTLE_PROBE_FAILURES = 3;
+/**
+ * Watches the new container for `ms` after the switch. Undefined when it settled; otherwise what
+ * went wrong: it is gone, stopped, crashed (restarting, or restarted since `baseline`), turned
+ * unhealthy, or failed its readiness path SETTLE_PROBE_FAILURES times in a row.
+ */
+async function watchSettle(ctx, to, baseline, ms, signal) {
+    const { engine, prober } = ctx;
+    const s = ctx.settings;
+    const started = performance.now();
+    const interval = Math.max(10, Math.min(SETTLE_INTERVAL_MS, Math.floor(ms / 4)));
+    let failedProbes = 0;
+    for (;;) {
+        const elapsed = performance.now() - started;
+        const when = `${(0,src/* formatDuration */.a3)(elapsed)} into settle-time ${(0,src/* formatDuration */.a3)(ms)}`;
+        const d = await engine.inspectContainer(to.id);
+        if (!d)
+            return `is gone, ${when}`;
+        const restarted = (d.restartCount !== undefined && baseline?.restartCount !== undefined && d.restartCount > baseline.restartCount) ||
+            (d.startedAt !== undefined && baseline?.startedAt !== undefined && d.startedAt !== baseline.startedAt);
+        if (!d.running || d.state === 'restarting' || restarted)
+            return `died ${when}: ${crashed(d)}`;
+        if (d.health?.status === 'unhealthy')
+            return `turned unhealthy ${when}: ${d.health.log.at(-1)?.output.trim() ?? 'no health log'}`;
+        if (s.readiness.kind === 'http') {
+            const target = probeTarget(d, { ...(s.network ? { network: s.network } : {}), ...(s.containerPort === undefined ? {} : { containerPort: s.containerPort }) });
+            let last;
+            try {
+                const answer = await prober.get(target?.host ?? '', target?.port ?? 0, s.readiness.path, 2000, signal);
+                last = answer.status >= 200 && answer.status < 400 ? '' : `GET ${s.readiness.path} → ${answer.status}`;
+            }
+            catch (error) {
+                signal?.throwIfAborted();
+                last = `GET ${s.readiness.path}: ${(0,src/* errorMessage */.gJ)(error)}`;
+            }
+            failedProbes = last === '' ? 0 : failedProbes + 1;
+            if (failedProbes >= SETTLE_PROBE_FAILURES)
+                return `stopped answering its readiness path ${when} (${failedProbes} probes in a row; last: ${last})`;
+        }
+        const now = performance.now() - started;
+        if (now >= ms)
+            return undefined;
+        await (0,src/* sleep */.yy)(Math.min(interval, ms - now), signal);
+    }
+}
+/** A new container that does not get the traffic (any more): its logs printed, then removed (created) or stopped (kept). */
+async function discard(ctx, to, created) {
+    const { engine, log } = ctx;
+    const diag = await diagnostics(engine, to.id).catch((e) => `(no diagnostics: ${(0,src/* errorMessage */.gJ)(e)})`);
+    log.info(`What ${to.name} said before it was ${created ? 'removed' : 'stopped'}:`);
+    for (const line of diag.split('\n'))
+        log.info(`  ${line}`);
+    if (created)
+        await engine.removeContainer(to.id, { force: true }).catch((e) => log.warn(`Could not remove ${to.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+    else {
+        await engine.stopContainer(to.id, Math.ceil(ctx.settings.stopTimeoutMs / 1000)).catch((e) => log.warn(`Could not stop ${to.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+        await engine.updateRestartPolicy(to.id, 'no').catch(() => undefined);
+    }
+}
+/** Waits for nginx's workers from before `switched` to finish their requests, as far as the proxy can tell. */
+async function drain(ctx, switched, what) {
+    if (switched.how !== 'reloaded')
+        return;
+    const s = ctx.settings;
+    const drained = await ctx.clock.time('drain', () => (0,src_proxy/* drainOldWorkers */.Ne)(ctx.engine, switched.proxy.id, switched.oldWorkers, s.drainTimeoutMs));
+    if (drained === false)
+        ctx.log.warn(`nginx's old workers still had requests to ${what} after drain-timeout ${(0,src/* formatDuration */.a3)(s.drainTimeoutMs)}; going on anyway`);
+    else if (drained === undefined)
+        ctx.log.info(`waited drain-timeout ${(0,src/* formatDuration */.a3)(s.drainTimeoutMs)} (the proxy image has no shell to tell when the old workers are done)`);
+}
+/**
+ * The new container failed during settle (`trouble`). With the old one as the proxy's backup:
+ * the proxy points at the old one alone again (graceful reload), the workers that still knew
+ * the new one finish, and the new one is removed with its logs printed. The old container was
+ * never stopped. Without a backup (a first deploy) there is nothing to go back to: the step fails.
+ */
+async function rollBackSettle(ctx, f) {
+    const { log, clock } = ctx;
+    const error = new Error(`${f.to.name} ${f.trouble}`);
+    const failed = { ok: false, switched: true, container: f.to, ...(f.readiness ? { readiness: f.readiness } : {}), downtimeMs: 0 };
+    if (!f.backup) {
+        log.warn(`${error.message}; there is no previous container behind the proxy to go back to`);
+        return { ...failed, error, rolledBack: false };
+    }
+    const backup = f.backup;
+    log.warn(`${error.message}: rolling back to ${backup.name}`);
+    try {
+        const back = await clock.time('roll back', () => (0,src_proxy/* switchProxy */.Vz)(ctx, backup));
+        await drain(ctx, back, f.to.name);
+    }
+    catch (e) {
+        // The settle config (new one first, old one as backup) stays, both containers running: requests keep failing over.
+        const stuck = `${error.message}, and the proxy could not be pointed back at ${backup.name} alone (${(0,src/* errorMessage */.gJ)(e)}): it still forwards to ${f.to.name} with ${backup.name}, still running, as its backup`;
+        log.warn(stuck);
+        return { ...failed, error: new Error(stuck), rolledBack: false };
+    }
+    await clock.time('remove new', () => discard(ctx, f.to, f.created));
+    return { ...failed, error, rolledBack: true };
+}
 /**
  * Running containers of this app that publish the proxy's port themselves (left by
  * `strategy: recreate`): they must stop right before the proxy binds.
@@ -105134,6 +105317,7 @@ const blueGreen = {
         const { to, created } = prepared;
         let readiness;
         let switched;
+        let baseline;
         try {
             signal?.throwIfAborted();
             if (plan.to.kind === 'existing')
@@ -105142,14 +105326,21 @@ const blueGreen = {
             log.info(`started ${to.name}`);
             readiness = await clock.time('readiness', () => log.group(`readiness of ${to.name}`, () => readinessOf(ctx, to.id, signal)));
             if (!readiness.ready) {
-                throw new Error(`${to.name} did not get ready within ${(0,src/* formatDuration */.a3)(s.readinessTimeoutMs)} (${readiness.reason ?? 'timeout'}: ${readiness.last})`);
+                const last = `${readiness.reason ?? 'timeout'}: ${readiness.last}`;
+                throw new Error(readiness.reason === 'exited'
+                    ? `${to.name} stopped before it got ready (${last})`
+                    : `${to.name} did not get ready within ${(0,src/* formatDuration */.a3)(s.readinessTimeoutMs)} (${last})`);
             }
             log.info(`${to.name} is ready after ${(0,src/* formatDuration */.a3)(readiness.ms)}`);
+            // Its restart count and start time now: a crash during settle changes one of them.
+            baseline = await engine.inspectContainer(to.id);
             if (plan.postDeploy.length > 0) {
                 await clock.time('post-deploy', () => log.group('post-deploy', () => execHooks(engine, to.id, 'post-deploy', plan.postDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
             }
             signal?.throwIfAborted();
-            switched = await clock.time('switch', () => switchProxy(ctx, { name: to.name, port }, {
+            switched = await clock.time('switch', () => (0,src_proxy/* switchProxy */.Vz)(ctx, { name: to.name, port }, {
+                // While the new one settles, the old one stays in the config as nginx's backup.
+                ...(plan.from && s.settleMs > 0 ? { keepAsBackup: plan.from.name } : {}),
                 beforeBind: async () => {
                     for (const c of await publishersOfPort(ctx)) {
                         if (c.id === to.id)
@@ -105164,28 +105355,32 @@ const blueGreen = {
             // The proxy was not switched: the old container never stopped serving.
             const failure = asError(error);
             log.warn(`${to.name} does not get the traffic: ${failure.message}`);
-            const diag = await diagnostics(engine, to.id).catch((e) => `(no diagnostics: ${(0,src/* errorMessage */.gJ)(e)})`);
-            log.info(`What ${to.name} said before it was ${created ? 'removed' : 'stopped'}:`);
-            for (const line of diag.split('\n'))
-                log.info(`  ${line}`);
-            if (created)
-                await engine.removeContainer(to.id, { force: true }).catch((e) => log.warn(`Could not remove ${to.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
-            else {
-                await engine.stopContainer(to.id, Math.ceil(s.stopTimeoutMs / 1000)).catch((e) => log.warn(`Could not stop ${to.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
-                await engine.updateRestartPolicy(to.id, 'no').catch(() => undefined);
-            }
+            await discard(ctx, to, created);
             return { ok: false, rolledBack: plan.from !== undefined, switched: false, container: to, ...(readiness ? { readiness } : {}), error: failure, downtimeMs: 0 };
         }
-        // Switched: from here on the deploy has succeeded; the rest only tidies up, even on cancel.
+        // Switched. The deploy has succeeded once the new container has settled (settle-time): until
+        // then the old one keeps running, as nginx's backup when the proxy forwarded to it.
+        let last = switched;
+        if (s.settleMs > 0) {
+            const backup = switched.backup;
+            let trouble = await clock.time('settle', () => log.group(`settle: watching ${to.name} for ${(0,src/* formatDuration */.a3)(s.settleMs)}${backup ? `, ${backup.name} as the proxy's backup` : ''}`, () => watchSettle(ctx, to, baseline, s.settleMs, signal).catch((error) => (signal?.aborted ? 'was cancelled while settling' : `could not be watched while settling (${(0,src/* errorMessage */.gJ)(error)})`))));
+            if (trouble === undefined && backup) {
+                // nginx resolves every server it lists at each reload: the old one leaves the config before it stops.
+                log.info(`${to.name} settled; dropping ${backup.name} from the proxy`);
+                try {
+                    last = await clock.time('drop backup', () => (0,src_proxy/* switchProxy */.Vz)(ctx, { name: to.name, port }));
+                }
+                catch (error) {
+                    trouble = `settled, but the proxy could not drop ${backup.name} (${(0,src/* errorMessage */.gJ)(error)})`;
+                }
+            }
+            if (trouble !== undefined)
+                return rollBackSettle(ctx, { to, created, backup, trouble, ...(readiness ? { readiness } : {}) });
+            log.info(`${to.name} settled: still running, not restarted${s.readiness.kind === 'http' ? ', answering its readiness path' : ''} for ${(0,src/* formatDuration */.a3)(s.settleMs)} after the switch`);
+        }
         if (plan.from) {
             const from = plan.from;
-            if (switched.how === 'reloaded') {
-                const drained = await clock.time('drain', () => drainOldWorkers(engine, switched.proxy.id, switched.oldWorkers, s.drainTimeoutMs));
-                if (drained === false)
-                    log.warn(`nginx's old workers still had requests to ${from.name} after drain-timeout ${(0,src/* formatDuration */.a3)(s.drainTimeoutMs)}; stopping it anyway`);
-                else if (drained === undefined)
-                    log.info(`waited drain-timeout ${(0,src/* formatDuration */.a3)(s.drainTimeoutMs)} (the proxy image has no shell to tell when the old workers are done)`);
-            }
+            await drain(ctx, last, from.name);
             await clock.time('stop old', async () => {
                 log.info(`stopping ${from.name} (kept for rollback)`);
                 await engine.stopContainer(from.id, Math.ceil(s.stopTimeoutMs / 1000)).catch((e) => log.warn(`Could not stop ${from.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
@@ -105319,6 +105514,7 @@ function strategyFor(name) {
 // port is held by exactly one task on a node, so with a published port the update is
 // stop-first (the new task cannot bind the port while the old one runs: start-first would wait
 // for a port that never frees); without a published port it is start-first.
+
 
 
 
@@ -105516,7 +105712,13 @@ class SwarmDeployer {
                 const image = s.image;
                 if (!image)
                     throw new src/* ConfigurationError */.j1('Input "image" is required unless rollback: true.', 'image');
-                const pulled = await ctx.clock.time('pull', () => ctx.log.group(`pull ${(0,src/* formatImageReference */.my)(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })));
+                // The manager's data-root only: the other nodes pull for themselves when Swarm places a task there.
+                await (0,disk_space/* ensureRoomForPull */.g$)(ctx, image);
+                const pulled = await ctx.clock
+                    .time('pull', () => ctx.log.group(`pull ${(0,src/* formatImageReference */.my)(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })))
+                    .catch(async (error) => {
+                    throw (0,disk_space/* isNoSpaceError */.YU)(error) ? await (0,disk_space/* noSpaceError */.UC)(ctx, image, error) : error;
+                });
                 ctx.log.info(`pulled ${pulled.requested} → ${pulled.ref}`);
                 imageRef = pulled.ref;
                 digest = pulled.digest;
@@ -105759,7 +105961,7 @@ async function runHost(r, hp, settings, signal) {
             return { report: failedReport(r, host, settings.rollback ? 'rollback' : 'deploy', 'failed', clock, started, failure.message), error: failure };
         }
     }
-    const ctx = { host, engine: connection.engine, prober: connection.prober, settings, clock, log, ...(signal ? { signal } : {}) };
+    const ctx = { host, engine: connection.engine, prober: connection.prober, settings, clock, log, connectionLost: connection.lost, ...(connection.disk ? { disk: connection.disk } : {}), ...(signal ? { signal } : {}) };
     const locks = { acquired: (h, lock) => r.ledger.add(h, hp, lock), released: (h, lock) => r.ledger.remove(h, lock) };
     if (settings.target === 'swarm' && !connection.swarm) {
         const message = `target: swarm needs the Swarm calls of the engine on ${host}, which this connection does not offer`;
@@ -105873,6 +106075,12 @@ async function rollOut(settings, strategy, provenance, connect, signal, deployme
         : { state: 'success', description: settings.rollback ? `rolled back ${settings.app} to its previous version` : `deployed ${settings.app}` });
     if (failure)
         throw new RolloutFailure(failure);
+    // Cancelled once every host had switched: the deploy stands (undoing it would be another
+    // change nobody asked for), but a cancelled step does not report success.
+    if (signal.aborted) {
+        const why = signal.reason instanceof Error ? signal.reason.message : 'The job was cancelled.';
+        throw new RolloutFailure(new Error(`${why.replace(/\.$/, '')} after the switch: ${settings.app} runs ${settings.rollback ? 'the version rolled back to' : 'the new version'} on ${report.hosts.map((h) => h.host).join(', ')}; nothing was undone.`));
+    }
 }
 
 
@@ -105884,34 +106092,82 @@ async function rollOut(settings, strategy, provenance, connect, signal, deployme
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   b: () => (/* binding */ post)
 /* harmony export */ });
+/* unused harmony export unswitchedContainers */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5650);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2552);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7863);
 /* harmony import */ var _connection_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8752);
-/* harmony import */ var _lock_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3350);
-/* harmony import */ var _lock_state_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7954);
-/* harmony import */ var _settings_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(7436);
+/* harmony import */ var _container_spec_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6984);
+/* harmony import */ var _lock_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3350);
+/* harmony import */ var _lock_state_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(7954);
+/* harmony import */ var _proxy_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1075);
+/* harmony import */ var _settings_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(7436);
 // The post step: releases any deploy lock main still held (main releases in `finally`; this
 // covers a process that was killed or a connection that dropped). Only warns on failure.
+// A lock still held by this run means main died in the middle of its deploy, and that no
+// other deploy of the app can be running on that host: so a container this run created under
+// the lock that the blue-green proxy does not forward to (main was killed before the switch)
+// is removed first; it would otherwise run on without ever getting traffic.
 
 
 
 
 
 
+
+
+/**
+ * Under our own lock (main was killed holding it): the app containers this run created since
+ * it took the lock and never switched the proxy to. Blue-green only: under recreate the new
+ * container publishes the port itself and may be all that serves.
+ */
+async function unswitchedContainers(engine, settings, lockLabels, runUrl) {
+    if (settings.target === 'swarm' || settings.strategy !== 'blue-green')
+        return [];
+    const acquiredAt = Date.parse(lockLabels[_container_spec_js__WEBPACK_IMPORTED_MODULE_3__/* .LABEL */ .d_.lockAcquiredAt] ?? '');
+    if (!Number.isFinite(acquiredAt))
+        return [];
+    const proxy = await (0,_proxy_js__WEBPACK_IMPORTED_MODULE_6__/* .currentProxy */ .Ms)(engine, settings.app);
+    // A proxy whose config cannot be read: nothing can be told apart safely.
+    if (proxy.details?.running && proxy.config === undefined)
+        return [];
+    const upstream = proxy.config ? (0,_proxy_js__WEBPACK_IMPORTED_MODULE_6__/* .upstreamOf */ .Fw)(proxy.config) : undefined;
+    const list = await engine.listContainers((0,_container_spec_js__WEBPACK_IMPORTED_MODULE_3__/* .appLabels */ .D2)(settings.app));
+    return list.filter((c) => c.labels[_container_spec_js__WEBPACK_IMPORTED_MODULE_3__/* .LABEL */ .d_.app] === settings.app &&
+        c.labels[_container_spec_js__WEBPACK_IMPORTED_MODULE_3__/* .LABEL */ .d_.role] === 'app' &&
+        c.labels[_container_spec_js__WEBPACK_IMPORTED_MODULE_3__/* .LABEL */ .d_.runUrl] === runUrl &&
+        c.name !== upstream &&
+        (c.state === 'running' || c.state === 'created' || c.state === 'restarting') &&
+        // Engine seconds against the lock's engine time: created under this lock, not by an earlier step of the run.
+        c.created >= Math.floor(acquiredAt / 1000));
+}
+async function releaseLeftLock(engine, settings, lock, runUrl, log) {
+    const details = await engine.inspectContainer(lock.containerId);
+    if (!details || details.labels[_container_spec_js__WEBPACK_IMPORTED_MODULE_3__/* .LABEL */ .d_.lockToken] !== lock.token) {
+        log(`the deploy lock ${lock.name} was already released`);
+        return;
+    }
+    for (const c of await unswitchedContainers(engine, settings, details.labels, runUrl)) {
+        await engine.removeContainer(c.id, { force: true });
+        log(`removed ${c.name}: this run started it but never switched the proxy to it`);
+    }
+    const released = await (0,_lock_js__WEBPACK_IMPORTED_MODULE_4__/* .releaseLock */ .x_)(engine, lock);
+    log(released ? `released the deploy lock ${lock.name}` : `the deploy lock ${lock.name} was already released`);
+}
 async function post(signal, deps = {}) {
-    const locks = (0,_lock_state_js__WEBPACK_IMPORTED_MODULE_4__/* .savedLocks */ .m6)(_actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_lock_state_js__WEBPACK_IMPORTED_MODULE_4__/* .LOCKS_STATE */ .Ry));
+    const locks = (0,_lock_state_js__WEBPACK_IMPORTED_MODULE_5__/* .savedLocks */ .m6)(_actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_lock_state_js__WEBPACK_IMPORTED_MODULE_5__/* .LOCKS_STATE */ .Ry));
     if (locks.length === 0) {
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq('No deploy lock left to release.');
         return;
     }
-    const settings = (0,_settings_js__WEBPACK_IMPORTED_MODULE_5__/* .readSettings */ .sb)(deps.inputs ?? new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .Inputs */ .G0());
+    const settings = (0,_settings_js__WEBPACK_IMPORTED_MODULE_7__/* .readSettings */ .sb)(deps.inputs ?? new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .Inputs */ .G0());
     const connect = deps.connect ?? _connection_js__WEBPACK_IMPORTED_MODULE_2__/* .connectHost */ .Z;
+    const runUrl = (0,_container_spec_js__WEBPACK_IMPORTED_MODULE_3__/* .provenanceFromEnv */ .f5)(deps.env ?? process.env).runUrl;
     for (const lock of locks) {
+        const log = (l) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`[${lock.host}] ${l}`);
         try {
-            const connection = await connect(settings, { host: lock.sshHost, port: lock.sshPort }, (l) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`[${lock.host}] ${l}`), signal);
+            const connection = await connect(settings, { host: lock.sshHost, port: lock.sshPort }, log, signal);
             try {
-                const released = await (0,_lock_js__WEBPACK_IMPORTED_MODULE_3__/* .releaseLock */ .x_)(connection.engine, lock);
-                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`[${lock.host}] ${released ? `released the deploy lock ${lock.name}` : `the deploy lock ${lock.name} was already released`}`);
+                await releaseLeftLock(connection.engine, settings, lock, runUrl, log);
             }
             finally {
                 connection.close();
@@ -105920,6 +106176,341 @@ async function post(signal, deps = {}) {
         catch (error) {
             _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`[${lock.host}] Could not release the deploy lock ${lock.name}: ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(error)}. It is taken over after lock-ttl.`);
         }
+    }
+}
+
+
+/***/ }),
+
+/***/ 1075:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Ms: () => (/* binding */ currentProxy),
+  Ne: () => (/* binding */ drainOldWorkers),
+  Vz: () => (/* binding */ switchProxy),
+  Fw: () => (/* binding */ upstreamOf)
+});
+
+// UNUSED EXPORTS: PROXY_CONF, PROXY_CONF_DIR, PROXY_PORT, nginxConfig, primaryServerOf, proxyContainerSpec, proxySpecHash, workerPids
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 13 modules
+var src = __nccwpck_require__(7863);
+// EXTERNAL MODULE: ./src/container-spec.ts
+var container_spec = __nccwpck_require__(6984);
+;// CONCATENATED MODULE: ./src/tar.ts
+function field(buffer, offset, length, value) {
+    buffer.write(value, offset, Math.min(length, Buffer.byteLength(value)), 'utf8');
+}
+function octal(value, length) {
+    return `${value.toString(8).padStart(length - 1, '0')}\0`;
+}
+function header(entry, size, mtime) {
+    const h = Buffer.alloc(512, 0);
+    const dir = entry.name.endsWith('/');
+    if (Buffer.byteLength(entry.name) > 100)
+        throw new Error(`tar entry name too long: ${entry.name}`);
+    field(h, 0, 100, entry.name);
+    field(h, 100, 8, octal(entry.mode ?? (dir ? 0o755 : 0o644), 8));
+    field(h, 108, 8, octal(0, 8));
+    field(h, 116, 8, octal(0, 8));
+    field(h, 124, 12, octal(size, 12));
+    field(h, 136, 12, octal(mtime, 12));
+    field(h, 148, 8, '        ');
+    field(h, 156, 1, dir ? '5' : '0');
+    field(h, 257, 6, 'ustar\0');
+    field(h, 263, 2, '00');
+    field(h, 265, 32, 'root');
+    field(h, 297, 32, 'root');
+    let sum = 0;
+    for (const byte of h)
+        sum += byte;
+    field(h, 148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
+    return h;
+}
+/** The tar archive of `entries` (owned by root, mtime now). */
+function tarArchive(entries, mtime = Math.floor(Date.now() / 1000)) {
+    const parts = [];
+    for (const entry of entries) {
+        const body = entry.name.endsWith('/') ? Buffer.alloc(0) : Buffer.isBuffer(entry.content) ? entry.content : Buffer.from(entry.content ?? '', 'utf8');
+        parts.push(header(entry, body.length, mtime), body);
+        const pad = (512 - (body.length % 512)) % 512;
+        if (pad > 0)
+            parts.push(Buffer.alloc(pad, 0));
+    }
+    parts.push(Buffer.alloc(1024, 0));
+    return Buffer.concat(parts);
+}
+
+;// CONCATENATED MODULE: ./src/proxy.ts
+// The managed nginx proxy of a blue-green app: a container `<app>-proxy` that holds the public
+// port and forwards to one app container on the app's private network, by container name.
+// Its whole nginx.conf is Gangway's (its own path, `-c`), so the image's default site, if any,
+// plays no part. A switch writes the config through the Engine's put-archive call, checks it
+// with `nginx -t` and reloads gracefully: old workers finish their requests, new ones use the
+// new upstream. A missing or outdated proxy is replaced; the port is free only between the old
+// proxy's exit and the new one's bind.
+
+
+
+
+/** Where Gangway's config lives inside the proxy container. */
+const PROXY_CONF_DIR = '/etc/gangway';
+const PROXY_CONF = `${PROXY_CONF_DIR}/nginx.conf`;
+/** The port nginx listens on inside the proxy container (published as `publish`). */
+const PROXY_PORT = 8080;
+/** Bumped when the proxy's container settings (not its config) change: older proxies are replaced. */
+const PROXY_SPEC_VERSION = 1;
+/** The first line of every config Gangway writes, naming the container it forwards to. */
+const UPSTREAM_MARK = '# gangway-upstream:';
+/** The second line while a new container settles: the previous one, still there as nginx's backup. */
+const BACKUP_MARK = '# gangway-backup:';
+/** How long a new container that failed once during settle gets no requests before nginx tries it again. */
+const SETTLE_FAIL_TIMEOUT = '10s';
+/**
+ * The proxy's whole config. With `backup` (settle-time after a switch), the new container is the
+ * primary server and the previous one nginx's `backup`: a request the new one fails (refused,
+ * reset, or no connection within the short connect timeout; a dead container's address may not
+ * refuse at all) is passed to the previous one, POSTs included, and one failure takes the new one
+ * out for a while. Without `backup`, one server that is never marked down.
+ */
+function nginxConfig(app, upstream, backup) {
+    const servers = backup
+        ? `    # Settling: ${upstream.name} is new; one failure takes it out for ${SETTLE_FAIL_TIMEOUT} and its requests go to
+    # the previous container, which keeps running until the new one has settled.
+    server ${upstream.name}:${upstream.port} max_fails=1 fail_timeout=${SETTLE_FAIL_TIMEOUT};
+    server ${backup.name}:${backup.port} backup;`
+        : `    # max_fails=0: a single server is never marked down; a failed cached connection is retried.
+    server ${upstream.name}:${upstream.port} max_fails=0;`;
+    // While settling, a request the new container broke off is retried on the previous one even when
+    // it is not idempotent (nginx's non_idempotent): the alternative is a 502 for it.
+    const nextUpstream = backup ? 'error timeout non_idempotent' : 'error timeout';
+    return `${UPSTREAM_MARK} ${upstream.name}
+${backup ? `${BACKUP_MARK} ${backup.name}\n` : ''}# Written by Gangway's action-deploy-ssh for ${app} on every switch; edits are overwritten.
+worker_processes auto;
+pid /tmp/gangway-nginx.pid;
+error_log stderr warn;
+# Old workers get this long to finish their requests after a reload or SIGQUIT.
+worker_shutdown_timeout 60s;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server_tokens off;
+  client_max_body_size 64m;
+  upstream gangway_app {
+${servers}
+    keepalive 32;
+    # Below Node's default keep-alive timeout (5 s): nginx drops idle connections before the app does.
+    keepalive_timeout 4s;
+  }
+  server {
+    listen ${PROXY_PORT};
+    location / {
+      proxy_pass http://gangway_app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_connect_timeout ${backup ? '1s' : '5s'};
+      proxy_read_timeout 300s;
+      proxy_send_timeout 300s;
+      proxy_next_upstream ${nextUpstream};
+      proxy_next_upstream_tries 3;
+      proxy_request_buffering on;
+    }
+  }
+}
+`;
+}
+function upstreamOf(config) {
+    const first = config.split('\n')[0] ?? '';
+    return first.startsWith(UPSTREAM_MARK) ? first.slice(UPSTREAM_MARK.length).trim() : undefined;
+}
+/** The container (and port) a config Gangway wrote forwards to: its first server line. */
+function primaryServerOf(config) {
+    const m = /^\s*server ([^\s:;]+):(\d+)[\s;]/m.exec(config);
+    return m?.[1] && m[2] ? { name: m[1], port: Number(m[2]) } : undefined;
+}
+function proxySpecHash(d) {
+    return (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify({ v: PROXY_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
+}
+function proxyContainerSpec(app, d, name = (0,container_spec/* proxyName */.ec)(app)) {
+    const port = `${PROXY_PORT}/tcp`;
+    return {
+        name,
+        Image: d.imageRef,
+        Cmd: ['nginx', '-c', PROXY_CONF, '-g', 'daemon off;'],
+        // Graceful: nginx finishes in-flight requests on SIGQUIT.
+        StopSignal: 'SIGQUIT',
+        Labels: { [container_spec/* LABEL */.d_.managed]: 'true', [container_spec/* LABEL */.d_.role]: 'proxy', [container_spec/* LABEL */.d_.app]: app, [container_spec/* LABEL */.d_.proxySpec]: proxySpecHash(d) },
+        ExposedPorts: { [port]: {} },
+        HostConfig: {
+            PortBindings: { [port]: [{ HostIp: d.hostIp, HostPort: String(d.hostPort) }] },
+            RestartPolicy: { Name: 'unless-stopped' },
+            NetworkMode: d.network,
+            LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+        },
+    };
+}
+/** `/etc/gangway/nginx.conf`, as a tar extracted into /etc (put-archive needs an existing directory). */
+async function writeConfig(engine, id, config) {
+    await engine.putArchive(id, '/etc', tarArchive([{ name: 'gangway/' }, { name: 'gangway/nginx.conf', content: config }]));
+}
+async function mustExec(engine, id, argv, what) {
+    const r = await engine.exec(id, argv);
+    if (r.exitCode !== 0)
+        throw new Error(`${what} failed (exit ${r.exitCode}): ${r.output.trim()}`);
+    return r.output;
+}
+/** The proxy image, present on the server (pulled when missing: nginx:stable from Docker Hub by default). */
+async function proxyImageId(ctx) {
+    const s = ctx.settings;
+    const ref = (0,src/* formatImageReference */.my)(s.proxyImage);
+    const present = await ctx.engine.inspectImage(ref);
+    if (present)
+        return { id: present.id, ref };
+    ctx.log.info(`pulling the proxy image ${ref}`);
+    const sameRegistry = s.image && s.registry && s.image.registry === s.proxyImage.registry;
+    const auth = sameRegistry && s.registry ? (0,src/* registryAuthHeader */.bJ)({ ...s.registry, serveraddress: (0,src/* registryServerAddress */.LW)(s.proxyImage.registry) }) : undefined;
+    await ctx.engine.pull(s.proxyImage.repository, s.proxyImage.digest ?? s.proxyImage.tag ?? 'stable', auth, () => undefined);
+    const pulled = await ctx.engine.inspectImage(ref);
+    if (!pulled)
+        throw new Error(`the proxy image ${ref} was pulled but the engine does not have it`);
+    return { id: pulled.id, ref };
+}
+/** The running proxy of this app and its current config, if there is one. */
+async function currentProxy(engine, app) {
+    const details = await engine.inspectContainer((0,container_spec/* proxyName */.ec)(app));
+    if (!details || details.labels[container_spec/* LABEL */.d_.role] !== 'proxy' || details.labels[container_spec/* LABEL */.d_.app] !== app)
+        return {};
+    if (!details.running)
+        return { details };
+    const r = await engine.exec(details.id, ['cat', PROXY_CONF]).catch(() => undefined);
+    return { details, ...(r && r.exitCode === 0 ? { config: r.output } : {}) };
+}
+/**
+ * Points the proxy at `upstream`. A running, up-to-date proxy gets the config and a graceful
+ * reload (a config nginx refuses is put back, and nothing changes); otherwise a new proxy is
+ * created with the config, the old one (if any) stops gracefully, and the new one starts.
+ * `beforeBind` runs right before the new proxy starts (to free the port from a container that
+ * published it under recreate). `keepAsBackup` names the previous container: when the running
+ * proxy forwards to it now, it stays in the config as nginx's backup (settle-time).
+ */
+async function switchProxy(ctx, upstream, options = {}) {
+    const { engine, log } = ctx;
+    const s = ctx.settings;
+    const app = s.app;
+    if (!s.publish || !s.network)
+        throw new Error('blue-green needs publish and the app network');
+    const image = await proxyImageId(ctx);
+    const design = { imageId: image.id, imageRef: image.ref, network: s.network, hostIp: s.publish.hostIp ?? '', hostPort: s.publish.hostPort };
+    const wanted = proxySpecHash(design);
+    const current = await currentProxy(engine, app);
+    const previousUpstream = current.config ? upstreamOf(current.config) : undefined;
+    const serving = current.config ? primaryServerOf(current.config) : undefined;
+    const backup = options.keepAsBackup !== undefined && serving?.name === options.keepAsBackup && serving.name !== upstream.name ? serving : undefined;
+    const config = nginxConfig(app, upstream, backup);
+    if (current.details?.running && current.details.labels[container_spec/* LABEL */.d_.proxySpec] === wanted && current.config !== undefined) {
+        const id = current.details.id;
+        await writeConfig(engine, id, config);
+        const test = await engine.exec(id, ['nginx', '-t', '-c', PROXY_CONF]);
+        if (test.exitCode !== 0) {
+            await writeConfig(engine, id, current.config).catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
+            throw new Error(`nginx refused the new config (nothing was switched): ${test.output.trim()}`);
+        }
+        const oldWorkers = await workerPids(engine, id);
+        try {
+            await mustExec(engine, id, ['nginx', '-c', PROXY_CONF, '-s', 'reload'], 'nginx -s reload');
+            if (oldWorkers)
+                await newWorkersStarted(engine, id, oldWorkers);
+        }
+        catch (error) {
+            const previous = current.config;
+            await writeConfig(engine, id, previous)
+                .then(() => engine.exec(id, ['nginx', '-c', PROXY_CONF, '-s', 'reload']))
+                .catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
+            throw error;
+        }
+        log.info(`proxy ${current.details.name}: upstream ${previousUpstream ?? '(none)'} → ${upstream.name}${backup ? ` (${backup.name} as backup)` : ''}, reloaded gracefully`);
+        return { how: 'reloaded', ...(oldWorkers ? { oldWorkers } : {}), ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: current.details.name } };
+    }
+    const why = !current.details ? 'no proxy yet' : !current.details.running ? `${current.details.name} is ${current.details.state}` : 'its image or port changed';
+    log.info(`creating the proxy ${(0,container_spec/* proxyName */.ec)(app)} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort}: ${why}`);
+    const tempName = current.details ? `${(0,container_spec/* proxyName */.ec)(app)}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}` : (0,container_spec/* proxyName */.ec)(app);
+    const id = await engine.createContainer(proxyContainerSpec(app, design, tempName));
+    try {
+        await writeConfig(engine, id, config);
+        if (current.details?.running) {
+            log.info(`stopping the old proxy ${current.details.name} gracefully (SIGQUIT)`);
+            await engine.stopContainer(current.details.id, 30);
+        }
+        await options.beforeBind?.();
+        await engine.startContainer(id);
+        // nginx exits at once on a bad config or a port it cannot bind.
+        await (0,src/* sleep */.yy)(300);
+        const started = await engine.inspectContainer(id);
+        if (!started?.running) {
+            const logs = await engine.logs(id, 30).catch(() => '');
+            throw new Error(`the new proxy did not stay up (${started?.state ?? 'gone'}): ${logs.trim()}`);
+        }
+    }
+    catch (error) {
+        await engine.removeContainer(id, { force: true }).catch(() => undefined);
+        if (current.details?.running)
+            await engine.startContainer(current.details.id).catch((e) => log.warn(`Could not restart the old proxy: ${(0,src/* errorMessage */.gJ)(e)}`));
+        throw error;
+    }
+    if (current.details) {
+        await engine.removeContainer(current.details.id, { force: true });
+        await engine.renameContainer(id, (0,container_spec/* proxyName */.ec)(app));
+    }
+    return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: (0,container_spec/* proxyName */.ec)(app) } };
+}
+const WORKERS = ['sh', '-c', "grep -la 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null; true"];
+/** The pids of the proxy's nginx workers; undefined when the proxy cannot tell (no shell in its image). */
+async function workerPids(engine, proxyId) {
+    const r = await engine.exec(proxyId, WORKERS).catch(() => undefined);
+    if (!r || r.exitCode !== 0)
+        return undefined;
+    const pids = [...r.output.matchAll(/\/proc\/(\d+)\/cmdline/g)].map((m) => Number(m[1]));
+    return new Set(pids);
+}
+/** `nginx -s reload` only signals the master: wait until it has started workers with the new config. */
+async function newWorkersStarted(engine, proxyId, before, timeoutMs = 10_000) {
+    const started = performance.now();
+    for (;;) {
+        const now = await workerPids(engine, proxyId);
+        if (!now || [...now].some((pid) => !before.has(pid)))
+            return;
+        if (performance.now() - started >= timeoutMs)
+            throw new Error(`nginx did not start new workers within ${timeoutMs / 1000} s of the reload (see the proxy's log)`);
+        await (0,src/* sleep */.yy)(50);
+    }
+}
+/**
+ * Waits until the workers that ran before the reload (`before`) have finished their in-flight
+ * requests and exited, or `timeoutMs`. True when they are all gone, false on timeout; undefined
+ * when the proxy cannot tell: then the whole timeout is waited.
+ */
+async function drainOldWorkers(engine, proxyId, before, timeoutMs, options = {}) {
+    const started = performance.now();
+    for (;;) {
+        const now = before ? await workerPids(engine, proxyId) : undefined;
+        if (!before || !now) {
+            await (0,src/* sleep */.yy)(Math.max(0, timeoutMs - (performance.now() - started)));
+            return undefined;
+        }
+        if (![...before].some((pid) => now.has(pid)))
+            return true;
+        if (performance.now() - started >= timeoutMs)
+            return false;
+        await (0,src/* sleep */.yy)(options.intervalMs ?? 200);
     }
 }
 
@@ -105936,8 +106527,8 @@ async function post(signal, deps = {}) {
 /* unused harmony exports STRATEGIES, TARGETS, ON_FAILURE, RESTART_POLICIES, validateAppName, parseVolumes, parseCommandLine */
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2552);
-/* harmony import */ var _gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9474);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7863);
+/* harmony import */ var _gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9699);
 // Every input, read once and validated before anything connects: a hostile or mistaken input
 // stops here with a ConfigurationError that names the input and the fix.
 
@@ -106226,6 +106817,10 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
     const proxyImage = proxyImageParsed.digest || proxyImageParsed.tag ? proxyImageParsed : { ...proxyImageParsed, tag: 'latest' };
     // The app containers of a blue-green deploy sit on a private network; the proxy reaches them there by name.
     const appNetwork = network ?? (strategy === 'blue-green' ? `${app}-net` : undefined);
+    const settleMs = inputs.duration('settle-time') ?? 5_000;
+    if (settleMs > 3_600_000) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "settle-time" is ${inputs.raw('settle-time')}: at most 1h (the old container keeps running, and the deploy lock stays held, for that long). Use e.g. 30s, or 0s to turn it off.`, 'settle-time');
+    }
     const commandRaw = inputs.string('command');
     const command = commandRaw === undefined ? undefined : parseCommandLine(commandRaw, 'command');
     const labels = inputs.keyValues('labels', { keyPattern: LABEL_KEY });
@@ -106277,12 +106872,14 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
         target,
         proxyImage,
         drainTimeoutMs: inputs.duration('drain-timeout') ?? 30_000,
+        settleMs,
         maxParallel: inputs.integer('max-parallel', { min: 1, max: 100 }) ?? 1,
         onFailure: inputs.choice('on-failure', ON_FAILURE, 'rollback'),
         stopTimeoutMs: inputs.duration('stop-timeout') ?? 30_000,
         readiness,
         readinessTimeoutMs: inputs.duration('readiness-timeout') ?? 60_000,
         keep: inputs.integer('keep', { min: 1, max: 50 }) ?? 3,
+        minFreeSpaceBytes: (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .parseByteSize */ .nS)(inputs.string('min-free-space') ?? '1GiB', 'min-free-space'),
         lockTimeoutMs: inputs.duration('lock-timeout') ?? 600_000,
         lockTtlMs: inputs.duration('lock-ttl') ?? 1_800_000,
         preDeploy,
@@ -106335,7 +106932,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 2552:
+/***/ 7863:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -106345,26 +106942,30 @@ __nccwpck_require__.d(__webpack_exports__, {
   $k: () => (/* reexport */ EngineStreamError),
   G0: () => (/* reexport */ Inputs),
   wM: () => (/* reexport */ PhaseClock),
+  Bp: () => (/* reexport */ describeRegistryFailure),
   gJ: () => (/* reexport */ errors/* errorMessage */.gJ),
   ZD: () => (/* reexport */ escapeHtml),
   wd: () => (/* reexport */ factsTable),
+  z3: () => (/* reexport */ formatBytes),
   a3: () => (/* reexport */ formatDuration),
   my: () => (/* reexport */ formatImageReference),
   p0: () => (/* reexport */ errors/* isConfigurationError */.p0),
   "in": () => (/* reexport */ messageError),
+  nS: () => (/* reexport */ parseByteSize),
   Dv: () => (/* reexport */ parseHostPort),
   o_: () => (/* reexport */ parseImageReference),
   hV: () => (/* reexport */ readJsonMessages),
   cl: () => (/* reexport */ registerSecret),
   bJ: () => (/* reexport */ registryAuthHeader),
   LW: () => (/* reexport */ registryServerAddress),
+  L5: () => (/* reexport */ retry/* retry */.L5),
   Cs: () => (/* reexport */ runAction),
   kV: () => (/* reexport */ setReportOutput),
   yy: () => (/* reexport */ retry/* sleep */.yy),
   sn: () => (/* reexport */ timingsTable)
 });
 
-// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, MIN_MASKED_LINE, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, dockerModemOptions, inputEnvName, isValidHost, isValidTag, mapInputs, parseBoolean, parseChoice, parseDockerHost, parseDuration, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, reportFailure, retry, runnerInputs, secretParts
+// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, MIN_MASKED_LINE, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, dockerModemOptions, inputEnvName, isValidHost, isValidTag, mapInputs, parseBoolean, parseChoice, parseDockerHost, parseDuration, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, reportFailure, runnerInputs, secretParts
 
 // EXTERNAL MODULE: ../packages/kit/src/errors.ts
 var errors = __nccwpck_require__(3449);
@@ -106414,6 +107015,58 @@ function formatDuration(ms) {
     const minutes = Math.floor(ms / 60_000);
     const seconds = Math.round((ms % 60_000) / 1000);
     return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/bytes.ts
+
+const UNIT_BYTES = {
+    b: 1,
+    kb: 1e3,
+    mb: 1e6,
+    gb: 1e9,
+    tb: 1e12,
+    kib: 2 ** 10,
+    mib: 2 ** 20,
+    gib: 2 ** 30,
+    tib: 2 ** 40,
+};
+const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)$/i;
+/**
+ * Parses a size like `1GiB`, `512MiB`, `1.5GB` or `0` into bytes. A bare number other than 0
+ * is rejected, as `parseDuration` rejects one: `1024` could mean bytes or megabytes, and a
+ * threshold a thousand times too small turns a safety check off without anyone noticing.
+ */
+function parseByteSize(raw, input) {
+    const value = raw.trim();
+    const hint = 'Use a number with a unit: B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB), for example "1GiB" or "500MB"; 0 turns it off.';
+    if (value === '')
+        throw new errors/* ConfigurationError */.j1(`Input "${input}" is empty. ${hint}`, input);
+    if (/^0+(\.0+)?$/.test(value))
+        return 0;
+    if (/^\d+(\.\d+)?$/.test(value))
+        throw new errors/* ConfigurationError */.j1(`Input "${input}" is "${value}", which has no unit. ${hint}`, input);
+    const m = SIZE.exec(value);
+    if (!m)
+        throw new errors/* ConfigurationError */.j1(`Input "${input}" is "${value}", which is not a size. ${hint}`, input);
+    const bytes = Math.round(Number(m[1]) * UNIT_BYTES[m[2].toLowerCase()]);
+    if (!Number.isSafeInteger(bytes))
+        throw new errors/* ConfigurationError */.j1(`Input "${input}" is "${value}", which is too large. ${hint}`, input);
+    return bytes;
+}
+/** Bytes for people, in binary units: `812 B`, `3.4 MiB`, `1.21 GiB`. */
+function formatBytes(bytes) {
+    if (!Number.isFinite(bytes))
+        return `${bytes} B`;
+    const sign = bytes < 0 ? '-' : '';
+    let n = Math.abs(bytes);
+    if (n < 1024)
+        return `${sign}${Math.round(n)} B`;
+    for (const unit of ['KiB', 'MiB', 'GiB', 'TiB']) {
+        n /= 1024;
+        if (n < 1024 || unit === 'TiB')
+            return `${sign}${n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : Math.round(n)} ${unit}`;
+    }
+    return `${sign}${n} TiB`;
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/parse.ts
@@ -106742,6 +107395,9 @@ async function runAction(handlers) {
             core/* saveState */.LZ(IS_POST, 'true');
         try {
             await handlers.main(signal);
+            // The runner counts a cancelled step as cancelled whatever it did: never exit 0 after one.
+            if (signal.aborted)
+                reportFailure(new Error(`${(0,errors/* errorMessage */.gJ)(signal.reason).replace(/\.$/, '')}; the step finished what it had started, and undid nothing.`));
         }
         catch (error) {
             reportFailure(error);
@@ -107152,13 +107808,68 @@ function pushedDigestOf(message) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ../packages/kit/src/docker/registry-errors.ts
+/**
+ * What a Docker engine's registry error means. The engine passes on Go's error text
+ * (`dial tcp 198.18.0.1:5000: connect: connection refused`, `received unexpected HTTP status:
+ * 500 Internal Server Error`, `unexpected EOF`), usually without naming the registry; this
+ * turns it into a cause a person can act on, and says whether trying again could help.
+ */
+const STATUS = /(?:unexpected HTTP status|status code|HTTP status):?\s*(\d{3})(?:\s+([A-Za-z][A-Za-z ]*[a-z]))?/i;
+/** Classifies an engine's error text about a registry (a pull, a push, a login). */
+function describeRegistryFailure(text) {
+    const t = text.trim();
+    const attempts = /download failed after attempts=(\d+)/.exec(t);
+    const base = attempts ? { engineAttempts: Number(attempts[1]) } : {};
+    const address = /dial tcp ([^\s:]+:\d+|\[[^\]]+\]:\d+)/.exec(t)?.[1];
+    const at = address ? ` at ${address}` : '';
+    if (/connection refused/i.test(t))
+        return { ...base, kind: 'refused', transient: false, cause: `connection refused: nothing listens${at}` };
+    if (/no route to host|network is unreachable|host is unreachable/i.test(t)) {
+        return { ...base, kind: 'unreachable', transient: false, cause: `unreachable: no route to the registry${at}` };
+    }
+    if (/no such host|server misbehaving|Temporary failure in name resolution/i.test(t)) {
+        return { ...base, kind: 'dns', transient: false, cause: "unreachable: the registry's name does not resolve" };
+    }
+    if (/i\/o timeout|timed out|TLS handshake timeout|Client\.Timeout exceeded|deadline exceeded|request canceled while waiting/i.test(t)) {
+        return { ...base, kind: 'timeout', transient: true, cause: `unreachable: no answer in time (${/TLS handshake timeout/i.test(t) ? 'TLS handshake' : /dial tcp/.test(t) ? `connecting${at}` : 'waiting for the response'})` };
+    }
+    if (/x509:|certificate|tls:|server gave HTTP response to HTTPS client|first record does not look like a TLS handshake/i.test(t)) {
+        return { ...base, kind: 'tls', transient: false, cause: `TLS failed (${/x509: ([^\n]+)/.exec(t)?.[1]?.trim() ?? 'the certificate is not trusted, or the port does not speak TLS'}): trust the registry's CA on the server (/etc/docker/certs.d/<host:port>/ca.crt)` };
+    }
+    if (/toomanyrequests|too many requests|\b429\b/i.test(t))
+        return { ...base, kind: 'status', status: 429, transient: true, cause: 'HTTP 429 Too Many Requests (rate limited)' };
+    const status = STATUS.exec(t);
+    if (status) {
+        const code = Number(status[1]);
+        const words = status[2]?.trim();
+        if (code === 401 || code === 403)
+            return { ...base, kind: 'auth', status: code, transient: false, cause: `HTTP ${code}: the credentials were refused` };
+        if (code === 404)
+            return { ...base, kind: 'not-found', status: code, transient: false, cause: 'HTTP 404: no such image' };
+        return { ...base, kind: 'status', status: code, transient: code >= 500, cause: `HTTP ${code}${words ? ` ${words}` : ''}${code >= 500 ? ' (a server error in the registry)' : ''}` };
+    }
+    if (/unauthorized|authentication required|no basic auth credentials|denied|incorrect username or password/i.test(t)) {
+        return { ...base, kind: 'auth', transient: false, cause: 'the registry refused the credentials (check registry-username and registry-password, and that they may pull this repository)' };
+    }
+    if (/manifest unknown|not found|name unknown|blob unknown|does not exist/i.test(t)) {
+        return { ...base, kind: 'not-found', transient: false, cause: 'no such image in the registry (check the repository, tag or digest)' };
+    }
+    if (/unexpected EOF|connection reset|broken pipe|EOF$|closed network connection|stream error|short read/i.test(t)) {
+        return { ...base, kind: 'cut', transient: true, cause: 'the transfer was cut mid-way (the connection closed before the whole response arrived)' };
+    }
+    return { ...base, kind: 'unknown', transient: false, cause: t.split('\n')[0] ?? t };
+}
+
 ;// CONCATENATED MODULE: ../packages/kit/src/docker/index.ts
 
 
 
 
 
+
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
+
 
 
 
@@ -107234,7 +107945,7 @@ async function retry(fn, options) {
 
 /***/ }),
 
-/***/ 9474:
+/***/ 9699:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -107242,13 +107953,15 @@ async function retry(fn, options) {
 __nccwpck_require__.d(__webpack_exports__, {
   ow: () => (/* reexport */ httpGetThroughSsh),
   on: () => (/* reexport */ knownHostsName),
+  qD: () => (/* reexport */ lostConnectionHint),
   J9: () => (/* reexport */ openDockerOverSsh),
   zT: () => (/* reexport */ openSsh),
   sr: () => (/* reexport */ parseFingerprint),
-  uJ: () => (/* reexport */ parseKnownHosts)
+  uJ: () => (/* reexport */ parseKnownHosts),
+  oO: () => (/* reexport */ runOverSsh)
 });
 
-// UNUSED EXPORTS: SshConnectError, dockerThrough, fingerprintOf, forwardTcp, hostKeyAlgorithms, hostKeyCheck, keysForHost
+// UNUSED EXPORTS: SshConnectError, dockerThrough, fingerprintOf, forwardTcp, hostKeyAlgorithms, hostKeyCheck, isTunnelInterface, keysForHost, matchRoute, routeTo, shellQuote
 
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
@@ -108425,12 +109138,17 @@ async function openSsh(endpoint, options) {
             // uncaught 'error' event that kills the process in the middle of a deploy. Record it
             // instead: the calls in flight fail on their own, and the caller can say why.
             let lost;
+            let closing = false;
             const onError = (error) => {
+                if (closing)
+                    return;
                 lost ??= error;
                 options.log?.(`connection to ${name} lost: ${error.message}`);
             };
             ssh.connection?.on('error', onError);
             jumpSsh?.connection?.on('error', onError);
+            // A server that goes away cleanly (sshd killed, host rebooting) closes without an error.
+            ssh.connection?.on('close', () => onError(new Error('the server closed the connection')));
             return {
                 ssh,
                 client: ssh.connection,
@@ -108440,6 +109158,7 @@ async function openSsh(endpoint, options) {
                     return lost;
                 },
                 close: () => {
+                    closing = true;
                     ssh.dispose();
                     jumpSsh?.dispose();
                 },
@@ -108580,8 +109299,166 @@ async function httpGetThroughSsh(client, target, options) {
     }
 }
 
+;// CONCATENATED MODULE: ../packages/kit/src/ssh/exec.ts
+
+/**
+ * One word for a POSIX shell, single-quoted: every byte stands for itself (a `'` becomes
+ * `'\''`). The SSH protocol hands `exec` one string to the user's login shell, so this is
+ * the only way an argument reaches the server. NUL cannot be passed at all.
+ */
+function shellQuote(word) {
+    if (word.includes('\0'))
+        throw new Error('an argument for the server holds a NUL byte');
+    if (/^[A-Za-z0-9_./=:@%+-]+$/.test(word))
+        return word;
+    return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+/**
+ * Runs `argv` on the server over an exec channel of the open connection, every word quoted
+ * (see shellQuote), bounded by `timeoutMs`; output beyond `maxOutputBytes` is dropped. For
+ * small read-only queries (free space); the deploy itself never needs a shell.
+ */
+function runOverSsh(client, argv, options) {
+    if (argv.length === 0)
+        return Promise.reject(new Error('no command given'));
+    const command = argv.map(shellQuote).join(' ');
+    const limit = options.maxOutputBytes ?? 64 * 1024;
+    return new Promise((resolve, reject) => {
+        let channel;
+        const timer = setTimeout(() => {
+            channel?.close();
+            reject(new Error(`${argv[0] ?? ''} did not finish on the server within ${options.timeoutMs} ms`));
+        }, Math.max(1, Math.round(options.timeoutMs)));
+        const settle = (fn) => {
+            clearTimeout(timer);
+            fn();
+        };
+        try {
+            client.exec(command, (err, stream) => {
+                if (err) {
+                    settle(() => reject(new Error(`the server refused to run ${argv[0] ?? ''}: ${(0,errors/* errorMessage */.gJ)(err)}`)));
+                    return;
+                }
+                channel = stream;
+                const out = [];
+                const errs = [];
+                let outBytes = 0;
+                let errBytes = 0;
+                let exitCode = null;
+                stream.on('data', (c) => {
+                    if (outBytes < limit)
+                        out.push(c);
+                    outBytes += c.length;
+                });
+                stream.stderr.on('data', (c) => {
+                    if (errBytes < limit)
+                        errs.push(c);
+                    errBytes += c.length;
+                });
+                stream.on('exit', (code) => {
+                    exitCode = typeof code === 'number' ? code : null;
+                });
+                stream.on('error', (e) => settle(() => reject(e)));
+                stream.on('close', () => settle(() => resolve({ exitCode, stdout: Buffer.concat(out).toString('utf8').slice(0, limit), stderr: Buffer.concat(errs).toString('utf8').slice(0, limit) })));
+            });
+        }
+        catch (error) {
+            settle(() => reject(error instanceof Error ? error : new Error((0,errors/* errorMessage */.gJ)(error))));
+        }
+    });
+}
+
+;// CONCATENATED MODULE: external "node:dns/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns/promises");
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_namespaceObject);
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
+;// CONCATENATED MODULE: ../packages/kit/src/ssh/route.ts
+// Why a connection that worked stopped answering: which interface this machine routes the
+// host through. A VPN tunnel (a tun/tap device) whose server went away stays up and swallows
+// every packet, so an SSH session through it does not fail, it falls silent until keepalive
+// gives up; saying "the VPN" then is the difference between a re-run and an hour of guessing.
+
+
+
+const RTF_UP = 0x1;
+const RTF_REJECT = 0x200;
+/** /proc/net/route holds addresses as little-endian hex. */
+function parseHexAddress(hex) {
+    const n = Number.parseInt(hex, 16);
+    return (((n & 0xff) << 24) | (((n >> 8) & 0xff) << 16) | (((n >> 16) & 0xff) << 8) | ((n >> 24) & 0xff)) >>> 0;
+}
+function ipv4ToNumber(address) {
+    return address.split('.').reduce((acc, part) => ((acc << 8) | Number(part)) >>> 0, 0);
+}
+function popcount(n) {
+    let count = 0;
+    for (let x = n >>> 0; x; x >>>= 1)
+        count += x & 1;
+    return count;
+}
+/** Longest-prefix match over a /proc/net/route table (the kernel's main table for IPv4). */
+function matchRoute(table, address) {
+    const target = ipv4ToNumber(address);
+    let best;
+    for (const line of table.split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/);
+        if (f.length < 8)
+            continue;
+        const [iface, dest, , flagsHex, , , metricText, maskHex] = f;
+        const flags = Number.parseInt(flagsHex, 16);
+        if (!(flags & RTF_UP) && !(flags & RTF_REJECT))
+            continue;
+        const mask = parseHexAddress(maskHex);
+        if (((target & mask) >>> 0) !== ((parseHexAddress(dest) & mask) >>> 0))
+            continue;
+        const bits = popcount(mask);
+        const metric = Number(metricText);
+        if (!best || bits > best.bits || (bits === best.bits && metric < best.metric))
+            best = { iface, reject: (flags & RTF_REJECT) !== 0 || iface === '*', bits, metric };
+    }
+    return best ? { iface: best.iface, reject: best.reject } : undefined;
+}
+function isTunnelInterface(iface) {
+    return external_node_fs_default().existsSync(`/sys/class/net/${iface}/tun_flags`);
+}
+/** How this machine reaches `host` now (IPv4 on Linux; undefined where it cannot tell). */
+async function routeTo(host) {
+    let address = host;
+    try {
+        if (external_node_net_default().isIP(host) === 0)
+            address = (await (0,promises_namespaceObject.lookup)(host, { family: 4 })).address;
+        if (external_node_net_default().isIP(address) !== 4)
+            return undefined;
+        const table = external_node_fs_default().readFileSync('/proc/net/route', 'utf8');
+        const match = matchRoute(table, address);
+        if (!match || match.reject)
+            return { tunnel: false, noRoute: true, address };
+        return { iface: match.iface, tunnel: isTunnelInterface(match.iface), noRoute: false, address };
+    }
+    catch {
+        return undefined;
+    }
+}
+/** One sentence on the likely cause of a connection to `host` that was lost, or ''. */
+async function lostConnectionHint(host) {
+    const route = await routeTo(host);
+    if (!route)
+        return '';
+    if (route.noRoute)
+        return `This machine has no route to ${route.address} any more: the VPN (or the interface) that carried it is gone. Check the VPN step's log and the VPN server.`;
+    if (route.tunnel)
+        return `${route.address} is reached through ${route.iface ?? 'a tunnel'}, a VPN tunnel: a VPN whose server went away keeps its tunnel up but carries nothing, which is how this looks. Check the VPN server (and the VPN step's log).`;
+    return '';
+}
+
 ;// CONCATENATED MODULE: ../packages/kit/src/ssh/index.ts
 // First: ssh2's pure-JS fallback needs __dirname in an ES-module bundle.
+
+
 
 
 

@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5482);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5779);
 /* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8044);
 
 
@@ -28403,8 +28403,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(8544);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 12 modules
-var src = __nccwpck_require__(5482);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 13 modules
+var src = __nccwpck_require__(5779);
 ;// CONCATENATED MODULE: ./src/json-path.ts
 // A small JSON path: `status`, `checks.model`, `lines[0].text`, `$.a["odd key"]`, `items[-1]`.
 const IDENT = /^[A-Za-z_$][\w$-]*/;
@@ -30029,7 +30029,7 @@ async function main(cancel, deps = {}) {
 
 /***/ }),
 
-/***/ 5482:
+/***/ 5779:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -30049,7 +30049,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   yy: () => (/* reexport */ sleep)
 });
 
-// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, PhaseClock, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, dockerModemOptions, errorMessage, formatImageReference, inputEnvName, isConfigurationError, isValidTag, mapInputs, messageError, parseBoolean, parseChoice, parseDockerHost, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registryAuthHeader, registryServerAddress, reportFailure, retry, runnerInputs, timingsTable
+// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, PhaseClock, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, describeRegistryFailure, dockerModemOptions, errorMessage, formatBytes, formatImageReference, inputEnvName, isConfigurationError, isValidTag, mapInputs, messageError, parseBoolean, parseByteSize, parseChoice, parseDockerHost, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registryAuthHeader, registryServerAddress, reportFailure, retry, runnerInputs, timingsTable
 
 ;// CONCATENATED MODULE: ../packages/kit/src/errors.ts
 /**
@@ -30129,6 +30129,58 @@ function duration_formatDuration(ms) {
     const minutes = Math.floor(ms / 60_000);
     const seconds = Math.round((ms % 60_000) / 1000);
     return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/bytes.ts
+
+const UNIT_BYTES = {
+    b: 1,
+    kb: 1e3,
+    mb: 1e6,
+    gb: 1e9,
+    tb: 1e12,
+    kib: 2 ** 10,
+    mib: 2 ** 20,
+    gib: 2 ** 30,
+    tib: 2 ** 40,
+};
+const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)$/i;
+/**
+ * Parses a size like `1GiB`, `512MiB`, `1.5GB` or `0` into bytes. A bare number other than 0
+ * is rejected, as `parseDuration` rejects one: `1024` could mean bytes or megabytes, and a
+ * threshold a thousand times too small turns a safety check off without anyone noticing.
+ */
+function parseByteSize(raw, input) {
+    const value = raw.trim();
+    const hint = 'Use a number with a unit: B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB), for example "1GiB" or "500MB"; 0 turns it off.';
+    if (value === '')
+        throw new ConfigurationError(`Input "${input}" is empty. ${hint}`, input);
+    if (/^0+(\.0+)?$/.test(value))
+        return 0;
+    if (/^\d+(\.\d+)?$/.test(value))
+        throw new ConfigurationError(`Input "${input}" is "${value}", which has no unit. ${hint}`, input);
+    const m = SIZE.exec(value);
+    if (!m)
+        throw new ConfigurationError(`Input "${input}" is "${value}", which is not a size. ${hint}`, input);
+    const bytes = Math.round(Number(m[1]) * UNIT_BYTES[m[2].toLowerCase()]);
+    if (!Number.isSafeInteger(bytes))
+        throw new ConfigurationError(`Input "${input}" is "${value}", which is too large. ${hint}`, input);
+    return bytes;
+}
+/** Bytes for people, in binary units: `812 B`, `3.4 MiB`, `1.21 GiB`. */
+function formatBytes(bytes) {
+    if (!Number.isFinite(bytes))
+        return `${bytes} B`;
+    const sign = bytes < 0 ? '-' : '';
+    let n = Math.abs(bytes);
+    if (n < 1024)
+        return `${sign}${Math.round(n)} B`;
+    for (const unit of ['KiB', 'MiB', 'GiB', 'TiB']) {
+        n /= 1024;
+        if (n < 1024 || unit === 'TiB')
+            return `${sign}${n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : Math.round(n)} ${unit}`;
+    }
+    return `${sign}${n} TiB`;
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/parse.ts
@@ -30507,6 +30559,9 @@ async function runAction(handlers) {
             core/* saveState */.LZ(IS_POST, 'true');
         try {
             await handlers.main(signal);
+            // The runner counts a cancelled step as cancelled whatever it did: never exit 0 after one.
+            if (signal.aborted)
+                reportFailure(new Error(`${errorMessage(signal.reason).replace(/\.$/, '')}; the step finished what it had started, and undid nothing.`));
         }
         catch (error) {
             reportFailure(error);
@@ -30908,7 +30963,9 @@ function pushedDigestOf(message) {
 
 
 
+
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
+
 
 
 

@@ -28382,7 +28382,7 @@ module.exports = {
 /* harmony export */   hp: () => (/* binding */ SERVER_VERIFIED)
 /* harmony export */ });
 /* unused harmony export HANDSHAKE_DONE */
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5482);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5779);
 // Pure: why a connection attempt failed, from OpenVPN's log lines and state transitions.
 
 const HINTS = {
@@ -28485,7 +28485,7 @@ class VpnConnectError extends Error {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5482);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5779);
 /* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3299);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
@@ -28520,8 +28520,8 @@ var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(8544);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 12 modules
-var src = __nccwpck_require__(5482);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 13 modules
+var src = __nccwpck_require__(5779);
 // EXTERNAL MODULE: ./src/classify.ts
 var classify = __nccwpck_require__(8419);
 // EXTERNAL MODULE: ./src/management.ts
@@ -28910,7 +28910,7 @@ async function main(signal) {
 /* harmony import */ var node_events__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_events__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7030);
 /* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_net__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5482);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5779);
 // A client for OpenVPN's management interface over its unix socket: a line protocol of
 // commands answered by SUCCESS:/ERROR: (or lines ending in END), and `>KIND:` notifications.
 
@@ -29130,7 +29130,7 @@ function redactCommand(command) {
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5482);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5779);
 // The OpenVPN process: found or installed, started detached (it outlives main, post stops it),
 // identified by pid AND start time (a recycled pid is never signalled), stopped by pid only.
 
@@ -29272,7 +29272,7 @@ function linkExists(name) {
 /* harmony export */   eR: () => (/* binding */ detectTlsKeyType)
 /* harmony export */ });
 /* unused harmony exports splitWords, SCRIPT_HOOKS, firstRemote, quoteWord */
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5482);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5779);
 // Pure: reads an OpenVPN client config (.ovpn), merges the parts given as inputs, and
 // derives the config the action runs. The user's text is never modified in place.
 
@@ -29540,7 +29540,7 @@ function quoteWord(word) {
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8544);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5482);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5779);
 /* harmony import */ var _openvpn_process_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5181);
 /* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(7380);
 /* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9291);
@@ -29615,7 +29615,7 @@ async function post() {
 /* harmony export */   p: () => (/* binding */ Redactor),
 /* harmony export */   z: () => (/* binding */ printableLogLines)
 /* harmony export */ });
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5482);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5779);
 // Masks secrets in text the action prints itself (OpenVPN's log lines), so that nothing
 // depends on the runner's masker: the whole value and every line of a PEM block become ***.
 
@@ -29652,7 +29652,7 @@ function printableLogLines(messages, redactor) {
 /* harmony export */   x: () => (/* binding */ writeDisconnectSummary)
 /* harmony export */ });
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8544);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5482);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5779);
 // The machine-readable report (the `report` output) and the job summary, from one object.
 
 
@@ -29757,7 +29757,7 @@ function loadSaved() {
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5482);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5779);
 /* harmony import */ var _ovpn_config_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2161);
 // Every input, read once and validated before anything happens. Secrets are registered with
 // the runner's masker (PEM blocks line by line) before any other input is even parsed.
@@ -29925,7 +29925,7 @@ function secretsForPost(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/*
 /* harmony export */   Nz: () => (/* binding */ AttemptFailed),
 /* harmony export */   pU: () => (/* binding */ awaitConnection)
 /* harmony export */ });
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5482);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5779);
 /* harmony import */ var _classify_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8419);
 /* harmony import */ var _management_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8250);
 /* harmony import */ var _openvpn_process_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5181);
@@ -30159,7 +30159,7 @@ function removePrivateDir(dir, privilege) {
 
 /***/ }),
 
-/***/ 5482:
+/***/ 5779:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -30181,7 +30181,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   sn: () => (/* reexport */ timingsTable)
 });
 
-// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, dockerModemOptions, formatImageReference, inputEnvName, isConfigurationError, isValidHost, isValidTag, mapInputs, messageError, parseBoolean, parseChoice, parseDockerHost, parseDuration, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registryAuthHeader, registryServerAddress, reportFailure, runnerInputs
+// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, describeRegistryFailure, dockerModemOptions, formatBytes, formatImageReference, inputEnvName, isConfigurationError, isValidHost, isValidTag, mapInputs, messageError, parseBoolean, parseByteSize, parseChoice, parseDockerHost, parseDuration, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registryAuthHeader, registryServerAddress, reportFailure, runnerInputs
 
 ;// CONCATENATED MODULE: ../packages/kit/src/errors.ts
 /**
@@ -30261,6 +30261,58 @@ function formatDuration(ms) {
     const minutes = Math.floor(ms / 60_000);
     const seconds = Math.round((ms % 60_000) / 1000);
     return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/bytes.ts
+
+const UNIT_BYTES = {
+    b: 1,
+    kb: 1e3,
+    mb: 1e6,
+    gb: 1e9,
+    tb: 1e12,
+    kib: 2 ** 10,
+    mib: 2 ** 20,
+    gib: 2 ** 30,
+    tib: 2 ** 40,
+};
+const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)$/i;
+/**
+ * Parses a size like `1GiB`, `512MiB`, `1.5GB` or `0` into bytes. A bare number other than 0
+ * is rejected, as `parseDuration` rejects one: `1024` could mean bytes or megabytes, and a
+ * threshold a thousand times too small turns a safety check off without anyone noticing.
+ */
+function parseByteSize(raw, input) {
+    const value = raw.trim();
+    const hint = 'Use a number with a unit: B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB), for example "1GiB" or "500MB"; 0 turns it off.';
+    if (value === '')
+        throw new ConfigurationError(`Input "${input}" is empty. ${hint}`, input);
+    if (/^0+(\.0+)?$/.test(value))
+        return 0;
+    if (/^\d+(\.\d+)?$/.test(value))
+        throw new ConfigurationError(`Input "${input}" is "${value}", which has no unit. ${hint}`, input);
+    const m = SIZE.exec(value);
+    if (!m)
+        throw new ConfigurationError(`Input "${input}" is "${value}", which is not a size. ${hint}`, input);
+    const bytes = Math.round(Number(m[1]) * UNIT_BYTES[m[2].toLowerCase()]);
+    if (!Number.isSafeInteger(bytes))
+        throw new ConfigurationError(`Input "${input}" is "${value}", which is too large. ${hint}`, input);
+    return bytes;
+}
+/** Bytes for people, in binary units: `812 B`, `3.4 MiB`, `1.21 GiB`. */
+function formatBytes(bytes) {
+    if (!Number.isFinite(bytes))
+        return `${bytes} B`;
+    const sign = bytes < 0 ? '-' : '';
+    let n = Math.abs(bytes);
+    if (n < 1024)
+        return `${sign}${Math.round(n)} B`;
+    for (const unit of ['KiB', 'MiB', 'GiB', 'TiB']) {
+        n /= 1024;
+        if (n < 1024 || unit === 'TiB')
+            return `${sign}${n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : Math.round(n)} ${unit}`;
+    }
+    return `${sign}${n} TiB`;
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/parse.ts
@@ -30639,6 +30691,9 @@ async function runAction(handlers) {
             core/* saveState */.LZ(IS_POST, 'true');
         try {
             await handlers.main(signal);
+            // The runner counts a cancelled step as cancelled whatever it did: never exit 0 after one.
+            if (signal.aborted)
+                reportFailure(new Error(`${errorMessage(signal.reason).replace(/\.$/, '')}; the step finished what it had started, and undid nothing.`));
         }
         catch (error) {
             reportFailure(error);
@@ -31040,7 +31095,9 @@ function pushedDigestOf(message) {
 
 
 
+
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
+
 
 
 
