@@ -10,8 +10,9 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineStreamError, formatBytes, messageError, pushedDigestOf, readJsonMessages } from '@gangway/kit';
+import { formatBytes } from '@gangway/kit';
 import { APP_TEST_REPOSITORY } from '../support/app-image.ts';
+import { buildAndPushContext } from '../support/image-push.ts';
 import { caseTable, underTraffic } from './support/cases.ts';
 import { ChaosApp, type DeployRun } from './support/deploy.ts';
 import { appImage, type ChaosImage } from './support/images.ts';
@@ -69,29 +70,11 @@ function fillDisk(dataRoot: string, leaveFree: number): number {
   return freeBytes(dataRoot);
 }
 
-async function drain(stream: NodeJS.ReadableStream): Promise<string | undefined> {
-  let digest: string | undefined;
-  for await (const m of readJsonMessages(stream as AsyncIterable<Buffer>)) {
-    const error = messageError(m);
-    if (error) throw new EngineStreamError(error);
-    digest = pushedDigestOf(m)?.digest ?? digest;
-  }
-  return digest;
-}
-
 /** The real app FROM `base` with one extra layer of `bytes` incompressible bytes, pushed as `tag`. */
 async function bigLayerImage(base: ChaosImage, tag: string, version: string, bytes: number): Promise<ChaosImage & { sizeBytes: number }> {
-  const lab = session.lab;
-  const docker = new Docker({ socketPath: lab.runner.socket });
   const context = path.join(import.meta.dirname, 'fixtures', 'big-layer');
-  const repository = `${lab.registry.host}/${APP_TEST_REPOSITORY}`;
-  const tagRef = `${repository}:${tag}`;
-  await drain(await docker.buildImage({ context, src: fs.readdirSync(context) }, { t: tagRef, buildargs: { BASE: base.tagRef, BYTES: String(bytes), VERSION: version }, version: '1' } as Docker.ImageBuildOptions));
-  const auth = { username: lab.registry.username, password: lab.registry.password, serveraddress: lab.registry.host };
-  const digest = await drain(await docker.getImage(tagRef).push({ tag, authconfig: auth } as object));
-  if (!digest) throw new Error(`the push of ${tagRef} reported no digest`);
-  const info = await docker.getImage(tagRef).inspect();
-  return { version, imageRef: `${repository}@${digest}`, tagRef, sizeBytes: info.Size };
+  const pushed = await buildAndPushContext(session.lab, { context, repository: APP_TEST_REPOSITORY, tag, buildargs: { BASE: base.tagRef, BYTES: String(bytes), VERSION: version } });
+  return { version, imageRef: pushed.digestRef, tagRef: pushed.tagRef, sizeBytes: pushed.sizeBytes };
 }
 
 async function onTarget(imageRef: string): Promise<boolean> {

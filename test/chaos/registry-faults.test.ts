@@ -11,11 +11,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineStreamError, messageError, pushedDigestOf, readJsonMessages } from '@gangway/kit';
 import { startRegistryFaultProxy, type RegistryFault, type RegistryFaultProxy } from '../../lab/src/testing/registry-fault.ts';
 import { APP_TEST_REPOSITORY } from '../support/app-image.ts';
+import { buildAndPushContext } from '../support/image-push.ts';
 import { caseTable, underTraffic } from './support/cases.ts';
 import { ChaosApp, type DeployRun } from './support/deploy.ts';
 import { appImage, type ChaosImage } from './support/images.ts';
@@ -46,27 +45,12 @@ const NOISE_BYTES = 4 * 1024 * 1024;
 /** v2 FROM v1 with APP_VERSION=v2 and a layer of random bytes on top, pushed to the lab registry. */
 async function layeredImage(base: ChaosImage, tag: string, version: string): Promise<LayeredImage> {
   const lab = session.lab;
-  const docker = new Docker({ socketPath: lab.runner.socket });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gangway-chaos-reg-'));
   try {
     fs.writeFileSync(path.join(dir, 'Dockerfile'), 'ARG BASE\nFROM ${BASE}\nARG VERSION\nENV APP_VERSION=${VERSION}\nCOPY noise.bin /opt/chaos-registry/noise.bin\n');
     fs.writeFileSync(path.join(dir, 'noise.bin'), randomBytes(NOISE_BYTES));
-    const tagRef = `${lab.registry.host}/${APP_TEST_REPOSITORY}:${tag}`;
-    const drain = async (stream: NodeJS.ReadableStream): Promise<string | undefined> => {
-      let digest: string | undefined;
-      for await (const m of readJsonMessages(stream as AsyncIterable<Buffer>)) {
-        const error = messageError(m);
-        if (error) throw new EngineStreamError(error);
-        digest = pushedDigestOf(m)?.digest ?? digest;
-      }
-      return digest;
-    };
-    await drain(await docker.buildImage({ context: dir, src: ['Dockerfile', 'noise.bin'] }, { t: tagRef, buildargs: { BASE: base.tagRef, VERSION: version }, version: '1' } as Docker.ImageBuildOptions));
-    const auth = { username: lab.registry.username, password: lab.registry.password, serveraddress: lab.registry.host };
-    const digest = await drain(await docker.getImage(tagRef).push({ tag, authconfig: auth } as object));
-    if (!digest) throw new Error(`the push of ${tagRef} reported no digest`);
-    const configDigest = (await docker.getImage(tagRef).inspect()).Id;
-    return { version, path: `${APP_TEST_REPOSITORY}@${digest}`, configDigest };
+    const pushed = await buildAndPushContext(lab, { context: dir, src: ['Dockerfile', 'noise.bin'], repository: APP_TEST_REPOSITORY, tag, buildargs: { BASE: base.tagRef, VERSION: version } });
+    return { version, path: `${APP_TEST_REPOSITORY}@${pushed.digest}`, configDigest: pushed.id };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
