@@ -17,7 +17,7 @@ export interface HostConnection {
   /** The free space of the engine's data-root, measured over the same connection. */
   disk?: DiskProbe;
   /** Why the connection broke after it was made (reset, keepalive timeout, server gone), if it did. */
-  lost(): Error | undefined;
+  readonly lost: () => Error | undefined;
   close(): void;
 }
 
