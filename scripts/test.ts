@@ -31,6 +31,18 @@ const bin = (name: string): string => path.join(repoRoot, 'node_modules', '.bin'
 
 const timings: Array<[string, number, string]> = [];
 
+// Every test file's secret sweep (test/setup/secret-sweep.ts) appends a line here; summed at the end.
+const sweepLog = path.join(mkdtempSync(path.join(tmpdir(), 'gangway-sweep-')), 'sweep.jsonl');
+process.env.GANGWAY_SECRET_SWEEP_LOG = sweepLog;
+
+function sweepTotals(): string {
+  if (!existsSync(sweepLog)) return 'secret sweep: no action runs';
+  const lines = readFileSync(sweepLog, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { runs: number; leaks: number });
+  const runs = lines.reduce((n, l) => n + l.runs, 0);
+  const leaks = lines.reduce((n, l) => n + l.leaks, 0);
+  return `secret sweep: ${runs} action runs in ${lines.length} test files, ${leaks} leaks`;
+}
+
 function run(cmd: string, cmdArgs: string[], options: { quiet?: boolean; logFile?: string } = {}): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(cmd, cmdArgs, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
@@ -136,6 +148,7 @@ async function main(): Promise<number> {
 
   console.log('\nstage                         seconds  result');
   for (const [name, secs, result] of timings) console.log(`${name.padEnd(30)}${secs.toFixed(1).padStart(7)}  ${result}`);
+  console.log(`\n${sweepTotals()}`);
   console.log(`\nTests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
   return ok && counts.failed === 0 ? 0 : 1;
 }

@@ -13,6 +13,7 @@ afterAll(() => {
   const line = `secret sweep: ${result.runs} action runs, ${result.secrets} secret values, ${result.leaks.length} leaks`;
   const logFile = process.env['GANGWAY_SECRET_SWEEP_LOG'];
   if (logFile) appendFileSync(logFile, `${JSON.stringify({ runs: result.runs, secrets: result.secrets, leaks: result.leaks.length })}\n`);
+  console.log(line);
   if (result.leaks.length > 0) {
     const where = result.leaks.map((l) => `  ${l.action} ${l.where} line ${l.line}: ${l.secret}\n    ${l.context}`).join('\n');
     throw new Error(`${line}:\n${where}`);
