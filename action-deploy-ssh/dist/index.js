@@ -99013,7 +99013,7 @@ function dockerEngine(docker) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7863);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(495);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6134);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
 
@@ -99181,7 +99181,7 @@ async function releaseLock(engine, lock) {
 
 /***/ }),
 
-/***/ 495:
+/***/ 6134:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -104473,6 +104473,54 @@ async function pullImage(engine, image, options) {
     return { ref: `${image.repository}@${digest}`, digest, id: details.id, hasHealthcheck: details.hasHealthcheck, requested };
 }
 
+;// CONCATENATED MODULE: ./src/pull-and-lock.ts
+// The steps every deployer (containers and Swarm) takes on a host before it changes anything,
+// and the one it takes last: the image pulled (room checked first, a full disk explained, a
+// HEALTHCHECK required when readiness-path is "docker"), the deploy lock taken, and released.
+
+
+
+
+/** The deploy's image on the server, by digest; nothing running is touched before it is there. */
+async function pullForDeploy(ctx, image) {
+    const s = ctx.settings;
+    // Before anything is pulled: a pull that fills the data-root would also stop the running app's writes.
+    await (0,disk_space/* ensureRoomForPull */.g$)(ctx, image);
+    const pulled = await ctx.clock
+        .time('pull', () => ctx.log.group(`pull ${(0,src/* formatImageReference */.my)(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })))
+        .catch(async (error) => {
+        throw (0,disk_space/* isNoSpaceError */.YU)(error) ? await (0,disk_space/* noSpaceError */.UC)(ctx, image, error) : error;
+    });
+    ctx.log.info(`pulled ${pulled.requested} → ${pulled.ref}`);
+    if (s.readiness.kind === 'docker' && !pulled.hasHealthcheck) {
+        throw new src/* ConfigurationError */.j1(`readiness-path is "docker" but ${pulled.ref} has no HEALTHCHECK. Add one to the Dockerfile, or give an HTTP readiness-path.`, 'readiness-path');
+    }
+    return pulled;
+}
+/** Waits for and takes the app's deploy lock on this host (`image`: one present there, for the marker). */
+async function takeDeployLock(ctx, image, provenance, locks) {
+    const s = ctx.settings;
+    const lock = await ctx.clock.time('lock', () => (0,src_lock/* acquireLock */.IZ)(ctx.engine, {
+        app: s.app,
+        image,
+        provenance,
+        timeoutMs: s.lockTimeoutMs,
+        ttlMs: s.lockTtlMs,
+        log: (l) => ctx.log.info(l),
+        warn: (l) => ctx.log.warn(l),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+    }));
+    locks.acquired(ctx.host, lock);
+    return lock;
+}
+/** Releases the lock; on failure only warns (the post step tries again). Never throws. */
+async function releaseDeployLock(ctx, lock, locks) {
+    await ctx.clock
+        .time('unlock', () => (0,src_lock/* releaseLock */.x_)(ctx.engine, lock))
+        .then(() => locks.released(ctx.host, lock))
+        .catch((e) => ctx.log.warn(`Could not release the deploy lock ${lock.name}: ${(0,src/* errorMessage */.gJ)(e)} (the post step tries again)`));
+}
+
 ;// CONCATENATED MODULE: ./src/retention.ts
 // Retention: keep the newest `keep` containers of this app (the running one included; the
 // others stay stopped for rollback), remove older ones and then their images when nothing
@@ -104675,8 +104723,6 @@ async function tidyInterrupted(ctx, containers, serving) {
 
 
 
-
-
 class DeployFailedError extends Error {
     outcome;
     constructor(host, outcome) {
@@ -104753,32 +104799,12 @@ class HostDeployer {
                 const image = s.image;
                 if (!image)
                     throw new src/* ConfigurationError */.j1('Input "image" is required unless rollback: true.', 'image');
-                // Before anything is pulled: a pull that fills the data-root would also stop the running app's writes.
-                await (0,disk_space/* ensureRoomForPull */.g$)(ctx, image);
-                pulled = await ctx.clock
-                    .time('pull', () => ctx.log.group(`pull ${(0,src/* formatImageReference */.my)(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })))
-                    .catch(async (error) => {
-                    throw (0,disk_space/* isNoSpaceError */.YU)(error) ? await (0,disk_space/* noSpaceError */.UC)(ctx, image, error) : error;
-                });
-                ctx.log.info(`pulled ${pulled.requested} → ${pulled.ref}`);
+                pulled = await pullForDeploy(ctx, image);
                 report.image = pulled.ref;
                 report.imageDigest = pulled.digest;
-                if (s.readiness.kind === 'docker' && !pulled.hasHealthcheck) {
-                    throw new src/* ConfigurationError */.j1(`readiness-path is "docker" but ${pulled.ref} has no HEALTHCHECK. Add one to the Dockerfile, or give an HTTP readiness-path.`, 'readiness-path');
-                }
                 lockImage = pulled.id;
             }
-            lock = await ctx.clock.time('lock', () => (0,src_lock/* acquireLock */.IZ)(ctx.engine, {
-                app: s.app,
-                image: lockImage,
-                provenance: this.#provenance,
-                timeoutMs: s.lockTimeoutMs,
-                ttlMs: s.lockTtlMs,
-                log: (l) => ctx.log.info(l),
-                warn: (l) => ctx.log.warn(l),
-                ...(ctx.signal ? { signal: ctx.signal } : {}),
-            }));
-            this.#locks.acquired(ctx.host, lock);
+            lock = await takeDeployLock(ctx, lockImage, this.#provenance, this.#locks);
             if (s.network && !(await ctx.engine.networkExists(s.network))) {
                 ctx.log.info(`creating network ${s.network}`);
                 await ctx.engine.createNetwork(s.network, { [container_spec/* LABEL */.d_.managed]: 'true' });
@@ -104838,13 +104864,8 @@ class HostDeployer {
             return { report, error: failure };
         }
         finally {
-            if (lock) {
-                const held = lock;
-                await ctx.clock
-                    .time('unlock', () => (0,src_lock/* releaseLock */.x_)(ctx.engine, held))
-                    .then(() => this.#locks.released(ctx.host, held))
-                    .catch((e) => ctx.log.warn(`Could not release the deploy lock ${held.name}: ${(0,src/* errorMessage */.gJ)(e)} (the post step tries again)`));
-            }
+            if (lock)
+                await releaseDeployLock(ctx, lock, this.#locks);
             report.totalMs = Math.round(performance.now() - started);
         }
     }
@@ -105517,8 +105538,6 @@ function strategyFor(name) {
 
 
 
-
-
 const NS = 1_000_000;
 /** How long Swarm watches a new task for a failure before it counts the update as done. */
 const SWARM_MONITOR_MS = 5000;
@@ -105712,39 +105731,20 @@ class SwarmDeployer {
                 const image = s.image;
                 if (!image)
                     throw new src/* ConfigurationError */.j1('Input "image" is required unless rollback: true.', 'image');
-                // The manager's data-root only: the other nodes pull for themselves when Swarm places a task there.
-                await (0,disk_space/* ensureRoomForPull */.g$)(ctx, image);
-                const pulled = await ctx.clock
-                    .time('pull', () => ctx.log.group(`pull ${(0,src/* formatImageReference */.my)(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })))
-                    .catch(async (error) => {
-                    throw (0,disk_space/* isNoSpaceError */.YU)(error) ? await (0,disk_space/* noSpaceError */.UC)(ctx, image, error) : error;
-                });
-                ctx.log.info(`pulled ${pulled.requested} → ${pulled.ref}`);
+                // The room check covers the manager's data-root only: the other nodes pull for themselves when Swarm places a task there.
+                const pulled = await pullForDeploy(ctx, image);
                 imageRef = pulled.ref;
                 digest = pulled.digest;
                 hasHealthcheck = pulled.hasHealthcheck;
                 report.image = pulled.ref;
                 report.imageDigest = pulled.digest;
-                if (s.readiness.kind === 'docker' && !hasHealthcheck) {
-                    throw new src/* ConfigurationError */.j1(`readiness-path is "docker" but ${pulled.ref} has no HEALTHCHECK. Add one to the Dockerfile, or give an HTTP readiness-path.`, 'readiness-path');
-                }
                 if (hasHealthcheck)
                     ctx.log.info(`Swarm gates the update on the image's own HEALTHCHECK`);
                 else if (s.readiness.kind === 'http')
                     ctx.log.info(`the image has no HEALTHCHECK: Swarm gates the update on GET ${s.readiness.path} (node inside the container)`);
                 lockImage = pulled.id;
             }
-            lock = await ctx.clock.time('lock', () => (0,src_lock/* acquireLock */.IZ)(ctx.engine, {
-                app: s.app,
-                image: lockImage,
-                provenance: this.#provenance,
-                timeoutMs: s.lockTimeoutMs,
-                ttlMs: s.lockTtlMs,
-                log: (l) => ctx.log.info(l),
-                warn: (l) => ctx.log.warn(l),
-                ...(ctx.signal ? { signal: ctx.signal } : {}),
-            }));
-            this.#locks.acquired(ctx.host, lock);
+            lock = await takeDeployLock(ctx, lockImage, this.#provenance, this.#locks);
             if (s.network && !(await swarm.networkExists(s.network))) {
                 ctx.log.info(`creating the overlay network ${s.network}`);
                 await swarm.createOverlayNetwork(s.network, { [container_spec/* LABEL */.d_.managed]: 'true' });
@@ -105846,13 +105846,8 @@ class SwarmDeployer {
             return { report, error: failure };
         }
         finally {
-            if (lock) {
-                const held = lock;
-                await ctx.clock
-                    .time('unlock', () => (0,src_lock/* releaseLock */.x_)(ctx.engine, held))
-                    .then(() => this.#locks.released(ctx.host, held))
-                    .catch((e) => ctx.log.warn(`Could not release the deploy lock ${held.name}: ${(0,src/* errorMessage */.gJ)(e)} (the post step tries again)`));
-            }
+            if (lock)
+                await releaseDeployLock(ctx, lock, this.#locks);
             report.totalMs = Math.round(performance.now() - started);
         }
     }

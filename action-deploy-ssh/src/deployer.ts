@@ -1,14 +1,14 @@
 // One host's deploy, phase by phase: pull → lock → plan → swap (the strategy) → retention →
 // unlock. Rollback runs the same phases with a plan that points back. The lock is released in
 // `finally`, and again by the post step if this process dies before that.
-import { ConfigurationError, errorMessage, formatImageReference, isConfigurationError, type PhaseTiming } from '@gangway/kit';
+import { ConfigurationError, errorMessage, isConfigurationError, type PhaseTiming } from '@gangway/kit';
 import { lostConnectionHint } from '@gangway/kit/ssh';
 import { LABEL, appContainerSpec, appLabels, type Provenance } from './container-spec.ts';
-import { ensureRoomForPull, isNoSpaceError, noSpaceError } from './disk-space.ts';
 import type { ContainerSummary } from './engine.ts';
 import type { HostContext } from './host-context.ts';
-import { acquireLock, releaseLock, type HeldLock } from './lock.ts';
-import { pullImage, type PulledImage } from './pull.ts';
+import type { HeldLock } from './lock.ts';
+import type { PulledImage } from './pull.ts';
+import { pullForDeploy, releaseDeployLock, takeDeployLock, type LockEvents } from './pull-and-lock.ts';
 import { applyRetention, byDeployTime, type RetentionResult } from './retention.ts';
 import { chooseRollback } from './rollback.ts';
 import { servingContainer, tidyInterrupted } from './serving.ts';
@@ -44,10 +44,7 @@ export interface HostReport {
   revert?: { container?: ContainerRef | undefined; phases: PhaseTiming[]; totalMs: number; error?: string };
 }
 
-export interface LockEvents {
-  acquired(host: string, lock: HeldLock): void;
-  released(host: string, lock: HeldLock): void;
-}
+export type { LockEvents };
 
 export class DeployFailedError extends Error {
   readonly outcome: SwapOutcome;
@@ -125,37 +122,13 @@ export class HostDeployer {
       } else {
         const image = s.image;
         if (!image) throw new ConfigurationError('Input "image" is required unless rollback: true.', 'image');
-        // Before anything is pulled: a pull that fills the data-root would also stop the running app's writes.
-        await ensureRoomForPull(ctx, image);
-        pulled = await ctx.clock
-          .time('pull', () =>
-            ctx.log.group(`pull ${formatImageReference(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })),
-          )
-          .catch(async (error: unknown) => {
-            throw isNoSpaceError(error) ? await noSpaceError(ctx, image, error) : error;
-          });
-        ctx.log.info(`pulled ${pulled.requested} → ${pulled.ref}`);
+        pulled = await pullForDeploy(ctx, image);
         report.image = pulled.ref;
         report.imageDigest = pulled.digest;
-        if (s.readiness.kind === 'docker' && !pulled.hasHealthcheck) {
-          throw new ConfigurationError(`readiness-path is "docker" but ${pulled.ref} has no HEALTHCHECK. Add one to the Dockerfile, or give an HTTP readiness-path.`, 'readiness-path');
-        }
         lockImage = pulled.id;
       }
 
-      lock = await ctx.clock.time('lock', () =>
-        acquireLock(ctx.engine, {
-          app: s.app,
-          image: lockImage,
-          provenance: this.#provenance,
-          timeoutMs: s.lockTimeoutMs,
-          ttlMs: s.lockTtlMs,
-          log: (l) => ctx.log.info(l),
-          warn: (l) => ctx.log.warn(l),
-          ...(ctx.signal ? { signal: ctx.signal } : {}),
-        }),
-      );
-      this.#locks.acquired(ctx.host, lock);
+      lock = await takeDeployLock(ctx, lockImage, this.#provenance, this.#locks);
 
       if (s.network && !(await ctx.engine.networkExists(s.network))) {
         ctx.log.info(`creating network ${s.network}`);
@@ -211,13 +184,7 @@ export class HostDeployer {
       if (!isConfigurationError(error) && !(error instanceof DeployFailedError) && failure.stack) ctx.log.debug?.(failure.stack);
       return { report, error: failure };
     } finally {
-      if (lock) {
-        const held = lock;
-        await ctx.clock
-          .time('unlock', () => releaseLock(ctx.engine, held))
-          .then(() => this.#locks.released(ctx.host, held))
-          .catch((e: unknown) => ctx.log.warn(`Could not release the deploy lock ${held.name}: ${errorMessage(e)} (the post step tries again)`));
-      }
+      if (lock) await releaseDeployLock(ctx, lock, this.#locks);
       report.totalMs = Math.round(performance.now() - started);
     }
   }

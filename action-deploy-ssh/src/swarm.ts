@@ -8,16 +8,15 @@
 // port is held by exactly one task on a node, so with a published port the update is
 // stop-first (the new task cannot bind the port while the old one runs: start-first would wait
 // for a port that never frees); without a published port it is start-first.
-import { ConfigurationError, errorMessage, formatDuration, formatImageReference, sleep } from '@gangway/kit';
+import { ConfigurationError, errorMessage, formatDuration, sleep } from '@gangway/kit';
 import { LABEL, type Provenance } from './container-spec.ts';
 import type { HostReport } from './deployer.ts';
-import { ensureRoomForPull, isNoSpaceError, noSpaceError } from './disk-space.ts';
 import type { HostContext } from './host-context.ts';
-import { acquireLock, releaseLock, type HeldLock } from './lock.ts';
-import { pullImage } from './pull.ts';
+import type { HeldLock } from './lock.ts';
+import { pullForDeploy, releaseDeployLock, takeDeployLock } from './pull-and-lock.ts';
 import type { DeploySettings } from './settings.ts';
 import type { SwarmEngine, SwarmServiceSpec, SwarmTask, SwarmUpdateStatus } from './swarm-engine.ts';
-import type { LockEvents } from './deployer.ts';
+import type { LockEvents } from './pull-and-lock.ts';
 import type { Strategy } from './strategy/index.ts';
 
 const NS = 1_000_000;
@@ -238,42 +237,19 @@ export class SwarmDeployer {
       } else {
         const image = s.image;
         if (!image) throw new ConfigurationError('Input "image" is required unless rollback: true.', 'image');
-        // The manager's data-root only: the other nodes pull for themselves when Swarm places a task there.
-        await ensureRoomForPull(ctx, image);
-        const pulled = await ctx.clock
-          .time('pull', () =>
-            ctx.log.group(`pull ${formatImageReference(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })),
-          )
-          .catch(async (error: unknown) => {
-            throw isNoSpaceError(error) ? await noSpaceError(ctx, image, error) : error;
-          });
-        ctx.log.info(`pulled ${pulled.requested} → ${pulled.ref}`);
+        // The room check covers the manager's data-root only: the other nodes pull for themselves when Swarm places a task there.
+        const pulled = await pullForDeploy(ctx, image);
         imageRef = pulled.ref;
         digest = pulled.digest;
         hasHealthcheck = pulled.hasHealthcheck;
         report.image = pulled.ref;
         report.imageDigest = pulled.digest;
-        if (s.readiness.kind === 'docker' && !hasHealthcheck) {
-          throw new ConfigurationError(`readiness-path is "docker" but ${pulled.ref} has no HEALTHCHECK. Add one to the Dockerfile, or give an HTTP readiness-path.`, 'readiness-path');
-        }
         if (hasHealthcheck) ctx.log.info(`Swarm gates the update on the image's own HEALTHCHECK`);
         else if (s.readiness.kind === 'http') ctx.log.info(`the image has no HEALTHCHECK: Swarm gates the update on GET ${s.readiness.path} (node inside the container)`);
         lockImage = pulled.id;
       }
 
-      lock = await ctx.clock.time('lock', () =>
-        acquireLock(ctx.engine, {
-          app: s.app,
-          image: lockImage,
-          provenance: this.#provenance,
-          timeoutMs: s.lockTimeoutMs,
-          ttlMs: s.lockTtlMs,
-          log: (l) => ctx.log.info(l),
-          warn: (l) => ctx.log.warn(l),
-          ...(ctx.signal ? { signal: ctx.signal } : {}),
-        }),
-      );
-      this.#locks.acquired(ctx.host, lock);
+      lock = await takeDeployLock(ctx, lockImage, this.#provenance, this.#locks);
 
       if (s.network && !(await swarm.networkExists(s.network))) {
         ctx.log.info(`creating the overlay network ${s.network}`);
@@ -373,13 +349,7 @@ export class SwarmDeployer {
       report.error = failure.message;
       return { report, error: failure };
     } finally {
-      if (lock) {
-        const held = lock;
-        await ctx.clock
-          .time('unlock', () => releaseLock(ctx.engine, held))
-          .then(() => this.#locks.released(ctx.host, held))
-          .catch((e: unknown) => ctx.log.warn(`Could not release the deploy lock ${held.name}: ${errorMessage(e)} (the post step tries again)`));
-      }
+      if (lock) await releaseDeployLock(ctx, lock, this.#locks);
       report.totalMs = Math.round(performance.now() - started);
     }
   }

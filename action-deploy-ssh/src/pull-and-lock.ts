@@ -1,0 +1,60 @@
+// The steps every deployer (containers and Swarm) takes on a host before it changes anything,
+// and the one it takes last: the image pulled (room checked first, a full disk explained, a
+// HEALTHCHECK required when readiness-path is "docker"), the deploy lock taken, and released.
+import { ConfigurationError, errorMessage, formatImageReference, type ImageReference } from '@gangway/kit';
+import type { Provenance } from './container-spec.ts';
+import { ensureRoomForPull, isNoSpaceError, noSpaceError } from './disk-space.ts';
+import type { HostContext } from './host-context.ts';
+import { acquireLock, releaseLock, type HeldLock } from './lock.ts';
+import { pullImage, type PulledImage } from './pull.ts';
+
+export interface LockEvents {
+  acquired(host: string, lock: HeldLock): void;
+  released(host: string, lock: HeldLock): void;
+}
+
+/** The deploy's image on the server, by digest; nothing running is touched before it is there. */
+export async function pullForDeploy(ctx: HostContext, image: ImageReference): Promise<PulledImage> {
+  const s = ctx.settings;
+  // Before anything is pulled: a pull that fills the data-root would also stop the running app's writes.
+  await ensureRoomForPull(ctx, image);
+  const pulled = await ctx.clock
+    .time('pull', () =>
+      ctx.log.group(`pull ${formatImageReference(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })),
+    )
+    .catch(async (error: unknown) => {
+      throw isNoSpaceError(error) ? await noSpaceError(ctx, image, error) : error;
+    });
+  ctx.log.info(`pulled ${pulled.requested} → ${pulled.ref}`);
+  if (s.readiness.kind === 'docker' && !pulled.hasHealthcheck) {
+    throw new ConfigurationError(`readiness-path is "docker" but ${pulled.ref} has no HEALTHCHECK. Add one to the Dockerfile, or give an HTTP readiness-path.`, 'readiness-path');
+  }
+  return pulled;
+}
+
+/** Waits for and takes the app's deploy lock on this host (`image`: one present there, for the marker). */
+export async function takeDeployLock(ctx: HostContext, image: string, provenance: Provenance, locks: LockEvents): Promise<HeldLock> {
+  const s = ctx.settings;
+  const lock = await ctx.clock.time('lock', () =>
+    acquireLock(ctx.engine, {
+      app: s.app,
+      image,
+      provenance,
+      timeoutMs: s.lockTimeoutMs,
+      ttlMs: s.lockTtlMs,
+      log: (l) => ctx.log.info(l),
+      warn: (l) => ctx.log.warn(l),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    }),
+  );
+  locks.acquired(ctx.host, lock);
+  return lock;
+}
+
+/** Releases the lock; on failure only warns (the post step tries again). Never throws. */
+export async function releaseDeployLock(ctx: HostContext, lock: HeldLock, locks: LockEvents): Promise<void> {
+  await ctx.clock
+    .time('unlock', () => releaseLock(ctx.engine, lock))
+    .then(() => locks.released(ctx.host, lock))
+    .catch((e: unknown) => ctx.log.warn(`Could not release the deploy lock ${lock.name}: ${errorMessage(e)} (the post step tries again)`));
+}
