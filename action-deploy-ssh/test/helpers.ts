@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import { Inputs, mapInputs } from '@gangway/kit';
+import { LOCKS_STATE } from '../src/lock-state.ts';
 import { readSettings, type DeploySettings } from '../src/settings.ts';
 
 let key: string | undefined;
@@ -39,4 +41,30 @@ export function settingsFrom(values: Record<string, string>): DeploySettings {
 
 export function settings(extra: Record<string, string> = {}, overrides: Partial<DeploySettings> = {}): DeploySettings {
   return { ...settingsFrom(baseInputs(extra)), ...overrides };
+}
+
+/**
+ * For tests that call main() or post() in-process: fresh GITHUB_OUTPUT, GITHUB_STATE and
+ * GITHUB_STEP_SUMMARY files before each test, and the environment put back after it.
+ * Returns the directory that holds them (`output`, `state`, `summary`).
+ */
+export function useRunnerFiles(prefix: string): () => string {
+  let dir = '';
+  const saved: Record<string, string | undefined> = {};
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), prefix));
+    for (const name of ['GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_STEP_SUMMARY', `STATE_${LOCKS_STATE}`]) saved[name] = process.env[name];
+    for (const name of ['output', 'state', 'summary']) writeFileSync(path.join(dir, name), '');
+    process.env.GITHUB_OUTPUT = path.join(dir, 'output');
+    process.env.GITHUB_STATE = path.join(dir, 'state');
+    process.env.GITHUB_STEP_SUMMARY = path.join(dir, 'summary');
+  });
+  afterEach(() => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return () => dir;
 }

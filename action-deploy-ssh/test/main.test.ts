@@ -1,9 +1,8 @@
 // main and post with the connection replaced by in-memory engines: several hosts, outputs,
 // the summary, cancellation after the old container stopped, and the post step's lock release.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatDuration, Inputs, mapInputs } from '@gangway/kit';
 import { parseKeyValueFile as parseFile } from '@gangway/kit/harness';
 import type { ConnectHost } from '../src/connection.ts';
@@ -15,7 +14,7 @@ import type { HostReport } from '../src/deployer.ts';
 import { hostFacts } from '../src/report.ts';
 import { post } from '../src/post.ts';
 import { DIGEST_V1, DIGEST_V2, FakeEngine } from './fakes.ts';
-import { baseInputs } from './helpers.ts';
+import { baseInputs, useRunnerFiles } from './helpers.ts';
 
 const REPO = 'registry.example.com/team/shop';
 
@@ -35,26 +34,10 @@ function connectTo(engines: Record<string, FakeEngine | Error>, opened: string[]
   };
 }
 
-let dir: string;
-const saved: Record<string, string | undefined> = {};
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'gangway-deploy-main-'));
-  for (const name of ['GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_STEP_SUMMARY', `STATE_${LOCKS_STATE}`]) saved[name] = process.env[name];
-  for (const name of ['output', 'state', 'summary']) writeFileSync(path.join(dir, name), '');
-  process.env.GITHUB_OUTPUT = path.join(dir, 'output');
-  process.env.GITHUB_STATE = path.join(dir, 'state');
-  process.env.GITHUB_STEP_SUMMARY = path.join(dir, 'summary');
-});
-afterEach(() => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
+const runnerFiles = useRunnerFiles('gangway-deploy-main-');
 
-const outputs = (): Record<string, string> => parseFile(readFileSync(path.join(dir, 'output'), 'utf8'));
-const state = (): Record<string, string> => parseFile(readFileSync(path.join(dir, 'state'), 'utf8'));
+const outputs = (): Record<string, string> => parseFile(readFileSync(path.join(runnerFiles(), 'output'), 'utf8'));
+const state = (): Record<string, string> => parseFile(readFileSync(path.join(runnerFiles(), 'state'), 'utf8'));
 
 describe('main', () => {
   it('deploys host after host and writes outputs, report and a summary per host', async () => {
@@ -73,7 +56,7 @@ describe('main', () => {
       ['b.example.com:2222', 'deployed'],
     ]);
     expect(report.hosts[0]?.phases[0]?.phase).toBe('connect');
-    const summary = readFileSync(path.join(dir, 'summary'), 'utf8');
+    const summary = readFileSync(path.join(runnerFiles(), 'summary'), 'utf8');
     expect(summary).toContain('a.example.com');
     expect(summary).toContain('b.example.com:2222');
     expect(summary).toContain('deploy (blue-green)');

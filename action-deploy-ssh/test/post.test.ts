@@ -2,10 +2,7 @@
 // run had started but never switched the proxy to, and releases the lock; it touches nothing
 // that serves, nothing of another run, and nothing under a lock it no longer holds. And main
 // cancelled after the switch: the deploy stands, the step still fails, saying so.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Inputs, mapInputs } from '@gangway/kit';
 import type { ConnectHost } from '../src/connection.ts';
 import { appContainerSpec, lockName, provenanceFromEnv, proxyName } from '../src/container-spec.ts';
@@ -15,7 +12,7 @@ import { main } from '../src/main.ts';
 import { post } from '../src/post.ts';
 import { readSettings } from '../src/settings.ts';
 import { DIGEST_V1, DIGEST_V2, FakeEngine } from './fakes.ts';
-import { baseInputs } from './helpers.ts';
+import { baseInputs, useRunnerFiles } from './helpers.ts';
 
 const REPO = 'registry.example.com/team/shop';
 const THIS_RUN = { GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'octo/shop', GITHUB_RUN_ID: '77', GITHUB_SHA: 'a'.repeat(40), GITHUB_ACTOR: 'me' };
@@ -26,23 +23,7 @@ function connectTo(engine: FakeEngine): ConnectHost {
   return async () => connection;
 }
 
-let dir: string;
-const saved: Record<string, string | undefined> = {};
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'gangway-deploy-post-'));
-  for (const name of ['GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_STEP_SUMMARY', `STATE_${LOCKS_STATE}`]) saved[name] = process.env[name];
-  for (const name of ['output', 'state', 'summary']) writeFileSync(path.join(dir, name), '');
-  process.env.GITHUB_OUTPUT = path.join(dir, 'output');
-  process.env.GITHUB_STATE = path.join(dir, 'state');
-  process.env.GITHUB_STEP_SUMMARY = path.join(dir, 'summary');
-});
-afterEach(() => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
+useRunnerFiles('gangway-deploy-post-');
 
 const inputsFor = (extra: Record<string, string> = {}): Inputs => new Inputs(mapInputs(baseInputs({ image: `${REPO}:v2`, publish: '8080', ...extra })));
 
