@@ -18,3 +18,4 @@ export { retry, backoffDelay, sleep, type RetryOptions } from './retry.ts';
 export { runAction, reportFailure, type ActionHandlers } from './action.ts';
 export { factsTable, timingsTable, setReportOutput, escapeHtml, PhaseClock, type Row, type PhaseTiming } from './summary.ts';
 export * from './docker/index.ts';
+export { resolveWorkspacePath, runnerPathRoots, type PathRoots } from './paths.ts';
