@@ -122,9 +122,36 @@ describe('openSsh against a real SSH server', () => {
     session.close();
   });
 
-  it('connects with a pinned fingerprint', async () => {
+  it('connects with a pinned fingerprint, and reports the key it verified', async () => {
+    events.length = 0;
     const session = await openSsh({ ...endpoint(), trust: { kind: 'fingerprint', fingerprint: hostA.fingerprint } }, { connectTimeoutMs: 5000 });
+    expect(session.hostKey).toBe(hostA.fingerprint);
+    expect(events).toContain('auth:publickey:deploy');
     session.close();
+  });
+
+  it('refuses a server whose key is not the pinned fingerprint, before authenticating, without retrying', async () => {
+    events.length = 0;
+    const started = Date.now();
+    const error = await openSsh({ ...endpoint(), trust: { kind: 'fingerprint', fingerprint: hostB.fingerprint } }, { connectTimeoutMs: 5000, attempts: 3 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SshConnectError);
+    expect((error as SshConnectError).category).toBe('host-key');
+    expect((error as Error).message).toContain(`presented host key ${hostA.fingerprint}, not the pinned ${hostB.fingerprint}`);
+    expect(events.filter((e) => e.startsWith('auth:'))).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('refuses a server key marked @revoked in known-hosts, even when another line trusts it', async () => {
+    events.length = 0;
+    const known = [`@revoked ${knownLine('127.0.0.1', port, hostA.publicLine)}`, knownLine('127.0.0.1', port, hostA.publicLine)].join('\n');
+    const entries = parseKnownHosts(known, 'known-hosts');
+    const error = await openSsh({ ...endpoint(), trust: { kind: 'known-hosts', entries } }, { connectTimeoutMs: 5000, attempts: 3 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SshConnectError);
+    expect((error as SshConnectError).category).toBe('host-key');
+    expect((error as Error).message).toContain(`presented a revoked host key (${hostA.fingerprint})`);
+    expect(events.filter((e) => e.startsWith('auth:'))).toEqual([]);
   });
 
   it('refuses a changed host key before authenticating, without retrying', async () => {
