@@ -98561,8 +98561,8 @@ scope.__dirname ??= node_path__WEBPACK_IMPORTED_MODULE_0___default().dirname(sco
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2787);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6711);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3269);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8012);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9064);
 
 
 
@@ -98577,7 +98577,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3269:
+/***/ 9064:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -98588,8 +98588,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 15 modules
 var core = __nccwpck_require__(5650);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 13 modules
-var src = __nccwpck_require__(6711);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 14 modules
+var src = __nccwpck_require__(8012);
 // EXTERNAL MODULE: ../node_modules/dockerode/lib/docker.js
 var docker = __nccwpck_require__(9742);
 var docker_default = /*#__PURE__*/__nccwpck_require__.n(docker);
@@ -99064,8 +99064,8 @@ async function runBuild(engine, request, print) {
     return { imageId, builder: request.builder, steps, cachedSteps: steps.filter((s) => s.cached).length, cacheMisses: progress.cacheMisses(), durationMs: Math.round(performance.now() - started) };
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
@@ -99123,18 +99123,18 @@ function mayKeepBelow(rules, dir) {
 /** The files of a context that `.dockerignore` keeps, sorted, directories before what they hold. */
 function listContext(contextDir, alwaysInclude = []) {
     const ignoreFile = external_node_path_default().join(contextDir, '.dockerignore');
-    const patterns = (0,external_node_fs_namespaceObject.existsSync)(ignoreFile) ? (0,external_node_fs_namespaceObject.readFileSync)(ignoreFile, 'utf8') : '';
+    const patterns = (0,external_node_fs_.existsSync)(ignoreFile) ? (0,external_node_fs_.readFileSync)(ignoreFile, 'utf8') : '';
     const ig = ignore_default()({ ignorecase: false }).add(patterns);
     const rules = parseIgnoreRules(patterns);
     const keep = new Set(alwaysInclude);
     const keepDirs = new Set(alwaysInclude.flatMap((f) => f.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
     const entries = [];
     const walk = (dirRel) => {
-        const names = (0,external_node_fs_namespaceObject.readdirSync)(external_node_path_default().join(contextDir, dirRel)).sort();
+        const names = (0,external_node_fs_.readdirSync)(external_node_path_default().join(contextDir, dirRel)).sort();
         for (const name of names) {
             const rel = dirRel === '' ? name : `${dirRel}/${name}`;
             const absolute = external_node_path_default().join(contextDir, rel);
-            const stats = (0,external_node_fs_namespaceObject.lstatSync)(absolute);
+            const stats = (0,external_node_fs_.lstatSync)(absolute);
             const ignored = ig.ignores(rel) && !keep.has(rel);
             if (stats.isDirectory()) {
                 if (ignored && !keepDirs.has(rel) && !mayKeepBelow(rules, rel))
@@ -99179,15 +99179,15 @@ function createBuildContext(contextDir, dockerfilePath) {
             if (e.stats.isDirectory())
                 await write({ ...common, name: `${e.name}/`, type: 'directory', mode, mtime: e.stats.mtime });
             else if (e.stats.isSymbolicLink())
-                await write({ ...common, name: e.name, type: 'symlink', linkname: (0,external_node_fs_namespaceObject.readlinkSync)(e.absolute), mode, mtime: e.stats.mtime });
+                await write({ ...common, name: e.name, type: 'symlink', linkname: (0,external_node_fs_.readlinkSync)(e.absolute), mode, mtime: e.stats.mtime });
             else {
                 files++;
                 bytes += e.stats.size;
-                await write({ ...common, name: e.name, type: 'file', size: e.stats.size, mode, mtime: e.stats.mtime }, (0,external_node_fs_namespaceObject.createReadStream)(e.absolute));
+                await write({ ...common, name: e.name, type: 'file', size: e.stats.size, mode, mtime: e.stats.mtime }, (0,external_node_fs_.createReadStream)(e.absolute));
             }
         }
         if (!inside) {
-            const content = (0,external_node_fs_namespaceObject.readFileSync)(dockerfilePath);
+            const content = (0,external_node_fs_.readFileSync)(dockerfilePath);
             files++;
             bytes += content.length;
             await write({ ...common, name: OUTSIDE_DOCKERFILE, type: 'file', size: content.length, mode: 0o644, mtime: new Date(0) }, content);
@@ -99479,9 +99479,9 @@ function ociLabels(ctx, plan, created) {
 function readEnvironment(env = process.env) {
     let payload = {};
     const eventPath = env['GITHUB_EVENT_PATH'];
-    if (eventPath && (0,external_node_fs_namespaceObject.existsSync)(eventPath)) {
+    if (eventPath && (0,external_node_fs_.existsSync)(eventPath)) {
         try {
-            payload = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(eventPath, 'utf8'));
+            payload = JSON.parse((0,external_node_fs_.readFileSync)(eventPath, 'utf8'));
         }
         catch {
             payload = {};
@@ -99529,13 +99529,16 @@ function readSettings(inputs, environment) {
     const dockerHost = (0,src/* parseDockerHost */.mB)(inputs.string('docker-host') ?? (0,src/* defaultDockerHost */.IN)(env), 'docker-host', {
         ...(env['DOCKER_TLS_VERIFY'] ? { tls: env['DOCKER_TLS_VERIFY'] !== '' && env['DOCKER_TLS_VERIFY'] !== '0' } : {}),
     });
-    const context = external_node_path_default().resolve(workspace, inputs.string('context') ?? '.');
-    if (!(0,external_node_fs_namespaceObject.existsSync)(context) || !(0,external_node_fs_namespaceObject.statSync)(context).isDirectory()) {
+    // The context is sent to the engine and the Dockerfile read: both must lie in the workspace
+    // (or RUNNER_TEMP), symlinks followed, or a step could ship the runner's files to a registry.
+    const roots = { ...(0,src/* runnerPathRoots */.ls)(env), workspace };
+    const context = (0,src/* resolveWorkspacePath */.XI)(inputs.string('context') ?? '.', 'context', roots);
+    if (!(0,external_node_fs_.existsSync)(context) || !(0,external_node_fs_.statSync)(context).isDirectory()) {
         throw new src/* ConfigurationError */.j1(`Input "context" is "${inputs.raw('context') || '.'}", but ${context} is not a directory. Give a folder of the checkout (relative to the workspace).`, 'context');
     }
     const fileInput = inputs.string('file');
-    const file = fileInput === undefined ? external_node_path_default().join(context, 'Dockerfile') : external_node_path_default().resolve(workspace, fileInput);
-    if (!(0,external_node_fs_namespaceObject.existsSync)(file) || !(0,external_node_fs_namespaceObject.statSync)(file).isFile()) {
+    const file = (0,src/* resolveWorkspacePath */.XI)(fileInput ?? external_node_path_default().join(context, 'Dockerfile'), 'file', roots);
+    if (!(0,external_node_fs_.existsSync)(file) || !(0,external_node_fs_.statSync)(file).isFile()) {
         throw new src/* ConfigurationError */.j1(`Input "file" ${fileInput === undefined ? 'is not set, and there is no Dockerfile in the context' : `is "${fileInput}"`}: ${file} does not exist. Give the Dockerfile's path relative to the workspace.`, 'file');
     }
     const imageInput = inputs.string('image', { required: true, hint: 'Give the repository to push to, without a tag: registry.example.com/team/app.' });
@@ -99779,7 +99782,7 @@ async function main(signal, deps = {}) {
 
 /***/ }),
 
-/***/ 6711:
+/***/ 8012:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -99804,7 +99807,9 @@ __nccwpck_require__.d(__webpack_exports__, {
   hV: () => (/* reexport */ readJsonMessages),
   bJ: () => (/* reexport */ registryAuthHeader),
   LW: () => (/* reexport */ registryServerAddress),
+  XI: () => (/* reexport */ resolveWorkspacePath),
   Cs: () => (/* reexport */ runAction),
+  ls: () => (/* reexport */ runnerPathRoots),
   kV: () => (/* reexport */ setReportOutput),
   sn: () => (/* reexport */ timingsTable)
 });
@@ -100687,7 +100692,70 @@ function pushedDigestOf(message) {
 
 
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+;// CONCATENATED MODULE: ../packages/kit/src/paths.ts
+// Path inputs: every file or folder an action reads on the runner must lie inside the
+// workspace (or the runner's temp folder), symlinks followed. `upload: /proc/self/environ`
+// or `context: ../..` would otherwise hand a step's environment or the runner's files to a
+// server.
+
+
+
+/** The runner's roots from its environment (the workspace falls back to the current folder). */
+function runnerPathRoots(env = process.env) {
+    return { workspace: env['GITHUB_WORKSPACE'] || process.cwd(), runnerTemp: env['RUNNER_TEMP'] || undefined };
+}
+function real(p) {
+    try {
+        return (0,external_node_fs_.realpathSync)(p);
+    }
+    catch {
+        return external_node_path_default().resolve(p);
+    }
+}
+function isInside(child, parent) {
+    const rel = external_node_path_default().relative(parent, child);
+    return rel === '' || (!rel.startsWith('..') && !external_node_path_default().isAbsolute(rel));
+}
+/**
+ * Resolves `value` (relative to the workspace, or absolute) and returns the absolute path.
+ * Throws a ConfigurationError naming `input` when the path, or what a symlink on it points
+ * to, lies outside the workspace and RUNNER_TEMP. A path that does not exist yet is checked
+ * through its nearest existing parent, so a later symlink cannot escape either.
+ */
+function resolveWorkspacePath(value, input, roots) {
+    const resolved = external_node_path_default().resolve(roots.workspace, value);
+    // Follow symlinks on the longest existing prefix.
+    let existing = resolved;
+    let rest = '';
+    for (;;) {
+        try {
+            const target = (0,external_node_fs_.realpathSync)(existing);
+            existing = rest === '' ? target : external_node_path_default().join(target, rest);
+            break;
+        }
+        catch {
+            const parent = external_node_path_default().dirname(existing);
+            if (parent === existing)
+                break;
+            rest = rest === '' ? external_node_path_default().basename(existing) : external_node_path_default().join(external_node_path_default().basename(existing), rest);
+            existing = parent;
+        }
+    }
+    const allowed = [roots.workspace, roots.runnerTemp].filter((r) => Boolean(r)).map(real);
+    if (!allowed.some((root) => isInside(existing, root))) {
+        const where = roots.runnerTemp ? `the workspace (${roots.workspace}) or RUNNER_TEMP` : `the workspace (${roots.workspace})`;
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which resolves to ${existing}, outside ${where}. Give a path inside the checkout, relative to the workspace; symlinks that lead out of it are refused too.`, input);
+    }
+    return resolved;
+}
+
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
+
 
 
 
@@ -100853,6 +100921,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+
+/***/ }),
+
+/***/ 3024:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 
 /***/ }),
 

@@ -8,6 +8,8 @@ import {
   parseDockerHost,
   parseImageReference,
   registryServerAddress,
+  resolveWorkspacePath,
+  runnerPathRoots,
   type DockerHost,
   type ImageReference,
   type RegistryCredentials,
@@ -107,12 +109,15 @@ export function readSettings(inputs: Inputs, environment: Environment): BuildSet
     ...(env['DOCKER_TLS_VERIFY'] ? { tls: env['DOCKER_TLS_VERIFY'] !== '' && env['DOCKER_TLS_VERIFY'] !== '0' } : {}),
   });
 
-  const context = path.resolve(workspace, inputs.string('context') ?? '.');
+  // The context is sent to the engine and the Dockerfile read: both must lie in the workspace
+  // (or RUNNER_TEMP), symlinks followed, or a step could ship the runner's files to a registry.
+  const roots = { ...runnerPathRoots(env), workspace };
+  const context = resolveWorkspacePath(inputs.string('context') ?? '.', 'context', roots);
   if (!existsSync(context) || !statSync(context).isDirectory()) {
     throw new ConfigurationError(`Input "context" is "${inputs.raw('context') || '.'}", but ${context} is not a directory. Give a folder of the checkout (relative to the workspace).`, 'context');
   }
   const fileInput = inputs.string('file');
-  const file = fileInput === undefined ? path.join(context, 'Dockerfile') : path.resolve(workspace, fileInput);
+  const file = resolveWorkspacePath(fileInput ?? path.join(context, 'Dockerfile'), 'file', roots);
   if (!existsSync(file) || !statSync(file).isFile()) {
     throw new ConfigurationError(`Input "file" ${fileInput === undefined ? 'is not set, and there is no Dockerfile in the context' : `is "${fileInput}"`}: ${file} does not exist. Give the Dockerfile's path relative to the workspace.`, 'file');
   }
