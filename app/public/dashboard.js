@@ -1,4 +1,5 @@
-// Dashboard: requests per day and the latency histogram as SVG bar charts, and the latest results.
+// Dashboard: requests per day and the latency histogram as SVG bar charts. Aggregates only: this page is
+// public, so nothing on it links to or shows a result (those are reached by their share links alone).
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 function el(name, attributes = {}, text) {
@@ -61,26 +62,6 @@ async function load() {
       label: bucket.leMs < 0 ? `>${all[i - 1]?.leMs ?? 0}` : `≤${bucket.leMs}`,
       value: bucket.count,
     })),
-  );
-  const tbody = document.querySelector('#recent tbody');
-  tbody.replaceChildren(
-    ...stats.recent.map((row) => {
-      const tr = document.createElement('tr');
-      const when = document.createElement('td');
-      const link = document.createElement('a');
-      link.href = `/r/${row.token}`;
-      link.textContent = new Date(row.createdAt).toLocaleString();
-      when.append(link);
-      const text = document.createElement('td');
-      text.className = 'text';
-      text.textContent = row.text || '(no text)';
-      const lines = document.createElement('td');
-      lines.textContent = String(row.lines);
-      const latency = document.createElement('td');
-      latency.textContent = `${row.totalMs} ms`;
-      tr.append(when, text, lines, latency);
-      return tr;
-    }),
   );
 }
 

@@ -26,6 +26,11 @@ export interface AppConfig {
   /** Longest side the detection model sees; larger images are scaled down first. */
   detMaxSide: number;
   logLevel: string;
+  /**
+   * The credential for the operator endpoints (the most recent results), from `OPERATOR_TOKEN`;
+   * unset: those endpoints do not exist.
+   */
+  operatorToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -53,6 +58,18 @@ export function parseDurationMs(name: string, raw: string): number {
   return Math.round(unit === 'ms' ? amount : unit === 'm' ? amount * 60_000 : amount * 1000);
 }
 
+/** At least this many characters: the operator token guards every stored result's text. */
+export const OPERATOR_TOKEN_MIN_LENGTH = 32;
+
+function readOperatorToken(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.OPERATOR_TOKEN?.trim();
+  if (!raw) return undefined;
+  if (raw.length < OPERATOR_TOKEN_MIN_LENGTH) {
+    throw new ConfigError(`OPERATOR_TOKEN must be at least ${OPERATOR_TOKEN_MIN_LENGTH} characters (e.g. openssl rand -hex 32), got ${raw.length}`);
+  }
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const modelsDir = env.MODELS_DIR?.trim();
   return {
@@ -70,5 +87,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     shutdownDelayMs: env.SHUTDOWN_DELAY ? parseDurationMs('SHUTDOWN_DELAY', env.SHUTDOWN_DELAY) : 0,
     detMaxSide: readInt(env, 'OCR_DET_MAX_SIDE', 960, 64, 4096),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
+    operatorToken: readOperatorToken(env),
   };
 }

@@ -30,11 +30,23 @@ export interface StoredResult extends NewResult {
   text: string;
 }
 
+/**
+ * What the public dashboard shows: aggregates only. Nothing here may reach a result or its text
+ * (no token, no text, no image name): a share token is the only key to a result.
+ */
 export interface UsageStats {
   total: number;
   perDay: { day: string; count: number; meanMs: number }[];
   latency: { buckets: { leMs: number; count: number }[]; p50Ms: number | null; p95Ms: number | null; samples: number };
-  recent: { token: string; createdAt: string; text: string; lines: number; totalMs: number }[];
+}
+
+/** The most recent results, for the operator only (they carry each result's share token). */
+export interface RecentResult {
+  token: string;
+  createdAt: string;
+  text: string;
+  lines: number;
+  totalMs: number;
 }
 
 interface ResultRow {
@@ -141,17 +153,6 @@ export class ResultStore {
       const bucket = buckets.find((candidate) => ms <= candidate.leMs);
       if (bucket) bucket.count++;
     }
-    const recent = (
-      this.#db
-        .prepare('SELECT token, created_at, text, lines_json, total_ms FROM results ORDER BY id DESC LIMIT 10')
-        .all() as { token: string; created_at: number; text: string; lines_json: string; total_ms: number }[]
-    ).map((row) => ({
-      token: row.token,
-      createdAt: new Date(row.created_at).toISOString(),
-      text: row.text.length > 120 ? `${row.text.slice(0, 117)}...` : row.text,
-      lines: (JSON.parse(row.lines_json) as unknown[]).length,
-      totalMs: Math.round(row.total_ms),
-    }));
     return {
       total,
       perDay,
@@ -161,7 +162,21 @@ export class ResultStore {
         p95Ms: percentile(latencies, 95),
         samples: latencies.length,
       },
-      recent,
     };
+  }
+
+  /** The `limit` most recent results, newest first, text cut to 120 characters. Operator only: each carries its token. */
+  recent(limit = 10): RecentResult[] {
+    return (
+      this.#db
+        .prepare('SELECT token, created_at, text, lines_json, total_ms FROM results ORDER BY id DESC LIMIT ?')
+        .all(limit) as { token: string; created_at: number; text: string; lines_json: string; total_ms: number }[]
+    ).map((row) => ({
+      token: row.token,
+      createdAt: new Date(row.created_at).toISOString(),
+      text: row.text.length > 120 ? `${row.text.slice(0, 117)}...` : row.text,
+      lines: (JSON.parse(row.lines_json) as unknown[]).length,
+      totalMs: Math.round(row.total_ms),
+    }));
   }
 }

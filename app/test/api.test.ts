@@ -1,10 +1,12 @@
 // The HTTP API end to end on the real app (real models, real SQLite), in-process on a loopback port.
 import { once } from 'node:events';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OcrJobSuccess } from '../src/ocr/worker-protocol.ts';
+import { DRAIN_OVERSIZED_FACTOR } from '../src/routes/api.ts';
 import { pngClaimingSize } from './png-header.ts';
 import { multipartBody, startTestServer, type TestServer } from './test-server.ts';
 import { renderTextImage } from './text-images.ts';
@@ -142,25 +144,51 @@ describe('API', () => {
     expect(wrongType.status).toBe(415);
   });
 
-  it('reads an oversized body to its end before the 413, so a proxy sending it sees no reset (keep-alive survives)', async () => {
-    // As nginx does: the whole body on a kept-alive connection, then the next request on the same one.
+  /** Writes raw HTTP on a new connection; resolves with what came back once the server closed it (or after `ms`). */
+  async function rawExchange(write: (socket: net.Socket) => void, ms: number): Promise<{ received: string; closedBy: 'server' | 'timeout'; reset: boolean }> {
     const { hostname, port } = new URL(t.url);
     const socket = net.connect({ host: hostname, port: Number(port) });
     await once(socket, 'connect');
     let received = '';
+    let reset = false;
     socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-    socket.on('error', () => undefined);
+    socket.on('error', (error: NodeJS.ErrnoException) => (reset ||= error.code === 'ECONNRESET'));
+    const ended = new Promise<'server'>((resolve) => socket.on('close', () => resolve('server')));
+    write(socket);
+    const closedBy = await Promise.race([ended, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms))]);
+    socket.destroy();
+    return { received, closedBy, reset };
+  }
+
+  it('reads a modestly oversized body to its end, then answers 413 with Connection: close and closes cleanly (a proxy sees no reset)', async () => {
+    // As nginx does: the whole body, then it reads the answer. The server must not reset while the body is still coming.
     const body = Buffer.alloc(MAX_UPLOAD_BYTES * 3, 7);
     png.copy(body, 0, 0, 8);
-    socket.write(`POST /api/v1/ocr HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${body.length}\r\n\r\n`);
-    socket.write(body);
-    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
-    const deadline = Date.now() + 5000;
-    while (!/"status":"ok"/.test(received) && !socket.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    socket.destroy();
+    const { received, closedBy, reset } = await rawExchange((socket) => {
+      socket.write(`POST /api/v1/ocr HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${body.length}\r\n\r\n`);
+      socket.write(body);
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    }, 5000);
     expect(received).toMatch(/^HTTP\/1\.1 413 /);
     expect(received).toContain('upload_too_large');
-    expect(received, 'the connection was closed after the 413').toMatch(/HTTP\/1\.1 200 [^]*"status":"ok"/);
+    expect(received.toLowerCase()).toContain('connection: close');
+    expect(closedBy, 'the server closed the connection after the 413').toBe('server');
+    expect(reset, 'the connection was reset instead of closed').toBe(false);
+    expect(received, 'a request after the 413 on the same connection was served').not.toMatch(/"status":"ok"/);
+  });
+
+  it(`refuses a body over ${DRAIN_OVERSIZED_FACTOR}× the limit at once, without reading it`, async () => {
+    // Only the headers and a little of the body are sent: an app that drained it would wait for the rest.
+    const declared = MAX_UPLOAD_BYTES * (DRAIN_OVERSIZED_FACTOR + 6);
+    const started = performance.now();
+    const { received, closedBy } = await rawExchange((socket) => {
+      socket.write(`POST /api/v1/ocr HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${declared}\r\n\r\n`);
+      socket.write(png.subarray(0, 8));
+    }, 4000);
+    expect(received, 'no 413 while the body was still owed').toMatch(/^HTTP\/1\.1 413 /);
+    expect(received).toContain('upload_too_large');
+    expect(closedBy, 'the connection stayed open waiting for the body').toBe('server');
+    expect(performance.now() - started).toBeLessThan(3000);
   });
 
   it('takes a multipart upload whose file is just under the limit, though the form around it is over', async () => {
@@ -225,11 +253,102 @@ describe('API', () => {
     for (const page of ['/', '/dashboard', '/static/app.js', '/static/dashboard.js', '/static/style.css']) {
       expect((await fetch(`${t.url}${page}`)).status).toBe(200);
     }
-    const stats = (await (await fetch(`${t.url}/api/v1/stats`)).json()) as { total: number; perDay: unknown[]; recent: unknown[]; latency: { p50Ms: number } };
+    const stats = (await (await fetch(`${t.url}/api/v1/stats`)).json()) as { total: number; perDay: unknown[]; latency: { p50Ms: number } };
     expect(stats.total).toBeGreaterThanOrEqual(3);
     expect(stats.perDay).toHaveLength(1);
-    expect(stats.recent.length).toBeGreaterThanOrEqual(3);
     expect(stats.latency.p50Ms).toBeGreaterThan(0);
+  });
+
+  it('shows strangers aggregates only: no public page, statistic or metric reaches a result or its text', async () => {
+    const tokens: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const response = await post(new Uint8Array(png), 'image/png');
+      expect(response.status).toBe(200);
+      tokens.push(((await response.json()) as OcrBody).token);
+    }
+    const statsResponse = await fetch(`${t.url}/api/v1/stats`);
+    const stats = (await statsResponse.json()) as Record<string, unknown>;
+    expect(Object.keys(stats).sort()).toEqual(['latency', 'perDay', 'total']);
+    expect(stats.total).toBeGreaterThanOrEqual(2);
+    const publicBodies: Record<string, string> = { '/api/v1/stats': JSON.stringify(stats) };
+    for (const page of ['/', '/dashboard', '/static/dashboard.js', '/static/app.js', '/metrics', '/readyz', '/version']) {
+      publicBodies[page] = await (await fetch(`${t.url}${page}`)).text();
+    }
+    for (const [page, body] of Object.entries(publicBodies)) {
+      for (const token of tokens) expect(body, `${page} shows a result token`).not.toContain(token);
+      expect(body, `${page} shows a result's text`).not.toContain('Gangway deploys containers');
+    }
+    expect(publicBodies['/static/dashboard.js'], 'the dashboard links results').not.toMatch(/\/r\/|token/);
+    // Without OPERATOR_TOKEN the operator's list does not exist at all.
+    expect((await fetch(`${t.url}/api/v1/operator/recent`)).status).toBe(404);
+  });
+
+  it('serves a result image as private to the token holder: no shared cache may keep it', async () => {
+    const response = await post(new Uint8Array(png), 'image/png');
+    const body = (await response.json()) as OcrBody;
+    const image = await fetch(`${t.url}${body.image.url}`);
+    expect(image.status).toBe(200);
+    const cacheControl = (image.headers.get('cache-control') ?? '').split(',').map((d) => d.trim());
+    expect(cacheControl).toContain('private');
+    expect(cacheControl).not.toContain('public');
+  });
+
+  it('answers /readyz without writing to the database on every call', async () => {
+    const changes = () => (t.server.database.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    const before = changes();
+    for (let i = 0; i < 20; i++) {
+      const ready = await fetch(`${t.url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(((await ready.json()) as { checks: { database: string } }).checks.database).toBe('ok');
+    }
+    expect(changes() - before, 'rows written by 20 readiness probes').toBeLessThanOrEqual(1);
+  });
+});
+
+describe('operator endpoint (OPERATOR_TOKEN set)', () => {
+  const OPERATOR_TOKEN = 'op-4f6c1d2e9b8a7f6e5d4c3b2a1f0e9d8c7b6a';
+  let t: TestServer;
+  const stubOcr = {
+    healthy: true,
+    recognize: async (): Promise<OcrJobSuccess> => ({
+      id: 0,
+      ok: true,
+      width: 1,
+      height: 1,
+      lines: [{ text: 'operator only', confidence: 0.99, box: [[0, 0], [1, 0], [1, 1], [0, 1]] }],
+      timings: { decodeMs: 0, detectMs: 0, recognizeMs: 0, sessionRunMs: 0 },
+    }),
+  };
+
+  beforeAll(async () => {
+    t = await startTestServer({ OPERATOR_TOKEN }, stubOcr);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('lists the most recent results only to a request carrying the operator token', async () => {
+    const png = (await renderTextImage(['op'], 'DejaVu Sans', 24)).png;
+    const uploaded = await fetch(`${t.url}/api/v1/ocr`, { method: 'POST', body: new Uint8Array(png), headers: { 'content-type': 'image/png' } });
+    expect(uploaded.status).toBe(200);
+    const { token } = (await uploaded.json()) as OcrBody;
+    const recent = (authorization?: string) => fetch(`${t.url}/api/v1/operator/recent`, { headers: authorization ? { authorization } : {} });
+
+    for (const authorization of [undefined, 'Bearer wrong', `Bearer ${OPERATOR_TOKEN}x`, `Bearer ${OPERATOR_TOKEN.slice(0, -1)}`, `Basic ${OPERATOR_TOKEN}`]) {
+      const refused = await recent(authorization);
+      expect(refused.status, String(authorization)).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer /);
+      const text = await refused.text();
+      expect(text).not.toContain(token);
+      expect((JSON.parse(text) as ErrorBody).error.code).toBe('unauthorized');
+    }
+    const allowed = await recent(`Bearer ${OPERATOR_TOKEN}`);
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers.get('cache-control')).toBe('no-store');
+    const body = (await allowed.json()) as { recent: { token: string; text: string }[] };
+    expect(body.recent[0]).toMatchObject({ token, text: 'operator only' });
+    // The public statistics stay aggregates even with an operator configured.
+    expect(await (await fetch(`${t.url}/api/v1/stats`)).text()).not.toContain(token);
   });
 });
 

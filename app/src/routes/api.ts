@@ -5,6 +5,7 @@ import type { AppContext } from '../app-context.ts';
 import { HttpError } from '../http-errors.ts';
 import { isAcceptedUploadType, validateImage, type ValidatedImage } from '../image-validation.ts';
 import { ImageDecodeError } from '../ocr/worker-pool.ts';
+import { requireOperator } from '../operator-auth.ts';
 import type { OcrJobSuccess } from '../ocr/worker-protocol.ts';
 import { QueueFullError } from '../queue.ts';
 import { isResultToken, newResultToken } from '../result-token.ts';
@@ -71,28 +72,36 @@ async function readUpload(request: FastifyRequest, maxBytes: number): Promise<Ui
   return request.body;
 }
 
-/** Bodies up to this size are read to the end before a 413, so that the connection stays usable. */
-const DRAIN_OVERSIZED_UP_TO = 128 * 1024 * 1024;
+/**
+ * Oversized bodies up to this many times the limit are read to their end before the 413; longer
+ * ones are refused at once. A proxy in front may let through more than the app's limit (nginx's
+ * client_max_body_size), so a body somewhat over it is common and deserves a clean 413; reading
+ * 100 MiB to refuse it is not.
+ */
+export const DRAIN_OVERSIZED_FACTOR = 4;
 
 /**
- * A preParsing hook for upload routes: a body whose Content-Length is over `limit` is read to
- * its end and discarded, then refused with 413. Fastify's own check answers 413 before reading
- * the body and closes the connection; a reverse proxy that is still sending the body it buffered
- * (nginx in front of every Gangway app) then sees a reset and answers the client 502 Bad Gateway
- * instead of the 413. Bodies beyond DRAIN_OVERSIZED_UP_TO are left to Fastify (closed at once).
+ * A preParsing hook for upload routes: a body whose Content-Length is over `limit`, but not over
+ * DRAIN_OVERSIZED_FACTOR × `limit`, is read to its end and discarded, then refused with 413 and
+ * `Connection: close`. Fastify's own check answers 413 before reading the body and closes the
+ * connection; a reverse proxy that is still sending the body it buffered (nginx in front of every
+ * Gangway app) then sees a reset and answers the client 502 Bad Gateway instead of the 413.
+ * Longer bodies are left to Fastify (413, connection closed at once): nobody gets to make the app
+ * read an arbitrary amount before refusing it. The connection is closed after the drained 413 too,
+ * so a client cannot keep one connection busy sending oversized bodies over and over.
  */
 export function refuseOversizedAfterReading(limitFor: (request: FastifyRequest) => number) {
   return async (request: FastifyRequest, _reply: unknown, payload: NodeJS.ReadableStream & { destroyed?: boolean }) => {
     const length = Number(request.headers['content-length']);
     const limit = limitFor(request);
-    if (!Number.isFinite(length) || length <= limit || length > DRAIN_OVERSIZED_UP_TO) return payload;
+    if (!Number.isFinite(length) || length <= limit || length > limit * DRAIN_OVERSIZED_FACTOR) return payload;
     await new Promise<void>((resolve) => {
       payload.on('end', resolve);
       payload.on('error', () => resolve());
       payload.on('close', () => resolve());
       payload.resume();
     });
-    throw new HttpError(413, 'upload_too_large', `the upload is ${length} bytes; the limit is ${limit}`);
+    throw new HttpError(413, 'upload_too_large', `the upload is ${length} bytes; the limit is ${limit}`, { connection: 'close' });
   };
 }
 
@@ -210,11 +219,23 @@ export function registerApiRoutes(app: FastifyInstance, context: AppContext): vo
     if (!bytes) throw new HttpError(404, 'image_not_found', 'the image of this result is no longer stored');
     return reply
       .type(`image/${result.imageFormat}`)
-      .header('cache-control', 'public, max-age=31536000, immutable')
+      // The image belongs to whoever holds the token: browsers may keep it, shared caches must not.
+      .header('cache-control', 'private, max-age=31536000, immutable')
       .send(bytes);
   });
 
+  // Public: aggregates only (see UsageStats). Nothing on it can reach a result.
   app.get('/api/v1/stats', async (_request, reply) => {
     return reply.header('cache-control', 'no-store').send(store.stats());
   });
+
+  // The most recent results (tokens and text), for the operator only; absent unless OPERATOR_TOKEN is set.
+  const { operatorToken } = config;
+  if (operatorToken) {
+    app.get<{ Querystring: { limit?: string } }>('/api/v1/operator/recent', async (request, reply) => {
+      requireOperator(request, operatorToken);
+      const limit = Math.min(100, Math.max(1, Number.parseInt(request.query.limit ?? '10', 10) || 10));
+      return reply.header('cache-control', 'no-store').send({ recent: store.recent(limit) });
+    });
+  }
 }

@@ -1,6 +1,7 @@
 // Operational endpoints: liveness, readiness, build version, Prometheus metrics.
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.ts';
+import { DatabaseWriteProbe } from '../write-probe.ts';
 
 export function registerOpsRoutes(app: FastifyInstance, context: AppContext): void {
   const { lifecycle, ocr, store, version, metrics } = context;
@@ -9,13 +10,12 @@ export function registerOpsRoutes(app: FastifyInstance, context: AppContext): vo
     return reply.header('cache-control', 'no-store').send({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) });
   });
 
+  // Readiness reads; the proof that the volume takes writes is a heartbeat written at most every 10 s
+  // (every 2 s while it fails), however often /readyz is polled.
+  const writeProbe = new DatabaseWriteProbe(() => store.writeHeartbeat(version.instance, version.version));
+
   app.get('/readyz', async (_request, reply) => {
-    let database = 'ok';
-    try {
-      store.writeHeartbeat(version.instance, version.version);
-    } catch (error) {
-      database = `not writable: ${(error as Error).message}`;
-    }
+    const database = writeProbe.status();
     const checks = {
       started: lifecycle.draining || lifecycle.ready ? 'ok' : 'starting',
       draining: lifecycle.draining ? 'draining' : 'ok',

@@ -1,0 +1,102 @@
+// The measured figures in app/README.md, generated from the committed benchmark results, so the README
+// cannot drift from them: bench/results/app.json (npm run bench:app) and the image size from
+// bench/results/build.json (the action-build benchmark builds app/Dockerfile).
+//   node app/test/readme-figures.ts          rewrite the block between the markers
+//   node app/test/readme-figures.ts --check  fail when the README's block differs from the JSON
+// readme-figures.test.ts runs the check with the unit tests.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+
+export const README = path.join(REPO_ROOT, 'app/README.md');
+export const APP_RESULTS = path.join(REPO_ROOT, 'bench/results/app.json');
+export const BUILD_RESULTS = path.join(REPO_ROOT, 'bench/results/build.json');
+
+interface Summary {
+  p50: number;
+  p95: number;
+  mean: number;
+  n: number;
+}
+
+/** The part of bench/results/app.json the README shows. */
+export interface AppBenchResults {
+  when: string;
+  machine: { cpus: number; model?: string; node: string };
+  image: { width: number; height: number; bytes: number; lines: number };
+  ocrWorkers: number;
+  ocrThreads: number;
+  loadAverage: number[];
+  samples: number;
+  rawRecognitionMs: Summary;
+  rawDecodeAndRecognitionMs: Summary;
+  httpLatencyMs: Summary;
+  overheadRatioP50: number;
+  overheadRatioP50VsDecodeAndRecognition: number;
+  coldStartToReadyMs: Summary;
+  throughput: { connections: number; requestsPerSecond: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number; requests: number }[];
+  rssMb: { idleAfterReady: number; afterLoad: number; peak: number };
+}
+
+/** The part of bench/results/build.json the README shows. */
+export interface BuildBenchResults {
+  at: string;
+  sizeBytes: number;
+}
+
+const percent = (ratio: number): string => `${ratio >= 0 ? '+' : ''}${(ratio * 100).toFixed(1)}%`;
+const ms = (value: number): string => `${Math.round(value)} ms`;
+
+/** The Markdown between the `bench-figures` markers. */
+export function renderBenchFigures(app: AppBenchResults, build: BuildBenchResults): string {
+  const load = app.loadAverage.map((n) => n.toFixed(1)).join(' ');
+  const throughput = app.throughput
+    .map((row) => `${row.requestsPerSecond.toFixed(1)} req/s at concurrency ${row.connections} (p50 ${ms(row.p50Ms)})`)
+    .join(', ');
+  const failures = app.throughput.reduce((n, row) => n + row.non2xx + row.errors, 0);
+  const rows: Array<[string, string]> = [
+    ['HTTP p50 over in-process decode + detect + recognize', `${percent(app.overheadRatioP50VsDecodeAndRecognition)} (${percent(app.overheadRatioP50)} over detect + recognize alone); ${ms(app.httpLatencyMs.p50)} vs ${ms(app.rawDecodeAndRecognitionMs.p50)}, ${app.samples} samples`],
+    ['cold start to `/readyz` 200', `${(app.coldStartToReadyMs.p50 / 1000).toFixed(2)} s median of ${app.coldStartToReadyMs.n}`],
+    [`throughput, \`OCR_WORKERS=${app.ocrWorkers}\``, `${throughput}; ${failures === 0 ? 'no errors' : `${failures} errors or non-2xx`}`],
+    ['RSS', `${Math.round(app.rssMb.idleAfterReady)} MB idle after ready, ${Math.round(app.rssMb.peak)} MB peak under load`],
+    ['image', `${(build.sizeBytes / 1e6).toFixed(0)} MB (\`bench/results/build.json\`, ${build.at.slice(0, 10)})`],
+  ];
+  return [
+    `Measured by \`npm run bench:app\` on ${app.when.slice(0, 10)} (${app.machine.cpus} cores${app.machine.model ? `, ${app.machine.model}` : ''}, Node ${app.machine.node.replace(/^v/, '')}, load average ${load}; a ${app.image.width}×${app.image.height} ${app.image.lines}-line PNG, \`OCR_WORKERS=${app.ocrWorkers}\`, \`OCR_THREADS=${app.ocrThreads}\`). Generated from [\`bench/results/app.json\`](../bench/results/app.json) by \`node app/test/readme-figures.ts\`; a unit test fails when they differ.`,
+    '',
+    '| figure | value |',
+    '| --- | --- |',
+    ...rows.map(([figure, value]) => `| ${figure} | ${value} |`),
+  ].join('\n');
+}
+
+const BLOCK = /<!-- bench-figures:start -->\n[\s\S]*?<!-- bench-figures:end -->/;
+
+/** The README with its figures block replaced; throws when the markers are missing. */
+export function withBenchFigures(readme: string, figures: string): string {
+  if (!BLOCK.test(readme)) throw new Error('app/README.md has no <!-- bench-figures:start --> … <!-- bench-figures:end --> block');
+  return readme.replace(BLOCK, `<!-- bench-figures:start -->\n${figures}\n<!-- bench-figures:end -->`);
+}
+
+/** The README as it should read, from the committed JSON. */
+export function wantedReadme(): { current: string; wanted: string } {
+  const app = JSON.parse(readFileSync(APP_RESULTS, 'utf8')) as AppBenchResults;
+  const build = JSON.parse(readFileSync(BUILD_RESULTS, 'utf8')) as BuildBenchResults;
+  const current = readFileSync(README, 'utf8');
+  return { current, wanted: withBenchFigures(current, renderBenchFigures(app, build)) };
+}
+
+if (import.meta.filename === process.argv[1]) {
+  const { current, wanted } = wantedReadme();
+  if (process.argv.includes('--check')) {
+    if (wanted !== current) {
+      console.error('app/README.md figures differ from bench/results/*.json. Run `node app/test/readme-figures.ts`.');
+      process.exit(1);
+    }
+    console.log('app/README.md figures match bench/results/*.json');
+  } else {
+    if (wanted !== current) writeFileSync(README, wanted);
+    console.log(wanted === current ? 'app/README.md figures already match' : 'rewrote the figures in app/README.md');
+  }
+}
