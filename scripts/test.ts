@@ -1,7 +1,8 @@
 // `npm test`: everything that proves Gangway, in one command.
 //   typecheck → lint → unit tests (dist freshness included) → lab up → lab tests
 //   (integration, end-to-end) → lab down. The lab comes up in the background while the
-//   fast checks run. Under CI=true the lab tests always run: no root, no lab → failure.
+//   fast checks run. Under CI=true the lab tests always run: no root, no lab → failure, and a
+//   lab test that is skipped (or todo) fails the run, named (scripts/test-report.ts).
 //
 //   npm test                 everything
 //   npm test -- --unit       typecheck, lint, unit tests only (no lab)
@@ -13,11 +14,14 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './actions.ts';
+import { describeNotRun, skippedUnderCi, summarizeReport, type VitestJsonReport } from './test-report.ts';
 
 interface Counts {
   passed: number;
   failed: number;
   skipped: number;
+  /** Tests that ran (passed or failed), over every project. */
+  ran: number;
 }
 
 const args = process.argv.slice(2);
@@ -30,6 +34,8 @@ const node = process.execPath;
 const bin = (name: string): string => path.join(repoRoot, 'node_modules', '.bin', name);
 
 const timings: Array<[string, number, string]> = [];
+/** Lab tests that did not run under CI=true: each fails the run, and is named again at the end. */
+const skippedInCi: string[] = [];
 
 // Every test file's secret sweep (test/setup/secret-sweep.ts) appends a line here; summed at the end.
 const sweepLog = path.join(mkdtempSync(path.join(tmpdir(), 'gangway-sweep-')), 'sweep.jsonl');
@@ -70,17 +76,31 @@ async function stage(name: string, fn: () => Promise<boolean>): Promise<boolean>
 async function vitest(project: string, counts: Counts): Promise<boolean> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gangway-vitest-'));
   const json = path.join(dir, 'report.json');
+  // With file filters, a project may rightly hold no matching file (the filter names a file of the other
+  // project); main() then fails the run if no project ran a test. Without filters, an empty project fails.
+  const passWithNoTests = filters.length > 0 ? ['--passWithNoTests'] : [];
   try {
-    const { code } = await run(node, [bin('vitest'), 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${json}`, '--passWithNoTests', ...filters]);
+    const { code } = await run(node, [bin('vitest'), 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${json}`, ...passWithNoTests, ...filters]);
+    let ok = code === 0;
     if (existsSync(json)) {
-      const report = JSON.parse(readFileSync(json, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numFailedTestSuites: number };
-      counts.passed += report.numPassedTests;
-      counts.failed += report.numFailedTests + (report.numFailedTests === 0 && code !== 0 ? Math.max(1, report.numFailedTestSuites) : 0);
-      counts.skipped += report.numPendingTests + report.numTodoTests;
+      const summary = summarizeReport(JSON.parse(readFileSync(json, 'utf8')) as VitestJsonReport, repoRoot);
+      for (const line of describeNotRun(summary, project)) console.log(line);
+      const forbidden = skippedUnderCi(summary, { project, ci });
+      counts.passed += summary.passed;
+      counts.ran += summary.passed + summary.failed;
+      counts.failed += summary.failed + (summary.failed === 0 && code !== 0 ? 1 : 0);
+      counts.skipped += summary.skipped - forbidden.length;
+      if (forbidden.length > 0) {
+        console.error(`\nCI=true: ${forbidden.length} ${project} test(s) did not run, and under CI nothing in the lab may be skipped:`);
+        for (const line of forbidden) console.error(`  ${line}`);
+        skippedInCi.push(...forbidden);
+        counts.failed += forbidden.length;
+        ok = false;
+      }
     } else if (code !== 0) {
       counts.failed += 1;
     }
-    return code === 0;
+    return ok;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -92,7 +112,7 @@ async function labStatus(): Promise<'up' | 'down' | 'half-up'> {
 }
 
 async function main(): Promise<number> {
-  const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
+  const counts: Counts = { passed: 0, failed: 0, skipped: 0, ran: 0 };
   let ok = true;
   const wantLab = !onlyUnit;
   const isRoot = process.getuid?.() === 0;
@@ -146,9 +166,18 @@ async function main(): Promise<number> {
     }
   }
 
+  if (filters.length > 0 && counts.ran === 0 && counts.failed === 0) {
+    console.error(`\nNo test matched ${filters.map((f) => `"${f}"`).join(' ')}: nothing was proven.`);
+    ok = false;
+  }
+
   console.log('\nstage                         seconds  result');
   for (const [name, secs, result] of timings) console.log(`${name.padEnd(30)}${secs.toFixed(1).padStart(7)}  ${result}`);
   console.log(`\n${sweepTotals()}`);
+  if (skippedInCi.length > 0) {
+    console.log(`\nCI=true, so these lab tests count as failed because they did not run:`);
+    for (const line of skippedInCi) console.log(`  ${line}`);
+  }
   console.log(`\nTests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
   return ok && counts.failed === 0 ? 0 : 1;
 }

@@ -2,14 +2,15 @@
 // stand-in, npm registry only), runs it, probes /readyz and /api/v1/ocr over the container's bridge address,
 // checks /version and the HEALTHCHECK, then stops it with SIGTERM and expects exit code 0.
 import Docker from 'dockerode';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildAppImage, readLabInfo } from './docker-image.ts';
+import { describeNeeding } from './prerequisite.ts';
 import { renderTextImage } from './text-images.ts';
 
 const lab = readLabInfo();
 const TAG = 'gangway-app:itg';
 
-describe.skipIf(!lab)('app image on the lab engine', () => {
+describeNeeding(lab ? undefined : 'no lab is up (lab/.state/lab.json is missing): npm run lab:up')('app image on the lab engine', () => {
   const docker = new Docker({ socketPath: lab?.runner.socket ?? '' });
   let container: Docker.Container | undefined;
   let address = '';
