@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseKeyValueFile, parsePathFile } from './file-commands.ts';
-import { readActionMetadata, type ActionMetadata } from './action-metadata.ts';
+import { readActionMetadata } from './action-metadata.ts';
 import { renderLog, type Annotation, type WorkflowCommand } from './workflow-commands.ts';
 import { recordRun } from './secret-sweep.ts';
 
@@ -56,11 +56,31 @@ export interface StepOptions {
    * Cancel the job as the runner does (SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after
    * that) after a delay or when the log shows a line matching `whenLog`.
    */
-  cancel?: { afterMs?: number; whenLog?: RegExp };
+  cancel?: { afterMs?: number; whenLog?: RegExp; signal?: AbortSignal };
   /** The node binary; the runner's own node24 is this process's node in tests. */
   node?: string;
   /** Called with each line of stdout/stderr as it arrives (progress in long tests). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** More secrets (label → value) the sweep looks for in this step, beyond its secret inputs. */
+  secrets?: Record<string, string>;
+  /** post: the state its own main saved (default: the latest main of the same action in this job). */
+  state?: Record<string, string>;
+}
+
+export interface ScriptOptions extends Pick<StepOptions, 'env' | 'timeoutMs' | 'cancel' | 'onLine' | 'secrets'> {
+  /** The runner's shell line, `{0}` for the script file. Default `bash -e {0}`. */
+  shell?: string;
+  /** Relative to the workspace. */
+  workingDirectory?: string;
+}
+
+interface StepFiles {
+  dir: string;
+  output: string;
+  state: string;
+  env: string;
+  path: string;
+  summary: string;
 }
 
 /** How the step's process ended, and its raw streams. */
@@ -196,13 +216,13 @@ export class RunnerJob {
     return { ...this.#exported };
   }
 
-  #contextEnv(metadata: ActionMetadata): Record<string, string> {
+  #contextEnv(actionName: string): Record<string, string> {
     const g = this.github;
     const [owner] = g.repository.split('/');
     return {
       CI: 'true',
       GITHUB_ACTIONS: 'true',
-      GITHUB_ACTION: `__${path.basename(metadata.dir)}`,
+      GITHUB_ACTION: actionName,
       GITHUB_ACTION_REPOSITORY: '',
       GITHUB_ACTOR: g.actor,
       GITHUB_TRIGGERING_ACTOR: g.actor,
@@ -249,33 +269,8 @@ export class RunnerJob {
       }
     }
 
-    const n = ++this.#stepCounter;
-    const files = path.join(this.root, 'files', `${n}-${path.basename(actionDir)}-${phase}`);
-    mkdirSync(files, { recursive: true });
-    const fileFor = (kind: string): string => {
-      const f = path.join(files, kind);
-      writeFileSync(f, '');
-      return f;
-    };
-    const outputFile = fileFor('output');
-    const stateFile = fileFor('state');
-    const envFile = fileFor('env');
-    const pathFile = fileFor('path');
-    const summaryFile = fileFor('summary');
-
-    const env: Record<string, string> = {
-      ...baseEnv(),
-      ...this.#jobEnv,
-      ...this.#exported,
-      ...(options.env ?? {}),
-      ...this.#contextEnv(metadata),
-      GITHUB_OUTPUT: outputFile,
-      GITHUB_STATE: stateFile,
-      GITHUB_ENV: envFile,
-      GITHUB_PATH: pathFile,
-      GITHUB_STEP_SUMMARY: summaryFile,
-    };
-    if (this.#paths.length > 0) env.PATH = [...this.#paths].reverse().join(path.delimiter) + path.delimiter + (env.PATH ?? '');
+    const files = this.#stepFiles(`${path.basename(actionDir)}-${phase}`);
+    const env = this.#stepEnv(`__${path.basename(metadata.dir)}`, files, options.env);
     // Inputs: every declared input with a default, then what the step gives.
     for (const [name, spec] of Object.entries(metadata.inputs)) {
       const given = inputs[name];
@@ -284,32 +279,92 @@ export class RunnerJob {
     }
     // The post step sees what the latest main of the same action saved; main sees no state.
     if (phase === 'post') {
-      for (const [k, v] of Object.entries(this.#states.get(actionDir) ?? {})) env[escapeForStateEnv(k)] = v;
+      for (const [k, v] of Object.entries(options.state ?? this.#states.get(actionDir) ?? {})) env[escapeForStateEnv(k)] = v;
     }
 
-    const run = await spawnStep(options.node ?? process.execPath, entryPath, env, this.workspace, options);
-    const state = parseKeyValueFile(readFileSync(stateFile, 'utf8'));
-    const exported = parseKeyValueFile(readFileSync(envFile, 'utf8'));
-    const addedPath = parsePathFile(readFileSync(pathFile, 'utf8'));
-    if (phase === 'main') this.#states.set(actionDir, state);
+    const run = await spawnStep(options.node ?? process.execPath, [entryPath], env, this.workspace, options);
+    const result = this.#collect(metadata.name, phase, run, files);
+    if (phase === 'main') this.#states.set(actionDir, result.state);
+    this.runs.push(result);
+    if (this.#sweep) recordRun(result, inputs, options.secrets);
+    return result;
+  }
+
+  /**
+   * A `run:` step: `command` is the runner's shell line with `{0}` standing for the script
+   * file (`bash -e {0}` is the runner's default on Linux). It gets the same GITHUB_* files
+   * and variables as an action, and `GITHUB_ACTION` names the step.
+   */
+  async script(name: string, body: string, options: ScriptOptions = {}): Promise<ActionRun> {
+    const files = this.#stepFiles(`run-${name.replace(/[^\w-]+/g, '_').slice(0, 40)}`);
+    const scriptFile = path.join(files.dir, 'script.sh');
+    writeFileSync(scriptFile, body.endsWith('\n') ? body : `${body}\n`);
+    const env = this.#stepEnv(name, files, options.env);
+    const command = (options.shell ?? 'bash -e {0}').split(/\s+/).filter(Boolean);
+    if (!command.includes('{0}')) command.push('{0}');
+    const argv = command.map((part) => (part === '{0}' ? scriptFile : part));
+    const cwd = options.workingDirectory ? path.resolve(this.workspace, options.workingDirectory) : this.workspace;
+    // A shell's children hold its output open: a timeout or cancel ends the whole process group.
+    const run = await spawnStep(argv[0] as string, argv.slice(1), env, cwd, { ...options, processGroup: true });
+    const result = this.#collect(name, 'main', run, files);
+    this.runs.push(result);
+    if (this.#sweep) recordRun(result, {}, options.secrets);
+    return result;
+  }
+
+  #stepFiles(label: string): StepFiles {
+    const n = ++this.#stepCounter;
+    const dir = path.join(this.root, 'files', `${n}-${label}`);
+    mkdirSync(dir, { recursive: true });
+    const fileFor = (kind: string): string => {
+      const f = path.join(dir, kind);
+      writeFileSync(f, '');
+      return f;
+    };
+    return { dir, output: fileFor('output'), state: fileFor('state'), env: fileFor('env'), path: fileFor('path'), summary: fileFor('summary') };
+  }
+
+  #stepEnv(actionName: string, files: StepFiles, stepEnv: Record<string, string> | undefined): Record<string, string> {
+    const env: Record<string, string> = {
+      ...baseEnv(),
+      ...this.#jobEnv,
+      ...this.#exported,
+      ...(stepEnv ?? {}),
+      ...this.#contextEnv(actionName),
+      GITHUB_OUTPUT: files.output,
+      GITHUB_STATE: files.state,
+      GITHUB_ENV: files.env,
+      GITHUB_PATH: files.path,
+      GITHUB_STEP_SUMMARY: files.summary,
+    };
+    if (this.#paths.length > 0) env.PATH = [...this.#paths].reverse().join(path.delimiter) + path.delimiter + (env.PATH ?? '');
+    return env;
+  }
+
+  /** Reads what the step wrote through the runner's files, and renders its log. */
+  #collect(action: string, phase: Phase, run: SpawnResult, files: StepFiles): ActionRun {
+    const state = parseKeyValueFile(readFileSync(files.state, 'utf8'));
+    const exported = parseKeyValueFile(readFileSync(files.env, 'utf8'));
+    const addedPath = parsePathFile(readFileSync(files.path, 'utf8'));
     Object.assign(this.#exported, exported);
     this.#paths.push(...addedPath);
-    const rendered = renderLog(run.stdout);
-    const result: ActionRun = {
-      action: metadata.name,
+    return {
+      action,
       phase,
       ...run,
-      ...rendered,
-      outputs: parseKeyValueFile(readFileSync(outputFile, 'utf8')),
+      ...renderLog(run.stdout),
+      outputs: parseKeyValueFile(readFileSync(files.output, 'utf8')),
       state,
       env: exported,
       path: addedPath,
-      summary: readFileSync(summaryFile, 'utf8'),
+      summary: readFileSync(files.summary, 'utf8'),
       ok: run.exitCode === 0,
     };
-    this.runs.push(result);
-    if (this.#sweep) recordRun(result, inputs);
-    return result;
+  }
+
+  /** Adds a directory to PATH for the steps after this one (what GITHUB_PATH does). */
+  addPath(dir: string): void {
+    this.#paths.push(dir);
   }
 
   /** main, as a `uses:` step. */
@@ -328,10 +383,19 @@ export class RunnerJob {
   }
 }
 
-function spawnStep(node: string, entry: string, env: Record<string, string>, cwd: string, options: StepOptions): Promise<SpawnResult> {
+function spawnStep(command: string, args: string[], env: Record<string, string>, cwd: string, options: Pick<StepOptions, 'timeoutMs' | 'cancel' | 'onLine'> & { processGroup?: boolean }): Promise<SpawnResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(node, [entry], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: options.processGroup === true });
+    const kill = (signal: NodeJS.Signals): void => {
+      if (options.processGroup && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, signal);
+        } catch {
+          // the group is gone
+        }
+      } else child.kill(signal);
+    };
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -340,9 +404,9 @@ function spawnStep(node: string, entry: string, env: Record<string, string>, cwd
     const cancel = (): void => {
       if (cancelled) return;
       cancelled = true;
-      child.kill('SIGINT');
-      timers.push(setTimeout(() => child.kill('SIGTERM'), 7500));
-      timers.push(setTimeout(() => child.kill('SIGKILL'), 10_000));
+      kill('SIGINT');
+      timers.push(setTimeout(() => kill('SIGTERM'), 7500));
+      timers.push(setTimeout(() => kill('SIGKILL'), 10_000));
     };
     const watch = (stream: 'stdout' | 'stderr') => {
       let partial = '';
@@ -364,14 +428,18 @@ function spawnStep(node: string, entry: string, env: Record<string, string>, cwd
     timers.push(
       setTimeout(() => {
         timedOut = true;
-        child.kill('SIGKILL');
+        kill('SIGKILL');
       }, options.timeoutMs ?? 600_000),
     );
     if (options.cancel?.afterMs !== undefined) timers.push(setTimeout(cancel, options.cancel.afterMs));
+    const signal = options.cancel?.signal;
+    if (signal?.aborted) cancel();
+    signal?.addEventListener('abort', cancel, { once: true });
     child.on('error', reject);
-    child.on('close', (exitCode, signal) => {
+    child.on('close', (exitCode, killedBy) => {
       for (const t of timers) clearTimeout(t);
-      resolve({ exitCode, signal, timedOut, cancelled, durationMs: Math.round(performance.now() - started), stdout, stderr });
+      signal?.removeEventListener('abort', cancel);
+      resolve({ exitCode, signal: killedBy, timedOut, cancelled, durationMs: Math.round(performance.now() - started), stdout, stderr });
     });
   });
 }

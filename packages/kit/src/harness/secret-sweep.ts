@@ -70,8 +70,8 @@ export function secretInputs(inputs: Record<string, string | number | boolean>):
   return secrets;
 }
 
-export function recordRun(run: ActionRun, inputs: Record<string, string | number | boolean>): void {
-  recorded.push({ run, secrets: secretInputs(inputs) });
+export function recordRun(run: ActionRun, inputs: Record<string, string | number | boolean>, more: Record<string, string> = {}): void {
+  recorded.push({ run, secrets: { ...secretInputs(inputs), ...more } });
 }
 
 /** The runs recorded since the last call, and forgets them. */

@@ -1,0 +1,159 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { pushEvent, runWorkflow, workflowDispatchEvent, type WorkflowRunResult } from '../src/index.ts';
+
+const fixtures = path.join(import.meta.dirname, 'fixtures');
+const repository = { fullName: 'acme/shop' };
+const sha = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+const scratch = mkdtempSync(path.join(tmpdir(), 'gangway-wf-test-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function workflowFile(name: string, text: string): string {
+  const file = path.join(scratch, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+const job = (run: WorkflowRunResult, id: string) => run.jobs.find((j) => j.id === id)!;
+const step = (run: WorkflowRunResult, jobId: string, stepId: string) => job(run, jobId).steps.find((s) => s.id === stepId)!;
+
+describe('runWorkflow on a workflow of plain steps and a fixture action', () => {
+  let pushed: WorkflowRunResult;
+  const lines: string[] = [];
+
+  it('runs jobs in needs order with env, outputs, needs, continue-on-error, failure() and always()', async () => {
+    pushed = await runWorkflow({
+      workflow: path.join(fixtures, 'basic.yml'),
+      event: pushEvent({ repository, sha }),
+      settings: { vars: { COLOUR: 'blue' }, secrets: { TOKEN: 'tok-very-secret-value' } },
+      actionsRoot: fixtures,
+      log: (l) => lines.push(l),
+    });
+    expect(pushed.jobs.map((j) => [j.id, j.result])).toEqual([
+      ['first', 'success'],
+      ['second', 'failure'],
+      ['third', 'skipped'],
+      ['report', 'success'],
+    ]);
+    expect(pushed.conclusion).toBe('failure');
+    // env at workflow, job and step level reach the action.
+    expect(step(pushed, 'first', 'echo').run?.log).toContain('main says pushed (FROM_STEP=step, FROM_JOB=job-blue, FROM_WORKFLOW=wf-push)');
+    expect(step(pushed, 'first', 'second').run?.log).toContain('FROM_STEP=,');
+    // Expressions inside run: are evaluated before the script is written; secrets are usable.
+    expect(job(pushed, 'first').outputs).toEqual({ said: 'PUSHED', line: 'PUSHED-job-blue-true' });
+    expect(step(pushed, 'second', 'failing')).toMatchObject({ outcome: 'failure', conclusion: 'success' });
+    expect(step(pushed, 'second', 'after').outputs).toEqual({ seen: 'PUSHED-job-blue-true success ' }); // a push has no inputs: '' as on GitHub
+    // bash -e: the script stops at `false`.
+    expect(step(pushed, 'second', 'broken')).toMatchObject({ outcome: 'failure', outputs: {} });
+    expect(step(pushed, 'second', 'skipped-by-failure').outcome).toBe('skipped');
+    expect(step(pushed, 'second', 'on-failure').outputs).toEqual({ status: 'failure' });
+    expect(JSON.parse(step(pushed, 'report', 'all').outputs['needs'] ?? '{}')).toEqual({
+      first: { result: 'success', outputs: { said: 'PUSHED', line: 'PUSHED-job-blue-true' } },
+      second: { result: 'failure', outputs: {} },
+      third: { result: 'skipped', outputs: {} },
+    });
+  });
+
+  it('runs post steps after the job, in reverse order, with each main step\'s state', () => {
+    const posts = job(pushed, 'first').steps.filter((s) => s.kind === 'post');
+    expect(posts.map((s) => s.run?.log.trim())).toEqual(['post of second', 'post of pushed']);
+    expect(job(pushed, 'first').steps.map((s) => s.kind)).toEqual(['uses', 'uses', 'run', 'post', 'post']);
+  });
+
+  it('masks secrets in what it prints', () => {
+    expect(lines.join('\n')).not.toContain('tok-very-secret-value');
+    expect(lines.some((l) => l.includes('job first'))).toBe(true);
+  });
+
+  it('types workflow_dispatch inputs as the form does, defaults included', async () => {
+    const run = await runWorkflow({
+      workflow: path.join(fixtures, 'basic.yml'),
+      event: workflowDispatchEvent({ repository, sha }),
+      settings: { inputs: { loud: true } },
+      actionsRoot: fixtures,
+    });
+    expect(job(run, 'first').outputs['said']).toBe('HELLO');
+    expect(step(run, 'second', 'after').outputs['seen']).toMatch(/ true$/);
+  });
+
+  it('refuses an input the dispatch form does not declare', async () => {
+    await expect(runWorkflow({ workflow: path.join(fixtures, 'basic.yml'), event: workflowDispatchEvent({ repository, sha }), settings: { inputs: { nope: 'x' } }, actionsRoot: fixtures })).rejects.toThrow(/declares no input "nope"/);
+  });
+
+  it('is not triggered by a push to a branch the filter leaves out', async () => {
+    const run = await runWorkflow({ workflow: path.join(fixtures, 'basic.yml'), event: pushEvent({ repository, sha, branch: 'feature' }), actionsRoot: fixtures });
+    expect(run).toMatchObject({ triggered: false, jobs: [] });
+  });
+});
+
+describe('what the runner does not support fails loudly, naming the key', () => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['matrix', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    strategy: { matrix: { x: [1, 2] } }\n    steps: [{ run: echo }]\n', /jobs\.a\.strategy: not supported/],
+    ['container', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    container: node:24\n    steps: [{ run: echo }]\n', /jobs\.a\.container/],
+    ['services', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    services: { redis: { image: redis } }\n    steps: [{ run: echo }]\n', /jobs\.a\.services/],
+    ['windows', 'on: push\njobs:\n  a:\n    runs-on: windows-latest\n    steps: [{ run: echo }]\n', /jobs\.a\.runs-on: only ubuntu/],
+    ['defaults', 'on: push\ndefaults: { run: { shell: bash } }\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: echo }]\n', /defaults: not supported/],
+    ['pwsh', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: echo, shell: pwsh }]\n', /steps\[0\]\.shell: only bash and sh/],
+    ['unknown action', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo first\n      - uses: appleboy/ssh-action@v1\n', /steps\[1\]\.uses: "appleboy\/ssh-action@v1" has no local stand-in/],
+    ['stand-in input', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n        with: { submodules: true }\n', /with\.submodules: the local stand-in for actions\/checkout@v4 does not support it/],
+    ['reusable workflow', 'on: push\njobs:\n  a:\n    uses: ./.github/workflows/x.yml\n', /jobs\.a\.uses: reusable workflows/],
+  ];
+  it.each(cases)('%s', async (_, text, message) => {
+    const marker = path.join(scratch, `ran-${Math.random()}`);
+    const file = workflowFile('unsupported.yml', text.replace('run: echo first', `run: touch ${marker}`));
+    await expect(runWorkflow({ workflow: file, event: pushEvent({ repository, sha }) })).rejects.toThrow(message);
+    // Nothing ran before the refusal.
+    expect(() => execFileSync('test', ['-e', marker])).toThrow();
+  });
+});
+
+describe('timeouts and the stand-ins', () => {
+  it('timeout-minutes of a step kills it and fails the step', async () => {
+    const file = workflowFile('timeout.yml', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - id: slow\n        run: sleep 30\n        timeout-minutes: 0.02\n      - id: after\n        if: always()\n        run: echo "ok=yes" >> "$GITHUB_OUTPUT"\n');
+    const started = Date.now();
+    const run = await runWorkflow({ workflow: file, event: pushEvent({ repository, sha }) });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(step(run, 'a', 'slow')).toMatchObject({ outcome: 'failure', error: expect.stringMatching(/timed out/) as unknown });
+    expect(step(run, 'a', 'after').outputs).toEqual({ ok: 'yes' });
+  });
+
+  it('actions/checkout copies the repository at the ref, sparse when asked; setup-node puts Node 24 on PATH', async () => {
+    const file = workflowFile(
+      'checkout.yml',
+      [
+        'on: push',
+        'jobs:',
+        '  a:',
+        '    runs-on: ubuntu-latest',
+        '    steps:',
+        '      - uses: actions/checkout@v4',
+        '        with:',
+        '          sparse-checkout: |',
+        '            scripts',
+        '      - uses: actions/setup-node@v4',
+        '        with: { node-version: 24 }',
+        '      - id: look',
+        '        run: |',
+        '          echo "node=$(node --version | cut -d. -f1)" >> "$GITHUB_OUTPUT"',
+        '          echo "files=$(ls | tr "\\n" " ")" >> "$GITHUB_OUTPUT"',
+        '          echo "sha=$(grep -c . package.json)" >> "$GITHUB_OUTPUT"',
+      ].join('\n'),
+    );
+    const run = await runWorkflow({ workflow: file, event: pushEvent({ repository, sha }) });
+    const outputs = step(run, 'a', 'look').outputs;
+    expect(outputs['node']).toBe('v24');
+    const files = (outputs['files'] ?? '').trim().split(' ');
+    expect(files).toContain('scripts');
+    expect(files).toContain('package.json');
+    expect(files).not.toContain('app');
+  });
+
+  it('setup-node refuses a Node it cannot provide', async () => {
+    const file = workflowFile('node18.yml', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - id: n\n        uses: actions/setup-node@v4\n        with: { node-version: 18 }\n');
+    const run = await runWorkflow({ workflow: file, event: pushEvent({ repository, sha }) });
+    expect(step(run, 'a', 'n')).toMatchObject({ outcome: 'failure', error: expect.stringMatching(/node-version "18".*Node 24/) as unknown });
+  });
+});
