@@ -5,13 +5,22 @@ import { identify, isRunning } from '../src/openvpn-process.ts';
 import { stopTunnel } from '../src/tunnel.ts';
 import { startFakeManagement } from './fake-management.ts';
 
+/** A child that prints "ready" once its SIGTERM handler (if any) is installed. */
 function sleeper(ignoreTerm = false) {
-  const child = spawn(process.execPath, ['-e', `${ignoreTerm ? "process.on('SIGTERM', () => {});" : ''} setInterval(() => {}, 1000)`], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['-e', `${ignoreTerm ? "process.on('SIGTERM', () => {});" : ''} setInterval(() => {}, 1000); process.stdout.write('ready\\n');`], { stdio: ['ignore', 'pipe', 'ignore'] });
   return child;
 }
 
+/** Waits for the child's ready line (no fixed sleep: a loaded machine may take seconds to start node). */
 async function started(child: ReturnType<typeof sleeper>) {
-  await new Promise((r) => setTimeout(r, 150));
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('ready\n')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the child exited (${String(code)}) before it was ready`)));
+  });
   const id = identify(child.pid as number);
   if (!id) throw new Error('no pid');
   return id;
