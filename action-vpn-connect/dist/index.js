@@ -28382,7 +28382,7 @@ module.exports = {
 /* harmony export */   hp: () => (/* binding */ SERVER_VERIFIED)
 /* harmony export */ });
 /* unused harmony export HANDSHAKE_DONE */
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5779);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4741);
 // Pure: why a connection attempt failed, from OpenVPN's log lines and state transitions.
 
 const HINTS = {
@@ -28481,11 +28481,204 @@ class VpnConnectError extends Error {
 
 /***/ }),
 
+/***/ 4715:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   SB: () => (/* binding */ vetDirectives),
+/* harmony export */   l0: () => (/* binding */ judgeDirective)
+/* harmony export */ });
+/* unused harmony exports FILE_OPTIONS, SCRIPT_OPTIONS, inlineBlockAllowed, judgeConnectionDirective, checkFileArgument */
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4741);
+// Pure: which directives of a user's .ovpn the action lets OpenVPN see. OpenVPN runs as root,
+// so this is an ALLOW-list of what a client config needs; anything else is refused before
+// OpenVPN starts (or, where removing it is harmless, dropped with a warning). A block-list
+// let `providers`, `engine` (shared objects loaded as root) and `status`, `replay-persist`
+// (files written as root) through.
+
+
+/** Options a client config legitimately holds; kept as written. */
+const CLIENT_OPTIONS = new Set([
+    // role and device
+    'client', 'tls-client', 'pull', 'dev', 'dev-type', 'topology', 'disable-dco', 'user', 'group', 'nice', 'mlock',
+    // where and how to reach the server
+    'remote', 'remote-random', 'remote-random-hostname', 'proto', 'proto-force', 'port', 'rport', 'lport', 'bind', 'nobind', 'local',
+    'resolv-retry', 'float', 'connect-retry', 'connect-retry-max', 'connect-timeout', 'server-poll-timeout', 'explicit-exit-notify',
+    'http-proxy-option', 'socks-proxy-retry', 'bind-dev', 'mark', 'passtos',
+    // liveness and restarts
+    'keepalive', 'ping', 'ping-restart', 'ping-exit', 'ping-timer-rem', 'inactive', 'session-timeout', 'persist-key', 'persist-tun',
+    'persist-remote-ip', 'persist-local-ip',
+    // sizes and buffers
+    'tun-mtu', 'tun-mtu-extra', 'link-mtu', 'mssfix', 'fragment', 'mtu-disc', 'sndbuf', 'rcvbuf', 'txqueuelen', 'fast-io', 'tcp-nodelay', 'shaper',
+    // routes and what the server pushes
+    'route', 'route-ipv6', 'route-gateway', 'route-metric', 'route-delay', 'route-nopull', 'pull-filter', 'redirect-gateway', 'redirect-private',
+    'block-ipv6', 'allow-pull-fqdn', 'dhcp-option', 'dns', 'ifconfig-nowarn', 'allow-recursive-routing', 'block-outside-dns',
+    // TLS and the server's identity
+    'remote-cert-tls', 'remote-cert-ku', 'remote-cert-eku', 'ns-cert-type', 'verify-x509-name', 'verify-hash', 'peer-fingerprint', 'key-direction',
+    'tls-version-min', 'tls-version-max', 'tls-cipher', 'tls-ciphersuites', 'tls-groups', 'tls-cert-profile', 'ecdh-curve', 'tls-timeout',
+    'hand-window', 'tran-window', 'tls-exit', 'reneg-sec', 'reneg-bytes', 'reneg-pkts', 'push-peer-info',
+    // data channel
+    'cipher', 'data-ciphers', 'data-ciphers-fallback', 'ncp-ciphers', 'auth', 'replay-window', 'mute-replay-warnings', 'no-replay',
+    'comp-lzo', 'compress', 'allow-compression', 'comp-noadapt', 'disable-occ',
+    // log verbosity (the log itself is the action's)
+    'verb', 'mute', 'suppress-timestamps',
+    // every other option of the config has been judged here, so unknown ones may stay ignorable
+    'ignore-unknown-option',
+]);
+/** Options that read a file (their first argument) or take an inline <block>: the file must lie in the workspace. */
+const FILE_OPTIONS = new Set(['ca', 'cert', 'key', 'tls-auth', 'tls-crypt', 'tls-crypt-v2', 'extra-certs', 'pkcs12', 'crl-verify']);
+/** Inline blocks a client config may hold (besides <auth-user-pass>, which the action takes out, and <connection>, checked line by line). */
+const INLINE_BLOCKS = new Set([...FILE_OPTIONS, 'peer-fingerprint']);
+/** The options OpenVPN accepts inside a <connection> block that this action lets through. */
+const CONNECTION_OPTIONS = new Set([
+    'remote', 'proto', 'port', 'rport', 'lport', 'bind', 'nobind', 'local', 'float', 'connect-retry', 'connect-retry-max', 'connect-timeout',
+    'server-poll-timeout', 'explicit-exit-notify', 'fragment', 'link-mtu', 'mssfix', 'mtu-disc', 'tun-mtu', 'tun-mtu-extra', 'http-proxy',
+    'http-proxy-option', 'socks-proxy',
+]);
+/** Hooks that run programs as root, and what only they read: kept only with `allow-scripts: true`. */
+const SCRIPT_OPTIONS = new Set([
+    'up', 'down', 'route-up', 'route-pre-down', 'ipchange', 'tls-verify', 'learn-address', 'plugin', 'client-connect', 'client-disconnect',
+    'auth-user-pass-verify', 'iproute', 'script-security', 'setenv', 'setenv-safe', 'up-delay', 'up-restart', 'down-pre',
+]);
+/** The action owns these (it sets its own): removed, and said so in a note. */
+const REPLACED = new Set([
+    'auth-nocache', 'auth-retry', 'management', 'management-hold', 'management-query-passwords', 'management-signal', 'management-forget-disconnect',
+    'management-up-down', 'management-log-cache', 'management-client-user', 'management-client-group',
+]);
+/** Harmless to remove (the action keeps OpenVPN's log and pid itself): dropped with a warning. */
+const DROPPED = {
+    log: 'the action keeps OpenVPN\'s log in its private directory',
+    'log-append': 'the action keeps OpenVPN\'s log in its private directory',
+    syslog: 'the action keeps OpenVPN\'s log in its private directory',
+    writepid: 'the action tracks the process itself',
+};
+/** Refused with a reason of their own; everything not listed anywhere above is refused too. */
+const REFUSED = {
+    config: 'it includes another file the action cannot check; put its options in the config itself',
+    cd: 'OpenVPN runs from the config file\'s folder (or the workspace), which the action sets',
+    daemon: 'the action runs OpenVPN and must see it exit',
+    chroot: 'the action needs OpenVPN\'s files where it put them',
+    askpass: 'encrypted private keys are not supported; give an unencrypted key through the "key" input (a secret)',
+    'management-external-key': 'the management interface is the action\'s own',
+    'management-external-cert': 'the management interface is the action\'s own',
+    providers: 'it loads OpenSSL provider libraries into OpenVPN, which runs as root',
+    engine: 'it loads an OpenSSL engine library into OpenVPN, which runs as root',
+    'pkcs11-providers': 'it loads PKCS#11 libraries into OpenVPN, which runs as root',
+    status: 'it writes a file as root',
+    'tls-export-cert': 'it writes files as root',
+    'replay-persist': 'it writes a file as root',
+    'ifconfig-pool-persist': 'it writes a file as root',
+    'dev-node': 'it opens a device node the config names, as root',
+    'tmp-dir': 'it has OpenVPN write files into a folder the config names, as root',
+};
+const UNKNOWN = 'which is not one of the options a client config needs (the action\'s README lists those it accepts); remove it';
+function isLoopback(host) {
+    return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+/** The verdict on one directive `name args...`. */
+function judgeDirective(name, args) {
+    if (name in REFUSED)
+        return { kind: 'refuse', why: `which this action refuses: ${REFUSED[name]}` };
+    if (name === 'management') {
+        const [host, port] = args;
+        if (port === 'unix' || (host !== undefined && isLoopback(host)))
+            return { kind: 'replace' };
+        return { kind: 'refuse', why: `on ${host ?? '?'}, which would open OpenVPN's management interface (it controls a root process) beyond this machine; the action uses its own local socket, so remove the line` };
+    }
+    if (REPLACED.has(name))
+        return { kind: 'replace' };
+    if (name in DROPPED)
+        return { kind: 'drop', why: DROPPED[name] };
+    if (name === 'setenv' && args[0]?.toLowerCase() === 'opt' && args[1] !== undefined) {
+        // "setenv opt X ..." applies option X (ignored only if OpenVPN does not know it): judge X.
+        const inner = judgeDirective(args[1].replace(/^--/, '').toLowerCase(), args.slice(2));
+        if (inner.kind === 'refuse' && inner.why === UNKNOWN)
+            return { kind: 'drop', why: `"setenv opt ${args[1]}" marks an option the action does not accept as optional` };
+        return inner;
+    }
+    if (SCRIPT_OPTIONS.has(name))
+        return { kind: 'script' };
+    if (name === 'auth-user-pass')
+        return { kind: 'auth-user-pass' };
+    if (FILE_OPTIONS.has(name))
+        return { kind: 'file' };
+    if (name === 'http-proxy' || name === 'socks-proxy') {
+        // A third argument is a credentials file (or "stdin"): credentials belong in secrets.
+        return args.length <= 2 ? { kind: 'keep' } : { kind: 'refuse', why: 'with a credentials argument, which this action does not support; use a proxy without authentication' };
+    }
+    if (CLIENT_OPTIONS.has(name))
+        return { kind: 'keep' };
+    return { kind: 'refuse', why: UNKNOWN };
+}
+/** Whether an inline block may stay in the config (credentials and <connection> are handled by the caller). */
+function inlineBlockAllowed(name) {
+    return INLINE_BLOCKS.has(name);
+}
+/** The verdict on a directive inside a <connection> block: only connection options, judged as above. */
+function judgeConnectionDirective(name, args) {
+    if (!CONNECTION_OPTIONS.has(name))
+        return { kind: 'refuse', why: 'inside a <connection> block, which holds only how to reach a server (remote, proto, port, ...); remove it' };
+    return judgeDirective(name, args);
+}
+/**
+ * Checks the file a FILE_OPTIONS directive names: inline (`[[INLINE]]`) or a path inside the
+ * workspace or RUNNER_TEMP, resolved from OpenVPN's working directory, symlinks followed.
+ */
+function checkFileArgument(o) {
+    const file = o.args[0];
+    if (file === undefined) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${o.input}": line ${o.line} has "${o.name}" without a file. Give the file, or the ${o.name} as an inline <${o.name}> block.`, o.input);
+    }
+    if (file === '[[INLINE]]')
+        return;
+    try {
+        (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .resolveWorkspacePath */ .XI)(node_path__WEBPACK_IMPORTED_MODULE_0___default().resolve(o.configDir, file), o.input, o.roots);
+    }
+    catch (error) {
+        if (!(error instanceof _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1))
+            throw error;
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${o.input}": line ${o.line} has "${o.name} ${file}", a file outside the workspace (OpenVPN would read it as root). Put the file in the repository, give it inline as <${o.name}>, or pass it as an input (a secret).`, o.input);
+    }
+}
+/**
+ * Throws a ConfigurationError naming the line and the directive for the first one the action
+ * refuses (inside <connection> blocks too), and for a file argument outside the workspace.
+ * Runs before anything else happens, so a refused config never reaches OpenVPN.
+ */
+function vetDirectives(items, o, inConnection = false) {
+    for (const item of items) {
+        if (item.kind === 'other')
+            continue;
+        if (item.kind === 'block') {
+            if (item.name === 'connection' && !inConnection) {
+                vetDirectives(item.items ?? [], o, true);
+                continue;
+            }
+            if (item.name === 'auth-user-pass' && !inConnection)
+                continue;
+            if (!inlineBlockAllowed(item.name) || inConnection) {
+                throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${o.input}": line ${item.line} opens an inline <${item.name}> block, which this action refuses${inConnection ? ' inside <connection>' : ''}: inline blocks may hold ${[...INLINE_BLOCKS].join(', ')} and auth-user-pass. Remove it.`, o.input);
+            }
+            continue;
+        }
+        const verdict = inConnection ? judgeConnectionDirective(item.name, item.args) : judgeDirective(item.name, item.args);
+        if (verdict.kind === 'refuse')
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${o.input}": line ${item.line} uses "${item.name}", ${verdict.why}.`, o.input);
+        if (verdict.kind === 'file')
+            checkFileArgument({ name: item.name, args: item.args, line: item.line, input: o.input, configDir: o.configDir, roots: o.roots });
+    }
+}
+
+
+/***/ }),
+
 /***/ 5637:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5779);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4741);
 /* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3299);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
@@ -28520,8 +28713,8 @@ var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(8544);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 13 modules
-var src = __nccwpck_require__(5779);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 14 modules
+var src = __nccwpck_require__(4741);
 // EXTERNAL MODULE: ./src/classify.ts
 var classify = __nccwpck_require__(8419);
 // EXTERNAL MODULE: ./src/management.ts
@@ -28806,6 +28999,8 @@ async function main(signal) {
             ...(settings.credentials ? { credentials: settings.credentials } : {}),
             managementSocket: w.socket,
             allowScripts: settings['allow-scripts'],
+            configDir: settings.configDir,
+            roots: settings.roots,
         });
     }
     catch (error) {
@@ -28821,6 +29016,8 @@ async function main(signal) {
         core/* info */.pq(`${version}; config written to ${w.configFile} (mode 0600; the original is untouched)`);
         for (const note of derived.notes)
             core/* info */.pq(`Note: ${note}`);
+        for (const warning of derived.warnings)
+            core/* warning */.$e(warning);
         const connectStarted = performance.now();
         attempt = await clock.time('connect', () => (0,src/* retry */.L5)((n) => {
             report.attempts = n;
@@ -28910,7 +29107,7 @@ async function main(signal) {
 /* harmony import */ var node_events__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_events__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7030);
 /* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_net__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5779);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4741);
 // A client for OpenVPN's management interface over its unix socket: a line protocol of
 // commands answered by SUCCESS:/ERROR: (or lines ending in END), and `>KIND:` notifications.
 
@@ -29130,7 +29327,7 @@ function redactCommand(command) {
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5779);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4741);
 // The OpenVPN process: found or installed, started detached (it outlives main, post stops it),
 // identified by pid AND start time (a recycled pid is never signalled), stopped by pid only.
 
@@ -29271,10 +29468,12 @@ function linkExists(name) {
 /* harmony export */   a: () => (/* binding */ deriveConfig),
 /* harmony export */   eR: () => (/* binding */ detectTlsKeyType)
 /* harmony export */ });
-/* unused harmony exports splitWords, SCRIPT_HOOKS, firstRemote, quoteWord */
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5779);
+/* unused harmony exports splitWords, firstRemote, quoteWord */
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4741);
+/* harmony import */ var _directive_policy_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4715);
 // Pure: reads an OpenVPN client config (.ovpn), merges the parts given as inputs, and
 // derives the config the action runs. The user's text is never modified in place.
+
 
 /** Inline blocks whose content is key material or credentials. */
 const SECRET_BLOCKS = new Set([
@@ -29325,7 +29524,10 @@ function splitWords(line) {
     return words;
 }
 function parseOvpn(text, input) {
-    const lines = text.replace(/\r\n/g, '\n').split('\n');
+    return { items: parseLines(text.replace(/\r\n/g, '\n').split('\n'), 0, input) };
+}
+/** Parses config lines; `offset` is the number of lines before them (for line numbers). */
+function parseLines(lines, offset, input) {
     const items = [];
     for (let i = 0; i < lines.length; i++) {
         const raw = lines[i];
@@ -29338,9 +29540,15 @@ function parseOvpn(text, input) {
             for (; j < lines.length && lines[j].trim().toLowerCase() !== `</${name}>`; j++)
                 body.push(lines[j]);
             if (j >= lines.length) {
-                throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${input}": the inline block <${name}> opened on line ${i + 1} is never closed. Add </${name}>.`, input);
+                throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${input}": the inline block <${name}> opened on line ${offset + i + 1} is never closed. Add </${name}>.`, input);
             }
-            items.push({ kind: 'block', name, body: body.join('\n').trim(), line: i + 1 });
+            items.push({
+                kind: 'block',
+                name,
+                body: body.join('\n').trim(),
+                line: offset + i + 1,
+                ...(name === 'connection' ? { items: parseLines(body, offset + i + 1, input) } : {}),
+            });
             i = j;
             continue;
         }
@@ -29354,9 +29562,9 @@ function parseOvpn(text, input) {
             items.push({ kind: 'other', text: raw });
             continue;
         }
-        items.push({ kind: 'directive', name: first.replace(/^--/, '').toLowerCase(), args: words.slice(1), text: trimmed, line: i + 1 });
+        items.push({ kind: 'directive', name: first.replace(/^--/, '').toLowerCase(), args: words.slice(1), text: trimmed, line: offset + i + 1 });
     }
-    return { items };
+    return items;
 }
 /** The content of every inline block that holds keys or credentials: each must be masked before anything prints. */
 function inlineSecrets(config) {
@@ -29377,17 +29585,6 @@ function detectTlsKeyType(pem, configHasKeyDirection, input) {
         return configHasKeyDirection ? 'tls-auth' : 'tls-crypt';
     throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${input}" is not an OpenVPN TLS key: expected a "-----BEGIN OpenVPN Static key V1-----" or "-----BEGIN OpenVPN tls-crypt-v2 client key-----" block.`, input);
 }
-/** Options the action must own: removed from the user's config and set by the action. */
-const CONTROLLED = new Set(['daemon', 'log', 'log-append', 'syslog', 'writepid', 'auth-nocache', 'auth-retry', 'cd', 'management-hold', 'management-query-passwords']);
-/** Hooks that run programs as root: dropped unless `allow-scripts` is true. */
-const SCRIPT_HOOKS = new Set(['up', 'down', 'route-up', 'route-pre-down', 'ipchange', 'tls-verify', 'learn-address', 'plugin', 'client-connect', 'client-disconnect', 'auth-user-pass-verify']);
-/** Options that would make the action's derived config incomplete or unsafe. */
-const REJECTED = {
-    config: 'it includes another file the action cannot see; put its options in the config itself',
-    askpass: 'encrypted private keys are not supported; give an unencrypted key through the "key" input (a secret)',
-    'management-external-key': 'the management interface is the action\'s own',
-    'management-external-cert': 'the management interface is the action\'s own',
-};
 function hasDirective(config, name) {
     return config.items.some((i) => (i.kind === 'directive' || i.kind === 'block') && i.name === name);
 }
@@ -29447,11 +29644,15 @@ function deriveConfig(config, o) {
             throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${o.parts.tlsKey.type}" (or "tls-key") is given, and the config in "${input}" already has "${present}". Remove one of them.`, o.parts.tlsKey.type);
         }
     }
+    // Everything the action refuses stops here, naming the line (readSettings ran this already).
+    (0,_directive_policy_js__WEBPACK_IMPORTED_MODULE_1__/* .vetDirectives */ .SB)(config.items, { input, configDir: o.configDir, roots: o.roots });
     let credentials = o.credentials;
     let wantsAuth = false;
     const kept = [];
+    const replaced = new Set();
     const dropped = new Set();
     const droppedScripts = new Set();
+    const warnings = [];
     for (const item of config.items) {
         if (item.kind === 'other') {
             kept.push(item.text);
@@ -29476,31 +29677,42 @@ function deriveConfig(config, o) {
             continue;
         }
         const { name } = item;
-        if (name in REJECTED)
-            fail(`line ${item.line} uses "${name}", which this action does not support: ${REJECTED[name]}`);
-        if (name.startsWith('management') || CONTROLLED.has(name)) {
-            dropped.add(name);
-            continue;
+        const verdict = (0,_directive_policy_js__WEBPACK_IMPORTED_MODULE_1__/* .judgeDirective */ .l0)(name, item.args);
+        switch (verdict.kind) {
+            case 'refuse':
+                return fail(`line ${item.line} uses "${name}", ${verdict.why}`);
+            case 'replace':
+                replaced.add(name);
+                continue;
+            case 'drop':
+                if (!dropped.has(name))
+                    warnings.push(`Line ${item.line}: "${name}" was dropped from the config: ${verdict.why}.`);
+                dropped.add(name);
+                continue;
+            case 'script':
+                if (o.allowScripts)
+                    kept.push(item.text);
+                else
+                    droppedScripts.add(name);
+                continue;
+            case 'auth-user-pass':
+                wantsAuth = true;
+                if (item.args.length > 0 && !o.credentials) {
+                    fail(`line ${item.line} reads the username and password from the file "${item.args[0]}". Give them as the "username" and "password" inputs (secrets) instead: they then travel over the management interface and are never written to disk`);
+                }
+                continue;
+            case 'keep':
+            case 'file':
+                kept.push(item.text);
+                continue;
         }
-        if (name === 'auth-user-pass') {
-            wantsAuth = true;
-            if (item.args.length > 0 && !o.credentials) {
-                fail(`line ${item.line} reads the username and password from the file "${item.args[0]}". Give them as the "username" and "password" inputs (secrets) instead: they then travel over the management interface and are never written to disk`);
-            }
-            continue;
-        }
-        if (SCRIPT_HOOKS.has(name) && !o.allowScripts) {
-            droppedScripts.add(name);
-            continue;
-        }
-        kept.push(item.text);
     }
     if (wantsAuth && !credentials)
         fail('the config asks for a username and password (auth-user-pass). Set the "username" and "password" inputs');
-    if (dropped.size > 0)
-        notes.push(`options the action controls were replaced: ${[...dropped].sort().join(', ')}`);
+    if (replaced.size > 0)
+        notes.push(`options the action controls were replaced: ${[...replaced].sort().join(', ')}`);
     if (droppedScripts.size > 0) {
-        notes.push(`script hooks were dropped (they would run as root): ${[...droppedScripts].sort().join(', ')}; set allow-scripts: true to keep them`);
+        warnings.push(`Script hooks were dropped from the config (they would run as root): ${[...droppedScripts].sort().join(', ')}. Set allow-scripts: true to keep them.`);
     }
     const added = ['', '# --- added by gangway/action-vpn-connect ---'];
     if (o.parts.ca)
@@ -29517,7 +29729,7 @@ function deriveConfig(config, o) {
     if (credentials)
         added.push('auth-user-pass', 'auth-nocache', 'auth-retry none');
     added.push(`management ${quoteWord(o.managementSocket)} unix`, 'management-hold', 'management-query-passwords');
-    return { text: `${kept.join('\n').trimEnd()}\n${added.join('\n')}\n`, ...(credentials ? { credentials } : {}), notes, server: firstRemote(config) };
+    return { text: `${kept.join('\n').trimEnd()}\n${added.join('\n')}\n`, ...(credentials ? { credentials } : {}), notes, warnings, server: firstRemote(config) };
 }
 /** Quotes a word for a config line when it holds spaces or quotes. */
 function quoteWord(word) {
@@ -29540,7 +29752,7 @@ function quoteWord(word) {
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8544);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5779);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4741);
 /* harmony import */ var _openvpn_process_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5181);
 /* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(7380);
 /* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9291);
@@ -29615,7 +29827,7 @@ async function post() {
 /* harmony export */   p: () => (/* binding */ Redactor),
 /* harmony export */   z: () => (/* binding */ printableLogLines)
 /* harmony export */ });
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5779);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4741);
 // Masks secrets in text the action prints itself (OpenVPN's log lines), so that nothing
 // depends on the runner's masker: the whole value and every line of a PEM block become ***.
 
@@ -29652,7 +29864,7 @@ function printableLogLines(messages, redactor) {
 /* harmony export */   x: () => (/* binding */ writeDisconnectSummary)
 /* harmony export */ });
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8544);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5779);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4741);
 // The machine-readable report (the `report` output) and the job summary, from one object.
 
 
@@ -29757,10 +29969,12 @@ function loadSaved() {
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5779);
-/* harmony import */ var _ovpn_config_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2161);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4741);
+/* harmony import */ var _directive_policy_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4715);
+/* harmony import */ var _ovpn_config_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2161);
 // Every input, read once and validated before anything happens. Secrets are registered with
 // the runner's masker (PEM blocks line by line) before any other input is even parsed.
+
 
 
 
@@ -29774,7 +29988,7 @@ function requirePem(value, input, header, what) {
     }
     return value;
 }
-function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .Inputs */ .G0(), workspace = process.env['GITHUB_WORKSPACE'] ?? process.cwd()) {
+function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .Inputs */ .G0(), roots = (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .runnerPathRoots */ .ls)()) {
     const secrets = [];
     // 1. Secrets first: registered as they are read, before anything can print.
     const pem = {};
@@ -29797,13 +30011,14 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .
         throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1('Input "config" (the .ovpn text, usually a secret) or "config-file" (a path in the workspace) is required.', 'config');
     }
     let text;
-    let configDir = workspace;
+    let configDir = roots.workspace;
     const configInput = inline !== undefined ? 'config' : 'config-file';
     if (inline !== undefined) {
         text = inline;
     }
     else {
-        const full = node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(workspace, file);
+        // OpenVPN (root) reads it and the files it names: only from the workspace or RUNNER_TEMP, symlinks followed.
+        const full = (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .resolveWorkspacePath */ .XI)(file, 'config-file', roots);
         try {
             text = node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(full, 'utf8');
         }
@@ -29812,13 +30027,14 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .
         }
         configDir = node_path__WEBPACK_IMPORTED_MODULE_1___default().dirname(full);
     }
-    const config = (0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_3__/* .parseOvpn */ .Jf)(text, configInput);
+    const config = (0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_4__/* .parseOvpn */ .Jf)(text, configInput);
     // The config's inline keys are secrets too; its other lines ("client", "dev tun") are not, and masking them would garble the log.
-    for (const block of (0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_3__/* .inlineSecrets */ .Xd)(config)) {
+    for (const block of (0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_4__/* .inlineSecrets */ .Xd)(config)) {
         (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .registerSecret */ .cl)(block);
         secrets.push(block);
     }
-    // 2. Everything else.
+    // 2. Everything else. The config first: a directive the action refuses stops here, before anything runs.
+    (0,_directive_policy_js__WEBPACK_IMPORTED_MODULE_3__/* .vetDirectives */ .SB)(config.items, { input: configInput, configDir, roots });
     const username = inputs.string('username');
     if ((username === undefined) !== (password === undefined)) {
         throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1(`Input "${username === undefined ? 'username' : 'password'}" is missing: give "username" and "password" together.`, username === undefined ? 'username' : 'password');
@@ -29839,7 +30055,7 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .
     if (tlsInput !== undefined) {
         const value = pem[tlsInput];
         const hasKeyDirection = config.items.some((i) => i.kind === 'directive' && i.name === 'key-direction');
-        const detected = (0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_3__/* .detectTlsKeyType */ .eR)(value, hasKeyDirection, tlsInput);
+        const detected = (0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_4__/* .detectTlsKeyType */ .eR)(value, hasKeyDirection, tlsInput);
         let type = detected;
         if (tlsInput !== 'tls-key') {
             type = tlsInput;
@@ -29867,6 +30083,7 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .
         config,
         configInput,
         configDir,
+        roots,
         parts,
         credentials,
         'connect-timeout': connectTimeout,
@@ -29882,7 +30099,7 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .
  * The post step's view of the secrets: it prints nothing of OpenVPN's log it cannot redact,
  * and reads inputs leniently (a bad input already failed main).
  */
-function secretsForPost(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .Inputs */ .G0(), workspace = process.env['GITHUB_WORKSPACE'] ?? process.cwd()) {
+function secretsForPost(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .Inputs */ .G0(), roots = (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .runnerPathRoots */ .ls)()) {
     const out = [];
     for (const name of [...PEM_SECRET_INPUTS, 'password']) {
         const v = inputs.secret(name);
@@ -29894,7 +30111,7 @@ function secretsForPost(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/*
     let text = inline;
     if (text === undefined && file !== undefined) {
         try {
-            text = node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync(node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(workspace, file), 'utf8');
+            text = node_fs__WEBPACK_IMPORTED_MODULE_0___default().readFileSync((0,_gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .resolveWorkspacePath */ .XI)(file, 'config-file', roots), 'utf8');
         }
         catch {
             text = undefined;
@@ -29902,7 +30119,7 @@ function secretsForPost(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/*
     }
     if (text !== undefined) {
         try {
-            for (const block of (0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_3__/* .inlineSecrets */ .Xd)((0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_3__/* .parseOvpn */ .Jf)(text, 'config'))) {
+            for (const block of (0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_4__/* .inlineSecrets */ .Xd)((0,_ovpn_config_js__WEBPACK_IMPORTED_MODULE_4__/* .parseOvpn */ .Jf)(text, 'config'))) {
                 (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .registerSecret */ .cl)(block);
                 out.push(block);
             }
@@ -29925,7 +30142,7 @@ function secretsForPost(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/*
 /* harmony export */   Nz: () => (/* binding */ AttemptFailed),
 /* harmony export */   pU: () => (/* binding */ awaitConnection)
 /* harmony export */ });
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5779);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4741);
 /* harmony import */ var _classify_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8419);
 /* harmony import */ var _management_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8250);
 /* harmony import */ var _openvpn_process_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5181);
@@ -30159,7 +30376,7 @@ function removePrivateDir(dir, privilege) {
 
 /***/ }),
 
-/***/ 5779:
+/***/ 4741:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -30173,8 +30390,10 @@ __nccwpck_require__.d(__webpack_exports__, {
   wd: () => (/* reexport */ factsTable),
   a3: () => (/* reexport */ formatDuration),
   cl: () => (/* reexport */ registerSecret),
+  XI: () => (/* reexport */ resolveWorkspacePath),
   L5: () => (/* reexport */ retry),
   Cs: () => (/* reexport */ runAction),
+  ls: () => (/* reexport */ runnerPathRoots),
   Bm: () => (/* reexport */ secretParts),
   kV: () => (/* reexport */ setReportOutput),
   yy: () => (/* reexport */ sleep),
@@ -31096,7 +31315,70 @@ function pushedDigestOf(message) {
 
 
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+;// CONCATENATED MODULE: ../packages/kit/src/paths.ts
+// Path inputs: every file or folder an action reads on the runner must lie inside the
+// workspace (or the runner's temp folder), symlinks followed. `upload: /proc/self/environ`
+// or `context: ../..` would otherwise hand a step's environment or the runner's files to a
+// server.
+
+
+
+/** The runner's roots from its environment (the workspace falls back to the current folder). */
+function runnerPathRoots(env = process.env) {
+    return { workspace: env['GITHUB_WORKSPACE'] || process.cwd(), runnerTemp: env['RUNNER_TEMP'] || undefined };
+}
+function real(p) {
+    try {
+        return (0,external_node_fs_.realpathSync)(p);
+    }
+    catch {
+        return external_node_path_default().resolve(p);
+    }
+}
+function isInside(child, parent) {
+    const rel = external_node_path_default().relative(parent, child);
+    return rel === '' || (!rel.startsWith('..') && !external_node_path_default().isAbsolute(rel));
+}
+/**
+ * Resolves `value` (relative to the workspace, or absolute) and returns the absolute path.
+ * Throws a ConfigurationError naming `input` when the path, or what a symlink on it points
+ * to, lies outside the workspace and RUNNER_TEMP. A path that does not exist yet is checked
+ * through its nearest existing parent, so a later symlink cannot escape either.
+ */
+function resolveWorkspacePath(value, input, roots) {
+    const resolved = external_node_path_default().resolve(roots.workspace, value);
+    // Follow symlinks on the longest existing prefix.
+    let existing = resolved;
+    let rest = '';
+    for (;;) {
+        try {
+            const target = (0,external_node_fs_.realpathSync)(existing);
+            existing = rest === '' ? target : external_node_path_default().join(target, rest);
+            break;
+        }
+        catch {
+            const parent = external_node_path_default().dirname(existing);
+            if (parent === existing)
+                break;
+            rest = rest === '' ? external_node_path_default().basename(existing) : external_node_path_default().join(external_node_path_default().basename(existing), rest);
+            existing = parent;
+        }
+    }
+    const allowed = [roots.workspace, roots.runnerTemp].filter((r) => Boolean(r)).map(real);
+    if (!allowed.some((root) => isInside(existing, root))) {
+        const where = roots.runnerTemp ? `the workspace (${roots.workspace}) or RUNNER_TEMP` : `the workspace (${roots.workspace})`;
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which resolves to ${existing}, outside ${where}. Give a path inside the checkout, relative to the workspace; symlinks that lead out of it are refused too.`, input);
+    }
+    return resolved;
+}
+
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
+
 
 
 

@@ -184,6 +184,8 @@ export async function main(signal: AbortSignal): Promise<void> {
       ...(settings.credentials ? { credentials: settings.credentials } : {}),
       managementSocket: w.socket,
       allowScripts: settings['allow-scripts'],
+      configDir: settings.configDir,
+      roots: settings.roots,
     });
   } catch (error) {
     removePrivateDir(w.dir, privilege);
@@ -198,6 +200,7 @@ export async function main(signal: AbortSignal): Promise<void> {
     fs.writeFileSync(w.configFile, derived.text, { mode: 0o600 });
     core.info(`${version}; config written to ${w.configFile} (mode 0600; the original is untouched)`);
     for (const note of derived.notes) core.info(`Note: ${note}`);
+    for (const warning of derived.warnings) core.warning(warning);
     const connectStarted = performance.now();
     attempt = await clock.time('connect', () =>
       retry(

@@ -1,11 +1,13 @@
 // Pure: reads an OpenVPN client config (.ovpn), merges the parts given as inputs, and
 // derives the config the action runs. The user's text is never modified in place.
-import { ConfigurationError } from '@gangway/kit';
+import { ConfigurationError, type PathRoots } from '@gangway/kit';
+import { judgeDirective, vetDirectives } from './directive-policy.ts';
 
 /** A line of the config: a directive (with its verbatim text) or an inline block. */
 export type ConfigItem =
   | { kind: 'directive'; name: string; args: string[]; text: string; line: number }
-  | { kind: 'block'; name: string; body: string; line: number }
+  /** `items`: the directives inside a <connection> block, with their line numbers in the whole config. */
+  | { kind: 'block'; name: string; body: string; line: number; items?: ConfigItem[] }
   | { kind: 'other'; text: string };
 
 export interface ParsedConfig {
@@ -54,7 +56,11 @@ export function splitWords(line: string): string[] {
 }
 
 export function parseOvpn(text: string, input: string): ParsedConfig {
-  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  return { items: parseLines(text.replace(/\r\n/g, '\n').split('\n'), 0, input) };
+}
+
+/** Parses config lines; `offset` is the number of lines before them (for line numbers). */
+function parseLines(lines: string[], offset: number, input: string): ConfigItem[] {
   const items: ConfigItem[] = [];
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i] as string;
@@ -66,9 +72,15 @@ export function parseOvpn(text: string, input: string): ParsedConfig {
       let j = i + 1;
       for (; j < lines.length && (lines[j] as string).trim().toLowerCase() !== `</${name}>`; j++) body.push(lines[j] as string);
       if (j >= lines.length) {
-        throw new ConfigurationError(`Input "${input}": the inline block <${name}> opened on line ${i + 1} is never closed. Add </${name}>.`, input);
+        throw new ConfigurationError(`Input "${input}": the inline block <${name}> opened on line ${offset + i + 1} is never closed. Add </${name}>.`, input);
       }
-      items.push({ kind: 'block', name, body: body.join('\n').trim(), line: i + 1 });
+      items.push({
+        kind: 'block',
+        name,
+        body: body.join('\n').trim(),
+        line: offset + i + 1,
+        ...(name === 'connection' ? { items: parseLines(body, offset + i + 1, input) } : {}),
+      });
       i = j;
       continue;
     }
@@ -82,9 +94,9 @@ export function parseOvpn(text: string, input: string): ParsedConfig {
       items.push({ kind: 'other', text: raw });
       continue;
     }
-    items.push({ kind: 'directive', name: first.replace(/^--/, '').toLowerCase(), args: words.slice(1), text: trimmed, line: i + 1 });
+    items.push({ kind: 'directive', name: first.replace(/^--/, '').toLowerCase(), args: words.slice(1), text: trimmed, line: offset + i + 1 });
   }
-  return { items };
+  return items;
 }
 
 /** The content of every inline block that holds keys or credentials: each must be masked before anything prints. */
@@ -108,18 +120,6 @@ export function detectTlsKeyType(pem: string, configHasKeyDirection: boolean, in
   throw new ConfigurationError(`Input "${input}" is not an OpenVPN TLS key: expected a "-----BEGIN OpenVPN Static key V1-----" or "-----BEGIN OpenVPN tls-crypt-v2 client key-----" block.`, input);
 }
 
-/** Options the action must own: removed from the user's config and set by the action. */
-const CONTROLLED = new Set(['daemon', 'log', 'log-append', 'syslog', 'writepid', 'auth-nocache', 'auth-retry', 'cd', 'management-hold', 'management-query-passwords']);
-/** Hooks that run programs as root: dropped unless `allow-scripts` is true. */
-export const SCRIPT_HOOKS = new Set(['up', 'down', 'route-up', 'route-pre-down', 'ipchange', 'tls-verify', 'learn-address', 'plugin', 'client-connect', 'client-disconnect', 'auth-user-pass-verify']);
-/** Options that would make the action's derived config incomplete or unsafe. */
-const REJECTED: Record<string, string> = {
-  config: 'it includes another file the action cannot see; put its options in the config itself',
-  askpass: 'encrypted private keys are not supported; give an unencrypted key through the "key" input (a secret)',
-  'management-external-key': 'the management interface is the action\'s own',
-  'management-external-cert': 'the management interface is the action\'s own',
-};
-
 export interface InlineParts {
   ca?: string;
   cert?: string;
@@ -139,6 +139,10 @@ export interface DeriveOptions {
   credentials?: Credentials;
   managementSocket: string;
   allowScripts: boolean;
+  /** OpenVPN's working directory: relative file names in the config resolve here. */
+  configDir: string;
+  /** Where files the config names may lie. */
+  roots: PathRoots;
 }
 
 export interface DerivedConfig {
@@ -147,6 +151,8 @@ export interface DerivedConfig {
   credentials?: Credentials;
   /** What the action changed, for the log. */
   notes: string[];
+  /** What the action dropped from the user's config: each one a warning. */
+  warnings: string[];
   /** The first remote, for the summary. */
   server: { host: string; port: number; proto: string } | undefined;
 }
@@ -210,11 +216,16 @@ export function deriveConfig(config: ParsedConfig, o: DeriveOptions): DerivedCon
     }
   }
 
+  // Everything the action refuses stops here, naming the line (readSettings ran this already).
+  vetDirectives(config.items, { input, configDir: o.configDir, roots: o.roots });
+
   let credentials = o.credentials;
   let wantsAuth = false;
   const kept: string[] = [];
+  const replaced = new Set<string>();
   const dropped = new Set<string>();
   const droppedScripts = new Set<string>();
+  const warnings: string[] = [];
   for (const item of config.items) {
     if (item.kind === 'other') {
       kept.push(item.text);
@@ -237,28 +248,37 @@ export function deriveConfig(config: ParsedConfig, o: DeriveOptions): DerivedCon
       continue;
     }
     const { name } = item;
-    if (name in REJECTED) fail(`line ${item.line} uses "${name}", which this action does not support: ${REJECTED[name] as string}`);
-    if (name.startsWith('management') || CONTROLLED.has(name)) {
-      dropped.add(name);
-      continue;
+    const verdict = judgeDirective(name, item.args);
+    switch (verdict.kind) {
+      case 'refuse':
+        return fail(`line ${item.line} uses "${name}", ${verdict.why}`);
+      case 'replace':
+        replaced.add(name);
+        continue;
+      case 'drop':
+        if (!dropped.has(name)) warnings.push(`Line ${item.line}: "${name}" was dropped from the config: ${verdict.why}.`);
+        dropped.add(name);
+        continue;
+      case 'script':
+        if (o.allowScripts) kept.push(item.text);
+        else droppedScripts.add(name);
+        continue;
+      case 'auth-user-pass':
+        wantsAuth = true;
+        if (item.args.length > 0 && !o.credentials) {
+          fail(`line ${item.line} reads the username and password from the file "${item.args[0] as string}". Give them as the "username" and "password" inputs (secrets) instead: they then travel over the management interface and are never written to disk`);
+        }
+        continue;
+      case 'keep':
+      case 'file':
+        kept.push(item.text);
+        continue;
     }
-    if (name === 'auth-user-pass') {
-      wantsAuth = true;
-      if (item.args.length > 0 && !o.credentials) {
-        fail(`line ${item.line} reads the username and password from the file "${item.args[0] as string}". Give them as the "username" and "password" inputs (secrets) instead: they then travel over the management interface and are never written to disk`);
-      }
-      continue;
-    }
-    if (SCRIPT_HOOKS.has(name) && !o.allowScripts) {
-      droppedScripts.add(name);
-      continue;
-    }
-    kept.push(item.text);
   }
   if (wantsAuth && !credentials) fail('the config asks for a username and password (auth-user-pass). Set the "username" and "password" inputs');
-  if (dropped.size > 0) notes.push(`options the action controls were replaced: ${[...dropped].sort().join(', ')}`);
+  if (replaced.size > 0) notes.push(`options the action controls were replaced: ${[...replaced].sort().join(', ')}`);
   if (droppedScripts.size > 0) {
-    notes.push(`script hooks were dropped (they would run as root): ${[...droppedScripts].sort().join(', ')}; set allow-scripts: true to keep them`);
+    warnings.push(`Script hooks were dropped from the config (they would run as root): ${[...droppedScripts].sort().join(', ')}. Set allow-scripts: true to keep them.`);
   }
 
   const added: string[] = ['', '# --- added by gangway/action-vpn-connect ---'];
@@ -275,7 +295,7 @@ export function deriveConfig(config: ParsedConfig, o: DeriveOptions): DerivedCon
     'management-hold',
     'management-query-passwords',
   );
-  return { text: `${kept.join('\n').trimEnd()}\n${added.join('\n')}\n`, ...(credentials ? { credentials } : {}), notes, server: firstRemote(config) };
+  return { text: `${kept.join('\n').trimEnd()}\n${added.join('\n')}\n`, ...(credentials ? { credentials } : {}), notes, warnings, server: firstRemote(config) };
 }
 
 /** Quotes a word for a config line when it holds spaces or quotes. */

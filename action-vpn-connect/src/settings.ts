@@ -2,7 +2,8 @@
 // the runner's masker (PEM blocks line by line) before any other input is even parsed.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigurationError, Inputs, registerSecret, type HostPort } from '@gangway/kit';
+import { ConfigurationError, Inputs, registerSecret, resolveWorkspacePath, runnerPathRoots, type HostPort, type PathRoots } from '@gangway/kit';
+import { vetDirectives } from './directive-policy.ts';
 import { detectTlsKeyType, inlineSecrets, parseOvpn, type Credentials, type InlineParts, type ParsedConfig, type TlsKeyType } from './ovpn-config.ts';
 
 export interface Settings {
@@ -12,6 +13,8 @@ export interface Settings {
   configInput: 'config' | 'config-file';
   /** OpenVPN's working directory: relative paths in the config resolve here (the config file's folder, or the workspace). */
   configDir: string;
+  /** The workspace and RUNNER_TEMP: the config file, and every file it names, must lie in them. */
+  roots: PathRoots;
   parts: InlineParts;
   credentials: Credentials | undefined;
   'connect-timeout': number;
@@ -34,7 +37,7 @@ function requirePem(value: string | undefined, input: string, header: RegExp, wh
   return value;
 }
 
-export function readSettings(inputs: Inputs = new Inputs(), workspace = process.env['GITHUB_WORKSPACE'] ?? process.cwd()): Settings {
+export function readSettings(inputs: Inputs = new Inputs(), roots: PathRoots = runnerPathRoots()): Settings {
   const secrets: string[] = [];
   // 1. Secrets first: registered as they are read, before anything can print.
   const pem: Partial<Record<(typeof PEM_SECRET_INPUTS)[number], string>> = {};
@@ -57,12 +60,13 @@ export function readSettings(inputs: Inputs = new Inputs(), workspace = process.
     throw new ConfigurationError('Input "config" (the .ovpn text, usually a secret) or "config-file" (a path in the workspace) is required.', 'config');
   }
   let text: string;
-  let configDir = workspace;
+  let configDir = roots.workspace;
   const configInput = inline !== undefined ? 'config' : 'config-file';
   if (inline !== undefined) {
     text = inline;
   } else {
-    const full = path.resolve(workspace, file as string);
+    // OpenVPN (root) reads it and the files it names: only from the workspace or RUNNER_TEMP, symlinks followed.
+    const full = resolveWorkspacePath(file as string, 'config-file', roots);
     try {
       text = fs.readFileSync(full, 'utf8');
     } catch (error) {
@@ -77,7 +81,8 @@ export function readSettings(inputs: Inputs = new Inputs(), workspace = process.
     secrets.push(block);
   }
 
-  // 2. Everything else.
+  // 2. Everything else. The config first: a directive the action refuses stops here, before anything runs.
+  vetDirectives(config.items, { input: configInput, configDir, roots });
   const username = inputs.string('username');
   if ((username === undefined) !== (password === undefined)) {
     throw new ConfigurationError(`Input "${username === undefined ? 'username' : 'password'}" is missing: give "username" and "password" together.`, username === undefined ? 'username' : 'password');
@@ -127,6 +132,7 @@ export function readSettings(inputs: Inputs = new Inputs(), workspace = process.
     config,
     configInput,
     configDir,
+    roots,
     parts,
     credentials,
     'connect-timeout': connectTimeout,
@@ -143,7 +149,7 @@ export function readSettings(inputs: Inputs = new Inputs(), workspace = process.
  * The post step's view of the secrets: it prints nothing of OpenVPN's log it cannot redact,
  * and reads inputs leniently (a bad input already failed main).
  */
-export function secretsForPost(inputs: Inputs = new Inputs(), workspace = process.env['GITHUB_WORKSPACE'] ?? process.cwd()): string[] {
+export function secretsForPost(inputs: Inputs = new Inputs(), roots: PathRoots = runnerPathRoots()): string[] {
   const out: string[] = [];
   for (const name of [...PEM_SECRET_INPUTS, 'password']) {
     const v = inputs.secret(name);
@@ -154,7 +160,7 @@ export function secretsForPost(inputs: Inputs = new Inputs(), workspace = proces
   let text = inline;
   if (text === undefined && file !== undefined) {
     try {
-      text = fs.readFileSync(path.resolve(workspace, file), 'utf8');
+      text = fs.readFileSync(resolveWorkspacePath(file, 'config-file', roots), 'utf8');
     } catch {
       text = undefined;
     }

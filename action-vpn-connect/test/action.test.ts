@@ -45,6 +45,21 @@ describe('action-vpn-connect input mistakes (dist bundle)', () => {
     expect(main.annotations.find((a) => a.level === 'error')?.message).toMatch(/Give them as the "username" and "password" inputs/);
   });
 
+  it('a directive that would load code or write files as root is refused before OpenVPN starts, naming it and its line', async () => {
+    const { job, main, post } = await run({ config: `${INLINE}providers legacy default\n`, 'connect-timeout': '2s' });
+    expect(main.exitCode).toBe(1);
+    expect(main.annotations.find((a) => a.level === 'error')?.message).toMatch(/Input "config": line 32 uses "providers", .*loads OpenSSL provider libraries/);
+    expect(main.log).not.toMatch(/\[state\]|Connect to/);
+    expect(fs.readdirSync(job.runnerTemp)).toEqual([]);
+    expect(post.log).toContain('Nothing to clean up');
+  });
+
+  it('a config-file outside the workspace is refused', async () => {
+    const { main } = await run({ 'config-file': '/etc/passwd' });
+    expect(main.exitCode).toBe(1);
+    expect(main.annotations.find((a) => a.level === 'error')?.message).toMatch(/Input "config-file" is "\/etc\/passwd", which resolves to .*outside the workspace/);
+  });
+
   it('a PEM input that is a file name is refused', async () => {
     const { main } = await run({ config: BASE, key: './client.key' });
     expect(main.annotations.find((a) => a.level === 'error')?.message).toMatch(/Input "key" does not hold .* not a file name/);

@@ -1,8 +1,9 @@
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { deriveConfig, detectTlsKeyType, firstRemote, inlineSecrets, parseOvpn, splitWords } from '../src/ovpn-config.ts';
 import { BASE, CA, CERT, INLINE, KEY, STATIC, V2 } from './fixtures.ts';
 
-const base = { input: 'config', parts: {}, managementSocket: '/tmp/gw/mgmt.sock', allowScripts: false };
+const base = { input: 'config', parts: {}, managementSocket: '/tmp/gw/mgmt.sock', allowScripts: false, configDir: os.tmpdir(), roots: { workspace: os.tmpdir() } };
 
 describe('parsing .ovpn', () => {
   it('splits words with quotes and escapes, and stops at comments', () => {
@@ -23,16 +24,20 @@ describe('parsing .ovpn', () => {
 });
 
 describe('deriving the config the action runs', () => {
-  it('keeps the user options, replaces the ones it controls, adds the management interface', () => {
-    const user = `${INLINE}daemon\nlog /var/log/x.log\nmanagement 127.0.0.1 7505\nwritepid /run/x.pid\n`;
+  it('keeps the user options, replaces the ones it controls, drops its log and pid file with a warning, adds the management interface', () => {
+    const user = `${INLINE}log /var/log/x.log\nmanagement 127.0.0.1 7505\nwritepid /run/x.pid\nauth-nocache\n`;
     const d = deriveConfig(parseOvpn(user, 'config'), base);
     expect(d.text).toContain('remote vpn.example.edu 1194');
     expect(d.text).toContain(`<key>\n${KEY}\n</key>`);
-    expect(d.text).not.toMatch(/^daemon$|^log |127\.0\.0\.1 7505|^writepid/m);
+    expect(d.text).not.toMatch(/^log |127\.0\.0\.1 7505|^writepid/m);
     expect(d.text).toMatch(/^management \/tmp\/gw\/mgmt\.sock unix$/m);
     expect(d.text).toMatch(/^management-hold$/m);
     expect(d.text).toMatch(/^management-query-passwords$/m);
-    expect(d.notes.join('\n')).toMatch(/daemon, log, management, writepid/);
+    expect(d.notes.join('\n')).toMatch(/replaced: auth-nocache, management/);
+    expect(d.warnings).toEqual([
+      expect.stringMatching(/^Line 32: "log" was dropped/),
+      expect.stringMatching(/^Line 34: "writepid" was dropped/),
+    ]);
   });
 
   it('sends credentials over the management interface: auth-user-pass without a file, auth-nocache', () => {
@@ -58,7 +63,8 @@ describe('deriving the config the action runs', () => {
     const user = `${INLINE}script-security 2\nup /etc/openvpn/update-resolv-conf\ndown /etc/openvpn/update-resolv-conf\n`;
     const dropped = deriveConfig(parseOvpn(user, 'config'), base);
     expect(dropped.text).not.toContain('update-resolv-conf');
-    expect(dropped.notes.join('\n')).toMatch(/script hooks were dropped.*down, up/);
+    expect(dropped.warnings.join('\n')).toMatch(/Script hooks were dropped.*down, script-security, up/);
+    expect(dropped.text).not.toContain('script-security');
     expect(deriveConfig(parseOvpn(user, 'config'), { ...base, allowScripts: true }).text).toContain('up /etc/openvpn/update-resolv-conf');
   });
 
@@ -73,7 +79,7 @@ describe('deriving the config the action runs', () => {
 
   it('refuses configs it cannot run safely', () => {
     expect(() => deriveConfig(parseOvpn('client\ndev tun\n', 'config'), base)).toThrow(/no "remote" line/);
-    expect(() => deriveConfig(parseOvpn(`${INLINE}config other.conf\n`, 'config'), base)).toThrow(/"config", which this action does not support/);
+    expect(() => deriveConfig(parseOvpn(`${INLINE}config other.conf\n`, 'config'), base)).toThrow(/line 32 uses "config", which this action refuses/);
     expect(() => deriveConfig(parseOvpn(`${INLINE}askpass pass.txt\n`, 'config'), base)).toThrow(/encrypted private keys/);
   });
 });

@@ -16,7 +16,8 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-const read = (values: Record<string, string>, workspace = os.tmpdir()) => readSettings(new Inputs(mapInputs(values)), workspace);
+const read = (values: Record<string, string>, workspace = os.tmpdir(), runnerTemp?: string) =>
+  readSettings(new Inputs(mapInputs(values)), { workspace, ...(runnerTemp ? { runnerTemp } : {}) });
 
 describe('readSettings', () => {
   it('registers every PEM line and the password before returning, but not the plain config lines', () => {
@@ -43,6 +44,28 @@ describe('readSettings', () => {
     expect(written).toContain(`::add-mask::${KEY.split('\n')[1] as string}`);
     expect(() => read({ 'config-file': 'nope.ovpn' }, ws)).toThrow(/"config-file" is "nope.ovpn", which cannot be read \(ENOENT\)/);
     fs.rmSync(ws, { recursive: true });
+  });
+
+  it('refuses a config-file outside the workspace and RUNNER_TEMP, also through a symlink; RUNNER_TEMP itself is fine', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'vpn-paths-'));
+    const ws = path.join(root, 'ws');
+    const temp = path.join(root, 'temp');
+    const outside = path.join(root, 'outside');
+    for (const d of [ws, temp, outside]) fs.mkdirSync(d);
+    fs.writeFileSync(path.join(outside, 'c.ovpn'), INLINE);
+    fs.writeFileSync(path.join(temp, 'c.ovpn'), INLINE);
+    fs.symlinkSync(path.join(outside, 'c.ovpn'), path.join(ws, 'link.ovpn'));
+    expect(() => read({ 'config-file': '../outside/c.ovpn' }, ws, temp)).toThrow(/Input "config-file" is "\.\.\/outside\/c\.ovpn", which resolves to .*outside the workspace/);
+    expect(() => read({ 'config-file': path.join(outside, 'c.ovpn') }, ws, temp)).toThrow(/Input "config-file" .*outside the workspace/);
+    expect(() => read({ 'config-file': '/proc/self/environ' }, ws, temp)).toThrow(/Input "config-file" is "\/proc\/self\/environ".*outside the workspace/);
+    expect(() => read({ 'config-file': 'link.ovpn' }, ws, temp)).toThrow(/Input "config-file" is "link\.ovpn", which resolves to .*outside/);
+    expect(read({ 'config-file': path.join(temp, 'c.ovpn') }, ws, temp).configDir).toBe(temp);
+    fs.rmSync(root, { recursive: true });
+  });
+
+  it('refuses a directive the action does not allow before anything else happens, after masking the keys', () => {
+    expect(() => read({ config: `${INLINE}providers legacy default\n` })).toThrow(/Input "config": line 32 uses "providers"/);
+    expect(written).toContain(`::add-mask::${KEY.split('\n')[1] as string}`);
   });
 
   it('validates the PEM inputs and the TLS key type', () => {
