@@ -28875,7 +28875,6 @@ function createWorkdir(runnerTemp) {
     external_node_fs_default().chmodSync(dir, 0o700);
     return {
         dir,
-        configFile: external_node_path_default().join(dir, 'client.ovpn'),
         logFile: external_node_path_default().join(dir, 'openvpn.log'),
         pidFile: external_node_path_default().join(dir, 'openvpn.pid'),
         socket: external_node_path_default().join(dir, 'mgmt.sock'),
@@ -28910,7 +28909,7 @@ async function handOverSocket(socket, privilege, timeoutMs, exited, signal) {
 }
 async function main_connectOnce(s, w, derived, binary, privilege, redactor, signal) {
     external_node_fs_default().writeFileSync(w.logFile, '', { mode: 0o600 });
-    const started = (0,openvpn_process/* startOpenVpn */.Zu)({ binary, configFile: w.configFile, cwd: s.configDir, logFile: w.logFile, pidFile: w.pidFile, privilege });
+    const started = (0,openvpn_process/* startOpenVpn */.Zu)({ binary, configText: derived.text, cwd: s.configDir, logFile: w.logFile, pidFile: w.pidFile, privilege });
     let exit;
     void started.exited.then((e) => (exit = e));
     const childId = started.child.pid !== undefined ? (0,openvpn_process/* identify */.ls)(started.child.pid) : undefined;
@@ -29012,8 +29011,7 @@ async function main(signal) {
     const report = { status: 'failed', server, attempts: 0, overlaps: [], openvpn: version, phases: clock.phases };
     let attempt;
     try {
-        external_node_fs_default().writeFileSync(w.configFile, derived.text, { mode: 0o600 });
-        core/* info */.pq(`${version}; config written to ${w.configFile} (mode 0600; the original is untouched)`);
+        core/* info */.pq(`${version}; the derived config goes to OpenVPN on its standard input (no copy on disk; the original is untouched)`);
         for (const note of derived.notes)
             core/* info */.pq(`Note: ${note}`);
         for (const warning of derived.warnings)
@@ -29320,7 +29318,7 @@ function redactCommand(command) {
 /* harmony export */   os: () => (/* binding */ tailLines),
 /* harmony export */   us: () => (/* binding */ installOpenVpn)
 /* harmony export */ });
-/* unused harmony export processStartTime */
+/* unused harmony exports processStartTime, OPENVPN_PATH, openVpnEnvironment */
 /* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1421);
 /* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_child_process__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3024);
@@ -29427,20 +29425,34 @@ async function waitGone(p, timeoutMs) {
     }
     return true;
 }
+/** The system's folders only: not the runner's PATH, to which a workflow may have added the workspace (OpenVPN and its scripts run as root). */
+const OPENVPN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/**
+ * The whole environment OpenVPN (and sudo around it) starts with. It lives as long as the job,
+ * so it must not inherit the step's: that holds every `INPUT_*`, secrets included.
+ */
+function openVpnEnvironment() {
+    return { PATH: OPENVPN_PATH };
+}
 /**
  * Starts OpenVPN in its own session with its output in a file: it must outlive this step's
  * process, and must not hold the step's stdout open (the runner waits for it to close).
+ * It reads its config from standard input (`--config stdin`), so the keys in it never reach a
+ * disk; it reads it once, at start (a SIGHUP would re-read it, and the action never sends one).
  */
-function startOpenVpn(o) {
+function startOpenVpn(o, spawnProcess = node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn) {
     const fd = node_fs__WEBPACK_IMPORTED_MODULE_1___default().openSync(o.logFile, 'a', 0o600);
-    const args = ['--cd', o.cwd, '--config', o.configFile, '--writepid', o.pidFile];
+    const args = ['--cd', o.cwd, '--config', 'stdin', '--writepid', o.pidFile];
     const [cmd, argv] = o.privilege.root ? [o.binary, args] : ['sudo', ['-n', o.binary, ...args]];
-    const child = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)(cmd, argv, { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawnProcess(cmd, argv, { detached: true, stdio: ['pipe', fd, fd], env: openVpnEnvironment() });
     node_fs__WEBPACK_IMPORTED_MODULE_1___default().closeSync(fd);
     const exited = new Promise((resolve) => {
         child.once('exit', (code, signal) => resolve({ code, signal }));
         child.once('error', () => resolve({ code: 127, signal: null }));
     });
+    // An OpenVPN that exits before reading it all closes the pipe: its exit is what gets reported.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(o.configText);
     return { child, exited };
 }
 /** Lines at the end of a file (OpenVPN's own output), or [] when it cannot be read. */
@@ -29810,7 +29822,7 @@ async function post() {
         if ((0,_workdir_js__WEBPACK_IMPORTED_MODULE_10__/* .removePrivateDir */ .V)(saved.dir, privilege))
             parts.push(`${saved.dir} removed`);
         else
-            _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`Could not remove ${saved.dir}; it holds the derived config with keys. Remove it by hand.`);
+            _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`Could not remove ${saved.dir}; it holds OpenVPN's log and its management socket. Remove it by hand.`);
     }
     const text = `${parts.join('; ')} (${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_3__/* .formatDuration */ .a3)(performance.now() - started)} in all).`;
     _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .info */ .pq(text);

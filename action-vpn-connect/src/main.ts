@@ -32,9 +32,9 @@ import { removePrivateDir } from './workdir.ts';
 
 const LOG_TAIL = 25;
 
+/** The action's private directory: OpenVPN's early output, its pid file and the management socket. Never a key. */
 export interface Workdir {
   dir: string;
-  configFile: string;
   logFile: string;
   pidFile: string;
   socket: string;
@@ -50,7 +50,6 @@ export function createWorkdir(runnerTemp: string): Workdir {
   fs.chmodSync(dir, 0o700);
   return {
     dir,
-    configFile: path.join(dir, 'client.ovpn'),
     logFile: path.join(dir, 'openvpn.log'),
     pidFile: path.join(dir, 'openvpn.pid'),
     socket: path.join(dir, 'mgmt.sock'),
@@ -100,7 +99,7 @@ async function connectOnce(
   signal: AbortSignal,
 ): Promise<Attempt> {
   fs.writeFileSync(w.logFile, '', { mode: 0o600 });
-  const started = startOpenVpn({ binary, configFile: w.configFile, cwd: s.configDir, logFile: w.logFile, pidFile: w.pidFile, privilege });
+  const started = startOpenVpn({ binary, configText: derived.text, cwd: s.configDir, logFile: w.logFile, pidFile: w.pidFile, privilege });
   let exit: { code: number | null; signal: string | null } | undefined;
   void started.exited.then((e) => (exit = e));
   const childId = started.child.pid !== undefined ? identify(started.child.pid) : undefined;
@@ -197,8 +196,7 @@ export async function main(signal: AbortSignal): Promise<void> {
 
   let attempt: Attempt | undefined;
   try {
-    fs.writeFileSync(w.configFile, derived.text, { mode: 0o600 });
-    core.info(`${version}; config written to ${w.configFile} (mode 0600; the original is untouched)`);
+    core.info(`${version}; the derived config goes to OpenVPN on its standard input (no copy on disk; the original is untouched)`);
     for (const note of derived.notes) core.info(`Note: ${note}`);
     for (const warning of derived.warnings) core.warning(warning);
     const connectStarted = performance.now();

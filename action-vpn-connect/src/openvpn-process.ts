@@ -124,7 +124,8 @@ export interface Started {
 
 export interface StartOptions {
   binary: string;
-  configFile: string;
+  /** The derived config (with its key blocks): handed over on OpenVPN's standard input, never written to a file. */
+  configText: string;
   cwd: string;
   /** OpenVPN's stdout and stderr (errors before the management interface is up land here). */
   logFile: string;
@@ -132,20 +133,39 @@ export interface StartOptions {
   privilege: Privilege;
 }
 
+/** The system's folders only: not the runner's PATH, to which a workflow may have added the workspace (OpenVPN and its scripts run as root). */
+export const OPENVPN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The whole environment OpenVPN (and sudo around it) starts with. It lives as long as the job,
+ * so it must not inherit the step's: that holds every `INPUT_*`, secrets included.
+ */
+export function openVpnEnvironment(): NodeJS.ProcessEnv {
+  return { PATH: OPENVPN_PATH };
+}
+
+/** The process-start boundary (a test may watch what OpenVPN is started with). */
+export type SpawnFunction = typeof spawn;
+
 /**
  * Starts OpenVPN in its own session with its output in a file: it must outlive this step's
  * process, and must not hold the step's stdout open (the runner waits for it to close).
+ * It reads its config from standard input (`--config stdin`), so the keys in it never reach a
+ * disk; it reads it once, at start (a SIGHUP would re-read it, and the action never sends one).
  */
-export function startOpenVpn(o: StartOptions): Started {
+export function startOpenVpn(o: StartOptions, spawnProcess: SpawnFunction = spawn): Started {
   const fd = fs.openSync(o.logFile, 'a', 0o600);
-  const args = ['--cd', o.cwd, '--config', o.configFile, '--writepid', o.pidFile];
+  const args = ['--cd', o.cwd, '--config', 'stdin', '--writepid', o.pidFile];
   const [cmd, argv] = o.privilege.root ? [o.binary, args] : ['sudo', ['-n', o.binary, ...args]];
-  const child = spawn(cmd, argv, { detached: true, stdio: ['ignore', fd, fd] });
+  const child = spawnProcess(cmd, argv, { detached: true, stdio: ['pipe', fd, fd], env: openVpnEnvironment() });
   fs.closeSync(fd);
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', () => resolve({ code: 127, signal: null }));
   });
+  // An OpenVPN that exits before reading it all closes the pipe: its exit is what gets reported.
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(o.configText);
   return { child, exited };
 }
 

@@ -42,7 +42,7 @@ export async function post(): Promise<void> {
   }
   if (fs.existsSync(saved.dir)) {
     if (removePrivateDir(saved.dir, privilege)) parts.push(`${saved.dir} removed`);
-    else core.warning(`Could not remove ${saved.dir}; it holds the derived config with keys. Remove it by hand.`);
+    else core.warning(`Could not remove ${saved.dir}; it holds OpenVPN's log and its management socket. Remove it by hand.`);
   }
   const text = `${parts.join('; ')} (${formatDuration(performance.now() - started)} in all).`;
   core.info(text);

@@ -4,7 +4,7 @@ import * as core from '@actions/core';
 import type { ProcessId } from './openvpn-process.ts';
 
 export interface SavedState {
-  /** The private 0700 directory with the derived config, OpenVPN's log and the management socket. */
+  /** The private 0700 directory with OpenVPN's log, its pid file and the management socket (no keys: the config goes through stdin). */
   dir?: string;
   socket?: string;
   process?: ProcessId;

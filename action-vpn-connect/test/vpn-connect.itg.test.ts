@@ -36,6 +36,29 @@ function privateDirs(job: RunnerJob): string[] {
   return fs.readdirSync(job.runnerTemp).filter((n) => n.startsWith('gangway-vpn-'));
 }
 
+/** Every file under `root` that holds a line of a secret (keys must never reach a disk: the config goes through stdin). */
+function filesWithSecrets(root: string): string[] {
+  const lines = Object.values(secrets).flatMap((v) => v.split('\n').map((l) => l.trim()).filter((l) => l.length >= 16 && !l.startsWith('-----') && !l.startsWith('#')));
+  const hits: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile()) {
+        const text = fs.readFileSync(full, 'utf8');
+        if (lines.some((l) => text.includes(l))) hits.push(full);
+      }
+    }
+  };
+  walk(root);
+  return hits;
+}
+
+/** The environment a running process was started with. */
+function environOf(pid: number): string[] {
+  return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+}
+
 function report(run: ActionRun): { status: string; connectMs?: number; failure?: { category: string; reason: string }; interface?: string } {
   return JSON.parse(run.outputs['report'] ?? '{}') as ReturnType<typeof report>;
 }
@@ -44,7 +67,15 @@ async function mainThenPost(inputs: Record<string, string>, options: { cancel?: 
   const job = new RunnerJob();
   jobs.push(job);
   const main = await job.main(actionDir, { inputs, timeoutMs: 120_000, ...(options.cancel ? { cancel: options.cancel } : {}) });
-  const during = { processes: processesOf(job), dirs: privateDirs(job), iface: main.outputs['interface'] };
+  const pid = Number(main.outputs['pid']);
+  const during = {
+    processes: processesOf(job),
+    dirs: privateDirs(job),
+    iface: main.outputs['interface'],
+    filesWithSecrets: filesWithSecrets(job.runnerTemp),
+    environ: pid > 0 ? environOf(pid) : [],
+    cmdline: pid > 0 ? fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0') : [],
+  };
   const ifaceUp = during.iface ? fs.existsSync(`/sys/class/net/${during.iface}`) : false;
   const post = await job.post(actionDir, { inputs, timeoutMs: 60_000 });
   const leaks = findSecretLeaks([main, post], secrets);
@@ -103,6 +134,13 @@ describe('action-vpn-connect on the lab', () => {
     expect(r.ifaceUp).toBe(true);
     expect(r.during.processes).toContain(Number(r.main.outputs['pid']));
     expect(r.during.dirs).toHaveLength(1);
+    // Issue #16 item 6: the long-lived root process holds none of the step's INPUT_* (secrets among them).
+    expect(r.during.environ.length).toBeGreaterThan(0);
+    expect(r.during.environ.filter((e) => e.startsWith('INPUT_'))).toEqual([]);
+    expect(r.during.environ).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+    // Item 7: the config with its keys reached OpenVPN on stdin; no file under RUNNER_TEMP holds a key line.
+    expect(r.during.cmdline).toContain('stdin');
+    expect(r.during.filesWithSecrets).toEqual([]);
     expect(r.main.summary).toContain('VPN connected');
     expect(r.main.summary).toContain(`${lab.target.sshHost}:${lab.target.sshPort} accepts TCP`);
     expect(r.post.log).toMatch(/OpenVPN stopped \(signal SIGTERM over the management interface\)/);
@@ -129,6 +167,20 @@ describe('action-vpn-connect on the lab', () => {
     expect(fs.readdirSync(path.join(job.workspace, 'vpn'))).toEqual(['lab.ovpn']);
     expect(findSecretLeaks([main, post], secrets)).toEqual([]);
     expect(processesOf(job)).toEqual([]);
+  });
+
+  it("the lab's own config file (lab/.state, inside the repository) as config-file, with the repository as the workspace, as the demo runs it", async () => {
+    const repoRoot = path.resolve(actionDir, '..');
+    const job = new RunnerJob({ workspace: repoRoot });
+    jobs.push(job);
+    const inputs = { 'config-file': path.relative(repoRoot, lab.vpn.configFile), 'check-host': `${lab.target.sshHost}:${lab.target.sshPort}` };
+    const main = await job.main(actionDir, { inputs, timeoutMs: 120_000 });
+    expect(main.exitCode, main.log).toBe(0);
+    const post = await job.post(actionDir, { inputs });
+    expect(post.exitCode).toBe(0);
+    expect(findSecretLeaks([main, post], secrets)).toEqual([]);
+    expect(processesOf(job)).toEqual([]);
+    expect(privateDirs(job)).toEqual([]);
   });
 
   it('a client certificate from another CA fails with the tls category within connect-timeout + 5 s', async () => {
