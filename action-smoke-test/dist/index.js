@@ -28374,8 +28374,8 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5779);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8044);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4741);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4378);
 
 
 await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)({
@@ -28390,7 +28390,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8044:
+/***/ 4378:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28403,8 +28403,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(8544);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 13 modules
-var src = __nccwpck_require__(5779);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 14 modules
+var src = __nccwpck_require__(4741);
 ;// CONCATENATED MODULE: ./src/json-path.ts
 // A small JSON path: `status`, `checks.model`, `lines[0].text`, `$.a["odd key"]`, `items[-1]`.
 const IDENT = /^[A-Za-z_$][\w$-]*/;
@@ -28725,6 +28725,523 @@ function assertResponse(check, response, latencyMs) {
     return { failures, ...(reportedVersion !== undefined ? { reportedVersion } : {}) };
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+;// CONCATENATED MODULE: ./src/multipart.ts
+// A multipart/form-data body with one file part, as a browser's upload form sends it.
+
+
+function multipartFile(field, fileName, type, content) {
+    const boundary = `----gangway-smoke-${(0,external_node_crypto_.randomBytes)(12).toString('hex')}`;
+    const name = external_node_path_default().basename(fileName).replace(/["\r\n]/g, '_');
+    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${name}"\r\nContent-Type: ${type}\r\n\r\n`);
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    return { body: Buffer.concat([head, content, tail]), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
+;// CONCATENATED MODULE: ./src/url-secrets.ts
+// The secrets hidden in the `url` and `checks` inputs: the password of any URL's userinfo
+// (`https://deploy:pw@host`, in `url` and in every check's url or path) and every header value.
+// They are found and registered with the runner's masker before anything is validated, so no
+// error about a malformed check can print them; and userinfo is cut from every label and
+// error message, so nothing relies on the masker alone.
+
+
+/** `//userinfo@` in any text: up to the last `@` before the host's end, as URL parsers read it. */
+const USERINFO = /\/\/([^/?#\\\s"']*)@/g;
+/** The same, where the password may hold spaces (a YAML value, one line). */
+const USERINFO_LOOSE = /\/\/([^/?#\\\r\n]*)@/g;
+function decoded(value) {
+    try {
+        return decodeURIComponent(value);
+    }
+    catch {
+        return value;
+    }
+}
+/** The password parts of every `scheme://user:password@` in `text` (raw and percent-decoded). */
+function userinfoPasswords(text) {
+    const found = new Set();
+    const add = (userinfo) => {
+        const colon = userinfo.indexOf(':');
+        if (colon === -1)
+            return;
+        const password = userinfo.slice(colon + 1);
+        if (password === '')
+            return;
+        found.add(password);
+        found.add(decoded(password));
+        // A password with an unencoded "@" ends at the last one; the shortest reading too.
+        const first = password.indexOf('@');
+        if (first > 0) {
+            found.add(password.slice(0, first));
+            found.add(decoded(password.slice(0, first)));
+        }
+    };
+    for (const pattern of [USERINFO, USERINFO_LOOSE])
+        for (const m of text.matchAll(pattern))
+            add(m[1]);
+    try {
+        const url = new URL(text.trim());
+        if (url.password) {
+            found.add(url.password);
+            found.add(decoded(url.password));
+        }
+    }
+    catch {
+        // not one whole URL: the patterns above did what can be done
+    }
+    return [...found].filter((s) => s.trim() !== '');
+}
+/** `text` with the userinfo of every URL in it removed: `https://deploy:pw@h/x` → `https://h/x`. */
+function stripUserinfo(text) {
+    return text.replace(USERINFO, '//');
+}
+function isMapping(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+/**
+ * Finds, registers (core.setSecret) and returns every secret in the raw `url` and `checks`
+ * inputs, before either is validated: URL passwords anywhere in them, and the value of every
+ * header of every check that parses far enough to have one.
+ */
+function registerInputSecrets(rawUrl, rawChecks) {
+    const secrets = new Set([...userinfoPasswords(rawUrl), ...userinfoPasswords(rawChecks)]);
+    let doc;
+    try {
+        doc = (0,dist/* parse */.qg)(rawChecks);
+    }
+    catch {
+        doc = undefined; // invalid YAML: the text scan above is all there is
+    }
+    for (const check of Array.isArray(doc) ? doc : []) {
+        if (!isMapping(check))
+            continue;
+        for (const key of ['url', 'path']) {
+            const value = check[key];
+            if (typeof value === 'string')
+                for (const s of userinfoPasswords(value))
+                    secrets.add(s);
+        }
+        if (isMapping(check.headers)) {
+            for (const value of Object.values(check.headers)) {
+                if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+                    const text = String(value);
+                    if (text.trim() !== '')
+                        secrets.add(text);
+                }
+            }
+        }
+    }
+    for (const secret of secrets)
+        (0,src/* registerSecret */.cl)(secret);
+    return [...secrets];
+}
+
+;// CONCATENATED MODULE: ./src/schema.ts
+// The `checks` input: a YAML list of checks, parsed and validated completely before any request.
+// Every error names the check (by its 1-based index and its path or url) and the key at fault.
+
+
+
+
+
+
+const REDIRECT_MODES = ['follow', 'no-follow', 'fail'];
+const CHECK_KEYS = ['name', 'path', 'url', 'method', 'headers', 'body', 'status', 'contains', 'matches', 'json', 'max-latency', 'redirects', 'upload'];
+const JSON_ASSERTION_KEYS = ['equals', 'in', 'exists', 'matches'];
+const UPLOAD_KEYS = ['file', 'field', 'type'];
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+const DEFAULT_STATUS = '200-299';
+const UPLOAD_TYPES = {
+    '.png': 'image/png',
+    '.jpg': 'image/jpeg',
+    '.jpeg': 'image/jpeg',
+    '.webp': 'image/webp',
+    '.gif': 'image/gif',
+    '.json': 'application/json',
+    '.txt': 'text/plain',
+    '.pdf': 'application/pdf',
+};
+function uploadTypeFor(file) {
+    const dot = file.lastIndexOf('.');
+    return UPLOAD_TYPES[dot === -1 ? '' : file.slice(dot).toLowerCase()] ?? 'application/octet-stream';
+}
+function isPlainObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+function typeName(value) {
+    if (value === null)
+        return 'null';
+    if (Array.isArray(value))
+        return 'a list';
+    if (typeof value === 'object')
+        return 'a mapping';
+    return `${typeof value} ${JSON.stringify(value)}`;
+}
+/** Builds errors that say which check and which key. */
+class CheckContext {
+    index;
+    label;
+    constructor(index, raw) {
+        this.index = index;
+        const where = typeof raw.path === 'string' ? raw.path : typeof raw.url === 'string' ? raw.url : typeof raw.name === 'string' ? raw.name : undefined;
+        // A URL's user:password never goes into a label (the password is masked, the label still shown).
+        this.label = where === undefined ? `check ${index}` : `check ${index} (${stripUserinfo(where)})`;
+    }
+    fail(key, why) {
+        const at = key === undefined ? '' : `, key "${key}"`;
+        throw new src/* ConfigurationError */.j1(`Input "checks", ${this.label}${at}: ${why}`, 'checks');
+    }
+}
+function stringOrList(ctx, key, value) {
+    const items = Array.isArray(value) ? value : [value];
+    return items.map((item) => {
+        if (typeof item === 'string' && item !== '')
+            return item;
+        if (typeof item === 'number' || typeof item === 'boolean')
+            return String(item);
+        return ctx.fail(key, `expected a string or a list of strings, got ${typeName(item)}.`);
+    });
+}
+function parseHeaders(ctx, value) {
+    if (!isPlainObject(value))
+        ctx.fail('headers', `expected a mapping of header names to values, got ${typeName(value)}.`);
+    const headers = {};
+    for (const [name, v] of Object.entries(value)) {
+        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
+            ctx.fail('headers', `"${name}" is not a valid header name.`);
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+            ctx.fail('headers', `the value of "${name}" must be a string, got ${typeName(v)}.`);
+        const text = String(v);
+        if (/[\r\n]/.test(text))
+            ctx.fail('headers', `the value of "${name}" has a line break.`);
+        if (name.toLowerCase() in lowerKeys(headers))
+            ctx.fail('headers', `"${name}" is given twice.`);
+        headers[name] = text;
+    }
+    return headers;
+}
+function lowerKeys(record) {
+    return Object.fromEntries(Object.keys(record).map((k) => [k.toLowerCase(), true]));
+}
+function parseJsonAssertions(ctx, value) {
+    if (!isPlainObject(value))
+        ctx.fail('json', `expected a mapping of JSON paths to expected values (path: value, or path: {equals|in|exists|matches}), got ${typeName(value)}.`);
+    return Object.entries(value).map(([path, rule]) => {
+        let steps;
+        try {
+            steps = parseJsonPath(path);
+        }
+        catch (error) {
+            return ctx.fail(`json.${path}`, error.message);
+        }
+        const key = `json.${path}`;
+        if (!isPlainObject(rule))
+            return { path, steps, equals: rule };
+        const unknown = Object.keys(rule).filter((k) => !JSON_ASSERTION_KEYS.includes(k));
+        if (unknown.length > 0)
+            ctx.fail(key, `unknown key "${unknown[0]}". Use one of: ${JSON_ASSERTION_KEYS.join(', ')} (or give the expected value directly).`);
+        if (Object.keys(rule).length === 0)
+            ctx.fail(key, `says nothing to check. Use one of: ${JSON_ASSERTION_KEYS.join(', ')}.`);
+        const assertion = { path, steps };
+        if ('equals' in rule)
+            assertion.equals = rule.equals;
+        if ('in' in rule) {
+            if (!Array.isArray(rule.in) || rule.in.length === 0)
+                ctx.fail(`${key}.in`, `expected a non-empty list of allowed values, got ${typeName(rule.in)}.`);
+            assertion.in = rule.in;
+        }
+        if ('exists' in rule) {
+            if (typeof rule.exists !== 'boolean')
+                ctx.fail(`${key}.exists`, `expected true or false, got ${typeName(rule.exists)}.`);
+            assertion.exists = rule.exists;
+        }
+        if ('matches' in rule) {
+            if (typeof rule.matches !== 'string')
+                ctx.fail(`${key}.matches`, `expected a regular expression as a string, got ${typeName(rule.matches)}.`);
+            try {
+                assertion.matches = parseRegex(rule.matches);
+            }
+            catch (error) {
+                ctx.fail(`${key}.matches`, error.message);
+            }
+        }
+        return assertion;
+    });
+}
+function parseUpload(ctx, value) {
+    if (typeof value === 'string') {
+        if (value.trim() === '')
+            ctx.fail('upload', 'is empty. Give a file path relative to the workspace.');
+        return { file: value.trim(), field: 'file', type: uploadTypeFor(value.trim()) };
+    }
+    if (!isPlainObject(value))
+        ctx.fail('upload', `expected a file path or {file, field, type}, got ${typeName(value)}.`);
+    const unknown = Object.keys(value).filter((k) => !UPLOAD_KEYS.includes(k));
+    if (unknown.length > 0)
+        ctx.fail('upload', `unknown key "${unknown[0]}". Use: ${UPLOAD_KEYS.join(', ')}.`);
+    if (typeof value.file !== 'string' || value.file.trim() === '')
+        ctx.fail('upload.file', 'is required: a file path relative to the workspace.');
+    const file = value.file.trim();
+    for (const k of ['field', 'type']) {
+        if (value[k] !== undefined && (typeof value[k] !== 'string' || value[k] === ''))
+            ctx.fail(`upload.${k}`, `expected a string, got ${typeName(value[k])}.`);
+    }
+    const field = value.field ?? 'file';
+    if (/["\r\n]/.test(field))
+        ctx.fail('upload.field', 'must not contain quotes or line breaks.');
+    return { file, field, type: value.type ?? uploadTypeFor(file) };
+}
+function parseCheck(raw, index) {
+    if (!isPlainObject(raw)) {
+        throw new src/* ConfigurationError */.j1(`Input "checks", check ${index}: expected a mapping (path: /readyz, status: 200, ...), got ${typeName(raw)}.`, 'checks');
+    }
+    const ctx = new CheckContext(index, raw);
+    const unknown = Object.keys(raw).filter((k) => !CHECK_KEYS.includes(k));
+    if (unknown.length > 0)
+        ctx.fail(unknown[0], `is not a known key. Known keys: ${CHECK_KEYS.join(', ')}.`);
+    const text = (key) => {
+        const v = raw[key];
+        if (v === undefined || v === null)
+            return undefined;
+        if (typeof v !== 'string' || v.trim() === '')
+            return ctx.fail(key, `expected a non-empty string, got ${typeName(v)}.`);
+        return v.trim();
+    };
+    const path = text('path');
+    const url = text('url');
+    if (path === undefined && url === undefined)
+        ctx.fail(undefined, 'has neither "path" nor "url". Give one.');
+    if (path !== undefined && url !== undefined)
+        ctx.fail('url', 'is given together with "path". Give one of them.');
+    if (path !== undefined && !path.startsWith('/'))
+        ctx.fail('path', `"${stripUserinfo(path)}" must start with "/".`);
+    if (url !== undefined) {
+        let parsed;
+        try {
+            parsed = new URL(url);
+        }
+        catch {
+            return ctx.fail('url', `"${stripUserinfo(url)}" is not an absolute URL.`);
+        }
+        if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+            ctx.fail('url', `"${stripUserinfo(url)}" is not http or https.`);
+    }
+    const upload = raw.upload === undefined ? undefined : parseUpload(ctx, raw.upload);
+    const methodRaw = text('method');
+    const method = (methodRaw ?? (upload ? 'POST' : 'GET')).toUpperCase();
+    if (!METHODS.includes(method))
+        ctx.fail('method', `"${methodRaw}" is not one of: ${METHODS.join(', ')}.`);
+    if (upload && method !== 'POST' && method !== 'PUT')
+        ctx.fail('upload', `needs method POST or PUT, not ${method}.`);
+    let body;
+    if (raw.body !== undefined && raw.body !== null) {
+        if (upload)
+            ctx.fail('body', 'cannot be given with "upload" (the upload is the body).');
+        if (method === 'GET' || method === 'HEAD')
+            ctx.fail('body', `cannot be sent with ${method}.`);
+        const b = raw.body;
+        if (typeof b === 'string' || typeof b === 'object')
+            body = b;
+        else
+            body = JSON.stringify(b);
+    }
+    const statusRaw = raw.status ?? DEFAULT_STATUS;
+    let status;
+    try {
+        status = parseStatusSpec(statusRaw);
+    }
+    catch (error) {
+        return ctx.fail('status', error.message);
+    }
+    const matches = raw.matches === undefined ? [] : stringOrList(ctx, 'matches', raw.matches).map((pattern) => {
+        try {
+            return parseRegex(pattern);
+        }
+        catch (error) {
+            return ctx.fail('matches', error.message);
+        }
+    });
+    let maxLatencyMs;
+    if (raw['max-latency'] !== undefined) {
+        const v = raw['max-latency'];
+        if (typeof v !== 'string')
+            return ctx.fail('max-latency', `expected a duration like "500ms" or "2s", got ${typeName(v)}.`);
+        try {
+            maxLatencyMs = (0,src/* parseDuration */.E9)(v, 'max-latency');
+        }
+        catch {
+            return ctx.fail('max-latency', `"${v}" is not a duration. Use a number with a unit: ms, s, m (for example "500ms").`);
+        }
+        if (maxLatencyMs <= 0)
+            ctx.fail('max-latency', 'must be more than 0.');
+    }
+    const redirects = (text('redirects') ?? 'no-follow');
+    if (!REDIRECT_MODES.includes(redirects))
+        ctx.fail('redirects', `"${redirects}" is not one of: ${REDIRECT_MODES.join(', ')}.`);
+    // The default name is shown in logs, annotations, the summary and the report: no userinfo.
+    const name = text('name') ?? `${method} ${stripUserinfo(path ?? url)}`;
+    ctx.label = `check ${index} (${name})`;
+    return {
+        index,
+        name,
+        method,
+        ...(path !== undefined ? { path } : {}),
+        ...(url !== undefined ? { url } : {}),
+        headers: raw.headers === undefined ? {} : parseHeaders(ctx, raw.headers),
+        ...(body !== undefined ? { body } : {}),
+        status,
+        statusText: describeStatus(status),
+        contains: raw.contains === undefined ? [] : stringOrList(ctx, 'contains', raw.contains),
+        matches,
+        json: raw.json === undefined ? [] : parseJsonAssertions(ctx, raw.json),
+        ...(maxLatencyMs !== undefined ? { maxLatencyMs } : {}),
+        redirects,
+        ...(upload ? { upload } : {}),
+    };
+}
+function describeStatus(ranges) {
+    return ranges.map((r) => (r.from === r.to ? String(r.from) : `${r.from}-${r.to}`)).join(', ');
+}
+/** Parses the `checks` input. Empty → []. Names must be unique (they key the report). */
+function parseChecks(text) {
+    if (text.trim() === '')
+        return [];
+    let doc;
+    try {
+        doc = (0,dist/* parse */.qg)(text, { uniqueKeys: true, prettyErrors: true });
+    }
+    catch (error) {
+        const why = error instanceof dist/* YAMLParseError */.XT ? error.message.split('\n')[0] : String(error);
+        throw new src/* ConfigurationError */.j1(`Input "checks" is not valid YAML: ${why}`, 'checks');
+    }
+    if (doc === null || doc === undefined)
+        return [];
+    if (!Array.isArray(doc)) {
+        throw new src/* ConfigurationError */.j1(`Input "checks" must be a YAML list ("- path: /readyz"), got ${typeName(doc)}.`, 'checks');
+    }
+    const checks = doc.map((raw, i) => parseCheck(raw, i + 1));
+    const seen = new Map();
+    for (const check of checks) {
+        const other = seen.get(check.name);
+        if (other !== undefined) {
+            throw new src/* ConfigurationError */.j1(`Input "checks", check ${check.index} (${check.name}): the name is the same as check ${other}'s. Give one of them a "name".`, 'checks');
+        }
+        seen.set(check.name, check.index);
+    }
+    return checks;
+}
+
+;// CONCATENATED MODULE: ./src/check-plan.ts
+// From the parsed `checks` (or the defaults) to what is requested: absolute URLs, bodies as bytes,
+// upload files read from the workspace, and the version check that `expect-version` asks for.
+
+
+
+
+
+/** Uploads larger than this are refused: a smoke test sends a sample, not a data set. */
+const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
+function defaultCheck(index, name, pathname) {
+    const status = parseStatusSpec(DEFAULT_STATUS);
+    return { index, name, method: 'GET', path: pathname, headers: {}, status, statusText: describeStatus(status), contains: [], matches: [], json: [], redirects: 'no-follow' };
+}
+/** `readyz` then `version`, as the app serves them. */
+function defaultChecks(readinessPath, versionPath) {
+    return [defaultCheck(1, 'readiness', readinessPath), defaultCheck(2, 'version', versionPath)];
+}
+function targetOf(spec, base) {
+    if (spec.url !== undefined)
+        return new URL(spec.url);
+    if (!base) {
+        throw new src/* ConfigurationError */.j1(`Input "checks", check ${spec.index} (${spec.name}) gives the path "${spec.path}" but input "url" is empty. Set "url" to the app's base address, or give the check a full "url".`, 'url');
+    }
+    const joined = new URL(base.href);
+    const basePath = joined.pathname.replace(/\/+$/, '');
+    const [pathname, search] = spec.path.split(/\?(.*)/s, 2);
+    joined.pathname = `${basePath}${pathname}`;
+    joined.search = search ? `?${search}` : '';
+    return joined;
+}
+/**
+ * The upload's file, inside the workspace or RUNNER_TEMP (symlinks followed): `/proc/self/environ`
+ * or `../../.ssh/id_rsa` would otherwise send the step's environment or the runner's files.
+ */
+function uploadFile(spec, roots, where) {
+    try {
+        return (0,src/* resolveWorkspacePath */.XI)(spec.upload.file, 'checks', roots);
+    }
+    catch (error) {
+        if (!(0,src/* isConfigurationError */.p0)(error))
+            throw error;
+        throw new src/* ConfigurationError */.j1(`${where}: ${error.message.replace(/^Input "checks" is /, '')}`, 'checks');
+    }
+}
+function payloadOf(spec, roots) {
+    if (spec.upload) {
+        const where = `Input "checks", check ${spec.index} (${spec.name}), key "upload"`;
+        const file = uploadFile({ ...spec, upload: spec.upload }, roots, where);
+        if (!(0,external_node_fs_.existsSync)(file) || !(0,external_node_fs_.statSync)(file).isFile())
+            throw new src/* ConfigurationError */.j1(`${where}: the file "${spec.upload.file}" does not exist in the workspace (${roots.workspace}).`, 'checks');
+        const size = (0,external_node_fs_.statSync)(file).size;
+        if (size > MAX_UPLOAD_BYTES)
+            throw new src/* ConfigurationError */.j1(`${where}: "${spec.upload.file}" is ${size} bytes; a sample upload may have at most ${MAX_UPLOAD_BYTES}.`, 'checks');
+        const form = multipartFile(spec.upload.field, file, spec.upload.type, (0,external_node_fs_.readFileSync)(file));
+        return { bytes: form.body, contentType: form.contentType };
+    }
+    if (spec.body === undefined)
+        return undefined;
+    if (typeof spec.body === 'string')
+        return { bytes: Buffer.from(spec.body) };
+    return { bytes: Buffer.from(JSON.stringify(spec.body)), contentType: 'application/json' };
+}
+/**
+ * The checks to run, in order. With no `checks`, the defaults. With `expect-version`, the check
+ * whose path is `version-path` carries the version match; when no check has that path, a
+ * `version` check is added at the end.
+ */
+function planChecks(specs, options) {
+    const list = specs.length > 0 ? [...specs] : defaultChecks(options.readinessPath, options.versionPath);
+    const checks = list.map((spec) => {
+        const payload = payloadOf(spec, { workspace: options.workspace, ...(options.runnerTemp ? { runnerTemp: options.runnerTemp } : {}) });
+        return { ...spec, target: targetOf(spec, options.base), ...(payload ? { payload } : {}) };
+    });
+    if (options.expectVersion === undefined)
+        return checks;
+    const versionTarget = options.base ? targetOf(defaultCheck(0, 'version', options.versionPath), options.base) : undefined;
+    const samePath = (a, b) => a.origin === b.origin && a.pathname.replace(/\/+$/, '') === b.pathname.replace(/\/+$/, '');
+    const existing = versionTarget ? checks.find((c) => c.method === 'GET' && samePath(c.target, versionTarget)) : undefined;
+    if (existing) {
+        existing.expectVersion = options.expectVersion;
+        return checks;
+    }
+    if (!options.base) {
+        throw new src/* ConfigurationError */.j1('Input "expect-version" is set but input "url" is empty: the version is read from url + version-path. Set "url".', 'url');
+    }
+    let name = 'version';
+    if (checks.some((c) => c.name === name))
+        name = `version (${options.versionPath})`;
+    const spec = defaultCheck(checks.length + 1, name, options.versionPath);
+    return [...checks, { ...spec, target: versionTarget, expectVersion: options.expectVersion }];
+}
+/** A URL for logs and reports: without any user:password part. */
+function displayUrl(url) {
+    if (!url.username && !url.password)
+        return url.href;
+    const copy = new URL(url.href);
+    copy.username = '';
+    copy.password = '';
+    return copy.href;
+}
+
 // EXTERNAL MODULE: external "node:dns"
 var external_node_dns_ = __nccwpck_require__(610);
 var external_node_dns_default = /*#__PURE__*/__nccwpck_require__.n(external_node_dns_);
@@ -28922,6 +29439,8 @@ function exchange(request, options) {
 
 
 
+
+
 const MAX_REDIRECTS = 5;
 /** The reason the signal of an attempt fired. */
 class AttemptTimeout extends Error {
@@ -29010,7 +29529,7 @@ async function runAttempt(check, client, signal) {
             // Not followed, not allowed: say where it went, and whether that is another host.
             const next = URL.canParse(location, url.href) ? new URL(location, url) : undefined;
             const other = next !== undefined && !sameHost(next, check.target);
-            return result(false, [{ code: other ? 'redirect-other-host' : 'redirect', message: `HTTP ${response.status} redirects to ${next?.href ?? location}${other ? `, another host than ${check.target.hostname}` : ''}; expected ${check.statusText} (redirects: no-follow)` }], { status: response.status });
+            return result(false, [{ code: other ? 'redirect-other-host' : 'redirect', message: `HTTP ${response.status} redirects to ${next ? displayUrl(next) : stripUserinfo(location)}${other ? `, another host than ${check.target.hostname}` : ''}; expected ${check.statusText} (redirects: no-follow)` }], { status: response.status });
         }
         if (isRedirect && check.redirects !== 'no-follow') {
             let next;
@@ -29018,18 +29537,18 @@ async function runAttempt(check, client, signal) {
                 next = new URL(location, url);
             }
             catch {
-                return result(false, [{ code: 'redirect', message: `HTTP ${response.status} redirects to "${location}", which is not a valid URL` }], { status: response.status });
+                return result(false, [{ code: 'redirect', message: `HTTP ${response.status} redirects to "${stripUserinfo(location)}", which is not a valid URL` }], { status: response.status });
             }
             if (check.redirects === 'fail') {
-                return result(false, [{ code: 'redirect', message: `HTTP ${response.status} redirects to ${next.href} (redirects: fail)` }], { status: response.status });
+                return result(false, [{ code: 'redirect', message: `HTTP ${response.status} redirects to ${displayUrl(next)} (redirects: fail)` }], { status: response.status });
             }
             if (!sameHost(next, check.target)) {
-                return result(false, [{ code: 'redirect-other-host', message: `HTTP ${response.status} redirects to ${next.href}, another host than ${check.target.hostname}` }], { status: response.status });
+                return result(false, [{ code: 'redirect-other-host', message: `HTTP ${response.status} redirects to ${displayUrl(next)}, another host than ${check.target.hostname}` }], { status: response.status });
             }
             if (hop + 1 > MAX_REDIRECTS) {
-                return result(false, [{ code: 'too-many-redirects', message: `more than ${MAX_REDIRECTS} redirects (last to ${next.href})` }], { status: response.status });
+                return result(false, [{ code: 'too-many-redirects', message: `more than ${MAX_REDIRECTS} redirects (last to ${displayUrl(next)})` }], { status: response.status });
             }
-            redirects.push(next.href);
+            redirects.push(displayUrl(next));
             if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
                 method = 'GET';
                 withBody = false;
@@ -29049,408 +29568,6 @@ async function runAttempt(check, client, signal) {
             ...(verdict.reportedVersion !== undefined ? { reportedVersion: verdict.reportedVersion } : {}),
         };
     }
-}
-
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/multipart.ts
-// A multipart/form-data body with one file part, as a browser's upload form sends it.
-
-
-function multipartFile(field, fileName, type, content) {
-    const boundary = `----gangway-smoke-${(0,external_node_crypto_.randomBytes)(12).toString('hex')}`;
-    const name = external_node_path_default().basename(fileName).replace(/["\r\n]/g, '_');
-    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${name}"\r\nContent-Type: ${type}\r\n\r\n`);
-    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-    return { body: Buffer.concat([head, content, tail]), contentType: `multipart/form-data; boundary=${boundary}` };
-}
-
-// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(6637);
-;// CONCATENATED MODULE: ./src/schema.ts
-// The `checks` input: a YAML list of checks, parsed and validated completely before any request.
-// Every error names the check (by its 1-based index and its path or url) and the key at fault.
-
-
-
-
-
-const REDIRECT_MODES = ['follow', 'no-follow', 'fail'];
-const CHECK_KEYS = ['name', 'path', 'url', 'method', 'headers', 'body', 'status', 'contains', 'matches', 'json', 'max-latency', 'redirects', 'upload'];
-const JSON_ASSERTION_KEYS = ['equals', 'in', 'exists', 'matches'];
-const UPLOAD_KEYS = ['file', 'field', 'type'];
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
-const DEFAULT_STATUS = '200-299';
-const UPLOAD_TYPES = {
-    '.png': 'image/png',
-    '.jpg': 'image/jpeg',
-    '.jpeg': 'image/jpeg',
-    '.webp': 'image/webp',
-    '.gif': 'image/gif',
-    '.json': 'application/json',
-    '.txt': 'text/plain',
-    '.pdf': 'application/pdf',
-};
-function uploadTypeFor(file) {
-    const dot = file.lastIndexOf('.');
-    return UPLOAD_TYPES[dot === -1 ? '' : file.slice(dot).toLowerCase()] ?? 'application/octet-stream';
-}
-function isPlainObject(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-function typeName(value) {
-    if (value === null)
-        return 'null';
-    if (Array.isArray(value))
-        return 'a list';
-    if (typeof value === 'object')
-        return 'a mapping';
-    return `${typeof value} ${JSON.stringify(value)}`;
-}
-/** Builds errors that say which check and which key. */
-class CheckContext {
-    index;
-    label;
-    constructor(index, raw) {
-        this.index = index;
-        const where = typeof raw.path === 'string' ? raw.path : typeof raw.url === 'string' ? raw.url : typeof raw.name === 'string' ? raw.name : undefined;
-        this.label = where === undefined ? `check ${index}` : `check ${index} (${where})`;
-    }
-    fail(key, why) {
-        const at = key === undefined ? '' : `, key "${key}"`;
-        throw new src/* ConfigurationError */.j1(`Input "checks", ${this.label}${at}: ${why}`, 'checks');
-    }
-}
-function stringOrList(ctx, key, value) {
-    const items = Array.isArray(value) ? value : [value];
-    return items.map((item) => {
-        if (typeof item === 'string' && item !== '')
-            return item;
-        if (typeof item === 'number' || typeof item === 'boolean')
-            return String(item);
-        return ctx.fail(key, `expected a string or a list of strings, got ${typeName(item)}.`);
-    });
-}
-function parseHeaders(ctx, value) {
-    if (!isPlainObject(value))
-        ctx.fail('headers', `expected a mapping of header names to values, got ${typeName(value)}.`);
-    const headers = {};
-    for (const [name, v] of Object.entries(value)) {
-        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
-            ctx.fail('headers', `"${name}" is not a valid header name.`);
-        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
-            ctx.fail('headers', `the value of "${name}" must be a string, got ${typeName(v)}.`);
-        const text = String(v);
-        if (/[\r\n]/.test(text))
-            ctx.fail('headers', `the value of "${name}" has a line break.`);
-        if (name.toLowerCase() in lowerKeys(headers))
-            ctx.fail('headers', `"${name}" is given twice.`);
-        headers[name] = text;
-    }
-    return headers;
-}
-function lowerKeys(record) {
-    return Object.fromEntries(Object.keys(record).map((k) => [k.toLowerCase(), true]));
-}
-function parseJsonAssertions(ctx, value) {
-    if (!isPlainObject(value))
-        ctx.fail('json', `expected a mapping of JSON paths to expected values (path: value, or path: {equals|in|exists|matches}), got ${typeName(value)}.`);
-    return Object.entries(value).map(([path, rule]) => {
-        let steps;
-        try {
-            steps = parseJsonPath(path);
-        }
-        catch (error) {
-            return ctx.fail(`json.${path}`, error.message);
-        }
-        const key = `json.${path}`;
-        if (!isPlainObject(rule))
-            return { path, steps, equals: rule };
-        const unknown = Object.keys(rule).filter((k) => !JSON_ASSERTION_KEYS.includes(k));
-        if (unknown.length > 0)
-            ctx.fail(key, `unknown key "${unknown[0]}". Use one of: ${JSON_ASSERTION_KEYS.join(', ')} (or give the expected value directly).`);
-        if (Object.keys(rule).length === 0)
-            ctx.fail(key, `says nothing to check. Use one of: ${JSON_ASSERTION_KEYS.join(', ')}.`);
-        const assertion = { path, steps };
-        if ('equals' in rule)
-            assertion.equals = rule.equals;
-        if ('in' in rule) {
-            if (!Array.isArray(rule.in) || rule.in.length === 0)
-                ctx.fail(`${key}.in`, `expected a non-empty list of allowed values, got ${typeName(rule.in)}.`);
-            assertion.in = rule.in;
-        }
-        if ('exists' in rule) {
-            if (typeof rule.exists !== 'boolean')
-                ctx.fail(`${key}.exists`, `expected true or false, got ${typeName(rule.exists)}.`);
-            assertion.exists = rule.exists;
-        }
-        if ('matches' in rule) {
-            if (typeof rule.matches !== 'string')
-                ctx.fail(`${key}.matches`, `expected a regular expression as a string, got ${typeName(rule.matches)}.`);
-            try {
-                assertion.matches = parseRegex(rule.matches);
-            }
-            catch (error) {
-                ctx.fail(`${key}.matches`, error.message);
-            }
-        }
-        return assertion;
-    });
-}
-function parseUpload(ctx, value) {
-    if (typeof value === 'string') {
-        if (value.trim() === '')
-            ctx.fail('upload', 'is empty. Give a file path relative to the workspace.');
-        return { file: value.trim(), field: 'file', type: uploadTypeFor(value.trim()) };
-    }
-    if (!isPlainObject(value))
-        ctx.fail('upload', `expected a file path or {file, field, type}, got ${typeName(value)}.`);
-    const unknown = Object.keys(value).filter((k) => !UPLOAD_KEYS.includes(k));
-    if (unknown.length > 0)
-        ctx.fail('upload', `unknown key "${unknown[0]}". Use: ${UPLOAD_KEYS.join(', ')}.`);
-    if (typeof value.file !== 'string' || value.file.trim() === '')
-        ctx.fail('upload.file', 'is required: a file path relative to the workspace.');
-    const file = value.file.trim();
-    for (const k of ['field', 'type']) {
-        if (value[k] !== undefined && (typeof value[k] !== 'string' || value[k] === ''))
-            ctx.fail(`upload.${k}`, `expected a string, got ${typeName(value[k])}.`);
-    }
-    const field = value.field ?? 'file';
-    if (/["\r\n]/.test(field))
-        ctx.fail('upload.field', 'must not contain quotes or line breaks.');
-    return { file, field, type: value.type ?? uploadTypeFor(file) };
-}
-function parseCheck(raw, index) {
-    if (!isPlainObject(raw)) {
-        throw new src/* ConfigurationError */.j1(`Input "checks", check ${index}: expected a mapping (path: /readyz, status: 200, ...), got ${typeName(raw)}.`, 'checks');
-    }
-    const ctx = new CheckContext(index, raw);
-    const unknown = Object.keys(raw).filter((k) => !CHECK_KEYS.includes(k));
-    if (unknown.length > 0)
-        ctx.fail(unknown[0], `is not a known key. Known keys: ${CHECK_KEYS.join(', ')}.`);
-    const text = (key) => {
-        const v = raw[key];
-        if (v === undefined || v === null)
-            return undefined;
-        if (typeof v !== 'string' || v.trim() === '')
-            return ctx.fail(key, `expected a non-empty string, got ${typeName(v)}.`);
-        return v.trim();
-    };
-    const path = text('path');
-    const url = text('url');
-    if (path === undefined && url === undefined)
-        ctx.fail(undefined, 'has neither "path" nor "url". Give one.');
-    if (path !== undefined && url !== undefined)
-        ctx.fail('url', 'is given together with "path". Give one of them.');
-    if (path !== undefined && !path.startsWith('/'))
-        ctx.fail('path', `"${path}" must start with "/".`);
-    if (url !== undefined) {
-        let parsed;
-        try {
-            parsed = new URL(url);
-        }
-        catch {
-            return ctx.fail('url', `"${url}" is not an absolute URL.`);
-        }
-        if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-            ctx.fail('url', `"${url}" is not http or https.`);
-    }
-    const upload = raw.upload === undefined ? undefined : parseUpload(ctx, raw.upload);
-    const methodRaw = text('method');
-    const method = (methodRaw ?? (upload ? 'POST' : 'GET')).toUpperCase();
-    if (!METHODS.includes(method))
-        ctx.fail('method', `"${methodRaw}" is not one of: ${METHODS.join(', ')}.`);
-    if (upload && method !== 'POST' && method !== 'PUT')
-        ctx.fail('upload', `needs method POST or PUT, not ${method}.`);
-    let body;
-    if (raw.body !== undefined && raw.body !== null) {
-        if (upload)
-            ctx.fail('body', 'cannot be given with "upload" (the upload is the body).');
-        if (method === 'GET' || method === 'HEAD')
-            ctx.fail('body', `cannot be sent with ${method}.`);
-        const b = raw.body;
-        if (typeof b === 'string' || typeof b === 'object')
-            body = b;
-        else
-            body = JSON.stringify(b);
-    }
-    const statusRaw = raw.status ?? DEFAULT_STATUS;
-    let status;
-    try {
-        status = parseStatusSpec(statusRaw);
-    }
-    catch (error) {
-        return ctx.fail('status', error.message);
-    }
-    const matches = raw.matches === undefined ? [] : stringOrList(ctx, 'matches', raw.matches).map((pattern) => {
-        try {
-            return parseRegex(pattern);
-        }
-        catch (error) {
-            return ctx.fail('matches', error.message);
-        }
-    });
-    let maxLatencyMs;
-    if (raw['max-latency'] !== undefined) {
-        const v = raw['max-latency'];
-        if (typeof v !== 'string')
-            return ctx.fail('max-latency', `expected a duration like "500ms" or "2s", got ${typeName(v)}.`);
-        try {
-            maxLatencyMs = (0,src/* parseDuration */.E9)(v, 'max-latency');
-        }
-        catch {
-            return ctx.fail('max-latency', `"${v}" is not a duration. Use a number with a unit: ms, s, m (for example "500ms").`);
-        }
-        if (maxLatencyMs <= 0)
-            ctx.fail('max-latency', 'must be more than 0.');
-    }
-    const redirects = (text('redirects') ?? 'no-follow');
-    if (!REDIRECT_MODES.includes(redirects))
-        ctx.fail('redirects', `"${redirects}" is not one of: ${REDIRECT_MODES.join(', ')}.`);
-    const name = text('name') ?? `${method} ${path ?? url}`;
-    ctx.label = `check ${index} (${name})`;
-    return {
-        index,
-        name,
-        method,
-        ...(path !== undefined ? { path } : {}),
-        ...(url !== undefined ? { url } : {}),
-        headers: raw.headers === undefined ? {} : parseHeaders(ctx, raw.headers),
-        ...(body !== undefined ? { body } : {}),
-        status,
-        statusText: describeStatus(status),
-        contains: raw.contains === undefined ? [] : stringOrList(ctx, 'contains', raw.contains),
-        matches,
-        json: raw.json === undefined ? [] : parseJsonAssertions(ctx, raw.json),
-        ...(maxLatencyMs !== undefined ? { maxLatencyMs } : {}),
-        redirects,
-        ...(upload ? { upload } : {}),
-    };
-}
-function describeStatus(ranges) {
-    return ranges.map((r) => (r.from === r.to ? String(r.from) : `${r.from}-${r.to}`)).join(', ');
-}
-/** Parses the `checks` input. Empty → []. Names must be unique (they key the report). */
-function parseChecks(text) {
-    if (text.trim() === '')
-        return [];
-    let doc;
-    try {
-        doc = (0,dist/* parse */.qg)(text, { uniqueKeys: true, prettyErrors: true });
-    }
-    catch (error) {
-        const why = error instanceof dist/* YAMLParseError */.XT ? error.message.split('\n')[0] : String(error);
-        throw new src/* ConfigurationError */.j1(`Input "checks" is not valid YAML: ${why}`, 'checks');
-    }
-    if (doc === null || doc === undefined)
-        return [];
-    if (!Array.isArray(doc)) {
-        throw new src/* ConfigurationError */.j1(`Input "checks" must be a YAML list ("- path: /readyz"), got ${typeName(doc)}.`, 'checks');
-    }
-    const checks = doc.map((raw, i) => parseCheck(raw, i + 1));
-    const seen = new Map();
-    for (const check of checks) {
-        const other = seen.get(check.name);
-        if (other !== undefined) {
-            throw new src/* ConfigurationError */.j1(`Input "checks", check ${check.index} (${check.name}): the name is the same as check ${other}'s. Give one of them a "name".`, 'checks');
-        }
-        seen.set(check.name, check.index);
-    }
-    return checks;
-}
-
-;// CONCATENATED MODULE: ./src/check-plan.ts
-// From the parsed `checks` (or the defaults) to what is requested: absolute URLs, bodies as bytes,
-// upload files read from the workspace, and the version check that `expect-version` asks for.
-
-
-
-
-
-
-/** Uploads larger than this are refused: a smoke test sends a sample, not a data set. */
-const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
-function defaultCheck(index, name, pathname) {
-    const status = parseStatusSpec(DEFAULT_STATUS);
-    return { index, name, method: 'GET', path: pathname, headers: {}, status, statusText: describeStatus(status), contains: [], matches: [], json: [], redirects: 'no-follow' };
-}
-/** `readyz` then `version`, as the app serves them. */
-function defaultChecks(readinessPath, versionPath) {
-    return [defaultCheck(1, 'readiness', readinessPath), defaultCheck(2, 'version', versionPath)];
-}
-function targetOf(spec, base) {
-    if (spec.url !== undefined)
-        return new URL(spec.url);
-    if (!base) {
-        throw new src/* ConfigurationError */.j1(`Input "checks", check ${spec.index} (${spec.name}) gives the path "${spec.path}" but input "url" is empty. Set "url" to the app's base address, or give the check a full "url".`, 'url');
-    }
-    const joined = new URL(base.href);
-    const basePath = joined.pathname.replace(/\/+$/, '');
-    const [pathname, search] = spec.path.split(/\?(.*)/s, 2);
-    joined.pathname = `${basePath}${pathname}`;
-    joined.search = search ? `?${search}` : '';
-    return joined;
-}
-function payloadOf(spec, workspace) {
-    if (spec.upload) {
-        const file = external_node_path_default().resolve(workspace, spec.upload.file);
-        const where = `Input "checks", check ${spec.index} (${spec.name}), key "upload"`;
-        if (!(0,external_node_fs_namespaceObject.existsSync)(file) || !(0,external_node_fs_namespaceObject.statSync)(file).isFile())
-            throw new src/* ConfigurationError */.j1(`${where}: the file "${spec.upload.file}" does not exist in the workspace (${workspace}).`, 'checks');
-        const size = (0,external_node_fs_namespaceObject.statSync)(file).size;
-        if (size > MAX_UPLOAD_BYTES)
-            throw new src/* ConfigurationError */.j1(`${where}: "${spec.upload.file}" is ${size} bytes; a sample upload may have at most ${MAX_UPLOAD_BYTES}.`, 'checks');
-        const form = multipartFile(spec.upload.field, file, spec.upload.type, (0,external_node_fs_namespaceObject.readFileSync)(file));
-        return { bytes: form.body, contentType: form.contentType };
-    }
-    if (spec.body === undefined)
-        return undefined;
-    if (typeof spec.body === 'string')
-        return { bytes: Buffer.from(spec.body) };
-    return { bytes: Buffer.from(JSON.stringify(spec.body)), contentType: 'application/json' };
-}
-/**
- * The checks to run, in order. With no `checks`, the defaults. With `expect-version`, the check
- * whose path is `version-path` carries the version match; when no check has that path, a
- * `version` check is added at the end.
- */
-function planChecks(specs, options) {
-    const list = specs.length > 0 ? [...specs] : defaultChecks(options.readinessPath, options.versionPath);
-    const checks = list.map((spec) => {
-        const payload = payloadOf(spec, options.workspace);
-        return { ...spec, target: targetOf(spec, options.base), ...(payload ? { payload } : {}) };
-    });
-    if (options.expectVersion === undefined)
-        return checks;
-    const versionTarget = options.base ? targetOf(defaultCheck(0, 'version', options.versionPath), options.base) : undefined;
-    const samePath = (a, b) => a.origin === b.origin && a.pathname.replace(/\/+$/, '') === b.pathname.replace(/\/+$/, '');
-    const existing = versionTarget ? checks.find((c) => c.method === 'GET' && samePath(c.target, versionTarget)) : undefined;
-    if (existing) {
-        existing.expectVersion = options.expectVersion;
-        return checks;
-    }
-    if (!options.base) {
-        throw new src/* ConfigurationError */.j1('Input "expect-version" is set but input "url" is empty: the version is read from url + version-path. Set "url".', 'url');
-    }
-    let name = 'version';
-    if (checks.some((c) => c.name === name))
-        name = `version (${options.versionPath})`;
-    const spec = defaultCheck(checks.length + 1, name, options.versionPath);
-    return [...checks, { ...spec, target: versionTarget, expectVersion: options.expectVersion }];
-}
-/** A URL for logs and reports: without any user:password part. */
-function displayUrl(url) {
-    if (!url.username && !url.password)
-        return url.href;
-    const copy = new URL(url.href);
-    copy.username = '';
-    copy.password = '';
-    return copy.href;
 }
 
 ;// CONCATENATED MODULE: ./src/latency.ts
@@ -29774,27 +29891,27 @@ function redactAttempt(result, redact) {
 
 
 
+
 function readEnvironment(env = process.env) {
-    return { workspace: env.GITHUB_WORKSPACE || process.cwd() };
+    const roots = (0,src/* runnerPathRoots */.ls)(env);
+    return { workspace: roots.workspace, ...(roots.runnerTemp ? { runnerTemp: roots.runnerTemp } : {}) };
 }
-function parseBaseUrl(raw, secrets) {
+function parseBaseUrl(raw) {
     if (raw === undefined)
         return undefined;
+    // The password (registered already) never goes into a message.
+    const shown = stripUserinfo(raw);
     let url;
     try {
         url = new URL(raw);
     }
     catch {
-        throw new src/* ConfigurationError */.j1(`Input "url" is "${raw}", which is not an absolute URL. Write it as http://host:port or https://host.`, 'url');
+        throw new src/* ConfigurationError */.j1(`Input "url" is "${shown}", which is not an absolute URL. Write it as http://host:port or https://host.`, 'url');
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
-        throw new src/* ConfigurationError */.j1(`Input "url" is "${raw}": only http and https are supported.`, 'url');
+        throw new src/* ConfigurationError */.j1(`Input "url" is "${shown}": only http and https are supported.`, 'url');
     if (url.search || url.hash)
-        throw new src/* ConfigurationError */.j1(`Input "url" is "${raw}": give the base address without a query or fragment; put those in the checks' paths.`, 'url');
-    if (url.password) {
-        secrets.push(decodeURIComponent(url.password));
-        (0,src/* registerSecret */.cl)(decodeURIComponent(url.password));
-    }
+        throw new src/* ConfigurationError */.j1(`Input "url" is "${shown}": give the base address without a query or fragment; put those in the checks' paths.`, 'url');
     return url;
 }
 function parsePath(inputs, name, fallback) {
@@ -29836,10 +29953,11 @@ function readCa(inputs, env) {
         return undefined;
     let pem = raw;
     if (!raw.includes('-----BEGIN')) {
-        const file = external_node_path_default().resolve(env.workspace, raw);
-        if (!(0,external_node_fs_namespaceObject.existsSync)(file))
+        // A file: inside the workspace or RUNNER_TEMP only, symlinks followed.
+        const file = (0,src/* resolveWorkspacePath */.XI)(raw.trim(), 'ca', env);
+        if (!(0,external_node_fs_.existsSync)(file) || !(0,external_node_fs_.statSync)(file).isFile())
             throw new src/* ConfigurationError */.j1(`Input "ca" is neither a PEM certificate nor a file in the workspace ("${raw}" does not exist).`, 'ca');
-        pem = (0,external_node_fs_namespaceObject.readFileSync)(file, 'utf8');
+        pem = (0,external_node_fs_.readFileSync)(file, 'utf8');
     }
     if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(pem)) {
         throw new src/* ConfigurationError */.j1('Input "ca" holds no PEM certificate (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----).', 'ca');
@@ -29847,26 +29965,25 @@ function readCa(inputs, env) {
     return pem;
 }
 function readSettings(inputs, env = readEnvironment()) {
-    const secrets = [];
-    const url = parseBaseUrl(inputs.string('url'), secrets);
+    // URL passwords and header values are masked before anything is validated, so no error can
+    // print them; errors carry no userinfo either, and anything that slipped through is redacted.
+    const secrets = registerInputSecrets(inputs.raw('url'), inputs.raw('checks'));
+    const redact = createRedactor(secrets);
+    try {
+        return readValidSettings(inputs, env, secrets);
+    }
+    catch (error) {
+        if ((0,src/* isConfigurationError */.p0)(error))
+            throw new src/* ConfigurationError */.j1(redact(stripUserinfo(error.message)), error.input);
+        throw error;
+    }
+}
+function readValidSettings(inputs, env, secrets) {
+    const url = parseBaseUrl(inputs.string('url'));
     const expectVersion = inputs.string('expect-version');
     const versionPath = parsePath(inputs, 'version-path', '/version');
     const readinessPath = parsePath(inputs, 'readiness-path', '/readyz');
     const specs = parseChecks(inputs.raw('checks'));
-    // Header values may hold tokens: masked before anything can print them.
-    for (const spec of specs) {
-        for (const value of Object.values(spec.headers)) {
-            (0,src/* registerSecret */.cl)(value);
-            secrets.push(value);
-        }
-        if (spec.url !== undefined) {
-            const password = new URL(spec.url).password;
-            if (password) {
-                (0,src/* registerSecret */.cl)(decodeURIComponent(password));
-                secrets.push(decodeURIComponent(password));
-            }
-        }
-    }
     if (specs.length === 0 && !url)
         throw new src/* ConfigurationError */.j1('Input "url" is required when "checks" is empty (the default checks are url + readiness-path and url + version-path).', 'url');
     const timing = {
@@ -29900,7 +30017,7 @@ function readSettings(inputs, env = readEnvironment()) {
     if (p95Budget !== undefined && latencySamples === 0) {
         throw new src/* ConfigurationError */.j1('Input "p95-budget" is set but "latency-samples" is 0: nothing would be measured. Set latency-samples (20 or more for a meaningful p95).', 'latency-samples');
     }
-    const checks = planChecks(specs, { base: url, workspace: env.workspace, readinessPath, versionPath, expectVersion });
+    const checks = planChecks(specs, { base: url, workspace: env.workspace, ...(env.runnerTemp ? { runnerTemp: env.runnerTemp } : {}), readinessPath, versionPath, expectVersion });
     const latencyName = inputs.string('latency-check');
     let latencyCheck;
     if (latencySamples > 0) {
@@ -30029,7 +30146,7 @@ async function main(cancel, deps = {}) {
 
 /***/ }),
 
-/***/ 5779:
+/***/ 4741:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -30040,16 +30157,19 @@ __nccwpck_require__.d(__webpack_exports__, {
   ZD: () => (/* reexport */ escapeHtml),
   wd: () => (/* reexport */ factsTable),
   a3: () => (/* reexport */ duration_formatDuration),
+  p0: () => (/* reexport */ isConfigurationError),
   HO: () => (/* reexport */ isValidHost),
   E9: () => (/* reexport */ parseDuration),
   cl: () => (/* reexport */ registerSecret),
+  XI: () => (/* reexport */ resolveWorkspacePath),
   Cs: () => (/* reexport */ runAction),
+  ls: () => (/* reexport */ runnerPathRoots),
   Bm: () => (/* reexport */ secretParts),
   kV: () => (/* reexport */ setReportOutput),
   yy: () => (/* reexport */ sleep)
 });
 
-// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, PhaseClock, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, describeRegistryFailure, dockerModemOptions, errorMessage, formatBytes, formatImageReference, inputEnvName, isConfigurationError, isValidTag, mapInputs, messageError, parseBoolean, parseByteSize, parseChoice, parseDockerHost, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registryAuthHeader, registryServerAddress, reportFailure, retry, runnerInputs, timingsTable
+// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, PhaseClock, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, describeRegistryFailure, dockerModemOptions, errorMessage, formatBytes, formatImageReference, inputEnvName, isValidTag, mapInputs, messageError, parseBoolean, parseByteSize, parseChoice, parseDockerHost, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registryAuthHeader, registryServerAddress, reportFailure, retry, runnerInputs, timingsTable
 
 ;// CONCATENATED MODULE: ../packages/kit/src/errors.ts
 /**
@@ -30964,7 +31084,70 @@ function pushedDigestOf(message) {
 
 
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+;// CONCATENATED MODULE: ../packages/kit/src/paths.ts
+// Path inputs: every file or folder an action reads on the runner must lie inside the
+// workspace (or the runner's temp folder), symlinks followed. `upload: /proc/self/environ`
+// or `context: ../..` would otherwise hand a step's environment or the runner's files to a
+// server.
+
+
+
+/** The runner's roots from its environment (the workspace falls back to the current folder). */
+function runnerPathRoots(env = process.env) {
+    return { workspace: env['GITHUB_WORKSPACE'] || process.cwd(), runnerTemp: env['RUNNER_TEMP'] || undefined };
+}
+function real(p) {
+    try {
+        return (0,external_node_fs_.realpathSync)(p);
+    }
+    catch {
+        return external_node_path_default().resolve(p);
+    }
+}
+function isInside(child, parent) {
+    const rel = external_node_path_default().relative(parent, child);
+    return rel === '' || (!rel.startsWith('..') && !external_node_path_default().isAbsolute(rel));
+}
+/**
+ * Resolves `value` (relative to the workspace, or absolute) and returns the absolute path.
+ * Throws a ConfigurationError naming `input` when the path, or what a symlink on it points
+ * to, lies outside the workspace and RUNNER_TEMP. A path that does not exist yet is checked
+ * through its nearest existing parent, so a later symlink cannot escape either.
+ */
+function resolveWorkspacePath(value, input, roots) {
+    const resolved = external_node_path_default().resolve(roots.workspace, value);
+    // Follow symlinks on the longest existing prefix.
+    let existing = resolved;
+    let rest = '';
+    for (;;) {
+        try {
+            const target = (0,external_node_fs_.realpathSync)(existing);
+            existing = rest === '' ? target : external_node_path_default().join(target, rest);
+            break;
+        }
+        catch {
+            const parent = external_node_path_default().dirname(existing);
+            if (parent === existing)
+                break;
+            rest = rest === '' ? external_node_path_default().basename(existing) : external_node_path_default().join(external_node_path_default().basename(existing), rest);
+            existing = parent;
+        }
+    }
+    const allowed = [roots.workspace, roots.runnerTemp].filter((r) => Boolean(r)).map(real);
+    if (!allowed.some((root) => isInside(existing, root))) {
+        const where = roots.runnerTemp ? `the workspace (${roots.workspace}) or RUNNER_TEMP` : `the workspace (${roots.workspace})`;
+        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which resolves to ${existing}, outside ${where}. Give a path inside the checkout, relative to the workspace; symlinks that lead out of it are refused too.`, input);
+    }
+    return resolved;
+}
+
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
+
 
 
 
@@ -31077,6 +31260,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events"
 
 /***/ }),
 
+/***/ 3024:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+
+/***/ }),
+
 /***/ 7067:
 /***/ ((module) => {
 
@@ -31095,6 +31285,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2")
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+
+/***/ }),
+
+/***/ 6760:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 
 /***/ }),
 

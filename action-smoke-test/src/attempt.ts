@@ -2,9 +2,10 @@
 // assertions. Never throws for anything the server or the network does: that is a failure.
 import { formatDuration } from '@gangway/kit';
 import { assertResponse, type Failure } from './assertions.ts';
-import type { Check } from './check-plan.ts';
+import { displayUrl, type Check } from './check-plan.ts';
 import { statusAllowed } from './status.ts';
 import { HttpAborted, HttpFailure, PHASE_WORDS, type HttpClient, type HttpResponse } from './http-client.ts';
+import { stripUserinfo } from './url-secrets.ts';
 
 export const MAX_REDIRECTS = 5;
 
@@ -112,7 +113,7 @@ export async function runAttempt(check: Check, client: HttpClient, signal: Abort
       const other = next !== undefined && !sameHost(next, check.target);
       return result(
         false,
-        [{ code: other ? 'redirect-other-host' : 'redirect', message: `HTTP ${response.status} redirects to ${next?.href ?? location}${other ? `, another host than ${check.target.hostname}` : ''}; expected ${check.statusText} (redirects: no-follow)` }],
+        [{ code: other ? 'redirect-other-host' : 'redirect', message: `HTTP ${response.status} redirects to ${next ? displayUrl(next) : stripUserinfo(location)}${other ? `, another host than ${check.target.hostname}` : ''}; expected ${check.statusText} (redirects: no-follow)` }],
         { status: response.status },
       );
     }
@@ -121,18 +122,18 @@ export async function runAttempt(check: Check, client: HttpClient, signal: Abort
       try {
         next = new URL(location, url);
       } catch {
-        return result(false, [{ code: 'redirect', message: `HTTP ${response.status} redirects to "${location}", which is not a valid URL` }], { status: response.status });
+        return result(false, [{ code: 'redirect', message: `HTTP ${response.status} redirects to "${stripUserinfo(location)}", which is not a valid URL` }], { status: response.status });
       }
       if (check.redirects === 'fail') {
-        return result(false, [{ code: 'redirect', message: `HTTP ${response.status} redirects to ${next.href} (redirects: fail)` }], { status: response.status });
+        return result(false, [{ code: 'redirect', message: `HTTP ${response.status} redirects to ${displayUrl(next)} (redirects: fail)` }], { status: response.status });
       }
       if (!sameHost(next, check.target)) {
-        return result(false, [{ code: 'redirect-other-host', message: `HTTP ${response.status} redirects to ${next.href}, another host than ${check.target.hostname}` }], { status: response.status });
+        return result(false, [{ code: 'redirect-other-host', message: `HTTP ${response.status} redirects to ${displayUrl(next)}, another host than ${check.target.hostname}` }], { status: response.status });
       }
       if (hop + 1 > MAX_REDIRECTS) {
-        return result(false, [{ code: 'too-many-redirects', message: `more than ${MAX_REDIRECTS} redirects (last to ${next.href})` }], { status: response.status });
+        return result(false, [{ code: 'too-many-redirects', message: `more than ${MAX_REDIRECTS} redirects (last to ${displayUrl(next)})` }], { status: response.status });
       }
-      redirects.push(next.href);
+      redirects.push(displayUrl(next));
       if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
         method = 'GET';
         withBody = false;

@@ -1,8 +1,7 @@
 // From the parsed `checks` (or the defaults) to what is requested: absolute URLs, bodies as bytes,
 // upload files read from the workspace, and the version check that `expect-version` asks for.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { ConfigurationError } from '@gangway/kit';
+import { ConfigurationError, isConfigurationError, resolveWorkspacePath, type PathRoots } from '@gangway/kit';
 import { multipartFile } from './multipart.ts';
 import { describeStatus, DEFAULT_STATUS, type CheckSpec } from './schema.ts';
 import { parseStatusSpec } from './status.ts';
@@ -40,11 +39,24 @@ function targetOf(spec: CheckSpec, base: URL | undefined): URL {
   return joined;
 }
 
-function payloadOf(spec: CheckSpec, workspace: string): Check['payload'] {
+/**
+ * The upload's file, inside the workspace or RUNNER_TEMP (symlinks followed): `/proc/self/environ`
+ * or `../../.ssh/id_rsa` would otherwise send the step's environment or the runner's files.
+ */
+function uploadFile(spec: CheckSpec & { upload: NonNullable<CheckSpec['upload']> }, roots: PathRoots, where: string): string {
+  try {
+    return resolveWorkspacePath(spec.upload.file, 'checks', roots);
+  } catch (error) {
+    if (!isConfigurationError(error)) throw error;
+    throw new ConfigurationError(`${where}: ${error.message.replace(/^Input "checks" is /, '')}`, 'checks');
+  }
+}
+
+function payloadOf(spec: CheckSpec, roots: PathRoots): Check['payload'] {
   if (spec.upload) {
-    const file = path.resolve(workspace, spec.upload.file);
     const where = `Input "checks", check ${spec.index} (${spec.name}), key "upload"`;
-    if (!existsSync(file) || !statSync(file).isFile()) throw new ConfigurationError(`${where}: the file "${spec.upload.file}" does not exist in the workspace (${workspace}).`, 'checks');
+    const file = uploadFile({ ...spec, upload: spec.upload }, roots, where);
+    if (!existsSync(file) || !statSync(file).isFile()) throw new ConfigurationError(`${where}: the file "${spec.upload.file}" does not exist in the workspace (${roots.workspace}).`, 'checks');
     const size = statSync(file).size;
     if (size > MAX_UPLOAD_BYTES) throw new ConfigurationError(`${where}: "${spec.upload.file}" is ${size} bytes; a sample upload may have at most ${MAX_UPLOAD_BYTES}.`, 'checks');
     const form = multipartFile(spec.upload.field, file, spec.upload.type, readFileSync(file));
@@ -57,7 +69,9 @@ function payloadOf(spec: CheckSpec, workspace: string): Check['payload'] {
 
 export interface PlanOptions {
   base: URL | undefined;
+  /** Uploads are read from here (relative paths) and must lie inside it or runnerTemp. */
   workspace: string;
+  runnerTemp?: string;
   readinessPath: string;
   versionPath: string;
   expectVersion: string | undefined;
@@ -71,7 +85,7 @@ export interface PlanOptions {
 export function planChecks(specs: CheckSpec[], options: PlanOptions): Check[] {
   const list = specs.length > 0 ? [...specs] : defaultChecks(options.readinessPath, options.versionPath);
   const checks: Check[] = list.map((spec) => {
-    const payload = payloadOf(spec, options.workspace);
+    const payload = payloadOf(spec, { workspace: options.workspace, ...(options.runnerTemp ? { runnerTemp: options.runnerTemp } : {}) });
     return { ...spec, target: targetOf(spec, options.base), ...(payload ? { payload } : {}) };
   });
   if (options.expectVersion === undefined) return checks;

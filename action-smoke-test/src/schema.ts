@@ -5,6 +5,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { parseStatusSpec, type StatusRange } from './status.ts';
 import { parseJsonPath, type JsonPathStep } from './json-path.ts';
 import { parseRegex } from './regex.ts';
+import { stripUserinfo } from './url-secrets.ts';
 
 export type RedirectMode = 'follow' | 'no-follow' | 'fail';
 export const REDIRECT_MODES: readonly RedirectMode[] = ['follow', 'no-follow', 'fail'];
@@ -92,7 +93,8 @@ class CheckContext {
   constructor(index: number, raw: Record<string, unknown>) {
     this.index = index;
     const where = typeof raw.path === 'string' ? raw.path : typeof raw.url === 'string' ? raw.url : typeof raw.name === 'string' ? raw.name : undefined;
-    this.label = where === undefined ? `check ${index}` : `check ${index} (${where})`;
+    // A URL's user:password never goes into a label (the password is masked, the label still shown).
+    this.label = where === undefined ? `check ${index}` : `check ${index} (${stripUserinfo(where)})`;
   }
 
   fail(key: string | undefined, why: string): never {
@@ -201,15 +203,15 @@ function parseCheck(raw: unknown, index: number): CheckSpec {
   const url = text('url');
   if (path === undefined && url === undefined) ctx.fail(undefined, 'has neither "path" nor "url". Give one.');
   if (path !== undefined && url !== undefined) ctx.fail('url', 'is given together with "path". Give one of them.');
-  if (path !== undefined && !path.startsWith('/')) ctx.fail('path', `"${path}" must start with "/".`);
+  if (path !== undefined && !path.startsWith('/')) ctx.fail('path', `"${stripUserinfo(path)}" must start with "/".`);
   if (url !== undefined) {
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
-      return ctx.fail('url', `"${url}" is not an absolute URL.`);
+      return ctx.fail('url', `"${stripUserinfo(url)}" is not an absolute URL.`);
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') ctx.fail('url', `"${url}" is not http or https.`);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') ctx.fail('url', `"${stripUserinfo(url)}" is not http or https.`);
   }
 
   const upload = raw.upload === undefined ? undefined : parseUpload(ctx, raw.upload);
@@ -258,7 +260,8 @@ function parseCheck(raw: unknown, index: number): CheckSpec {
   const redirects = (text('redirects') ?? 'no-follow') as RedirectMode;
   if (!REDIRECT_MODES.includes(redirects)) ctx.fail('redirects', `"${redirects}" is not one of: ${REDIRECT_MODES.join(', ')}.`);
 
-  const name = text('name') ?? `${method} ${path ?? url}`;
+  // The default name is shown in logs, annotations, the summary and the report: no userinfo.
+  const name = text('name') ?? `${method} ${stripUserinfo(path ?? (url as string))}`;
   ctx.label = `check ${index} (${name})`;
   return {
     index,

@@ -1,12 +1,13 @@
 // Every input, read once into one typed object and validated before any request is made.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
-import path from 'node:path';
-import { ConfigurationError, formatDuration, isValidHost, registerSecret, type Inputs } from '@gangway/kit';
+import { ConfigurationError, formatDuration, isConfigurationError, isValidHost, resolveWorkspacePath, runnerPathRoots, type Inputs } from '@gangway/kit';
 import { planChecks, type Check } from './check-plan.ts';
 import type { ResolveRule } from './http-client.ts';
 import type { ProbeTiming } from './probe.ts';
+import { createRedactor } from './redact.ts';
 import { parseChecks } from './schema.ts';
+import { registerInputSecrets, stripUserinfo } from './url-secrets.ts';
 
 export interface SmokeSettings {
   url?: URL;
@@ -26,28 +27,30 @@ export interface SmokeSettings {
   latencyCheck?: Check;
 }
 
+/** Where path inputs (`ca`, a check's `upload`) may point: the workspace, or RUNNER_TEMP. */
 export interface Environment {
+  /** GITHUB_WORKSPACE; relative paths resolve against it. */
   workspace: string;
+  runnerTemp?: string;
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
-  return { workspace: env.GITHUB_WORKSPACE || process.cwd() };
+  const roots = runnerPathRoots(env);
+  return { workspace: roots.workspace, ...(roots.runnerTemp ? { runnerTemp: roots.runnerTemp } : {}) };
 }
 
-function parseBaseUrl(raw: string | undefined, secrets: string[]): URL | undefined {
+function parseBaseUrl(raw: string | undefined): URL | undefined {
   if (raw === undefined) return undefined;
+  // The password (registered already) never goes into a message.
+  const shown = stripUserinfo(raw);
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigurationError(`Input "url" is "${raw}", which is not an absolute URL. Write it as http://host:port or https://host.`, 'url');
+    throw new ConfigurationError(`Input "url" is "${shown}", which is not an absolute URL. Write it as http://host:port or https://host.`, 'url');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigurationError(`Input "url" is "${raw}": only http and https are supported.`, 'url');
-  if (url.search || url.hash) throw new ConfigurationError(`Input "url" is "${raw}": give the base address without a query or fragment; put those in the checks' paths.`, 'url');
-  if (url.password) {
-    secrets.push(decodeURIComponent(url.password));
-    registerSecret(decodeURIComponent(url.password));
-  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigurationError(`Input "url" is "${shown}": only http and https are supported.`, 'url');
+  if (url.search || url.hash) throw new ConfigurationError(`Input "url" is "${shown}": give the base address without a query or fragment; put those in the checks' paths.`, 'url');
   return url;
 }
 
@@ -86,8 +89,9 @@ function readCa(inputs: Inputs, env: Environment): string | undefined {
   if (raw === '') return undefined;
   let pem = raw;
   if (!raw.includes('-----BEGIN')) {
-    const file = path.resolve(env.workspace, raw);
-    if (!existsSync(file)) throw new ConfigurationError(`Input "ca" is neither a PEM certificate nor a file in the workspace ("${raw}" does not exist).`, 'ca');
+    // A file: inside the workspace or RUNNER_TEMP only, symlinks followed.
+    const file = resolveWorkspacePath(raw.trim(), 'ca', env);
+    if (!existsSync(file) || !statSync(file).isFile()) throw new ConfigurationError(`Input "ca" is neither a PEM certificate nor a file in the workspace ("${raw}" does not exist).`, 'ca');
     pem = readFileSync(file, 'utf8');
   }
   if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(pem)) {
@@ -97,26 +101,24 @@ function readCa(inputs: Inputs, env: Environment): string | undefined {
 }
 
 export function readSettings(inputs: Inputs, env: Environment = readEnvironment()): SmokeSettings {
-  const secrets: string[] = [];
-  const url = parseBaseUrl(inputs.string('url'), secrets);
+  // URL passwords and header values are masked before anything is validated, so no error can
+  // print them; errors carry no userinfo either, and anything that slipped through is redacted.
+  const secrets = registerInputSecrets(inputs.raw('url'), inputs.raw('checks'));
+  const redact = createRedactor(secrets);
+  try {
+    return readValidSettings(inputs, env, secrets);
+  } catch (error) {
+    if (isConfigurationError(error)) throw new ConfigurationError(redact(stripUserinfo(error.message)), error.input);
+    throw error;
+  }
+}
+
+function readValidSettings(inputs: Inputs, env: Environment, secrets: string[]): SmokeSettings {
+  const url = parseBaseUrl(inputs.string('url'));
   const expectVersion = inputs.string('expect-version');
   const versionPath = parsePath(inputs, 'version-path', '/version');
   const readinessPath = parsePath(inputs, 'readiness-path', '/readyz');
   const specs = parseChecks(inputs.raw('checks'));
-  // Header values may hold tokens: masked before anything can print them.
-  for (const spec of specs) {
-    for (const value of Object.values(spec.headers)) {
-      registerSecret(value);
-      secrets.push(value);
-    }
-    if (spec.url !== undefined) {
-      const password = new URL(spec.url).password;
-      if (password) {
-        registerSecret(decodeURIComponent(password));
-        secrets.push(decodeURIComponent(password));
-      }
-    }
-  }
   if (specs.length === 0 && !url) throw new ConfigurationError('Input "url" is required when "checks" is empty (the default checks are url + readiness-path and url + version-path).', 'url');
 
   const timing: ProbeTiming = {
@@ -151,7 +153,7 @@ export function readSettings(inputs: Inputs, env: Environment = readEnvironment(
     throw new ConfigurationError('Input "p95-budget" is set but "latency-samples" is 0: nothing would be measured. Set latency-samples (20 or more for a meaningful p95).', 'latency-samples');
   }
 
-  const checks = planChecks(specs, { base: url, workspace: env.workspace, readinessPath, versionPath, expectVersion });
+  const checks = planChecks(specs, { base: url, workspace: env.workspace, ...(env.runnerTemp ? { runnerTemp: env.runnerTemp } : {}), readinessPath, versionPath, expectVersion });
   const latencyName = inputs.string('latency-check');
   let latencyCheck: Check | undefined;
   if (latencySamples > 0) {

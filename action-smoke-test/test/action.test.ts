@@ -1,7 +1,7 @@
 // The dist bundle, run as the runner runs it, against real HTTP servers on 127.0.0.1: each failure
 // mode fails the step with its own reason, the report and summary say which check and why, and
 // header values never reach the log.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/kit/harness';
@@ -25,6 +25,16 @@ async function smoke(inputs: Record<string, string>, setup?: (job: RunnerJob) =>
   jobs.push(job);
   setup?.(job);
   const run = await job.main(actionDir, { inputs: { url: server.url, interval: '100ms', ...inputs }, timeoutMs: 60_000 });
+  const report = run.outputs.report ? (JSON.parse(run.outputs.report) as SmokeReport) : undefined;
+  return { run, report };
+}
+
+/** Like smoke(), with inputs that depend on a file `prepare` puts in place in the job. */
+async function smokeWith(prepare: (job: RunnerJob) => string, inputsFor: (file: string) => Record<string, string>): Promise<{ run: ActionRun; report: SmokeReport | undefined }> {
+  const job = new RunnerJob();
+  jobs.push(job);
+  const file = prepare(job);
+  const run = await job.main(actionDir, { inputs: { url: server.url, interval: '100ms', ...inputsFor(file) }, timeoutMs: 60_000 });
   const report = run.outputs.report ? (JSON.parse(run.outputs.report) as SmokeReport) : undefined;
   return { run, report };
 }
@@ -137,6 +147,78 @@ describe('action-smoke-test (dist) against local servers', () => {
     const { run } = await smoke({ url: `http://app.smoke.test:${server.port}`, resolve: `app.smoke.test:127.0.0.1`, checks: '- path: /echo-headers\n  json:\n    headers.host: { matches: "^app\\\\.smoke\\\\.test:" }' });
     expect(run.exitCode, run.log).toBe(0);
     expect(server.headers.get('/echo-headers')?.host).toBe(`app.smoke.test:${server.port}`);
+  });
+
+  it('masks a check URL password and header values before validating, and never shows userinfo in an error', async () => {
+    const password = 'Pa55-w0rd-smoke-check';
+    const token = 'Bearer hdr-s3cret-before-validation';
+    const before = server.seen.length;
+    const { run } = await smoke({ checks: `- url: https://deploy:${password}@127.0.0.1:${server.port}/readyz\n  headers: { Authorization: ${token} }\n  method: FETCH` });
+    expect(run.exitCode).toBe(1);
+    expect(errors(run)).toEqual([`Input "checks", check 1 (https://127.0.0.1:${server.port}/readyz), key "method": "FETCH" is not one of: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS.`]);
+    expect(run.masks).toEqual(expect.arrayContaining([password, token]));
+    expect(findSecretLeaks(run, { password, token })).toEqual([]);
+    expect(server.seen.length).toBe(before);
+
+    // The base url: masked, and cut from its own error too.
+    const base = await smoke({ url: `http://deploy:${password}@bad host:1` });
+    expect(base.run.exitCode).toBe(1);
+    expect(errors(base.run)[0]).toBe('Input "url" is "http://bad host:1", which is not an absolute URL. Write it as http://host:port or https://host.');
+    expect(base.run.masks).toContain(password);
+    expect(findSecretLeaks(base.run, { password })).toEqual([]);
+
+    // A path that holds a whole URL by mistake.
+    const inPath = await smoke({ checks: `- path: https://deploy:${password}@example.test/readyz` });
+    expect(errors(inPath.run)[0]).toBe('Input "checks", check 1 (https://example.test/readyz), key "path": "https://example.test/readyz" must start with "/".');
+    expect(findSecretLeaks(inPath.run, { password })).toEqual([]);
+  });
+
+  it('names a check with a URL password after the URL without its userinfo, in the log, report and summary', async () => {
+    const password = 'Pa55-w0rd-in-a-label';
+    const { run, report } = await smoke({ checks: `- url: http://deploy:${password}@127.0.0.1:${server.port}/echo-headers\n  contains: nothing-like-this`, deadline: '2s' });
+    expect(run.exitCode).toBe(1);
+    expect(server.headers.get('/echo-headers')?.authorization).toBe(`Basic ${Buffer.from(`deploy:${password}`).toString('base64')}`);
+    expect(report?.checks[0]?.name).toBe(`GET http://127.0.0.1:${server.port}/echo-headers`);
+    expect(run.outputs['failed-checks']).toBe(`GET http://127.0.0.1:${server.port}/echo-headers`);
+    expect(run.summary).not.toContain('deploy:');
+    expect(findSecretLeaks(run, { password })).toEqual([]);
+  });
+
+  it.each([
+    ['an absolute path outside the workspace', () => '/proc/self/environ', /key "upload": "\/proc\/self\/environ", which resolves to \/proc\/(self|\d+)\/environ, outside the workspace \(.+\) or RUNNER_TEMP/],
+    ['a relative path that climbs out', () => '../../event.json', /key "upload": "\.\.\/\.\.\/event\.json", which resolves to .*event\.json, outside the workspace/],
+    ['a symlink in the workspace that leads out', (job: RunnerJob) => {
+      writeFileSync(path.join(job.root, 'outside-secret.txt'), 'not for the server');
+      symlinkSync(path.join(job.root, 'outside-secret.txt'), path.join(job.workspace, 'innocent.txt'));
+      return 'innocent.txt';
+    }, /key "upload": "innocent\.txt", which resolves to .*outside-secret\.txt, outside the workspace/],
+  ] as const)('refuses an upload from %s, before any request', async (_, place, message) => {
+    const uploads = (): number => server.seen.filter((s) => s.endsWith('/upload')).length;
+    const before = uploads();
+    const { run } = await smokeWith(place, (file) => ({ checks: `- path: /upload\n  upload: ${file}` }));
+    expect(run.exitCode, run.log).toBe(1);
+    expect(errors(run)).toHaveLength(1);
+    expect(errors(run)[0]).toMatch(/^Input "checks", check 1 \(POST \/upload\), key "upload": /);
+    expect(errors(run)[0]).toMatch(message);
+    expect(uploads()).toBe(before);
+  });
+
+  it('reads an upload from RUNNER_TEMP, where an earlier step may have written it', async () => {
+    const { run, report } = await smokeWith(
+      (job) => {
+        writeFileSync(path.join(job.runnerTemp, 'made-by-a-step.txt'), 'shipped by gangway');
+        return path.join(job.runnerTemp, 'made-by-a-step.txt');
+      },
+      (f) => ({ checks: `- path: /upload\n  upload: ${f}\n  json: { filename: made-by-a-step.txt }` }),
+    );
+    expect(run.exitCode, run.log).toBe(0);
+    expect(report?.checks[0]?.passed).toBe(true);
+  });
+
+  it('refuses a ca file outside the workspace', async () => {
+    const { run } = await smoke({ ca: '/etc/ssl/certs/ca-certificates.crt' });
+    expect(run.exitCode).toBe(1);
+    expect(errors(run)[0]).toMatch(/^Input "ca" is "\/etc\/ssl\/certs\/ca-certificates\.crt", which resolves to .*, outside the workspace/);
   });
 
   it('stops at a schema error before any request, naming the check and key', async () => {
