@@ -72,6 +72,12 @@ describe('recreate on one host', () => {
   it('replaces v1 by v2: stops the old before starting the new, keeps the old stopped for rollback', async () => {
     const engine = engineWithImages();
     const first = await deploy(engine, 'v1');
+    // Between the old container's stop and the new one's readiness: a 150 ms start, then readiness.
+    const realStart = engine.startContainer.bind(engine);
+    engine.startContainer = async (id) => {
+      await new Promise((r) => setTimeout(r, 150));
+      return realStart(id);
+    };
     const { report, error } = await deploy(engine, 'v2');
     expect(error).toBeUndefined();
     expect(report.previous?.name).toBe(first.report.container?.name);
@@ -82,7 +88,12 @@ describe('recreate on one host', () => {
     expect(old?.state).toBe('exited');
     const next = [...engine.containers.values()].find((c) => c.options.name === report.container?.name);
     expect(next?.options.Labels?.[LABEL.previousImage]).toBe(`${REPO}@${DIGEST_V1}`);
-    expect(report.downtimeMs).toBeGreaterThanOrEqual(0);
+    // recreate's downtime runs from the stop to readiness: it holds the 150 ms start, and no more than the
+    // phases from 'stop old' to 'readiness' took.
+    const phase = (name: string): number => report.phases.find((p) => p.phase === name)?.ms ?? Number.NaN;
+    expect(report.downtimeMs).toBeGreaterThanOrEqual(145);
+    expect(report.downtimeMs).toBeGreaterThanOrEqual(phase('start new') + phase('readiness') - 5);
+    expect(report.downtimeMs).toBeLessThanOrEqual(phase('stop old') + phase('start new') + phase('readiness') + 20);
     // The retained container will not come back by itself after a dockerd restart.
     expect(old?.options.HostConfig?.RestartPolicy?.Name).toBe('no');
     expect(next?.options.HostConfig?.RestartPolicy?.Name).toBe('unless-stopped');

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as core from '@actions/core';
 import { afterEach, beforeEach } from 'vitest';
 import { Inputs, mapInputs } from '@gangway/kit';
 import { LOCKS_STATE } from '../src/lock-state.ts';
@@ -46,7 +47,8 @@ export function settings(extra: Record<string, string> = {}, overrides: Partial<
 /**
  * For tests that call main() or post() in-process: fresh GITHUB_OUTPUT, GITHUB_STATE and
  * GITHUB_STEP_SUMMARY files before each test, and the environment put back after it.
- * Returns the directory that holds them (`output`, `state`, `summary`).
+ * Returns the directory that holds them (`output`, `state`, `summary`); each test's job
+ * summary goes to its own file.
  */
 export function useRunnerFiles(prefix: string): () => string {
   let dir = '';
@@ -58,6 +60,10 @@ export function useRunnerFiles(prefix: string): () => string {
     process.env.GITHUB_OUTPUT = path.join(dir, 'output');
     process.env.GITHUB_STATE = path.join(dir, 'state');
     process.env.GITHUB_STEP_SUMMARY = path.join(dir, 'summary');
+    // core.summary is one object per process that keeps the first GITHUB_STEP_SUMMARY it saw:
+    // without this, every test after the first would write to a removed directory (ENOENT).
+    (core.summary as unknown as { _filePath?: string })._filePath = undefined;
+    core.summary.emptyBuffer();
   });
   afterEach(() => {
     for (const [k, v] of Object.entries(saved)) {

@@ -38,6 +38,8 @@ const runnerFiles = useRunnerFiles('gangway-deploy-main-');
 
 const outputs = (): Record<string, string> => parseFile(readFileSync(path.join(runnerFiles(), 'output'), 'utf8'));
 const state = (): Record<string, string> => parseFile(readFileSync(path.join(runnerFiles(), 'state'), 'utf8'));
+/** This test's own job summary (a file per test: see useRunnerFiles). */
+const summary = (): string => readFileSync(path.join(runnerFiles(), 'summary'), 'utf8');
 
 describe('main', () => {
   it('deploys host after host and writes outputs, report and a summary per host', async () => {
@@ -56,11 +58,11 @@ describe('main', () => {
       ['b.example.com:2222', 'deployed'],
     ]);
     expect(report.hosts[0]?.phases[0]?.phase).toBe('connect');
-    const summary = readFileSync(path.join(runnerFiles(), 'summary'), 'utf8');
-    expect(summary).toContain('a.example.com');
-    expect(summary).toContain('b.example.com:2222');
-    expect(summary).toContain('deploy (blue-green)');
-    expect(summary).not.toContain('requests fail during the downtime');
+    const written = summary();
+    expect(written).toContain('a.example.com');
+    expect(written).toContain('b.example.com:2222');
+    expect(written).toContain('✅ shop: deploy (blue-green)');
+    expect(written).not.toContain('requests fail during the downtime');
     // Every lock taken was released, and the saved state says so.
     expect(JSON.parse(state()[LOCKS_STATE] ?? '[]')).toEqual([]);
   });
@@ -95,6 +97,12 @@ describe('main', () => {
     expect(a.dropped).toEqual([]);
     expect(b.dropped).toEqual([]);
     expect(hostFacts(report.hosts[0] as HostReport).map((r) => r.join(': '))).toContain(`Rolled back to: ${v1a[0] ?? ''} in ${formatDuration((report.hosts[0] as HostReport).revert?.totalMs ?? 0)}`);
+    // Both runs of this test append to its summary file; the second one's verdict is there.
+    const written = summary();
+    expect(written).toContain('❌ shop: deploy (blue-green)');
+    expect(written).toContain('deployed, then rolled back (another host failed)');
+    expect(written).toContain('failed, previous version restored');
+    expect(written).toContain(`${v1a[0] ?? ''} in `);
   });
 
   it('on-failure: halt leaves the hosts that switched on the new version and skips the rest', async () => {
@@ -109,6 +117,10 @@ describe('main', () => {
     const a = engines['a.example.com'];
     expect([...a.containers.values()].find((c) => c.options.name === a.running('shop')[0])?.imageId).toBe('sha256:img2');
     expect(engines['c.example.com'].calls.filter((c) => c.includes('v2') || c.includes(DIGEST_V2))).toEqual([]);
+    const written = summary();
+    expect(written).toContain('❌ shop: deploy (blue-green)');
+    expect(written).toContain('skipped (an earlier host failed)');
+    expect(written).toContain('c.example.com');
   });
 
   it('stops the rollout at the first failing host and fails the step', async () => {
@@ -120,6 +132,10 @@ describe('main', () => {
     expect(a.calls).toEqual([]);
     const report = JSON.parse(outputs().report ?? '{}') as { result: string; hosts: Array<{ result: string }> };
     expect(report.result).toBe('failure');
+    const written = summary();
+    expect(written).toContain('down.example.com');
+    expect(written).toContain('failed (timeout)');
+    expect(written).toContain('skipped (an earlier host failed)');
   });
 
   it('puts the old container back when the job is cancelled after the stop', async () => {
@@ -139,6 +155,11 @@ describe('main', () => {
     expect(e.running('shop')).toEqual(v1);
     expect(outputs()['rolled-back']).toBe('true');
     expect([...e.containers.values()].some((c) => c.options.name === lockName('shop'))).toBe(false);
+    const written = summary();
+    expect(written).toContain('❌ shop: deploy (recreate)');
+    expect(written).toContain('requests fail during the downtime');
+    expect(written).toContain('failed, previous version restored');
+    expect(written).toMatch(/cancelled/);
   });
 });
 
