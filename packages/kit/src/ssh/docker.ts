@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import type { Client } from 'ssh2';
 import { errorMessage } from '../errors.ts';
+import { shellQuote } from './exec.ts';
 
 /** How the Engine API reaches the server's Docker socket. */
 export type DockerTransport = 'stream-local' | 'dial-stdio';
@@ -22,10 +23,18 @@ function streamLocal(client: Client, socketPath: string): Promise<Duplex> {
   });
 }
 
-function dialStdio(client: Client): Promise<Duplex> {
+/**
+ * The exec command that reaches the Engine at `socketPath`: the docker CLI told which socket
+ * (`-H unix://…`), so that it never falls back to the server's default engine (or DOCKER_HOST).
+ * Every word is single-quoted as runOverSsh does: the path reaches the login shell as one word.
+ */
+export function dialStdioCommand(socketPath: string): string {
+  return ['docker', '-H', `unix://${socketPath}`, 'system', 'dial-stdio'].map(shellQuote).join(' ');
+}
+
+function dialStdio(client: Client, socketPath: string): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    // A fixed command: nothing from the inputs is ever part of it.
-    client.exec('docker system dial-stdio', (err, stream) => (err ? reject(err) : resolve(stream)));
+    client.exec(dialStdioCommand(socketPath), (err, stream) => (err ? reject(err) : resolve(stream)));
   });
 }
 
@@ -42,7 +51,7 @@ function agentFor(open: () => Promise<Duplex>): http.Agent {
 }
 
 export function dockerThrough(client: Client, transport: DockerTransport, socketPath: string): Docker {
-  const open = transport === 'stream-local' ? () => streamLocal(client, socketPath) : () => dialStdio(client);
+  const open = transport === 'stream-local' ? () => streamLocal(client, socketPath) : () => dialStdio(client, socketPath);
   return new Docker({ protocol: 'http', host: 'docker.invalid', port: 80, agent: agentFor(open) } as Docker.DockerOptions);
 }
 
@@ -57,7 +66,7 @@ export async function openDockerOverSsh(client: Client, socketPath: string, log?
     await forwarded.ping();
     return { docker: forwarded, transport: 'stream-local' };
   } catch (error) {
-    log?.(`stream-local forwarding to ${socketPath} failed (${errorMessage(error)}); trying docker system dial-stdio`);
+    log?.(`stream-local forwarding to ${socketPath} failed (${errorMessage(error)}); trying docker -H unix://${socketPath} system dial-stdio`);
   }
   const viaExec = dockerThrough(client, 'dial-stdio', socketPath);
   try {
