@@ -19533,7 +19533,7 @@ exports.OrderedMap = OrderedMap;
 
 /***/ }),
 
-/***/ 7520:
+/***/ 5139:
 /***/ ((module) => {
 
 
@@ -19956,7 +19956,7 @@ EventEmitter.prototype.emit = function emit(evt) {
 
 module.exports = fetch;
 
-var asPromise = __nccwpck_require__(7520),
+var asPromise = __nccwpck_require__(5139),
     fs        = __nccwpck_require__(1107);
 
 /**
@@ -41509,7 +41509,7 @@ LongBits.prototype.length = function length() {
 var util = exports;
 
 // used to return a Promise where callback is omitted
-util.asPromise = __nccwpck_require__(7520);
+util.asPromise = __nccwpck_require__(5139);
 
 // converts to / from base64 encoded strings
 util.base64 = __nccwpck_require__(8840);
@@ -98416,8 +98416,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: endpointFor
 
-// EXTERNAL MODULE: ../packages/kit/src/ssh/index.ts + 12 modules
-var ssh = __nccwpck_require__(9699);
+// EXTERNAL MODULE: ../packages/kit/src/ssh/index.ts + 11 modules
+var ssh = __nccwpck_require__(7520);
 // EXTERNAL MODULE: ./src/disk-space.ts
 var disk_space = __nccwpck_require__(8391);
 // EXTERNAL MODULE: ./src/engine.ts
@@ -98649,8 +98649,8 @@ function appContainerSpec(settings, next) {
 /* harmony export */   g$: () => (/* binding */ ensureRoomForPull)
 /* harmony export */ });
 /* unused harmony exports DiskProbeUnavailableError, parseDfOutput */
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7863);
-/* harmony import */ var _gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9699);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5916);
+/* harmony import */ var _gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7520);
 
 
 /** The server cannot tell (no exec, no df, unexpected output): the check is skipped with a warning. */
@@ -98769,10 +98769,10 @@ async function noSpaceError(ctx, image, error) {
 /* harmony export */   JH: () => (/* binding */ dockerEngine),
 /* harmony export */   yj: () => (/* binding */ NameConflictError)
 /* harmony export */ });
-/* unused harmony export demuxDockerStream */
+/* unused harmony exports demuxDockerStream, firstTarFile */
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7075);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7863);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5916);
 // The few Docker Engine API calls a deploy makes, behind one small interface: the real one
 // runs dockerode over the SSH connection; unit tests hand the deploy logic a fake.
 
@@ -98801,6 +98801,20 @@ function demuxDockerStream(buffer) {
         offset += 8 + size;
     }
     return out + buffer.subarray(offset).toString('utf8');
+}
+/** The content of the first regular file of a tar archive (the Engine's get-archive of one file). */
+function firstTarFile(tar) {
+    for (let offset = 0; offset + 512 <= tar.length;) {
+        const name = tar.subarray(offset, offset + 100).toString('utf8').replace(/\0.*$/s, '');
+        if (name === '')
+            return undefined;
+        const size = Number.parseInt(tar.subarray(offset + 124, offset + 136).toString('utf8').replace(/\0.*$/s, '').trim() || '0', 8);
+        const type = String.fromCharCode(tar[offset + 156] ?? 0);
+        if (type === '0' || type === '\0')
+            return tar.subarray(offset + 512, offset + 512 + size).toString('utf8');
+        offset += 512 + Math.ceil(size / 512) * 512;
+    }
+    return undefined;
 }
 function createOptionsFrom(raw) {
     const { Hostname: _h, Domainname: _d, ...config } = raw.Config;
@@ -98974,6 +98988,21 @@ function dockerEngine(docker) {
         async putArchive(id, path, tar) {
             await docker.getContainer(id).putArchive(tar, { path });
         },
+        async readFile(id, path) {
+            let stream;
+            try {
+                stream = await docker.getContainer(id).getArchive({ path });
+            }
+            catch (error) {
+                if (statusOf(error) === 404)
+                    return undefined;
+                throw error;
+            }
+            const chunks = [];
+            for await (const chunk of stream)
+                chunks.push(Buffer.from(chunk));
+            return firstTarFile(Buffer.concat(chunks));
+        },
         async renameContainer(id, name) {
             await docker.getContainer(id).rename({ name });
         },
@@ -99012,7 +99041,7 @@ function dockerEngine(docker) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7863);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5916);
 /* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6134);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
@@ -99066,15 +99095,19 @@ function savedLocks(raw) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Av: () => (/* binding */ startLockHeartbeat),
 /* harmony export */   IZ: () => (/* binding */ acquireLock),
+/* harmony export */   fW: () => (/* binding */ confirmLockHeld),
+/* harmony export */   mf: () => (/* binding */ lockHeartbeatMs),
 /* harmony export */   x_: () => (/* binding */ releaseLock)
 /* harmony export */ });
-/* unused harmony exports LockTimeoutError, describeHolder */
+/* unused harmony exports LOCK_HEARTBEAT_FILE, LockTimeoutError, describeHolder, LockLostError */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7863);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5916);
 /* harmony import */ var _container_spec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6984);
 /* harmony import */ var _engine_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(291);
+/* harmony import */ var _tar_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1246);
 // The deploy lock of one app on one host: a marker container with a fixed name. The Engine
 // creates a name at most once (409 otherwise), so taking the lock is atomic without any file
 // or shell on the server; its labels say who holds it. The marker is created, never started.
@@ -99082,6 +99115,17 @@ function savedLocks(raw) {
 
 
 
+
+/**
+ * The holder's heartbeat: a file in the (never started) marker container, rewritten with the
+ * engine's time while the lock is held. Labels cannot change after create, files can; a lock is
+ * stale once neither its acquired-at label nor this file is younger than the taker's lock-ttl.
+ */
+const LOCK_HEARTBEAT_FILE = '/gangway-lock-heartbeat';
+/** How often the holder refreshes its lock: well inside the shortest lock-ttl the settings accept. */
+function lockHeartbeatMs(ttlMs) {
+    return Math.max(1000, Math.min(15_000, Math.floor(ttlMs / 4)));
+}
 class LockTimeoutError extends Error {
     holder;
     constructor(app, waitedMs, holder) {
@@ -99148,9 +99192,11 @@ async function acquireLock(engine, options) {
         if (!held)
             continue; // released between our create and our look: try again at once
         const holder = holderOf(held.labels);
-        const age = (await engine.now()).getTime() - Date.parse(holder.acquiredAt);
+        const beat = await lastHeartbeat(engine, held.id);
+        const since = Math.max(Date.parse(holder.acquiredAt), beat ?? Number.NaN);
+        const age = (await engine.now()).getTime() - (Number.isFinite(since) ? since : Date.parse(holder.acquiredAt));
         if (Number.isFinite(age) && age > options.ttlMs) {
-            options.warn(`The deploy lock of ${options.app} is stale (held for ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatDuration */ .a3)(age)}, lock-ttl ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatDuration */ .a3)(options.ttlMs)}) by ${describeHolder(holder)}: taking it over.`);
+            options.warn(`The deploy lock of ${options.app} is stale (held for ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatDuration */ .a3)(age)}${beat !== undefined ? ' since its last heartbeat' : ''}, lock-ttl ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatDuration */ .a3)(options.ttlMs)}) by ${describeHolder(holder)}: taking it over.`);
             // By id: if another deploy took over first, this removes nothing of theirs.
             await engine.removeContainer(held.id, { force: true });
             continue;
@@ -99177,6 +99223,77 @@ async function releaseLock(engine, lock) {
     await engine.removeContainer(lock.containerId, { force: true });
     return true;
 }
+/** The engine time of the holder's last heartbeat (ms), if it wrote one. */
+async function lastHeartbeat(engine, markerId) {
+    const text = await engine.readFile(markerId, LOCK_HEARTBEAT_FILE).catch(() => undefined);
+    const t = text === undefined ? Number.NaN : Date.parse(text.trim());
+    return Number.isFinite(t) ? t : undefined;
+}
+/** The lock is no longer this run's: taken over as stale by another deploy, or removed. */
+class LockLostError extends Error {
+    constructor(app, holder) {
+        super(`The deploy lock of ${app} is no longer this run's (${holder ? `now held by ${describeHolder(holder)}` : 'its marker is gone'}): another deploy may be changing ${app}, so this one stops before switching anything. If it was taken over as stale, raise lock-ttl on the other run.`);
+        this.name = 'LockLostError';
+    }
+}
+/** Throws LockLostError unless the marker is still there with this run's token. */
+async function confirmLockHeld(engine, app, lock) {
+    const details = await engine.inspectContainer(lock.containerId);
+    if (details && details.labels[_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .LABEL */ .d_.lockToken] === lock.token)
+        return;
+    const now = await currentLock(engine, app).catch(() => undefined);
+    throw new LockLostError(app, now ? holderOf(now.labels) : undefined);
+}
+/**
+ * Refreshes the lock every `intervalMs` (the engine's time into LOCK_HEARTBEAT_FILE) until
+ * stopped, so that a long deploy (a slow readiness, a long settle-time, a hook) is never taken
+ * for stale. A beat that fails only warns, once, and the next one tries again; a beat that finds
+ * the lock no longer this run's stops beating and says so.
+ */
+function startLockHeartbeat(engine, app, lock, options) {
+    let stopped = false;
+    let lost;
+    let failing = false;
+    let timer;
+    let inFlight = Promise.resolve();
+    const beat = async () => {
+        try {
+            await confirmLockHeld(engine, app, lock);
+            const now = (await engine.now()).toISOString();
+            await engine.putArchive(lock.containerId, '/', (0,_tar_js__WEBPACK_IMPORTED_MODULE_4__/* .tarArchive */ .G)([{ name: LOCK_HEARTBEAT_FILE.slice(1), content: `${now}\n` }]));
+            failing = false;
+        }
+        catch (error) {
+            if (error instanceof LockLostError) {
+                lost = error;
+                options.warn(error.message);
+                return;
+            }
+            if (!failing)
+                options.warn(`Could not refresh the deploy lock ${lock.name} (${error instanceof Error ? error.message : String(error)}); trying again in ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatDuration */ .a3)(options.intervalMs)}`);
+            failing = true;
+        }
+        if (!stopped)
+            schedule();
+    };
+    const schedule = () => {
+        timer = setTimeout(() => {
+            inFlight = beat();
+        }, options.intervalMs);
+        timer.unref();
+    };
+    schedule();
+    return {
+        get lost() {
+            return lost;
+        },
+        async stop() {
+            stopped = true;
+            clearTimeout(timer);
+            await inFlight;
+        },
+    };
+}
 
 
 /***/ }),
@@ -99194,8 +99311,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 15 modules
 var core = __nccwpck_require__(5650);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 13 modules
-var src = __nccwpck_require__(7863);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 14 modules
+var src = __nccwpck_require__(5916);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
 // EXTERNAL MODULE: external "os"
@@ -104301,8 +104418,8 @@ class GitHubDeployment {
     }
 }
 
-// EXTERNAL MODULE: ../packages/kit/src/ssh/index.ts + 12 modules
-var ssh = __nccwpck_require__(9699);
+// EXTERNAL MODULE: ../packages/kit/src/ssh/index.ts + 11 modules
+var ssh = __nccwpck_require__(7520);
 // EXTERNAL MODULE: ./src/connection.ts + 1 modules
 var connection = __nccwpck_require__(8752);
 // EXTERNAL MODULE: ./src/container-spec.ts
@@ -104511,10 +104628,25 @@ async function takeDeployLock(ctx, image, provenance, locks) {
         ...(ctx.signal ? { signal: ctx.signal } : {}),
     }));
     locks.acquired(ctx.host, lock);
+    heartbeats.set(lock.token, (0,src_lock/* startLockHeartbeat */.Av)(ctx.engine, s.app, lock, { intervalMs: (0,src_lock/* lockHeartbeatMs */.mf)(s.lockTtlMs), warn: (l) => ctx.log.warn(l) }));
     return lock;
+}
+/** The heartbeat of each lock this process holds (by token), stopped when the lock is released. */
+const heartbeats = new Map();
+/**
+ * Right before a switch: the lock must still be this run's (not taken over as stale by another
+ * deploy, not removed by hand). Throws LockLostError otherwise, so nothing is switched.
+ */
+async function confirmDeployLock(ctx, lock) {
+    const lost = heartbeats.get(lock.token)?.lost;
+    if (lost)
+        throw lost;
+    await (0,src_lock/* confirmLockHeld */.fW)(ctx.engine, ctx.settings.app, lock);
 }
 /** Releases the lock; on failure only warns (the post step tries again). Never throws. */
 async function releaseDeployLock(ctx, lock, locks) {
+    await heartbeats.get(lock.token)?.stop();
+    heartbeats.delete(lock.token);
     await ctx.clock
         .time('unlock', () => (0,src_lock/* releaseLock */.x_)(ctx.engine, lock))
         .then(() => locks.released(ctx.host, lock))
@@ -104655,8 +104787,8 @@ async function chooseRollback(ctx, containers, provenance, serving) {
     };
 }
 
-// EXTERNAL MODULE: ./src/proxy.ts + 1 modules
-var src_proxy = __nccwpck_require__(1075);
+// EXTERNAL MODULE: ./src/proxy.ts
+var src_proxy = __nccwpck_require__(6169);
 ;// CONCATENATED MODULE: ./src/serving.ts
 // Which container of an app serves now, and what an interrupted deploy left behind. Under
 // blue-green the answer is the proxy's upstream, not "the newest running container": a deploy
@@ -104839,6 +104971,8 @@ class HostDeployer {
             }
             if (plan.from)
                 report.previous = { id: plan.from.id, name: plan.from.name };
+            const held = lock;
+            plan.confirmLock = () => confirmDeployLock(ctx, held);
             const outcome = await this.#strategy.swap(ctx, plan);
             if (outcome.container)
                 report.container = outcome.container;
@@ -104852,6 +104986,11 @@ class HostDeployer {
                 throw new DeployFailedError(ctx.host, outcome);
             }
             report.result = s.rollback ? 'rolled-back-on-request' : 'deployed';
+            // Cancelled: the switch stands, and the step must end within the runner's grace period.
+            if (ctx.signal?.aborted) {
+                ctx.log.info('cancelled: retention is left to the next deploy');
+                return { report };
+            }
             const protect = [outcome.container?.id, plan.from?.id].filter((id) => !!id);
             report.retention = await ctx.clock.time('retention', () => applyRetention(ctx.engine, s.app, s.keep, { protect, log: (l) => ctx.log.info(l), warn: (l) => ctx.log.warn(l) }));
             return { report };
@@ -105260,18 +105399,50 @@ async function discard(ctx, to, created) {
         log.info(`  ${line}`);
     if (created)
         await engine.removeContainer(to.id, { force: true }).catch((e) => log.warn(`Could not remove ${to.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
-    else {
-        await engine.stopContainer(to.id, Math.ceil(ctx.settings.stopTimeoutMs / 1000)).catch((e) => log.warn(`Could not stop ${to.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
-        await engine.updateRestartPolicy(to.id, 'no').catch(() => undefined);
-    }
+    else
+        await stopKept(ctx, to);
+}
+/** After a cancel, how long a stop request is given to reach the engine before the step goes on without its answer. */
+const CANCELLED_STOP_WAIT_MS = 1000;
+/** Resolves `afterMs` after `signal` aborts (never without a signal). */
+function afterAbort(signal, afterMs) {
+    return new Promise((resolve) => {
+        if (!signal)
+            return;
+        const later = () => void setTimeout(resolve, afterMs).unref();
+        if (signal.aborted)
+            later();
+        else
+            signal.addEventListener('abort', later, { once: true });
+    });
+}
+/**
+ * Stops a container that is kept for rollback: restart policy `no` (it must not come back by
+ * itself), then SIGTERM and SIGKILL after stop-timeout. Once the job is cancelled the stop is
+ * sent but not waited out: the engine finishes it by itself, and the step must end within the
+ * runner's grace period (SIGTERM 7.5 s, SIGKILL 10 s after the cancel), not after stop-timeout.
+ */
+async function stopKept(ctx, c) {
+    const { engine, log, signal } = ctx;
+    const s = ctx.settings;
+    await engine.updateRestartPolicy(c.id, 'no').catch((e) => log.warn(`Could not reset the restart policy of ${c.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+    const stopped = engine.stopContainer(c.id, Math.ceil(s.stopTimeoutMs / 1000)).then(() => true, (e) => {
+        log.warn(`Could not stop ${c.name}: ${(0,src/* errorMessage */.gJ)(e)}`);
+        return true;
+    });
+    const done = await Promise.race([stopped, afterAbort(signal, CANCELLED_STOP_WAIT_MS).then(() => false)]);
+    if (!done)
+        log.info(`cancelled: ${c.name} was sent its stop; the engine finishes it by itself (SIGKILL after stop-timeout ${(0,src/* formatDuration */.a3)(s.stopTimeoutMs)}), not waiting for it`);
 }
 /** Waits for nginx's workers from before `switched` to finish their requests, as far as the proxy can tell. */
 async function drain(ctx, switched, what) {
     if (switched.how !== 'reloaded')
         return;
     const s = ctx.settings;
-    const drained = await ctx.clock.time('drain', () => (0,src_proxy/* drainOldWorkers */.Ne)(ctx.engine, switched.proxy.id, switched.oldWorkers, s.drainTimeoutMs));
-    if (drained === false)
+    const drained = await ctx.clock.time('drain', () => (0,src_proxy/* drainOldWorkers */.Ne)(ctx.engine, switched.proxy.id, switched.oldWorkers, s.drainTimeoutMs, ctx.signal ? { signal: ctx.signal } : {}));
+    if (ctx.signal?.aborted)
+        ctx.log.info(`cancelled: not waiting for nginx's old workers (they finish their requests to ${what} by themselves)`);
+    else if (drained === false)
         ctx.log.warn(`nginx's old workers still had requests to ${what} after drain-timeout ${(0,src/* formatDuration */.a3)(s.drainTimeoutMs)}; going on anyway`);
     else if (drained === undefined)
         ctx.log.info(`waited drain-timeout ${(0,src/* formatDuration */.a3)(s.drainTimeoutMs)} (the proxy image has no shell to tell when the old workers are done)`);
@@ -105359,6 +105530,8 @@ const blueGreen = {
                 await clock.time('post-deploy', () => log.group('post-deploy', () => execHooks(engine, to.id, 'post-deploy', plan.postDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
             }
             signal?.throwIfAborted();
+            // Another deploy may have taken the lock over meanwhile: then this one switches nothing.
+            await plan.confirmLock?.();
             switched = await clock.time('switch', () => (0,src_proxy/* switchProxy */.Vz)(ctx, { name: to.name, port }, {
                 // While the new one settles, the old one stays in the config as nginx's backup.
                 ...(plan.from && s.settleMs > 0 ? { keepAsBackup: plan.from.name } : {}),
@@ -105404,8 +105577,7 @@ const blueGreen = {
             await drain(ctx, last, from.name);
             await clock.time('stop old', async () => {
                 log.info(`stopping ${from.name} (kept for rollback)`);
-                await engine.stopContainer(from.id, Math.ceil(s.stopTimeoutMs / 1000)).catch((e) => log.warn(`Could not stop ${from.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
-                await engine.updateRestartPolicy(from.id, 'no').catch((e) => log.warn(`Could not reset the restart policy of ${from.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+                await stopKept(ctx, from);
             });
         }
         return { ok: true, rolledBack: false, switched: true, container: to, readiness, downtimeMs: 0 };
@@ -105474,6 +105646,8 @@ const recreate = {
                 await engine.updateRestartPolicy(to.id, s.restartPolicy);
             if (plan.from) {
                 const from = plan.from;
+                // Another deploy may have taken the lock over meanwhile: then this one stops nothing.
+                await plan.confirmLock?.();
                 fromPolicy = (await engine.inspectContainer(from.id))?.createOptions.HostConfig?.RestartPolicy?.Name || 'no';
                 await clock.time('stop old', async () => {
                     log.info(`stopping ${from.name} (SIGTERM, up to ${(0,src/* formatDuration */.a3)(s.stopTimeoutMs)})`);
@@ -105804,6 +105978,8 @@ class SwarmDeployer {
             }
             report.container = { id: current.id, name: s.app };
             ctx.log.info(`updating the Swarm service ${s.app} (${swarmOrder(s)}, rollback on failure, monitor ${(0,src/* formatDuration */.a3)(SWARM_MONITOR_MS)})`);
+            // Another deploy may have taken the lock over meanwhile: then this one updates nothing.
+            await confirmDeployLock(ctx, lock);
             const warnings = await ctx.clock.time('update', () => swarm.updateService(current.id, current.version, spec));
             for (const w of warnings)
                 ctx.log.info(`Swarm: ${w}`);
@@ -106089,12 +106265,12 @@ async function rollOut(settings, strategy, provenance, connect, signal, deployme
 /* harmony export */ });
 /* unused harmony export unswitchedContainers */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5650);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7863);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5916);
 /* harmony import */ var _connection_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8752);
 /* harmony import */ var _container_spec_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6984);
 /* harmony import */ var _lock_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3350);
 /* harmony import */ var _lock_state_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(7954);
-/* harmony import */ var _proxy_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1075);
+/* harmony import */ var _proxy_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(6169);
 /* harmony import */ var _settings_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(7436);
 // The post step: releases any deploy lock main still held (main releases in `finally`; this
 // covers a process that was killed or a connection that dropped). Only warns on failure.
@@ -106177,71 +106353,21 @@ async function post(signal, deps = {}) {
 
 /***/ }),
 
-/***/ 1075:
+/***/ 6169:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  Ms: () => (/* binding */ currentProxy),
-  Ne: () => (/* binding */ drainOldWorkers),
-  Vz: () => (/* binding */ switchProxy),
-  Fw: () => (/* binding */ upstreamOf)
-});
-
-// UNUSED EXPORTS: PROXY_CONF, PROXY_CONF_DIR, PROXY_PORT, nginxConfig, primaryServerOf, proxyContainerSpec, proxySpecHash, workerPids
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 13 modules
-var src = __nccwpck_require__(7863);
-// EXTERNAL MODULE: ./src/container-spec.ts
-var container_spec = __nccwpck_require__(6984);
-;// CONCATENATED MODULE: ./src/tar.ts
-function field(buffer, offset, length, value) {
-    buffer.write(value, offset, Math.min(length, Buffer.byteLength(value)), 'utf8');
-}
-function octal(value, length) {
-    return `${value.toString(8).padStart(length - 1, '0')}\0`;
-}
-function header(entry, size, mtime) {
-    const h = Buffer.alloc(512, 0);
-    const dir = entry.name.endsWith('/');
-    if (Buffer.byteLength(entry.name) > 100)
-        throw new Error(`tar entry name too long: ${entry.name}`);
-    field(h, 0, 100, entry.name);
-    field(h, 100, 8, octal(entry.mode ?? (dir ? 0o755 : 0o644), 8));
-    field(h, 108, 8, octal(0, 8));
-    field(h, 116, 8, octal(0, 8));
-    field(h, 124, 12, octal(size, 12));
-    field(h, 136, 12, octal(mtime, 12));
-    field(h, 148, 8, '        ');
-    field(h, 156, 1, dir ? '5' : '0');
-    field(h, 257, 6, 'ustar\0');
-    field(h, 263, 2, '00');
-    field(h, 265, 32, 'root');
-    field(h, 297, 32, 'root');
-    let sum = 0;
-    for (const byte of h)
-        sum += byte;
-    field(h, 148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
-    return h;
-}
-/** The tar archive of `entries` (owned by root, mtime now). */
-function tarArchive(entries, mtime = Math.floor(Date.now() / 1000)) {
-    const parts = [];
-    for (const entry of entries) {
-        const body = entry.name.endsWith('/') ? Buffer.alloc(0) : Buffer.isBuffer(entry.content) ? entry.content : Buffer.from(entry.content ?? '', 'utf8');
-        parts.push(header(entry, body.length, mtime), body);
-        const pad = (512 - (body.length % 512)) % 512;
-        if (pad > 0)
-            parts.push(Buffer.alloc(pad, 0));
-    }
-    parts.push(Buffer.alloc(1024, 0));
-    return Buffer.concat(parts);
-}
-
-;// CONCATENATED MODULE: ./src/proxy.ts
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Fw: () => (/* binding */ upstreamOf),
+/* harmony export */   Ms: () => (/* binding */ currentProxy),
+/* harmony export */   Ne: () => (/* binding */ drainOldWorkers),
+/* harmony export */   Vz: () => (/* binding */ switchProxy)
+/* harmony export */ });
+/* unused harmony exports PROXY_CONF_DIR, PROXY_CONF, PROXY_PORT, nginxConfig, primaryServerOf, proxySpecHash, proxyContainerSpec, workerPids */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5916);
+/* harmony import */ var _container_spec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6984);
+/* harmony import */ var _tar_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1246);
 // The managed nginx proxy of a blue-green app: a container `<app>-proxy` that holds the public
 // port and forwards to one app container on the app's private network, by container name.
 // Its whole nginx.conf is Gangway's (its own path, `-c`), so the image's default site, if any,
@@ -106333,9 +106459,9 @@ function primaryServerOf(config) {
     return m?.[1] && m[2] ? { name: m[1], port: Number(m[2]) } : undefined;
 }
 function proxySpecHash(d) {
-    return (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify({ v: PROXY_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
+    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(JSON.stringify({ v: PROXY_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
 }
-function proxyContainerSpec(app, d, name = (0,container_spec/* proxyName */.ec)(app)) {
+function proxyContainerSpec(app, d, name = (0,_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .proxyName */ .ec)(app)) {
     const port = `${PROXY_PORT}/tcp`;
     return {
         name,
@@ -106343,7 +106469,7 @@ function proxyContainerSpec(app, d, name = (0,container_spec/* proxyName */.ec)(
         Cmd: ['nginx', '-c', PROXY_CONF, '-g', 'daemon off;'],
         // Graceful: nginx finishes in-flight requests on SIGQUIT.
         StopSignal: 'SIGQUIT',
-        Labels: { [container_spec/* LABEL */.d_.managed]: 'true', [container_spec/* LABEL */.d_.role]: 'proxy', [container_spec/* LABEL */.d_.app]: app, [container_spec/* LABEL */.d_.proxySpec]: proxySpecHash(d) },
+        Labels: { [_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .LABEL */ .d_.managed]: 'true', [_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .LABEL */ .d_.role]: 'proxy', [_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .LABEL */ .d_.app]: app, [_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .LABEL */ .d_.proxySpec]: proxySpecHash(d) },
         ExposedPorts: { [port]: {} },
         HostConfig: {
             PortBindings: { [port]: [{ HostIp: d.hostIp, HostPort: String(d.hostPort) }] },
@@ -106355,7 +106481,7 @@ function proxyContainerSpec(app, d, name = (0,container_spec/* proxyName */.ec)(
 }
 /** `/etc/gangway/nginx.conf`, as a tar extracted into /etc (put-archive needs an existing directory). */
 async function writeConfig(engine, id, config) {
-    await engine.putArchive(id, '/etc', tarArchive([{ name: 'gangway/' }, { name: 'gangway/nginx.conf', content: config }]));
+    await engine.putArchive(id, '/etc', (0,_tar_js__WEBPACK_IMPORTED_MODULE_3__/* .tarArchive */ .G)([{ name: 'gangway/' }, { name: 'gangway/nginx.conf', content: config }]));
 }
 async function mustExec(engine, id, argv, what) {
     const r = await engine.exec(id, argv);
@@ -106366,13 +106492,13 @@ async function mustExec(engine, id, argv, what) {
 /** The proxy image, present on the server (pulled when missing: nginx:stable from Docker Hub by default). */
 async function proxyImageId(ctx) {
     const s = ctx.settings;
-    const ref = (0,src/* formatImageReference */.my)(s.proxyImage);
+    const ref = (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatImageReference */ .my)(s.proxyImage);
     const present = await ctx.engine.inspectImage(ref);
     if (present)
         return { id: present.id, ref };
     ctx.log.info(`pulling the proxy image ${ref}`);
     const sameRegistry = s.image && s.registry && s.image.registry === s.proxyImage.registry;
-    const auth = sameRegistry && s.registry ? (0,src/* registryAuthHeader */.bJ)({ ...s.registry, serveraddress: (0,src/* registryServerAddress */.LW)(s.proxyImage.registry) }) : undefined;
+    const auth = sameRegistry && s.registry ? (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .registryAuthHeader */ .bJ)({ ...s.registry, serveraddress: (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .registryServerAddress */ .LW)(s.proxyImage.registry) }) : undefined;
     await ctx.engine.pull(s.proxyImage.repository, s.proxyImage.digest ?? s.proxyImage.tag ?? 'stable', auth, () => undefined);
     const pulled = await ctx.engine.inspectImage(ref);
     if (!pulled)
@@ -106381,8 +106507,8 @@ async function proxyImageId(ctx) {
 }
 /** The running proxy of this app and its current config, if there is one. */
 async function currentProxy(engine, app) {
-    const details = await engine.inspectContainer((0,container_spec/* proxyName */.ec)(app));
-    if (!details || details.labels[container_spec/* LABEL */.d_.role] !== 'proxy' || details.labels[container_spec/* LABEL */.d_.app] !== app)
+    const details = await engine.inspectContainer((0,_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .proxyName */ .ec)(app));
+    if (!details || details.labels[_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .LABEL */ .d_.role] !== 'proxy' || details.labels[_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .LABEL */ .d_.app] !== app)
         return {};
     if (!details.running)
         return { details };
@@ -106411,12 +106537,12 @@ async function switchProxy(ctx, upstream, options = {}) {
     const serving = current.config ? primaryServerOf(current.config) : undefined;
     const backup = options.keepAsBackup !== undefined && serving?.name === options.keepAsBackup && serving.name !== upstream.name ? serving : undefined;
     const config = nginxConfig(app, upstream, backup);
-    if (current.details?.running && current.details.labels[container_spec/* LABEL */.d_.proxySpec] === wanted && current.config !== undefined) {
+    if (current.details?.running && current.details.labels[_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .LABEL */ .d_.proxySpec] === wanted && current.config !== undefined) {
         const id = current.details.id;
         await writeConfig(engine, id, config);
         const test = await engine.exec(id, ['nginx', '-t', '-c', PROXY_CONF]);
         if (test.exitCode !== 0) {
-            await writeConfig(engine, id, current.config).catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
+            await writeConfig(engine, id, current.config).catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(e)}`));
             throw new Error(`nginx refused the new config (nothing was switched): ${test.output.trim()}`);
         }
         const oldWorkers = await workerPids(engine, id);
@@ -106429,15 +106555,15 @@ async function switchProxy(ctx, upstream, options = {}) {
             const previous = current.config;
             await writeConfig(engine, id, previous)
                 .then(() => engine.exec(id, ['nginx', '-c', PROXY_CONF, '-s', 'reload']))
-                .catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
+                .catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(e)}`));
             throw error;
         }
         log.info(`proxy ${current.details.name}: upstream ${previousUpstream ?? '(none)'} → ${upstream.name}${backup ? ` (${backup.name} as backup)` : ''}, reloaded gracefully`);
         return { how: 'reloaded', ...(oldWorkers ? { oldWorkers } : {}), ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: current.details.name } };
     }
     const why = !current.details ? 'no proxy yet' : !current.details.running ? `${current.details.name} is ${current.details.state}` : 'its image or port changed';
-    log.info(`creating the proxy ${(0,container_spec/* proxyName */.ec)(app)} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort}: ${why}`);
-    const tempName = current.details ? `${(0,container_spec/* proxyName */.ec)(app)}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}` : (0,container_spec/* proxyName */.ec)(app);
+    log.info(`creating the proxy ${(0,_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .proxyName */ .ec)(app)} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort}: ${why}`);
+    const tempName = current.details ? `${(0,_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .proxyName */ .ec)(app)}-${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(3).toString('hex')}` : (0,_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .proxyName */ .ec)(app);
     const id = await engine.createContainer(proxyContainerSpec(app, design, tempName));
     try {
         await writeConfig(engine, id, config);
@@ -106448,7 +106574,7 @@ async function switchProxy(ctx, upstream, options = {}) {
         await options.beforeBind?.();
         await engine.startContainer(id);
         // nginx exits at once on a bad config or a port it cannot bind.
-        await (0,src/* sleep */.yy)(300);
+        await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(300);
         const started = await engine.inspectContainer(id);
         if (!started?.running) {
             const logs = await engine.logs(id, 30).catch(() => '');
@@ -106458,14 +106584,14 @@ async function switchProxy(ctx, upstream, options = {}) {
     catch (error) {
         await engine.removeContainer(id, { force: true }).catch(() => undefined);
         if (current.details?.running)
-            await engine.startContainer(current.details.id).catch((e) => log.warn(`Could not restart the old proxy: ${(0,src/* errorMessage */.gJ)(e)}`));
+            await engine.startContainer(current.details.id).catch((e) => log.warn(`Could not restart the old proxy: ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(e)}`));
         throw error;
     }
     if (current.details) {
         await engine.removeContainer(current.details.id, { force: true });
-        await engine.renameContainer(id, (0,container_spec/* proxyName */.ec)(app));
+        await engine.renameContainer(id, (0,_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .proxyName */ .ec)(app));
     }
-    return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: (0,container_spec/* proxyName */.ec)(app) } };
+    return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: (0,_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .proxyName */ .ec)(app) } };
 }
 const WORKERS = ['sh', '-c', "grep -la 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null; true"];
 /** The pids of the proxy's nginx workers; undefined when the proxy cannot tell (no shell in its image). */
@@ -106485,7 +106611,7 @@ async function newWorkersStarted(engine, proxyId, before, timeoutMs = 10_000) {
             return;
         if (performance.now() - started >= timeoutMs)
             throw new Error(`nginx did not start new workers within ${timeoutMs / 1000} s of the reload (see the proxy's log)`);
-        await (0,src/* sleep */.yy)(50);
+        await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(50);
     }
 }
 /**
@@ -106495,17 +106621,21 @@ async function newWorkersStarted(engine, proxyId, before, timeoutMs = 10_000) {
  */
 async function drainOldWorkers(engine, proxyId, before, timeoutMs, options = {}) {
     const started = performance.now();
+    // A cancelled job stops waiting (false): nginx's old workers finish their requests by themselves.
+    const pause = (ms) => (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(ms, options.signal).then(() => true, () => false);
     for (;;) {
+        if (options.signal?.aborted)
+            return false;
         const now = before ? await workerPids(engine, proxyId) : undefined;
         if (!before || !now) {
-            await (0,src/* sleep */.yy)(Math.max(0, timeoutMs - (performance.now() - started)));
-            return undefined;
+            return (await pause(Math.max(0, timeoutMs - (performance.now() - started)))) ? undefined : false;
         }
         if (![...before].some((pid) => now.has(pid)))
             return true;
         if (performance.now() - started >= timeoutMs)
             return false;
-        await (0,src/* sleep */.yy)(options.intervalMs ?? 200);
+        if (!(await pause(options.intervalMs ?? 200)))
+            return false;
     }
 }
 
@@ -106519,11 +106649,11 @@ async function drainOldWorkers(engine, proxyId, before, timeoutMs, options = {})
 /* harmony export */   $c: () => (/* binding */ dockerSocketFor),
 /* harmony export */   sb: () => (/* binding */ readSettings)
 /* harmony export */ });
-/* unused harmony exports STRATEGIES, TARGETS, ON_FAILURE, RESTART_POLICIES, validateAppName, parseVolumes, parseCommandLine */
+/* unused harmony exports STRATEGIES, TARGETS, ON_FAILURE, RESTART_POLICIES, validateAppName, parseVolumes, parseCommandLine, lockGuardedMs */
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7863);
-/* harmony import */ var _gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9699);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5916);
+/* harmony import */ var _gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7520);
 // Every input, read once and validated before anything connects: a hostile or mistaken input
 // stops here with a ConfigurationError that names the input and the fix.
 
@@ -106839,7 +106969,11 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
     if (sha !== undefined && !/^[0-9a-f]{7,64}$/i.test(sha)) {
         throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "sha" is "${sha}", which is not a commit sha. Give the full hex sha (e.g. github.sha).`, 'sha');
     }
-    return {
+    const readinessTimeoutMs = inputs.duration('readiness-timeout') ?? 60_000;
+    if (readinessTimeoutMs > 3_600_000) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "readiness-timeout" is ${inputs.raw('readiness-timeout')}: at most 1h (the deploy lock stays held while the new container gets ready). Use e.g. 90s.`, 'readiness-timeout');
+    }
+    const settings = {
         ...(github ? { github } : {}),
         ...(sha ? { sha } : {}),
         hosts,
@@ -106872,7 +107006,7 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
         onFailure: inputs.choice('on-failure', ON_FAILURE, 'rollback'),
         stopTimeoutMs: inputs.duration('stop-timeout') ?? 30_000,
         readiness,
-        readinessTimeoutMs: inputs.duration('readiness-timeout') ?? 60_000,
+        readinessTimeoutMs,
         keep: inputs.integer('keep', { min: 1, max: 50 }) ?? 3,
         minFreeSpaceBytes: (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .parseByteSize */ .nS)(inputs.string('min-free-space') ?? '1GiB', 'min-free-space'),
         lockTimeoutMs: inputs.duration('lock-timeout') ?? 600_000,
@@ -106880,6 +107014,108 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
         preDeploy,
         postDeploy,
     };
+    // Another run takes a lock over once it is older than its lock-ttl (since its last heartbeat):
+    // a lock-ttl shorter than this run's own phases under the lock would invite that mid-deploy.
+    const guarded = lockGuardedMs(settings);
+    if (settings.lockTtlMs < guarded) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "lock-ttl" is ${inputs.raw('lock-ttl') || (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatDuration */ .a3)(settings.lockTtlMs)}, shorter than the longest this deploy can hold its lock: at least ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatDuration */ .a3)(guarded)} (${lockGuardedParts(settings)}). Raise lock-ttl to ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatDuration */ .a3)(guarded)} or more, or shorten those timeouts.`, 'lock-ttl');
+    }
+    return settings;
+}
+/** What a proxy switch may take besides the Engine calls: nginx starting its new workers (proxy.ts waits at most 10 s). */
+const PROXY_SWITCH_MS = 10_000;
+/** The Engine calls between the bounded waits (create, start, inspect, put-archive, retention, unlock). */
+const ENGINE_CALLS_MS = 20_000;
+/** Swarm's monitor window and the slack its wait adds (swarm.ts). */
+const SWARM_WAIT_EXTRA_MS = 20_000;
+function lockGuardedTerms(s) {
+    const readiness = ['readiness-timeout', s.readinessTimeoutMs];
+    const stop = ['stop-timeout', s.stopTimeoutMs];
+    const engine = ['Engine calls', ENGINE_CALLS_MS];
+    if (s.target === 'swarm') {
+        // The update's verdict, then at worst a restore that waits as long again.
+        const wait = s.readinessTimeoutMs + s.stopTimeoutMs + SWARM_WAIT_EXTRA_MS;
+        return [['Swarm update (readiness-timeout + stop-timeout + 20s)', wait], ['Swarm restore', wait], engine];
+    }
+    if (s.strategy === 'recreate') {
+        // Stop the old, get the new ready; on failure the old one's readiness again (at most 30 s).
+        return [stop, readiness, ['the old one ready again', Math.min(s.readinessTimeoutMs, 30_000)], engine];
+    }
+    return [
+        readiness,
+        ['switch', PROXY_SWITCH_MS],
+        ['settle-time', s.settleMs],
+        ...(s.settleMs > 0 ? [['switch after settle', PROXY_SWITCH_MS]] : []),
+        ['drain-timeout', s.drainTimeoutMs],
+        stop,
+        engine,
+    ];
+}
+/**
+ * The longest the phases under the deploy lock can take, as far as inputs bound them: the
+ * lock-ttl must not be shorter. pre-/post-deploy hooks have no timeout of their own: the lock's
+ * heartbeat covers them (and every phase) while the deploy runs.
+ */
+function lockGuardedMs(s) {
+    return lockGuardedTerms(s).reduce((sum, [, ms]) => sum + ms, 0);
+}
+function lockGuardedParts(s) {
+    return lockGuardedTerms(s)
+        .filter(([, ms]) => ms > 0)
+        .map(([name, ms]) => `${name} ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatDuration */ .a3)(ms)}`)
+        .join(' + ');
+}
+
+
+/***/ }),
+
+/***/ 1246:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   G: () => (/* binding */ tarArchive)
+/* harmony export */ });
+function field(buffer, offset, length, value) {
+    buffer.write(value, offset, Math.min(length, Buffer.byteLength(value)), 'utf8');
+}
+function octal(value, length) {
+    return `${value.toString(8).padStart(length - 1, '0')}\0`;
+}
+function header(entry, size, mtime) {
+    const h = Buffer.alloc(512, 0);
+    const dir = entry.name.endsWith('/');
+    if (Buffer.byteLength(entry.name) > 100)
+        throw new Error(`tar entry name too long: ${entry.name}`);
+    field(h, 0, 100, entry.name);
+    field(h, 100, 8, octal(entry.mode ?? (dir ? 0o755 : 0o644), 8));
+    field(h, 108, 8, octal(0, 8));
+    field(h, 116, 8, octal(0, 8));
+    field(h, 124, 12, octal(size, 12));
+    field(h, 136, 12, octal(mtime, 12));
+    field(h, 148, 8, '        ');
+    field(h, 156, 1, dir ? '5' : '0');
+    field(h, 257, 6, 'ustar\0');
+    field(h, 263, 2, '00');
+    field(h, 265, 32, 'root');
+    field(h, 297, 32, 'root');
+    let sum = 0;
+    for (const byte of h)
+        sum += byte;
+    field(h, 148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
+    return h;
+}
+/** The tar archive of `entries` (owned by root, mtime now). */
+function tarArchive(entries, mtime = Math.floor(Date.now() / 1000)) {
+    const parts = [];
+    for (const entry of entries) {
+        const body = entry.name.endsWith('/') ? Buffer.alloc(0) : Buffer.isBuffer(entry.content) ? entry.content : Buffer.from(entry.content ?? '', 'utf8');
+        parts.push(header(entry, body.length, mtime), body);
+        const pad = (512 - (body.length % 512)) % 512;
+        if (pad > 0)
+            parts.push(Buffer.alloc(pad, 0));
+    }
+    parts.push(Buffer.alloc(1024, 0));
+    return Buffer.concat(parts);
 }
 
 
@@ -106927,7 +107163,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 7863:
+/***/ 5916:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -106960,7 +107196,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   sn: () => (/* reexport */ timingsTable)
 });
 
-// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, MIN_MASKED_LINE, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, dockerModemOptions, inputEnvName, isValidHost, isValidTag, mapInputs, parseBoolean, parseChoice, parseDockerHost, parseDuration, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, reportFailure, runnerInputs, secretParts
+// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, MIN_MASKED_LINE, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, dockerModemOptions, inputEnvName, isValidHost, isValidTag, mapInputs, parseBoolean, parseChoice, parseDockerHost, parseDuration, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, reportFailure, resolveWorkspacePath, runnerInputs, runnerPathRoots, secretParts
 
 // EXTERNAL MODULE: ../packages/kit/src/errors.ts
 var errors = __nccwpck_require__(3449);
@@ -107863,7 +108099,69 @@ function describeRegistryFailure(text) {
 
 
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: ../packages/kit/src/paths.ts
+// Path inputs: every file or folder an action reads on the runner must lie inside the
+// workspace (or the runner's temp folder), symlinks followed. `upload: /proc/self/environ`
+// or `context: ../..` would otherwise hand a step's environment or the runner's files to a
+// server.
+
+
+
+/** The runner's roots from its environment (the workspace falls back to the current folder). */
+function runnerPathRoots(env = process.env) {
+    return { workspace: env['GITHUB_WORKSPACE'] || process.cwd(), runnerTemp: env['RUNNER_TEMP'] || undefined };
+}
+function real(p) {
+    try {
+        return realpathSync(p);
+    }
+    catch {
+        return path.resolve(p);
+    }
+}
+function isInside(child, parent) {
+    const rel = path.relative(parent, child);
+    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+/**
+ * Resolves `value` (relative to the workspace, or absolute) and returns the absolute path.
+ * Throws a ConfigurationError naming `input` when the path, or what a symlink on it points
+ * to, lies outside the workspace and RUNNER_TEMP. A path that does not exist yet is checked
+ * through its nearest existing parent, so a later symlink cannot escape either.
+ */
+function resolveWorkspacePath(value, input, roots) {
+    const resolved = path.resolve(roots.workspace, value);
+    // Follow symlinks on the longest existing prefix.
+    let existing = resolved;
+    let rest = '';
+    for (;;) {
+        try {
+            const target = realpathSync(existing);
+            existing = rest === '' ? target : path.join(target, rest);
+            break;
+        }
+        catch {
+            const parent = path.dirname(existing);
+            if (parent === existing)
+                break;
+            rest = rest === '' ? path.basename(existing) : path.join(path.basename(existing), rest);
+            existing = parent;
+        }
+    }
+    const allowed = [roots.workspace, roots.runnerTemp].filter((r) => Boolean(r)).map(real);
+    if (!allowed.some((root) => isInside(existing, root))) {
+        const where = roots.runnerTemp ? `the workspace (${roots.workspace}) or RUNNER_TEMP` : `the workspace (${roots.workspace})`;
+        throw new ConfigurationError(`Input "${input}" is "${value}", which resolves to ${existing}, outside ${where}. Give a path inside the checkout, relative to the workspace; symlinks that lead out of it are refused too.`, input);
+    }
+    return resolved;
+}
+
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
+
 
 
 
@@ -107940,7 +108238,7 @@ async function retry(fn, options) {
 
 /***/ }),
 
-/***/ 9699:
+/***/ 7520:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -109180,120 +109478,6 @@ var external_node_http_default = /*#__PURE__*/__nccwpck_require__.n(external_nod
 // EXTERNAL MODULE: ../node_modules/dockerode/lib/docker.js
 var docker = __nccwpck_require__(9742);
 var docker_default = /*#__PURE__*/__nccwpck_require__.n(docker);
-;// CONCATENATED MODULE: ../packages/kit/src/ssh/docker.ts
-
-
-
-/** ssh2 channels are Duplex streams; Node's HTTP client also calls a few socket methods. */
-function asSocket(stream) {
-    const s = stream;
-    for (const method of ['setTimeout', 'setNoDelay', 'setKeepAlive', 'ref', 'unref']) {
-        if (typeof s[method] !== 'function')
-            s[method] = () => s;
-    }
-    return s;
-}
-function streamLocal(client, socketPath) {
-    return new Promise((resolve, reject) => {
-        client.openssh_forwardOutStreamLocal(socketPath, (err, stream) => (err ? reject(err) : resolve(stream)));
-    });
-}
-function dialStdio(client) {
-    return new Promise((resolve, reject) => {
-        // A fixed command: nothing from the inputs is ever part of it.
-        client.exec('docker system dial-stdio', (err, stream) => (err ? reject(err) : resolve(stream)));
-    });
-}
-function agentFor(open) {
-    const agent = new (external_node_http_default()).Agent({ keepAlive: false, maxSockets: 8 });
-    agent.createConnection = (_options, callback) => {
-        open().then((stream) => callback(null, asSocket(stream)), (error) => callback(error instanceof Error ? error : new Error((0,errors/* errorMessage */.gJ)(error))));
-        return undefined;
-    };
-    return agent;
-}
-function dockerThrough(client, transport, socketPath) {
-    const open = transport === 'stream-local' ? () => streamLocal(client, socketPath) : () => dialStdio(client);
-    return new (docker_default())({ protocol: 'http', host: 'docker.invalid', port: 80, agent: agentFor(open) });
-}
-/**
- * The Docker Engine API of the server, over the one SSH connection: stream-local forwarding
- * to `socketPath` (no shell, no docker CLI on the server), or `docker system dial-stdio`
- * over exec where the server forbids forwarding. Proves the connection with a ping.
- */
-async function openDockerOverSsh(client, socketPath, log) {
-    const forwarded = dockerThrough(client, 'stream-local', socketPath);
-    try {
-        await forwarded.ping();
-        return { docker: forwarded, transport: 'stream-local' };
-    }
-    catch (error) {
-        log?.(`stream-local forwarding to ${socketPath} failed (${(0,errors/* errorMessage */.gJ)(error)}); trying docker system dial-stdio`);
-    }
-    const viaExec = dockerThrough(client, 'dial-stdio', socketPath);
-    try {
-        await viaExec.ping();
-        return { docker: viaExec, transport: 'dial-stdio' };
-    }
-    catch (error) {
-        throw new Error(`The Docker API at ${socketPath} could not be reached over SSH, neither by socket forwarding nor by "docker system dial-stdio" (${(0,errors/* errorMessage */.gJ)(error)}). Check docker-socket, that the user may use it (docker group), and AllowStreamLocalForwarding on the server.`, { cause: error });
-    }
-}
-
-;// CONCATENATED MODULE: ../packages/kit/src/ssh/forward.ts
-
-
-/**
- * A TCP connection made by the SSH server on our behalf (`direct-tcpip`, like `ssh -L`):
- * the server dials `host:port` from its own network, so a container's private address on a
- * Docker network, or the server's loopback, is reachable without publishing anything.
- */
-function forwardTcp(client, host, port) {
-    return new Promise((resolve, reject) => {
-        client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => (err ? reject(err) : resolve(stream)));
-    });
-}
-/**
- * One HTTP GET to `host:port` as seen from the SSH server (readiness probes, smoke checks of
- * containers that publish no port). Bounded by `timeoutMs`; the channel is closed after it.
- */
-async function httpGetThroughSsh(client, target, options) {
-    const limit = options.maxBodyBytes ?? 4096;
-    // AbortSignal.timeout takes whole milliseconds only.
-    const deadline = AbortSignal.timeout(Math.max(1, Math.round(options.timeoutMs)));
-    const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
-    signal.throwIfAborted();
-    let stream;
-    const opened = forwardTcp(client, target.host, target.port);
-    const aborted = new Promise((_, reject) => {
-        signal.addEventListener('abort', () => reject(new Error(`no answer from ${target.host}:${target.port} within ${options.timeoutMs} ms`)), { once: true });
-    });
-    try {
-        stream = await Promise.race([opened, aborted]);
-        const channel = stream;
-        return await Promise.race([
-            new Promise((resolve, reject) => {
-                const request = external_node_http_default().request({ host: target.host, port: target.port, path: target.path, method: 'GET', createConnection: () => channel, headers: { Connection: 'close', 'User-Agent': 'gangway-deploy' } }, (response) => {
-                    let body = '';
-                    response.setEncoding('utf8');
-                    response.on('data', (chunk) => {
-                        if (body.length < limit)
-                            body += chunk.slice(0, limit - body.length);
-                    });
-                    response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-                    response.on('error', reject);
-                });
-                request.on('error', (error) => reject(new Error((0,errors/* errorMessage */.gJ)(error))));
-                request.end();
-            }),
-            aborted,
-        ]);
-    }
-    finally {
-        opened.then((s) => s.destroy(), () => undefined);
-    }
-}
-
 ;// CONCATENATED MODULE: ../packages/kit/src/ssh/exec.ts
 
 /**
@@ -109363,11 +109547,133 @@ function runOverSsh(client, argv, options) {
     });
 }
 
+;// CONCATENATED MODULE: ../packages/kit/src/ssh/docker.ts
+
+
+
+
+/** ssh2 channels are Duplex streams; Node's HTTP client also calls a few socket methods. */
+function asSocket(stream) {
+    const s = stream;
+    for (const method of ['setTimeout', 'setNoDelay', 'setKeepAlive', 'ref', 'unref']) {
+        if (typeof s[method] !== 'function')
+            s[method] = () => s;
+    }
+    return s;
+}
+function streamLocal(client, socketPath) {
+    return new Promise((resolve, reject) => {
+        client.openssh_forwardOutStreamLocal(socketPath, (err, stream) => (err ? reject(err) : resolve(stream)));
+    });
+}
+/**
+ * The exec command that reaches the Engine at `socketPath`: the docker CLI told which socket
+ * (`-H unix://…`), so that it never falls back to the server's default engine (or DOCKER_HOST).
+ * Every word is single-quoted as runOverSsh does: the path reaches the login shell as one word.
+ */
+function dialStdioCommand(socketPath) {
+    return ['docker', '-H', `unix://${socketPath}`, 'system', 'dial-stdio'].map(shellQuote).join(' ');
+}
+function dialStdio(client, socketPath) {
+    return new Promise((resolve, reject) => {
+        client.exec(dialStdioCommand(socketPath), (err, stream) => (err ? reject(err) : resolve(stream)));
+    });
+}
+function agentFor(open) {
+    const agent = new (external_node_http_default()).Agent({ keepAlive: false, maxSockets: 8 });
+    agent.createConnection = (_options, callback) => {
+        open().then((stream) => callback(null, asSocket(stream)), (error) => callback(error instanceof Error ? error : new Error((0,errors/* errorMessage */.gJ)(error))));
+        return undefined;
+    };
+    return agent;
+}
+function dockerThrough(client, transport, socketPath) {
+    const open = transport === 'stream-local' ? () => streamLocal(client, socketPath) : () => dialStdio(client, socketPath);
+    return new (docker_default())({ protocol: 'http', host: 'docker.invalid', port: 80, agent: agentFor(open) });
+}
+/**
+ * The Docker Engine API of the server, over the one SSH connection: stream-local forwarding
+ * to `socketPath` (no shell, no docker CLI on the server), or `docker system dial-stdio`
+ * over exec where the server forbids forwarding. Proves the connection with a ping.
+ */
+async function openDockerOverSsh(client, socketPath, log) {
+    const forwarded = dockerThrough(client, 'stream-local', socketPath);
+    try {
+        await forwarded.ping();
+        return { docker: forwarded, transport: 'stream-local' };
+    }
+    catch (error) {
+        log?.(`stream-local forwarding to ${socketPath} failed (${(0,errors/* errorMessage */.gJ)(error)}); trying docker -H unix://${socketPath} system dial-stdio`);
+    }
+    const viaExec = dockerThrough(client, 'dial-stdio', socketPath);
+    try {
+        await viaExec.ping();
+        return { docker: viaExec, transport: 'dial-stdio' };
+    }
+    catch (error) {
+        throw new Error(`The Docker API at ${socketPath} could not be reached over SSH, neither by socket forwarding nor by "docker system dial-stdio" (${(0,errors/* errorMessage */.gJ)(error)}). Check docker-socket, that the user may use it (docker group), and AllowStreamLocalForwarding on the server.`, { cause: error });
+    }
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/ssh/forward.ts
+
+
+/**
+ * A TCP connection made by the SSH server on our behalf (`direct-tcpip`, like `ssh -L`):
+ * the server dials `host:port` from its own network, so a container's private address on a
+ * Docker network, or the server's loopback, is reachable without publishing anything.
+ */
+function forwardTcp(client, host, port) {
+    return new Promise((resolve, reject) => {
+        client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => (err ? reject(err) : resolve(stream)));
+    });
+}
+/**
+ * One HTTP GET to `host:port` as seen from the SSH server (readiness probes, smoke checks of
+ * containers that publish no port). Bounded by `timeoutMs`; the channel is closed after it.
+ */
+async function httpGetThroughSsh(client, target, options) {
+    const limit = options.maxBodyBytes ?? 4096;
+    // AbortSignal.timeout takes whole milliseconds only.
+    const deadline = AbortSignal.timeout(Math.max(1, Math.round(options.timeoutMs)));
+    const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+    signal.throwIfAborted();
+    let stream;
+    const opened = forwardTcp(client, target.host, target.port);
+    const aborted = new Promise((_, reject) => {
+        signal.addEventListener('abort', () => reject(new Error(`no answer from ${target.host}:${target.port} within ${options.timeoutMs} ms`)), { once: true });
+    });
+    try {
+        stream = await Promise.race([opened, aborted]);
+        const channel = stream;
+        return await Promise.race([
+            new Promise((resolve, reject) => {
+                const request = external_node_http_default().request({ host: target.host, port: target.port, path: target.path, method: 'GET', createConnection: () => channel, headers: { Connection: 'close', 'User-Agent': 'gangway-deploy' } }, (response) => {
+                    let body = '';
+                    response.setEncoding('utf8');
+                    response.on('data', (chunk) => {
+                        if (body.length < limit)
+                            body += chunk.slice(0, limit - body.length);
+                    });
+                    response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+                    response.on('error', reject);
+                });
+                request.on('error', (error) => reject(new Error((0,errors/* errorMessage */.gJ)(error))));
+                request.end();
+            }),
+            aborted,
+        ]);
+    }
+    finally {
+        opened.then((s) => s.destroy(), () => undefined);
+    }
+}
+
 ;// CONCATENATED MODULE: external "node:dns/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns/promises");
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_namespaceObject);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+var external_node_fs_default = /*#__PURE__*/__nccwpck_require__.n(external_node_fs_);
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
 var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
@@ -109614,6 +109920,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+
+/***/ }),
+
+/***/ 3024:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 
 /***/ }),
 

@@ -8,7 +8,7 @@ import type { ContainerSummary } from './engine.ts';
 import type { HostContext } from './host-context.ts';
 import type { HeldLock } from './lock.ts';
 import type { PulledImage } from './pull.ts';
-import { pullForDeploy, releaseDeployLock, takeDeployLock, type LockEvents } from './pull-and-lock.ts';
+import { confirmDeployLock, pullForDeploy, releaseDeployLock, takeDeployLock, type LockEvents } from './pull-and-lock.ts';
 import { applyRetention, byDeployTime, type RetentionResult } from './retention.ts';
 import { chooseRollback } from './rollback.ts';
 import { servingContainer, tidyInterrupted } from './serving.ts';
@@ -161,6 +161,8 @@ export class HostDeployer {
         plan = { ...(current ? { from: current } : {}), to: { kind: 'create', spec }, preDeploy: s.preDeploy, postDeploy: s.postDeploy };
       }
       if (plan.from) report.previous = { id: plan.from.id, name: plan.from.name };
+      const held = lock;
+      plan.confirmLock = () => confirmDeployLock(ctx, held);
 
       const outcome = await this.#strategy.swap(ctx, plan);
       if (outcome.container) report.container = outcome.container;
@@ -173,6 +175,11 @@ export class HostDeployer {
       }
       report.result = s.rollback ? 'rolled-back-on-request' : 'deployed';
 
+      // Cancelled: the switch stands, and the step must end within the runner's grace period.
+      if (ctx.signal?.aborted) {
+        ctx.log.info('cancelled: retention is left to the next deploy');
+        return { report };
+      }
       const protect = [outcome.container?.id, plan.from?.id].filter((id): id is string => !!id);
       report.retention = await ctx.clock.time('retention', () =>
         applyRetention(ctx.engine, s.app, s.keep, { protect, log: (l) => ctx.log.info(l), warn: (l) => ctx.log.warn(l) }),

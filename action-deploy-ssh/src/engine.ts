@@ -81,6 +81,8 @@ export interface DeployEngine {
   removeImage(id: string): Promise<RemoveImageResult>;
   /** Extracts a tar archive into `path` of the container (created or running). */
   putArchive(id: string, path: string, tar: Buffer): Promise<void>;
+  /** The content of one regular file of a container (created or running); undefined when it has none there. */
+  readFile(id: string, path: string): Promise<string | undefined>;
   renameContainer(id: string, name: string): Promise<void>;
   networkExists(name: string): Promise<boolean>;
   createNetwork(name: string, labels: Record<string, string>): Promise<void>;
@@ -106,6 +108,19 @@ export function demuxDockerStream(buffer: Buffer): string {
     offset += 8 + size;
   }
   return out + buffer.subarray(offset).toString('utf8');
+}
+
+/** The content of the first regular file of a tar archive (the Engine's get-archive of one file). */
+export function firstTarFile(tar: Buffer): string | undefined {
+  for (let offset = 0; offset + 512 <= tar.length; ) {
+    const name = tar.subarray(offset, offset + 100).toString('utf8').replace(/\0.*$/s, '');
+    if (name === '') return undefined;
+    const size = Number.parseInt(tar.subarray(offset + 124, offset + 136).toString('utf8').replace(/\0.*$/s, '').trim() || '0', 8);
+    const type = String.fromCharCode(tar[offset + 156] ?? 0);
+    if (type === '0' || type === '\0') return tar.subarray(offset + 512, offset + 512 + size).toString('utf8');
+    offset += 512 + Math.ceil(size / 512) * 512;
+  }
+  return undefined;
 }
 
 interface RawInspect {
@@ -273,6 +288,18 @@ export function dockerEngine(docker: Docker): DeployEngine {
     },
     async putArchive(id, path, tar) {
       await docker.getContainer(id).putArchive(tar, { path });
+    },
+    async readFile(id, path) {
+      let stream: NodeJS.ReadableStream;
+      try {
+        stream = await docker.getContainer(id).getArchive({ path });
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined;
+        throw error;
+      }
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(Buffer.from(chunk));
+      return firstTarFile(Buffer.concat(chunks));
     },
     async renameContainer(id, name) {
       await docker.getContainer(id).rename({ name });

@@ -5,6 +5,19 @@ import { randomUUID } from 'node:crypto';
 import { formatDuration, sleep } from '@gangway/kit';
 import { LABEL, lockName, type Provenance } from './container-spec.ts';
 import { NameConflictError, type ContainerSummary, type DeployEngine } from './engine.ts';
+import { tarArchive } from './tar.ts';
+
+/**
+ * The holder's heartbeat: a file in the (never started) marker container, rewritten with the
+ * engine's time while the lock is held. Labels cannot change after create, files can; a lock is
+ * stale once neither its acquired-at label nor this file is younger than the taker's lock-ttl.
+ */
+export const LOCK_HEARTBEAT_FILE = '/gangway-lock-heartbeat';
+
+/** How often the holder refreshes its lock: well inside the shortest lock-ttl the settings accept. */
+export function lockHeartbeatMs(ttlMs: number): number {
+  return Math.max(1000, Math.min(15_000, Math.floor(ttlMs / 4)));
+}
 
 export interface LockHolder {
   runUrl: string;
@@ -102,9 +115,11 @@ export async function acquireLock(engine: DeployEngine, options: LockOptions): P
     const held = await currentLock(engine, options.app);
     if (!held) continue; // released between our create and our look: try again at once
     const holder = holderOf(held.labels);
-    const age = (await engine.now()).getTime() - Date.parse(holder.acquiredAt);
+    const beat = await lastHeartbeat(engine, held.id);
+    const since = Math.max(Date.parse(holder.acquiredAt), beat ?? Number.NaN);
+    const age = (await engine.now()).getTime() - (Number.isFinite(since) ? since : Date.parse(holder.acquiredAt));
     if (Number.isFinite(age) && age > options.ttlMs) {
-      options.warn(`The deploy lock of ${options.app} is stale (held for ${formatDuration(age)}, lock-ttl ${formatDuration(options.ttlMs)}) by ${describeHolder(holder)}: taking it over.`);
+      options.warn(`The deploy lock of ${options.app} is stale (held for ${formatDuration(age)}${beat !== undefined ? ' since its last heartbeat' : ''}, lock-ttl ${formatDuration(options.ttlMs)}) by ${describeHolder(holder)}: taking it over.`);
       // By id: if another deploy took over first, this removes nothing of theirs.
       await engine.removeContainer(held.id, { force: true });
       continue;
@@ -128,4 +143,84 @@ export async function releaseLock(engine: DeployEngine, lock: HeldLock): Promise
   if (details.labels[LABEL.lockToken] !== lock.token) return false;
   await engine.removeContainer(lock.containerId, { force: true });
   return true;
+}
+
+/** The engine time of the holder's last heartbeat (ms), if it wrote one. */
+async function lastHeartbeat(engine: DeployEngine, markerId: string): Promise<number | undefined> {
+  const text = await engine.readFile(markerId, LOCK_HEARTBEAT_FILE).catch(() => undefined);
+  const t = text === undefined ? Number.NaN : Date.parse(text.trim());
+  return Number.isFinite(t) ? t : undefined;
+}
+
+/** The lock is no longer this run's: taken over as stale by another deploy, or removed. */
+export class LockLostError extends Error {
+  constructor(app: string, holder: LockHolder | undefined) {
+    super(
+      `The deploy lock of ${app} is no longer this run's (${holder ? `now held by ${describeHolder(holder)}` : 'its marker is gone'}): another deploy may be changing ${app}, so this one stops before switching anything. If it was taken over as stale, raise lock-ttl on the other run.`,
+    );
+    this.name = 'LockLostError';
+  }
+}
+
+/** Throws LockLostError unless the marker is still there with this run's token. */
+export async function confirmLockHeld(engine: DeployEngine, app: string, lock: HeldLock): Promise<void> {
+  const details = await engine.inspectContainer(lock.containerId);
+  if (details && details.labels[LABEL.lockToken] === lock.token) return;
+  const now = await currentLock(engine, app).catch(() => undefined);
+  throw new LockLostError(app, now ? holderOf(now.labels) : undefined);
+}
+
+export interface LockHeartbeat {
+  /** Set once a beat found the lock gone or another run's. */
+  readonly lost: LockLostError | undefined;
+  /** No more beats; waits for one in flight. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Refreshes the lock every `intervalMs` (the engine's time into LOCK_HEARTBEAT_FILE) until
+ * stopped, so that a long deploy (a slow readiness, a long settle-time, a hook) is never taken
+ * for stale. A beat that fails only warns, once, and the next one tries again; a beat that finds
+ * the lock no longer this run's stops beating and says so.
+ */
+export function startLockHeartbeat(engine: DeployEngine, app: string, lock: HeldLock, options: { intervalMs: number; warn: (line: string) => void }): LockHeartbeat {
+  let stopped = false;
+  let lost: LockLostError | undefined;
+  let failing = false;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
+  const beat = async (): Promise<void> => {
+    try {
+      await confirmLockHeld(engine, app, lock);
+      const now = (await engine.now()).toISOString();
+      await engine.putArchive(lock.containerId, '/', tarArchive([{ name: LOCK_HEARTBEAT_FILE.slice(1), content: `${now}\n` }]));
+      failing = false;
+    } catch (error) {
+      if (error instanceof LockLostError) {
+        lost = error;
+        options.warn(error.message);
+        return;
+      }
+      if (!failing) options.warn(`Could not refresh the deploy lock ${lock.name} (${error instanceof Error ? error.message : String(error)}); trying again in ${formatDuration(options.intervalMs)}`);
+      failing = true;
+    }
+    if (!stopped) schedule();
+  };
+  const schedule = (): void => {
+    timer = setTimeout(() => {
+      inFlight = beat();
+    }, options.intervalMs);
+    timer.unref();
+  };
+  schedule();
+  return {
+    get lost() {
+      return lost;
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await inFlight;
+    },
+  };
 }

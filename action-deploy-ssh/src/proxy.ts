@@ -288,16 +288,18 @@ async function newWorkersStarted(engine: DeployEngine, proxyId: string, before: 
  * requests and exited, or `timeoutMs`. True when they are all gone, false on timeout; undefined
  * when the proxy cannot tell: then the whole timeout is waited.
  */
-export async function drainOldWorkers(engine: DeployEngine, proxyId: string, before: Set<number> | undefined, timeoutMs: number, options: { intervalMs?: number } = {}): Promise<boolean | undefined> {
+export async function drainOldWorkers(engine: DeployEngine, proxyId: string, before: Set<number> | undefined, timeoutMs: number, options: { intervalMs?: number; signal?: AbortSignal } = {}): Promise<boolean | undefined> {
   const started = performance.now();
+  // A cancelled job stops waiting (false): nginx's old workers finish their requests by themselves.
+  const pause = (ms: number): Promise<boolean> => sleep(ms, options.signal).then(() => true, () => false);
   for (;;) {
+    if (options.signal?.aborted) return false;
     const now = before ? await workerPids(engine, proxyId) : undefined;
     if (!before || !now) {
-      await sleep(Math.max(0, timeoutMs - (performance.now() - started)));
-      return undefined;
+      return (await pause(Math.max(0, timeoutMs - (performance.now() - started)))) ? undefined : false;
     }
     if (![...before].some((pid) => now.has(pid))) return true;
     if (performance.now() - started >= timeoutMs) return false;
-    await sleep(options.intervalMs ?? 200);
+    if (!(await pause(options.intervalMs ?? 200))) return false;
   }
 }

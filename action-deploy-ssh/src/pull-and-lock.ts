@@ -5,7 +5,7 @@ import { ConfigurationError, errorMessage, formatImageReference, type ImageRefer
 import type { Provenance } from './container-spec.ts';
 import { ensureRoomForPull, isNoSpaceError, noSpaceError } from './disk-space.ts';
 import type { HostContext } from './host-context.ts';
-import { acquireLock, releaseLock, type HeldLock } from './lock.ts';
+import { acquireLock, confirmLockHeld, lockHeartbeatMs, releaseLock, startLockHeartbeat, type HeldLock, type LockHeartbeat } from './lock.ts';
 import { pullImage, type PulledImage } from './pull.ts';
 
 export interface LockEvents {
@@ -48,11 +48,27 @@ export async function takeDeployLock(ctx: HostContext, image: string, provenance
     }),
   );
   locks.acquired(ctx.host, lock);
+  heartbeats.set(lock.token, startLockHeartbeat(ctx.engine, s.app, lock, { intervalMs: lockHeartbeatMs(s.lockTtlMs), warn: (l) => ctx.log.warn(l) }));
   return lock;
+}
+
+/** The heartbeat of each lock this process holds (by token), stopped when the lock is released. */
+const heartbeats = new Map<string, LockHeartbeat>();
+
+/**
+ * Right before a switch: the lock must still be this run's (not taken over as stale by another
+ * deploy, not removed by hand). Throws LockLostError otherwise, so nothing is switched.
+ */
+export async function confirmDeployLock(ctx: HostContext, lock: HeldLock): Promise<void> {
+  const lost = heartbeats.get(lock.token)?.lost;
+  if (lost) throw lost;
+  await confirmLockHeld(ctx.engine, ctx.settings.app, lock);
 }
 
 /** Releases the lock; on failure only warns (the post step tries again). Never throws. */
 export async function releaseDeployLock(ctx: HostContext, lock: HeldLock, locks: LockEvents): Promise<void> {
+  await heartbeats.get(lock.token)?.stop();
+  heartbeats.delete(lock.token);
   await ctx.clock
     .time('unlock', () => releaseLock(ctx.engine, lock))
     .then(() => locks.released(ctx.host, lock))

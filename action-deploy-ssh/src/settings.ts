@@ -3,6 +3,7 @@
 import path from 'node:path';
 import {
   ConfigurationError,
+  formatDuration,
   Inputs,
   parseHostPort,
   parseByteSize,
@@ -436,7 +437,12 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
     throw new ConfigurationError(`Input "sha" is "${sha}", which is not a commit sha. Give the full hex sha (e.g. github.sha).`, 'sha');
   }
 
-  return {
+  const readinessTimeoutMs = inputs.duration('readiness-timeout') ?? 60_000;
+  if (readinessTimeoutMs > 3_600_000) {
+    throw new ConfigurationError(`Input "readiness-timeout" is ${inputs.raw('readiness-timeout')}: at most 1h (the deploy lock stays held while the new container gets ready). Use e.g. 90s.`, 'readiness-timeout');
+  }
+
+  const settings: DeploySettings = {
     ...(github ? { github } : {}),
     ...(sha ? { sha } : {}),
     hosts,
@@ -469,7 +475,7 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
     onFailure: inputs.choice('on-failure', ON_FAILURE, 'rollback'),
     stopTimeoutMs: inputs.duration('stop-timeout') ?? 30_000,
     readiness,
-    readinessTimeoutMs: inputs.duration('readiness-timeout') ?? 60_000,
+    readinessTimeoutMs,
     keep: inputs.integer('keep', { min: 1, max: 50 }) ?? 3,
     minFreeSpaceBytes: parseByteSize(inputs.string('min-free-space') ?? '1GiB', 'min-free-space'),
     lockTimeoutMs: inputs.duration('lock-timeout') ?? 600_000,
@@ -477,4 +483,61 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
     preDeploy,
     postDeploy,
   };
+  // Another run takes a lock over once it is older than its lock-ttl (since its last heartbeat):
+  // a lock-ttl shorter than this run's own phases under the lock would invite that mid-deploy.
+  const guarded = lockGuardedMs(settings);
+  if (settings.lockTtlMs < guarded) {
+    throw new ConfigurationError(
+      `Input "lock-ttl" is ${inputs.raw('lock-ttl') || formatDuration(settings.lockTtlMs)}, shorter than the longest this deploy can hold its lock: at least ${formatDuration(guarded)} (${lockGuardedParts(settings)}). Raise lock-ttl to ${formatDuration(guarded)} or more, or shorten those timeouts.`,
+      'lock-ttl',
+    );
+  }
+  return settings;
+}
+
+/** What a proxy switch may take besides the Engine calls: nginx starting its new workers (proxy.ts waits at most 10 s). */
+const PROXY_SWITCH_MS = 10_000;
+/** The Engine calls between the bounded waits (create, start, inspect, put-archive, retention, unlock). */
+const ENGINE_CALLS_MS = 20_000;
+/** Swarm's monitor window and the slack its wait adds (swarm.ts). */
+const SWARM_WAIT_EXTRA_MS = 20_000;
+
+function lockGuardedTerms(s: DeploySettings): Array<[string, number]> {
+  const readiness: [string, number] = ['readiness-timeout', s.readinessTimeoutMs];
+  const stop: [string, number] = ['stop-timeout', s.stopTimeoutMs];
+  const engine: [string, number] = ['Engine calls', ENGINE_CALLS_MS];
+  if (s.target === 'swarm') {
+    // The update's verdict, then at worst a restore that waits as long again.
+    const wait = s.readinessTimeoutMs + s.stopTimeoutMs + SWARM_WAIT_EXTRA_MS;
+    return [['Swarm update (readiness-timeout + stop-timeout + 20s)', wait], ['Swarm restore', wait], engine];
+  }
+  if (s.strategy === 'recreate') {
+    // Stop the old, get the new ready; on failure the old one's readiness again (at most 30 s).
+    return [stop, readiness, ['the old one ready again', Math.min(s.readinessTimeoutMs, 30_000)], engine];
+  }
+  return [
+    readiness,
+    ['switch', PROXY_SWITCH_MS],
+    ['settle-time', s.settleMs],
+    ...(s.settleMs > 0 ? [['switch after settle', PROXY_SWITCH_MS] as [string, number]] : []),
+    ['drain-timeout', s.drainTimeoutMs],
+    stop,
+    engine,
+  ];
+}
+
+/**
+ * The longest the phases under the deploy lock can take, as far as inputs bound them: the
+ * lock-ttl must not be shorter. pre-/post-deploy hooks have no timeout of their own: the lock's
+ * heartbeat covers them (and every phase) while the deploy runs.
+ */
+export function lockGuardedMs(s: DeploySettings): number {
+  return lockGuardedTerms(s).reduce((sum, [, ms]) => sum + ms, 0);
+}
+
+function lockGuardedParts(s: DeploySettings): string {
+  return lockGuardedTerms(s)
+    .filter(([, ms]) => ms > 0)
+    .map(([name, ms]) => `${name} ${formatDuration(ms)}`)
+    .join(' + ');
 }

@@ -13,7 +13,7 @@ import { LABEL, type Provenance } from './container-spec.ts';
 import type { HostReport } from './deployer.ts';
 import type { HostContext } from './host-context.ts';
 import type { HeldLock } from './lock.ts';
-import { pullForDeploy, releaseDeployLock, takeDeployLock } from './pull-and-lock.ts';
+import { confirmDeployLock, pullForDeploy, releaseDeployLock, takeDeployLock } from './pull-and-lock.ts';
 import type { DeploySettings } from './settings.ts';
 import type { SwarmEngine, SwarmServiceSpec, SwarmTask, SwarmUpdateStatus } from './swarm-engine.ts';
 import type { LockEvents } from './pull-and-lock.ts';
@@ -312,6 +312,8 @@ export class SwarmDeployer {
 
       report.container = { id: current.id, name: s.app };
       ctx.log.info(`updating the Swarm service ${s.app} (${swarmOrder(s)}, rollback on failure, monitor ${formatDuration(SWARM_MONITOR_MS)})`);
+      // Another deploy may have taken the lock over meanwhile: then this one updates nothing.
+      await confirmDeployLock(ctx, lock);
       const warnings = await ctx.clock.time('update', () => swarm.updateService(current.id, current.version, spec));
       for (const w of warnings) ctx.log.info(`Swarm: ${w}`);
       let outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}`, () => waitForUpdate(swarm, current.id, current.updateStatus, waitOptions)));

@@ -1,6 +1,7 @@
 // An in-memory Docker engine with the behaviour a deploy depends on: unique names (409),
 // ports that cannot be published twice, containers that get ready (or not) by their env,
 // images in use that cannot be removed. Every call is recorded.
+import path from 'node:path';
 import { PhaseClock, type ProgressMessage } from '@gangway/kit';
 import { NameConflictError, type ContainerCreateOptions, type ContainerDetails, type ContainerSummary, type DeployEngine, type ExecResult, type ImageDetails, type RemoveImageResult } from '../src/engine.ts';
 import type { HostContext, HostLog } from '../src/host-context.ts';
@@ -283,9 +284,16 @@ export class FakeEngine implements DeployEngine {
       const name = tar.subarray(offset, offset + 100).toString('utf8').replace(/\0.*$/s, '');
       if (name === '') break;
       const size = Number.parseInt(tar.subarray(offset + 124, offset + 136).toString('utf8').replace(/\0.*$/s, ''), 8);
-      if (!name.endsWith('/')) c.files.set(`${dir}/${name}`, tar.subarray(offset + 512, offset + 512 + size).toString('utf8'));
+      if (!name.endsWith('/')) c.files.set(path.posix.join(dir, name), tar.subarray(offset + 512, offset + 512 + size).toString('utf8'));
       offset += 512 + Math.ceil(size / 512) * 512;
     }
+  }
+
+  async readFile(id: string, file: string): Promise<string | undefined> {
+    const c = this.#find(id);
+    this.#record(`readFile ${c?.options.name ?? id} ${file}`);
+    if (!c) throw Object.assign(new Error('no such container'), { statusCode: 404 });
+    return c.files?.get(file);
   }
 
   async renameContainer(id: string, name: string): Promise<void> {

@@ -16,6 +16,13 @@ import { appImage, type ChaosImage } from './support/images.ts';
 import { loadFromInside, openChaosSession, type ChaosSession } from './support/session.ts';
 import { answeringVersion, historyRows, missingResults, sampleImage, upload } from './support/traffic.ts';
 
+/**
+ * A re-run takes the lock of a run that died holding it over as stale. lock-ttl may not be shorter
+ * than the re-run's own phases under the lock (issue #16, item 8): readiness-timeout 20s + switch
+ * 10s + settle-time 5s + switch 10s + drain-timeout 5s + stop-timeout 10s + Engine calls 20s = 80s.
+ */
+const RERUN = { 'lock-ttl': '80s', 'readiness-timeout': '20s', 'drain-timeout': '5s', 'stop-timeout': '10s' };
+
 const VPN_ACTION = path.resolve(import.meta.dirname, '..', '..', 'action-vpn-connect');
 
 let session: ChaosSession;
@@ -104,7 +111,7 @@ describe('chaos on the connection (gw-target2): SSH cut, VPN drop, engine restar
           );
           const killed = await cut;
           const afterCut = { version: await answeringVersion(app.endpoint), upstream: await app.upstream(), lock: await app.lock(), running: await runningApps() };
-          const rerun = await app.deploy({ image: to.imageRef, 'lock-ttl': '20s' });
+          const rerun = await app.deploy({ image: to.imageRef, ...RERUN });
           return { run, killed, cutAt, afterCut, rerun };
         },
         { expectVersion: to.version, result: (v) => `cut ${Math.round(v.cutAt)} ms in; step exit ${v.run.main.exitCode}; re-run exit ${v.rerun.main.exitCode}` },
@@ -179,7 +186,7 @@ describe('chaos on the connection (gw-target2): SSH cut, VPN drop, engine restar
     });
     const upstream = await app.upstream();
     const runningBeforeRerun = (await runningApps()).map((c) => c.name);
-    const rerun = await app.deploy({ image: to.imageRef, 'lock-ttl': '20s' });
+    const rerun = await app.deploy({ image: to.imageRef, ...RERUN });
     const { summary } = await inside.stop();
     const rowsAfter = await historyRows(app.endpoint);
     const lost = (await missingResults(app.endpoint, uploads)).length;
@@ -235,7 +242,7 @@ describe('chaos on the connection (gw-target2): SSH cut, VPN drop, engine restar
         );
         const { downMs } = (await restart) ?? { downMs: -1 };
         const backAfterMs = await waitFor('the service to answer again', 60_000, async () => ((await answeringVersion(app.endpoint)).startsWith('v') ? Math.round(performance.now() - restartAt) : undefined));
-        const rerun = await app.deploy({ image: to.imageRef, 'lock-ttl': '20s' });
+        const rerun = await app.deploy({ image: to.imageRef, ...RERUN });
         return { run, downMs, backAfterMs, rerun };
       },
       { expectVersion: to.version, result: (v) => `engine down ${v.downMs} ms, service back ${v.backAfterMs} ms after the restart began; step exit ${v.run.main.exitCode}; re-run exit ${v.rerun.main.exitCode}` },

@@ -68,18 +68,50 @@ async function discard(ctx: HostContext, to: ContainerRef, created: boolean): Pr
   log.info(`What ${to.name} said before it was ${created ? 'removed' : 'stopped'}:`);
   for (const line of diag.split('\n')) log.info(`  ${line}`);
   if (created) await engine.removeContainer(to.id, { force: true }).catch((e: unknown) => log.warn(`Could not remove ${to.name}: ${errorMessage(e)}`));
-  else {
-    await engine.stopContainer(to.id, Math.ceil(ctx.settings.stopTimeoutMs / 1000)).catch((e: unknown) => log.warn(`Could not stop ${to.name}: ${errorMessage(e)}`));
-    await engine.updateRestartPolicy(to.id, 'no').catch(() => undefined);
-  }
+  else await stopKept(ctx, to);
+}
+
+/** After a cancel, how long a stop request is given to reach the engine before the step goes on without its answer. */
+const CANCELLED_STOP_WAIT_MS = 1000;
+
+/** Resolves `afterMs` after `signal` aborts (never without a signal). */
+function afterAbort(signal: AbortSignal | undefined, afterMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (!signal) return;
+    const later = (): void => void setTimeout(resolve, afterMs).unref();
+    if (signal.aborted) later();
+    else signal.addEventListener('abort', later, { once: true });
+  });
+}
+
+/**
+ * Stops a container that is kept for rollback: restart policy `no` (it must not come back by
+ * itself), then SIGTERM and SIGKILL after stop-timeout. Once the job is cancelled the stop is
+ * sent but not waited out: the engine finishes it by itself, and the step must end within the
+ * runner's grace period (SIGTERM 7.5 s, SIGKILL 10 s after the cancel), not after stop-timeout.
+ */
+async function stopKept(ctx: HostContext, c: ContainerRef): Promise<void> {
+  const { engine, log, signal } = ctx;
+  const s = ctx.settings;
+  await engine.updateRestartPolicy(c.id, 'no').catch((e: unknown) => log.warn(`Could not reset the restart policy of ${c.name}: ${errorMessage(e)}`));
+  const stopped = engine.stopContainer(c.id, Math.ceil(s.stopTimeoutMs / 1000)).then(
+    () => true,
+    (e: unknown) => {
+      log.warn(`Could not stop ${c.name}: ${errorMessage(e)}`);
+      return true;
+    },
+  );
+  const done = await Promise.race([stopped, afterAbort(signal, CANCELLED_STOP_WAIT_MS).then(() => false)]);
+  if (!done) log.info(`cancelled: ${c.name} was sent its stop; the engine finishes it by itself (SIGKILL after stop-timeout ${formatDuration(s.stopTimeoutMs)}), not waiting for it`);
 }
 
 /** Waits for nginx's workers from before `switched` to finish their requests, as far as the proxy can tell. */
 async function drain(ctx: HostContext, switched: ProxySwitch, what: string): Promise<void> {
   if (switched.how !== 'reloaded') return;
   const s = ctx.settings;
-  const drained = await ctx.clock.time('drain', () => drainOldWorkers(ctx.engine, switched.proxy.id, switched.oldWorkers, s.drainTimeoutMs));
-  if (drained === false) ctx.log.warn(`nginx's old workers still had requests to ${what} after drain-timeout ${formatDuration(s.drainTimeoutMs)}; going on anyway`);
+  const drained = await ctx.clock.time('drain', () => drainOldWorkers(ctx.engine, switched.proxy.id, switched.oldWorkers, s.drainTimeoutMs, ctx.signal ? { signal: ctx.signal } : {}));
+  if (ctx.signal?.aborted) ctx.log.info(`cancelled: not waiting for nginx's old workers (they finish their requests to ${what} by themselves)`);
+  else if (drained === false) ctx.log.warn(`nginx's old workers still had requests to ${what} after drain-timeout ${formatDuration(s.drainTimeoutMs)}; going on anyway`);
   else if (drained === undefined) ctx.log.info(`waited drain-timeout ${formatDuration(s.drainTimeoutMs)} (the proxy image has no shell to tell when the old workers are done)`);
 }
 
@@ -168,6 +200,8 @@ export const blueGreen: Strategy = {
         await clock.time('post-deploy', () => log.group('post-deploy', () => execHooks(engine, to.id, 'post-deploy', plan.postDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
       }
       signal?.throwIfAborted();
+      // Another deploy may have taken the lock over meanwhile: then this one switches nothing.
+      await plan.confirmLock?.();
       switched = await clock.time('switch', () =>
         switchProxy(ctx, { name: to.name, port }, {
           // While the new one settles, the old one stays in the config as nginx's backup.
@@ -217,8 +251,7 @@ export const blueGreen: Strategy = {
       await drain(ctx, last, from.name);
       await clock.time('stop old', async () => {
         log.info(`stopping ${from.name} (kept for rollback)`);
-        await engine.stopContainer(from.id, Math.ceil(s.stopTimeoutMs / 1000)).catch((e: unknown) => log.warn(`Could not stop ${from.name}: ${errorMessage(e)}`));
-        await engine.updateRestartPolicy(from.id, 'no').catch((e: unknown) => log.warn(`Could not reset the restart policy of ${from.name}: ${errorMessage(e)}`));
+        await stopKept(ctx, from);
       });
     }
     return { ok: true, rolledBack: false, switched: true, container: to, readiness, downtimeMs: 0 };

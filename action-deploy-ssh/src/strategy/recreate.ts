@@ -58,6 +58,8 @@ export const recreate: Strategy = {
       if (plan.to.kind === 'existing') await engine.updateRestartPolicy(to.id, s.restartPolicy);
       if (plan.from) {
         const from = plan.from;
+        // Another deploy may have taken the lock over meanwhile: then this one stops nothing.
+        await plan.confirmLock?.();
         fromPolicy = (await engine.inspectContainer(from.id))?.createOptions.HostConfig?.RestartPolicy?.Name || 'no';
         await clock.time('stop old', async () => {
           log.info(`stopping ${from.name} (SIGTERM, up to ${formatDuration(s.stopTimeoutMs)})`);

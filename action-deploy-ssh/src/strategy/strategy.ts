@@ -21,6 +21,8 @@ export interface SwapPlan {
   to: SwapTarget;
   preDeploy: string[][];
   postDeploy: string[][];
+  /** Right before the switch: throws when the deploy lock is no longer this run's (nothing is switched then). */
+  confirmLock?: () => Promise<void>;
 }
 
 export interface SwapOutcome {
