@@ -24,8 +24,9 @@ export interface RollbackChoice {
 
 /**
  * `containers` are this app's, newest deploy first. The current one is `serving` (the proxy's
- * upstream under blue-green), else the running one, else the newest; the target is the next
- * older one, or its image re-created.
+ * upstream under blue-green), else the running one, else the newest; the target is the container
+ * the current one replaced (recorded on it), or that container's image re-created when it is
+ * gone; without a record, the next older container.
  */
 export async function chooseRollback(ctx: HostContext, containers: ContainerSummary[], provenance: Provenance, serving?: ContainerSummary): Promise<RollbackChoice> {
   const { settings, engine } = ctx;
@@ -34,7 +35,14 @@ export async function chooseRollback(ctx: HostContext, containers: ContainerSumm
   if (!current) throw new NothingToRollBackError(app, ctx.host, 'no container of this app exists on the server');
   const from = current.state === 'running' ? current : undefined;
   const older = containers.slice(containers.findIndex((c) => c.id === current.id) + 1);
-  const previous = older[0];
+  // The container the current one replaced, as recorded on it (image and deploy time); only
+  // without a record the next older one. After v2 was rolled back to v1 and v3 then replaced v1,
+  // the next older container is v2 — the release that was rolled back from — not v1.
+  const recordedImage = current.labels[LABEL.previousImage];
+  const recordedAt = current.labels[LABEL.previousDeployedAt];
+  const previous = recordedImage
+    ? older.find((c) => (c.labels[LABEL.image] ?? c.image) === recordedImage && (!recordedAt || c.labels[LABEL.deployedAt] === recordedAt))
+    : older[0];
   if (previous) {
     return {
       plan: { ...(from ? { from } : {}), to: { kind: 'existing', container: previous }, preDeploy: [], postDeploy: [] },

@@ -3,7 +3,7 @@ import { LABEL, lockName, type Provenance } from '../src/container-spec.ts';
 import { HostDeployer } from '../src/deployer.ts';
 import { acquireLock, LockTimeoutError, releaseLock } from '../src/lock.ts';
 import { recreate } from '../src/strategy/recreate.ts';
-import { DIGEST_V1, DIGEST_V2, FakeEngine, hostContext } from './fakes.ts';
+import { DIGEST_V1, DIGEST_V2, DIGEST_V3, FakeEngine, hostContext } from './fakes.ts';
 import { settings } from './helpers.ts';
 
 const REPO = 'registry.example.com/team/shop';
@@ -86,6 +86,24 @@ describe('rollback: true', () => {
     const policies = Object.fromEntries([...e.containers.values()].map((c) => [c.options.name, c.options.HostConfig?.RestartPolicy?.Name]));
     expect(policies[v1.report.container?.name ?? '']).toBe('unless-stopped');
     expect(policies[v2.report.container?.name ?? '']).toBe('no');
+  });
+
+  // Found by running deploy.yml on the lab (issue #15): v2 failed its smoke test and was rolled
+  // back to v1; then v3 replaced v1. A rollback must go to v1, the container v3 replaced, not to
+  // v2 (newer than v1, but rolled back from).
+  it('goes back to the container the current one replaced, never to one rolled back from', async () => {
+    const e = engine();
+    e.registry.push({ repository: REPO, tag: 'v3', digest: DIGEST_V3, id: 'sha256:img3' });
+    const v1 = await run(e, { image: `${REPO}:v1` });
+    const v2 = await run(e, { image: `${REPO}:v2` });
+    await run(e, { rollback: 'true', image: '' });
+    const v3 = await run(e, { image: `${REPO}:v3` });
+    expect(e.running('shop')).toEqual([v3.report.container?.name]);
+    const back = await run(e, { rollback: 'true', image: '' });
+    expect(back.error).toBeUndefined();
+    expect(back.report.container?.name).toBe(v1.report.container?.name);
+    expect(back.report.container?.name).not.toBe(v2.report.container?.name);
+    expect(e.running('shop')).toEqual([v1.report.container?.name]);
   });
 
   it('re-creates the previous version from its recorded image when its container is gone', async () => {
