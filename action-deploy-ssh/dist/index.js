@@ -104729,8 +104729,9 @@ class NothingToRollBackError extends Error {
 }
 /**
  * `containers` are this app's, newest deploy first. The current one is `serving` (the proxy's
- * upstream under blue-green), else the running one, else the newest; the target is the next
- * older one, or its image re-created.
+ * upstream under blue-green), else the running one, else the newest; the target is the container
+ * the current one replaced (recorded on it), or that container's image re-created when it is
+ * gone; without a record, the next older container.
  */
 async function chooseRollback(ctx, containers, provenance, serving) {
     const { settings, engine } = ctx;
@@ -104740,7 +104741,14 @@ async function chooseRollback(ctx, containers, provenance, serving) {
         throw new NothingToRollBackError(app, ctx.host, 'no container of this app exists on the server');
     const from = current.state === 'running' ? current : undefined;
     const older = containers.slice(containers.findIndex((c) => c.id === current.id) + 1);
-    const previous = older[0];
+    // The container the current one replaced, as recorded on it (image and deploy time); only
+    // without a record the next older one. After v2 was rolled back to v1 and v3 then replaced v1,
+    // the next older container is v2 — the release that was rolled back from — not v1.
+    const recordedImage = current.labels[container_spec/* LABEL */.d_.previousImage];
+    const recordedAt = current.labels[container_spec/* LABEL */.d_.previousDeployedAt];
+    const previous = recordedImage
+        ? older.find((c) => (c.labels[container_spec/* LABEL */.d_.image] ?? c.image) === recordedImage && (!recordedAt || c.labels[container_spec/* LABEL */.d_.deployedAt] === recordedAt))
+        : older[0];
     if (previous) {
         return {
             plan: { ...(from ? { from } : {}), to: { kind: 'existing', container: previous }, preDeploy: [], postDeploy: [] },
