@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { summaryAsText } from '../../scripts/demo/pipeline.ts';
+import { summaryAsText } from '@gangway/workflow-runner';
 
 describe('summaryAsText', () => {
   it('turns a job summary into lines a terminal shows', () => {

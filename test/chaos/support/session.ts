@@ -2,11 +2,9 @@
 // user's runner does (through the VPN, over SSH); the test watches it directly through the
 // target engine's unix socket on this machine, so that no fault the test injects (a cut SSH
 // connection, a dropped VPN) blinds the observer.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import Docker from 'dockerode';
 import { labStatus, readLabState, type LabState, type TargetState } from '../../../lab/src/index.ts';
-import type { LoadSummary } from '../../../lab/src/testing/load.ts';
 import { connectLabVpn, type VpnTunnel } from '../../../lab/src/testing/vpn.ts';
 
 export interface ChaosSession {
@@ -50,24 +48,4 @@ export async function openChaosSession(options: { target?: number; vpn?: boolean
   return session;
 }
 
-export interface NetnsLoad {
-  stop(): Promise<{ summary: LoadSummary; failures: Array<{ at: number; error: string }> }>;
-}
-
-/** Steady GETs from inside the target's namespace (load-cli.ts under nsenter), bounded by `maxMs`. */
-export function loadFromInside(target: TargetState, host: string, port: number, maxMs = 180_000): NetnsLoad {
-  const cli = new URL('../../../lab/src/testing/load-cli.ts', import.meta.url).pathname;
-  const child = spawn('nsenter', [`--net=/var/run/netns/${target.netns}`, process.execPath, cli, '--host', host, '--port', String(port), '--ms', String(maxMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  return {
-    async stop() {
-      if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
-      await exited;
-      const line = out.trim().split('\n').at(-1) ?? '';
-      if (!line.startsWith('{')) throw new Error(`the load inside ${target.netns} printed no summary: ${out.slice(-500)}`);
-      return JSON.parse(line) as Awaited<ReturnType<NetnsLoad['stop']>>;
-    },
-  };
-}
+export { loadFromInside, type NetnsLoad } from '../../../lab/src/testing/load-inside.ts';
