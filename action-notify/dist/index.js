@@ -29215,8 +29215,8 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5779);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9445);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4741);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4445);
 
 
 await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)({ main: (signal) => (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .i)(signal) });
@@ -29226,7 +29226,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9445:
+/***/ 4445:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -29237,8 +29237,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 18 modules
 var core = __nccwpck_require__(7867);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 13 modules
-var src = __nccwpck_require__(5779);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 14 modules
+var src = __nccwpck_require__(4741);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
 // EXTERNAL MODULE: external "os"
@@ -34265,13 +34265,117 @@ function describeApiError(error) {
 
 
 ;// CONCATENATED MODULE: ./src/github-client.ts
+// The Octokit action-notify uses, and what to say when a call to it fails: whether GitHub
+// answered (a status, which may be about permissions) or could not be reached at all (refused,
+// timed out, a name that does not resolve), so a broken network is never blamed on permissions.
 
 
-function github_client_createGitHubClient(token, apiUrl) {
-    return createGitHubClient(token, apiUrl, 'gangway-action-notify');
+/** Each API request is given up after this long (Octokit's own `timeout` option is not honoured by its fetch). */
+const API_TIMEOUT_MS = 30_000;
+/** Why a request was aborted: no answer within the client's timeout. */
+class ApiTimeout extends Error {
+    timeoutMs;
+    constructor(timeoutMs) {
+        super(`no answer within ${(0,src/* formatDuration */.a3)(timeoutMs)}`);
+        this.name = 'ApiTimeout';
+        this.timeoutMs = timeoutMs;
+    }
+}
+function github_client_createGitHubClient(token, apiUrl, options = {}) {
+    const client = createGitHubClient(token, apiUrl, 'gangway-action-notify');
+    const timeoutMs = options.timeoutMs ?? API_TIMEOUT_MS;
+    // A before hook changes the very options object the request is made from (a wrap hook's
+    // options are bound before it runs, so a copy passed on would be ignored).
+    client.hook.before('request', (options) => {
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(new ApiTimeout(timeoutMs)), timeoutMs).unref();
+        const given = options.request?.signal;
+        options.request = { ...options.request, signal: given ? AbortSignal.any([given, controller.signal]) : controller.signal };
+    });
+    return client;
+}
+const NETWORK_WORDS = {
+    ECONNREFUSED: 'connection refused',
+    ECONNRESET: 'connection reset',
+    EPIPE: 'connection reset',
+    ETIMEDOUT: 'connection timed out',
+    UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+    UND_ERR_HEADERS_TIMEOUT: 'no answer in time',
+    UND_ERR_BODY_TIMEOUT: 'no answer in time',
+    UND_ERR_SOCKET: 'connection closed',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+    EADDRNOTAVAIL: 'address not available',
+    ENOTFOUND: 'the name does not resolve (DNS)',
+    EAI_AGAIN: 'the name does not resolve (DNS, temporary failure)',
+    EAI_NONAME: 'the name does not resolve (DNS)',
+};
+/** The `code` of the error or of any error it was caused by (fetch wraps the socket's error). */
+function causeCodes(error) {
+    let timeout;
+    const codes = [];
+    const names = [];
+    const messages = [];
+    let current = error;
+    for (let depth = 0; current !== undefined && current !== null && depth < 6; depth++) {
+        const e = current;
+        if (typeof e.code === 'string')
+            codes.push(e.code);
+        if (typeof e.name === 'string')
+            names.push(e.name);
+        if (typeof e.message === 'string')
+            messages.push(e.message);
+        if (current instanceof ApiTimeout)
+            timeout = current;
+        // AggregateError (happy eyeballs over several addresses): the first one speaks for all.
+        current = e.cause ?? (Array.isArray(e.errors) ? e.errors[0] : undefined);
+    }
+    return { codes, names, messages, ...(timeout ? { timeout } : {}) };
+}
+/**
+ * Tells "GitHub answered with a status" from "GitHub was not reached". Octokit reports both as an
+ * HttpError, the second with status 500 and no response: that is not a server error.
+ */
+function classifyApiError(error, apiUrl) {
+    const e = error;
+    if (typeof e.status === 'number' && e.response !== undefined && e.response !== null) {
+        return { kind: 'answered', status: e.status, message: describeApiError(error) };
+    }
+    const { codes, names, messages, timeout } = causeCodes(error);
+    const known = codes.find((c) => c in NETWORK_WORDS);
+    let what;
+    if (timeout)
+        what = `${timeout.message} (timeout)`;
+    else if (known)
+        what = `${NETWORK_WORDS[known]} (${known})`;
+    else if (names.includes('TimeoutError') || messages.some((m) => /timed? ?out/i.test(m)))
+        what = 'no answer in time (timeout)';
+    else if (codes.some((c) => /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(c)))
+        what = `TLS failed (${codes.find((c) => /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(c))})`;
+    else if (typeof e.status === 'number' && e.response === undefined && messages.length > 0)
+        what = messages.at(-1);
+    else
+        return { kind: 'answered', ...(typeof e.status === 'number' ? { status: e.status } : {}), message: describeApiError(error) };
+    return { kind: 'unreachable', message: `could not reach the GitHub API at ${apiUrl}: ${what}` };
+}
+/**
+ * What to add after a failed call: a permissions hint only when GitHub's answer is about access
+ * (403, 404: the token cannot see it; 401: the token is not valid), never for an outage.
+ */
+function apiHint(failure, permission) {
+    if (failure.kind === 'unreachable')
+        return 'check that the runner can reach it (api-url, proxy, network)';
+    if (failure.status === 401)
+        return 'the token is not valid (github-token)';
+    if (failure.status === 403 || failure.status === 404)
+        return `the workflow needs permissions ${permission}`;
+    return '';
 }
 
 ;// CONCATENATED MODULE: ./src/failure-report.ts
+// The words of a notification, from one set of facts: the issue body and comments
+// (GitHub Markdown), the mail (plain text) and the webhook message (Slack mrkdwn).
+
 /** GitHub refuses issue bodies and comments over 65 536 characters. */
 const MAX_BODY = 60_000;
 /** The hidden marker that ties an issue to one workflow and branch. */
@@ -34285,29 +34389,63 @@ function fence(text) {
     const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
     return '`'.repeat(longest + 1);
 }
-const cell = (text) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+// Branch, workflow, job and step names come from whoever pushed or wrote the workflow: in the
+// issue they are text, never Markdown or HTML. A branch `x](//evil)` or one with backticks or
+// `<img>` must not become a link, an image or markup.
+/**
+ * Text that GitHub Markdown shows as it is, also inside a table cell or link text: every
+ * character that could open a link, image, HTML tag, emphasis, code, a mention or an issue
+ * reference is backslash-escaped, and autolinks (`https://…`, `www.…`) are broken.
+ */
+function markdownText(text) {
+    return text
+        .replace(/\s*\r?\n\s*/g, ' ')
+        .replace(/[\\`*_[\]<>|~!&#()@$]/g, '\\$&')
+        .replace(/:\/\//g, '\\://')
+        .replace(/\b(www)\./gi, '$1\\.');
+}
+/** An inline code span that `text` cannot close: a fence longer than any run of backticks in it. */
+function codeSpan(text) {
+    const line = text.replace(/\s*\r?\n\s*/g, ' ');
+    const longest = Math.max(0, ...[...line.matchAll(/`+/g)].map((m) => m[0].length));
+    const f = '`'.repeat(longest + 1);
+    const pad = line.startsWith('`') || line.endsWith('`') ? ' ' : '';
+    return `${f}${pad}${line}${pad}${f}`;
+}
+/** A link target: http(s) only, with the characters that would end it percent-encoded. */
+function linkTarget(url) {
+    if (!/^https?:\/\//i.test(url))
+        return undefined;
+    return url.replace(/[\s()<>[\]`]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+function failure_report_link(text, url) {
+    const target = linkTarget(url);
+    return target ? `[${text}](${target})` : text;
+}
 function runLine(input) {
     const { run } = input;
     const attempt = run.runAttempt > 1 ? ` (attempt ${run.runAttempt})` : '';
-    const who = run.actor ? ` by @${run.actor}` : '';
-    const sha = run.sha ? ` for \`${shortSha(run.sha)}\`` : '';
-    return `**${run.workflow}** ${verb(input.status)} on \`${run.branch}\`: [run #${run.runNumber}${attempt}](${run.runUrl})${sha}${who}, ${run.eventName || 'unknown'} event.`;
+    const who = run.actor ? ` by @${markdownText(run.actor)}` : '';
+    const sha = run.sha ? ` for ${codeSpan(shortSha(run.sha))}` : '';
+    return `**${markdownText(run.workflow)}** ${verb(input.status)} on ${codeSpan(run.branch)}: ${failure_report_link(`run #${run.runNumber}${attempt}`, run.runUrl)}${sha}${who}, ${markdownText(run.eventName || 'unknown')} event.`;
 }
 function jobsTable(jobs) {
     if (jobs.length === 0)
         return '';
-    const rows = jobs.map((j) => `| [${cell(j.name)}](${j.url}) | ${j.conclusion} | ${j.steps.length > 0 ? j.steps.map((s) => cell(`${s.number}. ${s.name}`)).join('<br>') : '—'} |`);
+    const rows = jobs.map((j) => `| ${failure_report_link(markdownText(j.name), j.url)} | ${markdownText(j.conclusion)} | ${j.steps.length > 0 ? j.steps.map((s) => markdownText(`${s.number}. ${s.name}`)).join('<br>') : '—'} |`);
     return ['| Job | Result | Failed steps |', '| --- | --- | --- |', ...rows].join('\n');
 }
 function logBlocks(jobs) {
+    // <details> opens an HTML block: what is inside <summary> is HTML, so it is HTML-escaped.
     return jobs
         .filter((j) => j.logTail !== undefined || j.logError !== undefined)
         .map((j) => {
+        const name = (0,src/* escapeHtml */.ZD)(j.name.replace(/\s*\r?\n\s*/g, ' '));
         if (j.logTail === undefined)
-            return `<details><summary>${j.name}: ${j.logError ?? 'no log'}</summary></details>`;
+            return `<details><summary>${name}: ${(0,src/* escapeHtml */.ZD)(j.logError ?? 'no log')}</summary></details>`;
         const text = j.logTail.join('\n');
         const f = fence(text);
-        return `<details><summary>${j.name}: last ${j.logTail.length} log lines</summary>\n\n${f}text\n${text}\n${f}\n</details>`;
+        return `<details><summary>${name}: last ${j.logTail.length} log lines</summary>\n\n${f}text\n${text}\n${f}\n</details>`;
     });
 }
 /** The details of one failed run, shared by the issue body and each repeat's comment. */
@@ -34316,8 +34454,11 @@ function failureDetails(input) {
     const table = jobsTable(input.facts.failedJobs);
     if (table)
         parts.push(table);
+    // "No failed job" only when the jobs were listed; a listing that failed says why instead.
+    else if (!input.facts.listed || input.facts.problems.length > 0)
+        parts.push(`_Job details unavailable: ${markdownText(input.facts.problems[0] ?? 'the jobs of the run could not be listed.')}_`);
     else
-        parts.push(input.facts.problems.length > 0 ? `_Job details unavailable: ${input.facts.problems[0]}_` : '_No failed job was reported by the Actions API._');
+        parts.push('_No failed job was reported by the Actions API._');
     parts.push(...logBlocks(input.facts.failedJobs));
     return parts.join('\n\n');
 }
@@ -34337,15 +34478,15 @@ function issueBody(input, label) {
     return bounded([
         issueMarker(input.run.workflow, input.run.branch),
         failureDetails(input),
-        `---\nOpened by Gangway notify. While **${input.run.workflow}** keeps failing on \`${input.run.branch}\`, each failed run adds a comment here instead of a new issue; the next successful run closes it. Issues are found by the \`${label}\` label and the hidden marker above, so keep both.`,
+        `---\nOpened by Gangway notify. While **${markdownText(input.run.workflow)}** keeps failing on ${codeSpan(input.run.branch)}, each failed run adds a comment here instead of a new issue; the next successful run closes it. Issues are found by the ${codeSpan(label)} label and the hidden marker above, so keep both.`,
     ].join('\n\n'));
 }
 function repeatComment(input, previousFailures) {
     return bounded(`${input.status === 'cancelled' ? 'Cancelled' : 'Failed'} again (${previousFailures + 1} failed runs so far).\n\n${failureDetails(input)}`);
 }
 function recoveryComment(run) {
-    const sha = run.sha ? ` for \`${shortSha(run.sha)}\`` : '';
-    return `**${run.workflow}** succeeded on \`${run.branch}\` again: [run #${run.runNumber}](${run.runUrl})${sha}. Closing.`;
+    const sha = run.sha ? ` for ${codeSpan(shortSha(run.sha))}` : '';
+    return `**${markdownText(run.workflow)}** succeeded on ${codeSpan(run.branch)} again: ${failure_report_link(`run #${run.runNumber}`, run.runUrl)}${sha}. Closing.`;
 }
 /** Plain text for the mail. */
 function mailText(input, issueUrl) {
@@ -35079,8 +35220,8 @@ const resolve = (from, to) => {
 
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:http"
 var external_node_http_ = __nccwpck_require__(7067);
 ;// CONCATENATED MODULE: external "node:https"
@@ -36422,7 +36563,7 @@ function resolveContentValue(data, key, options, callback) {
                 });
                 return;
             }
-            return resolveStream(external_node_fs_namespaceObject.createReadStream(content.path), callback);
+            return resolveStream(external_node_fs_.createReadStream(content.path), callback);
         }
     }
     if (typeof data[key].content === 'string' && !['utf8', 'usascii', 'ascii'].includes(encoding)) {
@@ -36688,8 +36829,8 @@ function normalizeDomain(domain, toUnicode) {
     return toUnicode ? punycode_toUnicode(domain) : toASCII(domain);
 }
 
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: ../node_modules/nodemailer/dist/esm/mime-funcs/mime-types.js
 /* eslint quote-props: 0 */
 
@@ -38749,7 +38890,7 @@ function detectMimeType(filename) {
     if (!filename) {
         return defaultMimeType;
     }
-    const parsed = external_node_path_namespaceObject.parse(filename);
+    const parsed = external_node_path_.parse(filename);
     const extension = (parsed.ext.substr(1) || parsed.name || '').split('?').shift().trim().toLowerCase();
     const value = extensions.has(extension) ? extensions.get(extension) : defaultMimeType;
     if (Array.isArray(value)) {
@@ -42625,7 +42766,7 @@ class MimeNode {
                 return contentStream;
             }
             // read file
-            return external_node_fs_namespaceObject.createReadStream(content.path);
+            return external_node_fs_.createReadStream(content.path);
         }
         if (content && typeof content.href === 'string') {
             if (this._accessDisabled('disableUrlAccess')) {
@@ -44262,7 +44403,7 @@ class DKIMSigner {
         this.chunks = [];
         this.chunklen = 0;
         this.readPos = 0;
-        this.cachePath = this.cacheDir ? external_node_path_namespaceObject.join(this.cacheDir, 'message.' + Date.now() + '-' + external_node_crypto_.randomBytes(14).toString('hex')) : false;
+        this.cachePath = this.cacheDir ? external_node_path_.join(this.cacheDir, 'message.' + Date.now() + '-' + external_node_crypto_.randomBytes(14).toString('hex')) : false;
         this.cache = false;
         this.headers = false;
         this.bodyHash = false;
@@ -44300,11 +44441,11 @@ class DKIMSigner {
         const cache = this.cache;
         this.cache = false;
         cache.destroy();
-        external_node_fs_namespaceObject.unlink(this.cachePath, () => false);
+        external_node_fs_.unlink(this.cachePath, () => false);
     }
     createReadCache() {
         // pipe remainings to cache file
-        this.cache = external_node_fs_namespaceObject.createReadStream(this.cachePath);
+        this.cache = external_node_fs_.createReadStream(this.cachePath);
         this.cache.once('error', err => this.fail(err));
         this.cache.once('close', () => {
             this.cleanup();
@@ -44370,7 +44511,7 @@ class DKIMSigner {
         this.output.usingCache = true;
         // pipe remainings to cache file. It holds the message body and cacheDir is often a
         // shared directory such as /tmp, so nobody but the owner gets to read it
-        this.cache = external_node_fs_namespaceObject.createWriteStream(this.cachePath, { mode: 0o600 });
+        this.cache = external_node_fs_.createWriteStream(this.cachePath, { mode: 0o600 });
         this.cache.once('error', err => {
             // drain input
             this.relaxedBody.unpipe(this.cache);
@@ -50827,8 +50968,9 @@ const nodemailer = {
 ;// CONCATENATED MODULE: ./src/mail.ts
 
 /**
- * Sends one mail through the SMTP server of `smtpUrl` (smtp:// with STARTTLS when the
- * server offers it, smtps:// for implicit TLS). Bounded by timeouts; errors carry the
+ * Sends one mail through the SMTP server of `smtpUrl`: smtps:// with implicit TLS, smtp://
+ * with STARTTLS required (a server that does not offer it gets neither the password nor the
+ * log tails in clear text). Certificates are verified. Bounded by timeouts; errors carry the
  * SMTP reply, never the URL or its password.
  */
 async function sendMail(smtpUrl, mail, options = {}) {
@@ -50839,6 +50981,9 @@ async function sendMail(smtpUrl, mail, options = {}) {
         host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
         port: url.port === '' ? (secure ? 465 : 587) : Number(url.port),
         secure,
+        // smtp://: STARTTLS or nothing; never a silent fall back to clear text.
+        requireTLS: !secure,
+        tls: { minVersion: 'TLSv1.2', rejectUnauthorized: true },
         ...(url.username !== '' ? { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } } : {}),
         connectionTimeout: timeout,
         greetingTimeout: timeout,
@@ -50854,6 +50999,9 @@ async function sendMail(smtpUrl, mail, options = {}) {
     catch (error) {
         const e = error;
         const detail = e.response ?? e.message ?? String(error);
+        if (!secure && e.code === 'ETLS') {
+            throw new Error(`mail not sent: ETLS: ${url.hostname} offers no STARTTLS, and smtp:// requires it (nothing was sent in clear text). Use smtps:// for implicit TLS, or a server that offers STARTTLS`, { cause: error });
+        }
         throw new Error(`mail not sent: ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}: ${detail.replace(/\s+/g, ' ').slice(0, 200)}`, { cause: error });
     }
     finally {
@@ -50896,10 +51044,10 @@ function logTail(log, count) {
  * and the tails of their logs. Anything that cannot be read becomes a problem, not an
  * error: the notification goes out with what is known.
  */
-async function collectRunFacts(client, run, logLines) {
+async function collectRunFacts(client, run, logLines, apiUrl) {
     const problems = [];
     if (run.runId === 0)
-        return { failedJobs: [], jobCounts: {}, problems: ['GITHUB_RUN_ID is not set: no job details.'] };
+        return { listed: false, failedJobs: [], jobCounts: {}, problems: ['GITHUB_RUN_ID is not set: no job details.'] };
     let jobs;
     try {
         jobs = await client.paginate(client.rest.actions.listJobsForWorkflowRunAttempt, {
@@ -50911,7 +51059,9 @@ async function collectRunFacts(client, run, logLines) {
         });
     }
     catch (error) {
-        return { failedJobs: [], jobCounts: {}, problems: [`Could not list the jobs of the run (${describeApiError(error)}); the workflow needs permissions actions: read.`] };
+        const failure = classifyApiError(error, apiUrl);
+        const hint = apiHint(failure, 'actions: read');
+        return { listed: false, failedJobs: [], jobCounts: {}, problems: [`Could not list the jobs of the run (${failure.message})${hint ? `; ${hint}` : ''}.`] };
     }
     const jobCounts = {};
     const failedJobs = [];
@@ -50942,220 +51092,23 @@ async function collectRunFacts(client, run, logLines) {
                 job.logTail = logTail(logText(response.data), logLines);
             }
             catch (error) {
-                job.logError = `log not available (${describeApiError(error)})`;
-                problems.push(`Could not download the log of job "${job.name}": ${describeApiError(error)}.`);
+                const failure = classifyApiError(error, apiUrl);
+                const hint = apiHint(failure, 'actions: read');
+                job.logError = `log not available (${failure.message})`;
+                problems.push(`Could not download the log of job "${job.name}": ${failure.message}${hint ? `; ${hint}` : ''}.`);
             }
         }
     }
-    return { failedJobs, jobCounts, problems };
-}
-
-;// CONCATENATED MODULE: ./src/summary.ts
-
-
-/** The job summary: what was reported and where it went, at a glance. */
-async function writeSummary(report) {
-    const rows = [
-        ['Status', `${report.status} (${report.statusSource})`],
-        ['Workflow / branch', `${report.workflow} / ${report.branch}`],
-        ['Issue', report.issue.number === undefined ? report.issue.action : `${report.issue.action} #${report.issue.number}`],
-        ['Failed jobs', report.failedJobs.map((j) => `${j.name} (${j.conclusion})`).join(', ') || 'none'],
-        ['Webhook', report.webhook],
-        ['Mail', report.mail],
-    ];
-    const summary = core/* summary */.z.addHeading('Gangway notify', 2).addTable((0,src/* factsTable */.wd)(rows));
-    if (report.issue.url)
-        summary.addRaw(`<p>Issue: <a href="${(0,src/* escapeHtml */.ZD)(report.issue.url)}">${(0,src/* escapeHtml */.ZD)(report.issue.url)}</a></p>`, true);
-    if (report.warnings.length > 0)
-        summary.addHeading('Warnings', 3).addList(report.warnings.map(src/* escapeHtml */.ZD));
-    await summary.write();
-}
-
-;// CONCATENATED MODULE: ./src/webhook.ts
-
-class WebhookError extends Error {
-    retryable;
-    constructor(message, retryable) {
-        super(message);
-        this.retryable = retryable;
-    }
-}
-/**
- * Posts `{ "text": … }` to a Slack-compatible incoming webhook. Retries network errors,
- * 429 and 5xx. Error messages never contain the URL (it is a secret).
- */
-async function postWebhook(url, text, options = {}) {
-    await (0,src/* retry */.L5)(async () => {
-        let response;
-        try {
-            response = await fetch(url, {
-                method: 'POST',
-                headers: { 'content-type': 'application/json', 'user-agent': 'gangway-action-notify' },
-                body: JSON.stringify({ text }),
-                signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs ?? 10_000), ...(options.signal ? [options.signal] : [])]),
-                redirect: 'error',
-            });
-        }
-        catch (error) {
-            const cause = error.cause;
-            const reason = error.name === 'TimeoutError' ? 'timed out' : (cause?.code ?? cause?.message ?? error.name);
-            throw new WebhookError(`webhook not reached: ${reason}`, true);
-        }
-        const body = (await response.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' ').trim();
-        if (!response.ok)
-            throw new WebhookError(`webhook answered HTTP ${response.status}${body ? `: ${body}` : ''}`, response.status === 429 || response.status >= 500);
-    }, {
-        attempts: options.attempts ?? 3,
-        initialDelayMs: 1000,
-        jitter: 0.2,
-        shouldRetry: (error) => error instanceof WebhookError && error.retryable,
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.sleep ? { sleep: options.sleep } : {}),
-    });
-}
-
-;// CONCATENATED MODULE: ./src/notify.ts
-
-
-
-
-
-
-
-
-
-const NOTHING = { action: 'none', number: undefined, url: undefined, duplicates: [] };
-/** Noreply addresses of GitHub (and similar) cannot receive mail. */
-const isNoreply = (address) => /noreply|no-reply/i.test(address);
-/**
- * Reports the run: issue (open / comment / close), webhook, mail. Problems while
- * notifying are warnings: the step never fails the job because a notification failed.
- */
-async function notify(settings, signal) {
-    const warnings = [];
-    const warn = (message) => {
-        warnings.push(message);
-        core/* warning */.$e(message);
-    };
-    const { run } = settings;
-    const failing = settings.status === 'failure' || settings.status === 'cancelled';
-    const client = settings['github-token'] !== undefined ? github_client_createGitHubClient(settings['github-token'], settings['api-url']) : undefined;
-    core/* info */.pq(`${run.workflow} on ${settings.branch}: ${settings.status} (${settings['status-source']}).`);
-    let facts = { failedJobs: [], jobCounts: {}, problems: [] };
-    if (failing && client) {
-        facts = await core/* group */.Os('Failed jobs and steps', async () => {
-            const found = await collectRunFacts(client, run, settings['log-lines']);
-            for (const job of found.failedJobs)
-                core/* info */.pq(`${job.name}: ${job.conclusion}${job.steps.length > 0 ? ` at ${job.steps.map((s) => `${s.number}. ${s.name}`).join(', ')}` : ''}`);
-            if (found.failedJobs.length === 0)
-                core/* info */.pq('The Actions API lists no failed job in this run attempt.');
-            return found;
-        });
-        for (const problem of facts.problems)
-            warn(problem);
-    }
-    const input = { status: settings.status, run, facts };
-    let issue = NOTHING;
-    if (settings.issue && client && settings.status !== 'skipped') {
-        const target = { owner: run.owner, repo: run.repo, label: settings.label, title: settings.title, workflow: run.workflow, branch: settings.branch };
-        try {
-            issue = failing ? await reportFailure(client, target, input) : await reportRecovery(client, target, input);
-            if (issue.action === 'none')
-                core/* info */.pq(`No open "${settings.label}" issue for ${run.workflow} on ${settings.branch}: nothing to close.`);
-            else
-                core/* info */.pq(`Issue #${issue.number}: ${issue.action} (${issue.url}).`);
-            if (issue.duplicates.length > 0)
-                warn(`Other open issues carry the same marker: ${issue.duplicates.map((n) => `#${n}`).join(', ')}; only #${issue.number} is kept up to date.`);
-        }
-        catch (error) {
-            warn(`Could not update the failure issue (${describeApiError(error)}); the workflow needs permissions issues: write.`);
-        }
-    }
-    let webhook = 'skipped (no webhook-url)';
-    const recovered = issue.action === 'closed';
-    if (settings['webhook-url'] !== undefined) {
-        if (failing || recovered) {
-            try {
-                await postWebhook(settings['webhook-url'], webhookText(input, issue.url, recovered), signal ? { signal } : {});
-                webhook = recovered ? 'sent (recovery)' : 'sent';
-                core/* info */.pq(`Webhook: ${webhook}.`);
-            }
-            catch (error) {
-                webhook = `failed: ${(0,src/* errorMessage */.gJ)(error)}`;
-                warn(`Webhook not delivered: ${(0,src/* errorMessage */.gJ)(error)}.`);
-            }
-        }
-        else {
-            webhook = 'skipped (nothing failed or recovered)';
-        }
-    }
-    let mail = 'skipped (no smtp-url)';
-    if (settings.smtp) {
-        if (!failing) {
-            mail = `skipped (${settings.status})`;
-        }
-        else {
-            const to = [];
-            for (const r of settings.smtp.to) {
-                if ('address' in r)
-                    to.push(r.address);
-                else if (!run.commitAuthor)
-                    warn('mail-to: the event names no head commit author, so "committer" gets no mail.');
-                else if (isNoreply(run.commitAuthor.email))
-                    warn(`mail-to: the committer's address ${run.commitAuthor.email} is a noreply address; no mail to it.`);
-                else
-                    to.push(run.commitAuthor.email);
-            }
-            const unique = [...new Set(to)];
-            if (unique.length === 0) {
-                mail = 'skipped (no recipient)';
-            }
-            else {
-                try {
-                    const sent = await sendMail(settings.smtp.url, { from: settings.smtp.from, to: unique, subject: mailSubject(input), text: mailText(input, issue.url) });
-                    mail = `sent to ${sent.accepted.join(', ')}${sent.rejected.length > 0 ? `; rejected ${sent.rejected.join(', ')}` : ''}`;
-                    if (sent.rejected.length > 0)
-                        warn(`Mail rejected for ${sent.rejected.join(', ')}.`);
-                    core/* info */.pq(`Mail: ${mail}.`);
-                }
-                catch (error) {
-                    mail = `failed: ${(0,src/* errorMessage */.gJ)(error)}`;
-                    warn(`Mail not sent via ${settings.smtp.host}: ${(0,src/* errorMessage */.gJ)(error)}.`);
-                }
-            }
-        }
-    }
-    const report = {
-        status: settings.status,
-        statusSource: settings['status-source'],
-        workflow: run.workflow,
-        branch: settings.branch,
-        runUrl: run.runUrl,
-        issue,
-        failedJobs: facts.failedJobs.map((j) => ({ name: j.name, conclusion: j.conclusion, url: j.url, steps: j.steps.map((s) => s.name) })),
-        webhook,
-        mail,
-        warnings,
-    };
-    core/* setOutput */.uH('issue-number', issue.number === undefined ? '' : String(issue.number));
-    core/* setOutput */.uH('action', issue.action);
-    (0,src/* setReportOutput */.kV)(report);
-    try {
-        await writeSummary(report);
-    }
-    catch (error) {
-        core/* warning */.$e(`Could not write the job summary: ${(0,src/* errorMessage */.gJ)(error)}`);
-    }
-    return report;
+    return { listed: true, failedJobs, jobCounts, problems };
 }
 
 ;// CONCATENATED MODULE: ./src/run-context.ts
 
 function eventPayload(path) {
-    if (!path || !(0,external_node_fs_namespaceObject.existsSync)(path))
+    if (!path || !(0,external_node_fs_.existsSync)(path))
         return {};
     try {
-        return JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
+        return JSON.parse((0,external_node_fs_.readFileSync)(path, 'utf8'));
     }
     catch {
         return {};
@@ -51201,6 +51154,14 @@ function readRunContext(env = process.env) {
 
 const STATUSES = ['success', 'failure', 'cancelled', 'skipped'];
 const EMAIL = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/;
+/**
+ * One plain mail address (`someone@example.com`): no list, no display name, no comment. Every
+ * address the mail goes to passes this, the committer's from the event too: `a@x.com,b@y.com`
+ * would otherwise be two recipients of the log tails.
+ */
+function isMailAddress(value) {
+    return EMAIL.test(value);
+}
 /**
  * `success`/`failure`/`cancelled`/`skipped`, or `toJSON(needs)`: any failed need makes
  * the run a failure, else any cancelled one a cancellation, else all skipped is skipped.
@@ -51301,8 +51262,14 @@ function readSettings(inputs = new src/* Inputs */.G0(), env = process.env) {
         throw new src/* ConfigurationError */.j1(`Input "label": "${label}" must be at most 50 characters without commas (a GitHub label name).`, 'label');
     if (issue && token === undefined)
         throw new src/* ConfigurationError */.j1('Input "github-token" is empty: leave it at its default ${{ github.token }} (with permissions issues: write, actions: read), or set issue: false.', 'github-token');
-    if (webhook !== undefined)
-        httpUrl(webhook, 'webhook-url', 'Use the incoming webhook URL your chat gives you (https://hooks.slack.com/services/…).');
+    const allowInsecureWebhook = inputs.boolean('allow-insecure-webhook', false);
+    if (webhook !== undefined) {
+        const url = httpUrl(webhook, 'webhook-url', 'Use the incoming webhook URL your chat gives you (https://hooks.slack.com/services/…).');
+        if (url.protocol === 'http:' && !allowInsecureWebhook) {
+            // The URL is a secret: the message names its scheme only.
+            throw new src/* ConfigurationError */.j1('Input "webhook-url" is an http:// URL: the message and the secret in the URL would travel unencrypted. Use the https:// URL your chat gives you, or set allow-insecure-webhook: true for a receiver on a network you trust.', 'webhook-url');
+        }
+    }
     const run = readRunContext(env);
     const branch = inputs.string('branch') ?? run.branch;
     if (branch === '')
@@ -51321,9 +51288,219 @@ function readSettings(inputs = new src/* Inputs */.G0(), env = process.env) {
         branch,
         'log-lines': inputs.integer('log-lines', { min: 0, max: 500 }) ?? 30,
         'webhook-url': webhook,
+        'allow-insecure-webhook': allowInsecureWebhook,
         smtp: readSmtp(inputs),
         run: { ...run, branch },
     };
+}
+
+;// CONCATENATED MODULE: ./src/summary.ts
+
+
+/** The job summary: what was reported and where it went, at a glance. */
+async function writeSummary(report) {
+    const rows = [
+        ['Status', `${report.status} (${report.statusSource})`],
+        ['Workflow / branch', `${report.workflow} / ${report.branch}`],
+        ['Issue', report.issue.number === undefined ? report.issue.action : `${report.issue.action} #${report.issue.number}`],
+        ['Failed jobs', report.failedJobs.map((j) => `${j.name} (${j.conclusion})`).join(', ') || 'none'],
+        ['Webhook', report.webhook],
+        ['Mail', report.mail],
+    ];
+    const summary = core/* summary */.z.addHeading('Gangway notify', 2).addTable((0,src/* factsTable */.wd)(rows));
+    if (report.issue.url)
+        summary.addRaw(`<p>Issue: <a href="${(0,src/* escapeHtml */.ZD)(report.issue.url)}">${(0,src/* escapeHtml */.ZD)(report.issue.url)}</a></p>`, true);
+    if (report.warnings.length > 0)
+        summary.addHeading('Warnings', 3).addList(report.warnings.map(src/* escapeHtml */.ZD));
+    await summary.write();
+}
+
+;// CONCATENATED MODULE: ./src/webhook.ts
+
+class WebhookError extends Error {
+    retryable;
+    constructor(message, retryable) {
+        super(message);
+        this.retryable = retryable;
+    }
+}
+/**
+ * Posts `{ "text": … }` to a Slack-compatible incoming webhook. Retries network errors,
+ * 429 and 5xx. Error messages never contain the URL (it is a secret).
+ */
+async function postWebhook(url, text, options = {}) {
+    await (0,src/* retry */.L5)(async () => {
+        let response;
+        try {
+            response = await fetch(url, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json', 'user-agent': 'gangway-action-notify' },
+                body: JSON.stringify({ text }),
+                signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs ?? 10_000), ...(options.signal ? [options.signal] : [])]),
+                redirect: 'error',
+            });
+        }
+        catch (error) {
+            const cause = error.cause;
+            const reason = error.name === 'TimeoutError' ? 'timed out' : (cause?.code ?? cause?.message ?? error.name);
+            throw new WebhookError(`webhook not reached: ${reason}`, true);
+        }
+        const body = (await response.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' ').trim();
+        if (!response.ok)
+            throw new WebhookError(`webhook answered HTTP ${response.status}${body ? `: ${body}` : ''}`, response.status === 429 || response.status >= 500);
+    }, {
+        attempts: options.attempts ?? 3,
+        initialDelayMs: 1000,
+        jitter: 0.2,
+        shouldRetry: (error) => error instanceof WebhookError && error.retryable,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.sleep ? { sleep: options.sleep } : {}),
+    });
+}
+
+;// CONCATENATED MODULE: ./src/notify.ts
+
+
+
+
+
+
+
+
+
+
+const NOTHING = { action: 'none', number: undefined, url: undefined, duplicates: [] };
+/** Noreply addresses of GitHub (and similar) cannot receive mail. */
+const isNoreply = (address) => /noreply|no-reply/i.test(address);
+/**
+ * Reports the run: issue (open / comment / close), webhook, mail. Problems while
+ * notifying are warnings: the step never fails the job because a notification failed.
+ */
+async function notify(settings, signal) {
+    const warnings = [];
+    const warn = (message) => {
+        warnings.push(message);
+        core/* warning */.$e(message);
+    };
+    const { run } = settings;
+    const failing = settings.status === 'failure' || settings.status === 'cancelled';
+    const client = settings['github-token'] !== undefined ? github_client_createGitHubClient(settings['github-token'], settings['api-url']) : undefined;
+    core/* info */.pq(`${run.workflow} on ${settings.branch}: ${settings.status} (${settings['status-source']}).`);
+    let facts = { listed: false, failedJobs: [], jobCounts: {}, problems: [] };
+    if (failing && client) {
+        facts = await core/* group */.Os('Failed jobs and steps', async () => {
+            const found = await collectRunFacts(client, run, settings['log-lines'], settings['api-url']);
+            for (const job of found.failedJobs)
+                core/* info */.pq(`${job.name}: ${job.conclusion}${job.steps.length > 0 ? ` at ${job.steps.map((s) => `${s.number}. ${s.name}`).join(', ')}` : ''}`);
+            // Only a listing that worked can say that nothing failed.
+            if (found.listed && found.failedJobs.length === 0)
+                core/* info */.pq('The Actions API lists no failed job in this run attempt.');
+            else if (!found.listed)
+                core/* info */.pq('The failed jobs are unknown: the jobs of the run could not be listed.');
+            return found;
+        });
+        for (const problem of facts.problems)
+            warn(problem);
+    }
+    const input = { status: settings.status, run, facts };
+    let issue = NOTHING;
+    if (settings.issue && client && settings.status !== 'skipped') {
+        const target = { owner: run.owner, repo: run.repo, label: settings.label, title: settings.title, workflow: run.workflow, branch: settings.branch };
+        try {
+            issue = failing ? await reportFailure(client, target, input) : await reportRecovery(client, target, input);
+            if (issue.action === 'none')
+                core/* info */.pq(`No open "${settings.label}" issue for ${run.workflow} on ${settings.branch}: nothing to close.`);
+            else
+                core/* info */.pq(`Issue #${issue.number}: ${issue.action} (${issue.url}).`);
+            if (issue.duplicates.length > 0)
+                warn(`Other open issues carry the same marker: ${issue.duplicates.map((n) => `#${n}`).join(', ')}; only #${issue.number} is kept up to date.`);
+        }
+        catch (error) {
+            const failure = classifyApiError(error, settings['api-url']);
+            const hint = apiHint(failure, 'issues: write');
+            warn(`Could not update the failure issue (${failure.message})${hint ? `; ${hint}` : ''}.`);
+        }
+    }
+    let webhook = 'skipped (no webhook-url)';
+    const recovered = issue.action === 'closed';
+    if (settings['webhook-url'] !== undefined) {
+        if (settings['webhook-url'].trim().toLowerCase().startsWith('http:'))
+            warn('webhook-url is http:// (allow-insecure-webhook: true): the message and the secret in the URL travel unencrypted.');
+        if (failing || recovered) {
+            try {
+                await postWebhook(settings['webhook-url'], webhookText(input, issue.url, recovered), signal ? { signal } : {});
+                webhook = recovered ? 'sent (recovery)' : 'sent';
+                core/* info */.pq(`Webhook: ${webhook}.`);
+            }
+            catch (error) {
+                webhook = `failed: ${(0,src/* errorMessage */.gJ)(error)}`;
+                warn(`Webhook not delivered: ${(0,src/* errorMessage */.gJ)(error)}.`);
+            }
+        }
+        else {
+            webhook = 'skipped (nothing failed or recovered)';
+        }
+    }
+    let mail = 'skipped (no smtp-url)';
+    if (settings.smtp) {
+        if (!failing) {
+            mail = `skipped (${settings.status})`;
+        }
+        else {
+            const to = [];
+            for (const r of settings.smtp.to) {
+                if ('address' in r)
+                    to.push(r.address);
+                else if (!run.commitAuthor)
+                    warn('mail-to: the event names no head commit author, so "committer" gets no mail.');
+                else if (!isMailAddress(run.commitAuthor.email))
+                    warn(`mail-to: the committer's address in the event, ${JSON.stringify(run.commitAuthor.email)}, is not one mail address; no mail to it.`);
+                else if (isNoreply(run.commitAuthor.email))
+                    warn(`mail-to: the committer's address ${run.commitAuthor.email} is a noreply address; no mail to it.`);
+                else
+                    to.push(run.commitAuthor.email);
+            }
+            const unique = [...new Set(to)];
+            if (unique.length === 0) {
+                mail = 'skipped (no recipient)';
+            }
+            else {
+                try {
+                    const sent = await sendMail(settings.smtp.url, { from: settings.smtp.from, to: unique, subject: mailSubject(input), text: mailText(input, issue.url) });
+                    mail = `sent to ${sent.accepted.join(', ')}${sent.rejected.length > 0 ? `; rejected ${sent.rejected.join(', ')}` : ''}`;
+                    if (sent.rejected.length > 0)
+                        warn(`Mail rejected for ${sent.rejected.join(', ')}.`);
+                    core/* info */.pq(`Mail: ${mail}.`);
+                }
+                catch (error) {
+                    mail = `failed: ${(0,src/* errorMessage */.gJ)(error)}`;
+                    warn(`Mail not sent via ${settings.smtp.host}: ${(0,src/* errorMessage */.gJ)(error)}.`);
+                }
+            }
+        }
+    }
+    const report = {
+        status: settings.status,
+        statusSource: settings['status-source'],
+        workflow: run.workflow,
+        branch: settings.branch,
+        runUrl: run.runUrl,
+        issue,
+        failedJobs: facts.failedJobs.map((j) => ({ name: j.name, conclusion: j.conclusion, url: j.url, steps: j.steps.map((s) => s.name) })),
+        webhook,
+        mail,
+        warnings,
+    };
+    core/* setOutput */.uH('issue-number', issue.number === undefined ? '' : String(issue.number));
+    core/* setOutput */.uH('action', issue.action);
+    (0,src/* setReportOutput */.kV)(report);
+    try {
+        await writeSummary(report);
+    }
+    catch (error) {
+        core/* warning */.$e(`Could not write the job summary: ${(0,src/* errorMessage */.gJ)(error)}`);
+    }
+    return report;
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
@@ -51338,7 +51515,7 @@ async function main(signal) {
 
 /***/ }),
 
-/***/ 5779:
+/***/ 4741:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -51349,13 +51526,14 @@ __nccwpck_require__.d(__webpack_exports__, {
   gJ: () => (/* reexport */ errorMessage),
   ZD: () => (/* reexport */ escapeHtml),
   wd: () => (/* reexport */ factsTable),
+  a3: () => (/* reexport */ duration_formatDuration),
   cl: () => (/* reexport */ registerSecret),
   L5: () => (/* reexport */ retry),
   Cs: () => (/* reexport */ runAction),
   kV: () => (/* reexport */ setReportOutput)
 });
 
-// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, PhaseClock, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, describeRegistryFailure, dockerModemOptions, formatBytes, formatDuration, formatImageReference, inputEnvName, isConfigurationError, isValidHost, isValidTag, mapInputs, messageError, parseBoolean, parseByteSize, parseChoice, parseDockerHost, parseDuration, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registryAuthHeader, registryServerAddress, reportFailure, runnerInputs, secretParts, sleep, timingsTable
+// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, PhaseClock, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, describeRegistryFailure, dockerModemOptions, formatBytes, formatImageReference, inputEnvName, isConfigurationError, isValidHost, isValidTag, mapInputs, messageError, parseBoolean, parseByteSize, parseChoice, parseDockerHost, parseDuration, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registryAuthHeader, registryServerAddress, reportFailure, resolveWorkspacePath, runnerInputs, runnerPathRoots, secretParts, sleep, timingsTable
 
 ;// CONCATENATED MODULE: ../packages/kit/src/errors.ts
 /**
@@ -52270,7 +52448,69 @@ function pushedDigestOf(message) {
 
 
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: ../packages/kit/src/paths.ts
+// Path inputs: every file or folder an action reads on the runner must lie inside the
+// workspace (or the runner's temp folder), symlinks followed. `upload: /proc/self/environ`
+// or `context: ../..` would otherwise hand a step's environment or the runner's files to a
+// server.
+
+
+
+/** The runner's roots from its environment (the workspace falls back to the current folder). */
+function runnerPathRoots(env = process.env) {
+    return { workspace: env['GITHUB_WORKSPACE'] || process.cwd(), runnerTemp: env['RUNNER_TEMP'] || undefined };
+}
+function real(p) {
+    try {
+        return realpathSync(p);
+    }
+    catch {
+        return path.resolve(p);
+    }
+}
+function isInside(child, parent) {
+    const rel = path.relative(parent, child);
+    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+/**
+ * Resolves `value` (relative to the workspace, or absolute) and returns the absolute path.
+ * Throws a ConfigurationError naming `input` when the path, or what a symlink on it points
+ * to, lies outside the workspace and RUNNER_TEMP. A path that does not exist yet is checked
+ * through its nearest existing parent, so a later symlink cannot escape either.
+ */
+function resolveWorkspacePath(value, input, roots) {
+    const resolved = path.resolve(roots.workspace, value);
+    // Follow symlinks on the longest existing prefix.
+    let existing = resolved;
+    let rest = '';
+    for (;;) {
+        try {
+            const target = realpathSync(existing);
+            existing = rest === '' ? target : path.join(target, rest);
+            break;
+        }
+        catch {
+            const parent = path.dirname(existing);
+            if (parent === existing)
+                break;
+            rest = rest === '' ? path.basename(existing) : path.join(path.basename(existing), rest);
+            existing = parent;
+        }
+    }
+    const allowed = [roots.workspace, roots.runnerTemp].filter((r) => Boolean(r)).map(real);
+    if (!allowed.some((root) => isInside(existing, root))) {
+        const where = roots.runnerTemp ? `the workspace (${roots.workspace}) or RUNNER_TEMP` : `the workspace (${roots.workspace})`;
+        throw new ConfigurationError(`Input "${input}" is "${value}", which resolves to ${existing}, outside ${where}. Give a path inside the checkout, relative to the workspace; symlinks that lead out of it are refused too.`, input);
+    }
+    return resolved;
+}
+
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
+
 
 
 
@@ -52383,6 +52623,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events"
 
 /***/ }),
 
+/***/ 3024:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+
+/***/ }),
+
 /***/ 7067:
 /***/ ((module) => {
 
@@ -52401,6 +52648,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2")
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+
+/***/ }),
+
+/***/ 6760:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 
 /***/ }),
 

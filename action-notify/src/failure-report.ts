@@ -1,5 +1,6 @@
 // The words of a notification, from one set of facts: the issue body and comments
 // (GitHub Markdown), the mail (plain text) and the webhook message (Slack mrkdwn).
+import { escapeHtml } from '@gangway/kit';
 import type { RunContext } from './run-context.ts';
 import type { FailedJob, RunFacts } from './run-facts.ts';
 import type { RunStatus } from './settings.ts';
@@ -27,30 +28,67 @@ function fence(text: string): string {
   return '`'.repeat(longest + 1);
 }
 
-const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+// Branch, workflow, job and step names come from whoever pushed or wrote the workflow: in the
+// issue they are text, never Markdown or HTML. A branch `x](//evil)` or one with backticks or
+// `<img>` must not become a link, an image or markup.
+
+/**
+ * Text that GitHub Markdown shows as it is, also inside a table cell or link text: every
+ * character that could open a link, image, HTML tag, emphasis, code, a mention or an issue
+ * reference is backslash-escaped, and autolinks (`https://…`, `www.…`) are broken.
+ */
+export function markdownText(text: string): string {
+  return text
+    .replace(/\s*\r?\n\s*/g, ' ')
+    .replace(/[\\`*_[\]<>|~!&#()@$]/g, '\\$&')
+    .replace(/:\/\//g, '\\://')
+    .replace(/\b(www)\./gi, '$1\\.');
+}
+
+/** An inline code span that `text` cannot close: a fence longer than any run of backticks in it. */
+export function codeSpan(text: string): string {
+  const line = text.replace(/\s*\r?\n\s*/g, ' ');
+  const longest = Math.max(0, ...[...line.matchAll(/`+/g)].map((m) => m[0].length));
+  const f = '`'.repeat(longest + 1);
+  const pad = line.startsWith('`') || line.endsWith('`') ? ' ' : '';
+  return `${f}${pad}${line}${pad}${f}`;
+}
+
+/** A link target: http(s) only, with the characters that would end it percent-encoded. */
+function linkTarget(url: string): string | undefined {
+  if (!/^https?:\/\//i.test(url)) return undefined;
+  return url.replace(/[\s()<>[\]`]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
+function link(text: string, url: string): string {
+  const target = linkTarget(url);
+  return target ? `[${text}](${target})` : text;
+}
 
 function runLine(input: ReportInput): string {
   const { run } = input;
   const attempt = run.runAttempt > 1 ? ` (attempt ${run.runAttempt})` : '';
-  const who = run.actor ? ` by @${run.actor}` : '';
-  const sha = run.sha ? ` for \`${shortSha(run.sha)}\`` : '';
-  return `**${run.workflow}** ${verb(input.status)} on \`${run.branch}\`: [run #${run.runNumber}${attempt}](${run.runUrl})${sha}${who}, ${run.eventName || 'unknown'} event.`;
+  const who = run.actor ? ` by @${markdownText(run.actor)}` : '';
+  const sha = run.sha ? ` for ${codeSpan(shortSha(run.sha))}` : '';
+  return `**${markdownText(run.workflow)}** ${verb(input.status)} on ${codeSpan(run.branch)}: ${link(`run #${run.runNumber}${attempt}`, run.runUrl)}${sha}${who}, ${markdownText(run.eventName || 'unknown')} event.`;
 }
 
 function jobsTable(jobs: FailedJob[]): string {
   if (jobs.length === 0) return '';
-  const rows = jobs.map((j) => `| [${cell(j.name)}](${j.url}) | ${j.conclusion} | ${j.steps.length > 0 ? j.steps.map((s) => cell(`${s.number}. ${s.name}`)).join('<br>') : '—'} |`);
+  const rows = jobs.map((j) => `| ${link(markdownText(j.name), j.url)} | ${markdownText(j.conclusion)} | ${j.steps.length > 0 ? j.steps.map((s) => markdownText(`${s.number}. ${s.name}`)).join('<br>') : '—'} |`);
   return ['| Job | Result | Failed steps |', '| --- | --- | --- |', ...rows].join('\n');
 }
 
 function logBlocks(jobs: FailedJob[]): string[] {
+  // <details> opens an HTML block: what is inside <summary> is HTML, so it is HTML-escaped.
   return jobs
     .filter((j) => j.logTail !== undefined || j.logError !== undefined)
     .map((j) => {
-      if (j.logTail === undefined) return `<details><summary>${j.name}: ${j.logError ?? 'no log'}</summary></details>`;
+      const name = escapeHtml(j.name.replace(/\s*\r?\n\s*/g, ' '));
+      if (j.logTail === undefined) return `<details><summary>${name}: ${escapeHtml(j.logError ?? 'no log')}</summary></details>`;
       const text = j.logTail.join('\n');
       const f = fence(text);
-      return `<details><summary>${j.name}: last ${j.logTail.length} log lines</summary>\n\n${f}text\n${text}\n${f}\n</details>`;
+      return `<details><summary>${name}: last ${j.logTail.length} log lines</summary>\n\n${f}text\n${text}\n${f}\n</details>`;
     });
 }
 
@@ -59,7 +97,9 @@ export function failureDetails(input: ReportInput): string {
   const parts = [runLine(input)];
   const table = jobsTable(input.facts.failedJobs);
   if (table) parts.push(table);
-  else parts.push(input.facts.problems.length > 0 ? `_Job details unavailable: ${input.facts.problems[0]}_` : '_No failed job was reported by the Actions API._');
+  // "No failed job" only when the jobs were listed; a listing that failed says why instead.
+  else if (!input.facts.listed || input.facts.problems.length > 0) parts.push(`_Job details unavailable: ${markdownText(input.facts.problems[0] ?? 'the jobs of the run could not be listed.')}_`);
+  else parts.push('_No failed job was reported by the Actions API._');
   parts.push(...logBlocks(input.facts.failedJobs));
   return parts.join('\n\n');
 }
@@ -80,7 +120,7 @@ export function issueBody(input: ReportInput, label: string): string {
     [
       issueMarker(input.run.workflow, input.run.branch),
       failureDetails(input),
-      `---\nOpened by Gangway notify. While **${input.run.workflow}** keeps failing on \`${input.run.branch}\`, each failed run adds a comment here instead of a new issue; the next successful run closes it. Issues are found by the \`${label}\` label and the hidden marker above, so keep both.`,
+      `---\nOpened by Gangway notify. While **${markdownText(input.run.workflow)}** keeps failing on ${codeSpan(input.run.branch)}, each failed run adds a comment here instead of a new issue; the next successful run closes it. Issues are found by the ${codeSpan(label)} label and the hidden marker above, so keep both.`,
     ].join('\n\n'),
   );
 }
@@ -90,8 +130,8 @@ export function repeatComment(input: ReportInput, previousFailures: number): str
 }
 
 export function recoveryComment(run: RunContext): string {
-  const sha = run.sha ? ` for \`${shortSha(run.sha)}\`` : '';
-  return `**${run.workflow}** succeeded on \`${run.branch}\` again: [run #${run.runNumber}](${run.runUrl})${sha}. Closing.`;
+  const sha = run.sha ? ` for ${codeSpan(shortSha(run.sha))}` : '';
+  return `**${markdownText(run.workflow)}** succeeded on ${codeSpan(run.branch)} again: ${link(`run #${run.runNumber}`, run.runUrl)}${sha}. Closing.`;
 }
 
 /** Plain text for the mail. */

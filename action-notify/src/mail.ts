@@ -8,8 +8,9 @@ export interface Mail {
 }
 
 /**
- * Sends one mail through the SMTP server of `smtpUrl` (smtp:// with STARTTLS when the
- * server offers it, smtps:// for implicit TLS). Bounded by timeouts; errors carry the
+ * Sends one mail through the SMTP server of `smtpUrl`: smtps:// with implicit TLS, smtp://
+ * with STARTTLS required (a server that does not offer it gets neither the password nor the
+ * log tails in clear text). Certificates are verified. Bounded by timeouts; errors carry the
  * SMTP reply, never the URL or its password.
  */
 export async function sendMail(smtpUrl: string, mail: Mail, options: { timeoutMs?: number } = {}): Promise<{ accepted: string[]; rejected: string[]; response: string }> {
@@ -20,6 +21,9 @@ export async function sendMail(smtpUrl: string, mail: Mail, options: { timeoutMs
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: url.port === '' ? (secure ? 465 : 587) : Number(url.port),
     secure,
+    // smtp://: STARTTLS or nothing; never a silent fall back to clear text.
+    requireTLS: !secure,
+    tls: { minVersion: 'TLSv1.2', rejectUnauthorized: true },
     ...(url.username !== '' ? { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } } : {}),
     connectionTimeout: timeout,
     greetingTimeout: timeout,
@@ -34,6 +38,9 @@ export async function sendMail(smtpUrl: string, mail: Mail, options: { timeoutMs
   } catch (error) {
     const e = error as { code?: string; responseCode?: number; response?: string; message?: string };
     const detail = e.response ?? e.message ?? String(error);
+    if (!secure && e.code === 'ETLS') {
+      throw new Error(`mail not sent: ETLS: ${url.hostname} offers no STARTTLS, and smtp:// requires it (nothing was sent in clear text). Use smtps:// for implicit TLS, or a server that offers STARTTLS`, { cause: error });
+    }
     throw new Error(`mail not sent: ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}: ${detail.replace(/\s+/g, ' ').slice(0, 200)}`, { cause: error });
   } finally {
     transport.close();

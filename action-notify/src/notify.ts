@@ -1,11 +1,11 @@
 import * as core from '@actions/core';
 import { errorMessage, setReportOutput } from '@gangway/kit';
-import { createGitHubClient, describeApiError } from './github-client.ts';
+import { apiHint, classifyApiError, createGitHubClient } from './github-client.ts';
 import { reportFailure, reportRecovery, type IssueOutcome } from './failure-issue.ts';
 import { mailSubject, mailText, webhookText, type ReportInput } from './failure-report.ts';
 import { sendMail } from './mail.ts';
 import { collectRunFacts, type RunFacts } from './run-facts.ts';
-import type { NotifySettings } from './settings.ts';
+import { isMailAddress, type NotifySettings } from './settings.ts';
 import { writeSummary } from './summary.ts';
 import { postWebhook } from './webhook.ts';
 
@@ -43,12 +43,14 @@ export async function notify(settings: NotifySettings, signal?: AbortSignal): Pr
   const client = settings['github-token'] !== undefined ? createGitHubClient(settings['github-token'], settings['api-url']) : undefined;
   core.info(`${run.workflow} on ${settings.branch}: ${settings.status} (${settings['status-source']}).`);
 
-  let facts: RunFacts = { failedJobs: [], jobCounts: {}, problems: [] };
+  let facts: RunFacts = { listed: false, failedJobs: [], jobCounts: {}, problems: [] };
   if (failing && client) {
     facts = await core.group('Failed jobs and steps', async () => {
-      const found = await collectRunFacts(client, run, settings['log-lines']);
+      const found = await collectRunFacts(client, run, settings['log-lines'], settings['api-url']);
       for (const job of found.failedJobs) core.info(`${job.name}: ${job.conclusion}${job.steps.length > 0 ? ` at ${job.steps.map((s) => `${s.number}. ${s.name}`).join(', ')}` : ''}`);
-      if (found.failedJobs.length === 0) core.info('The Actions API lists no failed job in this run attempt.');
+      // Only a listing that worked can say that nothing failed.
+      if (found.listed && found.failedJobs.length === 0) core.info('The Actions API lists no failed job in this run attempt.');
+      else if (!found.listed) core.info('The failed jobs are unknown: the jobs of the run could not be listed.');
       return found;
     });
     for (const problem of facts.problems) warn(problem);
@@ -64,13 +66,16 @@ export async function notify(settings: NotifySettings, signal?: AbortSignal): Pr
       else core.info(`Issue #${issue.number}: ${issue.action} (${issue.url}).`);
       if (issue.duplicates.length > 0) warn(`Other open issues carry the same marker: ${issue.duplicates.map((n) => `#${n}`).join(', ')}; only #${issue.number} is kept up to date.`);
     } catch (error) {
-      warn(`Could not update the failure issue (${describeApiError(error)}); the workflow needs permissions issues: write.`);
+      const failure = classifyApiError(error, settings['api-url']);
+      const hint = apiHint(failure, 'issues: write');
+      warn(`Could not update the failure issue (${failure.message})${hint ? `; ${hint}` : ''}.`);
     }
   }
 
   let webhook = 'skipped (no webhook-url)';
   const recovered = issue.action === 'closed';
   if (settings['webhook-url'] !== undefined) {
+    if (settings['webhook-url'].trim().toLowerCase().startsWith('http:')) warn('webhook-url is http:// (allow-insecure-webhook: true): the message and the secret in the URL travel unencrypted.');
     if (failing || recovered) {
       try {
         await postWebhook(settings['webhook-url'], webhookText(input, issue.url, recovered), signal ? { signal } : {});
@@ -94,6 +99,7 @@ export async function notify(settings: NotifySettings, signal?: AbortSignal): Pr
       for (const r of settings.smtp.to) {
         if ('address' in r) to.push(r.address);
         else if (!run.commitAuthor) warn('mail-to: the event names no head commit author, so "committer" gets no mail.');
+        else if (!isMailAddress(run.commitAuthor.email)) warn(`mail-to: the committer's address in the event, ${JSON.stringify(run.commitAuthor.email)}, is not one mail address; no mail to it.`);
         else if (isNoreply(run.commitAuthor.email)) warn(`mail-to: the committer's address ${run.commitAuthor.email} is a noreply address; no mail to it.`);
         else to.push(run.commitAuthor.email);
       }

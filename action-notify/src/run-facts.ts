@@ -1,5 +1,4 @@
-import type { GitHubClient } from './github-client.ts';
-import { describeApiError } from './github-client.ts';
+import { apiHint, classifyApiError, type GitHubClient } from './github-client.ts';
 import type { RunContext } from './run-context.ts';
 
 export interface FailedStep {
@@ -22,6 +21,8 @@ export interface FailedJob {
 }
 
 export interface RunFacts {
+  /** False when the jobs could not be listed: then `failedJobs` is empty for want of knowing, not because none failed. */
+  listed: boolean;
   failedJobs: FailedJob[];
   /** Jobs of the attempt by conclusion, e.g. { success: 3, failure: 1 }. */
   jobCounts: Record<string, number>;
@@ -62,9 +63,9 @@ export function logTail(log: string, count: number): string[] {
  * and the tails of their logs. Anything that cannot be read becomes a problem, not an
  * error: the notification goes out with what is known.
  */
-export async function collectRunFacts(client: GitHubClient, run: RunContext, logLines: number): Promise<RunFacts> {
+export async function collectRunFacts(client: GitHubClient, run: RunContext, logLines: number, apiUrl: string): Promise<RunFacts> {
   const problems: string[] = [];
-  if (run.runId === 0) return { failedJobs: [], jobCounts: {}, problems: ['GITHUB_RUN_ID is not set: no job details.'] };
+  if (run.runId === 0) return { listed: false, failedJobs: [], jobCounts: {}, problems: ['GITHUB_RUN_ID is not set: no job details.'] };
   let jobs: Awaited<ReturnType<GitHubClient['rest']['actions']['listJobsForWorkflowRunAttempt']>>['data']['jobs'];
   try {
     jobs = await client.paginate(client.rest.actions.listJobsForWorkflowRunAttempt, {
@@ -75,7 +76,9 @@ export async function collectRunFacts(client: GitHubClient, run: RunContext, log
       per_page: 100,
     });
   } catch (error) {
-    return { failedJobs: [], jobCounts: {}, problems: [`Could not list the jobs of the run (${describeApiError(error)}); the workflow needs permissions actions: read.`] };
+    const failure = classifyApiError(error, apiUrl);
+    const hint = apiHint(failure, 'actions: read');
+    return { listed: false, failedJobs: [], jobCounts: {}, problems: [`Could not list the jobs of the run (${failure.message})${hint ? `; ${hint}` : ''}.`] };
   }
   const jobCounts: Record<string, number> = {};
   const failedJobs: FailedJob[] = [];
@@ -104,10 +107,12 @@ export async function collectRunFacts(client: GitHubClient, run: RunContext, log
         const response = await client.rest.actions.downloadJobLogsForWorkflowRun({ owner: run.owner, repo: run.repo, job_id: job.id });
         job.logTail = logTail(logText(response.data), logLines);
       } catch (error) {
-        job.logError = `log not available (${describeApiError(error)})`;
-        problems.push(`Could not download the log of job "${job.name}": ${describeApiError(error)}.`);
+        const failure = classifyApiError(error, apiUrl);
+        const hint = apiHint(failure, 'actions: read');
+        job.logError = `log not available (${failure.message})`;
+        problems.push(`Could not download the log of job "${job.name}": ${failure.message}${hint ? `; ${hint}` : ''}.`);
       }
     }
   }
-  return { failedJobs, jobCounts, problems };
+  return { listed: true, failedJobs, jobCounts, problems };
 }

@@ -27,12 +27,23 @@ export interface NotifySettings {
   branch: string;
   'log-lines': number;
   'webhook-url': string | undefined;
+  /** http:// webhooks were allowed explicitly (the message and the URL's secret path travel in clear text). */
+  'allow-insecure-webhook': boolean;
   smtp: SmtpSettings | undefined;
   run: RunContext;
 }
 
 const STATUSES: readonly RunStatus[] = ['success', 'failure', 'cancelled', 'skipped'];
 const EMAIL = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/;
+
+/**
+ * One plain mail address (`someone@example.com`): no list, no display name, no comment. Every
+ * address the mail goes to passes this, the committer's from the event too: `a@x.com,b@y.com`
+ * would otherwise be two recipients of the log tails.
+ */
+export function isMailAddress(value: string): boolean {
+  return EMAIL.test(value);
+}
 
 /**
  * `success`/`failure`/`cancelled`/`skipped`, or `toJSON(needs)`: any failed need makes
@@ -119,7 +130,17 @@ export function readSettings(inputs: Inputs = new Inputs(), env: NodeJS.ProcessE
   const label = inputs.string('label') ?? 'gangway-failure';
   if (label.length > 50 || label.includes(',')) throw new ConfigurationError(`Input "label": "${label}" must be at most 50 characters without commas (a GitHub label name).`, 'label');
   if (issue && token === undefined) throw new ConfigurationError('Input "github-token" is empty: leave it at its default ${{ github.token }} (with permissions issues: write, actions: read), or set issue: false.', 'github-token');
-  if (webhook !== undefined) httpUrl(webhook, 'webhook-url', 'Use the incoming webhook URL your chat gives you (https://hooks.slack.com/services/…).');
+  const allowInsecureWebhook = inputs.boolean('allow-insecure-webhook', false);
+  if (webhook !== undefined) {
+    const url = httpUrl(webhook, 'webhook-url', 'Use the incoming webhook URL your chat gives you (https://hooks.slack.com/services/…).');
+    if (url.protocol === 'http:' && !allowInsecureWebhook) {
+      // The URL is a secret: the message names its scheme only.
+      throw new ConfigurationError(
+        'Input "webhook-url" is an http:// URL: the message and the secret in the URL would travel unencrypted. Use the https:// URL your chat gives you, or set allow-insecure-webhook: true for a receiver on a network you trust.',
+        'webhook-url',
+      );
+    }
+  }
   const run = readRunContext(env);
   const branch = inputs.string('branch') ?? run.branch;
   if (branch === '') throw new ConfigurationError('Input "branch" is empty and the run has no GITHUB_REF_NAME: set branch.', 'branch');
@@ -136,6 +157,7 @@ export function readSettings(inputs: Inputs = new Inputs(), env: NodeJS.ProcessE
     branch,
     'log-lines': inputs.integer('log-lines', { min: 0, max: 500 }) ?? 30,
     'webhook-url': webhook,
+    'allow-insecure-webhook': allowInsecureWebhook,
     smtp: readSmtp(inputs),
     run: { ...run, branch },
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bounded, failureDetails, issueBody, issueMarker, webhookText, type ReportInput } from '../src/failure-report.ts';
+import { bounded, codeSpan, failureDetails, issueBody, issueMarker, markdownText, recoveryComment, repeatComment, webhookText, type ReportInput } from '../src/failure-report.ts';
 import { cleanLogLine, logTail } from '../src/run-facts.ts';
 import type { RunContext } from '../src/run-context.ts';
 
@@ -11,7 +11,7 @@ const run: RunContext = {
 const input = (tail: string[], problems: string[] = []): ReportInput => ({
   status: 'failure',
   run,
-  facts: { failedJobs: [{ id: 1, name: 'deploy | prod', conclusion: 'failure', url: 'https://github.com/j/1', steps: [{ number: 4, name: 'Deploy', conclusion: 'failure' }], logTail: tail }], jobCounts: {}, problems },
+  facts: { failedJobs: [{ id: 1, name: 'deploy | prod', conclusion: 'failure', url: 'https://github.com/j/1', steps: [{ number: 4, name: 'Deploy', conclusion: 'failure' }], logTail: tail }], jobCounts: {}, problems, listed: true },
 });
 
 describe('failure report', () => {
@@ -35,12 +35,53 @@ describe('failure report', () => {
   });
 
   it('says why job details are missing', () => {
-    const facts = { failedJobs: [], jobCounts: {}, problems: ['Could not list the jobs (HTTP 403).'] };
-    expect(failureDetails({ status: 'failure', run, facts })).toContain('_Job details unavailable: Could not list the jobs (HTTP 403)._');
+    const facts = { listed: false, failedJobs: [], jobCounts: {}, problems: ['Could not list the jobs (HTTP 403).'] };
+    expect(failureDetails({ status: 'failure', run, facts })).toContain('_Job details unavailable: Could not list the jobs \\(HTTP 403\\).\n_'.replace('\n', ''));
+    expect(failureDetails({ status: 'failure', run, facts })).not.toContain('No failed job');
+    // Only a listing that worked may say that nothing failed.
+    expect(failureDetails({ status: 'failure', run, facts: { listed: true, failedJobs: [], jobCounts: { success: 2 }, problems: [] } })).toContain('_No failed job was reported by the Actions API._');
   });
 
   it('writes Slack mrkdwn with escaped text', () => {
     expect(webhookText({ ...input([]), run: { ...run, workflow: 'A<b>&' } }, undefined, false)).toMatch(/^:x: \*A&lt;b&gt;&amp;\* failed on `main`/);
+  });
+});
+
+/** The Markdown outside code spans (a span closes only at a backtick run of its own length). */
+const outsideCode = (markdown: string): string => markdown.replace(/(?<!`)(`+)(?!`)[\s\S]*?(?<!`)\1(?!`)/g, ' CODE ');
+
+describe('names in the issue are text, never Markdown or HTML', () => {
+  const branch = 'x`](http://evil.test/a)<img src=x onerror=alert(1)>`y';
+  const job = 'deploy](http://evil.test/b) <img src=x> **bold** @acme/admins #1 www.evil.test';
+  const nasty: ReportInput = {
+    status: 'failure',
+    run: { ...run, branch, workflow: 'Deploy [x](http://evil.test/c)' },
+    facts: { listed: true, failedJobs: [{ id: 1, name: job, conclusion: 'failure', url: 'https://github.com/j/1', steps: [{ number: 2, name: 'step](http://evil.test/d)', conclusion: 'failure' }], logTail: ['a line'] }], jobCounts: {}, problems: [] },
+  };
+
+  it('puts the branch in a code span it cannot close', () => {
+    expect(codeSpan('main')).toBe('`main`');
+    expect(codeSpan(branch)).toBe('``x`](http://evil.test/a)<img src=x onerror=alert(1)>`y``');
+    expect(codeSpan('`a`')).toBe('`` `a` ``');
+    for (const text of [issueBody(nasty, 'gangway-failure'), repeatComment(nasty, 1), recoveryComment(nasty.run)]) {
+      expect(text).toContain(codeSpan(branch));
+      const outside = outsideCode(text);
+      expect(outside).not.toContain('evil.test/a');
+      expect(outside).not.toMatch(/(?<!\\)<img/);
+    }
+  });
+
+  it('escapes job, step and workflow names: no link, image, HTML, emphasis, mention or autolink', () => {
+    expect(markdownText(job)).toBe('deploy\\]\\(http\\://evil.test/b\\) \\<img src=x\\> \\*\\*bold\\*\\* \\@acme/admins \\#1 www\\.evil.test');
+    const body = issueBody(nasty, 'gangway-failure');
+    expect(body).toContain(`| [${markdownText(job)}](https://github.com/j/1) | failure | 2. step\\]\\(http\\://evil.test/d\\) |`);
+    expect(body).toContain('**Deploy \\[x\\]\\(http\\://evil.test/c\\)** failed on');
+    // Inside <details> the summary is HTML: escaped as HTML.
+    expect(body).toContain('<summary>deploy](http://evil.test/b) &lt;img src=x&gt; **bold** @acme/admins #1 www.evil.test: last 1 log lines</summary>');
+    // What is not HTML (the summary line is an HTML block) and not code.
+    const outside = outsideCode(body).replace(/<summary>.*<\/summary>/g, '');
+    expect(outside).not.toMatch(/(?<!\\)<img/);
+    expect(outside).not.toMatch(/(?<!\\)\]\((?!https:\/\/github\.com\/)/);
   });
 });
 

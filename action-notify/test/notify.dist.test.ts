@@ -1,11 +1,12 @@
 // action-notify's dist bundle on a simulated runner (RunnerJob), talking to a local GitHub
 // API that checks every request and response against GitHub's OpenAPI description, a local
 // webhook receiver and a local SMTP server. Nothing leaves 127.0.0.1.
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { findSecretLeaks, RunnerJob, type ActionRun, type GitHubContext } from '@gangway/kit/harness';
 import { startGitHubApi, type GitHubApiServer } from '../../test/support/github-api/index.ts';
-import { startMailSink, startWebhookReceiver, type MailSink, type WebhookReceiver } from './local-services.ts';
+import { createTestTls, startMailSink, startWebhookReceiver, type MailSink, type TestTls, type WebhookReceiver } from './local-services.ts';
 
 const actionDir = path.resolve(import.meta.dirname, '..');
 const token = 'ghs_' + 'N0t1fyT0ken'.repeat(3) + 'abc';
@@ -19,16 +20,21 @@ const LOG = [
 ].join('\n');
 
 let github: GitHubApiServer;
+let tls: TestTls;
 let webhook: WebhookReceiver;
 let smtp: MailSink;
 let runId = 5000;
 const jobs: RunnerJob[] = [];
 
 beforeAll(async () => {
-  [github, webhook, smtp] = await Promise.all([startGitHubApi({ repository: 'acme/shop', token }), startWebhookReceiver(), startMailSink('ci@acme.test', smtpPassword)]);
+  // The webhook receiver speaks https and the mail server STARTTLS, with certificates from a
+  // test CA the step trusts through NODE_EXTRA_CA_CERTS (see failedRun).
+  tls = createTestTls();
+  [github, webhook, smtp] = await Promise.all([startGitHubApi({ repository: 'acme/shop', token }), startWebhookReceiver({ tls }), startMailSink('ci@acme.test', smtpPassword, { tls })]);
 });
 afterAll(async () => {
   await Promise.all([github.close(), webhook.close(), smtp.close()]);
+  tls.remove();
 });
 beforeEach(() => {
   webhook.messages.length = 0;
@@ -42,7 +48,7 @@ afterEach(() => {
 const secrets = (): Record<string, string> => ({ token, 'webhook-url': webhook.url, 'smtp-url': smtp.url('ci@acme.test', smtpPassword), 'smtp password': smtpPassword });
 
 /** A failed Deploy run on the server, and the runner job of its notify step. */
-function failedRun(options: { branch?: string; conclusion?: 'failure' | 'success' | 'cancelled'; github?: Partial<GitHubContext> } = {}): RunnerJob {
+function failedRun(options: { branch?: string; conclusion?: 'failure' | 'success' | 'cancelled'; github?: Partial<GitHubContext>; jobName?: string } = {}): RunnerJob {
   const id = ++runId;
   const branch = options.branch ?? 'main';
   const failed = (options.conclusion ?? 'failure') !== 'success';
@@ -54,7 +60,7 @@ function failedRun(options: { branch?: string; conclusion?: 'failure' | 'success
     jobs: [
       { name: 'build', conclusion: 'success', steps: [{ name: 'Build image', conclusion: 'success' }] },
       {
-        name: 'deploy',
+        name: options.jobName ?? 'deploy',
         conclusion: failed ? 'failure' : 'success',
         steps: [
           { name: 'Connect VPN', conclusion: 'success' },
@@ -67,6 +73,7 @@ function failedRun(options: { branch?: string; conclusion?: 'failure' | 'success
     ],
   });
   const job = new RunnerJob({
+    env: { NODE_EXTRA_CA_CERTS: tls.caFile },
     github: {
       repository: 'acme/shop',
       workflow: 'Deploy',
@@ -115,7 +122,7 @@ describe('action-notify dist on the runner', () => {
     expect(webhook.messages[0]?.text).toContain('Failed: deploy (Deploy)');
     expect(webhook.messages[0]?.text).toContain(`Issue: <https://github.com/acme/shop/issues/${number}>`);
     expect(smtp.mails).toHaveLength(1);
-    expect(smtp.mails[0]).toMatchObject({ from: 'ci@acme.test', to: ['mona@acme.test', 'ops@acme.test'], user: 'ci@acme.test' });
+    expect(smtp.mails[0]).toMatchObject({ from: 'ci@acme.test', to: ['mona@acme.test', 'ops@acme.test'], user: 'ci@acme.test', secure: true });
     expect(smtp.mails[0]?.raw).toMatch(/Subject: \[acme\/shop\] Deploy failed on main \(run #\d+\)/);
     expect(smtp.mails[0]?.raw).toContain('Readiness failed');
     expect(first.summary).toContain('Gangway notify');
@@ -179,7 +186,8 @@ describe('action-notify dist on the runner', () => {
     expect(run.outputs.action).toBe('none');
     const warnings = run.annotations.filter((a) => a.level === 'warning').map((a) => a.message);
     expect(warnings).toEqual([
-      expect.stringMatching(/Could not list the jobs of the run \(HTTP 500: Server Error\); the workflow needs permissions actions: read\./),
+      // A server error is no permission problem.
+      'Could not list the jobs of the run (HTTP 500: Server Error).',
       expect.stringMatching(/Could not update the failure issue \(HTTP 403: Resource not accessible by integration\); the workflow needs permissions issues: write\./),
       'Webhook not delivered: webhook answered HTTP 500: server_error.',
       expect.stringMatching(/^Mail not sent via 127\.0\.0\.1: mail not sent: EAUTH 535/),
@@ -187,6 +195,92 @@ describe('action-notify dist on the runner', () => {
     expect(run.annotations.some((a) => a.level === 'error')).toBe(false);
     expect(findSecretLeaks(run, { ...secrets(), 'smtp-url': smtp.url('ci@acme.test', 'wrong password'), 'wrong password': 'wrong password' })).toEqual([]);
   }, 30_000);
+
+  it('says a GitHub API it cannot reach is unreachable: not HTTP 500, not permissions, not "no failed job"', async () => {
+    // A port nothing listens on: taken, then given back.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const closed = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise((resolve) => probe.close(resolve));
+    const run = await failedRun({ branch: 'offline' }).main(actionDir, { inputs: { status: 'failure', 'api-url': closed, 'webhook-url': webhook.url } });
+    expect(run.ok, run.log).toBe(true);
+    const warnings = run.annotations.filter((a) => a.level === 'warning').map((a) => a.message);
+    expect(warnings).toEqual([
+      `Could not list the jobs of the run (could not reach the GitHub API at ${closed}: connection refused (ECONNREFUSED)); check that the runner can reach it (api-url, proxy, network).`,
+      `Could not update the failure issue (could not reach the GitHub API at ${closed}: connection refused (ECONNREFUSED)); check that the runner can reach it (api-url, proxy, network).`,
+    ]);
+    expect(run.log).not.toMatch(/permissions|HTTP 500|lists no failed job/);
+    expect(run.log).toContain('The failed jobs are unknown: the jobs of the run could not be listed.');
+    // The webhook still goes out.
+    expect(webhook.messages.at(-1)?.text).toMatch(/^:x: \*Deploy\* failed on `offline`/);
+  }, 30_000);
+
+  it('escapes branch and job names in the issue: no injected link, image or HTML', async () => {
+    const branch = 'x`](http://evil.test/a)<img-src=x>';
+    const jobName = 'deploy](http://evil.test/b) <img src=x onerror=alert(1)> @acme/admins';
+    const run = await failedRun({ branch, jobName }).main(actionDir, { inputs: { status: 'failure' } });
+    expect(run.ok, run.log).toBe(true);
+    const number = Number(run.outputs['issue-number']);
+    const body = github.issues.get(number)?.body as string;
+    expect(body).toContain('**Deploy** failed on ``x`](http://evil.test/a)<img-src=x>``: [run #');
+    expect(body).toMatch(/\| \[deploy\\\]\\\(http\\:\/\/evil\.test\/b\\\) \\<img src=x onerror=alert\\\(1\\\)\\> \\@acme\/admins\]\(https:\/\/github\.com\/acme\/shop\/actions\/runs\/\d+\/job\/\d+\) \| failure \| 2\. Deploy \|/);
+    expect(body).toContain('<summary>deploy](http://evil.test/b) &lt;img src=x onerror=alert(1)&gt; @acme/admins: last 30 log lines</summary>');
+    // Outside code spans and the HTML summary line, nothing unescaped can open a link or a tag.
+    const outside = body.replace(/(?<!`)(`+)(?!`)[\s\S]*?(?<!`)\1(?!`)/g, ' CODE ').replace(/<summary>.*<\/summary>/g, '');
+    expect(outside).not.toMatch(/(?<!\\)<img/);
+    expect(outside).not.toMatch(/(?<!\\)\]\((?!https:\/\/github\.com\/)/);
+    const fixed = await failedRun({ branch, conclusion: 'success' }).main(actionDir, { inputs: { status: 'success' } });
+    expect(fixed.outputs.action).toBe('closed');
+    expect(github.comments.get(number)?.at(-1)?.body).toMatch(/^\*\*Deploy\*\* succeeded on ``x`\]\(http:\/\/evil\.test\/a\)<img-src=x>`` again/);
+  });
+
+  it('mails no one but the committer when the event\'s address is a list', async () => {
+    const run = await failedRun({ branch: 'listed', github: { event: { head_commit: { id: 'abc', author: { name: 'Mallory', email: 'mona@acme.test,eve@evil.test' } } } } }).main(actionDir, {
+      inputs: { status: 'failure', issue: 'false', 'smtp-url': smtp.url('ci@acme.test', smtpPassword), 'mail-to': 'committer, ops@acme.test' },
+    });
+    expect(run.ok, run.log).toBe(true);
+    expect(smtp.mails).toHaveLength(1);
+    expect(smtp.mails[0]?.to).toEqual(['ops@acme.test']);
+    expect(run.annotations.filter((a) => a.level === 'warning').map((a) => a.message)).toEqual([
+      'mail-to: the committer\'s address in the event, "mona@acme.test,eve@evil.test", is not one mail address; no mail to it.',
+    ]);
+  });
+
+  it('sends neither password nor mail to an smtp:// server that offers no STARTTLS', async () => {
+    const plain = await startMailSink('ci@acme.test', smtpPassword);
+    try {
+      const run = await failedRun({ branch: 'cleartext' }).main(actionDir, { inputs: { status: 'failure', issue: 'false', 'smtp-url': plain.url('ci@acme.test', smtpPassword), 'mail-to': 'ops@acme.test' } });
+      expect(run.ok, run.log).toBe(true);
+      expect(plain.logins).toEqual([]);
+      expect(plain.mails).toEqual([]);
+      const warnings = run.annotations.filter((a) => a.level === 'warning').map((a) => a.message);
+      expect(warnings).toEqual([expect.stringMatching(/^Mail not sent via 127\.0\.0\.1: mail not sent: ETLS: 127\.0\.0\.1 offers no STARTTLS, and smtp:\/\/ requires it \(nothing was sent in clear text\)/)]);
+      expect(findSecretLeaks(run, { ...secrets(), 'smtp-url': plain.url('ci@acme.test', smtpPassword) })).toEqual([]);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('refuses an http:// webhook unless allow-insecure-webhook is true, and then warns', async () => {
+    const plain = await startWebhookReceiver();
+    try {
+      const refused = await failedRun({ branch: 'plain-hook' }).main(actionDir, { inputs: { status: 'failure', 'webhook-url': plain.url } });
+      expect(refused.exitCode).toBe(1);
+      expect(refused.annotations.find((a) => a.level === 'error')?.message).toBe(
+        'Input "webhook-url" is an http:// URL: the message and the secret in the URL would travel unencrypted. Use the https:// URL your chat gives you, or set allow-insecure-webhook: true for a receiver on a network you trust.',
+      );
+      expect(plain.messages).toEqual([]);
+      expect(findSecretLeaks(refused, { 'webhook-url': plain.url })).toEqual([]);
+
+      const allowed = await failedRun({ branch: 'plain-hook' }).main(actionDir, { inputs: { status: 'failure', issue: 'false', 'webhook-url': plain.url, 'allow-insecure-webhook': 'true' } });
+      expect(allowed.ok, allowed.log).toBe(true);
+      expect(plain.messages).toHaveLength(1);
+      expect(allowed.annotations.filter((a) => a.level === 'warning').map((a) => a.message)).toEqual(['webhook-url is http:// (allow-insecure-webhook: true): the message and the secret in the URL travel unencrypted.']);
+      expect(findSecretLeaks(allowed, { 'webhook-url': plain.url })).toEqual([]);
+    } finally {
+      await plain.close();
+    }
+  });
 
   it('fails on a configuration mistake before any request, naming the input', async () => {
     const before = github.requests.length;
