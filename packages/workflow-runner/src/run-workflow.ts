@@ -388,9 +388,13 @@ async function runJob(j: JobRun): Promise<JobResult> {
       const env = { ...jobEnv, ...stringMap(step.env, scope, `${where}.env`) };
       const continueOnError = asBoolean(evaluateValue(step['continue-on-error'] ?? false, scope, `${where}.continue-on-error`), where);
       const stepTimeout = timeoutMs(evaluateValue(step['timeout-minutes'] ?? null, scope, `${where}.timeout-minutes`), where);
-      const remaining = jobDeadline === undefined ? undefined : Math.max(1, jobDeadline - Date.now());
+      // Steps that run after the job was cancelled or timed out (always(), cancelled()) are not
+      // held to the spent deadline; GitHub gives them their own time too.
+      const remaining = jobDeadline === undefined || isCancelled() ? undefined : Math.max(1, jobDeadline - Date.now());
       const limit = [stepTimeout, remaining, 6 * 3_600_000].filter((x): x is number => x !== undefined).reduce((a, b) => Math.min(a, b));
       const sweep = referencedSecrets(step, j.secrets);
+      // A step that runs after the cancel (if: always() or cancelled()) runs to its end, as on GitHub.
+      const cancel = abort.signal.aborted ? undefined : { signal: abort.signal };
       const started = performance.now();
       let outcome: Result;
       let outputs: Record<string, string> = {};
@@ -402,7 +406,7 @@ async function runJob(j: JobRun): Promise<JobResult> {
           const withInputs = stringMap(step.with, scope, `${where}.with`);
           const dir = gangwayActionDir(step.uses, j.actionsRoot);
           if (dir) {
-            run = await job.main(dir, { inputs: withInputs, env, timeoutMs: limit, secrets: sweep, cancel: { signal: abort.signal } });
+            run = await job.main(dir, { inputs: withInputs, env, timeoutMs: limit, secrets: sweep, cancel });
             const metadata = readActionMetadata(dir);
             if (metadata.runs.post) posts.push({ dir, name, postIf: metadata.runs['post-if'] ?? 'always()', inputs: withInputs, env, secrets: sweep, state: run.state });
           } else {
@@ -414,7 +418,7 @@ async function runJob(j: JobRun): Promise<JobResult> {
         } else {
           const body = evaluateTemplate(step.run as string, scope, `${where}.run`);
           const shell = step.shell === 'bash' ? 'bash --noprofile --norc -eo pipefail {0}' : step.shell === 'sh' ? 'sh -e {0}' : 'bash -e {0}';
-          run = await job.script(step.id ?? `step${i + 1}`, body, { shell, env, workingDirectory: step['working-directory'], timeoutMs: limit, secrets: sweep, cancel: { signal: abort.signal } });
+          run = await job.script(step.id ?? `step${i + 1}`, body, { shell, env, workingDirectory: step['working-directory'], timeoutMs: limit, secrets: sweep, cancel });
         }
         if (run) {
           for (const m of run.masks) j.masks.add(m);

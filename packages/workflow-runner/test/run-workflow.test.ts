@@ -151,6 +151,30 @@ describe('timeouts and the stand-ins', () => {
     expect(files).not.toContain('app');
   });
 
+  it('timeout-minutes of a job cancels it at its deadline: always() and cancelled() steps still run', async () => {
+    const file = workflowFile('job-timeout.yml', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    timeout-minutes: 0.03\n    steps:\n      - id: slow\n        run: sleep 30\n      - id: next\n        run: echo "ran=yes" >> "$GITHUB_OUTPUT"\n      - id: cleanup\n        if: cancelled()\n        run: echo "ran=yes" >> "$GITHUB_OUTPUT"\n  b:\n    needs: a\n    if: always()\n    runs-on: ubuntu-latest\n    steps:\n      - id: saw\n        run: echo "a=${{ needs.a.result }}" >> "$GITHUB_OUTPUT"\n');
+    const started = Date.now();
+    const run = await runWorkflow({ workflow: file, event: pushEvent({ repository, sha }) });
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(step(run, 'a', 'slow').outcome).toBe('cancelled');
+    expect(step(run, 'a', 'next').outcome).toBe('skipped');
+    expect(step(run, 'a', 'cleanup').outputs).toEqual({ ran: 'yes' });
+    expect(step(run, 'b', 'saw').outputs).toEqual({ a: 'failure' });
+  });
+
+  it('a cancelled run (the cancel button) stops the running step; only always() and cancelled() steps run after it', async () => {
+    const file = workflowFile('cancel.yml', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - id: slow\n        run: sleep 30\n      - id: next\n        run: echo "ran=yes" >> "$GITHUB_OUTPUT"\n      - id: always\n        if: always()\n        run: echo "ran=yes" >> "$GITHUB_OUTPUT"\n  b:\n    needs: a\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo never\n');
+    const cancel = new AbortController();
+    setTimeout(() => cancel.abort(), 1500);
+    const run = await runWorkflow({ workflow: file, event: pushEvent({ repository, sha }), signal: cancel.signal });
+    expect(run.conclusion).toBe('cancelled');
+    expect(step(run, 'a', 'slow').outcome).toBe('cancelled');
+    expect(step(run, 'a', 'next').outcome).toBe('skipped');
+    expect(step(run, 'a', 'always').outputs).toEqual({ ran: 'yes' });
+    expect(job(run, 'a').result).toBe('cancelled');
+    expect(job(run, 'b').result).toBe('skipped');
+  });
+
   it('setup-node refuses a Node it cannot provide', async () => {
     const file = workflowFile('node18.yml', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - id: n\n        uses: actions/setup-node@v4\n        with: { node-version: 18 }\n');
     const run = await runWorkflow({ workflow: file, event: pushEvent({ repository, sha }) });
