@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunnerJob } from '@gangway/kit/harness';
 import { caseTable, underTraffic } from './support/cases.ts';
+import { startCpuHog } from './support/cpu-hog.ts';
 import { ChaosApp, type DeployRun } from './support/deploy.ts';
 import { appImage, type ChaosImage } from './support/images.ts';
 import { openChaosSession, type ChaosSession } from './support/session.ts';
@@ -112,6 +113,21 @@ const phases = (r: DeployRun): string => (r.report?.hosts[0]?.phases ?? []).map(
 const errors = (r: DeployRun): string => r.main.annotations.filter((a) => a.level === 'error').map((a) => a.message).join('\n');
 
 const failedSteps = (r: DeployRun): string => `main exit ${r.main.exitCode}${r.main.signal ? ` (${r.main.signal})` : ''}, post ${r.post?.exitCode ?? '-'}`;
+
+/**
+ * Runs `fn` on a loaded machine: a busy-loop child per CPU beside it (issue #16, item 17: a
+ * fresh-clone run with another CPU-heavy job beside it outlasted the runner's grace period).
+ */
+async function besideCpuHog<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const hog = startCpuHog({ maxMs: 240_000 });
+  const started = performance.now();
+  try {
+    return await fn();
+  } finally {
+    const { cpuMs } = await hog.stop();
+    figures[`${name} CPU hog`] = { children: hog.pids.length, pids: hog.pids, wallMs: Math.round(performance.now() - started), cpuMs };
+  }
+}
 
 describe('chaos 7: concurrent and cancelled deploys', () => {
   beforeAll(async () => {
@@ -255,13 +271,27 @@ describe('chaos 7: concurrent and cancelled deploys', () => {
    * container serves, the old one stopped) or it was undone (the old one serves, the new one is
    * gone); the proxy must agree with what the step said.
    */
-  async function afterReady(name: string, when: RegExp, mustStand: boolean): Promise<void> {
+  async function afterReady(name: string, when: RegExp, mustStand: boolean, options: { cpuHog?: boolean; slowStop?: string } = {}): Promise<void> {
+    if (options.slowStop) {
+      // The container this case replaces takes its time to stop on SIGTERM (it keeps accepting for
+      // SHUTDOWN_DELAY while a load balancer would drain it): a stop the engine finishes by itself,
+      // later than the runner's SIGTERM (7.5 s) and SIGKILL (10 s) after the cancel.
+      const slow = another();
+      const prep = await app.deploy({ image: slow.imageRef, env: `SESSION_SECRET=${app.envSecret}\nLOG_LEVEL=warn\nSHUTDOWN_DELAY=${options.slowStop}` });
+      expect(prep.main.exitCode, prep.main.log).toBe(0);
+      serving = slow.version;
+    }
     const target = another();
     const previous = serving;
-    const { value, row } = await underTraffic(name, app.endpoint, () => cancelledDeploy({ image: target.imageRef }, when), { expectVersion: '', result: failedSteps });
+    const run = () =>
+      underTraffic(name, app.endpoint, () => cancelledDeploy({ image: target.imageRef }, when), { expectVersion: '', result: failedSteps });
+    const { value, row } = options.cpuHog ? await besideCpuHog(name.slice(0, 3), run) : await run();
     figures[`${name.slice(0, 3)} cancel → exit ms`] = value.cancelToExitMs;
+    figures[`${name.slice(0, 3)} main`] = { exitCode: value.main.exitCode, signal: value.main.signal, durationMs: value.main.durationMs, post: value.post?.exitCode, postMs: value.post?.durationMs };
     figures[`${name.slice(0, 3)} phases`] = phases(value);
     const stands = /after the switch: .* runs the new version/.test(errors(value));
+    // What serves now, before any assertion: a failure here must not send the later cases after the wrong version.
+    if (row.version === target.version || row.version === previous) serving = row.version;
     expect(value.main.exitCode, value.main.log).toBe(1);
     // The step's error says it was cancelled, and (when it stands) that the switch stands.
     expect(errors(value)).toMatch(/cancelled/);
@@ -269,6 +299,22 @@ describe('chaos 7: concurrent and cancelled deploys', () => {
     expect(value.cancelToExitMs).toBeLessThan(7500);
     if (mustStand) expect(stands, value.main.log).toBe(true);
     expect(value.post?.log).toContain('No deploy lock left to release.');
+    if (options.slowStop && stands) {
+      // The step did not wait for it: the engine finishes the stop by itself, gracefully, within stop-timeout.
+      const old = value.report?.hosts[0]?.previous?.name;
+      const endedAt = performance.now();
+      for (;;) {
+        const c = (await app.containers()).find((x) => x.name === old);
+        if (c?.state !== 'running') break;
+        if (performance.now() - endedAt > 45_000) throw new Error(`${old ?? '?'} still runs 45 s after the step ended: the stop never reached the engine`);
+        await pause(250);
+      }
+      figures[`${name.slice(0, 3)} old container stopped after the step ended, ms`] = Math.round(performance.now() - endedAt);
+      const inspected = await session.docker.getContainer(old ?? '').inspect();
+      figures[`${name.slice(0, 3)} old container exit code`] = inspected.State.ExitCode;
+      expect(inspected.State.ExitCode).toBe(0);
+      expect(inspected.HostConfig.RestartPolicy?.Name).toBe('no');
+    }
     expect(row.failed).toBe(0);
     expect(row.lost).toBe(0);
     serving = stands ? target.version : previous;
@@ -284,14 +330,14 @@ describe('chaos 7: concurrent and cancelled deploys', () => {
 
   it('cancelled right after the switch (settle window): the proxy ends on a ready container', () => afterReady('7.7 cancel: switch → settle', /reloaded gracefully/, false));
 
-  it('cancelled once the switch is confirmed (drain, stop old): the switch stands', () =>
-    afterReady('7.8 cancel: drain → stop old', /settled; dropping|settled:|stopping \S+ \(kept for rollback\)/, true));
+  it('cancelled once the switch is confirmed (drain, stop old): the switch stands, and the step ends within the grace period beside a CPU hog while the old container takes 12 s to stop', () =>
+    afterReady('7.8 cancel: drain → stop old', /settled; dropping|settled:|stopping \S+ \(kept for rollback\)/, true, { cpuHog: true, slowStop: '12s' }));
 
   it('main killed (SIGKILL) while it holds the lock: only post runs, and releases it', async () => {
     const job = new RunnerJob();
     app.jobs.push(job);
     let killedAt: number | undefined;
-    const { value, row } = await underTraffic('7.9 SIGKILL in readiness, post only', app.endpoint, async () => {
+    const { value, row } = await besideCpuHog('7.9', () => underTraffic('7.9 SIGKILL in readiness, post only', app.endpoint, async () => {
       const run = await app.deploy({ image: another().imageRef, 'readiness-path': '/not-ready-yet' }, {
         job,
         onLine: (line) => {
@@ -303,7 +349,7 @@ describe('chaos 7: concurrent and cancelled deploys', () => {
         },
       });
       return run;
-    }, { expectVersion: serving, result: failedSteps });
+    }, { expectVersion: serving, result: failedSteps }));
     expect(killedAt).toBeDefined();
     expect(value.main.signal).toBe('SIGKILL');
     expect(value.post?.exitCode).toBe(0);
