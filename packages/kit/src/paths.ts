@@ -32,7 +32,8 @@ function isInside(child: string, parent: string): boolean {
 }
 
 /**
- * Resolves `value` (relative to the workspace, or absolute) and returns the absolute path.
+ * Resolves `value` (relative to the workspace, or absolute) and returns the absolute path with
+ * its symlinks resolved (so that a link swapped after the check cannot lead out).
  * Throws a ConfigurationError naming `input` when the path, or what a symlink on it points
  * to, lies outside the workspace and RUNNER_TEMP. A path that does not exist yet is checked
  * through its nearest existing parent, so a later symlink cannot escape either.
@@ -62,5 +63,5 @@ export function resolveWorkspacePath(value: string, input: string, roots: PathRo
       input,
     );
   }
-  return resolved;
+  return existing;
 }
