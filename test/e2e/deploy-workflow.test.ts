@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workflowDispatchEvent, workflowRunEvent, type SyntheticEvent } from '@gangway/workflow-runner';
 import { repoRoot } from '../../scripts/actions.ts';
-import { breakVersion, describeRuns, FixtureRepository, openWorkflowLab, REPOSITORY, restoreVersion, type RecordedRun, type WorkflowLab } from '../support/workflow-lab.ts';
+import { breakVersion, describeRuns, failedSteps, FixtureRepository, openWorkflowLab, REPOSITORY, restoreVersion, stepConclusions, type RecordedRun, type WorkflowLab } from '../support/workflow-lab.ts';
 
 const WORKFLOW = path.join(repoRoot, '.github', 'workflows', 'deploy.yml');
 const APP = 'ocr'; // deploy.yml's app, on its port 8080
@@ -19,13 +19,16 @@ let wl: WorkflowLab;
 let repo: FixtureRepository;
 const sha: Record<'good' | 'broken' | 'fixed', string> = { good: '', broken: '', fixed: '' };
 
-function afterCi(headSha: string): SyntheticEvent {
-  return workflowRunEvent({ repository: { fullName: REPOSITORY }, workflow: 'CI', headSha, defaultSha: headSha, conclusion: 'success' });
+/**
+ * A green CI run of `headSha`. GitHub starts workflow_run workflows at the default branch's tip,
+ * so github.sha is `tip` (a later commit of main): deploy.yml must deploy head_sha, not github.sha.
+ */
+function afterCi(headSha: string, tip: string): SyntheticEvent {
+  return workflowRunEvent({ repository: { fullName: REPOSITORY }, workflow: 'CI', headSha, defaultSha: tip, conclusion: 'success' });
 }
 
 const job = (r: RecordedRun, id: string) => r.run.jobs.find((j) => j.id === id);
-const stepsOf = (r: RecordedRun, id: string) => Object.fromEntries((job(r, id)?.steps ?? []).map((s) => [s.name, s.conclusion]));
-const failedSteps = (r: RecordedRun) => r.run.jobs.flatMap((j) => j.steps.filter((s) => s.outcome === 'failure').map((s) => `${j.id}/${s.name}: ${s.error ?? ''}\n${(s.run?.log ?? '').split('\n').slice(-15).join('\n')}`));
+const stepsOf = stepConclusions;
 
 describe('deploy.yml on the lab, run as GitHub runs it', () => {
   beforeAll(async () => {
@@ -49,7 +52,7 @@ describe('deploy.yml on the lab, run as GitHub runs it', () => {
   const settings = () => wl.settings('ocr');
 
   it('1. a green CI run of main builds, deploys and smoke-tests the commit CI tested; notify has nothing to say', async () => {
-    const r = await wl.run('1. green CI run (first deploy)', { workflow: WORKFLOW, event: afterCi(sha.good), settings: settings(), repository: repo.dir });
+    const r = await wl.run('1. green CI run (first deploy)', { workflow: WORKFLOW, event: afterCi(sha.good, sha.fixed), settings: settings(), repository: repo.dir });
     expect(failedSteps(r)).toEqual([]);
     expect(r.run.jobs.map((j) => [j.id, j.result])).toEqual([
       ['plan', 'success'],
@@ -69,7 +72,7 @@ describe('deploy.yml on the lab, run as GitHub runs it', () => {
   }, 1_500_000);
 
   it('2. a release that fails its smoke test is rolled back by the workflow\'s own step, with no failed request; one failure issue is opened', async () => {
-    const r = await wl.run('2. failed smoke test → rollback step', { workflow: WORKFLOW, event: afterCi(sha.broken), settings: settings(), repository: repo.dir, load: { port: PORT } });
+    const r = await wl.run('2. failed smoke test → rollback step', { workflow: WORKFLOW, event: afterCi(sha.broken, sha.fixed), settings: settings(), repository: repo.dir, load: { port: PORT } });
     expect(stepsOf(r, 'deploy')).toMatchObject({ 'Swap the container': 'success', 'Smoke test': 'failure', 'Roll back after a failed smoke test': 'success' });
     expect(job(r, 'deploy')?.result).toBe('failure');
     expect(r.run.conclusion).toBe('failure');
@@ -88,7 +91,7 @@ describe('deploy.yml on the lab, run as GitHub runs it', () => {
   }, 1_500_000);
 
   it('3. the fix deploys green under load, and notify closes the failure issue', async () => {
-    const r = await wl.run('3. the fix, green again', { workflow: WORKFLOW, event: afterCi(sha.fixed), settings: settings(), repository: repo.dir, load: { port: PORT } });
+    const r = await wl.run('3. the fix, green again', { workflow: WORKFLOW, event: afterCi(sha.fixed, sha.fixed), settings: settings(), repository: repo.dir, load: { port: PORT } });
     expect(failedSteps(r)).toEqual([]);
     expect(r.run.conclusion).toBe('success');
     expect((await wl.answering(PORT)).gitSha).toBe(sha.fixed);

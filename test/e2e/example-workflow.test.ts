@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushEvent } from '@gangway/workflow-runner';
 import { repoRoot } from '../../scripts/actions.ts';
-import { breakVersion, describeRuns, FixtureRepository, openWorkflowLab, REPOSITORY, restoreVersion, rootDockerfile, type RecordedRun, type WorkflowLab } from '../support/workflow-lab.ts';
+import { breakVersion, describeRuns, failedSteps, FixtureRepository, openWorkflowLab, REPOSITORY, restoreVersion, rootDockerfile, stepConclusions, type WorkflowLab } from '../support/workflow-lab.ts';
 
 const WORKFLOW = path.join(repoRoot, 'docs', 'example-deploy-workflow.yml');
 const APP = 'myapp'; // the example's app, on its port 8080
@@ -32,8 +32,6 @@ function headerNames(kind: 'vars' | 'secrets'): string[] {
   return [...text.matchAll(/\b([A-Z][A-Z0-9_]{2,})\b/g)].map((m) => m[1] as string);
 }
 
-const stepsOf = (r: RecordedRun) => Object.fromEntries((r.run.jobs.find((j) => j.id === 'deploy')?.steps ?? []).map((s) => [s.name, s.conclusion]));
-const failedSteps = (r: RecordedRun) => r.run.jobs.flatMap((j) => j.steps.filter((s) => s.outcome === 'failure').map((s) => `${j.id}/${s.name}: ${s.error ?? ''}\n${(s.run?.log ?? '').split('\n').slice(-15).join('\n')}`));
 const push = (commit: string) => pushEvent({ repository: { fullName: REPOSITORY }, sha: commit });
 
 describe('docs/example-deploy-workflow.yml as a user copies it', () => {
@@ -79,13 +77,13 @@ describe('docs/example-deploy-workflow.yml as a user copies it', () => {
       ['deploy', 'success'],
       ['notify', 'success'],
     ]);
-    expect(stepsOf(r)).toMatchObject({ 'Build and push': 'success', Deploy: 'success', 'Smoke test': 'success', 'Roll back after a failed smoke test': 'skipped' });
+    expect(stepConclusions(r, 'deploy')).toMatchObject({ 'Build and push': 'success', Deploy: 'success', 'Smoke test': 'success', 'Roll back after a failed smoke test': 'skipped' });
     expect((await wl.answering(PORT)).gitSha).toBe(sha.good);
   }, 1_500_000);
 
   it('a push whose smoke test fails is rolled back by the file\'s own step, with no failed request; one failure issue is opened', async () => {
     const r = await wl.run('example: failed smoke test → rollback step', { workflow: WORKFLOW, event: push(sha.broken), settings: settings(), repository: repo.dir, load: { port: PORT } });
-    expect(stepsOf(r)).toMatchObject({ Deploy: 'success', 'Smoke test': 'failure', 'Roll back after a failed smoke test': 'success' });
+    expect(stepConclusions(r, 'deploy')).toMatchObject({ Deploy: 'success', 'Smoke test': 'failure', 'Roll back after a failed smoke test': 'success' });
     expect((await wl.answering(PORT)).gitSha).toBe(sha.good);
     expect(r.load?.summary.failed).toBe(0);
     expect(r.load?.summary.total).toBeGreaterThan(100);

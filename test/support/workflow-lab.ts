@@ -153,7 +153,8 @@ export async function openWorkflowLab(options: { target: number }): Promise<Work
     async run(label, o) {
       const id = ++runId;
       const before = github.requests.length;
-      const load = o.load ? loadFromInside(target, target.address, o.load.port, 900_000) : undefined;
+      // Bounded, and longer than any run the tests allow (25 min): it covers the whole run.
+      const load = o.load ? loadFromInside(target, target.address, o.load.port, 1_500_000) : undefined;
       let run: WorkflowRunResult;
       let loadResult: RecordedRun['load'];
       try {
@@ -166,7 +167,7 @@ export async function openWorkflowLab(options: { target: number }): Promise<Work
           machineEnv: { DOCKER_HOST: lab.runner.dockerHost },
           log: o.log ?? (process.env['GANGWAY_WORKFLOW_LOG'] === '1' ? (line) => console.log(`[${label}] ${line}`) : undefined),
           // The Actions API must know the run's jobs before action-notify asks for them.
-          onJobStart: (_job, soFar) => {
+          onJobStart: (_job, soFar, mask) => {
             github.addWorkflowRun({
               id,
               name: path.basename(o.workflow),
@@ -177,7 +178,8 @@ export async function openWorkflowLab(options: { target: number }): Promise<Work
                 name: j.name,
                 conclusion: seedConclusion(j.result),
                 steps: j.steps.map((s) => ({ name: s.name, conclusion: seedConclusion(s.conclusion) })),
-                log: j.steps.flatMap((s) => (s.run?.log ?? '').split('\n').filter(Boolean).map((l) => `2026-01-01T00:00:00.0000000Z ${l}`)).join('\n'),
+                // GitHub serves job logs masked; action-notify quotes their tails in issues, chat and mail.
+                log: mask(j.steps.flatMap((s) => (s.run?.log ?? '').split('\n').filter(Boolean).map((l) => `2026-01-01T00:00:00.0000000Z ${l}`)).join('\n')),
               })),
             });
           },
@@ -200,6 +202,16 @@ export async function openWorkflowLab(options: { target: number }): Promise<Work
       await github.close();
     },
   };
+}
+
+/** Each step of job `id` by name, with its conclusion. */
+export function stepConclusions(r: RecordedRun, id: string): Record<string, string> {
+  return Object.fromEntries((r.run.jobs.find((j) => j.id === id)?.steps ?? []).map((s) => [s.name, s.conclusion]));
+}
+
+/** Every failed step of the run, with its error and the end of its log (for a readable assertion). */
+export function failedSteps(r: RecordedRun): string[] {
+  return r.run.jobs.flatMap((j) => j.steps.filter((s) => s.outcome === 'failure').map((s) => `${j.id}/${s.name}: ${s.error ?? ''}\n${(s.run?.log ?? '').split('\n').slice(-15).join('\n')}`));
 }
 
 /** The report the closing note and the log want: per run, the load, each step's wall time, the API calls. */

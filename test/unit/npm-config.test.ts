@@ -10,7 +10,7 @@ import { repoRoot } from '../../scripts/actions.ts';
 describe('npm configuration', () => {
   it('onnxruntime-node-install is skip in the project config, which the install script reads', () => {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm_config_|ONNXRUNTIME_)/i.test(k)));
-    expect(execFileSync('npm', ['config', 'get', 'onnxruntime-node-install'], { cwd: repoRoot, env, encoding: 'utf8' }).trim()).toBe('skip');
+    expect(execFileSync('npm', ['config', 'get', 'onnxruntime-node-install', '--location=project'], { cwd: repoRoot, env, encoding: 'utf8' }).trim()).toBe('skip');
     // The key the script reads, as npm hands project config to lifecycle scripts.
     const script = readFileSync(path.join(repoRoot, 'node_modules', 'onnxruntime-node', 'script', 'install-utils.js'), 'utf8');
     expect(script).toContain('npm_config_onnxruntime_node_install');

@@ -3,6 +3,7 @@
 // bring up or tear down while the load runs.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
+import { inNetns } from '../net.ts';
 import type { TargetState } from '../state.ts';
 import type { LoadSummary } from './load.ts';
 
@@ -13,11 +14,12 @@ export interface NetnsLoad {
 /** Steady GETs from inside the target's namespace (load-cli.ts under nsenter), bounded by `maxMs`. */
 export function loadFromInside(target: TargetState, host: string, port: number, maxMs = 180_000, options: { path?: string; rate?: number; clients?: number } = {}): NetnsLoad {
   const cli = new URL('./load-cli.ts', import.meta.url).pathname;
-  const args = [`--net=/var/run/netns/${target.netns}`, process.execPath, cli, '--host', host, '--port', String(port), '--ms', String(maxMs)];
+  const args = [cli, '--host', host, '--port', String(port), '--ms', String(maxMs)];
   if (options.path) args.push('--path', options.path);
   if (options.rate) args.push('--rate', String(options.rate));
   if (options.clients) args.push('--clients', String(options.clients));
-  const child = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const command = inNetns(target.netns, process.execPath, args);
+  const child = spawn(command.cmd, command.args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
@@ -35,6 +37,7 @@ export function loadFromInside(target: TargetState, host: string, port: number, 
 /** One GET from inside the target's namespace: status and body, or the error as the status text. */
 export async function getFromInside(target: TargetState, url: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
   const script = `fetch(process.argv[1], { signal: AbortSignal.timeout(${timeoutMs}) }).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() }))).catch((e) => console.log(JSON.stringify({ status: 0, body: String(e.cause ?? e) })))`;
-  const { stdout } = await promisify(execFile)('nsenter', [`--net=/var/run/netns/${target.netns}`, process.execPath, '-e', script, url], { timeout: timeoutMs + 5000 });
+  const command = inNetns(target.netns, process.execPath, ['-e', script, url]);
+  const { stdout } = await promisify(execFile)(command.cmd, command.args, { timeout: timeoutMs + 5000 });
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { status: number; body: string };
 }

@@ -63,9 +63,28 @@ describe('runWorkflow on a workflow of plain steps and a fixture action', () => 
     expect(job(pushed, 'first').steps.map((s) => s.kind)).toEqual(['uses', 'uses', 'run', 'post', 'post']);
   });
 
-  it('masks secrets in what it prints', () => {
-    expect(lines.join('\n')).not.toContain('tok-very-secret-value');
+  it('masks secrets in what it prints, every line of them', async () => {
+    const file = workflowFile('leak.yml', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: |\n          echo "token is ${{ secrets.TOKEN }} and ${{ secrets.MULTI }}"\n          exit 1\n');
+    const printed: string[] = [];
+    await runWorkflow({ workflow: file, event: pushEvent({ repository, sha }), settings: { secrets: { TOKEN: 'tok-very-secret-value', MULTI: 'first-line-secret\nsecond-line-secret' } }, log: (l) => printed.push(l), sweepSecrets: false });
+    const text = printed.join('\n');
+    // The failing step's log tail is printed: the secret is in it, masked.
+    expect(text).toMatch(/token is \*\*\* and \*\*\*/);
+    expect(text).not.toMatch(/tok-very-secret-value|first-line-secret|second-line-secret/);
     expect(lines.some((l) => l.includes('job first'))).toBe(true);
+  });
+
+  it('environment settings reach only the jobs that name the environment', async () => {
+    const file = workflowFile('env-scope.yml', 'on: push\njobs:\n  plain:\n    runs-on: ubuntu-latest\n    steps:\n      - id: s\n        run: echo "v=${{ vars.WHERE }}" >> "$GITHUB_OUTPUT"\n  prod:\n    runs-on: ubuntu-latest\n    environment: production\n    steps:\n      - id: s\n        run: echo "v=${{ vars.WHERE }}" >> "$GITHUB_OUTPUT"\n');
+    const run = await runWorkflow({ workflow: file, event: pushEvent({ repository, sha }), settings: { vars: { WHERE: 'repository' }, environments: { production: { vars: { WHERE: 'environment' } } } } });
+    expect(step(run, 'plain', 's').outputs['v']).toBe('repository');
+    expect(step(run, 'prod', 's').outputs['v']).toBe('environment');
+  });
+
+  it('the env context has the step\'s own env and what earlier steps exported', async () => {
+    const file = workflowFile('env-context.yml', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo "FOO=bar" >> "$GITHUB_ENV"\n      - id: s\n        if: env.FOO == \'bar\'\n        env: { OWN: mine }\n        run: echo "v=${{ env.FOO }}-${{ env.OWN }}" >> "$GITHUB_OUTPUT"\n');
+    const run = await runWorkflow({ workflow: file, event: pushEvent({ repository, sha }) });
+    expect(step(run, 'a', 's').outputs['v']).toBe('bar-mine');
   });
 
   it('types workflow_dispatch inputs as the form does, defaults included', async () => {
@@ -77,6 +96,10 @@ describe('runWorkflow on a workflow of plain steps and a fixture action', () => 
     });
     expect(job(run, 'first').outputs['said']).toBe('HELLO');
     expect(step(run, 'second', 'after').outputs['seen']).toMatch(/ true$/);
+  });
+
+  it('refuses a dispatch input of the wrong type, and puts the inputs in the event payload as strings', async () => {
+    await expect(runWorkflow({ workflow: path.join(fixtures, 'basic.yml'), event: workflowDispatchEvent({ repository, sha }), settings: { inputs: { loud: 'yes' } }, actionsRoot: fixtures })).rejects.toThrow(/inputs\.loud: is a boolean/);
   });
 
   it('refuses an input the dispatch form does not declare', async () => {
@@ -173,6 +196,18 @@ describe('timeouts and the stand-ins', () => {
     expect(step(run, 'a', 'always').outputs).toEqual({ ran: 'yes' });
     expect(job(run, 'a').result).toBe('cancelled');
     expect(job(run, 'b').result).toBe('skipped');
+  });
+
+  it('a local action (./action-*) needs the checkout, as on GitHub; the bundle run is this checkout\'s', async () => {
+    const file = workflowFile('local.yml', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - id: before\n        uses: ./action-notify\n        with: { status: success, issue: false }\n');
+    const run = await runWorkflow({ workflow: file, event: pushEvent({ repository, sha }) });
+    expect(step(run, 'a', 'before')).toMatchObject({ outcome: 'failure', error: expect.stringMatching(/Can't find 'action.yml'.*actions\/checkout/) as unknown });
+  });
+
+  it('steps see no node_modules/.bin on PATH: Node 24 comes from setup-node, as on a runner', async () => {
+    const file = workflowFile('path.yml', 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - id: look\n        run: echo "path=$PATH" >> "$GITHUB_OUTPUT"\n');
+    const run = await runWorkflow({ workflow: file, event: pushEvent({ repository, sha }) });
+    expect(step(run, 'a', 'look').outputs['path']).not.toMatch(/node_modules/);
   });
 
   it('setup-node refuses a Node it cannot provide', async () => {
