@@ -1,6 +1,7 @@
 // Benchmark of the OCR app (not a test): raw recognition in-process vs POST /api/v1/ocr on the real server,
 // throughput at concurrency 1/2/4 (autocannon, loopback only, bounded by time), cold start to ready, RSS.
 // Prints a table and writes bench/results/app.json.   Run: npm run bench:app -w app
+import { README, wantedReadme } from '../../app/test/readme-figures.ts';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -161,3 +162,7 @@ console.table({
 mkdirSync(path.dirname(RESULTS), { recursive: true });
 writeFileSync(RESULTS, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`wrote ${path.relative(process.cwd(), RESULTS)}`);
+// The README's figures come from this JSON, never by hand.
+const { current, wanted } = wantedReadme();
+if (wanted !== current) writeFileSync(README, wanted);
+console.log(wanted === current ? 'app/README.md figures already match' : 'rewrote the figures in app/README.md from it');
