@@ -54,7 +54,7 @@ try {
   console.log(`\nanswering    ${after.gitSha ?? after.error} (version ${after.version ?? '?'})`);
   if (recorded.load) {
     const l = recorded.load.summary;
-    console.log(`during swap  ${l.failed} failed of ${l.total} requests (${l.rate} req/s, p99 ${l.p99} ms), versions seen: ${JSON.stringify(l.versions)}`);
+    console.log(`during swap  ${l.failed} failed of ${l.total} requests (${l.rate} req/s, p99 ${l.p99} ms), from ${before.gitSha?.slice(0, 12)} to ${after.gitSha?.slice(0, 12) ?? after.error}`);
     for (const f of recorded.load.failures.slice(0, 5)) console.log(`             failed at +${f.at} ms: ${f.error}`);
   } else {
     console.log('during swap  (first deployment: nothing was serving before, so no load ran)');
