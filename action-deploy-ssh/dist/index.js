@@ -108136,7 +108136,8 @@ function isInside(child, parent) {
     return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 /**
- * Resolves `value` (relative to the workspace, or absolute) and returns the absolute path.
+ * Resolves `value` (relative to the workspace, or absolute) and returns the absolute path with
+ * its symlinks resolved (so that a link swapped after the check cannot lead out).
  * Throws a ConfigurationError naming `input` when the path, or what a symlink on it points
  * to, lies outside the workspace and RUNNER_TEMP. A path that does not exist yet is checked
  * through its nearest existing parent, so a later symlink cannot escape either.
@@ -108165,7 +108166,7 @@ function resolveWorkspacePath(value, input, roots) {
         const where = roots.runnerTemp ? `the workspace (${roots.workspace}) or RUNNER_TEMP` : `the workspace (${roots.workspace})`;
         throw new ConfigurationError(`Input "${input}" is "${value}", which resolves to ${existing}, outside ${where}. Give a path inside the checkout, relative to the workspace; symlinks that lead out of it are refused too.`, input);
     }
-    return resolved;
+    return existing;
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
