@@ -10,14 +10,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workflowDispatchEvent, workflowRunEvent, type SyntheticEvent } from '@gangway/workflow-runner';
 import { repoRoot } from '../../scripts/actions.ts';
-import { breakVersion, describeRuns, failedSteps, FixtureRepository, openWorkflowLab, REPOSITORY, restoreVersion, stepConclusions, type RecordedRun, type WorkflowLab } from '../support/workflow-lab.ts';
+import { failedSteps, openReleaseScenario, REPOSITORY, stepConclusions, type RecordedRun, type ReleaseScenario, type WorkflowLab } from '../support/workflow-lab.ts';
 
 const WORKFLOW = path.join(repoRoot, '.github', 'workflows', 'deploy.yml');
 const APP = 'ocr'; // deploy.yml's app, on its port 8080
 const PORT = 8080;
+let scenario: ReleaseScenario | undefined;
 let wl: WorkflowLab;
-let repo: FixtureRepository;
-const sha: Record<'good' | 'broken' | 'fixed', string> = { good: '', broken: '', fixed: '' };
+let sha: ReleaseScenario['sha'];
+let repoDir: string;
 
 /**
  * A green CI run of `headSha`. GitHub starts workflow_run workflows at the default branch's tip,
@@ -32,27 +33,19 @@ const stepsOf = stepConclusions;
 
 describe('deploy.yml on the lab, run as GitHub runs it', () => {
   beforeAll(async () => {
-    wl = await openWorkflowLab({ target: 2 });
-    await wl.removeApp(APP);
-    repo = new FixtureRepository();
-    sha.good = repo.head;
-    sha.broken = repo.commit('a release that answers a stale version', breakVersion);
-    sha.fixed = repo.commit('fix: report the commit again', restoreVersion);
+    scenario = await openReleaseScenario({ target: 2, app: APP });
+    ({ wl, sha } = scenario);
+    repoDir = scenario.repo.dir;
   }, 120_000);
 
   afterAll(async () => {
-    if (wl) {
-      console.log(describeRuns(wl.runs));
-      await wl.removeApp(APP);
-      await wl.close();
-    }
-    repo?.remove();
+    await scenario?.close();
   }, 120_000);
 
   const settings = () => wl.settings('ocr');
 
   it('1. a green CI run of main builds, deploys and smoke-tests the commit CI tested; notify has nothing to say', async () => {
-    const r = await wl.run('1. green CI run (first deploy)', { workflow: WORKFLOW, event: afterCi(sha.good, sha.fixed), settings: settings(), repository: repo.dir });
+    const r = await wl.run('1. green CI run (first deploy)', { workflow: WORKFLOW, event: afterCi(sha.good, sha.fixed), settings: settings(), repository: repoDir });
     expect(failedSteps(r)).toEqual([]);
     expect(r.run.jobs.map((j) => [j.id, j.result])).toEqual([
       ['plan', 'success'],
@@ -72,7 +65,7 @@ describe('deploy.yml on the lab, run as GitHub runs it', () => {
   }, 1_500_000);
 
   it('2. a release that fails its smoke test is rolled back by the workflow\'s own step, with no failed request; one failure issue is opened', async () => {
-    const r = await wl.run('2. failed smoke test → rollback step', { workflow: WORKFLOW, event: afterCi(sha.broken, sha.fixed), settings: settings(), repository: repo.dir, load: { port: PORT } });
+    const r = await wl.run('2. failed smoke test → rollback step', { workflow: WORKFLOW, event: afterCi(sha.broken, sha.fixed), settings: settings(), repository: repoDir, load: { port: PORT } });
     expect(stepsOf(r, 'deploy')).toMatchObject({ 'Swap the container': 'success', 'Smoke test': 'failure', 'Roll back after a failed smoke test': 'success' });
     expect(job(r, 'deploy')?.result).toBe('failure');
     expect(r.run.conclusion).toBe('failure');
@@ -91,7 +84,7 @@ describe('deploy.yml on the lab, run as GitHub runs it', () => {
   }, 1_500_000);
 
   it('3. the fix deploys green under load, and notify closes the failure issue', async () => {
-    const r = await wl.run('3. the fix, green again', { workflow: WORKFLOW, event: afterCi(sha.fixed, sha.fixed), settings: settings(), repository: repo.dir, load: { port: PORT } });
+    const r = await wl.run('3. the fix, green again', { workflow: WORKFLOW, event: afterCi(sha.fixed, sha.fixed), settings: settings(), repository: repoDir, load: { port: PORT } });
     expect(failedSteps(r)).toEqual([]);
     expect(r.run.conclusion).toBe('success');
     expect((await wl.answering(PORT)).gitSha).toBe(sha.fixed);
@@ -107,7 +100,7 @@ describe('deploy.yml on the lab, run as GitHub runs it', () => {
       workflow: WORKFLOW,
       event: workflowDispatchEvent({ repository: { fullName: REPOSITORY }, sha: sha.fixed, actor: 'ops-oncall' }),
       settings: { ...settings(), inputs: { rollback: true, reason: 'the fix slows uploads down' } },
-      repository: repo.dir,
+      repository: repoDir,
       load: { port: PORT },
     });
     expect(failedSteps(r)).toEqual([]);

@@ -8,14 +8,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushEvent } from '@gangway/workflow-runner';
 import { repoRoot } from '../../scripts/actions.ts';
-import { breakVersion, describeRuns, failedSteps, FixtureRepository, openWorkflowLab, REPOSITORY, restoreVersion, rootDockerfile, stepConclusions, type WorkflowLab } from '../support/workflow-lab.ts';
+import { failedSteps, openReleaseScenario, REPOSITORY, rootDockerfile, stepConclusions, type ReleaseScenario, type WorkflowLab } from '../support/workflow-lab.ts';
 
 const WORKFLOW = path.join(repoRoot, 'docs', 'example-deploy-workflow.yml');
 const APP = 'myapp'; // the example's app, on its port 8080
 const PORT = 8080;
+let scenario: ReleaseScenario | undefined;
 let wl: WorkflowLab;
-let repo: FixtureRepository;
-const sha: Record<'good' | 'broken' | 'fixed', string> = { good: '', broken: '', fixed: '' };
+let sha: ReleaseScenario['sha'];
+let repoDir: string;
 
 /** The names the header's `vars:` and `secrets:` lines tell a user to create. */
 function headerNames(kind: 'vars' | 'secrets'): string[] {
@@ -36,21 +37,13 @@ const push = (commit: string) => pushEvent({ repository: { fullName: REPOSITORY 
 
 describe('docs/example-deploy-workflow.yml as a user copies it', () => {
   beforeAll(async () => {
-    wl = await openWorkflowLab({ target: 2 });
-    await wl.removeApp(APP);
-    repo = new FixtureRepository();
-    sha.good = repo.commit('the app, with its Dockerfile at the root', rootDockerfile);
-    sha.broken = repo.commit('a release that answers a stale version', breakVersion);
-    sha.fixed = repo.commit('fix: report the commit again', restoreVersion);
+    scenario = await openReleaseScenario({ target: 2, app: APP, first: (repo) => repo.commit('the app, with its Dockerfile at the root', rootDockerfile) });
+    ({ wl, sha } = scenario);
+    repoDir = scenario.repo.dir;
   }, 120_000);
 
   afterAll(async () => {
-    if (wl) {
-      console.log(describeRuns(wl.runs));
-      await wl.removeApp(APP);
-      await wl.close();
-    }
-    repo?.remove();
+    await scenario?.close();
   }, 120_000);
 
   /** Only what the header names: a test that needed more would fail here. */
@@ -71,7 +64,7 @@ describe('docs/example-deploy-workflow.yml as a user copies it', () => {
   });
 
   it('a green push builds, deploys and smoke-tests the commit', async () => {
-    const r = await wl.run('example: green push (first deploy)', { workflow: WORKFLOW, event: push(sha.good), settings: settings(), repository: repo.dir });
+    const r = await wl.run('example: green push (first deploy)', { workflow: WORKFLOW, event: push(sha.good), settings: settings(), repository: repoDir });
     expect(failedSteps(r)).toEqual([]);
     expect(r.run.jobs.map((j) => [j.id, j.result])).toEqual([
       ['deploy', 'success'],
@@ -82,7 +75,7 @@ describe('docs/example-deploy-workflow.yml as a user copies it', () => {
   }, 1_500_000);
 
   it('a push whose smoke test fails is rolled back by the file\'s own step, with no failed request; one failure issue is opened', async () => {
-    const r = await wl.run('example: failed smoke test → rollback step', { workflow: WORKFLOW, event: push(sha.broken), settings: settings(), repository: repo.dir, load: { port: PORT } });
+    const r = await wl.run('example: failed smoke test → rollback step', { workflow: WORKFLOW, event: push(sha.broken), settings: settings(), repository: repoDir, load: { port: PORT } });
     expect(stepConclusions(r, 'deploy')).toMatchObject({ Deploy: 'success', 'Smoke test': 'failure', 'Roll back after a failed smoke test': 'success' });
     expect((await wl.answering(PORT)).gitSha).toBe(sha.good);
     expect(r.load?.summary.failed).toBe(0);
@@ -93,7 +86,7 @@ describe('docs/example-deploy-workflow.yml as a user copies it', () => {
   }, 1_500_000);
 
   it('the fix deploys green under load and closes the issue', async () => {
-    const r = await wl.run('example: the fix', { workflow: WORKFLOW, event: push(sha.fixed), settings: settings(), repository: repo.dir, load: { port: PORT } });
+    const r = await wl.run('example: the fix', { workflow: WORKFLOW, event: push(sha.fixed), settings: settings(), repository: repoDir, load: { port: PORT } });
     expect(failedSteps(r)).toEqual([]);
     expect((await wl.answering(PORT)).gitSha).toBe(sha.fixed);
     expect(r.load?.summary.failed).toBe(0);

@@ -204,6 +204,39 @@ export async function openWorkflowLab(options: { target: number }): Promise<Work
   };
 }
 
+export interface ReleaseScenario {
+  wl: WorkflowLab;
+  repo: FixtureRepository;
+  /** A good release, one that answers a stale version (its smoke test fails), and the fix. */
+  sha: { good: string; broken: string; fixed: string };
+  /** Prints the runs, removes the app from the target, closes the API, removes the clone. */
+  close(): Promise<void>;
+}
+
+/**
+ * The three releases the workflow scenarios deploy, in a scratch clone, with `app` removed from
+ * the target first. `first` makes the good release (default: this checkout's HEAD as it is).
+ */
+export async function openReleaseScenario(options: { target: number; app: string; first?: (repo: FixtureRepository) => string }): Promise<ReleaseScenario> {
+  const wl = await openWorkflowLab({ target: options.target });
+  await wl.removeApp(options.app);
+  const repo = new FixtureRepository();
+  const good = options.first ? options.first(repo) : repo.head;
+  const broken = repo.commit('a release that answers a stale version', breakVersion);
+  const fixed = repo.commit('fix: report the commit again', restoreVersion);
+  return {
+    wl,
+    repo,
+    sha: { good, broken, fixed },
+    async close() {
+      console.log(describeRuns(wl.runs));
+      await wl.removeApp(options.app);
+      await wl.close();
+      repo.remove();
+    },
+  };
+}
+
 /** Each step of job `id` by name, with its conclusion. */
 export function stepConclusions(r: RecordedRun, id: string): Record<string, string> {
   return Object.fromEntries((r.run.jobs.find((j) => j.id === id)?.steps ?? []).map((s) => [s.name, s.conclusion]));
