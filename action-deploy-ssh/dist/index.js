@@ -98649,7 +98649,7 @@ function appContainerSpec(settings, next) {
 /* harmony export */   g$: () => (/* binding */ ensureRoomForPull)
 /* harmony export */ });
 /* unused harmony exports DiskProbeUnavailableError, parseDfOutput */
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5916);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3004);
 /* harmony import */ var _gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7520);
 
 
@@ -98772,7 +98772,7 @@ async function noSpaceError(ctx, image, error) {
 /* unused harmony exports demuxDockerStream, firstTarFile */
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7075);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5916);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3004);
 // The few Docker Engine API calls a deploy makes, behind one small interface: the real one
 // runs dockerode over the SSH connection; unit tests hand the deploy logic a fake.
 
@@ -99041,7 +99041,7 @@ function dockerEngine(docker) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5916);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3004);
 /* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6134);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
@@ -99104,7 +99104,7 @@ function savedLocks(raw) {
 /* unused harmony exports LOCK_HEARTBEAT_FILE, LockTimeoutError, describeHolder, LockLostError */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5916);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3004);
 /* harmony import */ var _container_spec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6984);
 /* harmony import */ var _engine_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(291);
 /* harmony import */ var _tar_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1246);
@@ -99311,8 +99311,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 15 modules
 var core = __nccwpck_require__(5650);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 14 modules
-var src = __nccwpck_require__(5916);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 13 modules
+var src = __nccwpck_require__(3004);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
 // EXTERNAL MODULE: external "os"
@@ -104317,16 +104317,43 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 //# sourceMappingURL=github.js.map
+// EXTERNAL MODULE: ../packages/kit/src/duration.ts
+var duration = __nccwpck_require__(1758);
 ;// CONCATENATED MODULE: ../packages/kit/src/github/client.ts
 
-function createGitHubClient(token, apiUrl, userAgent) {
-    return getOctokit(token, {
+
+/** Each API request is given up after this long (Octokit's own `timeout` option is not honoured by its fetch). */
+const API_TIMEOUT_MS = 30_000;
+/** Why a request was aborted: no answer within the client's timeout. */
+class ApiTimeout extends Error {
+    timeoutMs;
+    constructor(timeoutMs) {
+        super(`no answer within ${(0,duration/* formatDuration */.a)(timeoutMs)}`);
+        this.name = 'ApiTimeout';
+        this.timeoutMs = timeoutMs;
+    }
+}
+/**
+ * An Octokit whose every request is given up after `timeoutMs`: a GitHub API that accepts the
+ * connection and never answers must not hang a deploy or a notification.
+ */
+function createGitHubClient(token, apiUrl, userAgent, options = {}) {
+    const client = getOctokit(token, {
         baseUrl: apiUrl,
         userAgent,
-        request: { timeout: 30_000 },
         // Octokit's own logging would print request errors a second time, unmasked by us.
         log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
     });
+    const timeoutMs = options.timeoutMs ?? API_TIMEOUT_MS;
+    // A before hook changes the very options object the request is made from (a wrap hook's
+    // options are bound before it runs, so a copy passed on would be ignored).
+    client.hook.before('request', (request) => {
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(new ApiTimeout(timeoutMs)), timeoutMs).unref();
+        const given = request.request?.signal;
+        request.request = { ...request.request, signal: given ? AbortSignal.any([given, controller.signal]) : controller.signal };
+    });
+    return client;
 }
 /** A short description of an API error: status and GitHub's message, never headers or URLs with tokens. */
 function describeApiError(error) {
@@ -106273,7 +106300,7 @@ async function rollOut(settings, strategy, provenance, connect, signal, deployme
 /* harmony export */ });
 /* unused harmony export unswitchedContainers */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5650);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5916);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3004);
 /* harmony import */ var _connection_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8752);
 /* harmony import */ var _container_spec_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6984);
 /* harmony import */ var _lock_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3350);
@@ -106373,7 +106400,7 @@ async function post(signal, deps = {}) {
 /* unused harmony exports PROXY_CONF_DIR, PROXY_CONF, PROXY_PORT, nginxConfig, primaryServerOf, proxySpecHash, proxyContainerSpec, workerPids */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5916);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3004);
 /* harmony import */ var _container_spec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6984);
 /* harmony import */ var _tar_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1246);
 // The managed nginx proxy of a blue-green app: a container `<app>-proxy` that holds the public
@@ -106660,7 +106687,7 @@ async function drainOldWorkers(engine, proxyId, before, timeoutMs, options = {})
 /* unused harmony exports STRATEGIES, TARGETS, ON_FAILURE, RESTART_POLICIES, validateAppName, parseVolumes, parseCommandLine, lockGuardedMs */
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5916);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3004);
 /* harmony import */ var _gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7520);
 // Every input, read once and validated before anything connects: a hostile or mistaken input
 // stops here with a ConfigurationError that names the input and the fix.
@@ -107129,6 +107156,64 @@ function tarArchive(entries, mtime = Math.floor(Date.now() / 1000)) {
 
 /***/ }),
 
+/***/ 1758:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   E: () => (/* binding */ parseDuration),
+/* harmony export */   a: () => (/* binding */ formatDuration)
+/* harmony export */ });
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3449);
+
+const UNIT_MS = {
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    h: 3_600_000,
+};
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+/**
+ * Parses a duration like `30s`, `2m`, `1m30s`, `250ms` or `1.5h` into milliseconds.
+ * A bare number is rejected: `30` could mean seconds or milliseconds, and a deploy
+ * that waits 30 ms for readiness fails in a confusing way.
+ */
+function parseDuration(raw, input) {
+    const value = raw.trim();
+    const hint = `Use a number with a unit: ms, s, m or h (for example "30s", "2m", "1m30s").`;
+    if (value === '')
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${input}" is empty. ${hint}`, input);
+    if (/^\d+(\.\d+)?$/.test(value)) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${input}" is "${value}", which has no unit. ${hint}`, input);
+    }
+    let total = 0;
+    let matched = 0;
+    PART.lastIndex = 0;
+    for (let m = PART.exec(value); m !== null; m = PART.exec(value)) {
+        const [, amount, unit] = m;
+        total += Number(amount) * UNIT_MS[unit];
+        matched = PART.lastIndex;
+    }
+    if (matched !== value.length) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${input}" is "${value}", which is not a duration. ${hint}`, input);
+    }
+    return Math.round(total);
+}
+/** Formats milliseconds for people: `850ms`, `12.3s`, `2m05s`. */
+function formatDuration(ms) {
+    if (!Number.isFinite(ms) || ms < 0)
+        return `${ms}ms`;
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)}s`;
+    const minutes = Math.floor(ms / 60_000);
+    const seconds = Math.round((ms % 60_000) / 1000);
+    return `${minutes}m${String(seconds).padStart(2, '0')}s`;
+}
+
+
+/***/ }),
+
 /***/ 3449:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -107171,7 +107256,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 5916:
+/***/ 3004:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -107186,7 +107271,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   ZD: () => (/* reexport */ escapeHtml),
   wd: () => (/* reexport */ factsTable),
   z3: () => (/* reexport */ formatBytes),
-  a3: () => (/* reexport */ formatDuration),
+  a3: () => (/* reexport */ duration/* formatDuration */.a),
   my: () => (/* reexport */ formatImageReference),
   p0: () => (/* reexport */ errors/* isConfigurationError */.p0),
   "in": () => (/* reexport */ messageError),
@@ -107208,54 +107293,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ../packages/kit/src/errors.ts
 var errors = __nccwpck_require__(3449);
-;// CONCATENATED MODULE: ../packages/kit/src/duration.ts
-
-const UNIT_MS = {
-    ms: 1,
-    s: 1000,
-    m: 60_000,
-    h: 3_600_000,
-};
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-/**
- * Parses a duration like `30s`, `2m`, `1m30s`, `250ms` or `1.5h` into milliseconds.
- * A bare number is rejected: `30` could mean seconds or milliseconds, and a deploy
- * that waits 30 ms for readiness fails in a confusing way.
- */
-function parseDuration(raw, input) {
-    const value = raw.trim();
-    const hint = `Use a number with a unit: ms, s, m or h (for example "30s", "2m", "1m30s").`;
-    if (value === '')
-        throw new errors/* ConfigurationError */.j1(`Input "${input}" is empty. ${hint}`, input);
-    if (/^\d+(\.\d+)?$/.test(value)) {
-        throw new errors/* ConfigurationError */.j1(`Input "${input}" is "${value}", which has no unit. ${hint}`, input);
-    }
-    let total = 0;
-    let matched = 0;
-    PART.lastIndex = 0;
-    for (let m = PART.exec(value); m !== null; m = PART.exec(value)) {
-        const [, amount, unit] = m;
-        total += Number(amount) * UNIT_MS[unit];
-        matched = PART.lastIndex;
-    }
-    if (matched !== value.length) {
-        throw new errors/* ConfigurationError */.j1(`Input "${input}" is "${value}", which is not a duration. ${hint}`, input);
-    }
-    return Math.round(total);
-}
-/** Formats milliseconds for people: `850ms`, `12.3s`, `2m05s`. */
-function formatDuration(ms) {
-    if (!Number.isFinite(ms) || ms < 0)
-        return `${ms}ms`;
-    if (ms < 1000)
-        return `${Math.round(ms)}ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)}s`;
-    const minutes = Math.floor(ms / 60_000);
-    const seconds = Math.round((ms % 60_000) / 1000);
-    return `${minutes}m${String(seconds).padStart(2, '0')}s`;
-}
-
+// EXTERNAL MODULE: ../packages/kit/src/duration.ts
+var duration = __nccwpck_require__(1758);
 ;// CONCATENATED MODULE: ../packages/kit/src/bytes.ts
 
 const UNIT_BYTES = {
@@ -107553,7 +107592,7 @@ class Inputs {
         return this.#take(name, { default: fallback }, (raw) => parseBoolean(raw, name));
     }
     duration(name, options = {}) {
-        return this.#take(name, options, (raw) => parseDuration(raw, name));
+        return this.#take(name, options, (raw) => (0,duration/* parseDuration */.E)(raw, name));
     }
     port(name, options = {}) {
         return this.#take(name, options, (raw) => parsePort(raw, name));
@@ -107683,7 +107722,7 @@ function timingsTable(phases) {
             { data: 'Took', header: true },
             { data: 'Share', header: true },
         ],
-        ...phases.map((p) => [escapeHtml(p.phase), formatDuration(p.ms), `${Math.round((100 * p.ms) / total)}%`]),
+        ...phases.map((p) => [escapeHtml(p.phase), (0,duration/* formatDuration */.a)(p.ms), `${Math.round((100 * p.ms) / total)}%`]),
     ];
 }
 /**

@@ -29215,7 +29215,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4741);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3194);
 /* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4445);
 
 
@@ -29237,8 +29237,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 18 modules
 var core = __nccwpck_require__(7867);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 14 modules
-var src = __nccwpck_require__(4741);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 12 modules
+var src = __nccwpck_require__(3194);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
 // EXTERNAL MODULE: external "os"
@@ -34243,16 +34243,43 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 //# sourceMappingURL=github.js.map
+// EXTERNAL MODULE: ../packages/kit/src/duration.ts
+var duration = __nccwpck_require__(1758);
 ;// CONCATENATED MODULE: ../packages/kit/src/github/client.ts
 
-function createGitHubClient(token, apiUrl, userAgent) {
-    return getOctokit(token, {
+
+/** Each API request is given up after this long (Octokit's own `timeout` option is not honoured by its fetch). */
+const API_TIMEOUT_MS = 30_000;
+/** Why a request was aborted: no answer within the client's timeout. */
+class ApiTimeout extends Error {
+    timeoutMs;
+    constructor(timeoutMs) {
+        super(`no answer within ${(0,duration/* formatDuration */.a)(timeoutMs)}`);
+        this.name = 'ApiTimeout';
+        this.timeoutMs = timeoutMs;
+    }
+}
+/**
+ * An Octokit whose every request is given up after `timeoutMs`: a GitHub API that accepts the
+ * connection and never answers must not hang a deploy or a notification.
+ */
+function createGitHubClient(token, apiUrl, userAgent, options = {}) {
+    const client = getOctokit(token, {
         baseUrl: apiUrl,
         userAgent,
-        request: { timeout: 30_000 },
         // Octokit's own logging would print request errors a second time, unmasked by us.
         log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
     });
+    const timeoutMs = options.timeoutMs ?? API_TIMEOUT_MS;
+    // A before hook changes the very options object the request is made from (a wrap hook's
+    // options are bound before it runs, so a copy passed on would be ignored).
+    client.hook.before('request', (request) => {
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(new ApiTimeout(timeoutMs)), timeoutMs).unref();
+        const given = request.request?.signal;
+        request.request = { ...request.request, signal: given ? AbortSignal.any([given, controller.signal]) : controller.signal };
+    });
+    return client;
 }
 /** A short description of an API error: status and GitHub's message, never headers or URLs with tokens. */
 function describeApiError(error) {
@@ -34269,30 +34296,9 @@ function describeApiError(error) {
 // answered (a status, which may be about permissions) or could not be reached at all (refused,
 // timed out, a name that does not resolve), so a broken network is never blamed on permissions.
 
-
-/** Each API request is given up after this long (Octokit's own `timeout` option is not honoured by its fetch). */
-const API_TIMEOUT_MS = 30_000;
-/** Why a request was aborted: no answer within the client's timeout. */
-class ApiTimeout extends Error {
-    timeoutMs;
-    constructor(timeoutMs) {
-        super(`no answer within ${(0,src/* formatDuration */.a3)(timeoutMs)}`);
-        this.name = 'ApiTimeout';
-        this.timeoutMs = timeoutMs;
-    }
-}
+/** The kit's client (every request given up after its timeout), with notify's user agent. */
 function github_client_createGitHubClient(token, apiUrl, options = {}) {
-    const client = createGitHubClient(token, apiUrl, 'gangway-action-notify');
-    const timeoutMs = options.timeoutMs ?? API_TIMEOUT_MS;
-    // A before hook changes the very options object the request is made from (a wrap hook's
-    // options are bound before it runs, so a copy passed on would be ignored).
-    client.hook.before('request', (options) => {
-        const controller = new AbortController();
-        setTimeout(() => controller.abort(new ApiTimeout(timeoutMs)), timeoutMs).unref();
-        const given = options.request?.signal;
-        options.request = { ...options.request, signal: given ? AbortSignal.any([given, controller.signal]) : controller.signal };
-    });
-    return client;
+    return createGitHubClient(token, apiUrl, 'gangway-action-notify', options);
 }
 const NETWORK_WORDS = {
     ECONNREFUSED: 'connection refused',
@@ -51515,59 +51521,14 @@ async function main(signal) {
 
 /***/ }),
 
-/***/ 4741:
+/***/ 1758:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  j1: () => (/* reexport */ errors_ConfigurationError),
-  G0: () => (/* reexport */ Inputs),
-  gJ: () => (/* reexport */ errorMessage),
-  ZD: () => (/* reexport */ escapeHtml),
-  wd: () => (/* reexport */ factsTable),
-  a3: () => (/* reexport */ duration_formatDuration),
-  cl: () => (/* reexport */ registerSecret),
-  L5: () => (/* reexport */ retry),
-  Cs: () => (/* reexport */ runAction),
-  kV: () => (/* reexport */ setReportOutput)
-});
-
-// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, PhaseClock, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, describeRegistryFailure, dockerModemOptions, formatBytes, formatImageReference, inputEnvName, isConfigurationError, isValidHost, isValidTag, mapInputs, messageError, parseBoolean, parseByteSize, parseChoice, parseDockerHost, parseDuration, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registryAuthHeader, registryServerAddress, reportFailure, resolveWorkspacePath, runnerInputs, runnerPathRoots, secretParts, sleep, timingsTable
-
-;// CONCATENATED MODULE: ../packages/kit/src/errors.ts
-/**
- * A mistake the user can fix in the workflow: a bad or missing input, a combination that
- * cannot work. Its message names the input and says what to do. Anything that is not a
- * ConfigurationError is a bug or an outside failure and is reported with its stack.
- */
-class errors_ConfigurationError extends Error {
-    input;
-    constructor(message, input) {
-        super(message);
-        this.name = 'ConfigurationError';
-        this.input = input;
-    }
-}
-/** True when `error` is a ConfigurationError, also across bundle copies of this class. */
-function isConfigurationError(error) {
-    return error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError');
-}
-/** The message of anything thrown, without assuming it is an Error. */
-function errorMessage(error) {
-    if (error instanceof Error)
-        return error.message;
-    if (typeof error === 'string')
-        return error;
-    try {
-        return JSON.stringify(error);
-    }
-    catch {
-        return String(error);
-    }
-}
-
-;// CONCATENATED MODULE: ../packages/kit/src/duration.ts
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   E: () => (/* binding */ parseDuration),
+/* harmony export */   a: () => (/* binding */ formatDuration)
+/* harmony export */ });
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3449);
 
 const UNIT_MS = {
     ms: 1,
@@ -51585,9 +51546,9 @@ function parseDuration(raw, input) {
     const value = raw.trim();
     const hint = `Use a number with a unit: ms, s, m or h (for example "30s", "2m", "1m30s").`;
     if (value === '')
-        throw new errors_ConfigurationError(`Input "${input}" is empty. ${hint}`, input);
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${input}" is empty. ${hint}`, input);
     if (/^\d+(\.\d+)?$/.test(value)) {
-        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which has no unit. ${hint}`, input);
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${input}" is "${value}", which has no unit. ${hint}`, input);
     }
     let total = 0;
     let matched = 0;
@@ -51598,12 +51559,12 @@ function parseDuration(raw, input) {
         matched = PART.lastIndex;
     }
     if (matched !== value.length) {
-        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not a duration. ${hint}`, input);
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "${input}" is "${value}", which is not a duration. ${hint}`, input);
     }
     return Math.round(total);
 }
 /** Formats milliseconds for people: `850ms`, `12.3s`, `2m05s`. */
-function duration_formatDuration(ms) {
+function formatDuration(ms) {
     if (!Number.isFinite(ms) || ms < 0)
         return `${ms}ms`;
     if (ms < 1000)
@@ -51615,6 +51576,74 @@ function duration_formatDuration(ms) {
     return `${minutes}m${String(seconds).padStart(2, '0')}s`;
 }
 
+
+/***/ }),
+
+/***/ 3449:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   gJ: () => (/* binding */ errorMessage),
+/* harmony export */   j1: () => (/* binding */ ConfigurationError),
+/* harmony export */   p0: () => (/* binding */ isConfigurationError)
+/* harmony export */ });
+/**
+ * A mistake the user can fix in the workflow: a bad or missing input, a combination that
+ * cannot work. Its message names the input and says what to do. Anything that is not a
+ * ConfigurationError is a bug or an outside failure and is reported with its stack.
+ */
+class ConfigurationError extends Error {
+    input;
+    constructor(message, input) {
+        super(message);
+        this.name = 'ConfigurationError';
+        this.input = input;
+    }
+}
+/** True when `error` is a ConfigurationError, also across bundle copies of this class. */
+function isConfigurationError(error) {
+    return error instanceof ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError');
+}
+/** The message of anything thrown, without assuming it is an Error. */
+function errorMessage(error) {
+    if (error instanceof Error)
+        return error.message;
+    if (typeof error === 'string')
+        return error;
+    try {
+        return JSON.stringify(error);
+    }
+    catch {
+        return String(error);
+    }
+}
+
+
+/***/ }),
+
+/***/ 3194:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  j1: () => (/* reexport */ errors/* ConfigurationError */.j1),
+  G0: () => (/* reexport */ Inputs),
+  gJ: () => (/* reexport */ errors/* errorMessage */.gJ),
+  ZD: () => (/* reexport */ escapeHtml),
+  wd: () => (/* reexport */ factsTable),
+  cl: () => (/* reexport */ registerSecret),
+  L5: () => (/* reexport */ retry),
+  Cs: () => (/* reexport */ runAction),
+  kV: () => (/* reexport */ setReportOutput)
+});
+
+// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, PhaseClock, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, describeRegistryFailure, dockerModemOptions, formatBytes, formatDuration, formatImageReference, inputEnvName, isConfigurationError, isValidHost, isValidTag, mapInputs, messageError, parseBoolean, parseByteSize, parseChoice, parseDockerHost, parseDuration, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registryAuthHeader, registryServerAddress, reportFailure, resolveWorkspacePath, runnerInputs, runnerPathRoots, secretParts, sleep, timingsTable
+
+// EXTERNAL MODULE: ../packages/kit/src/errors.ts
+var errors = __nccwpck_require__(3449);
+// EXTERNAL MODULE: ../packages/kit/src/duration.ts
+var duration = __nccwpck_require__(1758);
 ;// CONCATENATED MODULE: ../packages/kit/src/bytes.ts
 
 const UNIT_BYTES = {
@@ -51682,7 +51711,7 @@ function parseBoolean(raw, input) {
         return true;
     if (FALSE.includes(value))
         return false;
-    throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not a boolean. Use true or false.`, input);
+    throw new errors/* ConfigurationError */.j1(`Input "${input}" is "${value}", which is not a boolean. Use true or false.`, input);
 }
 /**
  * A list given one item a line, or separated by commas, or both. Blank items and
@@ -51719,15 +51748,15 @@ function parseKeyValues(raw, input, options = {}) {
         const eq = line.indexOf('=');
         const where = `line ${index + 1} of input "${input}"`;
         if (eq <= 0) {
-            throw new errors_ConfigurationError(`${where} is not KEY=VALUE. Write one KEY=VALUE pair a line.`, input);
+            throw new errors/* ConfigurationError */.j1(`${where} is not KEY=VALUE. Write one KEY=VALUE pair a line.`, input);
         }
         const key = line.slice(0, eq).trim();
         const value = line.slice(eq + 1);
         if (!keyPattern.test(key)) {
-            throw new errors_ConfigurationError(`${where} has the key "${key}", which is not a valid name. Use letters, digits and _ (starting with a letter or _).`, input);
+            throw new errors/* ConfigurationError */.j1(`${where} has the key "${key}", which is not a valid name. Use letters, digits and _ (starting with a letter or _).`, input);
         }
         if (pairs.has(key)) {
-            throw new errors_ConfigurationError(`${where} repeats the key "${key}". Give each key once.`, input);
+            throw new errors/* ConfigurationError */.j1(`${where} repeats the key "${key}". Give each key once.`, input);
         }
         pairs.set(key, value);
     });
@@ -51737,11 +51766,11 @@ function parseKeyValues(raw, input, options = {}) {
 function parsePort(raw, input) {
     const value = raw.trim();
     if (!/^\d+$/.test(value)) {
-        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not a port. Use a whole number from 1 to 65535.`, input);
+        throw new errors/* ConfigurationError */.j1(`Input "${input}" is "${value}", which is not a port. Use a whole number from 1 to 65535.`, input);
     }
     const port = Number(value);
     if (port < 1 || port > 65535) {
-        throw new errors_ConfigurationError(`Input "${input}" is ${port}, outside the port range. Use a whole number from 1 to 65535.`, input);
+        throw new errors/* ConfigurationError */.j1(`Input "${input}" is ${port}, outside the port range. Use a whole number from 1 to 65535.`, input);
     }
     return port;
 }
@@ -51752,11 +51781,11 @@ function parseInteger(raw, input, bounds = {}) {
     const max = bounds.max ?? Number.MAX_SAFE_INTEGER;
     const range = `from ${min} to ${max}`;
     if (!/^-?\d+$/.test(value)) {
-        throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not a whole number. Use a whole number ${range}.`, input);
+        throw new errors/* ConfigurationError */.j1(`Input "${input}" is "${value}", which is not a whole number. Use a whole number ${range}.`, input);
     }
     const n = Number(value);
     if (n < min || n > max) {
-        throw new errors_ConfigurationError(`Input "${input}" is ${n}, out of range. Use a whole number ${range}.`, input);
+        throw new errors/* ConfigurationError */.j1(`Input "${input}" is ${n}, out of range. Use a whole number ${range}.`, input);
     }
     return n;
 }
@@ -51782,7 +51811,7 @@ function parseHostPort(raw, input, defaultPort) {
     const value = raw.trim();
     const example = defaultPort === undefined ? '"server.example.com:22"' : '"server.example.com" or "server.example.com:2222"';
     const fail = (why) => {
-        throw new errors_ConfigurationError(`Input "${input}" is "${value}": ${why}. Write it as ${example}.`, input);
+        throw new errors/* ConfigurationError */.j1(`Input "${input}" is "${value}": ${why}. Write it as ${example}.`, input);
     };
     if (value === '')
         fail('it is empty');
@@ -51820,7 +51849,7 @@ function parseChoice(raw, input, choices) {
     const value = raw.trim();
     if (choices.includes(value))
         return value;
-    throw new errors_ConfigurationError(`Input "${input}" is "${value}", which is not one of: ${choices.join(', ')}.`, input);
+    throw new errors/* ConfigurationError */.j1(`Input "${input}" is "${value}", which is not one of: ${choices.join(', ')}.`, input);
 }
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 18 modules
@@ -51888,7 +51917,7 @@ class Inputs {
             if (options.default !== undefined)
                 return options.default;
             if (options.required) {
-                throw new errors_ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
+                throw new errors/* ConfigurationError */.j1(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
             }
             return undefined;
         }
@@ -51902,7 +51931,7 @@ class Inputs {
         registerSecret(value);
         if (value.trim() === '') {
             if (options.required) {
-                throw new errors_ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
+                throw new errors/* ConfigurationError */.j1(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
             }
             return options.default;
         }
@@ -51912,7 +51941,7 @@ class Inputs {
         return this.#take(name, { default: fallback }, (raw) => parseBoolean(raw, name));
     }
     duration(name, options = {}) {
-        return this.#take(name, options, (raw) => parseDuration(raw, name));
+        return this.#take(name, options, (raw) => (0,duration/* parseDuration */.E)(raw, name));
     }
     port(name, options = {}) {
         return this.#take(name, options, (raw) => parsePort(raw, name));
@@ -51923,7 +51952,7 @@ class Inputs {
     list(name, options = {}) {
         const list = this.#take(name, options, (raw) => parseList(raw, name, options));
         if (options.required && (list === undefined || list.length === 0)) {
-            throw new errors_ConfigurationError(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
+            throw new errors/* ConfigurationError */.j1(`Input "${name}" is required.${options.hint ? ` ${options.hint}` : ''}`, name);
         }
         return list ?? [];
     }
@@ -52033,7 +52062,7 @@ async function runAction(handlers) {
                 await handlers.post(signal);
             }
             catch (error) {
-                core/* warning */.$e(`Cleanup failed: ${errorMessage(error)}`);
+                core/* warning */.$e(`Cleanup failed: ${(0,errors/* errorMessage */.gJ)(error)}`);
                 if (error instanceof Error && error.stack)
                     core/* debug */.Yz(error.stack);
             }
@@ -52045,7 +52074,7 @@ async function runAction(handlers) {
             await handlers.main(signal);
             // The runner counts a cancelled step as cancelled whatever it did: never exit 0 after one.
             if (signal.aborted)
-                reportFailure(new Error(`${errorMessage(signal.reason).replace(/\.$/, '')}; the step finished what it had started, and undid nothing.`));
+                reportFailure(new Error(`${(0,errors/* errorMessage */.gJ)(signal.reason).replace(/\.$/, '')}; the step finished what it had started, and undid nothing.`));
         }
         catch (error) {
             reportFailure(error);
@@ -52057,11 +52086,11 @@ async function runAction(handlers) {
 }
 /** A user mistake shows its message; anything else also leaves its stack in the debug log. */
 function reportFailure(error) {
-    if (isConfigurationError(error)) {
-        core/* setFailed */.C1(errorMessage(error));
+    if ((0,errors/* isConfigurationError */.p0)(error)) {
+        core/* setFailed */.C1((0,errors/* errorMessage */.gJ)(error));
         return;
     }
-    core/* setFailed */.C1(errorMessage(error));
+    core/* setFailed */.C1((0,errors/* errorMessage */.gJ)(error));
     if (error instanceof Error && error.stack)
         core/* debug */.Yz(error.stack);
 }

@@ -1,36 +1,13 @@
 // The Octokit action-notify uses, and what to say when a call to it fails: whether GitHub
 // answered (a status, which may be about permissions) or could not be reached at all (refused,
 // timed out, a name that does not resolve), so a broken network is never blamed on permissions.
-import { formatDuration } from '@gangway/kit';
-import { createGitHubClient as create, describeApiError, type GitHubClient } from '@gangway/kit/github';
+import { ApiTimeout, createGitHubClient as create, describeApiError, type GitHubClient } from '@gangway/kit/github';
 
 export type { GitHubClient } from '@gangway/kit/github';
 
-/** Each API request is given up after this long (Octokit's own `timeout` option is not honoured by its fetch). */
-export const API_TIMEOUT_MS = 30_000;
-
-/** Why a request was aborted: no answer within the client's timeout. */
-export class ApiTimeout extends Error {
-  readonly timeoutMs: number;
-  constructor(timeoutMs: number) {
-    super(`no answer within ${formatDuration(timeoutMs)}`);
-    this.name = 'ApiTimeout';
-    this.timeoutMs = timeoutMs;
-  }
-}
-
+/** The kit's client (every request given up after its timeout), with notify's user agent. */
 export function createGitHubClient(token: string, apiUrl: string, options: { timeoutMs?: number } = {}): GitHubClient {
-  const client = create(token, apiUrl, 'gangway-action-notify');
-  const timeoutMs = options.timeoutMs ?? API_TIMEOUT_MS;
-  // A before hook changes the very options object the request is made from (a wrap hook's
-  // options are bound before it runs, so a copy passed on would be ignored).
-  client.hook.before('request', (options) => {
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(new ApiTimeout(timeoutMs)), timeoutMs).unref();
-    const given = options.request?.signal;
-    options.request = { ...options.request, signal: given ? AbortSignal.any([given, controller.signal]) : controller.signal };
-  });
-  return client;
+  return create(token, apiUrl, 'gangway-action-notify', options);
 }
 
 /** What went wrong with one API call. */

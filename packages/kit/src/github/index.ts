@@ -1,1 +1,1 @@
-export { createGitHubClient, describeApiError, type GitHubClient } from './client.ts';
+export { createGitHubClient, describeApiError, ApiTimeout, API_TIMEOUT_MS, type GitHubClient } from './client.ts';
