@@ -7,6 +7,8 @@ import { afterEach, beforeEach } from 'vitest';
 import { Inputs, mapInputs } from '@gangway/kit';
 import { LOCKS_STATE } from '../src/lock-state.ts';
 import { readSettings, type DeploySettings } from '../src/settings.ts';
+import type { Provenance } from '../src/container-spec.ts';
+import { DIGEST_V1, DIGEST_V2, FakeEngine } from './fakes.ts';
 
 let key: string | undefined;
 /** A real ed25519 key from ssh-keygen (settings check the PEM shape). */
@@ -73,4 +75,22 @@ export function useRunnerFiles(prefix: string): () => string {
     rmSync(dir, { recursive: true, force: true });
   });
   return () => dir;
+}
+
+/** The image repository of the lock and rollback tests. */
+export const REPO = 'registry.example.com/team/shop';
+
+/** A fake engine whose registry has v1 and v2 of REPO, v1's image already on the server. */
+export function engine(): FakeEngine {
+  const e = new FakeEngine();
+  e.registry.push({ repository: REPO, tag: 'v1', digest: DIGEST_V1, id: 'sha256:img1' }, { repository: REPO, tag: 'v2', digest: DIGEST_V2, id: 'sha256:img2' });
+  e.images.set('sha256:img1', { id: 'sha256:img1', repoDigests: [`${REPO}@${DIGEST_V1}`], hasHealthcheck: false, refs: [`${REPO}@${DIGEST_V1}`] });
+  return e;
+}
+
+let provenanceCount = 0;
+/** A fresh provenance a minute after the last one (a new run of the workflow). */
+export function prov(actor = 'octocat'): Provenance {
+  provenanceCount++;
+  return { gitSha: 'a'.repeat(40), runUrl: `https://github.com/acme/shop/actions/runs/${provenanceCount}`, actor, at: new Date(Date.parse('2026-11-22T10:00:00Z') + provenanceCount * 60_000).toISOString() };
 }

@@ -4,31 +4,18 @@
 // still its own, and switches nothing when it is not.
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '@gangway/kit';
-import { LABEL, lockName, type Provenance } from '../src/container-spec.ts';
+import { LABEL, lockName } from '../src/container-spec.ts';
 import { HostDeployer } from '../src/deployer.ts';
 import { acquireLock, LOCK_HEARTBEAT_FILE, releaseLock, startLockHeartbeat } from '../src/lock.ts';
 import { lockGuardedMs } from '../src/settings.ts';
 import { blueGreen } from '../src/strategy/blue-green.ts';
 import { recreate } from '../src/strategy/recreate.ts';
-import { DIGEST_V1, DIGEST_V2, FakeEngine, hostContext } from './fakes.ts';
-import { baseInputs, settings, settingsFrom } from './helpers.ts';
+import { hostContext } from './fakes.ts';
+import { baseInputs, engine, prov, REPO, settings, settingsFrom } from './helpers.ts';
 
-const REPO = 'registry.example.com/team/shop';
 const noLocks = { acquired: () => undefined, released: () => undefined };
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function engine(): FakeEngine {
-  const e = new FakeEngine();
-  e.registry.push({ repository: REPO, tag: 'v1', digest: DIGEST_V1, id: 'sha256:img1' }, { repository: REPO, tag: 'v2', digest: DIGEST_V2, id: 'sha256:img2' });
-  e.images.set('sha256:img1', { id: 'sha256:img1', repoDigests: [`${REPO}@${DIGEST_V1}`], hasHealthcheck: false, refs: [`${REPO}@${DIGEST_V1}`] });
-  return e;
-}
-
-let n = 0;
-function prov(actor = 'octocat'): Provenance {
-  n++;
-  return { gitSha: 'a'.repeat(40), runUrl: `https://github.com/acme/shop/actions/runs/${n}`, actor, at: new Date(Date.parse('2026-11-22T10:00:00Z') + n * 60_000).toISOString() };
-}
 
 function refused(extra: Record<string, string>): ConfigurationError {
   try {
