@@ -74,6 +74,14 @@ describe('runWorkflow on a workflow of plain steps and a fixture action', () => 
     expect(lines.some((l) => l.includes('job first'))).toBe(true);
   });
 
+  it('reads secrets, vars and dispatch inputs from a settings file', async () => {
+    const settingsFile = path.join(scratch, 'settings.yml');
+    writeFileSync(settingsFile, 'vars:\n  COLOUR: green\nsecrets:\n  TOKEN: from-a-file-secret\ninputs:\n  greeting: hi\n  loud: true\n');
+    const run = await runWorkflow({ workflow: path.join(fixtures, 'basic.yml'), event: workflowDispatchEvent({ repository, sha }), settings: settingsFile, actionsRoot: fixtures });
+    expect(job(run, 'first').outputs).toEqual({ said: 'HI', line: 'HI-job-green-true' });
+    expect(step(run, 'second', 'after').outputs['seen']).toMatch(/ true$/);
+  });
+
   it('environment settings reach only the jobs that name the environment', async () => {
     const file = workflowFile('env-scope.yml', 'on: push\njobs:\n  plain:\n    runs-on: ubuntu-latest\n    steps:\n      - id: s\n        run: echo "v=${{ vars.WHERE }}" >> "$GITHUB_OUTPUT"\n  prod:\n    runs-on: ubuntu-latest\n    environment: production\n    steps:\n      - id: s\n        run: echo "v=${{ vars.WHERE }}" >> "$GITHUB_OUTPUT"\n');
     const run = await runWorkflow({ workflow: file, event: pushEvent({ repository, sha }), settings: { vars: { WHERE: 'repository' }, environments: { production: { vars: { WHERE: 'environment' } } } } });
