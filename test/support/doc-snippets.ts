@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, parseDocument, stringify } from 'yaml';
+import { gangwayActionName } from '@gangway/workflow-runner';
 import { actionlint } from './workflow-lint.ts';
 
 export interface Snippet {
@@ -90,7 +91,7 @@ export async function checkSnippet(snippet: Snippet, inputsOf: (action: string) 
   }
   for (const step of wrapped.steps) {
     const uses = typeof step['uses'] === 'string' ? step['uses'] : '';
-    const action = /^(?:\.\/|[\w.-]+\/gangway\/)(action-[a-z-]+)(?:@.*)?$/.exec(uses)?.[1];
+    const action = gangwayActionName(uses);
     if (!action) continue;
     const spec = inputsOf(action);
     if (!spec) {

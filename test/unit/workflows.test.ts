@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { gangwayActionName } from '@gangway/workflow-runner';
 import { repoRoot } from '../../scripts/actions.ts';
 import { actionlint as runLint, githubParserErrors } from '../support/workflow-lint.ts';
 
@@ -46,7 +47,7 @@ describe('GitHub workflows', () => {
       const doc = parse(readFileSync(path.join(repoRoot, file), 'utf8')) as { jobs: Record<string, { steps?: Array<{ uses?: string; with?: Record<string, unknown> }> }> };
       for (const job of Object.values(doc.jobs)) {
         for (const step of job.steps ?? []) {
-          const local = /^(?:\.\/|[\w-]+\/gangway\/)(action-[a-z-]+)(?:@.*)?$/.exec(step.uses ?? '')?.[1];
+          const local = gangwayActionName(step.uses ?? '');
           if (!local) continue;
           const meta = parse(readFileSync(path.join(repoRoot, local, 'action.yml'), 'utf8')) as { inputs?: Record<string, { required?: boolean; default?: unknown }> };
           const declared = Object.keys(meta.inputs ?? {});
@@ -67,7 +68,7 @@ describe('outputs of Gangway actions that workflows read', () => {
     const actionOf = new Map<string, string>();
     for (const job of Object.values(doc.jobs)) {
       for (const step of job.steps ?? []) {
-        const local = /^(?:\.\/|[\w-]+\/gangway\/)(action-[a-z-]+)(?:@.*)?$/.exec(step.uses ?? '')?.[1];
+        const local = gangwayActionName(step.uses ?? '');
         if (step.id && local) actionOf.set(step.id, local);
       }
     }

@@ -93,9 +93,14 @@ export interface WorkflowRunResult {
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 
+/** The Gangway action a `uses:` names (`./action-x` or `OWNER/gangway/action-x@ref`): `action-x`, or undefined. */
+export function gangwayActionName(uses: string): string | undefined {
+  return /^(?:\.\/|[\w.-]+\/gangway\/)(action-[a-z-]+)(?:@[\w./-]+)?$/.exec(uses)?.[1];
+}
+
 /** The directory of a Gangway action for `uses:`, or undefined when it names none. */
 export function gangwayActionDir(uses: string, actionsRoot: string): string | undefined {
-  const name = /^(?:\.\/|[\w.-]+\/gangway\/)(action-[a-z-]+)(?:@[\w./-]+)?$/.exec(uses)?.[1];
+  const name = gangwayActionName(uses);
   if (!name) return undefined;
   const dir = path.join(actionsRoot, name);
   return existsSync(path.join(dir, 'action.yml')) ? dir : undefined;
