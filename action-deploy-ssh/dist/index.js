@@ -106868,7 +106868,7 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
     const privateKey = inputs.secret('private-key');
     const passphrase = inputs.secret('passphrase');
     const password = inputs.secret('password');
-    const proxyPrivateKey = inputs.secret('proxy-private-key');
+    const proxyPrivateKey = inputs.secret('jump-private-key');
     const registryPassword = inputs.secret('registry-password');
     const env = inputs.keyValues('env');
     for (const value of env.values())
@@ -106902,16 +106902,16 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .
         throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('No way to verify the server\'s host key: give "known-hosts" (lines from ssh-keyscan -p PORT HOST, checked on a trusted network) or "fingerprint" (SHA256:...). Only for throw-away servers: insecure-skip-host-key-check: true.', 'known-hosts');
     }
     let jump;
-    const proxyJump = inputs.string('proxy-jump');
+    const proxyJump = inputs.string('jump-host');
     if (proxyJump) {
-        const target = parseUserAtHost(proxyJump, 'proxy-jump');
-        const jumpTrust = trustFrom(inputs, 'proxy-known-hosts', 'proxy-fingerprint', insecure);
+        const target = parseUserAtHost(proxyJump, 'jump-host');
+        const jumpTrust = trustFrom(inputs, 'jump-known-hosts', 'jump-fingerprint', insecure);
         if (!jumpTrust) {
-            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Input "proxy-jump" is set but the jump host\'s key cannot be verified: give "proxy-known-hosts" or "proxy-fingerprint".', 'proxy-known-hosts');
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Input "jump-host" is set but the jump host\'s key cannot be verified: give "jump-known-hosts" or "jump-fingerprint".', 'jump-known-hosts');
         }
         const key = proxyPrivateKey ?? privateKey;
         if (!key)
-            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Input "proxy-jump" needs a key: give "proxy-private-key" (or "private-key", which is then used for both).', 'proxy-private-key');
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Input "jump-host" needs a key: give "jump-private-key" (or "private-key", which is then used for both).', 'jump-private-key');
         jump = { ...target, privateKey: key, trust: jumpTrust, ...(proxyPrivateKey ? {} : passphrase ? { passphrase } : {}) };
     }
     // One path for every server, or `host=path` lines where servers differ (rootless Docker, say).

@@ -289,7 +289,7 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   const privateKey = inputs.secret('private-key');
   const passphrase = inputs.secret('passphrase');
   const password = inputs.secret('password');
-  const proxyPrivateKey = inputs.secret('proxy-private-key');
+  const proxyPrivateKey = inputs.secret('jump-private-key');
   const registryPassword = inputs.secret('registry-password');
   const env = inputs.keyValues('env');
   for (const value of env.values()) registerSecret(value);
@@ -328,15 +328,15 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   }
 
   let jump: JumpHost | undefined;
-  const proxyJump = inputs.string('proxy-jump');
+  const proxyJump = inputs.string('jump-host');
   if (proxyJump) {
-    const target = parseUserAtHost(proxyJump, 'proxy-jump');
-    const jumpTrust = trustFrom(inputs, 'proxy-known-hosts', 'proxy-fingerprint', insecure);
+    const target = parseUserAtHost(proxyJump, 'jump-host');
+    const jumpTrust = trustFrom(inputs, 'jump-known-hosts', 'jump-fingerprint', insecure);
     if (!jumpTrust) {
-      throw new ConfigurationError('Input "proxy-jump" is set but the jump host\'s key cannot be verified: give "proxy-known-hosts" or "proxy-fingerprint".', 'proxy-known-hosts');
+      throw new ConfigurationError('Input "jump-host" is set but the jump host\'s key cannot be verified: give "jump-known-hosts" or "jump-fingerprint".', 'jump-known-hosts');
     }
     const key = proxyPrivateKey ?? privateKey;
-    if (!key) throw new ConfigurationError('Input "proxy-jump" needs a key: give "proxy-private-key" (or "private-key", which is then used for both).', 'proxy-private-key');
+    if (!key) throw new ConfigurationError('Input "jump-host" needs a key: give "jump-private-key" (or "private-key", which is then used for both).', 'jump-private-key');
     jump = { ...target, privateKey: key, trust: jumpTrust, ...(proxyPrivateKey ? {} : passphrase ? { passphrase } : {}) };
   }
 

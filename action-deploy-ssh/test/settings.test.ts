@@ -122,7 +122,7 @@ describe('settings', () => {
     rejects({ labels: 'gangway.app=other' }, 'labels');
     rejects({ command: 'sh -c "rm -rf /"' }, 'command');
     rejects({ 'pre-deploy': "node -e 'x'" }, 'pre-deploy');
-    rejects({ 'proxy-jump': 'bastion;id' }, 'proxy-jump');
+    rejects({ 'jump-host': 'bastion;id' }, 'jump-host');
     rejects({ 'restart-policy': 'sometimes' }, 'restart-policy');
     rejects({ keep: '0' }, 'keep');
     rejects({ 'lock-timeout': '10' }, 'lock-timeout');
@@ -138,7 +138,7 @@ describe('settings', () => {
     rejects({ 'container-port': '', publish: '8080' }, 'container-port', /publish/);
     rejects({ 'container-port': '' }, 'container-port', /readiness/);
     rejects({ 'registry-username': 'bot' }, 'registry-password');
-    rejects({ 'proxy-jump': 'jump@bastion' }, 'proxy-known-hosts');
+    rejects({ 'jump-host': 'jump@bastion' }, 'jump-known-hosts');
     rejects({ known_hosts: '', 'known-hosts': 'not a line' }, 'known-hosts');
     rejects({ 'known-hosts': '198.19.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq7y0CX2JZRHf9Jy0JX1pdn9h8JVwlXxj3lQwVL3fW6' }, 'known-hosts', /not both/);
     expect(settingsFrom(baseInputs({ 'container-port': '', 'readiness-path': 'docker' })).readiness).toEqual({ kind: 'docker' });

@@ -87,7 +87,7 @@ describe('known_hosts and fingerprints', () => {
 
   it('rejects lines that are not known_hosts lines, naming the input', () => {
     expect(() => parseKnownHosts('server ssh-ed25519', 'known-hosts')).toThrow(/Line 1 of input "known-hosts" is not a known_hosts line/);
-    expect(() => parseKnownHosts('@cert-authority * ssh-ed25519 AAAA', 'proxy-known-hosts')).toThrow(/input "proxy-known-hosts" uses @cert-authority/);
+    expect(() => parseKnownHosts('@cert-authority * ssh-ed25519 AAAA', 'jump-known-hosts')).toThrow(/input "jump-known-hosts" uses @cert-authority/);
     expect(() => parseKnownHosts('server ssh-ed25519 !!!notbase64!!!', 'known-hosts')).toThrow(/not valid base64/);
   });
 

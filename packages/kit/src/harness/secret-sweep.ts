@@ -20,7 +20,7 @@ const MIN_SWEPT_MASK = 8;
 /** Inputs that carry a secret whole, in any action. */
 const SECRET_INPUTS = new Set([
   'private-key',
-  'proxy-private-key',
+  'jump-private-key',
   'passphrase',
   'password',
   'registry-password',

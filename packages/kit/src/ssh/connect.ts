@@ -21,7 +21,7 @@ export interface SshOptions {
   /** Connection attempts (network failures only; host key and auth failures never retry). */
   attempts?: number;
   keepaliveIntervalMs?: number;
-  /** A jump host to reach the target through (`proxy-jump`). */
+  /** A jump host to reach the target through (`jump-host`). */
   jump?: SshEndpoint;
   log?: (line: string) => void;
   signal?: AbortSignal;
