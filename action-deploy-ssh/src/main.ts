@@ -6,16 +6,16 @@ import * as core from '@actions/core';
 import { errorMessage, formatImageReference, Inputs, PhaseClock, type HostPort } from '@gangway/kit';
 import { GitHubDeployment } from './github-deployment.ts';
 import { knownHostsName } from '@gangway/kit/ssh';
-import { connectHost, type ConnectHost, type HostConnection } from './connection.ts';
-import { provenanceFromEnv, type Provenance } from './container-spec.ts';
-import { HostDeployer, type HostReport } from './deployer.ts';
-import { hostLog } from './log.ts';
-import { LockLedger } from './lock-state.ts';
-import type { HeldLock } from './lock.ts';
+import { connectHost, type ConnectHost, type HostConnection } from './host/connection.ts';
+import { provenanceFromEnv, type Provenance } from './container/spec.ts';
+import { HostDeployer, type HostReport } from './host/deployer.ts';
+import { hostLog } from './host/log.ts';
+import { LockLedger } from './host/lock-state.ts';
+import type { HeldLock } from './host/lock.ts';
 import { publishReport, writeSummary, type DeployReport } from './report.ts';
-import { readSettings, type DeploySettings } from './settings.ts';
-import { strategyFor, type Strategy } from './strategy/index.ts';
-import { SwarmDeployer, swarmStrategy } from './swarm.ts';
+import { readSettings, type DeploySettings } from './settings/index.ts';
+import { strategyFor, type Strategy } from './container/strategy/index.ts';
+import { SwarmDeployer, swarmStrategy } from './swarm/deployer.ts';
 
 export interface MainDependencies {
   inputs?: Inputs;

@@ -6,13 +6,13 @@
 // is removed first; it would otherwise run on without ever getting traffic.
 import * as core from '@actions/core';
 import { errorMessage, Inputs } from '@gangway/kit';
-import { connectHost, type ConnectHost } from './connection.ts';
-import { appLabels, LABEL, provenanceFromEnv } from './container-spec.ts';
-import type { DeployEngine } from './engine.ts';
-import { releaseLock } from './lock.ts';
-import { LOCKS_STATE, savedLocks, type SavedLock } from './lock-state.ts';
-import { currentProxy, upstreamOf } from './proxy.ts';
-import { readSettings, type DeploySettings } from './settings.ts';
+import { connectHost, type ConnectHost } from './host/connection.ts';
+import { appLabels, LABEL, provenanceFromEnv } from './container/spec.ts';
+import type { DeployEngine } from './host/engine.ts';
+import { releaseLock } from './host/lock.ts';
+import { LOCKS_STATE, savedLocks, type SavedLock } from './host/lock-state.ts';
+import { currentProxy, upstreamOf } from './container/proxy.ts';
+import { readSettings, type DeploySettings } from './settings/index.ts';
 
 export interface PostDependencies {
   inputs?: Inputs;

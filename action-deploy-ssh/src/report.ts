@@ -1,7 +1,7 @@
 // The `report` output (JSON) and the job summary: one section per host, readable at a glance.
 import * as core from '@actions/core';
 import { escapeHtml, factsTable, formatDuration, setReportOutput, timingsTable, type Row } from '@gangway/kit';
-import type { HostReport } from './deployer.ts';
+import type { HostReport } from './host/deployer.ts';
 
 export interface DeployReport {
   app: string;

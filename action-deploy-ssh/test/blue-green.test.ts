@@ -5,12 +5,12 @@
 // dropped request whenever neither a running proxy's upstream nor its backup is a running,
 // ready container.
 import { describe, expect, it } from 'vitest';
-import { LABEL, type Provenance } from '../src/container-spec.ts';
-import { HostDeployer, type LockEvents } from '../src/deployer.ts';
-import { nginxConfig, primaryServerOf, upstreamOf } from '../src/proxy.ts';
-import type { DeploySettings } from '../src/settings.ts';
-import { blueGreen } from '../src/strategy/blue-green.ts';
-import { recreate } from '../src/strategy/recreate.ts';
+import { LABEL, type Provenance } from '../src/container/spec.ts';
+import { HostDeployer, type LockEvents } from '../src/host/deployer.ts';
+import { nginxConfig, primaryServerOf, upstreamOf } from '../src/container/proxy.ts';
+import type { DeploySettings } from '../src/settings/index.ts';
+import { blueGreen } from '../src/container/strategy/blue-green.ts';
+import { recreate } from '../src/container/strategy/recreate.ts';
 import { DIGEST_V1, DIGEST_V2, DIGEST_V3, FakeEngine, hostContext } from './fakes.ts';
 import { settings } from './helpers.ts';
 

@@ -3,10 +3,10 @@
 // container is sent its stop but the step does not wait out stop-timeout, which the engine
 // finishes by itself; nginx's old workers are not waited for either. The switch stands.
 import { describe, expect, it } from 'vitest';
-import { lockName, type Provenance } from '../src/container-spec.ts';
-import { HostDeployer } from '../src/deployer.ts';
-import { drainOldWorkers } from '../src/proxy.ts';
-import { blueGreen } from '../src/strategy/blue-green.ts';
+import { lockName, type Provenance } from '../src/container/spec.ts';
+import { HostDeployer } from '../src/host/deployer.ts';
+import { drainOldWorkers } from '../src/container/proxy.ts';
+import { blueGreen } from '../src/container/strategy/blue-green.ts';
 import { DIGEST_V1, DIGEST_V2, FakeEngine, hostContext } from './fakes.ts';
 import { settings } from './helpers.ts';
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { LABEL, lockName, type Provenance } from '../src/container-spec.ts';
-import { HostDeployer, type LockEvents } from '../src/deployer.ts';
-import type { HeldLock } from '../src/lock.ts';
-import { recreate } from '../src/strategy/recreate.ts';
-import type { DeploySettings } from '../src/settings.ts';
+import { LABEL, lockName, type Provenance } from '../src/container/spec.ts';
+import { HostDeployer, type LockEvents } from '../src/host/deployer.ts';
+import type { HeldLock } from '../src/host/lock.ts';
+import { recreate } from '../src/container/strategy/recreate.ts';
+import type { DeploySettings } from '../src/settings/index.ts';
 import { DIGEST_V1, DIGEST_V2, DIGEST_V3, FakeEngine, hostContext } from './fakes.ts';
 import { settings } from './helpers.ts';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isConfigurationError } from '@gangway/kit';
-import { HostDeployer } from '../src/deployer.ts';
-import { DiskProbeUnavailableError, parseDfOutput, type DataRootSpace, type DiskProbe } from '../src/disk-space.ts';
-import { recreate } from '../src/strategy/recreate.ts';
+import { HostDeployer } from '../src/host/deployer.ts';
+import { DiskProbeUnavailableError, parseDfOutput, type DataRootSpace, type DiskProbe } from '../src/host/disk-space.ts';
+import { recreate } from '../src/container/strategy/recreate.ts';
 import { DIGEST_V1, DIGEST_V2, FakeEngine, hostContext } from './fakes.ts';
 import { settings } from './helpers.ts';
 

@@ -3,11 +3,11 @@
 // images in use that cannot be removed. Every call is recorded.
 import path from 'node:path';
 import { PhaseClock, type ProgressMessage } from '@gangway/kit';
-import { NameConflictError, type ContainerCreateOptions, type ContainerDetails, type ContainerSummary, type DeployEngine, type ExecResult, type ImageDetails, type RemoveImageResult } from '../src/engine.ts';
-import type { HostContext, HostLog } from '../src/host-context.ts';
-import type { HttpProber } from '../src/readiness.ts';
-import type { DeploySettings } from '../src/settings.ts';
-import type { SwarmEngine, SwarmService, SwarmServiceSpec, SwarmTask } from '../src/swarm-engine.ts';
+import { NameConflictError, type ContainerCreateOptions, type ContainerDetails, type ContainerSummary, type DeployEngine, type ExecResult, type ImageDetails, type RemoveImageResult } from '../src/host/engine.ts';
+import type { HostContext, HostLog } from '../src/host/context.ts';
+import type { HttpProber } from '../src/host/readiness.ts';
+import type { DeploySettings } from '../src/settings/index.ts';
+import type { SwarmEngine, SwarmService, SwarmServiceSpec, SwarmTask } from '../src/swarm/engine.ts';
 
 export const DIGEST_V1 = `sha256:${'1'.repeat(64)}`;
 export const DIGEST_V2 = `sha256:${'2'.repeat(64)}`;

@@ -7,9 +7,9 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Inputs, mapInputs } from '@gangway/kit';
 import { startGitHubApi, type GitHubApiServer } from '../../test/support/github-api/index.ts';
-import type { ConnectHost } from '../src/connection.ts';
+import type { ConnectHost } from '../src/host/connection.ts';
 import { main } from '../src/main.ts';
-import { readSettings } from '../src/settings.ts';
+import { readSettings } from '../src/settings/index.ts';
 import { DIGEST_V1, FakeEngine } from './fakes.ts';
 import { baseInputs } from './helpers.ts';
 

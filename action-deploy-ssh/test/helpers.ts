@@ -5,9 +5,9 @@ import path from 'node:path';
 import * as core from '@actions/core';
 import { afterEach, beforeEach } from 'vitest';
 import { Inputs, mapInputs } from '@gangway/kit';
-import { LOCKS_STATE } from '../src/lock-state.ts';
-import { readSettings, type DeploySettings } from '../src/settings.ts';
-import type { Provenance } from '../src/container-spec.ts';
+import { LOCKS_STATE } from '../src/host/lock-state.ts';
+import { readSettings, type DeploySettings } from '../src/settings/index.ts';
+import type { Provenance } from '../src/container/spec.ts';
 import { DIGEST_V1, DIGEST_V2, FakeEngine } from './fakes.ts';
 
 let key: string | undefined;

@@ -4,9 +4,9 @@
 // message a deploy gives when its SSH connection broke.
 import { describe, expect, it } from 'vitest';
 import { PhaseClock } from '@gangway/kit';
-import type { Provenance } from '../src/container-spec.ts';
-import { DeployFailedError, explainLostConnection, HostDeployer, type LockEvents } from '../src/deployer.ts';
-import { blueGreen } from '../src/strategy/blue-green.ts';
+import type { Provenance } from '../src/container/spec.ts';
+import { DeployFailedError, explainLostConnection, HostDeployer, type LockEvents } from '../src/host/deployer.ts';
+import { blueGreen } from '../src/container/strategy/blue-green.ts';
 import { DIGEST_V1, DIGEST_V2, DIGEST_V3, FakeEngine, hostContext } from './fakes.ts';
 import { settings } from './helpers.ts';
 

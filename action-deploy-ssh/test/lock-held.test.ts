@@ -4,12 +4,12 @@
 // still its own, and switches nothing when it is not.
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '@gangway/kit';
-import { LABEL, lockName } from '../src/container-spec.ts';
-import { HostDeployer } from '../src/deployer.ts';
-import { acquireLock, LOCK_HEARTBEAT_FILE, releaseLock, startLockHeartbeat } from '../src/lock.ts';
-import { lockGuardedMs } from '../src/settings.ts';
-import { blueGreen } from '../src/strategy/blue-green.ts';
-import { recreate } from '../src/strategy/recreate.ts';
+import { LABEL, lockName } from '../src/container/spec.ts';
+import { HostDeployer } from '../src/host/deployer.ts';
+import { acquireLock, LOCK_HEARTBEAT_FILE, releaseLock, startLockHeartbeat } from '../src/host/lock.ts';
+import { lockGuardedMs } from '../src/settings/index.ts';
+import { blueGreen } from '../src/container/strategy/blue-green.ts';
+import { recreate } from '../src/container/strategy/recreate.ts';
 import { hostContext } from './fakes.ts';
 import { baseInputs, engine, prov, REPO, settings, settingsFrom } from './helpers.ts';
 

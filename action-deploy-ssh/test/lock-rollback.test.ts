@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { LABEL, lockName } from '../src/container-spec.ts';
-import { HostDeployer } from '../src/deployer.ts';
-import { acquireLock, LockTimeoutError, releaseLock } from '../src/lock.ts';
-import { recreate } from '../src/strategy/recreate.ts';
+import { LABEL, lockName } from '../src/container/spec.ts';
+import { HostDeployer } from '../src/host/deployer.ts';
+import { acquireLock, LockTimeoutError, releaseLock } from '../src/host/lock.ts';
+import { recreate } from '../src/container/strategy/recreate.ts';
 import { DIGEST_V1, DIGEST_V3, hostContext, type FakeEngine } from './fakes.ts';
 import { engine, prov, REPO, settings } from './helpers.ts';
 

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerThrough, openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
 import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
 import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
-import { lockName } from '../src/container-spec.ts';
-import { dockerEngine, type DeployEngine } from '../src/engine.ts';
-import { acquireLock, LOCK_HEARTBEAT_FILE, releaseLock, startLockHeartbeat } from '../src/lock.ts';
+import { lockName } from '../src/container/spec.ts';
+import { dockerEngine, type DeployEngine } from '../src/host/engine.ts';
+import { acquireLock, LOCK_HEARTBEAT_FILE, releaseLock, startLockHeartbeat } from '../src/host/lock.ts';
 
 const app = `gtest-lock-${Math.random().toString(16).slice(2, 8)}`;
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

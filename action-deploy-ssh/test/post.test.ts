@@ -4,13 +4,13 @@
 // cancelled after the switch: the deploy stands, the step still fails, saying so.
 import { describe, expect, it } from 'vitest';
 import { Inputs, mapInputs } from '@gangway/kit';
-import type { ConnectHost } from '../src/connection.ts';
-import { appContainerSpec, lockName, provenanceFromEnv, proxyName } from '../src/container-spec.ts';
-import { acquireLock, type HeldLock } from '../src/lock.ts';
-import { LOCKS_STATE } from '../src/lock-state.ts';
+import type { ConnectHost } from '../src/host/connection.ts';
+import { appContainerSpec, lockName, provenanceFromEnv, proxyName } from '../src/container/spec.ts';
+import { acquireLock, type HeldLock } from '../src/host/lock.ts';
+import { LOCKS_STATE } from '../src/host/lock-state.ts';
 import { main } from '../src/main.ts';
 import { post } from '../src/post.ts';
-import { readSettings } from '../src/settings.ts';
+import { readSettings } from '../src/settings/index.ts';
 import { DIGEST_V1, DIGEST_V2, FakeEngine } from './fakes.ts';
 import { baseInputs, useRunnerFiles } from './helpers.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EngineStreamError, parseImageReference, type ProgressMessage } from '@gangway/kit';
-import type { DeployEngine, ImageDetails } from '../src/engine.ts';
-import { pullImage, RegistryPullError } from '../src/pull.ts';
+import type { DeployEngine, ImageDetails } from '../src/host/engine.ts';
+import { pullImage, RegistryPullError } from '../src/host/pull.ts';
 
 const DIGEST = `sha256:${'2'.repeat(64)}`;
 const IMAGE = parseImageReference(`198.18.0.1:5000/team/app@${DIGEST}`);

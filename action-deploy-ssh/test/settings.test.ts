@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '@gangway/kit';
-import { dockerSocketFor, parseCommandLine, parseVolumes } from '../src/settings.ts';
+import { dockerSocketFor, parseCommandLine, parseVolumes } from '../src/settings/index.ts';
 import { baseInputs, settingsFrom } from './helpers.ts';
 
 function rejects(extra: Record<string, string>, input: string, message?: RegExp): void {

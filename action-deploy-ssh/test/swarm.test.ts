@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Provenance } from '../src/container-spec.ts';
-import type { LockEvents } from '../src/deployer.ts';
-import type { DeploySettings } from '../src/settings.ts';
-import { SwarmDeployer, swarmServiceSpec } from '../src/swarm.ts';
+import type { Provenance } from '../src/container/spec.ts';
+import type { LockEvents } from '../src/host/deployer.ts';
+import type { DeploySettings } from '../src/settings/index.ts';
+import { SwarmDeployer, swarmServiceSpec } from '../src/swarm/deployer.ts';
 import { DIGEST_V1, DIGEST_V2, FakeEngine, FakeSwarm, hostContext } from './fakes.ts';
 import { settings } from './helpers.ts';
 

@@ -2,10 +2,10 @@
 // when that container is gone, a new container of the image it ran (recorded on the current
 // container as gangway.previous-image), with the current container's settings.
 import { parseImageReference } from '@gangway/kit';
-import { LABEL, containerName, type Provenance } from './container-spec.ts';
-import type { ContainerSummary } from './engine.ts';
-import type { HostContext } from './host-context.ts';
-import { digestFor, pullImage } from './pull.ts';
+import { LABEL, containerName, type Provenance } from './spec.ts';
+import type { ContainerSummary } from '../host/engine.ts';
+import type { HostContext } from '../host/context.ts';
+import { digestFor, pullImage } from '../host/pull.ts';
 import type { SwapPlan } from './strategy/index.ts';
 
 export class NothingToRollBackError extends Error {

@@ -10,7 +10,7 @@ import type Docker from 'dockerode';
 import type { Client } from 'ssh2';
 import { ConfigurationError, errorMessage, formatBytes, formatImageReference, type ImageReference } from '@gangway/kit';
 import { runOverSsh } from '@gangway/kit/ssh';
-import type { HostContext } from './host-context.ts';
+import type { HostContext } from './context.ts';
 
 export interface DataRootSpace {
   /** The engine's DockerRootDir. */

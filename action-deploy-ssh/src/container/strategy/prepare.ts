@@ -2,9 +2,9 @@
 // container of the new version (a failure keeps the old version untouched), then the new
 // container created, or the kept one chosen for a rollback; and the readiness gate.
 import { errorMessage } from '@gangway/kit';
-import { oneOffHooks } from '../hooks.ts';
-import type { HostContext } from '../host-context.ts';
-import { waitUntilReady, type ReadinessResult } from '../readiness.ts';
+import { oneOffHooks } from '../../host/hooks.ts';
+import type { HostContext } from '../../host/context.ts';
+import { waitUntilReady, type ReadinessResult } from '../../host/readiness.ts';
 import type { ContainerRef, SwapOutcome, SwapPlan } from './strategy.ts';
 
 export function asError(error: unknown): Error {

@@ -1,5 +1,5 @@
 import { ConfigurationError } from '@gangway/kit';
-import type { StrategyName } from '../settings.ts';
+import type { StrategyName } from '../../settings/index.ts';
 import { blueGreen } from './blue-green.ts';
 import { recreate } from './recreate.ts';
 import type { Strategy } from './strategy.ts';

@@ -1,6 +1,6 @@
 // Log lines prefixed by host; collapsed groups for long phases (no nesting: the runner has none).
 import * as core from '@actions/core';
-import type { HostLog } from './host-context.ts';
+import type { HostLog } from './context.ts';
 
 let groupOpen = false;
 

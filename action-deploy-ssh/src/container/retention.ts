@@ -2,8 +2,8 @@
 // others stay stopped for rollback), remove older ones and then their images when nothing
 // uses them any more. Only containers labelled with this app are ever considered.
 import { errorMessage } from '@gangway/kit';
-import { LABEL, appLabels } from './container-spec.ts';
-import type { ContainerSummary, DeployEngine } from './engine.ts';
+import { LABEL, appLabels } from './spec.ts';
+import type { ContainerSummary, DeployEngine } from '../host/engine.ts';
 
 export interface RetentionResult {
   removedContainers: string[];

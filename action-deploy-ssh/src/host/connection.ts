@@ -4,8 +4,8 @@ import { httpGetThroughSsh, openDockerOverSsh, openSsh, type DockerTransport, ty
 import { sshDiskProbe, type DiskProbe } from './disk-space.ts';
 import { dockerEngine, type DeployEngine } from './engine.ts';
 import type { HttpProber } from './readiness.ts';
-import { dockerSwarmEngine, type SwarmEngine } from './swarm-engine.ts';
-import { dockerSocketFor, type DeploySettings } from './settings.ts';
+import { dockerSwarmEngine, type SwarmEngine } from '../swarm/engine.ts';
+import { dockerSocketFor, type DeploySettings } from '../settings/index.ts';
 
 export interface HostConnection {
   engine: DeployEngine;

@@ -4,7 +4,7 @@
 // or turns unhealthy, fails at once instead of waiting out the timeout.
 import { errorMessage, formatDuration, sleep } from '@gangway/kit';
 import type { ContainerDetails, DeployEngine } from './engine.ts';
-import type { Readiness } from './settings.ts';
+import type { Readiness } from '../settings/index.ts';
 
 /** An HTTP GET as seen from the server (over the SSH connection in the action). */
 export interface HttpProber {

@@ -2,9 +2,9 @@
 // and the one it takes last: the image pulled (room checked first, a full disk explained, a
 // HEALTHCHECK required when readiness-path is "docker"), the deploy lock taken, and released.
 import { ConfigurationError, errorMessage, formatImageReference, type ImageReference } from '@gangway/kit';
-import type { Provenance } from './container-spec.ts';
+import type { Provenance } from '../container/spec.ts';
 import { ensureRoomForPull, isNoSpaceError, noSpaceError } from './disk-space.ts';
-import type { HostContext } from './host-context.ts';
+import type { HostContext } from './context.ts';
 import { acquireLock, confirmLockHeld, lockHeartbeatMs, releaseLock, startLockHeartbeat, type HeldLock, type LockHeartbeat } from './lock.ts';
 import { pullImage, type PulledImage } from './pull.ts';
 

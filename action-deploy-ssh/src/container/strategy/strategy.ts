@@ -1,9 +1,9 @@
 // The switch from the running container to a new (or retained) one. `recreate` is the first;
 // `blue-green` (issue #7) implements the same interface behind a managed proxy, and a
 // multi-host rollout (canary, batches) drives one Strategy per host through HostDeployer.
-import type { ContainerCreateOptions, ContainerSummary } from '../engine.ts';
-import type { HostContext } from '../host-context.ts';
-import type { ReadinessResult } from '../readiness.ts';
+import type { ContainerCreateOptions, ContainerSummary } from '../../host/engine.ts';
+import type { HostContext } from '../../host/context.ts';
+import type { ReadinessResult } from '../../host/readiness.ts';
 
 export interface ContainerRef {
   id: string;

@@ -1,6 +1,6 @@
 // Container names, Gangway's labels, and the create options of a new app container.
-import type { ContainerCreateOptions } from './engine.ts';
-import type { DeploySettings } from './settings.ts';
+import type { ContainerCreateOptions } from '../host/engine.ts';
+import type { DeploySettings } from '../settings/index.ts';
 
 /** Gangway's labels. Only containers carrying `gangway.app=<app>` are ever touched by a deploy of that app. */
 export const LABEL = {

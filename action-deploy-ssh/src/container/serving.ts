@@ -6,8 +6,8 @@
 // never-switched newer container is removed, an older one still running is stopped (kept for
 // rollback like any previous version).
 import { errorMessage } from '@gangway/kit';
-import type { ContainerSummary } from './engine.ts';
-import type { HostContext } from './host-context.ts';
+import type { ContainerSummary } from '../host/engine.ts';
+import type { HostContext } from '../host/context.ts';
 import { currentProxy, upstreamOf } from './proxy.ts';
 import { byDeployTime } from './retention.ts';
 

@@ -3,9 +3,9 @@
 // Requests fail between the stop and the new container being ready; any failure after the
 // stop removes the new container and starts the old one again.
 import { errorMessage, formatDuration } from '@gangway/kit';
-import { execHooks } from '../hooks.ts';
-import type { HostContext } from '../host-context.ts';
-import { diagnostics, type ReadinessResult } from '../readiness.ts';
+import { execHooks } from '../../host/hooks.ts';
+import type { HostContext } from '../../host/context.ts';
+import { diagnostics, type ReadinessResult } from '../../host/readiness.ts';
 import { asError, prepareNew, readinessOf } from './prepare.ts';
 import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
 

@@ -7,12 +7,12 @@
 // (drain), then stops and is kept for an instant rollback. A new container that fails its
 // readiness gate is removed before the proxy is touched: the old version never stopped serving.
 import { errorMessage, formatDuration, sleep } from '@gangway/kit';
-import { LABEL } from '../container-spec.ts';
-import type { ContainerDetails } from '../engine.ts';
-import { execHooks } from '../hooks.ts';
-import type { HostContext } from '../host-context.ts';
+import { LABEL } from '../spec.ts';
+import type { ContainerDetails } from '../../host/engine.ts';
+import { execHooks } from '../../host/hooks.ts';
+import type { HostContext } from '../../host/context.ts';
 import { drainOldWorkers, switchProxy, type ProxySwitch, type Upstream } from '../proxy.ts';
-import { crashed, diagnostics, probeTarget, type ReadinessResult } from '../readiness.ts';
+import { crashed, diagnostics, probeTarget, type ReadinessResult } from '../../host/readiness.ts';
 import { asError, prepareNew, readinessOf } from './prepare.ts';
 import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
 

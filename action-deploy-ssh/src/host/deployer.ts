@@ -3,16 +3,16 @@
 // `finally`, and again by the post step if this process dies before that.
 import { ConfigurationError, errorMessage, isConfigurationError, type PhaseTiming } from '@gangway/kit';
 import { lostConnectionHint } from '@gangway/kit/ssh';
-import { LABEL, appContainerSpec, appLabels, type Provenance } from './container-spec.ts';
+import { LABEL, appContainerSpec, appLabels, type Provenance } from '../container/spec.ts';
 import type { ContainerSummary } from './engine.ts';
-import type { HostContext } from './host-context.ts';
+import type { HostContext } from './context.ts';
 import type { HeldLock } from './lock.ts';
 import type { PulledImage } from './pull.ts';
-import { confirmDeployLock, pullForDeploy, releaseDeployLock, takeDeployLock, type LockEvents } from './pull-and-lock.ts';
-import { applyRetention, byDeployTime, type RetentionResult } from './retention.ts';
-import { chooseRollback } from './rollback.ts';
-import { servingContainer, tidyInterrupted } from './serving.ts';
-import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy/index.ts';
+import { confirmDeployLock, pullForDeploy, releaseDeployLock, takeDeployLock, type LockEvents } from './preflight.ts';
+import { applyRetention, byDeployTime, type RetentionResult } from '../container/retention.ts';
+import { chooseRollback } from '../container/rollback.ts';
+import { servingContainer, tidyInterrupted } from '../container/serving.ts';
+import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from '../container/strategy/index.ts';
 
 /**
  * deployed; rolled-back: this host's deploy failed and its previous container serves again;

@@ -7,10 +7,10 @@
 // proxy's exit and the new one's bind.
 import { createHash, randomBytes } from 'node:crypto';
 import { errorMessage, formatImageReference, registryAuthHeader, registryServerAddress, sleep } from '@gangway/kit';
-import { LABEL, proxyName } from './container-spec.ts';
-import type { ContainerCreateOptions, ContainerDetails, DeployEngine } from './engine.ts';
-import type { HostContext } from './host-context.ts';
-import { tarArchive } from './tar.ts';
+import { LABEL, proxyName } from './spec.ts';
+import type { ContainerCreateOptions, ContainerDetails, DeployEngine } from '../host/engine.ts';
+import type { HostContext } from '../host/context.ts';
+import { tarArchive } from '../host/tar.ts';
 
 /** Where Gangway's config lives inside the proxy container. */
 export const PROXY_CONF_DIR = '/etc/gangway';

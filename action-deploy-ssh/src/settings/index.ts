@@ -13,7 +13,7 @@ import {
   type ImageReference,
 } from '@gangway/kit';
 import { parseFingerprint, parseKnownHosts, type HostKeyTrust } from '@gangway/kit/ssh';
-import type { DeploymentSettings } from './github-deployment.ts';
+import type { DeploymentSettings } from '../github-deployment.ts';
 
 export const STRATEGIES = ['recreate', 'blue-green'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];

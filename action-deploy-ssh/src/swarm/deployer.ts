@@ -9,15 +9,15 @@
 // stop-first (the new task cannot bind the port while the old one runs: start-first would wait
 // for a port that never frees); without a published port it is start-first.
 import { ConfigurationError, errorMessage, formatDuration, sleep } from '@gangway/kit';
-import { LABEL, type Provenance } from './container-spec.ts';
-import type { HostReport } from './deployer.ts';
-import type { HostContext } from './host-context.ts';
-import type { HeldLock } from './lock.ts';
-import { confirmDeployLock, pullForDeploy, releaseDeployLock, takeDeployLock } from './pull-and-lock.ts';
-import type { DeploySettings } from './settings.ts';
-import type { SwarmEngine, SwarmServiceSpec, SwarmTask, SwarmUpdateStatus } from './swarm-engine.ts';
-import type { LockEvents } from './pull-and-lock.ts';
-import type { Strategy } from './strategy/index.ts';
+import { LABEL, type Provenance } from '../container/spec.ts';
+import type { HostReport } from '../host/deployer.ts';
+import type { HostContext } from '../host/context.ts';
+import type { HeldLock } from '../host/lock.ts';
+import { confirmDeployLock, pullForDeploy, releaseDeployLock, takeDeployLock } from '../host/preflight.ts';
+import type { DeploySettings } from '../settings/index.ts';
+import type { SwarmEngine, SwarmServiceSpec, SwarmTask, SwarmUpdateStatus } from './engine.ts';
+import type { LockEvents } from '../host/preflight.ts';
+import type { Strategy } from '../container/strategy/index.ts';
 
 const NS = 1_000_000;
 /** How long Swarm watches a new task for a failure before it counts the update as done. */

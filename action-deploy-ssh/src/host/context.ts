@@ -4,7 +4,7 @@ import type { PhaseClock } from '@gangway/kit';
 import type { DiskProbe } from './disk-space.ts';
 import type { DeployEngine } from './engine.ts';
 import type { HttpProber } from './readiness.ts';
-import type { DeploySettings } from './settings.ts';
+import type { DeploySettings } from '../settings/index.ts';
 
 export interface HostLog {
   info(line: string): void;
