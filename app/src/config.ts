@@ -31,6 +31,35 @@ export interface AppConfig {
    * unset: those endpoints do not exist.
    */
   operatorToken: string | undefined;
+  /** What this process does: `web` (HTTP + history), `worker` (runs the models for the queue), `all` (both). */
+  role: AppRole;
+  /** The Redis queue between web and workers (`QUEUE_URL`); unset: the in-process queue of one container. */
+  queue: QueueConfig | undefined;
+  /** Which ONNX Runtime execution provider the models run on. */
+  ocrProvider: OcrProvider;
+}
+
+export const APP_ROLES = ['web', 'worker', 'all'] as const;
+export type AppRole = (typeof APP_ROLES)[number];
+export const OCR_PROVIDERS = ['cpu', 'cuda', 'auto'] as const;
+export type OcrProvider = (typeof OCR_PROVIDERS)[number];
+
+export interface QueueConfig {
+  /** `redis://[user:password@]host[:port][/db]` or `rediss://…` (TLS). */
+  url: string;
+  /** The BullMQ queue name (`QUEUE_NAME`). */
+  name: string;
+  /**
+   * How often a job may start over after its worker vanished (crash, SIGKILL, stop timeout passed)
+   * or failed on an internal error, before it is marked failed (`QUEUE_JOB_RETRIES`).
+   */
+  jobRetries: number;
+  /** How long the web role waits for a result before answering 202 with the result URL (`OCR_RESULT_WAIT`), ms. */
+  resultWaitMs: number;
+  /** BullMQ lock duration (`QUEUE_LOCK_DURATION`), ms: a job whose worker stops renewing it is stalled after this. */
+  lockDurationMs: number;
+  /** BullMQ stalled-job check interval (`QUEUE_STALLED_INTERVAL`), ms. */
+  stalledIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -70,8 +99,57 @@ function readOperatorToken(env: NodeJS.ProcessEnv): string | undefined {
   return raw;
 }
 
+function readChoice<T extends string>(env: NodeJS.ProcessEnv, name: string, choices: readonly T[], fallback: T): T {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!(choices as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${choices.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+/** Parses `QUEUE_URL`: a redis:// or rediss:// URL with a host; the password never appears in the message. */
+export function parseQueueUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ConfigError('QUEUE_URL must be a URL like redis://host:6379 or rediss://user:password@host:6380/0; it cannot be parsed');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError(`QUEUE_URL must start with redis:// or rediss://, got ${url.protocol}//`);
+  }
+  if (!url.hostname) throw new ConfigError('QUEUE_URL has no host (e.g. redis://redis:6379)');
+  const db = url.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d{1,2}$/.test(db)) throw new ConfigError(`QUEUE_URL's path must be a database number (0-15), got "/${db.slice(0, 20)}"`);
+  return url.toString();
+}
+
+function readQueue(env: NodeJS.ProcessEnv, role: AppRole): QueueConfig | undefined {
+  const raw = env.QUEUE_URL?.trim();
+  if (!raw) {
+    if (role !== 'all') throw new ConfigError(`APP_ROLE=${role} needs QUEUE_URL (redis://host:6379): web and worker meet only through the queue`);
+    return undefined;
+  }
+  const name = env.QUEUE_NAME?.trim() || 'gangway-ocr';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new ConfigError(`QUEUE_NAME must be 1-64 letters, digits, '.', '_' or '-', got "${name.slice(0, 70)}"`);
+  const lockDurationMs = env.QUEUE_LOCK_DURATION ? parseDurationMs('QUEUE_LOCK_DURATION', env.QUEUE_LOCK_DURATION) : 15_000;
+  const stalledIntervalMs = env.QUEUE_STALLED_INTERVAL ? parseDurationMs('QUEUE_STALLED_INTERVAL', env.QUEUE_STALLED_INTERVAL) : 5_000;
+  if (lockDurationMs < 1000) throw new ConfigError(`QUEUE_LOCK_DURATION must be at least 1s, got ${lockDurationMs} ms`);
+  if (stalledIntervalMs < 500) throw new ConfigError(`QUEUE_STALLED_INTERVAL must be at least 500ms, got ${stalledIntervalMs} ms`);
+  return {
+    url: parseQueueUrl(raw),
+    name,
+    jobRetries: readInt(env, 'QUEUE_JOB_RETRIES', 2, 0, 20),
+    resultWaitMs: env.OCR_RESULT_WAIT ? parseDurationMs('OCR_RESULT_WAIT', env.OCR_RESULT_WAIT) : 30_000,
+    lockDurationMs,
+    stalledIntervalMs,
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const modelsDir = env.MODELS_DIR?.trim();
+  const role = readChoice(env, 'APP_ROLE', APP_ROLES, 'all');
   return {
     host: env.HOST?.trim() || '0.0.0.0',
     port: readInt(env, 'PORT', 8080, 0, 65535),
@@ -88,5 +166,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     detMaxSide: readInt(env, 'OCR_DET_MAX_SIDE', 960, 64, 4096),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
     operatorToken: readOperatorToken(env),
+    role,
+    queue: readQueue(env, role),
+    ocrProvider: readChoice(env, 'OCR_PROVIDER', OCR_PROVIDERS, 'cpu'),
   };
 }

@@ -1,7 +1,8 @@
 // Entry point: `node app/src/server.ts` (Node 24 runs the TypeScript directly).
 // The OCR worker threads start first, so loading ONNX Runtime and the models overlaps loading the HTTP stack.
 import { performance } from 'node:perf_hooks';
-import { loadConfig } from './config.ts';
+import { ConfigError, loadConfig, type AppConfig } from './config.ts';
+import { ProviderUnavailableError } from './ocr/execution-provider.ts';
 import { startOcrWorkers } from './ocr/worker-pool.ts';
 
 const cpuMsSinceStart = () => {
@@ -9,7 +10,15 @@ const cpuMsSinceStart = () => {
   return Math.round((user + system) / 1000);
 };
 
-const config = loadConfig();
+let config: AppConfig;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  // A setting that cannot work is refused before anything starts: one clear line, exit code 2.
+  process.stderr.write(`gangway-app: configuration error: ${error.message}\n`);
+  process.exit(2);
+}
 const workers = startOcrWorkers(config);
 workers.catch(() => undefined); // reported below, through server.ready
 
@@ -29,18 +38,22 @@ installShutdown({
 });
 try {
   const ready = await server.ready;
+  const providerNote = ready.find((worker) => worker.providerNote)?.providerNote;
+  if (providerNote) server.app.log.warn(providerNote);
   server.app.log.info(
     {
       readyAfterMs: Math.round(performance.now()),
       cpuMsToReady: cpuMsSinceStart(),
       modelLoadMs: ready.map((worker) => Math.round(worker.loadMs)),
       warmUpMs: ready.map((worker) => Math.round(worker.warmUpMs)),
+      provider: ready[0]?.provider,
       version: version.version,
       gitSha: version.gitSha,
     },
     'ready',
   );
 } catch (error) {
-  server.app.log.fatal({ err: error }, 'the OCR models failed to load');
+  if (error instanceof ProviderUnavailableError) server.app.log.fatal(error.message);
+  else server.app.log.fatal({ err: error }, 'the OCR models failed to load');
   process.exit(1);
 }

@@ -10,6 +10,7 @@ import {
   type DetectionOptions,
   type TextRegion,
 } from './detection.ts';
+import type { ExecutionProviderName } from './execution-provider.ts';
 import type { ModelPaths } from './model-paths.ts';
 import { cropAndResizeRgb, resizeRgb, type RgbImage } from './raw-image.ts';
 import {
@@ -51,6 +52,8 @@ export interface OcrEngineOptions {
   /** Recognition batch size; lines of similar width are batched together. */
   recBatchSize: number;
   intraOpThreads?: number;
+  /** ONNX Runtime execution provider (default: the CPU). */
+  executionProvider?: ExecutionProviderName;
   detection?: DetectionOptions;
 }
 
@@ -74,6 +77,7 @@ export class OcrEngine {
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       ...(merged.intraOpThreads ? { intraOpNumThreads: merged.intraOpThreads } : {}),
+      ...(merged.executionProvider && merged.executionProvider !== 'cpu' ? { executionProviders: [merged.executionProvider] } : {}),
     };
     const [detector, recognizer, dictionary] = await Promise.all([
       ort.InferenceSession.create(paths.detection, sessionOptions),

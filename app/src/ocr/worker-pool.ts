@@ -1,6 +1,7 @@
 // Main-thread side of the OCR worker threads: starts them, hands each job to an idle one, reports health.
 import { Worker } from 'node:worker_threads';
 import type { AppConfig } from '../config.ts';
+import { chooseExecutionProviders, detectNvidiaGpu, type ExecutionProviderName, type ProviderChoice } from './execution-provider.ts';
 import { resolveModelPaths } from './model-paths.ts';
 import type { OcrJob, OcrJobSuccess, OcrWorkerData, OcrWorkerMessage, OcrWorkerStop } from './worker-protocol.ts';
 
@@ -33,6 +34,8 @@ export interface WorkerReadyInfo {
   loadMs: number;
   warmUpMs: number;
   modelSource: string;
+  provider: ExecutionProviderName;
+  providerNote?: string;
 }
 
 export interface StartedOcrWorkerPool {
@@ -65,7 +68,13 @@ export class OcrWorkerPool {
         if (message.type === 'ready') {
           started = true;
           this.#idle.push(slot);
-          resolve({ loadMs: message.loadMs, warmUpMs: message.warmUpMs, modelSource: message.modelSource });
+          resolve({
+            loadMs: message.loadMs,
+            warmUpMs: message.warmUpMs,
+            modelSource: message.modelSource,
+            provider: message.provider,
+            ...(message.providerNote ? { providerNote: message.providerNote } : {}),
+          });
           return;
         }
         const { result } = message;
@@ -137,10 +146,18 @@ export class OcrWorkerPool {
 }
 
 /** Starts the pool the app's config asks for: OCR_WORKERS threads, models from MODELS_DIR or the bundled package. */
-export function startOcrWorkers(config: AppConfig): Promise<StartedOcrWorkerPool> {
+export function startOcrWorkers(config: AppConfig, gpu = detectNvidiaGpu()): Promise<StartedOcrWorkerPool> {
+  let providers: ProviderChoice;
+  try {
+    // OCR_PROVIDER=cuda without a GPU stops here, before any thread starts.
+    providers = chooseExecutionProviders(config.ocrProvider, gpu);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   return OcrWorkerPool.start(config.ocrWorkers, {
     paths: resolveModelPaths(config.modelsDir),
     engine: { detMaxSide: config.detMaxSide, intraOpThreads: config.ocrThreads },
     maxImagePixels: config.maxImagePixels,
+    providers,
   });
 }

@@ -1,4 +1,5 @@
 // Messages between the main thread and an OCR worker thread.
+import type { ExecutionProviderName, ProviderChoice } from './execution-provider.ts';
 import type { ModelPaths } from './model-paths.ts';
 import type { OcrEngineOptions, OcrLine, OcrTimings } from './engine.ts';
 
@@ -6,6 +7,8 @@ export interface OcrWorkerData {
   paths: ModelPaths;
   engine: Partial<OcrEngineOptions>;
   maxImagePixels: number;
+  /** Execution providers to try in order (chooseExecutionProviders). */
+  providers: ProviderChoice;
 }
 
 export interface OcrJob {
@@ -37,5 +40,5 @@ export interface OcrJobFailure {
 }
 
 export type OcrWorkerMessage =
-  | { type: 'ready'; loadMs: number; warmUpMs: number; modelSource: ModelPaths['source'] }
+  | { type: 'ready'; loadMs: number; warmUpMs: number; modelSource: ModelPaths['source']; provider: ExecutionProviderName; providerNote?: string }
   | { type: 'result'; result: OcrJobSuccess | OcrJobFailure };

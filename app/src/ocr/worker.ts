@@ -2,6 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { OcrEngine } from './engine.ts';
+import { createWithProviders } from './execution-provider.ts';
 import { decodeToRgb } from './raw-image.ts';
 import type { OcrJob, OcrJobFailure, OcrJobSuccess, OcrWorkerData, OcrWorkerMessage, OcrWorkerStop } from './worker-protocol.ts';
 
@@ -10,11 +11,12 @@ const port = parentPort;
 const data = workerData as OcrWorkerData;
 
 const loadStarted = performance.now();
-const engine = await OcrEngine.load(data.paths, data.engine);
+const loaded = await createWithProviders(data.providers, (executionProvider) => OcrEngine.load(data.paths, { ...data.engine, executionProvider }));
+const engine = loaded.value;
 const loadMs = performance.now() - loadStarted;
 const warmStarted = performance.now();
 await engine.warmUp();
-const ready: OcrWorkerMessage = { type: 'ready', loadMs, warmUpMs: performance.now() - warmStarted, modelSource: data.paths.source };
+const ready: OcrWorkerMessage = { type: 'ready', loadMs, warmUpMs: performance.now() - warmStarted, modelSource: data.paths.source, provider: loaded.provider, ...(loaded.note ? { providerNote: loaded.note } : {}) };
 port.postMessage(ready);
 
 async function runJob(job: OcrJob): Promise<OcrJobSuccess | OcrJobFailure> {
