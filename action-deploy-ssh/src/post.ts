@@ -4,14 +4,17 @@
 // other deploy of the app can be running on that host: so a container this run created under
 // the lock that the blue-green proxy does not forward to (main was killed before the switch)
 // is removed first; it would otherwise run on without ever getting traffic.
+import { blueGreenOf } from './settings/rollout.ts';
 import * as core from '@actions/core';
 import { errorMessage, Inputs } from '@gangway/kit';
 import { connectHost, type ConnectHost } from './host/connection.ts';
-import { appLabels, LABEL, provenanceFromEnv } from './container/spec.ts';
+import { appLabels } from './container/spec.ts';
+import { LABEL, provenanceFromEnv } from './labels.ts';
 import type { DeployEngine } from './host/engine.ts';
 import { releaseLock } from './host/lock.ts';
 import { LOCKS_STATE, savedLocks, type SavedLock } from './host/lock-state.ts';
-import { currentProxy, upstreamOf } from './container/proxy.ts';
+import { currentProxy } from './container/proxy.ts';
+import { upstreamOf } from './container/proxy-config.ts';
 import { readSettings, type DeploySettings } from './settings/index.ts';
 
 export interface PostDependencies {
@@ -26,7 +29,7 @@ export interface PostDependencies {
  * container publishes the port itself and may be all that serves.
  */
 export async function unswitchedContainers(engine: DeployEngine, settings: DeploySettings, lockLabels: Record<string, string>, runUrl: string): Promise<Array<{ id: string; name: string }>> {
-  if (settings.target === 'swarm' || settings.strategy !== 'blue-green') return [];
+  if (!blueGreenOf(settings)) return [];
   const acquiredAt = Date.parse(lockLabels[LABEL.lockAcquiredAt] ?? '');
   if (!Number.isFinite(acquiredAt)) return [];
   const proxy = await currentProxy(engine, settings.app);

@@ -1,30 +1,95 @@
-// The `report` output (JSON) and the job summary: one section per host, readable at a glance.
+// What a deploy did, in one place: each host's report (built here, filled in by the deployer
+// as phases pass), the rollout's report, and how both are published: the `report` output (JSON),
+// the other outputs, and the job summary.
+//
+// The words for going back, one meaning each:
+// - rollback: what a run asks for with `rollback: true` (mode 'rollback'). When it works the
+//   host's result is 'deployed': the version gone back to is what is deployed now.
+// - rolled-back: this host's deploy failed and its previous version serves again, undone by the
+//   deploy itself (result 'rolled-back'; the `rolled-back` output is true).
+// - reverted: this host deployed, then went back because another host failed (on-failure:
+//   rollback): result 'reverted', or 'revert-failed' when that did not work.
 import * as core from '@actions/core';
-import { escapeHtml, factsTable, formatDuration, setReportOutput, timingsTable, type Row } from '@gangway/kit';
-import type { HostReport } from './host/deployer.ts';
+import { escapeHtml, factsTable, formatDuration, setReportOutput, timingsTable, type PhaseTiming, type Row } from '@gangway/kit';
+import type { RetentionResult } from './container/retention.ts';
+import type { ContainerRef } from './container/strategy/strategy.ts';
+
+export type Mode = 'deploy' | 'rollback';
+
+export type HostResult = 'deployed' | 'rolled-back' | 'failed' | 'reverted' | 'revert-failed' | 'skipped';
+
+export interface HostReport {
+  host: string;
+  app: string;
+  /** How this host swaps: 'blue-green', 'recreate', 'swarm (stop-first)'. */
+  strategy: string;
+  mode: Mode;
+  result: HostResult;
+  /** The previous version serves again after a failure (rolled-back, or reverted). */
+  rolledBack: boolean;
+  image?: string;
+  imageDigest?: string;
+  container?: ContainerRef;
+  previous?: ContainerRef;
+  readinessMs?: number;
+  /** recreate: from the old container's stop to the new one's readiness. */
+  downtimeMs?: number;
+  dropsRequests: boolean;
+  phases: PhaseTiming[];
+  totalMs: number;
+  retention?: RetentionResult;
+  error?: string;
+  /** The revert of this host after another host failed (on-failure: rollback). */
+  revert?: { container?: ContainerRef | undefined; phases: PhaseTiming[]; totalMs: number; error?: string };
+}
 
 export interface DeployReport {
   app: string;
   strategy: string;
-  mode: 'deploy' | 'rollback';
+  mode: Mode;
   result: 'success' | 'failure';
   rolledBack: boolean;
   hosts: HostReport[];
 }
 
-const RESULT_WORDS: Record<HostReport['result'], string> = {
-  deployed: '✅ deployed',
-  'rolled-back-on-request': '↩️ rolled back (as requested)',
-  'rolled-back': '❌ failed, previous version restored',
-  failed: '❌ failed',
-  reverted: '↩️ deployed, then rolled back (another host failed)',
-  'revert-failed': '⚠️ deployed; the rollback after another host failed did not work',
-  skipped: '⏭️ skipped (an earlier host failed)',
+/** A host's report before anything ran: failed until the deployer says otherwise. */
+export function newHostReport(host: string, what: { app: string; strategy: string; dropsRequests: boolean; mode: Mode }, phases: PhaseTiming[] = []): HostReport {
+  return { host, app: what.app, strategy: what.strategy, mode: what.mode, result: 'failed', rolledBack: false, dropsRequests: what.dropsRequests, phases, totalMs: 0 };
+}
+
+/** The result of a host, and whether the previous version serves again because of it. */
+export function setResult(report: HostReport, result: HostResult): void {
+  report.result = result;
+  report.rolledBack = result === 'rolled-back' || result === 'reverted';
+}
+
+/** The rollout's report: the hosts in the order of `host`. */
+export function deployReport(what: { app: string; strategy: string; mode: Mode }, hosts: HostReport[], failed: boolean): DeployReport {
+  return { app: what.app, strategy: what.strategy, mode: what.mode, result: failed ? 'failure' : 'success', rolledBack: hosts.some((h) => h.rolledBack), hosts };
+}
+
+const RESULT_WORDS: Record<Mode, Record<HostResult, string>> = {
+  deploy: {
+    deployed: '✅ deployed',
+    'rolled-back': '❌ failed, previous version restored',
+    failed: '❌ failed',
+    reverted: '↩️ deployed, then rolled back (another host failed)',
+    'revert-failed': '⚠️ deployed; the rollback after another host failed did not work',
+    skipped: '⏭️ skipped (an earlier host failed)',
+  },
+  rollback: {
+    deployed: '↩️ rolled back (as requested)',
+    'rolled-back': '❌ rollback failed, the version before it restored',
+    failed: '❌ rollback failed',
+    reverted: '↩️ rolled back, then returned (another host failed)',
+    'revert-failed': '⚠️ rolled back; the return after another host failed did not work',
+    skipped: '⏭️ skipped (an earlier host failed)',
+  },
 };
 
 export function hostFacts(h: HostReport): Row[] {
   const rows: Row[] = [
-    ['Result', RESULT_WORDS[h.result]],
+    ['Result', RESULT_WORDS[h.mode][h.result]],
     ['Image', h.image ?? ''],
     ['Container', h.container ? `${h.container.name} (${h.container.id.slice(0, 12)})` : ''],
     ['Previous', h.previous ? `${h.previous.name} (${h.previous.id.slice(0, 12)})` : 'none'],

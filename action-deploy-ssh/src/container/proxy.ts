@@ -1,138 +1,19 @@
-// The managed nginx proxy of a blue-green app: a container `<app>-proxy` that holds the public
-// port and forwards to one app container on the app's private network, by container name.
-// Its whole nginx.conf is Gangway's (its own path, `-c`), so the image's default site, if any,
-// plays no part. A switch writes the config through the Engine's put-archive call, checks it
-// with `nginx -t` and reloads gracefully: old workers finish their requests, new ones use the
-// new upstream. A missing or outdated proxy is replaced; the port is free only between the old
-// proxy's exit and the new one's bind.
-import { createHash, randomBytes } from 'node:crypto';
-import { errorMessage, formatImageReference, registryAuthHeader, registryServerAddress, sleep } from '@gangway/kit';
-import { LABEL, proxyName } from './spec.ts';
-import type { ContainerCreateOptions, ContainerDetails, DeployEngine } from '../host/engine.ts';
+// The managed nginx proxy of a blue-green app, on the server: a container `<app>-proxy` that
+// holds the public port and forwards to one app container on the app's private network, by
+// container name. Its whole nginx.conf is Gangway's (its own path, `-c`; see proxy-config.ts),
+// so the image's default site, if any, plays no part. A switch writes the config through the
+// Engine's put-archive call, checks it with `nginx -t` and reloads gracefully: old workers finish
+// their requests, new ones use the new upstream. A missing or outdated proxy is replaced; the port
+// is free only between the old proxy's exit and the new one's bind.
+import { randomBytes } from 'node:crypto';
+import { errorMessage, formatImageReference, registryAuthHeader, registryServerAddress, sleep, type ImageReference } from '@gangway/kit';
+import { LABEL } from '../labels.ts';
+import { blueGreenOf } from '../settings/rollout.ts';
+import { proxyName } from './spec.ts';
+import type { ContainerDetails, DeployEngine } from '../host/engine.ts';
 import type { HostContext } from '../host/context.ts';
 import { tarArchive } from '../host/tar.ts';
-
-/** Where Gangway's config lives inside the proxy container. */
-export const PROXY_CONF_DIR = '/etc/gangway';
-export const PROXY_CONF = `${PROXY_CONF_DIR}/nginx.conf`;
-/** The port nginx listens on inside the proxy container (published as `publish`). */
-export const PROXY_PORT = 8080;
-/** Bumped when the proxy's container settings (not its config) change: older proxies are replaced. */
-const PROXY_SPEC_VERSION = 1;
-
-export interface Upstream {
-  /** The app container's name: Docker's DNS on the app network resolves it (at load and every reload). */
-  name: string;
-  port: number;
-}
-
-/** The first line of every config Gangway writes, naming the container it forwards to. */
-const UPSTREAM_MARK = '# gangway-upstream:';
-/** The second line while a new container settles: the previous one, still there as nginx's backup. */
-const BACKUP_MARK = '# gangway-backup:';
-
-/** How long a new container that failed once during settle gets no requests before nginx tries it again. */
-const SETTLE_FAIL_TIMEOUT = '10s';
-
-/**
- * The proxy's whole config. With `backup` (settle-time after a switch), the new container is the
- * primary server and the previous one nginx's `backup`: a request the new one fails (refused,
- * reset, or no connection within the short connect timeout; a dead container's address may not
- * refuse at all) is passed to the previous one, POSTs included, and one failure takes the new one
- * out for a while. Without `backup`, one server that is never marked down.
- */
-export function nginxConfig(app: string, upstream: Upstream, backup?: Upstream): string {
-  const servers = backup
-    ? `    # Settling: ${upstream.name} is new; one failure takes it out for ${SETTLE_FAIL_TIMEOUT} and its requests go to
-    # the previous container, which keeps running until the new one has settled.
-    server ${upstream.name}:${upstream.port} max_fails=1 fail_timeout=${SETTLE_FAIL_TIMEOUT};
-    server ${backup.name}:${backup.port} backup;`
-    : `    # max_fails=0: a single server is never marked down; a failed cached connection is retried.
-    server ${upstream.name}:${upstream.port} max_fails=0;`;
-  // While settling, a request the new container broke off is retried on the previous one even when
-  // it is not idempotent (nginx's non_idempotent): the alternative is a 502 for it.
-  const nextUpstream = backup ? 'error timeout non_idempotent' : 'error timeout';
-  return `${UPSTREAM_MARK} ${upstream.name}
-${backup ? `${BACKUP_MARK} ${backup.name}\n` : ''}# Written by Gangway's action-deploy-ssh for ${app} on every switch; edits are overwritten.
-worker_processes auto;
-pid /tmp/gangway-nginx.pid;
-error_log stderr warn;
-# Old workers get this long to finish their requests after a reload or SIGQUIT.
-worker_shutdown_timeout 60s;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server_tokens off;
-  client_max_body_size 64m;
-  upstream gangway_app {
-${servers}
-    keepalive 32;
-    # Below Node's default keep-alive timeout (5 s): nginx drops idle connections before the app does.
-    keepalive_timeout 4s;
-  }
-  server {
-    listen ${PROXY_PORT};
-    location / {
-      proxy_pass http://gangway_app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Real-IP $remote_addr;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_connect_timeout ${backup ? '1s' : '5s'};
-      proxy_read_timeout 300s;
-      proxy_send_timeout 300s;
-      proxy_next_upstream ${nextUpstream};
-      proxy_next_upstream_tries 3;
-      proxy_request_buffering on;
-    }
-  }
-}
-`;
-}
-
-export function upstreamOf(config: string): string | undefined {
-  const first = config.split('\n')[0] ?? '';
-  return first.startsWith(UPSTREAM_MARK) ? first.slice(UPSTREAM_MARK.length).trim() : undefined;
-}
-
-/** The container (and port) a config Gangway wrote forwards to: its first server line. */
-export function primaryServerOf(config: string): Upstream | undefined {
-  const m = /^\s*server ([^\s:;]+):(\d+)[\s;]/m.exec(config);
-  return m?.[1] && m[2] ? { name: m[1], port: Number(m[2]) } : undefined;
-}
-
-export interface ProxyDesign {
-  imageId: string;
-  imageRef: string;
-  network: string;
-  hostIp: string;
-  hostPort: number;
-}
-
-export function proxySpecHash(d: ProxyDesign): string {
-  return createHash('sha256').update(JSON.stringify({ v: PROXY_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
-}
-
-export function proxyContainerSpec(app: string, d: ProxyDesign, name = proxyName(app)): ContainerCreateOptions {
-  const port = `${PROXY_PORT}/tcp`;
-  return {
-    name,
-    Image: d.imageRef,
-    Cmd: ['nginx', '-c', PROXY_CONF, '-g', 'daemon off;'],
-    // Graceful: nginx finishes in-flight requests on SIGQUIT.
-    StopSignal: 'SIGQUIT',
-    Labels: { [LABEL.managed]: 'true', [LABEL.role]: 'proxy', [LABEL.app]: app, [LABEL.proxySpec]: proxySpecHash(d) },
-    ExposedPorts: { [port]: {} },
-    HostConfig: {
-      PortBindings: { [port]: [{ HostIp: d.hostIp, HostPort: String(d.hostPort) }] },
-      RestartPolicy: { Name: 'unless-stopped' },
-      NetworkMode: d.network,
-      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
-    },
-  };
-}
+import { nginxConfig, primaryServerOf, proxyContainerSpec, proxySpecHash, PROXY_CONF, RELOAD, TEST_CONFIG, upstreamOf, workerPidsOf, WORKERS_COMMAND, type ProxyDesign, type Upstream } from './proxy-config.ts';
 
 /** `/etc/gangway/nginx.conf`, as a tar extracted into /etc (put-archive needs an existing directory). */
 async function writeConfig(engine: DeployEngine, id: string, config: string): Promise<void> {
@@ -146,15 +27,15 @@ async function mustExec(engine: DeployEngine, id: string, argv: string[], what: 
 }
 
 /** The proxy image, present on the server (pulled when missing: nginx:stable from Docker Hub by default). */
-async function proxyImageId(ctx: HostContext): Promise<{ id: string; ref: string }> {
+async function proxyImageId(ctx: HostContext, proxyImage: ImageReference): Promise<{ id: string; ref: string }> {
   const s = ctx.settings;
-  const ref = formatImageReference(s.proxyImage);
+  const ref = formatImageReference(proxyImage);
   const present = await ctx.engine.inspectImage(ref);
   if (present) return { id: present.id, ref };
   ctx.log.info(`pulling the proxy image ${ref}`);
-  const sameRegistry = s.image && s.registry && s.image.registry === s.proxyImage.registry;
-  const auth = sameRegistry && s.registry ? registryAuthHeader({ ...s.registry, serveraddress: registryServerAddress(s.proxyImage.registry) }) : undefined;
-  await ctx.engine.pull(s.proxyImage.repository, s.proxyImage.digest ?? s.proxyImage.tag ?? 'stable', auth, () => undefined);
+  const sameRegistry = s.image && s.registry && s.image.registry === proxyImage.registry;
+  const auth = sameRegistry && s.registry ? registryAuthHeader({ ...s.registry, serveraddress: registryServerAddress(proxyImage.registry) }) : undefined;
+  await ctx.engine.pull(proxyImage.repository, proxyImage.digest ?? proxyImage.tag ?? 'stable', auth, () => undefined);
   const pulled = await ctx.engine.inspectImage(ref);
   if (!pulled) throw new Error(`the proxy image ${ref} was pulled but the engine does not have it`);
   return { id: pulled.id, ref };
@@ -198,8 +79,9 @@ export async function switchProxy(ctx: HostContext, upstream: Upstream, options:
   const { engine, log } = ctx;
   const s = ctx.settings;
   const app = s.app;
-  if (!s.publish || !s.network) throw new Error('blue-green needs publish and the app network');
-  const image = await proxyImageId(ctx);
+  const bg = blueGreenOf(s);
+  if (!bg || !s.publish || !s.network) throw new Error('the proxy is blue-green\'s, which needs publish and the app network');
+  const image = await proxyImageId(ctx, bg.proxyImage);
   const design: ProxyDesign = { imageId: image.id, imageRef: image.ref, network: s.network, hostIp: s.publish.hostIp ?? '', hostPort: s.publish.hostPort };
   const wanted = proxySpecHash(design);
   const current = await currentProxy(engine, app);
@@ -211,19 +93,19 @@ export async function switchProxy(ctx: HostContext, upstream: Upstream, options:
   if (current.details?.running && current.details.labels[LABEL.proxySpec] === wanted && current.config !== undefined) {
     const id = current.details.id;
     await writeConfig(engine, id, config);
-    const test = await engine.exec(id, ['nginx', '-t', '-c', PROXY_CONF]);
+    const test = await engine.exec(id, TEST_CONFIG);
     if (test.exitCode !== 0) {
       await writeConfig(engine, id, current.config).catch((e: unknown) => log.warn(`Could not put the previous proxy config back: ${errorMessage(e)}`));
       throw new Error(`nginx refused the new config (nothing was switched): ${test.output.trim()}`);
     }
     const oldWorkers = await workerPids(engine, id);
     try {
-      await mustExec(engine, id, ['nginx', '-c', PROXY_CONF, '-s', 'reload'], 'nginx -s reload');
+      await mustExec(engine, id, RELOAD, 'nginx -s reload');
       if (oldWorkers) await newWorkersStarted(engine, id, oldWorkers);
     } catch (error) {
       const previous = current.config;
       await writeConfig(engine, id, previous)
-        .then(() => engine.exec(id, ['nginx', '-c', PROXY_CONF, '-s', 'reload']))
+        .then(() => engine.exec(id, RELOAD))
         .catch((e: unknown) => log.warn(`Could not put the previous proxy config back: ${errorMessage(e)}`));
       throw error;
     }
@@ -262,14 +144,12 @@ export async function switchProxy(ctx: HostContext, upstream: Upstream, options:
   return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: proxyName(app) } };
 }
 
-const WORKERS = ['sh', '-c', "grep -la 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null; true"];
 
 /** The pids of the proxy's nginx workers; undefined when the proxy cannot tell (no shell in its image). */
 export async function workerPids(engine: DeployEngine, proxyId: string): Promise<Set<number> | undefined> {
-  const r = await engine.exec(proxyId, WORKERS).catch(() => undefined);
+  const r = await engine.exec(proxyId, WORKERS_COMMAND).catch(() => undefined);
   if (!r || r.exitCode !== 0) return undefined;
-  const pids = [...r.output.matchAll(/\/proc\/(\d+)\/cmdline/g)].map((m) => Number(m[1]));
-  return new Set(pids);
+  return workerPidsOf(r.output);
 }
 
 /** `nginx -s reload` only signals the master: wait until it has started workers with the new config. */

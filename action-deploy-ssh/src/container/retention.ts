@@ -2,7 +2,8 @@
 // others stay stopped for rollback), remove older ones and then their images when nothing
 // uses them any more. Only containers labelled with this app are ever considered.
 import { errorMessage } from '@gangway/kit';
-import { LABEL, appLabels } from './spec.ts';
+import { appLabels } from './spec.ts';
+import { LABEL } from '../labels.ts';
 import type { ContainerSummary, DeployEngine } from '../host/engine.ts';
 
 export interface RetentionResult {

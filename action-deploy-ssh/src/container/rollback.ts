@@ -2,7 +2,8 @@
 // when that container is gone, a new container of the image it ran (recorded on the current
 // container as gangway.previous-image), with the current container's settings.
 import { parseImageReference } from '@gangway/kit';
-import { LABEL, containerName, type Provenance } from './spec.ts';
+import { containerName } from './spec.ts';
+import { LABEL } from '../labels.ts';
 import type { ContainerSummary } from '../host/engine.ts';
 import type { HostContext } from '../host/context.ts';
 import { digestFor, pullImage } from '../host/pull.ts';
@@ -28,8 +29,8 @@ export interface RollbackChoice {
  * the current one replaced (recorded on it), or that container's image re-created when it is
  * gone; without a record, the next older container.
  */
-export async function chooseRollback(ctx: HostContext, containers: ContainerSummary[], provenance: Provenance, serving?: ContainerSummary): Promise<RollbackChoice> {
-  const { settings, engine } = ctx;
+export async function chooseRollback(ctx: HostContext, containers: ContainerSummary[], serving?: ContainerSummary): Promise<RollbackChoice> {
+  const { settings, engine, provenance } = ctx;
   const app = settings.app;
   const current = serving ?? containers.find((c) => c.state === 'running') ?? containers[0];
   if (!current) throw new NothingToRollBackError(app, ctx.host, 'no container of this app exists on the server');

@@ -8,13 +8,15 @@
 import { errorMessage } from '@gangway/kit';
 import type { ContainerSummary } from '../host/engine.ts';
 import type { HostContext } from '../host/context.ts';
-import { currentProxy, upstreamOf } from './proxy.ts';
+import { blueGreenOf } from '../settings/rollout.ts';
+import { currentProxy } from './proxy.ts';
+import { upstreamOf } from './proxy-config.ts';
 import { byDeployTime } from './retention.ts';
 
 /** `containers`: this app's, newest deploy first. The one that gets the traffic now, if any. */
 export async function servingContainer(ctx: HostContext, containers: ContainerSummary[]): Promise<ContainerSummary | undefined> {
   const running = containers.filter((c) => c.state === 'running');
-  if (ctx.settings.strategy === 'blue-green' && ctx.settings.publish) {
+  if (blueGreenOf(ctx.settings) && ctx.settings.publish) {
     const proxy = await currentProxy(ctx.engine, ctx.settings.app);
     const upstream = proxy.details?.running && proxy.config ? upstreamOf(proxy.config) : undefined;
     const serving = upstream ? running.find((c) => c.name === upstream) : undefined;
@@ -30,7 +32,7 @@ export async function servingContainer(ctx: HostContext, containers: ContainerSu
  */
 export async function tidyInterrupted(ctx: HostContext, containers: ContainerSummary[], serving: ContainerSummary | undefined): Promise<{ removed: string[]; stopped: string[] }> {
   const done = { removed: [] as string[], stopped: [] as string[] };
-  if (!serving || ctx.settings.strategy !== 'blue-green' || !ctx.settings.publish) return done;
+  if (!serving || !blueGreenOf(ctx.settings) || !ctx.settings.publish) return done;
   const { engine, log, settings } = ctx;
   for (const c of containers.filter((x) => x.state === 'running' && x.id !== serving.id)) {
     const newer = byDeployTime(c, serving) < 0;

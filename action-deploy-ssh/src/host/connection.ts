@@ -5,7 +5,8 @@ import { sshDiskProbe, type DiskProbe } from './disk-space.ts';
 import { dockerEngine, type DeployEngine } from './engine.ts';
 import type { HttpProber } from './readiness.ts';
 import { dockerSwarmEngine, type SwarmEngine } from '../swarm/engine.ts';
-import { dockerSocketFor, type DeploySettings } from '../settings/index.ts';
+import { type DeploySettings } from '../settings/index.ts';
+import { dockerSocketFor } from '../settings/ssh.ts';
 
 export interface HostConnection {
   engine: DeployEngine;

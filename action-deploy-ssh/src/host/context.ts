@@ -1,9 +1,9 @@
 // What every phase of a deploy on one host works with: the engine, the prober, the settings,
 // the phase clock and a logger that prefixes every line with the host.
 import type { PhaseClock } from '@gangway/kit';
-import type { DiskProbe } from './disk-space.ts';
 import type { DeployEngine } from './engine.ts';
 import type { HttpProber } from './readiness.ts';
+import type { Provenance } from '../labels.ts';
 import type { DeploySettings } from '../settings/index.ts';
 
 export interface HostLog {
@@ -20,6 +20,8 @@ export interface HostContext {
   engine: DeployEngine;
   prober: HttpProber;
   settings: DeploySettings;
+  /** Who deploys, from where: the same for every host of the run. */
+  provenance: Provenance;
   clock: PhaseClock;
   log: HostLog;
   signal?: AbortSignal;
@@ -27,4 +29,21 @@ export interface HostContext {
   disk?: DiskProbe;
   /** Why the SSH connection to this host broke, once it has. */
   connectionLost?: () => Error | undefined;
+}
+
+/** The engine's data-root and the free space of the filesystem that holds it. */
+export interface DataRootSpace {
+  /** The engine's DockerRootDir. */
+  dataRoot: string;
+  /** The filesystem (device) and where it is mounted, as df names them. */
+  filesystem: string;
+  mountedOn: string;
+  totalBytes: number;
+  /** What an unprivileged writer may still use (df's "Available"). */
+  availableBytes: number;
+}
+
+export interface DiskProbe {
+  /** The engine's data-root and the free space of the filesystem that holds it. */
+  dataRootSpace(): Promise<DataRootSpace>;
 }

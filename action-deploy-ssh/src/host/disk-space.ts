@@ -10,23 +10,10 @@ import type Docker from 'dockerode';
 import type { Client } from 'ssh2';
 import { ConfigurationError, errorMessage, formatBytes, formatImageReference, type ImageReference } from '@gangway/kit';
 import { runOverSsh } from '@gangway/kit/ssh';
-import type { HostContext } from './context.ts';
+import type { DataRootSpace, DiskProbe, HostContext } from './context.ts';
 
-export interface DataRootSpace {
-  /** The engine's DockerRootDir. */
-  dataRoot: string;
-  /** The filesystem (device) and where it is mounted, as df names them. */
-  filesystem: string;
-  mountedOn: string;
-  totalBytes: number;
-  /** What an unprivileged writer may still use (df's "Available"). */
-  availableBytes: number;
-}
+export type { DataRootSpace, DiskProbe };
 
-export interface DiskProbe {
-  /** The engine's data-root and the free space of the filesystem that holds it. */
-  dataRootSpace(): Promise<DataRootSpace>;
-}
 
 /** The server cannot tell (no exec, no df, unexpected output): the check is skipped with a warning. */
 export class DiskProbeUnavailableError extends Error {

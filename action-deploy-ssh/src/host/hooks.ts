@@ -2,7 +2,7 @@
 // container, or a one-off container of the new version), never through a shell.
 import { randomBytes } from 'node:crypto';
 import { errorMessage } from '@gangway/kit';
-import { LABEL } from '../container/spec.ts';
+import { LABEL } from '../labels.ts';
 import type { ContainerCreateOptions, DeployEngine } from './engine.ts';
 
 export class HookError extends Error {

@@ -3,7 +3,8 @@
 // or shell on the server; its labels say who holds it. The marker is created, never started.
 import { randomUUID } from 'node:crypto';
 import { formatDuration, sleep } from '@gangway/kit';
-import { LABEL, lockName, type Provenance } from '../container/spec.ts';
+import { lockName } from '../container/spec.ts';
+import { LABEL, type Provenance } from '../labels.ts';
 import { NameConflictError, type ContainerSummary, type DeployEngine } from './engine.ts';
 import { tarArchive } from './tar.ts';
 

@@ -2,7 +2,6 @@
 // and the one it takes last: the image pulled (room checked first, a full disk explained, a
 // HEALTHCHECK required when readiness-path is "docker"), the deploy lock taken, and released.
 import { ConfigurationError, errorMessage, formatImageReference, type ImageReference } from '@gangway/kit';
-import type { Provenance } from '../container/spec.ts';
 import { ensureRoomForPull, isNoSpaceError, noSpaceError } from './disk-space.ts';
 import type { HostContext } from './context.ts';
 import { acquireLock, confirmLockHeld, lockHeartbeatMs, releaseLock, startLockHeartbeat, type HeldLock, type LockHeartbeat } from './lock.ts';
@@ -33,13 +32,13 @@ export async function pullForDeploy(ctx: HostContext, image: ImageReference): Pr
 }
 
 /** Waits for and takes the app's deploy lock on this host (`image`: one present there, for the marker). */
-export async function takeDeployLock(ctx: HostContext, image: string, provenance: Provenance, locks: LockEvents): Promise<HeldLock> {
+export async function takeDeployLock(ctx: HostContext, image: string, locks: LockEvents): Promise<HeldLock> {
   const s = ctx.settings;
   const lock = await ctx.clock.time('lock', () =>
     acquireLock(ctx.engine, {
       app: s.app,
       image,
-      provenance,
+      provenance: ctx.provenance,
       timeoutMs: s.lockTimeoutMs,
       ttlMs: s.lockTtlMs,
       log: (l) => ctx.log.info(l),

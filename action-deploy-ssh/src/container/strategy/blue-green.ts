@@ -7,11 +7,13 @@
 // (drain), then stops and is kept for an instant rollback. A new container that fails its
 // readiness gate is removed before the proxy is touched: the old version never stopped serving.
 import { errorMessage, formatDuration, sleep } from '@gangway/kit';
-import { LABEL } from '../spec.ts';
+import { LABEL } from '../../labels.ts';
 import type { ContainerDetails } from '../../host/engine.ts';
 import { execHooks } from '../../host/hooks.ts';
 import type { HostContext } from '../../host/context.ts';
-import { drainOldWorkers, switchProxy, type ProxySwitch, type Upstream } from '../proxy.ts';
+import { drainOldWorkers, switchProxy, type ProxySwitch } from '../proxy.ts';
+import type { Upstream } from '../proxy-config.ts';
+import { blueGreenOf, type BlueGreenSettings } from '../../settings/rollout.ts';
 import { crashed, diagnostics, probeTarget, type ReadinessResult } from '../../host/readiness.ts';
 import { asError, prepareNew, readinessOf } from './prepare.ts';
 import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
@@ -108,11 +110,11 @@ async function stopKept(ctx: HostContext, c: ContainerRef): Promise<void> {
 /** Waits for nginx's workers from before `switched` to finish their requests, as far as the proxy can tell. */
 async function drain(ctx: HostContext, switched: ProxySwitch, what: string): Promise<void> {
   if (switched.how !== 'reloaded') return;
-  const s = ctx.settings;
-  const drained = await ctx.clock.time('drain', () => drainOldWorkers(ctx.engine, switched.proxy.id, switched.oldWorkers, s.drainTimeoutMs, ctx.signal ? { signal: ctx.signal } : {}));
+  const bg = blueGreenSettings(ctx);
+  const drained = await ctx.clock.time('drain', () => drainOldWorkers(ctx.engine, switched.proxy.id, switched.oldWorkers, bg.drainTimeoutMs, ctx.signal ? { signal: ctx.signal } : {}));
   if (ctx.signal?.aborted) ctx.log.info(`cancelled: not waiting for nginx's old workers (they finish their requests to ${what} by themselves)`);
-  else if (drained === false) ctx.log.warn(`nginx's old workers still had requests to ${what} after drain-timeout ${formatDuration(s.drainTimeoutMs)}; going on anyway`);
-  else if (drained === undefined) ctx.log.info(`waited drain-timeout ${formatDuration(s.drainTimeoutMs)} (the proxy image has no shell to tell when the old workers are done)`);
+  else if (drained === false) ctx.log.warn(`nginx's old workers still had requests to ${what} after drain-timeout ${formatDuration(bg.drainTimeoutMs)}; going on anyway`);
+  else if (drained === undefined) ctx.log.info(`waited drain-timeout ${formatDuration(bg.drainTimeoutMs)} (the proxy image has no shell to tell when the old workers are done)`);
 }
 
 /**
@@ -162,6 +164,12 @@ async function publishersOfPort(ctx: HostContext): Promise<ContainerRef[]> {
   return found;
 }
 
+function blueGreenSettings(ctx: HostContext): BlueGreenSettings {
+  const bg = blueGreenOf(ctx.settings);
+  if (!bg) throw new Error('the blue-green strategy runs only with blue-green settings');
+  return bg;
+}
+
 export const blueGreen: Strategy = {
   name: 'blue-green',
   dropsRequests: false,
@@ -169,6 +177,7 @@ export const blueGreen: Strategy = {
   async swap(ctx: HostContext, plan: SwapPlan): Promise<SwapOutcome> {
     const { engine, clock, log, signal } = ctx;
     const s = ctx.settings;
+    const bg = blueGreenSettings(ctx);
     const port = s.containerPort;
     if (port === undefined) throw new Error('blue-green needs container-port');
 
@@ -205,7 +214,7 @@ export const blueGreen: Strategy = {
       switched = await clock.time('switch', () =>
         switchProxy(ctx, { name: to.name, port }, {
           // While the new one settles, the old one stays in the config as nginx's backup.
-          ...(plan.from && s.settleMs > 0 ? { keepAsBackup: plan.from.name } : {}),
+          ...(plan.from && bg.settleMs > 0 ? { keepAsBackup: plan.from.name } : {}),
           beforeBind: async () => {
             for (const c of await publishersOfPort(ctx)) {
               if (c.id === to.id) continue;
@@ -226,11 +235,11 @@ export const blueGreen: Strategy = {
     // Switched. The deploy has succeeded once the new container has settled (settle-time): until
     // then the old one keeps running, as nginx's backup when the proxy forwarded to it.
     let last: ProxySwitch = switched;
-    if (s.settleMs > 0) {
+    if (bg.settleMs > 0) {
       const backup = switched.backup;
       let trouble = await clock.time('settle', () =>
-        log.group(`settle: watching ${to.name} for ${formatDuration(s.settleMs)}${backup ? `, ${backup.name} as the proxy's backup` : ''}`, () =>
-          watchSettle(ctx, to, baseline, s.settleMs, signal).catch((error: unknown) => (signal?.aborted ? 'was cancelled while settling' : `could not be watched while settling (${errorMessage(error)})`)),
+        log.group(`settle: watching ${to.name} for ${formatDuration(bg.settleMs)}${backup ? `, ${backup.name} as the proxy's backup` : ''}`, () =>
+          watchSettle(ctx, to, baseline, bg.settleMs, signal).catch((error: unknown) => (signal?.aborted ? 'was cancelled while settling' : `could not be watched while settling (${errorMessage(error)})`)),
         ),
       );
       if (trouble === undefined && backup) {
@@ -243,7 +252,7 @@ export const blueGreen: Strategy = {
         }
       }
       if (trouble !== undefined) return rollBackSettle(ctx, { to, created, backup, trouble, ...(readiness ? { readiness } : {}) });
-      log.info(`${to.name} settled: still running, not restarted${s.readiness.kind === 'http' ? ', answering its readiness path' : ''} for ${formatDuration(s.settleMs)} after the switch`);
+      log.info(`${to.name} settled: still running, not restarted${s.readiness.kind === 'http' ? ', answering its readiness path' : ''} for ${formatDuration(bg.settleMs)} after the switch`);
     }
 
     if (plan.from) {

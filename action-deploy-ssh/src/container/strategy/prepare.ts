@@ -2,6 +2,7 @@
 // container of the new version (a failure keeps the old version untouched), then the new
 // container created, or the kept one chosen for a rollback; and the readiness gate.
 import { errorMessage } from '@gangway/kit';
+import { blueGreenOf } from '../../settings/rollout.ts';
 import { oneOffHooks } from '../../host/hooks.ts';
 import type { HostContext } from '../../host/context.ts';
 import { waitUntilReady, type ReadinessResult } from '../../host/readiness.ts';
@@ -37,7 +38,7 @@ export async function readinessOf(ctx: HostContext, id: string, signal: AbortSig
     ...(s.containerPort === undefined ? {} : { containerPort: s.containerPort }),
     ...(s.network ? { network: s.network } : {}),
     // Under blue-green the published port is the proxy's (the old version): never a fallback there.
-    ...(s.publish && s.strategy !== 'blue-green' ? { publishedPort: s.publish.hostPort } : {}),
+    ...(s.publish && !blueGreenOf(s) ? { publishedPort: s.publish.hostPort } : {}),
     timeoutMs,
     log: (line) => ctx.log.info(line),
     ...(signal ? { signal } : {}),

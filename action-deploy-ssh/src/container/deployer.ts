@@ -1,0 +1,112 @@
+// target: container — the app as Docker containers on the host, swapped by a strategy
+// (blue-green behind the managed proxy, or recreate). Before the lock: the pull (a rollback
+// needs a container of the app to go back to). Under it: the network, the container that
+// serves now (and what an interrupted deploy left), the plan (a new container, or the one to
+// go back to), the strategy's swap, and retention.
+import { ConfigurationError } from '@gangway/kit';
+import type { DeployTarget } from '../host/deployer.ts';
+import { DeployFailedError } from '../host/deployer.ts';
+import type { HostContext } from '../host/context.ts';
+import type { ContainerSummary } from '../host/engine.ts';
+import { confirmDeployLock, pullForDeploy } from '../host/preflight.ts';
+import type { PulledImage } from '../host/pull.ts';
+import { LABEL } from '../labels.ts';
+import { setResult, type HostReport } from '../report.ts';
+import { applyRetention, byDeployTime } from './retention.ts';
+import { chooseRollback } from './rollback.ts';
+import { servingContainer, tidyInterrupted } from './serving.ts';
+import { appContainerSpec, appLabels } from './spec.ts';
+import type { Strategy, SwapOutcome, SwapPlan } from './strategy/index.ts';
+
+/** Where a swap that failed left the host, said after the failure. */
+function afterFailedSwap(outcome: SwapOutcome): string {
+  return outcome.rolledBack
+    ? 'The previous container serves again (rolled back).'
+    : outcome.switched
+      ? 'There was no previous container to go back to.'
+      : 'Nothing was switched: the previous version keeps serving.';
+}
+
+export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTarget {
+  const s = ctx.settings;
+  let pulled: PulledImage | undefined;
+
+  const appContainers = async (): Promise<ContainerSummary[]> => {
+    const list = await ctx.engine.listContainers(appLabels(s.app));
+    return list.filter((c) => c.labels[LABEL.app] === s.app && c.labels[LABEL.role] === 'app').sort(byDeployTime);
+  };
+
+  return {
+    name: strategy.name,
+    dropsRequests: strategy.dropsRequests,
+    whenConnectionLost: `The server is as the connection left it: the proxy still forwards to the container it served unless the switch had happened; the next deploy of ${s.app} finds the container that serves and tidies what this one left.`,
+
+    async prepare(report) {
+      if (s.rollback) {
+        const any = (await appContainers())[0];
+        if (!any) throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: no container of this app exists on the server.`);
+        return any.imageId;
+      }
+      if (!s.image) throw new ConfigurationError('Input "image" is required unless rollback: true.', 'image');
+      pulled = await pullForDeploy(ctx, s.image);
+      report.image = pulled.ref;
+      report.imageDigest = pulled.digest;
+      return pulled.id;
+    },
+
+    async apply(lock, report: HostReport) {
+      if (s.network && !(await ctx.engine.networkExists(s.network))) {
+        ctx.log.info(`creating network ${s.network}`);
+        await ctx.engine.createNetwork(s.network, { [LABEL.managed]: 'true' });
+      }
+      // Listed under the lock: another deploy may have finished while we waited.
+      let containers = await appContainers();
+      const serving = await servingContainer(ctx, containers);
+      const tidied = await tidyInterrupted(ctx, containers, serving);
+      if (tidied.removed.length + tidied.stopped.length > 0) containers = await appContainers();
+      const current = serving ? containers.find((c) => c.id === serving.id) : undefined;
+      const running = containers.filter((c) => c.state === 'running');
+      if (running.length > 1) ctx.log.warn(`${running.length} containers of ${s.app} are running (${running.map((c) => c.name).join(', ')}); replacing ${current?.name ?? 'the newest'}.`);
+
+      let plan: SwapPlan;
+      if (s.rollback) {
+        const choice = await chooseRollback(ctx, containers, current);
+        ctx.log.info(`rolling back ${choice.plan.from?.name ?? '(nothing running)'} → ${choice.target}`);
+        plan = choice.plan;
+        report.image = choice.targetImage;
+        report.imageDigest = choice.targetImage.split('@')[1] ?? '';
+      } else {
+        const p = pulled as PulledImage;
+        const spec = appContainerSpec(s, {
+          imageRef: p.ref,
+          digest: p.digest,
+          provenance: ctx.provenance,
+          ...(current ? { previous: { image: current.labels[LABEL.image] ?? current.image, deployedAt: current.labels[LABEL.deployedAt] ?? new Date(current.created * 1000).toISOString() } } : {}),
+        });
+        plan = { ...(current ? { from: current } : {}), to: { kind: 'create', spec }, preDeploy: s.preDeploy, postDeploy: s.postDeploy };
+      }
+      if (plan.from) report.previous = { id: plan.from.id, name: plan.from.name };
+      plan.confirmLock = () => confirmDeployLock(ctx, lock);
+
+      const outcome = await strategy.swap(ctx, plan);
+      if (outcome.container) report.container = outcome.container;
+      if (outcome.readiness) report.readinessMs = outcome.readiness.ms;
+      if (outcome.downtimeMs !== undefined) report.downtimeMs = outcome.downtimeMs;
+      if (!outcome.ok) {
+        setResult(report, outcome.rolledBack ? 'rolled-back' : 'failed');
+        throw new DeployFailedError(ctx.host, outcome.error?.message ?? 'unknown error', afterFailedSwap(outcome));
+      }
+      setResult(report, 'deployed');
+
+      // Cancelled: the switch stands, and the step must end within the runner's grace period.
+      if (ctx.signal?.aborted) {
+        ctx.log.info('cancelled: retention is left to the next deploy');
+        return;
+      }
+      const protect = [outcome.container?.id, plan.from?.id].filter((id): id is string => !!id);
+      report.retention = await ctx.clock.time('retention', () =>
+        applyRetention(ctx.engine, s.app, s.keep, { protect, log: (l) => ctx.log.info(l), warn: (l) => ctx.log.warn(l) }),
+      );
+    },
+  };
+}

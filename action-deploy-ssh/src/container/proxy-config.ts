@@ -1,0 +1,142 @@
+// The managed nginx proxy of a blue-green app, as values: its whole nginx.conf, what a config
+// Gangway wrote forwards to, and the proxy container's create options. Pure functions, tested by
+// value; container/proxy.ts runs them against the engine.
+import { createHash } from 'node:crypto';
+import type { ContainerCreateOptions } from '../host/engine.ts';
+import { LABEL } from '../labels.ts';
+import { proxyName } from './spec.ts';
+
+/** Where Gangway's config lives inside the proxy container. */
+export const PROXY_CONF_DIR = '/etc/gangway';
+export const PROXY_CONF = `${PROXY_CONF_DIR}/nginx.conf`;
+/** The port nginx listens on inside the proxy container (published as `publish`). */
+export const PROXY_PORT = 8080;
+/** Bumped when the proxy's container settings (not its config) change: older proxies are replaced. */
+const PROXY_SPEC_VERSION = 1;
+
+export interface Upstream {
+  /** The app container's name: Docker's DNS on the app network resolves it (at load and every reload). */
+  name: string;
+  port: number;
+}
+
+/** The first line of every config Gangway writes, naming the container it forwards to. */
+const UPSTREAM_MARK = '# gangway-upstream:';
+/** The second line while a new container settles: the previous one, still there as nginx's backup. */
+const BACKUP_MARK = '# gangway-backup:';
+
+/** How long a new container that failed once during settle gets no requests before nginx tries it again. */
+const SETTLE_FAIL_TIMEOUT = '10s';
+
+/**
+ * The proxy's whole config. With `backup` (settle-time after a switch), the new container is the
+ * primary server and the previous one nginx's `backup`: a request the new one fails (refused,
+ * reset, or no connection within the short connect timeout; a dead container's address may not
+ * refuse at all) is passed to the previous one, POSTs included, and one failure takes the new one
+ * out for a while. Without `backup`, one server that is never marked down.
+ */
+export function nginxConfig(app: string, upstream: Upstream, backup?: Upstream): string {
+  const servers = backup
+    ? `    # Settling: ${upstream.name} is new; one failure takes it out for ${SETTLE_FAIL_TIMEOUT} and its requests go to
+    # the previous container, which keeps running until the new one has settled.
+    server ${upstream.name}:${upstream.port} max_fails=1 fail_timeout=${SETTLE_FAIL_TIMEOUT};
+    server ${backup.name}:${backup.port} backup;`
+    : `    # max_fails=0: a single server is never marked down; a failed cached connection is retried.
+    server ${upstream.name}:${upstream.port} max_fails=0;`;
+  // While settling, a request the new container broke off is retried on the previous one even when
+  // it is not idempotent (nginx's non_idempotent): the alternative is a 502 for it.
+  const nextUpstream = backup ? 'error timeout non_idempotent' : 'error timeout';
+  return `${UPSTREAM_MARK} ${upstream.name}
+${backup ? `${BACKUP_MARK} ${backup.name}\n` : ''}# Written by Gangway's action-deploy-ssh for ${app} on every switch; edits are overwritten.
+worker_processes auto;
+pid /tmp/gangway-nginx.pid;
+error_log stderr warn;
+# Old workers get this long to finish their requests after a reload or SIGQUIT.
+worker_shutdown_timeout 60s;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server_tokens off;
+  client_max_body_size 64m;
+  upstream gangway_app {
+${servers}
+    keepalive 32;
+    # Below Node's default keep-alive timeout (5 s): nginx drops idle connections before the app does.
+    keepalive_timeout 4s;
+  }
+  server {
+    listen ${PROXY_PORT};
+    location / {
+      proxy_pass http://gangway_app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_connect_timeout ${backup ? '1s' : '5s'};
+      proxy_read_timeout 300s;
+      proxy_send_timeout 300s;
+      proxy_next_upstream ${nextUpstream};
+      proxy_next_upstream_tries 3;
+      proxy_request_buffering on;
+    }
+  }
+}
+`;
+}
+
+export function upstreamOf(config: string): string | undefined {
+  const first = config.split('\n')[0] ?? '';
+  return first.startsWith(UPSTREAM_MARK) ? first.slice(UPSTREAM_MARK.length).trim() : undefined;
+}
+
+/** The container (and port) a config Gangway wrote forwards to: its first server line. */
+export function primaryServerOf(config: string): Upstream | undefined {
+  const m = /^\s*server ([^\s:;]+):(\d+)[\s;]/m.exec(config);
+  return m?.[1] && m[2] ? { name: m[1], port: Number(m[2]) } : undefined;
+}
+
+export interface ProxyDesign {
+  imageId: string;
+  imageRef: string;
+  network: string;
+  hostIp: string;
+  hostPort: number;
+}
+
+export function proxySpecHash(d: ProxyDesign): string {
+  return createHash('sha256').update(JSON.stringify({ v: PROXY_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
+}
+
+export function proxyContainerSpec(app: string, d: ProxyDesign, name = proxyName(app)): ContainerCreateOptions {
+  const port = `${PROXY_PORT}/tcp`;
+  return {
+    name,
+    Image: d.imageRef,
+    Cmd: ['nginx', '-c', PROXY_CONF, '-g', 'daemon off;'],
+    // Graceful: nginx finishes in-flight requests on SIGQUIT.
+    StopSignal: 'SIGQUIT',
+    Labels: { [LABEL.managed]: 'true', [LABEL.role]: 'proxy', [LABEL.app]: app, [LABEL.proxySpec]: proxySpecHash(d) },
+    ExposedPorts: { [port]: {} },
+    HostConfig: {
+      PortBindings: { [port]: [{ HostIp: d.hostIp, HostPort: String(d.hostPort) }] },
+      RestartPolicy: { Name: 'unless-stopped' },
+      NetworkMode: d.network,
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+    },
+  };
+}
+
+/** Lists the proxy's nginx worker processes (as /proc/<pid>/cmdline paths) with the image's shell. */
+export const WORKERS_COMMAND = ['sh', '-c', "grep -la 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null; true"];
+
+/** The worker pids in the output of WORKERS_COMMAND. */
+export function workerPidsOf(output: string): Set<number> {
+  return new Set([...output.matchAll(/\/proc\/(\d+)\/cmdline/g)].map((m) => Number(m[1])));
+}
+
+/** Checks a config without applying it. */
+export const TEST_CONFIG = ['nginx', '-t', '-c', PROXY_CONF];
+/** A graceful reload: old workers finish their requests, new ones use the new config. */
+export const RELOAD = ['nginx', '-c', PROXY_CONF, '-s', 'reload'];

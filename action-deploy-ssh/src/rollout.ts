@@ -1,0 +1,141 @@
+// The rollout over every host: the first host is the canary, the rest follow in batches of
+// max-parallel, each host connect → deployOnHost with its target. The first failure stops the
+// rollout; with on-failure: rollback (the default) every host already switched goes back to its
+// previous version (reverted), with on-failure: halt they stay as they are.
+import * as core from '@actions/core';
+import { PhaseClock, toError, type HostPort } from '@gangway/kit';
+import { knownHostsName } from '@gangway/kit/ssh';
+import { containerTarget } from './container/deployer.ts';
+import { strategyFor } from './container/strategy/index.ts';
+import type { ConnectHost, HostConnection } from './host/connection.ts';
+import { deployOnHost, type DeployTarget, type HostRun } from './host/deployer.ts';
+import { LockLedger } from './host/lock-state.ts';
+import type { HeldLock } from './host/lock.ts';
+import { hostLog } from './host/log.ts';
+import type { Provenance } from './labels.ts';
+import { deployReport, newHostReport, setResult, type DeployReport, type HostReport } from './report.ts';
+import type { DeploySettings } from './settings/index.ts';
+import { rolloutName } from './settings/rollout.ts';
+import { hostLabel } from './settings/ssh.ts';
+import { swarmTarget } from './swarm/deployer.ts';
+
+/** The canary alone, then batches of `maxParallel`. */
+export function rolloutBatches<T>(hosts: T[], maxParallel: number): T[][] {
+  const [canary, ...rest] = hosts;
+  if (canary === undefined) return [];
+  const batches: T[][] = [[canary]];
+  for (let i = 0; i < rest.length; i += maxParallel) batches.push(rest.slice(i, i + maxParallel));
+  return batches;
+}
+
+export interface RolloutResult {
+  report: DeployReport;
+  /** The first host's failure, if one failed. */
+  failure?: Error;
+}
+
+interface Rollout {
+  provenance: Provenance;
+  ledger: LockLedger;
+  connect: ConnectHost;
+  connections: Map<string, HostConnection>;
+}
+
+/** The host's target: its strategy's containers, or the Swarm service (with the connection's Swarm calls). */
+function targetFor(ctx: Parameters<typeof containerTarget>[0], connection: HostConnection): DeployTarget | Error {
+  const t = ctx.settings.target;
+  if (t.kind === 'container') return containerTarget(ctx, strategyFor(t.strategy.name));
+  if (!connection.swarm) return new Error(`target: swarm needs the Swarm calls of the engine on ${ctx.host}, which this connection does not offer`);
+  return swarmTarget(ctx, connection.swarm, t.order);
+}
+
+/** One host's deploy (or rollback): connect once (the connection is kept for a later revert), then deployOnHost. */
+async function runHost(r: Rollout, hp: HostPort, settings: DeploySettings, signal: AbortSignal | undefined): Promise<HostRun> {
+  const host = hostLabel(hp);
+  const log = hostLog(host);
+  const clock = new PhaseClock();
+  const started = performance.now();
+  const failedHere = (error: Error): HostRun => {
+    const report = newHostReport(host, what(settings), clock.phases);
+    report.error = error.message;
+    report.totalMs = Math.round(performance.now() - started);
+    return { report, error };
+  };
+  let connection = r.connections.get(host);
+  if (!connection) {
+    try {
+      connection = await clock.time('connect', () => r.connect(settings, hp, (l) => log.info(l), signal));
+      r.connections.set(host, connection);
+      log.info(`connected to ${settings.login.username}@${knownHostsName(hp.host, hp.port)} (host key ${connection.hostKey}); Docker API via ${connection.transport}`);
+    } catch (error) {
+      return failedHere(toError(error));
+    }
+  }
+  const ctx = { host, engine: connection.engine, prober: connection.prober, settings, provenance: r.provenance, clock, log, connectionLost: connection.lost, ...(connection.disk ? { disk: connection.disk } : {}), ...(signal ? { signal } : {}) };
+  const target = targetFor(ctx, connection);
+  if (target instanceof Error) return failedHere(target);
+  const locks = { acquired: (h: string, lock: HeldLock) => r.ledger.add(h, hp, lock), released: (h: string, lock: HeldLock) => r.ledger.remove(h, lock) };
+  const result = await deployOnHost(ctx, target, locks);
+  result.report.totalMs += clock.phases.find((p) => p.phase === 'connect')?.ms ?? 0;
+  return result;
+}
+
+function what(settings: DeploySettings): { app: string; strategy: string; dropsRequests: boolean; mode: 'deploy' | 'rollback' } {
+  const t = settings.target;
+  return { app: settings.app, strategy: rolloutName(t), dropsRequests: t.kind === 'swarm' ? t.order === 'stop-first' : strategyFor(t.strategy.name).dropsRequests, mode: settings.rollback ? 'rollback' : 'deploy' };
+}
+
+/** Every host, canary first; then the revert of the switched hosts when one failed. Connections are closed at the end. */
+export async function rollOut(settings: DeploySettings, provenance: Provenance, connect: ConnectHost, signal: AbortSignal): Promise<RolloutResult> {
+  const rollout: Rollout = { provenance, ledger: new LockLedger(), connect, connections: new Map() };
+  const reports = new Map<string, HostReport>();
+  let failure: Error | undefined;
+
+  try {
+    const batches = rolloutBatches(settings.hosts, settings.maxParallel);
+    for (const [index, batch] of batches.entries()) {
+      if (failure) {
+        for (const hp of batch) {
+          const host = hostLabel(hp);
+          hostLog(host).warn('skipped: an earlier host failed');
+          const report = newHostReport(host, what(settings));
+          setResult(report, 'skipped');
+          reports.set(host, report);
+        }
+        continue;
+      }
+      if (batches.length > 1) core.info(index === 0 ? `canary: ${hostLabel(batch[0] as HostPort)}` : `batch ${index} of ${batches.length - 1}: ${batch.map(hostLabel).join(', ')}`);
+      const results = await Promise.all(batch.map((hp) => runHost(rollout, hp, settings, signal)));
+      for (const { report, error } of results) {
+        reports.set(report.host, report);
+        if (error && !failure) failure = error;
+      }
+    }
+
+    // A failed host: the hosts that switched go back (on-failure: rollback), unless this run was a rollback itself.
+    const switched = [...reports.values()].filter((h) => h.result === 'deployed');
+    if (failure && !settings.rollback && switched.length > 0) {
+      if (settings.onFailure === 'halt') {
+        core.warning(`on-failure: halt - ${switched.map((h) => h.host).join(', ')} keep the new version; the other hosts do not have it.`);
+      } else {
+        core.info(`rolling back ${switched.length} host(s) that already switched: ${switched.map((h) => h.host).join(', ')}`);
+        const back = { ...settings, rollback: true };
+        await Promise.all(
+          switched.map(async (h) => {
+            const hp = settings.hosts.find((x) => hostLabel(x) === h.host) as HostPort;
+            // Without the job's signal: a cancelled rollout must still put these hosts back.
+            const { report, error } = await runHost(rollout, hp, back, undefined);
+            setResult(h, error ? 'revert-failed' : 'reverted');
+            h.revert = { container: report.container, phases: report.phases, totalMs: report.totalMs, ...(error ? { error: error.message } : {}) };
+            if (error) hostLog(h.host).warn(`could not roll back: ${error.message}`);
+          }),
+        );
+      }
+    }
+  } finally {
+    for (const c of rollout.connections.values()) c.close();
+  }
+
+  const hosts = settings.hosts.map((hp) => reports.get(hostLabel(hp))).filter((r): r is HostReport => r !== undefined);
+  return { report: deployReport(what(settings), hosts, failure !== undefined), ...(failure ? { failure } : {}) };
+}

@@ -1,0 +1,170 @@
+// How the new version replaces the old: the target (containers with a strategy, or a Swarm
+// service), the order across hosts, what a failure does, what is kept, and the deploy lock's
+// timings, which must cover the longest this deploy can hold the lock.
+import { ConfigurationError, formatDuration, parseByteSize, parseImageReference, type ImageReference, type Inputs } from '@gangway/kit';
+import type { Publish } from './container.ts';
+
+export const STRATEGIES = ['recreate', 'blue-green'] as const;
+export type StrategyName = (typeof STRATEGIES)[number];
+export const TARGETS = ['container', 'swarm'] as const;
+export const ON_FAILURE = ['rollback', 'halt'] as const;
+export type OnFailure = (typeof ON_FAILURE)[number];
+export type SwarmOrder = 'start-first' | 'stop-first';
+
+export interface BlueGreenSettings {
+  name: 'blue-green';
+  /** The managed nginx proxy's image. */
+  proxyImage: ImageReference;
+  /** How long the old container may finish its in-flight requests after the switch. */
+  drainTimeoutMs: number;
+  /**
+   * How long the new container is watched after the switch while the old one keeps running as
+   * nginx's backup; a new one that dies, restarts or turns unhealthy meanwhile is rolled back.
+   * 0: off (the old one is stopped right after the drain).
+   */
+  settleMs: number;
+}
+
+export type StrategySettings = { name: 'recreate' } | BlueGreenSettings;
+
+/** Where the app runs: Docker containers on each host (with a strategy), or one Swarm service. */
+export type TargetSettings =
+  | { kind: 'container'; strategy: StrategySettings }
+  /** Swarm updates the service itself: stop-first when a host port is published (one task can hold it), else start-first. */
+  | { kind: 'swarm'; order: SwarmOrder };
+
+export interface RolloutSettings {
+  target: TargetSettings;
+  /** Hosts after the canary are deployed this many at a time. */
+  maxParallel: number;
+  /** What a failed host does to the hosts already switched. */
+  onFailure: OnFailure;
+  keep: number;
+  /** Free space the Docker data-root must have before the pull (bytes); 0: no check. */
+  minFreeSpaceBytes: number;
+  lockTimeoutMs: number;
+  lockTtlMs: number;
+}
+
+/** The blue-green settings when the app is deployed blue-green, else undefined. */
+export function blueGreenOf(s: { target: TargetSettings }): BlueGreenSettings | undefined {
+  return s.target.kind === 'container' && s.target.strategy.name === 'blue-green' ? s.target.strategy : undefined;
+}
+
+/** The name the report and the summary give the way this deploy swaps. */
+export function rolloutName(target: TargetSettings): string {
+  return target.kind === 'swarm' ? `swarm (${target.order})` : target.strategy.name;
+}
+
+interface What {
+  publish?: Publish | undefined;
+  hosts: number;
+  hooks: { preDeploy: number; postDeploy: number };
+}
+
+function readTarget(inputs: Inputs, what: What): TargetSettings {
+  const strategyRaw = inputs.raw('strategy');
+  const kind = inputs.choice('target', TARGETS, 'container');
+  // Checked whatever the strategy, so that a bad value never waits for the day it applies.
+  const proxyImageParsed = parseImageReference(inputs.string('proxy-image') ?? 'nginx:stable', 'proxy-image');
+  const proxyImage = proxyImageParsed.digest || proxyImageParsed.tag ? proxyImageParsed : { ...proxyImageParsed, tag: 'latest' };
+  const settleMs = inputs.duration('settle-time') ?? 5_000;
+  if (settleMs > 3_600_000) {
+    throw new ConfigurationError(`Input "settle-time" is ${inputs.raw('settle-time')}: at most 1h (the old container keeps running, and the deploy lock stays held, for that long). Use e.g. 30s, or 0s to turn it off.`, 'settle-time');
+  }
+  const drainTimeoutMs = inputs.duration('drain-timeout') ?? 30_000;
+
+  if (kind === 'swarm') {
+    if (strategyRaw !== '') {
+      throw new ConfigurationError(`Input "strategy" is "${strategyRaw}", which does not apply to target: swarm: Swarm itself updates the service (start-first, or stop-first with a published port). Leave strategy out.`, 'strategy');
+    }
+    if (what.hosts !== 1) throw new ConfigurationError(`target: swarm deploys to one Swarm manager; "host" lists ${what.hosts}. Give the manager only (Swarm places the tasks).`, 'host');
+    if (what.hooks.preDeploy > 0 || what.hooks.postDeploy > 0) {
+      throw new ConfigurationError('pre-deploy and post-deploy hooks are not supported with target: swarm yet. Run them in the app\'s entrypoint, or use target: container.', what.hooks.preDeploy > 0 ? 'pre-deploy' : 'post-deploy');
+    }
+    return { kind: 'swarm', order: what.publish ? 'stop-first' : 'start-first' };
+  }
+  // blue-green needs a public port for its proxy; it is the default whenever there is one.
+  const name: StrategyName = strategyRaw === '' ? (what.publish ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
+  if (name === 'recreate') return { kind: 'container', strategy: { name } };
+  if (!what.publish) {
+    throw new ConfigurationError(
+      'Input "strategy" is "blue-green", which needs "publish": the managed nginx proxy holds that port and switches it between the old and the new container. Give publish (e.g. 8080 or 0.0.0.0:80), or use strategy: recreate.',
+      'publish',
+    );
+  }
+  return { kind: 'container', strategy: { name, proxyImage, drainTimeoutMs, settleMs } };
+}
+
+export function readRollout(inputs: Inputs, what: What): RolloutSettings {
+  return {
+    target: readTarget(inputs, what),
+    maxParallel: inputs.integer('max-parallel', { min: 1, max: 100 }) ?? 1,
+    onFailure: inputs.choice('on-failure', ON_FAILURE, 'rollback'),
+    keep: inputs.integer('keep', { min: 1, max: 50 }) ?? 3,
+    minFreeSpaceBytes: parseByteSize(inputs.string('min-free-space') ?? '1GiB', 'min-free-space'),
+    lockTimeoutMs: inputs.duration('lock-timeout') ?? 600_000,
+    lockTtlMs: inputs.duration('lock-ttl') ?? 1_800_000,
+  };
+}
+
+/** What a proxy switch may take besides the Engine calls: nginx starting its new workers (proxy.ts waits at most 10 s). */
+const PROXY_SWITCH_MS = 10_000;
+/** The Engine calls between the bounded waits (create, start, inspect, put-archive, retention, unlock). */
+const ENGINE_CALLS_MS = 20_000;
+/** Swarm's monitor window and the slack its wait adds (swarm/target.ts). */
+const SWARM_WAIT_EXTRA_MS = 20_000;
+
+type Guarded = Pick<RolloutSettings, 'target' | 'lockTtlMs'> & { readinessTimeoutMs: number; stopTimeoutMs: number };
+
+function lockGuardedTerms(s: Guarded): Array<[string, number]> {
+  const readiness: [string, number] = ['readiness-timeout', s.readinessTimeoutMs];
+  const stop: [string, number] = ['stop-timeout', s.stopTimeoutMs];
+  const engine: [string, number] = ['Engine calls', ENGINE_CALLS_MS];
+  const t = s.target;
+  if (t.kind === 'swarm') {
+    // The update's verdict, then at worst a restore that waits as long again.
+    const wait = s.readinessTimeoutMs + s.stopTimeoutMs + SWARM_WAIT_EXTRA_MS;
+    return [['Swarm update (readiness-timeout + stop-timeout + 20s)', wait], ['Swarm restore', wait], engine];
+  }
+  if (t.strategy.name === 'recreate') {
+    // Stop the old, get the new ready; on failure the old one's readiness again (at most 30 s).
+    return [stop, readiness, ['the old one ready again', Math.min(s.readinessTimeoutMs, 30_000)], engine];
+  }
+  const bg = t.strategy;
+  return [
+    readiness,
+    ['switch', PROXY_SWITCH_MS],
+    ['settle-time', bg.settleMs],
+    ...(bg.settleMs > 0 ? [['switch after settle', PROXY_SWITCH_MS] as [string, number]] : []),
+    ['drain-timeout', bg.drainTimeoutMs],
+    stop,
+    engine,
+  ];
+}
+
+/**
+ * The longest the phases under the deploy lock can take, as far as inputs bound them: the
+ * lock-ttl must not be shorter. pre-/post-deploy hooks have no timeout of their own: the lock's
+ * heartbeat covers them (and every phase) while the deploy runs.
+ */
+export function lockGuardedMs(s: Guarded): number {
+  return lockGuardedTerms(s).reduce((sum, [, ms]) => sum + ms, 0);
+}
+
+/**
+ * Another run takes a lock over once it is older than its lock-ttl (since its last heartbeat):
+ * a lock-ttl shorter than this run's own phases under the lock would invite that mid-deploy.
+ */
+export function checkLockTtl(s: Guarded, raw: string): void {
+  const guarded = lockGuardedMs(s);
+  if (s.lockTtlMs >= guarded) return;
+  const parts = lockGuardedTerms(s)
+    .filter(([, ms]) => ms > 0)
+    .map(([name, ms]) => `${name} ${formatDuration(ms)}`)
+    .join(' + ');
+  throw new ConfigurationError(
+    `Input "lock-ttl" is ${raw || formatDuration(s.lockTtlMs)}, shorter than the longest this deploy can hold its lock: at least ${formatDuration(guarded)} (${parts}). Raise lock-ttl to ${formatDuration(guarded)} or more, or shorten those timeouts.`,
+    'lock-ttl',
+  );
+}
