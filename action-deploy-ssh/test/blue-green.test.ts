@@ -5,9 +5,10 @@
 // dropped request whenever neither a running proxy's upstream nor its backup is a running,
 // ready container.
 import { describe, expect, it } from 'vitest';
-import { LABEL, type Provenance } from '../src/container/spec.ts';
-import { HostDeployer, type LockEvents } from '../src/host/deployer.ts';
-import { nginxConfig, primaryServerOf, upstreamOf } from '../src/container/proxy.ts';
+import { LABEL, type Provenance } from '../src/labels.ts';
+import type { LockEvents } from '../src/host/deployer.ts';
+import { runContainerDeploy } from './fakes.ts';
+import { nginxConfig, primaryServerOf, upstreamOf } from '../src/container/proxy-config.ts';
 import type { DeploySettings } from '../src/settings/index.ts';
 import { blueGreen } from '../src/container/strategy/blue-green.ts';
 import { recreate } from '../src/container/strategy/recreate.ts';
@@ -35,9 +36,9 @@ function provenance(): Provenance {
 const locks: LockEvents = { acquired: () => undefined, released: () => undefined };
 
 async function run(engine: FakeEngine, extra: Record<string, string>, overrides: Partial<DeploySettings> = {}) {
-  const s = settings({ publish: '8080', ...extra }, { readinessTimeoutMs: 300, drainTimeoutMs: 500, ...overrides });
+  const s = settings({ publish: '8080', 'drain-timeout': '500ms', ...extra }, { readinessTimeoutMs: 300, ...overrides });
   const ctx = hostContext(engine, s);
-  const result = await new HostDeployer(ctx, s.strategy === 'recreate' ? recreate : blueGreen, provenance(), locks).run();
+  const result = await runContainerDeploy(ctx, s.target.kind === 'container' && s.target.strategy.name === 'recreate' ? recreate : blueGreen, provenance(), locks);
   return { ...result, log: ctx.log, settings: s };
 }
 const deploy = (engine: FakeEngine, tag: string, extra: Record<string, string> = {}) => run(engine, { image: `${REPO}:${tag}`, ...extra });
@@ -51,7 +52,7 @@ describe('blue-green on one host', () => {
     const engine = engineWithImages();
     const { report, error, settings: s } = await deploy(engine, 'v1');
     expect(error).toBeUndefined();
-    expect(s.strategy).toBe('blue-green');
+    expect(s.target).toMatchObject({ kind: 'container', strategy: { name: 'blue-green' } });
     expect(report.strategy).toBe('blue-green');
     const app = [...engine.containers.values()].find((c) => c.options.name === report.container?.name);
     expect(app?.options.HostConfig?.PortBindings).toBeUndefined();
@@ -282,7 +283,7 @@ describe('blue-green on one host', () => {
     const mark = engine.calls.length;
     const back = await run(engine, { rollback: 'true', image: '' });
     expect(back.error).toBeUndefined();
-    expect(back.report.result).toBe('rolled-back-on-request');
+    expect([back.report.mode, back.report.result]).toEqual(['rollback', 'deployed']);
     expect(back.report.container?.name).toBe(v1.report.container?.name);
     expect(upstream(engine)).toBe(v1.report.container?.name);
     expect(engine.running('shop')).toEqual([v1.report.container?.name]);

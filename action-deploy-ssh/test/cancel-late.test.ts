@@ -3,8 +3,9 @@
 // container is sent its stop but the step does not wait out stop-timeout, which the engine
 // finishes by itself; nginx's old workers are not waited for either. The switch stands.
 import { describe, expect, it } from 'vitest';
-import { lockName, type Provenance } from '../src/container/spec.ts';
-import { HostDeployer } from '../src/host/deployer.ts';
+import { lockName } from '../src/container/spec.ts';
+import { type Provenance } from '../src/labels.ts';
+import { runContainerDeploy } from './fakes.ts';
 import { drainOldWorkers } from '../src/container/proxy.ts';
 import { blueGreen } from '../src/container/strategy/blue-green.ts';
 import { DIGEST_V1, DIGEST_V2, FakeEngine, hostContext } from './fakes.ts';
@@ -24,8 +25,8 @@ describe('a cancel after the switch', () => {
   it('sends the old container its stop and goes on without waiting out stop-timeout; the lock is released, the switch stands', async () => {
     const e = new FakeEngine();
     e.registry.push({ repository: REPO, tag: 'v1', digest: DIGEST_V1, id: 'sha256:img1' }, { repository: REPO, tag: 'v2', digest: DIGEST_V2, id: 'sha256:img2' });
-    const s = settings({ publish: '8080', image: `${REPO}:v1` }, { readinessTimeoutMs: 300, drainTimeoutMs: 200, stopTimeoutMs: 30_000 });
-    expect((await new HostDeployer(hostContext(e, s), blueGreen, prov(), noLocks).run()).error).toBeUndefined();
+    const s = settings({ publish: '8080', image: `${REPO}:v1`, 'drain-timeout': '200ms' }, { readinessTimeoutMs: 300, stopTimeoutMs: 30_000 });
+    expect((await runContainerDeploy(hostContext(e, s), blueGreen, prov(), noLocks)).error).toBeUndefined();
     const v1 = e.running('shop')[0] ?? '';
 
     // The old app takes its whole stop-timeout to stop (a loaded machine, keep-alive clients).
@@ -44,7 +45,7 @@ describe('a cancel after the switch', () => {
     };
     const ctx = { ...hostContext(e, { ...s, image: { ...(s.image as NonNullable<typeof s.image>), tag: 'v2' } }), signal: controller.signal };
     const started = performance.now();
-    const { report, error } = await new HostDeployer(ctx, blueGreen, prov(), noLocks).run();
+    const { report, error } = await runContainerDeploy(ctx, blueGreen, prov(), noLocks);
     const ms = performance.now() - started;
     expect(controller.signal.aborted).toBe(true);
     expect(error).toBeUndefined();

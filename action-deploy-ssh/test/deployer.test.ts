@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { LABEL, lockName, type Provenance } from '../src/container/spec.ts';
-import { HostDeployer, type LockEvents } from '../src/host/deployer.ts';
+import { lockName } from '../src/container/spec.ts';
+import { LABEL, type Provenance } from '../src/labels.ts';
+import type { LockEvents } from '../src/host/deployer.ts';
+import { runContainerDeploy } from './fakes.ts';
 import type { HeldLock } from '../src/host/lock.ts';
 import { recreate } from '../src/container/strategy/recreate.ts';
 import type { DeploySettings } from '../src/settings/index.ts';
@@ -40,7 +42,7 @@ async function deploy(engine: FakeEngine, tag: string, extra: Record<string, str
   const s = settings({ image: `${REPO}:${tag}`, publish: '8080', strategy: 'recreate', env: 'SECRET=hunter22\nMODE=prod', ...extra }, { readinessTimeoutMs: 300, ...overrides });
   const ctx = hostContext(engine, s);
   const locks = lockEvents();
-  const result = await new HostDeployer(ctx, recreate, provenance(), locks).run();
+  const result = await runContainerDeploy(ctx, recreate, provenance(), locks);
   return { ...result, log: ctx.log, locks };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isConfigurationError } from '@gangway/kit';
-import { HostDeployer } from '../src/host/deployer.ts';
+import { runContainerDeploy } from './fakes.ts';
 import { DiskProbeUnavailableError, parseDfOutput, type DataRootSpace, type DiskProbe } from '../src/host/disk-space.ts';
 import { recreate } from '../src/container/strategy/recreate.ts';
 import { DIGEST_V1, DIGEST_V2, FakeEngine, hostContext } from './fakes.ts';
@@ -57,7 +57,7 @@ async function deploy(e: FakeEngine, image: string, disk: DiskProbe | undefined,
   const ctx = { ...hostContext(e, s), ...(disk ? { disk } : {}) };
   run++;
   const provenance = { gitSha: String(run).repeat(40).slice(0, 40), runUrl: `https://github.com/acme/shop/actions/runs/${run}`, actor: 'octocat', at: new Date(Date.parse('2026-11-22T10:00:00Z') + run * 60_000).toISOString() };
-  const result = await new HostDeployer(ctx, recreate, provenance, { acquired: () => undefined, released: () => undefined }).run();
+  const result = await runContainerDeploy(ctx, recreate, provenance, { acquired: () => undefined, released: () => undefined });
   return { ...result, log: ctx.log };
 }
 

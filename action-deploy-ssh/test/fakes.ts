@@ -7,6 +7,11 @@ import { NameConflictError, type ContainerCreateOptions, type ContainerDetails, 
 import type { HostContext, HostLog } from '../src/host/context.ts';
 import type { HttpProber } from '../src/host/readiness.ts';
 import type { DeploySettings } from '../src/settings/index.ts';
+import { containerTarget } from '../src/container/deployer.ts';
+import type { Strategy } from '../src/container/strategy/index.ts';
+import { deployOnHost, type HostRun, type LockEvents } from '../src/host/deployer.ts';
+import type { Provenance } from '../src/labels.ts';
+import { swarmTarget } from '../src/swarm/deployer.ts';
 import type { SwarmEngine, SwarmService, SwarmServiceSpec, SwarmTask } from '../src/swarm/engine.ts';
 
 export const DIGEST_V1 = `sha256:${'1'.repeat(64)}`;
@@ -364,8 +369,25 @@ export class MemoryLog implements HostLog {
   }
 }
 
+const TEST_PROVENANCE: Provenance = { gitSha: 'a'.repeat(40), runUrl: 'https://github.com/acme/shop/actions/runs/1', actor: 'octocat', at: '2026-11-22T10:00:00.000Z' };
+
 export function hostContext(engine: FakeEngine, settings: DeploySettings, log = new MemoryLog()): HostContext & { log: MemoryLog } {
-  return { host: 'target', engine, prober: engine.prober(), settings, clock: new PhaseClock(), log };
+  return { host: 'target', engine, prober: engine.prober(), settings, provenance: TEST_PROVENANCE, clock: new PhaseClock(), log };
+}
+
+const NO_LOCKS: LockEvents = { acquired: () => undefined, released: () => undefined };
+
+/** A deploy (or rollback) of the container target on the fake host, by `provenance`. */
+export function runContainerDeploy(ctx: HostContext, strategy: Strategy, provenance: Provenance, locks: LockEvents = NO_LOCKS): Promise<HostRun> {
+  ctx.provenance = provenance;
+  return deployOnHost(ctx, containerTarget(ctx, strategy), locks);
+}
+
+/** A deploy (or rollback) of the Swarm target on the fake manager, by `provenance`. */
+export function runSwarmDeploy(ctx: HostContext, swarm: SwarmEngine, provenance: Provenance, locks: LockEvents = NO_LOCKS): Promise<HostRun> {
+  ctx.provenance = provenance;
+  if (ctx.settings.target.kind !== 'swarm') throw new Error('runSwarmDeploy needs target: swarm settings');
+  return deployOnHost(ctx, swarmTarget(ctx, swarm, ctx.settings.target.order), locks);
 }
 
 /**

@@ -4,10 +4,11 @@
 // message a deploy gives when its SSH connection broke.
 import { describe, expect, it } from 'vitest';
 import { PhaseClock } from '@gangway/kit';
-import type { Provenance } from '../src/container/spec.ts';
-import { DeployFailedError, explainLostConnection, HostDeployer, type LockEvents } from '../src/host/deployer.ts';
+import type { Provenance } from '../src/labels.ts';
+import { DeployFailedError, explainLostConnection, type LockEvents } from '../src/host/deployer.ts';
+import { containerTarget } from '../src/container/deployer.ts';
 import { blueGreen } from '../src/container/strategy/blue-green.ts';
-import { DIGEST_V1, DIGEST_V2, DIGEST_V3, FakeEngine, hostContext } from './fakes.ts';
+import { DIGEST_V1, DIGEST_V2, DIGEST_V3, FakeEngine, hostContext, runContainerDeploy } from './fakes.ts';
 import { settings } from './helpers.ts';
 
 const REPO = 'registry.example.com/team/shop';
@@ -29,9 +30,9 @@ function engine(): FakeEngine {
 }
 
 async function deploy(e: FakeEngine, tag: string, extra: Record<string, string> = {}) {
-  const s = settings({ publish: '8080', image: `${REPO}:${tag}`, ...extra }, { readinessTimeoutMs: 300, drainTimeoutMs: 200 });
+  const s = settings({ publish: '8080', image: `${REPO}:${tag}`, 'drain-timeout': '200ms', ...extra }, { readinessTimeoutMs: 300 });
   const ctx = hostContext(e, s);
-  const result = await new HostDeployer(ctx, blueGreen, provenance(), locks).run();
+  const result = await runContainerDeploy(ctx, blueGreen, provenance(), locks);
   return { ...result, log: ctx.log };
 }
 
@@ -85,14 +86,14 @@ describe('explainLostConnection', () => {
 
   it('leaves an error alone while the connection stands', async () => {
     const e = new Error('boom');
-    expect(await explainLostConnection(ctx(), e)).toBe(e);
+    expect(await explainLostConnection(ctx(), e, 'where it is left.')).toBe(e);
   });
 
   it('says the connection broke, in which phase, where that leaves the server, and what failed', async () => {
     const c = ctx(new Error('Keepalive timeout'));
     await c.clock.time('readiness', async () => undefined);
-    const failed = new DeployFailedError('203.0.113.10', { ok: false, rolledBack: true, switched: false, error: new Error('No response from server') });
-    const out = await explainLostConnection(c, failed);
+    const failed = new DeployFailedError('203.0.113.10', 'No response from server', 'The previous container serves again (rolled back).');
+    const out = await explainLostConnection(c, failed, containerTarget(c, blueGreen).whenConnectionLost);
     expect(out.name).toBe('ConnectionLostError');
     expect(out.message).toMatch(/^Lost the SSH connection to 203\.0\.113\.10 \(in the readiness phase\): Keepalive timeout\./);
     expect(out.message).toMatch(/the next deploy of shop finds the container that serves/);

@@ -4,10 +4,11 @@
 // still its own, and switches nothing when it is not.
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '@gangway/kit';
-import { LABEL, lockName } from '../src/container/spec.ts';
-import { HostDeployer } from '../src/host/deployer.ts';
+import { lockName } from '../src/container/spec.ts';
+import { LABEL } from '../src/labels.ts';
+import { runContainerDeploy } from './fakes.ts';
 import { acquireLock, LOCK_HEARTBEAT_FILE, releaseLock, startLockHeartbeat } from '../src/host/lock.ts';
-import { lockGuardedMs } from '../src/settings/index.ts';
+import { lockGuardedMs } from '../src/settings/rollout.ts';
 import { blueGreen } from '../src/container/strategy/blue-green.ts';
 import { recreate } from '../src/container/strategy/recreate.ts';
 import { hostContext } from './fakes.ts';
@@ -95,8 +96,8 @@ describe('the lock heartbeat', () => {
 describe('the lock is checked right before the switch', () => {
   async function deployWhileTakenOver(strategy: 'blue-green' | 'recreate') {
     const e = engine();
-    const s = settings({ publish: '8080', strategy, image: `${REPO}:v1` }, { readinessTimeoutMs: 300, drainTimeoutMs: 200 });
-    const first = await new HostDeployer(hostContext(e, s), strategy === 'recreate' ? recreate : blueGreen, prov(), noLocks).run();
+    const s = settings({ publish: '8080', strategy, image: `${REPO}:v1`, 'drain-timeout': '200ms' }, { readinessTimeoutMs: 300 });
+    const first = await runContainerDeploy(hostContext(e, s), strategy === 'recreate' ? recreate : blueGreen, prov(), noLocks);
     expect(first.error).toBeUndefined();
     const v1 = e.running('shop');
     // While v2 gets ready, another run takes the lock over as stale (removed by id, its own created).
@@ -111,7 +112,7 @@ describe('the lock is checked right before the switch', () => {
       void e.createContainer({ ...mine.options, Labels: { ...mine.options.Labels, [LABEL.actor]: 'mallory', [LABEL.lockToken]: 'another-token' } });
     };
     const ctx = hostContext(e, { ...s, image: { ...(s.image as NonNullable<typeof s.image>), tag: 'v2' } });
-    const second = await new HostDeployer(ctx, strategy === 'recreate' ? recreate : blueGreen, prov(), noLocks).run();
+    const second = await runContainerDeploy(ctx, strategy === 'recreate' ? recreate : blueGreen, prov(), noLocks);
     return { e, v1, second, stolen, ctx };
   }
 

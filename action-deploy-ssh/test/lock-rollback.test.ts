@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LABEL, lockName } from '../src/container/spec.ts';
-import { HostDeployer } from '../src/host/deployer.ts';
+import { lockName } from '../src/container/spec.ts';
+import { LABEL } from '../src/labels.ts';
+import { runContainerDeploy } from './fakes.ts';
 import { acquireLock, LockTimeoutError, releaseLock } from '../src/host/lock.ts';
 import { recreate } from '../src/container/strategy/recreate.ts';
 import { DIGEST_V1, DIGEST_V3, hostContext, type FakeEngine } from './fakes.ts';
@@ -55,7 +56,7 @@ describe('the deploy lock', () => {
 
 async function run(e: FakeEngine, extra: Record<string, string>) {
   const ctx = hostContext(e, settings({ publish: '8080', env: 'MODE=prod', ...extra }, { readinessTimeoutMs: 300 }));
-  const r = await new HostDeployer(ctx, recreate, prov(), noLocks).run();
+  const r = await runContainerDeploy(ctx, recreate, prov(), noLocks);
   return { ...r, log: ctx.log };
 }
 
@@ -66,7 +67,7 @@ describe('rollback: true', () => {
     const v2 = await run(e, { image: `${REPO}:v2` });
     const back = await run(e, { rollback: 'true', image: '' });
     expect(back.error).toBeUndefined();
-    expect(back.report.result).toBe('rolled-back-on-request');
+    expect([back.report.mode, back.report.result]).toEqual(['rollback', 'deployed']);
     expect(back.report.container?.name).toBe(v1.report.container?.name);
     expect(back.report.previous?.name).toBe(v2.report.container?.name);
     expect(e.running('shop')).toEqual([v1.report.container?.name]);

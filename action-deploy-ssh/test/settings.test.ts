@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '@gangway/kit';
-import { dockerSocketFor, parseCommandLine, parseVolumes } from '../src/settings/index.ts';
+import { parseVolumes } from '../src/settings/container.ts';
+import { parseCommandLine } from '../src/settings/values.ts';
+import { dockerSocketFor } from '../src/settings/ssh.ts';
+import { blueGreenOf } from '../src/settings/rollout.ts';
 import { baseInputs, settingsFrom } from './helpers.ts';
 
 function rejects(extra: Record<string, string>, input: string, message?: RegExp): void {
@@ -15,18 +18,20 @@ function rejects(extra: Record<string, string>, input: string, message?: RegExp)
   if (message) expect((caught as Error).message).toMatch(message);
 }
 
+function settleOf(extra: Record<string, string>): number | undefined {
+  const s = settingsFrom(baseInputs(extra));
+  return blueGreenOf(s)?.settleMs;
+}
+
 describe('settings', () => {
   it('reads a deploy with the documented defaults', () => {
     const s = settingsFrom(baseInputs({ env: 'A=1\nSECRET=s3cr3t value=with=eq', volumes: 'shop-data:/data\n/srv/models:/models:ro', publish: '8080', host: '198.19.0.1, 198.19.0.2:2222' }));
     expect(s.hosts).toEqual([{ host: '198.19.0.1', port: 22 }, { host: '198.19.0.2', port: 2222 }]);
     // publish is set: blue-green behind the managed proxy, app containers on <app>-net.
-    expect(s.strategy).toBe('blue-green');
+    expect(s.target).toMatchObject({ kind: 'container', strategy: { name: 'blue-green', proxyImage: { repository: 'nginx', tag: 'stable' }, drainTimeoutMs: 30_000 } });
     expect(s.network).toBe('shop-net');
-    expect(s.proxyImage).toMatchObject({ repository: 'nginx', tag: 'stable' });
-    expect(s.drainTimeoutMs).toBe(30_000);
     expect(s.maxParallel).toBe(1);
     expect(s.onFailure).toBe('rollback');
-    expect(s.target).toBe('container');
     expect(s.readiness).toEqual({ kind: 'http', path: '/readyz' });
     expect(s.readinessTimeoutMs).toBe(60_000);
     expect(s.stopTimeoutMs).toBe(30_000);
@@ -45,9 +50,9 @@ describe('settings', () => {
   });
 
   it('reads settle-time: 5s by default, 0s turns it off, at most 1h', () => {
-    expect(settingsFrom(baseInputs({ publish: '8080', 'settle-time': '' })).settleMs).toBe(5_000);
-    expect(settingsFrom(baseInputs({ publish: '8080', 'settle-time': '0s' })).settleMs).toBe(0);
-    expect(settingsFrom(baseInputs({ publish: '8080', 'settle-time': '1m30s' })).settleMs).toBe(90_000);
+    expect(settleOf({ publish: '8080', 'settle-time': '' })).toBe(5_000);
+    expect(settleOf({ publish: '8080', 'settle-time': '0s' })).toBe(0);
+    expect(settleOf({ publish: '8080', 'settle-time': '1m30s' })).toBe(90_000);
     rejects({ 'settle-time': '2h' }, 'settle-time', /at most 1h/);
     rejects({ 'settle-time': 'soon' }, 'settle-time', /not a duration/);
     rejects({ 'settle-time': '30' }, 'settle-time', /no unit/);
@@ -68,7 +73,7 @@ describe('settings', () => {
   });
 
   it('chooses blue-green when publish is set and recreate otherwise; blue-green needs publish', () => {
-    expect(settingsFrom(baseInputs()).strategy).toBe('recreate');
+    expect(settingsFrom(baseInputs()).target).toEqual({ kind: 'container', strategy: { name: 'recreate' } });
     expect(settingsFrom(baseInputs()).network).toBeUndefined();
     expect(settingsFrom(baseInputs({ publish: '80', strategy: 'recreate' })).network).toBeUndefined();
     expect(settingsFrom(baseInputs({ publish: '80', network: 'edge' })).network).toBe('edge');
@@ -87,7 +92,8 @@ describe('settings', () => {
   });
 
   it('takes target: swarm on one host, without a strategy or hooks', () => {
-    expect(settingsFrom(baseInputs({ target: 'swarm' })).target).toBe('swarm');
+    expect(settingsFrom(baseInputs({ target: 'swarm' })).target).toEqual({ kind: 'swarm', order: 'start-first' });
+    expect(settingsFrom(baseInputs({ target: 'swarm', publish: '8080' })).target).toEqual({ kind: 'swarm', order: 'stop-first' });
     rejects({ target: 'swarm', strategy: 'blue-green' }, 'strategy', /does not apply to target: swarm/);
     rejects({ target: 'swarm', host: 'a.example.com, b.example.com' }, 'host', /one Swarm manager/);
     rejects({ target: 'swarm', 'pre-deploy': 'npm run migrate' }, 'pre-deploy', /not supported with target: swarm/);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/kit/harness';
+import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/harness';
 import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
 import { labStatus, readLabState, type LabState, type TargetState } from '../../lab/src/index.ts';
 import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
@@ -117,7 +117,7 @@ describe('target: swarm on a one-node swarm (lab target 2)', () => {
     // rollback: true → Swarm's previous spec (v1), then v2 again.
     const back = await deploy(inputs({ rollback: 'true' }));
     expect(back.main.exitCode, back.main.log).toBe(0);
-    expect(back.report?.hosts.map((h) => h.result)).toEqual(['rolled-back-on-request']);
+    expect(back.report?.hosts.map((h) => [h.mode, h.result])).toEqual([['rollback', 'deployed']]);
     expect(await version()).toBe('v1');
     figures['rollback: true step ms'] = back.ms;
     const again = await deploy(inputs({ image: v2.digestRef }));

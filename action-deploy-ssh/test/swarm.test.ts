@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Provenance } from '../src/container/spec.ts';
+import type { Provenance } from '../src/labels.ts';
 import type { LockEvents } from '../src/host/deployer.ts';
 import type { DeploySettings } from '../src/settings/index.ts';
-import { SwarmDeployer, swarmServiceSpec } from '../src/swarm/deployer.ts';
-import { DIGEST_V1, DIGEST_V2, FakeEngine, FakeSwarm, hostContext } from './fakes.ts';
+import { swarmServiceSpec } from '../src/swarm/service-spec.ts';
+import { DIGEST_V1, DIGEST_V2, FakeEngine, FakeSwarm, hostContext, runSwarmDeploy } from './fakes.ts';
 import { settings } from './helpers.ts';
 
 const REPO = 'registry.example.com/team/shop';
@@ -22,7 +22,7 @@ function swarmSettings(extra: Record<string, string> = {}, overrides: Partial<De
 
 async function run(e: { engine: FakeEngine; swarm: FakeSwarm }, s: DeploySettings) {
   const ctx = hostContext(e.engine, s);
-  const result = await new SwarmDeployer(ctx, e.swarm, provenance, locks).run();
+  const result = await runSwarmDeploy(ctx, e.swarm, provenance, locks);
   return { ...result, log: ctx.log };
 }
 
@@ -64,7 +64,7 @@ describe('target: swarm', () => {
     await run(e, swarmSettings({ image: `${REPO}:v2` }));
     const back = await run(e, swarmSettings({ rollback: 'true', image: '' }));
     expect(back.error).toBeUndefined();
-    expect(back.report).toMatchObject({ result: 'rolled-back-on-request', image: `${REPO}@${DIGEST_V1}` });
+    expect(back.report).toMatchObject({ mode: 'rollback', result: 'deployed', image: `${REPO}@${DIGEST_V1}` });
     expect(e.swarm.calls.at(-1)).toBe('rollback shop');
   });
 
