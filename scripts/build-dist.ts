@@ -1,4 +1,4 @@
-// Bundles every action with @vercel/ncc into its committed dist/.
+// Bundles every action with @vercel/ncc into its committed dist/ (scripts/ncc-build.ts, one child process each).
 //   node scripts/build-dist.ts            rebuild all dist/ folders
 //   node scripts/build-dist.ts --check    build into a temp folder and fail if any dist/ differs
 //   node scripts/build-dist.ts action-x   only the named actions
@@ -7,14 +7,14 @@ import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, e
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { listActions, repoRoot, type ActionPackage } from './actions.ts';
+import type { NccJob } from './ncc-build.ts';
 
-const NCC = path.join(repoRoot, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
+const NCC_BUILD = path.join(repoRoot, 'scripts', 'ncc-build.ts');
 
 function ncc(action: ActionPackage, outDir: string): Promise<void> {
-  const args = [NCC, 'build', action.entry, '-o', outDir, '--license', 'licenses.txt', '--quiet', '--no-cache'];
-  for (const external of action.externals) args.push('-e', external);
+  const job: NccJob = { entry: action.entry, outDir, externals: action.externals, stubs: action.stubs };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: action.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [NCC_BUILD, JSON.stringify(job)], { cwd: action.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import type Docker from 'dockerode';
 import { errorMessage, type RegistryCredentials } from '@gangway/kit';
 
+// Hand-written on purpose: dockerode's withSession has no health service (the engine drops the session after 2 s) and gives one login to every registry that asks.
 /**
  * The client side of a BuildKit session over the Engine API (`POST /session`, upgraded to
  * h2c): the engine calls back into it for registry credentials (cache imports, private

@@ -1,6 +1,7 @@
 // For lab tests and benchmarks: a bounded, steady HTTP load against a lab address. Half the
 // clients keep their connection alive, the other half open a new one per request; every
 // request is timed and kept, so a caller can count failures and take percentiles over any window.
+// Hand-written on purpose: autocannon reports a run's aggregates; this paces a fixed rate and keeps each request's send time and answering version, for percentiles over a deploy's window.
 import http from 'node:http';
 
 export interface LoadSample {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { ConfigurationError } from './errors.ts';
 
 /**
@@ -106,15 +107,16 @@ export interface HostPort {
 }
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9A-Fa-f:.]+$/;
 
-/** A host name, an IPv4 address or an IPv6 address (without brackets). */
+/**
+ * A host name, an IPv4 address or an IPv6 address (without brackets). Addresses are checked by
+ * node:net's isIP, so `:::::` or `1::2::3` are not addresses; an IPv6 zone (`fe80::1%eth0`) is
+ * not accepted.
+ */
 export function isValidHost(host: string): boolean {
-  if (IPV4.test(host)) return true;
-  if (host.includes(':')) return IPV6.test(host) && host.split(':').length >= 3;
-  // A dotted quad that failed IPV4 (like 300.1.1.1) is not a host name either.
-  if (/^[\d.]+$/.test(host)) return false;
+  if (host.includes(':')) return isIP(host) === 6 && !host.includes('%');
+  // Digits and dots only: an IPv4 address or nothing (300.1.1.1 is not a host name either).
+  if (/^[\d.]+$/.test(host)) return isIP(host) === 4;
   return HOSTNAME.test(host);
 }
 

@@ -109,6 +109,23 @@ describe('parseHostPort', () => {
     expect(isValidHost('$(id)')).toBe(false);
     expect(isValidHost('-leading')).toBe(false);
   });
+
+  it.each(['198.51.100.7', '::1', '::', '2001:db8::1', '2001:0db8:0000:0000:0000:0000:0000:0001', '::ffff:198.51.100.7', 'fe80::1'])('takes the address %j', (address) => {
+    expect(isValidHost(address)).toBe(true);
+  });
+
+  it.each([':::::', ':', '1::2::3', '1:2:3:4:5:6:7:8:9', '2001:db8::g', '12345::1', 'fe80::1%eth0', '256.1.1.1', '1.2.3', '1.2.3.04', '1.2.3.4.', '::ffff:300.1.1.1'])(
+    'refuses %j, which is not an address',
+    (junk) => {
+      expect(isValidHost(junk)).toBe(false);
+    },
+  );
+
+  it('refuses ::::: as a host, and a bare IPv6 address takes no port', () => {
+    expect(configError(() => parseHostPort(':::::', 'host', 22)).message).toMatch(/":::::" is not a valid host name or IP address/);
+    expect(parseHostPort('2001:db8::1', 'host', 22)).toEqual({ host: '2001:db8::1', port: 22 });
+    expect(parseHostPort('[2001:db8::1]:2222', 'host')).toEqual({ host: '2001:db8::1', port: 2222 });
+  });
 });
 
 describe('parseList', () => {

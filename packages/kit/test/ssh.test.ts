@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Server, type Connection } from 'ssh2';
 import {
@@ -203,5 +203,120 @@ describe('openSsh against a real SSH server', () => {
     ).catch((e: unknown) => e);
     expect((error as SshConnectError).category).toBe('refused');
     expect(lines.some((l) => /retrying in \d+ ms/.test(l))).toBe(true);
+  });
+});
+
+describe('openSsh through a jump host (direct-tcpip, like ssh -J)', () => {
+  let jumpServer: Server;
+  let jumpPort = 0;
+  const hops: string[] = [];
+  let jumpClosed = 0;
+
+  beforeAll(async () => {
+    jumpServer = new Server({ hostKeys: [hostB.privateKey] }, (conn: Connection) => {
+      conn.on('authentication', (ctx) => (ctx.method === 'publickey' && ctx.username === 'hop' ? ctx.accept() : ctx.reject(['publickey'])));
+      conn.on('tcpip', (accept, reject, info) => {
+        hops.push(`${info.destIP}:${info.destPort}`);
+        if (info.destPort !== port) return reject();
+        const channel = accept();
+        const socket = net.connect(info.destPort, info.destIP);
+        channel.pipe(socket).pipe(channel);
+        socket.on('error', () => channel.close());
+      });
+      conn.on('close', () => (jumpClosed += 1));
+      conn.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => jumpServer.listen(0, '127.0.0.1', resolve));
+    jumpPort = (jumpServer.address() as { port: number }).port;
+  });
+
+  afterAll(() => jumpServer.close());
+
+  const jump = () => ({ host: '127.0.0.1', port: jumpPort, username: 'hop', privateKey: client.privateKey, trust: { kind: 'fingerprint' as const, fingerprint: hostB.fingerprint } });
+
+  it('verifies both host keys, reaches the target inside a channel of the jump connection, and closes both', async () => {
+    hops.length = 0;
+    events.length = 0;
+    const closedBefore = jumpClosed;
+    const session = await openSsh(
+      { host: '127.0.0.1', port, username: 'deploy', privateKey: client.privateKey, trust: { kind: 'fingerprint', fingerprint: hostA.fingerprint } },
+      { connectTimeoutMs: 5000, jump: jump() },
+    );
+    expect(session.hostKey).toBe(hostA.fingerprint);
+    expect(hops).toEqual([`127.0.0.1:${port}`]);
+    expect(events).toContain('auth:publickey:deploy');
+    session.close();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(jumpClosed).toBe(closedBefore + 1);
+    expect(session.lost).toBeUndefined();
+  });
+
+  it('names a jump host that refuses the channel as unreachable', async () => {
+    const error = await openSsh(
+      { host: '127.0.0.1', port: 1, username: 'deploy', privateKey: client.privateKey, trust: { kind: 'insecure' } },
+      { connectTimeoutMs: 5000, attempts: 1, jump: jump() },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SshConnectError);
+    expect((error as SshConnectError).category).toBe('unreachable');
+    expect((error as Error).message).toContain('the jump host could not open a channel to it');
+  });
+
+  it("refuses a jump host whose key is not the pinned one, naming the jump host", async () => {
+    const error = await openSsh(
+      { host: '127.0.0.1', port, username: 'deploy', privateKey: client.privateKey, trust: { kind: 'fingerprint', fingerprint: hostA.fingerprint } },
+      { connectTimeoutMs: 5000, attempts: 3, jump: { ...jump(), trust: { kind: 'fingerprint', fingerprint: hostA.fingerprint } } },
+    ).catch((e: unknown) => e);
+    expect((error as SshConnectError).category).toBe('host-key');
+    expect((error as SshConnectError).endpoint).toBe(`hop@${knownHostsName('127.0.0.1', jumpPort)}`);
+  });
+});
+
+describe('openSsh against servers that never finish the handshake', () => {
+  async function tcpServer(onSocket: (socket: Socket) => void): Promise<{ port: number; close: () => void }> {
+    const sockets: Socket[] = [];
+    const s = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+      onSocket(socket);
+    });
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    return {
+      port: (s.address() as { port: number }).port,
+      close: () => {
+        for (const socket of sockets) socket.destroy();
+        s.close();
+      },
+    };
+  }
+
+  it('gives up after connect-timeout when the server says nothing, as a timeout', async () => {
+    const silent = await tcpServer(() => undefined);
+    try {
+      const started = Date.now();
+      const error = await openSsh(
+        { host: '127.0.0.1', port: silent.port, username: 'deploy', privateKey: client.privateKey, trust: { kind: 'insecure' } },
+        { connectTimeoutMs: 300, attempts: 1 },
+      ).catch((e: unknown) => e);
+      expect((error as SshConnectError).category).toBe('timeout');
+      expect((error as Error).message).toMatch(/timed out/i);
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('fails, and does not hang, when the server closes the connection before the handshake', async () => {
+    const closing = await tcpServer((socket) => socket.end());
+    try {
+      const error = await openSsh(
+        { host: '127.0.0.1', port: closing.port, username: 'deploy', privateKey: client.privateKey, trust: { kind: 'insecure' } },
+        { connectTimeoutMs: 5000, attempts: 1 },
+      ).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SshConnectError);
+      expect((error as SshConnectError).category).toBe('network');
+      expect((error as Error).message).toContain('Connection lost before handshake');
+    } finally {
+      closing.close();
+    }
   });
 });

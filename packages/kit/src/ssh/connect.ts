@@ -1,6 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { NodeSSH, type Config as NodeSshConfig } from 'node-ssh';
-import type { Client, ConnectConfig } from 'ssh2';
+import { Client, type ConnectConfig } from 'ssh2';
 import { errorMessage } from '../errors.ts';
 import { retry } from '../retry.ts';
 import { hostKeyCheck, knownHostsName, type HostKeyCheck, type HostKeyTrust } from './host-keys.ts';
@@ -69,7 +68,6 @@ function detail(error: unknown, check: HostKeyCheck): string {
 
 /** An open SSH session to one host (and its jump host, if any). */
 export interface SshSession {
-  ssh: NodeSSH;
   client: Client;
   endpoint: string;
   /** The host key fingerprint the server presented. */
@@ -79,14 +77,14 @@ export interface SshSession {
   close(): void;
 }
 
-function configFor(endpoint: SshEndpoint, check: HostKeyCheck, options: SshOptions, sock?: Duplex): NodeSshConfig {
+function configFor(endpoint: SshEndpoint, check: HostKeyCheck, options: SshOptions, sock?: Duplex): ConnectConfig {
   return {
     host: endpoint.host,
     port: endpoint.port,
     username: endpoint.username,
-    privateKey: endpoint.privateKey,
-    passphrase: endpoint.passphrase,
-    password: endpoint.password,
+    ...(endpoint.privateKey !== undefined ? { privateKey: endpoint.privateKey } : {}),
+    ...(endpoint.passphrase !== undefined ? { passphrase: endpoint.passphrase } : {}),
+    ...(endpoint.password !== undefined ? { password: endpoint.password } : {}),
     readyTimeout: options.connectTimeoutMs,
     keepaliveInterval: options.keepaliveIntervalMs ?? 10_000,
     keepaliveCountMax: 3,
@@ -98,17 +96,50 @@ function configFor(endpoint: SshEndpoint, check: HostKeyCheck, options: SshOptio
   };
 }
 
-async function connectOnce(endpoint: SshEndpoint, options: SshOptions, sock?: Duplex): Promise<{ ssh: NodeSSH; check: HostKeyCheck }> {
+/**
+ * ssh2's Client, connected and authenticated: resolves on 'ready'. Rejects with the first
+ * 'error' (handshake timeout, host key refused, auth failed, socket error), or, when the
+ * connection closes first without one, with an ETIMEDOUT "No response from server". A client
+ * that did not get ready is ended, and keeps a listener for the errors it may still emit
+ * (ssh2 reports "Connection lost before handshake" when the socket closes later).
+ */
+function connectClient(config: ConnectConfig): Promise<Client> {
+  const client = new Client();
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const onReady = (): void => {
+      settled = true;
+      client.off('ready', onReady);
+      client.off('error', onError);
+      client.off('close', onClose);
+      resolve(client);
+    };
+    const onError = (error: Error): void => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      reject(error);
+    };
+    const onClose = (): void => onError(Object.assign(new Error('No response from server'), { code: 'ETIMEDOUT' }));
+    client.on('ready', onReady);
+    client.on('error', onError);
+    client.on('close', onClose);
+    try {
+      client.connect(config);
+    } catch (error) {
+      onError(error instanceof Error ? error : new Error(errorMessage(error)));
+    }
+  });
+}
+
+async function connectOnce(endpoint: SshEndpoint, options: SshOptions, sock?: Duplex): Promise<{ client: Client; check: HostKeyCheck }> {
   const check = hostKeyCheck(endpoint.trust, endpoint.host, endpoint.port);
-  const ssh = new NodeSSH();
   const name = `${endpoint.username}@${knownHostsName(endpoint.host, endpoint.port)}`;
   try {
-    await ssh.connect(configFor(endpoint, check, options, sock));
+    return { client: await connectClient(configFor(endpoint, check, options, sock)), check };
   } catch (error) {
-    ssh.dispose();
     throw new SshConnectError(classify(error, check), name, detail(error, check));
   }
-  return { ssh, check };
 }
 
 function openTunnel(client: Client, host: string, port: number): Promise<Duplex> {
@@ -128,36 +159,37 @@ export async function openSsh(endpoint: SshEndpoint, options: SshOptions): Promi
   return retry(
     async (attempt) => {
       if (attempt > 1) options.log?.(`connecting to ${name}, attempt ${attempt} of ${attempts}`);
-      let jump: NodeSSH | undefined;
+      // Without a listener, a keepalive timeout or a reset after a connection was made is an
+      // uncaught 'error' event that kills the process in the middle of a deploy. Record it
+      // instead: the calls in flight fail on their own, and the caller can say why.
+      let lost: Error | undefined;
+      let closing = false;
+      const onError = (error: Error): void => {
+        if (closing) return;
+        lost ??= error;
+        options.log?.(`connection to ${name} lost: ${error.message}`);
+      };
+      let jump: Client | undefined;
       try {
         let sock: Duplex | undefined;
         if (options.jump) {
-          jump = (await connectOnce(options.jump, options)).ssh;
+          jump = (await connectOnce(options.jump, options)).client;
+          // Listening from here on: the jump connection must not crash the process while the
+          // target's handshake runs through it (a break there fails that handshake instead).
+          jump.on('error', onError);
           try {
-            sock = await openTunnel(jump.connection as Client, endpoint.host, endpoint.port);
+            sock = await openTunnel(jump, endpoint.host, endpoint.port);
           } catch (error) {
             throw new SshConnectError('unreachable', name, `the jump host could not open a channel to it: ${errorMessage(error)}`);
           }
         }
-        const { ssh, check } = await connectOnce(endpoint, options, sock);
-        const jumpSsh = jump;
-        // Without a listener, a keepalive timeout or a reset after the connection was made is an
-        // uncaught 'error' event that kills the process in the middle of a deploy. Record it
-        // instead: the calls in flight fail on their own, and the caller can say why.
-        let lost: Error | undefined;
-        let closing = false;
-        const onError = (error: Error): void => {
-          if (closing) return;
-          lost ??= error;
-          options.log?.(`connection to ${name} lost: ${error.message}`);
-        };
-        ssh.connection?.on('error', onError);
-        jumpSsh?.connection?.on('error', onError);
+        const { client, check } = await connectOnce(endpoint, options, sock);
+        const jumpClient = jump;
+        client.on('error', onError);
         // A server that goes away cleanly (sshd killed, host rebooting) closes without an error.
-        ssh.connection?.on('close', () => onError(new Error('the server closed the connection')));
+        client.on('close', () => onError(new Error('the server closed the connection')));
         return {
-          ssh,
-          client: ssh.connection as Client,
+          client,
           endpoint: name,
           hostKey: check.presented ?? '',
           get lost() {
@@ -165,12 +197,13 @@ export async function openSsh(endpoint: SshEndpoint, options: SshOptions): Promi
           },
           close: () => {
             closing = true;
-            ssh.dispose();
-            jumpSsh?.dispose();
+            client.end();
+            jumpClient?.end();
           },
         };
       } catch (error) {
-        jump?.dispose();
+        closing = true;
+        jump?.end();
         throw error;
       }
     },
