@@ -17,7 +17,7 @@ import { nginxConfig, primaryServerOf, proxyContainerSpec, proxySpecHash, PROXY_
 
 /** `/etc/gangway/nginx.conf`, as a tar extracted into /etc (put-archive needs an existing directory). */
 async function writeConfig(engine: DeployEngine, id: string, config: string): Promise<void> {
-  await engine.putArchive(id, '/etc', tarArchive([{ name: 'gangway/' }, { name: 'gangway/nginx.conf', content: config }]));
+  await engine.putArchive(id, '/etc', await tarArchive([{ name: 'gangway/' }, { name: 'gangway/nginx.conf', content: config }]));
 }
 
 async function mustExec(engine: DeployEngine, id: string, argv: string[], what: string): Promise<string> {

@@ -194,7 +194,7 @@ export function startLockHeartbeat(engine: DeployEngine, app: string, lock: Held
     try {
       await confirmLockHeld(engine, app, lock);
       const now = (await engine.now()).toISOString();
-      await engine.putArchive(lock.containerId, '/', tarArchive([{ name: LOCK_HEARTBEAT_FILE.slice(1), content: `${now}\n` }]));
+      await engine.putArchive(lock.containerId, '/', await tarArchive([{ name: LOCK_HEARTBEAT_FILE.slice(1), content: `${now}\n` }]));
       failing = false;
     } catch (error) {
       if (error instanceof LockLostError) {

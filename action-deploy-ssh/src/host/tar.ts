@@ -1,5 +1,8 @@
-// A minimal ustar writer: the proxy's config goes into its container through the Engine's
-// "put archive" call, which takes a tar stream. Regular files and directories only.
+// Files into a container through the Engine's "put archive" call, which takes a tar stream: the
+// proxy's config, the lock's heartbeat. tar-stream writes the archive (regular files and
+// directories, owned by root).
+import { pack } from 'tar-stream';
+
 export interface TarEntry {
   /** Relative path inside the archive (`gangway/nginx.conf`); a trailing `/` makes a directory. */
   name: string;
@@ -7,45 +10,22 @@ export interface TarEntry {
   mode?: number;
 }
 
-function field(buffer: Buffer, offset: number, length: number, value: string): void {
-  buffer.write(value, offset, Math.min(length, Buffer.byteLength(value)), 'utf8');
-}
-
-function octal(value: number, length: number): string {
-  return `${value.toString(8).padStart(length - 1, '0')}\0`;
-}
-
-function header(entry: TarEntry, size: number, mtime: number): Buffer {
-  const h = Buffer.alloc(512, 0);
-  const dir = entry.name.endsWith('/');
-  if (Buffer.byteLength(entry.name) > 100) throw new Error(`tar entry name too long: ${entry.name}`);
-  field(h, 0, 100, entry.name);
-  field(h, 100, 8, octal(entry.mode ?? (dir ? 0o755 : 0o644), 8));
-  field(h, 108, 8, octal(0, 8));
-  field(h, 116, 8, octal(0, 8));
-  field(h, 124, 12, octal(size, 12));
-  field(h, 136, 12, octal(mtime, 12));
-  field(h, 148, 8, '        ');
-  field(h, 156, 1, dir ? '5' : '0');
-  field(h, 257, 6, 'ustar\0');
-  field(h, 263, 2, '00');
-  field(h, 265, 32, 'root');
-  field(h, 297, 32, 'root');
-  let sum = 0;
-  for (const byte of h) sum += byte;
-  field(h, 148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
-  return h;
-}
-
 /** The tar archive of `entries` (owned by root, mtime now). */
-export function tarArchive(entries: TarEntry[], mtime = Math.floor(Date.now() / 1000)): Buffer {
-  const parts: Buffer[] = [];
+export async function tarArchive(entries: TarEntry[], mtime = new Date()): Promise<Buffer> {
+  const archive = pack();
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
+    archive.on('data', (chunk: unknown) => {
+      chunks.push(Buffer.from(chunk as Uint8Array));
+    });
+    archive.on('end', () => resolve(Buffer.concat(chunks)));
+    archive.on('error', reject);
+  });
+  const owner = { uid: 0, gid: 0, uname: 'root', gname: 'root', mtime };
   for (const entry of entries) {
-    const body = entry.name.endsWith('/') ? Buffer.alloc(0) : Buffer.isBuffer(entry.content) ? entry.content : Buffer.from(entry.content ?? '', 'utf8');
-    parts.push(header(entry, body.length, mtime), body);
-    const pad = (512 - (body.length % 512)) % 512;
-    if (pad > 0) parts.push(Buffer.alloc(pad, 0));
+    if (entry.name.endsWith('/')) archive.entry({ ...owner, name: entry.name, type: 'directory', mode: entry.mode ?? 0o755 });
+    else archive.entry({ ...owner, name: entry.name, type: 'file', mode: entry.mode ?? 0o644 }, entry.content ?? '');
   }
-  parts.push(Buffer.alloc(1024, 0));
-  return Buffer.concat(parts);
+  archive.finalize();
+  return done;
 }
