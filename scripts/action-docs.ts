@@ -3,7 +3,7 @@
 //   node scripts/action-docs.ts --check  fail when a README's tables differ from action.yml
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { readActionMetadata } from '../packages/kit/src/harness/action-metadata.ts';
+import { readActionMetadata } from '../packages/harness/src/action-metadata.ts';
 import { listActions } from './actions.ts';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').trim();

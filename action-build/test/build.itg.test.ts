@@ -8,7 +8,7 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryAuthHeader } from '@gangway/kit';
-import { findSecretLeaks, RunnerJob, type ActionRun, type GitHubContext } from '@gangway/kit/harness';
+import { findSecretLeaks, RunnerJob, type ActionRun, type GitHubContext } from '@gangway/harness';
 import { readLabState, type LabState } from '../../lab/src/state.ts';
 import { ACTION_DIR, openTargetDocker, registryTags, snapshotAppContext } from './lab-access.ts';
 import { copyImage, startFreshEngine, type FreshEngine } from './fresh-engine.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Inputs, mapInputs } from '@gangway/kit';
-import { parseKeyValueFile } from '@gangway/kit/harness';
+import { parseKeyValueFile } from '@gangway/harness';
 import { main } from '../src/main.ts';
 import { readEnvironment, readSettings } from '../src/settings.ts';
 import { FakeEngine } from './fake-engine.ts';

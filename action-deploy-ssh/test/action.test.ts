@@ -2,7 +2,7 @@
 // validation before any connection is attempted, and no secret reaches any output.
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/kit/harness';
+import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/harness';
 import { baseInputs, testKey } from './helpers.ts';
 
 const actionDir = path.resolve(import.meta.dirname, '..');

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/kit/harness';
+import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/harness';
 import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
 import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
 import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';

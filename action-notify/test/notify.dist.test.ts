@@ -4,7 +4,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { findSecretLeaks, RunnerJob, type ActionRun, type GitHubContext } from '@gangway/kit/harness';
+import { findSecretLeaks, RunnerJob, type ActionRun, type GitHubContext } from '@gangway/harness';
 import { startGitHubApi, type GitHubApiServer } from '../../test/support/github-api/index.ts';
 import { createTestTls, startMailSink, startWebhookReceiver, type MailSink, type TestTls, type WebhookReceiver } from './local-services.ts';
 

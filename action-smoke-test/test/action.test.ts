@@ -4,7 +4,7 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/kit/harness';
+import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/harness';
 import type { SmokeReport } from '../src/report.ts';
 import { startTestServer, VERSION, type TestServer } from './servers.ts';
 

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findSecretLeaks, RunnerJob } from '@gangway/kit/harness';
+import { findSecretLeaks, RunnerJob } from '@gangway/harness';
 import { BASE, INLINE, KEY } from './fixtures.ts';
 
 const actionDir = path.resolve(import.meta.dirname, '..');

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/kit/harness';
+import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/harness';
 import { readLabState, type LabState } from '../../lab/src/state.ts';
 
 const actionDir = path.resolve(import.meta.dirname, '..');

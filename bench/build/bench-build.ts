@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Docker from 'dockerode';
-import { RunnerJob, type ActionRun } from '../../packages/kit/src/harness/index.ts';
+import { RunnerJob, type ActionRun } from '../../packages/harness/src/index.ts';
 import { readLabState } from '../../lab/src/state.ts';
 import { ACTION_DIR, snapshotAppContext } from '../../action-build/test/lab-access.ts';
 import { copyImage, startFreshEngine } from '../../action-build/test/fresh-engine.ts';

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { RunnerJob, type ActionRun } from '../../packages/kit/src/harness/index.ts';
+import { RunnerJob, type ActionRun } from '../../packages/harness/src/index.ts';
 import { openDockerOverSsh, openSsh } from '../../packages/kit/src/ssh/index.ts';
 import { readLabState } from '../../lab/src/state.ts';
 import { startLoad, summarize, type LoadRun, type LoadSummary } from '../../lab/src/testing/load.ts';

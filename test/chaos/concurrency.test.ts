@@ -6,7 +6,7 @@
 // running without traffic, no request failed and no acknowledged upload was lost.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RunnerJob } from '@gangway/kit/harness';
+import { RunnerJob } from '@gangway/harness';
 import { caseTable, underTraffic } from './support/cases.ts';
 import { startCpuHog } from './support/cpu-hog.ts';
 import { ChaosApp, type DeployRun } from './support/deploy.ts';

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RunnerJob } from '@gangway/kit/harness';
+import { RunnerJob } from '@gangway/harness';
 import { cutSshConnections, killVpnServer, restartEngine, restoreVpnServer } from '../../lab/src/faults.ts';
 import { caseTable, record, underTraffic } from './support/cases.ts';
 import { ChaosApp, type DeployRun } from './support/deploy.ts';

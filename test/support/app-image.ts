@@ -3,7 +3,7 @@
 // the context as the docker CLI does (the Dockerfile is sent although .dockerignore leaves it out),
 // which app/test's buildAppImage does not do under BuildKit.
 import path from 'node:path';
-import { RunnerJob, type ActionRun } from '@gangway/kit/harness';
+import { RunnerJob, type ActionRun } from '@gangway/harness';
 import type { LabState } from '../../lab/src/state.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderTables, syncReadmes, withTables } from '../../scripts/action-docs.ts';
 import { listActions } from '../../scripts/actions.ts';
-import { readActionMetadata } from '@gangway/kit/harness';
+import { readActionMetadata } from '@gangway/harness';
 
 describe('action READMEs', () => {
   it('have the inputs and outputs tables of their action.yml (run `npm run docs` when this fails)', () => {

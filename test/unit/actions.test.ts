@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readActionMetadata } from '@gangway/kit/harness';
+import { readActionMetadata } from '@gangway/harness';
 import { listActions } from '../../scripts/actions.ts';
 import { buildAll } from '../../scripts/build-dist.ts';
 

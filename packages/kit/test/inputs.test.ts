@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { renderLog } from '../src/harness/index.ts';
+import { renderLog } from '@gangway/harness';
 import { Inputs, inputEnvName, mapInputs, secretParts } from '../src/index.ts';
 
 /** The values registered through `::add-mask::` on stdout, as the runner sees them. */

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { RunnerJob, readActionMetadata, type ActionRun, type GitHubContext } from '@gangway/kit/harness';
+import { RunnerJob, readActionMetadata, type ActionRun, type GitHubContext } from '@gangway/harness';
 import { asInputString, evaluateCondition, evaluateTemplate, evaluateValue, type ExpressionScope, type Json, type StatusFunctions } from './expressions.ts';
 import { standInFor, standInNames } from './stand-ins.ts';
 import { loadWorkflow, needsOf, triggers, UnsupportedWorkflowError, type JobSpec, type StepSpec, type Workflow } from './workflow-file.ts';

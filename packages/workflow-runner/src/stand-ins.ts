@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { RunnerJob } from '@gangway/kit/harness';
+import type { RunnerJob } from '@gangway/harness';
 
 export interface StandInContext {
   job: RunnerJob;

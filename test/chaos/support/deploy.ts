@@ -3,7 +3,7 @@
 // is kept (the secret sweep sees them through the harness as well).
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { RunnerJob, type ActionRun, type StepOptions } from '@gangway/kit/harness';
+import { RunnerJob, type ActionRun, type StepOptions } from '@gangway/harness';
 import type { DeployReport } from '../../../action-deploy-ssh/src/report.ts';
 import type { ChaosSession } from './session.ts';
 import type { Endpoint } from './traffic.ts';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findSecretLeaks, parseKeyValueFile, renderLog, RunnerJob } from '../src/harness/index.ts';
+import { findSecretLeaks, parseKeyValueFile, renderLog, RunnerJob } from '../src/index.ts';
 
 const probe = path.join(import.meta.dirname, 'fixtures', 'probe-action');
 const jobs: RunnerJob[] = [];

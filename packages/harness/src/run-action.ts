@@ -6,7 +6,6 @@ import path from 'node:path';
 import { parseKeyValueFile, parsePathFile } from './file-commands.ts';
 import { readActionMetadata } from './action-metadata.ts';
 import { renderLog, type Annotation, type WorkflowCommand } from './workflow-commands.ts';
-import { recordRun } from './secret-sweep.ts';
 
 export type Phase = 'pre' | 'main' | 'post';
 
@@ -41,7 +40,7 @@ export interface JobOptions {
   env?: Record<string, string>;
   /**
    * false: leave this job's steps out of the secret-leak sweep (only for tests of the sweep
-   * itself, which print a secret on purpose).
+   * itself, which print a secret on purpose). Listeners of onActionRun see it as `sweep`.
    */
   sweepSecrets?: boolean;
 }
@@ -179,6 +178,39 @@ function escapeForStateEnv(name: string): string {
   return `STATE_${name}`;
 }
 
+/** What each finished step reports to the listeners of onActionRun. */
+export interface ActionRunEvent {
+  run: ActionRun;
+  /** The action's directory; undefined for a `run:` script step. */
+  actionDir: string | undefined;
+  /** The inputs the step was given (the action.yml defaults left out). */
+  inputs: Record<string, string | number | boolean>;
+  /** StepOptions.secrets: more secrets (label → value) the step was given. */
+  secrets: Record<string, string>;
+  /** false when the job was made with `sweepSecrets: false`. */
+  sweep: boolean;
+}
+
+export type ActionRunListener = (event: ActionRunEvent) => void;
+
+const listeners = new Set<ActionRunListener>();
+
+/**
+ * Calls `listener` after every step any RunnerJob runs, until the returned function is
+ * called. The secret sweep of the test setup (test/setup/secret-sweep.ts) listens here, so
+ * that the harness needs to know nothing of it.
+ */
+export function onActionRun(listener: ActionRunListener): () => void {
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+  };
+}
+
+function reportRun(event: ActionRunEvent): void {
+  for (const listener of listeners) listener(event);
+}
+
 /**
  * One job on a simulated GitHub runner: the steps share RUNNER_TEMP, the workspace, the
  * event, variables exported through GITHUB_ENV and GITHUB_PATH, and each action's saved
@@ -286,7 +318,7 @@ export class RunnerJob {
     const result = this.#collect(metadata.name, phase, run, files);
     if (phase === 'main') this.#states.set(actionDir, result.state);
     this.runs.push(result);
-    if (this.#sweep) recordRun(result, inputs, options.secrets);
+    reportRun({ run: result, actionDir: path.resolve(actionDir), inputs, secrets: options.secrets ?? {}, sweep: this.#sweep });
     return result;
   }
 
@@ -308,7 +340,7 @@ export class RunnerJob {
     const run = await spawnStep(argv[0] as string, argv.slice(1), env, cwd, { ...options, processGroup: true });
     const result = this.#collect(name, 'main', run, files);
     this.runs.push(result);
-    if (this.#sweep) recordRun(result, {}, options.secrets);
+    reportRun({ run: result, actionDir: undefined, inputs: {}, secrets: options.secrets ?? {}, sweep: this.#sweep });
     return result;
   }
 

@@ -1,4 +1,4 @@
-import { secretParts } from '../secrets.ts';
+import { secretParts } from '@gangway/kit';
 import type { ActionRun } from './run-action.ts';
 
 export interface Leak {
