@@ -82,6 +82,12 @@ async function upload(file) {
       setStatus(`${await errorMessage(response)}${retry ? ` (retry in ${retry} s)` : ''}`, true);
       return;
     }
+    if (response.status === 202) {
+      // The queue is busy: the result will be at its share page; go there and wait for it.
+      const pending = await response.json();
+      location.assign(pending.url);
+      return;
+    }
     const result = await response.json();
     render(result, localUrl);
     setStatus(`Found ${result.lines.length} line${result.lines.length === 1 ? '' : 's'}.`);
@@ -93,6 +99,13 @@ async function upload(file) {
 async function loadShared(token) {
   $('upload').hidden = true;
   const response = await fetch(`/api/v1/results/${encodeURIComponent(token)}`);
+  if (response.status === 202) {
+    // Still queued or running on a worker: ask again shortly.
+    const pending = await response.json();
+    setStatus(pending.status === 'running' ? 'Reading the image…' : 'Waiting for a free worker…');
+    setTimeout(() => loadShared(token), 1000);
+    return;
+  }
   if (!response.ok) {
     $('upload').hidden = false;
     setStatus(await errorMessage(response), true);

@@ -4,6 +4,7 @@ import type { ImageStore } from './image-store.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { AppMetrics } from './metrics.ts';
 import type { OcrJobSuccess } from './ocr/worker-protocol.ts';
+import type { OcrQueueClient } from './ocr-queue/web-client.ts';
 import type { InferenceQueue } from './queue.ts';
 import type { ResultStore } from './results-store.ts';
 import type { VersionInfo } from './version.ts';
@@ -23,4 +24,6 @@ export interface AppContext {
   queue: InferenceQueue;
   metrics: AppMetrics;
   lifecycle: Lifecycle;
+  /** The Redis queue to the workers (QUEUE_URL set); unset: jobs run in this process through `queue`. */
+  remote?: OcrQueueClient;
 }

@@ -10,11 +10,22 @@ export interface AppMetrics {
   queueWaiting: Gauge;
   queueRunning: Gauge;
   draining: Gauge;
+  /** Jobs waiting in the queue (Redis when QUEUE_URL is set, the in-process queue otherwise). */
+  queueDepth: Gauge;
+  /** Jobs running: the whole queue's as the web role sees it, this process's own in a worker. */
+  activeJobs: Gauge;
+  /** From accepted to a worker starting it. */
+  jobWait: Histogram;
+  /** From a worker starting it to its result. */
+  jobRun: Histogram;
 }
 
-export function createMetrics(info: { version: string; gitSha: string }, defaults = true): AppMetrics {
+const JOB_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export function createMetrics(info: { version: string; gitSha: string; role?: string }, defaults = true): AppMetrics {
   const registry = new Registry();
-  registry.setDefaultLabels({ app: 'gangway-app' });
+  // Every series says which role answered (web, worker, all), so one dashboard can sum or split them.
+  registry.setDefaultLabels({ app: 'gangway-app', role: info.role ?? 'all' });
   if (defaults) collectDefaultMetrics({ register: registry });
   const buildInfo = new Gauge({
     name: 'gangway_app_build_info',
@@ -54,5 +65,19 @@ export function createMetrics(info: { version: string; gitSha: string }, default
     queueWaiting: new Gauge({ name: 'gangway_ocr_queue_waiting', help: 'OCR jobs waiting for a worker', registers: [registry] }),
     queueRunning: new Gauge({ name: 'gangway_ocr_queue_running', help: 'OCR jobs running', registers: [registry] }),
     draining: new Gauge({ name: 'gangway_draining', help: '1 once SIGTERM was received and the app drains', registers: [registry] }),
+    queueDepth: new Gauge({ name: 'gangway_queue_depth', help: 'OCR jobs waiting for a worker', registers: [registry] }),
+    activeJobs: new Gauge({ name: 'gangway_queue_active_jobs', help: 'OCR jobs running (web: in the whole queue; worker: in this process)', registers: [registry] }),
+    jobWait: new Histogram({
+      name: 'gangway_job_wait_seconds',
+      help: 'Time an OCR job waited from accepted to started',
+      buckets: JOB_SECONDS_BUCKETS,
+      registers: [registry],
+    }),
+    jobRun: new Histogram({
+      name: 'gangway_job_run_seconds',
+      help: 'Time an OCR job ran, from started to its result',
+      buckets: JOB_SECONDS_BUCKETS,
+      registers: [registry],
+    }),
   };
 }

@@ -43,6 +43,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: 'failed_jobs: OCR jobs the queue gave up on (APP_ROLE=web), with the reason the result page shows',
+    sql: `
+      CREATE TABLE failed_jobs (
+        token TEXT PRIMARY KEY,
+        failed_at INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        app_version TEXT NOT NULL,
+        instance TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

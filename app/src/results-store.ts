@@ -64,6 +64,15 @@ interface ResultRow {
   instance: string;
 }
 
+/** A job the queue gave up on: what the result page says instead of a result. */
+export interface FailedJob {
+  token: string;
+  failedAt: number;
+  code: string;
+  reason: string;
+  attempts: number;
+}
+
 export const LATENCY_BUCKETS_MS = [100, 200, 300, 500, 750, 1000, 1500, 2500, 5000, 10_000, Infinity];
 
 export function percentile(sorted: readonly number[], p: number): number | null {
@@ -77,6 +86,9 @@ export class ResultStore {
   readonly #insert: StatementSync;
   readonly #byToken: StatementSync;
   readonly #heartbeat: StatementSync;
+  readonly #insertIfAbsent: StatementSync;
+  readonly #insertFailure: StatementSync;
+  readonly #failureByToken: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -84,6 +96,14 @@ export class ResultStore {
       INSERT INTO results (token, created_at, image_format, image_file, image_bytes, width, height, text,
         lines_json, timings_json, total_ms, inference_ms, app_version, instance)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.#insertIfAbsent = db.prepare(`
+      INSERT INTO results (token, created_at, image_format, image_file, image_bytes, width, height, text,
+        lines_json, timings_json, total_ms, inference_ms, app_version, instance)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token) DO NOTHING`);
+    this.#insertFailure = db.prepare(`
+      INSERT INTO failed_jobs (token, failed_at, code, reason, attempts, app_version, instance)
+      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token) DO NOTHING`);
+    this.#failureByToken = db.prepare('SELECT token, failed_at, code, reason, attempts FROM failed_jobs WHERE token = ?');
     this.#byToken = db.prepare('SELECT * FROM results WHERE token = ?');
     this.#heartbeat = db.prepare(`
       INSERT INTO instance_heartbeats (instance, app_version, seen_at) VALUES (?, ?, ?)
@@ -91,7 +111,28 @@ export class ResultStore {
   }
 
   insert(result: NewResult): void {
-    this.#insert.run(
+    this.#run(this.#insert, result);
+  }
+
+  /**
+   * One statement, so a result is in the history whole or not at all; a second web instance settling the
+   * same queued job finds the row there and changes nothing. True when this call wrote it.
+   */
+  insertIfAbsent(result: NewResult): boolean {
+    return Number(this.#run(this.#insertIfAbsent, result).changes) > 0;
+  }
+
+  recordFailure(failure: FailedJob, appVersion: string, instance: string): void {
+    this.#insertFailure.run(failure.token, failure.failedAt, failure.code, failure.reason, failure.attempts, appVersion, instance);
+  }
+
+  getFailure(token: string): FailedJob | undefined {
+    const row = this.#failureByToken.get(token) as { token: string; failed_at: number; code: string; reason: string; attempts: number } | undefined;
+    return row ? { token: row.token, failedAt: row.failed_at, code: row.code, reason: row.reason, attempts: row.attempts } : undefined;
+  }
+
+  #run(statement: StatementSync, result: NewResult) {
+    return statement.run(
       result.token,
       result.createdAt,
       result.imageFormat,

@@ -19,16 +19,22 @@ try {
   process.stderr.write(`gangway-app: configuration error: ${error.message}\n`);
   process.exit(2);
 }
-const workers = startOcrWorkers(config);
-workers.catch(() => undefined); // reported below, through server.ready
+// APP_ROLE=web loads no model: its jobs run on the workers.
+const workers = config.role === 'web' ? undefined : startOcrWorkers(config);
+workers?.catch(() => undefined); // reported below, through server.ready
 
-const [{ startServer }, { installShutdown }, { readVersionInfo }] = await Promise.all([
+const [{ startServer }, { startWorkerRole }, { installShutdown }, { readVersionInfo }] = await Promise.all([
   import('./boot.ts'),
+  import('./worker-role.ts'),
   import('./shutdown.ts'),
   import('./version.ts'),
 ]);
 const version = readVersionInfo();
-const server = await startServer(config, version, { logger: { level: config.logLevel }, workers });
+const logger = { level: config.logLevel };
+const server =
+  config.role === 'worker'
+    ? await startWorkerRole(config, version, { logger, ...(workers ? { workers } : {}) })
+    : await startServer(config, version, { logger, ...(workers ? { workers } : {}) });
 installShutdown({
   app: server.app,
   lifecycle: server.lifecycle,

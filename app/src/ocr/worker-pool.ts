@@ -152,7 +152,7 @@ export function startOcrWorkers(config: AppConfig, gpu = detectNvidiaGpu()): Pro
     // OCR_PROVIDER=cuda without a GPU stops here, before any thread starts.
     providers = chooseExecutionProviders(config.ocrProvider, gpu);
   } catch (error) {
-    return Promise.reject(error);
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
   return OcrWorkerPool.start(config.ocrWorkers, {
     paths: resolveModelPaths(config.modelsDir),

@@ -8,6 +8,7 @@ import { ImageDecodeError } from '../ocr/worker-pool.ts';
 import { requireOperator } from '../operator-auth.ts';
 import type { OcrJobSuccess } from '../ocr/worker-protocol.ts';
 import { QueueFullError } from '../queue.ts';
+import { answerThroughQueue, failedJobError, lookupQueued, sendPending } from './api-queued.ts';
 import { isResultToken, newResultToken } from '../result-token.ts';
 import type { ResultTimings, StoredResult } from '../results-store.ts';
 
@@ -106,7 +107,7 @@ export function refuseOversizedAfterReading(limitFor: (request: FastifyRequest) 
 }
 
 export function registerApiRoutes(app: FastifyInstance, context: AppContext): void {
-  const { config, store, images, ocr, queue, metrics, version } = context;
+  const { config, store, images, ocr, queue, metrics, version, remote } = context;
   const limits = { maxBytes: config.maxUploadBytes, maxPixels: config.maxImagePixels, maxSide: config.maxImageSide };
 
   const rawTypes = ['image/png', 'image/jpeg', 'image/webp', 'image/gif', 'application/octet-stream'];
@@ -131,6 +132,7 @@ export function registerApiRoutes(app: FastifyInstance, context: AppContext): vo
 
     const token = newResultToken();
     const extension = image.format === 'jpeg' ? 'jpg' : image.format;
+    if (remote) return await answerThroughQueue(remote, { request, reply, token, bytes, image, extension, started }, context);
     const pending: { saving?: Promise<string> } = {};
     const enqueued = performance.now();
     let queueMs = 0;
@@ -190,6 +192,8 @@ export function registerApiRoutes(app: FastifyInstance, context: AppContext): vo
 
     metrics.ocrRequests.inc({ outcome: 'ok' });
     metrics.ocrLines.observe(job.lines.length);
+    metrics.jobWait.observe(queueMs / 1000);
+    metrics.jobRun.observe(inferenceMs / 1000);
     for (const [stage, ms] of Object.entries({
       queue: queueMs,
       decode: job.timings.decodeMs,
@@ -203,14 +207,23 @@ export function registerApiRoutes(app: FastifyInstance, context: AppContext): vo
     return reply.code(200).header('location', `/api/v1/results/${token}`).send(toResponse(result));
   });
 
+  const notFound = (token: string) => new HttpError(404, 'result_not_found', `no result has the token "${token.slice(0, 64)}"`);
+
   function findResult(token: string): StoredResult {
     const result = isResultToken(token) ? store.get(token) : undefined;
-    if (!result) throw new HttpError(404, 'result_not_found', `no result has the token "${token.slice(0, 64)}"`);
+    if (!result) throw notFound(token);
     return result;
   }
 
-  app.get<{ Params: { token: string } }>('/api/v1/results/:token', async (request) => {
-    return toResponse(findResult(request.params.token));
+  app.get<{ Params: { token: string } }>('/api/v1/results/:token', async (request, reply) => {
+    const { token } = request.params;
+    if (!remote || !isResultToken(token)) return toResponse(findResult(token));
+    // Queued jobs: done (from the history, or settled into it now), still queued or running (202), or failed.
+    const outcome = await lookupQueued(remote, token);
+    if (outcome.state === 'done') return toResponse(outcome.result);
+    if (outcome.state === 'pending') return sendPending(reply, token, outcome.status);
+    if (outcome.state === 'failed') throw failedJobError(outcome.code, outcome.message);
+    throw notFound(token);
   });
 
   app.get<{ Params: { token: string } }>('/api/v1/results/:token/image', async (request, reply) => {

@@ -51,9 +51,17 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext, pu
 
   app.get('/', async (_request, reply) => reply.type(index.type).header('cache-control', 'no-cache').send(index.body));
 
+  // A queued job's page exists while it waits or runs, and when it failed (the page shows why).
+  const resultExists = async (token: string): Promise<boolean> => {
+    if (context.store.get(token)) return true;
+    if (!context.remote) return false;
+    const outcome = await context.remote.lookup(token).catch(() => ({ state: 'pending' as const }));
+    return outcome.state !== 'unknown';
+  };
+
   app.get<{ Params: { token: string } }>('/r/:token', async (request, reply) => {
     const { token } = request.params;
-    if (!isResultToken(token) || !context.store.get(token)) {
+    if (!isResultToken(token) || !(await resultExists(token))) {
       return reply.code(404).type(notFound.type).send(notFound.body);
     }
     return reply.type(index.type).header('cache-control', 'no-cache').send(index.body);
