@@ -196,3 +196,43 @@ export async function importImage(socket: string, image: BuiltImage): Promise<vo
 export async function copyImages(fromSocket: string, toSocket: string, tags: string[]): Promise<void> {
   await pipe({ cmd: 'docker', args: ['-H', `unix://${fromSocket}`, 'save', ...tags] }, { cmd: 'docker', args: ['-H', `unix://${toSocket}`, 'load', '--quiet'] });
 }
+
+/**
+ * `redis` (`redis:7-bookworm`, `redis:7`), from Debian's redis-server package (7.0): the queue between the
+ * app's web and worker roles. Durable as a job queue needs: append-only file fsynced on every write (an
+ * accepted job survives a Redis restart or crash), no eviction (BullMQ's keys must never be dropped),
+ * data in the /data volume, runs as the package's `redis` user.
+ */
+export function redisRecipe(): ImageRecipe {
+  const conf = [
+    'bind 0.0.0.0 -::*',
+    'protected-mode no',
+    'port 6379',
+    'daemonize no',
+    'supervised no',
+    'logfile ""',
+    'dir /data',
+    'save ""',
+    'appendonly yes',
+    'appendfsync always',
+    'maxmemory-policy noeviction',
+    '',
+  ].join('\n');
+  const hook = [
+    'set -eu',
+    'root="$1"',
+    `printf '%s' ${shQuote(conf)} > "$root/etc/redis/redis-container.conf"`,
+    'mkdir -p "$root/data"',
+    'chroot "$root" chown redis:redis /data /etc/redis/redis-container.conf',
+    '',
+  ].join('\n');
+  return {
+    name: 'redis',
+    tags: ['redis:7-bookworm', 'redis:7'],
+    includes: ['redis-server'],
+    hook,
+    changes: ['USER redis', 'WORKDIR /data', 'VOLUME /data', 'EXPOSE 6379', 'CMD ["redis-server","/etc/redis/redis-container.conf"]'],
+    buildChanges: ['HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 CMD ["redis-cli","ping"]'],
+    inputs: {},
+  };
+}
