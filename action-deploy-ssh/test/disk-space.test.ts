@@ -73,15 +73,16 @@ describe('min-free-space: the room check before the pull', () => {
     const e = engine();
     await deploy(e, `${REPO}:v1`, undefined);
     const running = e.running('shop');
-    e.calls.length = 0;
+    const mark = e.events.length;
     const { error, report } = await deploy(e, `${REPO}:v2`, probe({ availableBytes: 300 * MiB, mountedOn: '/' }), '1GiB');
     expect(isConfigurationError(error)).toBe(true);
     expect(error?.message).toBe(
       `Not enough disk space on target to pull ${REPO}:v2: 300 MiB free of 20.0 GiB at the Docker data-root /var/lib/docker (on /), below min-free-space 1.00 GiB. Nothing was pulled and nothing running was touched. Free space on the server (docker image prune; lower "keep" so fewer old images stay), give the data-root a larger disk, or lower "min-free-space" ("0" turns this check off).`,
     );
     expect(report.result).toBe('failed');
-    // Only listing: no pull, no lock container, no stop.
-    expect(e.calls.filter((c) => !c.startsWith('listContainers'))).toEqual([]);
+    // Nothing happened on the host: no image pulled, no lock container, nothing stopped.
+    expect(e.events.slice(mark)).toEqual([]);
+    expect(e.images.has('sha256:img2')).toBe(false);
     expect(e.running('shop')).toEqual(running);
   });
 

@@ -1,6 +1,9 @@
 // An in-memory Docker engine with the behaviour a deploy depends on: unique names (409),
 // ports that cannot be published twice, containers that get ready (or not) by their env,
-// images in use that cannot be removed. Every call is recorded.
+// images in use that cannot be removed. Tests assert on what the host shows: containers and
+// their state, images present, what the proxy serves (`proxy(app).upstream`, `.loads`), requests
+// dropped (`dropped`), and `events`, the host's own history (what started, got ready, was served,
+// drained, stopped). Every call is recorded too (`calls`), but only to time a fault (`onCall`).
 import path from 'node:path';
 import { PhaseClock, type ProgressMessage } from '@gangway/kit';
 import { NameConflictError, type ContainerCreateOptions, type ContainerDetails, type ContainerSummary, type DeployEngine, type ExecResult, type ImageDetails, type RemoveImageResult } from '../src/host/engine.ts';
@@ -27,6 +30,17 @@ interface FakeContainer {
   /** nginx in a proxy: the backup server its workers fall back to, if the config has one. */
   backup?: string;
   workers?: number[];
+  /** nginx in a proxy: every config its workers took (at start and at each reload), in order. */
+  loads?: Array<{ upstream: string; backup?: string }>;
+  /**
+   * nginx in a proxy: workers from before a reload, still finishing their requests to `to` (the
+   * servers of the config they ran). They show in one more worker listing, then have exited.
+   */
+  draining?: Array<{ pids: number[]; to: string[]; looks: number }>;
+  /** Commands run in it by exec (a hook), in order. */
+  execs?: string[][];
+  /** It answered its readiness path since it last started. */
+  answered?: boolean;
   options: ContainerCreateOptions;
   imageId: string;
   state: 'created' | 'running' | 'exited';
@@ -35,6 +49,8 @@ interface FakeContainer {
   exitCode: number;
   restartCount: number;
   startedAt?: string;
+  /** When it last stopped or died (Docker's State.FinishedAt); undefined while it never has. */
+  finishedAt?: string;
   /** Crash-looping: its restart policy keeps bringing it back, and it dies again before it answers. */
   restarting?: boolean;
 }
@@ -69,9 +85,39 @@ export class FakeEngine implements DeployEngine {
    * (checked after every call that changes a container's state).
    */
   readonly dropped: string[] = [];
+  /**
+   * What happened on the host, in order: `created|started|stopped|crashed|removed <container>`,
+   * `ready <container>` (it first answered its readiness path since it started), `proxy <proxy> →
+   * <upstream>[, backup <backup>]` (nginx took a config), `drained <proxy>` (nginx's workers from
+   * before its reloads have all finished), `pulled <image ref>` (an image arrived), `removed image <ref>`.
+   */
+  readonly events: string[] = [];
   #pid = 100;
   /** Whether a running container answers its readiness path (by its env). */
   readyWhen: (c: FakeContainer) => boolean = (c) => !(c.options.Env ?? []).includes('NEVER_READY=1');
+
+  #event(what: string): void {
+    this.events.push(what);
+  }
+
+  /** A container by name or id. */
+  container(name: string): FakeContainer | undefined {
+    return this.#find(name);
+  }
+
+  /** Which container runs under `name` and since when: unchanged means it was not replaced, stopped or restarted meanwhile. */
+  lifecycle(name: string): { id: string; state: string; startedAt?: string; finishedAt?: string; restartCount: number } | undefined {
+    const c = this.#find(name);
+    return c && { id: c.id, state: c.state, ...(c.startedAt ? { startedAt: c.startedAt } : {}), ...(c.finishedAt ? { finishedAt: c.finishedAt } : {}), restartCount: c.restartCount };
+  }
+
+  /** Stopping or removing `c` cuts the requests nginx's old workers still have to it. */
+  #checkDraining(c: FakeContainer, what: string): void {
+    for (const p of this.containers.values()) {
+      if (p.state !== 'running' || !(p.draining ?? []).some((g) => g.to.includes(c.options.name))) continue;
+      this.dropped.push(`${what} ${c.options.name}: ${p.options.name}'s old workers still had requests to it (not drained)`);
+    }
+  }
 
   #record(call: string): void {
     this.calls.push(call);
@@ -90,7 +136,12 @@ export class FakeEngine implements DeployEngine {
     if (options.restart || options.loop) {
       c.restartCount++;
       c.startedAt = new Date(this.time + ++this.#seq * 1000).toISOString();
-    } else c.state = 'exited';
+    } else {
+      c.state = 'exited';
+      c.finishedAt = new Date(this.time + ++this.#seq * 1000).toISOString();
+    }
+    delete c.answered;
+    this.#event(`crashed ${c.options.name}`);
     this.#checkTraffic(`crash ${name}`);
   }
 
@@ -123,6 +174,9 @@ export class FakeEngine implements DeployEngine {
     c.upstream = upstream;
     if (backup) c.backup = backup;
     else delete c.backup;
+    if (upstream === undefined) return;
+    (c.loads ??= []).push({ upstream, ...(backup ? { backup } : {}) });
+    this.#event(`proxy ${c.options.name} → ${upstream}${backup ? `, backup ${backup}` : ''}`);
   }
 
   /** The proxy container of an app, if any. */
@@ -138,6 +192,7 @@ export class FakeEngine implements DeployEngine {
     onMessage({ status: `Digest: ${found.digest}` });
     const refs = [`${repository}@${found.digest}`, ...(found.tag ? [`${repository}:${found.tag}`] : [])];
     const existing = this.images.get(found.id);
+    if (!existing) this.#event(`pulled ${repository}@${found.digest}`);
     this.images.set(found.id, { id: found.id, repoDigests: [`${repository}@${found.digest}`], hasHealthcheck: found.hasHealthcheck ?? false, refs: [...new Set([...(existing?.refs ?? []), ...refs])] });
   }
 
@@ -180,6 +235,7 @@ export class FakeEngine implements DeployEngine {
     const n = ++this.#seq;
     const id = `${String(n).padStart(4, '0')}${'c'.repeat(60)}`;
     this.containers.set(id, { id, options: structuredClone(options), imageId: image.id, state: 'created', created: Math.floor(this.time / 1000) + n, address: `198.18.99.${n}`, exitCode: 0, restartCount: 0 });
+    this.#event(`created ${options.name}`);
     return id;
   }
 
@@ -192,12 +248,16 @@ export class FakeEngine implements DeployEngine {
     const c = this.#find(id);
     this.#record(`start ${c?.options.name ?? id}`);
     if (!c) throw Object.assign(new Error('no such container'), { statusCode: 404 });
+    // As Docker's 304: starting a running container changes nothing.
+    if (c.state === 'running' && !c.restarting) return;
     const mine = this.#ports(c);
     for (const other of this.containers.values()) {
       if (other !== c && other.state === 'running' && this.#ports(other).some((p) => mine.includes(p))) throw new Error('port is already allocated');
     }
     c.state = 'running';
     c.startedAt = new Date(this.time + ++this.#seq * 1000).toISOString();
+    delete c.answered;
+    this.#event(`started ${c.options.name}`);
     if (c.options.Labels?.['gangway.role'] === 'proxy') {
       const upstream = this.#nginxUpstream(c);
       if (upstream === undefined) {
@@ -214,11 +274,17 @@ export class FakeEngine implements DeployEngine {
   async stopContainer(id: string, _timeoutSeconds: number): Promise<void> {
     const c = this.#find(id);
     this.#record(`stop ${c?.options.name ?? id}`);
-    if (c && c.state === 'running') c.state = 'exited';
+    if (c && c.state === 'running') {
+      this.#checkDraining(c, 'stop');
+      c.state = 'exited';
+      c.finishedAt = new Date(this.time + ++this.#seq * 1000).toISOString();
+      this.#event(`stopped ${c.options.name}`);
+    }
     if (c) delete c.restarting;
     if (c) {
       delete c.upstream;
       delete c.backup;
+      delete c.draining;
     }
     this.#checkTraffic(`stop ${c?.options.name ?? id}`);
   }
@@ -228,7 +294,9 @@ export class FakeEngine implements DeployEngine {
     this.#record(`remove ${c?.options.name ?? id}`);
     if (!c) return;
     if (c.state === 'running' && !options.force) throw new Error('cannot remove a running container');
+    if (c.state === 'running') this.#checkDraining(c, 'remove');
     this.containers.delete(c.id);
+    this.#event(`removed ${c.options.name}`);
     this.#checkTraffic(`remove ${c.options.name}`);
   }
 
@@ -243,6 +311,7 @@ export class FakeEngine implements DeployEngine {
     if (!c) throw new Error('no such container');
     c.exitCode = this.commandExit([...(c.options.Entrypoint as string[]), ...((c.options.Cmd) ?? [])]);
     c.state = 'exited';
+    c.finishedAt = new Date(this.time + ++this.#seq * 1000).toISOString();
     return c.exitCode;
   }
 
@@ -256,13 +325,21 @@ export class FakeEngine implements DeployEngine {
     this.#record(`exec ${c?.options.name ?? id} ${argv.join(' ')}`);
     if (!c || c.state !== 'running') return { exitCode: 126, output: 'container is not running' };
     if (c.options.Labels?.['gangway.role'] === 'proxy') return this.#nginxExec(c, argv);
+    (c.execs ??= []).push([...argv]);
     return { exitCode: this.commandExit(argv), output: `ran ${argv.join(' ')}\n` };
   }
 
   #nginxExec(c: FakeContainer, argv: string[]): ExecResult {
     const conf = c.files?.get('/etc/gangway/nginx.conf') ?? '';
     if (argv[0] === 'cat') return conf ? { exitCode: 0, output: conf } : { exitCode: 1, output: 'No such file' };
-    if (argv[0] === 'sh') return { exitCode: 0, output: (c.workers ?? []).map((p) => `/proc/${p}/cmdline\n`).join('') };
+    if (argv[0] === 'sh') {
+      // Workers from before a reload show once more, then have finished their requests and exited.
+      const draining = c.draining ?? [];
+      c.draining = draining.filter((g) => g.looks > 0);
+      for (const g of c.draining) g.looks--;
+      if (draining.length > 0 && c.draining.length === 0) this.#event(`drained ${c.options.name}`);
+      return { exitCode: 0, output: [...c.draining.flatMap((g) => g.pids), ...(c.workers ?? [])].map((p) => `/proc/${p}/cmdline\n`).join('') };
+    }
     if (argv.includes('-t')) {
       // nginx resolves every server it names: a container that is not running has no DNS name.
       const names = [...conf.matchAll(/server ([^:\s]+):\d+/g)].map((m) => m[1]);
@@ -271,7 +348,9 @@ export class FakeEngine implements DeployEngine {
       return this.nginxAccepts(conf) ? { exitCode: 0, output: 'syntax is ok' } : { exitCode: 1, output: 'nginx: [emerg] host not found in upstream' };
     }
     if (argv.includes('reload')) {
-      // Graceful: old workers finish at once here; new workers use the new upstream.
+      // Graceful: old workers finish their requests to the servers they knew; new workers use the new config.
+      const to = [c.upstream, c.backup].filter((n) => n !== undefined);
+      (c.draining ??= []).push({ pids: c.workers ?? [], to, looks: 1 });
       this.#nginxLoad(c);
       c.workers = [++this.#pid, ++this.#pid];
       this.#checkTraffic(`reload ${c.options.name}`);
@@ -315,6 +394,7 @@ export class FakeEngine implements DeployEngine {
     if (!image) return 'missing';
     if ([...this.containers.values()].some((c) => c.imageId === image.id)) return 'in-use';
     this.images.delete(image.id);
+    this.#event(`removed image ${reference}`);
     return 'removed';
   }
 
@@ -340,7 +420,10 @@ export class FakeEngine implements DeployEngine {
         if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeout must be a positive integer, got ${timeoutMs}`);
         const c = [...this.containers.values()].find((x) => x.address === host && x.state === 'running' && !x.restarting);
         if (!c) throw new Error(`connect ECONNREFUSED ${host}`);
-        return this.readyWhen(c) ? { status: 200, body: `ready ${path}` } : { status: 503, body: 'loading' };
+        if (!this.readyWhen(c)) return { status: 503, body: 'loading' };
+        if (!c.answered) this.#event(`ready ${c.options.name}`);
+        c.answered = true;
+        return { status: 200, body: `ready ${path}` };
       },
     };
   }
@@ -395,7 +478,6 @@ export function runSwarmDeploy(ctx: HostContext, swarm: SwarmEngine, provenance:
  * own `rollback_completed` when the new task never gets healthy (NEVER_READY=1 in its env).
  */
 export class FakeSwarm implements SwarmEngine {
-  readonly calls: string[] = [];
   state = 'active';
   manager = true;
   services = new Map<string, SwarmService>();
@@ -412,7 +494,6 @@ export class FakeSwarm implements SwarmEngine {
   }
   createService(spec: SwarmServiceSpec): Promise<string> {
     const id = `svc${++this.#seq}`;
-    this.calls.push(`create ${spec.Name}`);
     this.services.set(id, { id, version: 1, spec: structuredClone(spec) });
     return Promise.resolve(id);
   }
@@ -420,7 +501,6 @@ export class FakeSwarm implements SwarmEngine {
     const s = this.services.get(id);
     if (!s) return Promise.reject(new Error('no such service'));
     if (s.version !== version) return Promise.reject(new Error('update out of sequence'));
-    this.calls.push(options.rollback ? `rollback ${s.spec.Name}` : `update ${s.spec.Name} ${spec.TaskTemplate.ContainerSpec.Image}`);
     const startedAt = new Date(Date.parse('2026-11-22T10:00:00Z') + ++this.#seq * 1000).toISOString();
     const previous = s.spec;
     if (options.rollback) {

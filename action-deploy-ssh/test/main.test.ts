@@ -116,7 +116,11 @@ describe('main', () => {
     expect(report.hosts.map((h) => h.result)).toEqual(['deployed', 'rolled-back', 'skipped']);
     const a = engines['a.example.com'];
     expect([...a.containers.values()].find((c) => c.options.name === a.running('shop')[0])?.imageId).toBe('sha256:img2');
-    expect(engines['c.example.com'].calls.filter((c) => c.includes('v2') || c.includes(DIGEST_V2))).toEqual([]);
+    // c was never given v2: not pulled, no container of it.
+    const skipped = engines['c.example.com'];
+    expect(skipped.images.has('sha256:img2')).toBe(false);
+    expect([...skipped.containers.values()].filter((x) => x.imageId === 'sha256:img2')).toEqual([]);
+    expect(skipped.events.filter((x) => x.includes(DIGEST_V2))).toEqual([]);
     const written = summary();
     expect(written).toContain('❌ shop: deploy (blue-green)');
     expect(written).toContain('skipped (an earlier host failed)');
@@ -129,7 +133,8 @@ describe('main', () => {
     const inputs = new Inputs(mapInputs(baseInputs({ host: 'down.example.com, a.example.com', image: `${REPO}:v1`, 'readiness-timeout': '1s' })));
     await expect(main(new AbortController().signal, { inputs, connect: connectTo({ 'down.example.com': new Error('SSH to deploy@down.example.com failed (timeout)'), 'a.example.com': a }, opened) })).rejects.toThrow(/failed \(timeout\)/);
     expect(opened).toEqual(['down.example.com']);
-    expect(a.calls).toEqual([]);
+    expect(a.events).toEqual([]);
+    expect(a.containers.size).toBe(0);
     const report = JSON.parse(outputs().report ?? '{}') as { result: string; hosts: Array<{ result: string }> };
     expect(report.result).toBe('failure');
     const written = summary();

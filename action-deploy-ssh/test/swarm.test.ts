@@ -65,7 +65,11 @@ describe('target: swarm', () => {
     const back = await run(e, swarmSettings({ rollback: 'true', image: '' }));
     expect(back.error).toBeUndefined();
     expect(back.report).toMatchObject({ mode: 'rollback', result: 'deployed', image: `${REPO}@${DIGEST_V1}` });
-    expect(e.swarm.calls.at(-1)).toBe('rollback shop');
+    // Swarm's own rollback: its previous spec serves again, and the one it replaced becomes the previous.
+    const service = [...e.swarm.services.values()][0];
+    expect(service?.spec.TaskTemplate.ContainerSpec.Image).toBe(`${REPO}@${DIGEST_V1}`);
+    expect(service?.previousSpec?.TaskTemplate.ContainerSpec.Image).toBe(`${REPO}@${DIGEST_V2}`);
+    expect(service?.updateStatus).toMatchObject({ state: 'rollback_completed', message: 'manually requested rollback' });
   });
 
   it('fails clearly when the engine is not a swarm manager', async () => {
@@ -74,6 +78,7 @@ describe('target: swarm', () => {
     e.swarm.state = 'inactive';
     const result = await run(e, swarmSettings({ image: `${REPO}:v1` }));
     expect(result.error?.message).toMatch(/needs a Docker Swarm manager.*docker swarm init/);
-    expect(e.swarm.calls).toEqual([]);
+    expect(e.swarm.services.size).toBe(0);
+    expect(e.engine.events).toEqual([]);
   });
 });
