@@ -82,7 +82,7 @@ export async function startServer(config: AppConfig, version: VersionInfo, optio
   // APP_ROLE=all with QUEUE_URL: this process also works for the queue (and any other worker may too).
   const consumer =
     config.queue && runsModels
-      ? new OcrQueueConsumer(config.queue, { ocr, concurrency: config.ocrWorkers, version, metrics, log: getLog, provider: config.ocrProvider })
+      ? new OcrQueueConsumer(config.queue, { ocr, concurrency: config.ocrWorkers, version, metrics, log: getLog, provider: config.ocrProvider, recordMetrics: false })
       : undefined;
 
   // Model loading runs in the worker threads while the HTTP side is built and starts listening.

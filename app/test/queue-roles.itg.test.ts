@@ -131,6 +131,20 @@ describeNeeding(redisMissing())('web and workers through Redis', () => {
     db.close();
   }, 120_000);
 
+  it('APP_ROLE=all with QUEUE_URL is web and worker in one process, through Redis', async () => {
+    queueIndex++;
+    const both = await spawnServer({ APP_ROLE: 'all', ...queueEnv() });
+    children.push(both);
+    await both.waitReady(60_000);
+    const result = await upload(both);
+    expect(result.status).toBe(200);
+    expect(result.body.text).toBe('through the queue\nand back again');
+    expect(await (await fetch(`${both.url}/readyz`)).json()).toMatchObject({ role: 'all', checks: { model: 'ok', queue: 'ok', database: 'ok' } });
+    const metrics = await (await fetch(`${both.url}/metrics`)).text();
+    // Counted once (by the web side), though the same process also ran it.
+    expect(metrics).toMatch(/gangway_job_run_seconds_count\{[^}]*role="all"[^}]*\} 1\n/);
+  }, 120_000);
+
   it('a worker that gets SIGTERM mid-job finishes it and exits 0; the rest go to the other worker', async () => {
     queueIndex++;
     const web = await start('web', queueEnv({ QUEUE_MAX_WAITING: '64', OCR_RESULT_WAIT: '120s' }));

@@ -30,6 +30,11 @@ export interface OcrQueueConsumerDeps {
   metrics: AppMetrics;
   log: () => FastifyBaseLogger;
   provider: string;
+  /**
+   * Whether this consumer records job wait and run time and active jobs. Off in APP_ROLE=all, where the web
+   * side of the same process records every job of the queue into the same series.
+   */
+  recordMetrics?: boolean;
 }
 
 export class OcrQueueConsumer {
@@ -73,11 +78,12 @@ export class OcrQueueConsumer {
   }
 
   async #process(job: Job<OcrQueueJobData, OcrQueueJobResult>): Promise<OcrQueueJobResult> {
-    const { metrics, version, ocr } = this.#deps;
+    const { version, ocr } = this.#deps;
+    const metrics = this.#deps.recordMetrics === false ? undefined : this.#deps.metrics;
     const started = Date.now();
-    metrics.jobWait.observe(Math.max(0, started - job.timestamp) / 1000);
+    metrics?.jobWait.observe(Math.max(0, started - job.timestamp) / 1000);
     this.#active++;
-    metrics.activeJobs.set(this.#active);
+    metrics?.activeJobs.set(this.#active);
     try {
       const output = await ocr.recognize(Buffer.from(job.data.image, 'base64'));
       return {
@@ -95,8 +101,8 @@ export class OcrQueueConsumer {
       throw new Error(failureReason(FAILURE_CODES.internal, (error as Error).message), { cause: error });
     } finally {
       this.#active--;
-      metrics.activeJobs.set(this.#active);
-      metrics.jobRun.observe((Date.now() - started) / 1000);
+      metrics?.activeJobs.set(this.#active);
+      metrics?.jobRun.observe((Date.now() - started) / 1000);
     }
   }
 
