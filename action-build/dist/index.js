@@ -1,1084 +1,6 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 6699:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
-
-const constants = { // just for envs without fs
-  S_IFMT: 61440,
-  S_IFDIR: 16384,
-  S_IFCHR: 8192,
-  S_IFBLK: 24576,
-  S_IFIFO: 4096,
-  S_IFLNK: 40960
-}
-
-try {
-  module.exports = (__nccwpck_require__(9896).constants) || constants
-} catch {
-  module.exports = constants
-}
-
-
-/***/ }),
-
-/***/ 3495:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
-
-const { Writable, Readable, getStreamError } = __nccwpck_require__(5350)
-const FIFO = __nccwpck_require__(9785)
-const b4a = __nccwpck_require__(7255)
-const headers = __nccwpck_require__(8912)
-
-const EMPTY = b4a.alloc(0)
-const MAX_HEADER_SIZE = 4 * 1024 * 1024 // arbitrary big number
-
-class BufferList {
-  constructor () {
-    this.buffered = 0
-    this.shifted = 0
-    this.queue = new FIFO()
-
-    this._offset = 0
-  }
-
-  push (buffer) {
-    this.buffered += buffer.byteLength
-    this.queue.push(buffer)
-  }
-
-  shiftFirst (size) {
-    return this.buffered === 0 ? null : this._next(size)
-  }
-
-  shift (size) {
-    if (size > this.buffered) return null
-    if (size === 0) return EMPTY
-
-    let chunk = this._next(size)
-
-    if (size === chunk.byteLength) return chunk // likely case
-
-    const chunks = [chunk]
-
-    while ((size -= chunk.byteLength) > 0) {
-      chunk = this._next(size)
-      chunks.push(chunk)
-    }
-
-    return b4a.concat(chunks)
-  }
-
-  _next (size) {
-    const buf = this.queue.peek()
-    const rem = buf.byteLength - this._offset
-
-    if (size >= rem) {
-      const sub = this._offset ? buf.subarray(this._offset, buf.byteLength) : buf
-      this.queue.shift()
-      this._offset = 0
-      this.buffered -= rem
-      this.shifted += rem
-      return sub
-    }
-
-    this.buffered -= size
-    this.shifted += size
-
-    return buf.subarray(this._offset, (this._offset += size))
-  }
-}
-
-class Source extends Readable {
-  constructor (self, header, offset) {
-    super()
-
-    this.header = header
-    this.offset = offset
-
-    this._parent = self
-  }
-
-  _read (cb) {
-    if (this.header.size === 0) {
-      this.push(null)
-    }
-    if (this._parent._stream === this) {
-      this._parent._update()
-    }
-    cb(null)
-  }
-
-  _predestroy () {
-    this._parent.destroy(getStreamError(this))
-  }
-
-  _detach () {
-    if (this._parent._stream === this) {
-      this._parent._stream = null
-      this._parent._missing = overflow(this.header.size)
-      this._parent._update()
-    }
-  }
-
-  _destroy (cb) {
-    this._detach()
-    cb(null)
-  }
-}
-
-class Extract extends Writable {
-  constructor (opts) {
-    super(opts)
-
-    if (!opts) opts = {}
-
-    this._buffer = new BufferList()
-    this._offset = 0
-    this._header = null
-    this._stream = null
-    this._missing = 0
-    this._longHeader = false
-    this._callback = noop
-    this._locked = false
-    this._finished = false
-    this._pax = null
-    this._paxGlobal = null
-    this._gnuLongPath = null
-    this._gnuLongLinkPath = null
-    this._filenameEncoding = opts.filenameEncoding || 'utf-8'
-    this._allowUnknownFormat = !!opts.allowUnknownFormat
-    this._unlockBound = this._unlock.bind(this)
-  }
-
-  _unlock (err) {
-    this._locked = false
-
-    if (err) {
-      this.destroy(err)
-      this._continueWrite(err)
-      return
-    }
-
-    this._update()
-  }
-
-  _consumeHeader () {
-    if (this._locked) return false
-
-    this._offset = this._buffer.shifted
-
-    try {
-      this._header = headers.decode(this._buffer.shift(512), this._filenameEncoding, this._allowUnknownFormat)
-    } catch (err) {
-      this._continueWrite(err)
-      return false
-    }
-
-    if (!this._header) return true
-
-    this._header.byteOffset = this._buffer.shifted
-
-    switch (this._header.type) {
-      case 'gnu-long-path':
-      case 'gnu-long-link-path':
-      case 'pax-global-header':
-      case 'pax-header':
-        this._longHeader = true
-        this._missing = this._header.size
-        if (this._missing > MAX_HEADER_SIZE) {
-          this._continueWrite(new Error('Header exceeds max size'))
-          return false
-        }
-        return true
-    }
-
-    this._locked = true
-    this._applyLongHeaders()
-
-    if (!(this._header.size >= 0)) {
-      this._continueWrite(new Error('Invalid header'))
-      return false
-    }
-
-    if (this._header.size === 0 || this._header.type === 'directory') {
-      this.emit('entry', this._header, this._createStream(), this._unlockBound)
-      return true
-    }
-
-    this._stream = this._createStream()
-    this._missing = this._header.size
-
-    this.emit('entry', this._header, this._stream, this._unlockBound)
-    return true
-  }
-
-  _applyLongHeaders () {
-    if (this._gnuLongPath) {
-      this._header.name = this._gnuLongPath
-      this._gnuLongPath = null
-    }
-
-    if (this._gnuLongLinkPath) {
-      this._header.linkname = this._gnuLongLinkPath
-      this._gnuLongLinkPath = null
-    }
-
-    if (this._pax) {
-      if (this._pax.path) this._header.name = this._pax.path
-      if (this._pax.linkpath) this._header.linkname = this._pax.linkpath
-      if (this._pax.size) this._header.size = parseInt(this._pax.size, 10)
-      this._header.pax = this._pax
-      this._pax = null
-    }
-  }
-
-  _decodeLongHeader (buf) {
-    switch (this._header.type) {
-      case 'gnu-long-path':
-        this._gnuLongPath = headers.decodeLongPath(buf, this._filenameEncoding)
-        break
-      case 'gnu-long-link-path':
-        this._gnuLongLinkPath = headers.decodeLongPath(buf, this._filenameEncoding)
-        break
-      case 'pax-global-header':
-        this._paxGlobal = headers.decodePax(buf)
-        break
-      case 'pax-header':
-        this._pax = this._paxGlobal === null
-          ? headers.decodePax(buf)
-          : Object.assign({}, this._paxGlobal, headers.decodePax(buf))
-        break
-    }
-  }
-
-  _consumeLongHeader () {
-    this._longHeader = false
-    this._missing = overflow(this._header.size)
-
-    const buf = this._buffer.shift(this._header.size)
-
-    try {
-      this._decodeLongHeader(buf)
-    } catch (err) {
-      this._continueWrite(err)
-      return false
-    }
-
-    return true
-  }
-
-  _consumeStream () {
-    const buf = this._buffer.shiftFirst(this._missing)
-    if (buf === null) return false
-
-    this._missing -= buf.byteLength
-    const drained = this._stream.push(buf)
-
-    if (this._missing === 0) {
-      this._stream.push(null)
-      if (drained) this._stream._detach()
-      return drained && this._locked === false
-    }
-
-    return drained
-  }
-
-  _createStream () {
-    return new Source(this, this._header, this._offset)
-  }
-
-  _update () {
-    while (this._buffer.buffered > 0 && !this.destroying) {
-      if (this._missing > 0) {
-        if (this._stream !== null) {
-          if (this._consumeStream() === false) return
-          continue
-        }
-
-        if (this._longHeader === true) {
-          if (this._missing > this._buffer.buffered) break
-          if (this._consumeLongHeader() === false) return false
-          continue
-        }
-
-        const ignore = this._buffer.shiftFirst(this._missing)
-        if (ignore !== null) this._missing -= ignore.byteLength
-        continue
-      }
-
-      if (this._buffer.buffered < 512) break
-      if (this._stream !== null || this._consumeHeader() === false) return
-    }
-
-    this._continueWrite(null)
-  }
-
-  _continueWrite (err) {
-    const cb = this._callback
-    this._callback = noop
-    cb(err)
-  }
-
-  _write (data, cb) {
-    this._callback = cb
-    this._buffer.push(data)
-    this._update()
-  }
-
-  _final (cb) {
-    this._finished = this._missing === 0 && this._buffer.buffered === 0
-    cb(this._finished ? null : new Error('Unexpected end of data'))
-  }
-
-  _predestroy () {
-    this._continueWrite(null)
-  }
-
-  _destroy (cb) {
-    if (this._stream) this._stream.destroy(getStreamError(this))
-    cb(null)
-  }
-
-  [Symbol.asyncIterator] () {
-    let error = null
-
-    let promiseResolve = null
-    let promiseReject = null
-
-    let entryStream = null
-    let entryCallback = null
-
-    const extract = this
-
-    this.on('entry', onentry)
-    this.on('error', (err) => { error = err })
-    this.on('close', onclose)
-
-    return {
-      [Symbol.asyncIterator] () {
-        return this
-      },
-      next () {
-        return new Promise(onnext)
-      },
-      return () {
-        return destroy(null)
-      },
-      throw (err) {
-        return destroy(err)
-      }
-    }
-
-    function consumeCallback (err) {
-      if (!entryCallback) return
-      const cb = entryCallback
-      entryCallback = null
-      cb(err)
-    }
-
-    function onnext (resolve, reject) {
-      if (error) {
-        return reject(error)
-      }
-
-      if (entryStream) {
-        resolve({ value: entryStream, done: false })
-        entryStream = null
-        return
-      }
-
-      promiseResolve = resolve
-      promiseReject = reject
-
-      consumeCallback(null)
-
-      if (extract._finished && promiseResolve) {
-        promiseResolve({ value: undefined, done: true })
-        promiseResolve = promiseReject = null
-      }
-    }
-
-    function onentry (header, stream, callback) {
-      entryCallback = callback
-      stream.on('error', noop) // no way around this due to tick sillyness
-
-      if (promiseResolve) {
-        promiseResolve({ value: stream, done: false })
-        promiseResolve = promiseReject = null
-      } else {
-        entryStream = stream
-      }
-    }
-
-    function onclose () {
-      consumeCallback(error)
-      if (!promiseResolve) return
-      if (error) promiseReject(error)
-      else promiseResolve({ value: undefined, done: true })
-      promiseResolve = promiseReject = null
-    }
-
-    function destroy (err) {
-      extract.destroy(err)
-      consumeCallback(err)
-      return new Promise((resolve, reject) => {
-        if (extract.destroyed) return resolve({ value: undefined, done: true })
-        extract.once('close', function () {
-          if (err) reject(err)
-          else resolve({ value: undefined, done: true })
-        })
-      })
-    }
-  }
-}
-
-module.exports = function extract (opts) {
-  return new Extract(opts)
-}
-
-function noop () {}
-
-function overflow (size) {
-  size &= 511
-  return size && 512 - size
-}
-
-
-/***/ }),
-
-/***/ 8912:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-const b4a = __nccwpck_require__(7255)
-
-const ZEROS = '0000000000000000000'
-const SEVENS = '7777777777777777777'
-const ZERO_OFFSET = '0'.charCodeAt(0)
-const USTAR_MAGIC = b4a.from([0x75, 0x73, 0x74, 0x61, 0x72, 0x00]) // ustar\x00
-const USTAR_VER = b4a.from([ZERO_OFFSET, ZERO_OFFSET])
-const GNU_MAGIC = b4a.from([0x75, 0x73, 0x74, 0x61, 0x72, 0x20]) // ustar\x20
-const GNU_VER = b4a.from([0x20, 0x00])
-const MASK = 0o7777
-const MAGIC_OFFSET = 257
-const VERSION_OFFSET = 263
-
-exports.decodeLongPath = function decodeLongPath (buf, encoding) {
-  return decodeStr(buf, 0, buf.length, encoding)
-}
-
-exports.encodePax = function encodePax (opts) { // TODO: encode more stuff in pax
-  let result = ''
-  if (opts.name) result += addLength(' path=' + opts.name + '\n')
-  if (opts.linkname) result += addLength(' linkpath=' + opts.linkname + '\n')
-  const pax = opts.pax
-  if (pax) {
-    for (const key in pax) {
-      result += addLength(' ' + key + '=' + pax[key] + '\n')
-    }
-  }
-  return b4a.from(result)
-}
-
-exports.decodePax = function decodePax (buf) {
-  const result = {}
-
-  while (buf.length) {
-    let i = 0
-    while (i < buf.length && buf[i] !== 32) i++
-    const len = parseInt(b4a.toString(buf.subarray(0, i)), 10)
-    if (!len) return result
-
-    const b = b4a.toString(buf.subarray(i + 1, len - 1))
-    const keyIndex = b.indexOf('=')
-    if (keyIndex === -1) return result
-    result[b.slice(0, keyIndex)] = b.slice(keyIndex + 1)
-
-    buf = buf.subarray(len)
-  }
-
-  return result
-}
-
-exports.encode = function encode (opts) {
-  const buf = b4a.alloc(512)
-  let name = opts.name
-  let prefix = ''
-
-  if (opts.typeflag === 5 && name[name.length - 1] !== '/') name += '/'
-  if (b4a.byteLength(name) !== name.length) return null // utf-8
-
-  while (b4a.byteLength(name) > 100) {
-    const i = name.indexOf('/')
-    if (i === -1) return null
-    prefix += prefix ? '/' + name.slice(0, i) : name.slice(0, i)
-    name = name.slice(i + 1)
-  }
-
-  if (b4a.byteLength(name) > 100 || b4a.byteLength(prefix) > 155) return null
-  if (opts.linkname && b4a.byteLength(opts.linkname) > 100) return null
-
-  b4a.write(buf, name)
-  b4a.write(buf, encodeOct(opts.mode & MASK, 6), 100)
-  b4a.write(buf, encodeOct(opts.uid, 6), 108)
-  b4a.write(buf, encodeOct(opts.gid, 6), 116)
-  encodeSize(opts.size, buf, 124)
-  b4a.write(buf, encodeOct((opts.mtime.getTime() / 1000) | 0, 11), 136)
-
-  buf[156] = ZERO_OFFSET + toTypeflag(opts.type)
-
-  if (opts.linkname) b4a.write(buf, opts.linkname, 157)
-
-  b4a.copy(USTAR_MAGIC, buf, MAGIC_OFFSET)
-  b4a.copy(USTAR_VER, buf, VERSION_OFFSET)
-  if (opts.uname) b4a.write(buf, opts.uname, 265)
-  if (opts.gname) b4a.write(buf, opts.gname, 297)
-  b4a.write(buf, encodeOct(opts.devmajor || 0, 6), 329)
-  b4a.write(buf, encodeOct(opts.devminor || 0, 6), 337)
-
-  if (prefix) b4a.write(buf, prefix, 345)
-
-  b4a.write(buf, encodeOct(cksum(buf), 6), 148)
-
-  return buf
-}
-
-exports.decode = function decode (buf, filenameEncoding, allowUnknownFormat) {
-  let typeflag = buf[156] === 0 ? 0 : buf[156] - ZERO_OFFSET
-
-  let name = decodeStr(buf, 0, 100, filenameEncoding)
-  const mode = decodeOct(buf, 100, 8)
-  const uid = decodeOct(buf, 108, 8)
-  const gid = decodeOct(buf, 116, 8)
-  const size = decodeOct(buf, 124, 12)
-  const mtime = decodeOct(buf, 136, 12)
-  const type = toType(typeflag)
-  const linkname = buf[157] === 0 ? null : decodeStr(buf, 157, 100, filenameEncoding)
-  const uname = decodeStr(buf, 265, 32)
-  const gname = decodeStr(buf, 297, 32)
-  const devmajor = decodeOct(buf, 329, 8)
-  const devminor = decodeOct(buf, 337, 8)
-
-  const c = cksum(buf)
-
-  // checksum is still initial value if header was null.
-  if (c === 8 * 32) return null
-
-  // valid checksum
-  if (c !== decodeOct(buf, 148, 8)) throw new Error('Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?')
-
-  if (isUSTAR(buf)) {
-    // ustar (posix) format.
-    // prepend prefix, if present.
-    if (buf[345]) name = decodeStr(buf, 345, 155, filenameEncoding) + '/' + name
-  } else if (isGNU(buf)) {
-    // 'gnu'/'oldgnu' format. Similar to ustar, but has support for incremental and
-    // multi-volume tarballs.
-  } else {
-    if (!allowUnknownFormat) {
-      throw new Error('Invalid tar header: unknown format.')
-    }
-  }
-
-  // to support old tar versions that use trailing / to indicate dirs
-  if (typeflag === 0 && name && name[name.length - 1] === '/') typeflag = 5
-
-  return {
-    name,
-    mode,
-    uid,
-    gid,
-    size,
-    byteOffset: 0,
-    mtime: new Date(1000 * mtime),
-    type,
-    linkname,
-    uname,
-    gname,
-    devmajor,
-    devminor,
-    pax: null
-  }
-}
-
-function isUSTAR (buf) {
-  return b4a.equals(USTAR_MAGIC, buf.subarray(MAGIC_OFFSET, MAGIC_OFFSET + 6))
-}
-
-function isGNU (buf) {
-  return b4a.equals(GNU_MAGIC, buf.subarray(MAGIC_OFFSET, MAGIC_OFFSET + 6)) &&
-    b4a.equals(GNU_VER, buf.subarray(VERSION_OFFSET, VERSION_OFFSET + 2))
-}
-
-function clamp (index, len, defaultValue) {
-  if (typeof index !== 'number') return defaultValue
-  index = ~~index // Coerce to integer.
-  if (index >= len) return len
-  if (index >= 0) return index
-  index += len
-  if (index >= 0) return index
-  return 0
-}
-
-function toType (flag) {
-  switch (flag) {
-    case 0:
-      return 'file'
-    case 1:
-      return 'link'
-    case 2:
-      return 'symlink'
-    case 3:
-      return 'character-device'
-    case 4:
-      return 'block-device'
-    case 5:
-      return 'directory'
-    case 6:
-      return 'fifo'
-    case 7:
-      return 'contiguous-file'
-    case 72:
-      return 'pax-header'
-    case 55:
-      return 'pax-global-header'
-    case 27:
-      return 'gnu-long-link-path'
-    case 28:
-    case 30:
-      return 'gnu-long-path'
-  }
-
-  return null
-}
-
-function toTypeflag (flag) {
-  switch (flag) {
-    case 'file':
-      return 0
-    case 'link':
-      return 1
-    case 'symlink':
-      return 2
-    case 'character-device':
-      return 3
-    case 'block-device':
-      return 4
-    case 'directory':
-      return 5
-    case 'fifo':
-      return 6
-    case 'contiguous-file':
-      return 7
-    case 'pax-header':
-      return 72
-  }
-
-  return 0
-}
-
-function indexOf (block, num, offset, end) {
-  for (; offset < end; offset++) {
-    if (block[offset] === num) return offset
-  }
-  return end
-}
-
-function cksum (block) {
-  let sum = 8 * 32
-  for (let i = 0; i < 148; i++) sum += block[i]
-  for (let j = 156; j < 512; j++) sum += block[j]
-  return sum
-}
-
-function encodeOct (val, n) {
-  val = val.toString(8)
-  if (val.length > n) return SEVENS.slice(0, n) + ' '
-  return ZEROS.slice(0, n - val.length) + val + ' '
-}
-
-function encodeSizeBin (num, buf, off) {
-  buf[off] = 0x80
-  for (let i = 11; i > 0; i--) {
-    buf[off + i] = num & 0xff
-    num = Math.floor(num / 0x100)
-  }
-}
-
-function encodeSize (num, buf, off) {
-  if (num.toString(8).length > 11) {
-    encodeSizeBin(num, buf, off)
-  } else {
-    b4a.write(buf, encodeOct(num, 11), off)
-  }
-}
-
-/* Copied from the node-tar repo and modified to meet
- * tar-stream coding standard.
- *
- * Source: https://github.com/npm/node-tar/blob/51b6627a1f357d2eb433e7378e5f05e83b7aa6cd/lib/header.js#L349
- */
-function parse256 (buf) {
-  // first byte MUST be either 80 or FF
-  // 80 for positive, FF for 2's comp
-  let positive
-  if (buf[0] === 0x80) positive = true
-  else if (buf[0] === 0xFF) positive = false
-  else return null
-
-  // build up a base-256 tuple from the least sig to the highest
-  const tuple = []
-  let i
-  for (i = buf.length - 1; i > 0; i--) {
-    const byte = buf[i]
-    if (positive) tuple.push(byte)
-    else tuple.push(0xFF - byte)
-  }
-
-  let sum = 0
-  const l = tuple.length
-  for (i = 0; i < l; i++) {
-    sum += tuple[i] * Math.pow(256, i)
-  }
-
-  return positive ? sum : -1 * sum
-}
-
-function decodeOct (val, offset, length) {
-  val = val.subarray(offset, offset + length)
-  offset = 0
-
-  // If prefixed with 0x80 then parse as a base-256 integer
-  if (val[offset] & 0x80) {
-    return parse256(val)
-  } else {
-    // Older versions of tar can prefix with spaces
-    while (offset < val.length && val[offset] === 32) offset++
-    const end = clamp(indexOf(val, 32, offset, val.length), val.length, val.length)
-    while (offset < end && val[offset] === 0) offset++
-    if (end === offset) return 0
-    return parseInt(b4a.toString(val.subarray(offset, end)), 8)
-  }
-}
-
-function decodeStr (val, offset, length, encoding) {
-  return b4a.toString(val.subarray(offset, indexOf(val, 0, offset, offset + length)), encoding)
-}
-
-function addLength (str) {
-  const len = b4a.byteLength(str)
-  let digits = Math.floor(Math.log(len) / Math.log(10)) + 1
-  if (len + digits >= Math.pow(10, digits)) digits++
-
-  return (len + digits) + str
-}
-
-
-/***/ }),
-
-/***/ 1738:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-exports.extract = __nccwpck_require__(3495)
-exports.pack = __nccwpck_require__(7905)
-
-
-/***/ }),
-
-/***/ 7905:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
-
-const { Readable, Writable, getStreamError } = __nccwpck_require__(5350)
-const b4a = __nccwpck_require__(7255)
-
-const constants = __nccwpck_require__(6699)
-const headers = __nccwpck_require__(8912)
-
-const DMODE = 0o755
-const FMODE = 0o644
-
-const END_OF_TAR = b4a.alloc(1024)
-
-class Sink extends Writable {
-  constructor (pack, header, callback) {
-    super({ mapWritable, eagerOpen: true })
-
-    this.written = 0
-    this.header = header
-
-    this._callback = callback
-    this._linkname = null
-    this._isLinkname = header.type === 'symlink' && !header.linkname
-    this._isVoid = header.type !== 'file' && header.type !== 'contiguous-file'
-    this._finished = false
-    this._pack = pack
-    this._openCallback = null
-
-    if (this._pack._stream === null) this._pack._stream = this
-    else this._pack._pending.push(this)
-  }
-
-  _open (cb) {
-    this._openCallback = cb
-    if (this._pack._stream === this) this._continueOpen()
-  }
-
-  _continuePack (err) {
-    if (this._callback === null) return
-
-    const callback = this._callback
-    this._callback = null
-
-    callback(err)
-  }
-
-  _continueOpen () {
-    if (this._pack._stream === null) this._pack._stream = this
-
-    const cb = this._openCallback
-    this._openCallback = null
-    if (cb === null) return
-
-    if (this._pack.destroying) return cb(new Error('pack stream destroyed'))
-    if (this._pack._finalized) return cb(new Error('pack stream is already finalized'))
-
-    this._pack._stream = this
-
-    if (!this._isLinkname) {
-      this._pack._encode(this.header)
-    }
-
-    if (this._isVoid) {
-      this._finish()
-      this._continuePack(null)
-    }
-
-    cb(null)
-  }
-
-  _write (data, cb) {
-    if (this._isLinkname) {
-      this._linkname = this._linkname ? b4a.concat([this._linkname, data]) : data
-      return cb(null)
-    }
-
-    if (this._isVoid) {
-      if (data.byteLength > 0) {
-        return cb(new Error('No body allowed for this entry'))
-      }
-      return cb()
-    }
-
-    this.written += data.byteLength
-    if (this._pack.push(data)) return cb()
-    this._pack._drain = cb
-  }
-
-  _finish () {
-    if (this._finished) return
-    this._finished = true
-
-    if (this._isLinkname) {
-      this.header.linkname = this._linkname ? b4a.toString(this._linkname, 'utf-8') : ''
-      this._pack._encode(this.header)
-    }
-
-    overflow(this._pack, this.header.size)
-
-    this._pack._done(this)
-  }
-
-  _final (cb) {
-    if (this.written !== this.header.size) { // corrupting tar
-      return cb(new Error('Size mismatch'))
-    }
-
-    this._finish()
-    cb(null)
-  }
-
-  _getError () {
-    return getStreamError(this) || new Error('tar entry destroyed')
-  }
-
-  _predestroy () {
-    this._pack.destroy(this._getError())
-  }
-
-  _destroy (cb) {
-    this._pack._done(this)
-
-    this._continuePack(this._finished ? null : this._getError())
-
-    cb()
-  }
-}
-
-class Pack extends Readable {
-  constructor (opts) {
-    super(opts)
-    this._drain = noop
-    this._finalized = false
-    this._finalizing = false
-    this._pending = []
-    this._stream = null
-  }
-
-  entry (header, buffer, callback) {
-    if (this._finalized || this.destroying) throw new Error('already finalized or destroyed')
-
-    if (typeof buffer === 'function') {
-      callback = buffer
-      buffer = null
-    }
-
-    if (!callback) callback = noop
-
-    if (!header.size || header.type === 'symlink') header.size = 0
-    if (!header.type) header.type = modeToType(header.mode)
-    if (!header.mode) header.mode = header.type === 'directory' ? DMODE : FMODE
-    if (!header.uid) header.uid = 0
-    if (!header.gid) header.gid = 0
-    if (!header.mtime) header.mtime = new Date()
-
-    if (typeof buffer === 'string') buffer = b4a.from(buffer)
-
-    const sink = new Sink(this, header, callback)
-
-    if (b4a.isBuffer(buffer)) {
-      header.size = buffer.byteLength
-      sink.write(buffer)
-      sink.end()
-      return sink
-    }
-
-    if (sink._isVoid) {
-      return sink
-    }
-
-    return sink
-  }
-
-  finalize () {
-    if (this._stream || this._pending.length > 0) {
-      this._finalizing = true
-      return
-    }
-
-    if (this._finalized) return
-    this._finalized = true
-
-    this.push(END_OF_TAR)
-    this.push(null)
-  }
-
-  _done (stream) {
-    if (stream !== this._stream) return
-
-    this._stream = null
-
-    if (this._finalizing) this.finalize()
-    if (this._pending.length) this._pending.shift()._continueOpen()
-  }
-
-  _encode (header) {
-    if (!header.pax) {
-      const buf = headers.encode(header)
-      if (buf) {
-        this.push(buf)
-        return
-      }
-    }
-    this._encodePax(header)
-  }
-
-  _encodePax (header) {
-    const paxHeader = headers.encodePax({
-      name: header.name,
-      linkname: header.linkname,
-      pax: header.pax
-    })
-
-    const newHeader = {
-      name: 'PaxHeader',
-      mode: header.mode,
-      uid: header.uid,
-      gid: header.gid,
-      size: paxHeader.byteLength,
-      mtime: header.mtime,
-      type: 'pax-header',
-      linkname: header.linkname && 'PaxHeader',
-      uname: header.uname,
-      gname: header.gname,
-      devmajor: header.devmajor,
-      devminor: header.devminor
-    }
-
-    this.push(headers.encode(newHeader))
-    this.push(paxHeader)
-    overflow(this, paxHeader.byteLength)
-
-    newHeader.size = header.size
-    newHeader.type = header.type
-    this.push(headers.encode(newHeader))
-  }
-
-  _doDrain () {
-    const drain = this._drain
-    this._drain = noop
-    drain()
-  }
-
-  _predestroy () {
-    const err = getStreamError(this)
-
-    if (this._stream) this._stream.destroy(err)
-
-    while (this._pending.length) {
-      const stream = this._pending.shift()
-      stream.destroy(err)
-      stream._continueOpen()
-    }
-
-    this._doDrain()
-  }
-
-  _read (cb) {
-    this._doDrain()
-    cb()
-  }
-}
-
-module.exports = function pack (opts) {
-  return new Pack(opts)
-}
-
-function modeToType (mode) {
-  switch (mode & constants.S_IFMT) {
-    case constants.S_IFBLK: return 'block-device'
-    case constants.S_IFCHR: return 'character-device'
-    case constants.S_IFDIR: return 'directory'
-    case constants.S_IFIFO: return 'fifo'
-    case constants.S_IFLNK: return 'symlink'
-  }
-
-  return 'file'
-}
-
-function noop () {}
-
-function overflow (self, size) {
-  size &= 511
-  if (size) self.push(END_OF_TAR.subarray(0, 512 - size))
-}
-
-function mapWritable (buf) {
-  return b4a.isBuffer(buf) ? buf : b4a.from(buf)
-}
-
-
-/***/ }),
-
 /***/ 4672:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
@@ -3483,7 +2405,7 @@ function getChannelzServiceDefinition() {
     }
     /* The purpose of this complexity is to avoid loading @grpc/proto-loader at
      * runtime for users who will not use/enable channelz. */
-    const loaderLoadSync = (__nccwpck_require__(5416)/* .loadSync */ .Yi);
+    const loaderLoadSync = (__nccwpck_require__(6707).loadSync);
     const loadedProto = loaderLoadSync('channelz.proto', {
         keepCase: true,
         longs: String,
@@ -9380,7 +8302,7 @@ function loadOrcaProto() {
     }
     /* The purpose of this complexity is to avoid loading @grpc/proto-loader at
      * runtime for users who will not use/enable ORCA. */
-    const loaderLoadSync = (__nccwpck_require__(5416)/* .loadSync */ .Yi);
+    const loaderLoadSync = (__nccwpck_require__(6707).loadSync);
     const loadedProto = loaderLoadSync('xds/service/orca/v3/orca.proto', {
         keepCase: true,
         longs: String,
@@ -18273,10 +17195,9 @@ function computeServiceUrl(host, methodName) {
 
 /***/ }),
 
-/***/ 5416:
+/***/ 6707:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-var __webpack_unused_export__;
 
 /**
  * @license
@@ -18295,24 +17216,24 @@ var __webpack_unused_export__;
  * limitations under the License.
  *
  */
-__webpack_unused_export__ = ({ value: true });
-__webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.Yi = __webpack_unused_export__ = exports.Ib = __webpack_unused_export__ = __webpack_unused_export__ = void 0;
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.loadFileDescriptorSetFromObject = exports.loadFileDescriptorSetFromBuffer = exports.fromJSON = exports.loadSync = exports.load = exports.IdempotencyLevel = exports.isAnyExtension = exports.Long = void 0;
 const camelCase = __nccwpck_require__(7715);
 const Protobuf = __nccwpck_require__(7666);
 const descriptor = __nccwpck_require__(1958);
-const util_1 = __nccwpck_require__(4514);
+const util_1 = __nccwpck_require__(123);
 const Long = __nccwpck_require__(6008);
-__webpack_unused_export__ = Long;
+exports.Long = Long;
 function isAnyExtension(obj) {
     return ('@type' in obj) && (typeof obj['@type'] === 'string');
 }
-__webpack_unused_export__ = isAnyExtension;
+exports.isAnyExtension = isAnyExtension;
 var IdempotencyLevel;
 (function (IdempotencyLevel) {
     IdempotencyLevel["IDEMPOTENCY_UNKNOWN"] = "IDEMPOTENCY_UNKNOWN";
     IdempotencyLevel["NO_SIDE_EFFECTS"] = "NO_SIDE_EFFECTS";
     IdempotencyLevel["IDEMPOTENT"] = "IDEMPOTENT";
-})(IdempotencyLevel = exports.Ib || (exports.Ib = {}));
+})(IdempotencyLevel = exports.IdempotencyLevel || (exports.IdempotencyLevel = {}));
 const descriptorOptions = {
     longs: String,
     enums: String,
@@ -18443,351 +17364,6 @@ function createDefinition(obj, name, options, fileDescriptors) {
     }
     else if (obj instanceof Protobuf.Type) {
         return createMessageDefinition(obj, options, fileDescriptors);
-    }
-    else if (obj instanceof Protobuf.Enum) {
-        return createEnumDefinition(obj, fileDescriptors);
-    }
-    else {
-        throw new Error('Type mismatch in reflection object handling');
-    }
-}
-function createPackageDefinition(root, options) {
-    const def = {};
-    root.resolveAll();
-    const descriptorList = root.toDescriptor('proto3').file;
-    const bufferList = descriptorList.map(value => Buffer.from(descriptor.FileDescriptorProto.encode(value).finish()));
-    for (const [name, obj] of getAllHandledReflectionObjects(root, '')) {
-        def[name] = createDefinition(obj, name, options, bufferList);
-    }
-    return def;
-}
-function createPackageDefinitionFromDescriptorSet(decodedDescriptorSet, options) {
-    options = options || {};
-    const root = Protobuf.Root.fromDescriptor(decodedDescriptorSet);
-    root.resolveAll();
-    return createPackageDefinition(root, options);
-}
-/**
- * Load a .proto file with the specified options.
- * @param filename One or multiple file paths to load. Can be an absolute path
- *     or relative to an include path.
- * @param options.keepCase Preserve field names. The default is to change them
- *     to camel case.
- * @param options.longs The type that should be used to represent `long` values.
- *     Valid options are `Number` and `String`. Defaults to a `Long` object type
- *     from a library.
- * @param options.enums The type that should be used to represent `enum` values.
- *     The only valid option is `String`. Defaults to the numeric value.
- * @param options.bytes The type that should be used to represent `bytes`
- *     values. Valid options are `Array` and `String`. The default is to use
- *     `Buffer`.
- * @param options.defaults Set default values on output objects. Defaults to
- *     `false`.
- * @param options.arrays Set empty arrays for missing array values even if
- *     `defaults` is `false`. Defaults to `false`.
- * @param options.objects Set empty objects for missing object values even if
- *     `defaults` is `false`. Defaults to `false`.
- * @param options.oneofs Set virtual oneof properties to the present field's
- *     name
- * @param options.json Represent Infinity and NaN as strings in float fields,
- *     and automatically decode google.protobuf.Any values.
- * @param options.includeDirs Paths to search for imported `.proto` files.
- */
-function load(filename, options) {
-    return (0, util_1.loadProtosWithOptions)(filename, options).then(loadedRoot => {
-        return createPackageDefinition(loadedRoot, options);
-    });
-}
-__webpack_unused_export__ = load;
-function loadSync(filename, options) {
-    const loadedRoot = (0, util_1.loadProtosWithOptionsSync)(filename, options);
-    return createPackageDefinition(loadedRoot, options);
-}
-exports.Yi = loadSync;
-function fromJSON(json, options) {
-    options = options || {};
-    const loadedRoot = Protobuf.Root.fromJSON(json);
-    loadedRoot.resolveAll();
-    return createPackageDefinition(loadedRoot, options);
-}
-__webpack_unused_export__ = fromJSON;
-function loadFileDescriptorSetFromBuffer(descriptorSet, options) {
-    const decodedDescriptorSet = descriptor.FileDescriptorSet.decode(descriptorSet);
-    return createPackageDefinitionFromDescriptorSet(decodedDescriptorSet, options);
-}
-__webpack_unused_export__ = loadFileDescriptorSetFromBuffer;
-function loadFileDescriptorSetFromObject(descriptorSet, options) {
-    const decodedDescriptorSet = descriptor.FileDescriptorSet.fromObject(descriptorSet);
-    return createPackageDefinitionFromDescriptorSet(decodedDescriptorSet, options);
-}
-__webpack_unused_export__ = loadFileDescriptorSetFromObject;
-(0, util_1.addCommonProtos)();
-//# sourceMappingURL=index.js.map
-
-/***/ }),
-
-/***/ 4514:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-/**
- * @license
- * Copyright 2018 gRPC authors.
- *
- * Licensed under the Apache License, Version 2.0 (the "License");
- * you may not use this file except in compliance with the License.
- * You may obtain a copy of the License at
- *
- *     http://www.apache.org/licenses/LICENSE-2.0
- *
- * Unless required by applicable law or agreed to in writing, software
- * distributed under the License is distributed on an "AS IS" BASIS,
- * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
- * See the License for the specific language governing permissions and
- * limitations under the License.
- *
- */
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
-const fs = __nccwpck_require__(9896);
-const path = __nccwpck_require__(6928);
-const Protobuf = __nccwpck_require__(7666);
-function addIncludePathResolver(root, includePaths) {
-    const originalResolvePath = root.resolvePath;
-    root.resolvePath = (origin, target) => {
-        if (path.isAbsolute(target)) {
-            return target;
-        }
-        for (const directory of includePaths) {
-            const fullPath = path.join(directory, target);
-            try {
-                fs.accessSync(fullPath, fs.constants.R_OK);
-                return fullPath;
-            }
-            catch (err) {
-                continue;
-            }
-        }
-        process.emitWarning(`${target} not found in any of the include paths ${includePaths}`);
-        return originalResolvePath(origin, target);
-    };
-}
-async function loadProtosWithOptions(filename, options) {
-    const root = new Protobuf.Root();
-    options = options || {};
-    if (!!options.includeDirs) {
-        if (!Array.isArray(options.includeDirs)) {
-            return Promise.reject(new Error('The includeDirs option must be an array'));
-        }
-        addIncludePathResolver(root, options.includeDirs);
-    }
-    const loadedRoot = await root.load(filename, options);
-    loadedRoot.resolveAll();
-    return loadedRoot;
-}
-exports.loadProtosWithOptions = loadProtosWithOptions;
-function loadProtosWithOptionsSync(filename, options) {
-    const root = new Protobuf.Root();
-    options = options || {};
-    if (!!options.includeDirs) {
-        if (!Array.isArray(options.includeDirs)) {
-            throw new Error('The includeDirs option must be an array');
-        }
-        addIncludePathResolver(root, options.includeDirs);
-    }
-    const loadedRoot = root.loadSync(filename, options);
-    loadedRoot.resolveAll();
-    return loadedRoot;
-}
-exports.loadProtosWithOptionsSync = loadProtosWithOptionsSync;
-/**
- * Load Google's well-known proto files that aren't exposed by Protobuf.js.
- */
-function addCommonProtos() {
-    // Protobuf.js exposes: any, duration, empty, field_mask, struct, timestamp,
-    // and wrappers. compiler/plugin is excluded in Protobuf.js and here.
-    // Using constant strings for compatibility with tools like Webpack
-    const apiDescriptor = __nccwpck_require__(2302);
-    const descriptorDescriptor = __nccwpck_require__(8635);
-    const sourceContextDescriptor = __nccwpck_require__(1455);
-    const typeDescriptor = __nccwpck_require__(8306);
-    Protobuf.common('api', apiDescriptor.nested.google.nested.protobuf.nested);
-    Protobuf.common('descriptor', descriptorDescriptor.nested.google.nested.protobuf.nested);
-    Protobuf.common('source_context', sourceContextDescriptor.nested.google.nested.protobuf.nested);
-    Protobuf.common('type', typeDescriptor.nested.google.nested.protobuf.nested);
-}
-exports.addCommonProtos = addCommonProtos;
-//# sourceMappingURL=util.js.map
-
-/***/ }),
-
-/***/ 6707:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-/**
- * @license
- * Copyright 2018 gRPC authors.
- *
- * Licensed under the Apache License, Version 2.0 (the "License");
- * you may not use this file except in compliance with the License.
- * You may obtain a copy of the License at
- *
- *     http://www.apache.org/licenses/LICENSE-2.0
- *
- * Unless required by applicable law or agreed to in writing, software
- * distributed under the License is distributed on an "AS IS" BASIS,
- * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
- * See the License for the specific language governing permissions and
- * limitations under the License.
- *
- */
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.loadFileDescriptorSetFromObject = exports.loadFileDescriptorSetFromBuffer = exports.fromJSON = exports.loadSync = exports.load = exports.IdempotencyLevel = exports.isAnyExtension = exports.Long = void 0;
-const camelCase = __nccwpck_require__(7715);
-const Protobuf = __nccwpck_require__(7666);
-const descriptor = __nccwpck_require__(1958);
-const util_1 = __nccwpck_require__(123);
-const Long = __nccwpck_require__(6008);
-exports.Long = Long;
-function isAnyExtension(obj) {
-    return ('@type' in obj) && (typeof obj['@type'] === 'string');
-}
-exports.isAnyExtension = isAnyExtension;
-var IdempotencyLevel;
-(function (IdempotencyLevel) {
-    IdempotencyLevel["IDEMPOTENCY_UNKNOWN"] = "IDEMPOTENCY_UNKNOWN";
-    IdempotencyLevel["NO_SIDE_EFFECTS"] = "NO_SIDE_EFFECTS";
-    IdempotencyLevel["IDEMPOTENT"] = "IDEMPOTENT";
-})(IdempotencyLevel = exports.IdempotencyLevel || (exports.IdempotencyLevel = {}));
-const descriptorOptions = {
-    longs: String,
-    enums: String,
-    bytes: String,
-    defaults: true,
-    oneofs: true,
-    json: true,
-};
-function joinName(baseName, name) {
-    if (baseName === '') {
-        return name;
-    }
-    else {
-        return baseName + '.' + name;
-    }
-}
-function isHandledReflectionObject(obj) {
-    return (obj instanceof Protobuf.Service ||
-        obj instanceof Protobuf.Type ||
-        obj instanceof Protobuf.Enum);
-}
-function isNamespaceBase(obj) {
-    return obj instanceof Protobuf.Namespace || obj instanceof Protobuf.Root;
-}
-function getAllHandledReflectionObjects(obj, parentName) {
-    const objName = joinName(parentName, obj.name);
-    if (isHandledReflectionObject(obj)) {
-        return [[objName, obj]];
-    }
-    else {
-        if (isNamespaceBase(obj) && typeof obj.nested !== 'undefined') {
-            return Object.keys(obj.nested)
-                .map(name => {
-                return getAllHandledReflectionObjects(obj.nested[name], objName);
-            })
-                .reduce((accumulator, currentValue) => accumulator.concat(currentValue), []);
-        }
-    }
-    return [];
-}
-function createDeserializer(cls, options) {
-    return function deserialize(argBuf) {
-        return cls.toObject(cls.decode(argBuf), options);
-    };
-}
-function createSerializer(cls) {
-    return function serialize(arg) {
-        if (Array.isArray(arg)) {
-            throw new Error(`Failed to serialize message: expected object with ${cls.name} structure, got array instead`);
-        }
-        const message = cls.fromObject(arg);
-        return cls.encode(message).finish();
-    };
-}
-function mapMethodOptions(options) {
-    return (options || []).reduce((obj, item) => {
-        for (const [key, value] of Object.entries(item)) {
-            switch (key) {
-                case 'uninterpreted_option':
-                    obj.uninterpreted_option.push(item.uninterpreted_option);
-                    break;
-                default:
-                    obj[key] = value;
-            }
-        }
-        return obj;
-    }, {
-        deprecated: false,
-        idempotency_level: IdempotencyLevel.IDEMPOTENCY_UNKNOWN,
-        uninterpreted_option: [],
-    });
-}
-function createMethodDefinition(method, serviceName, options, fileDescriptors) {
-    /* This is only ever called after the corresponding root.resolveAll(), so we
-     * can assume that the resolved request and response types are non-null */
-    const requestType = method.resolvedRequestType;
-    const responseType = method.resolvedResponseType;
-    return {
-        path: '/' + serviceName + '/' + method.name,
-        requestStream: !!method.requestStream,
-        responseStream: !!method.responseStream,
-        requestSerialize: createSerializer(requestType),
-        requestDeserialize: createDeserializer(requestType, options),
-        responseSerialize: createSerializer(responseType),
-        responseDeserialize: createDeserializer(responseType, options),
-        // TODO(murgatroid99): Find a better way to handle this
-        originalName: camelCase(method.name),
-        requestType: createMessageDefinition(requestType, fileDescriptors),
-        responseType: createMessageDefinition(responseType, fileDescriptors),
-        options: mapMethodOptions(method.parsedOptions),
-    };
-}
-function createServiceDefinition(service, name, options, fileDescriptors) {
-    const def = {};
-    for (const method of service.methodsArray) {
-        def[method.name] = createMethodDefinition(method, name, options, fileDescriptors);
-    }
-    return def;
-}
-function createMessageDefinition(message, fileDescriptors) {
-    const messageDescriptor = message.toDescriptor('proto3');
-    return {
-        format: 'Protocol Buffer 3 DescriptorProto',
-        type: messageDescriptor.$type.toObject(messageDescriptor, descriptorOptions),
-        fileDescriptorProtos: fileDescriptors,
-    };
-}
-function createEnumDefinition(enumType, fileDescriptors) {
-    const enumDescriptor = enumType.toDescriptor('proto3');
-    return {
-        format: 'Protocol Buffer 3 EnumDescriptorProto',
-        type: enumDescriptor.$type.toObject(enumDescriptor, descriptorOptions),
-        fileDescriptorProtos: fileDescriptors,
-    };
-}
-/**
- * function createDefinition(obj: Protobuf.Service, name: string, options:
- * Options): ServiceDefinition; function createDefinition(obj: Protobuf.Type,
- * name: string, options: Options): MessageTypeDefinition; function
- * createDefinition(obj: Protobuf.Enum, name: string, options: Options):
- * EnumTypeDefinition;
- */
-function createDefinition(obj, name, options, fileDescriptors) {
-    if (obj instanceof Protobuf.Service) {
-        return createServiceDefinition(obj, name, options, fileDescriptors);
-    }
-    else if (obj instanceof Protobuf.Type) {
-        return createMessageDefinition(obj, fileDescriptors);
     }
     else if (obj instanceof Protobuf.Enum) {
         return createEnumDefinition(obj, fileDescriptors);
@@ -22389,674 +20965,6 @@ module.exports = {
       hash: bcrypt_hash,
       pbkdf: bcrypt_pbkdf
 };
-
-
-/***/ }),
-
-/***/ 4216:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
-
-
-
-const { Buffer } = __nccwpck_require__(181)
-const symbol = Symbol.for('BufferList')
-
-function BufferList (buf) {
-  if (!(this instanceof BufferList)) {
-    return new BufferList(buf)
-  }
-
-  BufferList._init.call(this, buf)
-}
-
-BufferList._init = function _init (buf) {
-  Object.defineProperty(this, symbol, { value: true })
-
-  this._bufs = []
-  this.length = 0
-
-  if (buf) {
-    this.append(buf)
-  }
-}
-
-BufferList.prototype._new = function _new (buf) {
-  return new BufferList(buf)
-}
-
-BufferList.prototype._offset = function _offset (offset) {
-  if (offset === 0) {
-    return [0, 0]
-  }
-
-  let tot = 0
-
-  for (let i = 0; i < this._bufs.length; i++) {
-    const _t = tot + this._bufs[i].length
-    if (offset < _t || i === this._bufs.length - 1) {
-      return [i, offset - tot]
-    }
-    tot = _t
-  }
-}
-
-BufferList.prototype._reverseOffset = function (blOffset) {
-  const bufferId = blOffset[0]
-  let offset = blOffset[1]
-
-  for (let i = 0; i < bufferId; i++) {
-    offset += this._bufs[i].length
-  }
-
-  return offset
-}
-
-BufferList.prototype.get = function get (index) {
-  if (index > this.length || index < 0) {
-    return undefined
-  }
-
-  const offset = this._offset(index)
-
-  return this._bufs[offset[0]][offset[1]]
-}
-
-BufferList.prototype.slice = function slice (start, end) {
-  if (typeof start === 'number' && start < 0) {
-    start += this.length
-  }
-
-  if (typeof end === 'number' && end < 0) {
-    end += this.length
-  }
-
-  return this.copy(null, 0, start, end)
-}
-
-BufferList.prototype.copy = function copy (dst, dstStart, srcStart, srcEnd) {
-  if (typeof srcStart !== 'number' || srcStart < 0) {
-    srcStart = 0
-  }
-
-  if (typeof srcEnd !== 'number' || srcEnd > this.length) {
-    srcEnd = this.length
-  }
-
-  if (srcStart >= this.length) {
-    return dst || Buffer.alloc(0)
-  }
-
-  if (srcEnd <= 0) {
-    return dst || Buffer.alloc(0)
-  }
-
-  const copy = !!dst
-  const off = this._offset(srcStart)
-  const len = srcEnd - srcStart
-  let bytes = len
-  let bufoff = (copy && dstStart) || 0
-  let start = off[1]
-
-  // copy/slice everything
-  if (srcStart === 0 && srcEnd === this.length) {
-    if (!copy) {
-      // slice, but full concat if multiple buffers
-      return this._bufs.length === 1
-        ? this._bufs[0]
-        : Buffer.concat(this._bufs, this.length)
-    }
-
-    // copy, need to copy individual buffers
-    for (let i = 0; i < this._bufs.length; i++) {
-      this._bufs[i].copy(dst, bufoff)
-      bufoff += this._bufs[i].length
-    }
-
-    return dst
-  }
-
-  // easy, cheap case where it's a subset of one of the buffers
-  if (bytes <= this._bufs[off[0]].length - start) {
-    return copy
-      ? this._bufs[off[0]].copy(dst, dstStart, start, start + bytes)
-      : this._bufs[off[0]].slice(start, start + bytes)
-  }
-
-  if (!copy) {
-    // a slice, we need something to copy in to
-    dst = Buffer.allocUnsafe(len)
-  }
-
-  for (let i = off[0]; i < this._bufs.length; i++) {
-    const l = this._bufs[i].length - start
-
-    if (bytes > l) {
-      this._bufs[i].copy(dst, bufoff, start)
-      bufoff += l
-    } else {
-      this._bufs[i].copy(dst, bufoff, start, start + bytes)
-      bufoff += l
-      break
-    }
-
-    bytes -= l
-
-    if (start) {
-      start = 0
-    }
-  }
-
-  // safeguard so that we don't return uninitialized memory
-  if (dst.length > bufoff) return dst.slice(0, bufoff)
-
-  return dst
-}
-
-BufferList.prototype.shallowSlice = function shallowSlice (start, end) {
-  start = start || 0
-  end = typeof end !== 'number' ? this.length : end
-
-  if (start < 0) {
-    start += this.length
-  }
-
-  if (end < 0) {
-    end += this.length
-  }
-
-  if (start === end) {
-    return this._new()
-  }
-
-  const startOffset = this._offset(start)
-  const endOffset = this._offset(end)
-  const buffers = this._bufs.slice(startOffset[0], endOffset[0] + 1)
-
-  if (endOffset[1] === 0) {
-    buffers.pop()
-  } else {
-    buffers[buffers.length - 1] = buffers[buffers.length - 1].slice(0, endOffset[1])
-  }
-
-  if (startOffset[1] !== 0) {
-    buffers[0] = buffers[0].slice(startOffset[1])
-  }
-
-  return this._new(buffers)
-}
-
-BufferList.prototype.toString = function toString (encoding, start, end) {
-  return this.slice(start, end).toString(encoding)
-}
-
-BufferList.prototype.consume = function consume (bytes) {
-  // first, normalize the argument, in accordance with how Buffer does it
-  bytes = Math.trunc(bytes)
-  // do nothing if not a positive number
-  if (Number.isNaN(bytes) || bytes <= 0) return this
-
-  while (this._bufs.length) {
-    if (bytes >= this._bufs[0].length) {
-      bytes -= this._bufs[0].length
-      this.length -= this._bufs[0].length
-      this._bufs.shift()
-    } else {
-      this._bufs[0] = this._bufs[0].slice(bytes)
-      this.length -= bytes
-      break
-    }
-  }
-
-  return this
-}
-
-BufferList.prototype.duplicate = function duplicate () {
-  const copy = this._new()
-
-  for (let i = 0; i < this._bufs.length; i++) {
-    copy.append(this._bufs[i])
-  }
-
-  return copy
-}
-
-BufferList.prototype.append = function append (buf) {
-  if (buf == null) {
-    return this
-  }
-
-  if (buf.buffer) {
-    // append a view of the underlying ArrayBuffer
-    this._appendBuffer(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength))
-  } else if (Array.isArray(buf)) {
-    for (let i = 0; i < buf.length; i++) {
-      this.append(buf[i])
-    }
-  } else if (this._isBufferList(buf)) {
-    // unwrap argument into individual BufferLists
-    for (let i = 0; i < buf._bufs.length; i++) {
-      this.append(buf._bufs[i])
-    }
-  } else {
-    // coerce number arguments to strings, since Buffer(number) does
-    // uninitialized memory allocation
-    if (typeof buf === 'number') {
-      buf = buf.toString()
-    }
-
-    this._appendBuffer(Buffer.from(buf))
-  }
-
-  return this
-}
-
-BufferList.prototype._appendBuffer = function appendBuffer (buf) {
-  this._bufs.push(buf)
-  this.length += buf.length
-}
-
-BufferList.prototype.indexOf = function (search, offset, encoding) {
-  if (encoding === undefined && typeof offset === 'string') {
-    encoding = offset
-    offset = undefined
-  }
-
-  if (typeof search === 'function' || Array.isArray(search)) {
-    throw new TypeError('The "value" argument must be one of type string, Buffer, BufferList, or Uint8Array.')
-  } else if (typeof search === 'number') {
-    search = Buffer.from([search])
-  } else if (typeof search === 'string') {
-    search = Buffer.from(search, encoding)
-  } else if (this._isBufferList(search)) {
-    search = search.slice()
-  } else if (Array.isArray(search.buffer)) {
-    search = Buffer.from(search.buffer, search.byteOffset, search.byteLength)
-  } else if (!Buffer.isBuffer(search)) {
-    search = Buffer.from(search)
-  }
-
-  offset = Number(offset || 0)
-
-  if (isNaN(offset)) {
-    offset = 0
-  }
-
-  if (offset < 0) {
-    offset = this.length + offset
-  }
-
-  if (offset < 0) {
-    offset = 0
-  }
-
-  if (search.length === 0) {
-    return offset > this.length ? this.length : offset
-  }
-
-  const blOffset = this._offset(offset)
-  let blIndex = blOffset[0] // index of which internal buffer we're working on
-  let buffOffset = blOffset[1] // offset of the internal buffer we're working on
-
-  // scan over each buffer
-  for (; blIndex < this._bufs.length; blIndex++) {
-    const buff = this._bufs[blIndex]
-
-    while (buffOffset < buff.length) {
-      const availableWindow = buff.length - buffOffset
-
-      if (availableWindow >= search.length) {
-        const nativeSearchResult = buff.indexOf(search, buffOffset)
-
-        if (nativeSearchResult !== -1) {
-          return this._reverseOffset([blIndex, nativeSearchResult])
-        }
-
-        buffOffset = buff.length - search.length + 1 // end of native search window
-      } else {
-        const revOffset = this._reverseOffset([blIndex, buffOffset])
-
-        if (this._match(revOffset, search)) {
-          return revOffset
-        }
-
-        buffOffset++
-      }
-    }
-
-    buffOffset = 0
-  }
-
-  return -1
-}
-
-BufferList.prototype._match = function (offset, search) {
-  if (this.length - offset < search.length) {
-    return false
-  }
-
-  for (let searchOffset = 0; searchOffset < search.length; searchOffset++) {
-    if (this.get(offset + searchOffset) !== search[searchOffset]) {
-      return false
-    }
-  }
-  return true
-}
-
-;(function () {
-  const methods = {
-    readDoubleBE: 8,
-    readDoubleLE: 8,
-    readFloatBE: 4,
-    readFloatLE: 4,
-    readInt32BE: 4,
-    readInt32LE: 4,
-    readUInt32BE: 4,
-    readUInt32LE: 4,
-    readInt16BE: 2,
-    readInt16LE: 2,
-    readUInt16BE: 2,
-    readUInt16LE: 2,
-    readInt8: 1,
-    readUInt8: 1,
-    readIntBE: null,
-    readIntLE: null,
-    readUIntBE: null,
-    readUIntLE: null
-  }
-
-  for (const m in methods) {
-    (function (m) {
-      if (methods[m] === null) {
-        BufferList.prototype[m] = function (offset, byteLength) {
-          return this.slice(offset, offset + byteLength)[m](0, byteLength)
-        }
-      } else {
-        BufferList.prototype[m] = function (offset = 0) {
-          return this.slice(offset, offset + methods[m])[m](0)
-        }
-      }
-    }(m))
-  }
-}())
-
-// Used internally by the class and also as an indicator of this object being
-// a `BufferList`. It's not possible to use `instanceof BufferList` in a browser
-// environment because there could be multiple different copies of the
-// BufferList class and some `BufferList`s might be `BufferList`s.
-BufferList.prototype._isBufferList = function _isBufferList (b) {
-  return b instanceof BufferList || BufferList.isBufferList(b)
-}
-
-BufferList.isBufferList = function isBufferList (b) {
-  return b != null && b[symbol]
-}
-
-module.exports = BufferList
-
-
-/***/ }),
-
-/***/ 536:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
-
-
-
-const DuplexStream = (__nccwpck_require__(8509).Duplex)
-const inherits = __nccwpck_require__(4244)
-const BufferList = __nccwpck_require__(4216)
-
-function BufferListStream (callback) {
-  if (!(this instanceof BufferListStream)) {
-    return new BufferListStream(callback)
-  }
-
-  if (typeof callback === 'function') {
-    this._callback = callback
-
-    const piper = function piper (err) {
-      if (this._callback) {
-        this._callback(err)
-        this._callback = null
-      }
-    }.bind(this)
-
-    this.on('pipe', function onPipe (src) {
-      src.on('error', piper)
-    })
-    this.on('unpipe', function onUnpipe (src) {
-      src.removeListener('error', piper)
-    })
-
-    callback = null
-  }
-
-  BufferList._init.call(this, callback)
-  DuplexStream.call(this)
-}
-
-inherits(BufferListStream, DuplexStream)
-Object.assign(BufferListStream.prototype, BufferList.prototype)
-
-BufferListStream.prototype._new = function _new (callback) {
-  return new BufferListStream(callback)
-}
-
-BufferListStream.prototype._write = function _write (buf, encoding, callback) {
-  this._appendBuffer(buf)
-
-  if (typeof callback === 'function') {
-    callback()
-  }
-}
-
-BufferListStream.prototype._read = function _read (size) {
-  if (!this.length) {
-    return this.push(null)
-  }
-
-  size = Math.min(size, this.length)
-  this.push(this.slice(0, size))
-  this.consume(size)
-}
-
-BufferListStream.prototype.end = function end (chunk) {
-  DuplexStream.prototype.end.call(this, chunk)
-
-  if (this._callback) {
-    this._callback(null, this.slice())
-    this._callback = null
-  }
-}
-
-BufferListStream.prototype._destroy = function _destroy (err, cb) {
-  this._bufs.length = 0
-  this.length = 0
-  cb(err)
-}
-
-BufferListStream.prototype._isBufferList = function _isBufferList (b) {
-  return b instanceof BufferListStream || b instanceof BufferList || BufferListStream.isBufferList(b)
-}
-
-BufferListStream.isBufferList = BufferList.isBufferList
-
-module.exports = BufferListStream
-module.exports.BufferListStream = BufferListStream
-module.exports.BufferList = BufferList
-
-
-/***/ }),
-
-/***/ 5758:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
-
-
-const fs = __nccwpck_require__(9896)
-const path = __nccwpck_require__(6928)
-
-/* istanbul ignore next */
-const LCHOWN = fs.lchown ? 'lchown' : 'chown'
-/* istanbul ignore next */
-const LCHOWNSYNC = fs.lchownSync ? 'lchownSync' : 'chownSync'
-
-/* istanbul ignore next */
-const needEISDIRHandled = fs.lchown &&
-  !process.version.match(/v1[1-9]+\./) &&
-  !process.version.match(/v10\.[6-9]/)
-
-const lchownSync = (path, uid, gid) => {
-  try {
-    return fs[LCHOWNSYNC](path, uid, gid)
-  } catch (er) {
-    if (er.code !== 'ENOENT')
-      throw er
-  }
-}
-
-/* istanbul ignore next */
-const chownSync = (path, uid, gid) => {
-  try {
-    return fs.chownSync(path, uid, gid)
-  } catch (er) {
-    if (er.code !== 'ENOENT')
-      throw er
-  }
-}
-
-/* istanbul ignore next */
-const handleEISDIR =
-  needEISDIRHandled ? (path, uid, gid, cb) => er => {
-    // Node prior to v10 had a very questionable implementation of
-    // fs.lchown, which would always try to call fs.open on a directory
-    // Fall back to fs.chown in those cases.
-    if (!er || er.code !== 'EISDIR')
-      cb(er)
-    else
-      fs.chown(path, uid, gid, cb)
-  }
-  : (_, __, ___, cb) => cb
-
-/* istanbul ignore next */
-const handleEISDirSync =
-  needEISDIRHandled ? (path, uid, gid) => {
-    try {
-      return lchownSync(path, uid, gid)
-    } catch (er) {
-      if (er.code !== 'EISDIR')
-        throw er
-      chownSync(path, uid, gid)
-    }
-  }
-  : (path, uid, gid) => lchownSync(path, uid, gid)
-
-// fs.readdir could only accept an options object as of node v6
-const nodeVersion = process.version
-let readdir = (path, options, cb) => fs.readdir(path, options, cb)
-let readdirSync = (path, options) => fs.readdirSync(path, options)
-/* istanbul ignore next */
-if (/^v4\./.test(nodeVersion))
-  readdir = (path, options, cb) => fs.readdir(path, cb)
-
-const chown = (cpath, uid, gid, cb) => {
-  fs[LCHOWN](cpath, uid, gid, handleEISDIR(cpath, uid, gid, er => {
-    // Skip ENOENT error
-    cb(er && er.code !== 'ENOENT' ? er : null)
-  }))
-}
-
-const chownrKid = (p, child, uid, gid, cb) => {
-  if (typeof child === 'string')
-    return fs.lstat(path.resolve(p, child), (er, stats) => {
-      // Skip ENOENT error
-      if (er)
-        return cb(er.code !== 'ENOENT' ? er : null)
-      stats.name = child
-      chownrKid(p, stats, uid, gid, cb)
-    })
-
-  if (child.isDirectory()) {
-    chownr(path.resolve(p, child.name), uid, gid, er => {
-      if (er)
-        return cb(er)
-      const cpath = path.resolve(p, child.name)
-      chown(cpath, uid, gid, cb)
-    })
-  } else {
-    const cpath = path.resolve(p, child.name)
-    chown(cpath, uid, gid, cb)
-  }
-}
-
-
-const chownr = (p, uid, gid, cb) => {
-  readdir(p, { withFileTypes: true }, (er, children) => {
-    // any error other than ENOTDIR or ENOTSUP means it's not readable,
-    // or doesn't exist.  give up.
-    if (er) {
-      if (er.code === 'ENOENT')
-        return cb()
-      else if (er.code !== 'ENOTDIR' && er.code !== 'ENOTSUP')
-        return cb(er)
-    }
-    if (er || !children.length)
-      return chown(p, uid, gid, cb)
-
-    let len = children.length
-    let errState = null
-    const then = er => {
-      if (errState)
-        return
-      if (er)
-        return cb(errState = er)
-      if (-- len === 0)
-        return chown(p, uid, gid, cb)
-    }
-
-    children.forEach(child => chownrKid(p, child, uid, gid, then))
-  })
-}
-
-const chownrKidSync = (p, child, uid, gid) => {
-  if (typeof child === 'string') {
-    try {
-      const stats = fs.lstatSync(path.resolve(p, child))
-      stats.name = child
-      child = stats
-    } catch (er) {
-      if (er.code === 'ENOENT')
-        return
-      else
-        throw er
-    }
-  }
-
-  if (child.isDirectory())
-    chownrSync(path.resolve(p, child.name), uid, gid)
-
-  handleEISDirSync(path.resolve(p, child.name), uid, gid)
-}
-
-const chownrSync = (p, uid, gid) => {
-  let children
-  try {
-    children = readdirSync(p, { withFileTypes: true })
-  } catch (er) {
-    if (er.code === 'ENOENT')
-      return
-    else if (er.code === 'ENOTDIR' || er.code === 'ENOTSUP')
-      return handleEISDirSync(p, uid, gid)
-    else
-      throw er
-  }
-
-  if (children && children.length)
-    children.forEach(child => chownrKidSync(p, child, uid, gid))
-
-  return handleEISDirSync(p, uid, gid)
-}
-
-module.exports = chownr
-chownr.sync = chownrSync
 
 
 /***/ }),
@@ -30203,14 +28111,6 @@ module.exports = class FastFIFO {
 
 /***/ }),
 
-/***/ 2801:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
-
-module.exports = (__nccwpck_require__(9896).constants) || __nccwpck_require__(9140)
-
-
-/***/ }),
-
 /***/ 9015:
 /***/ ((module) => {
 
@@ -30878,111 +28778,6 @@ function words(string, pattern, guard) {
 }
 
 module.exports = camelCase;
-
-
-/***/ }),
-
-/***/ 2342:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
-
-var path = __nccwpck_require__(6928);
-var fs = __nccwpck_require__(9896);
-var _0777 = parseInt('0777', 8);
-
-module.exports = mkdirP.mkdirp = mkdirP.mkdirP = mkdirP;
-
-function mkdirP (p, opts, f, made) {
-    if (typeof opts === 'function') {
-        f = opts;
-        opts = {};
-    }
-    else if (!opts || typeof opts !== 'object') {
-        opts = { mode: opts };
-    }
-    
-    var mode = opts.mode;
-    var xfs = opts.fs || fs;
-    
-    if (mode === undefined) {
-        mode = _0777 & (~process.umask());
-    }
-    if (!made) made = null;
-    
-    var cb = f || function () {};
-    p = path.resolve(p);
-    
-    xfs.mkdir(p, mode, function (er) {
-        if (!er) {
-            made = made || p;
-            return cb(null, made);
-        }
-        switch (er.code) {
-            case 'ENOENT':
-                mkdirP(path.dirname(p), opts, function (er, made) {
-                    if (er) cb(er, made);
-                    else mkdirP(p, opts, cb, made);
-                });
-                break;
-
-            // In the case of any other error, just see if there's a dir
-            // there already.  If so, then hooray!  If not, then something
-            // is borked.
-            default:
-                xfs.stat(p, function (er2, stat) {
-                    // if the stat fails, then that's super weird.
-                    // let the original error be the failure reason.
-                    if (er2 || !stat.isDirectory()) cb(er, made)
-                    else cb(null, made);
-                });
-                break;
-        }
-    });
-}
-
-mkdirP.sync = function sync (p, opts, made) {
-    if (!opts || typeof opts !== 'object') {
-        opts = { mode: opts };
-    }
-    
-    var mode = opts.mode;
-    var xfs = opts.fs || fs;
-    
-    if (mode === undefined) {
-        mode = _0777 & (~process.umask());
-    }
-    if (!made) made = null;
-
-    p = path.resolve(p);
-
-    try {
-        xfs.mkdirSync(p, mode);
-        made = made || p;
-    }
-    catch (err0) {
-        switch (err0.code) {
-            case 'ENOENT' :
-                made = sync(path.dirname(p), opts, made);
-                sync(p, opts, made);
-                break;
-
-            // In the case of any other error, just see if there's a dir
-            // there already.  If so, then hooray!  If not, then something
-            // is borked.
-            default:
-                var stat;
-                try {
-                    stat = xfs.statSync(p);
-                }
-                catch (err1) {
-                    throw err0;
-                }
-                if (!stat.isDirectory()) throw err0;
-                break;
-        }
-    }
-
-    return made;
-};
 
 
 /***/ }),
@@ -66199,85 +63994,33 @@ module.exports = {
 /***/ 4863:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-var chownr = __nccwpck_require__(5758)
-var tar = __nccwpck_require__(872)
-var pump = __nccwpck_require__(9376)
-var mkdirp = __nccwpck_require__(2342)
-var fs = __nccwpck_require__(9896)
-var path = __nccwpck_require__(6928)
-var os = __nccwpck_require__(857)
+const tar = __nccwpck_require__(872)
+const pump = __nccwpck_require__(9376)
+const fs = __nccwpck_require__(9896)
+const path = __nccwpck_require__(6928)
 
-var win32 = os.platform() === 'win32'
+const win32 = (global.Bare ? global.Bare.platform : process.platform) === 'win32'
 
-var noop = function () {}
+const DOTDOT_ANY = 0 // '..' segments allowed anywhere
+const DOTDOT_LEADING = 1 // '..' segments only allowed as a prefix, ie ../../a
+const DOTDOT_NONE = 2 // no '..' segments allowed
 
-var echo = function (name) {
-  return name
-}
-
-var normalize = !win32 ? echo : function (name) {
-  return name.replace(/\\/g, '/').replace(/[:?<>|]/g, '_')
-}
-
-var statAll = function (fs, stat, cwd, ignore, entries, sort) {
-  var queue = entries || ['.']
-
-  for (var i = 0; i < queue.length; i++) { // do not pack entries outside cwd
-    if (!inCwd(path.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + ' is not a valid path')
-  }
-
-  return function loop (callback) {
-    if (!queue.length) return callback()
-    var next = queue.shift()
-    var nextAbs = path.join(cwd, next)
-
-    stat.call(fs, nextAbs, function (err, stat) {
-      if (err) return callback(err)
-
-      if (!stat.isDirectory()) return callback(null, next, stat)
-
-      fs.readdir(nextAbs, function (err, files) {
-        if (err) return callback(err)
-
-        if (sort) files.sort()
-        for (var i = 0; i < files.length; i++) {
-          if (!ignore(path.join(cwd, next, files[i]))) queue.push(path.join(next, files[i]))
-        }
-
-        callback(null, next, stat)
-      })
-    })
-  }
-}
-
-var strip = function (map, level) {
-  return function (header) {
-    header.name = header.name.split('/').slice(level).join('/')
-
-    var linkname = header.linkname
-    if (linkname && (header.type === 'link' || path.isAbsolute(linkname))) {
-      header.linkname = linkname.split('/').slice(level).join('/')
-    }
-
-    return map(header)
-  }
-}
-
-exports.pack = function (cwd, opts) {
+exports.pack = function pack (cwd, opts) {
   if (!cwd) cwd = '.'
   if (!opts) opts = {}
 
-  var xfs = opts.fs || fs
-  var ignore = opts.ignore || opts.filter || noop
-  var map = opts.map || noop
-  var mapStream = opts.mapStream || echo
-  var statNext = statAll(xfs, opts.dereference ? xfs.stat : xfs.lstat, cwd, ignore, opts.entries, opts.sort)
-  var strict = opts.strict !== false
-  var umask = typeof opts.umask === 'number' ? ~opts.umask : ~processUmask()
-  var dmode = typeof opts.dmode === 'number' ? opts.dmode : 0
-  var fmode = typeof opts.fmode === 'number' ? opts.fmode : 0
-  var pack = opts.pack || tar.pack()
-  var finish = opts.finish || noop
+  const xfs = opts.fs || fs
+  const ignore = opts.ignore || opts.filter || noop
+  const mapStream = opts.mapStream || echo
+  const statNext = statAll(xfs, opts.dereference ? xfs.stat : xfs.lstat, cwd, ignore, opts.entries, opts.sort)
+  const strict = opts.strict !== false
+  const umask = typeof opts.umask === 'number' ? ~opts.umask : ~processUmask()
+  const pack = opts.pack || tar.pack()
+  const finish = opts.finish || noop
+
+  let map = opts.map || noop
+  let dmode = typeof opts.dmode === 'number' ? opts.dmode : 0
+  let fmode = typeof opts.fmode === 'number' ? opts.fmode : 0
 
   if (opts.strip) map = strip(map, opts.strip)
 
@@ -66290,7 +64033,9 @@ exports.pack = function (cwd, opts) {
     fmode |= parseInt(222, 8)
   }
 
-  var onsymlink = function (filename, header) {
+  onnextentry()
+
+  function onsymlink (filename, header) {
     xfs.readlink(path.join(cwd, filename), function (err, linkname) {
       if (err) return pack.destroy(err)
       header.linkname = normalize(linkname)
@@ -66298,7 +64043,8 @@ exports.pack = function (cwd, opts) {
     })
   }
 
-  var onstat = function (err, filename, stat) {
+  function onstat (err, filename, stat) {
+    if (pack.destroyed) return
     if (err) return pack.destroy(err)
     if (!filename) {
       if (opts.finalize !== false) pack.finalize()
@@ -66307,7 +64053,7 @@ exports.pack = function (cwd, opts) {
 
     if (stat.isSocket()) return onnextentry() // tar does not support sockets...
 
-    var header = {
+    let header = {
       name: normalize(filename),
       mode: (stat.mode | (stat.isDirectory() ? dmode : fmode)) & umask,
       mtime: stat.mtime,
@@ -66340,10 +64086,8 @@ exports.pack = function (cwd, opts) {
       return onnextentry()
     }
 
-    var entry = pack.entry(header, onnextentry)
-    if (!entry) return
-
-    var rs = mapStream(xfs.createReadStream(path.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header)
+    const entry = pack.entry(header, onnextentry)
+    const rs = mapStream(xfs.createReadStream(path.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header)
 
     rs.on('error', function (err) { // always forward errors on destroy
       entry.destroy(err)
@@ -66352,44 +64096,46 @@ exports.pack = function (cwd, opts) {
     pump(rs, entry)
   }
 
-  var onnextentry = function (err) {
+  function onnextentry (err) {
     if (err) return pack.destroy(err)
     statNext(onstat)
   }
 
-  onnextentry()
-
   return pack
 }
 
-var head = function (list) {
+function head (list) {
   return list.length ? list[list.length - 1] : null
 }
 
-var processGetuid = function () {
-  return process.getuid ? process.getuid() : -1
+function processGetuid () {
+  return (!global.Bare && process.getuid) ? process.getuid() : -1
 }
 
-var processUmask = function () {
-  return process.umask ? process.umask() : 0
+function processUmask () {
+  return (!global.Bare && process.umask) ? process.umask() : 0
 }
 
-exports.extract = function (cwd, opts) {
+exports.extract = function extract (cwd, opts) {
   if (!cwd) cwd = '.'
   if (!opts) opts = {}
 
-  var xfs = opts.fs || fs
-  var ignore = opts.ignore || opts.filter || noop
-  var map = opts.map || noop
-  var mapStream = opts.mapStream || echo
-  var own = opts.chown !== false && !win32 && processGetuid() === 0
-  var extract = opts.extract || tar.extract()
-  var stack = []
-  var now = new Date()
-  var umask = typeof opts.umask === 'number' ? ~opts.umask : ~processUmask()
-  var dmode = typeof opts.dmode === 'number' ? opts.dmode : 0
-  var fmode = typeof opts.fmode === 'number' ? opts.fmode : 0
-  var strict = opts.strict !== false
+  cwd = path.resolve(cwd)
+
+  const xfs = opts.fs || fs
+  const ignore = opts.ignore || opts.filter || noop
+  const mapStream = opts.mapStream || echo
+  const own = opts.chown !== false && !win32 && processGetuid() === 0
+  const extract = opts.extract || tar.extract()
+  const stack = []
+  const now = new Date()
+  const umask = typeof opts.umask === 'number' ? ~opts.umask : ~processUmask()
+  const strict = opts.strict !== false
+  const validateSymLinks = opts.validateSymlinks !== false
+
+  let map = opts.map || noop
+  let dmode = typeof opts.dmode === 'number' ? opts.dmode : 0
+  let fmode = typeof opts.fmode === 'number' ? opts.fmode : 0
 
   if (opts.strip) map = strip(map, opts.strip)
 
@@ -66402,139 +64148,51 @@ exports.extract = function (cwd, opts) {
     fmode |= parseInt(222, 8)
   }
 
-  var utimesParent = function (name, cb) { // we just set the mtime on the parent dir again everytime we write an entry
-    var top
-    while ((top = head(stack)) && name.slice(0, top[0].length) !== top[0]) stack.pop()
-    if (!top) return cb()
-    xfs.utimes(top[0], now, top[1], cb)
-  }
+  extract.on('entry', onentry)
 
-  var utimes = function (name, header, cb) {
-    if (opts.utimes === false) return cb()
+  if (opts.finish) extract.on('finish', opts.finish)
 
-    if (header.type === 'directory') return xfs.utimes(name, now, header.mtime, cb)
-    if (header.type === 'symlink') return utimesParent(name, cb) // TODO: how to set mtime on link?
+  return extract
 
-    xfs.utimes(name, now, header.mtime, function (err) {
-      if (err) return cb(err)
-      utimesParent(name, cb)
-    })
-  }
-
-  var chperm = function (name, header, cb) {
-    var link = header.type === 'symlink'
-
-    /* eslint-disable node/no-deprecated-api */
-    var chmod = link ? xfs.lchmod : xfs.chmod
-    var chown = link ? xfs.lchown : xfs.chown
-    /* eslint-enable node/no-deprecated-api */
-
-    if (!chmod) return cb()
-
-    var mode = (header.mode | (header.type === 'directory' ? dmode : fmode)) & umask & parseInt(777, 8) // never extract setuid/setgid/sticky bits
-
-    if (chown && own) chown.call(xfs, name, header.uid, header.gid, onchown)
-    else onchown(null)
-
-    function onchown (err) {
-      if (err) return cb(err)
-      if (!chmod) return cb()
-      chmod.call(xfs, name, mode, cb)
-    }
-  }
-
-  extract.on('entry', function (header, stream, next) {
+  function onentry (header, stream, next) {
     header = map(header) || header
     header.name = normalize(header.name)
-    var name = path.join(cwd, path.join('/', header.name))
+
+    const name = path.join(cwd, path.join('/', header.name))
 
     if (ignore(name, header)) {
       stream.resume()
       return next()
     }
 
-    var stat = function (err) {
-      if (err) return next(err)
-      if (path.join(name, '.') === path.join(cwd, '.')) return next() // do not touch the extraction root itself
-      utimes(name, header, function (err) {
-        if (err) return next(err)
-        if (win32) return next()
-        chperm(name, header, next)
-      })
+    if (!validPath(header.name, DOTDOT_NONE)) {
+      return next(new Error(JSON.stringify(header.name) + ' is not a valid path'))
     }
 
-    var onsymlink = function () {
-      if (win32) return next() // skip symlinks on win for now before it can be tested
-      xfs.unlink(name, function () {
-        var dst = path.resolve(path.dirname(name), header.linkname)
-        if (!inCwd(dst, cwd)) return next(new Error(name + ' is not a valid symlink'))
+    const isRoot = path.join(name, '.') === path.join(cwd, '.')
 
-        validateNotSymlink(xfs, dst, path.resolve(cwd), function (err, valid) {
-          if (err) return next(err)
-          if (!valid) return next(new Error(name + ' is not a valid symlink'))
-          xfs.symlink(header.linkname, name, stat)
-        })
-      })
+    if (isRoot && opts.strip && header.type !== 'directory') { // the entry was stripped away
+      stream.resume()
+      return next()
     }
 
-    var onlink = function () {
-      if (win32) return next() // skip links on win for now before it can be tested
-      xfs.unlink(name, function () {
-        var srcpath = path.join(cwd, path.join('/', header.linkname))
-
-        xfs.realpath(srcpath, function (err, dst) {
-          if (err || !inCwd(dst, cwd)) return next(new Error(name + ' is not a valid hardlink'))
-
-          xfs.link(dst, name, function (err) {
-            if (err && err.code === 'EPERM' && opts.hardlinkAsFilesFallback) {
-              stream = xfs.createReadStream(srcpath)
-              return onfile()
-            }
-
-            stat(err)
-          })
-        })
-      })
-    }
-
-    var onfile = function () {
-      xfs.lstat(name, function (err, st) {
-        if (!err && st.isSymbolicLink()) return xfs.unlink(name, onwrite) // never write through an existing symlink
-        onwrite()
-      })
-
-      function onwrite (err) {
-        if (err) return next(err)
-
-        var ws = xfs.createWriteStream(name)
-        var rs = mapStream(stream, header)
-
-        ws.on('error', function (err) { // always forward errors on destroy
-          rs.destroy(err)
-        })
-
-        pump(rs, ws, function (err) {
-          if (err) return next(err)
-          ws.on('close', stat)
-        })
-      }
-    }
-
-    if (header.type === 'directory') {
-      stack.push([name, header.mtime])
-      return mkdirfix(name, {
-        fs: xfs, own: own, uid: header.uid, gid: header.gid
-      }, stat)
-    }
-
-    var dir = path.dirname(name)
+    const dir = isRoot ? cwd : path.dirname(name)
 
     validate(xfs, dir, path.join(cwd, '.'), function (err, valid) {
       if (err) return next(err)
       if (!valid) return next(new Error(dir + ' is not a valid path'))
 
+      if (header.type === 'directory') return ondirectory()
+
       mkdirfix(dir, {
-        fs: xfs, own: own, uid: header.uid, gid: header.gid
+        fs: xfs,
+        own,
+        uid: header.uid,
+        gid: header.gid,
+        // normally, the folders with rights and owner should be part of the TAR file
+        // if this is not the case, create folder for same user as file and with
+        // standard permissions of 0o755 (rwxr-xr-x)
+        mode: 0o755
       }, function (err) {
         if (err) return next(err)
 
@@ -66550,20 +64208,181 @@ exports.extract = function (cwd, opts) {
         next()
       })
     })
-  })
 
-  if (opts.finish) extract.on('finish', opts.finish)
+    function ondirectory () {
+      if (isRoot) return onmkdir(null)
 
-  return extract
-}
+      xfs.lstat(name, function (err, st) {
+        if (!err && st.isSymbolicLink()) return xfs.unlink(name, onmkdir) // never mkdir/chmod through an existing symlink
+        onmkdir(null)
+      })
 
-function validate (fs, name, root, cb) {
-  if (name === root) return cb(null, true)
-  fs.lstat(name, function (err, st) {
-    if (err && err.code !== 'ENOENT') return cb(err)
-    if (err || st.isDirectory()) return validate(fs, path.join(name, '..'), root, cb)
-    cb(null, false)
-  })
+      function onmkdir (err) {
+        if (err) return next(err)
+
+        stack.push([name, header.mtime])
+        mkdirfix(name, {
+          fs: xfs,
+          own,
+          uid: header.uid,
+          gid: header.gid,
+          mode: header.mode
+        }, stat)
+      }
+    }
+
+    function stat (err) {
+      if (err) return next(err)
+      if (isRoot) return next() // do not touch the extraction root itself
+      utimes(name, header, function (err) {
+        if (err) return next(err)
+        if (win32) return next()
+        chperm(name, header, next)
+      })
+    }
+
+    function onsymlink () {
+      if (win32) return next() // skip symlinks on win for now before it can be tested
+
+      // the os resolves '..' against the real parent, not the lexical one, so 'a/../b' escapes if a is (or later becomes) a symlink
+      if (!validPath(header.linkname, (validateSymLinks || opts.strip) ? DOTDOT_LEADING : DOTDOT_ANY)) return next(new Error(name + ' is not a valid symlink'))
+
+      const dst = path.resolve(path.dirname(name), header.linkname)
+      // strip shifts the resolution anchor, so a relative linkname may now escape - reject regardless of validateSymlinks
+      if (!inCwd(dst) && (validateSymLinks || opts.strip)) return next(new Error(name + ' is not a valid symlink'))
+
+      validateNotSymlink(xfs, dst, path.join(cwd, '.'), function (err, valid) {
+        if (err) return next(err)
+        if (!valid && validateSymLinks) return next(new Error(name + ' is not a valid symlink'))
+
+        xfs.unlink(name, function () {
+          xfs.symlink(header.linkname, name, stat)
+        })
+      })
+    }
+
+    function onlink () {
+      if (win32) return next() // skip links on win for now before it can be tested
+
+      if (!validPath(header.linkname, DOTDOT_NONE)) return next(new Error(name + ' is not a valid hardlink'))
+
+      const link = path.join(cwd, path.join('/', header.linkname))
+
+      xfs.realpath(cwd, function (err, root) { // cwd itself might be behind a symlink
+        if (err) return next(err)
+
+        xfs.realpath(link, function (err, dst) {
+          if (err || !inside(root, dst)) return next(new Error(name + ' is not a valid hardlink'))
+
+          xfs.unlink(name, function () {
+            xfs.link(dst, name, function (err) {
+              if (err && err.code === 'EPERM' && opts.hardlinkAsFilesFallback) {
+                stream = xfs.createReadStream(dst)
+                return onfile()
+              }
+
+              stat(err)
+            })
+          })
+        })
+      })
+    }
+
+    function inCwd (dst) {
+      return dst === cwd || dst.startsWith(cwd + path.sep)
+    }
+
+    function onfile () {
+      xfs.lstat(name, function (err, st) {
+        if (!err && st.isSymbolicLink()) return xfs.unlink(name, onwrite) // never write through an existing symlink
+        onwrite()
+      })
+
+      function onwrite (err) {
+        if (err) return next(err)
+
+        const ws = xfs.createWriteStream(name)
+        const rs = mapStream(stream, header)
+
+        ws.on('error', function (err) { // always forward errors on destroy
+          rs.destroy(err)
+        })
+
+        pump(rs, ws, function (err) {
+          if (err) return next(err)
+          ws.on('close', stat)
+        })
+      }
+    }
+  }
+
+  function utimesParent (name, cb) { // we just set the mtime on the parent dir again everytime we write an entry
+    let top
+    while ((top = head(stack)) && name.slice(0, top[0].length) !== top[0]) stack.pop()
+    if (!top) return cb()
+    xfs.utimes(top[0], now, top[1], cb)
+  }
+
+  function utimes (name, header, cb) {
+    if (opts.utimes === false) return cb()
+
+    if (header.type === 'directory') return xfs.utimes(name, now, header.mtime, cb)
+    if (header.type === 'symlink') return utimesParent(name, cb) // TODO: how to set mtime on link?
+
+    xfs.utimes(name, now, header.mtime, function (err) {
+      if (err) return cb(err)
+      utimesParent(name, cb)
+    })
+  }
+
+  function chperm (name, header, cb) {
+    const link = header.type === 'symlink'
+
+    /* eslint-disable n/no-deprecated-api */
+    const chmod = link ? xfs.lchmod : xfs.chmod
+    const chown = link ? xfs.lchown : xfs.chown
+    /* eslint-enable n/no-deprecated-api */
+
+    const mode = (header.mode | (header.type === 'directory' ? dmode : fmode)) & umask & 0o777 // never extract setuid/setgid/sticky bits
+
+    if (chown && own) {
+      if (!validId(header.uid) || !validId(header.gid)) return cb(new Error(name + ' has an invalid owner'))
+      chown.call(xfs, name, header.uid, header.gid, onchown)
+    } else {
+      onchown(null)
+    }
+
+    function onchown (err) {
+      if (err) return cb(err)
+      if (!chmod) return cb()
+      chmod.call(xfs, name, mode, cb)
+    }
+  }
+
+  function mkdirfix (name, opts, cb) {
+    // when mkdir is called on an existing directory, the permissions
+    // will be overwritten (?), to avoid this we check for its existance first
+    xfs.stat(name, function (err) {
+      if (!err) return cb(null)
+      if (err.code !== 'ENOENT') return cb(err)
+      xfs.mkdir(name, { mode: opts.mode & 0o7777, recursive: true }, function (err, made) {
+        if (err) return cb(err)
+
+        const header = { type: 'directory', mode: opts.mode, uid: opts.uid, gid: opts.gid }
+
+        chpermNext(name)
+
+        function chpermNext (dir) { // from name and up to the first directory that was made, staying below the root
+          chperm(dir, header, function (err) {
+            if (err) return cb(err)
+            const parent = path.dirname(dir)
+            if (typeof made !== 'string' || dir.length <= made.length || parent.length <= cwd.length) return cb(null)
+            chpermNext(parent)
+          })
+        }
+      })
+    })
+  }
 }
 
 function validateNotSymlink (fs, name, root, cb) {
@@ -66577,19 +64396,117 @@ function validateNotSymlink (fs, name, root, cb) {
   })
 }
 
-function mkdirfix (name, opts, cb) {
-  mkdirp(name, { fs: opts.fs }, function (err, made) {
-    if (!err && made && opts.own) {
-      chownr(made, opts.uid, opts.gid, cb)
-    } else {
-      cb(err)
+function validId (id) { // -1 means unchanged
+  return Number.isInteger(id) && id >= -1 && id <= 0xffffffff
+}
+
+function validPath (name, dotdot) {
+  if (typeof name !== 'string' || name.indexOf('\0') !== -1) return false
+  if (dotdot === DOTDOT_ANY) return true
+
+  let seen = false
+
+  for (const part of name.split(/[/\\]/)) {
+    if (part === '..') {
+      if (seen || dotdot !== DOTDOT_LEADING) return false
+    } else if (part !== '' && part !== '.') {
+      seen = true
     }
+  }
+
+  return true
+}
+
+function validate (fs, name, root, cb) {
+  if (name === root) return cb(null, true)
+
+  fs.lstat(name, function (err, st) {
+    if (err && err.code !== 'ENOENT' && err.code !== 'EPERM') return cb(err)
+    if (err || st.isDirectory()) return validate(fs, path.join(name, '..'), root, cb)
+    cb(null, false)
   })
 }
 
-function inCwd (dst, cwd) {
-  cwd = path.resolve(cwd)
-  return cwd === dst || dst.startsWith(cwd + path.sep)
+function inside (root, name) {
+  return name === root || name.startsWith(root + path.sep)
+}
+
+function noop () {}
+
+function echo (name) {
+  return name
+}
+
+function normalize (name) {
+  return win32 ? name.replace(/\\/g, '/').replace(/[:?<>|]/g, '_') : name
+}
+
+function statAll (fs, stat, cwd, ignore, entries, sort) {
+  if (!entries) entries = ['.']
+  const queue = entries.slice(0)
+  const root = path.resolve(cwd)
+
+  return function loop (callback) {
+    if (!queue.length) return callback(null)
+
+    const next = queue.shift()
+    const nextAbs = path.join(cwd, next)
+
+    if (!inside(root, path.resolve(cwd, next))) return callback(new Error(next + ' is not a valid path')) // do not pack outside cwd
+
+    stat.call(fs, nextAbs, function (err, stat) {
+      // ignore errors if the files were deleted while buffering
+      if (err) return callback(entries.indexOf(next) === -1 && err.code === 'ENOENT' ? null : err)
+
+      if (!stat.isDirectory()) return callback(null, next, stat)
+
+      fs.readdir(nextAbs, function (err, files) {
+        if (err) return callback(err)
+
+        if (sort) files.sort()
+
+        for (let i = 0; i < files.length; i++) {
+          if (!ignore(path.join(cwd, next, files[i]))) queue.push(path.join(next, files[i]))
+        }
+
+        callback(null, next, stat)
+      })
+    })
+  }
+}
+
+function strip (map, level) {
+  return function (header) {
+    header.name = header.name.split('/').slice(level).join('/')
+
+    const linkname = header.linkname
+    if (linkname && (header.type === 'link' || path.isAbsolute(linkname))) {
+      header.linkname = linkname.split('/').slice(level).join('/')
+    }
+
+    return map(header)
+  }
+}
+
+
+/***/ }),
+
+/***/ 8989:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const constants = { // just for envs without fs
+  S_IFMT: 61440,
+  S_IFDIR: 16384,
+  S_IFCHR: 8192,
+  S_IFBLK: 24576,
+  S_IFIFO: 4096,
+  S_IFLNK: 40960
+}
+
+try {
+  module.exports = (__nccwpck_require__(9896).constants) || constants
+} catch {
+  module.exports = constants
 }
 
 
@@ -66598,284 +64515,613 @@ function inCwd (dst, cwd) {
 /***/ 4065:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-var util = __nccwpck_require__(9023)
-var bl = __nccwpck_require__(536)
-var headers = __nccwpck_require__(666)
+const { Writable, Readable, getStreamError } = __nccwpck_require__(5350)
+const FIFO = __nccwpck_require__(9785)
+const b4a = __nccwpck_require__(7255)
+const headers = __nccwpck_require__(666)
 
-var Writable = (__nccwpck_require__(8509).Writable)
-var PassThrough = (__nccwpck_require__(8509).PassThrough)
+const EMPTY = b4a.alloc(0)
+const MAX_HEADER_SIZE = 4 * 1024 * 1024 // arbitrary big number
 
-var noop = function () {}
+class BufferList {
+  constructor () {
+    this.buffered = 0
+    this.shifted = 0
+    this.queue = new FIFO()
 
-var overflow = function (size) {
+    this._offset = 0
+  }
+
+  push (buffer) {
+    this.buffered += buffer.byteLength
+    this.queue.push(buffer)
+  }
+
+  shiftFirst (size) {
+    return this.buffered === 0 ? null : this._next(size)
+  }
+
+  shift (size) {
+    if (size > this.buffered) return null
+    if (size === 0) return EMPTY
+
+    let chunk = this._next(size)
+
+    if (size === chunk.byteLength) return chunk // likely case
+
+    const chunks = [chunk]
+
+    while ((size -= chunk.byteLength) > 0) {
+      chunk = this._next(size)
+      chunks.push(chunk)
+    }
+
+    return b4a.concat(chunks)
+  }
+
+  _next (size) {
+    const buf = this.queue.peek()
+    const rem = buf.byteLength - this._offset
+
+    if (size >= rem) {
+      const sub = this._offset ? buf.subarray(this._offset, buf.byteLength) : buf
+      this.queue.shift()
+      this._offset = 0
+      this.buffered -= rem
+      this.shifted += rem
+      return sub
+    }
+
+    this.buffered -= size
+    this.shifted += size
+
+    return buf.subarray(this._offset, (this._offset += size))
+  }
+}
+
+class Source extends Readable {
+  constructor (self, header, offset) {
+    super()
+
+    this.header = header
+    this.offset = offset
+
+    this._parent = self
+
+    // errors are always forwarded to the parent, so the entry itself should never throw an unhandled one
+    this.on('error', noop)
+  }
+
+  _read (cb) {
+    if (this.header.size === 0) {
+      this.push(null)
+    }
+    if (this._parent._stream === this) {
+      this._parent._update()
+    }
+    cb(null)
+  }
+
+  _predestroy () {
+    this._parent.destroy(getStreamError(this))
+  }
+
+  _detach () {
+    if (this._parent._stream === this) {
+      this._parent._stream = null
+      this._parent._missing = overflow(this.header.size)
+      this._parent._update()
+    }
+  }
+
+  _destroy (cb) {
+    this._detach()
+    cb(null)
+  }
+}
+
+class Extract extends Writable {
+  constructor (opts) {
+    super(opts)
+
+    if (!opts) opts = {}
+
+    this._buffer = new BufferList()
+    this._offset = 0
+    this._header = null
+    this._stream = null
+    this._missing = 0
+    this._longHeader = false
+    this._callback = noop
+    this._locked = false
+    this._updating = false
+    this._finished = false
+    this._pax = null
+    this._paxGlobal = null
+    this._gnuLongPath = null
+    this._gnuLongLinkPath = null
+    this._filenameEncoding = opts.filenameEncoding || 'utf-8'
+    this._allowUnknownFormat = !!opts.allowUnknownFormat
+    this._unlockBound = this._unlock.bind(this)
+  }
+
+  _unlock (err) {
+    this._locked = false
+
+    if (err) {
+      this.destroy(err)
+      this._continueWrite(err)
+      return
+    }
+
+    this._update()
+  }
+
+  _consumeHeader () {
+    if (this._locked) return false
+
+    this._offset = this._buffer.shifted
+
+    try {
+      this._header = headers.decode(this._buffer.shift(512), this._filenameEncoding, this._allowUnknownFormat)
+    } catch (err) {
+      this._continueWrite(err)
+      return false
+    }
+
+    if (!this._header) return true
+
+    this._header.byteOffset = this._buffer.shifted
+
+    switch (this._header.type) {
+      case 'gnu-long-path':
+      case 'gnu-long-link-path':
+      case 'pax-global-header':
+      case 'pax-header':
+        this._longHeader = true
+        this._missing = this._header.size
+        if (this._missing > MAX_HEADER_SIZE) {
+          this._continueWrite(new Error('Header exceeds max size'))
+          return false
+        }
+        return true
+    }
+
+    this._locked = true
+    this._applyLongHeaders()
+
+    if (!(this._header.size >= 0)) {
+      this._continueWrite(new Error('Invalid header'))
+      return false
+    }
+
+    if (this._header.size === 0 || this._header.type === 'directory') {
+      this.emit('entry', this._header, this._createStream(), this._unlockBound)
+      return true
+    }
+
+    this._stream = this._createStream()
+    this._missing = this._header.size
+
+    this.emit('entry', this._header, this._stream, this._unlockBound)
+    return true
+  }
+
+  _applyLongHeaders () {
+    if (this._gnuLongPath) {
+      this._header.name = this._gnuLongPath
+      this._gnuLongPath = null
+    }
+
+    if (this._gnuLongLinkPath) {
+      this._header.linkname = this._gnuLongLinkPath
+      this._gnuLongLinkPath = null
+    }
+
+    if (this._pax) {
+      if (this._pax.path) this._header.name = this._pax.path
+      if (this._pax.linkpath) this._header.linkname = this._pax.linkpath
+      if (this._pax.size) this._header.size = parseInt(this._pax.size, 10)
+      this._header.pax = this._pax
+      this._pax = null
+    }
+  }
+
+  _decodeLongHeader (buf) {
+    switch (this._header.type) {
+      case 'gnu-long-path':
+        this._gnuLongPath = headers.decodeLongPath(buf, this._filenameEncoding)
+        break
+      case 'gnu-long-link-path':
+        this._gnuLongLinkPath = headers.decodeLongPath(buf, this._filenameEncoding)
+        break
+      case 'pax-global-header':
+        this._paxGlobal = validatePax(headers.decodePax(buf))
+        break
+      case 'pax-header':
+        this._pax = this._paxGlobal === null
+          ? validatePax(headers.decodePax(buf))
+          : Object.assign({}, this._paxGlobal, validatePax(headers.decodePax(buf)))
+        break
+    }
+  }
+
+  _consumeLongHeader () {
+    this._longHeader = false
+    this._missing = overflow(this._header.size)
+
+    const buf = this._buffer.shift(this._header.size)
+
+    try {
+      this._decodeLongHeader(buf)
+    } catch (err) {
+      this._continueWrite(err)
+      return false
+    }
+
+    return true
+  }
+
+  _consumeStream () {
+    const buf = this._buffer.shiftFirst(this._missing)
+    if (buf === null) return false
+
+    this._missing -= buf.byteLength
+    const drained = this._stream.push(buf)
+
+    if (this._missing === 0) {
+      this._stream.push(null)
+      if (drained) this._stream._detach()
+      return drained && this._locked === false
+    }
+
+    return drained
+  }
+
+  _createStream () {
+    return new Source(this, this._header, this._offset)
+  }
+
+  _update () {
+    if (this._updating) return // the running update picks up any state changes
+    this._updating = true
+    const done = this._consume()
+    this._updating = false
+    if (done) this._continueWrite(null)
+  }
+
+  _consume () {
+    while (this._buffer.buffered > 0 && !this.destroying) {
+      if (this._missing > 0) {
+        if (this._stream !== null) {
+          if (this._consumeStream() === false) return false
+          continue
+        }
+
+        if (this._longHeader === true) {
+          if (this._missing > this._buffer.buffered) break
+          if (this._consumeLongHeader() === false) return false
+          continue
+        }
+
+        const ignore = this._buffer.shiftFirst(this._missing)
+        if (ignore !== null) this._missing -= ignore.byteLength
+        continue
+      }
+
+      if (this._buffer.buffered < 512) break
+      if (this._stream !== null || this._consumeHeader() === false) return false
+    }
+
+    return true
+  }
+
+  _continueWrite (err) {
+    const cb = this._callback
+    this._callback = noop
+    cb(err)
+  }
+
+  _write (data, cb) {
+    this._callback = cb
+    this._buffer.push(data)
+    this._update()
+  }
+
+  _final (cb) {
+    this._finished = this._missing === 0 && this._buffer.buffered === 0
+    cb(this._finished ? null : new Error('Unexpected end of data'))
+  }
+
+  _predestroy () {
+    this._continueWrite(null)
+  }
+
+  _destroy (cb) {
+    if (this._stream) this._stream.destroy(getStreamError(this))
+    cb(null)
+  }
+
+  [Symbol.asyncIterator] () {
+    let error = null
+
+    let promiseResolve = null
+    let promiseReject = null
+
+    let entryStream = null
+    let entryCallback = null
+
+    const extract = this
+
+    this.on('entry', onentry)
+    this.on('error', (err) => { error = err })
+    this.on('close', onclose)
+
+    return {
+      [Symbol.asyncIterator] () {
+        return this
+      },
+      next () {
+        return new Promise(onnext)
+      },
+      return () {
+        return destroy(null)
+      },
+      throw (err) {
+        return destroy(err)
+      }
+    }
+
+    function consumeCallback (err) {
+      if (!entryCallback) return
+      const cb = entryCallback
+      entryCallback = null
+      cb(err)
+    }
+
+    function onnext (resolve, reject) {
+      if (error) {
+        return reject(error)
+      }
+
+      if (entryStream) {
+        resolve({ value: entryStream, done: false })
+        entryStream = null
+        return
+      }
+
+      promiseResolve = resolve
+      promiseReject = reject
+
+      consumeCallback(null)
+
+      if (extract._finished && promiseResolve) {
+        promiseResolve({ value: undefined, done: true })
+        promiseResolve = promiseReject = null
+      }
+    }
+
+    function onentry (header, stream, callback) {
+      entryCallback = callback
+      stream.on('error', noop) // no way around this due to tick sillyness
+
+      if (promiseResolve) {
+        promiseResolve({ value: stream, done: false })
+        promiseResolve = promiseReject = null
+      } else {
+        entryStream = stream
+      }
+    }
+
+    function onclose () {
+      consumeCallback(error)
+      if (!promiseResolve) return
+      if (error) promiseReject(error)
+      else promiseResolve({ value: undefined, done: true })
+      promiseResolve = promiseReject = null
+    }
+
+    function destroy (err) {
+      extract.destroy(err)
+      consumeCallback(err)
+      return new Promise((resolve, reject) => {
+        if (extract.destroyed) return resolve({ value: undefined, done: true })
+        extract.once('close', function () {
+          if (err) reject(err)
+          else resolve({ value: undefined, done: true })
+        })
+      })
+    }
+  }
+}
+
+module.exports = function extract (opts) {
+  return new Extract(opts)
+}
+
+function noop () {}
+
+function validatePax (pax) {
+  if (hasNull(pax.path) || hasNull(pax.linkpath)) throw new Error('Invalid tar header: pax path contains a null byte.')
+  return pax
+}
+
+function hasNull (str) {
+  return typeof str === 'string' && str.indexOf('\0') !== -1
+}
+
+function overflow (size) {
   size &= 511
   return size && 512 - size
 }
-
-var emptyStream = function (self, offset) {
-  var s = new Source(self, offset)
-  s.end()
-  return s
-}
-
-var mixinPax = function (header, pax) {
-  if (pax.path) header.name = pax.path
-  if (pax.linkpath) header.linkname = pax.linkpath
-  if (pax.size) header.size = parseInt(pax.size, 10)
-  header.pax = pax
-  return header
-}
-
-var Source = function (self, offset) {
-  this._parent = self
-  this.offset = offset
-  PassThrough.call(this, { autoDestroy: false })
-}
-
-util.inherits(Source, PassThrough)
-
-Source.prototype.destroy = function (err) {
-  this._parent.destroy(err)
-}
-
-var Extract = function (opts) {
-  if (!(this instanceof Extract)) return new Extract(opts)
-  Writable.call(this, opts)
-
-  opts = opts || {}
-
-  this._offset = 0
-  this._buffer = bl()
-  this._missing = 0
-  this._partial = false
-  this._onparse = noop
-  this._header = null
-  this._stream = null
-  this._overflow = null
-  this._cb = null
-  this._locked = false
-  this._destroyed = false
-  this._pax = null
-  this._paxGlobal = null
-  this._gnuLongPath = null
-  this._gnuLongLinkPath = null
-
-  var self = this
-  var b = self._buffer
-
-  var oncontinue = function () {
-    self._continue()
-  }
-
-  var onunlock = function (err) {
-    self._locked = false
-    if (err) return self.destroy(err)
-    if (!self._stream) oncontinue()
-  }
-
-  var onstreamend = function () {
-    self._stream = null
-    var drain = overflow(self._header.size)
-    if (drain) self._parse(drain, ondrain)
-    else self._parse(512, onheader)
-    if (!self._locked) oncontinue()
-  }
-
-  var ondrain = function () {
-    self._buffer.consume(overflow(self._header.size))
-    self._parse(512, onheader)
-    oncontinue()
-  }
-
-  var onpaxglobalheader = function () {
-    var size = self._header.size
-    self._paxGlobal = headers.decodePax(b.slice(0, size))
-    b.consume(size)
-    onstreamend()
-  }
-
-  var onpaxheader = function () {
-    var size = self._header.size
-    self._pax = headers.decodePax(b.slice(0, size))
-    if (self._paxGlobal) self._pax = Object.assign({}, self._paxGlobal, self._pax)
-    b.consume(size)
-    onstreamend()
-  }
-
-  var ongnulongpath = function () {
-    var size = self._header.size
-    this._gnuLongPath = headers.decodeLongPath(b.slice(0, size), opts.filenameEncoding)
-    b.consume(size)
-    onstreamend()
-  }
-
-  var ongnulonglinkpath = function () {
-    var size = self._header.size
-    this._gnuLongLinkPath = headers.decodeLongPath(b.slice(0, size), opts.filenameEncoding)
-    b.consume(size)
-    onstreamend()
-  }
-
-  var onheader = function () {
-    var offset = self._offset
-    var header
-    try {
-      header = self._header = headers.decode(b.slice(0, 512), opts.filenameEncoding, opts.allowUnknownFormat)
-    } catch (err) {
-      self.emit('error', err)
-    }
-    b.consume(512)
-
-    if (!header) {
-      self._parse(512, onheader)
-      oncontinue()
-      return
-    }
-    if (header.type === 'gnu-long-path') {
-      self._parse(header.size, ongnulongpath)
-      oncontinue()
-      return
-    }
-    if (header.type === 'gnu-long-link-path') {
-      self._parse(header.size, ongnulonglinkpath)
-      oncontinue()
-      return
-    }
-    if (header.type === 'pax-global-header') {
-      self._parse(header.size, onpaxglobalheader)
-      oncontinue()
-      return
-    }
-    if (header.type === 'pax-header') {
-      self._parse(header.size, onpaxheader)
-      oncontinue()
-      return
-    }
-
-    if (self._gnuLongPath) {
-      header.name = self._gnuLongPath
-      self._gnuLongPath = null
-    }
-
-    if (self._gnuLongLinkPath) {
-      header.linkname = self._gnuLongLinkPath
-      self._gnuLongLinkPath = null
-    }
-
-    if (self._pax) {
-      self._header = header = mixinPax(header, self._pax)
-      self._pax = null
-    }
-
-    self._locked = true
-
-    if (!header.size || header.type === 'directory') {
-      self._parse(512, onheader)
-      self.emit('entry', header, emptyStream(self, offset), onunlock)
-      return
-    }
-
-    self._stream = new Source(self, offset)
-
-    self.emit('entry', header, self._stream, onunlock)
-    self._parse(header.size, onstreamend)
-    oncontinue()
-  }
-
-  this._onheader = onheader
-  this._parse(512, onheader)
-}
-
-util.inherits(Extract, Writable)
-
-Extract.prototype.destroy = function (err) {
-  if (this._destroyed) return
-  this._destroyed = true
-
-  if (err) this.emit('error', err)
-  this.emit('close')
-  if (this._stream) this._stream.emit('close')
-}
-
-Extract.prototype._parse = function (size, onparse) {
-  if (this._destroyed) return
-  this._offset += size
-  this._missing = size
-  if (onparse === this._onheader) this._partial = false
-  this._onparse = onparse
-}
-
-Extract.prototype._continue = function () {
-  if (this._destroyed) return
-  var cb = this._cb
-  this._cb = noop
-  if (this._overflow) this._write(this._overflow, undefined, cb)
-  else cb()
-}
-
-Extract.prototype._write = function (data, enc, cb) {
-  if (this._destroyed) return
-
-  var s = this._stream
-  var b = this._buffer
-  var missing = this._missing
-  if (data.length) this._partial = true
-
-  // we do not reach end-of-chunk now. just forward it
-
-  if (data.length < missing) {
-    this._missing -= data.length
-    this._overflow = null
-    if (s) return s.write(data, cb)
-    b.append(data)
-    return cb()
-  }
-
-  // end-of-chunk. the parser should call cb.
-
-  this._cb = cb
-  this._missing = 0
-
-  var overflow = null
-  if (data.length > missing) {
-    overflow = data.slice(missing)
-    data = data.slice(0, missing)
-  }
-
-  if (s) s.end(data)
-  else b.append(data)
-
-  this._overflow = overflow
-  this._onparse()
-}
-
-Extract.prototype._final = function (cb) {
-  if (this._partial) return this.destroy(new Error('Unexpected end of data'))
-  cb()
-}
-
-module.exports = Extract
 
 
 /***/ }),
 
 /***/ 666:
-/***/ ((__unused_webpack_module, exports) => {
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-var alloc = Buffer.alloc
+const b4a = __nccwpck_require__(7255)
 
-var ZEROS = '0000000000000000000'
-var SEVENS = '7777777777777777777'
-var ZERO_OFFSET = '0'.charCodeAt(0)
-var USTAR_MAGIC = Buffer.from('ustar\x00', 'binary')
-var USTAR_VER = Buffer.from('00', 'binary')
-var GNU_MAGIC = Buffer.from('ustar\x20', 'binary')
-var GNU_VER = Buffer.from('\x20\x00', 'binary')
-var MASK = parseInt('7777', 8)
-var MAGIC_OFFSET = 257
-var VERSION_OFFSET = 263
+const ZEROS = '0000000000000000000'
+const SEVENS = '7777777777777777777'
+const ZERO_OFFSET = '0'.charCodeAt(0)
+const USTAR_MAGIC = b4a.from([0x75, 0x73, 0x74, 0x61, 0x72, 0x00]) // ustar\x00
+const USTAR_VER = b4a.from([ZERO_OFFSET, ZERO_OFFSET])
+const GNU_MAGIC = b4a.from([0x75, 0x73, 0x74, 0x61, 0x72, 0x20]) // ustar\x20
+const GNU_VER = b4a.from([0x20, 0x00])
+const MASK = 0o7777
+const MAGIC_OFFSET = 257
+const VERSION_OFFSET = 263
 
-var clamp = function (index, len, defaultValue) {
+exports.decodeLongPath = function decodeLongPath (buf, encoding) {
+  return decodeStr(buf, 0, buf.length, encoding)
+}
+
+exports.encodePax = function encodePax (opts) { // TODO: encode more stuff in pax
+  let result = ''
+  if (opts.name) result += addLength(' path=' + opts.name + '\n')
+  if (opts.linkname) result += addLength(' linkpath=' + opts.linkname + '\n')
+  const pax = opts.pax
+  if (pax) {
+    for (const key in pax) {
+      result += addLength(' ' + key + '=' + pax[key] + '\n')
+    }
+  }
+  return b4a.from(result)
+}
+
+exports.decodePax = function decodePax (buf) {
+  const result = {}
+
+  while (buf.length) {
+    let i = 0
+    while (i < buf.length && buf[i] !== 32) i++
+    const len = parseInt(b4a.toString(buf.subarray(0, i)), 10)
+    if (!len) return result
+
+    const b = b4a.toString(buf.subarray(i + 1, len - 1))
+    const keyIndex = b.indexOf('=')
+    if (keyIndex === -1) return result
+    result[b.slice(0, keyIndex)] = b.slice(keyIndex + 1)
+
+    buf = buf.subarray(len)
+  }
+
+  return result
+}
+
+exports.encode = function encode (opts) {
+  const buf = b4a.alloc(512)
+  let name = opts.name
+  let prefix = ''
+
+  if (opts.typeflag === 5 && name[name.length - 1] !== '/') name += '/'
+  if (b4a.byteLength(name) !== name.length) return null // utf-8
+
+  while (b4a.byteLength(name) > 100) {
+    const i = name.indexOf('/')
+    if (i === -1) return null
+    prefix += prefix ? '/' + name.slice(0, i) : name.slice(0, i)
+    name = name.slice(i + 1)
+  }
+
+  if (b4a.byteLength(name) > 100 || b4a.byteLength(prefix) > 155) return null
+  if (opts.linkname && b4a.byteLength(opts.linkname) > 100) return null
+
+  b4a.write(buf, name)
+  b4a.write(buf, encodeOct(opts.mode & MASK, 6), 100)
+  b4a.write(buf, encodeOct(opts.uid, 6), 108)
+  b4a.write(buf, encodeOct(opts.gid, 6), 116)
+  encodeSize(opts.size, buf, 124)
+  encodeSize(Math.floor(opts.mtime.getTime() / 1000) || 0, buf, 136)
+
+  buf[156] = ZERO_OFFSET + toTypeflag(opts.type)
+
+  if (opts.linkname) b4a.write(buf, opts.linkname, 157)
+
+  b4a.copy(USTAR_MAGIC, buf, MAGIC_OFFSET)
+  b4a.copy(USTAR_VER, buf, VERSION_OFFSET)
+  if (opts.uname) b4a.write(buf, opts.uname, 265)
+  if (opts.gname) b4a.write(buf, opts.gname, 297)
+  b4a.write(buf, encodeOct(opts.devmajor || 0, 6), 329)
+  b4a.write(buf, encodeOct(opts.devminor || 0, 6), 337)
+
+  if (prefix) b4a.write(buf, prefix, 345)
+
+  b4a.write(buf, encodeOct(cksum(buf), 6), 148)
+
+  return buf
+}
+
+exports.decode = function decode (buf, filenameEncoding, allowUnknownFormat) {
+  let typeflag = buf[156] === 0 ? 0 : buf[156] - ZERO_OFFSET
+
+  let name = decodeStr(buf, 0, 100, filenameEncoding)
+  const mode = decodeOct(buf, 100, 8)
+  const uid = decodeOct(buf, 108, 8)
+  const gid = decodeOct(buf, 116, 8)
+  const size = decodeOct(buf, 124, 12)
+  const mtime = decodeOct(buf, 136, 12)
+  const type = toType(typeflag)
+  const linkname = buf[157] === 0 ? null : decodeStr(buf, 157, 100, filenameEncoding)
+  const uname = decodeStr(buf, 265, 32)
+  const gname = decodeStr(buf, 297, 32)
+  const devmajor = decodeOct(buf, 329, 8)
+  const devminor = decodeOct(buf, 337, 8)
+
+  const c = cksum(buf)
+
+  // checksum is still initial value if header was null.
+  if (c === 8 * 32) return null
+
+  // valid checksum
+  if (c !== decodeOct(buf, 148, 8)) throw new Error('Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?')
+
+  if (isUSTAR(buf)) {
+    // ustar (posix) format.
+    // prepend prefix, if present.
+    if (buf[345]) name = decodeStr(buf, 345, 155, filenameEncoding) + '/' + name
+  } else if (isGNU(buf)) {
+    // 'gnu'/'oldgnu' format. Similar to ustar, but has support for incremental and
+    // multi-volume tarballs.
+  } else {
+    if (!allowUnknownFormat) {
+      throw new Error('Invalid tar header: unknown format.')
+    }
+  }
+
+  // to support old tar versions that use trailing / to indicate dirs
+  if (typeflag === 0 && name && name[name.length - 1] === '/') typeflag = 5
+
+  return {
+    name,
+    mode,
+    uid,
+    gid,
+    size,
+    byteOffset: 0,
+    mtime: new Date(1000 * mtime),
+    type,
+    linkname,
+    uname,
+    gname,
+    devmajor,
+    devminor,
+    pax: null
+  }
+}
+
+function isUSTAR (buf) {
+  return b4a.equals(USTAR_MAGIC, buf.subarray(MAGIC_OFFSET, MAGIC_OFFSET + 6))
+}
+
+function isGNU (buf) {
+  return b4a.equals(GNU_MAGIC, buf.subarray(MAGIC_OFFSET, MAGIC_OFFSET + 6)) &&
+    b4a.equals(GNU_VER, buf.subarray(VERSION_OFFSET, VERSION_OFFSET + 2))
+}
+
+function clamp (index, len, defaultValue) {
   if (typeof index !== 'number') return defaultValue
   index = ~~index // Coerce to integer.
   if (index >= len) return len
@@ -66885,7 +65131,7 @@ var clamp = function (index, len, defaultValue) {
   return 0
 }
 
-var toType = function (flag) {
+function toType (flag) {
   switch (flag) {
     case 0:
       return 'file'
@@ -66917,7 +65163,7 @@ var toType = function (flag) {
   return null
 }
 
-var toTypeflag = function (flag) {
+function toTypeflag (flag) {
   switch (flag) {
     case 'file':
       return 0
@@ -66942,24 +65188,40 @@ var toTypeflag = function (flag) {
   return 0
 }
 
-var indexOf = function (block, num, offset, end) {
+function indexOf (block, num, offset, end) {
   for (; offset < end; offset++) {
     if (block[offset] === num) return offset
   }
   return end
 }
 
-var cksum = function (block) {
-  var sum = 8 * 32
-  for (var i = 0; i < 148; i++) sum += block[i]
-  for (var j = 156; j < 512; j++) sum += block[j]
+function cksum (block) {
+  let sum = 8 * 32
+  for (let i = 0; i < 148; i++) sum += block[i]
+  for (let j = 156; j < 512; j++) sum += block[j]
   return sum
 }
 
-var encodeOct = function (val, n) {
+function encodeOct (val, n) {
   val = val.toString(8)
   if (val.length > n) return SEVENS.slice(0, n) + ' '
-  else return ZEROS.slice(0, n - val.length) + val + ' '
+  return ZEROS.slice(0, n - val.length) + val + ' '
+}
+
+function encodeSizeBin (num, buf, off) {
+  buf[off] = num < 0 ? 0xff : 0x80
+  for (let i = 11; i > 0; i--) {
+    buf[off + i] = num & 0xff
+    num = Math.floor(num / 0x100)
+  }
+}
+
+function encodeSize (num, buf, off) {
+  if (num < 0 || num.toString(8).length > 11) {
+    encodeSizeBin(num, buf, off)
+  } else {
+    b4a.write(buf, encodeOct(num, 11), off)
+  }
 }
 
 /* Copied from the node-tar repo and modified to meet
@@ -66970,30 +65232,31 @@ var encodeOct = function (val, n) {
 function parse256 (buf) {
   // first byte MUST be either 80 or FF
   // 80 for positive, FF for 2's comp
-  var positive
+  let positive
   if (buf[0] === 0x80) positive = true
   else if (buf[0] === 0xFF) positive = false
   else return null
 
   // build up a base-256 tuple from the least sig to the highest
-  var tuple = []
-  for (var i = buf.length - 1; i > 0; i--) {
-    var byte = buf[i]
+  const tuple = []
+  let i
+  for (i = buf.length - 1; i > 0; i--) {
+    const byte = buf[i]
     if (positive) tuple.push(byte)
     else tuple.push(0xFF - byte)
   }
 
-  var sum = 0
-  var l = tuple.length
+  let sum = 0
+  const l = tuple.length
   for (i = 0; i < l; i++) {
     sum += tuple[i] * Math.pow(256, i)
   }
 
-  return positive ? sum : -1 * sum
+  return positive ? sum : -(sum + 1)
 }
 
-var decodeOct = function (val, offset, length) {
-  val = val.slice(offset, offset + length)
+function decodeOct (val, offset, length) {
+  val = val.subarray(offset, offset + length)
   offset = 0
 
   // If prefixed with 0x80 then parse as a base-256 integer
@@ -67002,160 +65265,23 @@ var decodeOct = function (val, offset, length) {
   } else {
     // Older versions of tar can prefix with spaces
     while (offset < val.length && val[offset] === 32) offset++
-    var end = clamp(indexOf(val, 32, offset, val.length), val.length, val.length)
+    const end = clamp(indexOf(val, 32, offset, val.length), val.length, val.length)
     while (offset < end && val[offset] === 0) offset++
     if (end === offset) return 0
-    return parseInt(val.slice(offset, end).toString(), 8)
+    return parseInt(b4a.toString(val.subarray(offset, end)), 8)
   }
 }
 
-var decodeStr = function (val, offset, length, encoding) {
-  return val.slice(offset, indexOf(val, 0, offset, offset + length)).toString(encoding)
+function decodeStr (val, offset, length, encoding) {
+  return b4a.toString(val.subarray(offset, indexOf(val, 0, offset, offset + length)), encoding)
 }
 
-var addLength = function (str) {
-  var len = Buffer.byteLength(str)
-  var digits = Math.floor(Math.log(len) / Math.log(10)) + 1
+function addLength (str) {
+  const len = b4a.byteLength(str)
+  let digits = Math.floor(Math.log(len) / Math.log(10)) + 1
   if (len + digits >= Math.pow(10, digits)) digits++
 
   return (len + digits) + str
-}
-
-exports.decodeLongPath = function (buf, encoding) {
-  return decodeStr(buf, 0, buf.length, encoding)
-}
-
-exports.encodePax = function (opts) { // TODO: encode more stuff in pax
-  var result = ''
-  if (opts.name) result += addLength(' path=' + opts.name + '\n')
-  if (opts.linkname) result += addLength(' linkpath=' + opts.linkname + '\n')
-  var pax = opts.pax
-  if (pax) {
-    for (var key in pax) {
-      result += addLength(' ' + key + '=' + pax[key] + '\n')
-    }
-  }
-  return Buffer.from(result)
-}
-
-exports.decodePax = function (buf) {
-  var result = {}
-
-  while (buf.length) {
-    var i = 0
-    while (i < buf.length && buf[i] !== 32) i++
-    var len = parseInt(buf.slice(0, i).toString(), 10)
-    if (!len) return result
-
-    var b = buf.slice(i + 1, len - 1).toString()
-    var keyIndex = b.indexOf('=')
-    if (keyIndex === -1) return result
-    result[b.slice(0, keyIndex)] = b.slice(keyIndex + 1)
-
-    buf = buf.slice(len)
-  }
-
-  return result
-}
-
-exports.encode = function (opts) {
-  var buf = alloc(512)
-  var name = opts.name
-  var prefix = ''
-
-  if (opts.typeflag === 5 && name[name.length - 1] !== '/') name += '/'
-  if (Buffer.byteLength(name) !== name.length) return null // utf-8
-
-  while (Buffer.byteLength(name) > 100) {
-    var i = name.indexOf('/')
-    if (i === -1) return null
-    prefix += prefix ? '/' + name.slice(0, i) : name.slice(0, i)
-    name = name.slice(i + 1)
-  }
-
-  if (Buffer.byteLength(name) > 100 || Buffer.byteLength(prefix) > 155) return null
-  if (opts.linkname && Buffer.byteLength(opts.linkname) > 100) return null
-
-  buf.write(name)
-  buf.write(encodeOct(opts.mode & MASK, 6), 100)
-  buf.write(encodeOct(opts.uid, 6), 108)
-  buf.write(encodeOct(opts.gid, 6), 116)
-  buf.write(encodeOct(opts.size, 11), 124)
-  buf.write(encodeOct((opts.mtime.getTime() / 1000) | 0, 11), 136)
-
-  buf[156] = ZERO_OFFSET + toTypeflag(opts.type)
-
-  if (opts.linkname) buf.write(opts.linkname, 157)
-
-  USTAR_MAGIC.copy(buf, MAGIC_OFFSET)
-  USTAR_VER.copy(buf, VERSION_OFFSET)
-  if (opts.uname) buf.write(opts.uname, 265)
-  if (opts.gname) buf.write(opts.gname, 297)
-  buf.write(encodeOct(opts.devmajor || 0, 6), 329)
-  buf.write(encodeOct(opts.devminor || 0, 6), 337)
-
-  if (prefix) buf.write(prefix, 345)
-
-  buf.write(encodeOct(cksum(buf), 6), 148)
-
-  return buf
-}
-
-exports.decode = function (buf, filenameEncoding, allowUnknownFormat) {
-  var typeflag = buf[156] === 0 ? 0 : buf[156] - ZERO_OFFSET
-
-  var name = decodeStr(buf, 0, 100, filenameEncoding)
-  var mode = decodeOct(buf, 100, 8)
-  var uid = decodeOct(buf, 108, 8)
-  var gid = decodeOct(buf, 116, 8)
-  var size = decodeOct(buf, 124, 12)
-  var mtime = decodeOct(buf, 136, 12)
-  var type = toType(typeflag)
-  var linkname = buf[157] === 0 ? null : decodeStr(buf, 157, 100, filenameEncoding)
-  var uname = decodeStr(buf, 265, 32)
-  var gname = decodeStr(buf, 297, 32)
-  var devmajor = decodeOct(buf, 329, 8)
-  var devminor = decodeOct(buf, 337, 8)
-
-  var c = cksum(buf)
-
-  // checksum is still initial value if header was null.
-  if (c === 8 * 32) return null
-
-  // valid checksum
-  if (c !== decodeOct(buf, 148, 8)) throw new Error('Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?')
-
-  if (USTAR_MAGIC.compare(buf, MAGIC_OFFSET, MAGIC_OFFSET + 6) === 0) {
-    // ustar (posix) format.
-    // prepend prefix, if present.
-    if (buf[345]) name = decodeStr(buf, 345, 155, filenameEncoding) + '/' + name
-  } else if (GNU_MAGIC.compare(buf, MAGIC_OFFSET, MAGIC_OFFSET + 6) === 0 &&
-             GNU_VER.compare(buf, VERSION_OFFSET, VERSION_OFFSET + 2) === 0) {
-    // 'gnu'/'oldgnu' format. Similar to ustar, but has support for incremental and
-    // multi-volume tarballs.
-  } else {
-    if (!allowUnknownFormat) {
-      throw new Error('Invalid tar header: unknown format.')
-    }
-  }
-
-  // to support old tar versions that use trailing / to indicate dirs
-  if (typeflag === 0 && name && name[name.length - 1] === '/') typeflag = 5
-
-  return {
-    name,
-    mode,
-    uid,
-    gid,
-    size,
-    mtime: new Date(1000 * mtime),
-    type,
-    linkname,
-    uname,
-    gname,
-    devmajor,
-    devminor
-  }
 }
 
 
@@ -67173,27 +65299,269 @@ exports.pack = __nccwpck_require__(2391)
 /***/ 2391:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-var constants = __nccwpck_require__(2801)
-var eos = __nccwpck_require__(4990)
-var inherits = __nccwpck_require__(4244)
-var alloc = Buffer.alloc
+const { Readable, Writable, getStreamError } = __nccwpck_require__(5350)
+const b4a = __nccwpck_require__(7255)
 
-var Readable = (__nccwpck_require__(8509).Readable)
-var Writable = (__nccwpck_require__(8509).Writable)
-var StringDecoder = (__nccwpck_require__(3193).StringDecoder)
+const constants = __nccwpck_require__(8989)
+const headers = __nccwpck_require__(666)
 
-var headers = __nccwpck_require__(666)
+const DMODE = 0o755
+const FMODE = 0o644
 
-var DMODE = parseInt('755', 8)
-var FMODE = parseInt('644', 8)
+const END_OF_TAR = b4a.alloc(1024)
 
-var END_OF_TAR = alloc(1024)
+class Sink extends Writable {
+  constructor (pack, header, callback) {
+    super({ mapWritable, eagerOpen: true })
 
-var noop = function () {}
+    this.written = 0
+    this.header = header
 
-var overflow = function (self, size) {
-  size &= 511
-  if (size) self.push(END_OF_TAR.slice(0, 512 - size))
+    this._callback = callback
+    this._linkname = null
+    this._isLinkname = header.type === 'symlink' && !header.linkname
+    this._isVoid = header.type !== 'file' && header.type !== 'contiguous-file'
+    this._finished = false
+    this._pack = pack
+    this._openCallback = null
+
+    if (this._pack._stream === null) this._pack._stream = this
+    else this._pack._pending.push(this)
+  }
+
+  _open (cb) {
+    this._openCallback = cb
+    if (this._pack._stream === this) this._continueOpen()
+  }
+
+  _continuePack (err) {
+    if (this._callback === null) return
+
+    const callback = this._callback
+    this._callback = null
+
+    callback(err)
+  }
+
+  _continueOpen () {
+    if (this._pack._stream === null) this._pack._stream = this
+
+    const cb = this._openCallback
+    this._openCallback = null
+    if (cb === null) return
+
+    if (this._pack.destroying) return cb(new Error('pack stream destroyed'))
+    if (this._pack._finalized) return cb(new Error('pack stream is already finalized'))
+
+    this._pack._stream = this
+
+    if (!this._isLinkname) {
+      this._pack._encode(this.header)
+    }
+
+    if (this._isVoid && !this._isLinkname) {
+      this._finish()
+      this._continuePack(null)
+    }
+
+    cb(null)
+  }
+
+  _write (data, cb) {
+    if (this._isLinkname) {
+      this._linkname = this._linkname ? b4a.concat([this._linkname, data]) : data
+      return cb(null)
+    }
+
+    if (this._isVoid) {
+      if (data.byteLength > 0) {
+        return cb(new Error('No body allowed for this entry'))
+      }
+      return cb()
+    }
+
+    this.written += data.byteLength
+    if (this._pack.push(data)) return cb()
+    this._pack._drain = cb
+  }
+
+  _finish () {
+    if (this._finished) return
+    this._finished = true
+
+    if (this._isLinkname) {
+      this.header.linkname = this._linkname ? b4a.toString(this._linkname, 'utf-8') : ''
+      this._pack._encode(this.header)
+    }
+
+    overflow(this._pack, this.header.size)
+
+    this._pack._done(this)
+  }
+
+  _final (cb) {
+    if (this.written !== this.header.size) { // corrupting tar
+      return cb(new Error('Size mismatch'))
+    }
+
+    this._finish()
+    cb(null)
+  }
+
+  _getError () {
+    return getStreamError(this) || new Error('tar entry destroyed')
+  }
+
+  _predestroy () {
+    this._pack.destroy(this._getError())
+  }
+
+  _destroy (cb) {
+    this._pack._done(this)
+
+    this._continuePack(this._finished ? null : this._getError())
+
+    cb()
+  }
+}
+
+class Pack extends Readable {
+  constructor (opts) {
+    super(opts)
+    this._drain = noop
+    this._finalized = false
+    this._finalizing = false
+    this._pending = []
+    this._stream = null
+  }
+
+  entry (header, buffer, callback) {
+    if (this._finalized || this.destroying) throw new Error('already finalized or destroyed')
+
+    if (typeof buffer === 'function') {
+      callback = buffer
+      buffer = null
+    }
+
+    if (!callback) callback = noop
+
+    if (!header.size || header.type === 'symlink') header.size = 0
+    if (!header.type) header.type = modeToType(header.mode)
+    if (!header.mode) header.mode = header.type === 'directory' ? DMODE : FMODE
+    if (!header.uid) header.uid = 0
+    if (!header.gid) header.gid = 0
+    if (!header.mtime) header.mtime = new Date()
+
+    if (typeof buffer === 'string') buffer = b4a.from(buffer)
+
+    const sink = new Sink(this, header, callback)
+
+    if (b4a.isBuffer(buffer)) {
+      header.size = buffer.byteLength
+      sink.write(buffer)
+      sink.end()
+      return sink
+    }
+
+    if (sink._isVoid) {
+      return sink
+    }
+
+    return sink
+  }
+
+  finalize () {
+    if (this._stream || this._pending.length > 0) {
+      this._finalizing = true
+      return
+    }
+
+    if (this._finalized) return
+    this._finalized = true
+
+    this.push(END_OF_TAR)
+    this.push(null)
+  }
+
+  _done (stream) {
+    if (stream !== this._stream) return
+
+    this._stream = null
+
+    if (this._finalizing) this.finalize()
+    if (this._pending.length) this._pending.shift()._continueOpen()
+  }
+
+  _encode (header) {
+    if (!header.pax) {
+      const buf = headers.encode(header)
+      if (buf) {
+        this.push(buf)
+        return
+      }
+    }
+    this._encodePax(header)
+  }
+
+  _encodePax (header) {
+    const paxHeader = headers.encodePax({
+      name: header.name,
+      linkname: header.linkname,
+      pax: header.pax
+    })
+
+    const newHeader = {
+      name: 'PaxHeader',
+      mode: header.mode,
+      uid: header.uid,
+      gid: header.gid,
+      size: paxHeader.byteLength,
+      mtime: header.mtime,
+      type: 'pax-header',
+      linkname: header.linkname && 'PaxHeader',
+      uname: header.uname,
+      gname: header.gname,
+      devmajor: header.devmajor,
+      devminor: header.devminor
+    }
+
+    this.push(headers.encode(newHeader))
+    this.push(paxHeader)
+    overflow(this, paxHeader.byteLength)
+
+    newHeader.size = header.size
+    newHeader.type = header.type
+    this.push(headers.encode(newHeader))
+  }
+
+  _doDrain () {
+    const drain = this._drain
+    this._drain = noop
+    drain()
+  }
+
+  _predestroy () {
+    const err = getStreamError(this)
+
+    if (this._stream) this._stream.destroy(err)
+
+    while (this._pending.length) {
+      const stream = this._pending.shift()
+      stream.destroy(err)
+      stream._continueOpen()
+    }
+
+    this._doDrain()
+  }
+
+  _read (cb) {
+    this._doDrain()
+    cb()
+  }
+}
+
+module.exports = function pack (opts) {
+  return new Pack(opts)
 }
 
 function modeToType (mode) {
@@ -67208,226 +65576,16 @@ function modeToType (mode) {
   return 'file'
 }
 
-var Sink = function (to) {
-  Writable.call(this)
-  this.written = 0
-  this._to = to
-  this._destroyed = false
+function noop () {}
+
+function overflow (self, size) {
+  size &= 511
+  if (size) self.push(END_OF_TAR.subarray(0, 512 - size))
 }
 
-inherits(Sink, Writable)
-
-Sink.prototype._write = function (data, enc, cb) {
-  this.written += data.length
-  if (this._to.push(data)) return cb()
-  this._to._drain = cb
+function mapWritable (buf) {
+  return b4a.isBuffer(buf) ? buf : b4a.from(buf)
 }
-
-Sink.prototype.destroy = function () {
-  if (this._destroyed) return
-  this._destroyed = true
-  this.emit('close')
-}
-
-var LinkSink = function () {
-  Writable.call(this)
-  this.linkname = ''
-  this._decoder = new StringDecoder('utf-8')
-  this._destroyed = false
-}
-
-inherits(LinkSink, Writable)
-
-LinkSink.prototype._write = function (data, enc, cb) {
-  this.linkname += this._decoder.write(data)
-  cb()
-}
-
-LinkSink.prototype.destroy = function () {
-  if (this._destroyed) return
-  this._destroyed = true
-  this.emit('close')
-}
-
-var Void = function () {
-  Writable.call(this)
-  this._destroyed = false
-}
-
-inherits(Void, Writable)
-
-Void.prototype._write = function (data, enc, cb) {
-  cb(new Error('No body allowed for this entry'))
-}
-
-Void.prototype.destroy = function () {
-  if (this._destroyed) return
-  this._destroyed = true
-  this.emit('close')
-}
-
-var Pack = function (opts) {
-  if (!(this instanceof Pack)) return new Pack(opts)
-  Readable.call(this, opts)
-
-  this._drain = noop
-  this._finalized = false
-  this._finalizing = false
-  this._destroyed = false
-  this._stream = null
-}
-
-inherits(Pack, Readable)
-
-Pack.prototype.entry = function (header, buffer, callback) {
-  if (this._stream) throw new Error('already piping an entry')
-  if (this._finalized || this._destroyed) return
-
-  if (typeof buffer === 'function') {
-    callback = buffer
-    buffer = null
-  }
-
-  if (!callback) callback = noop
-
-  var self = this
-
-  if (!header.size || header.type === 'symlink') header.size = 0
-  if (!header.type) header.type = modeToType(header.mode)
-  if (!header.mode) header.mode = header.type === 'directory' ? DMODE : FMODE
-  if (!header.uid) header.uid = 0
-  if (!header.gid) header.gid = 0
-  if (!header.mtime) header.mtime = new Date()
-
-  if (typeof buffer === 'string') buffer = Buffer.from(buffer)
-  if (Buffer.isBuffer(buffer)) {
-    header.size = buffer.length
-    this._encode(header)
-    var ok = this.push(buffer)
-    overflow(self, header.size)
-    if (ok) process.nextTick(callback)
-    else this._drain = callback
-    return new Void()
-  }
-
-  if (header.type === 'symlink' && !header.linkname) {
-    var linkSink = new LinkSink()
-    eos(linkSink, function (err) {
-      if (err) { // stream was closed
-        self.destroy()
-        return callback(err)
-      }
-
-      header.linkname = linkSink.linkname
-      self._encode(header)
-      callback()
-    })
-
-    return linkSink
-  }
-
-  this._encode(header)
-
-  if (header.type !== 'file' && header.type !== 'contiguous-file') {
-    process.nextTick(callback)
-    return new Void()
-  }
-
-  var sink = new Sink(this)
-
-  this._stream = sink
-
-  eos(sink, function (err) {
-    self._stream = null
-
-    if (err) { // stream was closed
-      self.destroy()
-      return callback(err)
-    }
-
-    if (sink.written !== header.size) { // corrupting tar
-      self.destroy()
-      return callback(new Error('size mismatch'))
-    }
-
-    overflow(self, header.size)
-    if (self._finalizing) self.finalize()
-    callback()
-  })
-
-  return sink
-}
-
-Pack.prototype.finalize = function () {
-  if (this._stream) {
-    this._finalizing = true
-    return
-  }
-
-  if (this._finalized) return
-  this._finalized = true
-  this.push(END_OF_TAR)
-  this.push(null)
-}
-
-Pack.prototype.destroy = function (err) {
-  if (this._destroyed) return
-  this._destroyed = true
-
-  if (err) this.emit('error', err)
-  this.emit('close')
-  if (this._stream && this._stream.destroy) this._stream.destroy()
-}
-
-Pack.prototype._encode = function (header) {
-  if (!header.pax) {
-    var buf = headers.encode(header)
-    if (buf) {
-      this.push(buf)
-      return
-    }
-  }
-  this._encodePax(header)
-}
-
-Pack.prototype._encodePax = function (header) {
-  var paxHeader = headers.encodePax({
-    name: header.name,
-    linkname: header.linkname,
-    pax: header.pax
-  })
-
-  var newHeader = {
-    name: 'PaxHeader',
-    mode: header.mode,
-    uid: header.uid,
-    gid: header.gid,
-    size: paxHeader.length,
-    mtime: header.mtime,
-    type: 'pax-header',
-    linkname: header.linkname && 'PaxHeader',
-    uname: header.uname,
-    gname: header.gname,
-    devmajor: header.devmajor,
-    devminor: header.devminor
-  }
-
-  this.push(headers.encode(newHeader))
-  this.push(paxHeader)
-  overflow(this, paxHeader.length)
-
-  newHeader.size = header.size
-  newHeader.type = header.type
-  this.push(headers.encode(newHeader))
-}
-
-Pack.prototype._read = function (n) {
-  var drain = this._drain
-  this._drain = noop
-  drain()
-}
-
-module.exports = Pack
 
 
 /***/ }),
@@ -98561,7 +96719,7 @@ scope.__dirname ??= node_path__WEBPACK_IMPORTED_MODULE_0___default().dirname(sco
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2787);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8012);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6770);
 /* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9064);
 
 
@@ -98588,285 +96746,9 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 15 modules
 var core = __nccwpck_require__(5650);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 14 modules
-var src = __nccwpck_require__(8012);
-// EXTERNAL MODULE: ../node_modules/dockerode/lib/docker.js
-var docker = __nccwpck_require__(9742);
-var docker_default = /*#__PURE__*/__nccwpck_require__.n(docker);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: ../node_modules/@grpc/grpc-js/build/src/index.js
-var build_src = __nccwpck_require__(5647);
-;// CONCATENATED MODULE: ./src/buildkit-session.ts
-
-
-
-/**
- * The client side of a BuildKit session over the Engine API (`POST /session`, upgraded to
- * h2c): the engine calls back into it for registry credentials (cache imports, private
- * base images) and checks its health every second. A session that does not answer the
- * health check is closed by the engine after two seconds, and every later credentials
- * request fails with "no active session": dockerode's built-in session has no health
- * service, so this one is ours. Credentials go only to the registry they belong to.
- */
-// The two messages we answer, encoded by hand (protobuf: field 1 and 2 as strings).
-function encodeStrings(...fields) {
-    const parts = [];
-    fields.forEach((value, index) => {
-        const bytes = Buffer.from(value, 'utf8');
-        const length = [];
-        let n = bytes.length;
-        do {
-            let b = n & 0x7f;
-            n >>>= 7;
-            if (n > 0)
-                b |= 0x80;
-            length.push(b);
-        } while (n > 0);
-        parts.push(Buffer.from([((index + 1) << 3) | 2, ...length]), bytes);
-    });
-    return Buffer.concat(parts);
-}
-/** CredentialsRequest { string Host = 1 } */
-function decodeCredentialsHost(request) {
-    let pos = 0;
-    while (pos < request.length) {
-        const key = request[pos++];
-        let len = 0;
-        let shift = 0;
-        for (;;) {
-            const b = request[pos++];
-            len |= (b & 0x7f) << shift;
-            if ((b & 0x80) === 0)
-                break;
-            shift += 7;
-        }
-        if (key === 0x0a)
-            return request.subarray(pos, pos + len).toString('utf8');
-        pos += len;
-    }
-    return '';
-}
-/** Whether the engine's `Host` (registry host, `registry-1.docker.io` for Hub) is the one the credentials are for. */
-function credentialsMatch(host, credentials) {
-    const address = credentials.serveraddress.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-    if (address === 'index.docker.io')
-        return ['registry-1.docker.io', 'docker.io', 'index.docker.io'].includes(host);
-    return host === address;
-}
-const identity = {
-    requestSerialize: (b) => b,
-    requestDeserialize: (b) => b,
-    responseSerialize: (b) => b,
-    responseDeserialize: (b) => b,
-};
-const unary = (path, name) => ({ path, requestStream: false, responseStream: false, originalName: name, ...identity });
-const HEALTH_CHECK = '/grpc.health.v1.Health/Check';
-const AUTH_CREDENTIALS = '/moby.filesync.v1.Auth/Credentials';
-/** HealthCheckResponse { status: SERVING (1) } */
-const SERVING = Buffer.from([0x08, 0x01]);
-async function openBuildkitSession(docker, credentials) {
-    const id = (0,external_node_crypto_.randomUUID)();
-    const socket = await new Promise((resolve, reject) => {
-        docker.modem.dial({
-            path: '/session',
-            method: 'POST',
-            hijack: true,
-            headers: {
-                Upgrade: 'h2c',
-                'X-Docker-Expose-Session-Uuid': id,
-                'X-Docker-Expose-Session-Name': 'gangway-build',
-                'X-Docker-Expose-Session-Sharedkey': '',
-                'X-Docker-Expose-Session-Grpc-Method': [HEALTH_CHECK, AUTH_CREDENTIALS],
-            },
-            statusCodes: { 101: true, 200: true, 500: 'server error' },
-        }, (err, stream) => (err ? reject(err instanceof Error ? err : new Error((0,src/* errorMessage */.gJ)(err))) : resolve(stream)));
-    });
-    const server = new build_src.Server();
-    server.addService({ Check: unary(HEALTH_CHECK, 'check') }, { Check: (_call, callback) => callback(null, SERVING) });
-    server.addService({ Credentials: unary(AUTH_CREDENTIALS, 'credentials') }, {
-        Credentials: (call, callback) => {
-            const host = decodeCredentialsHost(call.request);
-            if (credentials && credentialsMatch(host, credentials))
-                callback(null, encodeStrings(credentials.username, credentials.password));
-            else
-                callback(null, Buffer.alloc(0));
-        },
-    });
-    const injector = server.createConnectionInjector(build_src.ServerCredentials.createInsecure());
-    injector.injectConnection(socket);
-    socket.on('error', () => undefined);
-    return {
-        id,
-        close() {
-            server.forceShutdown();
-            socket.destroy();
-        },
-    };
-}
-
-;// CONCATENATED MODULE: ./src/engine.ts
-
-
-
-/** The engine could not be reached at all: the message says where the action looked. */
-class EngineUnreachableError extends Error {
-    constructor(where, cause) {
-        super(`Cannot reach the Docker engine at ${where} (input "docker-host", else DOCKER_HOST, else /var/run/docker.sock): ${(0,src/* errorMessage */.gJ)(cause)}. ` +
-            'Check that dockerd runs there and that this job may use its socket.');
-        this.name = 'EngineUnreachableError';
-    }
-}
-function isConnectionError(error) {
-    const code = error?.code;
-    return code !== undefined && ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET'].includes(code);
-}
-/** The engine's own message from a failed API call (docker-modem wraps it). */
-function apiErrorMessage(error) {
-    const json = error?.json;
-    if (json && typeof json === 'object' && typeof json.message === 'string')
-        return json.message;
-    if (typeof json === 'string' && json.trim() !== '')
-        return json.trim();
-    return (0,src/* errorMessage */.gJ)(error);
-}
-function apiStatusCode(error) {
-    const code = error?.statusCode;
-    return typeof code === 'number' ? code : undefined;
-}
-function apiAtLeast(version, wanted) {
-    const [a = 0, b = 0] = version.split('.').map(Number);
-    const [c = 0, d = 0] = wanted.split('.').map(Number);
-    return a > c || (a === c && b >= d);
-}
-/** The Docker Engine API through dockerode. */
-class DockerodeEngine {
-    where;
-    docker;
-    constructor(host) {
-        this.where = host.url;
-        this.docker = new (docker_default())((0,src/* dockerModemOptions */.Zs)(host));
-    }
-    async info() {
-        try {
-            const v = await this.docker.version();
-            return {
-                version: v.Version,
-                apiVersion: v.ApiVersion,
-                os: v.Os,
-                arch: v.Arch,
-                buildkit: v.Os === 'linux' && apiAtLeast(v.ApiVersion, '1.39'),
-            };
-        }
-        catch (error) {
-            if (isConnectionError(error))
-                throw new EngineUnreachableError(this.where, error);
-            throw error;
-        }
-    }
-    async checkAuth(credentials) {
-        await this.docker.checkAuth({ ...credentials });
-    }
-    async *build(request) {
-        const buildkit = request.builder === 'buildkit';
-        const query = {
-            dockerfile: request.dockerfile,
-            buildargs: { ...request.buildArgs, ...(buildkit ? { BUILDKIT_INLINE_CACHE: '1' } : {}) },
-            labels: request.labels,
-            rm: true,
-            forcerm: true,
-            nocache: request.noCache,
-            version: buildkit ? '2' : '1',
-            ...(request.target ? { target: request.target } : {}),
-            ...(request.platform ? { platform: request.platform } : {}),
-            ...(request.cacheFrom.length > 0 ? { cachefrom: JSON.stringify(request.cacheFrom) } : {}),
-        };
-        const credentials = request.credentials;
-        // BuildKit asks the session for credentials; the classic builder reads X-Registry-Config.
-        const registryConfig = credentials ? { [credentials.serveraddress]: { username: credentials.username, password: credentials.password, serveraddress: credentials.serveraddress } } : undefined;
-        const session = buildkit ? await openBuildkitSession(this.docker, credentials) : undefined;
-        if (session)
-            query['session'] = session.id;
-        try {
-            const stream = await new Promise((resolve, reject) => {
-                this.docker.modem.dial({
-                    path: '/build?',
-                    method: 'POST',
-                    file: request.context,
-                    options: query,
-                    isStream: true,
-                    ...(registryConfig ? { registryconfig: registryConfig } : {}),
-                    ...(request.signal ? { abortSignal: request.signal } : {}),
-                    statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
-                }, (err, data) => (err ? reject(err instanceof Error ? err : new Error((0,src/* errorMessage */.gJ)(err))) : resolve(data)));
-            });
-            yield* (0,src/* readJsonMessages */.hV)(stream);
-        }
-        finally {
-            session?.close();
-        }
-    }
-    async inspectImage(ref) {
-        const i = await this.docker.getImage(ref).inspect();
-        return { id: i.Id, size: i.Size, repoDigests: i.RepoDigests ?? [], labels: i.Config?.Labels ?? {} };
-    }
-    async tagImage(id, repository, tag) {
-        await this.docker.getImage(id).tag({ repo: repository, tag });
-    }
-    async *push(repository, tag, credentials, signal) {
-        const auth = credentials ? { base64: (0,src/* registryAuthHeader */.bJ)(credentials) } : { base64: (0,src/* registryAuthHeader */.bJ)({ username: '', password: '', serveraddress: '' }) };
-        const stream = (await this.docker.getImage(repository).push({ tag, authconfig: auth, ...(signal ? { abortSignal: signal } : {}) }));
-        yield* (0,src/* readJsonMessages */.hV)(stream);
-    }
-    async *pull(reference, credentials, signal) {
-        const options = credentials ? { authconfig: { base64: (0,src/* registryAuthHeader */.bJ)(credentials) } } : {};
-        if (signal)
-            options['abortSignal'] = signal;
-        const stream = (await this.docker.pull(reference, options));
-        yield* (0,src/* readJsonMessages */.hV)(stream);
-    }
-    async run(image, command, signal) {
-        const container = await this.docker.createContainer({
-            Image: image,
-            Cmd: command,
-            Entrypoint: [],
-            Tty: false,
-            Labels: { 'dev.gangway.purpose': 'build-test-gate' },
-            HostConfig: { AutoRemove: false },
-        });
-        const onAbort = () => void container.kill().catch(() => undefined);
-        signal?.addEventListener('abort', onAbort, { once: true });
-        try {
-            await container.start();
-            const waited = (await container.wait());
-            const logs = await container.logs({ stdout: true, stderr: true, follow: false });
-            return { exitCode: waited.StatusCode, output: demuxLogs(logs) };
-        }
-        finally {
-            signal?.removeEventListener('abort', onAbort);
-            await container.remove({ force: true, v: true }).catch(() => undefined);
-        }
-    }
-}
-/** Docker's multiplexed log format (8-byte headers) to plain text; plain text passes through. */
-function demuxLogs(buffer) {
-    const parts = [];
-    let pos = 0;
-    while (pos + 8 <= buffer.length) {
-        const type = buffer[pos];
-        if (type !== 0 && type !== 1 && type !== 2)
-            return buffer.toString('utf8');
-        const size = buffer.readUInt32BE(pos + 4);
-        parts.push(buffer.subarray(pos + 8, pos + 8 + size).toString('utf8'));
-        pos += 8 + size;
-    }
-    if (pos !== buffer.length)
-        return buffer.toString('utf8');
-    return parts.join('');
-}
-
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 19 modules
+var src = __nccwpck_require__(6770);
 ;// CONCATENATED MODULE: ./src/build.ts
-
 
 /** A build that failed: the failing step and its last lines of output are in the message. */
 class BuildFailedError extends Error {
@@ -99052,8 +96934,8 @@ async function runBuild(engine, request, print) {
     catch (error) {
         progress.throwIfFailed();
         // The classic builder refuses a bad Dockerfile or target with HTTP 400 before streaming.
-        if (apiStatusCode(error) === 400)
-            throw new BuildFailedError(`The build failed: ${describeBuildError(apiErrorMessage(error))}`, undefined, '');
+        if ((0,src/* engineStatusCode */.sJ)(error) === 400)
+            throw new BuildFailedError(`The build failed: ${describeBuildError((0,src/* engineErrorMessage */.md)(error))}`, undefined, '');
         throw error;
     }
     progress.throwIfFailed();
@@ -99076,9 +96958,10 @@ const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.ur
 // EXTERNAL MODULE: ../node_modules/@balena/dockerignore/ignore.js
 var ignore = __nccwpck_require__(4672);
 var ignore_default = /*#__PURE__*/__nccwpck_require__.n(ignore);
-// EXTERNAL MODULE: ./node_modules/tar-stream/index.js
-var tar_stream = __nccwpck_require__(1738);
+// EXTERNAL MODULE: ../node_modules/tar-stream/index.js
+var tar_stream = __nccwpck_require__(872);
 ;// CONCATENATED MODULE: ./src/context.ts
+
 
 
 
@@ -99195,13 +97078,259 @@ function createBuildContext(contextDir, dockerfilePath) {
         pack.finalize();
         return { files, bytes };
     })();
-    done.catch((error) => out.destroy(error instanceof Error ? error : new Error(String(error))));
+    done.catch((error) => out.destroy((0,src/* toError */.iT)(error)));
     pack.pipe(out);
     return { stream: out, dockerfile, done };
 }
 
-;// CONCATENATED MODULE: ./src/push.ts
+// EXTERNAL MODULE: ../node_modules/dockerode/lib/docker.js
+var docker = __nccwpck_require__(9742);
+var docker_default = /*#__PURE__*/__nccwpck_require__.n(docker);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ../node_modules/@grpc/grpc-js/build/src/index.js
+var build_src = __nccwpck_require__(5647);
+;// CONCATENATED MODULE: ./src/buildkit-session.ts
 
+
+
+// Hand-written on purpose: dockerode's withSession has no health service (the engine drops the session after 2 s) and gives one login to every registry that asks.
+/**
+ * The client side of a BuildKit session over the Engine API (`POST /session`, upgraded to
+ * h2c): the engine calls back into it for registry credentials (cache imports, private
+ * base images) and checks its health every second. A session that does not answer the
+ * health check is closed by the engine after two seconds, and every later credentials
+ * request fails with "no active session": dockerode's built-in session has no health
+ * service, so this one is ours. Credentials go only to the registry they belong to.
+ */
+// The two messages we answer, encoded by hand (protobuf: field 1 and 2 as strings).
+function encodeStrings(...fields) {
+    const parts = [];
+    fields.forEach((value, index) => {
+        const bytes = Buffer.from(value, 'utf8');
+        const length = [];
+        let n = bytes.length;
+        do {
+            let b = n & 0x7f;
+            n >>>= 7;
+            if (n > 0)
+                b |= 0x80;
+            length.push(b);
+        } while (n > 0);
+        parts.push(Buffer.from([((index + 1) << 3) | 2, ...length]), bytes);
+    });
+    return Buffer.concat(parts);
+}
+/** CredentialsRequest { string Host = 1 } */
+function decodeCredentialsHost(request) {
+    let pos = 0;
+    while (pos < request.length) {
+        const key = request[pos++];
+        let len = 0;
+        let shift = 0;
+        for (;;) {
+            const b = request[pos++];
+            len |= (b & 0x7f) << shift;
+            if ((b & 0x80) === 0)
+                break;
+            shift += 7;
+        }
+        if (key === 0x0a)
+            return request.subarray(pos, pos + len).toString('utf8');
+        pos += len;
+    }
+    return '';
+}
+/** Whether the engine's `Host` (registry host, `registry-1.docker.io` for Hub) is the one the credentials are for. */
+function credentialsMatch(host, credentials) {
+    const address = credentials.serveraddress.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+    if (address === 'index.docker.io')
+        return ['registry-1.docker.io', 'docker.io', 'index.docker.io'].includes(host);
+    return host === address;
+}
+const identity = {
+    requestSerialize: (b) => b,
+    requestDeserialize: (b) => b,
+    responseSerialize: (b) => b,
+    responseDeserialize: (b) => b,
+};
+const unary = (path, name) => ({ path, requestStream: false, responseStream: false, originalName: name, ...identity });
+const HEALTH_CHECK = '/grpc.health.v1.Health/Check';
+const AUTH_CREDENTIALS = '/moby.filesync.v1.Auth/Credentials';
+/** HealthCheckResponse { status: SERVING (1) } */
+const SERVING = Buffer.from([0x08, 0x01]);
+async function openBuildkitSession(docker, credentials) {
+    const id = (0,external_node_crypto_.randomUUID)();
+    const socket = await new Promise((resolve, reject) => {
+        docker.modem.dial({
+            path: '/session',
+            method: 'POST',
+            hijack: true,
+            headers: {
+                Upgrade: 'h2c',
+                'X-Docker-Expose-Session-Uuid': id,
+                'X-Docker-Expose-Session-Name': 'gangway-build',
+                'X-Docker-Expose-Session-Sharedkey': '',
+                'X-Docker-Expose-Session-Grpc-Method': [HEALTH_CHECK, AUTH_CREDENTIALS],
+            },
+            statusCodes: { 101: true, 200: true, 500: 'server error' },
+        }, (err, stream) => (err ? reject((0,src/* toError */.iT)(err)) : resolve(stream)));
+    });
+    const server = new build_src.Server();
+    server.addService({ Check: unary(HEALTH_CHECK, 'check') }, { Check: (_call, callback) => callback(null, SERVING) });
+    server.addService({ Credentials: unary(AUTH_CREDENTIALS, 'credentials') }, {
+        Credentials: (call, callback) => {
+            const host = decodeCredentialsHost(call.request);
+            if (credentials && credentialsMatch(host, credentials))
+                callback(null, encodeStrings(credentials.username, credentials.password));
+            else
+                callback(null, Buffer.alloc(0));
+        },
+    });
+    const injector = server.createConnectionInjector(build_src.ServerCredentials.createInsecure());
+    injector.injectConnection(socket);
+    socket.on('error', () => undefined);
+    return {
+        id,
+        close() {
+            server.forceShutdown();
+            socket.destroy();
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/engine.ts
+
+
+
+/** The engine could not be reached at all: the message says where the action looked. */
+class EngineUnreachableError extends Error {
+    constructor(where, cause) {
+        super(`Cannot reach the Docker engine at ${where} (input "docker-host", else DOCKER_HOST, else /var/run/docker.sock): ${(0,src/* errorMessage */.gJ)(cause)}. ` +
+            'Check that dockerd runs there and that this job may use its socket.');
+        this.name = 'EngineUnreachableError';
+    }
+}
+function isConnectionError(error) {
+    const code = error?.code;
+    return code !== undefined && ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET'].includes(code);
+}
+function apiAtLeast(version, wanted) {
+    const [a = 0, b = 0] = version.split('.').map(Number);
+    const [c = 0, d = 0] = wanted.split('.').map(Number);
+    return a > c || (a === c && b >= d);
+}
+/** The Docker Engine API through dockerode. */
+class DockerodeEngine {
+    where;
+    docker;
+    constructor(host) {
+        this.where = host.url;
+        this.docker = new (docker_default())((0,src/* dockerModemOptions */.Zs)(host));
+    }
+    async info() {
+        try {
+            const v = await this.docker.version();
+            return {
+                version: v.Version,
+                apiVersion: v.ApiVersion,
+                os: v.Os,
+                arch: v.Arch,
+                buildkit: v.Os === 'linux' && apiAtLeast(v.ApiVersion, '1.39'),
+            };
+        }
+        catch (error) {
+            if (isConnectionError(error))
+                throw new EngineUnreachableError(this.where, error);
+            throw error;
+        }
+    }
+    async checkAuth(credentials) {
+        await this.docker.checkAuth({ ...credentials });
+    }
+    async *build(request) {
+        const buildkit = request.builder === 'buildkit';
+        const query = {
+            dockerfile: request.dockerfile,
+            buildargs: { ...request.buildArgs, ...(buildkit ? { BUILDKIT_INLINE_CACHE: '1' } : {}) },
+            labels: request.labels,
+            rm: true,
+            forcerm: true,
+            nocache: request.noCache,
+            version: buildkit ? '2' : '1',
+            ...(request.target ? { target: request.target } : {}),
+            ...(request.platform ? { platform: request.platform } : {}),
+            ...(request.cacheFrom.length > 0 ? { cachefrom: JSON.stringify(request.cacheFrom) } : {}),
+        };
+        const credentials = request.credentials;
+        // BuildKit asks the session for credentials; the classic builder reads X-Registry-Config.
+        const registryConfig = credentials ? { [credentials.serveraddress]: { username: credentials.username, password: credentials.password, serveraddress: credentials.serveraddress } } : undefined;
+        const session = buildkit ? await openBuildkitSession(this.docker, credentials) : undefined;
+        if (session)
+            query['session'] = session.id;
+        try {
+            const stream = await new Promise((resolve, reject) => {
+                this.docker.modem.dial({
+                    path: '/build?',
+                    method: 'POST',
+                    file: request.context,
+                    options: query,
+                    isStream: true,
+                    ...(registryConfig ? { registryconfig: registryConfig } : {}),
+                    ...(request.signal ? { abortSignal: request.signal } : {}),
+                    statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
+                }, (err, data) => (err ? reject((0,src/* toError */.iT)(err)) : resolve(data)));
+            });
+            yield* (0,src/* readJsonMessages */.hV)(stream);
+        }
+        finally {
+            session?.close();
+        }
+    }
+    async inspectImage(ref) {
+        const i = await this.docker.getImage(ref).inspect();
+        return { id: i.Id, sizeBytes: i.Size, repoDigests: i.RepoDigests ?? [], labels: i.Config?.Labels ?? {} };
+    }
+    async tagImage(id, repository, tag) {
+        await this.docker.getImage(id).tag({ repo: repository, tag });
+    }
+    async *push(repository, tag, credentials, signal) {
+        const auth = credentials ? { base64: (0,src/* registryAuthHeader */.bJ)(credentials) } : { base64: (0,src/* registryAuthHeader */.bJ)({ username: '', password: '', serveraddress: '' }) };
+        const stream = (await this.docker.getImage(repository).push({ tag, authconfig: auth, ...(signal ? { abortSignal: signal } : {}) }));
+        yield* (0,src/* readJsonMessages */.hV)(stream);
+    }
+    async *pull(reference, credentials, signal) {
+        const options = credentials ? { authconfig: { base64: (0,src/* registryAuthHeader */.bJ)(credentials) } } : {};
+        if (signal)
+            options['abortSignal'] = signal;
+        const stream = (await this.docker.pull(reference, options));
+        yield* (0,src/* readJsonMessages */.hV)(stream);
+    }
+    async run(image, command, signal) {
+        const container = await this.docker.createContainer({
+            Image: image,
+            Cmd: command,
+            Entrypoint: [],
+            Tty: false,
+            Labels: { 'dev.gangway.purpose': 'build-test-gate' },
+            HostConfig: { AutoRemove: false },
+        });
+        const onAbort = () => void container.kill().catch(() => undefined);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        try {
+            await container.start();
+            const waited = (await container.wait());
+            const logs = await container.logs({ stdout: true, stderr: true, follow: false });
+            return { exitCode: waited.StatusCode, output: (0,src/* demuxDockerOutput */.rh)(logs).text };
+        }
+        finally {
+            signal?.removeEventListener('abort', onAbort);
+            await container.remove({ force: true, v: true }).catch(() => undefined);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/push.ts
 
 class PushFailedError extends Error {
     constructor(message) {
@@ -99224,8 +97353,8 @@ async function verifyCredentials(engine, registry, credentials) {
         await engine.checkAuth(credentials);
     }
     catch (error) {
-        const detail = apiErrorMessage(error);
-        if (apiStatusCode(error) === 401 || isAuthFailure(detail))
+        const detail = (0,src/* engineErrorMessage */.md)(error);
+        if ((0,src/* engineStatusCode */.sJ)(error) === 401 || isAuthFailure(detail))
             throw credentialsRejected(registry, credentials, detail);
         throw new PushFailedError(`Could not log in to ${registry} to check the credentials: ${detail}`);
     }
@@ -99257,7 +97386,7 @@ async function pushTags(engine, options) {
             }
         }
         catch (error) {
-            failure = apiErrorMessage(error);
+            failure = (0,src/* engineErrorMessage */.md)(error);
         }
         if (failure !== undefined) {
             if (isAuthFailure(failure))
@@ -99477,28 +97606,11 @@ function ociLabels(ctx, plan, created) {
 
 
 function readEnvironment(env = process.env) {
-    let payload = {};
-    const eventPath = env['GITHUB_EVENT_PATH'];
-    if (eventPath && (0,external_node_fs_.existsSync)(eventPath)) {
-        try {
-            payload = JSON.parse((0,external_node_fs_.readFileSync)(eventPath, 'utf8'));
-        }
-        catch {
-            payload = {};
-        }
-    }
-    return { env, payload, now: new Date() };
+    return { env, payload: (0,src/* readEventPayload */.N5)(env), now: new Date() };
 }
 function githubContext(environment) {
-    const env = environment.env;
-    return {
-        eventName: env['GITHUB_EVENT_NAME'] ?? '',
-        ref: env['GITHUB_REF'] ?? '',
-        sha: env['GITHUB_SHA'] ?? '',
-        repository: env['GITHUB_REPOSITORY'] ?? '',
-        serverUrl: env['GITHUB_SERVER_URL'] ?? 'https://github.com',
-        payload: environment.payload,
-    };
+    const run = (0,src/* readRunContext */.$p)(environment.env);
+    return { eventName: run.eventName, ref: run.ref, sha: run.sha, repository: run.repository, serverUrl: run.serverUrl, payload: environment.payload };
 }
 const KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 function parseTestCommand(raw) {
@@ -99525,13 +97637,12 @@ function readSettings(inputs, environment) {
     const password = inputs.secret('registry-password');
     const username = inputs.string('registry-username');
     const env = environment.env;
-    const workspace = env['GITHUB_WORKSPACE'] ?? process.cwd();
     const dockerHost = (0,src/* parseDockerHost */.mB)(inputs.string('docker-host') ?? (0,src/* defaultDockerHost */.IN)(env), 'docker-host', {
         ...(env['DOCKER_TLS_VERIFY'] ? { tls: env['DOCKER_TLS_VERIFY'] !== '' && env['DOCKER_TLS_VERIFY'] !== '0' } : {}),
     });
     // The context is sent to the engine and the Dockerfile read: both must lie in the workspace
     // (or RUNNER_TEMP), symlinks followed, or a step could ship the runner's files to a registry.
-    const roots = { ...(0,src/* runnerPathRoots */.ls)(env), workspace };
+    const roots = (0,src/* runnerPathRoots */.ls)(env);
     const context = (0,src/* resolveWorkspacePath */.XI)(inputs.string('context') ?? '.', 'context', roots);
     if (!(0,external_node_fs_.existsSync)(context) || !(0,external_node_fs_.statSync)(context).isDirectory()) {
         throw new src/* ConfigurationError */.j1(`Input "context" is "${inputs.raw('context') || '.'}", but ${context} is not a directory. Give a folder of the checkout (relative to the workspace).`, 'context');
@@ -99581,23 +97692,23 @@ function readSettings(inputs, environment) {
     else
         cacheFrom = tagPlan.cacheTags.map((t) => `${image.repository}:${t}`);
     return {
-        'docker-host': dockerHost,
+        dockerHost,
         context,
         file,
         target: inputs.string('target'),
-        'build-args': buildArgs,
+        buildArgs,
         labels,
         platform,
         builder: inputs.choice('builder', ['auto', 'buildkit', 'classic'], 'auto'),
         image,
         tagPlan,
         tags: tagPlan.tags.map((t) => t.tag),
-        'test-target': testTarget,
-        'test-command': testCommand,
+        testTarget,
+        testCommand,
         push,
         credentials,
-        'cache-from': cacheFrom,
-        'no-cache': inputs.boolean('no-cache', false),
+        cacheFrom,
+        noCache: inputs.boolean('no-cache', false),
     };
 }
 
@@ -99667,7 +97778,7 @@ async function runTestGate(engine, options) {
 /** Build → test gate → tag → push, in that order; any failure stops before the push. */
 async function main(signal, deps = {}) {
     const settings = readSettings(deps.inputs ?? new src/* Inputs */.G0(), readEnvironment(deps.env));
-    const engine = deps.engine ? deps.engine(settings) : new DockerodeEngine(settings['docker-host']);
+    const engine = deps.engine ? deps.engine(settings) : new DockerodeEngine(settings.dockerHost);
     const print = deps.print ?? ((line) => core/* info */.pq(line));
     const clock = new src/* PhaseClock */.wM();
     const started = performance.now();
@@ -99692,19 +97803,19 @@ async function main(signal, deps = {}) {
                 dockerfile: context.dockerfile,
                 builder,
                 ...(target ? { target } : {}),
-                buildArgs: settings['build-args'],
+                buildArgs: settings.buildArgs,
                 labels: settings.labels,
                 ...(settings.platform ? { platform: settings.platform } : {}),
-                cacheFrom: withCache && builder === 'buildkit' ? settings['cache-from'] : [],
-                noCache: settings['no-cache'],
+                cacheFrom: withCache && builder === 'buildkit' ? settings.cacheFrom : [],
+                noCache: settings.noCache,
                 ...(settings.credentials ? { credentials: settings.credentials } : {}),
                 signal,
             };
         };
-        if (builder === 'classic' && settings['cache-from'].length > 0 && !settings['no-cache']) {
+        if (builder === 'classic' && settings.cacheFrom.length > 0 && !settings.noCache) {
             // The classic builder only reuses local images: fetch the cache sources first.
             await clock.time('cache pull', () => core/* group */.Os('Pull cache sources', async () => {
-                for (const ref of settings['cache-from']) {
+                for (const ref of settings.cacheFrom) {
                     try {
                         for await (const m of engine.pull(ref, settings.credentials, signal))
                             if (m.error)
@@ -99722,11 +97833,11 @@ async function main(signal, deps = {}) {
         for (const miss of build.cacheMisses)
             core/* info */.pq(`No cache from ${miss}`);
         let testGate = {};
-        if (settings['test-target'] !== undefined || settings['test-command'] !== undefined) {
+        if (settings.testTarget !== undefined || settings.testCommand !== undefined) {
             testGate = await clock.time('test gate', () => core/* group */.Os('Test gate', () => runTestGate(engine, {
                 imageId: build.imageId,
-                testTarget: settings['test-target'],
-                testCommand: settings['test-command'],
+                testTarget: settings.testTarget,
+                testCommand: settings.testCommand,
                 testTargetRequest: (target) => request(target, true),
                 print,
                 signal,
@@ -99753,11 +97864,11 @@ async function main(signal, deps = {}) {
             tags: settings.tagPlan.tags,
             pushed,
             imageId: build.imageId,
-            sizeBytes: facts.size,
+            sizeBytes: facts.sizeBytes,
             durationMs: Math.round(performance.now() - started),
             builder,
             engine: { where: engine.where, version: info.version, apiVersion: info.apiVersion },
-            cacheFrom: builder === 'buildkit' ? settings['cache-from'] : [],
+            cacheFrom: builder === 'buildkit' ? settings.cacheFrom : [],
             cacheMisses: build.cacheMisses,
             cachedSteps: build.cachedSteps,
             totalSteps: build.steps.length,
@@ -99782,7 +97893,7 @@ async function main(signal, deps = {}) {
 
 /***/ }),
 
-/***/ 8012:
+/***/ 6770:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -99794,7 +97905,10 @@ __nccwpck_require__.d(__webpack_exports__, {
   "if": () => (/* reexport */ buildkitStatusOf),
   AT: () => (/* reexport */ builtImageIdOf),
   IN: () => (/* reexport */ defaultDockerHost),
+  rh: () => (/* reexport */ demuxDockerOutput),
   Zs: () => (/* reexport */ dockerModemOptions),
+  md: () => (/* reexport */ engineErrorMessage),
+  sJ: () => (/* reexport */ engineStatusCode),
   gJ: () => (/* reexport */ errorMessage),
   ZD: () => (/* reexport */ escapeHtml),
   wd: () => (/* reexport */ factsTable),
@@ -99804,17 +97918,20 @@ __nccwpck_require__.d(__webpack_exports__, {
   mB: () => (/* reexport */ parseDockerHost),
   o_: () => (/* reexport */ parseImageReference),
   Fe: () => (/* reexport */ pushedDigestOf),
+  N5: () => (/* reexport */ readEventPayload),
   hV: () => (/* reexport */ readJsonMessages),
+  $p: () => (/* reexport */ readRunContext),
   bJ: () => (/* reexport */ registryAuthHeader),
   LW: () => (/* reexport */ registryServerAddress),
   XI: () => (/* reexport */ resolveWorkspacePath),
   Cs: () => (/* reexport */ runAction),
   ls: () => (/* reexport */ runnerPathRoots),
   kV: () => (/* reexport */ setReportOutput),
-  sn: () => (/* reexport */ timingsTable)
+  sn: () => (/* reexport */ timingsTable),
+  iT: () => (/* reexport */ errors_toError)
 });
 
-// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, backoffDelay, decodeBuildkitStatus, describeRegistryFailure, formatBytes, formatImageReference, inputEnvName, isConfigurationError, isValidHost, mapInputs, parseBoolean, parseByteSize, parseChoice, parseDuration, parseHostPort, parseInteger, parseKeyValues, parseList, parsePort, registerSecret, reportFailure, retry, runnerInputs, secretParts, sleep
+// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, DockerStreamDemuxer, EngineStreamError, MIN_MASKED_LINE, MIN_REDACTED_LENGTH, backoffDelay, createRedactor, decodeBuildkitStatus, describeRegistryFailure, engineErrorText, formatBytes, formatImageReference, inputEnvName, isConfigurationError, isEngineNotFound, isEngineStatus, isValidHost, mapInputs, parseBoolean, parseByteSize, parseChoice, parseDuration, parseHostPort, parseInteger, parseKeyValues, parseList, parsePort, readDockerStream, registerSecret, reportFailure, retry, runnerInputs, secretParts, sleep
 
 ;// CONCATENATED MODULE: ../packages/kit/src/errors.ts
 /**
@@ -99841,11 +97958,20 @@ function errorMessage(error) {
     if (typeof error === 'string')
         return error;
     try {
-        return JSON.stringify(error);
+        // JSON.stringify gives undefined (not a string) for undefined, functions and symbols.
+        return JSON.stringify(error) ?? String(error);
     }
     catch {
         return String(error);
     }
+}
+/**
+ * Anything thrown (or passed to a callback, or given as an abort reason) as an Error: an Error
+ * is returned as it is (the same object, stack and class kept); anything else becomes a new
+ * Error with `errorMessage`'s text of it.
+ */
+function errors_toError(error) {
+    return error instanceof Error ? error : new Error(errorMessage(error));
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/duration.ts
@@ -99948,7 +98074,10 @@ function formatBytes(bytes) {
     return `${sign}${n} TiB`;
 }
 
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ../packages/kit/src/parse.ts
+
 
 /**
  * Pure parsers for action inputs. Each takes the raw string and the input's name (as in
@@ -100042,17 +98171,17 @@ function parseInteger(raw, input, bounds = {}) {
     return n;
 }
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9A-Fa-f:.]+$/;
-/** A host name, an IPv4 address or an IPv6 address (without brackets). */
+/**
+ * A host name, an IPv4 address or an IPv6 address (without brackets). Addresses are checked by
+ * node:net's isIP, so `:::::` or `1::2::3` are not addresses; an IPv6 zone (`fe80::1%eth0`) is
+ * not accepted.
+ */
 function isValidHost(host) {
-    if (IPV4.test(host))
-        return true;
     if (host.includes(':'))
-        return IPV6.test(host) && host.split(':').length >= 3;
-    // A dotted quad that failed IPV4 (like 300.1.1.1) is not a host name either.
+        return (0,external_node_net_.isIP)(host) === 6 && !host.includes('%');
+    // Digits and dots only: an IPv4 address or nothing (300.1.1.1 is not a host name either).
     if (/^[\d.]+$/.test(host))
-        return false;
+        return (0,external_node_net_.isIP)(host) === 4;
     return HOSTNAME.test(host);
 }
 /**
@@ -100135,6 +98264,30 @@ function registerSecret(value) {
         return;
     for (const part of secretParts(value))
         core/* setSecret */.Pq(part);
+}
+/** Parts shorter than this are never replaced by a redactor: a one- or two-character secret would turn every such letter of a log into ***. */
+const MIN_REDACTED_LENGTH = 3;
+const REDACTED = '***';
+/**
+ * A redactor for text the action prints, reports or writes to the job summary itself (which the
+ * runner does not mask), so nothing depends on the runner's masker: every part of every secret
+ * (`secretParts`: the whole value, and each line of a multi-line one such as a PEM key) becomes
+ * `***`. Longest first, so a line inside a block does not leave half of a longer match behind.
+ * Empty and undefined values are ignored, and so are parts shorter than MIN_REDACTED_LENGTH.
+ */
+function createRedactor(secrets) {
+    const parts = [...new Set([...secrets].flatMap((s) => (s === undefined ? [] : secretParts(s))))]
+        .filter((p) => p.length >= MIN_REDACTED_LENGTH)
+        .sort((a, b) => b.length - a.length);
+    if (parts.length === 0)
+        return (text) => text;
+    return (text) => {
+        let out = text;
+        for (const part of parts)
+            if (out.includes(part))
+                out = out.split(part).join(REDACTED);
+        return out;
+    };
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/inputs.ts
@@ -100220,6 +98373,59 @@ class Inputs {
     }
     choice(name, choices, fallback) {
         return this.#take(name, { default: fallback }, (raw) => parseChoice(raw, name, choices));
+    }
+}
+
+;// CONCATENATED MODULE: ../packages/kit/src/retry.ts
+
+function sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+        if (signal?.aborted) {
+            reject(toError(signal.reason));
+            return;
+        }
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(toError(signal?.reason));
+        };
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, ms);
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+/** The delay before attempt `attempt + 1`, given that attempt `attempt` (1-based) failed. */
+function backoffDelay(attempt, options, random = Math.random) {
+    const factor = options.factor ?? 2;
+    const max = options.maxDelayMs ?? Number.POSITIVE_INFINITY;
+    const base = Math.min(max, options.initialDelayMs * factor ** (attempt - 1));
+    const jitter = Math.min(1, Math.max(0, options.jitter ?? 0));
+    return Math.round(base * (1 - jitter) + base * jitter * random());
+}
+/**
+ * Runs `fn` until it succeeds, the attempts are spent, `shouldRetry` says stop, or the
+ * signal aborts. The last error is thrown unchanged.
+ */
+async function retry(fn, options) {
+    if (!Number.isInteger(options.attempts) || options.attempts < 1) {
+        throw new RangeError(`retry: attempts must be a whole number >= 1, got ${options.attempts}`);
+    }
+    const wait = options.sleep ?? sleep;
+    const random = options.random ?? Math.random;
+    for (let attempt = 1;; attempt++) {
+        options.signal?.throwIfAborted();
+        try {
+            return await fn(attempt);
+        }
+        catch (error) {
+            const last = attempt >= options.attempts;
+            if (last || options.signal?.aborted || (options.shouldRetry && !options.shouldRetry(error, attempt)))
+                throw error;
+            const delay = backoffDelay(attempt, options, random);
+            options.onRetry?.(error, attempt, delay);
+            await wait(delay, options.signal);
+        }
     }
 }
 
@@ -100685,7 +98891,179 @@ function pushedDigestOf(message) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ../packages/kit/src/docker/engine-errors.ts
+/**
+ * What a failed Docker Engine API call says. docker-modem (under dockerode) rejects with an
+ * Error whose message is `(HTTP code 404) no such container - No such container: web `, and
+ * sets `statusCode` (the HTTP status) and `json` (the parsed body: `{ message }` from the engine;
+ * null for streaming calls, whose body is read into the message instead).
+ */
+
+
+/** The HTTP status the engine answered a failed call with; undefined when it did not answer (no connection, a bug). */
+function engineStatusCode(error) {
+    const code = error?.statusCode;
+    return typeof code === 'number' ? code : undefined;
+}
+/**
+ * True when the engine answered with one of `statuses`: 404 no such object, 409 a conflict
+ * (name taken, image in use), 304 nothing to do (already started or stopped).
+ */
+function isEngineStatus(error, ...statuses) {
+    const code = engineStatusCode(error);
+    return code !== undefined && statuses.includes(code);
+}
+/** True when the engine said there is no such container, image, network, volume or service. */
+function isEngineNotFound(error) {
+    return isEngineStatus(error, 404);
+}
+/**
+ * The engine's own words, when the error came from the engine: the `message` of its answer to a
+ * failed call (docker-modem's `(HTTP code N) reason - ` prefix removed), or an error it reported
+ * inside a stream (EngineStreamError). Undefined for anything else (the engine never answered).
+ */
+function engineErrorText(error) {
+    if (error instanceof EngineStreamError)
+        return error.message;
+    if (engineStatusCode(error) === undefined)
+        return undefined;
+    const json = error.json;
+    if (json && typeof json === 'object' && typeof json.message === 'string')
+        return json.message;
+    if (typeof json === 'string' && json.trim() !== '')
+        return json.trim();
+    const message = error.message;
+    return typeof message === 'string' ? message.replace(/^\(HTTP code \d+\)[^-]*- /, '').trim() : undefined;
+}
+/** What to tell people about a failed engine call: the engine's own words when it answered, else the error's message. */
+function engineErrorMessage(error) {
+    return engineErrorText(error) ?? errorMessage(error);
+}
+
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+;// CONCATENATED MODULE: ../packages/kit/src/docker/stream.ts
+/**
+ * Docker's multiplexed stream: what the Engine API sends for container logs, attach and exec
+ * when the container has no TTY. Each frame is an 8-byte header, `[type, 0, 0, 0, size (4 bytes,
+ * big-endian)]`, then `size` bytes of output. Type 0 is stdin (written as stdout), 1 stdout,
+ * 2 stderr, 3 an error the engine itself wrote into the stream (`Error grabbing logs: …`).
+ *
+ * Each stream is decoded as UTF-8 on its own, across frames and chunks: a character whose bytes
+ * are split between two frames (the engine cuts frames by size, not by character) comes out
+ * whole, even with a frame of the other stream between the halves.
+ *
+ * Bad and truncated frames, one rule: from the first byte that does not begin a valid, complete
+ * frame, demuxing stops and everything from there on is passed through as raw stdout text.
+ * Nothing is dropped and nothing is guessed. A header is valid when its type is 0–3 and its three
+ * padding bytes are 0. So a stream that is not multiplexed at all (a TTY container) comes out
+ * as it is; a stream that goes wrong half-way keeps the frames before as decoded text; and a
+ * stream that ends inside a frame (header or payload cut short) shows that frame's bytes, header
+ * included, as raw text.
+ */
+
+const HEADER_BYTES = 8;
+const STREAM_OF_TYPE = ['stdout', 'stdout', 'stderr', 'system'];
+function isFrameHeader(header) {
+    return header[0] < STREAM_OF_TYPE.length && header[1] === 0 && header[2] === 0 && header[3] === 0;
+}
+/** Demuxes a multiplexed stream as its chunks arrive: `push` each chunk, then `end` once. */
+class DockerStreamDemuxer {
+    #pending = [];
+    #pendingBytes = 0;
+    /** Set at the first bytes that are not a valid frame: the rest is raw stdout. */
+    #raw = false;
+    #decoders = {
+        stdout: new external_node_string_decoder_namespaceObject.StringDecoder('utf8'),
+        stderr: new external_node_string_decoder_namespaceObject.StringDecoder('utf8'),
+        system: new external_node_string_decoder_namespaceObject.StringDecoder('utf8'),
+    };
+    /** The text that `chunk` completes, in stream order (consecutive text of one stream joined). */
+    push(chunk) {
+        const out = [];
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        if (bytes.length === 0)
+            return out;
+        if (this.#raw) {
+            this.#emit(out, 'stdout', bytes);
+            return out;
+        }
+        this.#pending.push(bytes);
+        this.#pendingBytes += bytes.length;
+        while (this.#pendingBytes >= HEADER_BYTES) {
+            const header = this.#peek(HEADER_BYTES);
+            if (!isFrameHeader(header)) {
+                this.#raw = true;
+                this.#emit(out, 'stdout', this.#take(this.#pendingBytes));
+                break;
+            }
+            const size = header.readUInt32BE(4);
+            if (this.#pendingBytes < HEADER_BYTES + size)
+                break;
+            const frame = this.#take(HEADER_BYTES + size);
+            this.#emit(out, STREAM_OF_TYPE[header[0]], frame.subarray(HEADER_BYTES));
+        }
+        return out;
+    }
+    /** The stream ended: a frame cut short comes out as raw stdout text, and every decoder is flushed. */
+    end() {
+        const out = [];
+        if (this.#pendingBytes > 0) {
+            this.#raw = true;
+            this.#emit(out, 'stdout', this.#take(this.#pendingBytes));
+        }
+        for (const stream of Object.keys(this.#decoders))
+            append(out, stream, this.#decoders[stream].end());
+        return out;
+    }
+    #emit(out, stream, bytes) {
+        append(out, stream, this.#decoders[stream].write(bytes));
+    }
+    /** The first `n` pending bytes (n <= #pendingBytes), without consuming them. */
+    #peek(n) {
+        if (this.#pending[0].length < n)
+            this.#pending = [Buffer.concat(this.#pending, this.#pendingBytes)];
+        return this.#pending[0].subarray(0, n);
+    }
+    /** Consumes and returns the first `n` pending bytes (n <= #pendingBytes). */
+    #take(n) {
+        const all = this.#pending.length === 1 ? this.#pending[0] : Buffer.concat(this.#pending, this.#pendingBytes);
+        const rest = all.subarray(n);
+        this.#pending = rest.length > 0 ? [rest] : [];
+        this.#pendingBytes = rest.length;
+        return all.subarray(0, n);
+    }
+}
+function append(out, stream, text) {
+    if (text === '')
+        return;
+    const last = out.at(-1);
+    if (last?.stream === stream)
+        last.text += text;
+    else
+        out.push({ stream, text });
+}
+/** Demuxes a live multiplexed stream (exec, attach, followed logs) into text chunks as they arrive. */
+async function* readDockerStream(source) {
+    const demuxer = new DockerStreamDemuxer();
+    for await (const chunk of source)
+        yield* demuxer.push(chunk);
+    yield* demuxer.end();
+}
+/** Demuxes a whole multiplexed buffer (container logs read without `follow`). */
+function demuxDockerOutput(buffer) {
+    const demuxer = new DockerStreamDemuxer();
+    const output = { text: '', stdout: '', stderr: '', system: '' };
+    for (const chunk of [...demuxer.push(buffer), ...demuxer.end()]) {
+        output.text += chunk.text;
+        output[chunk.stream] += chunk.text;
+    }
+    return output;
+}
+
 ;// CONCATENATED MODULE: ../packages/kit/src/docker/index.ts
+
+
 
 
 
@@ -100755,6 +99133,61 @@ function resolveWorkspacePath(value, input, roots) {
     return existing;
 }
 
+;// CONCATENATED MODULE: ../packages/kit/src/github/run-context.ts
+/**
+ * The run an action step belongs to, as the runner describes it in `GITHUB_*` variables: the
+ * one place that reads them. Values the runner did not set are '' (numbers: 0, the attempt 1),
+ * so each action decides for itself what to show instead ('unknown', 'local', …).
+ */
+
+const whole = (raw, fallback, min) => {
+    const n = Number(raw);
+    return raw !== undefined && raw.trim() !== '' && Number.isInteger(n) && n >= min ? n : fallback;
+};
+const noSlash = (url) => url.replace(/\/+$/, '');
+/** Reads the run from `env` (the runner's environment by default; tests pass their own). */
+function readRunContext(env = process.env) {
+    const repository = env['GITHUB_REPOSITORY'] ?? '';
+    const [owner = '', repo = ''] = repository.split('/');
+    const serverUrl = noSlash(env['GITHUB_SERVER_URL'] || 'https://github.com');
+    const runId = whole(env['GITHUB_RUN_ID'], 0, 1);
+    const runAttempt = whole(env['GITHUB_RUN_ATTEMPT'], 1, 1);
+    const refName = env['GITHUB_REF_NAME'] ?? '';
+    return {
+        repository,
+        owner,
+        repo,
+        serverUrl,
+        apiUrl: noSlash(env['GITHUB_API_URL'] || 'https://api.github.com'),
+        workflow: env['GITHUB_WORKFLOW'] ?? '',
+        job: env['GITHUB_JOB'] ?? '',
+        runId,
+        runAttempt,
+        runNumber: whole(env['GITHUB_RUN_NUMBER'], 0, 1),
+        runUrl: repository !== '' && runId > 0 ? `${serverUrl}/${repository}/actions/runs/${runId}${runAttempt > 1 ? `/attempts/${runAttempt}` : ''}` : undefined,
+        sha: env['GITHUB_SHA'] ?? '',
+        ref: env['GITHUB_REF'] ?? '',
+        refName,
+        branch: env['GITHUB_HEAD_REF'] || refName,
+        actor: env['GITHUB_ACTOR'] ?? '',
+        eventName: env['GITHUB_EVENT_NAME'] ?? '',
+        eventPath: env['GITHUB_EVENT_PATH'] || undefined,
+    };
+}
+/** The event payload (the JSON file at GITHUB_EVENT_PATH); {} when there is none or it does not parse. */
+function readEventPayload(env = process.env) {
+    const file = env['GITHUB_EVENT_PATH'];
+    if (!file || !(0,external_node_fs_.existsSync)(file))
+        return {};
+    try {
+        const payload = JSON.parse((0,external_node_fs_.readFileSync)(file, 'utf8'));
+        return typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? payload : {};
+    }
+    catch {
+        return {};
+    }
+}
+
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
 
 
@@ -100766,6 +99199,8 @@ function resolveWorkspacePath(value, input, roots) {
 
 
 
+
+// Also in '@gangway/kit/github'; here too, so that an action without Octokit (build) reads the run without bundling it.
 
 
 
@@ -100796,13 +99231,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
-
-/***/ }),
-
-/***/ 9140:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("constants");
 
 /***/ }),
 

@@ -1,11 +1,13 @@
 import {
   buildkitStatusOf,
   builtImageIdOf,
+  engineErrorMessage,
+  engineStatusCode,
   messageError,
   type BuildkitVertex,
   type ProgressMessage,
 } from '@gangway/kit';
-import { apiErrorMessage, apiStatusCode, type BuildEngine, type BuildRequest } from './engine.ts';
+import type { BuildEngine, BuildRequest } from './engine.ts';
 
 /** One step of the build as a person reads it: `[2/5] RUN npm ci`. */
 export interface BuildStep {
@@ -220,7 +222,7 @@ export async function runBuild(engine: BuildEngine, request: BuildRequest, print
   } catch (error) {
     progress.throwIfFailed();
     // The classic builder refuses a bad Dockerfile or target with HTTP 400 before streaming.
-    if (apiStatusCode(error) === 400) throw new BuildFailedError(`The build failed: ${describeBuildError(apiErrorMessage(error))}`, undefined, '');
+    if (engineStatusCode(error) === 400) throw new BuildFailedError(`The build failed: ${describeBuildError(engineErrorMessage(error))}`, undefined, '');
     throw error;
   }
   progress.throwIfFailed();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type Docker from 'dockerode';
-import { errorMessage, type RegistryCredentials } from '@gangway/kit';
+import { toError, type RegistryCredentials } from '@gangway/kit';
 
 // Hand-written on purpose: dockerode's withSession has no health service (the engine drops the session after 2 s) and gives one login to every registry that asks.
 /**
@@ -93,7 +93,7 @@ export async function openBuildkitSession(docker: Docker, credentials: RegistryC
         },
         statusCodes: { 101: true, 200: true, 500: 'server error' },
       },
-      (err: unknown, stream: unknown) => (err ? reject(err instanceof Error ? err : new Error(errorMessage(err))) : resolve(stream as Duplex)),
+      (err: unknown, stream: unknown) => (err ? reject(toError(err)) : resolve(stream as Duplex)),
     );
   });
   const server = new grpc.Server();

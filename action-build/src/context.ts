@@ -4,6 +4,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import dockerignore from '@balena/dockerignore';
 import tar from 'tar-stream';
+import { toError } from '@gangway/kit';
 
 /** The build context as the engine receives it: a tar stream, and what went into it. */
 export interface BuildContext {
@@ -134,7 +135,7 @@ export function createBuildContext(contextDir: string, dockerfilePath: string): 
     pack.finalize();
     return { files, bytes };
   })();
-  done.catch((error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))));
+  done.catch((error: unknown) => out.destroy(toError(error)));
   pack.pipe(out);
   return { stream: out, dockerfile, done };
 }

@@ -2,10 +2,12 @@ import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { openBuildkitSession } from './buildkit-session.ts';
 import {
+  demuxDockerOutput,
   dockerModemOptions,
   errorMessage,
   readJsonMessages,
   registryAuthHeader,
+  toError,
   type DockerHost,
   type ProgressMessage,
   type RegistryCredentials,
@@ -37,7 +39,7 @@ export interface BuildRequest {
 
 export interface ImageFacts {
   id: string;
-  size: number;
+  sizeBytes: number;
   repoDigests: string[];
   labels: Record<string, string>;
 }
@@ -77,19 +79,6 @@ export class EngineUnreachableError extends Error {
 function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: string } | undefined)?.code;
   return code !== undefined && ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET'].includes(code);
-}
-
-/** The engine's own message from a failed API call (docker-modem wraps it). */
-export function apiErrorMessage(error: unknown): string {
-  const json = (error as { json?: unknown } | undefined)?.json;
-  if (json && typeof json === 'object' && typeof (json as { message?: unknown }).message === 'string') return (json as { message: string }).message;
-  if (typeof json === 'string' && json.trim() !== '') return json.trim();
-  return errorMessage(error);
-}
-
-export function apiStatusCode(error: unknown): number | undefined {
-  const code = (error as { statusCode?: unknown } | undefined)?.statusCode;
-  return typeof code === 'number' ? code : undefined;
 }
 
 function apiAtLeast(version: string, wanted: string): boolean {
@@ -160,7 +149,7 @@ export class DockerodeEngine implements BuildEngine {
             ...(request.signal ? { abortSignal: request.signal } : {}),
             statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
           },
-          (err: unknown, data: unknown) => (err ? reject(err instanceof Error ? err : new Error(errorMessage(err))) : resolve(data as Readable)),
+          (err: unknown, data: unknown) => (err ? reject(toError(err)) : resolve(data as Readable)),
         );
       });
       yield* readJsonMessages(stream);
@@ -171,7 +160,7 @@ export class DockerodeEngine implements BuildEngine {
 
   async inspectImage(ref: string): Promise<ImageFacts> {
     const i = await this.docker.getImage(ref).inspect();
-    return { id: i.Id, size: i.Size, repoDigests: i.RepoDigests ?? [], labels: i.Config?.Labels ?? {} };
+    return { id: i.Id, sizeBytes: i.Size, repoDigests: i.RepoDigests ?? [], labels: i.Config?.Labels ?? {} };
   }
 
   async tagImage(id: string, repository: string, tag: string): Promise<void> {
@@ -206,25 +195,10 @@ export class DockerodeEngine implements BuildEngine {
       await container.start();
       const waited = (await container.wait()) as { StatusCode: number };
       const logs = await container.logs({ stdout: true, stderr: true, follow: false });
-      return { exitCode: waited.StatusCode, output: demuxLogs(logs) };
+      return { exitCode: waited.StatusCode, output: demuxDockerOutput(logs).text };
     } finally {
       signal?.removeEventListener('abort', onAbort);
       await container.remove({ force: true, v: true }).catch(() => undefined);
     }
   }
-}
-
-/** Docker's multiplexed log format (8-byte headers) to plain text; plain text passes through. */
-export function demuxLogs(buffer: Buffer): string {
-  const parts: string[] = [];
-  let pos = 0;
-  while (pos + 8 <= buffer.length) {
-    const type = buffer[pos];
-    if (type !== 0 && type !== 1 && type !== 2) return buffer.toString('utf8');
-    const size = buffer.readUInt32BE(pos + 4);
-    parts.push(buffer.subarray(pos + 8, pos + 8 + size).toString('utf8'));
-    pos += 8 + size;
-  }
-  if (pos !== buffer.length) return buffer.toString('utf8');
-  return parts.join('');
 }

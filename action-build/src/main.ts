@@ -18,7 +18,7 @@ export interface MainDependencies {
 /** Build → test gate → tag → push, in that order; any failure stops before the push. */
 export async function main(signal: AbortSignal, deps: MainDependencies = {}): Promise<BuildReport> {
   const settings = readSettings(deps.inputs ?? new Inputs(), readEnvironment(deps.env));
-  const engine = deps.engine ? deps.engine(settings) : new DockerodeEngine(settings['docker-host']);
+  const engine = deps.engine ? deps.engine(settings) : new DockerodeEngine(settings.dockerHost);
   const print = deps.print ?? ((line: string) => core.info(line));
   const clock = new PhaseClock();
   const started = performance.now();
@@ -45,21 +45,21 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
         dockerfile: context.dockerfile,
         builder,
         ...(target ? { target } : {}),
-        buildArgs: settings['build-args'],
+        buildArgs: settings.buildArgs,
         labels: settings.labels,
         ...(settings.platform ? { platform: settings.platform } : {}),
-        cacheFrom: withCache && builder === 'buildkit' ? settings['cache-from'] : [],
-        noCache: settings['no-cache'],
+        cacheFrom: withCache && builder === 'buildkit' ? settings.cacheFrom : [],
+        noCache: settings.noCache,
         ...(settings.credentials ? { credentials: settings.credentials } : {}),
         signal,
       };
     };
 
-    if (builder === 'classic' && settings['cache-from'].length > 0 && !settings['no-cache']) {
+    if (builder === 'classic' && settings.cacheFrom.length > 0 && !settings.noCache) {
       // The classic builder only reuses local images: fetch the cache sources first.
       await clock.time('cache pull', () =>
         core.group('Pull cache sources', async () => {
-          for (const ref of settings['cache-from']) {
+          for (const ref of settings.cacheFrom) {
             try {
               for await (const m of engine.pull(ref, settings.credentials, signal)) if (m.error) throw new Error(m.error);
               print(`pulled ${ref}`);
@@ -78,13 +78,13 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
     for (const miss of build.cacheMisses) core.info(`No cache from ${miss}`);
 
     let testGate: TestGateOutcome = {};
-    if (settings['test-target'] !== undefined || settings['test-command'] !== undefined) {
+    if (settings.testTarget !== undefined || settings.testCommand !== undefined) {
       testGate = await clock.time('test gate', () =>
         core.group('Test gate', () =>
           runTestGate(engine, {
             imageId: build.imageId,
-            testTarget: settings['test-target'],
-            testCommand: settings['test-command'],
+            testTarget: settings.testTarget,
+            testCommand: settings.testCommand,
             testTargetRequest: (target) => request(target, true),
             print,
             signal,
@@ -118,11 +118,11 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
       tags: settings.tagPlan.tags,
       pushed,
       imageId: build.imageId,
-      sizeBytes: facts.size,
+      sizeBytes: facts.sizeBytes,
       durationMs: Math.round(performance.now() - started),
       builder,
       engine: { where: engine.where, version: info.version, apiVersion: info.apiVersion },
-      cacheFrom: builder === 'buildkit' ? settings['cache-from'] : [],
+      cacheFrom: builder === 'buildkit' ? settings.cacheFrom : [],
       cacheMisses: build.cacheMisses,
       cachedSteps: build.cachedSteps,
       totalSteps: build.steps.length,

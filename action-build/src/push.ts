@@ -1,5 +1,5 @@
-import { ConfigurationError, messageError, pushedDigestOf, type RegistryCredentials } from '@gangway/kit';
-import { apiErrorMessage, apiStatusCode, type BuildEngine } from './engine.ts';
+import { ConfigurationError, engineErrorMessage, engineStatusCode, messageError, pushedDigestOf, type RegistryCredentials } from '@gangway/kit';
+import type { BuildEngine } from './engine.ts';
 
 export interface PushOutcome {
   digest: string;
@@ -35,8 +35,8 @@ export async function verifyCredentials(engine: BuildEngine, registry: string, c
   try {
     await engine.checkAuth(credentials);
   } catch (error) {
-    const detail = apiErrorMessage(error);
-    if (apiStatusCode(error) === 401 || isAuthFailure(detail)) throw credentialsRejected(registry, credentials, detail);
+    const detail = engineErrorMessage(error);
+    if (engineStatusCode(error) === 401 || isAuthFailure(detail)) throw credentialsRejected(registry, credentials, detail);
     throw new PushFailedError(`Could not log in to ${registry} to check the credentials: ${detail}`);
   }
 }
@@ -68,7 +68,7 @@ export async function pushTags(
         }
       }
     } catch (error) {
-      failure = apiErrorMessage(error);
+      failure = engineErrorMessage(error);
     }
     if (failure !== undefined) {
       if (isAuthFailure(failure)) throw credentialsRejected(options.registry, options.credentials, failure);

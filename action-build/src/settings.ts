@@ -1,17 +1,18 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type {
-  Inputs} from '@gangway/kit';
 import {
   ConfigurationError,
   defaultDockerHost,
   parseDockerHost,
   parseImageReference,
+  readEventPayload,
+  readRunContext,
   registryServerAddress,
   resolveWorkspacePath,
   runnerPathRoots,
   type DockerHost,
   type ImageReference,
+  type Inputs,
   type RegistryCredentials,
 } from '@gangway/kit';
 import { computeTags, ociLabels, parseTagRules, type GitHubBuildContext, type TagPlan } from './tags.ts';
@@ -20,13 +21,13 @@ export type BuilderChoice = 'auto' | 'buildkit' | 'classic';
 
 /** Everything the action does, decided from its inputs and the GitHub context before any side effect. */
 export interface BuildSettings {
-  'docker-host': DockerHost;
+  dockerHost: DockerHost;
   /** Absolute path of the build context. */
   context: string;
   /** Absolute path of the Dockerfile. */
   file: string;
   target: string | undefined;
-  'build-args': Record<string, string>;
+  buildArgs: Record<string, string>;
   /** OCI labels merged with the user's (the user's win). */
   labels: Record<string, string>;
   platform: string | undefined;
@@ -35,15 +36,15 @@ export interface BuildSettings {
   tagPlan: TagPlan;
   /** Just the tag names, in order. */
   tags: string[];
-  'test-target': string | undefined;
+  testTarget: string | undefined;
   /** Exec form: argv; a string is run by `sh -c`. */
-  'test-command': string[] | undefined;
+  testCommand: string[] | undefined;
   push: boolean;
   /** Credentials for the registry of `image`; undefined for anonymous access. */
   credentials: RegistryCredentials | undefined;
   /** Full references to import build cache from. */
-  'cache-from': string[];
-  'no-cache': boolean;
+  cacheFrom: string[];
+  noCache: boolean;
 }
 
 export interface Environment {
@@ -54,28 +55,12 @@ export interface Environment {
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
-  let payload: Record<string, unknown> = {};
-  const eventPath = env['GITHUB_EVENT_PATH'];
-  if (eventPath && existsSync(eventPath)) {
-    try {
-      payload = JSON.parse(readFileSync(eventPath, 'utf8')) as Record<string, unknown>;
-    } catch {
-      payload = {};
-    }
-  }
-  return { env, payload, now: new Date() };
+  return { env, payload: readEventPayload(env), now: new Date() };
 }
 
 export function githubContext(environment: Environment): GitHubBuildContext {
-  const env = environment.env;
-  return {
-    eventName: env['GITHUB_EVENT_NAME'] ?? '',
-    ref: env['GITHUB_REF'] ?? '',
-    sha: env['GITHUB_SHA'] ?? '',
-    repository: env['GITHUB_REPOSITORY'] ?? '',
-    serverUrl: env['GITHUB_SERVER_URL'] ?? 'https://github.com',
-    payload: environment.payload,
-  };
+  const run = readRunContext(environment.env);
+  return { eventName: run.eventName, ref: run.ref, sha: run.sha, repository: run.repository, serverUrl: run.serverUrl, payload: environment.payload };
 }
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
@@ -103,7 +88,6 @@ export function readSettings(inputs: Inputs, environment: Environment): BuildSet
   const password = inputs.secret('registry-password');
   const username = inputs.string('registry-username');
   const env = environment.env;
-  const workspace = env['GITHUB_WORKSPACE'] ?? process.cwd();
 
   const dockerHost = parseDockerHost(inputs.string('docker-host') ?? defaultDockerHost(env), 'docker-host', {
     ...(env['DOCKER_TLS_VERIFY'] ? { tls: env['DOCKER_TLS_VERIFY'] !== '' && env['DOCKER_TLS_VERIFY'] !== '0' } : {}),
@@ -111,7 +95,7 @@ export function readSettings(inputs: Inputs, environment: Environment): BuildSet
 
   // The context is sent to the engine and the Dockerfile read: both must lie in the workspace
   // (or RUNNER_TEMP), symlinks followed, or a step could ship the runner's files to a registry.
-  const roots = { ...runnerPathRoots(env), workspace };
+  const roots = runnerPathRoots(env);
   const context = resolveWorkspacePath(inputs.string('context') ?? '.', 'context', roots);
   if (!existsSync(context) || !statSync(context).isDirectory()) {
     throw new ConfigurationError(`Input "context" is "${inputs.raw('context') || '.'}", but ${context} is not a directory. Give a folder of the checkout (relative to the workspace).`, 'context');
@@ -166,22 +150,22 @@ export function readSettings(inputs: Inputs, environment: Environment): BuildSet
   else cacheFrom = tagPlan.cacheTags.map((t) => `${image.repository}:${t}`);
 
   return {
-    'docker-host': dockerHost,
+    dockerHost,
     context,
     file,
     target: inputs.string('target'),
-    'build-args': buildArgs,
+    buildArgs,
     labels,
     platform,
     builder: inputs.choice('builder', ['auto', 'buildkit', 'classic'] as const, 'auto'),
     image,
     tagPlan,
     tags: tagPlan.tags.map((t) => t.tag),
-    'test-target': testTarget,
-    'test-command': testCommand,
+    testTarget,
+    testCommand,
     push,
     credentials,
-    'cache-from': cacheFrom,
-    'no-cache': inputs.boolean('no-cache', false),
+    cacheFrom,
+    noCache: inputs.boolean('no-cache', false),
   };
 }

@@ -31,7 +31,7 @@ export class FakeEngine implements BuildEngine {
   }
   async inspectImage(ref: string): Promise<ImageFacts> {
     this.calls.push(`inspect ${ref}`);
-    return { id: ref, size: 1234, repoDigests: [], labels: {} };
+    return { id: ref, sizeBytes: 1234, repoDigests: [], labels: {} };
   }
   async tagImage(id: string, repository: string, tag: string): Promise<void> {
     this.calls.push(`tag ${id} ${repository}:${tag}`);

@@ -69,15 +69,15 @@ describe('settings', () => {
   it('decides tags, labels, cache sources and the test command', () => {
     const s = readSettings(inputs({ labels: 'org.opencontainers.image.title=Shop\nteam=ocr', 'test-command': 'npm test', 'build-args': 'A=1' }), readEnvironment(env));
     expect(s.tags).toEqual(['latest', 'main', 'sha-abcdef0']);
-    expect(s['cache-from']).toEqual([`${REPO}:latest`, `${REPO}:main`]);
+    expect(s.cacheFrom).toEqual([`${REPO}:latest`, `${REPO}:main`]);
     expect(s.labels['org.opencontainers.image.title']).toBe('Shop');
     expect(s.labels['org.opencontainers.image.source']).toBe('https://github.com/acme/shop');
     expect(s.labels['team']).toBe('ocr');
-    expect(s['test-command']).toEqual(['sh', '-c', 'npm test']);
-    expect(s['build-args']).toEqual({ A: '1' });
+    expect(s.testCommand).toEqual(['sh', '-c', 'npm test']);
+    expect(s.buildArgs).toEqual({ A: '1' });
     expect(s.file).toBe(path.join(env['GITHUB_WORKSPACE'] as string, 'app', 'Dockerfile'));
-    expect(readSettings(inputs({ 'cache-from': 'none' }), readEnvironment(env))['cache-from']).toEqual([]);
-    expect(readSettings(inputs({ 'test-command': '["npm","test"]' }), readEnvironment(env))['test-command']).toEqual(['npm', 'test']);
+    expect(readSettings(inputs({ 'cache-from': 'none' }), readEnvironment(env)).cacheFrom).toEqual([]);
+    expect(readSettings(inputs({ 'test-command': '["npm","test"]' }), readEnvironment(env)).testCommand).toEqual(['npm', 'test']);
   });
 });
 

@@ -29215,8 +29215,8 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3194);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4445);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7938);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2217);
 
 
 await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .runAction */ .Cs)({ main: (signal) => (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .i)(signal) });
@@ -29226,7 +29226,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4445:
+/***/ 2217:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -29237,8 +29237,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 18 modules
 var core = __nccwpck_require__(7867);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 12 modules
-var src = __nccwpck_require__(3194);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 15 modules
+var src = __nccwpck_require__(7938);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
 // EXTERNAL MODULE: external "os"
@@ -34288,7 +34288,10 @@ function describeApiError(error) {
     return typeof e.status === 'number' ? `HTTP ${e.status}: ${message}` : message;
 }
 
+// EXTERNAL MODULE: ../packages/kit/src/github/run-context.ts
+var run_context = __nccwpck_require__(8093);
 ;// CONCATENATED MODULE: ../packages/kit/src/github/index.ts
+
 
 
 ;// CONCATENATED MODULE: ./src/github-client.ts
@@ -51108,54 +51111,58 @@ async function collectRunFacts(client, run, logLines, apiUrl) {
     return { listed: true, failedJobs, jobCounts, problems };
 }
 
-;// CONCATENATED MODULE: ./src/run-context.ts
+;// CONCATENATED MODULE: ./src/report.ts
 
-function eventPayload(path) {
-    if (!path || !(0,external_node_fs_.existsSync)(path))
-        return {};
-    try {
-        return JSON.parse((0,external_node_fs_.readFileSync)(path, 'utf8'));
-    }
-    catch {
-        return {};
-    }
+
+/** The job summary: what was reported and where it went, at a glance. */
+async function writeSummary(report) {
+    const rows = [
+        ['Status', `${report.status} (${report.statusSource})`],
+        ['Workflow / branch', `${report.workflow} / ${report.branch}`],
+        ['Issue', report.issue.number === undefined ? report.issue.action : `${report.issue.action} #${report.issue.number}`],
+        ['Failed jobs', report.failedJobs.map((j) => `${j.name} (${j.conclusion})`).join(', ') || 'none'],
+        ['Webhook', report.webhook],
+        ['Mail', report.mail],
+    ];
+    const summary = core/* summary */.z.addHeading('Gangway notify', 2).addTable((0,src/* factsTable */.wd)(rows));
+    if (report.issue.url)
+        summary.addRaw(`<p>Issue: <a href="${(0,src/* escapeHtml */.ZD)(report.issue.url)}">${(0,src/* escapeHtml */.ZD)(report.issue.url)}</a></p>`, true);
+    if (report.warnings.length > 0)
+        summary.addHeading('Warnings', 3).addList(report.warnings.map(src/* escapeHtml */.ZD));
+    await summary.write();
 }
+
+;// CONCATENATED MODULE: ./src/run-context.ts
 function authorOf(commit) {
     const author = commit?.author;
     return typeof author?.email === 'string' && author.email !== '' ? { name: typeof author.name === 'string' ? author.name : '', email: author.email } : undefined;
 }
-const positive = (raw, fallback) => {
-    const n = Number(raw);
-    return Number.isInteger(n) && n > 0 ? n : fallback;
-};
-function readRunContext(env = process.env) {
-    const repository = env['GITHUB_REPOSITORY'] ?? '';
-    const [owner = '', repo = ''] = repository.split('/');
-    const serverUrl = (env['GITHUB_SERVER_URL'] ?? 'https://github.com').replace(/\/$/, '');
-    const runId = positive(env['GITHUB_RUN_ID'], 0);
-    const runAttempt = positive(env['GITHUB_RUN_ATTEMPT'], 1);
-    const payload = eventPayload(env['GITHUB_EVENT_PATH']);
+/** The run to report, from the kit's reading of the runner's variables and the event payload. */
+function reportedRun(run, payload) {
     const workflowRun = payload['workflow_run'];
+    const { repository, owner, repo, job, runId, runAttempt, runNumber, sha, branch, actor, eventName, serverUrl } = run;
     return {
         repository,
         owner,
         repo,
-        workflow: env['GITHUB_WORKFLOW'] ?? 'workflow',
-        job: env['GITHUB_JOB'] ?? '',
+        workflow: run.workflow || 'workflow',
+        job,
         runId,
         runAttempt,
-        runNumber: positive(env['GITHUB_RUN_NUMBER'], 0),
-        sha: env['GITHUB_SHA'] ?? '',
-        branch: env['GITHUB_HEAD_REF'] || env['GITHUB_REF_NAME'] || '',
-        actor: env['GITHUB_ACTOR'] ?? '',
-        eventName: env['GITHUB_EVENT_NAME'] ?? '',
+        runNumber,
+        sha,
+        branch,
+        actor,
+        eventName,
         serverUrl,
-        runUrl: `${serverUrl}/${repository}/actions/runs/${runId}${runAttempt > 1 ? `/attempts/${runAttempt}` : ''}`,
+        // Outside a run (no run id): the repository's Actions page.
+        runUrl: run.runUrl ?? `${run.serverUrl}/${run.repository}/actions`,
         commitAuthor: authorOf(payload['head_commit']) ?? authorOf(workflowRun?.head_commit),
     };
 }
 
 ;// CONCATENATED MODULE: ./src/settings.ts
+
 
 
 const STATUSES = ['success', 'failure', 'cancelled', 'skipped'];
@@ -51261,7 +51268,8 @@ function readSettings(inputs = new src/* Inputs */.G0(), env = process.env) {
     const token = inputs.secret('github-token');
     const webhook = inputs.secret('webhook-url');
     const { status, source } = parseStatus(inputs.string('status', { required: true, hint: 'Pass ${{ job.status }} in a step, or ${{ toJSON(needs) }} in a job that needs the others.' }));
-    const apiUrl = httpUrl(inputs.string('api-url') ?? env['GITHUB_API_URL'] ?? 'https://api.github.com', 'api-url', 'Leave it empty for GITHUB_API_URL.');
+    const github = (0,run_context/* readRunContext */.$)(env);
+    const apiUrl = httpUrl(inputs.string('api-url') ?? github.apiUrl, 'api-url', 'Leave it empty for GITHUB_API_URL.');
     const issue = inputs.boolean('issue', true);
     const label = inputs.string('label') ?? 'gangway-failure';
     if (label.length > 50 || label.includes(','))
@@ -51276,7 +51284,7 @@ function readSettings(inputs = new src/* Inputs */.G0(), env = process.env) {
             throw new src/* ConfigurationError */.j1('Input "webhook-url" is an http:// URL: the message and the secret in the URL would travel unencrypted. Use the https:// URL your chat gives you, or set allow-insecure-webhook: true for a receiver on a network you trust.', 'webhook-url');
         }
     }
-    const run = readRunContext(env);
+    const run = reportedRun(github, (0,run_context/* readEventPayload */.N)(env));
     const branch = inputs.string('branch') ?? run.branch;
     if (branch === '')
         throw new src/* ConfigurationError */.j1('Input "branch" is empty and the run has no GITHUB_REF_NAME: set branch.', 'branch');
@@ -51285,40 +51293,19 @@ function readSettings(inputs = new src/* Inputs */.G0(), env = process.env) {
         throw new src/* ConfigurationError */.j1('Input "title" is longer than 256 characters.', 'title');
     return {
         status,
-        'status-source': source,
-        'github-token': token,
-        'api-url': apiUrl.toString().replace(/\/$/, ''),
+        statusSource: source,
+        githubToken: token,
+        apiUrl: apiUrl.toString().replace(/\/$/, ''),
         issue,
         label,
         title,
         branch,
-        'log-lines': inputs.integer('log-lines', { min: 0, max: 500 }) ?? 30,
-        'webhook-url': webhook,
-        'allow-insecure-webhook': allowInsecureWebhook,
+        logLines: inputs.integer('log-lines', { min: 0, max: 500 }) ?? 30,
+        webhookUrl: webhook,
+        allowInsecureWebhook,
         smtp: readSmtp(inputs),
         run: { ...run, branch },
     };
-}
-
-;// CONCATENATED MODULE: ./src/summary.ts
-
-
-/** The job summary: what was reported and where it went, at a glance. */
-async function writeSummary(report) {
-    const rows = [
-        ['Status', `${report.status} (${report.statusSource})`],
-        ['Workflow / branch', `${report.workflow} / ${report.branch}`],
-        ['Issue', report.issue.number === undefined ? report.issue.action : `${report.issue.action} #${report.issue.number}`],
-        ['Failed jobs', report.failedJobs.map((j) => `${j.name} (${j.conclusion})`).join(', ') || 'none'],
-        ['Webhook', report.webhook],
-        ['Mail', report.mail],
-    ];
-    const summary = core/* summary */.z.addHeading('Gangway notify', 2).addTable((0,src/* factsTable */.wd)(rows));
-    if (report.issue.url)
-        summary.addRaw(`<p>Issue: <a href="${(0,src/* escapeHtml */.ZD)(report.issue.url)}">${(0,src/* escapeHtml */.ZD)(report.issue.url)}</a></p>`, true);
-    if (report.warnings.length > 0)
-        summary.addHeading('Warnings', 3).addList(report.warnings.map(src/* escapeHtml */.ZD));
-    await summary.write();
 }
 
 ;// CONCATENATED MODULE: ./src/webhook.ts
@@ -51390,12 +51377,12 @@ async function notify(settings, signal) {
     };
     const { run } = settings;
     const failing = settings.status === 'failure' || settings.status === 'cancelled';
-    const client = settings['github-token'] !== undefined ? github_client_createGitHubClient(settings['github-token'], settings['api-url']) : undefined;
-    core/* info */.pq(`${run.workflow} on ${settings.branch}: ${settings.status} (${settings['status-source']}).`);
+    const client = settings.githubToken !== undefined ? github_client_createGitHubClient(settings.githubToken, settings.apiUrl) : undefined;
+    core/* info */.pq(`${run.workflow} on ${settings.branch}: ${settings.status} (${settings.statusSource}).`);
     let facts = { listed: false, failedJobs: [], jobCounts: {}, problems: [] };
     if (failing && client) {
         facts = await core/* group */.Os('Failed jobs and steps', async () => {
-            const found = await collectRunFacts(client, run, settings['log-lines'], settings['api-url']);
+            const found = await collectRunFacts(client, run, settings.logLines, settings.apiUrl);
             for (const job of found.failedJobs)
                 core/* info */.pq(`${job.name}: ${job.conclusion}${job.steps.length > 0 ? ` at ${job.steps.map((s) => `${s.number}. ${s.name}`).join(', ')}` : ''}`);
             // Only a listing that worked can say that nothing failed.
@@ -51422,19 +51409,19 @@ async function notify(settings, signal) {
                 warn(`Other open issues carry the same marker: ${issue.duplicates.map((n) => `#${n}`).join(', ')}; only #${issue.number} is kept up to date.`);
         }
         catch (error) {
-            const failure = classifyApiError(error, settings['api-url']);
+            const failure = classifyApiError(error, settings.apiUrl);
             const hint = apiHint(failure, 'issues: write');
             warn(`Could not update the failure issue (${failure.message})${hint ? `; ${hint}` : ''}.`);
         }
     }
     let webhook = 'skipped (no webhook-url)';
     const recovered = issue.action === 'closed';
-    if (settings['webhook-url'] !== undefined) {
-        if (settings['webhook-url'].trim().toLowerCase().startsWith('http:'))
+    if (settings.webhookUrl !== undefined) {
+        if (settings.webhookUrl.trim().toLowerCase().startsWith('http:'))
             warn('webhook-url is http:// (allow-insecure-webhook: true): the message and the secret in the URL travel unencrypted.');
         if (failing || recovered) {
             try {
-                await postWebhook(settings['webhook-url'], webhookText(input, issue.url, recovered), signal ? { signal } : {});
+                await postWebhook(settings.webhookUrl, webhookText(input, issue.url, recovered), signal ? { signal } : {});
                 webhook = recovered ? 'sent (recovery)' : 'sent';
                 core/* info */.pq(`Webhook: ${webhook}.`);
             }
@@ -51487,7 +51474,7 @@ async function notify(settings, signal) {
     }
     const report = {
         status: settings.status,
-        statusSource: settings['status-source'],
+        statusSource: settings.statusSource,
         workflow: run.workflow,
         branch: settings.branch,
         runUrl: run.runUrl,
@@ -51584,6 +51571,7 @@ function formatDuration(ms) {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   gJ: () => (/* binding */ errorMessage),
+/* harmony export */   iT: () => (/* binding */ toError),
 /* harmony export */   j1: () => (/* binding */ ConfigurationError),
 /* harmony export */   p0: () => (/* binding */ isConfigurationError)
 /* harmony export */ });
@@ -51611,17 +51599,92 @@ function errorMessage(error) {
     if (typeof error === 'string')
         return error;
     try {
-        return JSON.stringify(error);
+        // JSON.stringify gives undefined (not a string) for undefined, functions and symbols.
+        return JSON.stringify(error) ?? String(error);
     }
     catch {
         return String(error);
+    }
+}
+/**
+ * Anything thrown (or passed to a callback, or given as an abort reason) as an Error: an Error
+ * is returned as it is (the same object, stack and class kept); anything else becomes a new
+ * Error with `errorMessage`'s text of it.
+ */
+function toError(error) {
+    return error instanceof Error ? error : new Error(errorMessage(error));
+}
+
+
+/***/ }),
+
+/***/ 8093:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $: () => (/* binding */ readRunContext),
+/* harmony export */   N: () => (/* binding */ readEventPayload)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/**
+ * The run an action step belongs to, as the runner describes it in `GITHUB_*` variables: the
+ * one place that reads them. Values the runner did not set are '' (numbers: 0, the attempt 1),
+ * so each action decides for itself what to show instead ('unknown', 'local', …).
+ */
+
+const whole = (raw, fallback, min) => {
+    const n = Number(raw);
+    return raw !== undefined && raw.trim() !== '' && Number.isInteger(n) && n >= min ? n : fallback;
+};
+const noSlash = (url) => url.replace(/\/+$/, '');
+/** Reads the run from `env` (the runner's environment by default; tests pass their own). */
+function readRunContext(env = process.env) {
+    const repository = env['GITHUB_REPOSITORY'] ?? '';
+    const [owner = '', repo = ''] = repository.split('/');
+    const serverUrl = noSlash(env['GITHUB_SERVER_URL'] || 'https://github.com');
+    const runId = whole(env['GITHUB_RUN_ID'], 0, 1);
+    const runAttempt = whole(env['GITHUB_RUN_ATTEMPT'], 1, 1);
+    const refName = env['GITHUB_REF_NAME'] ?? '';
+    return {
+        repository,
+        owner,
+        repo,
+        serverUrl,
+        apiUrl: noSlash(env['GITHUB_API_URL'] || 'https://api.github.com'),
+        workflow: env['GITHUB_WORKFLOW'] ?? '',
+        job: env['GITHUB_JOB'] ?? '',
+        runId,
+        runAttempt,
+        runNumber: whole(env['GITHUB_RUN_NUMBER'], 0, 1),
+        runUrl: repository !== '' && runId > 0 ? `${serverUrl}/${repository}/actions/runs/${runId}${runAttempt > 1 ? `/attempts/${runAttempt}` : ''}` : undefined,
+        sha: env['GITHUB_SHA'] ?? '',
+        ref: env['GITHUB_REF'] ?? '',
+        refName,
+        branch: env['GITHUB_HEAD_REF'] || refName,
+        actor: env['GITHUB_ACTOR'] ?? '',
+        eventName: env['GITHUB_EVENT_NAME'] ?? '',
+        eventPath: env['GITHUB_EVENT_PATH'] || undefined,
+    };
+}
+/** The event payload (the JSON file at GITHUB_EVENT_PATH); {} when there is none or it does not parse. */
+function readEventPayload(env = process.env) {
+    const file = env['GITHUB_EVENT_PATH'];
+    if (!file || !(0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(file))
+        return {};
+    try {
+        const payload = JSON.parse((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(file, 'utf8'));
+        return typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? payload : {};
+    }
+    catch {
+        return {};
     }
 }
 
 
 /***/ }),
 
-/***/ 3194:
+/***/ 7938:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -51638,7 +51701,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   kV: () => (/* reexport */ setReportOutput)
 });
 
-// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, PhaseClock, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, describeRegistryFailure, dockerModemOptions, formatBytes, formatDuration, formatImageReference, inputEnvName, isConfigurationError, isValidHost, isValidTag, mapInputs, messageError, parseBoolean, parseByteSize, parseChoice, parseDockerHost, parseDuration, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registryAuthHeader, registryServerAddress, reportFailure, resolveWorkspacePath, runnerInputs, runnerPathRoots, secretParts, sleep, timingsTable
+// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, DockerStreamDemuxer, EngineStreamError, MIN_MASKED_LINE, MIN_REDACTED_LENGTH, PhaseClock, backoffDelay, buildkitStatusOf, builtImageIdOf, createRedactor, decodeBuildkitStatus, defaultDockerHost, demuxDockerOutput, describeRegistryFailure, dockerModemOptions, engineErrorMessage, engineErrorText, engineStatusCode, formatBytes, formatDuration, formatImageReference, inputEnvName, isConfigurationError, isEngineNotFound, isEngineStatus, isValidHost, isValidTag, mapInputs, messageError, parseBoolean, parseByteSize, parseChoice, parseDockerHost, parseDuration, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readDockerStream, readEventPayload, readJsonMessages, readRunContext, registryAuthHeader, registryServerAddress, reportFailure, resolveWorkspacePath, runnerInputs, runnerPathRoots, secretParts, sleep, timingsTable, toError
 
 // EXTERNAL MODULE: ../packages/kit/src/errors.ts
 var errors = __nccwpck_require__(3449);
@@ -51696,7 +51759,10 @@ function formatBytes(bytes) {
     return `${sign}${n} TiB`;
 }
 
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ../packages/kit/src/parse.ts
+
 
 /**
  * Pure parsers for action inputs. Each takes the raw string and the input's name (as in
@@ -51790,17 +51856,17 @@ function parseInteger(raw, input, bounds = {}) {
     return n;
 }
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9A-Fa-f:.]+$/;
-/** A host name, an IPv4 address or an IPv6 address (without brackets). */
+/**
+ * A host name, an IPv4 address or an IPv6 address (without brackets). Addresses are checked by
+ * node:net's isIP, so `:::::` or `1::2::3` are not addresses; an IPv6 zone (`fe80::1%eth0`) is
+ * not accepted.
+ */
 function isValidHost(host) {
-    if (IPV4.test(host))
-        return true;
     if (host.includes(':'))
-        return IPV6.test(host) && host.split(':').length >= 3;
-    // A dotted quad that failed IPV4 (like 300.1.1.1) is not a host name either.
+        return (0,external_node_net_.isIP)(host) === 6 && !host.includes('%');
+    // Digits and dots only: an IPv4 address or nothing (300.1.1.1 is not a host name either).
     if (/^[\d.]+$/.test(host))
-        return false;
+        return (0,external_node_net_.isIP)(host) === 4;
     return HOSTNAME.test(host);
 }
 /**
@@ -51883,6 +51949,30 @@ function registerSecret(value) {
         return;
     for (const part of secretParts(value))
         core/* setSecret */.Pq(part);
+}
+/** Parts shorter than this are never replaced by a redactor: a one- or two-character secret would turn every such letter of a log into ***. */
+const MIN_REDACTED_LENGTH = 3;
+const REDACTED = '***';
+/**
+ * A redactor for text the action prints, reports or writes to the job summary itself (which the
+ * runner does not mask), so nothing depends on the runner's masker: every part of every secret
+ * (`secretParts`: the whole value, and each line of a multi-line one such as a PEM key) becomes
+ * `***`. Longest first, so a line inside a block does not leave half of a longer match behind.
+ * Empty and undefined values are ignored, and so are parts shorter than MIN_REDACTED_LENGTH.
+ */
+function createRedactor(secrets) {
+    const parts = [...new Set([...secrets].flatMap((s) => (s === undefined ? [] : secretParts(s))))]
+        .filter((p) => p.length >= MIN_REDACTED_LENGTH)
+        .sort((a, b) => b.length - a.length);
+    if (parts.length === 0)
+        return (text) => text;
+    return (text) => {
+        let out = text;
+        for (const part of parts)
+            if (out.includes(part))
+                out = out.split(part).join(REDACTED);
+        return out;
+    };
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/inputs.ts
@@ -51972,15 +52062,16 @@ class Inputs {
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/retry.ts
+
 function sleep(ms, signal) {
     return new Promise((resolve, reject) => {
         if (signal?.aborted) {
-            reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+            reject((0,errors/* toError */.iT)(signal.reason));
             return;
         }
         const onAbort = () => {
             clearTimeout(timer);
-            reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+            reject((0,errors/* toError */.iT)(signal?.reason));
         };
         const timer = setTimeout(() => {
             signal?.removeEventListener('abort', onAbort);
@@ -52279,7 +52370,7 @@ function formatImageReference(ref) {
  * status updates, which arrive as base64 protobuf in `aux` with id `moby.buildkit.trace`.
  */
 /** The error an engine reported inside a stream (the HTTP status was 200). */
-class EngineStreamError extends Error {
+class progress_EngineStreamError extends Error {
     code;
     constructor(message, code) {
         super(message);
@@ -52470,7 +52561,179 @@ function pushedDigestOf(message) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ../packages/kit/src/docker/engine-errors.ts
+/**
+ * What a failed Docker Engine API call says. docker-modem (under dockerode) rejects with an
+ * Error whose message is `(HTTP code 404) no such container - No such container: web `, and
+ * sets `statusCode` (the HTTP status) and `json` (the parsed body: `{ message }` from the engine;
+ * null for streaming calls, whose body is read into the message instead).
+ */
+
+
+/** The HTTP status the engine answered a failed call with; undefined when it did not answer (no connection, a bug). */
+function engineStatusCode(error) {
+    const code = error?.statusCode;
+    return typeof code === 'number' ? code : undefined;
+}
+/**
+ * True when the engine answered with one of `statuses`: 404 no such object, 409 a conflict
+ * (name taken, image in use), 304 nothing to do (already started or stopped).
+ */
+function isEngineStatus(error, ...statuses) {
+    const code = engineStatusCode(error);
+    return code !== undefined && statuses.includes(code);
+}
+/** True when the engine said there is no such container, image, network, volume or service. */
+function isEngineNotFound(error) {
+    return isEngineStatus(error, 404);
+}
+/**
+ * The engine's own words, when the error came from the engine: the `message` of its answer to a
+ * failed call (docker-modem's `(HTTP code N) reason - ` prefix removed), or an error it reported
+ * inside a stream (EngineStreamError). Undefined for anything else (the engine never answered).
+ */
+function engineErrorText(error) {
+    if (error instanceof EngineStreamError)
+        return error.message;
+    if (engineStatusCode(error) === undefined)
+        return undefined;
+    const json = error.json;
+    if (json && typeof json === 'object' && typeof json.message === 'string')
+        return json.message;
+    if (typeof json === 'string' && json.trim() !== '')
+        return json.trim();
+    const message = error.message;
+    return typeof message === 'string' ? message.replace(/^\(HTTP code \d+\)[^-]*- /, '').trim() : undefined;
+}
+/** What to tell people about a failed engine call: the engine's own words when it answered, else the error's message. */
+function engineErrorMessage(error) {
+    return engineErrorText(error) ?? errorMessage(error);
+}
+
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+;// CONCATENATED MODULE: ../packages/kit/src/docker/stream.ts
+/**
+ * Docker's multiplexed stream: what the Engine API sends for container logs, attach and exec
+ * when the container has no TTY. Each frame is an 8-byte header, `[type, 0, 0, 0, size (4 bytes,
+ * big-endian)]`, then `size` bytes of output. Type 0 is stdin (written as stdout), 1 stdout,
+ * 2 stderr, 3 an error the engine itself wrote into the stream (`Error grabbing logs: …`).
+ *
+ * Each stream is decoded as UTF-8 on its own, across frames and chunks: a character whose bytes
+ * are split between two frames (the engine cuts frames by size, not by character) comes out
+ * whole, even with a frame of the other stream between the halves.
+ *
+ * Bad and truncated frames, one rule: from the first byte that does not begin a valid, complete
+ * frame, demuxing stops and everything from there on is passed through as raw stdout text.
+ * Nothing is dropped and nothing is guessed. A header is valid when its type is 0–3 and its three
+ * padding bytes are 0. So a stream that is not multiplexed at all (a TTY container) comes out
+ * as it is; a stream that goes wrong half-way keeps the frames before as decoded text; and a
+ * stream that ends inside a frame (header or payload cut short) shows that frame's bytes, header
+ * included, as raw text.
+ */
+
+const HEADER_BYTES = 8;
+const STREAM_OF_TYPE = (/* unused pure expression or super */ null && (['stdout', 'stdout', 'stderr', 'system']));
+function isFrameHeader(header) {
+    return header[0] < STREAM_OF_TYPE.length && header[1] === 0 && header[2] === 0 && header[3] === 0;
+}
+/** Demuxes a multiplexed stream as its chunks arrive: `push` each chunk, then `end` once. */
+class DockerStreamDemuxer {
+    #pending = [];
+    #pendingBytes = 0;
+    /** Set at the first bytes that are not a valid frame: the rest is raw stdout. */
+    #raw = false;
+    #decoders = {
+        stdout: new StringDecoder('utf8'),
+        stderr: new StringDecoder('utf8'),
+        system: new StringDecoder('utf8'),
+    };
+    /** The text that `chunk` completes, in stream order (consecutive text of one stream joined). */
+    push(chunk) {
+        const out = [];
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        if (bytes.length === 0)
+            return out;
+        if (this.#raw) {
+            this.#emit(out, 'stdout', bytes);
+            return out;
+        }
+        this.#pending.push(bytes);
+        this.#pendingBytes += bytes.length;
+        while (this.#pendingBytes >= HEADER_BYTES) {
+            const header = this.#peek(HEADER_BYTES);
+            if (!isFrameHeader(header)) {
+                this.#raw = true;
+                this.#emit(out, 'stdout', this.#take(this.#pendingBytes));
+                break;
+            }
+            const size = header.readUInt32BE(4);
+            if (this.#pendingBytes < HEADER_BYTES + size)
+                break;
+            const frame = this.#take(HEADER_BYTES + size);
+            this.#emit(out, STREAM_OF_TYPE[header[0]], frame.subarray(HEADER_BYTES));
+        }
+        return out;
+    }
+    /** The stream ended: a frame cut short comes out as raw stdout text, and every decoder is flushed. */
+    end() {
+        const out = [];
+        if (this.#pendingBytes > 0) {
+            this.#raw = true;
+            this.#emit(out, 'stdout', this.#take(this.#pendingBytes));
+        }
+        for (const stream of Object.keys(this.#decoders))
+            append(out, stream, this.#decoders[stream].end());
+        return out;
+    }
+    #emit(out, stream, bytes) {
+        append(out, stream, this.#decoders[stream].write(bytes));
+    }
+    /** The first `n` pending bytes (n <= #pendingBytes), without consuming them. */
+    #peek(n) {
+        if (this.#pending[0].length < n)
+            this.#pending = [Buffer.concat(this.#pending, this.#pendingBytes)];
+        return this.#pending[0].subarray(0, n);
+    }
+    /** Consumes and returns the first `n` pending bytes (n <= #pendingBytes). */
+    #take(n) {
+        const all = this.#pending.length === 1 ? this.#pending[0] : Buffer.concat(this.#pending, this.#pendingBytes);
+        const rest = all.subarray(n);
+        this.#pending = rest.length > 0 ? [rest] : [];
+        this.#pendingBytes = rest.length;
+        return all.subarray(0, n);
+    }
+}
+function append(out, stream, text) {
+    if (text === '')
+        return;
+    const last = out.at(-1);
+    if (last?.stream === stream)
+        last.text += text;
+    else
+        out.push({ stream, text });
+}
+/** Demuxes a live multiplexed stream (exec, attach, followed logs) into text chunks as they arrive. */
+async function* readDockerStream(source) {
+    const demuxer = new DockerStreamDemuxer();
+    for await (const chunk of source)
+        yield* demuxer.push(chunk);
+    yield* demuxer.end();
+}
+/** Demuxes a whole multiplexed buffer (container logs read without `follow`). */
+function demuxDockerOutput(buffer) {
+    const demuxer = new DockerStreamDemuxer();
+    const output = { text: '', stdout: '', stderr: '', system: '' };
+    for (const chunk of [...demuxer.push(buffer), ...demuxer.end()]) {
+        output.text += chunk.text;
+        output[chunk.stream] += chunk.text;
+    }
+    return output;
+}
+
 ;// CONCATENATED MODULE: ../packages/kit/src/docker/index.ts
+
+
 
 
 
@@ -52539,6 +52802,8 @@ function resolveWorkspacePath(value, input, roots) {
     return existing;
 }
 
+// EXTERNAL MODULE: ../packages/kit/src/github/run-context.ts
+var run_context = __nccwpck_require__(8093);
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
 
 
@@ -52550,6 +52815,8 @@ function resolveWorkspacePath(value, input, roots) {
 
 
 
+
+// Also in '@gangway/kit/github'; here too, so that an action without Octokit (build) reads the run without bundling it.
 
 
 
@@ -55849,6 +56116,18 @@ function getIDToken(aud) {
 /******/ 			return fn.r ? promise : getResult();
 /******/ 		}, (err) => ((err ? reject(promise[webpackError] = err) : outerResolve(exports)), resolveQueue(queue)));
 /******/ 		queue && queue.d < 0 && (queue.d = 0);
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/compat get default export */
+/******/ (() => {
+/******/ 	// getDefaultExport function for compatibility with non-harmony modules
+/******/ 	__nccwpck_require__.n = (module) => {
+/******/ 		var getter = module && module.__esModule ?
+/******/ 			() => (module['default']) :
+/******/ 			() => (module);
+/******/ 		__nccwpck_require__.d(getter, { a: getter });
+/******/ 		return getter;
 /******/ 	};
 /******/ })();
 /******/ 

@@ -5,23 +5,9 @@ import { reportFailure, reportRecovery, type IssueOutcome } from './failure-issu
 import { mailSubject, mailText, webhookText, type ReportInput } from './failure-report.ts';
 import { sendMail } from './mail.ts';
 import { collectRunFacts, type RunFacts } from './run-facts.ts';
+import { writeSummary, type NotifyReport } from './report.ts';
 import { isMailAddress, type NotifySettings } from './settings.ts';
-import { writeSummary } from './summary.ts';
 import { postWebhook } from './webhook.ts';
-
-export interface NotifyReport {
-  status: string;
-  statusSource: string;
-  workflow: string;
-  branch: string;
-  runUrl: string;
-  issue: IssueOutcome;
-  failedJobs: Array<{ name: string; conclusion: string; url: string; steps: string[] }>;
-  /** sent, skipped (why), or failed: reason. */
-  webhook: string;
-  mail: string;
-  warnings: string[];
-}
 
 const NOTHING: IssueOutcome = { action: 'none', number: undefined, url: undefined, duplicates: [] };
 
@@ -40,13 +26,13 @@ export async function notify(settings: NotifySettings, signal?: AbortSignal): Pr
   };
   const { run } = settings;
   const failing = settings.status === 'failure' || settings.status === 'cancelled';
-  const client = settings['github-token'] !== undefined ? createGitHubClient(settings['github-token'], settings['api-url']) : undefined;
-  core.info(`${run.workflow} on ${settings.branch}: ${settings.status} (${settings['status-source']}).`);
+  const client = settings.githubToken !== undefined ? createGitHubClient(settings.githubToken, settings.apiUrl) : undefined;
+  core.info(`${run.workflow} on ${settings.branch}: ${settings.status} (${settings.statusSource}).`);
 
   let facts: RunFacts = { listed: false, failedJobs: [], jobCounts: {}, problems: [] };
   if (failing && client) {
     facts = await core.group('Failed jobs and steps', async () => {
-      const found = await collectRunFacts(client, run, settings['log-lines'], settings['api-url']);
+      const found = await collectRunFacts(client, run, settings.logLines, settings.apiUrl);
       for (const job of found.failedJobs) core.info(`${job.name}: ${job.conclusion}${job.steps.length > 0 ? ` at ${job.steps.map((s) => `${s.number}. ${s.name}`).join(', ')}` : ''}`);
       // Only a listing that worked can say that nothing failed.
       if (found.listed && found.failedJobs.length === 0) core.info('The Actions API lists no failed job in this run attempt.');
@@ -66,7 +52,7 @@ export async function notify(settings: NotifySettings, signal?: AbortSignal): Pr
       else core.info(`Issue #${issue.number}: ${issue.action} (${issue.url}).`);
       if (issue.duplicates.length > 0) warn(`Other open issues carry the same marker: ${issue.duplicates.map((n) => `#${n}`).join(', ')}; only #${issue.number} is kept up to date.`);
     } catch (error) {
-      const failure = classifyApiError(error, settings['api-url']);
+      const failure = classifyApiError(error, settings.apiUrl);
       const hint = apiHint(failure, 'issues: write');
       warn(`Could not update the failure issue (${failure.message})${hint ? `; ${hint}` : ''}.`);
     }
@@ -74,11 +60,11 @@ export async function notify(settings: NotifySettings, signal?: AbortSignal): Pr
 
   let webhook = 'skipped (no webhook-url)';
   const recovered = issue.action === 'closed';
-  if (settings['webhook-url'] !== undefined) {
-    if (settings['webhook-url'].trim().toLowerCase().startsWith('http:')) warn('webhook-url is http:// (allow-insecure-webhook: true): the message and the secret in the URL travel unencrypted.');
+  if (settings.webhookUrl !== undefined) {
+    if (settings.webhookUrl.trim().toLowerCase().startsWith('http:')) warn('webhook-url is http:// (allow-insecure-webhook: true): the message and the secret in the URL travel unencrypted.');
     if (failing || recovered) {
       try {
-        await postWebhook(settings['webhook-url'], webhookText(input, issue.url, recovered), signal ? { signal } : {});
+        await postWebhook(settings.webhookUrl, webhookText(input, issue.url, recovered), signal ? { signal } : {});
         webhook = recovered ? 'sent (recovery)' : 'sent';
         core.info(`Webhook: ${webhook}.`);
       } catch (error) {
@@ -122,7 +108,7 @@ export async function notify(settings: NotifySettings, signal?: AbortSignal): Pr
 
   const report: NotifyReport = {
     status: settings.status,
-    statusSource: settings['status-source'],
+    statusSource: settings.statusSource,
     workflow: run.workflow,
     branch: settings.branch,
     runUrl: run.runUrl,

@@ -1,34 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import type { RunContext as Run } from '@gangway/kit/github';
 
-/** What the runner tells about the run being reported (GITHUB_* variables and the event). */
-export interface RunContext {
-  repository: string;
-  owner: string;
-  repo: string;
-  workflow: string;
-  job: string;
-  runId: number;
-  runAttempt: number;
-  runNumber: number;
-  sha: string;
-  /** The pull request's head branch, else the ref name. */
-  branch: string;
-  actor: string;
-  eventName: string;
-  serverUrl: string;
+/** What the report says about the run: the kit's reading of the GITHUB_* variables, and the event's head commit author. */
+export interface RunContext extends Pick<Run, 'repository' | 'owner' | 'repo' | 'workflow' | 'job' | 'runId' | 'runAttempt' | 'runNumber' | 'sha' | 'branch' | 'actor' | 'eventName' | 'serverUrl'> {
   /** Link to the run attempt on github.com. */
   runUrl: string;
   /** The head commit's author as the event names it (push, workflow_run), when it does. */
   commitAuthor: { name: string; email: string } | undefined;
-}
-
-function eventPayload(path: string | undefined): Record<string, unknown> {
-  if (!path || !existsSync(path)) return {};
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch {
-    return {};
-  }
 }
 
 function authorOf(commit: unknown): { name: string; email: string } | undefined {
@@ -36,34 +13,26 @@ function authorOf(commit: unknown): { name: string; email: string } | undefined 
   return typeof author?.email === 'string' && author.email !== '' ? { name: typeof author.name === 'string' ? author.name : '', email: author.email } : undefined;
 }
 
-const positive = (raw: string | undefined, fallback: number): number => {
-  const n = Number(raw);
-  return Number.isInteger(n) && n > 0 ? n : fallback;
-};
-
-export function readRunContext(env: NodeJS.ProcessEnv = process.env): RunContext {
-  const repository = env['GITHUB_REPOSITORY'] ?? '';
-  const [owner = '', repo = ''] = repository.split('/');
-  const serverUrl = (env['GITHUB_SERVER_URL'] ?? 'https://github.com').replace(/\/$/, '');
-  const runId = positive(env['GITHUB_RUN_ID'], 0);
-  const runAttempt = positive(env['GITHUB_RUN_ATTEMPT'], 1);
-  const payload = eventPayload(env['GITHUB_EVENT_PATH']);
+/** The run to report, from the kit's reading of the runner's variables and the event payload. */
+export function reportedRun(run: Run, payload: Record<string, unknown>): RunContext {
   const workflowRun = payload['workflow_run'] as { head_commit?: unknown } | undefined;
+  const { repository, owner, repo, job, runId, runAttempt, runNumber, sha, branch, actor, eventName, serverUrl } = run;
   return {
     repository,
     owner,
     repo,
-    workflow: env['GITHUB_WORKFLOW'] ?? 'workflow',
-    job: env['GITHUB_JOB'] ?? '',
+    workflow: run.workflow || 'workflow',
+    job,
     runId,
     runAttempt,
-    runNumber: positive(env['GITHUB_RUN_NUMBER'], 0),
-    sha: env['GITHUB_SHA'] ?? '',
-    branch: env['GITHUB_HEAD_REF'] || env['GITHUB_REF_NAME'] || '',
-    actor: env['GITHUB_ACTOR'] ?? '',
-    eventName: env['GITHUB_EVENT_NAME'] ?? '',
+    runNumber,
+    sha,
+    branch,
+    actor,
+    eventName,
     serverUrl,
-    runUrl: `${serverUrl}/${repository}/actions/runs/${runId}${runAttempt > 1 ? `/attempts/${runAttempt}` : ''}`,
+    // Outside a run (no run id): the repository's Actions page.
+    runUrl: run.runUrl ?? `${run.serverUrl}/${run.repository}/actions`,
     commitAuthor: authorOf(payload['head_commit']) ?? authorOf(workflowRun?.head_commit),
   };
 }

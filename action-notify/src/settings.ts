@@ -1,5 +1,6 @@
 import { ConfigurationError, Inputs, registerSecret } from '@gangway/kit';
-import { readRunContext, type RunContext } from './run-context.ts';
+import { readEventPayload, readRunContext } from '@gangway/kit/github';
+import { reportedRun, type RunContext } from './run-context.ts';
 
 export type RunStatus = 'success' | 'failure' | 'cancelled' | 'skipped';
 
@@ -18,17 +19,18 @@ export type MailRecipient = { address: string } | { committer: true };
 export interface NotifySettings {
   status: RunStatus;
   /** How the status was decided (for the report): the input, or the needs results. */
-  'status-source': string;
-  'github-token': string | undefined;
-  'api-url': string;
+  statusSource: string;
+  githubToken: string | undefined;
+  /** Without a trailing slash. */
+  apiUrl: string;
   issue: boolean;
   label: string;
   title: string;
   branch: string;
-  'log-lines': number;
-  'webhook-url': string | undefined;
+  logLines: number;
+  webhookUrl: string | undefined;
   /** http:// webhooks were allowed explicitly (the message and the URL's secret path travel in clear text). */
-  'allow-insecure-webhook': boolean;
+  allowInsecureWebhook: boolean;
   smtp: SmtpSettings | undefined;
   run: RunContext;
 }
@@ -125,7 +127,8 @@ export function readSettings(inputs: Inputs = new Inputs(), env: NodeJS.ProcessE
   const token = inputs.secret('github-token');
   const webhook = inputs.secret('webhook-url');
   const { status, source } = parseStatus(inputs.string('status', { required: true, hint: 'Pass ${{ job.status }} in a step, or ${{ toJSON(needs) }} in a job that needs the others.' }));
-  const apiUrl = httpUrl(inputs.string('api-url') ?? env['GITHUB_API_URL'] ?? 'https://api.github.com', 'api-url', 'Leave it empty for GITHUB_API_URL.');
+  const github = readRunContext(env);
+  const apiUrl = httpUrl(inputs.string('api-url') ?? github.apiUrl, 'api-url', 'Leave it empty for GITHUB_API_URL.');
   const issue = inputs.boolean('issue', true);
   const label = inputs.string('label') ?? 'gangway-failure';
   if (label.length > 50 || label.includes(',')) throw new ConfigurationError(`Input "label": "${label}" must be at most 50 characters without commas (a GitHub label name).`, 'label');
@@ -141,23 +144,23 @@ export function readSettings(inputs: Inputs = new Inputs(), env: NodeJS.ProcessE
       );
     }
   }
-  const run = readRunContext(env);
+  const run = reportedRun(github, readEventPayload(env));
   const branch = inputs.string('branch') ?? run.branch;
   if (branch === '') throw new ConfigurationError('Input "branch" is empty and the run has no GITHUB_REF_NAME: set branch.', 'branch');
   const title = inputs.string('title') ?? `${run.workflow} failing on ${branch}`;
   if (title.length > 256) throw new ConfigurationError('Input "title" is longer than 256 characters.', 'title');
   return {
     status,
-    'status-source': source,
-    'github-token': token,
-    'api-url': apiUrl.toString().replace(/\/$/, ''),
+    statusSource: source,
+    githubToken: token,
+    apiUrl: apiUrl.toString().replace(/\/$/, ''),
     issue,
     label,
     title,
     branch,
-    'log-lines': inputs.integer('log-lines', { min: 0, max: 500 }) ?? 30,
-    'webhook-url': webhook,
-    'allow-insecure-webhook': allowInsecureWebhook,
+    logLines: inputs.integer('log-lines', { min: 0, max: 500 }) ?? 30,
+    webhookUrl: webhook,
+    allowInsecureWebhook,
     smtp: readSmtp(inputs),
     run: { ...run, branch },
   };

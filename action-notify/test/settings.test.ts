@@ -27,10 +27,10 @@ describe('status', () => {
 describe('readSettings', () => {
   it('derives title, branch, api-url and run from the runner', () => {
     const s = read({ status: 'failure' });
-    expect(s).toMatchObject({ title: 'Deploy failing on main', branch: 'main', label: 'gangway-failure', 'log-lines': 30, 'api-url': 'https://ghe.acme.test/api/v3', issue: true });
+    expect(s).toMatchObject({ title: 'Deploy failing on main', branch: 'main', label: 'gangway-failure', logLines: 30, apiUrl: 'https://ghe.acme.test/api/v3', issue: true });
     expect(s.run).toMatchObject({ owner: 'acme', repo: 'shop', runId: 7, runAttempt: 2, runUrl: 'https://github.com/acme/shop/actions/runs/7/attempts/2' });
     expect(read({ status: 'failure' }, { ...env, GITHUB_HEAD_REF: 'feature/x' }).title).toBe('Deploy failing on feature/x');
-    expect(read({ status: 'failure', 'api-url': 'http://127.0.0.1:9/' })['api-url']).toBe('http://127.0.0.1:9');
+    expect(read({ status: 'failure', 'api-url': 'http://127.0.0.1:9/' }).apiUrl).toBe('http://127.0.0.1:9');
   });
 
   it('reads mail settings: committer, the sender from the SMTP user or host', () => {
@@ -53,7 +53,7 @@ describe('readSettings', () => {
   });
 
   it('needs no token when it only sends a webhook', () => {
-    expect(read({ status: 'failure', 'github-token': '', issue: 'false', 'webhook-url': 'https://hooks.example.test/x' })['github-token']).toBeUndefined();
+    expect(read({ status: 'failure', 'github-token': '', issue: 'false', 'webhook-url': 'https://hooks.example.test/x' }).githubToken).toBeUndefined();
   });
 
   it('never quotes a secret in its errors', () => {

@@ -28374,7 +28374,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4741);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2197);
 /* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4378);
 
 
@@ -28403,8 +28403,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(8544);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 14 modules
-var src = __nccwpck_require__(4741);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 18 modules
+var src = __nccwpck_require__(2197);
 ;// CONCATENATED MODULE: ./src/json-path.ts
 // A small JSON path: `status`, `checks.model`, `lines[0].text`, `$.a["odd key"]`, `items[-1]`.
 const IDENT = /^[A-Za-z_$][\w$-]*/;
@@ -28941,7 +28941,7 @@ function parseJsonAssertions(ctx, value) {
             steps = parseJsonPath(path);
         }
         catch (error) {
-            return ctx.fail(`json.${path}`, error.message);
+            return ctx.fail(`json.${path}`, (0,src/* errorMessage */.gJ)(error));
         }
         const key = `json.${path}`;
         if (!isPlainObject(rule))
@@ -28971,7 +28971,7 @@ function parseJsonAssertions(ctx, value) {
                 assertion.matches = parseRegex(rule.matches);
             }
             catch (error) {
-                ctx.fail(`${key}.matches`, error.message);
+                ctx.fail(`${key}.matches`, (0,src/* errorMessage */.gJ)(error));
             }
         }
         return assertion;
@@ -29060,14 +29060,14 @@ function parseCheck(raw, index) {
         status = parseStatusSpec(statusRaw);
     }
     catch (error) {
-        return ctx.fail('status', error.message);
+        return ctx.fail('status', (0,src/* errorMessage */.gJ)(error));
     }
     const matches = raw.matches === undefined ? [] : stringOrList(ctx, 'matches', raw.matches).map((pattern) => {
         try {
             return parseRegex(pattern);
         }
         catch (error) {
-            return ctx.fail('matches', error.message);
+            return ctx.fail('matches', (0,src/* errorMessage */.gJ)(error));
         }
     });
     let maxLatencyMs;
@@ -29489,7 +29489,7 @@ function failureOf(error) {
             return { failure: { code: 'timeout', message: `${reason.message} (per-attempt timeout) while ${PHASE_WORDS[error.phase]}` }, cutByDeadline: false };
         if (reason instanceof DeadlineReached)
             return { failure: { code: 'deadline', message: `${reason.message} while ${PHASE_WORDS[error.phase]}` }, cutByDeadline: true };
-        throw reason instanceof Error ? reason : new Error(String(reason));
+        throw (0,src/* toError */.iT)(reason);
     }
     if (error instanceof HttpFailure)
         return { failure: { code: error.code, message: error.message }, cutByDeadline: false };
@@ -29865,16 +29865,6 @@ async function writeSummary(report) {
 }
 
 ;// CONCATENATED MODULE: ./src/redact.ts
-// Header values and URL passwords are masked by the runner, but a server may echo them back in a
-// body that a failure message quotes: the action itself replaces them before anything is printed,
-// reported or written to the summary (which the runner does not mask).
-
-function createRedactor(secrets) {
-    const parts = [...new Set(secrets.flatMap((s) => (0,src/* secretParts */.Bm)(s)))].filter((p) => p.length >= 3).sort((a, b) => b.length - a.length);
-    if (parts.length === 0)
-        return (text) => text;
-    return (text) => parts.reduce((out, part) => out.split(part).join('***'), text);
-}
 function redactAttempt(result, redact) {
     return {
         ...result,
@@ -29885,7 +29875,6 @@ function redactAttempt(result, redact) {
 
 ;// CONCATENATED MODULE: ./src/settings.ts
 // Every input, read once into one typed object and validated before any request is made.
-
 
 
 
@@ -29968,7 +29957,7 @@ function readSettings(inputs, env = readEnvironment()) {
     // URL passwords and header values are masked before anything is validated, so no error can
     // print them; errors carry no userinfo either, and anything that slipped through is redacted.
     const secrets = registerInputSecrets(inputs.raw('url'), inputs.raw('checks'));
-    const redact = createRedactor(secrets);
+    const redact = (0,src/* createRedactor */.lY)(secrets);
     try {
         return readValidSettings(inputs, env, secrets);
     }
@@ -30013,8 +30002,8 @@ function readValidSettings(inputs, env, secrets) {
     if (insecure && ca)
         throw new src/* ConfigurationError */.j1('Inputs "insecure" and "ca" are both set. Trust the CA (keep "ca") or turn verification off (insecure: true), not both.', 'insecure');
     const latencySamples = inputs.integer('latency-samples', { min: 0, max: 1000 }) ?? 0;
-    const p95Budget = inputs.duration('p95-budget');
-    if (p95Budget !== undefined && latencySamples === 0) {
+    const p95BudgetMs = inputs.duration('p95-budget');
+    if (p95BudgetMs !== undefined && latencySamples === 0) {
         throw new src/* ConfigurationError */.j1('Input "p95-budget" is set but "latency-samples" is 0: nothing would be measured. Set latency-samples (20 or more for a meaningful p95).', 'latency-samples');
     }
     const checks = planChecks(specs, { base: url, workspace: env.workspace, ...(env.runnerTemp ? { runnerTemp: env.runnerTemp } : {}), readinessPath, versionPath, expectVersion });
@@ -30030,16 +30019,16 @@ function readValidSettings(inputs, env, secrets) {
     return {
         ...(url ? { url } : {}),
         checks,
-        ...(expectVersion !== undefined ? { 'expect-version': expectVersion } : {}),
-        'version-path': versionPath,
-        'readiness-path': readinessPath,
+        ...(expectVersion !== undefined ? { expectVersion } : {}),
+        versionPath,
+        readinessPath,
         timing,
         resolve,
         ...(ca ? { ca } : {}),
         insecure,
-        'latency-samples': latencySamples,
+        latencySamples,
         secrets,
-        ...(p95Budget !== undefined ? { 'p95-budget': p95Budget } : {}),
+        ...(p95BudgetMs !== undefined ? { p95BudgetMs } : {}),
         ...(latencyCheck ? { latencyCheck } : {}),
     };
 }
@@ -30078,7 +30067,7 @@ async function main(cancel, deps = {}) {
     else
         cancel.addEventListener('abort', onCancel, { once: true });
     const signal = controller.signal;
-    const redact = createRedactor(settings.secrets);
+    const redact = (0,src/* createRedactor */.lY)(settings.secrets);
     const attempt = async (check, attemptAbort) => redactAttempt(await runAttempt(check, client, attemptAbort), redact);
     try {
         core/* info */.pq(`Smoke test of ${settings.url ? displayUrl(settings.url) : 'the checks’ URLs'}: ${settings.checks.length} check(s), deadline ${(0,src/* formatDuration */.a3)(timing.deadlineMs)}, timeout ${(0,src/* formatDuration */.a3)(timing.timeoutMs)} per attempt, success-threshold ${timing.successThreshold}.`);
@@ -30101,12 +30090,12 @@ async function main(cancel, deps = {}) {
         }
         let latency;
         const allPassed = probe.outcomes.every((o) => o.passed);
-        if (allPassed && settings.latencyCheck && settings['latency-samples'] > 0) {
-            core/* startGroup */.Oh(`Latency: ${settings['latency-samples']} samples of ${settings.latencyCheck.name}`);
+        if (allPassed && settings.latencyCheck && settings.latencySamples > 0) {
+            core/* startGroup */.Oh(`Latency: ${settings.latencySamples} samples of ${settings.latencyCheck.name}`);
             try {
                 latency = await sampleLatency(settings.latencyCheck, attempt, {
-                    samples: settings['latency-samples'],
-                    ...(settings['p95-budget'] !== undefined ? { budgetMs: settings['p95-budget'] } : {}),
+                    samples: settings.latencySamples,
+                    ...(settings.p95BudgetMs !== undefined ? { budgetMs: settings.p95BudgetMs } : {}),
                     timeoutMs: timing.timeoutMs,
                     signal,
                     deadlineAt: startedAt + timing.deadlineMs,
@@ -30119,7 +30108,7 @@ async function main(cancel, deps = {}) {
         }
         const report = buildReport({
             ...(settings.url ? { url: settings.url } : {}),
-            ...(settings['expect-version'] !== undefined ? { expectVersion: settings['expect-version'] } : {}),
+            ...(settings.expectVersion !== undefined ? { expectVersion: settings.expectVersion } : {}),
             timing,
             probe,
             ...(latency ? { latency } : {}),
@@ -30146,7 +30135,7 @@ async function main(cancel, deps = {}) {
 
 /***/ }),
 
-/***/ 4741:
+/***/ 2197:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -30154,6 +30143,8 @@ async function main(cancel, deps = {}) {
 __nccwpck_require__.d(__webpack_exports__, {
   j1: () => (/* reexport */ errors_ConfigurationError),
   G0: () => (/* reexport */ Inputs),
+  lY: () => (/* reexport */ createRedactor),
+  gJ: () => (/* reexport */ errors_errorMessage),
   ZD: () => (/* reexport */ escapeHtml),
   wd: () => (/* reexport */ factsTable),
   a3: () => (/* reexport */ duration_formatDuration),
@@ -30164,12 +30155,12 @@ __nccwpck_require__.d(__webpack_exports__, {
   XI: () => (/* reexport */ resolveWorkspacePath),
   Cs: () => (/* reexport */ runAction),
   ls: () => (/* reexport */ runnerPathRoots),
-  Bm: () => (/* reexport */ secretParts),
   kV: () => (/* reexport */ setReportOutput),
-  yy: () => (/* reexport */ sleep)
+  yy: () => (/* reexport */ sleep),
+  iT: () => (/* reexport */ toError)
 });
 
-// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, PhaseClock, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, describeRegistryFailure, dockerModemOptions, errorMessage, formatBytes, formatImageReference, inputEnvName, isValidTag, mapInputs, messageError, parseBoolean, parseByteSize, parseChoice, parseDockerHost, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registryAuthHeader, registryServerAddress, reportFailure, retry, runnerInputs, timingsTable
+// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, DockerStreamDemuxer, EngineStreamError, MIN_MASKED_LINE, MIN_REDACTED_LENGTH, PhaseClock, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, demuxDockerOutput, describeRegistryFailure, dockerModemOptions, engineErrorMessage, engineErrorText, engineStatusCode, formatBytes, formatImageReference, inputEnvName, isEngineNotFound, isEngineStatus, isValidTag, mapInputs, messageError, parseBoolean, parseByteSize, parseChoice, parseDockerHost, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readDockerStream, readEventPayload, readJsonMessages, readRunContext, registryAuthHeader, registryServerAddress, reportFailure, retry, runnerInputs, secretParts, timingsTable
 
 ;// CONCATENATED MODULE: ../packages/kit/src/errors.ts
 /**
@@ -30190,17 +30181,26 @@ function isConfigurationError(error) {
     return error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError');
 }
 /** The message of anything thrown, without assuming it is an Error. */
-function errorMessage(error) {
+function errors_errorMessage(error) {
     if (error instanceof Error)
         return error.message;
     if (typeof error === 'string')
         return error;
     try {
-        return JSON.stringify(error);
+        // JSON.stringify gives undefined (not a string) for undefined, functions and symbols.
+        return JSON.stringify(error) ?? String(error);
     }
     catch {
         return String(error);
     }
+}
+/**
+ * Anything thrown (or passed to a callback, or given as an abort reason) as an Error: an Error
+ * is returned as it is (the same object, stack and class kept); anything else becomes a new
+ * Error with `errorMessage`'s text of it.
+ */
+function toError(error) {
+    return error instanceof Error ? error : new Error(errors_errorMessage(error));
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/duration.ts
@@ -30303,7 +30303,10 @@ function formatBytes(bytes) {
     return `${sign}${n} TiB`;
 }
 
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ../packages/kit/src/parse.ts
+
 
 /**
  * Pure parsers for action inputs. Each takes the raw string and the input's name (as in
@@ -30397,17 +30400,17 @@ function parseInteger(raw, input, bounds = {}) {
     return n;
 }
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9A-Fa-f:.]+$/;
-/** A host name, an IPv4 address or an IPv6 address (without brackets). */
+/**
+ * A host name, an IPv4 address or an IPv6 address (without brackets). Addresses are checked by
+ * node:net's isIP, so `:::::` or `1::2::3` are not addresses; an IPv6 zone (`fe80::1%eth0`) is
+ * not accepted.
+ */
 function isValidHost(host) {
-    if (IPV4.test(host))
-        return true;
     if (host.includes(':'))
-        return IPV6.test(host) && host.split(':').length >= 3;
-    // A dotted quad that failed IPV4 (like 300.1.1.1) is not a host name either.
+        return (0,external_node_net_.isIP)(host) === 6 && !host.includes('%');
+    // Digits and dots only: an IPv4 address or nothing (300.1.1.1 is not a host name either).
     if (/^[\d.]+$/.test(host))
-        return false;
+        return (0,external_node_net_.isIP)(host) === 4;
     return HOSTNAME.test(host);
 }
 /**
@@ -30490,6 +30493,30 @@ function registerSecret(value) {
         return;
     for (const part of secretParts(value))
         core/* setSecret */.Pq(part);
+}
+/** Parts shorter than this are never replaced by a redactor: a one- or two-character secret would turn every such letter of a log into ***. */
+const MIN_REDACTED_LENGTH = 3;
+const REDACTED = '***';
+/**
+ * A redactor for text the action prints, reports or writes to the job summary itself (which the
+ * runner does not mask), so nothing depends on the runner's masker: every part of every secret
+ * (`secretParts`: the whole value, and each line of a multi-line one such as a PEM key) becomes
+ * `***`. Longest first, so a line inside a block does not leave half of a longer match behind.
+ * Empty and undefined values are ignored, and so are parts shorter than MIN_REDACTED_LENGTH.
+ */
+function createRedactor(secrets) {
+    const parts = [...new Set([...secrets].flatMap((s) => (s === undefined ? [] : secretParts(s))))]
+        .filter((p) => p.length >= MIN_REDACTED_LENGTH)
+        .sort((a, b) => b.length - a.length);
+    if (parts.length === 0)
+        return (text) => text;
+    return (text) => {
+        let out = text;
+        for (const part of parts)
+            if (out.includes(part))
+                out = out.split(part).join(REDACTED);
+        return out;
+    };
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/inputs.ts
@@ -30579,15 +30606,16 @@ class Inputs {
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/retry.ts
+
 function sleep(ms, signal) {
     return new Promise((resolve, reject) => {
         if (signal?.aborted) {
-            reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+            reject(toError(signal.reason));
             return;
         }
         const onAbort = () => {
             clearTimeout(timer);
-            reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+            reject(toError(signal?.reason));
         };
         const timer = setTimeout(() => {
             signal?.removeEventListener('abort', onAbort);
@@ -30669,7 +30697,7 @@ async function runAction(handlers) {
                 await handlers.post(signal);
             }
             catch (error) {
-                core/* warning */.$e(`Cleanup failed: ${errorMessage(error)}`);
+                core/* warning */.$e(`Cleanup failed: ${errors_errorMessage(error)}`);
                 if (error instanceof Error && error.stack)
                     core/* debug */.Yz(error.stack);
             }
@@ -30681,7 +30709,7 @@ async function runAction(handlers) {
             await handlers.main(signal);
             // The runner counts a cancelled step as cancelled whatever it did: never exit 0 after one.
             if (signal.aborted)
-                reportFailure(new Error(`${errorMessage(signal.reason).replace(/\.$/, '')}; the step finished what it had started, and undid nothing.`));
+                reportFailure(new Error(`${errors_errorMessage(signal.reason).replace(/\.$/, '')}; the step finished what it had started, and undid nothing.`));
         }
         catch (error) {
             reportFailure(error);
@@ -30694,10 +30722,10 @@ async function runAction(handlers) {
 /** A user mistake shows its message; anything else also leaves its stack in the debug log. */
 function reportFailure(error) {
     if (isConfigurationError(error)) {
-        core/* setFailed */.C1(errorMessage(error));
+        core/* setFailed */.C1(errors_errorMessage(error));
         return;
     }
-    core/* setFailed */.C1(errorMessage(error));
+    core/* setFailed */.C1(errors_errorMessage(error));
     if (error instanceof Error && error.stack)
         core/* debug */.Yz(error.stack);
 }
@@ -30886,7 +30914,7 @@ function formatImageReference(ref) {
  * status updates, which arrive as base64 protobuf in `aux` with id `moby.buildkit.trace`.
  */
 /** The error an engine reported inside a stream (the HTTP status was 200). */
-class EngineStreamError extends Error {
+class progress_EngineStreamError extends Error {
     code;
     constructor(message, code) {
         super(message);
@@ -31077,7 +31105,179 @@ function pushedDigestOf(message) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ../packages/kit/src/docker/engine-errors.ts
+/**
+ * What a failed Docker Engine API call says. docker-modem (under dockerode) rejects with an
+ * Error whose message is `(HTTP code 404) no such container - No such container: web `, and
+ * sets `statusCode` (the HTTP status) and `json` (the parsed body: `{ message }` from the engine;
+ * null for streaming calls, whose body is read into the message instead).
+ */
+
+
+/** The HTTP status the engine answered a failed call with; undefined when it did not answer (no connection, a bug). */
+function engineStatusCode(error) {
+    const code = error?.statusCode;
+    return typeof code === 'number' ? code : undefined;
+}
+/**
+ * True when the engine answered with one of `statuses`: 404 no such object, 409 a conflict
+ * (name taken, image in use), 304 nothing to do (already started or stopped).
+ */
+function isEngineStatus(error, ...statuses) {
+    const code = engineStatusCode(error);
+    return code !== undefined && statuses.includes(code);
+}
+/** True when the engine said there is no such container, image, network, volume or service. */
+function isEngineNotFound(error) {
+    return isEngineStatus(error, 404);
+}
+/**
+ * The engine's own words, when the error came from the engine: the `message` of its answer to a
+ * failed call (docker-modem's `(HTTP code N) reason - ` prefix removed), or an error it reported
+ * inside a stream (EngineStreamError). Undefined for anything else (the engine never answered).
+ */
+function engineErrorText(error) {
+    if (error instanceof EngineStreamError)
+        return error.message;
+    if (engineStatusCode(error) === undefined)
+        return undefined;
+    const json = error.json;
+    if (json && typeof json === 'object' && typeof json.message === 'string')
+        return json.message;
+    if (typeof json === 'string' && json.trim() !== '')
+        return json.trim();
+    const message = error.message;
+    return typeof message === 'string' ? message.replace(/^\(HTTP code \d+\)[^-]*- /, '').trim() : undefined;
+}
+/** What to tell people about a failed engine call: the engine's own words when it answered, else the error's message. */
+function engineErrorMessage(error) {
+    return engineErrorText(error) ?? errorMessage(error);
+}
+
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+;// CONCATENATED MODULE: ../packages/kit/src/docker/stream.ts
+/**
+ * Docker's multiplexed stream: what the Engine API sends for container logs, attach and exec
+ * when the container has no TTY. Each frame is an 8-byte header, `[type, 0, 0, 0, size (4 bytes,
+ * big-endian)]`, then `size` bytes of output. Type 0 is stdin (written as stdout), 1 stdout,
+ * 2 stderr, 3 an error the engine itself wrote into the stream (`Error grabbing logs: …`).
+ *
+ * Each stream is decoded as UTF-8 on its own, across frames and chunks: a character whose bytes
+ * are split between two frames (the engine cuts frames by size, not by character) comes out
+ * whole, even with a frame of the other stream between the halves.
+ *
+ * Bad and truncated frames, one rule: from the first byte that does not begin a valid, complete
+ * frame, demuxing stops and everything from there on is passed through as raw stdout text.
+ * Nothing is dropped and nothing is guessed. A header is valid when its type is 0–3 and its three
+ * padding bytes are 0. So a stream that is not multiplexed at all (a TTY container) comes out
+ * as it is; a stream that goes wrong half-way keeps the frames before as decoded text; and a
+ * stream that ends inside a frame (header or payload cut short) shows that frame's bytes, header
+ * included, as raw text.
+ */
+
+const HEADER_BYTES = 8;
+const STREAM_OF_TYPE = (/* unused pure expression or super */ null && (['stdout', 'stdout', 'stderr', 'system']));
+function isFrameHeader(header) {
+    return header[0] < STREAM_OF_TYPE.length && header[1] === 0 && header[2] === 0 && header[3] === 0;
+}
+/** Demuxes a multiplexed stream as its chunks arrive: `push` each chunk, then `end` once. */
+class DockerStreamDemuxer {
+    #pending = [];
+    #pendingBytes = 0;
+    /** Set at the first bytes that are not a valid frame: the rest is raw stdout. */
+    #raw = false;
+    #decoders = {
+        stdout: new StringDecoder('utf8'),
+        stderr: new StringDecoder('utf8'),
+        system: new StringDecoder('utf8'),
+    };
+    /** The text that `chunk` completes, in stream order (consecutive text of one stream joined). */
+    push(chunk) {
+        const out = [];
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        if (bytes.length === 0)
+            return out;
+        if (this.#raw) {
+            this.#emit(out, 'stdout', bytes);
+            return out;
+        }
+        this.#pending.push(bytes);
+        this.#pendingBytes += bytes.length;
+        while (this.#pendingBytes >= HEADER_BYTES) {
+            const header = this.#peek(HEADER_BYTES);
+            if (!isFrameHeader(header)) {
+                this.#raw = true;
+                this.#emit(out, 'stdout', this.#take(this.#pendingBytes));
+                break;
+            }
+            const size = header.readUInt32BE(4);
+            if (this.#pendingBytes < HEADER_BYTES + size)
+                break;
+            const frame = this.#take(HEADER_BYTES + size);
+            this.#emit(out, STREAM_OF_TYPE[header[0]], frame.subarray(HEADER_BYTES));
+        }
+        return out;
+    }
+    /** The stream ended: a frame cut short comes out as raw stdout text, and every decoder is flushed. */
+    end() {
+        const out = [];
+        if (this.#pendingBytes > 0) {
+            this.#raw = true;
+            this.#emit(out, 'stdout', this.#take(this.#pendingBytes));
+        }
+        for (const stream of Object.keys(this.#decoders))
+            append(out, stream, this.#decoders[stream].end());
+        return out;
+    }
+    #emit(out, stream, bytes) {
+        append(out, stream, this.#decoders[stream].write(bytes));
+    }
+    /** The first `n` pending bytes (n <= #pendingBytes), without consuming them. */
+    #peek(n) {
+        if (this.#pending[0].length < n)
+            this.#pending = [Buffer.concat(this.#pending, this.#pendingBytes)];
+        return this.#pending[0].subarray(0, n);
+    }
+    /** Consumes and returns the first `n` pending bytes (n <= #pendingBytes). */
+    #take(n) {
+        const all = this.#pending.length === 1 ? this.#pending[0] : Buffer.concat(this.#pending, this.#pendingBytes);
+        const rest = all.subarray(n);
+        this.#pending = rest.length > 0 ? [rest] : [];
+        this.#pendingBytes = rest.length;
+        return all.subarray(0, n);
+    }
+}
+function append(out, stream, text) {
+    if (text === '')
+        return;
+    const last = out.at(-1);
+    if (last?.stream === stream)
+        last.text += text;
+    else
+        out.push({ stream, text });
+}
+/** Demuxes a live multiplexed stream (exec, attach, followed logs) into text chunks as they arrive. */
+async function* readDockerStream(source) {
+    const demuxer = new DockerStreamDemuxer();
+    for await (const chunk of source)
+        yield* demuxer.push(chunk);
+    yield* demuxer.end();
+}
+/** Demuxes a whole multiplexed buffer (container logs read without `follow`). */
+function demuxDockerOutput(buffer) {
+    const demuxer = new DockerStreamDemuxer();
+    const output = { text: '', stdout: '', stderr: '', system: '' };
+    for (const chunk of [...demuxer.push(buffer), ...demuxer.end()]) {
+        output.text += chunk.text;
+        output[chunk.stream] += chunk.text;
+    }
+    return output;
+}
+
 ;// CONCATENATED MODULE: ../packages/kit/src/docker/index.ts
+
+
 
 
 
@@ -31147,6 +31347,61 @@ function resolveWorkspacePath(value, input, roots) {
     return existing;
 }
 
+;// CONCATENATED MODULE: ../packages/kit/src/github/run-context.ts
+/**
+ * The run an action step belongs to, as the runner describes it in `GITHUB_*` variables: the
+ * one place that reads them. Values the runner did not set are '' (numbers: 0, the attempt 1),
+ * so each action decides for itself what to show instead ('unknown', 'local', …).
+ */
+
+const whole = (raw, fallback, min) => {
+    const n = Number(raw);
+    return raw !== undefined && raw.trim() !== '' && Number.isInteger(n) && n >= min ? n : fallback;
+};
+const noSlash = (url) => url.replace(/\/+$/, '');
+/** Reads the run from `env` (the runner's environment by default; tests pass their own). */
+function readRunContext(env = process.env) {
+    const repository = env['GITHUB_REPOSITORY'] ?? '';
+    const [owner = '', repo = ''] = repository.split('/');
+    const serverUrl = noSlash(env['GITHUB_SERVER_URL'] || 'https://github.com');
+    const runId = whole(env['GITHUB_RUN_ID'], 0, 1);
+    const runAttempt = whole(env['GITHUB_RUN_ATTEMPT'], 1, 1);
+    const refName = env['GITHUB_REF_NAME'] ?? '';
+    return {
+        repository,
+        owner,
+        repo,
+        serverUrl,
+        apiUrl: noSlash(env['GITHUB_API_URL'] || 'https://api.github.com'),
+        workflow: env['GITHUB_WORKFLOW'] ?? '',
+        job: env['GITHUB_JOB'] ?? '',
+        runId,
+        runAttempt,
+        runNumber: whole(env['GITHUB_RUN_NUMBER'], 0, 1),
+        runUrl: repository !== '' && runId > 0 ? `${serverUrl}/${repository}/actions/runs/${runId}${runAttempt > 1 ? `/attempts/${runAttempt}` : ''}` : undefined,
+        sha: env['GITHUB_SHA'] ?? '',
+        ref: env['GITHUB_REF'] ?? '',
+        refName,
+        branch: env['GITHUB_HEAD_REF'] || refName,
+        actor: env['GITHUB_ACTOR'] ?? '',
+        eventName: env['GITHUB_EVENT_NAME'] ?? '',
+        eventPath: env['GITHUB_EVENT_PATH'] || undefined,
+    };
+}
+/** The event payload (the JSON file at GITHUB_EVENT_PATH); {} when there is none or it does not parse. */
+function readEventPayload(env = process.env) {
+    const file = env['GITHUB_EVENT_PATH'];
+    if (!file || !existsSync(file))
+        return {};
+    try {
+        const payload = JSON.parse(readFileSync(file, 'utf8'));
+        return typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? payload : {};
+    }
+    catch {
+        return {};
+    }
+}
+
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
 
 
@@ -31158,6 +31413,8 @@ function resolveWorkspacePath(value, input, roots) {
 
 
 
+
+// Also in '@gangway/kit/github'; here too, so that an action without Octokit (build) reads the run without bundling it.
 
 
 

@@ -1,6 +1,6 @@
 // One attempt of one check: the request (redirects handled here, by the check's rule), then the
 // assertions. Never throws for anything the server or the network does: that is a failure.
-import { formatDuration } from '@gangway/kit';
+import { formatDuration, toError } from '@gangway/kit';
 import { assertResponse, type Failure } from './assertions.ts';
 import { displayUrl, type Check } from './check-plan.ts';
 import { statusAllowed } from './status.ts';
@@ -71,7 +71,7 @@ function failureOf(error: unknown): { failure: Failure; cutByDeadline: boolean }
     const reason = error.reason;
     if (reason instanceof AttemptTimeout) return { failure: { code: 'timeout', message: `${reason.message} (per-attempt timeout) while ${PHASE_WORDS[error.phase]}` }, cutByDeadline: false };
     if (reason instanceof DeadlineReached) return { failure: { code: 'deadline', message: `${reason.message} while ${PHASE_WORDS[error.phase]}` }, cutByDeadline: true };
-    throw reason instanceof Error ? reason : new Error(String(reason));
+    throw toError(reason);
   }
   if (error instanceof HttpFailure) return { failure: { code: error.code, message: error.message }, cutByDeadline: false };
   throw error;

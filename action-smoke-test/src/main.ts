@@ -1,12 +1,12 @@
 import * as core from '@actions/core';
-import { formatDuration, Inputs } from '@gangway/kit';
+import { createRedactor, formatDuration, Inputs } from '@gangway/kit';
 import { runAttempt, DeadlineReached, type AttemptResult, type AttemptRunner } from './attempt.ts';
 import { displayUrl } from './check-plan.ts';
 import { createHttpClient, type HttpClient } from './http-client.ts';
 import { sampleLatency, type LatencyReport } from './latency.ts';
 import { runProbes, type CheckOutcome } from './probe.ts';
 import { annotateFailures, buildReport, reasonOf, setOutputs, writeSummary, type SmokeReport } from './report.ts';
-import { createRedactor, redactAttempt } from './redact.ts';
+import { redactAttempt } from './redact.ts';
 import { readEnvironment, readSettings, type SmokeSettings } from './settings.ts';
 
 /** Bodies are cut here: a smoke test reads health answers, not downloads. */
@@ -67,12 +67,12 @@ export async function main(cancel: AbortSignal, deps: MainDependencies = {}): Pr
 
     let latency: LatencyReport | undefined;
     const allPassed = probe.outcomes.every((o) => o.passed);
-    if (allPassed && settings.latencyCheck && settings['latency-samples'] > 0) {
-      core.startGroup(`Latency: ${settings['latency-samples']} samples of ${settings.latencyCheck.name}`);
+    if (allPassed && settings.latencyCheck && settings.latencySamples > 0) {
+      core.startGroup(`Latency: ${settings.latencySamples} samples of ${settings.latencyCheck.name}`);
       try {
         latency = await sampleLatency(settings.latencyCheck, attempt, {
-          samples: settings['latency-samples'],
-          ...(settings['p95-budget'] !== undefined ? { budgetMs: settings['p95-budget'] } : {}),
+          samples: settings.latencySamples,
+          ...(settings.p95BudgetMs !== undefined ? { budgetMs: settings.p95BudgetMs } : {}),
           timeoutMs: timing.timeoutMs,
           signal,
           deadlineAt: startedAt + timing.deadlineMs,
@@ -85,7 +85,7 @@ export async function main(cancel: AbortSignal, deps: MainDependencies = {}): Pr
 
     const report = buildReport({
       ...(settings.url ? { url: settings.url } : {}),
-      ...(settings['expect-version'] !== undefined ? { expectVersion: settings['expect-version'] } : {}),
+      ...(settings.expectVersion !== undefined ? { expectVersion: settings.expectVersion } : {}),
       timing,
       probe,
       ...(latency ? { latency } : {}),

@@ -1,6 +1,6 @@
 // The `checks` input: a YAML list of checks, parsed and validated completely before any request.
 // Every error names the check (by its 1-based index and its path or url) and the key at fault.
-import { ConfigurationError, parseDuration } from '@gangway/kit';
+import { ConfigurationError, errorMessage, parseDuration } from '@gangway/kit';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { parseStatusSpec, type StatusRange } from './status.ts';
 import { parseJsonPath, type JsonPathStep } from './json-path.ts';
@@ -137,7 +137,7 @@ function parseJsonAssertions(ctx: CheckContext, value: unknown): JsonAssertion[]
     try {
       steps = parseJsonPath(path);
     } catch (error) {
-      return ctx.fail(`json.${path}`, (error as Error).message);
+      return ctx.fail(`json.${path}`, errorMessage(error));
     }
     const key = `json.${path}`;
     if (!isPlainObject(rule)) return { path, steps, equals: rule };
@@ -159,7 +159,7 @@ function parseJsonAssertions(ctx: CheckContext, value: unknown): JsonAssertion[]
       try {
         assertion.matches = parseRegex(rule.matches);
       } catch (error) {
-        ctx.fail(`${key}.matches`, (error as Error).message);
+        ctx.fail(`${key}.matches`, errorMessage(error));
       }
     }
     return assertion;
@@ -234,14 +234,14 @@ function parseCheck(raw: unknown, index: number): CheckSpec {
   try {
     status = parseStatusSpec(statusRaw);
   } catch (error) {
-    return ctx.fail('status', (error as Error).message);
+    return ctx.fail('status', errorMessage(error));
   }
 
   const matches = raw.matches === undefined ? [] : stringOrList(ctx, 'matches', raw.matches).map((pattern) => {
     try {
       return parseRegex(pattern);
     } catch (error) {
-      return ctx.fail('matches', (error as Error).message);
+      return ctx.fail('matches', errorMessage(error));
     }
   });
 

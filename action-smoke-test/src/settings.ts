@@ -1,26 +1,26 @@
 // Every input, read once into one typed object and validated before any request is made.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { ConfigurationError, formatDuration, isConfigurationError, isValidHost, resolveWorkspacePath, runnerPathRoots, type Inputs } from '@gangway/kit';
+import { ConfigurationError, createRedactor, formatDuration, isConfigurationError, isValidHost, resolveWorkspacePath, runnerPathRoots, type Inputs } from '@gangway/kit';
 import { planChecks, type Check } from './check-plan.ts';
 import type { ResolveRule } from './http-client.ts';
 import type { ProbeTiming } from './probe.ts';
-import { createRedactor } from './redact.ts';
 import { parseChecks } from './schema.ts';
 import { registerInputSecrets, stripUserinfo } from './url-secrets.ts';
 
 export interface SmokeSettings {
   url?: URL;
   checks: Check[];
-  'expect-version'?: string;
-  'version-path': string;
-  'readiness-path': string;
+  expectVersion?: string;
+  versionPath: string;
+  readinessPath: string;
   timing: ProbeTiming;
   resolve: ResolveRule[];
   ca?: string;
   insecure: boolean;
-  'latency-samples': number;
-  'p95-budget'?: number;
+  latencySamples: number;
+  /** The p95 latency the samples must stay within. */
+  p95BudgetMs?: number;
   /** Values never to print: header values and URL passwords (also registered with the runner). */
   secrets: string[];
   /** The check sampled for latency. */
@@ -148,8 +148,8 @@ function readValidSettings(inputs: Inputs, env: Environment, secrets: string[]):
   if (insecure && ca) throw new ConfigurationError('Inputs "insecure" and "ca" are both set. Trust the CA (keep "ca") or turn verification off (insecure: true), not both.', 'insecure');
 
   const latencySamples = inputs.integer('latency-samples', { min: 0, max: 1000 }) ?? 0;
-  const p95Budget = inputs.duration('p95-budget');
-  if (p95Budget !== undefined && latencySamples === 0) {
+  const p95BudgetMs = inputs.duration('p95-budget');
+  if (p95BudgetMs !== undefined && latencySamples === 0) {
     throw new ConfigurationError('Input "p95-budget" is set but "latency-samples" is 0: nothing would be measured. Set latency-samples (20 or more for a meaningful p95).', 'latency-samples');
   }
 
@@ -169,16 +169,16 @@ function readValidSettings(inputs: Inputs, env: Environment, secrets: string[]):
   return {
     ...(url ? { url } : {}),
     checks,
-    ...(expectVersion !== undefined ? { 'expect-version': expectVersion } : {}),
-    'version-path': versionPath,
-    'readiness-path': readinessPath,
+    ...(expectVersion !== undefined ? { expectVersion } : {}),
+    versionPath,
+    readinessPath,
     timing,
     resolve,
     ...(ca ? { ca } : {}),
     insecure,
-    'latency-samples': latencySamples,
+    latencySamples,
     secrets,
-    ...(p95Budget !== undefined ? { 'p95-budget': p95Budget } : {}),
+    ...(p95BudgetMs !== undefined ? { p95BudgetMs } : {}),
     ...(latencyCheck ? { latencyCheck } : {}),
   };
 }

@@ -28382,7 +28382,7 @@ module.exports = {
 /* harmony export */   hp: () => (/* binding */ SERVER_VERIFIED)
 /* harmony export */ });
 /* unused harmony export HANDSHAKE_DONE */
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4741);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2197);
 // Pure: why a connection attempt failed, from OpenVPN's log lines and state transitions.
 
 const HINTS = {
@@ -28491,7 +28491,7 @@ class VpnConnectError extends Error {
 /* unused harmony exports FILE_OPTIONS, SCRIPT_OPTIONS, inlineBlockAllowed, judgeConnectionDirective, checkFileArgument */
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4741);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2197);
 // Pure: which directives of a user's .ovpn the action lets OpenVPN see. OpenVPN runs as root,
 // so this is an ALLOW-list of what a client config needs; anything else is refused before
 // OpenVPN starts (or, where removing it is harmless, dropped with a warning). A block-list
@@ -28678,7 +28678,7 @@ function vetDirectives(items, o, inConnection = false) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4741);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2197);
 /* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3299);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
@@ -28713,8 +28713,8 @@ var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 // EXTERNAL MODULE: ../node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(8544);
-// EXTERNAL MODULE: ../packages/kit/src/index.ts + 14 modules
-var src = __nccwpck_require__(4741);
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 18 modules
+var src = __nccwpck_require__(2197);
 // EXTERNAL MODULE: ./src/classify.ts
 var classify = __nccwpck_require__(8419);
 // EXTERNAL MODULE: ./src/management.ts
@@ -28773,7 +28773,7 @@ async function probeTcp(target, timeoutMs, signal) {
 }
 
 // EXTERNAL MODULE: ./src/redact.ts
-var redact = __nccwpck_require__(7380);
+var src_redact = __nccwpck_require__(7380);
 // EXTERNAL MODULE: ./src/report.ts
 var src_report = __nccwpck_require__(9291);
 // EXTERNAL MODULE: external "node:child_process"
@@ -28781,56 +28781,90 @@ var external_node_child_process_ = __nccwpck_require__(1421);
 ;// CONCATENATED MODULE: ./src/routes.ts
 // Route clashes: a network the VPN routes that the runner already reaches another way is
 // shadowed (traffic goes to the runner's own network), and the VPN "succeeds" but reaches nothing.
+// IPv4 and IPv6 alike; the address math is node:net's (isIP, BlockList).
 
-/** `ip -j -4 route show table main` as Route[] (empty when `ip` is missing). */
-function readRoutes() {
-    const r = (0,external_node_child_process_.spawnSync)('ip', ['-j', '-4', 'route', 'show', 'table', 'main'], { encoding: 'utf8' });
-    if (r.status !== 0)
-        return [];
+
+/** The rows of `ip -j -4|-6 route show table main` as Route[] (empty when they are not JSON). */
+function routesFromIpJson(json, family) {
     try {
-        const rows = JSON.parse(r.stdout);
-        return rows.map((row) => ({ dst: row.dst === 'default' ? '0.0.0.0/0' : row.dst.includes('/') ? row.dst : `${row.dst}/32`, ...(row.dev ? { dev: row.dev } : {}), ...(row.type ? { type: row.type } : {}) }));
+        const rows = JSON.parse(json);
+        const all = family === 'ipv4' ? '0.0.0.0/0' : '::/0';
+        const host = family === 'ipv4' ? 32 : 128;
+        return rows.map((row) => ({
+            dst: row.dst === 'default' ? all : row.dst.includes('/') ? row.dst : `${row.dst}/${host}`,
+            ...(row.dev ? { dev: row.dev } : {}),
+            ...(row.type ? { type: row.type } : {}),
+        }));
     }
     catch {
         return [];
     }
 }
-function parseCidr(cidr) {
-    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
-    if (!m)
-        return undefined;
-    const octets = m.slice(1, 5).map(Number);
-    const bits = Number(m[5]);
-    if (octets.some((o) => o > 255) || bits > 32)
-        return undefined;
-    const value = octets.reduce((acc, o) => acc * 256 + o, 0);
-    return { base: value - (value % 2 ** (32 - bits)), bits };
+/** The runner's main routing table, IPv4 and IPv6, as Route[] (empty when `ip` is missing). */
+function readRoutes() {
+    return ['ipv4', 'ipv6'].flatMap((family) => {
+        const r = (0,external_node_child_process_.spawnSync)('ip', ['-j', family === 'ipv4' ? '-4' : '-6', 'route', 'show', 'table', 'main'], { encoding: 'utf8' });
+        return r.status === 0 ? routesFromIpJson(r.stdout, family) : [];
+    });
 }
-/** Two CIDRs share addresses. */
+function parseCidr(cidr) {
+    const slash = cidr.indexOf('/');
+    const address = slash === -1 ? cidr : cidr.slice(0, slash);
+    const version = (0,external_node_net_.isIP)(address);
+    if (version === 0 || address.includes('%'))
+        return undefined;
+    const max = version === 4 ? 32 : 128;
+    const prefixText = slash === -1 ? String(max) : cidr.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max)
+        return undefined;
+    return { address, prefix: Number(prefixText), family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+/**
+ * Two CIDRs share addresses. Prefixes are nested or apart, so they overlap exactly when the
+ * wider one holds an address of the narrower. Different families never overlap.
+ */
 function cidrsOverlap(a, b) {
     const x = parseCidr(a);
     const y = parseCidr(b);
-    if (!x || !y)
+    if (!x || !y || x.family !== y.family)
         return false;
-    const bits = Math.min(x.bits, y.bits);
-    const size = 2 ** (32 - bits);
-    return Math.floor(x.base / size) === Math.floor(y.base / size);
+    const [wide, narrow] = x.prefix <= y.prefix ? [x, y] : [y, x];
+    const list = new external_node_net_.BlockList();
+    list.addSubnet(wide.address, wide.prefix, wide.family);
+    return list.check(narrow.address, narrow.family);
+}
+/** What `redirect-gateway ipv6` installs in place of ::/0 (as def1 splits 0.0.0.0/0 in halves). */
+const IPV6_REDIRECT = new Set(['::/3', '2000::/4', '3000::/4', 'fc00::/7']);
+/** A VPN route that stands for "everything else": the redirect-gateway halves and their IPv6 set. */
+function isCatchAll(route, dst) {
+    return route.prefix <= 1 || (route.family === 'ipv6' && IPV6_REDIRECT.has(dst));
+}
+const LINK_LOCAL = new external_node_net_.BlockList();
+LINK_LOCAL.addSubnet('fe80::', 10, 'ipv6');
+/** Within fe80::/10: every interface has its own, so they never clash. */
+function isLinkLocal(route) {
+    return route.family === 'ipv6' && route.prefix >= 10 && LINK_LOCAL.check(route.address, 'ipv6');
 }
 /**
  * VPN routes (those on `vpnDev`) that a runner route at least as specific shadows, in part or
- * whole. Ignored: the runner's default route (every VPN route is more specific), the VPN's
- * own redirect-gateway halves (0.0.0.0/1, 128.0.0.0/1), and routes of type unreachable or
- * blackhole (they carry no traffic anywhere).
+ * whole. Ignored: the runner's default routes (every VPN route is more specific), the VPN's
+ * own redirect-gateway routes (0.0.0.0/1 and 128.0.0.0/1; for IPv6 ::/3, 2000::/4, 3000::/4 and
+ * fc00::/7), IPv6 link-local routes, and routes of type unreachable or blackhole (they carry
+ * no traffic anywhere).
  */
 function findOverlaps(routes, vpnDev) {
-    const bitsOf = (cidr) => Number(cidr.split('/')[1] ?? 32);
-    const vpn = routes.filter((r) => r.dev === vpnDev && bitsOf(r.dst) > 1);
-    const runner = routes.filter((r) => r.dev !== vpnDev && r.dev !== undefined && bitsOf(r.dst) > 0 && (r.type ?? 'unicast') === 'unicast');
+    const parsed = routes.flatMap((r) => {
+        const cidr = parseCidr(r.dst);
+        return cidr && !isLinkLocal(cidr) ? [{ route: r, cidr }] : [];
+    });
+    const vpn = parsed.filter(({ route, cidr }) => route.dev === vpnDev && !isCatchAll(cidr, route.dst));
+    const runner = parsed.filter(({ route, cidr }) => route.dev !== vpnDev && route.dev !== undefined && cidr.prefix > 0 && (route.type ?? 'unicast') === 'unicast');
     const out = [];
     for (const v of vpn) {
         for (const r of runner) {
-            if (bitsOf(r.dst) >= bitsOf(v.dst) && cidrsOverlap(v.dst, r.dst))
-                out.push({ vpn: v.dst, runner: r.dst, runnerDev: r.dev });
+            if (r.cidr.family === v.cidr.family && r.cidr.prefix >= v.cidr.prefix && cidrsOverlap(v.route.dst, r.route.dst)) {
+                out.push({ vpn: v.route.dst, runner: r.route.dst, runnerDev: r.route.dev });
+            }
         }
     }
     return out;
@@ -28884,8 +28918,8 @@ function createWorkdir(runnerTemp) {
 function fileMessages(logFile) {
     return (0,openvpn_process/* tailLines */.os)(logFile, 200).map((l) => l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, ''));
 }
-function printTail(messages, redactor) {
-    const lines = (0,redact/* printableLogLines */.z)(messages, redactor).slice(-LOG_TAIL);
+function printTail(messages, redact) {
+    const lines = (0,src_redact/* printableLogLines */.z)(messages, redact).slice(-LOG_TAIL);
     if (lines.length === 0)
         return;
     core/* info */.pq(`Last lines of OpenVPN's log:`);
@@ -28907,7 +28941,7 @@ async function handOverSocket(socket, privilege, timeoutMs, exited, signal) {
     }
     (0,openvpn_process/* runPrivileged */.fY)(privilege, 'chown', [`${process.getuid?.() ?? ''}:${process.getgid?.() ?? ''}`, socket]);
 }
-async function main_connectOnce(s, w, derived, binary, privilege, redactor, signal) {
+async function main_connectOnce(s, w, derived, binary, privilege, redact, signal) {
     external_node_fs_default().writeFileSync(w.logFile, '', { mode: 0o600 });
     const started = (0,openvpn_process/* startOpenVpn */.Zu)({ binary, configText: derived.text, cwd: s.configDir, logFile: w.logFile, pidFile: w.pidFile, privilege });
     let exit;
@@ -28924,9 +28958,9 @@ async function main_connectOnce(s, w, derived, binary, privilege, redactor, sign
     };
     try {
         if (!privilege.root)
-            await handOverSocket(w.socket, privilege, s['connect-timeout'], () => exit !== undefined, signal);
+            await handOverSocket(w.socket, privilege, s.connectTimeoutMs, () => exit !== undefined, signal);
         session = await management/* ManagementClient */.Dl.connectWhenReady(w.socket, {
-            timeoutMs: s['connect-timeout'],
+            timeoutMs: s.connectTimeoutMs,
             signal,
             stillWorth: () => (exit ? `OpenVPN exited (code ${String(exit.code)}) before its management interface was up` : undefined),
         });
@@ -28934,7 +28968,7 @@ async function main_connectOnce(s, w, derived, binary, privilege, redactor, sign
     catch (error) {
         await new Promise((r) => setTimeout(r, 100));
         const messages = fileMessages(w.logFile);
-        const failure = (0,classify/* classify */.L8)({ messages, states: [], ...(signal.aborted ? { cancelled: true } : exit ? { exit } : { timedOutAfterMs: s['connect-timeout'] }) });
+        const failure = (0,classify/* classify */.L8)({ messages, states: [], ...(signal.aborted ? { cancelled: true } : exit ? { exit } : { timedOutAfterMs: s.connectTimeoutMs }) });
         if (failure.category === 'exited' && !exit)
             failure.reason = `${failure.reason} (${(0,src/* errorMessage */.gJ)(error)})`;
         return fail(failure, messages);
@@ -28949,7 +28983,7 @@ async function main_connectOnce(s, w, derived, binary, privilege, redactor, sign
     const showLog = (entry) => {
         if (entry.flags.includes('D'))
             return;
-        for (const line of (0,redact/* printableLogLines */.z)([entry.message], redactor))
+        for (const line of (0,src_redact/* printableLogLines */.z)([entry.message], redact))
             core/* info */.pq(line);
     };
     try {
@@ -28957,7 +28991,7 @@ async function main_connectOnce(s, w, derived, binary, privilege, redactor, sign
             session,
             exited: started.exited,
             ...(derived.credentials ? { credentials: derived.credentials } : {}),
-            timeoutMs: s['connect-timeout'],
+            timeoutMs: s.connectTimeoutMs,
             signal,
             onLog: showLog,
             onState: (st) => core/* info */.pq(`[state] ${st.name}${st.description ? ` ${st.description}` : ''}${st.localIp ? ` ${st.localIp}` : ''}`),
@@ -28977,7 +29011,7 @@ async function main_connectOnce(s, w, derived, binary, privilege, redactor, sign
 }
 async function main(signal) {
     const settings = (0,src_settings/* readSettings */.s)();
-    const redactor = new redact/* Redactor */.p(settings.secrets);
+    const redact = (0,src/* createRedactor */.lY)(settings.secrets);
     const clock = new src/* PhaseClock */.wM();
     const privilege = (0,openvpn_process/* detectPrivilege */.F4)();
     let binary = (0,openvpn_process/* findOpenVpn */.Ec)();
@@ -28997,7 +29031,7 @@ async function main(signal) {
             parts: settings.parts,
             ...(settings.credentials ? { credentials: settings.credentials } : {}),
             managementSocket: w.socket,
-            allowScripts: settings['allow-scripts'],
+            allowScripts: settings.allowScripts,
             configDir: settings.configDir,
             roots: settings.roots,
         });
@@ -29019,7 +29053,7 @@ async function main(signal) {
         const connectStarted = performance.now();
         attempt = await clock.time('connect', () => (0,src/* retry */.L5)((n) => {
             report.attempts = n;
-            return core/* group */.Os(`Connect to ${server ?? 'the VPN'} (attempt ${n} of ${settings.retries + 1})`, () => main_connectOnce(settings, w, derived, binary, privilege, redactor, signal));
+            return core/* group */.Os(`Connect to ${server ?? 'the VPN'} (attempt ${n} of ${settings.retries + 1})`, () => main_connectOnce(settings, w, derived, binary, privilege, redact, signal));
         }, {
             attempts: settings.retries + 1,
             initialDelayMs: 2000,
@@ -29046,17 +29080,17 @@ async function main(signal) {
         for (const o of overlaps) {
             core/* warning */.$e(`Route clash: the VPN routes ${o.vpn} through ${a.connection.interface ?? 'the tunnel'}, but the runner already routes ${o.runner} through ${o.runnerDev} (as or more specifically): traffic to ${o.runner} may take ${o.runnerDev} instead of this tunnel.`);
         }
-        const check = settings['check-host'];
+        const check = settings.checkHost;
         if (check) {
             const target = `${check.host}:${check.port}`;
             const result = await clock.time('check-host', () => core/* group */.Os(`Check that ${target} accepts TCP through the tunnel`, async () => {
-                const r = await probeTcp(check, settings['check-timeout'], signal);
+                const r = await probeTcp(check, settings.checkTimeoutMs, signal);
                 core/* info */.pq(r.ok ? `${target} accepted a TCP connection after ${(0,src/* formatDuration */.a3)(r.ms)} (${r.attempts} attempt(s))` : `${target}: ${r.error ?? 'no answer'}`);
                 return r;
             }));
             report.checkHost = { target, ...result };
             if (!result.ok) {
-                const f = { category: 'check-host', reason: `${target} did not accept a TCP connection within ${(0,src/* formatDuration */.a3)(settings['check-timeout'])} (${result.error ?? 'no answer'}).`, hint: classify/* HINTS */.NI['check-host'], retryable: false };
+                const f = { category: 'check-host', reason: `${target} did not accept a TCP connection within ${(0,src/* formatDuration */.a3)(settings.checkTimeoutMs)} (${result.error ?? 'no answer'}).`, hint: classify/* HINTS */.NI['check-host'], retryable: false };
                 throw new classify/* VpnConnectError */.PS(f);
             }
         }
@@ -29070,7 +29104,7 @@ async function main(signal) {
         const cancelled = signal.aborted;
         const failure = error instanceof classify/* VpnConnectError */.PS ? error.failure : cancelled ? (0,classify/* classify */.L8)({ messages: [], states: [], cancelled: true }) : undefined;
         if (error instanceof tunnel/* AttemptFailed */.Nz && error.failure.category !== 'cancelled')
-            printTail(error.messages, redactor);
+            printTail(error.messages, redact);
         await core/* group */.Os('Stop OpenVPN and remove its files', async () => {
             if (attempt) {
                 const stopped = await (0,tunnel/* stopTunnel */.HM)({ process: attempt.process, socketPath: w.socket, ...(attempt.connection.interface ? { interface: attempt.connection.interface } : {}), privilege, graceMs: 3000 });
@@ -29105,7 +29139,7 @@ async function main(signal) {
 /* harmony import */ var node_events__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_events__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7030);
 /* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_net__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4741);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2197);
 // A client for OpenVPN's management interface over its unix socket: a line protocol of
 // commands answered by SUCCESS:/ERROR: (or lines ending in END), and `>KIND:` notifications.
 
@@ -29207,7 +29241,7 @@ class ManagementClient {
                 if (why)
                     throw new ManagementError(why);
                 if (Date.now() >= deadline)
-                    throw new ManagementError(`the management socket did not accept within ${o.timeoutMs} ms (${error.message})`);
+                    throw new ManagementError(`the management socket did not accept within ${o.timeoutMs} ms (${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .gJ)(error)})`);
             }
             await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .sleep */ .yy)(50, o.signal);
         }
@@ -29325,7 +29359,7 @@ function redactCommand(command) {
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4741);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2197);
 // The OpenVPN process: found or installed, started detached (it outlives main, post stops it),
 // identified by pid AND start time (a recycled pid is never signalled), stopped by pid only.
 
@@ -29481,7 +29515,7 @@ function linkExists(name) {
 /* harmony export */   eR: () => (/* binding */ detectTlsKeyType)
 /* harmony export */ });
 /* unused harmony exports splitWords, firstRemote, quoteWord */
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4741);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2197);
 /* harmony import */ var _directive_policy_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4715);
 // Pure: reads an OpenVPN client config (.ovpn), merges the parts given as inputs, and
 // derives the config the action runs. The user's text is never modified in place.
@@ -29764,14 +29798,14 @@ function quoteWord(word) {
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8544);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4741);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2197);
 /* harmony import */ var _openvpn_process_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5181);
-/* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(7380);
-/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9291);
-/* harmony import */ var _saved_state_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(8518);
-/* harmony import */ var _settings_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(7436);
-/* harmony import */ var _tunnel_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(1083);
-/* harmony import */ var _workdir_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(7813);
+/* harmony import */ var _redact_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(7380);
+/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9291);
+/* harmony import */ var _saved_state_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8518);
+/* harmony import */ var _settings_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(7436);
+/* harmony import */ var _tunnel_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1083);
+/* harmony import */ var _workdir_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(7813);
 // post: stop OpenVPN (management `signal SIGTERM`, then by pid), confirm its tun device is
 // gone, remove the private directory. Only ever warns.
 
@@ -29786,7 +29820,7 @@ function quoteWord(word) {
 
 
 async function post() {
-    const saved = (0,_saved_state_js__WEBPACK_IMPORTED_MODULE_7__/* .loadSaved */ .WK)();
+    const saved = (0,_saved_state_js__WEBPACK_IMPORTED_MODULE_6__/* .loadSaved */ .WK)();
     if (!saved.dir) {
         _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .info */ .pq('Nothing to clean up: main did not leave a tunnel.');
         return;
@@ -29796,12 +29830,12 @@ async function post() {
     const parts = [];
     if (saved.process && !(0,_openvpn_process_js__WEBPACK_IMPORTED_MODULE_4__/* .isRunning */ .W_)(saved.process)) {
         _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`OpenVPN (pid ${saved.process.pid}) had already exited before the post step: the tunnel dropped during the job.`);
-        const redactor = new _redact_js__WEBPACK_IMPORTED_MODULE_5__/* .Redactor */ .p((0,_settings_js__WEBPACK_IMPORTED_MODULE_8__/* .secretsForPost */ .D)());
-        const lines = (0,_redact_js__WEBPACK_IMPORTED_MODULE_5__/* .printableLogLines */ .z)((0,_openvpn_process_js__WEBPACK_IMPORTED_MODULE_4__/* .tailLines */ .os)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(saved.dir, 'openvpn.log'), 15), redactor);
+        const redact = (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_3__/* .createRedactor */ .lY)((0,_settings_js__WEBPACK_IMPORTED_MODULE_7__/* .secretsForPost */ .D)());
+        const lines = (0,_redact_js__WEBPACK_IMPORTED_MODULE_10__/* .printableLogLines */ .z)((0,_openvpn_process_js__WEBPACK_IMPORTED_MODULE_4__/* .tailLines */ .os)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(saved.dir, 'openvpn.log'), 15), redact);
         if (lines.length > 0)
             _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .info */ .pq(`Last lines of OpenVPN's output:\n${lines.map((l) => `  ${l}`).join('\n')}`);
     }
-    const stopped = await (0,_tunnel_js__WEBPACK_IMPORTED_MODULE_9__/* .stopTunnel */ .HM)({
+    const stopped = await (0,_tunnel_js__WEBPACK_IMPORTED_MODULE_8__/* .stopTunnel */ .HM)({
         process: saved.process,
         ...(saved.socket ? { socketPath: saved.socket } : {}),
         ...(saved.interface ? { interface: saved.interface } : {}),
@@ -29819,14 +29853,14 @@ async function post() {
             _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`A device named ${saved.interface} still exists after OpenVPN stopped (another tunnel may have taken the name); it was left alone.`);
     }
     if (node_fs__WEBPACK_IMPORTED_MODULE_0___default().existsSync(saved.dir)) {
-        if ((0,_workdir_js__WEBPACK_IMPORTED_MODULE_10__/* .removePrivateDir */ .V)(saved.dir, privilege))
+        if ((0,_workdir_js__WEBPACK_IMPORTED_MODULE_9__/* .removePrivateDir */ .V)(saved.dir, privilege))
             parts.push(`${saved.dir} removed`);
         else
             _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .warning */ .$e(`Could not remove ${saved.dir}; it holds OpenVPN's log and its management socket. Remove it by hand.`);
     }
     const text = `${parts.join('; ')} (${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_3__/* .formatDuration */ .a3)(performance.now() - started)} in all).`;
     _actions_core__WEBPACK_IMPORTED_MODULE_2__/* .info */ .pq(text);
-    await (0,_report_js__WEBPACK_IMPORTED_MODULE_6__/* .writeDisconnectSummary */ .x)(text);
+    await (0,_report_js__WEBPACK_IMPORTED_MODULE_5__/* .writeDisconnectSummary */ .x)(text);
 }
 
 
@@ -29836,33 +29870,14 @@ async function post() {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   p: () => (/* binding */ Redactor),
 /* harmony export */   z: () => (/* binding */ printableLogLines)
 /* harmony export */ });
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4741);
-// Masks secrets in text the action prints itself (OpenVPN's log lines), so that nothing
-// depends on the runner's masker: the whole value and every line of a PEM block become ***.
-
-class Redactor {
-    #parts;
-    constructor(secrets) {
-        // Longest first, so a line inside a block does not leave half of a longer match behind.
-        this.#parts = [...new Set(secrets.flatMap((s) => (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .secretParts */ .Bm)(s)))].sort((a, b) => b.length - a.length);
-    }
-    redact(text) {
-        let out = text;
-        for (const part of this.#parts)
-            if (out.includes(part))
-                out = out.split(part).join('***');
-        return out;
-    }
-}
 /**
  * OpenVPN log lines fit to show people: management commands (which echo the username) are
  * dropped, the rest redacted.
  */
-function printableLogLines(messages, redactor) {
-    return messages.filter((m) => !/^MANAGEMENT: /.test(m)).map((m) => redactor.redact(m));
+function printableLogLines(messages, redact) {
+    return messages.filter((m) => !/^MANAGEMENT: /.test(m)).map((m) => redact(m));
 }
 
 
@@ -29876,7 +29891,7 @@ function printableLogLines(messages, redactor) {
 /* harmony export */   x: () => (/* binding */ writeDisconnectSummary)
 /* harmony export */ });
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8544);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4741);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2197);
 // The machine-readable report (the `report` output) and the job summary, from one object.
 
 
@@ -29981,7 +29996,7 @@ function loadSaved() {
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4741);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2197);
 /* harmony import */ var _directive_policy_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4715);
 /* harmony import */ var _ovpn_config_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2161);
 // Every input, read once and validated before anything happens. Secrets are registered with
@@ -30087,10 +30102,10 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .
     if (pem.key && /ENCRYPTED/.test(pem.key)) {
         throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1('Input "key" is an encrypted private key. Give the unencrypted key as a secret (openssl pkey -in key.pem -out plain.pem).', 'key');
     }
-    const connectTimeout = inputs.duration('connect-timeout') ?? 60_000;
-    if (connectTimeout < 1000)
-        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1(`Input "connect-timeout" is ${connectTimeout} ms. Give at least 1s (the default is 60s).`, 'connect-timeout');
-    const checkTimeout = inputs.duration('check-timeout') ?? 10_000;
+    const connectTimeoutMs = inputs.duration('connect-timeout') ?? 60_000;
+    if (connectTimeoutMs < 1000)
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .ConfigurationError */ .j1(`Input "connect-timeout" is ${connectTimeoutMs} ms. Give at least 1s (the default is 60s).`, 'connect-timeout');
+    const checkTimeoutMs = inputs.duration('check-timeout') ?? 10_000;
     return {
         config,
         configInput,
@@ -30098,12 +30113,12 @@ function readSettings(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .
         roots,
         parts,
         credentials,
-        'connect-timeout': connectTimeout,
+        connectTimeoutMs,
         retries: inputs.integer('retries', { min: 0, max: 10 }) ?? 0,
-        'check-host': inputs.hostPort('check-host'),
-        'check-timeout': checkTimeout,
+        checkHost: inputs.hostPort('check-host'),
+        checkTimeoutMs,
         install: inputs.boolean('install', false),
-        'allow-scripts': inputs.boolean('allow-scripts', false),
+        allowScripts: inputs.boolean('allow-scripts', false),
         secrets,
     };
 }
@@ -30154,7 +30169,7 @@ function secretsForPost(inputs = new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/*
 /* harmony export */   Nz: () => (/* binding */ AttemptFailed),
 /* harmony export */   pU: () => (/* binding */ awaitConnection)
 /* harmony export */ });
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4741);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2197);
 /* harmony import */ var _classify_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8419);
 /* harmony import */ var _management_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8250);
 /* harmony import */ var _openvpn_process_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5181);
@@ -30388,7 +30403,7 @@ function removePrivateDir(dir, privilege) {
 
 /***/ }),
 
-/***/ 4741:
+/***/ 2197:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -30397,7 +30412,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   j1: () => (/* reexport */ errors_ConfigurationError),
   G0: () => (/* reexport */ Inputs),
   wM: () => (/* reexport */ PhaseClock),
-  gJ: () => (/* reexport */ errorMessage),
+  lY: () => (/* reexport */ createRedactor),
+  gJ: () => (/* reexport */ errors_errorMessage),
   ZD: () => (/* reexport */ escapeHtml),
   wd: () => (/* reexport */ factsTable),
   a3: () => (/* reexport */ formatDuration),
@@ -30406,13 +30422,12 @@ __nccwpck_require__.d(__webpack_exports__, {
   L5: () => (/* reexport */ retry),
   Cs: () => (/* reexport */ runAction),
   ls: () => (/* reexport */ runnerPathRoots),
-  Bm: () => (/* reexport */ secretParts),
   kV: () => (/* reexport */ setReportOutput),
   yy: () => (/* reexport */ sleep),
   sn: () => (/* reexport */ timingsTable)
 });
 
-// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, EngineStreamError, MIN_MASKED_LINE, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, describeRegistryFailure, dockerModemOptions, formatBytes, formatImageReference, inputEnvName, isConfigurationError, isValidHost, isValidTag, mapInputs, messageError, parseBoolean, parseByteSize, parseChoice, parseDockerHost, parseDuration, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readJsonMessages, registryAuthHeader, registryServerAddress, reportFailure, runnerInputs
+// UNUSED EXPORTS: DEFAULT_DOCKER_SOCKET, DockerStreamDemuxer, EngineStreamError, MIN_MASKED_LINE, MIN_REDACTED_LENGTH, backoffDelay, buildkitStatusOf, builtImageIdOf, decodeBuildkitStatus, defaultDockerHost, demuxDockerOutput, describeRegistryFailure, dockerModemOptions, engineErrorMessage, engineErrorText, engineStatusCode, formatBytes, formatImageReference, inputEnvName, isConfigurationError, isEngineNotFound, isEngineStatus, isValidHost, isValidTag, mapInputs, messageError, parseBoolean, parseByteSize, parseChoice, parseDockerHost, parseDuration, parseHostPort, parseImageReference, parseInteger, parseKeyValues, parseList, parsePort, pushedDigestOf, readDockerStream, readEventPayload, readJsonMessages, readRunContext, registryAuthHeader, registryServerAddress, reportFailure, runnerInputs, secretParts, toError
 
 ;// CONCATENATED MODULE: ../packages/kit/src/errors.ts
 /**
@@ -30433,17 +30448,26 @@ function isConfigurationError(error) {
     return error instanceof errors_ConfigurationError || (error instanceof Error && error.name === 'ConfigurationError');
 }
 /** The message of anything thrown, without assuming it is an Error. */
-function errorMessage(error) {
+function errors_errorMessage(error) {
     if (error instanceof Error)
         return error.message;
     if (typeof error === 'string')
         return error;
     try {
-        return JSON.stringify(error);
+        // JSON.stringify gives undefined (not a string) for undefined, functions and symbols.
+        return JSON.stringify(error) ?? String(error);
     }
     catch {
         return String(error);
     }
+}
+/**
+ * Anything thrown (or passed to a callback, or given as an abort reason) as an Error: an Error
+ * is returned as it is (the same object, stack and class kept); anything else becomes a new
+ * Error with `errorMessage`'s text of it.
+ */
+function toError(error) {
+    return error instanceof Error ? error : new Error(errors_errorMessage(error));
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/duration.ts
@@ -30546,7 +30570,10 @@ function formatBytes(bytes) {
     return `${sign}${n} TiB`;
 }
 
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ../packages/kit/src/parse.ts
+
 
 /**
  * Pure parsers for action inputs. Each takes the raw string and the input's name (as in
@@ -30640,17 +30667,17 @@ function parseInteger(raw, input, bounds = {}) {
     return n;
 }
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9A-Fa-f:.]+$/;
-/** A host name, an IPv4 address or an IPv6 address (without brackets). */
+/**
+ * A host name, an IPv4 address or an IPv6 address (without brackets). Addresses are checked by
+ * node:net's isIP, so `:::::` or `1::2::3` are not addresses; an IPv6 zone (`fe80::1%eth0`) is
+ * not accepted.
+ */
 function isValidHost(host) {
-    if (IPV4.test(host))
-        return true;
     if (host.includes(':'))
-        return IPV6.test(host) && host.split(':').length >= 3;
-    // A dotted quad that failed IPV4 (like 300.1.1.1) is not a host name either.
+        return (0,external_node_net_.isIP)(host) === 6 && !host.includes('%');
+    // Digits and dots only: an IPv4 address or nothing (300.1.1.1 is not a host name either).
     if (/^[\d.]+$/.test(host))
-        return false;
+        return (0,external_node_net_.isIP)(host) === 4;
     return HOSTNAME.test(host);
 }
 /**
@@ -30733,6 +30760,30 @@ function registerSecret(value) {
         return;
     for (const part of secretParts(value))
         core/* setSecret */.Pq(part);
+}
+/** Parts shorter than this are never replaced by a redactor: a one- or two-character secret would turn every such letter of a log into ***. */
+const MIN_REDACTED_LENGTH = 3;
+const REDACTED = '***';
+/**
+ * A redactor for text the action prints, reports or writes to the job summary itself (which the
+ * runner does not mask), so nothing depends on the runner's masker: every part of every secret
+ * (`secretParts`: the whole value, and each line of a multi-line one such as a PEM key) becomes
+ * `***`. Longest first, so a line inside a block does not leave half of a longer match behind.
+ * Empty and undefined values are ignored, and so are parts shorter than MIN_REDACTED_LENGTH.
+ */
+function createRedactor(secrets) {
+    const parts = [...new Set([...secrets].flatMap((s) => (s === undefined ? [] : secretParts(s))))]
+        .filter((p) => p.length >= MIN_REDACTED_LENGTH)
+        .sort((a, b) => b.length - a.length);
+    if (parts.length === 0)
+        return (text) => text;
+    return (text) => {
+        let out = text;
+        for (const part of parts)
+            if (out.includes(part))
+                out = out.split(part).join(REDACTED);
+        return out;
+    };
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/inputs.ts
@@ -30822,15 +30873,16 @@ class Inputs {
 }
 
 ;// CONCATENATED MODULE: ../packages/kit/src/retry.ts
+
 function sleep(ms, signal) {
     return new Promise((resolve, reject) => {
         if (signal?.aborted) {
-            reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+            reject(toError(signal.reason));
             return;
         }
         const onAbort = () => {
             clearTimeout(timer);
-            reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+            reject(toError(signal?.reason));
         };
         const timer = setTimeout(() => {
             signal?.removeEventListener('abort', onAbort);
@@ -30912,7 +30964,7 @@ async function runAction(handlers) {
                 await handlers.post(signal);
             }
             catch (error) {
-                core/* warning */.$e(`Cleanup failed: ${errorMessage(error)}`);
+                core/* warning */.$e(`Cleanup failed: ${errors_errorMessage(error)}`);
                 if (error instanceof Error && error.stack)
                     core/* debug */.Yz(error.stack);
             }
@@ -30924,7 +30976,7 @@ async function runAction(handlers) {
             await handlers.main(signal);
             // The runner counts a cancelled step as cancelled whatever it did: never exit 0 after one.
             if (signal.aborted)
-                reportFailure(new Error(`${errorMessage(signal.reason).replace(/\.$/, '')}; the step finished what it had started, and undid nothing.`));
+                reportFailure(new Error(`${errors_errorMessage(signal.reason).replace(/\.$/, '')}; the step finished what it had started, and undid nothing.`));
         }
         catch (error) {
             reportFailure(error);
@@ -30937,10 +30989,10 @@ async function runAction(handlers) {
 /** A user mistake shows its message; anything else also leaves its stack in the debug log. */
 function reportFailure(error) {
     if (isConfigurationError(error)) {
-        core/* setFailed */.C1(errorMessage(error));
+        core/* setFailed */.C1(errors_errorMessage(error));
         return;
     }
-    core/* setFailed */.C1(errorMessage(error));
+    core/* setFailed */.C1(errors_errorMessage(error));
     if (error instanceof Error && error.stack)
         core/* debug */.Yz(error.stack);
 }
@@ -31129,7 +31181,7 @@ function formatImageReference(ref) {
  * status updates, which arrive as base64 protobuf in `aux` with id `moby.buildkit.trace`.
  */
 /** The error an engine reported inside a stream (the HTTP status was 200). */
-class EngineStreamError extends Error {
+class progress_EngineStreamError extends Error {
     code;
     constructor(message, code) {
         super(message);
@@ -31320,7 +31372,179 @@ function pushedDigestOf(message) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ../packages/kit/src/docker/engine-errors.ts
+/**
+ * What a failed Docker Engine API call says. docker-modem (under dockerode) rejects with an
+ * Error whose message is `(HTTP code 404) no such container - No such container: web `, and
+ * sets `statusCode` (the HTTP status) and `json` (the parsed body: `{ message }` from the engine;
+ * null for streaming calls, whose body is read into the message instead).
+ */
+
+
+/** The HTTP status the engine answered a failed call with; undefined when it did not answer (no connection, a bug). */
+function engineStatusCode(error) {
+    const code = error?.statusCode;
+    return typeof code === 'number' ? code : undefined;
+}
+/**
+ * True when the engine answered with one of `statuses`: 404 no such object, 409 a conflict
+ * (name taken, image in use), 304 nothing to do (already started or stopped).
+ */
+function isEngineStatus(error, ...statuses) {
+    const code = engineStatusCode(error);
+    return code !== undefined && statuses.includes(code);
+}
+/** True when the engine said there is no such container, image, network, volume or service. */
+function isEngineNotFound(error) {
+    return isEngineStatus(error, 404);
+}
+/**
+ * The engine's own words, when the error came from the engine: the `message` of its answer to a
+ * failed call (docker-modem's `(HTTP code N) reason - ` prefix removed), or an error it reported
+ * inside a stream (EngineStreamError). Undefined for anything else (the engine never answered).
+ */
+function engineErrorText(error) {
+    if (error instanceof EngineStreamError)
+        return error.message;
+    if (engineStatusCode(error) === undefined)
+        return undefined;
+    const json = error.json;
+    if (json && typeof json === 'object' && typeof json.message === 'string')
+        return json.message;
+    if (typeof json === 'string' && json.trim() !== '')
+        return json.trim();
+    const message = error.message;
+    return typeof message === 'string' ? message.replace(/^\(HTTP code \d+\)[^-]*- /, '').trim() : undefined;
+}
+/** What to tell people about a failed engine call: the engine's own words when it answered, else the error's message. */
+function engineErrorMessage(error) {
+    return engineErrorText(error) ?? errorMessage(error);
+}
+
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+;// CONCATENATED MODULE: ../packages/kit/src/docker/stream.ts
+/**
+ * Docker's multiplexed stream: what the Engine API sends for container logs, attach and exec
+ * when the container has no TTY. Each frame is an 8-byte header, `[type, 0, 0, 0, size (4 bytes,
+ * big-endian)]`, then `size` bytes of output. Type 0 is stdin (written as stdout), 1 stdout,
+ * 2 stderr, 3 an error the engine itself wrote into the stream (`Error grabbing logs: …`).
+ *
+ * Each stream is decoded as UTF-8 on its own, across frames and chunks: a character whose bytes
+ * are split between two frames (the engine cuts frames by size, not by character) comes out
+ * whole, even with a frame of the other stream between the halves.
+ *
+ * Bad and truncated frames, one rule: from the first byte that does not begin a valid, complete
+ * frame, demuxing stops and everything from there on is passed through as raw stdout text.
+ * Nothing is dropped and nothing is guessed. A header is valid when its type is 0–3 and its three
+ * padding bytes are 0. So a stream that is not multiplexed at all (a TTY container) comes out
+ * as it is; a stream that goes wrong half-way keeps the frames before as decoded text; and a
+ * stream that ends inside a frame (header or payload cut short) shows that frame's bytes, header
+ * included, as raw text.
+ */
+
+const HEADER_BYTES = 8;
+const STREAM_OF_TYPE = (/* unused pure expression or super */ null && (['stdout', 'stdout', 'stderr', 'system']));
+function isFrameHeader(header) {
+    return header[0] < STREAM_OF_TYPE.length && header[1] === 0 && header[2] === 0 && header[3] === 0;
+}
+/** Demuxes a multiplexed stream as its chunks arrive: `push` each chunk, then `end` once. */
+class DockerStreamDemuxer {
+    #pending = [];
+    #pendingBytes = 0;
+    /** Set at the first bytes that are not a valid frame: the rest is raw stdout. */
+    #raw = false;
+    #decoders = {
+        stdout: new StringDecoder('utf8'),
+        stderr: new StringDecoder('utf8'),
+        system: new StringDecoder('utf8'),
+    };
+    /** The text that `chunk` completes, in stream order (consecutive text of one stream joined). */
+    push(chunk) {
+        const out = [];
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        if (bytes.length === 0)
+            return out;
+        if (this.#raw) {
+            this.#emit(out, 'stdout', bytes);
+            return out;
+        }
+        this.#pending.push(bytes);
+        this.#pendingBytes += bytes.length;
+        while (this.#pendingBytes >= HEADER_BYTES) {
+            const header = this.#peek(HEADER_BYTES);
+            if (!isFrameHeader(header)) {
+                this.#raw = true;
+                this.#emit(out, 'stdout', this.#take(this.#pendingBytes));
+                break;
+            }
+            const size = header.readUInt32BE(4);
+            if (this.#pendingBytes < HEADER_BYTES + size)
+                break;
+            const frame = this.#take(HEADER_BYTES + size);
+            this.#emit(out, STREAM_OF_TYPE[header[0]], frame.subarray(HEADER_BYTES));
+        }
+        return out;
+    }
+    /** The stream ended: a frame cut short comes out as raw stdout text, and every decoder is flushed. */
+    end() {
+        const out = [];
+        if (this.#pendingBytes > 0) {
+            this.#raw = true;
+            this.#emit(out, 'stdout', this.#take(this.#pendingBytes));
+        }
+        for (const stream of Object.keys(this.#decoders))
+            append(out, stream, this.#decoders[stream].end());
+        return out;
+    }
+    #emit(out, stream, bytes) {
+        append(out, stream, this.#decoders[stream].write(bytes));
+    }
+    /** The first `n` pending bytes (n <= #pendingBytes), without consuming them. */
+    #peek(n) {
+        if (this.#pending[0].length < n)
+            this.#pending = [Buffer.concat(this.#pending, this.#pendingBytes)];
+        return this.#pending[0].subarray(0, n);
+    }
+    /** Consumes and returns the first `n` pending bytes (n <= #pendingBytes). */
+    #take(n) {
+        const all = this.#pending.length === 1 ? this.#pending[0] : Buffer.concat(this.#pending, this.#pendingBytes);
+        const rest = all.subarray(n);
+        this.#pending = rest.length > 0 ? [rest] : [];
+        this.#pendingBytes = rest.length;
+        return all.subarray(0, n);
+    }
+}
+function append(out, stream, text) {
+    if (text === '')
+        return;
+    const last = out.at(-1);
+    if (last?.stream === stream)
+        last.text += text;
+    else
+        out.push({ stream, text });
+}
+/** Demuxes a live multiplexed stream (exec, attach, followed logs) into text chunks as they arrive. */
+async function* readDockerStream(source) {
+    const demuxer = new DockerStreamDemuxer();
+    for await (const chunk of source)
+        yield* demuxer.push(chunk);
+    yield* demuxer.end();
+}
+/** Demuxes a whole multiplexed buffer (container logs read without `follow`). */
+function demuxDockerOutput(buffer) {
+    const demuxer = new DockerStreamDemuxer();
+    const output = { text: '', stdout: '', stderr: '', system: '' };
+    for (const chunk of [...demuxer.push(buffer), ...demuxer.end()]) {
+        output.text += chunk.text;
+        output[chunk.stream] += chunk.text;
+    }
+    return output;
+}
+
 ;// CONCATENATED MODULE: ../packages/kit/src/docker/index.ts
+
+
 
 
 
@@ -31390,6 +31614,61 @@ function resolveWorkspacePath(value, input, roots) {
     return existing;
 }
 
+;// CONCATENATED MODULE: ../packages/kit/src/github/run-context.ts
+/**
+ * The run an action step belongs to, as the runner describes it in `GITHUB_*` variables: the
+ * one place that reads them. Values the runner did not set are '' (numbers: 0, the attempt 1),
+ * so each action decides for itself what to show instead ('unknown', 'local', …).
+ */
+
+const whole = (raw, fallback, min) => {
+    const n = Number(raw);
+    return raw !== undefined && raw.trim() !== '' && Number.isInteger(n) && n >= min ? n : fallback;
+};
+const noSlash = (url) => url.replace(/\/+$/, '');
+/** Reads the run from `env` (the runner's environment by default; tests pass their own). */
+function readRunContext(env = process.env) {
+    const repository = env['GITHUB_REPOSITORY'] ?? '';
+    const [owner = '', repo = ''] = repository.split('/');
+    const serverUrl = noSlash(env['GITHUB_SERVER_URL'] || 'https://github.com');
+    const runId = whole(env['GITHUB_RUN_ID'], 0, 1);
+    const runAttempt = whole(env['GITHUB_RUN_ATTEMPT'], 1, 1);
+    const refName = env['GITHUB_REF_NAME'] ?? '';
+    return {
+        repository,
+        owner,
+        repo,
+        serverUrl,
+        apiUrl: noSlash(env['GITHUB_API_URL'] || 'https://api.github.com'),
+        workflow: env['GITHUB_WORKFLOW'] ?? '',
+        job: env['GITHUB_JOB'] ?? '',
+        runId,
+        runAttempt,
+        runNumber: whole(env['GITHUB_RUN_NUMBER'], 0, 1),
+        runUrl: repository !== '' && runId > 0 ? `${serverUrl}/${repository}/actions/runs/${runId}${runAttempt > 1 ? `/attempts/${runAttempt}` : ''}` : undefined,
+        sha: env['GITHUB_SHA'] ?? '',
+        ref: env['GITHUB_REF'] ?? '',
+        refName,
+        branch: env['GITHUB_HEAD_REF'] || refName,
+        actor: env['GITHUB_ACTOR'] ?? '',
+        eventName: env['GITHUB_EVENT_NAME'] ?? '',
+        eventPath: env['GITHUB_EVENT_PATH'] || undefined,
+    };
+}
+/** The event payload (the JSON file at GITHUB_EVENT_PATH); {} when there is none or it does not parse. */
+function readEventPayload(env = process.env) {
+    const file = env['GITHUB_EVENT_PATH'];
+    if (!file || !existsSync(file))
+        return {};
+    try {
+        const payload = JSON.parse(readFileSync(file, 'utf8'));
+        return typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? payload : {};
+    }
+    catch {
+        return {};
+    }
+}
+
 ;// CONCATENATED MODULE: ../packages/kit/src/index.ts
 
 
@@ -31401,6 +31680,8 @@ function resolveWorkspacePath(value, input, roots) {
 
 
 
+
+// Also in '@gangway/kit/github'; here too, so that an action without Octokit (build) reads the run without bundling it.
 
 
 

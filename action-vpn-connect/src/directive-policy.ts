@@ -5,7 +5,7 @@
 // (files written as root) through.
 import path from 'node:path';
 import { ConfigurationError, resolveWorkspacePath, type PathRoots } from '@gangway/kit';
-import type { ConfigItem } from './ovpn-config.ts';
+import type { ConfigItem } from './config-items.ts';
 
 /** Options a client config legitimately holds; kept as written. */
 const CLIENT_OPTIONS = new Set([

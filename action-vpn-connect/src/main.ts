@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as core from '@actions/core';
-import { ConfigurationError, errorMessage, formatDuration, PhaseClock, retry, sleep } from '@gangway/kit';
+import { ConfigurationError, createRedactor, errorMessage, formatDuration, PhaseClock, retry, sleep, type Redact } from '@gangway/kit';
 import { classify, HINTS, VpnConnectError, type Failure } from './classify.ts';
 import { ManagementClient, type LogNotification } from './management.ts';
 import {
@@ -22,7 +22,7 @@ import {
 } from './openvpn-process.ts';
 import { deriveConfig, type DerivedConfig } from './ovpn-config.ts';
 import { probeTcp, type ProbeResult } from './probe.ts';
-import { printableLogLines, Redactor } from './redact.ts';
+import { printableLogLines } from './redact.ts';
 import { writeConnectSummary, type ConnectReport } from './report.ts';
 import { findOverlaps, readRoutes, type Overlap } from './routes.ts';
 import { clearSaved, saveDir, saveInterface, saveProcess } from './saved-state.ts';
@@ -61,8 +61,8 @@ function fileMessages(logFile: string): string[] {
   return tailLines(logFile, 200).map((l) => l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, ''));
 }
 
-function printTail(messages: string[], redactor: Redactor): void {
-  const lines = printableLogLines(messages, redactor).slice(-LOG_TAIL);
+function printTail(messages: string[], redact: Redact): void {
+  const lines = printableLogLines(messages, redact).slice(-LOG_TAIL);
   if (lines.length === 0) return;
   core.info(`Last lines of OpenVPN's log:`);
   for (const line of lines) core.info(`  ${line}`);
@@ -95,7 +95,7 @@ async function connectOnce(
   derived: DerivedConfig,
   binary: string,
   privilege: Privilege,
-  redactor: Redactor,
+  redact: Redact,
   signal: AbortSignal,
 ): Promise<Attempt> {
   fs.writeFileSync(w.logFile, '', { mode: 0o600 });
@@ -112,16 +112,16 @@ async function connectOnce(
     throw new AttemptFailed(failure, messages);
   };
   try {
-    if (!privilege.root) await handOverSocket(w.socket, privilege, s['connect-timeout'], () => exit !== undefined, signal);
+    if (!privilege.root) await handOverSocket(w.socket, privilege, s.connectTimeoutMs, () => exit !== undefined, signal);
     session = await ManagementClient.connectWhenReady(w.socket, {
-      timeoutMs: s['connect-timeout'],
+      timeoutMs: s.connectTimeoutMs,
       signal,
       stillWorth: () => (exit ? `OpenVPN exited (code ${String(exit.code)}) before its management interface was up` : undefined),
     });
   } catch (error) {
     await new Promise((r) => setTimeout(r, 100));
     const messages = fileMessages(w.logFile);
-    const failure = classify({ messages, states: [], ...(signal.aborted ? { cancelled: true } : exit ? { exit } : { timedOutAfterMs: s['connect-timeout'] }) });
+    const failure = classify({ messages, states: [], ...(signal.aborted ? { cancelled: true } : exit ? { exit } : { timedOutAfterMs: s.connectTimeoutMs }) });
     if (failure.category === 'exited' && !exit) failure.reason = `${failure.reason} (${errorMessage(error)})`;
     return fail(failure, messages);
   }
@@ -134,14 +134,14 @@ async function connectOnce(
   }
   const showLog = (entry: LogNotification): void => {
     if (entry.flags.includes('D')) return;
-    for (const line of printableLogLines([entry.message], redactor)) core.info(line);
+    for (const line of printableLogLines([entry.message], redact)) core.info(line);
   };
   try {
     const connection = await awaitConnection({
       session,
       exited: started.exited,
       ...(derived.credentials ? { credentials: derived.credentials } : {}),
-      timeoutMs: s['connect-timeout'],
+      timeoutMs: s.connectTimeoutMs,
       signal,
       onLog: showLog,
       onState: (st) => core.info(`[state] ${st.name}${st.description ? ` ${st.description}` : ''}${st.localIp ? ` ${st.localIp}` : ''}`),
@@ -160,7 +160,7 @@ async function connectOnce(
 
 export async function main(signal: AbortSignal): Promise<void> {
   const settings = readSettings();
-  const redactor = new Redactor(settings.secrets);
+  const redact = createRedactor(settings.secrets);
   const clock = new PhaseClock();
   const privilege = detectPrivilege();
 
@@ -182,7 +182,7 @@ export async function main(signal: AbortSignal): Promise<void> {
       parts: settings.parts,
       ...(settings.credentials ? { credentials: settings.credentials } : {}),
       managementSocket: w.socket,
-      allowScripts: settings['allow-scripts'],
+      allowScripts: settings.allowScripts,
       configDir: settings.configDir,
       roots: settings.roots,
     });
@@ -205,7 +205,7 @@ export async function main(signal: AbortSignal): Promise<void> {
         (n) => {
           report.attempts = n;
           return core.group(`Connect to ${server ?? 'the VPN'} (attempt ${n} of ${settings.retries + 1})`, () =>
-            connectOnce(settings, w, derived, binary, privilege, redactor, signal),
+            connectOnce(settings, w, derived, binary, privilege, redact, signal),
           );
         },
         {
@@ -238,19 +238,19 @@ export async function main(signal: AbortSignal): Promise<void> {
       core.warning(`Route clash: the VPN routes ${o.vpn} through ${a.connection.interface ?? 'the tunnel'}, but the runner already routes ${o.runner} through ${o.runnerDev} (as or more specifically): traffic to ${o.runner} may take ${o.runnerDev} instead of this tunnel.`);
     }
 
-    const check = settings['check-host'];
+    const check = settings.checkHost;
     if (check) {
       const target = `${check.host}:${check.port}`;
       const result: ProbeResult = await clock.time('check-host', () =>
         core.group(`Check that ${target} accepts TCP through the tunnel`, async () => {
-          const r = await probeTcp(check, settings['check-timeout'], signal);
+          const r = await probeTcp(check, settings.checkTimeoutMs, signal);
           core.info(r.ok ? `${target} accepted a TCP connection after ${formatDuration(r.ms)} (${r.attempts} attempt(s))` : `${target}: ${r.error ?? 'no answer'}`);
           return r;
         }),
       );
       report.checkHost = { target, ...result };
       if (!result.ok) {
-        const f: Failure = { category: 'check-host', reason: `${target} did not accept a TCP connection within ${formatDuration(settings['check-timeout'])} (${result.error ?? 'no answer'}).`, hint: HINTS['check-host'], retryable: false };
+        const f: Failure = { category: 'check-host', reason: `${target} did not accept a TCP connection within ${formatDuration(settings.checkTimeoutMs)} (${result.error ?? 'no answer'}).`, hint: HINTS['check-host'], retryable: false };
         throw new VpnConnectError(f);
       }
     }
@@ -262,7 +262,7 @@ export async function main(signal: AbortSignal): Promise<void> {
   } catch (error) {
     const cancelled = signal.aborted;
     const failure: Failure | undefined = error instanceof VpnConnectError ? error.failure : cancelled ? classify({ messages: [], states: [], cancelled: true }) : undefined;
-    if (error instanceof AttemptFailed && error.failure.category !== 'cancelled') printTail(error.messages, redactor);
+    if (error instanceof AttemptFailed && error.failure.category !== 'cancelled') printTail(error.messages, redact);
     await core.group('Stop OpenVPN and remove its files', async () => {
       if (attempt) {
         const stopped = await stopTunnel({ process: attempt.process, socketPath: w.socket, ...(attempt.connection.interface ? { interface: attempt.connection.interface } : {}), privilege, graceMs: 3000 });

@@ -2,7 +2,7 @@
 // commands answered by SUCCESS:/ERROR: (or lines ending in END), and `>KIND:` notifications.
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { sleep } from '@gangway/kit';
+import { errorMessage, sleep } from '@gangway/kit';
 
 export interface StateNotification {
   type: 'state';
@@ -145,7 +145,7 @@ export class ManagementClient implements ManagementSession {
       } catch (error) {
         const why = o.stillWorth?.();
         if (why) throw new ManagementError(why);
-        if (Date.now() >= deadline) throw new ManagementError(`the management socket did not accept within ${o.timeoutMs} ms (${(error as Error).message})`);
+        if (Date.now() >= deadline) throw new ManagementError(`the management socket did not accept within ${o.timeoutMs} ms (${errorMessage(error)})`);
       }
       await sleep(50, o.signal);
     }

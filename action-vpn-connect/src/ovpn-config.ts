@@ -1,18 +1,8 @@
 // Pure: reads an OpenVPN client config (.ovpn), merges the parts given as inputs, and
 // derives the config the action runs. The user's text is never modified in place.
 import { ConfigurationError, type PathRoots } from '@gangway/kit';
+import type { ConfigItem, ParsedConfig } from './config-items.ts';
 import { judgeDirective, vetDirectives } from './directive-policy.ts';
-
-/** A line of the config: a directive (with its verbatim text) or an inline block. */
-export type ConfigItem =
-  | { kind: 'directive'; name: string; args: string[]; text: string; line: number }
-  /** `items`: the directives inside a <connection> block, with their line numbers in the whole config. */
-  | { kind: 'block'; name: string; body: string; line: number; items?: ConfigItem[] }
-  | { kind: 'other'; text: string };
-
-export interface ParsedConfig {
-  items: ConfigItem[];
-}
 
 /** Inline blocks whose content is key material or credentials. */
 const SECRET_BLOCKS = new Set([

@@ -3,9 +3,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as core from '@actions/core';
-import { formatDuration } from '@gangway/kit';
+import { createRedactor, formatDuration } from '@gangway/kit';
 import { isRunning, tailLines } from './openvpn-process.ts';
-import { printableLogLines, Redactor } from './redact.ts';
+import { printableLogLines } from './redact.ts';
 import { writeDisconnectSummary } from './report.ts';
 import { loadSaved } from './saved-state.ts';
 import { secretsForPost } from './settings.ts';
@@ -23,8 +23,8 @@ export async function post(): Promise<void> {
   const parts: string[] = [];
   if (saved.process && !isRunning(saved.process)) {
     core.warning(`OpenVPN (pid ${saved.process.pid}) had already exited before the post step: the tunnel dropped during the job.`);
-    const redactor = new Redactor(secretsForPost());
-    const lines = printableLogLines(tailLines(path.join(saved.dir, 'openvpn.log'), 15), redactor);
+    const redact = createRedactor(secretsForPost());
+    const lines = printableLogLines(tailLines(path.join(saved.dir, 'openvpn.log'), 15), redact);
     if (lines.length > 0) core.info(`Last lines of OpenVPN's output:\n${lines.map((l) => `  ${l}`).join('\n')}`);
   }
   const stopped = await stopTunnel({

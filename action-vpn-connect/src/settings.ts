@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigurationError, Inputs, registerSecret, resolveWorkspacePath, runnerPathRoots, type HostPort, type PathRoots } from '@gangway/kit';
 import { vetDirectives } from './directive-policy.ts';
-import { detectTlsKeyType, inlineSecrets, parseOvpn, type Credentials, type InlineParts, type ParsedConfig, type TlsKeyType } from './ovpn-config.ts';
+import type { ParsedConfig } from './config-items.ts';
+import { detectTlsKeyType, inlineSecrets, parseOvpn, type Credentials, type InlineParts, type TlsKeyType } from './ovpn-config.ts';
 
 export interface Settings {
   /** The parsed .ovpn, from `config` or `config-file`. */
@@ -17,12 +18,12 @@ export interface Settings {
   roots: PathRoots;
   parts: InlineParts;
   credentials: Credentials | undefined;
-  'connect-timeout': number;
+  connectTimeoutMs: number;
   retries: number;
-  'check-host': HostPort | undefined;
-  'check-timeout': number;
+  checkHost: HostPort | undefined;
+  checkTimeoutMs: number;
   install: boolean;
-  'allow-scripts': boolean;
+  allowScripts: boolean;
   /** Every secret value (whole and line by line), for redacting OpenVPN's log before it is printed. */
   secrets: string[];
 }
@@ -125,9 +126,9 @@ export function readSettings(inputs: Inputs = new Inputs(), roots: PathRoots = r
     throw new ConfigurationError('Input "key" is an encrypted private key. Give the unencrypted key as a secret (openssl pkey -in key.pem -out plain.pem).', 'key');
   }
 
-  const connectTimeout = inputs.duration('connect-timeout') ?? 60_000;
-  if (connectTimeout < 1000) throw new ConfigurationError(`Input "connect-timeout" is ${connectTimeout} ms. Give at least 1s (the default is 60s).`, 'connect-timeout');
-  const checkTimeout = inputs.duration('check-timeout') ?? 10_000;
+  const connectTimeoutMs = inputs.duration('connect-timeout') ?? 60_000;
+  if (connectTimeoutMs < 1000) throw new ConfigurationError(`Input "connect-timeout" is ${connectTimeoutMs} ms. Give at least 1s (the default is 60s).`, 'connect-timeout');
+  const checkTimeoutMs = inputs.duration('check-timeout') ?? 10_000;
   return {
     config,
     configInput,
@@ -135,12 +136,12 @@ export function readSettings(inputs: Inputs = new Inputs(), roots: PathRoots = r
     roots,
     parts,
     credentials,
-    'connect-timeout': connectTimeout,
+    connectTimeoutMs,
     retries: inputs.integer('retries', { min: 0, max: 10 }) ?? 0,
-    'check-host': inputs.hostPort('check-host'),
-    'check-timeout': checkTimeout,
+    checkHost: inputs.hostPort('check-host'),
+    checkTimeoutMs,
     install: inputs.boolean('install', false),
-    'allow-scripts': inputs.boolean('allow-scripts', false),
+    allowScripts: inputs.boolean('allow-scripts', false),
     secrets,
   };
 }

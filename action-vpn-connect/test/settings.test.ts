@@ -26,7 +26,7 @@ describe('readSettings', () => {
     expect(written).toContain('::add-mask::pw-123456');
     expect(written).not.toContain('::add-mask::dev tun');
     expect(s.credentials).toEqual({ username: 'ci', password: 'pw-123456' });
-    expect(s['connect-timeout']).toBe(60_000);
+    expect(s.connectTimeoutMs).toBe(60_000);
     expect(s.retries).toBe(0);
   });
 
@@ -81,6 +81,6 @@ describe('readSettings', () => {
     expect(() => read({ config: INLINE, 'connect-timeout': '30' })).toThrow(/no unit/);
     expect(() => read({ config: INLINE, retries: '11' })).toThrow(/out of range/);
     expect(() => read({ config: INLINE, 'check-host': '198.19.0.1' })).toThrow(/port is missing/);
-    expect(read({ config: INLINE, 'check-host': '198.19.0.1:22' })['check-host']).toEqual({ host: '198.19.0.1', port: 22 });
+    expect(read({ config: INLINE, 'check-host': '198.19.0.1:22' }).checkHost).toEqual({ host: '198.19.0.1', port: 22 });
   });
 });

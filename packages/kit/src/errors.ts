@@ -23,8 +23,18 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   if (typeof error === 'string') return error;
   try {
-    return JSON.stringify(error);
+    // JSON.stringify gives undefined (not a string) for undefined, functions and symbols.
+    return JSON.stringify(error) ?? String(error);
   } catch {
     return String(error);
   }
+}
+
+/**
+ * Anything thrown (or passed to a callback, or given as an abort reason) as an Error: an Error
+ * is returned as it is (the same object, stack and class kept); anything else becomes a new
+ * Error with `errorMessage`'s text of it.
+ */
+export function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(errorMessage(error));
 }

@@ -26,3 +26,30 @@ export function registerSecret(value: string | undefined): void {
   if (value === undefined) return;
   for (const part of secretParts(value)) core.setSecret(part);
 }
+
+/** Parts shorter than this are never replaced by a redactor: a one- or two-character secret would turn every such letter of a log into ***. */
+export const MIN_REDACTED_LENGTH = 3;
+
+const REDACTED = '***';
+
+/** Replaces secrets in text; see `createRedactor`. */
+export type Redact = (text: string) => string;
+
+/**
+ * A redactor for text the action prints, reports or writes to the job summary itself (which the
+ * runner does not mask), so nothing depends on the runner's masker: every part of every secret
+ * (`secretParts`: the whole value, and each line of a multi-line one such as a PEM key) becomes
+ * `***`. Longest first, so a line inside a block does not leave half of a longer match behind.
+ * Empty and undefined values are ignored, and so are parts shorter than MIN_REDACTED_LENGTH.
+ */
+export function createRedactor(secrets: Iterable<string | undefined>): Redact {
+  const parts = [...new Set([...secrets].flatMap((s) => (s === undefined ? [] : secretParts(s))))]
+    .filter((p) => p.length >= MIN_REDACTED_LENGTH)
+    .sort((a, b) => b.length - a.length);
+  if (parts.length === 0) return (text) => text;
+  return (text) => {
+    let out = text;
+    for (const part of parts) if (out.includes(part)) out = out.split(part).join(REDACTED);
+    return out;
+  };
+}

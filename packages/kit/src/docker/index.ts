@@ -16,3 +16,5 @@ export {
   type BuildkitVertexWarning,
 } from './progress.ts';
 export { describeRegistryFailure, type RegistryFailure, type RegistryFailureKind } from './registry-errors.ts';
+export { engineStatusCode, isEngineStatus, isEngineNotFound, engineErrorText, engineErrorMessage } from './engine-errors.ts';
+export { DockerStreamDemuxer, readDockerStream, demuxDockerOutput, type DockerStreamChunk, type DockerStreamName, type DockerOutput } from './stream.ts';

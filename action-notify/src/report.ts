@@ -1,6 +1,21 @@
 import * as core from '@actions/core';
 import { escapeHtml, factsTable, type Row } from '@gangway/kit';
-import type { NotifyReport } from './notify.ts';
+import type { IssueOutcome } from './failure-issue.ts';
+
+/** What notify did, for the `report` output and the job summary. */
+export interface NotifyReport {
+  status: string;
+  statusSource: string;
+  workflow: string;
+  branch: string;
+  runUrl: string;
+  issue: IssueOutcome;
+  failedJobs: Array<{ name: string; conclusion: string; url: string; steps: string[] }>;
+  /** sent, skipped (why), or failed: reason. */
+  webhook: string;
+  mail: string;
+  warnings: string[];
+}
 
 /** The job summary: what was reported and where it went, at a glance. */
 export async function writeSummary(report: NotifyReport): Promise<void> {
