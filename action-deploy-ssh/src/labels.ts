@@ -1,5 +1,6 @@
 // What Gangway writes on everything it creates, and who deployed it: the labels by which a
 // deploy finds its app's containers, services and lock, and the provenance they record.
+import { readRunContext } from '@gangway/kit';
 /** Gangway's labels. Only containers carrying `gangway.app=<app>` are ever touched by a deploy of that app. */
 export const LABEL = {
   managed: 'gangway.managed',
@@ -30,16 +31,8 @@ export interface Provenance {
 }
 
 export function provenanceFromEnv(env: NodeJS.ProcessEnv = process.env, now = new Date()): Provenance {
-  const server = env['GITHUB_SERVER_URL'] ?? 'https://github.com';
-  const repo = env['GITHUB_REPOSITORY'] ?? '';
-  const runId = env['GITHUB_RUN_ID'] ?? '';
-  const attempt = env['GITHUB_RUN_ATTEMPT'];
-  return {
-    gitSha: env['GITHUB_SHA'] ?? 'unknown',
-    runUrl: repo && runId ? `${server}/${repo}/actions/runs/${runId}${attempt && attempt !== '1' ? `/attempts/${attempt}` : ''}` : 'local',
-    actor: env['GITHUB_ACTOR'] ?? 'unknown',
-    at: now.toISOString(),
-  };
+  const run = readRunContext(env);
+  return { gitSha: run.sha || 'unknown', runUrl: run.runUrl ?? 'local', actor: run.actor || 'unknown', at: now.toISOString() };
 }
 
 export interface ProvenanceLabelsOf {

@@ -1,7 +1,7 @@
 // The main step: settings (all validated first), the GitHub deployment record, the rollout over
 // every host (rollout.ts), then the report published: outputs, job summary, the record closed.
 import * as core from '@actions/core';
-import { errorMessage, formatImageReference, Inputs } from '@gangway/kit';
+import { errorMessage, formatImageReference, Inputs, readRunContext } from '@gangway/kit';
 import { GitHubDeployment } from './github-deployment.ts';
 import { connectHost, type ConnectHost } from './host/connection.ts';
 import { provenanceFromEnv } from './labels.ts';
@@ -28,7 +28,7 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
   const provenance = { ...provenanceFromEnv(env), ...(settings.sha ? { gitSha: settings.sha } : {}) };
   const deployment = settings.github
     ? await GitHubDeployment.start(settings.github, {
-        repository: env['GITHUB_REPOSITORY'] ?? '',
+        repository: readRunContext(env).repository,
         sha: provenance.gitSha,
         runUrl: provenance.runUrl,
         app: settings.app,

@@ -7,7 +7,7 @@ import { afterEach, beforeEach } from 'vitest';
 import { Inputs, mapInputs } from '@gangway/kit';
 import { LOCKS_STATE } from '../src/host/lock-state.ts';
 import { readSettings, type DeploySettings } from '../src/settings/index.ts';
-import type { Provenance } from '../src/container/spec.ts';
+import type { Provenance } from '../src/labels.ts';
 import { DIGEST_V1, DIGEST_V2, FakeEngine } from './fakes.ts';
 
 let key: string | undefined;

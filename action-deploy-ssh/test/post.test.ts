@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { Inputs, mapInputs } from '@gangway/kit';
 import type { ConnectHost } from '../src/host/connection.ts';
-import { appContainerSpec, lockName, provenanceFromEnv, proxyName } from '../src/container/spec.ts';
+import { appContainerSpec, lockName, proxyName } from '../src/container/spec.ts';
+import { provenanceFromEnv } from '../src/labels.ts';
 import { acquireLock, type HeldLock } from '../src/host/lock.ts';
 import { LOCKS_STATE } from '../src/host/lock-state.ts';
 import { main } from '../src/main.ts';

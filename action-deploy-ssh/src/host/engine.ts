@@ -1,8 +1,7 @@
 // The few Docker Engine API calls a deploy makes, behind one small interface: the real one
 // runs dockerode over the SSH connection; unit tests hand the deploy logic a fake.
-import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import { EngineStreamError, messageError, readJsonMessages, type ProgressMessage } from '@gangway/kit';
+import { demuxDockerOutput, DockerStreamDemuxer, engineStatusCode, EngineStreamError, isEngineNotFound, isEngineStatus, messageError, readJsonMessages, toError, type DockerStreamChunk, type ProgressMessage } from '@gangway/kit';
 
 export interface ContainerSummary {
   id: string;
@@ -90,24 +89,24 @@ export interface DeployEngine {
   now(): Promise<Date>;
 }
 
-function statusOf(error: unknown): number | undefined {
-  return (error as { statusCode?: number }).statusCode;
+/** Whether the engine has the network `name` (both targets' engines ask this). */
+export async function hasNetwork(docker: Docker, name: string): Promise<boolean> {
+  try {
+    await docker.getNetwork(name).inspect();
+    return true;
+  } catch (error) {
+    if (isEngineNotFound(error)) return false;
+    throw error;
+  }
 }
 
-/** Docker's multiplexed stdout/stderr frames (8-byte headers) to text; raw text passes through. */
-export function demuxDockerStream(buffer: Buffer): string {
-  let out = '';
-  let offset = 0;
-  while (offset + 8 <= buffer.length) {
-    const type = buffer[offset];
-    const size = buffer.readUInt32BE(offset + 4);
-    if ((type !== 0 && type !== 1 && type !== 2) || buffer[offset + 1] !== 0 || offset + 8 + size > buffer.length) {
-      return out + buffer.subarray(offset).toString('utf8');
-    }
-    out += buffer.subarray(offset + 8, offset + 8 + size).toString('utf8');
-    offset += 8 + size;
+/** Creates a network; one of that name made meanwhile (another deploy) is as good. */
+export async function createNetworkOnce(docker: Docker, options: Docker.NetworkCreateOptions): Promise<void> {
+  try {
+    await docker.createNetwork({ CheckDuplicate: true, ...options });
+  } catch (error) {
+    if (engineStatusCode(error) !== 409) throw error;
   }
-  return out + buffer.subarray(offset).toString('utf8');
 }
 
 /** The content of the first regular file of a tar archive (the Engine's get-archive of one file). */
@@ -169,7 +168,7 @@ export function dockerEngine(docker: Docker): DeployEngine {
         const healthcheck = (info.Config as { Healthcheck?: { Test?: string[] } }).Healthcheck;
         return { id: info.Id, repoDigests: info.RepoDigests ?? [], hasHealthcheck: !!healthcheck?.Test && healthcheck.Test[0] !== 'NONE' };
       } catch (error) {
-        if (statusOf(error) === 404) return undefined;
+        if (isEngineNotFound(error)) return undefined;
         throw error;
       }
     },
@@ -190,7 +189,7 @@ export function dockerEngine(docker: Docker): DeployEngine {
       try {
         raw = await docker.getContainer(idOrName).inspect();
       } catch (error) {
-        if (statusOf(error) === 404) return undefined;
+        if (isEngineNotFound(error)) return undefined;
         throw error;
       }
       const addresses: Record<string, string> = {};
@@ -218,7 +217,7 @@ export function dockerEngine(docker: Docker): DeployEngine {
         const container = await docker.createContainer(options);
         return container.id;
       } catch (error) {
-        if (statusOf(error) === 409) throw new NameConflictError(options.name);
+        if (engineStatusCode(error) === 409) throw new NameConflictError(options.name);
         throw error;
       }
     },
@@ -226,21 +225,21 @@ export function dockerEngine(docker: Docker): DeployEngine {
       try {
         await docker.getContainer(id).start();
       } catch (error) {
-        if (statusOf(error) !== 304) throw error;
+        if (!isEngineStatus(error, 304)) throw error;
       }
     },
     async stopContainer(id, timeoutSeconds) {
       try {
         await docker.getContainer(id).stop({ t: timeoutSeconds });
       } catch (error) {
-        if (statusOf(error) !== 304 && statusOf(error) !== 404) throw error;
+        if (!isEngineStatus(error, 304, 404)) throw error;
       }
     },
     async removeContainer(id, options = {}) {
       try {
         await docker.getContainer(id).remove({ force: options.force ?? false, v: false });
       } catch (error) {
-        if (statusOf(error) !== 404) throw error;
+        if (!isEngineNotFound(error)) throw error;
       }
     },
     async updateRestartPolicy(id, policy) {
@@ -252,37 +251,39 @@ export function dockerEngine(docker: Docker): DeployEngine {
     },
     async logs(id, tail) {
       const buffer = await docker.getContainer(id).logs({ stdout: true, stderr: true, tail, follow: false });
-      return demuxDockerStream(Buffer.isBuffer(buffer) ? buffer : Buffer.from(String(buffer)));
+      return demuxDockerOutput(Buffer.isBuffer(buffer) ? buffer : Buffer.from(String(buffer))).text;
     },
     async exec(id, argv, signal) {
       const exec = await docker.getContainer(id).exec({ Cmd: argv, AttachStdout: true, AttachStderr: true });
       const stream = await exec.start({ hijack: true, stdin: false });
-      const chunks: Buffer[] = [];
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      stdout.on('data', (c: Buffer) => chunks.push(c));
-      stderr.on('data', (c: Buffer) => chunks.push(c));
-      docker.modem.demuxStream(stream, stdout, stderr);
+      // stdout and stderr in the order the engine sent them, each decoded across frame boundaries.
+      const demuxer = new DockerStreamDemuxer();
+      let output = '';
+      const take = (chunks: DockerStreamChunk[]): void => {
+        for (const c of chunks) output += c.text;
+      };
+      stream.on('data', (c: Buffer) => take(demuxer.push(c)));
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => {
           stream.destroy();
-          reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+          reject(toError(signal?.reason ?? 'aborted'));
         };
         signal?.addEventListener('abort', onAbort, { once: true });
         stream.on('end', resolve);
         stream.on('close', resolve);
         stream.on('error', reject);
       });
+      take(demuxer.end());
       const info = await exec.inspect();
-      return { exitCode: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString('utf8') };
+      return { exitCode: info.ExitCode ?? -1, output };
     },
     async removeImage(id) {
       try {
         await docker.getImage(id).remove({ force: false, noprune: false });
         return 'removed';
       } catch (error) {
-        if (statusOf(error) === 404) return 'missing';
-        if (statusOf(error) === 409) return 'in-use';
+        if (isEngineNotFound(error)) return 'missing';
+        if (engineStatusCode(error) === 409) return 'in-use';
         throw error;
       }
     },
@@ -294,7 +295,7 @@ export function dockerEngine(docker: Docker): DeployEngine {
       try {
         stream = await docker.getContainer(id).getArchive({ path });
       } catch (error) {
-        if (statusOf(error) === 404) return undefined;
+        if (isEngineNotFound(error)) return undefined;
         throw error;
       }
       const chunks: Buffer[] = [];
@@ -304,22 +305,8 @@ export function dockerEngine(docker: Docker): DeployEngine {
     async renameContainer(id, name) {
       await docker.getContainer(id).rename({ name });
     },
-    async networkExists(name) {
-      try {
-        await docker.getNetwork(name).inspect();
-        return true;
-      } catch (error) {
-        if (statusOf(error) === 404) return false;
-        throw error;
-      }
-    },
-    async createNetwork(name, labels) {
-      try {
-        await docker.createNetwork({ Name: name, CheckDuplicate: true, Labels: labels });
-      } catch (error) {
-        if (statusOf(error) !== 409) throw error;
-      }
-    },
+    networkExists: (name) => hasNetwork(docker, name),
+    createNetwork: (name, labels) => createNetworkOnce(docker, { Name: name, Labels: labels }),
     async now() {
       const info = (await docker.info()) as { SystemTime?: string };
       const t = info.SystemTime ? Date.parse(info.SystemTime) : Number.NaN;

@@ -2,7 +2,7 @@
 // creates a name at most once (409 otherwise), so taking the lock is atomic without any file
 // or shell on the server; its labels say who holds it. The marker is created, never started.
 import { randomUUID } from 'node:crypto';
-import { formatDuration, sleep } from '@gangway/kit';
+import { errorMessage, formatDuration, sleep } from '@gangway/kit';
 import { lockName } from '../container/spec.ts';
 import { LABEL, type Provenance } from '../labels.ts';
 import { NameConflictError, type ContainerSummary, type DeployEngine } from './engine.ts';
@@ -202,7 +202,7 @@ export function startLockHeartbeat(engine: DeployEngine, app: string, lock: Held
         options.warn(error.message);
         return;
       }
-      if (!failing) options.warn(`Could not refresh the deploy lock ${lock.name} (${error instanceof Error ? error.message : String(error)}); trying again in ${formatDuration(options.intervalMs)}`);
+      if (!failing) options.warn(`Could not refresh the deploy lock ${lock.name} (${errorMessage(error)}); trying again in ${formatDuration(options.intervalMs)}`);
       failing = true;
     }
     if (!stopped) schedule();

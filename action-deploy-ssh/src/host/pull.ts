@@ -14,7 +14,7 @@
 // timeout of its own there) is given up.
 import {
   describeRegistryFailure,
-  EngineStreamError,
+  engineErrorText,
   formatImageReference,
   registryAuthHeader,
   registryServerAddress,
@@ -92,15 +92,6 @@ export function digestFor(repository: string, repoDigests: string[]): string | u
     if (at !== -1 && rd.slice(0, at) === repository) return rd.slice(at + 1);
   }
   return undefined;
-}
-
-/** The text of an error the engine reported: in the stream, or as the HTTP answer to the pull request. */
-function engineErrorText(error: unknown): string | undefined {
-  if (error instanceof EngineStreamError) return error.message;
-  const e = error as { statusCode?: unknown; json?: { message?: unknown } | null; message?: unknown };
-  if (typeof e?.statusCode !== 'number') return undefined;
-  if (e.json && typeof e.json.message === 'string') return e.json.message;
-  return typeof e.message === 'string' ? e.message.replace(/^\(HTTP code \d+\)[^-]*- /, '').trim() : undefined;
 }
 
 class PullStalled extends Error {}

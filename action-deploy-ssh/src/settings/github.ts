@@ -1,5 +1,5 @@
 // GitHub deployment records: on with `environment`, which then needs a token and a URL that parses.
-import { ConfigurationError, type Inputs } from '@gangway/kit';
+import { ConfigurationError, readRunContext, type Inputs } from '@gangway/kit';
 import type { DeploymentSettings } from '../github-deployment.ts';
 import { CONTROL } from './values.ts';
 
@@ -20,6 +20,6 @@ export function readGitHubDeployment(inputs: Inputs, token: string | undefined):
   if (token === undefined) {
     throw new ConfigurationError('Input "github-token" is empty, and "environment" needs it to record the deployment. Leave github-token at its default (github.token) with permissions deployments: write.', 'github-token');
   }
-  const apiUrl = inputs.string('api-url') ?? process.env['GITHUB_API_URL'] ?? 'https://api.github.com';
+  const apiUrl = inputs.string('api-url') ?? (readRunContext().apiUrl || 'https://api.github.com');
   return { environment, token, apiUrl, ...(environmentUrl ? { environmentUrl } : {}) };
 }

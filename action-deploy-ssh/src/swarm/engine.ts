@@ -1,6 +1,8 @@
 // The few Swarm calls of `target: swarm`, behind one small interface (dockerode over SSH in the
 // action; a fake in unit tests).
 import type Docker from 'dockerode';
+import { isEngineNotFound } from '@gangway/kit';
+import { createNetworkOnce, hasNetwork } from '../host/engine.ts';
 
 /** The parts of a Swarm ServiceSpec Gangway writes (the Engine keeps the rest as given). */
 export interface SwarmServiceSpec {
@@ -69,10 +71,6 @@ export interface SwarmEngine {
   createOverlayNetwork(name: string, labels: Record<string, string>): Promise<void>;
 }
 
-function statusOf(error: unknown): number | undefined {
-  return (error as { statusCode?: number }).statusCode;
-}
-
 interface RawService {
   ID: string;
   Version: { Index: number };
@@ -100,7 +98,7 @@ export function dockerSwarmEngine(docker: Docker): SwarmEngine {
       try {
         raw = (await docker.getService(name).inspect()) as RawService;
       } catch (error) {
-        if (statusOf(error) === 404) return undefined;
+        if (isEngineNotFound(error)) return undefined;
         throw error;
       }
       const u = raw.UpdateStatus;
@@ -134,21 +132,7 @@ export function dockerSwarmEngine(docker: Docker): SwarmEngine {
         ...(t.Status.ContainerStatus?.ContainerID ? { containerId: t.Status.ContainerStatus.ContainerID } : {}),
       }));
     },
-    async networkExists(name) {
-      try {
-        await docker.getNetwork(name).inspect();
-        return true;
-      } catch (error) {
-        if (statusOf(error) === 404) return false;
-        throw error;
-      }
-    },
-    async createOverlayNetwork(name, labels) {
-      try {
-        await docker.createNetwork({ Name: name, Driver: 'overlay', Attachable: true, CheckDuplicate: true, Labels: labels });
-      } catch (error) {
-        if (statusOf(error) !== 409) throw error;
-      }
-    },
+    networkExists: (name) => hasNetwork(docker, name),
+    createOverlayNetwork: (name, labels) => createNetworkOnce(docker, { Name: name, Driver: 'overlay', Attachable: true, Labels: labels }),
   };
 }

@@ -6,7 +6,7 @@
 // removed). Once settled, the proxy drops the old one, it finishes its in-flight requests
 // (drain), then stops and is kept for an instant rollback. A new container that fails its
 // readiness gate is removed before the proxy is touched: the old version never stopped serving.
-import { errorMessage, formatDuration, sleep } from '@gangway/kit';
+import { errorMessage, formatDuration, sleep, toError } from '@gangway/kit';
 import { LABEL } from '../../labels.ts';
 import type { ContainerDetails } from '../../host/engine.ts';
 import { execHooks } from '../../host/hooks.ts';
@@ -15,7 +15,7 @@ import { drainOldWorkers, switchProxy, type ProxySwitch } from '../proxy.ts';
 import type { Upstream } from '../proxy-config.ts';
 import { blueGreenOf, type BlueGreenSettings } from '../../settings/rollout.ts';
 import { crashed, diagnostics, probeTarget, type ReadinessResult } from '../../host/readiness.ts';
-import { asError, prepareNew, readinessOf } from './prepare.ts';
+import { prepareNew, readinessOf } from './prepare.ts';
 import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
 
 /** How often a settling container is looked at (engine state, then its readiness path). */
@@ -226,7 +226,7 @@ export const blueGreen: Strategy = {
       );
     } catch (error) {
       // The proxy was not switched: the old container never stopped serving.
-      const failure = asError(error);
+      const failure = toError(error);
       log.warn(`${to.name} does not get the traffic: ${failure.message}`);
       await discard(ctx, to, created);
       return { ok: false, rolledBack: plan.from !== undefined, switched: false, container: to, ...(readiness ? { readiness } : {}), error: failure, downtimeMs: 0 };

@@ -1,16 +1,12 @@
 // What every container strategy does before its switch: pre-deploy hooks in a one-off
 // container of the new version (a failure keeps the old version untouched), then the new
 // container created, or the kept one chosen for a rollback; and the readiness gate.
-import { errorMessage } from '@gangway/kit';
+import { toError } from '@gangway/kit';
 import { blueGreenOf } from '../../settings/rollout.ts';
 import { oneOffHooks } from '../../host/hooks.ts';
 import type { HostContext } from '../../host/context.ts';
 import { waitUntilReady, type ReadinessResult } from '../../host/readiness.ts';
 import type { ContainerRef, SwapOutcome, SwapPlan } from './strategy.ts';
-
-export function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(errorMessage(error));
-}
 
 export type Prepared = { to: ContainerRef; created: boolean } | { failed: SwapOutcome };
 
@@ -23,7 +19,7 @@ export async function prepareNew(ctx: HostContext, plan: SwapPlan, where = ''): 
     try {
       await clock.time('pre-deploy', () => log.group('pre-deploy', () => oneOffHooks(engine, spec, 'pre-deploy', plan.preDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
     } catch (error) {
-      return { failed: { ok: false, rolledBack: false, switched: false, error: asError(error) } };
+      return { failed: { ok: false, rolledBack: false, switched: false, error: toError(error) } };
     }
   }
   const id = await clock.time('create', () => engine.createContainer(spec));

@@ -2,11 +2,11 @@
 // old one (SIGTERM, stop-timeout) → start the new → readiness gate → post-deploy hooks.
 // Requests fail between the stop and the new container being ready; any failure after the
 // stop removes the new container and starts the old one again.
-import { errorMessage, formatDuration } from '@gangway/kit';
+import { errorMessage, formatDuration, toError } from '@gangway/kit';
 import { execHooks } from '../../host/hooks.ts';
 import type { HostContext } from '../../host/context.ts';
 import { diagnostics, type ReadinessResult } from '../../host/readiness.ts';
-import { asError, prepareNew, readinessOf } from './prepare.ts';
+import { prepareNew, readinessOf } from './prepare.ts';
 import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
 
 /**
@@ -82,7 +82,7 @@ export const recreate: Strategy = {
       }
       return { ok: true, rolledBack: false, switched: true, container: to, readiness, downtimeMs };
     } catch (error) {
-      const failure = asError(error);
+      const failure = toError(error);
       log.warn(`The switch to ${to.name} failed: ${failure.message}`);
       const diag = await diagnostics(engine, to.id).catch((e: unknown) => `(no diagnostics: ${errorMessage(e)})`);
       log.info(`What ${to.name} said before it was removed:`);
