@@ -94,6 +94,9 @@ export class OcrQueueConsumer {
         worker: version.instance,
         workerVersion: version.version,
         provider: this.#deps.provider,
+        acceptedAt: job.timestamp,
+        startedAt: started,
+        finishedAt: Date.now(),
       };
     } catch (error) {
       // A picture that cannot be decoded will not decode on a retry either.

@@ -23,6 +23,10 @@ export interface OcrQueueJobResult {
   worker: string;
   workerVersion: string;
   provider: string;
+  /** Epoch ms: when the web accepted the job, when this (last) run started and ended. */
+  acceptedAt?: number;
+  startedAt?: number;
+  finishedAt?: number;
 }
 
 /** A job's failure reason starts with one of these codes, so the web can answer with the right status. */

@@ -13,6 +13,14 @@ import { blockingOptions, failFastOptions, redisOptionsFromUrl } from './connect
 import { OCR_JOB_NAME, parseFailure, type OcrQueueJobData, type OcrQueueJobResult } from './protocol.ts';
 import { RedisHealth } from './redis-health.ts';
 
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Redis cannot be reached: the request is refused with 503, never half-accepted. */
 export class QueueUnavailableError extends Error {
   override name = 'QueueUnavailableError';
@@ -67,6 +75,8 @@ export class OcrQueueClient {
   readonly #events: QueueEvents;
   readonly health: RedisHealth;
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** What this instance accepted and has not settled yet: a completion event is then settled without reading the job back. */
+  readonly #accepted = new Map<string, Omit<OcrQueueJobData, 'image'>>();
   #counts: QueueCounts = { waiting: 0, active: 0 };
   /** Moving average of job run times, for Retry-After and for answering 202 at once when the queue is deep. */
   #averageRunMs = 500;
@@ -89,7 +99,7 @@ export class OcrQueueClient {
       else deps.log().warn({ status }, 'queue: Redis unreachable; /readyz reports 503 until it is back');
       if (status === 'ok') void this.sweep();
     };
-    this.#events.on('completed', ({ jobId }) => void this.#settleQuietly(jobId));
+    this.#events.on('completed', ({ jobId, returnvalue }) => void this.#settleCompleted(jobId, returnvalue));
     this.#events.on('failed', ({ jobId }) => void this.#settleQuietly(jobId));
   }
 
@@ -145,6 +155,9 @@ export class OcrQueueClient {
     } catch (error) {
       throw new QueueUnavailableError(`the job could not be queued: ${(error as Error).message}`);
     }
+    // Entries leave when settled; a job another instance settled would stay, so the map is capped.
+    if (this.#accepted.size >= 10_000) this.#accepted.delete(this.#accepted.keys().next().value ?? '');
+    this.#accepted.set(token, { imageFormat: meta.imageFormat, imageFile: meta.imageFile, imageBytes: meta.imageBytes, acceptedBy: data.acceptedBy });
     return { ahead: counts.waiting, estimatedWaitMs: this.#estimateWaitMs(counts.waiting, counts.active) };
   }
 
@@ -232,7 +245,7 @@ export class OcrQueueClient {
     const state = await bounded(job.getState(), 'reading the job state');
     let outcome: QueuedOutcome | undefined;
     if (state === 'completed' && job.returnvalue) {
-      outcome = { state: 'done', result: this.#persist(job, job.returnvalue) };
+      outcome = { state: 'done', result: this.#persist(token, job.data, job.returnvalue, job) };
     } else if (state === 'failed') {
       const attempts = Math.max(job.attemptsMade, job.stalledCounter + 1);
       const failure = parseFailure(job.failedReason, attempts);
@@ -241,25 +254,48 @@ export class OcrQueueClient {
       outcome = { state: 'failed', ...failure };
     }
     if (outcome) {
+      this.#accepted.delete(token);
+      this.#notify(token);
       // The history has it now; Redis need not keep the image any longer.
       await job.remove().catch(() => undefined);
-      this.#notify(token);
     }
     return outcome;
   }
 
-  #persist(job: Job<OcrQueueJobData, OcrQueueJobResult>, output: OcrQueueJobResult): StoredResult {
-    const acceptedAt = job.timestamp;
-    const startedAt = job.processedOn ?? acceptedAt;
-    const finishedAt = job.finishedOn ?? Date.now();
+  /**
+   * A completion event for a job this instance accepted carries all the history needs: settled with no
+   * read from Redis (the per-job overhead of the queue is one event, not three round trips).
+   */
+  async #settleCompleted(token: string, returnvalue: unknown): Promise<void> {
+    const meta = this.#accepted.get(token);
+    const output = (typeof returnvalue === 'string' ? safeJson(returnvalue) : returnvalue) as OcrQueueJobResult | undefined;
+    if (!meta || !output?.lines || output.acceptedAt === undefined) {
+      await this.#settleQuietly(token);
+      return;
+    }
+    try {
+      this.#persist(token, meta, output);
+    } catch (error) {
+      this.#deps.log().warn({ err: error }, 'queue: writing a finished job failed; the next sweep retries');
+      return;
+    }
+    this.#accepted.delete(token);
+    this.#notify(token);
+    await this.#queue.remove(token).catch(() => undefined);
+  }
+
+  #persist(token: string, meta: Omit<OcrQueueJobData, 'image'>, output: OcrQueueJobResult, job?: Job<OcrQueueJobData, OcrQueueJobResult>): StoredResult {
+    const acceptedAt = output.acceptedAt ?? job?.timestamp ?? Date.now();
+    const startedAt = output.startedAt ?? job?.processedOn ?? acceptedAt;
+    const finishedAt = output.finishedAt ?? job?.finishedOn ?? Date.now();
     const waitMs = Math.max(0, startedAt - acceptedAt);
     const runMs = Math.max(0, finishedAt - startedAt);
     const result: StoredResult = {
-      token: job.id ?? '',
+      token,
       createdAt: finishedAt,
-      imageFormat: job.data.imageFormat,
-      imageFile: job.data.imageFile,
-      imageBytes: job.data.imageBytes,
+      imageFormat: meta.imageFormat,
+      imageFile: meta.imageFile,
+      imageBytes: meta.imageBytes,
       width: output.width,
       height: output.height,
       lines: output.lines,
