@@ -78249,7 +78249,7 @@ function connectClient(config) {
             client.connect(config);
         }
         catch (error) {
-            onError(error instanceof Error ? error : new Error((0,errors/* errorMessage */.gJ)(error)));
+            onError((0,errors/* toError */.iT)(error));
         }
     });
 }
@@ -78410,7 +78410,7 @@ function runOverSsh(client, argv, options) {
             });
         }
         catch (error) {
-            settle(() => reject(error instanceof Error ? error : new Error((0,errors/* errorMessage */.gJ)(error))));
+            settle(() => reject((0,errors/* toError */.iT)(error)));
         }
     });
 }
@@ -78450,7 +78450,7 @@ function dialStdio(client, socketPath) {
 function agentFor(open) {
     const agent = new (external_node_http_default()).Agent({ keepAlive: false, maxSockets: 8 });
     agent.createConnection = (_options, callback) => {
-        open().then((stream) => callback(null, asSocket(stream)), (error) => callback(error instanceof Error ? error : new Error((0,errors/* errorMessage */.gJ)(error))));
+        open().then((stream) => callback(null, asSocket(stream)), (error) => callback((0,errors/* toError */.iT)(error)));
         return undefined;
     };
     return agent;

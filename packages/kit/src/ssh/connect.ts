@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { Client, type ConnectConfig } from 'ssh2';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, toError } from '../errors.ts';
 import { retry } from '../retry.ts';
 import { hostKeyCheck, knownHostsName, type HostKeyCheck, type HostKeyTrust } from './host-keys.ts';
 
@@ -127,7 +127,7 @@ function connectClient(config: ConnectConfig): Promise<Client> {
     try {
       client.connect(config);
     } catch (error) {
-      onError(error instanceof Error ? error : new Error(errorMessage(error)));
+      onError(toError(error));
     }
   });
 }

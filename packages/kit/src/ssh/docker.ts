@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import type { Client } from 'ssh2';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, toError } from '../errors.ts';
 import { shellQuote } from './exec.ts';
 
 /** How the Engine API reaches the server's Docker socket. */
@@ -43,7 +43,7 @@ function agentFor(open: () => Promise<Duplex>): http.Agent {
   (agent as unknown as { createConnection: unknown }).createConnection = (_options: unknown, callback: (err: Error | null, socket?: Duplex) => void) => {
     open().then(
       (stream) => callback(null, asSocket(stream)),
-      (error: unknown) => callback(error instanceof Error ? error : new Error(errorMessage(error))),
+      (error: unknown) => callback(toError(error)),
     );
     return undefined;
   };

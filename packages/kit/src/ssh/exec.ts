@@ -1,5 +1,5 @@
 import type { Client, ClientChannel } from 'ssh2';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, toError } from '../errors.ts';
 
 /**
  * One word for a POSIX shell, single-quoted: every byte stands for itself (a `'` becomes
@@ -67,7 +67,7 @@ export function runOverSsh(client: Client, argv: string[], options: { timeoutMs:
         );
       });
     } catch (error) {
-      settle(() => reject(error instanceof Error ? error : new Error(errorMessage(error))));
+      settle(() => reject(toError(error)));
     }
   });
 }
