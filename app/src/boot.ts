@@ -78,7 +78,7 @@ export async function startServer(config: AppConfig, version: VersionInfo, optio
   // The queue's parts are made before the Fastify instance (the routes need them); they log through it once it exists.
   const logRef: { current: FastifyBaseLogger } = { current: silentLogger };
   const getLog = () => logRef.current;
-  const remote = config.queue ? new OcrQueueClient(config.queue, { store, version, metrics, log: getLog, maxWaiting: config.queueMaxWaiting }) : undefined;
+  const remote = config.queue ? new OcrQueueClient(config.queue, { store, version, metrics, log: getLog, maxWaiting: config.queueMaxWaiting, draining: () => lifecycle.draining }) : undefined;
   // APP_ROLE=all with QUEUE_URL: this process also works for the queue (and any other worker may too).
   const consumer =
     config.queue && runsModels
@@ -101,6 +101,8 @@ export async function startServer(config: AppConfig, version: VersionInfo, optio
   const app = await buildApp({ config, version, store, images, ocr, queue, metrics, lifecycle, ...(remote ? { remote } : {}) }, { logger: options.logger ?? false });
   logRef.current = app.log;
   remote?.start();
+  // Requests waiting for a queued result answer 202 with its URL at once: the web drains in a second, not OCR_RESULT_WAIT.
+  lifecycle.onDraining(() => remote?.wakeWaiters());
   reportWorkerDeath = (error) => app.log.error({ err: error }, 'an OCR worker died; /readyz now reports 503');
 
   await app.listen({ host: config.host, port: config.port });

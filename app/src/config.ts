@@ -137,11 +137,14 @@ function readQueue(env: NodeJS.ProcessEnv, role: AppRole): QueueConfig | undefin
   const stalledIntervalMs = env.QUEUE_STALLED_INTERVAL ? parseDurationMs('QUEUE_STALLED_INTERVAL', env.QUEUE_STALLED_INTERVAL) : 5_000;
   if (lockDurationMs < 1000) throw new ConfigError(`QUEUE_LOCK_DURATION must be at least 1s, got ${lockDurationMs} ms`);
   if (stalledIntervalMs < 500) throw new ConfigError(`QUEUE_STALLED_INTERVAL must be at least 500ms, got ${stalledIntervalMs} ms`);
+  const resultWaitMs = env.OCR_RESULT_WAIT ? parseDurationMs('OCR_RESULT_WAIT', env.OCR_RESULT_WAIT) : 30_000;
+  // The HTTP server gives a request 120 s (app.ts requestTimeout): the wait must end, with a 202, before that.
+  if (resultWaitMs > 100_000) throw new ConfigError(`OCR_RESULT_WAIT must be at most 100s (requests time out at 120 s), got ${resultWaitMs} ms`);
   return {
     url: parseQueueUrl(raw),
     name,
     jobRetries: readInt(env, 'QUEUE_JOB_RETRIES', 2, 0, 20),
-    resultWaitMs: env.OCR_RESULT_WAIT ? parseDurationMs('OCR_RESULT_WAIT', env.OCR_RESULT_WAIT) : 30_000,
+    resultWaitMs,
     lockDurationMs,
     stalledIntervalMs,
   };

@@ -4,6 +4,7 @@ export class Lifecycle {
   #ready = false;
   #draining = false;
   #inFlight = 0;
+  readonly #onDraining: (() => void)[] = [];
 
   get ready(): boolean {
     return this.#ready && !this.#draining;
@@ -23,6 +24,12 @@ export class Lifecycle {
 
   startDraining(): void {
     this.#draining = true;
+    for (const listener of this.#onDraining.splice(0)) listener();
+  }
+
+  /** Calls `listener` once, when draining starts. */
+  onDraining(listener: () => void): void {
+    this.#onDraining.push(listener);
   }
 
   requestStarted(): void {

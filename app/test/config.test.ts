@@ -45,6 +45,7 @@ describe('config', () => {
       expect((error as Error).message).not.toContain('hunter2');
     }
     expect(() => loadConfig({ QUEUE_URL: 'redis://r', QUEUE_LOCK_DURATION: '10ms' })).toThrow(/QUEUE_LOCK_DURATION/);
+    expect(() => loadConfig({ QUEUE_URL: 'redis://r', OCR_RESULT_WAIT: '5m' })).toThrow(/OCR_RESULT_WAIT must be at most 100s/);
   });
 
   it('uses MODELS_DIR only when it holds the model files', () => {

@@ -145,9 +145,33 @@ describeNeeding(redisMissing())('web and workers through Redis', () => {
     expect(metrics).toMatch(/gangway_job_run_seconds_count\{[^}]*role="all"[^}]*\} 1\n/);
   }, 120_000);
 
+  it('a web that gets SIGTERM answers its waiting requests 202 at once and exits 0; the jobs stay queued', async () => {
+    queueIndex++;
+    const env = queueEnv({ OCR_RESULT_WAIT: '90s' });
+    const web = await start('web', env);
+    const waiting = [upload(web), upload(web)];
+    await sleep(500);
+    const stoppedAt = Date.now();
+    web.child.kill('SIGTERM');
+    const answers = await Promise.all(waiting);
+    expect(answers.map((a) => a.status)).toEqual([202, 202]);
+    expect(Date.now() - stoppedAt).toBeLessThan(5000);
+    expect(await web.exited).toEqual({ code: 0, signal: null });
+    // The next web on the same volume, and a worker, finish them.
+    const next = await spawnServer({ APP_ROLE: 'web', ...env }, web.dataDir);
+    children.push(next);
+    await next.waitReady(60_000);
+    await start('worker', env);
+    for (const answer of answers) {
+      const outcome = await finalResult(next, answer.body.token ?? '');
+      expect(outcome.status).toBe(200);
+      expect(outcome.body.text).toBe('through the queue\nand back again');
+    }
+  }, 180_000);
+
   it('a worker that gets SIGTERM mid-job finishes it and exits 0; the rest go to the other worker', async () => {
     queueIndex++;
-    const web = await start('web', queueEnv({ QUEUE_MAX_WAITING: '64', OCR_RESULT_WAIT: '120s' }));
+    const web = await start('web', queueEnv({ QUEUE_MAX_WAITING: '64', OCR_RESULT_WAIT: '100s' }));
     const first = await start('worker', queueEnv({ SHUTDOWN_TIMEOUT: '90s' }));
     const second = await start('worker', queueEnv());
     const requests = Array.from({ length: 8 }, () => upload(web, bigPng));

@@ -66,6 +66,8 @@ export interface OcrQueueClientDeps {
   metrics: AppMetrics;
   log: () => FastifyBaseLogger;
   maxWaiting: number;
+  /** True once the web drains (SIGTERM): requests still waiting answer 202 at once, their jobs stay safe in Redis. */
+  draining?: () => boolean;
 }
 
 export class OcrQueueClient {
@@ -177,7 +179,7 @@ export class OcrQueueClient {
         return outcome;
       }
       const left = deadline - Date.now();
-      if (left <= 0) {
+      if (left <= 0 || this.#deps.draining?.()) {
         signal.cancel();
         return outcome?.state === 'pending' ? outcome : { state: 'pending', status: 'queued' };
       }
@@ -341,6 +343,11 @@ export class OcrQueueClient {
       this.#deps.log().warn({ err: error }, 'queue: sweeping finished jobs failed');
     }
     return settled;
+  }
+
+  /** Ends every wait in progress now (they answer 202 when draining); called when the web starts draining. */
+  wakeWaiters(): void {
+    for (const token of this.#waiters.keys()) this.#notify(token);
   }
 
   async close(): Promise<void> {
