@@ -8,7 +8,7 @@ import type { ValidatedImage } from '../image-validation.ts';
 import { FAILURE_CODES } from '../ocr-queue/protocol.ts';
 import { QueueUnavailableError, type OcrQueueClient, type QueuedOutcome } from '../ocr-queue/web-client.ts';
 import { QueueFullError } from '../queue.ts';
-import { toResponse } from './api.ts';
+import { toResponse } from './ocr-response.ts';
 
 export interface QueuedUpload {
   request: FastifyRequest;

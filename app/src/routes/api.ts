@@ -9,40 +9,11 @@ import { requireOperator } from '../operator-auth.ts';
 import type { OcrJobSuccess } from '../ocr/worker-protocol.ts';
 import { QueueFullError } from '../queue.ts';
 import { answerThroughQueue, failedJobError, lookupQueued, sendPending } from './api-queued.ts';
-import { isResultToken, newResultToken } from '../result-token.ts';
+import { toResponse } from './ocr-response.ts';
 import type { ResultTimings, StoredResult } from '../results-store.ts';
+import { isResultToken, newResultToken } from '../result-token.ts';
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
-
-export interface OcrResponse {
-  token: string;
-  url: string;
-  createdAt: string;
-  image: { format: string; width: number; height: number; bytes: number; url: string };
-  text: string;
-  lines: StoredResult['lines'];
-  timings: ResultTimings;
-  version: string;
-}
-
-export function toResponse(result: StoredResult): OcrResponse {
-  return {
-    token: result.token,
-    url: `/r/${result.token}`,
-    createdAt: new Date(result.createdAt).toISOString(),
-    image: {
-      format: result.imageFormat,
-      width: result.width,
-      height: result.height,
-      bytes: result.imageBytes,
-      url: `/api/v1/results/${result.token}/image`,
-    },
-    text: result.text,
-    lines: result.lines,
-    timings: result.timings,
-    version: result.appVersion,
-  };
-}
 
 /** The file part of a multipart form; a body the parser cannot read is the client's fault (400), not ours. */
 async function readMultipartFile(request: FastifyRequest, maxBytes: number): Promise<Uint8Array> {
