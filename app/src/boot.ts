@@ -103,7 +103,10 @@ export async function startServer(config: AppConfig, version: VersionInfo, optio
   remote?.start();
   // Requests waiting for a queued result answer 202 with its URL at once: the web drains in a second, not OCR_RESULT_WAIT.
   lifecycle.onDraining(() => remote?.wakeWaiters());
-  reportWorkerDeath = (error) => app.log.error({ err: error }, 'an OCR worker died; /readyz now reports 503');
+  reportWorkerDeath = (error) => {
+    app.log.error({ err: error }, 'an OCR worker died; /readyz now reports 503');
+    consumer?.stopTaking('an OCR thread died');
+  };
 
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address() as AddressInfo;

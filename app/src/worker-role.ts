@@ -71,7 +71,10 @@ export async function startWorkerRole(
 
   const starting = (options.workers ?? startOcrWorkers(config)).then(({ pool: started, ready }) => {
     pool = started;
-    started.onWorkerDeath = (error) => app.log.error({ err: error }, 'an OCR worker died; /readyz now reports 503');
+    started.onWorkerDeath = (error) => {
+      app.log.error({ err: error }, 'an OCR worker died; /readyz now reports 503');
+      consumer.stopTaking('an OCR thread died');
+    };
     return ready;
   });
   starting.catch(() => undefined);

@@ -110,6 +110,15 @@ export class OcrQueueConsumer {
   }
 
   /**
+   * Takes no new job from now on (an OCR thread died: /readyz says 503), while the jobs in hand finish.
+   * The queue's other workers take the rest; restarting this one is the orchestrator's call.
+   */
+  stopTaking(reason: string): void {
+    this.#deps.log().error({ reason }, 'queue: this worker takes no new job');
+    void this.#worker.pause(true).catch(() => undefined);
+  }
+
+  /**
    * Takes no new job and waits for the running ones, up to `timeoutMs`. False when some were still running:
    * their locks expire and the stall check gives them to another worker.
    */
