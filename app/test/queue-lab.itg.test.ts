@@ -1,6 +1,8 @@
-// The queue on the lab, in containers: the lab's Redis image (Debian's redis-server, built without a
-// registry), the app image built from app/Dockerfile once and run as web + 2 workers on one network of the
-// runner engine, under a steady stream of OCR uploads. Run it holding the lab lock:
+// The queue on the lab, in containers on a lab target: the lab's Redis image (Debian's redis-server, built
+// without a registry), the app image built from app/Dockerfile on the runner engine and copied to the target,
+// run there as web + 2 workers + Redis on one network; the web's and workers' ports are published on the
+// target's VPN address only, and the test reaches them through its own OpenVPN tunnel, under a steady stream
+// of OCR uploads. Run it holding the lab lock:
 //   flock /tmp/gangway-lab.lock npx vitest run --project lab app/test/queue-lab.itg.test.ts
 // 1. One worker is SIGKILLed mid-job, then both workers are replaced by new containers (the old one stopped
 //    with SIGTERM): every accepted job completes (lost: 0); the longest job wait is reported.
@@ -8,12 +10,17 @@
 //    restart, and every job accepted before or after completes.
 import Docker from 'dockerode';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { copyImages } from '../../lab/src/images.ts';
 import { ensureRedisImage } from '../../lab/src/redis-image.ts';
+import { readLabState, type LabState } from '../../lab/src/state.ts';
+import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
 import { buildAppImage, readLabInfo } from './docker-image.ts';
 import { describeNeeding } from './prerequisite.ts';
 import { renderTextImage } from './text-images.ts';
 
-const lab = readLabInfo();
+const lab: LabState | undefined = readLabInfo() ? readLabState() : undefined;
+// The second target: the first is the deploy tests' own, the third the chaos suite's.
+const target = lab?.targets?.[1] ?? lab?.targets?.[0];
 const TAG = 'gangway-app:queue-itg';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -25,8 +32,12 @@ interface Tracked {
   waitMs?: number;
 }
 
-describeNeeding(lab ? undefined : 'no lab is up (lab/.state/lab.json is missing): flock /tmp/gangway-lab.lock npm run lab:up')('the queue on the lab: web + 2 workers + Redis in containers', () => {
-  const docker = new Docker({ socketPath: lab?.runner.socket ?? '' });
+describeNeeding(lab && target ? undefined : 'no lab is up (lab/.state/lab.json is missing): flock /tmp/gangway-lab.lock npm run lab:up')('the queue on a lab target: web + 2 workers + Redis in containers', () => {
+  const runner = new Docker({ socketPath: lab?.runner.socket ?? '' });
+  // The target's engine: driven through its socket here (the deploy action goes through SSH); its
+  // containers are reached as a client would, through the VPN.
+  const docker = new Docker({ socketPath: target?.dockerSocket ?? '' });
+  let tunnel: VpnTunnel | undefined;
   const suffix = `${process.pid}`;
   const network = `gangway-queue-itg-${suffix}`;
   const containers: Docker.Container[] = [];
@@ -41,12 +52,17 @@ describeNeeding(lab ? undefined : 'no lab is up (lab/.state/lab.json is missing)
 
   const queueEnv = ['QUEUE_URL=redis://redis:6379', 'QUEUE_LOCK_DURATION=5s', 'QUEUE_STALLED_INTERVAL=2s', 'QUEUE_JOB_RETRIES=3', 'SHUTDOWN_TIMEOUT=20s'];
 
-  async function run(name: string, image: string, env: string[], aliases: string[] = []): Promise<Docker.Container> {
+  async function run(name: string, image: string, env: string[], aliases: string[] = [], publish = false): Promise<Docker.Container> {
     const container = await docker.createContainer({
       Image: image,
       name: `${name}-${suffix}`,
       Env: env,
-      HostConfig: { NetworkMode: network },
+      ...(publish ? { ExposedPorts: { '8080/tcp': {} } } : {}),
+      HostConfig: {
+        NetworkMode: network,
+        // A free port on the target's VPN address: reachable only through the tunnel.
+        ...(publish ? { PortBindings: { '8080/tcp': [{ HostIp: target?.address ?? '', HostPort: '' }] } } : {}),
+      },
       NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: aliases } } },
     });
     containers.push(container);
@@ -54,13 +70,16 @@ describeNeeding(lab ? undefined : 'no lab is up (lab/.state/lab.json is missing)
     return container;
   }
 
-  async function address(container: Docker.Container): Promise<string> {
-    return (await container.inspect()).NetworkSettings.Networks[network]?.IPAddress ?? '';
+  /** http://<target VPN address>:<published port> */
+  async function urlOf(container: Docker.Container): Promise<string> {
+    const binding = (await container.inspect()).NetworkSettings.Ports['8080/tcp']?.[0];
+    if (!binding) throw new Error('the container publishes no port');
+    return `http://${target?.address ?? ''}:${binding.HostPort}`;
   }
 
   async function startWorker(version: string): Promise<Docker.Container> {
     workerCount++;
-    return await run(`gangway-worker${workerCount}`, TAG, ['APP_ROLE=worker', `APP_VERSION=${version}`, `INSTANCE_NAME=worker${workerCount}`, ...queueEnv]);
+    return await run(`gangway-worker${workerCount}`, TAG, ['APP_ROLE=worker', `APP_VERSION=${version}`, `INSTANCE_NAME=worker${workerCount}`, ...queueEnv], [], true);
   }
 
   async function waitReady(url: string, timeoutMs = 120_000): Promise<void> {
@@ -124,24 +143,28 @@ describeNeeding(lab ? undefined : 'no lab is up (lab/.state/lab.json is missing)
   }
 
   beforeAll(async () => {
-    if (!lab) return;
-    const redisImage = await ensureRedisImage(lab.runner.socket);
-    console.log(`redis image ${redisImage.tag} (${redisImage.built ? 'imported' : 'already there'}, recipe ${redisImage.key})`);
-    const built = await buildAppImage(docker, TAG, { APP_VERSION: '1.0.0-queue-itg', GIT_SHA: 'queue-itg', BUILT_AT: new Date().toISOString() });
+    if (!lab || !target) return;
+    const redisImage = await ensureRedisImage(target.dockerSocket);
+    console.log(`redis image ${redisImage.tag} on ${target.name} (${redisImage.built ? 'imported' : 'already there'}, recipe ${redisImage.key})`);
+    const built = await buildAppImage(runner, TAG, { APP_VERSION: '1.0.0-queue-itg', GIT_SHA: 'queue-itg', BUILT_AT: new Date().toISOString() });
     console.log(`app image ${built.id.slice(0, 19)} built in ${built.seconds.toFixed(1)} s`);
+    await copyImages(lab.runner.socket, target.dockerSocket, [TAG]);
+    tunnel = await connectLabVpn(target.vpn.configFile);
     await docker.createNetwork({ Name: network, Driver: 'bridge' });
     redis = await run('gangway-redis', redisImage.tag, [], ['redis']);
-    web = await run('gangway-web', TAG, ['APP_ROLE=web', 'OCR_RESULT_WAIT=60s', 'QUEUE_MAX_WAITING=64', ...queueEnv]);
-    webUrl = `http://${await address(web)}:8080`;
+    web = await run('gangway-web', TAG, ['APP_ROLE=web', 'OCR_RESULT_WAIT=60s', 'QUEUE_MAX_WAITING=64', ...queueEnv], [], true);
+    webUrl = await urlOf(web);
     initialWorkers = [await startWorker('1.0.0'), await startWorker('1.0.0')];
     await waitReady(webUrl);
-    for (const worker of initialWorkers) await waitReady(`http://${await address(worker)}:8080`);
+    for (const worker of initialWorkers) await waitReady(await urlOf(worker));
     png = (await renderTextImage(['queued on the lab', 'read by a worker'], 'DejaVu Sans', 28)).png;
   }, 1_800_000);
 
   afterAll(async () => {
     for (const container of containers.reverse()) await container.remove({ force: true, v: true }).catch(() => undefined);
     await docker.getNetwork(network).remove().catch(() => undefined);
+    await docker.getImage(TAG).remove().catch(() => undefined);
+    await tunnel?.stop();
   });
 
   it('loses no job when one worker is SIGKILLed mid-job and both are replaced (SIGTERM) by new containers', async () => {
@@ -152,7 +175,7 @@ describeNeeding(lab ? undefined : 'no lab is up (lab/.state/lab.json is missing)
     await sleep(4000);
     const [first, second] = initialWorkers as [Docker.Container, Docker.Container];
     // Mid-job: killed while its /readyz counts a job in hand.
-    const firstUrl = `http://${await address(first)}:8080`;
+    const firstUrl = await urlOf(first);
     const busyDeadline = Date.now() + 30_000;
     for (;;) {
       const body = (await fetch(`${firstUrl}/readyz`).then((r) => r.json(), () => ({}))) as { activeJobs?: number };
@@ -163,7 +186,7 @@ describeNeeding(lab ? undefined : 'no lab is up (lab/.state/lab.json is missing)
     await first.kill({ signal: 'SIGKILL' });
     await sleep(3000);
     const replacements = [await startWorker('2.0.0'), await startWorker('2.0.0')];
-    for (const worker of replacements) await waitReady(`http://${await address(worker)}:8080`);
+    for (const worker of replacements) await waitReady(await urlOf(worker));
     await second.stop({ t: 30 });
     const secondExit = (await second.inspect()).State.ExitCode;
     await sleep(4000);
