@@ -12,8 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
-import { NodeSSH } from 'node-ssh';
-import type { Client } from 'ssh2';
+import { Client } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labStatus, labUp, readLabState } from '../src/index.ts';
 import type { LabState } from '../src/index.ts';
@@ -63,18 +62,21 @@ function sha256Fingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
 
-async function connectSsh(lab: LabState, fingerprint: string): Promise<NodeSSH> {
-  const ssh = new NodeSSH();
-  await ssh.connect({
-    host: lab.target.sshHost,
-    port: lab.target.sshPort,
-    username: lab.target.username,
-    privateKey: fs.readFileSync(lab.target.privateKeyFile, 'utf8'),
-    hostVerifier: (key: Buffer) => sha256Fingerprint(key) === fingerprint,
-    readyTimeout: 10_000,
-    keepaliveInterval: 5000,
+function connectSsh(lab: LabState, fingerprint: string): Promise<Client> {
+  const ssh = new Client();
+  return new Promise((resolve, reject) => {
+    ssh.once('ready', () => resolve(ssh));
+    ssh.once('error', reject);
+    ssh.connect({
+      host: lab.target.sshHost,
+      port: lab.target.sshPort,
+      username: lab.target.username,
+      privateKey: fs.readFileSync(lab.target.privateKeyFile, 'utf8'),
+      hostVerifier: (key: Buffer) => sha256Fingerprint(key) === fingerprint,
+      readyTimeout: 10_000,
+      keepaliveInterval: 5000,
+    });
   });
-  return ssh;
 }
 
 interface ProgressEvent {
@@ -122,7 +124,7 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
 describe('the lab', () => {
   let lab: LabState;
   let vpn: ChildProcess | undefined;
-  let ssh: NodeSSH | undefined;
+  let ssh: Client | undefined;
   let runner: Docker;
   let target: Docker;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gangway-lab-itg-'));
@@ -144,10 +146,10 @@ describe('the lab', () => {
   afterAll(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     // Close SSH while the tunnel still carries the goodbye, then take the tunnel down.
-    const connection = ssh?.connection;
+    const connection = ssh;
     if (connection) {
       const closed = new Promise<void>((r) => connection.once('close', () => r()));
-      ssh?.dispose();
+      connection.end();
       await Promise.race([closed, new Promise((r) => setTimeout(r, 3000))]);
     }
     await stopChild(vpn);
@@ -174,8 +176,7 @@ describe('the lab', () => {
 
   it('opens the Docker API over one SSH connection (stream-local forwarding)', async () => {
     ssh = await connectSsh(lab, lab.target.fingerprint);
-    const client = ssh.connection;
-    if (!client) throw new Error('no SSH connection');
+    const client = ssh;
     // docker-modem hands `agent` to every request; @types/dockerode does not list it.
     const options: Docker.DockerOptions & { agent: http.Agent } = { protocol: 'http', host: 'target-docker', port: 80, agent: new StreamLocalAgent(client, lab.target.dockerSocket) };
     target = new Docker(options);
