@@ -1,6 +1,6 @@
-// The switch from the running container to a new (or retained) one. `recreate` is the first;
-// `blue-green` (issue #7) implements the same interface behind a managed proxy, and a
-// multi-host rollout (canary, batches) drives one Strategy per host through HostDeployer.
+// The switch from the running container to a new (or retained) one, for target: container:
+// `recreate` stops the old one first; `blue-green` switches the managed proxy once the new one is
+// ready. container/deployer.ts plans the swap and hands it to the strategy.
 import type { ContainerCreateOptions, ContainerSummary } from '../../host/engine.ts';
 import type { HostContext } from '../../host/context.ts';
 import type { ReadinessResult } from '../../host/readiness.ts';
