@@ -76204,7 +76204,7 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
     const rollback = inputs.boolean('rollback', false);
     const reach = (0,settings_ssh/* readSsh */.d4)(inputs, ssh);
     const container = readContainer(inputs, { env, registryPassword }, rollback);
-    const rollout = (0,settings_rollout/* readRollout */.wW)(inputs, { publish: container.publish, hosts: reach.hosts.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
+    const rollout = (0,settings_rollout/* readRollout */.wW)(inputs, { published: container.publish !== undefined, hosts: reach.hosts.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
     // The app containers of a blue-green deploy sit on a private network; the proxy reaches them there by name.
     const network = container.network ?? (rollout.target.kind === 'container' && rollout.target.strategy.name === 'blue-green' ? `${container.app}-net` : undefined);
     const github = readGitHubDeployment(inputs, githubToken);
@@ -76274,13 +76274,13 @@ function readTarget(inputs, what) {
         if (what.hooks.preDeploy > 0 || what.hooks.postDeploy > 0) {
             throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1('pre-deploy and post-deploy hooks are not supported with target: swarm yet. Run them in the app\'s entrypoint, or use target: container.', what.hooks.preDeploy > 0 ? 'pre-deploy' : 'post-deploy');
         }
-        return { kind: 'swarm', order: what.publish ? 'stop-first' : 'start-first' };
+        return { kind: 'swarm', order: what.published ? 'stop-first' : 'start-first' };
     }
     // blue-green needs a public port for its proxy; it is the default whenever there is one.
-    const name = strategyRaw === '' ? (what.publish ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
+    const name = strategyRaw === '' ? (what.published ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
     if (name === 'recreate')
         return { kind: 'container', strategy: { name } };
-    if (!what.publish) {
+    if (!what.published) {
         throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1('Input "strategy" is "blue-green", which needs "publish": the managed nginx proxy holds that port and switches it between the old and the new container. Give publish (e.g. 8080 or 0.0.0.0:80), or use strategy: recreate.', 'publish');
     }
     return { kind: 'container', strategy: { name, proxyImage, drainTimeoutMs, settleMs } };

@@ -36,7 +36,7 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   const rollback = inputs.boolean('rollback', false);
   const reach = readSsh(inputs, ssh);
   const container = readContainer(inputs, { env, registryPassword }, rollback);
-  const rollout = readRollout(inputs, { publish: container.publish, hosts: reach.hosts.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
+  const rollout = readRollout(inputs, { published: container.publish !== undefined, hosts: reach.hosts.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
   // The app containers of a blue-green deploy sit on a private network; the proxy reaches them there by name.
   const network = container.network ?? (rollout.target.kind === 'container' && rollout.target.strategy.name === 'blue-green' ? `${container.app}-net` : undefined);
   const github = readGitHubDeployment(inputs, githubToken);

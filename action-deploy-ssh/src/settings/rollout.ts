@@ -2,7 +2,6 @@
 // service), the order across hosts, what a failure does, what is kept, and the deploy lock's
 // timings, which must cover the longest this deploy can hold the lock.
 import { ConfigurationError, formatDuration, parseByteSize, parseImageReference, type ImageReference, type Inputs } from '@gangway/kit';
-import type { Publish } from './container.ts';
 
 export const STRATEGIES = ['recreate', 'blue-green'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
@@ -57,7 +56,8 @@ export function rolloutName(target: TargetSettings): string {
 }
 
 interface What {
-  publish?: Publish | undefined;
+  /** Whether `publish` is set: blue-green's default, and Swarm's stop-first. */
+  published: boolean;
   hosts: number;
   hooks: { preDeploy: number; postDeploy: number };
 }
@@ -82,12 +82,12 @@ function readTarget(inputs: Inputs, what: What): TargetSettings {
     if (what.hooks.preDeploy > 0 || what.hooks.postDeploy > 0) {
       throw new ConfigurationError('pre-deploy and post-deploy hooks are not supported with target: swarm yet. Run them in the app\'s entrypoint, or use target: container.', what.hooks.preDeploy > 0 ? 'pre-deploy' : 'post-deploy');
     }
-    return { kind: 'swarm', order: what.publish ? 'stop-first' : 'start-first' };
+    return { kind: 'swarm', order: what.published ? 'stop-first' : 'start-first' };
   }
   // blue-green needs a public port for its proxy; it is the default whenever there is one.
-  const name: StrategyName = strategyRaw === '' ? (what.publish ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
+  const name: StrategyName = strategyRaw === '' ? (what.published ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
   if (name === 'recreate') return { kind: 'container', strategy: { name } };
-  if (!what.publish) {
+  if (!what.published) {
     throw new ConfigurationError(
       'Input "strategy" is "blue-green", which needs "publish": the managed nginx proxy holds that port and switches it between the old and the new container. Give publish (e.g. 8080 or 0.0.0.0:80), or use strategy: recreate.',
       'publish',
