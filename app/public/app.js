@@ -102,6 +102,7 @@ async function loadShared(token) {
   if (response.status === 202) {
     // Still queued or running on a worker: ask again shortly.
     const pending = await response.json();
+    $('upload').hidden = false;
     setStatus(pending.status === 'running' ? 'Reading the image…' : 'Waiting for a free worker…');
     setTimeout(() => loadShared(token), 1000);
     return;

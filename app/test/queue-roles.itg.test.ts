@@ -6,6 +6,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawnServer, type ChildServer } from './child-server.ts';
 import { describeNeeding } from './prerequisite.ts';
@@ -118,16 +119,17 @@ describeNeeding(redisMissing())('web and workers through Redis', () => {
     const workerMetrics = await (await fetch(`${worker.url}/metrics`)).text();
     expect(workerMetrics).toMatch(/gangway_job_run_seconds_count\{[^}]*role="worker"[^}]*\} 1/);
 
-    // A picture that is not decodable fails at once (no retry) with the reason.
-    const broken = Buffer.from(png);
-    broken.fill(0, 60);
-    const bad = await upload(web, broken);
-    expect([422]).toContain(bad.status);
+    // A JPEG cut short passes the web's header checks; the worker cannot decode it: failed at once (no retry).
+    const jpeg = await sharp(png).jpeg().toBuffer();
+    const response = await fetch(`${web.url}/api/v1/ocr`, { method: 'POST', body: new Uint8Array(jpeg.subarray(0, Math.floor(jpeg.length * 0.6))), headers: { 'content-type': 'image/jpeg' } });
+    expect(response.status).toBe(422);
+    expect(((await response.json()) as OcrBody).error?.code).toBe('undecodable_image');
 
     // The worker keeps nothing on disk; the web's history has the result.
     expect(readdirSync(worker.dataDir)).toEqual([]);
     const db = new DatabaseSync(path.join(web.dataDir, 'gangway.sqlite'), { readOnly: true });
     expect(db.prepare('SELECT COUNT(*) AS n FROM results').get()).toEqual({ n: 1 });
+    expect(db.prepare('SELECT code, attempts FROM failed_jobs').all()).toEqual([{ code: 'undecodable_image', attempts: 1 }]);
     db.close();
   }, 120_000);
 
