@@ -16,7 +16,7 @@ import { applyRetention, byDeployTime } from './retention.ts';
 import { chooseRollback } from './rollback.ts';
 import { servingContainer, tidyInterrupted } from './serving.ts';
 import { appContainerSpec, appLabels } from './spec.ts';
-import type { Strategy, SwapOutcome, SwapPlan } from './strategy/index.ts';
+import type { Strategy, SwapOutcome, SwapPlan } from './strategy/strategy.ts';
 
 /** Where a swap that failed left the host, said after the failure. */
 function afterFailedSwap(outcome: SwapOutcome): string {

@@ -7,7 +7,7 @@ import { LABEL } from '../labels.ts';
 import type { ContainerSummary } from '../host/engine.ts';
 import type { HostContext } from '../host/context.ts';
 import { digestFor, pullImage } from '../host/pull.ts';
-import type { SwapPlan } from './strategy/index.ts';
+import type { SwapPlan } from './strategy/strategy.ts';
 
 export class NothingToRollBackError extends Error {
   constructor(app: string, host: string, why: string) {
