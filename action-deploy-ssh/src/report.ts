@@ -12,7 +12,7 @@
 import * as core from '@actions/core';
 import { escapeHtml, factsTable, formatDuration, setReportOutput, timingsTable, type PhaseTiming, type Row } from '@gangway/kit';
 import type { RetentionResult } from './container/retention.ts';
-import type { ContainerRef } from './container/strategy/strategy.ts';
+import type { ContainerRef } from './host/engine.ts';
 
 export type Mode = 'deploy' | 'rollback';
 

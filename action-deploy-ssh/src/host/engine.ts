@@ -3,6 +3,12 @@
 import type Docker from 'dockerode';
 import { demuxDockerOutput, DockerStreamDemuxer, engineStatusCode, EngineStreamError, isEngineNotFound, isEngineStatus, messageError, readJsonMessages, toError, type DockerStreamChunk, type ProgressMessage } from '@gangway/kit';
 
+/** A container by its id and its name, as reports and logs name it. */
+export interface ContainerRef {
+  id: string;
+  name: string;
+}
+
 export interface ContainerSummary {
   id: string;
   name: string;

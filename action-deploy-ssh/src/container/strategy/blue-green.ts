@@ -16,7 +16,8 @@ import type { Upstream } from '../proxy-config.ts';
 import { blueGreenOf, type BlueGreenSettings } from '../../settings/rollout.ts';
 import { crashed, diagnostics, probeTarget, type ReadinessResult } from '../../host/readiness.ts';
 import { prepareNew, readinessOf } from './prepare.ts';
-import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
+import type { Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
+import type { ContainerRef } from '../../host/engine.ts';
 
 /** How often a settling container is looked at (engine state, then its readiness path). */
 const SETTLE_INTERVAL_MS = 250;

@@ -4,7 +4,7 @@ import { blueGreen } from './blue-green.ts';
 import { recreate } from './recreate.ts';
 import type { Strategy } from './strategy.ts';
 
-export type { Strategy, SwapPlan, SwapOutcome, SwapTarget, ContainerRef } from './strategy.ts';
+export type { Strategy, SwapPlan, SwapOutcome, SwapTarget } from './strategy.ts';
 
 export function strategyFor(name: StrategyName): Strategy {
   if (name === 'recreate') return recreate;

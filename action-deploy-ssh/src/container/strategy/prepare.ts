@@ -6,7 +6,8 @@ import { blueGreenOf } from '../../settings/rollout.ts';
 import { oneOffHooks } from '../../host/hooks.ts';
 import type { HostContext } from '../../host/context.ts';
 import { waitUntilReady, type ReadinessResult } from '../../host/readiness.ts';
-import type { ContainerRef, SwapOutcome, SwapPlan } from './strategy.ts';
+import type { SwapOutcome, SwapPlan } from './strategy.ts';
+import type { ContainerRef } from '../../host/engine.ts';
 
 export type Prepared = { to: ContainerRef; created: boolean } | { failed: SwapOutcome };
 

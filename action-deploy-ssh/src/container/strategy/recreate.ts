@@ -7,7 +7,8 @@ import { execHooks } from '../../host/hooks.ts';
 import type { HostContext } from '../../host/context.ts';
 import { diagnostics, type ReadinessResult } from '../../host/readiness.ts';
 import { prepareNew, readinessOf } from './prepare.ts';
-import type { ContainerRef, Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
+import type { Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
+import type { ContainerRef } from '../../host/engine.ts';
 
 /**
  * Puts the old container back after a failed switch. Runs without the job's abort signal:

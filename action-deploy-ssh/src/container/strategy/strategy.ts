@@ -1,14 +1,9 @@
 // The switch from the running container to a new (or retained) one, for target: container:
 // `recreate` stops the old one first; `blue-green` switches the managed proxy once the new one is
 // ready. container/deployer.ts plans the swap and hands it to the strategy.
-import type { ContainerCreateOptions, ContainerSummary } from '../../host/engine.ts';
+import type { ContainerCreateOptions, ContainerRef, ContainerSummary } from '../../host/engine.ts';
 import type { HostContext } from '../../host/context.ts';
 import type { ReadinessResult } from '../../host/readiness.ts';
-
-export interface ContainerRef {
-  id: string;
-  name: string;
-}
 
 export type SwapTarget =
   | { kind: 'create'; spec: ContainerCreateOptions }
