@@ -8,7 +8,7 @@ import path from 'node:path';
 import { PhaseClock, type ProgressMessage } from '@gangway/kit';
 import { NameConflictError, type ContainerCreateOptions, type ContainerDetails, type ContainerSummary, type DeployEngine, type ExecResult, type ImageDetails, type RemoveImageResult } from '../src/host/engine.ts';
 import type { HostContext, HostLog } from '../src/host/context.ts';
-import type { HttpProber } from '../src/host/readiness.ts';
+import type { HttpProber } from '../src/host/context.ts';
 import type { DeploySettings } from '../src/settings/index.ts';
 import { containerTarget } from '../src/container/deployer.ts';
 import type { Strategy } from '../src/container/strategy/index.ts';

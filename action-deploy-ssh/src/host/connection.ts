@@ -3,7 +3,7 @@ import type { HostPort } from '@gangway/kit';
 import { httpGetThroughSsh, openDockerOverSsh, openSsh, type DockerTransport, type SshEndpoint } from '@gangway/kit/ssh';
 import { sshDiskProbe, type DiskProbe } from './disk-space.ts';
 import { dockerEngine, type DeployEngine } from './engine.ts';
-import type { HttpProber } from './readiness.ts';
+import type { HttpProber } from './context.ts';
 import { dockerSwarmEngine, type SwarmEngine } from '../swarm/engine.ts';
 import { type DeploySettings } from '../settings/index.ts';
 import { dockerSocketFor } from '../settings/ssh.ts';

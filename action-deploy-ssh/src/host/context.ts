@@ -2,7 +2,6 @@
 // the phase clock and a logger that prefixes every line with the host.
 import type { PhaseClock } from '@gangway/kit';
 import type { DeployEngine } from './engine.ts';
-import type { HttpProber } from './readiness.ts';
 import type { Provenance } from '../labels.ts';
 import type { DeploySettings } from '../settings/index.ts';
 
@@ -46,4 +45,10 @@ export interface DataRootSpace {
 export interface DiskProbe {
   /** The engine's data-root and the free space of the filesystem that holds it. */
   dataRootSpace(): Promise<DataRootSpace>;
+}
+
+/** HTTP GET from the server's side (through the SSH connection): the readiness probe. */
+export interface HttpProber {
+  /** `signal` is the caller's: the restore after a cancelled job probes without the job's signal. */
+  get(host: string, port: number, path: string, timeoutMs: number, signal?: AbortSignal): Promise<{ status: number; body: string }>;
 }

@@ -3,15 +3,11 @@
 // `readiness-path: docker`, when Docker reports its HEALTHCHECK healthy. A container that exits,
 // or turns unhealthy, fails at once instead of waiting out the timeout.
 import { errorMessage, formatDuration, sleep } from '@gangway/kit';
+import type { HttpProber } from './context.ts';
 import type { ContainerDetails, DeployEngine } from './engine.ts';
 import type { Readiness } from '../settings/index.ts';
 
 /** An HTTP GET as seen from the server (over the SSH connection in the action). */
-export interface HttpProber {
-  /** `signal` is the caller's: the restore after a cancelled job probes without the job's signal. */
-  get(host: string, port: number, path: string, timeoutMs: number, signal?: AbortSignal): Promise<{ status: number; body: string }>;
-}
-
 export interface ReadinessOptions {
   readiness: Readiness;
   containerPort?: number;
