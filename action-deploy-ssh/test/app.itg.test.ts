@@ -3,19 +3,17 @@
 // stored under v1 still there, then a v3 that never gets ready and is rolled back.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/harness';
+import { findSecretLeaks } from '@gangway/harness';
+import { DeployRuns, type DeployRun } from './lab-runs.ts';
 import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
 import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
 import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
 import { renderTextImage } from '../../app/test/text-images.ts';
 import { buildAndPushAppImage, type PushedAppImage } from '../../test/support/app-image.ts';
-import type { DeployReport } from '../src/report.ts';
 import { startLoad, summarize } from '../../lab/src/testing/load.ts';
 
-const actionDir = path.resolve(import.meta.dirname, '..');
 const app = `gtest-deploy-ocr-${randomBytes(3).toString('hex')}`;
 const port = 18900 + Math.floor(Math.random() * 90);
 const ENV_SECRET = `ocr-env-secret-${randomBytes(8).toString('hex')}`;
@@ -27,8 +25,7 @@ let target: Docker;
 let privateKey: string;
 let v1: PushedAppImage;
 let v2: PushedAppImage;
-const runs: ActionRun[] = [];
-const jobs: RunnerJob[] = [];
+const deployRuns = new DeployRuns();
 const figures: Record<string, unknown> = {};
 
 function inputs(extra: Record<string, string>): Record<string, string> {
@@ -53,14 +50,7 @@ function inputs(extra: Record<string, string>): Record<string, string> {
   };
 }
 
-async function deploy(values: Record<string, string>): Promise<{ main: ActionRun; report: DeployReport | undefined }> {
-  const job = new RunnerJob();
-  jobs.push(job);
-  const main = await job.main(actionDir, { inputs: values, timeoutMs: 300_000 });
-  const post = await job.post(actionDir, { inputs: values, timeoutMs: 60_000 });
-  runs.push(main, post);
-  return { main, report: main.outputs.report ? (JSON.parse(main.outputs.report) as DeployReport) : undefined };
-}
+const deploy = (values: Record<string, string>): Promise<DeployRun> => deployRuns.deploy(values);
 
 const base = (): string => `http://${lab.target.address}:${port}`;
 
@@ -95,7 +85,7 @@ describe('action-deploy-ssh deploys the real app on the lab', () => {
     }
     session?.close();
     await vpn?.stop();
-    for (const j of jobs) j.cleanup();
+    deployRuns.cleanup();
     console.log(`deploy-ssh real-app figures: ${JSON.stringify(figures, null, 2)}`);
   });
 
@@ -143,6 +133,6 @@ describe('action-deploy-ssh deploys the real app on the lab', () => {
   });
 
   it('leaks no secret', () => {
-    expect(findSecretLeaks(runs, { 'private-key': privateKey, 'registry-password': lab.registry.password, 'env value': ENV_SECRET })).toEqual([]);
+    expect(findSecretLeaks(deployRuns.runs, { 'private-key': privateKey, 'registry-password': lab.registry.password, 'env value': ENV_SECRET })).toEqual([]);
   });
 });

@@ -4,18 +4,16 @@
 // ~80 req/s) against the public port. Not one request may fail.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/harness';
+import { findSecretLeaks } from '@gangway/harness';
+import { DeployRuns, type DeployRun } from './lab-runs.ts';
 import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
 import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
 import { startLoad, summarize, type LoadRun } from '../../lab/src/testing/load.ts';
 import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
 import { buildAndPushAppImage, type PushedAppImage } from '../../test/support/app-image.ts';
-import type { DeployReport } from '../src/report.ts';
 
-const actionDir = path.resolve(import.meta.dirname, '..');
 const app = `gtest-bg-${randomBytes(3).toString('hex')}`;
 const port = 19100 + Math.floor(Math.random() * 90);
 const ENV_SECRET = `bg-env-secret-${randomBytes(8).toString('hex')}`;
@@ -28,8 +26,7 @@ let target: Docker;
 let privateKey: string;
 let v1: PushedAppImage;
 let v2: PushedAppImage;
-const runs: ActionRun[] = [];
-const jobs: RunnerJob[] = [];
+const deployRuns = new DeployRuns();
 const figures: Record<string, unknown> = {};
 
 function inputs(extra: Record<string, string>): Record<string, string> {
@@ -51,16 +48,7 @@ function inputs(extra: Record<string, string>): Record<string, string> {
   };
 }
 
-async function deploy(values: Record<string, string>): Promise<{ main: ActionRun; report: DeployReport | undefined; ms: number }> {
-  const job = new RunnerJob();
-  jobs.push(job);
-  const started = performance.now();
-  const main = await job.main(actionDir, { inputs: values, timeoutMs: 300_000 });
-  const ms = Math.round(performance.now() - started);
-  const post = await job.post(actionDir, { inputs: values, timeoutMs: 60_000 });
-  runs.push(main, post);
-  return { main, report: main.outputs.report ? (JSON.parse(main.outputs.report) as DeployReport) : undefined, ms };
-}
+const deploy = (values: Record<string, string>): Promise<DeployRun> => deployRuns.deploy(values);
 
 async function version(): Promise<string> {
   const res = await fetch(`http://${lab.target.address}:${port}/version`, { signal: AbortSignal.timeout(5000) });
@@ -93,7 +81,7 @@ describe('blue-green on the lab: v1 → v2 → broken v3 → rollback, under loa
     }
     session?.close();
     await vpn?.stop();
-    for (const j of jobs) j.cleanup();
+    deployRuns.cleanup();
     console.log(`deploy-ssh blue-green figures: ${JSON.stringify(figures, null, 2)}`);
   });
 
@@ -161,6 +149,6 @@ describe('blue-green on the lab: v1 → v2 → broken v3 → rollback, under loa
 
   it('leaks no secret', async () => {
     await load?.stop();
-    expect(findSecretLeaks(runs, { 'private-key': privateKey, 'registry-password': lab.registry.password, 'env value': ENV_SECRET })).toEqual([]);
+    expect(findSecretLeaks(deployRuns.runs, { 'private-key': privateKey, 'registry-password': lab.registry.password, 'env value': ENV_SECRET })).toEqual([]);
   });
 });

@@ -8,15 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/harness';
+import { findSecretLeaks } from '@gangway/harness';
 import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
 import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
 import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
-import type { DeployReport } from '../src/report.ts';
+import { DeployRuns, type DeployRun } from './lab-runs.ts';
 import { buildAndPush, type PushedImage } from './lab-images.ts';
 import { startLoad, summarize } from '../../lab/src/testing/load.ts';
 
-const actionDir = path.resolve(import.meta.dirname, '..');
 const suffix = randomBytes(3).toString('hex');
 const apps: string[] = [];
 function appName(what: string): string {
@@ -31,8 +30,7 @@ let session: SshSession | undefined;
 let target: Docker;
 let privateKey: string;
 const images: Record<string, PushedImage> = {};
-const runs: ActionRun[] = [];
-const jobs: RunnerJob[] = [];
+const deployRuns = new DeployRuns();
 const ENV_SECRET = `env-secret-${randomBytes(8).toString('hex')}`;
 const figures: Record<string, unknown> = {};
 const PASSPHRASE = `pp-${randomBytes(8).toString('hex')}`;
@@ -61,15 +59,8 @@ function baseInputs(app: string, port: number, extra: Record<string, string> = {
   };
 }
 
-async function deploy(inputs: Record<string, string>, options: { actor?: string; onLine?: (line: string) => void } = {}): Promise<{ main: ActionRun; post: ActionRun; report: DeployReport | undefined }> {
-  const job = new RunnerJob({ github: { actor: options.actor ?? 'octocat' } });
-  jobs.push(job);
-  const main = await job.main(actionDir, { inputs, timeoutMs: 240_000, ...(options.onLine ? { onLine: options.onLine } : {}) });
-  const post = await job.post(actionDir, { inputs, timeoutMs: 60_000 });
-  runs.push(main, post);
-  const report = main.outputs.report ? (JSON.parse(main.outputs.report) as DeployReport) : undefined;
-  return { main, post, report };
-}
+const deploy = (inputs: Record<string, string>, options: { actor?: string; onLine?: (line: string) => void } = {}): Promise<DeployRun> =>
+  deployRuns.deploy(inputs, { actor: 'octocat', timeoutMs: 240_000, ...options });
 
 async function get(port: number, pathname: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`http://${lab.target.address}:${port}${pathname}`, { signal: AbortSignal.timeout(3000) });
@@ -84,7 +75,7 @@ async function events(options: { since: number; until: number; filters: Record<s
   return text.trim();
 }
 
-function phaseMs(report: DeployReport | undefined, phase: string): number | undefined {
+function phaseMs(report: DeployRun['report'], phase: string): number | undefined {
   return report?.hosts[0]?.phases.find((p) => p.phase === phase)?.ms;
 }
 
@@ -119,7 +110,7 @@ describe('action-deploy-ssh on the lab', () => {
     }
     session?.close();
     await vpn?.stop();
-    for (const j of jobs) j.cleanup();
+    deployRuns.cleanup();
     console.log(`deploy-ssh lab figures: ${JSON.stringify(figures, null, 2)}`);
   });
 
@@ -278,12 +269,8 @@ describe('action-deploy-ssh on the lab', () => {
   it('puts the old container back when the job is cancelled while the new one is not ready yet', async () => {
     const app = mainApp();
     const before = (await get(port1, '/version')).body;
-    const job = new RunnerJob();
-    jobs.push(job);
     const values = baseInputs(app, port1, { image: images.v2?.digestRef ?? '', env: 'READY_DELAY_MS=60000' });
-    const main = await job.main(actionDir, { inputs: values, timeoutMs: 120_000, cancel: { whenLog: /started gtest-deploy-main-/ } });
-    const post = await job.post(actionDir, { inputs: values, timeoutMs: 60_000 });
-    runs.push(main, post);
+    const { main, report } = await deployRuns.deploy(values, { timeoutMs: 120_000, cancel: { whenLog: /started gtest-deploy-main-/ } });
     expect(main.cancelled).toBe(true);
     expect(main.ok).toBe(false);
     expect(main.signal, main.log).toBeNull(); // it finished by itself after SIGINT, not killed
@@ -291,14 +278,13 @@ describe('action-deploy-ssh on the lab', () => {
     expect((await get(port1, '/version')).body).toEqual(before);
     const locks = await target.listContainers({ all: true, filters: { label: ['gangway.role=lock', `gangway.app=${app}`] } });
     expect(locks).toEqual([]);
-    const report = main.outputs.report ? (JSON.parse(main.outputs.report) as DeployReport) : undefined;
     figures['cancelled deploy'] = { stepMs: main.durationMs, restoreMs: phaseMs(report, 'restore') };
     expect(main.log).not.toMatch(/not ready yet.*out of range/);
   });
 
   it('leaks no secret into any captured output of any run', () => {
-    expect(runs.length).toBeGreaterThan(5);
-    const leaks = findSecretLeaks(runs, {
+    expect(deployRuns.runs.length).toBeGreaterThan(5);
+    const leaks = findSecretLeaks(deployRuns.runs, {
       'private-key': privateKey,
       'registry-password': lab.registry.password,
       'env value': ENV_SECRET,

@@ -4,17 +4,15 @@
 // rollback: true (Swarm's previous spec) goes back to v1 and v2 is deployed again.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findSecretLeaks, RunnerJob, type ActionRun } from '@gangway/harness';
+import { findSecretLeaks } from '@gangway/harness';
 import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
 import { labStatus, readLabState, type LabState, type TargetState } from '../../lab/src/index.ts';
 import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
-import type { DeployReport } from '../src/report.ts';
+import { DeployRuns, type DeployRun } from './lab-runs.ts';
 import { buildAndPush, type PushedImage } from './lab-images.ts';
 
-const actionDir = path.resolve(import.meta.dirname, '..');
 const app = `gtest-swarm-${randomBytes(3).toString('hex')}`;
 const port = 19400 + Math.floor(Math.random() * 90);
 
@@ -27,8 +25,7 @@ let swarmMade = false;
 let privateKey: string;
 let v1: PushedImage;
 let v2: PushedImage;
-const runs: ActionRun[] = [];
-const jobs: RunnerJob[] = [];
+const deployRuns = new DeployRuns();
 const figures: Record<string, unknown> = {};
 
 function inputs(extra: Record<string, string>): Record<string, string> {
@@ -50,16 +47,7 @@ function inputs(extra: Record<string, string>): Record<string, string> {
   };
 }
 
-async function deploy(values: Record<string, string>): Promise<{ main: ActionRun; report: DeployReport | undefined; ms: number }> {
-  const job = new RunnerJob();
-  jobs.push(job);
-  const started = performance.now();
-  const main = await job.main(actionDir, { inputs: values, timeoutMs: 300_000 });
-  const ms = Math.round(performance.now() - started);
-  const post = await job.post(actionDir, { inputs: values, timeoutMs: 60_000 });
-  runs.push(main, post);
-  return { main, report: main.outputs.report ? (JSON.parse(main.outputs.report) as DeployReport) : undefined, ms };
-}
+const deploy = (values: Record<string, string>): Promise<DeployRun> => deployRuns.deploy(values);
 
 async function version(): Promise<string> {
   const res = await fetch(`http://${target.address}:${port}/version`, { signal: AbortSignal.timeout(5000) });
@@ -94,7 +82,7 @@ describe('target: swarm on a one-node swarm (lab target 2)', () => {
     }
     session?.close();
     await vpn?.stop();
-    for (const j of jobs) j.cleanup();
+    deployRuns.cleanup();
     console.log(`deploy-ssh swarm figures: ${JSON.stringify(figures, null, 2)}`);
   });
 
@@ -139,6 +127,6 @@ describe('target: swarm on a one-node swarm (lab target 2)', () => {
   });
 
   it('leaks no secret', () => {
-    expect(findSecretLeaks(runs, { 'private-key': privateKey, 'registry-password': lab.registry.password })).toEqual([]);
+    expect(findSecretLeaks(deployRuns.runs, { 'private-key': privateKey, 'registry-password': lab.registry.password })).toEqual([]);
   });
 });
