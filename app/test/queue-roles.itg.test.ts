@@ -60,7 +60,7 @@ describeNeeding(redisMissing())('web and workers through Redis', () => {
   async function start(role: 'web' | 'worker', env: Record<string, string>, waitReady = true): Promise<ChildServer> {
     const child = await spawnServer({ APP_ROLE: role, ...env });
     children.push(child);
-    if (waitReady) await child.waitReady(60_000);
+    if (waitReady) await child.waitReady(180_000);
     return child;
   }
 
@@ -131,13 +131,13 @@ describeNeeding(redisMissing())('web and workers through Redis', () => {
     expect(db.prepare('SELECT COUNT(*) AS n FROM results').get()).toEqual({ n: 1 });
     expect(db.prepare('SELECT code, attempts FROM failed_jobs').all()).toEqual([{ code: 'undecodable_image', attempts: 1 }]);
     db.close();
-  }, 120_000);
+  }, 300_000);
 
   it('APP_ROLE=all with QUEUE_URL is web and worker in one process, through Redis', async () => {
     queueIndex++;
     const both = await spawnServer({ APP_ROLE: 'all', ...queueEnv() });
     children.push(both);
-    await both.waitReady(60_000);
+    await both.waitReady(180_000);
     const result = await upload(both);
     expect(result.status).toBe(200);
     expect(result.body.text).toBe('through the queue\nand back again');
@@ -145,7 +145,7 @@ describeNeeding(redisMissing())('web and workers through Redis', () => {
     const metrics = await (await fetch(`${both.url}/metrics`)).text();
     // Counted once (by the web side), though the same process also ran it.
     expect(metrics).toMatch(/gangway_job_run_seconds_count\{[^}]*role="all"[^}]*\} 1\n/);
-  }, 120_000);
+  }, 300_000);
 
   it('a web that gets SIGTERM answers its waiting requests 202 at once and exits 0; the jobs stay queued', async () => {
     queueIndex++;
@@ -162,14 +162,14 @@ describeNeeding(redisMissing())('web and workers through Redis', () => {
     // The next web on the same volume, and a worker, finish them.
     const next = await spawnServer({ APP_ROLE: 'web', ...env }, web.dataDir);
     children.push(next);
-    await next.waitReady(60_000);
+    await next.waitReady(180_000);
     await start('worker', env);
     for (const answer of answers) {
       const outcome = await finalResult(next, answer.body.token ?? '');
       expect(outcome.status).toBe(200);
       expect(outcome.body.text).toBe('through the queue\nand back again');
     }
-  }, 180_000);
+  }, 300_000);
 
   it('a worker that gets SIGTERM mid-job finishes it and exits 0; the rest go to the other worker', async () => {
     queueIndex++;
@@ -187,7 +187,7 @@ describeNeeding(redisMissing())('web and workers through Redis', () => {
     console.log(`8 jobs, one worker stopped with SIGTERM mid-job: longest wait ${Math.max(...results.map((r) => r.body.timings?.queueMs ?? 0)).toFixed(0)} ms`);
     for (const r of results) expect(r.body.text).toContain('of a long page read by a worker');
     expect(second.child.exitCode).toBeNull();
-  }, 180_000);
+  }, 300_000);
 
   it('a SIGKILLed worker\'s job runs again on another worker (lost: 0)', async () => {
     queueIndex++;
@@ -203,7 +203,7 @@ describeNeeding(redisMissing())('web and workers through Redis', () => {
     expect(result.status).toBe(200);
     expect(result.body.text?.split('\n').filter((line) => line.includes('of a long page read by a worker')).length).toBeGreaterThanOrEqual(10);
     console.log(`job lost with its worker came back and finished ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the SIGKILL`);
-  }, 180_000);
+  }, 300_000);
 
   it('a job whose worker dies more than QUEUE_JOB_RETRIES times is failed, and its result page says why', async () => {
     queueIndex++;
@@ -226,7 +226,7 @@ describeNeeding(redisMissing())('web and workers through Redis', () => {
     expect(outcome.body.error?.message).toMatch(/stopped mid-job.*gave up/);
     // The share page exists and shows the reason (it reads the same result URL).
     expect((await fetch(`${web.url}/r/${token}`)).status).toBe(200);
-  }, 240_000);
+  }, 300_000);
 
   it('a Redis restart: the web is not ready while it is down, ready again after, and no accepted job is lost', async () => {
     queueIndex++;
@@ -254,7 +254,7 @@ describeNeeding(redisMissing())('web and workers through Redis', () => {
       expect(outcome.body.text).toBe('through the queue\nand back again');
     }
     expect(web.child.exitCode).toBeNull();
-  }, 180_000);
+  }, 300_000);
 
   it('a web started while Redis is unreachable is not ready, does not exit, and turns ready when Redis comes', async () => {
     queueIndex++;
@@ -269,9 +269,9 @@ describeNeeding(redisMissing())('web and workers through Redis', () => {
     const worker = await start('worker', queueEnv(), false);
     await redis.start();
     expect(redis.port).toBe(port);
-    await web.waitReady(30_000);
-    await worker.waitReady(60_000);
+    await web.waitReady(120_000);
+    await worker.waitReady(180_000);
     const result = await upload(web);
     expect(result.status).toBe(200);
-  }, 180_000);
+  }, 300_000);
 });

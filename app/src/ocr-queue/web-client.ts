@@ -217,10 +217,8 @@ export class OcrQueueClient {
    * settled into the history here. Throws QueueUnavailableError when only Redis could tell and it is away.
    */
   async lookup(token: string): Promise<QueuedOutcome> {
-    const stored = this.#deps.store.get(token);
-    if (stored) return { state: 'done', result: stored };
-    const failure = this.#deps.store.getFailure(token);
-    if (failure) return { state: 'failed', code: failure.code, message: failure.reason };
+    const settled = this.#fromHistory(token);
+    if (settled) return settled;
     let state: string;
     try {
       if (!this.health.ok) throw new Error(`Redis is ${this.health.status}`);
@@ -228,22 +226,25 @@ export class OcrQueueClient {
     } catch (error) {
       throw new QueueUnavailableError(`the queue cannot be reached: ${(error as Error).message}`);
     }
-    if (state === 'completed' || state === 'failed') return (await this.settle(token)) ?? { state: 'unknown' };
+    if (state === 'completed' || state === 'failed') return (await this.settle(token)) ?? this.#fromHistory(token) ?? { state: 'unknown' };
     if (state === 'active') return { state: 'pending', status: 'running' };
     if (state === 'waiting' || state === 'prioritized' || state === 'delayed' || state === 'waiting-children') return { state: 'pending', status: 'queued' };
-    return { state: 'unknown' };
+    // Gone from Redis: another settle (an event, another web instance) may have written it and removed it just now.
+    return this.#fromHistory(token) ?? { state: 'unknown' };
+  }
+
+  #fromHistory(token: string): QueuedOutcome | undefined {
+    const stored = this.#deps.store.get(token);
+    if (stored) return { state: 'done', result: stored };
+    const failure = this.#deps.store.getFailure(token);
+    return failure ? { state: 'failed', code: failure.code, message: failure.reason } : undefined;
   }
 
   /** Writes a finished job into the history (one statement) and removes it from Redis. */
   async settle(token: string): Promise<QueuedOutcome | undefined> {
     const job = await bounded(this.#queue.getJob(token), 'reading the job');
-    if (!job) {
-      // Another web instance settled it in between.
-      const stored = this.#deps.store.get(token);
-      if (stored) return { state: 'done', result: stored };
-      const failure = this.#deps.store.getFailure(token);
-      return failure ? { state: 'failed', code: failure.code, message: failure.reason } : undefined;
-    }
+    // Another settle (an event, a poll, another web instance) wrote it and removed it in between.
+    if (!job) return this.#fromHistory(token);
     const state = await bounded(job.getState(), 'reading the job state');
     let outcome: QueuedOutcome | undefined;
     if (state === 'completed' && job.returnvalue) {
@@ -261,7 +262,8 @@ export class OcrQueueClient {
       // The history has it now; Redis need not keep the image any longer.
       await job.remove().catch(() => undefined);
     }
-    return outcome;
+    // No outcome: the job was removed between the two reads, by a settle that wrote it first.
+    return outcome ?? this.#fromHistory(token);
   }
 
   /**
