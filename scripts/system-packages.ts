@@ -3,8 +3,11 @@
 //   node scripts/system-packages.ts --install  apt-get install it (root)
 import { ensurePackages, labPackages, missingPackages } from '../lab/src/packages.ts';
 
-/** The app's browser test (headless Chromium) and the fonts its OCR test images are drawn with. */
-export const appTestPackages = ['chromium', 'fonts-dejavu-core', 'fonts-liberation'] as const;
+/**
+ * The app's browser test (headless Chromium), the fonts its OCR test images are drawn with, and the
+ * Redis its queue tests start on loopback (app/test/redis-server.ts).
+ */
+export const appTestPackages = ['chromium', 'fonts-dejavu-core', 'fonts-liberation', 'redis-server'] as const;
 
 export const systemPackages: readonly string[] = [...labPackages, ...appTestPackages];
 
