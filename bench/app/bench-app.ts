@@ -1,7 +1,12 @@
 // Benchmark of the OCR app (not a test): raw recognition in-process vs POST /api/v1/ocr on the real server,
-// throughput at concurrency 1/2/4 (autocannon, loopback only, bounded by time), cold start to ready, RSS.
-// Prints a table and writes bench/results/app.json.   Run: npm run bench:app -w app
+// throughput at concurrency 1/2/4 (autocannon, loopback only, bounded by time), cold start to ready, RSS;
+// then the Redis queue (issue #19): APP_ROLE=all (in-process) against web + 1 worker and web + 2 workers
+// through Debian's redis-server on loopback, in interleaved rounds of the same run, and the queue's overhead
+// per job at p50 (same image, concurrency 1, sample by sample) against the target of <= 10 ms.
+// Prints tables (with the time each phase took) and writes bench/results/app.json.
+//   Run: npm run bench:app -w app   (BENCH_* variables below shorten it)
 import { README, wantedReadme } from '../../app/test/readme-figures.ts';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +17,7 @@ import { resolveModelPaths } from '../../app/src/ocr/model-paths.ts';
 import { decodeToRgb } from '../../app/src/ocr/raw-image.ts';
 import { percentile } from '../../app/src/results-store.ts';
 import { spawnServer, type ChildServer } from '../../app/test/child-server.ts';
+import { REDIS_SERVER, redisMissing, startTestRedis } from '../../app/test/redis-server.ts';
 import { renderTextImage } from '../../app/test/text-images.ts';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 40);
@@ -20,16 +26,32 @@ const COLD_STARTS = Number(process.env.BENCH_COLD_STARTS ?? 3);
 const CONCURRENCY = [1, 2, 4];
 const OCR_WORKERS = process.env.BENCH_OCR_WORKERS ?? '1';
 const OCR_THREADS = process.env.BENCH_OCR_THREADS ?? '1';
+// The queue phase: seconds per configuration per round, rounds, connections, overhead samples (pairs).
+const QUEUE_SECONDS = Number(process.env.BENCH_QUEUE_SECONDS ?? 8);
+const QUEUE_ROUNDS = Number(process.env.BENCH_QUEUE_ROUNDS ?? 3);
+const QUEUE_CONCURRENCY = Number(process.env.BENCH_QUEUE_CONCURRENCY ?? 4);
+const QUEUE_SAMPLES = Number(process.env.BENCH_QUEUE_SAMPLES ?? 40);
+const QUEUE_MAX_REQUESTS = 1000; // per configuration per round, on top of the time bound
+const QUEUE_TARGET_MS = 10;
 const RESULTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../results/app.json');
 
 const summary = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50)!, p95: percentile(sorted, 95)!, mean: sorted.reduce((a, b) => a + b, 0) / sorted.length, n: sorted.length };
+  return { p50: percentile(sorted, 50) ?? NaN, p95: percentile(sorted, 95) ?? NaN, mean: sorted.reduce((a, b) => a + b, 0) / sorted.length, n: sorted.length };
 };
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 const rssMb = (pid: number, field: 'VmRSS' | 'VmHWM') => {
   const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : NaN;
+};
+
+const missing = redisMissing();
+if (missing) throw new Error(`the queue phase needs Debian's redis-server on loopback: ${missing}`);
+const phasesMs: Record<string, number> = {};
+let phaseStarted = performance.now();
+const endPhase = (name: string) => {
+  phasesMs[name] = performance.now() - phaseStarted;
+  phaseStarted = performance.now();
 };
 
 const image = await renderTextImage(['Gangway deploys containers', 'without downtime 2026'], 'DejaVu Sans', 32);
@@ -44,6 +66,7 @@ for (let i = 0; i < COLD_STARTS; i++) {
   await server.exited;
   rmSync(server.dataDir, { recursive: true, force: true });
 }
+endPhase('cold starts');
 
 // 2. Raw (the same pipeline in this process: no HTTP, queue, validation or database) and HTTP (the real
 //    server, one request at a time), sample by sample in turn so that both see the same machine load.
@@ -80,6 +103,7 @@ for (let i = 0; i < SAMPLES; i++) {
   if (response.status !== 200 || !body.text.includes('Gangway')) throw new Error(`unexpected answer ${response.status}: ${JSON.stringify(body)}`);
 }
 await engine.release();
+endPhase('raw vs HTTP, one at a time');
 
 // 3. Throughput at several concurrencies (bounded by time; loopback only).
 const throughput: { connections: number; requestsPerSecond: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number; requests: number }[] = [];
@@ -105,6 +129,164 @@ for (const connections of CONCURRENCY) {
 }
 const rssPeakMb = rssMb(pid, 'VmHWM');
 const rssAfterMb = rssMb(pid, 'VmRSS');
+endPhase('throughput (autocannon)');
+
+// 4. The queue. One Redis (as the lab's image: append-only file, fsync on every write), and two queues of
+//    their own: web A + 1 worker, web B + 2 workers, all started now and kept up, so that the rounds can
+//    interleave all / web+1 / web+2 with nothing starting in between. Every process: OCR_WORKERS as above.
+interface LoadRun { requests: number; ok: number; failed: number; statuses: Record<string, number>; elapsedMs: number; requestsPerSecond: number; latencyMs: ReturnType<typeof summary> }
+type OcrAnswer = { text?: string; timings?: { queueMs?: number } };
+const postTo = (url: string) =>
+  fetch(`${url}/api/v1/ocr`, { method: 'POST', body: new Uint8Array(png), headers: { 'content-type': 'image/png' }, signal: AbortSignal.timeout(60_000) });
+const latenciesOf = new Map<string, number[]>(); // every 200's latency, per URL, over the rounds
+/** `connections` loops of POSTs, bounded by time (no request starts after `seconds`) and by count. Only 200 with the text counts. */
+async function load(url: string, connections: number, seconds: number, maxRequests: number): Promise<LoadRun> {
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let requests = 0;
+  const begin = performance.now();
+  const deadline = begin + seconds * 1000;
+  const loop = async () => {
+    while (performance.now() < deadline && requests < maxRequests) {
+      requests++;
+      const started = performance.now();
+      let status: string;
+      try {
+        const response = await postTo(url);
+        const body = (await response.json()) as OcrAnswer;
+        status = response.status === 200 && !body.text?.includes('Gangway') ? '200 without the text' : String(response.status);
+      } catch (error) {
+        status = `error ${(error as Error).name}`;
+      }
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (status === '200') latencies.push(performance.now() - started);
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, loop));
+  const elapsedMs = performance.now() - begin;
+  latenciesOf.set(url, [...(latenciesOf.get(url) ?? []), ...latencies]);
+  return { requests, ok: latencies.length, failed: requests - latencies.length, statuses, elapsedMs, requestsPerSecond: latencies.length / (elapsedMs / 1000), latencyMs: summary(latencies) };
+}
+
+const redis = await startTestRedis();
+const redisVersion = /v=(\S+)/.exec(spawnSync(REDIS_SERVER, ['--version'], { encoding: 'utf8' }).stdout)?.[1];
+const queueChildren: ChildServer[] = [];
+const queueProcess = async (role: 'web' | 'worker', queueName: string) => {
+  const child = await spawnServer({ APP_ROLE: role, QUEUE_URL: redis.url, QUEUE_NAME: queueName, OCR_WORKERS, OCR_THREADS, QUEUE_MAX_WAITING: '64' });
+  queueChildren.push(child);
+  return child;
+};
+const configurations = [
+  { name: 'all', label: 'all (in-process, no Redis)', workers: 0, url: server.url },
+  { name: 'web+1', label: 'web + 1 worker (Redis)', workers: 1, url: '' },
+  { name: 'web+2', label: 'web + 2 workers (Redis)', workers: 2, url: '' },
+];
+const measureQueue = async () => {
+  for (const configuration of configurations.filter((c) => c.workers > 0)) {
+    const queueName = `bench-${process.pid}-${configuration.name.replace('+', '-')}`;
+    const web = await queueProcess('web', queueName);
+    configuration.url = web.url;
+    for (let i = 0; i < configuration.workers; i++) await queueProcess('worker', queueName);
+  }
+  await Promise.all(queueChildren.map((child) => child.waitReady(180_000)));
+  for (const configuration of configurations) {
+    for (let i = 0; i < 3; i++) await (await postTo(configuration.url)).arrayBuffer();
+  }
+  endPhase('queue: Redis, 2 webs, 3 workers to ready');
+
+  // Overhead per job: the same image at concurrency 1, in-process and through the queue (web + 1 worker),
+  // sample by sample in turn (the first of each pair alternates) so that both see the same machine load.
+  const queued = configurations[1]!;
+  const inProcessMs: number[] = [];
+  const queuedMs: number[] = [];
+  const queuedWaitMs: number[] = [];
+  const timeOne = async (url: string, into: number[]) => {
+    const started = performance.now();
+    const response = await postTo(url);
+    const body = (await response.json()) as OcrAnswer;
+    const elapsed = performance.now() - started;
+    if (response.status !== 200 || !body.text?.includes('Gangway')) throw new Error(`unexpected answer from ${url} ${response.status}: ${JSON.stringify(body)}`);
+    into.push(elapsed);
+    return body;
+  };
+  for (let i = 0; i < QUEUE_SAMPLES; i++) {
+    if (i % 2 === 0) await timeOne(server.url, inProcessMs);
+    const body = await timeOne(queued.url, queuedMs);
+    queuedWaitMs.push(body.timings?.queueMs ?? NaN);
+    if (i % 2 === 1) await timeOne(server.url, inProcessMs);
+  }
+  const inProcess = summary(inProcessMs);
+  const throughQueue = summary(queuedMs);
+  const overheadP50Ms = throughQueue.p50 - inProcess.p50;
+  endPhase('queue: overhead per job, concurrency 1');
+
+  // Throughput at a fixed concurrency, in rounds; the order of the three turns every round.
+  const rounds: Record<string, LoadRun[]> = Object.fromEntries(configurations.map((c) => [c.name, []]));
+  for (let round = 0; round < QUEUE_ROUNDS; round++) {
+    for (let k = 0; k < configurations.length; k++) {
+      const configuration = configurations[(round + k) % configurations.length]!;
+      rounds[configuration.name]!.push(await load(configuration.url, QUEUE_CONCURRENCY, QUEUE_SECONDS, QUEUE_MAX_REQUESTS));
+    }
+  }
+  endPhase(`queue: throughput, ${QUEUE_ROUNDS} rounds × 3 × ${QUEUE_SECONDS} s`);
+  const combined = (runs: LoadRun[]) => {
+    const ok = runs.reduce((n, r) => n + r.ok, 0);
+    const elapsedMs = runs.reduce((n, r) => n + r.elapsedMs, 0);
+    return { requestsPerSecond: ok / (elapsedMs / 1000), ok, failed: runs.reduce((n, r) => n + r.failed, 0), elapsedMs };
+  };
+  const allRps = combined(rounds.all!).requestsPerSecond;
+  const queueThroughput = configurations.map((c) => {
+    const runs = rounds[c.name]!;
+    const total = combined(runs);
+    return {
+      configuration: c.name,
+      label: c.label,
+      workers: c.workers,
+      ...total,
+      ratioToAll: total.requestsPerSecond / allRps,
+      // Each round's ratio to `all` of the same round: how steady the comparison is.
+      ratioToAllPerRound: runs.map((r, i) => r.requestsPerSecond / rounds.all![i]!.requestsPerSecond),
+      latencyMs: summary(latenciesOf.get(c.url) ?? []),
+      rounds: runs,
+    };
+  });
+  return {
+    redis: { version: redisVersion, appendfsync: 'always', bind: '127.0.0.1' },
+    ocrWorkersPerProcess: Number(OCR_WORKERS),
+    concurrency: QUEUE_CONCURRENCY,
+    secondsPerRound: QUEUE_SECONDS,
+    rounds: QUEUE_ROUNDS,
+    throughput: queueThroughput,
+    overhead: {
+      samples: QUEUE_SAMPLES,
+      inProcessMs: inProcess,
+      throughQueueMs: throughQueue,
+      serverReportedWaitInQueueMs: summary(queuedWaitMs.filter((n) => Number.isFinite(n))),
+      overheadP50Ms,
+      targetMs: QUEUE_TARGET_MS,
+      meetsTarget: overheadP50Ms <= QUEUE_TARGET_MS,
+    },
+  };
+};
+let queueReport: Awaited<ReturnType<typeof measureQueue>>;
+let queueExits: Array<{ code: number | null; signal: NodeJS.Signals | null }>;
+try {
+  queueReport = await measureQueue();
+} catch (error) {
+  server.child.kill('SIGTERM');
+  await server.exited;
+  rmSync(dataDir, { recursive: true, force: true });
+  throw error;
+} finally {
+  for (const child of queueChildren) {
+    if (child.child.exitCode === null && child.child.signalCode === null) child.child.kill('SIGTERM');
+  }
+  queueExits = await Promise.all(queueChildren.map((child) => child.exited));
+  for (const child of queueChildren) rmSync(child.dataDir, { recursive: true, force: true });
+  await redis.remove();
+}
+const queue = { ...queueReport, shutdownExits: queueExits };
+
 server.child.kill('SIGTERM');
 const exit = await server.exited;
 rmSync(dataDir, { recursive: true, force: true });
@@ -132,6 +314,8 @@ const report = {
   throughput,
   rssMb: { idleAfterReady: rssIdleMb, afterLoad: rssAfterMb, peak: rssPeakMb },
   shutdownExit: exit,
+  queue,
+  phasesMs,
 };
 
 console.log('\nGangway app benchmark (%s, %d cores, Node %s; OCR_WORKERS=%s OCR_THREADS=%s; load average %s)', report.machine.model, report.machine.cpus, process.version, OCR_WORKERS, OCR_THREADS, os.loadavg().map((n) => n.toFixed(1)).join(' '));
@@ -159,6 +343,37 @@ console.table({
   'RSS peak under load': { value: `${rssPeakMb.toFixed(0)} MB` },
   'exit on SIGTERM': { value: JSON.stringify(exit) },
 });
+console.log(
+  `\nThe queue: APP_ROLE=all against web + workers through Redis ${queue.redis.version ?? ''} (loopback, appendfsync always), ` +
+    `OCR_WORKERS=${OCR_WORKERS} per process, concurrency ${queue.concurrency}, ${queue.rounds} interleaved rounds of ${queue.secondsPerRound} s each`,
+);
+console.table(
+  Object.fromEntries(
+    queue.throughput.map((row) => [
+      row.label,
+      {
+        'req/s': row.requestsPerSecond.toFixed(2),
+        '× all': row.ratioToAll.toFixed(2),
+        '× all per round': row.ratioToAllPerRound.map((r) => r.toFixed(2)).join(' '),
+        p50: ms(row.latencyMs.p50),
+        p95: ms(row.latencyMs.p95),
+        ok: row.ok,
+        failed: row.failed,
+      },
+    ]),
+  ),
+);
+const overhead = queue.overhead;
+console.table({
+  'in-process (all), concurrency 1': { p50: ms(overhead.inProcessMs.p50), p95: ms(overhead.inProcessMs.p95), n: overhead.inProcessMs.n },
+  'through Redis (web + 1 worker), concurrency 1': { p50: ms(overhead.throughQueueMs.p50), p95: ms(overhead.throughQueueMs.p95), n: overhead.throughQueueMs.n },
+  '  of which waiting in Redis for the worker (server-reported)': { p50: ms(overhead.serverReportedWaitInQueueMs.p50), p95: ms(overhead.serverReportedWaitInQueueMs.p95), n: overhead.serverReportedWaitInQueueMs.n },
+});
+console.log(
+  `queue overhead per job at p50: ${overhead.overheadP50Ms.toFixed(1)} ms (target ≤ ${overhead.targetMs} ms: ${overhead.meetsTarget ? 'met' : 'MISSED'}); ` +
+    `queue processes exit on SIGTERM: ${JSON.stringify(queue.shutdownExits.map((e) => e.code))}`,
+);
+console.table(Object.fromEntries(Object.entries(phasesMs).map(([phase, took]) => [phase, { took: `${(took / 1000).toFixed(1)} s` }])));
 mkdirSync(path.dirname(RESULTS), { recursive: true });
 writeFileSync(RESULTS, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`wrote ${path.relative(process.cwd(), RESULTS)}`);
