@@ -8,6 +8,7 @@ import { knownHostsName } from '@gangway/kit/ssh';
 import { containerTarget } from './container/deployer.ts';
 import { strategyFor } from './container/strategy/index.ts';
 import type { ConnectHost, HostConnection } from './host/connection.ts';
+import type { HostContext } from './host/context.ts';
 import { deployOnHost, type DeployTarget, type HostRun } from './host/deployer.ts';
 import { LockLedger } from './host/lock-state.ts';
 import type { HeldLock } from './host/lock.ts';
@@ -42,7 +43,7 @@ interface Rollout {
 }
 
 /** The host's target: its strategy's containers, or the Swarm service (with the connection's Swarm calls). */
-function targetFor(ctx: Parameters<typeof containerTarget>[0], connection: HostConnection): DeployTarget | Error {
+function targetFor(ctx: HostContext, connection: HostConnection): DeployTarget | Error {
   const t = ctx.settings.target;
   if (t.kind === 'container') return containerTarget(ctx, strategyFor(t.strategy.name));
   if (!connection.swarm) return new Error(`target: swarm needs the Swarm calls of the engine on ${ctx.host}, which this connection does not offer`);
