@@ -37,6 +37,21 @@ export interface AppBenchResults {
   coldStartToReadyMs: Summary;
   throughput: { connections: number; requestsPerSecond: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number; requests: number }[];
   rssMb: { idleAfterReady: number; afterLoad: number; peak: number };
+  /** The Redis queue (APP_ROLE=web + worker) beside APP_ROLE=all, in the same run. */
+  queue?: {
+    concurrency: number;
+    rounds: number;
+    secondsPerRound: number;
+    throughput: { configuration: string; label: string; requestsPerSecond: number; ratioToAll: number; failed: number }[];
+    overhead: {
+      samples: number;
+      serverReportedWaitInQueueMs: Summary;
+      latencyDifferenceP50Ms: number;
+      overheadP50Ms: number;
+      targetMs: number;
+      meetsTarget: boolean;
+    };
+  };
 }
 
 /** The part of bench/results/build.json the README shows. */
@@ -47,6 +62,25 @@ export interface BuildBenchResults {
 
 const percent = (ratio: number): string => `${ratio >= 0 ? '+' : ''}${(ratio * 100).toFixed(1)}%`;
 const ms = (value: number): string => `${Math.round(value)} ms`;
+
+function queueRows(app: AppBenchResults): Array<[string, string]> {
+  const queue = app.queue;
+  if (!queue) return [];
+  const signed = (value: number): string => `${value >= 0 ? '+' : ''}${value.toFixed(1)} ms`;
+  const throughput = queue.throughput
+    .filter((row) => row.configuration !== 'all')
+    .map((row) => `${row.label}: ${row.requestsPerSecond.toFixed(2)} req/s, ×${row.ratioToAll.toFixed(2)} of \`all\``)
+    .join('; ');
+  const failed = queue.throughput.reduce((n, row) => n + row.failed, 0);
+  const o = queue.overhead;
+  return [
+    [`queue throughput (Redis), concurrency ${queue.concurrency}`, `${throughput}; ${queue.rounds} interleaved rounds of ${queue.secondsPerRound} s; ${failed === 0 ? 'no errors' : `${failed} failed`}`],
+    [
+      'queue overhead per job, p50',
+      `${signed(o.overheadP50Ms)} outside the model's compute (target ≤ ${o.targetMs} ms: ${o.meetsTarget ? 'met' : 'missed'}); whole latency ${signed(o.latencyDifferenceP50Ms)} against in-process; wait in Redis p50 ${ms(o.serverReportedWaitInQueueMs.p50)}; ${o.samples} samples each`,
+    ],
+  ];
+}
 
 /** The Markdown between the `bench-figures` markers. */
 export function renderBenchFigures(app: AppBenchResults, build: BuildBenchResults): string {
@@ -60,6 +94,7 @@ export function renderBenchFigures(app: AppBenchResults, build: BuildBenchResult
     ['cold start to `/readyz` 200', `${(app.coldStartToReadyMs.p50 / 1000).toFixed(2)} s median of ${app.coldStartToReadyMs.n}`],
     [`throughput, \`OCR_WORKERS=${app.ocrWorkers}\``, `${throughput}; ${failures === 0 ? 'no errors' : `${failures} errors or non-2xx`}`],
     ['RSS', `${Math.round(app.rssMb.idleAfterReady)} MB idle after ready, ${Math.round(app.rssMb.peak)} MB peak under load`],
+    ...queueRows(app),
     ['image', `${(build.sizeBytes / 1e6).toFixed(0)} MB (\`bench/results/build.json\`, ${build.at.slice(0, 10)})`],
   ];
   return [
