@@ -4,8 +4,9 @@
 // target's VPN address only, and the test reaches them through its own OpenVPN tunnel, under a steady stream
 // of OCR uploads. Run it holding the lab lock:
 //   flock /tmp/gangway-lab.lock npx vitest run --project lab app/test/queue-lab.itg.test.ts
-// 1. One worker is SIGKILLed mid-job, then both workers are replaced by new containers (the old one stopped
-//    with SIGTERM): every accepted job completes (lost: 0); the longest job wait is reported.
+// 1. One worker is SIGKILLed mid-job, then both workers are replaced by workers of a new image (the app built
+//    again with another APP_VERSION; the old one stopped with SIGTERM): every accepted job completes (lost: 0),
+//    jobs were run by both releases, and the longest job wait is reported.
 // 2. Redis is restarted under the stream: the web is not ready during the gap and ready after it without a
 //    restart, and every job accepted before or after completes.
 import Docker from 'dockerode';
@@ -22,6 +23,8 @@ const lab: LabState | undefined = readLabInfo() ? readLabState() : undefined;
 // The second target: the first is the deploy tests' own, the third the chaos suite's.
 const target = lab?.targets?.[1] ?? lab?.targets?.[0];
 const TAG = 'gangway-app:queue-itg';
+// The release the workers are replaced with: the same Dockerfile built with another APP_VERSION, a new image id.
+const TAG_V2 = 'gangway-app:queue-itg-v2';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Tracked {
@@ -30,6 +33,8 @@ interface Tracked {
   done?: boolean;
   failed?: string;
   waitMs?: number;
+  /** The app version of the worker that ran it. */
+  version?: string;
 }
 
 describeNeeding(lab && target ? undefined : 'no lab is up (lab/.state/lab.json is missing): flock /tmp/gangway-lab.lock npm run lab:up')('the queue on a lab target: web + 2 workers + Redis in containers', () => {
@@ -77,9 +82,9 @@ describeNeeding(lab && target ? undefined : 'no lab is up (lab/.state/lab.json i
     return `http://${target?.address ?? ''}:${binding.HostPort}`;
   }
 
-  async function startWorker(version: string): Promise<Docker.Container> {
+  async function startWorker(image: string): Promise<Docker.Container> {
     workerCount++;
-    return await run(`gangway-worker${workerCount}`, TAG, ['APP_ROLE=worker', `APP_VERSION=${version}`, `INSTANCE_NAME=worker${workerCount}`, ...queueEnv], [], true);
+    return await run(`gangway-worker${workerCount}`, image, ['APP_ROLE=worker', `INSTANCE_NAME=worker${workerCount}`, ...queueEnv], [], true);
   }
 
   async function waitReady(url: string, timeoutMs = 120_000): Promise<void> {
@@ -102,8 +107,8 @@ describeNeeding(lab && target ? undefined : 'no lab is up (lab/.state/lab.json i
           await sleep(200);
           continue;
         }
-        const body = (await response.json()) as { token?: string; timings?: { queueMs: number } };
-        if (response.status === 200 && body.token) tracked.push({ token: body.token, acceptedAt: Date.now(), done: true, waitMs: body.timings?.queueMs ?? 0 });
+        const body = (await response.json()) as { token?: string; timings?: { queueMs: number }; version?: string };
+        if (response.status === 200 && body.token) tracked.push({ token: body.token, acceptedAt: Date.now(), done: true, waitMs: body.timings?.queueMs ?? 0, version: body.version });
         else if (response.status === 202 && body.token) tracked.push({ token: body.token, acceptedAt: Date.now() });
         else {
           refused++;
@@ -121,9 +126,10 @@ describeNeeding(lab && target ? undefined : 'no lab is up (lab/.state/lab.json i
         if (Date.now() > deadline) return;
         const response = await fetch(`${webUrl}/api/v1/results/${job.token}`).catch(() => undefined);
         if (response?.status === 200) {
-          const body = (await response.json()) as { timings: { queueMs: number } };
+          const body = (await response.json()) as { timings: { queueMs: number }; version: string };
           job.done = true;
           job.waitMs = body.timings.queueMs;
+          job.version = body.version;
         } else if (response && response.status !== 202 && response.status !== 503) {
           job.failed = `${response.status} ${await response.text()}`;
         } else {
@@ -133,10 +139,12 @@ describeNeeding(lab && target ? undefined : 'no lab is up (lab/.state/lab.json i
     }
   }
 
-  function report(title: string): { accepted: number; completed: number; lost: number; longestWaitMs: number } {
+  function report(title: string): { accepted: number; completed: number; lost: number; longestWaitMs: number; byVersion: Record<string, number> } {
     const completed = tracked.filter((job) => job.done).length;
     const longestWaitMs = Math.max(0, ...tracked.map((job) => job.waitMs ?? 0));
-    const figures = { accepted: tracked.length, completed, lost: tracked.length - completed, longestWaitMs: Math.round(longestWaitMs), refused };
+    const byVersion: Record<string, number> = {};
+    for (const job of tracked) if (job.done) byVersion[job.version ?? '?'] = (byVersion[job.version ?? '?'] ?? 0) + 1;
+    const figures = { accepted: tracked.length, completed, lost: tracked.length - completed, longestWaitMs: Math.round(longestWaitMs), refused, byVersion };
     console.log(`${title}: ${JSON.stringify(figures)}`);
     for (const job of tracked.filter((j) => j.failed)) console.log(`  failed ${job.token.slice(0, 4)}: ${job.failed}`);
     return figures;
@@ -148,13 +156,17 @@ describeNeeding(lab && target ? undefined : 'no lab is up (lab/.state/lab.json i
     console.log(`redis image ${redisImage.tag} on ${target.name} (${redisImage.built ? 'imported' : 'already there'}, recipe ${redisImage.key})`);
     const built = await buildAppImage(runner, TAG, { APP_VERSION: '1.0.0-queue-itg', GIT_SHA: 'queue-itg', BUILT_AT: new Date().toISOString() });
     console.log(`app image ${built.id.slice(0, 19)} built in ${built.seconds.toFixed(1)} s`);
-    await copyImages(lab.runner.socket, target.dockerSocket, [TAG]);
+    const v2 = await buildAppImage(runner, TAG_V2, { APP_VERSION: '2.0.0-queue-itg', GIT_SHA: 'queue-itg-v2', BUILT_AT: new Date().toISOString() });
+    console.log(`v2 image ${v2.id.slice(0, 19)} built in ${v2.seconds.toFixed(1)} s`);
+    expect(v2.id).not.toBe(built.id);
+    // One `docker save` of both: the layers they share travel once.
+    await copyImages(lab.runner.socket, target.dockerSocket, [TAG, TAG_V2]);
     tunnel = await connectLabVpn(target.vpn.configFile);
     await docker.createNetwork({ Name: network, Driver: 'bridge' });
     redis = await run('gangway-redis', redisImage.tag, [], ['redis']);
     web = await run('gangway-web', TAG, ['APP_ROLE=web', 'OCR_RESULT_WAIT=60s', 'QUEUE_MAX_WAITING=64', ...queueEnv], [], true);
     webUrl = await urlOf(web);
-    initialWorkers = [await startWorker('1.0.0'), await startWorker('1.0.0')];
+    initialWorkers = [await startWorker(TAG), await startWorker(TAG)];
     await waitReady(webUrl);
     for (const worker of initialWorkers) await waitReady(await urlOf(worker));
     png = (await renderTextImage(['queued on the lab', 'read by a worker'], 'DejaVu Sans', 28)).png;
@@ -163,11 +175,14 @@ describeNeeding(lab && target ? undefined : 'no lab is up (lab/.state/lab.json i
   afterAll(async () => {
     for (const container of containers.reverse()) await container.remove({ force: true, v: true }).catch(() => undefined);
     await docker.getNetwork(network).remove().catch(() => undefined);
-    await docker.getImage(TAG).remove().catch(() => undefined);
+    for (const tag of [TAG, TAG_V2]) {
+      await docker.getImage(tag).remove().catch(() => undefined);
+      await runner.getImage(tag).remove().catch(() => undefined);
+    }
     await tunnel?.stop();
   });
 
-  it('loses no job when one worker is SIGKILLed mid-job and both are replaced (SIGTERM) by new containers', async () => {
+  it('loses no job when one worker is SIGKILLed mid-job and both are replaced (SIGTERM) by workers of a new image', async () => {
     tracked.length = 0;
     refused = 0;
     const stop = { stopped: false };
@@ -185,7 +200,7 @@ describeNeeding(lab && target ? undefined : 'no lab is up (lab/.state/lab.json i
     }
     await first.kill({ signal: 'SIGKILL' });
     await sleep(3000);
-    const replacements = [await startWorker('2.0.0'), await startWorker('2.0.0')];
+    const replacements = [await startWorker(TAG_V2), await startWorker(TAG_V2)];
     for (const worker of replacements) await waitReady(await urlOf(worker));
     await second.stop({ t: 30 });
     const secondExit = (await second.inspect()).State.ExitCode;
@@ -197,6 +212,9 @@ describeNeeding(lab && target ? undefined : 'no lab is up (lab/.state/lab.json i
     expect(secondExit).toBe(0);
     expect(figures.accepted).toBeGreaterThan(10);
     expect(figures.lost).toBe(0);
+    // Both releases did work: v1 before the replacement, the new image after it.
+    expect(figures.byVersion['1.0.0-queue-itg'] ?? 0).toBeGreaterThan(0);
+    expect(figures.byVersion['2.0.0-queue-itg'] ?? 0).toBeGreaterThan(0);
   }, 600_000);
 
   it('turns not-ready while Redis restarts, comes back without a restart, and loses no accepted job', async () => {
