@@ -9,7 +9,13 @@ import { ensurePackages, labPackages, missingPackages } from '../lab/src/package
  */
 export const appTestPackages = ['chromium', 'fonts-dejavu-core', 'fonts-liberation', 'redis-server'] as const;
 
-export const systemPackages: readonly string[] = [...labPackages, ...appTestPackages];
+/**
+ * The ACME client the lab's ACME test (lab/test/acme.itg.test.ts) runs inside a target's namespace
+ * against the lab's pebble (which `labPackages` brings, with pebble-challtestsrv).
+ */
+export const labTestPackages = ['lego'] as const;
+
+export const systemPackages: readonly string[] = [...labPackages, ...appTestPackages, ...labTestPackages];
 
 const missing = missingPackages(systemPackages);
 if (process.argv.includes('--install')) {

@@ -16,6 +16,7 @@ async function main(command: string | undefined): Promise<number> {
       for (const n of s.netns) console.log(`  ${n.exists ? 'present' : 'MISSING'} netns ${n.name}`);
       for (const e of s.engines) console.log(`  ${e.answers ? 'answers' : 'SILENT '} ${e.name} API`);
       if (s.registryAnswers !== undefined) console.log(`  ${s.registryAnswers ? 'answers' : 'SILENT '} registry /v2/`);
+      if (s.acmeAnswers !== undefined) console.log(`  ${s.acmeAnswers ? 'answers' : 'SILENT '} ACME directories (pebble, pebble-short)`);
       if (s.state) console.log(describeLab(s.state));
       return s.status === 'up' ? 0 : s.status === 'down' ? 3 : 1;
     }

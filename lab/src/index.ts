@@ -1,6 +1,7 @@
 // The lab's entry points: labUp / labDown / labStatus (the CLI and the test runner call these).
 import fs from 'node:fs';
 import path from 'node:path';
+import { acmeDirectoryAnswers, describeAcme, ensureAcme, upAcme } from './acme.ts';
 import { enginePing, removeCgroupParent, stopEngine, unmountUnder } from './engine.ts';
 import { run } from './exec.ts';
 import { buildRootfs, importImage, nginxRecipe, nodeRecipe } from './images.ts';
@@ -23,7 +24,7 @@ import { createTargetNetwork, startTargetServices } from './target.ts';
 import { ensureVpnExtras } from './vpn-extras.ts';
 import { startEngine } from './engine.ts';
 
-export type { LabState, TargetState, VpnState } from './state.ts';
+export type { AcmeCaState, AcmeState, LabState, TargetState, VpnState } from './state.ts';
 export { readLabState, LabNotUpError } from './state.ts';
 
 function requireRoot(): void {
@@ -46,6 +47,8 @@ export interface LabStatus {
   netns: Array<{ name: string; exists: boolean }>;
   engines: Array<{ name: string; answers: boolean }>;
   registryAnswers?: boolean;
+  /** Both pebbles' ACME directories answer (absent when lab.json has no ACME CA). */
+  acmeAnswers?: boolean;
   state?: LabState;
 }
 
@@ -65,14 +68,25 @@ export async function labStatus(): Promise<LabStatus> {
   );
   let state: LabState | undefined;
   let registryOk: boolean | undefined;
+  let acmeOk: boolean | undefined;
   try {
     state = readLabState();
     registryOk = (await registryAnswers(state.registry.caFile).catch(() => 0)) === 401;
+    const acme = state.acme;
+    if (acme) acmeOk = (await Promise.all([acme, acme.shortLived].map((a) => acmeDirectoryAnswers(a.directoryUrl, acme.caFile)))).every(Boolean);
   } catch {
     state = undefined;
   }
-  const up = h.healthy && engines.every((e) => e.answers) && registryOk === true;
-  return { status: up ? 'up' : 'half-up', processes: h.processes, netns: h.netns, engines, ...(registryOk === undefined ? {} : { registryAnswers: registryOk }), ...(state ? { state } : {}) };
+  const up = h.healthy && engines.every((e) => e.answers) && registryOk === true && acmeOk !== false;
+  return {
+    status: up ? 'up' : 'half-up',
+    processes: h.processes,
+    netns: h.netns,
+    engines,
+    ...(registryOk === undefined ? {} : { registryAnswers: registryOk }),
+    ...(acmeOk === undefined ? {} : { acmeAnswers: acmeOk }),
+    ...(state ? { state } : {}),
+  };
 }
 
 export function describeLab(s: LabState): string {
@@ -88,6 +102,7 @@ export function describeLab(s: LabState): string {
     );
   }
   lines.push(`images     ${[...s.images.node, ...s.images.nginx].join(', ')} (runner and every target)`);
+  if (s.acme) lines.push(...describeAcme(s.acme));
   lines.push(`state      ${labStateFile}`);
   return lines.join('\n');
 }
@@ -167,7 +182,7 @@ async function labUpLocked(options: LabUpOptions): Promise<LabState> {
   if (previous) {
     const h = ledgerHealth(previous);
     if (h.healthy) {
-      const state = await ensureVpnExtras(await addMissingTargets(previous, readLabState()));
+      const state = await ensureAcme(await ensureVpnExtras(await addMissingTargets(previous, readLabState())));
       say(`the lab is already up (since ${state.startedAt}): nothing to do`);
       if (options.printSummary !== false) console.log(describeLab(state));
       return state;
@@ -232,7 +247,12 @@ async function labUpLocked(options: LabUpOptions): Promise<LabState> {
     // The same cached tarball imported into every engine at once (faster here than docker save | load):
     // identical layers (same diff ids) everywhere, image ids differ only by their creation time.
     const sockets = [runnerPlan.socket, ...targets.map((t) => t.socket)];
-    await phase(`base images into ${sockets.length} engines`, () => Promise.all(sockets.flatMap((socket) => built.map((img) => importImage(socket, img)))));
+    // The ACME CA comes up while the engines import (its daemons are recorded before upAcme's first await,
+    // so a failed import still takes them down).
+    const [acme] = await Promise.all([
+      phase('ACME CA: pebble (+ short-lived), pebble-challtestsrv DNS, edge ports 80/443 on the targets', () => upAcme(ca, targets)),
+      phase(`base images into ${sockets.length} engines`, () => Promise.all(sockets.flatMap((socket) => built.map((img) => importImage(socket, img))))),
+    ]);
 
     const first = targetStates[0];
     if (!first) throw new Error('no target planned');
@@ -249,6 +269,7 @@ async function labUpLocked(options: LabUpOptions): Promise<LabState> {
       vpn: first.vpn,
       targets: targetStates,
       images: { node: built[0]?.recipe.tags ?? [], nginx: built[1]?.recipe.tags ?? [] },
+      acme,
       pids,
     };
     writeLabState(state);
@@ -304,7 +325,7 @@ async function labDownLocked(options: LabDownOptions): Promise<void> {
   const engines = l.processes.filter((p) => p.dockerSocket);
   const others = l.processes.filter((p) => !p.dockerSocket);
   await phase('stop Docker engines (containers, networks, containerd, shims)', () => Promise.all(engines.map((p: RecordedProcess) => stopEngine(p))));
-  await phase('stop sshd, OpenVPN server, registry', () => Promise.all(others.map((p) => stopProcess(p))));
+  await phase('stop sshd, OpenVPN servers, registry, ACME CA and its DNS', () => Promise.all(others.map((p) => stopProcess(p))));
   // Whatever still runs inside a lab namespace came from the lab (e.g. sshd sessions orphaned by a crashed
   // listener, a shim whose engine was SIGKILLed): stop it, or it would keep the namespace alive.
   await phase('stop leftovers inside the lab namespaces', () => stopAll(l.netns.flatMap(processesInNetns), 3000));

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { run } from './exec.ts';
 
-export const labPackages = ['docker.io', 'openssh-server', 'openvpn', 'docker-registry', 'mmdebstrap', 'apache2-utils', 'iptables', 'iproute2', 'openssl'] as const;
+export const labPackages = ['docker.io', 'openssh-server', 'openvpn', 'docker-registry', 'mmdebstrap', 'apache2-utils', 'iptables', 'iproute2', 'openssl', 'pebble'] as const;
 
 export function missingPackages(packages: readonly string[] = labPackages): string[] {
   return packages.filter((pkg) => {

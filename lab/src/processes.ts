@@ -97,6 +97,8 @@ export interface DaemonSpec {
   pidFile?: string;
   dockerSocket?: string;
   execRoot?: string;
+  /** The daemon's environment (default: the lab's own). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Start a daemon in the foreground mode of its own, detached in a new session, logging to logs/NAME.log. */
@@ -112,7 +114,7 @@ export function startDaemon(spec: DaemonSpec): RecordedProcess {
   const [cmd, args] = cgroup
     ? ['/bin/sh', ['-c', 'echo $$ > "$0" && exec "$@"', path.join(cgroup, 'cgroup.procs'), spec.cmd, ...spec.args]]
     : [spec.cmd, spec.args];
-  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd] });
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env: spec.env ?? process.env });
   fs.closeSync(fd);
   child.on('error', () => undefined);
   child.unref();

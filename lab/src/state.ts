@@ -79,6 +79,45 @@ export interface TargetState {
   pids: { dockerd: number; sshd: number; openvpn: number };
 }
 
+/** One pebble: an ACME directory (RFC 8555) whose listener has a certificate from the lab CA. */
+export interface AcmeCaState {
+  /** e.g. https://198.18.0.1:14000/dir */
+  directoryUrl: string;
+  /** Pebble's management API (same TLS): GET /roots/0, /intermediates/0. */
+  managementUrl: string;
+  /** The root this pebble issues under (PEM): generated anew at every start, fetch it, never cache it. */
+  rootUrl: string;
+  /** Certificate lifetime in seconds (`certificateValidityPeriod`); null: pebble's default, 5 years. */
+  validitySeconds: number | null;
+  configFile: string;
+  pid: number;
+  startTime: string;
+}
+
+/** The lab's ACME CA (src/acme.ts): Debian's pebble 2.4.0, with pebble-challtestsrv as its DNS. */
+export interface AcmeState extends AcmeCaState {
+  /** The lab CA: what an ACME client must trust to talk to pebble (not what pebble issues under). */
+  caFile: string;
+  /** Where pebble listens (the host's end of the first target's veth). */
+  address: string;
+  /** A second pebble whose certificates live `validitySeconds` (GANGWAY_LAB_ACME_SHORT_VALIDITY, 120 s): for renewals. */
+  shortLived: AcmeCaState;
+  /** Where pebble validates http-01 and tls-alpn-01: the edge's ports. */
+  challengePorts: { http: number; tls: number };
+  /** The PEBBLE_* settings both pebbles run with. */
+  env: Record<string, string>;
+  dns: {
+    /** HOST:PORT, udp and tcp: pebble resolves challenge hostnames here. */
+    server: string;
+    /** pebble-challtestsrv's management API: POST /add-a {"host","addresses"}, /clear-a {"host"}. */
+    managementUrl: string;
+    /** A answer for every name not set otherwise: the first target's vethAddress (no AAAA). */
+    defaultA: string;
+    pid: number;
+    startTime: string;
+  };
+}
+
 export interface LabState {
   version: 1;
   startedAt: string;
@@ -109,6 +148,8 @@ export interface LabState {
   vpn: VpnState;
   targets: TargetState[];
   images: { node: string[]; nginx: string[] };
+  /** The ACME CA standing in for Let's Encrypt (absent on a lab started before it existed: `lab:up` adds it). */
+  acme?: AcmeState;
   pids: Record<string, number>;
 }
 
