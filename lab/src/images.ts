@@ -1,6 +1,7 @@
 // Stand-in base images, built locally because no registry is reachable: `node:24-bookworm-slim` and
 // `nginx` (`nginx:stable`). Rootfs tarballs come from mmdebstrap and are cached by recipe; each image is
 // imported once into the runner engine and copied to the target engines with `docker save | docker load`.
+// `redis` and `caddy` are not imported on `lab:up`: on-demand-image.ts makes them where a test needs them.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -234,5 +235,43 @@ export function redisRecipe(): ImageRecipe {
     changes: ['USER redis', 'WORKDIR /data', 'VOLUME /data', 'EXPOSE 6379', 'CMD ["redis-server","/etc/redis/redis-container.conf"]'],
     buildChanges: ['HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 CMD ["redis-cli","ping"]'],
     inputs: {},
+  };
+}
+
+/**
+ * `caddy` (`caddy:2.6`, `caddy:2`), from Debian's caddy package (2.6.2), laid out like the official image:
+ * config in /config, data (certificates, ACME account) in /data, runs as root, `caddy run` in the
+ * foreground (SIGTERM is a graceful stop). Its default Caddyfile serves /usr/share/caddy on :80 with
+ * HTTP/3 off: Caddy 2.6 binds UDP 443 without SO_REUSEPORT, so a second Caddy could not start beside a
+ * running one on the same ports (the edge upgrade of issue #18 needs exactly that). Configs written for
+ * it must keep `protocols` to h1 and h2 as well.
+ */
+export function caddyRecipe(): ImageRecipe {
+  const caddyfile = ['{', '\tservers {', '\t\tprotocols h1 h2', '\t}', '}', '', ':80 {', '\troot * /usr/share/caddy', '\tfile_server', '}', ''].join('\n');
+  const hook = [
+    'set -eu',
+    'root="$1"',
+    `printf '%s' ${shQuote(caddyfile)} > "$root/etc/caddy/Caddyfile"`,
+    'mkdir -p "$root/config" "$root/data" "$root/srv" "$root/usr/share/caddy"',
+    `cp ${shQuote(hostCaBundle)} "$root/etc/ssl/certs/ca-certificates.crt"`,
+    '',
+  ].join('\n');
+  return {
+    name: 'caddy',
+    tags: ['caddy:2.6', 'caddy:2'],
+    includes: ['caddy', 'ca-certificates'],
+    hook,
+    changes: [
+      'ENV XDG_CONFIG_HOME=/config',
+      'ENV XDG_DATA_HOME=/data',
+      'VOLUME /config',
+      'VOLUME /data',
+      'WORKDIR /srv',
+      'EXPOSE 80',
+      'EXPOSE 443',
+      'EXPOSE 2019',
+      'CMD ["caddy","run","--config","/etc/caddy/Caddyfile","--adapter","caddyfile"]',
+    ],
+    inputs: { hostCa: sha256File(hostCaBundle) },
   };
 }
