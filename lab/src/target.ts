@@ -5,7 +5,7 @@ import path from 'node:path';
 import { run } from './exec.ts';
 import { startEngine, type EngineSpec } from './engine.ts';
 import { makeDir, note } from './ledger.ts';
-import { addNetns, addNetnsRule, addVeth } from './net.ts';
+import { addNetns, addNetnsRule, addVeth, runInNetns } from './net.ts';
 import type { TargetPlan } from './plan.ts';
 import { deployUser } from './plan.ts';
 import { phase } from './progress.ts';
@@ -17,6 +17,9 @@ import { createVpnPki, startVpnServer } from './vpn.ts';
 export function createTargetNetwork(t: TargetPlan): void {
   addNetns(t.name);
   addVeth({ netns: t.name, hostName: t.vethHost, nsName: t.vethNs, hostAddress: t.hostAddress, nsAddress: t.nsAddress, prefix: t.vethPrefix });
+  // With SO_REUSEPORT listeners, a closing listener's queued connections move to another of its group instead
+  // of being reset: what lets a new edge start beside the old one and the old one stop without a drop (issue #18).
+  runInNetns(t.name, 'sysctl', ['-q', '-w', 'net.ipv4.tcp_migrate_req=1']);
   // mangle/PREROUTING sees every packet from the veth before nat (Docker's DNAT for published ports) and
   // before the INPUT/FORWARD decision, so this one chain covers sshd, published ports and anything else.
   const from = ['-i', t.vethNs];
