@@ -11,7 +11,8 @@
 //   the binary does (config struct field CertificateValidityPeriod). So the lab runs TWO pebbles: the
 //   default one (5-year certificates) and a short-lived one (GANGWAY_LAB_ACME_SHORT_VALIDITY seconds, 120 by
 //   default) for tests that force a renewal. Each has its own root.
-// - No ACME profiles, no ARI (renewalInfo), no OCSP unless `ocspResponderURL` is set (it is not here).
+// - No rate limits (README), no ARI (renewalInfo) and no ACME profiles (not in the binary), no OCSP responder
+//   (`ocspResponderURL` only puts a URL in certificates; unset here).
 // - Roots: generated anew at every start, never the same twice: GET <managementUrl>/roots/0 (and
 //   /intermediates/0) for the one in use; never put one in a system trust store. Chain: leaf +
 //   1 intermediate (PEBBLE_CHAIN_LENGTH=1, the default).
