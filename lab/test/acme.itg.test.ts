@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import Docker from 'dockerode';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeNeeding } from '../../app/test/prerequisite.ts';
 import { fetchAcmeRoot } from '../src/acme.ts';
@@ -144,6 +145,38 @@ describeNeeding(missingPrerequisite())('the lab\'s ACME CA (pebble) issues to a 
     // pebble's default lifetime: 5 years (notAfter = notBefore + 5 y - 1 s).
     const leaf = chain[0] as X509Certificate;
     expect(leaf.validToDate.getTime() - leaf.validFromDate.getTime()).toBeGreaterThan(4 * 365 * 86_400_000);
+  });
+
+  it('issues over http-01 answered by a container published on port 80 of the target\'s VPN address (the engine\'s default), as an edge would be', async () => {
+    const host = `container-${suffix}.acme.gangway-lab.test`;
+    const webroot = path.join(tmp, `webroot-${suffix}`);
+    fs.mkdirSync(webroot, { recursive: true });
+    const docker = new Docker({ socketPath: target.dockerSocket });
+    // A static file server for lego's webroot: the tokens lego writes are what pebble fetches.
+    const serve = "const fs = require('fs'); require('http').createServer((q, s) => { const p = decodeURIComponent(q.url.split('?')[0]); if (p.includes('..')) { s.statusCode = 400; return s.end(); } fs.readFile('/srv' + p, (e, b) => { s.statusCode = e ? 404 : 200; s.end(e ? '' : b); }); }).listen(80)";
+    const container = await docker.createContainer({
+      name: `acme-itg-${suffix}`,
+      Image: 'node:24-bookworm-slim',
+      Cmd: ['node', '-e', serve],
+      ExposedPorts: { '80/tcp': {} },
+      HostConfig: { Binds: [`${webroot}:/srv:ro`], PortBindings: { '80/tcp': [{ HostPort: String(acme.challengePorts.http) }] } },
+    });
+    try {
+      await container.start();
+      const binding = (await container.inspect()).NetworkSettings.Ports['80/tcp']?.[0];
+      expect(binding?.HostIp).toBe(target.address);
+      // Up once the veth's port 80 (DNAT-ed to the VPN address) answers with the server's 404.
+      let status = 0;
+      for (let i = 0; i < 50 && status !== 404; i++) {
+        status = await fetch(`http://${target.vethAddress}:${acme.challengePorts.http}/nothing`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status, () => 0);
+        if (status !== 404) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(status).toBe(404);
+      const { chain } = await obtain(acme, host, ['--http', '--http.webroot', webroot]);
+      expectChainsTo(chain, new X509Certificate(await fetchAcmeRoot(acme, acme.caFile)), host);
+    } finally {
+      await container.remove({ force: true });
+    }
   });
 
   it('issues a short-lived certificate over tls-alpn-01 on port 443, living exactly the configured lifetime', async () => {
