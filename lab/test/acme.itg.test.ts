@@ -2,7 +2,8 @@
 // network namespace, obtains certificates from the lab's pebble. Pebble (on the host) resolves the test
 // hostname through pebble-challtestsrv to the target's veth address and validates on the edge's ports:
 // http-01 on 80 (lego bound to the target's VPN address only, so the challenge must come through the
-// namespace's DNAT to it, as it would for a container published there) and tls-alpn-01 on 443. Each
+// namespace's DNAT to it), http-01 answered by a container published on port 80 of the VPN address (the
+// engine's default: the path an edge container's challenges take) and tls-alpn-01 on 443. Each
 // certificate must chain to the root pebble's management API serves right now, and the short-lived pebble's
 // certificate must live exactly its configured lifetime. Run it holding the lab lock:
 //   flock /tmp/gangway-lab.lock npx vitest run --project lab lab/test/acme.itg.test.ts
