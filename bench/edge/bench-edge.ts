@@ -33,8 +33,8 @@ import { percentile, startLoad, summarize, type LoadSample } from '../../lab/src
 const RATE = Number(process.env['BENCH_RATE'] ?? 200);
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 8);
 /** Latency: rounds, and requests per path per round (each path in turn, order rotated every round). */
-const LATENCY_ROUNDS = Number(process.env['BENCH_LATENCY_ROUNDS'] ?? 4);
-const LATENCY_REQUESTS = Number(process.env['BENCH_LATENCY_REQUESTS'] ?? 1000);
+const LATENCY_ROUNDS = Number(process.env['BENCH_LATENCY_ROUNDS'] ?? 8);
+const LATENCY_REQUESTS = Number(process.env['BENCH_LATENCY_REQUESTS'] ?? 600);
 const SWITCH_ROUNDS = Number(process.env['BENCH_SWITCH_ROUNDS'] ?? 3);
 const UPGRADE_ROUNDS = Number(process.env['BENCH_UPGRADE_ROUNDS'] ?? 4);
 /**
@@ -418,13 +418,25 @@ try {
   endPhase('setup: app, both edges, idle memory');
 
   // 2. Latency rounds: direct, nginx, caddy in turn (order rotated each round), same container behind all three.
+  //    Kept-alive and new-connection clients apart: through an edge, the app sees the edge's kept-alive upstream
+  //    connections only, so a client's new connection costs the edge, not the app.
   type Path = 'direct' | Edge;
+  type Conn = 'kept-alive' | 'new connection';
   const paths: Path[] = ['direct', 'nginx', 'caddy'];
-  const latency: Record<Path, { samples: LoadSample[]; rounds: Array<{ p50: number; p99: number; cpuMsPer1000: number }> }> = {
+  const conns: Conn[] = ['kept-alive', 'new connection'];
+  interface LatencyRound {
+    p50: Record<Conn, number>;
+    p99: Record<Conn, number>;
+    /** CPU per 1000 requests: the edge container's and the app container's. */
+    edgeCpuMs: number;
+    appCpuMs: number;
+  }
+  const latency: Record<Path, { samples: LoadSample[]; rounds: LatencyRound[] }> = {
     direct: { samples: [], rounds: [] },
     nginx: { samples: [], rounds: [] },
     caddy: { samples: [], rounds: [] },
   };
+  const ofConn = (samples: LoadSample[], c: Conn): LoadSample[] => samples.filter((x) => x.keepAlive === (c === 'kept-alive'));
   // Warm-up, not counted: the load generator's JIT, the edges' upstream connections, the app's.
   for (const p of paths) await boundedLoad(p === 'direct' ? shared.ip : target.address, p === 'direct' ? 8080 : portOf(p), 300, () => Promise.resolve());
   for (let r = 0; r < LATENCY_ROUNDS; r++) {
@@ -433,23 +445,47 @@ try {
       const host = p === 'direct' ? shared.ip : target.address;
       const port = p === 'direct' ? 8080 : portOf(p);
       const id = p === 'direct' ? shared.id : edgeOf(p).id;
-      const cpuBefore = await cpuMsOf(id);
+      const [edgeBefore, appBefore] = [p === 'direct' ? 0 : await cpuMsOf(id), await cpuMsOf(shared.id)];
       const { samples, during } = await boundedLoad(host, port, LATENCY_REQUESTS, () => memoryOf(id));
-      // CPU of the edge container (direct: of the app's) per 1000 requests.
-      const cpuMsPer1000 = round1(((await cpuMsOf(id)) - cpuBefore) * (1000 / samples.length));
+      const per1000 = (ms: number): number => round1(ms * (1000 / samples.length));
+      const edgeCpuMs = p === 'direct' ? 0 : per1000((await cpuMsOf(id)) - edgeBefore);
+      const appCpuMs = per1000((await cpuMsOf(shared.id)) - appBefore);
       memory[p === 'direct' ? 'app' : p].underLoad.push(during);
-      const s = summarize(samples);
+      const kept = summarize(ofConn(samples, 'kept-alive'));
+      const fresh = summarize(ofConn(samples, 'new connection'));
       latency[p].samples.push(...samples);
-      latency[p].rounds.push({ p50: s.p50, p99: s.p99, cpuMsPer1000 });
-      if (s.failed > 0) console.log(`  latency round ${r + 1} ${p}: ${s.failed} failed (${Object.keys(s.errors).join(', ')})`);
+      latency[p].rounds.push({ p50: { 'kept-alive': kept.p50, 'new connection': fresh.p50 }, p99: { 'kept-alive': kept.p99, 'new connection': fresh.p99 }, edgeCpuMs, appCpuMs });
+      const failed = kept.failed + fresh.failed;
+      if (failed > 0) console.log(`  latency round ${r + 1} ${p}: ${failed} failed (${Object.keys({ ...kept.errors, ...fresh.errors }).join(', ')})`);
     }
   }
-  const latencyRows = paths.map((p) => {
-    const s = summarize(latency[p].samples);
-    const direct = latency.direct.rounds;
-    const overhead = (k: 'p50' | 'p99'): number => round1(median(latency[p].rounds.map((x, i) => x[k] - (direct[i]?.[k] ?? 0))));
-    return { path: p, requests: s.total, failed: s.failed, p50: s.p50, p99: s.p99, max: s.max, rounds: latency[p].rounds, p50OverheadMs: overhead('p50'), p99OverheadMs: overhead('p99'), cpuMsPer1000: median(latency[p].rounds.map((x) => x.cpuMsPer1000)) };
-  });
+  const latencyRows = paths.flatMap((p) =>
+    conns.map((c) => {
+      const s = summarize(ofConn(latency[p].samples, c));
+      const direct = latency.direct.rounds;
+      // Median over rounds of (this path − direct) in the same round: the machine's drift cancels out.
+      const overhead = (k: 'p50' | 'p99'): number => round1(median(latency[p].rounds.map((x, i) => x[k][c] - (direct[i]?.[k][c] ?? 0))));
+      return {
+        path: p,
+        connections: c,
+        requests: s.total,
+        failed: s.failed,
+        p50: s.p50,
+        p99: s.p99,
+        max: s.max,
+        p50OverheadMs: overhead('p50'),
+        p99OverheadMs: overhead('p99'),
+        rounds: latency[p].rounds.map((x) => ({ p50: x.p50[c], p99: x.p99[c] })),
+      };
+    }),
+  );
+  const cpuRows = paths.map((p) => ({
+    path: p,
+    edgeCpuMsPer1000: median(latency[p].rounds.map((x) => x.edgeCpuMs)),
+    appCpuMsPer1000: median(latency[p].rounds.map((x) => x.appCpuMs)),
+    rounds: latency[p].rounds.map((x) => ({ edge: x.edgeCpuMs, app: x.appCpuMs })),
+  }));
+  results['cpu'] = cpuRows;
   results['latency'] = latencyRows;
   const memoryRows = (['nginx', 'caddy', 'app'] as const).map((k) => ({
     container: k === 'app' ? 'app (node, for scale)' : k,
@@ -570,7 +606,8 @@ const table = (head: string[], widths: number[], rows: unknown[][]): void => {
   console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
   for (const r of rows) console.log(`| ${r.map((c, i) => pad(c, widths[i] ?? 8)).join(' | ')} |`);
 };
-type Lat = { path: string; requests: number; failed: number; p50: number; p99: number; p50OverheadMs: number; p99OverheadMs: number; cpuMsPer1000: number };
+type Lat = { path: string; connections: string; requests: number; failed: number; p50: number; p99: number; p50OverheadMs: number; p99OverheadMs: number };
+type Cpu = { path: string; edgeCpuMsPer1000: number; appCpuMsPer1000: number };
 type Mem = { container: string; idle: Memory; underLoadMax: Memory };
 type Sw = { edge: Edge; total: number; failed: number; resets: number; resent: number; p99: number; switchCommandMs: number; validateMs: number; applyMs: number; lastOldAnswerMs: number; lastOldAnswerAfterApplyMs: number };
 type Up = { edge: Edge; mode: string; total: number; failed: number; resets: number; refused: number; resent: number; p99: number; max: number; stepMs: number; gapMs?: number };
@@ -580,8 +617,9 @@ console.log(`\nphases`);
 table(['phase', 'took'], [58, 8], Object.entries(phasesMs).map(([k, v]) => [k, `${(v / 1000).toFixed(1)} s`]));
 
 console.log(`\nlatency (${LATENCY_ROUNDS} rounds × ${LATENCY_REQUESTS} requests per path, ${RATE} req/s, ${CLIENTS} clients, half keep-alive; overhead = median over rounds of edge − direct in the same round)`);
-console.log('(CPU: of the edge container, or of the app for direct, per 1000 requests, median over rounds)');
-table(['path', 'requests', 'failed', 'p50 ms', 'p99 ms', 'p50 overhead', 'p99 overhead', 'CPU ms / 1000'], [8, 8, 6, 6, 6, 12, 12, 13], (results['latency'] as Lat[]).map((l) => [l.path, l.requests, l.failed, l.p50, l.p99, l.path === 'direct' ? '' : `${l.p50OverheadMs} ms`, l.path === 'direct' ? '' : `${l.p99OverheadMs} ms`, l.cpuMsPer1000]));
+table(['path', 'client connections', 'requests', 'failed', 'p50 ms', 'p99 ms', 'p50 overhead', 'p99 overhead'], [8, 18, 8, 6, 6, 6, 12, 12], (results['latency'] as Lat[]).map((l) => [l.path, l.connections, l.requests, l.failed, l.p50, l.p99, l.path === 'direct' ? '' : `${l.p50OverheadMs} ms`, l.path === 'direct' ? '' : `${l.p99OverheadMs} ms`]));
+console.log('\nCPU per 1000 requests of that load (cgroup cpuacct, median over rounds): the edge container, the app container behind it');
+table(['path', 'edge CPU ms', 'app CPU ms', 'together'], [8, 11, 10, 8], (results['cpu'] as Cpu[]).map((c) => [c.path, c.path === 'direct' ? '' : c.edgeCpuMsPer1000, c.appCpuMsPer1000, round1(c.edgeCpuMsPer1000 + c.appCpuMsPer1000)]));
 
 console.log(`\nmemory (cgroup: usage − inactive file, as docker stats; and RSS), idle after start and the highest sample under the latency load`);
 table(['container', 'idle MiB', 'idle RSS', 'load MiB', 'load RSS'], [22, 8, 8, 8, 8], (results['memory'] as Mem[]).map((m) => [m.container, m.idle.usageMiB, m.idle.rssMiB, m.underLoadMax.usageMiB, m.underLoadMax.rssMiB]));
