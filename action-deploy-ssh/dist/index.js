@@ -67642,26 +67642,512 @@ function wrappy (fn, cb) {
 
 /***/ }),
 
-/***/ 4876:
+/***/ 8535:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   AT: () => (/* binding */ TEST_CONFIG),
-/* harmony export */   B6: () => (/* binding */ nginxConfig),
-/* harmony export */   BZ: () => (/* binding */ primaryServerOf),
-/* harmony export */   E2: () => (/* binding */ WORKERS_COMMAND),
-/* harmony export */   Fw: () => (/* binding */ upstreamOf),
-/* harmony export */   SK: () => (/* binding */ workerPidsOf),
-/* harmony export */   lS: () => (/* binding */ proxyContainerSpec),
-/* harmony export */   q2: () => (/* binding */ RELOAD),
-/* harmony export */   wK: () => (/* binding */ PROXY_CONF),
-/* harmony export */   yQ: () => (/* binding */ proxySpecHash)
-/* harmony export */ });
-/* unused harmony exports PROXY_CONF_DIR, PROXY_PORT */
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _labels_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3206);
-/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8946);
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  f: () => (/* binding */ frontOf)
+});
+
+// EXTERNAL MODULE: ../packages/kit/src/index.ts + 16 modules
+var src = __nccwpck_require__(6139);
+// EXTERNAL MODULE: ./src/settings/rollout.ts
+var rollout = __nccwpck_require__(6306);
+;// CONCATENATED MODULE: ./src/edge/routes.ts
+/** A route of `app` from its settings, pointing at `upstream`. */
+function routeOf(app, edge, upstream, tls, backup) {
+    return {
+        app,
+        hostnames: [...edge.hostnames],
+        pathPrefix: edge.pathPrefix,
+        upstream,
+        ...(backup ? { backup } : {}),
+        tls,
+        hsts: edge.hsts,
+        ...(edge.maintenance?.on ? { maintenance: edge.maintenance.message ? { message: edge.maintenance.message } : {} } : {}),
+    };
+}
+/** Whether `path` falls under `prefix` ("/api" covers "/api" and "/api/x", not "/apix"). */
+function underPrefix(path, prefix) {
+    return prefix === '/' || path === prefix || path.startsWith(`${prefix}/`);
+}
+/** The app that answers `hostname` + `path`: the route with the longest matching prefix. */
+function routeFor(routes, hostname, path) {
+    const host = hostname.toLowerCase().replace(/:\d+$/, '');
+    return routes
+        .filter((r) => r.hostnames.includes(host) && underPrefix(path, r.pathPrefix))
+        .sort((a, b) => b.pathPrefix.length - a.pathPrefix.length)[0];
+}
+function sameTls(a, b) {
+    return JSON.stringify(a.mode === 'certificate' ? { mode: a.mode } : a) === JSON.stringify(b.mode === 'certificate' ? { mode: b.mode } : b);
+}
+/**
+ * Why `route` cannot join the routes of the other apps on the host, or undefined. A hostname with the
+ * same path prefix belongs to one app; apps that share a hostname under different prefixes must serve
+ * it the same way (one certificate, one redirect, one HSTS policy per name).
+ */
+function conflictOf(others, route) {
+    for (const other of others) {
+        if (other.app === route.app)
+            continue;
+        for (const name of route.hostnames.filter((h) => other.hostnames.includes(h))) {
+            if (other.pathPrefix === route.pathPrefix) {
+                return {
+                    input: 'hostname',
+                    message: `"${name}"${route.pathPrefix === '/' ? '' : ` under ${route.pathPrefix}`} is already routed to app "${other.app}" on this host. Give this app another hostname or path-prefix, or remove "${other.app}"'s route first.`,
+                };
+            }
+            if (!sameTls(other.tls, route.tls)) {
+                return { input: 'tls', message: `"${name}" is served by app "${other.app}" (under ${other.pathPrefix}) with tls: ${other.tls.mode}; one hostname has one TLS setting on a host. Use tls: ${other.tls.mode} here too, or another hostname.` };
+            }
+            if (other.hsts !== route.hsts) {
+                return { input: 'hsts', message: `"${name}" is served by app "${other.app}" with hsts: ${other.hsts}; one hostname has one HSTS policy. Set hsts: ${other.hsts} here too.` };
+            }
+        }
+    }
+    return undefined;
+}
+/** Routes grouped by hostname, each name's routes longest prefix first: the shape every edge config takes. */
+function byHostname(routes) {
+    const grouped = new Map();
+    for (const route of routes) {
+        for (const name of route.hostnames) {
+            const list = grouped.get(name) ?? [];
+            list.push(route);
+            grouped.set(name, list);
+        }
+    }
+    for (const list of grouped.values())
+        list.sort((a, b) => b.pathPrefix.length - a.pathPrefix.length || a.app.localeCompare(b.app));
+    return new Map([...grouped.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+;// CONCATENATED MODULE: ./src/edge/caddy-config.ts
+// The shared edge's whole Caddy config (JSON), rendered from every app's route at once. Caddy swaps a
+// config as one unit: a config it refuses leaves the previous one serving, so a broken route of one app
+// never takes another down. Pure: tested by value, and loaded into a real Caddy by the lab tests.
+//
+// The shape, per host:
+// - server "http" on the edge's HTTP port: apps with tls: off are proxied there; names with TLS are
+//   redirected to HTTPS (308), except ACME's challenge path, which Caddy answers itself.
+// - server "https" on the edge's HTTPS port: names with TLS, with their certificate (files, or ACME).
+// - per route: maintenance (503 + Retry-After + a plain page), or a reverse proxy to the app's container,
+//   with the previous container as the backup while the new one settles.
+// - a request for a name no app has gets 404 from the edge, never another app's answer.
+
+/** Where Gangway keeps the edge's files, inside the edge container (a volume: they outlive the container). */
+const EDGE_DIR = '/etc/gangway-edge';
+const EDGE_CONFIG = `${EDGE_DIR}/caddy.json`;
+/** One JSON record per app: written and removed only by that app's deploys. */
+const ROUTES_DIR = `${EDGE_DIR}/routes`;
+/** Certificates given as inputs, per app. */
+const CERTS_DIR = `${EDGE_DIR}/certs`;
+/** Caddy's own storage (ACME accounts, certificates, locks): a volume, shared by an old and a new edge. */
+const DATA_DIR = '/data/caddy';
+/** The admin API: a unix socket inside the edge container only; Gangway reaches it with docker exec. */
+const ADMIN_SOCKET = '/run/gangway-edge-admin.sock';
+const EDGE_DEFAULTS = { httpPort: 80, httpsPort: 443, gracePeriodMs: 30_000, renewIntervalMs: 10 * 60_000, maintenanceRetryAfterS: 120 };
+const duration = (ms) => `${Math.max(0, Math.round(ms))}ms`;
+function pathMatch(prefix) {
+    return prefix === '/' ? {} : { path: [prefix, `${prefix}/*`] };
+}
+const plainHeaders = (extra = {}) => ({ 'Content-Type': ['text/plain; charset=utf-8'], 'Cache-Control': ['no-store'], ...extra });
+function maintenancePage(route, wide) {
+    const message = route.maintenance?.message ?? 'This service is down for maintenance. Please try again shortly.';
+    return { handler: 'static_response', status_code: 503, headers: plainHeaders({ 'Retry-After': [String(wide.maintenanceRetryAfterS)] }), body: `${message}\n` };
+}
+const dial = (u) => ({ dial: `${u.address.includes(':') ? `[${u.address}]` : u.address}:${u.port}` });
+function proxy(route) {
+    const upstreams = [dial(route.upstream), ...(route.backup ? [dial(route.backup)] : [])];
+    return {
+        handler: 'reverse_proxy',
+        upstreams,
+        // Idle connections to a container close after 4 s (below Node's 5 s keep-alive): once a switch is
+        // done, the connections left to the old container are the requests still in flight (edge.ts drains on them).
+        transport: { protocol: 'http', keep_alive: { idle_timeout: '4s' } },
+        ...(route.backup
+            ? {
+                // Settling: the new container first; a request it fails to take (refused, reset before an answer)
+                // goes to the previous one, and one failure takes the new one out for a while.
+                load_balancing: { selection_policy: { policy: 'first' }, try_duration: '5s', try_interval: '100ms' },
+                health_checks: { passive: { fail_duration: '10s', max_fails: 1 } },
+            }
+            : { load_balancing: { try_duration: '5s', try_interval: '100ms' } }),
+    };
+}
+function appRoute(route, hostname, wide, tls) {
+    const handle = [];
+    if (tls && route.hsts)
+        handle.push({ handler: 'headers', response: { set: { 'Strict-Transport-Security': ['max-age=31536000'] } } });
+    handle.push(route.maintenance ? maintenancePage(route, wide) : proxy(route));
+    return { match: [{ host: [hostname], ...pathMatch(route.pathPrefix) }], handle, terminal: true };
+}
+function notRouted() {
+    return { handle: [{ handler: 'static_response', status_code: 404, headers: plainHeaders(), body: 'No app is routed here.\n' }], terminal: true };
+}
+/** Caddy's whole config for the edge: every app's route, TLS, and the admin socket. */
+function caddyConfig(routes, wide = EDGE_DEFAULTS) {
+    const httpRoutes = [];
+    const httpsRoutes = [];
+    const tlsNames = [];
+    const loadFiles = [];
+    const acmePolicies = new Map();
+    const httpsSuffix = wide.httpsPort === 443 ? '' : `:${wide.httpsPort}`;
+    for (const [hostname, hostRoutes] of byHostname(routes)) {
+        const tls = hostRoutes[0]?.tls ?? { mode: 'off' };
+        if (tls.mode === 'off') {
+            for (const route of hostRoutes)
+                httpRoutes.push(appRoute(route, hostname, wide, false));
+            continue;
+        }
+        tlsNames.push(hostname);
+        for (const route of hostRoutes)
+            httpsRoutes.push(appRoute(route, hostname, wide, true));
+        // Plain HTTP for a TLS name: a redirect to the same URL over HTTPS (ACME's challenge path is answered by Caddy).
+        httpRoutes.push({
+            match: [{ host: [hostname] }],
+            handle: [{ handler: 'static_response', status_code: 308, headers: { Location: [`https://{http.request.host}${httpsSuffix}{http.request.uri}`] } }],
+            terminal: true,
+        });
+    }
+    // Certificate files and ACME policies, per app (an app's names share its TLS setting), in app order.
+    for (const route of [...routes].sort((a, b) => a.app.localeCompare(b.app))) {
+        if (route.tls.mode === 'certificate') {
+            loadFiles.push({ certificate: route.tls.certificateFile, key: route.tls.keyFile, tags: [`gangway-${route.app}`] });
+        }
+        else if (route.tls.mode === 'acme') {
+            const issuer = {
+                module: 'acme',
+                ca: route.tls.directory,
+                ...(route.tls.email ? { email: route.tls.email } : {}),
+                ...(route.tls.trustedRootsFile ? { trusted_roots_pem_files: [route.tls.trustedRootsFile] } : {}),
+                // The HTTP challenge only: the edge's HTTPS port may not be 443, and TLS-ALPN needs 443.
+                challenges: { http: { alternate_port: wide.httpPort }, 'tls-alpn': { disabled: true } },
+            };
+            const key = JSON.stringify(issuer);
+            const policy = acmePolicies.get(key) ?? { subjects: [], issuer };
+            for (const name of route.hostnames)
+                if (!policy.subjects.includes(name))
+                    policy.subjects.push(name);
+            acmePolicies.set(key, policy);
+        }
+    }
+    httpRoutes.push(notRouted());
+    httpsRoutes.push(notRouted());
+    const servers = {
+        http: {
+            listen: [`:${wide.httpPort}`],
+            protocols: ['h1'],
+            routes: httpRoutes,
+            // Gangway writes the redirects itself (above), per name, so that tls: off names stay plain HTTP.
+            automatic_https: { disable_redirects: true },
+        },
+    };
+    if (tlsNames.length > 0) {
+        servers['https'] = {
+            listen: [`:${wide.httpsPort}`],
+            // No HTTP/3: Caddy 2.6 binds UDP without SO_REUSEPORT, so a second edge could not start beside the first.
+            protocols: ['h1', 'h2'],
+            routes: httpsRoutes,
+            tls_connection_policies: [{}],
+            automatic_https: { disable_redirects: true },
+        };
+    }
+    const tlsApp = {
+        automation: {
+            policies: [...acmePolicies.values()].map((p) => ({ subjects: p.subjects.sort(), issuers: [p.issuer] })),
+            renew_interval: duration(wide.renewIntervalMs),
+        },
+        ...(loadFiles.length > 0 ? { certificates: { load_files: loadFiles } } : {}),
+    };
+    return {
+        admin: { listen: `unix/${ADMIN_SOCKET}`, config: { persist: false } },
+        logging: { logs: { default: { level: 'WARN' } } },
+        storage: { module: 'file_system', root: DATA_DIR },
+        apps: {
+            http: { http_port: wide.httpPort, https_port: wide.httpsPort, grace_period: duration(wide.gracePeriodMs), servers },
+            tls: tlsApp,
+        },
+    };
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ./src/host/tar.ts
+var tar = __nccwpck_require__(1087);
+// EXTERNAL MODULE: ./src/labels.ts
+var labels = __nccwpck_require__(3206);
+;// CONCATENATED MODULE: ./src/edge/edge-spec.ts
+// The shared edge's container, as values: one per host, on the host's network so that it owns the
+// edge's ports itself (no Docker port mapping, which only one container can hold): a second edge can
+// then bind the same ports beside it (SO_REUSEPORT, which Caddy sets on its TCP listeners) while the
+// first one finishes, so an edge upgrade drops no connection. Pure; edge/edge.ts runs it.
+
+
+
+const EDGE_NAME = 'gangway-edge';
+/** The edge's config (caddy.json, one route file per app, certificates from inputs). */
+const EDGE_CONFIG_VOLUME = 'gangway-edge-config';
+/** Caddy's storage: ACME account and certificates, shared by an old and a new edge during an upgrade. */
+const EDGE_DATA_VOLUME = 'gangway-edge-data';
+/** Bumped when the edge's container settings (not its routes) change: running edges are upgraded. */
+const EDGE_SPEC_VERSION = 1;
+function edgeSpecHash(d) {
+    return (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify({ v: EDGE_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
+}
+function edgeContainerSpec(d, name) {
+    return {
+        name,
+        Image: d.imageRef,
+        Cmd: ['caddy', 'run', '--config', EDGE_CONFIG],
+        // Graceful: Caddy stops accepting and finishes requests in flight (the config's grace_period).
+        StopSignal: 'SIGTERM',
+        StopTimeout: d.stopTimeoutS,
+        Labels: { [labels/* LABEL */.d_.managed]: 'true', [labels/* LABEL */.d_.role]: 'edge', [labels/* LABEL */.d_.proxySpec]: edgeSpecHash(d), 'gangway.edge.ports': `${d.httpPort},${d.httpsPort}` },
+        HostConfig: {
+            NetworkMode: 'host',
+            RestartPolicy: { Name: 'unless-stopped' },
+            Mounts: [
+                { Type: 'volume', Source: EDGE_CONFIG_VOLUME, Target: EDGE_DIR },
+                { Type: 'volume', Source: EDGE_DATA_VOLUME, Target: DATA_DIR.replace(/\/caddy$/, '') },
+            ],
+            LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+        },
+    };
+}
+function ipv4(hex) {
+    // Four bytes in the host's (little-endian) order.
+    const bytes = hex.match(/../g)?.map((b) => parseInt(b, 16)) ?? [];
+    return bytes.reverse().join('.');
+}
+function ipv6(hex) {
+    // Four 32-bit words, each in little-endian order.
+    const words = hex.toLowerCase().match(/.{8}/g) ?? [];
+    const bytes = words.flatMap((w) => (w.match(/../g) ?? []).reverse());
+    const groups = [];
+    for (let i = 0; i < bytes.length; i += 2)
+        groups.push(`${bytes[i] ?? '00'}${bytes[i + 1] ?? '00'}`.replace(/^0+(?=.)/, ''));
+    const mapped = groups.join(':');
+    // ::ffff:a.b.c.d, as Caddy's dual-stack sockets show IPv4 peers.
+    const m = /^0:0:0:0:0:ffff:([0-9a-f]+):([0-9a-f]+)$/.exec(mapped);
+    if (m?.[1] && m[2]) {
+        const v = (parseInt(m[1], 16) << 16) | parseInt(m[2], 16);
+        return [(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
+    }
+    return mapped;
+}
+function endpoint(text) {
+    const [hex = '', port = '0'] = text.split(':');
+    return { address: hex.length === 8 ? ipv4(hex) : ipv6(hex), port: parseInt(port, 16) };
+}
+/** The sockets in the text of /proc/net/tcp and /proc/net/tcp6 (header lines skipped). */
+function parseProcNetTcp(text) {
+    const sockets = [];
+    for (const line of text.split('\n')) {
+        const fields = line.trim().split(/\s+/);
+        if (!/^\d+:$/.test(fields[0] ?? '') || fields.length < 4)
+            continue;
+        sockets.push({ local: endpoint(fields[1] ?? ''), remote: endpoint(fields[2] ?? ''), state: (fields[3] ?? '').toUpperCase() });
+    }
+    return sockets;
+}
+const TCP_LISTEN = '0A';
+const TCP_ESTABLISHED = '01';
+/** What the edge container runs to see the host's TCP sockets (its image has cat: Debian's and Alpine's both do). */
+const SOCKETS_COMMAND = ['cat', '/proc/net/tcp', '/proc/net/tcp6'];
+/** The host's listeners on `port`, any address. */
+function listenersOn(sockets, port) {
+    return sockets.filter((s) => s.state === TCP_LISTEN && s.local.port === port).length;
+}
+/** Connections open from the edge to `address:port` (requests in flight to an old container). */
+function connectionsTo(sockets, address, port) {
+    return sockets.filter((s) => s.state === TCP_ESTABLISHED && s.remote.address === address && s.remote.port === port).length;
+}
+
+;// CONCATENATED MODULE: ./src/edge/edge.ts
+// The shared edge on a server, through the Engine API: the one `gangway-edge` container (Caddy, host
+// network) that owns the edge's ports for every app on the host. An app's deploy reads every app's
+// route record from the edge's config volume, renders the whole config with its own route changed, and
+// has Caddy load it: `caddy reload` (run in the edge with docker exec, against the admin socket that only
+// exists inside the container) swaps the whole config at once or refuses it, leaving the previous one
+// serving. Only then are the new config and the app's record kept. Nothing of another app is written.
+
+
+
+
+
+
+const NEXT_CONFIG = `${EDGE_DIR}/caddy.next.json`;
+/** How long a new edge gets to bind its ports. */
+const EDGE_START_TIMEOUT_MS = 15_000;
+/** The edge refused a config, or a port it needs is taken: nothing changed. */
+class EdgeRefusedError extends Error {
+    input;
+    constructor(message, input) {
+        super(message);
+        this.name = 'EdgeRefusedError';
+        this.input = input;
+    }
+}
+/** The running edge of this host, if any (the newest, when an interrupted upgrade left two). */
+async function currentEdge(engine) {
+    const edges = (await engine.listContainers({ [labels/* LABEL */.d_.managed]: 'true', [labels/* LABEL */.d_.role]: 'edge' })).filter((c) => c.state === 'running').sort((a, b) => b.created - a.created);
+    const newest = edges[0];
+    return newest ? await engine.inspectContainer(newest.id) : undefined;
+}
+async function mustExec(engine, id, argv, what) {
+    const r = await engine.exec(id, argv);
+    if (r.exitCode !== 0)
+        throw new Error(`${what} failed (exit ${r.exitCode}): ${r.output.trim()}`);
+    return r.output;
+}
+/** Every app's route record on the edge. A record that cannot be read is an error: it is another app's. */
+async function readRoutes(engine, edgeId) {
+    const listing = await engine.exec(edgeId, ['ls', '-1', ROUTES_DIR]);
+    if (listing.exitCode !== 0)
+        return [];
+    const routes = [];
+    for (const file of listing.output.split('\n').map((l) => l.trim()).filter((l) => /^[a-z0-9][a-z0-9_.-]*\.json$/.test(l))) {
+        const text = await engine.readFile(edgeId, `${ROUTES_DIR}/${file}`);
+        if (text === undefined)
+            continue;
+        try {
+            routes.push(JSON.parse(text));
+        }
+        catch (error) {
+            throw new Error(`the edge's route record ${file} is not valid JSON (${(0,src/* errorMessage */.gJ)(error)}); it belongs to app ${file.replace(/\.json$/, '')}: deploy that app again to rewrite it`, { cause: error });
+        }
+    }
+    return routes;
+}
+/** The host's TCP sockets, as the edge (host network) sees them. */
+async function sockets(engine, containerId) {
+    return parseProcNetTcp(await mustExec(engine, containerId, SOCKETS_COMMAND, 'reading the host\'s TCP sockets'));
+}
+/**
+ * Loads `routes` into the running edge: the whole config is written beside the current one, loaded
+ * (Caddy swaps it at once, or refuses it and keeps serving the previous one), and only then kept, with
+ * the record of `app` (written, or removed when its route is undefined) and its certificate files.
+ */
+async function loadRoutes(engine, edgeId, routes, change, wide = EDGE_DEFAULTS) {
+    const config = JSON.stringify(caddyConfig(routes, wide), null, 2);
+    // Certificates first (the config names them), then the config beside the current one.
+    if (change.files?.length)
+        await engine.putArchive(edgeId, EDGE_DIR, await (0,tar/* tarArchive */.G)(change.files));
+    await engine.putArchive(edgeId, EDGE_DIR, await (0,tar/* tarArchive */.G)([{ name: 'caddy.next.json', content: config }]));
+    const loaded = await engine.exec(edgeId, ['caddy', 'reload', '--config', NEXT_CONFIG, '--force']);
+    if (loaded.exitCode !== 0) {
+        await engine.exec(edgeId, ['rm', '-f', NEXT_CONFIG]).catch(() => undefined);
+        const reason = loaded.output.trim().split('\n').filter((l) => l.trim()).slice(-3).join(' ');
+        throw new EdgeRefusedError(`the edge refused the new config, and keeps serving the previous one: ${reason}`);
+    }
+    // Kept: the config the edge starts with after a restart, and this app's record.
+    await mustExec(engine, edgeId, ['mv', '-f', NEXT_CONFIG, EDGE_CONFIG], 'keeping the edge config');
+    if (change.route) {
+        await engine.putArchive(edgeId, EDGE_DIR, await (0,tar/* tarArchive */.G)([{ name: 'routes/' }, { name: `routes/${change.app}.json`, content: `${JSON.stringify(change.route, null, 2)}\n` }]));
+    }
+    else {
+        await mustExec(engine, edgeId, ['rm', '-rf', `${ROUTES_DIR}/${change.app}.json`, `${CERTS_DIR}/${change.app}`], 'removing the app\'s route record');
+    }
+}
+/** The edge image, present on the server (pulled when missing). */
+async function edgeImage(ctx, image) {
+    const ref = (0,src/* formatImageReference */.my)(image);
+    const present = await ctx.engine.inspectImage(ref);
+    if (present)
+        return { id: present.id, ref };
+    ctx.log.info(`pulling the edge image ${ref}`);
+    await ctx.engine.pull(image.repository, image.digest ?? image.tag ?? 'latest', undefined, () => undefined);
+    const pulled = await ctx.engine.inspectImage(ref);
+    if (!pulled)
+        throw new Error(`the edge image ${ref} was pulled but the engine does not have it`);
+    return { id: pulled.id, ref };
+}
+/** Waits until `id` listens on both ports (or has exited: its log says why). */
+async function waitListening(engine, id, ports, before) {
+    const started = performance.now();
+    for (;;) {
+        const d = await engine.inspectContainer(id);
+        if (!d?.running) {
+            const logs = await engine.logs(id, 20).catch(() => '');
+            const taken = /address already in use/i.test(logs);
+            throw new EdgeRefusedError(taken
+                ? `port ${ports.join(' or ')} is already held on the server by something other than Gangway's edge (a host nginx or Apache left from a hand-run setup?). Stop it, or give the edge other ports with edge-http-port and edge-https-port. The edge said: ${logs.trim().split('\n').slice(-2).join(' ')}`
+                : `the edge did not stay up (${d?.state ?? 'gone'}): ${logs.trim().split('\n').slice(-3).join(' ')}`, taken ? 'edge-http-port' : undefined);
+        }
+        const now = await sockets(engine, id);
+        if (ports.every((port, i) => listenersOn(now, port) > (before[i] ?? 0)))
+            return;
+        if (performance.now() - started > EDGE_START_TIMEOUT_MS)
+            throw new Error(`the edge did not bind ${ports.join(' and ')} within ${EDGE_START_TIMEOUT_MS / 1000} s`);
+        await (0,src/* sleep */.yy)(50);
+    }
+}
+/**
+ * The host's edge, up to date: created when there is none, upgraded when its image or settings changed.
+ * An upgrade starts the new edge beside the old one on the same ports (both listen, SO_REUSEPORT), with
+ * the same config volume, then stops the old one gracefully: it finishes its requests in flight while the
+ * new one takes every new connection.
+ */
+async function ensureEdge(ctx, image, wide) {
+    const { engine, log } = ctx;
+    const { id: imageId, ref } = await edgeImage(ctx, image);
+    const design = { imageId, imageRef: ref, httpPort: wide.httpPort, httpsPort: wide.httpsPort, stopTimeoutS: Math.ceil(wide.gracePeriodMs / 1000) + 5 };
+    const current = await currentEdge(engine);
+    if (current && current.labels[labels/* LABEL */.d_.proxySpec] === edgeSpecHash(design))
+        return { id: current.id, name: current.name, how: 'running' };
+    const name = current ? `${EDGE_NAME}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}` : EDGE_NAME;
+    const before = current ? await sockets(engine, current.id) : [];
+    const ports = [wide.httpPort, wide.httpsPort];
+    log.info(current ? `upgrading the edge: ${current.name} → ${name} (${ref}), side by side on ${ports.join(', ')}` : `creating the edge ${name} (${ref}) on ports ${ports.join(', ')}`);
+    const id = await engine.createContainer(edgeContainerSpec(design, name));
+    try {
+        // A first edge starts with a config of no routes; an upgrade with the current one (in the volume).
+        if (!current)
+            await engine.putArchive(id, EDGE_DIR, await (0,tar/* tarArchive */.G)([{ name: 'routes/' }, { name: 'caddy.json', content: JSON.stringify(caddyConfig([], wide), null, 2) }]));
+        await engine.startContainer(id);
+        // The HTTPS port is bound only once a route has TLS: a first edge waits for the HTTP port alone.
+        const routes = current ? await readRoutes(engine, current.id) : [];
+        const needHttps = routes.some((r) => r.tls.mode !== 'off');
+        const waitFor = needHttps ? ports : [wide.httpPort];
+        await waitListening(engine, id, waitFor, waitFor.map((p) => listenersOn(before, p)));
+    }
+    catch (error) {
+        await engine.removeContainer(id, { force: true }).catch(() => undefined);
+        throw error;
+    }
+    if (current) {
+        log.info(`stopping the old edge ${current.name} gracefully (it finishes its requests in flight)`);
+        await engine.stopContainer(current.id, design.stopTimeoutS);
+        await engine.removeContainer(current.id, { force: true });
+        await engine.renameContainer(id, EDGE_NAME).catch((e) => log.warn(`Could not rename ${name} to ${EDGE_NAME}: ${(0,src/* errorMessage */.gJ)(e)}`));
+    }
+    return { id, name: current ? EDGE_NAME : name, how: current ? 'upgraded' : 'created' };
+}
+/**
+ * Waits until the edge has no connection left to `address:port` (the requests still in flight to an old
+ * container), or `timeoutMs`. True when drained, false on timeout or cancel.
+ */
+async function drainConnections(engine, edgeId, address, port, timeoutMs, signal) {
+    const started = performance.now();
+    for (;;) {
+        if (signal?.aborted)
+            return false;
+        if (connectionsTo(await sockets(engine, edgeId), address, port) === 0)
+            return true;
+        if (performance.now() - started >= timeoutMs)
+            return false;
+        const ok = await (0,src/* sleep */.yy)(200, signal).then(() => true, () => false);
+        if (!ok)
+            return false;
+    }
+}
+
+// EXTERNAL MODULE: ./src/container/spec.ts
+var spec = __nccwpck_require__(8946);
+;// CONCATENATED MODULE: ./src/container/proxy-config.ts
 // The managed nginx proxy of a blue-green app, as values: its whole nginx.conf, what a config
 // Gangway wrote forwards to, and the proxy container's create options. Pure functions, tested by
 // value; container/proxy.ts runs them against the engine.
@@ -67748,9 +68234,9 @@ function primaryServerOf(config) {
     return m?.[1] && m[2] ? { name: m[1], port: Number(m[2]) } : undefined;
 }
 function proxySpecHash(d) {
-    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(JSON.stringify({ v: PROXY_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
+    return (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify({ v: PROXY_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
 }
-function proxyContainerSpec(app, d, name = (0,_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .proxyName */ .ec)(app)) {
+function proxyContainerSpec(app, d, name = (0,spec/* proxyName */.ec)(app)) {
     const port = `${PROXY_PORT}/tcp`;
     return {
         name,
@@ -67758,7 +68244,7 @@ function proxyContainerSpec(app, d, name = (0,_spec_js__WEBPACK_IMPORTED_MODULE_
         Cmd: ['nginx', '-c', PROXY_CONF, '-g', 'daemon off;'],
         // Graceful: nginx finishes in-flight requests on SIGQUIT.
         StopSignal: 'SIGQUIT',
-        Labels: { [_labels_js__WEBPACK_IMPORTED_MODULE_1__/* .LABEL */ .d_.managed]: 'true', [_labels_js__WEBPACK_IMPORTED_MODULE_1__/* .LABEL */ .d_.role]: 'proxy', [_labels_js__WEBPACK_IMPORTED_MODULE_1__/* .LABEL */ .d_.app]: app, [_labels_js__WEBPACK_IMPORTED_MODULE_1__/* .LABEL */ .d_.proxySpec]: proxySpecHash(d) },
+        Labels: { [labels/* LABEL */.d_.managed]: 'true', [labels/* LABEL */.d_.role]: 'proxy', [labels/* LABEL */.d_.app]: app, [labels/* LABEL */.d_.proxySpec]: proxySpecHash(d) },
         ExposedPorts: { [port]: {} },
         HostConfig: {
             PortBindings: { [port]: [{ HostIp: d.hostIp, HostPort: String(d.hostPort) }] },
@@ -67779,26 +68265,7 @@ const TEST_CONFIG = ['nginx', '-t', '-c', PROXY_CONF];
 /** A graceful reload: old workers finish their requests, new ones use the new config. */
 const RELOAD = ['nginx', '-c', PROXY_CONF, '-s', 'reload'];
 
-
-/***/ }),
-
-/***/ 7569:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Ms: () => (/* binding */ currentProxy),
-/* harmony export */   Ne: () => (/* binding */ drainOldWorkers),
-/* harmony export */   Vz: () => (/* binding */ switchProxy)
-/* harmony export */ });
-/* unused harmony export workerPids */
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6139);
-/* harmony import */ var _labels_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3206);
-/* harmony import */ var _settings_rollout_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6306);
-/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8946);
-/* harmony import */ var _host_tar_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(1087);
-/* harmony import */ var _proxy_config_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4876);
+;// CONCATENATED MODULE: ./src/container/proxy.ts
 // The managed nginx proxy of a blue-green app, on the server: a container `<app>-proxy` that
 // holds the public port and forwards to one app container on the app's private network, by
 // container name. Its whole nginx.conf is Gangway's (its own path, `-c`; see proxy-config.ts),
@@ -67815,9 +68282,9 @@ const RELOAD = ['nginx', '-c', PROXY_CONF, '-s', 'reload'];
 
 /** `/etc/gangway/nginx.conf`, as a tar extracted into /etc (put-archive needs an existing directory). */
 async function writeConfig(engine, id, config) {
-    await engine.putArchive(id, '/etc', await (0,_host_tar_js__WEBPACK_IMPORTED_MODULE_5__/* .tarArchive */ .G)([{ name: 'gangway/' }, { name: 'gangway/nginx.conf', content: config }]));
+    await engine.putArchive(id, '/etc', await (0,tar/* tarArchive */.G)([{ name: 'gangway/' }, { name: 'gangway/nginx.conf', content: config }]));
 }
-async function mustExec(engine, id, argv, what) {
+async function proxy_mustExec(engine, id, argv, what) {
     const r = await engine.exec(id, argv);
     if (r.exitCode !== 0)
         throw new Error(`${what} failed (exit ${r.exitCode}): ${r.output.trim()}`);
@@ -67826,13 +68293,13 @@ async function mustExec(engine, id, argv, what) {
 /** The proxy image, present on the server (pulled when missing: nginx:stable from Docker Hub by default). */
 async function proxyImageId(ctx, proxyImage) {
     const s = ctx.settings;
-    const ref = (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatImageReference */ .my)(proxyImage);
+    const ref = (0,src/* formatImageReference */.my)(proxyImage);
     const present = await ctx.engine.inspectImage(ref);
     if (present)
         return { id: present.id, ref };
     ctx.log.info(`pulling the proxy image ${ref}`);
     const sameRegistry = s.image && s.registry && s.image.registry === proxyImage.registry;
-    const auth = sameRegistry && s.registry ? (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .registryAuthHeader */ .bJ)({ ...s.registry, serveraddress: (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .registryServerAddress */ .LW)(proxyImage.registry) }) : undefined;
+    const auth = sameRegistry && s.registry ? (0,src/* registryAuthHeader */.bJ)({ ...s.registry, serveraddress: (0,src/* registryServerAddress */.LW)(proxyImage.registry) }) : undefined;
     await ctx.engine.pull(proxyImage.repository, proxyImage.digest ?? proxyImage.tag ?? 'stable', auth, () => undefined);
     const pulled = await ctx.engine.inspectImage(ref);
     if (!pulled)
@@ -67841,12 +68308,12 @@ async function proxyImageId(ctx, proxyImage) {
 }
 /** The running proxy of this app and its current config, if there is one. */
 async function currentProxy(engine, app) {
-    const details = await engine.inspectContainer((0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .proxyName */ .ec)(app));
-    if (!details || details.labels[_labels_js__WEBPACK_IMPORTED_MODULE_2__/* .LABEL */ .d_.role] !== 'proxy' || details.labels[_labels_js__WEBPACK_IMPORTED_MODULE_2__/* .LABEL */ .d_.app] !== app)
+    const details = await engine.inspectContainer((0,spec/* proxyName */.ec)(app));
+    if (!details || details.labels[labels/* LABEL */.d_.role] !== 'proxy' || details.labels[labels/* LABEL */.d_.app] !== app)
         return {};
     if (!details.running)
         return { details };
-    const r = await engine.exec(details.id, ['cat', _proxy_config_js__WEBPACK_IMPORTED_MODULE_6__/* .PROXY_CONF */ .wK]).catch(() => undefined);
+    const r = await engine.exec(details.id, ['cat', PROXY_CONF]).catch(() => undefined);
     return { details, ...(r && r.exitCode === 0 ? { config: r.output } : {}) };
 }
 /**
@@ -67861,45 +68328,45 @@ async function switchProxy(ctx, upstream, options = {}) {
     const { engine, log } = ctx;
     const s = ctx.settings;
     const app = s.app;
-    const bg = (0,_settings_rollout_js__WEBPACK_IMPORTED_MODULE_3__/* .blueGreenOf */ .Lx)(s);
+    const bg = (0,rollout/* blueGreenOf */.Lx)(s);
     if (!bg || !s.publish || !s.network)
         throw new Error('the proxy is blue-green\'s, which needs publish and the app network');
     const image = await proxyImageId(ctx, bg.proxyImage);
     const design = { imageId: image.id, imageRef: image.ref, network: s.network, hostIp: s.publish.hostIp ?? '', hostPort: s.publish.hostPort };
-    const wanted = (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_6__/* .proxySpecHash */ .yQ)(design);
+    const wanted = proxySpecHash(design);
     const current = await currentProxy(engine, app);
-    const previousUpstream = current.config ? (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_6__/* .upstreamOf */ .Fw)(current.config) : undefined;
-    const serving = current.config ? (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_6__/* .primaryServerOf */ .BZ)(current.config) : undefined;
+    const previousUpstream = current.config ? upstreamOf(current.config) : undefined;
+    const serving = current.config ? primaryServerOf(current.config) : undefined;
     const backup = options.keepAsBackup !== undefined && serving?.name === options.keepAsBackup && serving.name !== upstream.name ? serving : undefined;
-    const config = (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_6__/* .nginxConfig */ .B6)(app, upstream, backup);
-    if (current.details?.running && current.details.labels[_labels_js__WEBPACK_IMPORTED_MODULE_2__/* .LABEL */ .d_.proxySpec] === wanted && current.config !== undefined) {
+    const config = nginxConfig(app, upstream, backup);
+    if (current.details?.running && current.details.labels[labels/* LABEL */.d_.proxySpec] === wanted && current.config !== undefined) {
         const id = current.details.id;
         await writeConfig(engine, id, config);
-        const test = await engine.exec(id, _proxy_config_js__WEBPACK_IMPORTED_MODULE_6__/* .TEST_CONFIG */ .AT);
+        const test = await engine.exec(id, TEST_CONFIG);
         if (test.exitCode !== 0) {
-            await writeConfig(engine, id, current.config).catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(e)}`));
+            await writeConfig(engine, id, current.config).catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
             throw new Error(`nginx refused the new config (nothing was switched): ${test.output.trim()}`);
         }
         const oldWorkers = await workerPids(engine, id);
         try {
-            await mustExec(engine, id, _proxy_config_js__WEBPACK_IMPORTED_MODULE_6__/* .RELOAD */ .q2, 'nginx -s reload');
+            await proxy_mustExec(engine, id, RELOAD, 'nginx -s reload');
             if (oldWorkers)
                 await newWorkersStarted(engine, id, oldWorkers);
         }
         catch (error) {
             const previous = current.config;
             await writeConfig(engine, id, previous)
-                .then(() => engine.exec(id, _proxy_config_js__WEBPACK_IMPORTED_MODULE_6__/* .RELOAD */ .q2))
-                .catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(e)}`));
+                .then(() => engine.exec(id, RELOAD))
+                .catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
             throw error;
         }
         log.info(`proxy ${current.details.name}: upstream ${previousUpstream ?? '(none)'} → ${upstream.name}${backup ? ` (${backup.name} as backup)` : ''}, reloaded gracefully`);
         return { how: 'reloaded', ...(oldWorkers ? { oldWorkers } : {}), ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: current.details.name } };
     }
     const why = !current.details ? 'no proxy yet' : !current.details.running ? `${current.details.name} is ${current.details.state}` : 'its image or port changed';
-    log.info(`creating the proxy ${(0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .proxyName */ .ec)(app)} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort}: ${why}`);
-    const tempName = current.details ? `${(0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .proxyName */ .ec)(app)}-${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(3).toString('hex')}` : (0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .proxyName */ .ec)(app);
-    const id = await engine.createContainer((0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_6__/* .proxyContainerSpec */ .lS)(app, design, tempName));
+    log.info(`creating the proxy ${(0,spec/* proxyName */.ec)(app)} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort}: ${why}`);
+    const tempName = current.details ? `${(0,spec/* proxyName */.ec)(app)}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}` : (0,spec/* proxyName */.ec)(app);
+    const id = await engine.createContainer(proxyContainerSpec(app, design, tempName));
     try {
         await writeConfig(engine, id, config);
         if (current.details?.running) {
@@ -67909,7 +68376,7 @@ async function switchProxy(ctx, upstream, options = {}) {
         await options.beforeBind?.();
         await engine.startContainer(id);
         // nginx exits at once on a bad config or a port it cannot bind.
-        await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(300);
+        await (0,src/* sleep */.yy)(300);
         const started = await engine.inspectContainer(id);
         if (!started?.running) {
             const logs = await engine.logs(id, 30).catch(() => '');
@@ -67919,21 +68386,21 @@ async function switchProxy(ctx, upstream, options = {}) {
     catch (error) {
         await engine.removeContainer(id, { force: true }).catch(() => undefined);
         if (current.details?.running)
-            await engine.startContainer(current.details.id).catch((e) => log.warn(`Could not restart the old proxy: ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(e)}`));
+            await engine.startContainer(current.details.id).catch((e) => log.warn(`Could not restart the old proxy: ${(0,src/* errorMessage */.gJ)(e)}`));
         throw error;
     }
     if (current.details) {
         await engine.removeContainer(current.details.id, { force: true });
-        await engine.renameContainer(id, (0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .proxyName */ .ec)(app));
+        await engine.renameContainer(id, (0,spec/* proxyName */.ec)(app));
     }
-    return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: (0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .proxyName */ .ec)(app) } };
+    return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: (0,spec/* proxyName */.ec)(app) } };
 }
 /** The pids of the proxy's nginx workers; undefined when the proxy cannot tell (no shell in its image). */
 async function workerPids(engine, proxyId) {
-    const r = await engine.exec(proxyId, _proxy_config_js__WEBPACK_IMPORTED_MODULE_6__/* .WORKERS_COMMAND */ .E2).catch(() => undefined);
+    const r = await engine.exec(proxyId, WORKERS_COMMAND).catch(() => undefined);
     if (!r || r.exitCode !== 0)
         return undefined;
-    return (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_6__/* .workerPidsOf */ .SK)(r.output);
+    return workerPidsOf(r.output);
 }
 /** `nginx -s reload` only signals the master: wait until it has started workers with the new config. */
 async function newWorkersStarted(engine, proxyId, before, timeoutMs = 10_000) {
@@ -67944,7 +68411,7 @@ async function newWorkersStarted(engine, proxyId, before, timeoutMs = 10_000) {
             return;
         if (performance.now() - started >= timeoutMs)
             throw new Error(`nginx did not start new workers within ${timeoutMs / 1000} s of the reload (see the proxy's log)`);
-        await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(50);
+        await (0,src/* sleep */.yy)(50);
     }
 }
 /**
@@ -67955,7 +68422,7 @@ async function newWorkersStarted(engine, proxyId, before, timeoutMs = 10_000) {
 async function drainOldWorkers(engine, proxyId, before, timeoutMs, options = {}) {
     const started = performance.now();
     // A cancelled job stops waiting (false): nginx's old workers finish their requests by themselves.
-    const pause = (ms) => (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(ms, options.signal).then(() => true, () => false);
+    const pause = (ms) => (0,src/* sleep */.yy)(ms, options.signal).then(() => true, () => false);
     for (;;) {
         if (options.signal?.aborted)
             return false;
@@ -67970,6 +68437,148 @@ async function drainOldWorkers(engine, proxyId, before, timeoutMs, options = {})
         if (!(await pause(options.intervalMs ?? 200)))
             return false;
     }
+}
+
+;// CONCATENATED MODULE: ./src/container/front.ts
+// What stands in front of a blue-green app and switches its traffic: the app's own nginx proxy on its
+// `publish` port (proxy.ts), or the host's shared edge on 80/443 when the app has a `hostname`
+// (edge/edge.ts). Blue-green, the serving check and the post step ask the front, not one of them.
+
+
+
+
+
+
+
+const proxyFront = {
+    kind: 'proxy',
+    async prepare() {
+        // The proxy is made or replaced at the switch.
+    },
+    async switch(ctx, upstream, options) {
+        const switched = await switchProxy(ctx, upstream, options);
+        return {
+            how: switched.how,
+            ...(switched.previousUpstream ? { previousUpstream: switched.previousUpstream } : {}),
+            ...(switched.backup ? { backup: switched.backup } : {}),
+            // A new proxy container has no old workers: the previous proxy finished its requests when it stopped.
+            drain: (timeoutMs, signal) => (switched.how === 'reloaded' ? drainOldWorkers(ctx.engine, switched.proxy.id, switched.oldWorkers, timeoutMs, signal ? { signal } : {}) : Promise.resolve(true)),
+        };
+    },
+    async state(engine, settings) {
+        const proxy = await currentProxy(engine, settings.app);
+        const upstream = proxy.config ? upstreamOf(proxy.config) : undefined;
+        return { running: proxy.details?.running === true, readable: !proxy.details?.running || proxy.config !== undefined, ...(upstream ? { upstream } : {}) };
+    },
+};
+/** The edge settings shared by every app on the host (ports from the app's inputs). */
+function wideOf(settings) {
+    const edge = settings.edge;
+    return { ...EDGE_DEFAULTS, httpPort: edge?.httpPort ?? 80, httpsPort: edge?.httpsPort ?? 443, renewIntervalMs: edge?.renewIntervalMs ?? EDGE_DEFAULTS.renewIntervalMs };
+}
+/** Certificates given as inputs go into the edge's volume (the key readable by root only), named in the route. */
+function tlsOf(settings) {
+    const tls = settings.edge?.tls ?? { mode: 'off' };
+    if (tls.mode === 'off')
+        return { tls, files: [] };
+    if (tls.mode === 'acme') {
+        const file = `acme/${settings.app}-directory-ca.pem`;
+        return {
+            tls: { mode: 'acme', directory: tls.directory, ...(tls.email ? { email: tls.email } : {}), ...(tls.directoryCa ? { trustedRootsFile: `/etc/gangway-edge/${file}` } : {}) },
+            files: tls.directoryCa ? [{ name: 'acme/' }, { name: file, content: `${tls.directoryCa}\n` }] : [],
+        };
+    }
+    if (tls.source === 'server')
+        throw new Error('tls-certificate-path is not supported by the edge yet: give the certificate as tls-certificate and tls-key');
+    const dir = `certs/${settings.app}`;
+    return {
+        tls: { mode: 'certificate', certificateFile: `/etc/gangway-edge/${dir}/cert.pem`, keyFile: `/etc/gangway-edge/${dir}/key.pem` },
+        files: [{ name: 'certs/' }, { name: `${dir}/`, mode: 0o700 }, { name: `${dir}/cert.pem`, content: `${tls.certificate}\n` }, { name: `${dir}/key.pem`, content: `${tls.key}\n`, mode: 0o600 }],
+    };
+}
+async function upstreamAt(ctx, upstream) {
+    const d = await ctx.engine.inspectContainer(upstream.name);
+    const network = ctx.settings.network ?? '';
+    const address = d?.addresses[network];
+    if (!address)
+        throw new Error(`${upstream.name} has no address on ${network}: the edge cannot reach it`);
+    return { name: upstream.name, address, port: upstream.port };
+}
+const edgeFront = {
+    kind: 'edge',
+    async prepare(ctx) {
+        const s = ctx.settings;
+        if (!s.edge)
+            throw new Error('the edge front needs hostname');
+        const edge = await ctx.clock.time('edge', () => ensureEdge(ctx, s.edgeImage, wideOf(s)));
+        const others = (await readRoutes(ctx.engine, edge.id)).filter((r) => r.app !== s.app);
+        // The new route's shape (its upstream does not matter here): refused before anything of the app changes.
+        const probe = routeOf(s.app, s.edge, { name: '', address: '', port: 0 }, tlsOf(s).tls);
+        const conflict = conflictOf(others, probe);
+        if (conflict)
+            throw new EdgeRefusedError(`Input "${conflict.input}": ${conflict.message}`, conflict.input);
+    },
+    async switch(ctx, upstream, options = {}) {
+        const { engine, log } = ctx;
+        const s = ctx.settings;
+        if (!s.edge)
+            throw new Error('the edge front needs hostname');
+        const edge = await currentEdge(engine);
+        if (!edge)
+            throw new Error('the edge is not running (it was up when this deploy started)');
+        const routes = await readRoutes(engine, edge.id);
+        const own = routes.find((r) => r.app === s.app);
+        const to = await upstreamAt(ctx, upstream);
+        const backup = options.keepAsBackup !== undefined && own?.upstream.name === options.keepAsBackup && own.upstream.name !== upstream.name ? own.upstream : undefined;
+        const { tls, files } = tlsOf(s);
+        const route = routeOf(s.app, s.edge, to, tls, backup);
+        const conflict = conflictOf(routes, route);
+        if (conflict)
+            throw new EdgeRefusedError(`Input "${conflict.input}": ${conflict.message}`, conflict.input);
+        await loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, files }, wideOf(s));
+        log.info(`edge ${edge.name}: ${s.edge.hostnames.join(', ')}${s.edge.pathPrefix === '/' ? '' : s.edge.pathPrefix} → ${to.name} (${to.address}:${to.port})${backup ? `, ${backup.name} as backup` : ''}${route.maintenance ? ', in maintenance' : ''}`);
+        // What the edge no longer sends to: the previous upstream and backup, unless it is the new one.
+        const left = [own?.upstream, own?.backup].filter((u) => u !== undefined && u.name !== to.name && u.name !== backup?.name);
+        return {
+            how: 'loaded',
+            ...(own ? { previousUpstream: own.upstream.name } : {}),
+            ...(backup ? { backup: { name: backup.name, port: backup.port } } : {}),
+            drain: async (timeoutMs, signal) => {
+                let drained = true;
+                const started = performance.now();
+                for (const u of left) {
+                    const rest = Math.max(0, timeoutMs - (performance.now() - started));
+                    drained = (await drainConnections(engine, edge.id, u.address, u.port, rest, signal).catch((e) => {
+                        log.warn(`Could not tell the edge's connections to ${u.name}: ${(0,src/* errorMessage */.gJ)(e)}`);
+                        return false;
+                    })) && drained;
+                }
+                return drained;
+            },
+        };
+    },
+    async state(engine, settings) {
+        const edge = await currentEdge(engine);
+        if (!edge)
+            return { running: false, readable: true };
+        try {
+            const own = (await readRoutes(engine, edge.id)).find((r) => r.app === settings.app);
+            return { running: true, readable: true, ...(own ? { upstream: own.upstream.name } : {}) };
+        }
+        catch {
+            return { running: true, readable: false };
+        }
+    },
+};
+/** The front of a blue-green app: the shared edge with `hostname`, its own proxy with `publish`; none otherwise. */
+function frontOf(settings) {
+    if (!(0,rollout/* blueGreenOf */.Lx)(settings))
+        return undefined;
+    if (settings.edge)
+        return edgeFront;
+    if (settings.publish)
+        return proxyFront;
+    return undefined;
 }
 
 
@@ -68114,8 +68723,8 @@ function dockerSwarmEngine(docker) {
     };
 }
 
-// EXTERNAL MODULE: ./src/settings/index.ts + 2 modules
-var settings = __nccwpck_require__(6409);
+// EXTERNAL MODULE: ./src/settings/index.ts + 3 modules
+var settings = __nccwpck_require__(8308);
 // EXTERNAL MODULE: ./src/settings/ssh.ts
 var settings_ssh = __nccwpck_require__(8669);
 ;// CONCATENATED MODULE: ./src/host/connection.ts
@@ -74570,12 +75179,8 @@ async function chooseRollback(ctx, containers, serving) {
     };
 }
 
-// EXTERNAL MODULE: ./src/settings/rollout.ts
-var rollout = __nccwpck_require__(6306);
-// EXTERNAL MODULE: ./src/container/proxy.ts
-var container_proxy = __nccwpck_require__(7569);
-// EXTERNAL MODULE: ./src/container/proxy-config.ts
-var proxy_config = __nccwpck_require__(4876);
+// EXTERNAL MODULE: ./src/container/front.ts + 6 modules
+var container_front = __nccwpck_require__(8535);
 ;// CONCATENATED MODULE: ./src/container/serving.ts
 // Which container of an app serves now, and what an interrupted deploy left behind. Under
 // blue-green the answer is the proxy's upstream, not "the newest running container": a deploy
@@ -74587,14 +75192,13 @@ var proxy_config = __nccwpck_require__(4876);
 
 
 
-
-
 /** `containers`: this app's, newest deploy first. The one that gets the traffic now, if any. */
 async function servingContainer(ctx, containers) {
     const running = containers.filter((c) => c.state === 'running');
-    if ((0,rollout/* blueGreenOf */.Lx)(ctx.settings) && ctx.settings.publish) {
-        const proxy = await (0,container_proxy/* currentProxy */.Ms)(ctx.engine, ctx.settings.app);
-        const upstream = proxy.details?.running && proxy.config ? (0,proxy_config/* upstreamOf */.Fw)(proxy.config) : undefined;
+    const front = (0,container_front/* frontOf */.f)(ctx.settings);
+    if (front) {
+        const state = await front.state(ctx.engine, ctx.settings);
+        const upstream = state.running ? state.upstream : undefined;
         const serving = upstream ? running.find((c) => c.name === upstream) : undefined;
         if (serving)
             return serving;
@@ -74608,19 +75212,19 @@ async function servingContainer(ctx, containers) {
  */
 async function tidyInterrupted(ctx, containers, serving) {
     const done = { removed: [], stopped: [] };
-    if (!serving || !(0,rollout/* blueGreenOf */.Lx)(ctx.settings) || !ctx.settings.publish)
+    if (!serving || !(0,container_front/* frontOf */.f)(ctx.settings))
         return done;
     const { engine, log, settings } = ctx;
     for (const c of containers.filter((x) => x.state === 'running' && x.id !== serving.id)) {
         const newer = byDeployTime(c, serving) < 0;
         try {
             if (newer) {
-                log.warn(`${c.name} is running but never got traffic (the proxy forwards to ${serving.name}): left by an interrupted deploy, removing it`);
+                log.warn(`${c.name} is running but never got traffic (the ${(0,container_front/* frontOf */.f)(settings)?.kind ?? 'proxy'} forwards to ${serving.name}): left by an interrupted deploy, removing it`);
                 await engine.removeContainer(c.id, { force: true });
                 done.removed.push(c.name);
             }
             else {
-                log.warn(`${c.name} is still running although the proxy forwards to ${serving.name}: an interrupted deploy did not stop it; stopping it now (kept for rollback)`);
+                log.warn(`${c.name} is still running although the ${(0,container_front/* frontOf */.f)(settings)?.kind ?? 'proxy'} forwards to ${serving.name}: an interrupted deploy did not stop it; stopping it now (kept for rollback)`);
                 await engine.stopContainer(c.id, Math.ceil(settings.stopTimeoutMs / 1000));
                 await engine.updateRestartPolicy(c.id, 'no');
                 done.stopped.push(c.name);
@@ -74812,6 +75416,8 @@ async function oneOffHooks(engine, spec, hook, commands, options) {
     }
 }
 
+// EXTERNAL MODULE: ./src/settings/rollout.ts
+var rollout = __nccwpck_require__(6306);
 ;// CONCATENATED MODULE: ./src/host/readiness.ts
 // The readiness gate: a container is ready when its HTTP readiness path answers 2xx/3xx (asked
 // from the server, at the container's own address on its Docker network) or, with
@@ -75062,16 +75668,14 @@ async function stopKept(ctx, c) {
     if (!done)
         log.info(`cancelled: ${c.name} was sent its stop; the engine finishes it by itself (SIGKILL after stop-timeout ${(0,src/* formatDuration */.a3)(s.stopTimeoutMs)}), not waiting for it`);
 }
-/** Waits for nginx's workers from before `switched` to finish their requests, as far as the proxy can tell. */
+/** Waits for the requests the front still had in flight to what it no longer sends to (`what`). */
 async function drain(ctx, switched, what) {
-    if (switched.how !== 'reloaded')
-        return;
     const bg = blueGreenSettings(ctx);
-    const drained = await ctx.clock.time('drain', () => (0,container_proxy/* drainOldWorkers */.Ne)(ctx.engine, switched.proxy.id, switched.oldWorkers, bg.drainTimeoutMs, ctx.signal ? { signal: ctx.signal } : {}));
+    const drained = await ctx.clock.time('drain', () => switched.drain(bg.drainTimeoutMs, ctx.signal));
     if (ctx.signal?.aborted)
-        ctx.log.info(`cancelled: not waiting for nginx's old workers (they finish their requests to ${what} by themselves)`);
+        ctx.log.info(`cancelled: not waiting for the requests in flight to ${what} (the front finishes them by itself)`);
     else if (drained === false)
-        ctx.log.warn(`nginx's old workers still had requests to ${what} after drain-timeout ${(0,src/* formatDuration */.a3)(bg.drainTimeoutMs)}; going on anyway`);
+        ctx.log.warn(`the front still had requests to ${what} after drain-timeout ${(0,src/* formatDuration */.a3)(bg.drainTimeoutMs)}; going on anyway`);
     else if (drained === undefined)
         ctx.log.info(`waited drain-timeout ${(0,src/* formatDuration */.a3)(bg.drainTimeoutMs)} (the proxy image has no shell to tell when the old workers are done)`);
 }
@@ -75081,7 +75685,7 @@ async function drain(ctx, switched, what) {
  * the new one finish, and the new one is removed with its logs printed. The old container was
  * never stopped. Without a backup (a first deploy) there is nothing to go back to: the step fails.
  */
-async function rollBackSettle(ctx, f) {
+async function rollBackSettle(ctx, front, f) {
     const { log, clock } = ctx;
     const error = new Error(`${f.to.name} ${f.trouble}`);
     const failed = { ok: false, switched: true, container: f.to, ...(f.readiness ? { readiness: f.readiness } : {}), downtimeMs: 0 };
@@ -75092,7 +75696,7 @@ async function rollBackSettle(ctx, f) {
     const backup = f.backup;
     log.warn(`${error.message}: rolling back to ${backup.name}`);
     try {
-        const back = await clock.time('roll back', () => (0,container_proxy/* switchProxy */.Vz)(ctx, backup));
+        const back = await clock.time('roll back', () => front.switch(ctx, backup));
         await drain(ctx, back, f.to.name);
     }
     catch (e) {
@@ -75122,6 +75726,12 @@ async function publishersOfPort(ctx) {
     }
     return found;
 }
+function frontFor(ctx) {
+    const front = (0,container_front/* frontOf */.f)(ctx.settings);
+    if (!front)
+        throw new Error('blue-green needs a front: publish (its own proxy) or hostname (the shared edge)');
+    return front;
+}
 function blueGreenSettings(ctx) {
     const bg = (0,rollout/* blueGreenOf */.Lx)(ctx.settings);
     if (!bg)
@@ -75138,6 +75748,9 @@ const blueGreen = {
         const port = s.containerPort;
         if (port === undefined)
             throw new Error('blue-green needs container-port');
+        const front = frontFor(ctx);
+        // The edge is set up, and the app's route checked against the others, before the new container exists.
+        await front.prepare(ctx);
         const prepared = await prepareNew(ctx, plan, ` on ${s.network ?? ''}, next to ${plan.from?.name ?? 'nothing'}`);
         if ('failed' in prepared)
             return prepared.failed;
@@ -75167,7 +75780,7 @@ const blueGreen = {
             signal?.throwIfAborted();
             // Another deploy may have taken the lock over meanwhile: then this one switches nothing.
             await plan.confirmLock?.();
-            switched = await clock.time('switch', () => (0,container_proxy/* switchProxy */.Vz)(ctx, { name: to.name, port }, {
+            switched = await clock.time('switch', () => front.switch(ctx, { name: to.name, port }, {
                 // While the new one settles, the old one stays in the config as nginx's backup.
                 ...(plan.from && bg.settleMs > 0 ? { keepAsBackup: plan.from.name } : {}),
                 beforeBind: async () => {
@@ -75197,14 +75810,14 @@ const blueGreen = {
                 // nginx resolves every server it lists at each reload: the old one leaves the config before it stops.
                 log.info(`${to.name} settled; dropping ${backup.name} from the proxy`);
                 try {
-                    last = await clock.time('drop backup', () => (0,container_proxy/* switchProxy */.Vz)(ctx, { name: to.name, port }));
+                    last = await clock.time('drop backup', () => front.switch(ctx, { name: to.name, port }));
                 }
                 catch (error) {
                     trouble = `settled, but the proxy could not drop ${backup.name} (${(0,src/* errorMessage */.gJ)(error)})`;
                 }
             }
             if (trouble !== undefined)
-                return rollBackSettle(ctx, { to, created, backup, trouble, ...(readiness ? { readiness } : {}) });
+                return rollBackSettle(ctx, front, { to, created, backup, trouble, ...(readiness ? { readiness } : {}) });
             log.info(`${to.name} settled: still running, not restarted${s.readiness.kind === 'http' ? ', answering its readiness path' : ''} for ${(0,src/* formatDuration */.a3)(bg.settleMs)} after the switch`);
         }
         if (plan.from) {
@@ -75832,8 +76445,8 @@ async function rollOut(settings, provenance, connect, signal) {
     return { report: deployReport(what(settings), hosts, failure !== undefined), ...(failure ? { failure } : {}) };
 }
 
-// EXTERNAL MODULE: ./src/settings/index.ts + 2 modules
-var src_settings = __nccwpck_require__(6409);
+// EXTERNAL MODULE: ./src/settings/index.ts + 3 modules
+var src_settings = __nccwpck_require__(8308);
 ;// CONCATENATED MODULE: ./src/main.ts
 // The main step: settings (all validated first), the GitHub deployment record, the rollout over
 // every host (rollout.ts), then the report published: outputs, job summary, the record closed.
@@ -75908,16 +76521,14 @@ async function main(signal, deps = {}) {
 /* harmony import */ var _labels_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(3206);
 /* harmony import */ var _host_lock_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8329);
 /* harmony import */ var _host_lock_state_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1425);
-/* harmony import */ var _container_proxy_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(7569);
-/* harmony import */ var _container_proxy_config_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(4876);
-/* harmony import */ var _settings_index_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(6409);
+/* harmony import */ var _container_front_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8535);
+/* harmony import */ var _settings_index_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(8308);
 // The post step: releases any deploy lock main still held (main releases in `finally`; this
 // covers a process that was killed or a connection that dropped). Only warns on failure.
 // A lock still held by this run means main died in the middle of its deploy, and that no
 // other deploy of the app can be running on that host: so a container this run created under
 // the lock that the blue-green proxy does not forward to (main was killed before the switch)
 // is removed first; it would otherwise run on without ever getting traffic.
-
 
 
 
@@ -75939,11 +76550,14 @@ async function unswitchedContainers(engine, settings, lockLabels, runUrl) {
     const acquiredAt = Date.parse(lockLabels[_labels_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.lockAcquiredAt] ?? '');
     if (!Number.isFinite(acquiredAt))
         return [];
-    const proxy = await (0,_container_proxy_js__WEBPACK_IMPORTED_MODULE_8__/* .currentProxy */ .Ms)(engine, settings.app);
-    // A proxy whose config cannot be read: nothing can be told apart safely.
-    if (proxy.details?.running && proxy.config === undefined)
+    const front = (0,_container_front_js__WEBPACK_IMPORTED_MODULE_8__/* .frontOf */ .f)(settings);
+    if (!front)
         return [];
-    const upstream = proxy.config ? (0,_container_proxy_config_js__WEBPACK_IMPORTED_MODULE_9__/* .upstreamOf */ .Fw)(proxy.config) : undefined;
+    const state = await front.state(engine, settings);
+    // A front whose config cannot be read: nothing can be told apart safely.
+    if (!state.readable)
+        return [];
+    const upstream = state.upstream;
     const list = await engine.listContainers((0,_container_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .appLabels */ .D2)(settings.app));
     return list.filter((c) => c.labels[_labels_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.app] === settings.app &&
         c.labels[_labels_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.role] === 'app' &&
@@ -75972,7 +76586,7 @@ async function post(signal, deps = {}) {
         _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq('No deploy lock left to release.');
         return;
     }
-    const settings = (0,_settings_index_js__WEBPACK_IMPORTED_MODULE_10__/* .readSettings */ .s)(deps.inputs ?? new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .Inputs */ .G0());
+    const settings = (0,_settings_index_js__WEBPACK_IMPORTED_MODULE_9__/* .readSettings */ .s)(deps.inputs ?? new _gangway_kit__WEBPACK_IMPORTED_MODULE_2__/* .Inputs */ .G0());
     const connect = deps.connect ?? _host_connection_js__WEBPACK_IMPORTED_MODULE_3__/* .connectHost */ .Z;
     const runUrl = (0,_labels_js__WEBPACK_IMPORTED_MODULE_5__/* .provenanceFromEnv */ .f5)(deps.env ?? process.env).runUrl;
     for (const lock of locks) {
@@ -75995,7 +76609,7 @@ async function post(signal, deps = {}) {
 
 /***/ }),
 
-/***/ 6409:
+/***/ 8308:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -76150,6 +76764,185 @@ function readContainer(inputs, secrets, rollback) {
     };
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/settings/edge.ts
+// The shared edge (issue #18): which names and path an app answers on through the host's one edge on
+// 80/443, how it serves TLS, and maintenance mode. Everything here is checked before anything connects;
+// what only the server can tell (another app holding the name, 80/443 held by something else) is
+// checked on the server before any change.
+
+
+
+const TLS_MODES = ['off', 'certificate', 'acme'];
+const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A DNS name as a certificate and a Host header carry it: labels of letters, digits and inner "-". */
+function validateHostname(raw, input = 'hostname') {
+    const name = raw.trim().toLowerCase().replace(/\.$/, '');
+    const labels = name.split('.');
+    const valid = name.length > 0 && name.length <= 253 && labels.every((label) => LABEL.test(label)) && !/^\d+$/.test(labels.at(-1) ?? '');
+    if (!valid) {
+        throw new src/* ConfigurationError */.j1(`Input "${input}": "${raw}" is not a valid DNS name. Give names such as app.example.com: labels of letters, digits and "-" (not at either end), at most 63 characters each, separated by dots; no scheme, port or path.`, input);
+    }
+    return name;
+}
+function validatePathPrefix(raw, input = 'path-prefix') {
+    if (!raw.startsWith('/')) {
+        throw new src/* ConfigurationError */.j1(`Input "${input}" is "${raw}": a path prefix starts with "/" (for example /api).`, input);
+    }
+    if (!/^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/.test(raw) || raw.includes('//') || raw.split('/').some((s) => s === '..' || s === '.')) {
+        throw new src/* ConfigurationError */.j1(`Input "${input}" is "${raw}": use a plain URL path such as /api or /app/v1 (no query, no "..", no doubled slashes, no spaces).`, input);
+    }
+    return raw.length > 1 ? raw.replace(/\/$/, '') : raw;
+}
+/** The certificate from inputs must parse, match its key, be valid now, and cover every hostname. */
+function checkCertificate(certificatePem, keyPem, hostnames, now = new Date()) {
+    let certificate;
+    try {
+        certificate = new external_node_crypto_.X509Certificate(certificatePem);
+    }
+    catch (error) {
+        throw new src/* ConfigurationError */.j1(`Input "tls-certificate" is not a PEM certificate (${error.message}). Give the certificate chain, leaf first, as PEM.`, 'tls-certificate');
+    }
+    let matches;
+    try {
+        matches = certificate.checkPrivateKey((0,external_node_crypto_.createPrivateKey)(keyPem));
+    }
+    catch {
+        // The key's text never goes into the message: it is a secret.
+        throw new src/* ConfigurationError */.j1('Input "tls-key" is not a PEM private key. Give the unencrypted private key of the certificate, as PEM.', 'tls-key');
+    }
+    if (!matches) {
+        throw new src/* ConfigurationError */.j1(`Input "tls-key" is not the key of the certificate in "tls-certificate" (subject ${certificate.subject.replace(/\n/g, ', ')}). Give the key the certificate was issued for.`, 'tls-key');
+    }
+    const notAfter = new Date(certificate.validTo);
+    const notBefore = new Date(certificate.validFrom);
+    if (notAfter.getTime() <= now.getTime()) {
+        throw new src/* ConfigurationError */.j1(`Input "tls-certificate": the certificate expired on ${notAfter.toISOString()}. Renew it, or use tls: acme.`, 'tls-certificate');
+    }
+    if (notBefore.getTime() > now.getTime()) {
+        throw new src/* ConfigurationError */.j1(`Input "tls-certificate": the certificate is not valid before ${notBefore.toISOString()}.`, 'tls-certificate');
+    }
+    for (const name of hostnames) {
+        if (certificate.checkHost(name) === undefined) {
+            throw new src/* ConfigurationError */.j1(`Input "tls-certificate": the certificate does not cover "${name}" (it covers ${certificate.subjectAltName ?? certificate.subject}). Give a certificate whose names include every hostname.`, 'tls-certificate');
+        }
+    }
+    return notAfter;
+}
+function readTls(inputs, hostnames, tlsKey) {
+    const mode = inputs.choice('tls', TLS_MODES, 'off');
+    const certificate = inputs.string('tls-certificate');
+    const certificatePath = inputs.string('tls-certificate-path');
+    const keyPath = inputs.string('tls-key-path');
+    const given = (name, value) => value !== undefined && mode !== 'certificate' && name;
+    const stray = [given('tls-certificate', certificate), given('tls-key', tlsKey), given('tls-certificate-path', certificatePath), given('tls-key-path', keyPath)].find(Boolean);
+    if (stray)
+        throw new src/* ConfigurationError */.j1(`Input "${stray}" is set, but tls is "${mode}": set tls: certificate to serve it, or remove it.`, stray);
+    if (mode !== 'acme') {
+        for (const name of ['acme-email', 'acme-directory', 'acme-directory-ca']) {
+            if (inputs.string(name) !== undefined)
+                throw new src/* ConfigurationError */.j1(`Input "${name}" is set, but tls is "${mode}": it is only read with tls: acme.`, name);
+        }
+    }
+    if (mode === 'off')
+        return { mode };
+    if (hostnames.length === 0) {
+        throw new src/* ConfigurationError */.j1(`Input "tls" is "${mode}" but "hostname" is empty: TLS on the edge is per hostname. Give the app's hostname, or set tls: off.`, 'hostname');
+    }
+    if (mode === 'acme') {
+        const email = inputs.string('acme-email');
+        if (email !== undefined && (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || values/* CONTROL */.W3.test(email))) {
+            throw new src/* ConfigurationError */.j1(`Input "acme-email" is "${email}", which is not an e-mail address. Give the address the CA may write to about expiring certificates.`, 'acme-email');
+        }
+        const directory = inputs.string('acme-directory') ?? LETS_ENCRYPT_DIRECTORY;
+        let url;
+        try {
+            url = new URL(directory);
+        }
+        catch {
+            throw new src/* ConfigurationError */.j1(`Input "acme-directory" is "${directory}", which is not a URL. Give the ACME directory URL (default ${LETS_ENCRYPT_DIRECTORY}).`, 'acme-directory');
+        }
+        if (url.protocol !== 'https:' || url.username || url.password) {
+            throw new src/* ConfigurationError */.j1(`Input "acme-directory" is "${directory}": an ACME directory is an https:// URL without credentials.`, 'acme-directory');
+        }
+        const directoryCa = inputs.string('acme-directory-ca');
+        if (directoryCa !== undefined) {
+            try {
+                new external_node_crypto_.X509Certificate(directoryCa);
+            }
+            catch (error) {
+                throw new src/* ConfigurationError */.j1(`Input "acme-directory-ca" is not a PEM certificate (${error.message}). Give the CA certificate that signed the ACME directory's HTTPS certificate.`, 'acme-directory-ca');
+            }
+        }
+        return { mode, ...(email ? { email } : {}), directory: url.href, ...(directoryCa ? { directoryCa } : {}) };
+    }
+    // certificate: from inputs, or from files on the server; not both, and never half of one.
+    const fromInputs = certificate !== undefined || tlsKey !== undefined;
+    const fromServer = certificatePath !== undefined || keyPath !== undefined;
+    if (fromInputs && fromServer) {
+        throw new src/* ConfigurationError */.j1('Give the certificate either as "tls-certificate" + "tls-key" or as "tls-certificate-path" + "tls-key-path" (files on the server), not both.', certificate === undefined ? 'tls-key' : 'tls-certificate');
+    }
+    if (fromServer) {
+        if (certificatePath === undefined || keyPath === undefined) {
+            const missing = certificatePath === undefined ? 'tls-certificate-path' : 'tls-key-path';
+            throw new src/* ConfigurationError */.j1(`Input "${missing}" is needed with the other one: the edge reads both files on the server.`, missing);
+        }
+        return { mode, source: 'server', certificatePath: (0,values/* absolutePath */.Hi)(certificatePath, 'tls-certificate-path', 'the certificate file'), keyPath: (0,values/* absolutePath */.Hi)(keyPath, 'tls-key-path', 'the key file') };
+    }
+    if (certificate === undefined || tlsKey === undefined) {
+        const missing = certificate === undefined ? 'tls-certificate' : 'tls-key';
+        throw new src/* ConfigurationError */.j1(`tls: certificate needs "tls-certificate" and "tls-key" (PEM), or "tls-certificate-path" and "tls-key-path" (files on the server). "${missing}" is missing.`, missing);
+    }
+    const notAfter = checkCertificate(certificate, tlsKey, hostnames);
+    return { mode, source: 'inputs', certificate, key: tlsKey, notAfter };
+}
+/**
+ * The app's place on the shared edge, or undefined when it has no `hostname` (today's behaviour: its
+ * own port through `publish`). `tls-key` is read as a secret (registered before this runs).
+ */
+function readEdge(inputs, tlsKey) {
+    const hostnames = inputs.list('hostname').map((name) => validateHostname(name));
+    const duplicate = hostnames.find((name, i) => hostnames.indexOf(name) !== i);
+    if (duplicate)
+        throw new src/* ConfigurationError */.j1(`Input "hostname" names "${duplicate}" twice. Give each name once.`, 'hostname');
+    const tls = readTls(inputs, hostnames, tlsKey);
+    const maintenanceRaw = inputs.string('maintenance');
+    const message = inputs.string('maintenance-message');
+    if (hostnames.length === 0) {
+        const edgeOnly = ['path-prefix', 'hsts', 'maintenance', 'maintenance-message', 'edge-http-port', 'edge-https-port', 'edge-renew-interval'].find((name) => inputs.string(name) !== undefined);
+        if (edgeOnly)
+            throw new src/* ConfigurationError */.j1(`Input "${edgeOnly}" works through the shared edge, which an app joins with "hostname". Give the app's hostname, or remove "${edgeOnly}".`, edgeOnly);
+        return undefined;
+    }
+    if (message !== undefined && (values/* CONTROL */.W3.test(message) || message.length > 500)) {
+        throw new src/* ConfigurationError */.j1('Input "maintenance-message" must be one line of at most 500 characters (it is shown as plain text).', 'maintenance-message');
+    }
+    const hsts = inputs.boolean('hsts', false);
+    if (hsts && tls.mode === 'off') {
+        throw new src/* ConfigurationError */.j1('Input "hsts" is true, but tls is "off": HSTS tells browsers to use HTTPS only, so it needs tls: certificate or tls: acme.', 'hsts');
+    }
+    const httpPort = inputs.port('edge-http-port') ?? 80;
+    const httpsPort = inputs.port('edge-https-port') ?? 443;
+    const renewIntervalMs = inputs.duration('edge-renew-interval') ?? 10 * 60_000;
+    if (renewIntervalMs < 1000 || renewIntervalMs > 24 * 3_600_000) {
+        throw new src/* ConfigurationError */.j1(`Input "edge-renew-interval" is ${inputs.raw('edge-renew-interval')}: give between 1s and 24h (default 10m).`, 'edge-renew-interval');
+    }
+    if (httpPort === httpsPort)
+        throw new src/* ConfigurationError */.j1(`Inputs "edge-http-port" and "edge-https-port" are both ${httpPort}. Give two different ports.`, 'edge-https-port');
+    return {
+        hostnames,
+        pathPrefix: validatePathPrefix(inputs.string('path-prefix') ?? '/'),
+        tls,
+        hsts,
+        ...(maintenanceRaw === undefined ? {} : { maintenance: { on: inputs.boolean('maintenance', false), ...(message ? { message } : {}) } }),
+        httpPort,
+        httpsPort,
+        renewIntervalMs,
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/settings/github.ts
 // GitHub deployment records: on with `environment`, which then needs a token and a URL that parses.
 
@@ -76190,6 +76983,7 @@ var settings_ssh = __nccwpck_require__(8669);
 
 
 
+
 /**
  * Reads and validates every input. Secrets (keys, passphrases, passwords, env values) are
  * registered with the runner's masker first, before anything can print them.
@@ -76198,13 +76992,26 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
     const githubToken = inputs.secret('github-token');
     const ssh = { privateKey: inputs.secret('private-key'), passphrase: inputs.secret('passphrase'), password: inputs.secret('password'), jumpPrivateKey: inputs.secret('jump-private-key') };
     const registryPassword = inputs.secret('registry-password');
+    const tlsKey = inputs.secret('tls-key');
     const env = inputs.keyValues('env');
     for (const value of env.values())
         (0,src/* registerSecret */.cl)(value);
     const rollback = inputs.boolean('rollback', false);
     const reach = (0,settings_ssh/* readSsh */.d4)(inputs, ssh);
     const container = readContainer(inputs, { env, registryPassword }, rollback);
-    const rollout = (0,settings_rollout/* readRollout */.wW)(inputs, { published: container.publish !== undefined, hosts: reach.hosts.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
+    const edge = readEdge(inputs, tlsKey);
+    if (edge && container.publish) {
+        throw new src/* ConfigurationError */.j1('Inputs "hostname" and "publish" are both set: with hostname the app is served by the host\'s shared edge (ports 80/443); publish gives it a port of its own. Choose one.', 'publish');
+    }
+    if (edge?.tls.mode === 'certificate' && edge.tls.source === 'server') {
+        throw new src/* ConfigurationError */.j1('Input "tls-certificate-path": certificate files on the server are not read by the edge yet. Give the certificate as tls-certificate and tls-key, or use tls: acme.', 'tls-certificate-path');
+    }
+    if (edge && container.containerPort === undefined) {
+        throw new src/* ConfigurationError */.j1('Input "hostname" needs "container-port": the port the app listens on inside its container, where the edge sends its requests.', 'container-port');
+    }
+    const edgeImageParsed = (0,src/* parseImageReference */.o_)(inputs.string('edge-image') ?? 'caddy:2', 'edge-image');
+    const edgeImage = edgeImageParsed.digest || edgeImageParsed.tag ? edgeImageParsed : { ...edgeImageParsed, tag: 'latest' };
+    const rollout = (0,settings_rollout/* readRollout */.wW)(inputs, { published: container.publish !== undefined, edge: edge !== undefined, hosts: reach.hosts.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
     // The app containers of a blue-green deploy sit on a private network; the proxy reaches them there by name.
     const network = container.network ?? (rollout.target.kind === 'container' && rollout.target.strategy.name === 'blue-green' ? `${container.app}-net` : undefined);
     const github = readGitHubDeployment(inputs, githubToken);
@@ -76220,6 +77027,8 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
         rollback,
         ...(github ? { github } : {}),
         ...(sha ? { sha } : {}),
+        ...(edge ? { edge } : {}),
+        edgeImage,
     };
     (0,settings_rollout/* checkLockTtl */.Uj)(settings, inputs.raw('lock-ttl'));
     return settings;
@@ -76271,17 +77080,23 @@ function readTarget(inputs, what) {
         }
         if (what.hosts !== 1)
             throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`target: swarm deploys to one Swarm manager; "host" lists ${what.hosts}. Give the manager only (Swarm places the tasks).`, 'host');
+        if (what.edge)
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1('Input "hostname" (the shared edge) works with target: container; a Swarm service publishes its own ports. Remove hostname, or use target: container.', 'hostname');
         if (what.hooks.preDeploy > 0 || what.hooks.postDeploy > 0) {
             throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1('pre-deploy and post-deploy hooks are not supported with target: swarm yet. Run them in the app\'s entrypoint, or use target: container.', what.hooks.preDeploy > 0 ? 'pre-deploy' : 'post-deploy');
         }
         return { kind: 'swarm', order: what.published ? 'stop-first' : 'start-first' };
     }
-    // blue-green needs a public port for its proxy; it is the default whenever there is one.
-    const name = strategyRaw === '' ? (what.published ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
-    if (name === 'recreate')
+    // blue-green needs a front to switch (its own proxy on `publish`, or the shared edge); it is the default whenever there is one.
+    const fronted = what.published || what.edge === true;
+    const name = strategyRaw === '' ? (fronted ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
+    if (name === 'recreate') {
+        if (what.edge)
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1('Input "strategy" is "recreate", but "hostname" puts the app behind the shared edge, which switches blue-green. Leave strategy out (blue-green), or remove hostname.', 'strategy');
         return { kind: 'container', strategy: { name } };
-    if (!what.published) {
-        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1('Input "strategy" is "blue-green", which needs "publish": the managed nginx proxy holds that port and switches it between the old and the new container. Give publish (e.g. 8080 or 0.0.0.0:80), or use strategy: recreate.', 'publish');
+    }
+    if (!fronted) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1('Input "strategy" is "blue-green", which needs "publish" or "hostname": the managed nginx proxy holds that port (or the shared edge routes the hostname) and switches it between the old and the new container. Give publish (e.g. 8080 or 0.0.0.0:80) or hostname, or use strategy: recreate.', 'publish');
     }
     return { kind: 'container', strategy: { name, proxyImage, drainTimeoutMs, settleMs } };
 }

@@ -13,8 +13,7 @@ import { LABEL, provenanceFromEnv } from './labels.ts';
 import type { DeployEngine } from './host/engine.ts';
 import { releaseLock } from './host/lock.ts';
 import { LOCKS_STATE, savedLocks, type SavedLock } from './host/lock-state.ts';
-import { currentProxy } from './container/proxy.ts';
-import { upstreamOf } from './container/proxy-config.ts';
+import { frontOf } from './container/front.ts';
 import { readSettings, type DeploySettings } from './settings/index.ts';
 
 export interface PostDependencies {
@@ -32,10 +31,12 @@ export async function unswitchedContainers(engine: DeployEngine, settings: Deplo
   if (!blueGreenOf(settings)) return [];
   const acquiredAt = Date.parse(lockLabels[LABEL.lockAcquiredAt] ?? '');
   if (!Number.isFinite(acquiredAt)) return [];
-  const proxy = await currentProxy(engine, settings.app);
-  // A proxy whose config cannot be read: nothing can be told apart safely.
-  if (proxy.details?.running && proxy.config === undefined) return [];
-  const upstream = proxy.config ? upstreamOf(proxy.config) : undefined;
+  const front = frontOf(settings);
+  if (!front) return [];
+  const state = await front.state(engine, settings);
+  // A front whose config cannot be read: nothing can be told apart safely.
+  if (!state.readable) return [];
+  const upstream = state.upstream;
   const list = await engine.listContainers(appLabels(settings.app));
   return list.filter(
     (c) =>

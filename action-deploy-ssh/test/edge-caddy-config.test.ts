@@ -25,7 +25,7 @@ describe('edge caddy config', () => {
     const servers = serversOf(config);
     expect(Object.keys(servers)).toEqual(['http']);
     expect(servers.http?.listen).toEqual([':80']);
-    expect(servers.http?.routes[0]).toEqual({ match: [{ host: ['dash.test'] }], handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: '198.18.200.2:8080' }], load_balancing: { try_duration: '5s', try_interval: '100ms' } }], terminal: true });
+    expect(servers.http?.routes[0]).toEqual({ match: [{ host: ['dash.test'] }], handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: '198.18.200.2:8080' }], transport: { protocol: 'http', keep_alive: { idle_timeout: '4s' } }, load_balancing: { try_duration: '5s', try_interval: '100ms' } }], terminal: true });
     expect(servers.http?.routes.at(-1)).toMatchObject({ handle: [{ handler: 'static_response', status_code: 404 }] });
     expect(config.admin).toEqual({ listen: `unix/${ADMIN_SOCKET}`, config: { persist: false } });
   });
@@ -48,9 +48,9 @@ describe('edge caddy config', () => {
     const config = caddyConfig(
       [
         route('shop', ['shop.test'], { tls: { mode: 'certificate', certificateFile: '/etc/gangway-edge/certs/shop/cert.pem', keyFile: '/etc/gangway-edge/certs/shop/key.pem' }, hsts: true }),
-        route('blog', ['blog.test', 'www.blog.test'], { tls: { mode: 'acme', email: 'ops@blog.test', directory: 'https://198.18.0.1:14000/dir' } }),
+        route('blog', ['blog.test', 'www.blog.test'], { tls: { mode: 'acme', email: 'ops@blog.test', directory: 'https://198.18.0.1:14000/dir', trustedRootsFile: '/etc/gangway-edge/acme-ca.pem' } }),
       ],
-      { ...EDGE_DEFAULTS, httpsPort: 8443, acmeTrustedRootFiles: ['/etc/gangway-edge/acme-ca.pem'] },
+      { ...EDGE_DEFAULTS, httpsPort: 8443 },
     );
     const servers = serversOf(config);
     expect(servers.https?.listen).toEqual([':8443']);

@@ -50,7 +50,7 @@ describe('edge routes', () => {
   });
 
   it('builds a route from the settings, with maintenance only when on', () => {
-    const edge: EdgeSettings = { hostnames: ['shop.test'], pathPrefix: '/', tls: { mode: 'off' }, hsts: false, maintenance: { on: true, message: 'back soon' }, httpPort: 80, httpsPort: 443 };
+    const edge: EdgeSettings = { hostnames: ['shop.test'], pathPrefix: '/', tls: { mode: 'off' }, hsts: false, maintenance: { on: true, message: 'back soon' }, httpPort: 80, httpsPort: 443, renewIntervalMs: 600_000 };
     expect(routeOf('shop', edge, upstream('shop-2'), { mode: 'off' }, upstream('shop-1'))).toEqual({
       app: 'shop',
       hostnames: ['shop.test'],

@@ -62,6 +62,7 @@ describe('edge settings', () => {
       maintenance: { on: true, message: 'Back at 14:00' },
       httpPort: 80,
       httpsPort: 443,
+      renewIntervalMs: 600_000,
     });
     expect(edgeFrom({ hostname: 'a.test' })?.pathPrefix).toBe('/');
     expect(edgeFrom({ hostname: 'a.test' })?.maintenance).toBeUndefined();
@@ -134,6 +135,8 @@ describe('edge settings', () => {
     rejects({ hostname: 'a.test', hsts: 'true' }, 'hsts', /HTTPS/);
     rejects({ hostname: 'a.test', 'edge-http-port': '8443', 'edge-https-port': '8443' }, 'edge-https-port');
     rejects({ hostname: 'a.test', 'maintenance-message': 'line one\nline two' }, 'maintenance-message');
+    rejects({ hostname: 'a.test', 'edge-renew-interval': '100ms' }, 'edge-renew-interval');
+    rejects({ 'edge-renew-interval': '1m' }, 'edge-renew-interval', /hostname/);
     expect(edgeFrom({ hostname: 'a.test', 'edge-http-port': '8080', 'edge-https-port': '8443' })).toMatchObject({ httpPort: 8080, httpsPort: 8443 });
   });
 });

@@ -9,6 +9,7 @@ export const secretInputs = {
   'jump-private-key': 'whole',
   'registry-password': 'whole',
   'github-token': 'whole',
+  'tls-key': 'whole',
   // KEY=value lines; the values go into the container and nowhere else. Shorter values
   // (`warn`, `1`) turn up in any log.
   env: { keyValueLines: { minLength: 8 } },

@@ -8,17 +8,16 @@
 import { errorMessage } from '@gangway/kit';
 import type { ContainerSummary } from '../host/engine.ts';
 import type { HostContext } from '../host/context.ts';
-import { blueGreenOf } from '../settings/rollout.ts';
-import { currentProxy } from './proxy.ts';
-import { upstreamOf } from './proxy-config.ts';
+import { frontOf } from './front.ts';
 import { byDeployTime } from './retention.ts';
 
 /** `containers`: this app's, newest deploy first. The one that gets the traffic now, if any. */
 export async function servingContainer(ctx: HostContext, containers: ContainerSummary[]): Promise<ContainerSummary | undefined> {
   const running = containers.filter((c) => c.state === 'running');
-  if (blueGreenOf(ctx.settings) && ctx.settings.publish) {
-    const proxy = await currentProxy(ctx.engine, ctx.settings.app);
-    const upstream = proxy.details?.running && proxy.config ? upstreamOf(proxy.config) : undefined;
+  const front = frontOf(ctx.settings);
+  if (front) {
+    const state = await front.state(ctx.engine, ctx.settings);
+    const upstream = state.running ? state.upstream : undefined;
     const serving = upstream ? running.find((c) => c.name === upstream) : undefined;
     if (serving) return serving;
   }
@@ -32,17 +31,17 @@ export async function servingContainer(ctx: HostContext, containers: ContainerSu
  */
 export async function tidyInterrupted(ctx: HostContext, containers: ContainerSummary[], serving: ContainerSummary | undefined): Promise<{ removed: string[]; stopped: string[] }> {
   const done = { removed: [] as string[], stopped: [] as string[] };
-  if (!serving || !blueGreenOf(ctx.settings) || !ctx.settings.publish) return done;
+  if (!serving || !frontOf(ctx.settings)) return done;
   const { engine, log, settings } = ctx;
   for (const c of containers.filter((x) => x.state === 'running' && x.id !== serving.id)) {
     const newer = byDeployTime(c, serving) < 0;
     try {
       if (newer) {
-        log.warn(`${c.name} is running but never got traffic (the proxy forwards to ${serving.name}): left by an interrupted deploy, removing it`);
+        log.warn(`${c.name} is running but never got traffic (the ${frontOf(settings)?.kind ?? 'proxy'} forwards to ${serving.name}): left by an interrupted deploy, removing it`);
         await engine.removeContainer(c.id, { force: true });
         done.removed.push(c.name);
       } else {
-        log.warn(`${c.name} is still running although the proxy forwards to ${serving.name}: an interrupted deploy did not stop it; stopping it now (kept for rollback)`);
+        log.warn(`${c.name} is still running although the ${frontOf(settings)?.kind ?? 'proxy'} forwards to ${serving.name}: an interrupted deploy did not stop it; stopping it now (kept for rollback)`);
         await engine.stopContainer(c.id, Math.ceil(settings.stopTimeoutMs / 1000));
         await engine.updateRestartPolicy(c.id, 'no');
         done.stopped.push(c.name);

@@ -30,8 +30,6 @@ export interface EdgeWide {
   gracePeriodMs: number;
   /** How often Caddy looks at certificates to renew. */
   renewIntervalMs: number;
-  /** Extra roots Caddy trusts when it talks to an ACME directory (a private CA's directory). */
-  acmeTrustedRootFiles?: string[];
   /** Seconds a client is told to wait while an app is in maintenance. */
   maintenanceRetryAfterS: number;
 }
@@ -58,6 +56,9 @@ function proxy(route: EdgeRoute): Record<string, unknown> {
   return {
     handler: 'reverse_proxy',
     upstreams,
+    // Idle connections to a container close after 4 s (below Node's 5 s keep-alive): once a switch is
+    // done, the connections left to the old container are the requests still in flight (edge.ts drains on them).
+    transport: { protocol: 'http', keep_alive: { idle_timeout: '4s' } },
     ...(route.backup
       ? {
           // Settling: the new container first; a request it fails to take (refused, reset before an answer)
@@ -87,6 +88,7 @@ export function caddyConfig(routes: readonly EdgeRoute[], wide: EdgeWide = EDGE_
   const tlsNames: string[] = [];
   const loadFiles: Record<string, unknown>[] = [];
   const acmePolicies = new Map<string, { subjects: string[]; issuer: Record<string, unknown> }>();
+  type Policy = { subjects: string[]; issuer: Record<string, unknown> };
   const httpsSuffix = wide.httpsPort === 443 ? '' : `:${wide.httpsPort}`;
 
   for (const [hostname, hostRoutes] of byHostname(routes)) {
@@ -113,12 +115,12 @@ export function caddyConfig(routes: readonly EdgeRoute[], wide: EdgeWide = EDGE_
         module: 'acme',
         ca: route.tls.directory,
         ...(route.tls.email ? { email: route.tls.email } : {}),
-        ...(wide.acmeTrustedRootFiles?.length ? { trusted_roots_pem_files: wide.acmeTrustedRootFiles } : {}),
+        ...(route.tls.trustedRootsFile ? { trusted_roots_pem_files: [route.tls.trustedRootsFile] } : {}),
         // The HTTP challenge only: the edge's HTTPS port may not be 443, and TLS-ALPN needs 443.
         challenges: { http: { alternate_port: wide.httpPort }, 'tls-alpn': { disabled: true } },
       };
       const key = JSON.stringify(issuer);
-      const policy = acmePolicies.get(key) ?? { subjects: [], issuer };
+      const policy: Policy = acmePolicies.get(key) ?? { subjects: [], issuer };
       for (const name of route.hostnames) if (!policy.subjects.includes(name)) policy.subjects.push(name);
       acmePolicies.set(key, policy);
     }

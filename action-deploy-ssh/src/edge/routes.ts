@@ -16,7 +16,8 @@ export type RouteTls =
   | { mode: 'off' }
   /** Files inside the edge container (written from inputs, or mounted from the server). */
   | { mode: 'certificate'; certificateFile: string; keyFile: string }
-  | { mode: 'acme'; email?: string; directory: string };
+  /** `trustedRootsFile`: the private CA of the ACME directory's own HTTPS (acme-directory-ca), inside the edge. */
+  | { mode: 'acme'; email?: string; directory: string; trustedRootsFile?: string };
 
 export interface EdgeRoute {
   app: string;

@@ -17,7 +17,8 @@ export type EdgeTls =
   | { mode: 'certificate'; source: 'inputs'; certificate: string; key: string; notAfter: Date }
   /** Files already on the server (certbot's /etc/letsencrypt/live/...), read by the edge. */
   | { mode: 'certificate'; source: 'server'; certificatePath: string; keyPath: string }
-  | { mode: 'acme'; email?: string; directory: string };
+  /** `directoryCa`: PEM of the private CA that signed the directory's own HTTPS certificate (not needed for Let's Encrypt). */
+  | { mode: 'acme'; email?: string; directory: string; directoryCa?: string };
 
 export interface EdgeSettings {
   /** Lower-case DNS names, each at most once. */
@@ -29,6 +30,8 @@ export interface EdgeSettings {
   maintenance?: { on: boolean; message?: string };
   httpPort: number;
   httpsPort: number;
+  /** How often the edge looks for certificates to renew (it renews one with a third of its life left). */
+  renewIntervalMs: number;
 }
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -100,7 +103,7 @@ function readTls(inputs: Inputs, hostnames: string[], tlsKey: string | undefined
   const stray = [given('tls-certificate', certificate), given('tls-key', tlsKey), given('tls-certificate-path', certificatePath), given('tls-key-path', keyPath)].find(Boolean);
   if (stray) throw new ConfigurationError(`Input "${stray}" is set, but tls is "${mode}": set tls: certificate to serve it, or remove it.`, stray);
   if (mode !== 'acme') {
-    for (const name of ['acme-email', 'acme-directory']) {
+    for (const name of ['acme-email', 'acme-directory', 'acme-directory-ca']) {
       if (inputs.string(name) !== undefined) throw new ConfigurationError(`Input "${name}" is set, but tls is "${mode}": it is only read with tls: acme.`, name);
     }
   }
@@ -123,7 +126,15 @@ function readTls(inputs: Inputs, hostnames: string[], tlsKey: string | undefined
     if (url.protocol !== 'https:' || url.username || url.password) {
       throw new ConfigurationError(`Input "acme-directory" is "${directory}": an ACME directory is an https:// URL without credentials.`, 'acme-directory');
     }
-    return { mode, ...(email ? { email } : {}), directory: url.href };
+    const directoryCa = inputs.string('acme-directory-ca');
+    if (directoryCa !== undefined) {
+      try {
+        new X509Certificate(directoryCa);
+      } catch (error) {
+        throw new ConfigurationError(`Input "acme-directory-ca" is not a PEM certificate (${(error as Error).message}). Give the CA certificate that signed the ACME directory's HTTPS certificate.`, 'acme-directory-ca');
+      }
+    }
+    return { mode, ...(email ? { email } : {}), directory: url.href, ...(directoryCa ? { directoryCa } : {}) };
   }
   // certificate: from inputs, or from files on the server; not both, and never half of one.
   const fromInputs = certificate !== undefined || tlsKey !== undefined;
@@ -158,7 +169,7 @@ export function readEdge(inputs: Inputs, tlsKey: string | undefined): EdgeSettin
   const maintenanceRaw = inputs.string('maintenance');
   const message = inputs.string('maintenance-message');
   if (hostnames.length === 0) {
-    const edgeOnly = ['path-prefix', 'hsts', 'maintenance', 'maintenance-message', 'edge-http-port', 'edge-https-port'].find((name) => inputs.string(name) !== undefined);
+    const edgeOnly = ['path-prefix', 'hsts', 'maintenance', 'maintenance-message', 'edge-http-port', 'edge-https-port', 'edge-renew-interval'].find((name) => inputs.string(name) !== undefined);
     if (edgeOnly) throw new ConfigurationError(`Input "${edgeOnly}" works through the shared edge, which an app joins with "hostname". Give the app's hostname, or remove "${edgeOnly}".`, edgeOnly);
     return undefined;
   }
@@ -171,6 +182,10 @@ export function readEdge(inputs: Inputs, tlsKey: string | undefined): EdgeSettin
   }
   const httpPort = inputs.port('edge-http-port') ?? 80;
   const httpsPort = inputs.port('edge-https-port') ?? 443;
+  const renewIntervalMs = inputs.duration('edge-renew-interval') ?? 10 * 60_000;
+  if (renewIntervalMs < 1000 || renewIntervalMs > 24 * 3_600_000) {
+    throw new ConfigurationError(`Input "edge-renew-interval" is ${inputs.raw('edge-renew-interval')}: give between 1s and 24h (default 10m).`, 'edge-renew-interval');
+  }
   if (httpPort === httpsPort) throw new ConfigurationError(`Inputs "edge-http-port" and "edge-https-port" are both ${httpPort}. Give two different ports.`, 'edge-https-port');
   return {
     hostnames,
@@ -180,5 +195,6 @@ export function readEdge(inputs: Inputs, tlsKey: string | undefined): EdgeSettin
     ...(maintenanceRaw === undefined ? {} : { maintenance: { on: inputs.boolean('maintenance', false), ...(message ? { message } : {}) } }),
     httpPort,
     httpsPort,
+    renewIntervalMs,
   };
 }

@@ -2,14 +2,16 @@
 // stops here with a ConfigurationError that names the input and the fix. The readers by concern:
 // ssh.ts (how each server is reached), container.ts (what runs), rollout.ts (how it replaces the
 // old version, and the lock), github.ts (deployment records).
-import { ConfigurationError, Inputs, registerSecret } from '@gangway/kit';
+import { ConfigurationError, Inputs, parseImageReference, registerSecret, type ImageReference } from '@gangway/kit';
 import type { DeploymentSettings } from '../github-deployment.ts';
 import { readContainer, type ContainerSettings } from './container.ts';
+import { readEdge, type EdgeSettings } from './edge.ts';
 import { readGitHubDeployment } from './github.ts';
 import { checkLockTtl, readRollout, type RolloutSettings } from './rollout.ts';
 import { readSsh, type SshSettings } from './ssh.ts';
 
 export type { ContainerSettings, Publish, Readiness, RestartPolicy, VolumeMount } from './container.ts';
+export type { EdgeSettings, EdgeTls } from './edge.ts';
 export type { BlueGreenSettings, OnFailure, RolloutSettings, StrategyName, StrategySettings, SwarmOrder, TargetSettings } from './rollout.ts';
 export type { JumpHost, Login, SshSettings } from './ssh.ts';
 
@@ -20,6 +22,10 @@ export interface DeploySettings extends SshSettings, ContainerSettings, RolloutS
   github?: DeploymentSettings;
   /** The commit being deployed, when given (else GITHUB_SHA). */
   sha?: string;
+  /** The app's place on the host's shared edge (`hostname` given); undefined: its own port, or none. */
+  edge?: EdgeSettings;
+  /** The shared edge's image (Caddy 2). */
+  edgeImage: ImageReference;
 }
 
 /**
@@ -30,13 +36,26 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   const githubToken = inputs.secret('github-token');
   const ssh = { privateKey: inputs.secret('private-key'), passphrase: inputs.secret('passphrase'), password: inputs.secret('password'), jumpPrivateKey: inputs.secret('jump-private-key') };
   const registryPassword = inputs.secret('registry-password');
+  const tlsKey = inputs.secret('tls-key');
   const env = inputs.keyValues('env');
   for (const value of env.values()) registerSecret(value);
 
   const rollback = inputs.boolean('rollback', false);
   const reach = readSsh(inputs, ssh);
   const container = readContainer(inputs, { env, registryPassword }, rollback);
-  const rollout = readRollout(inputs, { published: container.publish !== undefined, hosts: reach.hosts.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
+  const edge = readEdge(inputs, tlsKey);
+  if (edge && container.publish) {
+    throw new ConfigurationError('Inputs "hostname" and "publish" are both set: with hostname the app is served by the host\'s shared edge (ports 80/443); publish gives it a port of its own. Choose one.', 'publish');
+  }
+  if (edge?.tls.mode === 'certificate' && edge.tls.source === 'server') {
+    throw new ConfigurationError('Input "tls-certificate-path": certificate files on the server are not read by the edge yet. Give the certificate as tls-certificate and tls-key, or use tls: acme.', 'tls-certificate-path');
+  }
+  if (edge && container.containerPort === undefined) {
+    throw new ConfigurationError('Input "hostname" needs "container-port": the port the app listens on inside its container, where the edge sends its requests.', 'container-port');
+  }
+  const edgeImageParsed = parseImageReference(inputs.string('edge-image') ?? 'caddy:2', 'edge-image');
+  const edgeImage = edgeImageParsed.digest || edgeImageParsed.tag ? edgeImageParsed : { ...edgeImageParsed, tag: 'latest' };
+  const rollout = readRollout(inputs, { published: container.publish !== undefined, edge: edge !== undefined, hosts: reach.hosts.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
   // The app containers of a blue-green deploy sit on a private network; the proxy reaches them there by name.
   const network = container.network ?? (rollout.target.kind === 'container' && rollout.target.strategy.name === 'blue-green' ? `${container.app}-net` : undefined);
   const github = readGitHubDeployment(inputs, githubToken);
@@ -53,6 +72,8 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
     rollback,
     ...(github ? { github } : {}),
     ...(sha ? { sha } : {}),
+    ...(edge ? { edge } : {}),
+    edgeImage,
   };
   checkLockTtl(settings, inputs.raw('lock-ttl'));
   return settings;

@@ -58,6 +58,8 @@ export function rolloutName(target: TargetSettings): string {
 interface What {
   /** Whether `publish` is set: blue-green's default, and Swarm's stop-first. */
   published: boolean;
+  /** Whether `hostname` is set: the app is behind the host's shared edge (blue-green's default too). */
+  edge?: boolean;
   hosts: number;
   hooks: { preDeploy: number; postDeploy: number };
 }
@@ -79,17 +81,22 @@ function readTarget(inputs: Inputs, what: What): TargetSettings {
       throw new ConfigurationError(`Input "strategy" is "${strategyRaw}", which does not apply to target: swarm: Swarm itself updates the service (start-first, or stop-first with a published port). Leave strategy out.`, 'strategy');
     }
     if (what.hosts !== 1) throw new ConfigurationError(`target: swarm deploys to one Swarm manager; "host" lists ${what.hosts}. Give the manager only (Swarm places the tasks).`, 'host');
+    if (what.edge) throw new ConfigurationError('Input "hostname" (the shared edge) works with target: container; a Swarm service publishes its own ports. Remove hostname, or use target: container.', 'hostname');
     if (what.hooks.preDeploy > 0 || what.hooks.postDeploy > 0) {
       throw new ConfigurationError('pre-deploy and post-deploy hooks are not supported with target: swarm yet. Run them in the app\'s entrypoint, or use target: container.', what.hooks.preDeploy > 0 ? 'pre-deploy' : 'post-deploy');
     }
     return { kind: 'swarm', order: what.published ? 'stop-first' : 'start-first' };
   }
-  // blue-green needs a public port for its proxy; it is the default whenever there is one.
-  const name: StrategyName = strategyRaw === '' ? (what.published ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
-  if (name === 'recreate') return { kind: 'container', strategy: { name } };
-  if (!what.published) {
+  // blue-green needs a front to switch (its own proxy on `publish`, or the shared edge); it is the default whenever there is one.
+  const fronted = what.published || what.edge === true;
+  const name: StrategyName = strategyRaw === '' ? (fronted ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
+  if (name === 'recreate') {
+    if (what.edge) throw new ConfigurationError('Input "strategy" is "recreate", but "hostname" puts the app behind the shared edge, which switches blue-green. Leave strategy out (blue-green), or remove hostname.', 'strategy');
+    return { kind: 'container', strategy: { name } };
+  }
+  if (!fronted) {
     throw new ConfigurationError(
-      'Input "strategy" is "blue-green", which needs "publish": the managed nginx proxy holds that port and switches it between the old and the new container. Give publish (e.g. 8080 or 0.0.0.0:80), or use strategy: recreate.',
+      'Input "strategy" is "blue-green", which needs "publish" or "hostname": the managed nginx proxy holds that port (or the shared edge routes the hostname) and switches it between the old and the new container. Give publish (e.g. 8080 or 0.0.0.0:80) or hostname, or use strategy: recreate.',
       'publish',
     );
   }

@@ -3,6 +3,7 @@
 // request is timed and kept, so a caller can count failures and take percentiles over any window.
 // Hand-written on purpose: autocannon reports a run's aggregates; this paces a fixed rate and keeps each request's send time and answering version, for percentiles over a deploy's window.
 import http from 'node:http';
+import https from 'node:https';
 
 export interface LoadSample {
   /** ms since the load started, when the request was sent. */
@@ -30,7 +31,13 @@ export interface LoadOptions {
   timeoutMs?: number;
   /** Share of clients on kept-alive connections (0..1); by default every other client. */
   keepAliveShare?: number;
+  /** The Host header (and, with tls, the SNI name): a name the shared edge routes. `host` stays the address dialled. */
+  hostname?: string;
+  /** HTTPS, trusting only `ca` (PEM). */
+  tls?: { ca: string };
 }
+
+type Target = Required<Pick<LoadOptions, 'host' | 'port' | 'path' | 'timeoutMs'>> & Pick<LoadOptions, 'hostname' | 'tls'>;
 
 export interface LoadRun {
   samples: LoadSample[];
@@ -43,10 +50,19 @@ export interface LoadRun {
 /** A request that failed on a kept-alive connection the server had already closed, before any answer. */
 class StaleConnectionError extends Error {}
 
-function requestOnce(agent: http.Agent | false, o: Required<Pick<LoadOptions, 'host' | 'port' | 'path' | 'timeoutMs'>>): Promise<{ status: number; body: string }> {
+function requestOnce(agent: http.Agent | false, o: Target): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     let answered = false;
-    const req = http.get({ host: o.host, port: o.port, path: o.path, agent, timeout: o.timeoutMs }, (res) => {
+    const options = {
+      host: o.host,
+      port: o.port,
+      path: o.path,
+      agent,
+      timeout: o.timeoutMs,
+      ...(o.hostname ? { headers: { host: o.hostname } } : {}),
+      ...(o.tls ? { ca: o.tls.ca, servername: o.hostname ?? o.host } : {}),
+    };
+    const req = (o.tls ? https : http).get(options, (res) => {
       answered = true;
       let body = '';
       res.setEncoding('utf8');
@@ -70,7 +86,7 @@ function requestOnce(agent: http.Agent | false, o: Required<Pick<LoadOptions, 'h
  * again once on a new connection (RFC 9112 §9.3.1). The sample says so: resends are counted,
  * not hidden. A reset on a new connection is a failure.
  */
-async function request(agent: http.Agent | false, o: Required<Pick<LoadOptions, 'host' | 'port' | 'path' | 'timeoutMs'>>, sample: LoadSample): Promise<{ status: number; body: string }> {
+async function request(agent: http.Agent | false, o: Target, sample: LoadSample): Promise<{ status: number; body: string }> {
   try {
     return await requestOnce(agent, o);
   } catch (error) {
@@ -85,7 +101,7 @@ export function startLoad(options: LoadOptions): LoadRun {
   const clients = options.clients ?? 8;
   const maxRequests = options.maxRequests ?? 20_000;
   const maxMs = options.maxMs ?? 300_000;
-  const o = { host: options.host, port: options.port, path: options.path ?? '/version', timeoutMs: options.timeoutMs ?? 5000 };
+  const o: Target = { host: options.host, port: options.port, path: options.path ?? '/version', timeoutMs: options.timeoutMs ?? 5000, ...(options.hostname ? { hostname: options.hostname } : {}), ...(options.tls ? { tls: options.tls } : {}) };
   const startedAt = performance.now();
   const now = (): number => performance.now() - startedAt;
   const samples: LoadSample[] = [];
@@ -94,7 +110,7 @@ export function startLoad(options: LoadOptions): LoadRun {
   const interval = (1000 * clients) / rate;
   const loops = Array.from({ length: clients }, async (_, i) => {
     const keepAlive = options.keepAliveShare === undefined ? i % 2 === 0 : i < Math.round(clients * options.keepAliveShare);
-    const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false;
+    const agent = keepAlive ? new (options.tls ? https : http).Agent({ keepAlive: true, maxSockets: 1 }) : false;
     // Clients start spread over one interval so the rate is even.
     await new Promise((r) => setTimeout(r, (interval * i) / clients));
     let next = now();

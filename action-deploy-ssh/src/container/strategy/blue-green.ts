@@ -11,7 +11,7 @@ import { LABEL } from '../../labels.ts';
 import type { ContainerDetails } from '../../host/engine.ts';
 import { execHooks } from '../../host/hooks.ts';
 import type { HostContext } from '../../host/context.ts';
-import { drainOldWorkers, switchProxy, type ProxySwitch } from '../proxy.ts';
+import { frontOf, type Front, type FrontSwitch } from '../front.ts';
 import type { Upstream } from '../proxy-config.ts';
 import { blueGreenOf, type BlueGreenSettings } from '../../settings/rollout.ts';
 import { crashed, diagnostics, probeTarget, type ReadinessResult } from '../../host/readiness.ts';
@@ -108,13 +108,12 @@ async function stopKept(ctx: HostContext, c: ContainerRef): Promise<void> {
   if (!done) log.info(`cancelled: ${c.name} was sent its stop; the engine finishes it by itself (SIGKILL after stop-timeout ${formatDuration(s.stopTimeoutMs)}), not waiting for it`);
 }
 
-/** Waits for nginx's workers from before `switched` to finish their requests, as far as the proxy can tell. */
-async function drain(ctx: HostContext, switched: ProxySwitch, what: string): Promise<void> {
-  if (switched.how !== 'reloaded') return;
+/** Waits for the requests the front still had in flight to what it no longer sends to (`what`). */
+async function drain(ctx: HostContext, switched: FrontSwitch, what: string): Promise<void> {
   const bg = blueGreenSettings(ctx);
-  const drained = await ctx.clock.time('drain', () => drainOldWorkers(ctx.engine, switched.proxy.id, switched.oldWorkers, bg.drainTimeoutMs, ctx.signal ? { signal: ctx.signal } : {}));
-  if (ctx.signal?.aborted) ctx.log.info(`cancelled: not waiting for nginx's old workers (they finish their requests to ${what} by themselves)`);
-  else if (drained === false) ctx.log.warn(`nginx's old workers still had requests to ${what} after drain-timeout ${formatDuration(bg.drainTimeoutMs)}; going on anyway`);
+  const drained = await ctx.clock.time('drain', () => switched.drain(bg.drainTimeoutMs, ctx.signal));
+  if (ctx.signal?.aborted) ctx.log.info(`cancelled: not waiting for the requests in flight to ${what} (the front finishes them by itself)`);
+  else if (drained === false) ctx.log.warn(`the front still had requests to ${what} after drain-timeout ${formatDuration(bg.drainTimeoutMs)}; going on anyway`);
   else if (drained === undefined) ctx.log.info(`waited drain-timeout ${formatDuration(bg.drainTimeoutMs)} (the proxy image has no shell to tell when the old workers are done)`);
 }
 
@@ -124,7 +123,7 @@ async function drain(ctx: HostContext, switched: ProxySwitch, what: string): Pro
  * the new one finish, and the new one is removed with its logs printed. The old container was
  * never stopped. Without a backup (a first deploy) there is nothing to go back to: the step fails.
  */
-async function rollBackSettle(ctx: HostContext, f: { to: ContainerRef; created: boolean; backup: Upstream | undefined; trouble: string; readiness?: ReadinessResult }): Promise<SwapOutcome> {
+async function rollBackSettle(ctx: HostContext, front: Front, f: { to: ContainerRef; created: boolean; backup: Upstream | undefined; trouble: string; readiness?: ReadinessResult }): Promise<SwapOutcome> {
   const { log, clock } = ctx;
   const error = new Error(`${f.to.name} ${f.trouble}`);
   const failed = { ok: false, switched: true, container: f.to, ...(f.readiness ? { readiness: f.readiness } : {}), downtimeMs: 0 };
@@ -135,7 +134,7 @@ async function rollBackSettle(ctx: HostContext, f: { to: ContainerRef; created: 
   const backup = f.backup;
   log.warn(`${error.message}: rolling back to ${backup.name}`);
   try {
-    const back = await clock.time('roll back', () => switchProxy(ctx, backup));
+    const back = await clock.time('roll back', () => front.switch(ctx, backup));
     await drain(ctx, back, f.to.name);
   } catch (e) {
     // The settle config (new one first, old one as backup) stays, both containers running: requests keep failing over.
@@ -165,6 +164,12 @@ async function publishersOfPort(ctx: HostContext): Promise<ContainerRef[]> {
   return found;
 }
 
+function frontFor(ctx: HostContext): Front {
+  const front = frontOf(ctx.settings);
+  if (!front) throw new Error('blue-green needs a front: publish (its own proxy) or hostname (the shared edge)');
+  return front;
+}
+
 function blueGreenSettings(ctx: HostContext): BlueGreenSettings {
   const bg = blueGreenOf(ctx.settings);
   if (!bg) throw new Error('the blue-green strategy runs only with blue-green settings');
@@ -181,13 +186,16 @@ export const blueGreen: Strategy = {
     const bg = blueGreenSettings(ctx);
     const port = s.containerPort;
     if (port === undefined) throw new Error('blue-green needs container-port');
+    const front = frontFor(ctx);
+    // The edge is set up, and the app's route checked against the others, before the new container exists.
+    await front.prepare(ctx);
 
     const prepared = await prepareNew(ctx, plan, ` on ${s.network ?? ''}, next to ${plan.from?.name ?? 'nothing'}`);
     if ('failed' in prepared) return prepared.failed;
     const { to, created } = prepared;
 
     let readiness: ReadinessResult | undefined;
-    let switched: ProxySwitch | undefined;
+    let switched: FrontSwitch | undefined;
     let baseline: ContainerDetails | undefined;
     try {
       signal?.throwIfAborted();
@@ -213,7 +221,7 @@ export const blueGreen: Strategy = {
       // Another deploy may have taken the lock over meanwhile: then this one switches nothing.
       await plan.confirmLock?.();
       switched = await clock.time('switch', () =>
-        switchProxy(ctx, { name: to.name, port }, {
+        front.switch(ctx, { name: to.name, port }, {
           // While the new one settles, the old one stays in the config as nginx's backup.
           ...(plan.from && bg.settleMs > 0 ? { keepAsBackup: plan.from.name } : {}),
           beforeBind: async () => {
@@ -235,7 +243,7 @@ export const blueGreen: Strategy = {
 
     // Switched. The deploy has succeeded once the new container has settled (settle-time): until
     // then the old one keeps running, as nginx's backup when the proxy forwarded to it.
-    let last: ProxySwitch = switched;
+    let last: FrontSwitch = switched;
     if (bg.settleMs > 0) {
       const backup = switched.backup;
       let trouble = await clock.time('settle', () =>
@@ -247,12 +255,12 @@ export const blueGreen: Strategy = {
         // nginx resolves every server it lists at each reload: the old one leaves the config before it stops.
         log.info(`${to.name} settled; dropping ${backup.name} from the proxy`);
         try {
-          last = await clock.time('drop backup', () => switchProxy(ctx, { name: to.name, port }));
+          last = await clock.time('drop backup', () => front.switch(ctx, { name: to.name, port }));
         } catch (error) {
           trouble = `settled, but the proxy could not drop ${backup.name} (${errorMessage(error)})`;
         }
       }
-      if (trouble !== undefined) return rollBackSettle(ctx, { to, created, backup, trouble, ...(readiness ? { readiness } : {}) });
+      if (trouble !== undefined) return rollBackSettle(ctx, front, { to, created, backup, trouble, ...(readiness ? { readiness } : {}) });
       log.info(`${to.name} settled: still running, not restarted${s.readiness.kind === 'http' ? ', answering its readiness path' : ''} for ${formatDuration(bg.settleMs)} after the switch`);
     }
 

@@ -1,0 +1,163 @@
+// What stands in front of a blue-green app and switches its traffic: the app's own nginx proxy on its
+// `publish` port (proxy.ts), or the host's shared edge on 80/443 when the app has a `hostname`
+// (edge/edge.ts). Blue-green, the serving check and the post step ask the front, not one of them.
+import { errorMessage } from '@gangway/kit';
+import type { DeployEngine } from '../host/engine.ts';
+import type { HostContext } from '../host/context.ts';
+import { blueGreenOf } from '../settings/rollout.ts';
+import type { DeploySettings } from '../settings/index.ts';
+import { EDGE_DEFAULTS, type EdgeWide } from '../edge/caddy-config.ts';
+import { currentEdge, drainConnections, EdgeRefusedError, ensureEdge, loadRoutes, readRoutes } from '../edge/edge.ts';
+import { conflictOf, routeOf, type EdgeUpstream, type RouteTls } from '../edge/routes.ts';
+import type { TarEntry } from '../host/tar.ts';
+import { currentProxy, drainOldWorkers, switchProxy } from './proxy.ts';
+import { upstreamOf, type Upstream } from './proxy-config.ts';
+
+export interface FrontSwitch {
+  /** reloaded/created/replaced: the nginx proxy; loaded: the edge took the whole new config. */
+  how: 'reloaded' | 'created' | 'replaced' | 'loaded';
+  previousUpstream?: string;
+  /** The previous container, kept behind the new one while it settles. */
+  backup?: Upstream;
+  /** Waits for the requests in flight to what the front no longer sends to: true drained, false timeout/cancel, undefined cannot tell. */
+  drain: (timeoutMs: number, signal?: AbortSignal) => Promise<boolean | undefined>;
+}
+
+export interface FrontState {
+  /** The front is up and its config could be read. */
+  readable: boolean;
+  running: boolean;
+  /** The container it forwards to now. */
+  upstream?: string;
+}
+
+export interface Front {
+  kind: 'proxy' | 'edge';
+  /** Before the new container is made: what can be checked or set up without touching the app (the edge, conflicts). */
+  prepare(ctx: HostContext): Promise<void>;
+  switch(ctx: HostContext, upstream: Upstream, options?: { beforeBind?: () => Promise<void>; keepAsBackup?: string }): Promise<FrontSwitch>;
+  state(engine: DeployEngine, settings: DeploySettings): Promise<FrontState>;
+}
+
+const proxyFront: Front = {
+  kind: 'proxy',
+  async prepare() {
+    // The proxy is made or replaced at the switch.
+  },
+  async switch(ctx, upstream, options) {
+    const switched = await switchProxy(ctx, upstream, options);
+    return {
+      how: switched.how,
+      ...(switched.previousUpstream ? { previousUpstream: switched.previousUpstream } : {}),
+      ...(switched.backup ? { backup: switched.backup } : {}),
+      // A new proxy container has no old workers: the previous proxy finished its requests when it stopped.
+      drain: (timeoutMs, signal) => (switched.how === 'reloaded' ? drainOldWorkers(ctx.engine, switched.proxy.id, switched.oldWorkers, timeoutMs, signal ? { signal } : {}) : Promise.resolve(true)),
+    };
+  },
+  async state(engine, settings) {
+    const proxy = await currentProxy(engine, settings.app);
+    const upstream = proxy.config ? upstreamOf(proxy.config) : undefined;
+    return { running: proxy.details?.running === true, readable: !proxy.details?.running || proxy.config !== undefined, ...(upstream ? { upstream } : {}) };
+  },
+};
+
+/** The edge settings shared by every app on the host (ports from the app's inputs). */
+function wideOf(settings: DeploySettings): EdgeWide {
+  const edge = settings.edge;
+  return { ...EDGE_DEFAULTS, httpPort: edge?.httpPort ?? 80, httpsPort: edge?.httpsPort ?? 443, renewIntervalMs: edge?.renewIntervalMs ?? EDGE_DEFAULTS.renewIntervalMs };
+}
+
+/** Certificates given as inputs go into the edge's volume (the key readable by root only), named in the route. */
+function tlsOf(settings: DeploySettings): { tls: RouteTls; files: TarEntry[] } {
+  const tls = settings.edge?.tls ?? { mode: 'off' };
+  if (tls.mode === 'off') return { tls, files: [] };
+  if (tls.mode === 'acme') {
+    const file = `acme/${settings.app}-directory-ca.pem`;
+    return {
+      tls: { mode: 'acme', directory: tls.directory, ...(tls.email ? { email: tls.email } : {}), ...(tls.directoryCa ? { trustedRootsFile: `/etc/gangway-edge/${file}` } : {}) },
+      files: tls.directoryCa ? [{ name: 'acme/' }, { name: file, content: `${tls.directoryCa}\n` }] : [],
+    };
+  }
+  if (tls.source === 'server') throw new Error('tls-certificate-path is not supported by the edge yet: give the certificate as tls-certificate and tls-key');
+  const dir = `certs/${settings.app}`;
+  return {
+    tls: { mode: 'certificate', certificateFile: `/etc/gangway-edge/${dir}/cert.pem`, keyFile: `/etc/gangway-edge/${dir}/key.pem` },
+    files: [{ name: 'certs/' }, { name: `${dir}/`, mode: 0o700 }, { name: `${dir}/cert.pem`, content: `${tls.certificate}\n` }, { name: `${dir}/key.pem`, content: `${tls.key}\n`, mode: 0o600 }],
+  };
+}
+
+async function upstreamAt(ctx: HostContext, upstream: Upstream): Promise<EdgeUpstream> {
+  const d = await ctx.engine.inspectContainer(upstream.name);
+  const network = ctx.settings.network ?? '';
+  const address = d?.addresses[network];
+  if (!address) throw new Error(`${upstream.name} has no address on ${network}: the edge cannot reach it`);
+  return { name: upstream.name, address, port: upstream.port };
+}
+
+const edgeFront: Front = {
+  kind: 'edge',
+  async prepare(ctx) {
+    const s = ctx.settings;
+    if (!s.edge) throw new Error('the edge front needs hostname');
+    const edge = await ctx.clock.time('edge', () => ensureEdge(ctx, s.edgeImage, wideOf(s)));
+    const others = (await readRoutes(ctx.engine, edge.id)).filter((r) => r.app !== s.app);
+    // The new route's shape (its upstream does not matter here): refused before anything of the app changes.
+    const probe = routeOf(s.app, s.edge, { name: '', address: '', port: 0 }, tlsOf(s).tls);
+    const conflict = conflictOf(others, probe);
+    if (conflict) throw new EdgeRefusedError(`Input "${conflict.input}": ${conflict.message}`, conflict.input);
+  },
+  async switch(ctx, upstream, options = {}) {
+    const { engine, log } = ctx;
+    const s = ctx.settings;
+    if (!s.edge) throw new Error('the edge front needs hostname');
+    const edge = await currentEdge(engine);
+    if (!edge) throw new Error('the edge is not running (it was up when this deploy started)');
+    const routes = await readRoutes(engine, edge.id);
+    const own = routes.find((r) => r.app === s.app);
+    const to = await upstreamAt(ctx, upstream);
+    const backup = options.keepAsBackup !== undefined && own?.upstream.name === options.keepAsBackup && own.upstream.name !== upstream.name ? own.upstream : undefined;
+    const { tls, files } = tlsOf(s);
+    const route = routeOf(s.app, s.edge, to, tls, backup);
+    const conflict = conflictOf(routes, route);
+    if (conflict) throw new EdgeRefusedError(`Input "${conflict.input}": ${conflict.message}`, conflict.input);
+    await loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, files }, wideOf(s));
+    log.info(`edge ${edge.name}: ${s.edge.hostnames.join(', ')}${s.edge.pathPrefix === '/' ? '' : s.edge.pathPrefix} → ${to.name} (${to.address}:${to.port})${backup ? `, ${backup.name} as backup` : ''}${route.maintenance ? ', in maintenance' : ''}`);
+    // What the edge no longer sends to: the previous upstream and backup, unless it is the new one.
+    const left = [own?.upstream, own?.backup].filter((u): u is EdgeUpstream => u !== undefined && u.name !== to.name && u.name !== backup?.name);
+    return {
+      how: 'loaded',
+      ...(own ? { previousUpstream: own.upstream.name } : {}),
+      ...(backup ? { backup: { name: backup.name, port: backup.port } } : {}),
+      drain: async (timeoutMs, signal) => {
+        let drained = true;
+        const started = performance.now();
+        for (const u of left) {
+          const rest = Math.max(0, timeoutMs - (performance.now() - started));
+          drained = (await drainConnections(engine, edge.id, u.address, u.port, rest, signal).catch((e: unknown) => {
+            log.warn(`Could not tell the edge's connections to ${u.name}: ${errorMessage(e)}`);
+            return false;
+          })) && drained;
+        }
+        return drained;
+      },
+    };
+  },
+  async state(engine, settings) {
+    const edge = await currentEdge(engine);
+    if (!edge) return { running: false, readable: true };
+    try {
+      const own = (await readRoutes(engine, edge.id)).find((r) => r.app === settings.app);
+      return { running: true, readable: true, ...(own ? { upstream: own.upstream.name } : {}) };
+    } catch {
+      return { running: true, readable: false };
+    }
+  },
+};
+
+/** The front of a blue-green app: the shared edge with `hostname`, its own proxy with `publish`; none otherwise. */
+export function frontOf(settings: DeploySettings): Front | undefined {
+  if (!blueGreenOf(settings)) return undefined;
+  if (settings.edge) return edgeFront;
+  if (settings.publish) return proxyFront;
+  return undefined;
+}

@@ -1,0 +1,184 @@
+// The shared edge on a server, through the Engine API: the one `gangway-edge` container (Caddy, host
+// network) that owns the edge's ports for every app on the host. An app's deploy reads every app's
+// route record from the edge's config volume, renders the whole config with its own route changed, and
+// has Caddy load it: `caddy reload` (run in the edge with docker exec, against the admin socket that only
+// exists inside the container) swaps the whole config at once or refuses it, leaving the previous one
+// serving. Only then are the new config and the app's record kept. Nothing of another app is written.
+import { randomBytes } from 'node:crypto';
+import { errorMessage, formatImageReference, sleep, type ImageReference } from '@gangway/kit';
+import type { ContainerDetails, DeployEngine } from '../host/engine.ts';
+import type { HostContext } from '../host/context.ts';
+import { tarArchive, type TarEntry } from '../host/tar.ts';
+import { LABEL } from '../labels.ts';
+import { caddyConfig, CERTS_DIR, EDGE_CONFIG, EDGE_DEFAULTS, EDGE_DIR, ROUTES_DIR, type EdgeWide } from './caddy-config.ts';
+import { connectionsTo, EDGE_NAME, edgeContainerSpec, edgeSpecHash, listenersOn, parseProcNetTcp, SOCKETS_COMMAND, type EdgeDesign } from './edge-spec.ts';
+import type { EdgeRoute } from './routes.ts';
+
+const NEXT_CONFIG = `${EDGE_DIR}/caddy.next.json`;
+/** How long a new edge gets to bind its ports. */
+const EDGE_START_TIMEOUT_MS = 15_000;
+
+/** The edge refused a config, or a port it needs is taken: nothing changed. */
+export class EdgeRefusedError extends Error {
+  readonly input: string | undefined;
+  constructor(message: string, input?: string) {
+    super(message);
+    this.name = 'EdgeRefusedError';
+    this.input = input;
+  }
+}
+
+/** The running edge of this host, if any (the newest, when an interrupted upgrade left two). */
+export async function currentEdge(engine: DeployEngine): Promise<ContainerDetails | undefined> {
+  const edges = (await engine.listContainers({ [LABEL.managed]: 'true', [LABEL.role]: 'edge' })).filter((c) => c.state === 'running').sort((a, b) => b.created - a.created);
+  const newest = edges[0];
+  return newest ? await engine.inspectContainer(newest.id) : undefined;
+}
+
+async function mustExec(engine: DeployEngine, id: string, argv: string[], what: string): Promise<string> {
+  const r = await engine.exec(id, argv);
+  if (r.exitCode !== 0) throw new Error(`${what} failed (exit ${r.exitCode}): ${r.output.trim()}`);
+  return r.output;
+}
+
+/** Every app's route record on the edge. A record that cannot be read is an error: it is another app's. */
+export async function readRoutes(engine: DeployEngine, edgeId: string): Promise<EdgeRoute[]> {
+  const listing = await engine.exec(edgeId, ['ls', '-1', ROUTES_DIR]);
+  if (listing.exitCode !== 0) return [];
+  const routes: EdgeRoute[] = [];
+  for (const file of listing.output.split('\n').map((l) => l.trim()).filter((l) => /^[a-z0-9][a-z0-9_.-]*\.json$/.test(l))) {
+    const text = await engine.readFile(edgeId, `${ROUTES_DIR}/${file}`);
+    if (text === undefined) continue;
+    try {
+      routes.push(JSON.parse(text) as EdgeRoute);
+    } catch (error) {
+      throw new Error(`the edge's route record ${file} is not valid JSON (${errorMessage(error)}); it belongs to app ${file.replace(/\.json$/, '')}: deploy that app again to rewrite it`, { cause: error });
+    }
+  }
+  return routes;
+}
+
+/** The host's TCP sockets, as the edge (host network) sees them. */
+async function sockets(engine: DeployEngine, containerId: string) {
+  return parseProcNetTcp(await mustExec(engine, containerId, SOCKETS_COMMAND, 'reading the host\'s TCP sockets'));
+}
+
+/**
+ * Loads `routes` into the running edge: the whole config is written beside the current one, loaded
+ * (Caddy swaps it at once, or refuses it and keeps serving the previous one), and only then kept, with
+ * the record of `app` (written, or removed when its route is undefined) and its certificate files.
+ */
+export async function loadRoutes(engine: DeployEngine, edgeId: string, routes: EdgeRoute[], change: { app: string; route?: EdgeRoute; files?: TarEntry[] }, wide: EdgeWide = EDGE_DEFAULTS): Promise<void> {
+  const config = JSON.stringify(caddyConfig(routes, wide), null, 2);
+  // Certificates first (the config names them), then the config beside the current one.
+  if (change.files?.length) await engine.putArchive(edgeId, EDGE_DIR, await tarArchive(change.files));
+  await engine.putArchive(edgeId, EDGE_DIR, await tarArchive([{ name: 'caddy.next.json', content: config }]));
+  const loaded = await engine.exec(edgeId, ['caddy', 'reload', '--config', NEXT_CONFIG, '--force']);
+  if (loaded.exitCode !== 0) {
+    await engine.exec(edgeId, ['rm', '-f', NEXT_CONFIG]).catch(() => undefined);
+    const reason = loaded.output.trim().split('\n').filter((l) => l.trim()).slice(-3).join(' ');
+    throw new EdgeRefusedError(`the edge refused the new config, and keeps serving the previous one: ${reason}`);
+  }
+  // Kept: the config the edge starts with after a restart, and this app's record.
+  await mustExec(engine, edgeId, ['mv', '-f', NEXT_CONFIG, EDGE_CONFIG], 'keeping the edge config');
+  if (change.route) {
+    await engine.putArchive(edgeId, EDGE_DIR, await tarArchive([{ name: 'routes/' }, { name: `routes/${change.app}.json`, content: `${JSON.stringify(change.route, null, 2)}\n` }]));
+  } else {
+    await mustExec(engine, edgeId, ['rm', '-rf', `${ROUTES_DIR}/${change.app}.json`, `${CERTS_DIR}/${change.app}`], 'removing the app\'s route record');
+  }
+}
+
+/** The edge image, present on the server (pulled when missing). */
+async function edgeImage(ctx: HostContext, image: ImageReference): Promise<{ id: string; ref: string }> {
+  const ref = formatImageReference(image);
+  const present = await ctx.engine.inspectImage(ref);
+  if (present) return { id: present.id, ref };
+  ctx.log.info(`pulling the edge image ${ref}`);
+  await ctx.engine.pull(image.repository, image.digest ?? image.tag ?? 'latest', undefined, () => undefined);
+  const pulled = await ctx.engine.inspectImage(ref);
+  if (!pulled) throw new Error(`the edge image ${ref} was pulled but the engine does not have it`);
+  return { id: pulled.id, ref };
+}
+
+/** Waits until `id` listens on both ports (or has exited: its log says why). */
+async function waitListening(engine: DeployEngine, id: string, ports: number[], before: number[]): Promise<void> {
+  const started = performance.now();
+  for (;;) {
+    const d = await engine.inspectContainer(id);
+    if (!d?.running) {
+      const logs = await engine.logs(id, 20).catch(() => '');
+      const taken = /address already in use/i.test(logs);
+      throw new EdgeRefusedError(
+        taken
+          ? `port ${ports.join(' or ')} is already held on the server by something other than Gangway's edge (a host nginx or Apache left from a hand-run setup?). Stop it, or give the edge other ports with edge-http-port and edge-https-port. The edge said: ${logs.trim().split('\n').slice(-2).join(' ')}`
+          : `the edge did not stay up (${d?.state ?? 'gone'}): ${logs.trim().split('\n').slice(-3).join(' ')}`,
+        taken ? 'edge-http-port' : undefined,
+      );
+    }
+    const now = await sockets(engine, id);
+    if (ports.every((port, i) => listenersOn(now, port) > (before[i] ?? 0))) return;
+    if (performance.now() - started > EDGE_START_TIMEOUT_MS) throw new Error(`the edge did not bind ${ports.join(' and ')} within ${EDGE_START_TIMEOUT_MS / 1000} s`);
+    await sleep(50);
+  }
+}
+
+export interface EdgeHandle {
+  id: string;
+  name: string;
+  how: 'running' | 'created' | 'upgraded';
+}
+
+/**
+ * The host's edge, up to date: created when there is none, upgraded when its image or settings changed.
+ * An upgrade starts the new edge beside the old one on the same ports (both listen, SO_REUSEPORT), with
+ * the same config volume, then stops the old one gracefully: it finishes its requests in flight while the
+ * new one takes every new connection.
+ */
+export async function ensureEdge(ctx: HostContext, image: ImageReference, wide: EdgeWide): Promise<EdgeHandle> {
+  const { engine, log } = ctx;
+  const { id: imageId, ref } = await edgeImage(ctx, image);
+  const design: EdgeDesign = { imageId, imageRef: ref, httpPort: wide.httpPort, httpsPort: wide.httpsPort, stopTimeoutS: Math.ceil(wide.gracePeriodMs / 1000) + 5 };
+  const current = await currentEdge(engine);
+  if (current && current.labels[LABEL.proxySpec] === edgeSpecHash(design)) return { id: current.id, name: current.name, how: 'running' };
+
+  const name = current ? `${EDGE_NAME}-${randomBytes(3).toString('hex')}` : EDGE_NAME;
+  const before = current ? await sockets(engine, current.id) : [];
+  const ports = [wide.httpPort, wide.httpsPort];
+  log.info(current ? `upgrading the edge: ${current.name} → ${name} (${ref}), side by side on ${ports.join(', ')}` : `creating the edge ${name} (${ref}) on ports ${ports.join(', ')}`);
+  const id = await engine.createContainer(edgeContainerSpec(design, name));
+  try {
+    // A first edge starts with a config of no routes; an upgrade with the current one (in the volume).
+    if (!current) await engine.putArchive(id, EDGE_DIR, await tarArchive([{ name: 'routes/' }, { name: 'caddy.json', content: JSON.stringify(caddyConfig([], wide), null, 2) }]));
+    await engine.startContainer(id);
+    // The HTTPS port is bound only once a route has TLS: a first edge waits for the HTTP port alone.
+    const routes = current ? await readRoutes(engine, current.id) : [];
+    const needHttps = routes.some((r) => r.tls.mode !== 'off');
+    const waitFor = needHttps ? ports : [wide.httpPort];
+    await waitListening(engine, id, waitFor, waitFor.map((p) => listenersOn(before, p)));
+  } catch (error) {
+    await engine.removeContainer(id, { force: true }).catch(() => undefined);
+    throw error;
+  }
+  if (current) {
+    log.info(`stopping the old edge ${current.name} gracefully (it finishes its requests in flight)`);
+    await engine.stopContainer(current.id, design.stopTimeoutS);
+    await engine.removeContainer(current.id, { force: true });
+    await engine.renameContainer(id, EDGE_NAME).catch((e: unknown) => log.warn(`Could not rename ${name} to ${EDGE_NAME}: ${errorMessage(e)}`));
+  }
+  return { id, name: current ? EDGE_NAME : name, how: current ? 'upgraded' : 'created' };
+}
+
+/**
+ * Waits until the edge has no connection left to `address:port` (the requests still in flight to an old
+ * container), or `timeoutMs`. True when drained, false on timeout or cancel.
+ */
+export async function drainConnections(engine: DeployEngine, edgeId: string, address: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  const started = performance.now();
+  for (;;) {
+    if (signal?.aborted) return false;
+    if (connectionsTo(await sockets(engine, edgeId), address, port) === 0) return true;
+    if (performance.now() - started >= timeoutMs) return false;
+    const ok = await sleep(200, signal).then(() => true, () => false);
+    if (!ok) return false;
+  }
+}
