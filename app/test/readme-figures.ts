@@ -46,8 +46,8 @@ export interface AppBenchResults {
     overhead: {
       samples: number;
       serverReportedWaitInQueueMs: Summary;
-      latencyDifferenceP50Ms: number;
       overheadP50Ms: number;
+      machineryP50Ms: number;
       targetMs: number;
       meetsTarget: boolean;
     };
@@ -77,7 +77,7 @@ function queueRows(app: AppBenchResults): Array<[string, string]> {
     [`queue throughput (Redis), concurrency ${queue.concurrency}`, `${throughput}; ${queue.rounds} interleaved rounds of ${queue.secondsPerRound} s; ${failed === 0 ? 'no errors' : `${failed} failed`}`],
     [
       'queue overhead per job, p50',
-      `${signed(o.overheadP50Ms)} outside the model's compute (target ≤ ${o.targetMs} ms: ${o.meetsTarget ? 'met' : 'missed'}); whole latency ${signed(o.latencyDifferenceP50Ms)} against in-process; wait in Redis p50 ${ms(o.serverReportedWaitInQueueMs.p50)}; ${o.samples} samples each`,
+      `${signed(o.overheadP50Ms)} against in-process, whole latency (target ≤ ${o.targetMs} ms: ${o.meetsTarget ? 'met' : 'missed'}); the queue's machinery alone (time outside the model's compute) ${signed(o.machineryP50Ms)}, offset by the model running in a process of its own; wait in Redis p50 ${ms(o.serverReportedWaitInQueueMs.p50)}; ${o.samples} samples each`,
     ],
   ];
 }

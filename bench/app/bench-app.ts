@@ -230,10 +230,13 @@ const measureQueue = async () => {
   const throughQueue = summary(queuedMs);
   const inProcessOutside = summary(inProcessOutsideMs);
   const throughQueueOutside = summary(queuedOutsideMs);
-  /** Whole latency, p50 against p50: includes the model running faster or slower in its own process. */
-  const latencyDifferenceP50Ms = throughQueue.p50 - inProcess.p50;
-  /** The queue's own cost: time outside the model's compute, p50 against p50. The target applies to this. */
-  const overheadP50Ms = throughQueueOutside.p50 - inProcessOutside.p50;
+  /**
+   * What a job through the queue costs more than in-process, p50 against p50 of the whole latency: the
+   * issue's measure, which the ≤ 10 ms target applies to. It includes the model running in a process of its own.
+   */
+  const overheadP50Ms = throughQueue.p50 - inProcess.p50;
+  /** The queue's machinery alone: time outside the model's compute, p50 against p50 (reported beside it). */
+  const machineryP50Ms = throughQueueOutside.p50 - inProcessOutside.p50;
   endPhase('queue: overhead per job, concurrency 1');
 
   // Throughput at a fixed concurrency, in rounds; the order of the three turns every round.
@@ -280,8 +283,8 @@ const measureQueue = async () => {
       serverReportedWaitInQueueMs: summary(queuedWaitMs.filter((n) => Number.isFinite(n))),
       inProcessOutsideComputeMs: inProcessOutside,
       throughQueueOutsideComputeMs: throughQueueOutside,
-      latencyDifferenceP50Ms,
       overheadP50Ms,
+      machineryP50Ms,
       targetMs: QUEUE_TARGET_MS,
       meetsTarget: overheadP50Ms <= QUEUE_TARGET_MS,
     },
@@ -391,8 +394,8 @@ console.table({
   'through Redis, outside the model': { p50: ms(overhead.throughQueueOutsideComputeMs.p50), p95: ms(overhead.throughQueueOutsideComputeMs.p95), n: overhead.throughQueueOutsideComputeMs.n },
 });
 console.log(
-  `whole latency through Redis − in-process at p50: ${overhead.latencyDifferenceP50Ms.toFixed(1)} ms; ` +
-    `queue overhead per job (outside the model) at p50: ${overhead.overheadP50Ms.toFixed(1)} ms (target ≤ ${overhead.targetMs} ms: ${overhead.meetsTarget ? 'met' : 'MISSED'}); ` +
+  `queue overhead per job at p50 (whole latency through Redis − in-process): ${overhead.overheadP50Ms.toFixed(1)} ms (target ≤ ${overhead.targetMs} ms: ${overhead.meetsTarget ? 'met' : 'MISSED'}); ` +
+    `the queue's machinery alone (outside the model): ${overhead.machineryP50Ms.toFixed(1)} ms; ` +
     `queue processes exit on SIGTERM: ${JSON.stringify(queue.shutdownExits.map((e) => e.code))}`,
 );
 console.table(Object.fromEntries(Object.entries(phasesMs).map(([phase, took]) => [phase, { took: `${(took / 1000).toFixed(1)} s` }])));
