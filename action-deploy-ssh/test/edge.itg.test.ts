@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TLSSocket } from 'node:tls';
 import type Docker from 'dockerode';
+import Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSecretLeaks } from '@gangway/harness';
 import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
@@ -259,6 +260,40 @@ describe('the shared edge on the lab: two apps on one host over HTTPS, under loa
     expect(aAfter).toEqual(aBefore);
     expect(await version('a')).toBe('v2');
     expect(await version('b')).toBe('v1');
+  });
+
+  it('refuses edge ports other than the host edge\'s, and a port held by something else on another host, before anything changes', async () => {
+    const aBefore = (await target.listContainers({ all: true, filters: { label: [`gangway.app=${apps.a}`] } })).map((c) => c.Id).sort();
+    const moved = await deploy(inputs('a', { image: v1.imageRef, 'edge-http-port': '8081', 'edge-https-port': '8444' }));
+    expect(moved.main.exitCode).toBe(1);
+    expect(moved.main.log).toContain('the edge on this host serves ports 80 and 443');
+    expect((await target.listContainers({ all: true, filters: { label: [`gangway.app=${apps.a}`] } })).map((c) => c.Id).sort()).toEqual(aBefore);
+    expect(await version('a')).toBe('v2');
+
+    // The second target: a web server of its own on port 80 (Caddy's file server on the host network, as
+    // a hand-run setup would leave), driven through its engine's socket; the deploy goes through SSH.
+    const other = lab.targets[1];
+    if (!other) throw new Error('this test needs a second lab target: flock /tmp/gangway-lab.lock npm run lab:up (two is the default)');
+    const engine = new Dockerode({ socketPath: other.dockerSocket });
+    const holderImage = (await ensureCaddyImage(other.dockerSocket)).tag;
+    const holder = await engine.createContainer({ name: `gtest-port-holder-${suffix}`, Image: holderImage, Cmd: ['caddy', 'file-server', '--listen', ':80'], HostConfig: { NetworkMode: 'host' } });
+    const tunnel = await connectLabVpn(other.vpn.configFile);
+    try {
+      await holder.start();
+      await new Promise((r) => setTimeout(r, 1000));
+      const held = await deploy({ ...inputs('a', { image: v1.imageRef }), host: other.sshHost, fingerprint: other.fingerprint, 'docker-socket': other.dockerSocket, app: `gtest-edge-held-${suffix}`, hostname: `held-${suffix}.edge.test`, tls: 'off', 'tls-certificate': '', 'tls-key': '' });
+      expect(held.main.exitCode).toBe(1);
+      expect(held.main.log).toMatch(/port 80 is already held on the server by something other than Gangway's edge/);
+      expect(held.main.log).toContain('edge-http-port');
+      // Nothing of the app, no edge, and the holder still serving.
+      expect(await engine.listContainers({ all: true, filters: { label: [`gangway.app=gtest-edge-held-${suffix}`] } })).toEqual([]);
+      expect(await engine.listContainers({ all: true, filters: { label: ['gangway.role=edge'] } })).toEqual([]);
+      expect((await holder.inspect()).State.Running).toBe(true);
+    } finally {
+      await holder.remove({ force: true }).catch(() => undefined);
+      await engine.getNetwork(`gtest-edge-held-${suffix}-net`).remove().catch(() => undefined);
+      await tunnel.stop();
+    }
   });
 
   it('tls: acme: the edge gets the certificate from the lab\'s ACME CA itself, and renews a short-lived one with no deploy and 0 failed', async () => {

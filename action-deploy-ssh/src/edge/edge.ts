@@ -122,6 +122,33 @@ async function waitListening(engine: DeployEngine, id: string, ports: number[], 
   }
 }
 
+/**
+ * Which of `ports` something on the host already listens on, seen by a throwaway container of the edge
+ * image on the host's network (it reads the host's socket table and exits; nothing is left behind).
+ * Asked before a first edge is made: a host nginx left from a hand-run setup may even share a port
+ * with SO_REUSEPORT, where binding beside it would not fail.
+ */
+export async function portsHeld(engine: DeployEngine, imageRef: string, ports: number[]): Promise<number[]> {
+  const id = await engine.createContainer({
+    name: `gangway-edge-probe-${randomBytes(3).toString('hex')}`,
+    Image: imageRef,
+    Entrypoint: [],
+    Cmd: SOCKETS_COMMAND,
+    Labels: { [LABEL.managed]: 'true', [LABEL.role]: 'edge-probe' },
+    HostConfig: { NetworkMode: 'host', AutoRemove: false },
+  });
+  try {
+    await engine.startContainer(id);
+    const code = await engine.waitContainer(id);
+    const output = await engine.logs(id, 100_000);
+    if (code !== 0) throw new Error(`reading the host's sockets with the edge image failed (exit ${code}): ${output.trim().slice(0, 300)}`);
+    const sockets = parseProcNetTcp(output);
+    return ports.filter((port) => listenersOn(sockets, port) > 0);
+  } finally {
+    await engine.removeContainer(id, { force: true }).catch(() => undefined);
+  }
+}
+
 export interface EdgeHandle {
   id: string;
   name: string;
@@ -139,12 +166,29 @@ export async function ensureEdge(ctx: HostContext, image: ImageReference, wide: 
   const { id: imageId, ref } = await edgeImage(ctx, image);
   const design: EdgeDesign = { imageId, imageRef: ref, httpPort: wide.httpPort, httpsPort: wide.httpsPort, stopTimeoutS: Math.ceil(wide.gracePeriodMs / 1000) + 5 };
   const current = await currentEdge(engine);
+  // The edge is the host's, not the app's: one app's deploy never moves it to other ports under the others.
+  const ports = `${wide.httpPort},${wide.httpsPort}`;
+  const currentPorts = current?.labels['gangway.edge.ports'];
+  if (current && currentPorts !== undefined && currentPorts !== ports) {
+    throw new EdgeRefusedError(
+      `Input "edge-http-port": the edge on this host serves ports ${currentPorts.replace(',', ' and ')}, and this deploy asks for ${ports.replace(',', ' and ')}. Every app on a host shares the edge: give the same edge-http-port and edge-https-port as the other apps there.`,
+      'edge-http-port',
+    );
+  }
   if (current && current.labels[LABEL.proxySpec] === edgeSpecHash(design)) return { id: current.id, name: current.name, how: 'running' };
 
+  if (!current) {
+    const held = await portsHeld(engine, ref, [wide.httpPort, wide.httpsPort]);
+    if (held.length > 0) {
+      throw new EdgeRefusedError(
+        `Input "edge-http-port": port ${held.join(' and ')} is already held on the server by something other than Gangway's edge (a host nginx or Apache left from a hand-run setup?). Stop it, or give the edge other ports with edge-http-port and edge-https-port. Nothing was changed.`,
+        held.includes(wide.httpPort) ? 'edge-http-port' : 'edge-https-port',
+      );
+    }
+  }
   const name = current ? `${EDGE_NAME}-${randomBytes(3).toString('hex')}` : EDGE_NAME;
   const before = current ? await sockets(engine, current.id) : [];
-  const ports = [wide.httpPort, wide.httpsPort];
-  log.info(current ? `upgrading the edge: ${current.name} → ${name} (${ref}), side by side on ${ports.join(', ')}` : `creating the edge ${name} (${ref}) on ports ${ports.join(', ')}`);
+  log.info(current ? `upgrading the edge: ${current.name} → ${name} (${ref}), side by side on ${wide.httpPort} and ${wide.httpsPort}` : `creating the edge ${name} (${ref}) on ports ${wide.httpPort} and ${wide.httpsPort}`);
   const id = await engine.createContainer(edgeContainerSpec(design, name));
   try {
     // A first edge starts with a config of no routes; an upgrade with the current one (in the volume).
@@ -153,7 +197,7 @@ export async function ensureEdge(ctx: HostContext, image: ImageReference, wide: 
     // The HTTPS port is bound only once a route has TLS: a first edge waits for the HTTP port alone.
     const routes = current ? await readRoutes(engine, current.id) : [];
     const needHttps = routes.some((r) => r.tls.mode !== 'off');
-    const waitFor = needHttps ? ports : [wide.httpPort];
+    const waitFor = needHttps ? [wide.httpPort, wide.httpsPort] : [wide.httpPort];
     await waitListening(engine, id, waitFor, waitFor.map((p) => listenersOn(before, p)));
   } catch (error) {
     await engine.removeContainer(id, { force: true }).catch(() => undefined);
