@@ -52,7 +52,14 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
   await deployment?.finish(
     failure
       ? { state: 'failure', description: report.rolledBack ? `failed; previous version restored: ${failure.message}` : `failed: ${failure.message}` }
-      : { state: 'success', description: settings.rollback ? `rolled back ${settings.app} to its previous version` : `deployed ${settings.app}` },
+      : {
+          state: 'success',
+          description: settings.rollback
+            ? `rolled back ${settings.app} to its previous version`
+            : settings.maintenanceOnly
+              ? `maintenance page ${settings.edge?.maintenance?.on ? 'on' : 'off'} for ${settings.app}`
+              : `deployed ${settings.app}`,
+        },
   );
   if (failure) throw failure;
   // Cancelled once every host had switched: the deploy stands (undoing it would be another

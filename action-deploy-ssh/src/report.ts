@@ -14,7 +14,12 @@ import { escapeHtml, factsTable, formatDuration, setReportOutput, timingsTable, 
 import type { RetentionResult } from './container/retention.ts';
 import type { ContainerRef } from './host/engine.ts';
 
-export type Mode = 'deploy' | 'rollback';
+/** maintenance: a run with `maintenance` and no `image`: the edge's maintenance page switched, no container changed. */
+export type Mode = 'deploy' | 'rollback' | 'maintenance';
+
+export function modeOf(s: { rollback: boolean; maintenanceOnly?: boolean }): Mode {
+  return s.rollback ? 'rollback' : s.maintenanceOnly ? 'maintenance' : 'deploy';
+}
 
 export type HostResult = 'deployed' | 'rolled-back' | 'failed' | 'reverted' | 'revert-failed' | 'skipped';
 
@@ -39,6 +44,8 @@ export interface HostReport {
   totalMs: number;
   retention?: RetentionResult;
   error?: string;
+  /** The edge's maintenance page for this app after the run (hostname with maintenance set). */
+  maintenance?: 'on' | 'off';
   /** The revert of this host after another host failed (on-failure: rollback). */
   revert?: { container?: ContainerRef | undefined; phases: PhaseTiming[]; totalMs: number; error?: string };
 }
@@ -85,6 +92,14 @@ const RESULT_WORDS: Record<Mode, Record<HostResult, string>> = {
     'revert-failed': '⚠️ rolled back; the return after another host failed did not work',
     skipped: '⏭️ skipped (an earlier host failed)',
   },
+  maintenance: {
+    deployed: '🚧 maintenance switched (as requested)',
+    'rolled-back': '❌ maintenance switch failed, nothing changed',
+    failed: '❌ maintenance switch failed',
+    reverted: '↩️ maintenance switched, then returned (another host failed)',
+    'revert-failed': '⚠️ maintenance switched; the return after another host failed did not work',
+    skipped: '⏭️ skipped (an earlier host failed)',
+  },
 };
 
 export function hostFacts(h: HostReport): Row[] {
@@ -94,6 +109,7 @@ export function hostFacts(h: HostReport): Row[] {
     ['Container', h.container ? `${h.container.name} (${h.container.id.slice(0, 12)})` : ''],
     ['Previous', h.previous ? `${h.previous.name} (${h.previous.id.slice(0, 12)})` : 'none'],
   ];
+  if (h.maintenance) rows.push(['Maintenance page', h.maintenance]);
   if (h.readinessMs !== undefined) rows.push(['Ready after', formatDuration(h.readinessMs)]);
   if (h.downtimeMs !== undefined && h.dropsRequests) rows.push(['Downtime (stop → ready)', formatDuration(h.downtimeMs)]);
   rows.push(['Total', formatDuration(h.totalMs)]);
@@ -108,7 +124,8 @@ export function hostFacts(h: HostReport): Row[] {
 export async function writeSummary(report: DeployReport): Promise<void> {
   const s = core.summary;
   const icon = report.result === 'success' ? '✅' : '❌';
-  s.addHeading(`${icon} ${escapeHtml(report.app)}: ${report.mode === 'rollback' ? 'rollback' : `deploy (${escapeHtml(report.strategy)})`}`, 2);
+  const what = report.mode === 'rollback' ? 'rollback' : report.mode === 'maintenance' ? 'maintenance switch' : `deploy (${escapeHtml(report.strategy)})`;
+  s.addHeading(`${icon} ${escapeHtml(report.app)}: ${what}`, 2);
   if (report.hosts.some((h) => h.dropsRequests && h.mode === 'deploy')) {
     s.addRaw('<p><em>recreate</em> stops the old container before the new one is ready: requests fail during the downtime shown below.</p>', true);
   }

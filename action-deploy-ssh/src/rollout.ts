@@ -14,7 +14,7 @@ import { LockLedger } from './host/lock-state.ts';
 import type { HeldLock } from './host/lock.ts';
 import { hostLog } from './host/log.ts';
 import type { Provenance } from './labels.ts';
-import { deployReport, newHostReport, setResult, type DeployReport, type HostReport } from './report.ts';
+import { deployReport, modeOf, newHostReport, setResult, type DeployReport, type HostReport, type Mode } from './report.ts';
 import type { DeploySettings } from './settings/index.ts';
 import { rolloutName } from './settings/rollout.ts';
 import { hostLabel } from './settings/ssh.ts';
@@ -81,9 +81,9 @@ async function runHost(r: Rollout, hp: HostPort, settings: DeploySettings, signa
   return result;
 }
 
-function what(settings: DeploySettings): { app: string; strategy: string; dropsRequests: boolean; mode: 'deploy' | 'rollback' } {
+function what(settings: DeploySettings): { app: string; strategy: string; dropsRequests: boolean; mode: Mode } {
   const t = settings.target;
-  return { app: settings.app, strategy: rolloutName(t), dropsRequests: t.kind === 'swarm' ? t.order === 'stop-first' : strategyFor(t.strategy.name).dropsRequests, mode: settings.rollback ? 'rollback' : 'deploy' };
+  return { app: settings.app, strategy: rolloutName(t), dropsRequests: t.kind === 'swarm' ? t.order === 'stop-first' : strategyFor(t.strategy.name).dropsRequests, mode: modeOf(settings) };
 }
 
 /** Every host, canary first; then the revert of the switched hosts when one failed. Connections are closed at the end. */
@@ -115,7 +115,7 @@ export async function rollOut(settings: DeploySettings, provenance: Provenance, 
 
     // A failed host: the hosts that switched go back (on-failure: rollback), unless this run was a rollback itself.
     const switched = [...reports.values()].filter((h) => h.result === 'deployed');
-    if (failure && !settings.rollback && switched.length > 0) {
+    if (failure && !settings.rollback && !settings.maintenanceOnly && switched.length > 0) {
       if (settings.onFailure === 'halt') {
         core.warning(`on-failure: halt - ${switched.map((h) => h.host).join(', ')} keep the new version; the other hosts do not have it.`);
       } else {

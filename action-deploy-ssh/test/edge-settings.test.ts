@@ -135,6 +135,9 @@ describe('edge settings', () => {
     rejects({ hostname: 'a.test', hsts: 'true' }, 'hsts', /HTTPS/);
     rejects({ hostname: 'a.test', 'edge-http-port': '8443', 'edge-https-port': '8443' }, 'edge-https-port');
     rejects({ hostname: 'a.test', 'maintenance-message': 'line one\nline two' }, 'maintenance-message');
+    // Caddy placeholders would read the edge's env or files into the public page.
+    rejects({ hostname: 'a.test', 'maintenance-message': 'Back soon {file./etc/gangway-edge/certs/b/key.pem}' }, 'maintenance-message', /placeholder/);
+    rejects({ hostname: 'a.test', tls: 'acme', 'acme-email': 'ops+{env.HOME}@example.test' }, 'acme-email');
     rejects({ hostname: 'a.test', 'edge-renew-interval': '100ms' }, 'edge-renew-interval');
     rejects({ 'edge-renew-interval': '1m' }, 'edge-renew-interval', /hostname/);
     expect(edgeFrom({ hostname: 'a.test', 'edge-http-port': '8080', 'edge-https-port': '8443' })).toMatchObject({ httpPort: 8080, httpsPort: 8443 });

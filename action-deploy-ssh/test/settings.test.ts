@@ -164,3 +164,39 @@ describe('settings', () => {
     expect(parseVolumes(['a:/data', 'b:/data2:ro'])).toHaveLength(2);
   });
 });
+
+describe('settings: the shared edge and a maintenance switch', () => {
+  it('takes maintenance without image as a switch of the edge\'s page only, and needs hostname for it', () => {
+    const base = baseInputs({ hostname: 'shop.example.test' });
+    delete base.image;
+    const s = settingsFrom({ ...base, maintenance: 'true', 'maintenance-message': 'Back at 14:00' });
+    expect(s.maintenanceOnly).toBe(true);
+    expect(s.image).toBeUndefined();
+    expect(s.edge?.maintenance).toEqual({ on: true, message: 'Back at 14:00' });
+    expect(s.target).toMatchObject({ kind: 'container', strategy: { name: 'blue-green' } });
+    // With an image it is a deploy that also sets the page.
+    expect(settingsFrom(baseInputs({ hostname: 'shop.example.test', maintenance: 'false' })).maintenanceOnly).toBe(false);
+    // No image and no maintenance: image is still required; maintenance without hostname is refused.
+    const inputOf = (values: Record<string, string>): string | undefined => {
+      try {
+        settingsFrom(values);
+      } catch (error) {
+        return error instanceof ConfigurationError ? error.input : `not a ConfigurationError: ${String(error)}`;
+      }
+      return undefined;
+    };
+    expect(inputOf(base)).toBe('image');
+    const noEdge = baseInputs({ maintenance: 'true' });
+    delete noEdge.image;
+    expect(inputOf(noEdge)).toBe('maintenance');
+  });
+
+  it('refuses hostname with publish, with strategy: recreate, with target: swarm, and without container-port', () => {
+    rejects({ hostname: 'shop.example.test', publish: '8080' }, 'publish', /Choose one/);
+    rejects({ hostname: 'shop.example.test', strategy: 'recreate' }, 'strategy');
+    rejects({ hostname: 'shop.example.test', target: 'swarm' }, 'hostname');
+    rejects({ hostname: 'shop.example.test', 'container-port': '' }, 'container-port');
+    rejects({ hostname: 'shop.example.test', tls: 'certificate', 'tls-certificate-path': '/etc/letsencrypt/live/x/fullchain.pem', 'tls-key-path': '/etc/letsencrypt/live/x/privkey.pem' }, 'tls-certificate-path', /not read by the edge yet/);
+  });
+});
+

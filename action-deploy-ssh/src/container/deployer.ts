@@ -14,6 +14,7 @@ import { LABEL } from '../labels.ts';
 import { setResult, type HostReport } from '../report.ts';
 import { applyRetention, byDeployTime } from './retention.ts';
 import { chooseRollback } from './rollback.ts';
+import { frontOf } from './front.ts';
 import { servingContainer, tidyInterrupted } from './serving.ts';
 import { appContainerSpec, appLabels } from './spec.ts';
 import type { Strategy, SwapOutcome, SwapPlan } from './strategy/strategy.ts';
@@ -42,6 +43,12 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
     whenConnectionLost: `The server is as the connection left it: the proxy still forwards to the container it served unless the switch had happened; the next deploy of ${s.app} finds the container that serves and tidies what this one left.`,
 
     async prepare(report) {
+      if (s.maintenanceOnly) {
+        // The lock container runs on an image of this app that the server has.
+        const any = (await appContainers())[0];
+        if (!any) throw new Error(`Nothing to switch for ${s.app} on ${ctx.host}: no container of this app exists on the server (deploy it with its hostname first).`);
+        return any.imageId;
+      }
       if (s.rollback) {
         const any = (await appContainers())[0];
         if (!any) throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: no container of this app exists on the server.`);
@@ -55,6 +62,14 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
     },
 
     async apply(lock, report: HostReport) {
+      if (s.maintenanceOnly) {
+        const front = frontOf(s);
+        if (!front?.switchMaintenance) throw new Error('maintenance is switched on the shared edge: give the app\'s hostname');
+        await confirmDeployLock(ctx, lock);
+        report.maintenance = await ctx.clock.time('maintenance', () => front.switchMaintenance!(ctx));
+        setResult(report, 'deployed');
+        return;
+      }
       if (s.network && !(await ctx.engine.networkExists(s.network))) {
         ctx.log.info(`creating network ${s.network}`);
         await ctx.engine.createNetwork(s.network, { [LABEL.managed]: 'true' });
@@ -92,6 +107,7 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
       if (outcome.container) report.container = outcome.container;
       if (outcome.readiness) report.readinessMs = outcome.readiness.ms;
       if (outcome.downtimeMs !== undefined) report.downtimeMs = outcome.downtimeMs;
+      if (s.edge?.maintenance) report.maintenance = s.edge.maintenance.on ? 'on' : 'off';
       if (!outcome.ok) {
         setResult(report, outcome.rolledBack ? 'rolled-back' : 'failed');
         throw new DeployFailedError(ctx.host, outcome.error?.message ?? 'unknown error', afterFailedSwap(outcome));

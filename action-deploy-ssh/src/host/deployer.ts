@@ -4,7 +4,7 @@
 // before that), and the explanation of a lost connection. What changes the host is the target's.
 import { isConfigurationError, toError } from '@gangway/kit';
 import { lostConnectionHint } from '@gangway/kit/ssh';
-import { newHostReport, type HostReport } from '../report.ts';
+import { modeOf, newHostReport, type HostReport } from '../report.ts';
 import type { HostContext } from './context.ts';
 import type { HeldLock } from './lock.ts';
 import { releaseDeployLock, takeDeployLock, type LockEvents } from './preflight.ts';
@@ -67,7 +67,7 @@ export async function explainLostConnection(ctx: HostContext, error: Error, when
 export async function deployOnHost(ctx: HostContext, target: DeployTarget, locks: LockEvents): Promise<HostRun> {
   const s = ctx.settings;
   const started = performance.now();
-  const report = newHostReport(ctx.host, { app: s.app, strategy: target.name, dropsRequests: target.dropsRequests, mode: s.rollback ? 'rollback' : 'deploy' }, ctx.clock.phases);
+  const report = newHostReport(ctx.host, { app: s.app, strategy: target.name, dropsRequests: target.dropsRequests, mode: modeOf(s) }, ctx.clock.phases);
   let lock: HeldLock | undefined;
   try {
     const lockImage = await target.prepare(report);

@@ -109,7 +109,8 @@ function validateEnv(env: Map<string, string>): void {
 }
 
 /** `env` is read (and its values masked) with the other secrets, before this runs. */
-export function readContainer(inputs: Inputs, secrets: { env: Map<string, string>; registryPassword?: string | undefined }, rollback: boolean): ContainerSettings {
+/** `imageOptional`: rollback: true, or a maintenance switch (no container is made). */
+export function readContainer(inputs: Inputs, secrets: { env: Map<string, string>; registryPassword?: string | undefined }, imageOptional: boolean): ContainerSettings {
   const { env, registryPassword } = secrets;
   validateEnv(env);
   const app = validateAppName(inputs.string('app', { required: true, hint: 'Name the app, e.g. "shop-web": containers, locks and retention are per app.' }));
@@ -119,8 +120,8 @@ export function readContainer(inputs: Inputs, secrets: { env: Map<string, string
   if (imageRaw !== undefined) {
     const parsed = parseImageReference(imageRaw, 'image');
     image = parsed.digest || parsed.tag ? parsed : { ...parsed, tag: 'latest' };
-  } else if (!rollback) {
-    throw new ConfigurationError('Input "image" is required (for example the image-ref output of action-build: registry/app@sha256:...), unless rollback: true.', 'image');
+  } else if (!imageOptional) {
+    throw new ConfigurationError('Input "image" is required (for example the image-ref output of action-build: registry/app@sha256:...), unless rollback: true (or maintenance is switched alone, with hostname).', 'image');
   }
 
   const registryUsername = inputs.string('registry-username');

@@ -113,7 +113,8 @@ function readTls(inputs: Inputs, hostnames: string[], tlsKey: string | undefined
   }
   if (mode === 'acme') {
     const email = inputs.string('acme-email');
-    if (email !== undefined && (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || CONTROL.test(email))) {
+    // Letters, digits and . _ % + - only: the edge reads {placeholders} in its config.
+    if (email !== undefined && !/^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(email)) {
       throw new ConfigurationError(`Input "acme-email" is "${email}", which is not an e-mail address. Give the address the CA may write to about expiring certificates.`, 'acme-email');
     }
     const directory = inputs.string('acme-directory') ?? LETS_ENCRYPT_DIRECTORY;
@@ -175,6 +176,11 @@ export function readEdge(inputs: Inputs, tlsKey: string | undefined): EdgeSettin
   }
   if (message !== undefined && (CONTROL.test(message) || message.length > 500)) {
     throw new ConfigurationError('Input "maintenance-message" must be one line of at most 500 characters (it is shown as plain text).', 'maintenance-message');
+  }
+  // The edge (Caddy) expands {placeholders} in a response body: {env.*} or {file.*} would read the edge's
+  // environment or files (another app's key) into a public page. Braces are refused, not escaped.
+  if (message !== undefined && /[{}]/.test(message)) {
+    throw new ConfigurationError('Input "maintenance-message" holds "{" or "}", which the edge would read as a placeholder. Write the message without braces.', 'maintenance-message');
   }
   const hsts = inputs.boolean('hsts', false);
   if (hsts && tls.mode === 'off') {

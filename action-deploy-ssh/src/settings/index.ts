@@ -26,6 +26,8 @@ export interface DeploySettings extends SshSettings, ContainerSettings, RolloutS
   edge?: EdgeSettings;
   /** The shared edge's image (Caddy 2). */
   edgeImage: ImageReference;
+  /** `maintenance` given with no `image`: only the edge's maintenance page is switched; no container changes. */
+  maintenanceOnly: boolean;
 }
 
 /**
@@ -42,8 +44,10 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
 
   const rollback = inputs.boolean('rollback', false);
   const reach = readSsh(inputs, ssh);
-  const container = readContainer(inputs, { env, registryPassword }, rollback);
   const edge = readEdge(inputs, tlsKey);
+  // An ops switch from workflow_dispatch: the maintenance page on or off, nothing deployed.
+  const maintenanceOnly = edge?.maintenance !== undefined && !rollback && inputs.string('image') === undefined;
+  const container = readContainer(inputs, { env, registryPassword }, rollback || maintenanceOnly);
   if (edge && container.publish) {
     throw new ConfigurationError('Inputs "hostname" and "publish" are both set: with hostname the app is served by the host\'s shared edge (ports 80/443); publish gives it a port of its own. Choose one.', 'publish');
   }
@@ -74,6 +78,7 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
     ...(sha ? { sha } : {}),
     ...(edge ? { edge } : {}),
     edgeImage,
+    maintenanceOnly,
   };
   checkLockTtl(settings, inputs.raw('lock-ttl'));
   return settings;
