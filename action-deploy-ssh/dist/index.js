@@ -67651,6 +67651,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   f: () => (/* binding */ frontOf)
 });
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: ../packages/kit/src/index.ts + 16 modules
 var src = __nccwpck_require__(6139);
 // EXTERNAL MODULE: ./src/settings/rollout.ts
@@ -67873,8 +67875,6 @@ function caddyConfig(routes, wide = EDGE_DEFAULTS) {
     };
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: ./src/host/tar.ts
 var tar = __nccwpck_require__(1087);
 // EXTERNAL MODULE: ./src/labels.ts
@@ -68003,54 +68003,76 @@ async function mustExec(engine, id, argv, what) {
         throw new Error(`${what} failed (exit ${r.exitCode}): ${r.output.trim()}`);
     return r.output;
 }
+/** Marks each record in the one exec that prints them all (a JSON text never holds a raw newline and this). */
+const RECORD_MARK = '--gangway-route-record';
+/** Prints every route record in `dir`, each after a mark line with its file name: one exec, however many apps. */
+function printRoutesScript(dir = ROUTES_DIR) {
+    return `cd '${dir}' 2>/dev/null || exit 0; for f in *.json; do [ -f "$f" ] || continue; printf '\\n${RECORD_MARK} %s\\n' "$f"; cat "$f"; done`;
+}
+/** The records in the output of printRoutesScript. */
+function parseRouteRecords(output) {
+    const records = [];
+    for (const line of output.split('\n')) {
+        if (line.startsWith(`${RECORD_MARK} `))
+            records.push({ file: line.slice(RECORD_MARK.length + 1).trim(), text: '' });
+        else if (records.length > 0)
+            records[records.length - 1].text += `${line}\n`;
+    }
+    return records;
+}
 /** Every app's route record on the edge. A record that cannot be read is an error: it is another app's. */
 async function readRoutes(engine, edgeId) {
-    const listing = await engine.exec(edgeId, ['ls', '-1', ROUTES_DIR]);
-    if (listing.exitCode !== 0)
-        return [];
-    const routes = [];
-    for (const file of listing.output.split('\n').map((l) => l.trim()).filter((l) => /^[a-z0-9][a-z0-9_.-]*\.json$/.test(l))) {
-        const text = await engine.readFile(edgeId, `${ROUTES_DIR}/${file}`);
-        if (text === undefined)
-            continue;
+    const output = await mustExec(engine, edgeId, ['sh', '-c', printRoutesScript()], 'reading the edge\'s route records');
+    return parseRouteRecords(output).map(({ file, text }) => {
         try {
-            routes.push(JSON.parse(text));
+            return JSON.parse(text);
         }
         catch (error) {
             throw new Error(`the edge's route record ${file} is not valid JSON (${(0,src/* errorMessage */.gJ)(error)}); it belongs to app ${file.replace(/\.json$/, '')}: deploy that app again to rewrite it`, { cause: error });
         }
-    }
-    return routes;
+    });
 }
 /** The host's TCP sockets, as the edge (host network) sees them. */
 async function sockets(engine, containerId) {
     return parseProcNetTcp(await mustExec(engine, containerId, SOCKETS_COMMAND, 'reading the host\'s TCP sockets'));
 }
+/** Exit code of LOAD when Caddy refused the config (its message is in the output). */
+const REFUSED = 3;
 /**
- * Loads `routes` into the running edge: the whole config is written beside the current one, loaded
- * (Caddy swaps it at once, or refuses it and keeps serving the previous one), and only then kept, with
- * the record of `app` (written, or removed when its route is undefined) and its certificate files.
+ * Loads $1 (Caddy swaps the whole config, or refuses it and serves the previous one), then keeps it as
+ * $2 and the app's record $3 as $4, or (no $3) removes the app's record and files ($4, $5). With $6, the
+ * app's certificate directory, files there not starting with $7 (the certificate in use) are removed.
+ * Arguments, not text in the script: nothing of an input is ever parsed by the shell.
+ */
+const LOAD = [
+    `caddy reload --config "$1" --force || { rm -f "$1" "$3"; exit ${REFUSED}; }`,
+    'mv -f "$1" "$2" || exit 4',
+    'if [ -n "$3" ]; then mv -f "$3" "$4" || exit 4; else rm -rf "$4" "$5" || exit 4; fi',
+    'if [ -n "$6" ] && [ -d "$6" ]; then for f in "$6"/*; do case "$f" in "$6/$7"*) ;; *) rm -f "$f" ;; esac; done; fi',
+    'exit 0',
+].join('\n');
+/**
+ * Loads `routes` into the running edge with one put-archive and one exec: the whole config, this app's
+ * record and its certificate files are written beside what serves now; Caddy loads the config (or refuses
+ * it, and the previous one keeps serving); only then are the config and the record kept. `keepCerts`: the
+ * app's certificate directory and the file-name prefix of the certificate in use (older ones are removed).
  */
 async function loadRoutes(engine, edgeId, routes, change, wide = EDGE_DEFAULTS) {
     const config = JSON.stringify(caddyConfig(routes, wide), null, 2);
-    // Certificates first (the config names them), then the config beside the current one.
-    if (change.files?.length)
-        await engine.putArchive(edgeId, EDGE_DIR, await (0,tar/* tarArchive */.G)(change.files));
-    await engine.putArchive(edgeId, EDGE_DIR, await (0,tar/* tarArchive */.G)([{ name: 'caddy.next.json', content: config }]));
-    const loaded = await engine.exec(edgeId, ['caddy', 'reload', '--config', NEXT_CONFIG, '--force']);
-    if (loaded.exitCode !== 0) {
-        await engine.exec(edgeId, ['rm', '-f', NEXT_CONFIG]).catch(() => undefined);
+    const record = `${ROUTES_DIR}/${change.app}.json`;
+    const entries = [...(change.files ?? []), { name: 'caddy.next.json', content: config }];
+    if (change.route)
+        entries.push({ name: 'routes/' }, { name: `routes/${change.app}.json.next`, content: `${JSON.stringify(change.route, null, 2)}\n` });
+    await engine.putArchive(edgeId, EDGE_DIR, await (0,tar/* tarArchive */.G)(entries));
+    const args = change.route ? [NEXT_CONFIG, EDGE_CONFIG, `${record}.next`, record, ''] : [NEXT_CONFIG, EDGE_CONFIG, '', record, `${CERTS_DIR}/${change.app}`];
+    const keep = change.keepCerts ? [change.keepCerts.dir, change.keepCerts.prefix] : ['', ''];
+    const loaded = await engine.exec(edgeId, ['sh', '-c', LOAD, 'sh', ...args, ...keep]);
+    if (loaded.exitCode === REFUSED) {
         const reason = loaded.output.trim().split('\n').filter((l) => l.trim()).slice(-3).join(' ');
         throw new EdgeRefusedError(`the edge refused the new config, and keeps serving the previous one: ${reason}`);
     }
-    // Kept: the config the edge starts with after a restart, and this app's record.
-    await mustExec(engine, edgeId, ['mv', '-f', NEXT_CONFIG, EDGE_CONFIG], 'keeping the edge config');
-    if (change.route) {
-        await engine.putArchive(edgeId, EDGE_DIR, await (0,tar/* tarArchive */.G)([{ name: 'routes/' }, { name: `routes/${change.app}.json`, content: `${JSON.stringify(change.route, null, 2)}\n` }]));
-    }
-    else {
-        await mustExec(engine, edgeId, ['rm', '-rf', `${ROUTES_DIR}/${change.app}.json`, `${CERTS_DIR}/${change.app}`], 'removing the app\'s route record');
-    }
+    if (loaded.exitCode !== 0)
+        throw new Error(`the edge loaded the new config but could not keep it (exit ${loaded.exitCode}): ${loaded.output.trim()}`);
 }
 /** The edge image, present on the server (pulled when missing). */
 async function edgeImage(ctx, image) {
@@ -68489,6 +68511,7 @@ async function drainOldWorkers(engine, proxyId, before, timeoutMs, options = {})
 
 
 
+
 const proxyFront = {
     kind: 'proxy',
     async prepare() {
@@ -68515,7 +68538,11 @@ function wideOf(settings) {
     const edge = settings.edge;
     return { ...EDGE_DEFAULTS, httpPort: edge?.httpPort ?? 80, httpsPort: edge?.httpsPort ?? 443, renewIntervalMs: edge?.renewIntervalMs ?? EDGE_DEFAULTS.renewIntervalMs };
 }
-/** Certificates given as inputs go into the edge's volume (the key readable by root only), named in the route. */
+/**
+ * Certificates given as inputs go into the edge's volume (the key readable by root only), named by the
+ * certificate's hash: a config the edge refuses still points at the files it serves with. The files of
+ * older certificates are removed once the new config is kept.
+ */
 function tlsOf(settings) {
     const tls = settings.edge?.tls ?? { mode: 'off' };
     if (tls.mode === 'off')
@@ -68530,9 +68557,11 @@ function tlsOf(settings) {
     if (tls.source === 'server')
         throw new Error('tls-certificate-path is not supported by the edge yet: give the certificate as tls-certificate and tls-key');
     const dir = `certs/${settings.app}`;
+    const prefix = (0,external_node_crypto_.createHash)('sha256').update(tls.certificate).digest('hex').slice(0, 16);
     return {
-        tls: { mode: 'certificate', certificateFile: `/etc/gangway-edge/${dir}/cert.pem`, keyFile: `/etc/gangway-edge/${dir}/key.pem` },
-        files: [{ name: 'certs/' }, { name: `${dir}/`, mode: 0o700 }, { name: `${dir}/cert.pem`, content: `${tls.certificate}\n` }, { name: `${dir}/key.pem`, content: `${tls.key}\n`, mode: 0o600 }],
+        tls: { mode: 'certificate', certificateFile: `/etc/gangway-edge/${dir}/${prefix}.cert.pem`, keyFile: `/etc/gangway-edge/${dir}/${prefix}.key.pem` },
+        files: [{ name: 'certs/' }, { name: `${dir}/`, mode: 0o700 }, { name: `${dir}/${prefix}.cert.pem`, content: `${tls.certificate}\n` }, { name: `${dir}/${prefix}.key.pem`, content: `${tls.key}\n`, mode: 0o600 }],
+        keepCerts: { dir: `/etc/gangway-edge/${dir}`, prefix },
     };
 }
 async function upstreamAt(ctx, upstream) {
@@ -68545,6 +68574,26 @@ async function upstreamAt(ctx, upstream) {
 }
 const edgeFront = {
     kind: 'edge',
+    async switchMaintenance(ctx) {
+        const { engine, log } = ctx;
+        const s = ctx.settings;
+        if (!s.edge?.maintenance)
+            throw new Error('a maintenance switch needs hostname and maintenance');
+        const edge = await currentEdge(engine);
+        if (!edge)
+            throw new Error(`there is no edge on this host: deploy ${s.app} with its hostname first`);
+        const routes = await readRoutes(engine, edge.id);
+        const own = routes.find((r) => r.app === s.app);
+        if (!own)
+            throw new Error(`${s.app} has no route on this host's edge: deploy it with its hostname first`);
+        const on = s.edge.maintenance.on;
+        const { maintenance: _before, ...rest } = own;
+        const message = s.edge.maintenance.message;
+        const route = on ? { ...rest, maintenance: message ? { message } : {} } : rest;
+        await loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route }, wideOf(s));
+        log.info(`edge ${edge.name}: maintenance page ${on ? 'on' : 'off'} for ${own.hostnames.join(', ')}${own.pathPrefix === '/' ? '' : own.pathPrefix}${on && message ? ` ("${message}")` : ''}`);
+        return on ? 'on' : 'off';
+    },
     async prepare(ctx) {
         const s = ctx.settings;
         if (!s.edge)
@@ -68569,12 +68618,12 @@ const edgeFront = {
         const own = routes.find((r) => r.app === s.app);
         const to = await upstreamAt(ctx, upstream);
         const backup = options.keepAsBackup !== undefined && own?.upstream.name === options.keepAsBackup && own.upstream.name !== upstream.name ? own.upstream : undefined;
-        const { tls, files } = tlsOf(s);
+        const { tls, files, keepCerts } = tlsOf(s);
         const route = routeOf(s.app, s.edge, to, tls, backup);
         const conflict = conflictOf(routes, route);
         if (conflict)
             throw new EdgeRefusedError(`Input "${conflict.input}": ${conflict.message}`, conflict.input);
-        await loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, files }, wideOf(s));
+        await loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, files, ...(keepCerts ? { keepCerts } : {}) }, wideOf(s));
         log.info(`edge ${edge.name}: ${s.edge.hostnames.join(', ')}${s.edge.pathPrefix === '/' ? '' : s.edge.pathPrefix} → ${to.name} (${to.address}:${to.port})${backup ? `, ${backup.name} as backup` : ''}${route.maintenance ? ', in maintenance' : ''}`);
         // What the edge no longer sends to: the previous upstream and backup, unless it is the new one.
         const left = [own?.upstream, own?.backup].filter((u) => u !== undefined && u.name !== to.name && u.name !== backup?.name);
@@ -74704,6 +74753,9 @@ var src_labels = __nccwpck_require__(3206);
 //   rollback): result 'reverted', or 'revert-failed' when that did not work.
 
 
+function modeOf(s) {
+    return s.rollback ? 'rollback' : s.maintenanceOnly ? 'maintenance' : 'deploy';
+}
 /** A host's report before anything ran: failed until the deployer says otherwise. */
 function newHostReport(host, what, phases = []) {
     return { host, app: what.app, strategy: what.strategy, mode: what.mode, result: 'failed', rolledBack: false, dropsRequests: what.dropsRequests, phases, totalMs: 0 };
@@ -74734,6 +74786,14 @@ const RESULT_WORDS = {
         'revert-failed': '⚠️ rolled back; the return after another host failed did not work',
         skipped: '⏭️ skipped (an earlier host failed)',
     },
+    maintenance: {
+        deployed: '🚧 maintenance switched (as requested)',
+        'rolled-back': '❌ maintenance switch failed, nothing changed',
+        failed: '❌ maintenance switch failed',
+        reverted: '↩️ maintenance switched, then returned (another host failed)',
+        'revert-failed': '⚠️ maintenance switched; the return after another host failed did not work',
+        skipped: '⏭️ skipped (an earlier host failed)',
+    },
 };
 function hostFacts(h) {
     const rows = [
@@ -74742,6 +74802,8 @@ function hostFacts(h) {
         ['Container', h.container ? `${h.container.name} (${h.container.id.slice(0, 12)})` : ''],
         ['Previous', h.previous ? `${h.previous.name} (${h.previous.id.slice(0, 12)})` : 'none'],
     ];
+    if (h.maintenance)
+        rows.push(['Maintenance page', h.maintenance]);
     if (h.readinessMs !== undefined)
         rows.push(['Ready after', (0,src/* formatDuration */.a3)(h.readinessMs)]);
     if (h.downtimeMs !== undefined && h.dropsRequests)
@@ -74759,7 +74821,8 @@ function hostFacts(h) {
 async function writeSummary(report) {
     const s = core/* summary */.z;
     const icon = report.result === 'success' ? '✅' : '❌';
-    s.addHeading(`${icon} ${(0,src/* escapeHtml */.ZD)(report.app)}: ${report.mode === 'rollback' ? 'rollback' : `deploy (${(0,src/* escapeHtml */.ZD)(report.strategy)})`}`, 2);
+    const what = report.mode === 'rollback' ? 'rollback' : report.mode === 'maintenance' ? 'maintenance switch' : `deploy (${(0,src/* escapeHtml */.ZD)(report.strategy)})`;
+    s.addHeading(`${icon} ${(0,src/* escapeHtml */.ZD)(report.app)}: ${what}`, 2);
     if (report.hosts.some((h) => h.dropsRequests && h.mode === 'deploy')) {
         s.addRaw('<p><em>recreate</em> stops the old container before the new one is ready: requests fail during the downtime shown below.</p>', true);
     }
@@ -75050,7 +75113,7 @@ async function explainLostConnection(ctx, error, whenLost) {
 async function deployOnHost(ctx, target, locks) {
     const s = ctx.settings;
     const started = performance.now();
-    const report = newHostReport(ctx.host, { app: s.app, strategy: target.name, dropsRequests: target.dropsRequests, mode: s.rollback ? 'rollback' : 'deploy' }, ctx.clock.phases);
+    const report = newHostReport(ctx.host, { app: s.app, strategy: target.name, dropsRequests: target.dropsRequests, mode: modeOf(s) }, ctx.clock.phases);
     let lock;
     try {
         const lockImage = await target.prepare(report);
@@ -75291,6 +75354,7 @@ async function tidyInterrupted(ctx, containers, serving) {
 
 
 
+
 /** Where a swap that failed left the host, said after the failure. */
 function afterFailedSwap(outcome) {
     return outcome.rolledBack
@@ -75311,6 +75375,13 @@ function containerTarget(ctx, strategy) {
         dropsRequests: strategy.dropsRequests,
         whenConnectionLost: `The server is as the connection left it: the proxy still forwards to the container it served unless the switch had happened; the next deploy of ${s.app} finds the container that serves and tidies what this one left.`,
         async prepare(report) {
+            if (s.maintenanceOnly) {
+                // The lock container runs on an image of this app that the server has.
+                const any = (await appContainers())[0];
+                if (!any)
+                    throw new Error(`Nothing to switch for ${s.app} on ${ctx.host}: no container of this app exists on the server (deploy it with its hostname first).`);
+                return any.imageId;
+            }
             if (s.rollback) {
                 const any = (await appContainers())[0];
                 if (!any)
@@ -75325,6 +75396,15 @@ function containerTarget(ctx, strategy) {
             return pulled.id;
         },
         async apply(lock, report) {
+            if (s.maintenanceOnly) {
+                const front = (0,container_front/* frontOf */.f)(s);
+                if (!front?.switchMaintenance)
+                    throw new Error('maintenance is switched on the shared edge: give the app\'s hostname');
+                await confirmDeployLock(ctx, lock);
+                report.maintenance = await ctx.clock.time('maintenance', () => front.switchMaintenance(ctx));
+                setResult(report, 'deployed');
+                return;
+            }
             if (s.network && !(await ctx.engine.networkExists(s.network))) {
                 ctx.log.info(`creating network ${s.network}`);
                 await ctx.engine.createNetwork(s.network, { [src_labels/* LABEL */.d_.managed]: 'true' });
@@ -75367,6 +75447,8 @@ function containerTarget(ctx, strategy) {
                 report.readinessMs = outcome.readiness.ms;
             if (outcome.downtimeMs !== undefined)
                 report.downtimeMs = outcome.downtimeMs;
+            if (s.edge?.maintenance)
+                report.maintenance = s.edge.maintenance.on ? 'on' : 'off';
             if (!outcome.ok) {
                 setResult(report, outcome.rolledBack ? 'rolled-back' : 'failed');
                 throw new DeployFailedError(ctx.host, outcome.error?.message ?? 'unknown error', afterFailedSwap(outcome));
@@ -76426,7 +76508,7 @@ async function runHost(r, hp, settings, signal) {
 }
 function what(settings) {
     const t = settings.target;
-    return { app: settings.app, strategy: (0,rollout/* rolloutName */.Ry)(t), dropsRequests: t.kind === 'swarm' ? t.order === 'stop-first' : strategyFor(t.strategy.name).dropsRequests, mode: settings.rollback ? 'rollback' : 'deploy' };
+    return { app: settings.app, strategy: (0,rollout/* rolloutName */.Ry)(t), dropsRequests: t.kind === 'swarm' ? t.order === 'stop-first' : strategyFor(t.strategy.name).dropsRequests, mode: modeOf(settings) };
 }
 /** Every host, canary first; then the revert of the switched hosts when one failed. Connections are closed at the end. */
 async function rollOut(settings, provenance, connect, signal) {
@@ -76457,7 +76539,7 @@ async function rollOut(settings, provenance, connect, signal) {
         }
         // A failed host: the hosts that switched go back (on-failure: rollback), unless this run was a rollback itself.
         const switched = [...reports.values()].filter((h) => h.result === 'deployed');
-        if (failure && !settings.rollback && switched.length > 0) {
+        if (failure && !settings.rollback && !settings.maintenanceOnly && switched.length > 0) {
             if (settings.onFailure === 'halt') {
                 core/* warning */.$e(`on-failure: halt - ${switched.map((h) => h.host).join(', ')} keep the new version; the other hosts do not have it.`);
             }
@@ -76531,7 +76613,14 @@ async function main(signal, deps = {}) {
     await writeSummary(report).catch((e) => core/* warning */.$e(`Could not write the job summary: ${(0,src/* errorMessage */.gJ)(e)}`));
     await deployment?.finish(failure
         ? { state: 'failure', description: report.rolledBack ? `failed; previous version restored: ${failure.message}` : `failed: ${failure.message}` }
-        : { state: 'success', description: settings.rollback ? `rolled back ${settings.app} to its previous version` : `deployed ${settings.app}` });
+        : {
+            state: 'success',
+            description: settings.rollback
+                ? `rolled back ${settings.app} to its previous version`
+                : settings.maintenanceOnly
+                    ? `maintenance page ${settings.edge?.maintenance?.on ? 'on' : 'off'} for ${settings.app}`
+                    : `deployed ${settings.app}`,
+        });
     if (failure)
         throw failure;
     // Cancelled once every host had switched: the deploy stands (undoing it would be another
@@ -76730,7 +76819,8 @@ function validateEnv(env) {
     }
 }
 /** `env` is read (and its values masked) with the other secrets, before this runs. */
-function readContainer(inputs, secrets, rollback) {
+/** `imageOptional`: rollback: true, or a maintenance switch (no container is made). */
+function readContainer(inputs, secrets, imageOptional) {
     const { env, registryPassword } = secrets;
     validateEnv(env);
     const app = validateAppName(inputs.string('app', { required: true, hint: 'Name the app, e.g. "shop-web": containers, locks and retention are per app.' }));
@@ -76740,8 +76830,8 @@ function readContainer(inputs, secrets, rollback) {
         const parsed = (0,src/* parseImageReference */.o_)(imageRaw, 'image');
         image = parsed.digest || parsed.tag ? parsed : { ...parsed, tag: 'latest' };
     }
-    else if (!rollback) {
-        throw new src/* ConfigurationError */.j1('Input "image" is required (for example the image-ref output of action-build: registry/app@sha256:...), unless rollback: true.', 'image');
+    else if (!imageOptional) {
+        throw new src/* ConfigurationError */.j1('Input "image" is required (for example the image-ref output of action-build: registry/app@sha256:...), unless rollback: true (or maintenance is switched alone, with hostname).', 'image');
     }
     const registryUsername = inputs.string('registry-username');
     if ((registryUsername === undefined) !== (registryPassword === undefined)) {
@@ -76892,7 +76982,8 @@ function readTls(inputs, hostnames, tlsKey) {
     }
     if (mode === 'acme') {
         const email = inputs.string('acme-email');
-        if (email !== undefined && (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || values/* CONTROL */.W3.test(email))) {
+        // Letters, digits and . _ % + - only: the edge reads {placeholders} in its config.
+        if (email !== undefined && !/^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(email)) {
             throw new src/* ConfigurationError */.j1(`Input "acme-email" is "${email}", which is not an e-mail address. Give the address the CA may write to about expiring certificates.`, 'acme-email');
         }
         const directory = inputs.string('acme-directory') ?? LETS_ENCRYPT_DIRECTORY;
@@ -76957,6 +77048,11 @@ function readEdge(inputs, tlsKey) {
     }
     if (message !== undefined && (values/* CONTROL */.W3.test(message) || message.length > 500)) {
         throw new src/* ConfigurationError */.j1('Input "maintenance-message" must be one line of at most 500 characters (it is shown as plain text).', 'maintenance-message');
+    }
+    // The edge (Caddy) expands {placeholders} in a response body: {env.*} or {file.*} would read the edge's
+    // environment or files (another app's key) into a public page. Braces are refused, not escaped.
+    if (message !== undefined && /[{}]/.test(message)) {
+        throw new src/* ConfigurationError */.j1('Input "maintenance-message" holds "{" or "}", which the edge would read as a placeholder. Write the message without braces.', 'maintenance-message');
     }
     const hsts = inputs.boolean('hsts', false);
     if (hsts && tls.mode === 'off') {
@@ -77037,8 +77133,10 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
         (0,src/* registerSecret */.cl)(value);
     const rollback = inputs.boolean('rollback', false);
     const reach = (0,settings_ssh/* readSsh */.d4)(inputs, ssh);
-    const container = readContainer(inputs, { env, registryPassword }, rollback);
     const edge = readEdge(inputs, tlsKey);
+    // An ops switch from workflow_dispatch: the maintenance page on or off, nothing deployed.
+    const maintenanceOnly = edge?.maintenance !== undefined && !rollback && inputs.string('image') === undefined;
+    const container = readContainer(inputs, { env, registryPassword }, rollback || maintenanceOnly);
     if (edge && container.publish) {
         throw new src/* ConfigurationError */.j1('Inputs "hostname" and "publish" are both set: with hostname the app is served by the host\'s shared edge (ports 80/443); publish gives it a port of its own. Choose one.', 'publish');
     }
@@ -77068,6 +77166,7 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
         ...(sha ? { sha } : {}),
         ...(edge ? { edge } : {}),
         edgeImage,
+        maintenanceOnly,
     };
     (0,settings_rollout/* checkLockTtl */.Uj)(settings, inputs.raw('lock-ttl'));
     return settings;

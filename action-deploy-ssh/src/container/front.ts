@@ -1,6 +1,7 @@
 // What stands in front of a blue-green app and switches its traffic: the app's own nginx proxy on its
 // `publish` port (proxy.ts), or the host's shared edge on 80/443 when the app has a `hostname`
 // (edge/edge.ts). Blue-green, the serving check and the post step ask the front, not one of them.
+import { createHash } from 'node:crypto';
 import { errorMessage } from '@gangway/kit';
 import type { DeployEngine } from '../host/engine.ts';
 import type { HostContext } from '../host/context.ts';
@@ -8,7 +9,7 @@ import { blueGreenOf } from '../settings/rollout.ts';
 import type { DeploySettings } from '../settings/index.ts';
 import { EDGE_DEFAULTS, type EdgeWide } from '../edge/caddy-config.ts';
 import { currentEdge, drainConnections, EdgeRefusedError, ensureEdge, loadRoutes, readRoutes } from '../edge/edge.ts';
-import { conflictOf, routeOf, type EdgeUpstream, type RouteTls } from '../edge/routes.ts';
+import { conflictOf, routeOf, type EdgeRoute, type EdgeUpstream, type RouteTls } from '../edge/routes.ts';
 import type { TarEntry } from '../host/tar.ts';
 import { currentProxy, drainOldWorkers, switchProxy } from './proxy.ts';
 import { upstreamOf, type Upstream } from './proxy-config.ts';
@@ -33,6 +34,8 @@ export interface FrontState {
 
 export interface Front {
   kind: 'proxy' | 'edge';
+  /** The maintenance page of this app's route on or off, nothing else changed (edge only). */
+  switchMaintenance?(ctx: HostContext): Promise<'on' | 'off'>;
   /** Before the new container is made: what can be checked or set up without touching the app (the edge, conflicts). */
   prepare(ctx: HostContext): Promise<void>;
   switch(ctx: HostContext, upstream: Upstream, options?: { beforeBind?: () => Promise<void>; keepAsBackup?: string }): Promise<FrontSwitch>;
@@ -67,8 +70,12 @@ function wideOf(settings: DeploySettings): EdgeWide {
   return { ...EDGE_DEFAULTS, httpPort: edge?.httpPort ?? 80, httpsPort: edge?.httpsPort ?? 443, renewIntervalMs: edge?.renewIntervalMs ?? EDGE_DEFAULTS.renewIntervalMs };
 }
 
-/** Certificates given as inputs go into the edge's volume (the key readable by root only), named in the route. */
-function tlsOf(settings: DeploySettings): { tls: RouteTls; files: TarEntry[] } {
+/**
+ * Certificates given as inputs go into the edge's volume (the key readable by root only), named by the
+ * certificate's hash: a config the edge refuses still points at the files it serves with. The files of
+ * older certificates are removed once the new config is kept.
+ */
+function tlsOf(settings: DeploySettings): { tls: RouteTls; files: TarEntry[]; keepCerts?: { dir: string; prefix: string } } {
   const tls = settings.edge?.tls ?? { mode: 'off' };
   if (tls.mode === 'off') return { tls, files: [] };
   if (tls.mode === 'acme') {
@@ -80,9 +87,11 @@ function tlsOf(settings: DeploySettings): { tls: RouteTls; files: TarEntry[] } {
   }
   if (tls.source === 'server') throw new Error('tls-certificate-path is not supported by the edge yet: give the certificate as tls-certificate and tls-key');
   const dir = `certs/${settings.app}`;
+  const prefix = createHash('sha256').update(tls.certificate).digest('hex').slice(0, 16);
   return {
-    tls: { mode: 'certificate', certificateFile: `/etc/gangway-edge/${dir}/cert.pem`, keyFile: `/etc/gangway-edge/${dir}/key.pem` },
-    files: [{ name: 'certs/' }, { name: `${dir}/`, mode: 0o700 }, { name: `${dir}/cert.pem`, content: `${tls.certificate}\n` }, { name: `${dir}/key.pem`, content: `${tls.key}\n`, mode: 0o600 }],
+    tls: { mode: 'certificate', certificateFile: `/etc/gangway-edge/${dir}/${prefix}.cert.pem`, keyFile: `/etc/gangway-edge/${dir}/${prefix}.key.pem` },
+    files: [{ name: 'certs/' }, { name: `${dir}/`, mode: 0o700 }, { name: `${dir}/${prefix}.cert.pem`, content: `${tls.certificate}\n` }, { name: `${dir}/${prefix}.key.pem`, content: `${tls.key}\n`, mode: 0o600 }],
+    keepCerts: { dir: `/etc/gangway-edge/${dir}`, prefix },
   };
 }
 
@@ -96,6 +105,23 @@ async function upstreamAt(ctx: HostContext, upstream: Upstream): Promise<EdgeUps
 
 const edgeFront: Front = {
   kind: 'edge',
+  async switchMaintenance(ctx) {
+    const { engine, log } = ctx;
+    const s = ctx.settings;
+    if (!s.edge?.maintenance) throw new Error('a maintenance switch needs hostname and maintenance');
+    const edge = await currentEdge(engine);
+    if (!edge) throw new Error(`there is no edge on this host: deploy ${s.app} with its hostname first`);
+    const routes = await readRoutes(engine, edge.id);
+    const own = routes.find((r) => r.app === s.app);
+    if (!own) throw new Error(`${s.app} has no route on this host's edge: deploy it with its hostname first`);
+    const on = s.edge.maintenance.on;
+    const { maintenance: _before, ...rest } = own;
+    const message = s.edge.maintenance.message;
+    const route: EdgeRoute = on ? { ...rest, maintenance: message ? { message } : {} } : rest;
+    await loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route }, wideOf(s));
+    log.info(`edge ${edge.name}: maintenance page ${on ? 'on' : 'off'} for ${own.hostnames.join(', ')}${own.pathPrefix === '/' ? '' : own.pathPrefix}${on && message ? ` ("${message}")` : ''}`);
+    return on ? 'on' : 'off';
+  },
   async prepare(ctx) {
     const s = ctx.settings;
     if (!s.edge) throw new Error('the edge front needs hostname');
@@ -116,11 +142,11 @@ const edgeFront: Front = {
     const own = routes.find((r) => r.app === s.app);
     const to = await upstreamAt(ctx, upstream);
     const backup = options.keepAsBackup !== undefined && own?.upstream.name === options.keepAsBackup && own.upstream.name !== upstream.name ? own.upstream : undefined;
-    const { tls, files } = tlsOf(s);
+    const { tls, files, keepCerts } = tlsOf(s);
     const route = routeOf(s.app, s.edge, to, tls, backup);
     const conflict = conflictOf(routes, route);
     if (conflict) throw new EdgeRefusedError(`Input "${conflict.input}": ${conflict.message}`, conflict.input);
-    await loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, files }, wideOf(s));
+    await loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, files, ...(keepCerts ? { keepCerts } : {}) }, wideOf(s));
     log.info(`edge ${edge.name}: ${s.edge.hostnames.join(', ')}${s.edge.pathPrefix === '/' ? '' : s.edge.pathPrefix} → ${to.name} (${to.address}:${to.port})${backup ? `, ${backup.name} as backup` : ''}${route.maintenance ? ', in maintenance' : ''}`);
     // What the edge no longer sends to: the previous upstream and backup, unless it is the new one.
     const left = [own?.upstream, own?.backup].filter((u): u is EdgeUpstream => u !== undefined && u.name !== to.name && u.name !== backup?.name);

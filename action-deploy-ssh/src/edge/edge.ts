@@ -41,21 +41,33 @@ async function mustExec(engine: DeployEngine, id: string, argv: string[], what: 
   return r.output;
 }
 
+/** Marks each record in the one exec that prints them all (a JSON text never holds a raw newline and this). */
+const RECORD_MARK = '--gangway-route-record';
+/** Prints every route record in `dir`, each after a mark line with its file name: one exec, however many apps. */
+export function printRoutesScript(dir: string = ROUTES_DIR): string {
+  return `cd '${dir}' 2>/dev/null || exit 0; for f in *.json; do [ -f "$f" ] || continue; printf '\\n${RECORD_MARK} %s\\n' "$f"; cat "$f"; done`;
+}
+
+/** The records in the output of printRoutesScript. */
+export function parseRouteRecords(output: string): Array<{ file: string; text: string }> {
+  const records: Array<{ file: string; text: string }> = [];
+  for (const line of output.split('\n')) {
+    if (line.startsWith(`${RECORD_MARK} `)) records.push({ file: line.slice(RECORD_MARK.length + 1).trim(), text: '' });
+    else if (records.length > 0) records[records.length - 1]!.text += `${line}\n`;
+  }
+  return records;
+}
+
 /** Every app's route record on the edge. A record that cannot be read is an error: it is another app's. */
 export async function readRoutes(engine: DeployEngine, edgeId: string): Promise<EdgeRoute[]> {
-  const listing = await engine.exec(edgeId, ['ls', '-1', ROUTES_DIR]);
-  if (listing.exitCode !== 0) return [];
-  const routes: EdgeRoute[] = [];
-  for (const file of listing.output.split('\n').map((l) => l.trim()).filter((l) => /^[a-z0-9][a-z0-9_.-]*\.json$/.test(l))) {
-    const text = await engine.readFile(edgeId, `${ROUTES_DIR}/${file}`);
-    if (text === undefined) continue;
+  const output = await mustExec(engine, edgeId, ['sh', '-c', printRoutesScript()], 'reading the edge\'s route records');
+  return parseRouteRecords(output).map(({ file, text }) => {
     try {
-      routes.push(JSON.parse(text) as EdgeRoute);
+      return JSON.parse(text) as EdgeRoute;
     } catch (error) {
       throw new Error(`the edge's route record ${file} is not valid JSON (${errorMessage(error)}); it belongs to app ${file.replace(/\.json$/, '')}: deploy that app again to rewrite it`, { cause: error });
     }
-  }
-  return routes;
+  });
 }
 
 /** The host's TCP sockets, as the edge (host network) sees them. */
@@ -63,29 +75,48 @@ async function sockets(engine: DeployEngine, containerId: string) {
   return parseProcNetTcp(await mustExec(engine, containerId, SOCKETS_COMMAND, 'reading the host\'s TCP sockets'));
 }
 
+/** Exit code of LOAD when Caddy refused the config (its message is in the output). */
+export const REFUSED = 3;
 /**
- * Loads `routes` into the running edge: the whole config is written beside the current one, loaded
- * (Caddy swaps it at once, or refuses it and keeps serving the previous one), and only then kept, with
- * the record of `app` (written, or removed when its route is undefined) and its certificate files.
+ * Loads $1 (Caddy swaps the whole config, or refuses it and serves the previous one), then keeps it as
+ * $2 and the app's record $3 as $4, or (no $3) removes the app's record and files ($4, $5). With $6, the
+ * app's certificate directory, files there not starting with $7 (the certificate in use) are removed.
+ * Arguments, not text in the script: nothing of an input is ever parsed by the shell.
  */
-export async function loadRoutes(engine: DeployEngine, edgeId: string, routes: EdgeRoute[], change: { app: string; route?: EdgeRoute; files?: TarEntry[] }, wide: EdgeWide = EDGE_DEFAULTS): Promise<void> {
+export const LOAD = [
+  `caddy reload --config "$1" --force || { rm -f "$1" "$3"; exit ${REFUSED}; }`,
+  'mv -f "$1" "$2" || exit 4',
+  'if [ -n "$3" ]; then mv -f "$3" "$4" || exit 4; else rm -rf "$4" "$5" || exit 4; fi',
+  'if [ -n "$6" ] && [ -d "$6" ]; then for f in "$6"/*; do case "$f" in "$6/$7"*) ;; *) rm -f "$f" ;; esac; done; fi',
+  'exit 0',
+].join('\n');
+
+/**
+ * Loads `routes` into the running edge with one put-archive and one exec: the whole config, this app's
+ * record and its certificate files are written beside what serves now; Caddy loads the config (or refuses
+ * it, and the previous one keeps serving); only then are the config and the record kept. `keepCerts`: the
+ * app's certificate directory and the file-name prefix of the certificate in use (older ones are removed).
+ */
+export async function loadRoutes(
+  engine: DeployEngine,
+  edgeId: string,
+  routes: EdgeRoute[],
+  change: { app: string; route?: EdgeRoute; files?: TarEntry[]; keepCerts?: { dir: string; prefix: string } },
+  wide: EdgeWide = EDGE_DEFAULTS,
+): Promise<void> {
   const config = JSON.stringify(caddyConfig(routes, wide), null, 2);
-  // Certificates first (the config names them), then the config beside the current one.
-  if (change.files?.length) await engine.putArchive(edgeId, EDGE_DIR, await tarArchive(change.files));
-  await engine.putArchive(edgeId, EDGE_DIR, await tarArchive([{ name: 'caddy.next.json', content: config }]));
-  const loaded = await engine.exec(edgeId, ['caddy', 'reload', '--config', NEXT_CONFIG, '--force']);
-  if (loaded.exitCode !== 0) {
-    await engine.exec(edgeId, ['rm', '-f', NEXT_CONFIG]).catch(() => undefined);
+  const record = `${ROUTES_DIR}/${change.app}.json`;
+  const entries: TarEntry[] = [...(change.files ?? []), { name: 'caddy.next.json', content: config }];
+  if (change.route) entries.push({ name: 'routes/' }, { name: `routes/${change.app}.json.next`, content: `${JSON.stringify(change.route, null, 2)}\n` });
+  await engine.putArchive(edgeId, EDGE_DIR, await tarArchive(entries));
+  const args = change.route ? [NEXT_CONFIG, EDGE_CONFIG, `${record}.next`, record, ''] : [NEXT_CONFIG, EDGE_CONFIG, '', record, `${CERTS_DIR}/${change.app}`];
+  const keep = change.keepCerts ? [change.keepCerts.dir, change.keepCerts.prefix] : ['', ''];
+  const loaded = await engine.exec(edgeId, ['sh', '-c', LOAD, 'sh', ...args, ...keep]);
+  if (loaded.exitCode === REFUSED) {
     const reason = loaded.output.trim().split('\n').filter((l) => l.trim()).slice(-3).join(' ');
     throw new EdgeRefusedError(`the edge refused the new config, and keeps serving the previous one: ${reason}`);
   }
-  // Kept: the config the edge starts with after a restart, and this app's record.
-  await mustExec(engine, edgeId, ['mv', '-f', NEXT_CONFIG, EDGE_CONFIG], 'keeping the edge config');
-  if (change.route) {
-    await engine.putArchive(edgeId, EDGE_DIR, await tarArchive([{ name: 'routes/' }, { name: `routes/${change.app}.json`, content: `${JSON.stringify(change.route, null, 2)}\n` }]));
-  } else {
-    await mustExec(engine, edgeId, ['rm', '-rf', `${ROUTES_DIR}/${change.app}.json`, `${CERTS_DIR}/${change.app}`], 'removing the app\'s route record');
-  }
+  if (loaded.exitCode !== 0) throw new Error(`the edge loaded the new config but could not keep it (exit ${loaded.exitCode}): ${loaded.output.trim()}`);
 }
 
 /** The edge image, present on the server (pulled when missing). */
