@@ -17,7 +17,7 @@ import { TLSSocket } from 'node:tls';
 import type Docker from 'dockerode';
 import Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findSecretLeaks } from '@gangway/harness';
+import { findSecretLeaks, RunnerJob } from '@gangway/harness';
 import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
 import { DeployRuns, type DeployRun } from './lab-runs.ts';
 import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
@@ -230,9 +230,38 @@ describe('the shared edge on the lab: two apps on one host over HTTPS, under loa
     expect(bAfter).toEqual(bBefore);
   });
 
-  it('maintenance on: 503 with Retry-After and the message on A, B unaffected; off: A serves again', async () => {
-    const on = await deploy(inputs('a', { image: v2.imageRef, maintenance: 'true', 'maintenance-message': 'Back at 14:00' }));
+  it('action-smoke-test checks app A through the edge as users run it: its name resolved to the server, SNI, the private CA', async () => {
+    const job = new RunnerJob();
+    try {
+      const run = await job.main(path.resolve(import.meta.dirname, '../../action-smoke-test'), {
+        inputs: { url: `https://${names.a}`, resolve: `${names.a}:443:${lab.target.address}`, ca: caPem, 'expect-version': 'v2', timeout: '5s', deadline: '60s' },
+        timeoutMs: 120_000,
+      });
+      expect(run.exitCode, run.log).toBe(0);
+      expect(run.outputs.passed).toBe('true');
+      expect(run.outputs['reported-version']).toContain('version=v2');
+      // Without the CA, the same check fails on the certificate: the edge's TLS is what was checked.
+      const untrusted = await job.main(path.resolve(import.meta.dirname, '../../action-smoke-test'), {
+        inputs: { url: `https://${names.a}`, resolve: `${names.a}:443:${lab.target.address}`, timeout: '5s', deadline: '10s' },
+        timeoutMs: 60_000,
+      });
+      expect(untrusted.exitCode).toBe(1);
+      expect(untrusted.log).toMatch(/certificate|self.signed|UNABLE_TO_VERIFY|unable to verify/i);
+    } finally {
+      job.cleanup();
+    }
+  });
+
+  it('maintenance on as a switch with no image (ops, from workflow_dispatch): 503 with Retry-After and the message on A, no container changed, B unaffected; off by a deploy: A serves again', async () => {
+    const aBefore = (await target.listContainers({ all: true, filters: { label: [`gangway.app=${apps.a}`] } })).map((c) => `${c.Id} ${c.State}`).sort();
+    const switchOn = inputs('a', { maintenance: 'true', 'maintenance-message': 'Back at 14:00' });
+    delete switchOn.image;
+    const on = await deploy(switchOn);
     expect(on.main.exitCode, on.main.log).toBe(0);
+    expect(on.report?.mode).toBe('maintenance');
+    expect(on.report?.hosts[0]?.maintenance).toBe('on');
+    expect((await target.listContainers({ all: true, filters: { label: [`gangway.app=${apps.a}`] } })).map((c) => `${c.Id} ${c.State}`).sort()).toEqual(aBefore);
+    figures['maintenance switch (no image) ms'] = on.ms;
     const page = await get(names.a);
     expect(page.status).toBe(503);
     expect(page.headers['retry-after']).toMatch(/^\d+$/);
