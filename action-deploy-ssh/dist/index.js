@@ -68619,7 +68619,9 @@ const edgeFront = {
         const to = await upstreamAt(ctx, upstream);
         const backup = options.keepAsBackup !== undefined && own?.upstream.name === options.keepAsBackup && own.upstream.name !== upstream.name ? own.upstream : undefined;
         const { tls, files, keepCerts } = tlsOf(s);
-        const route = routeOf(s.app, s.edge, to, tls, backup);
+        const fresh = routeOf(s.app, s.edge, to, tls, backup);
+        // Maintenance stays as it is until a run says otherwise: a deploy that does not name it keeps the page up.
+        const route = s.edge.maintenance === undefined && own?.maintenance ? { ...fresh, maintenance: own.maintenance } : fresh;
         const conflict = conflictOf(routes, route);
         if (conflict)
             throw new EdgeRefusedError(`Input "${conflict.input}": ${conflict.message}`, conflict.input);

@@ -18,13 +18,12 @@ import type Docker from 'dockerode';
 import Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSecretLeaks, RunnerJob } from '@gangway/harness';
-import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
-import { DeployRuns, type DeployRun } from './lab-runs.ts';
+import { DeployRuns, reachLabTarget, removeAppLeftovers, type DeployRun, type LabTargetLink } from './lab-runs.ts';
 import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
 import { ensureCaddyImage } from '../../lab/src/caddy-image.ts';
 import { createLeaf } from '../../lab/src/pki.ts';
 import { startLoad, summarize, type LoadRun } from '../../lab/src/testing/load.ts';
-import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
+import { connectLabVpn } from '../../lab/src/testing/vpn.ts';
 import { buildAndPushAppImage, type PushedAppImage } from '../../test/support/app-image.ts';
 
 const suffix = randomBytes(3).toString('hex');
@@ -32,8 +31,7 @@ const apps = { a: `gtest-edge-a-${suffix}`, b: `gtest-edge-b-${suffix}`, c: `gte
 const names = { a: `a-${suffix}.edge.test`, b: `b-${suffix}.edge.test`, c: `c-${suffix}.edge.test` };
 
 let lab: LabState;
-let vpn: VpnTunnel | undefined;
-let session: SshSession | undefined;
+let link: LabTargetLink | undefined;
 let target: Docker;
 let privateKey: string;
 let v1: PushedAppImage;
@@ -159,27 +157,18 @@ describe('the shared edge on the lab: two apps on one host over HTTPS, under loa
     const sha = randomBytes(20).toString('hex');
     v1 = await buildAndPushAppImage(lab, { tag: `edge-v1-${suffix}`, version: 'v1', gitSha: sha });
     v2 = await buildAndPushAppImage(lab, { tag: `edge-v2-${suffix}`, version: 'v2', gitSha: sha });
-    vpn = await connectLabVpn(lab.vpn.configFile);
-    session = await openSsh(
-      { host: lab.target.sshHost, port: lab.target.sshPort, username: lab.target.username, privateKey, trust: { kind: 'fingerprint', fingerprint: lab.target.fingerprint } },
-      { connectTimeoutMs: 10_000 },
-    );
-    target = (await openDockerOverSsh(session.client, lab.target.dockerSocket)).docker;
+    link = await reachLabTarget(lab.target, privateKey);
+    target = link.docker;
   }, 1_200_000);
 
   afterAll(async () => {
     if (target) {
-      for (const app of Object.values(apps)) {
-        const list = await target.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } }).catch(() => []);
-        for (const c of list) await target.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-        await target.getNetwork(`${app}-net`).remove().catch(() => undefined);
-      }
+      for (const app of Object.values(apps)) await removeAppLeftovers(target, app);
       for (const c of await edgeContainers().catch(() => [])) await target.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
       for (const volume of ['gangway-edge-config', 'gangway-edge-data']) await target.getVolume(volume).remove().catch(() => undefined);
       await target.getImage(`${edgeImage}-upgraded`).remove().catch(() => undefined);
     }
-    session?.close();
-    await vpn?.stop();
+    await link?.close();
     deployRuns.cleanup();
     fs.rmSync(tmp, { recursive: true, force: true });
     console.log(`deploy-ssh edge figures: ${JSON.stringify(figures, null, 2)}`);
@@ -267,6 +256,10 @@ describe('the shared edge on the lab: two apps on one host over HTTPS, under loa
     expect(page.headers['retry-after']).toMatch(/^\d+$/);
     expect(page.body).toContain('Back at 14:00');
     expect(await version('b')).toBe('v1');
+    // A deploy that does not name maintenance (a merge landing meanwhile) leaves the page up.
+    const during = await deploy(inputs('a', { image: v2.imageRef }));
+    expect(during.main.exitCode, during.main.log).toBe(0);
+    expect((await get(names.a)).status).toBe(503);
     const load = loadOn('a');
     const off = await deploy(inputs('a', { image: v2.imageRef, maintenance: 'false' }));
     expect(off.main.exitCode, off.main.log).toBe(0);
