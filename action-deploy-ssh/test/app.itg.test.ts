@@ -6,10 +6,8 @@ import fs from 'node:fs';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSecretLeaks } from '@gangway/harness';
-import { DeployRuns, type DeployRun } from './lab-runs.ts';
-import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
+import { DeployRuns, reachLabTarget, removeAppLeftovers, type DeployRun, type LabTargetLink } from './lab-runs.ts';
 import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
-import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
 import { renderTextImage } from '../../app/test/text-images.ts';
 import { buildAndPushAppImage, type PushedAppImage } from '../../test/support/app-image.ts';
 import { startLoad, summarize } from '../../lab/src/testing/load.ts';
@@ -19,8 +17,7 @@ const port = 18900 + Math.floor(Math.random() * 90);
 const ENV_SECRET = `ocr-env-secret-${randomBytes(8).toString('hex')}`;
 
 let lab: LabState;
-let vpn: VpnTunnel | undefined;
-let session: SshSession | undefined;
+let link: LabTargetLink | undefined;
 let target: Docker;
 let privateKey: string;
 let v1: PushedAppImage;
@@ -69,22 +66,15 @@ describe('action-deploy-ssh deploys the real app on the lab', () => {
     v1 = await buildAndPushAppImage(lab, { tag: `deploy-v1-${app}`, version: 'v1', gitSha: sha });
     v2 = await buildAndPushAppImage(lab, { tag: `deploy-v2-${app}`, version: 'v2', gitSha: sha });
     figures['app image builds (ms)'] = [v1.durationMs, v2.durationMs];
-    vpn = await connectLabVpn(lab.vpn.configFile);
-    session = await openSsh(
-      { host: lab.target.sshHost, port: lab.target.sshPort, username: lab.target.username, privateKey, trust: { kind: 'fingerprint', fingerprint: lab.target.fingerprint } },
-      { connectTimeoutMs: 10_000 },
-    );
-    target = (await openDockerOverSsh(session.client, lab.target.dockerSocket)).docker;
+    link = await reachLabTarget(lab.target, privateKey);
+    target = link.docker;
   }, 1_200_000);
 
   afterAll(async () => {
     if (target) {
-      const list = await target.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } }).catch(() => []);
-      for (const c of list) await target.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-      await target.getVolume(`${app}-data`).remove().catch(() => undefined);
+      await removeAppLeftovers(target, app, [`${app}-data`]);
     }
-    session?.close();
-    await vpn?.stop();
+    await link?.close();
     deployRuns.cleanup();
     console.log(`deploy-ssh real-app figures: ${JSON.stringify(figures, null, 2)}`);
   });

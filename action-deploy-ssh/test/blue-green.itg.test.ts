@@ -7,11 +7,9 @@ import fs from 'node:fs';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSecretLeaks } from '@gangway/harness';
-import { DeployRuns, type DeployRun } from './lab-runs.ts';
-import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
+import { DeployRuns, reachLabTarget, removeAppLeftovers, type DeployRun, type LabTargetLink } from './lab-runs.ts';
 import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
 import { startLoad, summarize, type LoadRun } from '../../lab/src/testing/load.ts';
-import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
 import { buildAndPushAppImage, type PushedAppImage } from '../../test/support/app-image.ts';
 
 const app = `gtest-bg-${randomBytes(3).toString('hex')}`;
@@ -20,8 +18,7 @@ const ENV_SECRET = `bg-env-secret-${randomBytes(8).toString('hex')}`;
 const NEVER_READY = '["node", "-e", "require(\'node:http\').createServer((q, s) => { s.statusCode = 503; s.end(\'never\'); }).listen(8080); console.log(\'v3 is up but never ready\')"]';
 
 let lab: LabState;
-let vpn: VpnTunnel | undefined;
-let session: SshSession | undefined;
+let link: LabTargetLink | undefined;
 let target: Docker;
 let privateKey: string;
 let v1: PushedAppImage;
@@ -64,23 +61,15 @@ describe('blue-green on the lab: v1 → v2 → broken v3 → rollback, under loa
     const sha = randomBytes(20).toString('hex');
     v1 = await buildAndPushAppImage(lab, { tag: `bg-v1-${app}`, version: 'v1', gitSha: sha });
     v2 = await buildAndPushAppImage(lab, { tag: `bg-v2-${app}`, version: 'v2', gitSha: sha });
-    vpn = await connectLabVpn(lab.vpn.configFile);
-    session = await openSsh(
-      { host: lab.target.sshHost, port: lab.target.sshPort, username: lab.target.username, privateKey, trust: { kind: 'fingerprint', fingerprint: lab.target.fingerprint } },
-      { connectTimeoutMs: 10_000 },
-    );
-    target = (await openDockerOverSsh(session.client, lab.target.dockerSocket)).docker;
+    link = await reachLabTarget(lab.target, privateKey);
+    target = link.docker;
   }, 1_200_000);
 
   afterAll(async () => {
     if (target) {
-      const list = await target.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } }).catch(() => []);
-      for (const c of list) await target.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-      await target.getVolume(`${app}-data`).remove().catch(() => undefined);
-      await target.getNetwork(`${app}-net`).remove().catch(() => undefined);
+      await removeAppLeftovers(target, app, [`${app}-data`]);
     }
-    session?.close();
-    await vpn?.stop();
+    await link?.close();
     deployRuns.cleanup();
     console.log(`deploy-ssh blue-green figures: ${JSON.stringify(figures, null, 2)}`);
   });

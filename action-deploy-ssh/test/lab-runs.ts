@@ -1,7 +1,11 @@
 // For the lab tests: runs action-deploy-ssh's dist as the runner does (main, then post, in one
 // job) and keeps every run for the leak checks and every job for the cleanup.
 import path from 'node:path';
+import type Docker from 'dockerode';
 import { RunnerJob, type ActionRun } from '@gangway/harness';
+import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
+import type { TargetState } from '../../lab/src/index.ts';
+import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
 import type { DeployReport } from '../src/report.ts';
 
 const actionDir = path.resolve(import.meta.dirname, '..');
@@ -35,3 +39,42 @@ export class DeployRuns {
     for (const j of this.#jobs) j.cleanup();
   }
 }
+
+/** A test's own way to a lab target, as a deploy reaches it: the target's VPN, SSH through it, the Engine API over that SSH connection. */
+export interface LabTargetLink {
+  docker: Docker;
+  close(): Promise<void>;
+}
+
+export async function reachLabTarget(target: TargetState, privateKey: string): Promise<LabTargetLink> {
+  const vpn: VpnTunnel = await connectLabVpn(target.vpn.configFile);
+  let session: SshSession | undefined;
+  try {
+    session = await openSsh(
+      { host: target.sshHost, port: target.sshPort, username: target.username, privateKey, trust: { kind: 'fingerprint', fingerprint: target.fingerprint } },
+      { connectTimeoutMs: 10_000 },
+    );
+    const { docker } = await openDockerOverSsh(session.client, target.dockerSocket);
+    const opened = session;
+    return {
+      docker,
+      close: async () => {
+        opened.close();
+        await vpn.stop();
+      },
+    };
+  } catch (error) {
+    session?.close();
+    await vpn.stop();
+    throw error;
+  }
+}
+
+/** Removes what a test's app left on a target: its containers (any state), its network and, when named, its volumes. */
+export async function removeAppLeftovers(docker: Docker, app: string, volumes: string[] = []): Promise<void> {
+  const list = await docker.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } }).catch(() => []);
+  for (const c of list) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  for (const volume of volumes) await docker.getVolume(volume).remove().catch(() => undefined);
+  await docker.getNetwork(`${app}-net`).remove().catch(() => undefined);
+}
+
