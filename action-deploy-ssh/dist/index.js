@@ -68005,25 +68005,33 @@ async function mustExec(engine, id, argv, what) {
 }
 /** Marks each record in the one exec that prints them all (a JSON text never holds a raw newline and this). */
 const RECORD_MARK = '--gangway-route-record';
-/** Prints every route record in `dir`, each after a mark line with its file name: one exec, however many apps. */
+/** Marks the checksum of all records, as read: a load checks it again so that it never drops another app's newer record. */
+const SUM_MARK = '--gangway-routes-sum';
+/** The checksum of every record in the current directory (POSIX cksum: Debian's and busybox's agree). */
+const SUM = 'cat *.json 2>/dev/null | cksum';
+/** Prints every route record in `dir`, each after a mark line with its file name, then their checksum: one exec, however many apps. */
 function printRoutesScript(dir = ROUTES_DIR) {
-    return `cd '${dir}' 2>/dev/null || exit 0; for f in *.json; do [ -f "$f" ] || continue; printf '\\n${RECORD_MARK} %s\\n' "$f"; cat "$f"; done`;
+    return `cd '${dir}' 2>/dev/null || exit 0; for f in *.json; do [ -f "$f" ] || continue; printf '\\n${RECORD_MARK} %s\\n' "$f"; cat "$f"; done; printf '\\n${SUM_MARK} %s\\n' "$(${SUM})"`;
 }
-/** The records in the output of printRoutesScript. */
+/** The records (and their checksum) in the output of printRoutesScript. */
 function parseRouteRecords(output) {
     const records = [];
+    let sum = '';
     for (const line of output.split('\n')) {
-        if (line.startsWith(`${RECORD_MARK} `))
+        if (line.startsWith(`${SUM_MARK} `))
+            sum = line.slice(SUM_MARK.length + 1).trim();
+        else if (line.startsWith(`${RECORD_MARK} `))
             records.push({ file: line.slice(RECORD_MARK.length + 1).trim(), text: '' });
-        else if (records.length > 0)
+        else if (records.length > 0 && !sum)
             records[records.length - 1].text += `${line}\n`;
     }
-    return records;
+    return { records, sum };
 }
 /** Every app's route record on the edge. A record that cannot be read is an error: it is another app's. */
-async function readRoutes(engine, edgeId) {
+async function readRouteTable(engine, edgeId) {
     const output = await mustExec(engine, edgeId, ['sh', '-c', printRoutesScript()], 'reading the edge\'s route records');
-    return parseRouteRecords(output).map(({ file, text }) => {
+    const { records, sum } = parseRouteRecords(output);
+    const routes = records.map(({ file, text }) => {
         try {
             return JSON.parse(text);
         }
@@ -68031,6 +68039,10 @@ async function readRoutes(engine, edgeId) {
             throw new Error(`the edge's route record ${file} is not valid JSON (${(0,src/* errorMessage */.gJ)(error)}); it belongs to app ${file.replace(/\.json$/, '')}: deploy that app again to rewrite it`, { cause: error });
         }
     });
+    return { routes, sum };
+}
+async function readRoutes(engine, edgeId) {
+    return (await readRouteTable(engine, edgeId)).routes;
 }
 /** The host's TCP sockets, as the edge (host network) sees them. */
 async function sockets(engine, containerId) {
@@ -68038,13 +68050,23 @@ async function sockets(engine, containerId) {
 }
 /** Exit code of LOAD when Caddy refused the config (its message is in the output). */
 const REFUSED = 3;
+/** Exit code of LOAD when another app's deploy changed the records since they were read: read them again. */
+const CHANGED = 5;
+/** Another app's deploy changed the edge's route records meanwhile: nothing was loaded; read and try again. */
+class RoutesChangedError extends Error {
+    name = 'RoutesChangedError';
+}
 /**
  * Loads $1 (Caddy swaps the whole config, or refuses it and serves the previous one), then keeps it as
  * $2 and the app's record $3 as $4, or (no $3) removes the app's record and files ($4, $5). With $6, the
  * app's certificate directory, files there not starting with $7 (the certificate in use) are removed.
- * Arguments, not text in the script: nothing of an input is ever parsed by the shell.
+ * With $9, the checksum of the records in $8 as read: when they changed since, nothing is loaded (exit
+ * CHANGED). Arguments, not text in the script: nothing of an input is ever parsed by the shell. (A window
+ * of milliseconds remains between that check and the load; deploys of two apps on one host meet in it
+ * only when they switch at the same instant.)
  */
 const LOAD = [
+    `if [ -n "$9" ]; then [ "$(cd "$8" 2>/dev/null && ${SUM})" = "$9" ] || { rm -f "$1" "$3"; exit ${CHANGED}; }; fi`,
     `caddy reload --config "$1" --force || { rm -f "$1" "$3"; exit ${REFUSED}; }`,
     'mv -f "$1" "$2" || exit 4',
     'if [ -n "$3" ]; then mv -f "$3" "$4" || exit 4; else rm -rf "$4" "$5" || exit 4; fi',
@@ -68066,7 +68088,9 @@ async function loadRoutes(engine, edgeId, routes, change, wide = EDGE_DEFAULTS) 
     await engine.putArchive(edgeId, EDGE_DIR, await (0,tar/* tarArchive */.G)(entries));
     const args = change.route ? [NEXT_CONFIG, EDGE_CONFIG, `${record}.next`, record, ''] : [NEXT_CONFIG, EDGE_CONFIG, '', record, `${CERTS_DIR}/${change.app}`];
     const keep = change.keepCerts ? [change.keepCerts.dir, change.keepCerts.prefix] : ['', ''];
-    const loaded = await engine.exec(edgeId, ['sh', '-c', LOAD, 'sh', ...args, ...keep]);
+    const loaded = await engine.exec(edgeId, ['sh', '-c', LOAD, 'sh', ...args, ...keep, ROUTES_DIR, change.expectedSum ?? '']);
+    if (loaded.exitCode === CHANGED)
+        throw new RoutesChangedError('another app\'s deploy changed the edge\'s routes meanwhile');
     if (loaded.exitCode === REFUSED) {
         const reason = loaded.output.trim().split('\n').filter((l) => l.trim()).slice(-3).join(' ');
         throw new EdgeRefusedError(`the edge refused the new config, and keeps serving the previous one: ${reason}`);
@@ -68564,6 +68588,28 @@ function tlsOf(settings) {
         keepCerts: { dir: `/etc/gangway-edge/${dir}`, prefix },
     };
 }
+/** How often a load is tried again when another app's deploy changed the edge's routes in between. */
+const CHANGED_TRIES = 5;
+/**
+ * Reads the route table, lets `change` make this app's route from it, and loads the result; when another
+ * app's deploy changed the records between the read and the load, reads and tries again (its record
+ * must be in what this one loads). Returns what `change` returned for the table that was loaded.
+ */
+async function changeRoutes(ctx, edgeId, change, load) {
+    for (let attempt = 1;; attempt++) {
+        const table = await readRouteTable(ctx.engine, edgeId);
+        const made = change(table);
+        try {
+            await load(table, made);
+            return { table, made };
+        }
+        catch (error) {
+            if (!(error instanceof RoutesChangedError) || attempt >= CHANGED_TRIES)
+                throw error;
+            ctx.log.info(`the edge's routes changed meanwhile (another app's deploy): reading them again (try ${attempt + 1} of ${CHANGED_TRIES})`);
+        }
+    }
+}
 async function upstreamAt(ctx, upstream) {
     const d = await ctx.engine.inspectContainer(upstream.name);
     const network = ctx.settings.network ?? '';
@@ -68582,15 +68628,16 @@ const edgeFront = {
         const edge = await currentEdge(engine);
         if (!edge)
             throw new Error(`there is no edge on this host: deploy ${s.app} with its hostname first`);
-        const routes = await readRoutes(engine, edge.id);
-        const own = routes.find((r) => r.app === s.app);
-        if (!own)
-            throw new Error(`${s.app} has no route on this host's edge: deploy it with its hostname first`);
         const on = s.edge.maintenance.on;
-        const { maintenance: _before, ...rest } = own;
         const message = s.edge.maintenance.message;
-        const route = on ? { ...rest, maintenance: message ? { message } : {} } : rest;
-        await loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route }, wideOf(s));
+        const { made } = await changeRoutes(ctx, edge.id, ({ routes }) => {
+            const own = routes.find((r) => r.app === s.app);
+            if (!own)
+                throw new Error(`${s.app} has no route on this host's edge: deploy it with its hostname first`);
+            const { maintenance: _before, ...rest } = own;
+            return { own, route: on ? { ...rest, maintenance: message ? { message } : {} } : rest };
+        }, ({ routes, sum }, { route }) => loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, expectedSum: sum }, wideOf(s)));
+        const own = made.own;
         log.info(`edge ${edge.name}: maintenance page ${on ? 'on' : 'off'} for ${own.hostnames.join(', ')}${own.pathPrefix === '/' ? '' : own.pathPrefix}${on && message ? ` ("${message}")` : ''}`);
         return on ? 'on' : 'off';
     },
@@ -68614,18 +68661,21 @@ const edgeFront = {
         const edge = await currentEdge(engine);
         if (!edge)
             throw new Error('the edge is not running (it was up when this deploy started)');
-        const routes = await readRoutes(engine, edge.id);
-        const own = routes.find((r) => r.app === s.app);
         const to = await upstreamAt(ctx, upstream);
-        const backup = options.keepAsBackup !== undefined && own?.upstream.name === options.keepAsBackup && own.upstream.name !== upstream.name ? own.upstream : undefined;
         const { tls, files, keepCerts } = tlsOf(s);
-        const fresh = routeOf(s.app, s.edge, to, tls, backup);
-        // Maintenance stays as it is until a run says otherwise: a deploy that does not name it keeps the page up.
-        const route = s.edge.maintenance === undefined && own?.maintenance ? { ...fresh, maintenance: own.maintenance } : fresh;
-        const conflict = conflictOf(routes, route);
-        if (conflict)
-            throw new EdgeRefusedError(`Input "${conflict.input}": ${conflict.message}`, conflict.input);
-        await loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, files, ...(keepCerts ? { keepCerts } : {}) }, wideOf(s));
+        const edgeSettings = s.edge;
+        const { made } = await changeRoutes(ctx, edge.id, ({ routes }) => {
+            const own = routes.find((r) => r.app === s.app);
+            const backup = options.keepAsBackup !== undefined && own?.upstream.name === options.keepAsBackup && own.upstream.name !== upstream.name ? own.upstream : undefined;
+            const fresh = routeOf(s.app, edgeSettings, to, tls, backup);
+            // Maintenance stays as it is until a run says otherwise: a deploy that does not name it keeps the page up.
+            const route = edgeSettings.maintenance === undefined && own?.maintenance ? { ...fresh, maintenance: own.maintenance } : fresh;
+            const conflict = conflictOf(routes, route);
+            if (conflict)
+                throw new EdgeRefusedError(`Input "${conflict.input}": ${conflict.message}`, conflict.input);
+            return { own, backup, route };
+        }, ({ routes, sum }, { route }) => loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, files, expectedSum: sum, ...(keepCerts ? { keepCerts } : {}) }, wideOf(s)));
+        const { own, backup, route } = made;
         log.info(`edge ${edge.name}: ${s.edge.hostnames.join(', ')}${s.edge.pathPrefix === '/' ? '' : s.edge.pathPrefix} → ${to.name} (${to.address}:${to.port})${backup ? `, ${backup.name} as backup` : ''}${route.maintenance ? ', in maintenance' : ''}`);
         // What the edge no longer sends to: the previous upstream and backup, unless it is the new one.
         const left = [own?.upstream, own?.backup].filter((u) => u !== undefined && u.name !== to.name && u.name !== backup?.name);

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LOAD, parseRouteRecords, printRoutesScript, REFUSED } from '../src/edge/edge.ts';
+import { CHANGED, LOAD, parseRouteRecords, printRoutesScript, REFUSED } from '../src/edge/edge.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'gangway-edge-scripts-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -34,9 +34,10 @@ describe('edge scripts', () => {
     writeFileSync(path.join(dir, 'b.json'), JSON.stringify(b));
     writeFileSync(path.join(dir, 'b.json.next'), 'not a record');
     const output = execFileSync('sh', ['-c', printRoutesScript(dir)], { encoding: 'utf8' });
-    const records = parseRouteRecords(output);
+    const { records, sum } = parseRouteRecords(output);
     expect(records.map((r) => r.file)).toEqual(['a.json', 'b.json']);
     expect(records.map((r) => JSON.parse(r.text) as unknown)).toEqual([a, b]);
+    expect(sum).toMatch(/^\d+ \d+$/);
     expect(execFileSync('sh', ['-c', printRoutesScript(path.join(root, 'none'))], { encoding: 'utf8' })).toBe('');
   });
 
@@ -83,5 +84,28 @@ describe('edge scripts', () => {
     expect(existsSync(path.join(dir, 'shop.json'))).toBe(false);
     expect(existsSync(path.join(dir, 'certs/shop'))).toBe(false);
     expect(readFileSync(path.join(dir, 'caddy.json'), 'utf8')).toBe('config without shop');
+  });
+
+  it('loads nothing when another app changed the records since they were read, and loads when they did not', () => {
+    const dir = path.join(root, 'changed');
+    const routes = path.join(dir, 'routes');
+    mkdirSync(routes, { recursive: true });
+    writeFileSync(path.join(routes, 'other.json'), '{"app":"other","v":1}');
+    const { sum } = parseRouteRecords(execFileSync('sh', ['-c', printRoutesScript(routes)], { encoding: 'utf8' }));
+    // Another app's deploy writes its record in between.
+    writeFileSync(path.join(routes, 'other.json'), '{"app":"other","v":2}');
+    writeFileSync(path.join(dir, 'next.json'), 'config made from v1');
+    writeFileSync(path.join(routes, 'shop.json.next'), 'record');
+    const stale = load(dir, 0, [`${dir}/next.json`, `${dir}/caddy.json`, `${routes}/shop.json.next`, `${routes}/shop.json`, '', '', '', routes, sum]);
+    expect(stale.status).toBe(CHANGED);
+    expect(existsSync(path.join(dir, 'caddy.json'))).toBe(false);
+    expect(existsSync(path.join(routes, 'shop.json'))).toBe(false);
+    // Read again: the same load goes through.
+    const again = parseRouteRecords(execFileSync('sh', ['-c', printRoutesScript(routes)], { encoding: 'utf8' })).sum;
+    writeFileSync(path.join(dir, 'next.json'), 'config made from v2');
+    writeFileSync(path.join(routes, 'shop.json.next'), 'record');
+    const fresh = load(dir, 0, [`${dir}/next.json`, `${dir}/caddy.json`, `${routes}/shop.json.next`, `${routes}/shop.json`, '', '', '', routes, again]);
+    expect(fresh.status, fresh.stderr).toBe(0);
+    expect(readFileSync(path.join(dir, 'caddy.json'), 'utf8')).toBe('config made from v2');
   });
 });

@@ -8,7 +8,7 @@ import type { HostContext } from '../host/context.ts';
 import { blueGreenOf } from '../settings/rollout.ts';
 import type { DeploySettings } from '../settings/index.ts';
 import { EDGE_DEFAULTS, type EdgeWide } from '../edge/caddy-config.ts';
-import { currentEdge, drainConnections, EdgeRefusedError, ensureEdge, loadRoutes, readRoutes } from '../edge/edge.ts';
+import { currentEdge, drainConnections, EdgeRefusedError, ensureEdge, loadRoutes, readRoutes, readRouteTable, RoutesChangedError, type RouteTable } from '../edge/edge.ts';
 import { conflictOf, routeOf, type EdgeRoute, type EdgeUpstream, type RouteTls } from '../edge/routes.ts';
 import type { TarEntry } from '../host/tar.ts';
 import { currentProxy, drainOldWorkers, switchProxy } from './proxy.ts';
@@ -95,6 +95,28 @@ function tlsOf(settings: DeploySettings): { tls: RouteTls; files: TarEntry[]; ke
   };
 }
 
+/** How often a load is tried again when another app's deploy changed the edge's routes in between. */
+const CHANGED_TRIES = 5;
+
+/**
+ * Reads the route table, lets `change` make this app's route from it, and loads the result; when another
+ * app's deploy changed the records between the read and the load, reads and tries again (its record
+ * must be in what this one loads). Returns what `change` returned for the table that was loaded.
+ */
+async function changeRoutes<T extends { route: EdgeRoute }>(ctx: HostContext, edgeId: string, change: (table: RouteTable) => T, load: (table: RouteTable, made: T) => Promise<void>): Promise<{ table: RouteTable; made: T }> {
+  for (let attempt = 1; ; attempt++) {
+    const table = await readRouteTable(ctx.engine, edgeId);
+    const made = change(table);
+    try {
+      await load(table, made);
+      return { table, made };
+    } catch (error) {
+      if (!(error instanceof RoutesChangedError) || attempt >= CHANGED_TRIES) throw error;
+      ctx.log.info(`the edge's routes changed meanwhile (another app's deploy): reading them again (try ${attempt + 1} of ${CHANGED_TRIES})`);
+    }
+  }
+}
+
 async function upstreamAt(ctx: HostContext, upstream: Upstream): Promise<EdgeUpstream> {
   const d = await ctx.engine.inspectContainer(upstream.name);
   const network = ctx.settings.network ?? '';
@@ -111,14 +133,20 @@ const edgeFront: Front = {
     if (!s.edge?.maintenance) throw new Error('a maintenance switch needs hostname and maintenance');
     const edge = await currentEdge(engine);
     if (!edge) throw new Error(`there is no edge on this host: deploy ${s.app} with its hostname first`);
-    const routes = await readRoutes(engine, edge.id);
-    const own = routes.find((r) => r.app === s.app);
-    if (!own) throw new Error(`${s.app} has no route on this host's edge: deploy it with its hostname first`);
     const on = s.edge.maintenance.on;
-    const { maintenance: _before, ...rest } = own;
     const message = s.edge.maintenance.message;
-    const route: EdgeRoute = on ? { ...rest, maintenance: message ? { message } : {} } : rest;
-    await loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route }, wideOf(s));
+    const { made } = await changeRoutes(
+      ctx,
+      edge.id,
+      ({ routes }) => {
+        const own = routes.find((r) => r.app === s.app);
+        if (!own) throw new Error(`${s.app} has no route on this host's edge: deploy it with its hostname first`);
+        const { maintenance: _before, ...rest } = own;
+        return { own, route: on ? { ...rest, maintenance: message ? { message } : {} } : rest };
+      },
+      ({ routes, sum }, { route }) => loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, expectedSum: sum }, wideOf(s)),
+    );
+    const own = made.own;
     log.info(`edge ${edge.name}: maintenance page ${on ? 'on' : 'off'} for ${own.hostnames.join(', ')}${own.pathPrefix === '/' ? '' : own.pathPrefix}${on && message ? ` ("${message}")` : ''}`);
     return on ? 'on' : 'off';
   },
@@ -138,17 +166,25 @@ const edgeFront: Front = {
     if (!s.edge) throw new Error('the edge front needs hostname');
     const edge = await currentEdge(engine);
     if (!edge) throw new Error('the edge is not running (it was up when this deploy started)');
-    const routes = await readRoutes(engine, edge.id);
-    const own = routes.find((r) => r.app === s.app);
     const to = await upstreamAt(ctx, upstream);
-    const backup = options.keepAsBackup !== undefined && own?.upstream.name === options.keepAsBackup && own.upstream.name !== upstream.name ? own.upstream : undefined;
     const { tls, files, keepCerts } = tlsOf(s);
-    const fresh = routeOf(s.app, s.edge, to, tls, backup);
-    // Maintenance stays as it is until a run says otherwise: a deploy that does not name it keeps the page up.
-    const route: EdgeRoute = s.edge.maintenance === undefined && own?.maintenance ? { ...fresh, maintenance: own.maintenance } : fresh;
-    const conflict = conflictOf(routes, route);
-    if (conflict) throw new EdgeRefusedError(`Input "${conflict.input}": ${conflict.message}`, conflict.input);
-    await loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, files, ...(keepCerts ? { keepCerts } : {}) }, wideOf(s));
+    const edgeSettings = s.edge;
+    const { made } = await changeRoutes(
+      ctx,
+      edge.id,
+      ({ routes }) => {
+        const own = routes.find((r) => r.app === s.app);
+        const backup = options.keepAsBackup !== undefined && own?.upstream.name === options.keepAsBackup && own.upstream.name !== upstream.name ? own.upstream : undefined;
+        const fresh = routeOf(s.app, edgeSettings, to, tls, backup);
+        // Maintenance stays as it is until a run says otherwise: a deploy that does not name it keeps the page up.
+        const route: EdgeRoute = edgeSettings.maintenance === undefined && own?.maintenance ? { ...fresh, maintenance: own.maintenance } : fresh;
+        const conflict = conflictOf(routes, route);
+        if (conflict) throw new EdgeRefusedError(`Input "${conflict.input}": ${conflict.message}`, conflict.input);
+        return { own, backup, route };
+      },
+      ({ routes, sum }, { route }) => loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, files, expectedSum: sum, ...(keepCerts ? { keepCerts } : {}) }, wideOf(s)),
+    );
+    const { own, backup, route } = made;
     log.info(`edge ${edge.name}: ${s.edge.hostnames.join(', ')}${s.edge.pathPrefix === '/' ? '' : s.edge.pathPrefix} → ${to.name} (${to.address}:${to.port})${backup ? `, ${backup.name} as backup` : ''}${route.maintenance ? ', in maintenance' : ''}`);
     // What the edge no longer sends to: the previous upstream and backup, unless it is the new one.
     const left = [own?.upstream, own?.backup].filter((u): u is EdgeUpstream => u !== undefined && u.name !== to.name && u.name !== backup?.name);

@@ -43,31 +43,50 @@ async function mustExec(engine: DeployEngine, id: string, argv: string[], what: 
 
 /** Marks each record in the one exec that prints them all (a JSON text never holds a raw newline and this). */
 const RECORD_MARK = '--gangway-route-record';
-/** Prints every route record in `dir`, each after a mark line with its file name: one exec, however many apps. */
+/** Marks the checksum of all records, as read: a load checks it again so that it never drops another app's newer record. */
+const SUM_MARK = '--gangway-routes-sum';
+/** The checksum of every record in the current directory (POSIX cksum: Debian's and busybox's agree). */
+const SUM = 'cat *.json 2>/dev/null | cksum';
+
+/** Prints every route record in `dir`, each after a mark line with its file name, then their checksum: one exec, however many apps. */
 export function printRoutesScript(dir: string = ROUTES_DIR): string {
-  return `cd '${dir}' 2>/dev/null || exit 0; for f in *.json; do [ -f "$f" ] || continue; printf '\\n${RECORD_MARK} %s\\n' "$f"; cat "$f"; done`;
+  return `cd '${dir}' 2>/dev/null || exit 0; for f in *.json; do [ -f "$f" ] || continue; printf '\\n${RECORD_MARK} %s\\n' "$f"; cat "$f"; done; printf '\\n${SUM_MARK} %s\\n' "$(${SUM})"`;
 }
 
-/** The records in the output of printRoutesScript. */
-export function parseRouteRecords(output: string): Array<{ file: string; text: string }> {
+/** The records (and their checksum) in the output of printRoutesScript. */
+export function parseRouteRecords(output: string): { records: Array<{ file: string; text: string }>; sum: string } {
   const records: Array<{ file: string; text: string }> = [];
+  let sum = '';
   for (const line of output.split('\n')) {
-    if (line.startsWith(`${RECORD_MARK} `)) records.push({ file: line.slice(RECORD_MARK.length + 1).trim(), text: '' });
-    else if (records.length > 0) records[records.length - 1]!.text += `${line}\n`;
+    if (line.startsWith(`${SUM_MARK} `)) sum = line.slice(SUM_MARK.length + 1).trim();
+    else if (line.startsWith(`${RECORD_MARK} `)) records.push({ file: line.slice(RECORD_MARK.length + 1).trim(), text: '' });
+    else if (records.length > 0 && !sum) records[records.length - 1]!.text += `${line}\n`;
   }
-  return records;
+  return { records, sum };
+}
+
+export interface RouteTable {
+  routes: EdgeRoute[];
+  /** The records' checksum as read: loadRoutes refuses to load over records that changed since. */
+  sum: string;
 }
 
 /** Every app's route record on the edge. A record that cannot be read is an error: it is another app's. */
-export async function readRoutes(engine: DeployEngine, edgeId: string): Promise<EdgeRoute[]> {
+export async function readRouteTable(engine: DeployEngine, edgeId: string): Promise<RouteTable> {
   const output = await mustExec(engine, edgeId, ['sh', '-c', printRoutesScript()], 'reading the edge\'s route records');
-  return parseRouteRecords(output).map(({ file, text }) => {
+  const { records, sum } = parseRouteRecords(output);
+  const routes = records.map(({ file, text }) => {
     try {
       return JSON.parse(text) as EdgeRoute;
     } catch (error) {
       throw new Error(`the edge's route record ${file} is not valid JSON (${errorMessage(error)}); it belongs to app ${file.replace(/\.json$/, '')}: deploy that app again to rewrite it`, { cause: error });
     }
   });
+  return { routes, sum };
+}
+
+export async function readRoutes(engine: DeployEngine, edgeId: string): Promise<EdgeRoute[]> {
+  return (await readRouteTable(engine, edgeId)).routes;
 }
 
 /** The host's TCP sockets, as the edge (host network) sees them. */
@@ -77,13 +96,24 @@ async function sockets(engine: DeployEngine, containerId: string) {
 
 /** Exit code of LOAD when Caddy refused the config (its message is in the output). */
 export const REFUSED = 3;
+/** Exit code of LOAD when another app's deploy changed the records since they were read: read them again. */
+export const CHANGED = 5;
+
+/** Another app's deploy changed the edge's route records meanwhile: nothing was loaded; read and try again. */
+export class RoutesChangedError extends Error {
+  override name = 'RoutesChangedError';
+}
 /**
  * Loads $1 (Caddy swaps the whole config, or refuses it and serves the previous one), then keeps it as
  * $2 and the app's record $3 as $4, or (no $3) removes the app's record and files ($4, $5). With $6, the
  * app's certificate directory, files there not starting with $7 (the certificate in use) are removed.
- * Arguments, not text in the script: nothing of an input is ever parsed by the shell.
+ * With $9, the checksum of the records in $8 as read: when they changed since, nothing is loaded (exit
+ * CHANGED). Arguments, not text in the script: nothing of an input is ever parsed by the shell. (A window
+ * of milliseconds remains between that check and the load; deploys of two apps on one host meet in it
+ * only when they switch at the same instant.)
  */
 export const LOAD = [
+  `if [ -n "$9" ]; then [ "$(cd "$8" 2>/dev/null && ${SUM})" = "$9" ] || { rm -f "$1" "$3"; exit ${CHANGED}; }; fi`,
   `caddy reload --config "$1" --force || { rm -f "$1" "$3"; exit ${REFUSED}; }`,
   'mv -f "$1" "$2" || exit 4',
   'if [ -n "$3" ]; then mv -f "$3" "$4" || exit 4; else rm -rf "$4" "$5" || exit 4; fi',
@@ -101,7 +131,7 @@ export async function loadRoutes(
   engine: DeployEngine,
   edgeId: string,
   routes: EdgeRoute[],
-  change: { app: string; route?: EdgeRoute; files?: TarEntry[]; keepCerts?: { dir: string; prefix: string } },
+  change: { app: string; route?: EdgeRoute; files?: TarEntry[]; keepCerts?: { dir: string; prefix: string }; expectedSum?: string },
   wide: EdgeWide = EDGE_DEFAULTS,
 ): Promise<void> {
   const config = JSON.stringify(caddyConfig(routes, wide), null, 2);
@@ -111,7 +141,8 @@ export async function loadRoutes(
   await engine.putArchive(edgeId, EDGE_DIR, await tarArchive(entries));
   const args = change.route ? [NEXT_CONFIG, EDGE_CONFIG, `${record}.next`, record, ''] : [NEXT_CONFIG, EDGE_CONFIG, '', record, `${CERTS_DIR}/${change.app}`];
   const keep = change.keepCerts ? [change.keepCerts.dir, change.keepCerts.prefix] : ['', ''];
-  const loaded = await engine.exec(edgeId, ['sh', '-c', LOAD, 'sh', ...args, ...keep]);
+  const loaded = await engine.exec(edgeId, ['sh', '-c', LOAD, 'sh', ...args, ...keep, ROUTES_DIR, change.expectedSum ?? '']);
+  if (loaded.exitCode === CHANGED) throw new RoutesChangedError('another app\'s deploy changed the edge\'s routes meanwhile');
   if (loaded.exitCode === REFUSED) {
     const reason = loaded.output.trim().split('\n').filter((l) => l.trim()).slice(-3).join(' ');
     throw new EdgeRefusedError(`the edge refused the new config, and keeps serving the previous one: ${reason}`);
