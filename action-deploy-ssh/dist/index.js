@@ -67875,6 +67875,8 @@ function caddyConfig(routes, wide = EDGE_DEFAULTS) {
     };
 }
 
+// EXTERNAL MODULE: ./src/host/engine.ts
+var host_engine = __nccwpck_require__(4568);
 // EXTERNAL MODULE: ./src/host/tar.ts
 var tar = __nccwpck_require__(1087);
 // EXTERNAL MODULE: ./src/labels.ts
@@ -67973,6 +67975,7 @@ function connectionsTo(sockets, address, port) {
 // has Caddy load it: `caddy reload` (run in the edge with docker exec, against the admin socket that only
 // exists inside the container) swaps the whole config at once or refuses it, leaving the previous one
 // serving. Only then are the new config and the app's record kept. Nothing of another app is written.
+
 
 
 
@@ -68165,7 +68168,7 @@ async function portsHeld(engine, imageRef, ports) {
  * the same config volume, then stops the old one gracefully: it finishes its requests in flight while the
  * new one takes every new connection.
  */
-async function ensureEdge(ctx, image, wide) {
+async function ensureEdge(ctx, image, wide, attempt = 1) {
     const { engine, log } = ctx;
     const { id: imageId, ref } = await edgeImage(ctx, image);
     const design = { imageId, imageRef: ref, httpPort: wide.httpPort, httpsPort: wide.httpsPort, stopTimeoutS: Math.ceil(wide.gracePeriodMs / 1000) + 5 };
@@ -68187,7 +68190,20 @@ async function ensureEdge(ctx, image, wide) {
     const name = current ? `${EDGE_NAME}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}` : EDGE_NAME;
     const before = current ? await sockets(engine, current.id) : [];
     log.info(current ? `upgrading the edge: ${current.name} → ${name} (${ref}), side by side on ${wide.httpPort} and ${wide.httpsPort}` : `creating the edge ${name} (${ref}) on ports ${wide.httpPort} and ${wide.httpsPort}`);
-    const id = await engine.createContainer(edgeContainerSpec(design, name));
+    let id;
+    try {
+        id = await engine.createContainer(edgeContainerSpec(design, name));
+    }
+    catch (error) {
+        // Another app's deploy made the host's first edge just now: use that one.
+        if (!(error instanceof host_engine/* NameConflictError */.yj) || current || attempt >= 3)
+            throw error;
+        log.info(`another deploy is creating the edge ${EDGE_NAME} just now: waiting for it to run`);
+        const until = performance.now() + EDGE_START_TIMEOUT_MS;
+        while (performance.now() < until && !(await engine.inspectContainer(EDGE_NAME))?.running)
+            await (0,src/* sleep */.yy)(250);
+        return ensureEdge(ctx, image, wide, attempt + 1);
+    }
     try {
         // A first edge starts with a config of no routes; an upgrade with the current one (in the volume).
         if (!current)

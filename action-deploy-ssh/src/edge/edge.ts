@@ -6,7 +6,7 @@
 // serving. Only then are the new config and the app's record kept. Nothing of another app is written.
 import { randomBytes } from 'node:crypto';
 import { errorMessage, formatImageReference, sleep, type ImageReference } from '@gangway/kit';
-import type { ContainerDetails, DeployEngine } from '../host/engine.ts';
+import { NameConflictError, type ContainerDetails, type DeployEngine } from '../host/engine.ts';
 import type { HostContext } from '../host/context.ts';
 import { tarArchive, type TarEntry } from '../host/tar.ts';
 import { LABEL } from '../labels.ts';
@@ -223,7 +223,7 @@ export interface EdgeHandle {
  * the same config volume, then stops the old one gracefully: it finishes its requests in flight while the
  * new one takes every new connection.
  */
-export async function ensureEdge(ctx: HostContext, image: ImageReference, wide: EdgeWide): Promise<EdgeHandle> {
+export async function ensureEdge(ctx: HostContext, image: ImageReference, wide: EdgeWide, attempt = 1): Promise<EdgeHandle> {
   const { engine, log } = ctx;
   const { id: imageId, ref } = await edgeImage(ctx, image);
   const design: EdgeDesign = { imageId, imageRef: ref, httpPort: wide.httpPort, httpsPort: wide.httpsPort, stopTimeoutS: Math.ceil(wide.gracePeriodMs / 1000) + 5 };
@@ -251,7 +251,17 @@ export async function ensureEdge(ctx: HostContext, image: ImageReference, wide: 
   const name = current ? `${EDGE_NAME}-${randomBytes(3).toString('hex')}` : EDGE_NAME;
   const before = current ? await sockets(engine, current.id) : [];
   log.info(current ? `upgrading the edge: ${current.name} → ${name} (${ref}), side by side on ${wide.httpPort} and ${wide.httpsPort}` : `creating the edge ${name} (${ref}) on ports ${wide.httpPort} and ${wide.httpsPort}`);
-  const id = await engine.createContainer(edgeContainerSpec(design, name));
+  let id: string;
+  try {
+    id = await engine.createContainer(edgeContainerSpec(design, name));
+  } catch (error) {
+    // Another app's deploy made the host's first edge just now: use that one.
+    if (!(error instanceof NameConflictError) || current || attempt >= 3) throw error;
+    log.info(`another deploy is creating the edge ${EDGE_NAME} just now: waiting for it to run`);
+    const until = performance.now() + EDGE_START_TIMEOUT_MS;
+    while (performance.now() < until && !(await engine.inspectContainer(EDGE_NAME))?.running) await sleep(250);
+    return ensureEdge(ctx, image, wide, attempt + 1);
+  }
   try {
     // A first edge starts with a config of no routes; an upgrade with the current one (in the volume).
     if (!current) await engine.putArchive(id, EDGE_DIR, await tarArchive([{ name: 'routes/' }, { name: 'caddy.json', content: JSON.stringify(caddyConfig([], wide), null, 2) }]));
