@@ -67877,6 +67877,8 @@ function caddyConfig(routes, wide = EDGE_DEFAULTS) {
 
 // EXTERNAL MODULE: ./src/host/engine.ts
 var host_engine = __nccwpck_require__(4568);
+// EXTERNAL MODULE: ./src/host/pull.ts
+var pull = __nccwpck_require__(9585);
 // EXTERNAL MODULE: ./src/host/tar.ts
 var tar = __nccwpck_require__(1087);
 // EXTERNAL MODULE: ./src/labels.ts
@@ -67982,6 +67984,7 @@ function connectionsTo(sockets, address, port) {
 
 
 
+
 const NEXT_CONFIG = `${EDGE_DIR}/caddy.next.json`;
 /** How long a new edge gets to bind its ports. */
 const EDGE_START_TIMEOUT_MS = 15_000;
@@ -67999,12 +68002,6 @@ async function currentEdge(engine) {
     const edges = (await engine.listContainers({ [labels/* LABEL */.d_.managed]: 'true', [labels/* LABEL */.d_.role]: 'edge' })).filter((c) => c.state === 'running').sort((a, b) => b.created - a.created);
     const newest = edges[0];
     return newest ? await engine.inspectContainer(newest.id) : undefined;
-}
-async function mustExec(engine, id, argv, what) {
-    const r = await engine.exec(id, argv);
-    if (r.exitCode !== 0)
-        throw new Error(`${what} failed (exit ${r.exitCode}): ${r.output.trim()}`);
-    return r.output;
 }
 /** Marks each record in the one exec that prints them all (a JSON text never holds a raw newline and this). */
 const RECORD_MARK = '--gangway-route-record';
@@ -68032,7 +68029,7 @@ function parseRouteRecords(output) {
 }
 /** Every app's route record on the edge. A record that cannot be read is an error: it is another app's. */
 async function readRouteTable(engine, edgeId) {
-    const output = await mustExec(engine, edgeId, ['sh', '-c', printRoutesScript()], 'reading the edge\'s route records');
+    const output = await (0,host_engine/* mustExec */.vn)(engine, edgeId, ['sh', '-c', printRoutesScript()], 'reading the edge\'s route records');
     const { records, sum } = parseRouteRecords(output);
     const routes = records.map(({ file, text }) => {
         try {
@@ -68049,7 +68046,7 @@ async function readRoutes(engine, edgeId) {
 }
 /** The host's TCP sockets, as the edge (host network) sees them. */
 async function sockets(engine, containerId) {
-    return parseProcNetTcp(await mustExec(engine, containerId, SOCKETS_COMMAND, 'reading the host\'s TCP sockets'));
+    return parseProcNetTcp(await (0,host_engine/* mustExec */.vn)(engine, containerId, SOCKETS_COMMAND, 'reading the host\'s TCP sockets'));
 }
 /** Exit code of LOAD when Caddy refused the config (its message is in the output). */
 const REFUSED = 3;
@@ -68100,19 +68097,6 @@ async function loadRoutes(engine, edgeId, routes, change, wide = EDGE_DEFAULTS) 
     }
     if (loaded.exitCode !== 0)
         throw new Error(`the edge loaded the new config but could not keep it (exit ${loaded.exitCode}): ${loaded.output.trim()}`);
-}
-/** The edge image, present on the server (pulled when missing). */
-async function edgeImage(ctx, image) {
-    const ref = (0,src/* formatImageReference */.my)(image);
-    const present = await ctx.engine.inspectImage(ref);
-    if (present)
-        return { id: present.id, ref };
-    ctx.log.info(`pulling the edge image ${ref}`);
-    await ctx.engine.pull(image.repository, image.digest ?? image.tag ?? 'latest', undefined, () => undefined);
-    const pulled = await ctx.engine.inspectImage(ref);
-    if (!pulled)
-        throw new Error(`the edge image ${ref} was pulled but the engine does not have it`);
-    return { id: pulled.id, ref };
 }
 /** Waits until `id` listens on both ports (or has exited: its log says why). */
 async function waitListening(engine, id, ports, before) {
@@ -68170,7 +68154,7 @@ async function portsHeld(engine, imageRef, ports) {
  */
 async function ensureEdge(ctx, image, wide, attempt = 1) {
     const { engine, log } = ctx;
-    const { id: imageId, ref } = await edgeImage(ctx, image);
+    const { id: imageId, ref } = await (0,pull/* presentImage */.PB)(engine, image, 'edge', (line) => log.info(line));
     const design = { imageId, imageRef: ref, httpPort: wide.httpPort, httpsPort: wide.httpsPort, stopTimeoutS: Math.ceil(wide.gracePeriodMs / 1000) + 5 };
     const current = await currentEdge(engine);
     // The edge is the host's, not the app's: one app's deploy never moves it to other ports under the others.
@@ -68381,31 +68365,19 @@ const RELOAD = ['nginx', '-c', PROXY_CONF, '-s', 'reload'];
 
 
 
+
+
 /** `/etc/gangway/nginx.conf`, as a tar extracted into /etc (put-archive needs an existing directory). */
 async function writeConfig(engine, id, config) {
     await engine.putArchive(id, '/etc', await (0,tar/* tarArchive */.G)([{ name: 'gangway/' }, { name: 'gangway/nginx.conf', content: config }]));
 }
-async function proxy_mustExec(engine, id, argv, what) {
-    const r = await engine.exec(id, argv);
-    if (r.exitCode !== 0)
-        throw new Error(`${what} failed (exit ${r.exitCode}): ${r.output.trim()}`);
-    return r.output;
-}
-/** The proxy image, present on the server (pulled when missing: nginx:stable from Docker Hub by default). */
-async function proxyImageId(ctx, proxyImage) {
+/** The proxy image, present on the server (pulled when missing: nginx:stable from Docker Hub by default; with the app's registry login when it is in the app's registry). */
+function proxyImageId(ctx, proxyImage) {
     const s = ctx.settings;
-    const ref = (0,src/* formatImageReference */.my)(proxyImage);
-    const present = await ctx.engine.inspectImage(ref);
-    if (present)
-        return { id: present.id, ref };
-    ctx.log.info(`pulling the proxy image ${ref}`);
-    const sameRegistry = s.image && s.registry && s.image.registry === proxyImage.registry;
-    const auth = sameRegistry && s.registry ? (0,src/* registryAuthHeader */.bJ)({ ...s.registry, serveraddress: (0,src/* registryServerAddress */.LW)(proxyImage.registry) }) : undefined;
-    await ctx.engine.pull(proxyImage.repository, proxyImage.digest ?? proxyImage.tag ?? 'stable', auth, () => undefined);
-    const pulled = await ctx.engine.inspectImage(ref);
-    if (!pulled)
-        throw new Error(`the proxy image ${ref} was pulled but the engine does not have it`);
-    return { id: pulled.id, ref };
+    return (0,pull/* presentImage */.PB)(ctx.engine, proxyImage, 'proxy', (line) => ctx.log.info(line), () => {
+        const sameRegistry = s.image && s.registry && s.image.registry === proxyImage.registry;
+        return sameRegistry && s.registry ? (0,src/* registryAuthHeader */.bJ)({ ...s.registry, serveraddress: (0,src/* registryServerAddress */.LW)(proxyImage.registry) }) : undefined;
+    });
 }
 /** The running proxy of this app and its current config, if there is one. */
 async function currentProxy(engine, app) {
@@ -68450,7 +68422,7 @@ async function switchProxy(ctx, upstream, options = {}) {
         }
         const oldWorkers = await workerPids(engine, id);
         try {
-            await proxy_mustExec(engine, id, RELOAD, 'nginx -s reload');
+            await (0,host_engine/* mustExec */.vn)(engine, id, RELOAD, 'nginx -s reload');
             if (oldWorkers)
                 await newWorkersStarted(engine, id, oldWorkers);
         }
@@ -69050,6 +69022,7 @@ async function noSpaceError(ctx, image, error) {
 /* harmony export */   JH: () => (/* binding */ dockerEngine),
 /* harmony export */   LA: () => (/* binding */ hasNetwork),
 /* harmony export */   Mn: () => (/* binding */ createNetworkOnce),
+/* harmony export */   vn: () => (/* binding */ mustExec),
 /* harmony export */   yj: () => (/* binding */ NameConflictError)
 /* harmony export */ });
 /* unused harmony export firstTarFile */
@@ -69061,6 +69034,13 @@ class NameConflictError extends Error {
         super(`a container named ${name} already exists`);
         this.name = 'NameConflictError';
     }
+}
+/** Runs `argv` in the container; its output, or an error naming `what` with the exit code and output. */
+async function mustExec(engine, id, argv, what) {
+    const r = await engine.exec(id, argv);
+    if (r.exitCode !== 0)
+        throw new Error(`${what} failed (exit ${r.exitCode}): ${r.output.trim()}`);
+    return r.output;
 }
 /** Whether the engine has the network `name` (both targets' engines ask this). */
 async function hasNetwork(docker, name) {
@@ -69550,6 +69530,185 @@ function startLockHeartbeat(engine, app, lock, options) {
 
 /***/ }),
 
+/***/ 9585:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   PB: () => (/* binding */ presentImage),
+/* harmony export */   ZP: () => (/* binding */ pullImage),
+/* harmony export */   iW: () => (/* binding */ digestFor)
+/* harmony export */ });
+/* unused harmony exports PULL_ATTEMPTS, PULL_RETRY_DELAY_MS, PULL_STALL_MS, RegistryPullError */
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6139);
+// Pulls the image on the server with the registry credentials in the request header only
+// (nothing is written on the server), and resolves what was pulled to `repo@sha256:…`.
+//
+// When the registry fails, the error names it and says why (refused, timed out, HTTP status,
+// transfer cut), which the engine's own text rarely does. Retries: the engine already retries
+// every layer and the image config itself (6 attempts, 5 to 25 s apart for a layer: 75 s), so
+// nothing is added on top of that. It does not retry the manifest: a registry behind a load
+// balancer that answers 502/503 for a few seconds while it restarts fails the deploy at once.
+// So a transient failure before any layer moved (a 5xx or 429, a reset, a timeout) is tried
+// again twice, 2 s then 4 s later: a blip is absorbed, and a registry that stays broken fails
+// the step within about 7 s more. A refused connection, a TLS or auth error, or a missing image
+// are not retried: they do not heal in seconds. A pull that gets no message from the engine for
+// `stallMs` (the registry accepted the connection and never answered; the engine has no
+// timeout of its own there) is given up.
+
+const PULL_ATTEMPTS = 3;
+const PULL_RETRY_DELAY_MS = 2000;
+const PULL_STALL_MS = 120_000;
+/** The registry failed the pull: the message names the registry and the cause. */
+class RegistryPullError extends Error {
+    registry;
+    failure;
+    stage;
+    /** What the engine said, as it said it. */
+    engineMessage;
+    /** Whether trying the whole pull again is worth it (see the top of this file). */
+    retryable;
+    constructor(options) {
+        const { failure, stage, layer } = options;
+        const where = stage === 'manifest' ? 'fetching the manifest' : stage === 'config' ? 'fetching the image config' : layer ? `downloading layer ${layer}` : 'downloading the layers';
+        const engineTries = failure.engineAttempts ? `, after the engine's ${failure.engineAttempts} attempts` : stage === 'layers' && failure.transient ? ", after the engine's own retries" : '';
+        const ours = options.attempts > 1 ? `; ${options.attempts} attempts` : '';
+        const seconds = (options.ms / 1000).toFixed(1);
+        super(`Could not pull ${options.requested} from registry ${options.registry}: ${failure.cause}, while ${where}${engineTries}${ours} (${seconds} s). ` +
+            `The engine said: ${options.engineMessage}`);
+        this.name = 'RegistryPullError';
+        this.registry = options.registry;
+        this.failure = failure;
+        this.stage = stage;
+        this.engineMessage = options.engineMessage;
+        this.retryable = options.retryable;
+    }
+}
+/** The digest for this repository among an image's RepoDigests. */
+function digestFor(repository, repoDigests) {
+    for (const rd of repoDigests) {
+        const at = rd.lastIndexOf('@');
+        if (at !== -1 && rd.slice(0, at) === repository)
+            return rd.slice(at + 1);
+    }
+    return undefined;
+}
+class PullStalled extends Error {
+}
+async function pullOnce(engine, image, auth, log, stallMs, state) {
+    const seen = new Set();
+    let timer;
+    let stalled;
+    const watchdog = new Promise((_, reject) => {
+        stalled = () => reject(new PullStalled());
+    });
+    const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => stalled?.(), stallMs);
+    };
+    const onMessage = (m) => {
+        arm();
+        const status = m.status ?? '';
+        if (m.id && !status.startsWith('Pulling from')) {
+            state.stage = 'layers';
+            if (/^(Retrying in|Downloading|Pulling fs layer)/.test(status))
+                state.layer = m.id;
+        }
+        // The engine counts a layer's retry down every second ("Retrying in 5 seconds", "… 4 …"):
+        // one line per retry, when the countdown starts (its waits are multiples of 5 s).
+        const retrying = /^Retrying in (\d+) seconds?$/.exec(status);
+        if (retrying) {
+            if (Number(retrying[1]) % 5 === 0 && !seen.has(`${m.id ?? ''}: ${status}`)) {
+                seen.add(`${m.id ?? ''}: ${status}`);
+                log(`${m.id ?? ''}: the registry failed this layer; the engine tries again in ${retrying[1]} s`);
+            }
+            return;
+        }
+        // Layer-by-layer progress is noise in a CI log: one line per layer state, plus the summary lines.
+        const line = m.id ? `${m.id}: ${status}` : (status || m.stream || '').trim();
+        if (line && !m.progressDetail?.current && !seen.has(line)) {
+            seen.add(line);
+            log(line);
+        }
+    };
+    arm();
+    const pulling = engine.pull(image.repository, image.digest ?? image.tag ?? 'latest', auth, onMessage);
+    // A stalled pull is left to the engine: closing the connection to it (at the end of the step) cancels it.
+    pulling.catch(() => undefined);
+    try {
+        await Promise.race([pulling, watchdog]);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+async function pullImage(engine, image, options) {
+    const requested = (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .formatImageReference */ .my)(image);
+    const auth = options.registry
+        ? (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .registryAuthHeader */ .bJ)({ ...options.registry, serveraddress: (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .registryServerAddress */ .LW)(image.registry) })
+        : undefined;
+    const attempts = Math.max(1, options.attempts ?? PULL_ATTEMPTS);
+    const stallMs = options.stallMs ?? PULL_STALL_MS;
+    const started = performance.now();
+    await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .retry */ .L5)(async (attempt) => {
+        const state = { stage: 'manifest' };
+        try {
+            await pullOnce(engine, image, auth, options.log, stallMs, state);
+        }
+        catch (error) {
+            if (error instanceof PullStalled) {
+                const failure = { kind: 'timeout', transient: false, cause: `unreachable: no progress for ${Math.round(stallMs / 1000)} s (the registry, or the network to it, stopped answering)` };
+                throw new RegistryPullError({ requested, registry: image.registry, failure, stage: state.stage, ...(state.layer ? { layer: state.layer } : {}), engineMessage: '(nothing)', attempts: attempt, ms: performance.now() - started, retryable: false });
+            }
+            const text = (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .engineErrorText */ .WY)(error);
+            if (text === undefined)
+                throw error;
+            const failure = (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .describeRegistryFailure */ .Bp)(text);
+            const stage = /pulling image configuration/i.test(text) ? 'config' : state.stage;
+            // Only what the engine did not already retry: the manifest, before any layer moved.
+            const retryable = failure.transient && stage === 'manifest' && failure.engineAttempts === undefined;
+            throw new RegistryPullError({ requested, registry: image.registry, failure, stage, ...(state.layer && stage === 'layers' ? { layer: state.layer } : {}), engineMessage: text, attempts: attempt, ms: performance.now() - started, retryable });
+        }
+    }, {
+        attempts,
+        initialDelayMs: options.retryDelayMs ?? PULL_RETRY_DELAY_MS,
+        factor: 2,
+        jitter: 0.2,
+        shouldRetry: (error) => error instanceof RegistryPullError && error.retryable,
+        onRetry: (error, attempt, delayMs) => {
+            const e = error;
+            options.log(`registry ${e.registry}: ${e.failure.cause} (attempt ${attempt} of ${attempts}); trying again in ${(delayMs / 1000).toFixed(1)} s`);
+        },
+        ...(options.sleep ? { sleep: options.sleep } : {}),
+    });
+    const details = await engine.inspectImage(requested);
+    if (!details)
+        throw new Error(`The engine reported the pull of ${requested} as done, but has no such image.`);
+    const digest = image.digest ?? digestFor(image.repository, details.repoDigests);
+    if (!digest) {
+        throw new Error(`${requested} was pulled but the engine recorded no digest for ${image.repository} (RepoDigests: ${details.repoDigests.join(', ') || 'none'}). Deploy from a registry, by digest.`);
+    }
+    return { ref: `${image.repository}@${digest}`, digest, id: details.id, hasHealthcheck: details.hasHealthcheck, requested };
+}
+/**
+ * An image the server needs beside the app's (the blue-green proxy, the shared edge): used as the engine
+ * has it, pulled once when it has not. `auth` is asked only for a pull.
+ */
+async function presentImage(engine, image, what, log, auth = () => undefined) {
+    const ref = (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .formatImageReference */ .my)(image);
+    const present = await engine.inspectImage(ref);
+    if (present)
+        return { id: present.id, ref };
+    log(`pulling the ${what} image ${ref}`);
+    await engine.pull(image.repository, image.digest ?? image.tag ?? 'latest', auth(), () => undefined);
+    const pulled = await engine.inspectImage(ref);
+    if (!pulled)
+        throw new Error(`the ${what} image ${ref} was pulled but the engine does not have it`);
+    return { id: pulled.id, ref };
+}
+
+
+/***/ }),
+
 /***/ 1087:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -69591,7 +69750,7 @@ async function tarArchive(entries, mtime = new Date()) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6139);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2948);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5926);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
 
@@ -69655,7 +69814,7 @@ function provenanceLabels(next) {
 
 /***/ }),
 
-/***/ 2948:
+/***/ 5926:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -74923,157 +75082,8 @@ var ssh = __nccwpck_require__(4816);
 var disk_space = __nccwpck_require__(1808);
 // EXTERNAL MODULE: ./src/host/lock.ts
 var host_lock = __nccwpck_require__(8329);
-;// CONCATENATED MODULE: ./src/host/pull.ts
-// Pulls the image on the server with the registry credentials in the request header only
-// (nothing is written on the server), and resolves what was pulled to `repo@sha256:…`.
-//
-// When the registry fails, the error names it and says why (refused, timed out, HTTP status,
-// transfer cut), which the engine's own text rarely does. Retries: the engine already retries
-// every layer and the image config itself (6 attempts, 5 to 25 s apart for a layer: 75 s), so
-// nothing is added on top of that. It does not retry the manifest: a registry behind a load
-// balancer that answers 502/503 for a few seconds while it restarts fails the deploy at once.
-// So a transient failure before any layer moved (a 5xx or 429, a reset, a timeout) is tried
-// again twice, 2 s then 4 s later: a blip is absorbed, and a registry that stays broken fails
-// the step within about 7 s more. A refused connection, a TLS or auth error, or a missing image
-// are not retried: they do not heal in seconds. A pull that gets no message from the engine for
-// `stallMs` (the registry accepted the connection and never answered; the engine has no
-// timeout of its own there) is given up.
-
-const PULL_ATTEMPTS = 3;
-const PULL_RETRY_DELAY_MS = 2000;
-const PULL_STALL_MS = 120_000;
-/** The registry failed the pull: the message names the registry and the cause. */
-class RegistryPullError extends Error {
-    registry;
-    failure;
-    stage;
-    /** What the engine said, as it said it. */
-    engineMessage;
-    /** Whether trying the whole pull again is worth it (see the top of this file). */
-    retryable;
-    constructor(options) {
-        const { failure, stage, layer } = options;
-        const where = stage === 'manifest' ? 'fetching the manifest' : stage === 'config' ? 'fetching the image config' : layer ? `downloading layer ${layer}` : 'downloading the layers';
-        const engineTries = failure.engineAttempts ? `, after the engine's ${failure.engineAttempts} attempts` : stage === 'layers' && failure.transient ? ", after the engine's own retries" : '';
-        const ours = options.attempts > 1 ? `; ${options.attempts} attempts` : '';
-        const seconds = (options.ms / 1000).toFixed(1);
-        super(`Could not pull ${options.requested} from registry ${options.registry}: ${failure.cause}, while ${where}${engineTries}${ours} (${seconds} s). ` +
-            `The engine said: ${options.engineMessage}`);
-        this.name = 'RegistryPullError';
-        this.registry = options.registry;
-        this.failure = failure;
-        this.stage = stage;
-        this.engineMessage = options.engineMessage;
-        this.retryable = options.retryable;
-    }
-}
-/** The digest for this repository among an image's RepoDigests. */
-function digestFor(repository, repoDigests) {
-    for (const rd of repoDigests) {
-        const at = rd.lastIndexOf('@');
-        if (at !== -1 && rd.slice(0, at) === repository)
-            return rd.slice(at + 1);
-    }
-    return undefined;
-}
-class PullStalled extends Error {
-}
-async function pullOnce(engine, image, auth, log, stallMs, state) {
-    const seen = new Set();
-    let timer;
-    let stalled;
-    const watchdog = new Promise((_, reject) => {
-        stalled = () => reject(new PullStalled());
-    });
-    const arm = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => stalled?.(), stallMs);
-    };
-    const onMessage = (m) => {
-        arm();
-        const status = m.status ?? '';
-        if (m.id && !status.startsWith('Pulling from')) {
-            state.stage = 'layers';
-            if (/^(Retrying in|Downloading|Pulling fs layer)/.test(status))
-                state.layer = m.id;
-        }
-        // The engine counts a layer's retry down every second ("Retrying in 5 seconds", "… 4 …"):
-        // one line per retry, when the countdown starts (its waits are multiples of 5 s).
-        const retrying = /^Retrying in (\d+) seconds?$/.exec(status);
-        if (retrying) {
-            if (Number(retrying[1]) % 5 === 0 && !seen.has(`${m.id ?? ''}: ${status}`)) {
-                seen.add(`${m.id ?? ''}: ${status}`);
-                log(`${m.id ?? ''}: the registry failed this layer; the engine tries again in ${retrying[1]} s`);
-            }
-            return;
-        }
-        // Layer-by-layer progress is noise in a CI log: one line per layer state, plus the summary lines.
-        const line = m.id ? `${m.id}: ${status}` : (status || m.stream || '').trim();
-        if (line && !m.progressDetail?.current && !seen.has(line)) {
-            seen.add(line);
-            log(line);
-        }
-    };
-    arm();
-    const pulling = engine.pull(image.repository, image.digest ?? image.tag ?? 'latest', auth, onMessage);
-    // A stalled pull is left to the engine: closing the connection to it (at the end of the step) cancels it.
-    pulling.catch(() => undefined);
-    try {
-        await Promise.race([pulling, watchdog]);
-    }
-    finally {
-        clearTimeout(timer);
-    }
-}
-async function pullImage(engine, image, options) {
-    const requested = (0,src/* formatImageReference */.my)(image);
-    const auth = options.registry
-        ? (0,src/* registryAuthHeader */.bJ)({ ...options.registry, serveraddress: (0,src/* registryServerAddress */.LW)(image.registry) })
-        : undefined;
-    const attempts = Math.max(1, options.attempts ?? PULL_ATTEMPTS);
-    const stallMs = options.stallMs ?? PULL_STALL_MS;
-    const started = performance.now();
-    await (0,src/* retry */.L5)(async (attempt) => {
-        const state = { stage: 'manifest' };
-        try {
-            await pullOnce(engine, image, auth, options.log, stallMs, state);
-        }
-        catch (error) {
-            if (error instanceof PullStalled) {
-                const failure = { kind: 'timeout', transient: false, cause: `unreachable: no progress for ${Math.round(stallMs / 1000)} s (the registry, or the network to it, stopped answering)` };
-                throw new RegistryPullError({ requested, registry: image.registry, failure, stage: state.stage, ...(state.layer ? { layer: state.layer } : {}), engineMessage: '(nothing)', attempts: attempt, ms: performance.now() - started, retryable: false });
-            }
-            const text = (0,src/* engineErrorText */.WY)(error);
-            if (text === undefined)
-                throw error;
-            const failure = (0,src/* describeRegistryFailure */.Bp)(text);
-            const stage = /pulling image configuration/i.test(text) ? 'config' : state.stage;
-            // Only what the engine did not already retry: the manifest, before any layer moved.
-            const retryable = failure.transient && stage === 'manifest' && failure.engineAttempts === undefined;
-            throw new RegistryPullError({ requested, registry: image.registry, failure, stage, ...(state.layer && stage === 'layers' ? { layer: state.layer } : {}), engineMessage: text, attempts: attempt, ms: performance.now() - started, retryable });
-        }
-    }, {
-        attempts,
-        initialDelayMs: options.retryDelayMs ?? PULL_RETRY_DELAY_MS,
-        factor: 2,
-        jitter: 0.2,
-        shouldRetry: (error) => error instanceof RegistryPullError && error.retryable,
-        onRetry: (error, attempt, delayMs) => {
-            const e = error;
-            options.log(`registry ${e.registry}: ${e.failure.cause} (attempt ${attempt} of ${attempts}); trying again in ${(delayMs / 1000).toFixed(1)} s`);
-        },
-        ...(options.sleep ? { sleep: options.sleep } : {}),
-    });
-    const details = await engine.inspectImage(requested);
-    if (!details)
-        throw new Error(`The engine reported the pull of ${requested} as done, but has no such image.`);
-    const digest = image.digest ?? digestFor(image.repository, details.repoDigests);
-    if (!digest) {
-        throw new Error(`${requested} was pulled but the engine recorded no digest for ${image.repository} (RepoDigests: ${details.repoDigests.join(', ') || 'none'}). Deploy from a registry, by digest.`);
-    }
-    return { ref: `${image.repository}@${digest}`, digest, id: details.id, hasHealthcheck: details.hasHealthcheck, requested };
-}
-
+// EXTERNAL MODULE: ./src/host/pull.ts
+var pull = __nccwpck_require__(9585);
 ;// CONCATENATED MODULE: ./src/host/preflight.ts
 // The steps every deployer (containers and Swarm) takes on a host before it changes anything,
 // and the one it takes last: the image pulled (room checked first, a full disk explained, a
@@ -75088,7 +75098,7 @@ async function pullForDeploy(ctx, image) {
     // Before anything is pulled: a pull that fills the data-root would also stop the running app's writes.
     await (0,disk_space/* ensureRoomForPull */.g$)(ctx, image);
     const pulled = await ctx.clock
-        .time('pull', () => ctx.log.group(`pull ${(0,src/* formatImageReference */.my)(image)}`, () => pullImage(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })))
+        .time('pull', () => ctx.log.group(`pull ${(0,src/* formatImageReference */.my)(image)}`, () => (0,pull/* pullImage */.ZP)(ctx.engine, image, { ...(s.registry ? { registry: s.registry } : {}), log: (l) => ctx.log.info(l) })))
         .catch(async (error) => {
         throw (0,disk_space/* isNoSpaceError */.YU)(error) ? await (0,disk_space/* noSpaceError */.UC)(ctx, image, error) : error;
     });
@@ -75320,9 +75330,9 @@ async function chooseRollback(ctx, containers, serving) {
     const present = await engine.inspectImage(previousImage);
     if (!present) {
         ctx.log.info(`${previousImage} is no longer on the server: pulling it`);
-        await ctx.clock.time('pull', () => pullImage(engine, image, { ...(settings.registry ? { registry: settings.registry } : {}), log: (l) => ctx.log.info(l) }));
+        await ctx.clock.time('pull', () => (0,pull/* pullImage */.ZP)(engine, image, { ...(settings.registry ? { registry: settings.registry } : {}), log: (l) => ctx.log.info(l) }));
     }
-    const digest = image.digest ?? digestFor(image.repository, present?.repoDigests ?? []) ?? 'unknown';
+    const digest = image.digest ?? (0,pull/* digestFor */.iW)(image.repository, present?.repoDigests ?? []) ?? 'unknown';
     const deployedAt = current.labels[src_labels/* LABEL */.d_.previousDeployedAt] ?? provenance.at;
     const labels = { ...(details.createOptions.Labels ?? {}) };
     delete labels[src_labels/* LABEL */.d_.previousImage];

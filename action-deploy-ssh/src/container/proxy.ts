@@ -6,11 +6,12 @@
 // their requests, new ones use the new upstream. A missing or outdated proxy is replaced; the port
 // is free only between the old proxy's exit and the new one's bind.
 import { randomBytes } from 'node:crypto';
-import { errorMessage, formatImageReference, registryAuthHeader, registryServerAddress, sleep, type ImageReference } from '@gangway/kit';
+import { errorMessage, registryAuthHeader, registryServerAddress, sleep, type ImageReference } from '@gangway/kit';
 import { LABEL } from '../labels.ts';
 import { blueGreenOf } from '../settings/rollout.ts';
 import { proxyName } from './spec.ts';
-import type { ContainerDetails, DeployEngine } from '../host/engine.ts';
+import { mustExec, type ContainerDetails, type DeployEngine } from '../host/engine.ts';
+import { presentImage } from '../host/pull.ts';
 import type { HostContext } from '../host/context.ts';
 import { tarArchive } from '../host/tar.ts';
 import { nginxConfig, primaryServerOf, proxyContainerSpec, proxySpecHash, PROXY_CONF, RELOAD, TEST_CONFIG, upstreamOf, workerPidsOf, WORKERS_COMMAND, type ProxyDesign, type Upstream } from './proxy-config.ts';
@@ -20,25 +21,13 @@ async function writeConfig(engine: DeployEngine, id: string, config: string): Pr
   await engine.putArchive(id, '/etc', await tarArchive([{ name: 'gangway/' }, { name: 'gangway/nginx.conf', content: config }]));
 }
 
-async function mustExec(engine: DeployEngine, id: string, argv: string[], what: string): Promise<string> {
-  const r = await engine.exec(id, argv);
-  if (r.exitCode !== 0) throw new Error(`${what} failed (exit ${r.exitCode}): ${r.output.trim()}`);
-  return r.output;
-}
-
-/** The proxy image, present on the server (pulled when missing: nginx:stable from Docker Hub by default). */
-async function proxyImageId(ctx: HostContext, proxyImage: ImageReference): Promise<{ id: string; ref: string }> {
+/** The proxy image, present on the server (pulled when missing: nginx:stable from Docker Hub by default; with the app's registry login when it is in the app's registry). */
+function proxyImageId(ctx: HostContext, proxyImage: ImageReference): Promise<{ id: string; ref: string }> {
   const s = ctx.settings;
-  const ref = formatImageReference(proxyImage);
-  const present = await ctx.engine.inspectImage(ref);
-  if (present) return { id: present.id, ref };
-  ctx.log.info(`pulling the proxy image ${ref}`);
-  const sameRegistry = s.image && s.registry && s.image.registry === proxyImage.registry;
-  const auth = sameRegistry && s.registry ? registryAuthHeader({ ...s.registry, serveraddress: registryServerAddress(proxyImage.registry) }) : undefined;
-  await ctx.engine.pull(proxyImage.repository, proxyImage.digest ?? proxyImage.tag ?? 'stable', auth, () => undefined);
-  const pulled = await ctx.engine.inspectImage(ref);
-  if (!pulled) throw new Error(`the proxy image ${ref} was pulled but the engine does not have it`);
-  return { id: pulled.id, ref };
+  return presentImage(ctx.engine, proxyImage, 'proxy', (line) => ctx.log.info(line), () => {
+    const sameRegistry = s.image && s.registry && s.image.registry === proxyImage.registry;
+    return sameRegistry && s.registry ? registryAuthHeader({ ...s.registry, serveraddress: registryServerAddress(proxyImage.registry) }) : undefined;
+  });
 }
 
 export interface ProxySwitch {

@@ -5,8 +5,9 @@
 // exists inside the container) swaps the whole config at once or refuses it, leaving the previous one
 // serving. Only then are the new config and the app's record kept. Nothing of another app is written.
 import { randomBytes } from 'node:crypto';
-import { errorMessage, formatImageReference, sleep, type ImageReference } from '@gangway/kit';
-import { NameConflictError, type ContainerDetails, type DeployEngine } from '../host/engine.ts';
+import { errorMessage, sleep, type ImageReference } from '@gangway/kit';
+import { mustExec, NameConflictError, type ContainerDetails, type DeployEngine } from '../host/engine.ts';
+import { presentImage } from '../host/pull.ts';
 import type { HostContext } from '../host/context.ts';
 import { tarArchive, type TarEntry } from '../host/tar.ts';
 import { LABEL } from '../labels.ts';
@@ -33,12 +34,6 @@ export async function currentEdge(engine: DeployEngine): Promise<ContainerDetail
   const edges = (await engine.listContainers({ [LABEL.managed]: 'true', [LABEL.role]: 'edge' })).filter((c) => c.state === 'running').sort((a, b) => b.created - a.created);
   const newest = edges[0];
   return newest ? await engine.inspectContainer(newest.id) : undefined;
-}
-
-async function mustExec(engine: DeployEngine, id: string, argv: string[], what: string): Promise<string> {
-  const r = await engine.exec(id, argv);
-  if (r.exitCode !== 0) throw new Error(`${what} failed (exit ${r.exitCode}): ${r.output.trim()}`);
-  return r.output;
 }
 
 /** Marks each record in the one exec that prints them all (a JSON text never holds a raw newline and this). */
@@ -150,18 +145,6 @@ export async function loadRoutes(
   if (loaded.exitCode !== 0) throw new Error(`the edge loaded the new config but could not keep it (exit ${loaded.exitCode}): ${loaded.output.trim()}`);
 }
 
-/** The edge image, present on the server (pulled when missing). */
-async function edgeImage(ctx: HostContext, image: ImageReference): Promise<{ id: string; ref: string }> {
-  const ref = formatImageReference(image);
-  const present = await ctx.engine.inspectImage(ref);
-  if (present) return { id: present.id, ref };
-  ctx.log.info(`pulling the edge image ${ref}`);
-  await ctx.engine.pull(image.repository, image.digest ?? image.tag ?? 'latest', undefined, () => undefined);
-  const pulled = await ctx.engine.inspectImage(ref);
-  if (!pulled) throw new Error(`the edge image ${ref} was pulled but the engine does not have it`);
-  return { id: pulled.id, ref };
-}
-
 /** Waits until `id` listens on both ports (or has exited: its log says why). */
 async function waitListening(engine: DeployEngine, id: string, ports: number[], before: number[]): Promise<void> {
   const started = performance.now();
@@ -225,7 +208,7 @@ export interface EdgeHandle {
  */
 export async function ensureEdge(ctx: HostContext, image: ImageReference, wide: EdgeWide, attempt = 1): Promise<EdgeHandle> {
   const { engine, log } = ctx;
-  const { id: imageId, ref } = await edgeImage(ctx, image);
+  const { id: imageId, ref } = await presentImage(engine, image, 'edge', (line) => log.info(line));
   const design: EdgeDesign = { imageId, imageRef: ref, httpPort: wide.httpPort, httpsPort: wide.httpsPort, stopTimeoutS: Math.ceil(wide.gracePeriodMs / 1000) + 5 };
   const current = await currentEdge(engine);
   // The edge is the host's, not the app's: one app's deploy never moves it to other ports under the others.

@@ -95,6 +95,13 @@ export interface DeployEngine {
   now(): Promise<Date>;
 }
 
+/** Runs `argv` in the container; its output, or an error naming `what` with the exit code and output. */
+export async function mustExec(engine: DeployEngine, id: string, argv: string[], what: string): Promise<string> {
+  const r = await engine.exec(id, argv);
+  if (r.exitCode !== 0) throw new Error(`${what} failed (exit ${r.exitCode}): ${r.output.trim()}`);
+  return r.output;
+}
+
 /** Whether the engine has the network `name` (both targets' engines ask this). */
 export async function hasNetwork(docker: Docker, name: string): Promise<boolean> {
   try {

@@ -196,3 +196,19 @@ export async function pullImage(engine: DeployEngine, image: ImageReference, opt
   }
   return { ref: `${image.repository}@${digest}`, digest, id: details.id, hasHealthcheck: details.hasHealthcheck, requested };
 }
+
+/**
+ * An image the server needs beside the app's (the blue-green proxy, the shared edge): used as the engine
+ * has it, pulled once when it has not. `auth` is asked only for a pull.
+ */
+export async function presentImage(engine: DeployEngine, image: ImageReference, what: string, log: (line: string) => void, auth: () => string | undefined = () => undefined): Promise<{ id: string; ref: string }> {
+  const ref = formatImageReference(image);
+  const present = await engine.inspectImage(ref);
+  if (present) return { id: present.id, ref };
+  log(`pulling the ${what} image ${ref}`);
+  await engine.pull(image.repository, image.digest ?? image.tag ?? 'latest', auth(), () => undefined);
+  const pulled = await engine.inspectImage(ref);
+  if (!pulled) throw new Error(`the ${what} image ${ref} was pulled but the engine does not have it`);
+  return { id: pulled.id, ref };
+}
+
