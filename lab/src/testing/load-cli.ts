@@ -10,13 +10,15 @@ const { values } = parseArgs({
     host: { type: 'string' },
     port: { type: 'string' },
     path: { type: 'string', default: '/version' },
+    // The Host header: a name the shared edge routes (--host stays the address dialled).
+    hostname: { type: 'string' },
     rate: { type: 'string', default: '40' },
     clients: { type: 'string', default: '4' },
     ms: { type: 'string', default: '120000' },
   },
 });
 if (!values.host || !values.port) throw new Error('load-cli: --host and --port are required');
-const run = startLoad({ host: values.host, port: Number(values.port), path: values.path, rate: Number(values.rate), clients: Number(values.clients), maxMs: Number(values.ms) });
+const run = startLoad({ host: values.host, port: Number(values.port), path: values.path, rate: Number(values.rate), clients: Number(values.clients), maxMs: Number(values.ms), ...(values.hostname ? { hostname: values.hostname } : {}) });
 let done = false;
 const finish = async (): Promise<void> => {
   if (done) return;
@@ -27,4 +29,4 @@ const finish = async (): Promise<void> => {
 };
 process.on('SIGTERM', () => void finish());
 setTimeout(() => void finish(), Number(values.ms) + 1000);
-console.error(`load-cli: ${values.rate} req/s against ${values.host}:${values.port}${values.path}`);
+console.error(`load-cli: ${values.rate} req/s against ${values.host}:${values.port}${values.path}${values.hostname ? ` (Host: ${values.hostname})` : ''}`);

@@ -12,12 +12,13 @@ export interface NetnsLoad {
 }
 
 /** Steady GETs from inside the target's namespace (load-cli.ts under nsenter), bounded by `maxMs`. */
-export function loadFromInside(target: TargetState, host: string, port: number, maxMs = 180_000, options: { path?: string; rate?: number; clients?: number } = {}): NetnsLoad {
+export function loadFromInside(target: TargetState, host: string, port: number, maxMs = 180_000, options: { path?: string; rate?: number; clients?: number; hostname?: string } = {}): NetnsLoad {
   const cli = new URL('./load-cli.ts', import.meta.url).pathname;
   const args = [cli, '--host', host, '--port', String(port), '--ms', String(maxMs)];
   if (options.path) args.push('--path', options.path);
   if (options.rate) args.push('--rate', String(options.rate));
   if (options.clients) args.push('--clients', String(options.clients));
+  if (options.hostname) args.push('--hostname', options.hostname);
   const command = inNetns(target.netns, process.execPath, args);
   const child = spawn(command.cmd, command.args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -40,4 +41,20 @@ export async function getFromInside(target: TargetState, url: string, timeoutMs 
   const command = inNetns(target.netns, process.execPath, ['-e', script, url]);
   const { stdout } = await promisify(execFile)(command.cmd, command.args, { timeout: timeoutMs + 5000 });
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { status: number; body: string };
+}
+
+/**
+ * One plain-HTTP GET from inside the target's namespace with `hostname` as the Host header (a name the
+ * shared edge routes, dialled at `address`): status, headers and body; status 0 and
+ * the error as the body when it got no answer.
+ */
+export async function getFromInsideAs(target: TargetState, request: { address: string; port: number; path: string; hostname: string }, timeoutMs = 5000): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  const script = `const [address, port, path, host] = process.argv.slice(1);
+require('node:http').get({ host: address, port: Number(port), path, headers: { host }, agent: false, timeout: ${timeoutMs} }, (res) => {
+  let body = ''; res.setEncoding('utf8'); res.on('data', (c) => (body += c));
+  res.on('end', () => console.log(JSON.stringify({ status: res.statusCode, headers: res.headers, body })));
+}).on('timeout', function () { this.destroy(new Error('timeout')); }).on('error', (e) => console.log(JSON.stringify({ status: 0, headers: {}, body: String(e) })));`;
+  const command = inNetns(target.netns, process.execPath, ['-e', script, request.address, String(request.port), request.path, request.hostname]);
+  const { stdout } = await promisify(execFile)(command.cmd, command.args, { timeout: timeoutMs + 5000 });
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { status: number; headers: Record<string, string>; body: string };
 }
