@@ -51,6 +51,11 @@ export interface LeafOptions {
   ca: CertFiles;
   usage: 'serverAuth' | 'clientAuth';
   subjectAltName?: string;
+  /**
+   * Fixed dates (openssl's YYYYMMDDHHMMSSZ) instead of 30 days from now: for a certificate that has
+   * already expired. openssl 3.0 takes dates only in `openssl ca`, which needs a scratch database.
+   */
+  validity?: { notBefore: string; notAfter: string };
 }
 
 /** A leaf certificate signed by `ca`, as `NAME.crt` / `NAME.key` in `dir`. */
@@ -78,11 +83,24 @@ export function createLeaf(o: LeafOptions): CertFiles {
   );
   ecKey(key);
   run('openssl', ['req', '-new', '-key', key, '-config', cnf, '-out', csr]);
-  run('openssl', [
-    'x509', '-req', '-in', csr, '-CA', o.ca.cert, '-CAkey', o.ca.key,
-    '-set_serial', `0x${randomBytes(12).toString('hex')}`,
-    '-days', '30', '-sha256', '-extfile', cnf, '-extensions', 'ext', '-out', cert,
-  ]);
+  if (o.validity) {
+    const db = fs.mkdtempSync(path.join(o.dir, `${o.name}-ca-`));
+    fs.writeFileSync(path.join(db, 'index.txt'), '');
+    fs.writeFileSync(path.join(db, 'serial'), `${randomBytes(12).toString('hex')}\n`);
+    const caCnf = path.join(db, 'ca.cnf');
+    writeConfig(caCnf, ['[ca]', 'default_ca = d', '[d]', `database = ${db}/index.txt`, `new_certs_dir = ${db}`, `serial = ${db}/serial`, 'default_md = sha256', 'policy = p', '[p]', 'commonName = supplied', ''].join('\n'));
+    run('openssl', [
+      'ca', '-batch', '-config', caCnf, '-in', csr, '-cert', o.ca.cert, '-keyfile', o.ca.key,
+      '-startdate', o.validity.notBefore, '-enddate', o.validity.notAfter, '-extfile', cnf, '-extensions', 'ext', '-notext', '-out', cert,
+    ]);
+    fs.rmSync(db, { recursive: true, force: true });
+  } else {
+    run('openssl', [
+      'x509', '-req', '-in', csr, '-CA', o.ca.cert, '-CAkey', o.ca.key,
+      '-set_serial', `0x${randomBytes(12).toString('hex')}`,
+      '-days', '30', '-sha256', '-extfile', cnf, '-extensions', 'ext', '-out', cert,
+    ]);
+  }
   fs.rmSync(csr);
   return { cert, key };
 }
