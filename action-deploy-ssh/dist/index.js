@@ -67657,7 +67657,14 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 var src = __nccwpck_require__(6139);
 // EXTERNAL MODULE: ./src/settings/rollout.ts
 var rollout = __nccwpck_require__(6306);
+// EXTERNAL MODULE: ./src/settings/edge.ts
+var settings_edge = __nccwpck_require__(6398);
 ;// CONCATENATED MODULE: ./src/edge/routes.ts
+// The shared edge's routing table, as values: each app's route is its own record (written and removed
+// only by that app's deploys); the edge's whole config is rendered from all of them at once. This module
+// holds the rules that do not depend on the edge software: which app answers a request, and which routes
+// cannot live side by side on one host. Pure functions, tested by value.
+
 /** A route of `app` from its settings, pointing at `upstream`. */
 function routeOf(app, edge, upstream, tls, backup) {
     return {
@@ -67725,6 +67732,24 @@ function byHostname(routes) {
         list.sort((a, b) => b.pathPrefix.length - a.pathPrefix.length || a.app.localeCompare(b.app));
     return new Map([...grouped.entries()].sort(([a], [b]) => a.localeCompare(b)));
 }
+/** The server directories every route's certificate files need mounted into the edge, sorted, each once. */
+function serverMounts(routes) {
+    const dirs = new Set();
+    for (const route of routes) {
+        if (route.tls.mode !== 'certificate' || !route.tls.fromServer)
+            continue;
+        for (const file of [route.tls.certificateFile, route.tls.keyFile]) {
+            const dir = (0,settings_edge/* serverMountOf */.GZ)(file);
+            if (dir)
+                dirs.add(dir);
+        }
+    }
+    return [...dirs].sort();
+}
+/** The certificate files of every route that reads them from the server: the edge reloads when one changes. */
+function watchedFiles(routes) {
+    return [...new Set(routes.flatMap((r) => (r.tls.mode === 'certificate' && r.tls.fromServer ? [r.tls.certificateFile, r.tls.keyFile] : [])))].sort();
+}
 
 ;// CONCATENATED MODULE: ./src/edge/caddy-config.ts
 // The shared edge's whole Caddy config (JSON), rendered from every app's route at once. Caddy swaps a
@@ -67746,6 +67771,10 @@ const EDGE_CONFIG = `${EDGE_DIR}/caddy.json`;
 const ROUTES_DIR = `${EDGE_DIR}/routes`;
 /** Certificates given as inputs, per app. */
 const CERTS_DIR = `${EDGE_DIR}/certs`;
+/** What the edge watches on the server: the interval in seconds, then the certificate files (edge-spec.ts). */
+const WATCH_FILE = `${EDGE_DIR}/watch`;
+/** Held (flock) by a deploy's load (edge.ts's LOAD) and by the edge's reload after a certificate file changed. */
+const LOAD_LOCK = `${EDGE_DIR}/.load.lock`;
 /** Caddy's own storage (ACME accounts, certificates, locks): a volume, shared by an old and a new edge. */
 const DATA_DIR = '/data/caddy';
 /** The admin API: a unix socket inside the edge container only; Gangway reaches it with docker exec. */
@@ -67877,6 +67906,8 @@ function caddyConfig(routes, wide = EDGE_DEFAULTS) {
 
 // EXTERNAL MODULE: ./src/host/engine.ts
 var host_engine = __nccwpck_require__(4568);
+// EXTERNAL MODULE: ./src/host/lock.ts
+var host_lock = __nccwpck_require__(8329);
 // EXTERNAL MODULE: ./src/host/pull.ts
 var pull = __nccwpck_require__(9585);
 // EXTERNAL MODULE: ./src/host/tar.ts
@@ -67897,7 +67928,31 @@ const EDGE_CONFIG_VOLUME = 'gangway-edge-config';
 /** Caddy's storage: ACME account and certificates, shared by an old and a new edge during an upgrade. */
 const EDGE_DATA_VOLUME = 'gangway-edge-data';
 /** Bumped when the edge's container settings (not its routes) change: running edges are upgraded. */
-const EDGE_SPEC_VERSION = 1;
+const EDGE_SPEC_VERSION = 2;
+/**
+ * The edge's command ($1 the config, $2 WATCH_FILE, $3 LOAD_LOCK): Caddy, and beside it a watch of the
+ * certificate files on the server that the routes name ($2: the interval in seconds, then one path a
+ * line). When their content changes (certbot renewed them), the edge reloads its config, which reads
+ * them again; under the same lock as a deploy's load, so a watch never reloads an older config over a
+ * newer one. SIGTERM goes to Caddy, which finishes its requests in flight; the script exits with it.
+ */
+const EDGE_COMMAND_SCRIPT = [
+    'caddy run --config "$1" & caddy=$!',
+    'stopping=',
+    'trap \'stopping=1; kill -TERM "$caddy" 2>/dev/null\' TERM INT',
+    'last=',
+    'while [ -z "$stopping" ] && kill -0 "$caddy" 2>/dev/null; do',
+    `  interval=$(sed -n 1p "$2" 2>/dev/null); case "$interval" in ''|*[!0-9]*) interval=600;; esac`,
+    '  sleep "$interval" & nap=$!; wait "$nap"; kill "$nap" 2>/dev/null',
+    '  [ -z "$stopping" ] || break',
+    '  now=$(sed -n \'2,$p\' "$2" 2>/dev/null | while IFS= read -r f; do [ -n "$f" ] && cat "$f"; done 2>/dev/null | cksum)',
+    `  if [ -n "$last" ] && [ "$now" != "$last" ]; then`,
+    `    if ( exec 9>"$3"; flock 9; caddy reload --config "$1" --force ); then echo 'gangway-edge: certificate files changed on the server: config reloaded'; else echo 'gangway-edge: certificate files changed on the server, and the reload failed: still serving the previous ones' >&2; fi`,
+    '  fi',
+    '  last=$now',
+    'done',
+    'wait "$caddy"',
+].join('\n');
 function edgeSpecHash(d) {
     return (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify({ v: EDGE_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
 }
@@ -67905,17 +67960,19 @@ function edgeContainerSpec(d, name) {
     return {
         name,
         Image: d.imageRef,
-        Cmd: ['caddy', 'run', '--config', EDGE_CONFIG],
+        Entrypoint: [],
+        Cmd: ['sh', '-c', EDGE_COMMAND_SCRIPT, 'gangway-edge', EDGE_CONFIG, WATCH_FILE, LOAD_LOCK],
         // Graceful: Caddy stops accepting and finishes requests in flight (the config's grace_period).
         StopSignal: 'SIGTERM',
         StopTimeout: d.stopTimeoutS,
-        Labels: { [labels/* LABEL */.d_.managed]: 'true', [labels/* LABEL */.d_.role]: 'edge', [labels/* LABEL */.d_.proxySpec]: edgeSpecHash(d), 'gangway.edge.ports': `${d.httpPort},${d.httpsPort}` },
+        Labels: { [labels/* LABEL */.d_.managed]: 'true', [labels/* LABEL */.d_.role]: 'edge', [labels/* LABEL */.d_.proxySpec]: edgeSpecHash(d), 'gangway.edge.ports': `${d.httpPort},${d.httpsPort}`, 'gangway.edge.mounts': d.mounts.join(',') },
         HostConfig: {
             NetworkMode: 'host',
             RestartPolicy: { Name: 'unless-stopped' },
             Mounts: [
                 { Type: 'volume', Source: EDGE_CONFIG_VOLUME, Target: EDGE_DIR },
                 { Type: 'volume', Source: EDGE_DATA_VOLUME, Target: DATA_DIR.replace(/\/caddy$/, '') },
+                ...d.mounts.map((dir) => ({ Type: 'bind', Source: dir, Target: dir, ReadOnly: true })),
             ],
             LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
         },
@@ -67985,6 +68042,9 @@ function connectionsTo(sockets, address, port) {
 
 
 
+
+
+
 const NEXT_CONFIG = `${EDGE_DIR}/caddy.next.json`;
 /** How long a new edge gets to bind its ports. */
 const EDGE_START_TIMEOUT_MS = 15_000;
@@ -67995,6 +68055,36 @@ class EdgeRefusedError extends Error {
         super(message);
         this.name = 'EdgeRefusedError';
         this.input = input;
+    }
+}
+/** The host-wide lock of the edge (a marker container, as an app's deploy lock is): see withEdgeLock. */
+const EDGE_LOCK_NAME = 'gangway-edge.lock';
+/** Held for seconds (an upgrade's old edge finishes in at most its grace period): older is a killed run's. */
+const EDGE_LOCK_TTL_MS = 2 * 60_000;
+/**
+ * Runs `fn` holding the host's edge lock. Deploys of different apps on one host each hold their own
+ * deploy lock, and meet only at the edge: whoever changes the edge container (create, upgrade) or its
+ * routes holds this one, so two upgrades never race to stop the same old edge, and a route is never
+ * loaded into an edge that is being replaced. `image`: one present on the server, for the marker.
+ */
+async function withEdgeLock(ctx, image, fn) {
+    const lock = await (0,host_lock/* acquireLock */.IZ)(ctx.engine, {
+        app: EDGE_NAME,
+        name: EDGE_LOCK_NAME,
+        image,
+        provenance: ctx.provenance,
+        timeoutMs: ctx.settings.lockTimeoutMs,
+        ttlMs: EDGE_LOCK_TTL_MS,
+        // Taken at every switch: only a wait is worth a line.
+        log: (line) => (line.startsWith('waiting') ? ctx.log.info(line) : ctx.log.debug?.(line)),
+        warn: (line) => ctx.log.warn(line),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+    try {
+        return await fn();
+    }
+    finally {
+        await (0,host_lock/* releaseLock */.x_)(ctx.engine, lock).catch((error) => ctx.log.warn(`Could not release the edge lock ${EDGE_LOCK_NAME} (${(0,src/* errorMessage */.gJ)(error)}); the next deploy takes it over after ${EDGE_LOCK_TTL_MS / 1000} s.`));
     }
 }
 /** The running edge of this host, if any (the newest, when an interrupted upgrade left two). */
@@ -68066,9 +68156,13 @@ class RoutesChangedError extends Error {
  * only when they switch at the same instant.)
  */
 const LOAD = [
-    `if [ -n "$9" ]; then [ "$(cd "$8" 2>/dev/null && ${SUM})" = "$9" ] || { rm -f "$1" "$3"; exit ${CHANGED}; }; fi`,
-    `caddy reload --config "$1" --force || { rm -f "$1" "$3"; exit ${REFUSED}; }`,
+    // One load at a time, and never beside the edge's own reload of changed certificate files.
+    // (The lock and the watch list sit beside the kept config, $2: LOAD_LOCK and WATCH_FILE in the edge.)
+    'if command -v flock >/dev/null; then exec 9>"${2%/*}/.load.lock"; flock 9; fi',
+    `if [ -n "$9" ]; then [ "$(cd "$8" 2>/dev/null && ${SUM})" = "$9" ] || { rm -f "$1" "$3" "\${2%/*}/watch.next"; exit ${CHANGED}; }; fi`,
+    `caddy reload --config "$1" --force || { rm -f "$1" "$3" "\${2%/*}/watch.next"; exit ${REFUSED}; }`,
     'mv -f "$1" "$2" || exit 4',
+    'if [ -f "${2%/*}/watch.next" ]; then mv -f "${2%/*}/watch.next" "${2%/*}/watch" || exit 4; fi',
     'if [ -n "$3" ]; then mv -f "$3" "$4" || exit 4; else rm -rf "$4" "$5" || exit 4; fi',
     'if [ -n "$6" ] && [ -d "$6" ]; then for f in "$6"/*; do case "$f" in "$6/$7"*) ;; *) rm -f "$f" ;; esac; done; fi',
     'exit 0',
@@ -68082,7 +68176,8 @@ const LOAD = [
 async function loadRoutes(engine, edgeId, routes, change, wide = EDGE_DEFAULTS) {
     const config = JSON.stringify(caddyConfig(routes, wide), null, 2);
     const record = `${ROUTES_DIR}/${change.app}.json`;
-    const entries = [...(change.files ?? []), { name: 'caddy.next.json', content: config }];
+    const watch = [String(Math.max(1, Math.round(wide.renewIntervalMs / 1000))), ...watchedFiles(routes)].join('\n');
+    const entries = [...(change.files ?? []), { name: 'caddy.next.json', content: config }, { name: `${WATCH_FILE.slice(EDGE_DIR.length + 1)}.next`, content: `${watch}\n` }];
     if (change.route)
         entries.push({ name: 'routes/' }, { name: `routes/${change.app}.json.next`, content: `${JSON.stringify(change.route, null, 2)}\n` });
     await engine.putArchive(edgeId, EDGE_DIR, await (0,tar/* tarArchive */.G)(entries));
@@ -68119,32 +68214,75 @@ async function waitListening(engine, id, ports, before) {
     }
 }
 /**
- * Which of `ports` something on the host already listens on, seen by a throwaway container of the edge
- * image on the host's network (it reads the host's socket table and exits; nothing is left behind).
- * Asked before a first edge is made: a host nginx left from a hand-run setup may even share a port
- * with SO_REUSEPORT, where binding beside it would not fail.
+ * Runs `cmd` in a throwaway container of the edge image on the host's network, with `mounts` (server
+ * directories, read-only at the same path), and returns its exit code and output; nothing is left behind.
+ * What an edge will see, asked before anything changes.
  */
-async function portsHeld(engine, imageRef, ports) {
+async function probe(engine, imageRef, cmd, mounts = []) {
     const id = await engine.createContainer({
         name: `gangway-edge-probe-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}`,
         Image: imageRef,
         Entrypoint: [],
-        Cmd: SOCKETS_COMMAND,
+        Cmd: cmd,
         Labels: { [labels/* LABEL */.d_.managed]: 'true', [labels/* LABEL */.d_.role]: 'edge-probe' },
-        HostConfig: { NetworkMode: 'host', AutoRemove: false },
+        HostConfig: { NetworkMode: 'host', AutoRemove: false, Mounts: mounts.map((dir) => ({ Type: 'bind', Source: dir, Target: dir, ReadOnly: true })) },
     });
     try {
         await engine.startContainer(id);
         const code = await engine.waitContainer(id);
-        const output = await engine.logs(id, 100_000);
-        if (code !== 0)
-            throw new Error(`reading the host's sockets with the edge image failed (exit ${code}): ${output.trim().slice(0, 300)}`);
-        const sockets = parseProcNetTcp(output);
-        return ports.filter((port) => listenersOn(sockets, port) > 0);
+        return { code, output: await engine.logs(id, 100_000) };
     }
     finally {
         await engine.removeContainer(id, { force: true }).catch(() => undefined);
     }
+}
+/**
+ * Which of `ports` something on the host already listens on, seen by a probe of the edge image (it reads
+ * the host's socket table). Asked before a first edge is made: a host nginx left from a hand-run setup
+ * may even share a port with SO_REUSEPORT, where binding beside it would not fail.
+ */
+async function portsHeld(engine, imageRef, ports) {
+    const { code, output } = await probe(engine, imageRef, SOCKETS_COMMAND);
+    if (code !== 0)
+        throw new Error(`reading the host's sockets with the edge image failed (exit ${code}): ${output.trim().slice(0, 300)}`);
+    const sockets = parseProcNetTcp(output);
+    return ports.filter((port) => listenersOn(sockets, port) > 0);
+}
+/** Marks where the probe's certificate text ends and Caddy's verdict on the pair begins. */
+const PAIR_MARK = '--gangway-pair-verdict';
+/**
+ * The certificate and key files on the server (tls-certificate-path, tls-key-path), as the edge will
+ * read them: a probe with their directories mounted prints the certificate (public) and has Caddy load
+ * the pair (`caddy validate`, which fails on a key that does not match). The key never leaves the server.
+ * Returns the certificate's PEM text, or throws EdgeRefusedError naming the input.
+ */
+async function readServerCertificate(engine, imageRef, files) {
+    const mounts = [...new Set([files.certificate, files.key].map((f) => (0,settings_edge/* serverMountOf */.GZ)(f)).filter((d) => d !== undefined))];
+    const config = JSON.stringify({ admin: { disabled: true }, apps: { tls: { certificates: { load_files: [{ certificate: files.certificate, key: files.key }] } } } });
+    const script = `cat "$1" || exit 7; [ -r "$2" ] || { echo "cannot read $2" >&2; exit 8; }; printf '\n${PAIR_MARK}\n'; printf '%s' "$3" > /tmp/pair.json; caddy validate --config /tmp/pair.json 2>&1 | tail -n 1; exit 0`;
+    let result;
+    try {
+        result = await probe(engine, imageRef, ['sh', '-c', script, 'sh', files.certificate, files.key, config], mounts);
+    }
+    catch (error) {
+        const missing = /bind source path does not exist:\s*(\S+)/.exec((0,src/* errorMessage */.gJ)(error));
+        if (!missing)
+            throw error;
+        const input = files.certificate.startsWith(`${missing[1]}/`) ? 'tls-certificate-path' : 'tls-key-path';
+        throw new EdgeRefusedError(`Input "${input}": the directory ${missing[1]} does not exist on the server. Give the path of the file there (certbot keeps them in /etc/letsencrypt/live/NAME/). Nothing was changed.`, input);
+    }
+    if (result.code === 7)
+        throw new EdgeRefusedError(`Input "tls-certificate-path": ${files.certificate} cannot be read on the server (${result.output.trim().split('\n').at(-1) ?? ''}). Nothing was changed.`, 'tls-certificate-path');
+    if (result.code === 8)
+        throw new EdgeRefusedError(`Input "tls-key-path": ${files.key} cannot be read on the server. Nothing was changed.`, 'tls-key-path');
+    if (result.code !== 0)
+        throw new Error(`reading the certificate files on the server failed (exit ${result.code}): ${result.output.trim().slice(0, 300)}`);
+    const [certificate = '', verdict = ''] = result.output.split(`\n${PAIR_MARK}\n`);
+    if (!/Valid configuration/i.test(verdict)) {
+        const why = verdict.trim().replace(/^Error:\s*/, '').split(': ').slice(-2).join(': ');
+        throw new EdgeRefusedError(`Input "tls-key-path": the edge cannot load ${files.certificate} with ${files.key} (${why}). Give the key the certificate was issued for. Nothing was changed.`, 'tls-key-path');
+    }
+    return certificate;
 }
 /**
  * The host's edge, up to date: created when there is none, upgraded when its image or settings changed.
@@ -68152,64 +68290,68 @@ async function portsHeld(engine, imageRef, ports) {
  * the same config volume, then stops the old one gracefully: it finishes its requests in flight while the
  * new one takes every new connection.
  */
-async function ensureEdge(ctx, image, wide, attempt = 1) {
+async function ensureEdge(ctx, image, wide, mounts = []) {
     const { engine, log } = ctx;
     const { id: imageId, ref } = await (0,pull/* presentImage */.PB)(engine, image, 'edge', (line) => log.info(line));
-    const design = { imageId, imageRef: ref, httpPort: wide.httpPort, httpsPort: wide.httpsPort, stopTimeoutS: Math.ceil(wide.gracePeriodMs / 1000) + 5 };
-    const current = await currentEdge(engine);
-    // The edge is the host's, not the app's: one app's deploy never moves it to other ports under the others.
-    const ports = `${wide.httpPort},${wide.httpsPort}`;
-    const currentPorts = current?.labels['gangway.edge.ports'];
-    if (current && currentPorts !== undefined && currentPorts !== ports) {
-        throw new EdgeRefusedError(`Input "edge-http-port": the edge on this host serves ports ${currentPorts.replace(',', ' and ')}, and this deploy asks for ${ports.replace(',', ' and ')}. Every app on a host shares the edge: give the same edge-http-port and edge-https-port as the other apps there.`, 'edge-http-port');
-    }
-    if (current && current.labels[labels/* LABEL */.d_.proxySpec] === edgeSpecHash(design))
-        return { id: current.id, name: current.name, how: 'running' };
-    if (!current) {
-        const held = await portsHeld(engine, ref, [wide.httpPort, wide.httpsPort]);
-        if (held.length > 0) {
-            throw new EdgeRefusedError(`Input "edge-http-port": port ${held.join(' and ')} is already held on the server by something other than Gangway's edge (a host nginx or Apache left from a hand-run setup?). Stop it, or give the edge other ports with edge-http-port and edge-https-port. Nothing was changed.`, held.includes(wide.httpPort) ? 'edge-http-port' : 'edge-https-port');
-        }
-    }
-    const name = current ? `${EDGE_NAME}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}` : EDGE_NAME;
-    const before = current ? await sockets(engine, current.id) : [];
-    log.info(current ? `upgrading the edge: ${current.name} → ${name} (${ref}), side by side on ${wide.httpPort} and ${wide.httpsPort}` : `creating the edge ${name} (${ref}) on ports ${wide.httpPort} and ${wide.httpsPort}`);
-    let id;
-    try {
-        id = await engine.createContainer(edgeContainerSpec(design, name));
-    }
-    catch (error) {
-        // Another app's deploy made the host's first edge just now: use that one.
-        if (!(error instanceof host_engine/* NameConflictError */.yj) || current || attempt >= 3)
-            throw error;
-        log.info(`another deploy is creating the edge ${EDGE_NAME} just now: waiting for it to run`);
-        const until = performance.now() + EDGE_START_TIMEOUT_MS;
-        while (performance.now() < until && !(await engine.inspectContainer(EDGE_NAME))?.running)
-            await (0,src/* sleep */.yy)(250);
-        return ensureEdge(ctx, image, wide, attempt + 1);
-    }
-    try {
-        // A first edge starts with a config of no routes; an upgrade with the current one (in the volume).
-        if (!current)
-            await engine.putArchive(id, EDGE_DIR, await (0,tar/* tarArchive */.G)([{ name: 'routes/' }, { name: 'caddy.json', content: JSON.stringify(caddyConfig([], wide), null, 2) }]));
-        await engine.startContainer(id);
-        // The HTTPS port is bound only once a route has TLS: a first edge waits for the HTTP port alone.
+    return withEdgeLock(ctx, ref, async () => {
+        const current = await currentEdge(engine);
         const routes = current ? await readRoutes(engine, current.id) : [];
-        const needHttps = routes.some((r) => r.tls.mode !== 'off');
-        const waitFor = needHttps ? [wide.httpPort, wide.httpsPort] : [wide.httpPort];
-        await waitListening(engine, id, waitFor, waitFor.map((p) => listenersOn(before, p)));
-    }
-    catch (error) {
-        await engine.removeContainer(id, { force: true }).catch(() => undefined);
-        throw error;
-    }
-    if (current) {
-        log.info(`stopping the old edge ${current.name} gracefully (it finishes its requests in flight)`);
-        await engine.stopContainer(current.id, design.stopTimeoutS);
-        await engine.removeContainer(current.id, { force: true });
-        await engine.renameContainer(id, EDGE_NAME).catch((e) => log.warn(`Could not rename ${name} to ${EDGE_NAME}: ${(0,src/* errorMessage */.gJ)(e)}`));
-    }
-    return { id, name: current ? EDGE_NAME : name, how: current ? 'upgraded' : 'created' };
+        // Every app's certificate directories on the server, and this one's: a new one means a new edge beside the old.
+        const design = {
+            imageId,
+            imageRef: ref,
+            httpPort: wide.httpPort,
+            httpsPort: wide.httpsPort,
+            stopTimeoutS: Math.ceil(wide.gracePeriodMs / 1000) + 5,
+            mounts: [...new Set([...serverMounts(routes), ...mounts])].sort(),
+        };
+        // The edge is the host's, not the app's: one app's deploy never moves it to other ports under the others.
+        const ports = `${wide.httpPort},${wide.httpsPort}`;
+        const currentPorts = current?.labels['gangway.edge.ports'];
+        if (current && currentPorts !== undefined && currentPorts !== ports) {
+            throw new EdgeRefusedError(`Input "edge-http-port": the edge on this host serves ports ${currentPorts.replace(',', ' and ')}, and this deploy asks for ${ports.replace(',', ' and ')}. Every app on a host shares the edge: give the same edge-http-port and edge-https-port as the other apps there.`, 'edge-http-port');
+        }
+        if (current && current.labels[labels/* LABEL */.d_.proxySpec] === edgeSpecHash(design))
+            return { id: current.id, name: current.name, how: 'running' };
+        if (!current) {
+            const held = await portsHeld(engine, ref, [wide.httpPort, wide.httpsPort]);
+            if (held.length > 0) {
+                throw new EdgeRefusedError(`Input "edge-http-port": port ${held.join(' and ')} is already held on the server by something other than Gangway's edge (a host nginx or Apache left from a hand-run setup?). Stop it, or give the edge other ports with edge-http-port and edge-https-port. Nothing was changed.`, held.includes(wide.httpPort) ? 'edge-http-port' : 'edge-https-port');
+            }
+            // An edge stopped by hand (or an upgrade's leftover) holds no port: it gives way to the new one; its volumes stay.
+            for (const stopped of await engine.listContainers({ [labels/* LABEL */.d_.managed]: 'true', [labels/* LABEL */.d_.role]: 'edge' })) {
+                log.info(`removing the stopped edge ${stopped.name} (${stopped.state}): a running one takes its place, with the same config volume`);
+                await engine.removeContainer(stopped.id, { force: true });
+            }
+        }
+        const name = current ? `${EDGE_NAME}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}` : EDGE_NAME;
+        const before = current ? await sockets(engine, current.id) : [];
+        const added = design.mounts.filter((dir) => !(current?.labels['gangway.edge.mounts'] ?? '').split(',').includes(dir));
+        const why = current ? [current.imageId !== imageId ? `image ${ref}` : '', added.length > 0 ? `certificate directories ${added.join(', ')} mounted read-only` : ''].filter(Boolean).join('; ') || 'new edge settings' : '';
+        log.info(current ? `upgrading the edge (${why}): ${current.name} → ${name}, side by side on ${wide.httpPort} and ${wide.httpsPort}` : `creating the edge ${name} (${ref}) on ports ${wide.httpPort} and ${wide.httpsPort}${design.mounts.length > 0 ? `, certificate directories ${design.mounts.join(', ')} mounted read-only` : ''}`);
+        const id = await engine.createContainer(edgeContainerSpec(design, name));
+        try {
+            // A first edge starts with a config of no routes; an upgrade with the current one (in the volume).
+            if (!current)
+                await engine.putArchive(id, EDGE_DIR, await (0,tar/* tarArchive */.G)([{ name: 'routes/' }, { name: 'caddy.json', content: JSON.stringify(caddyConfig([], wide), null, 2) }]));
+            await engine.startContainer(id);
+            // The HTTPS port is bound only once a route has TLS: a first edge waits for the HTTP port alone.
+            const needHttps = routes.some((r) => r.tls.mode !== 'off');
+            const waitFor = needHttps ? [wide.httpPort, wide.httpsPort] : [wide.httpPort];
+            await waitListening(engine, id, waitFor, waitFor.map((p) => listenersOn(before, p)));
+        }
+        catch (error) {
+            await engine.removeContainer(id, { force: true }).catch(() => undefined);
+            throw error;
+        }
+        if (current) {
+            log.info(`stopping the old edge ${current.name} gracefully (it finishes its requests in flight)`);
+            await engine.stopContainer(current.id, design.stopTimeoutS);
+            await engine.removeContainer(current.id, { force: true });
+            await engine.renameContainer(id, EDGE_NAME).catch((e) => log.warn(`Could not rename ${name} to ${EDGE_NAME}: ${(0,src/* errorMessage */.gJ)(e)}`));
+        }
+        return { id, name: current ? EDGE_NAME : name, how: current ? 'upgraded' : 'created' };
+    });
 }
 /**
  * Waits until the edge has no connection left to `address:port` (the requests still in flight to an old
@@ -68524,6 +68666,8 @@ async function drainOldWorkers(engine, proxyId, before, timeoutMs, options = {})
 
 
 
+
+
 const proxyFront = {
     kind: 'proxy',
     async prepare() {
@@ -68566,9 +68710,11 @@ function tlsOf(settings) {
             files: tls.directoryCa ? [{ name: 'acme/' }, { name: file, content: `${tls.directoryCa}\n` }] : [],
         };
     }
-    if (tls.source === 'server')
-        throw new Error('tls-certificate-path is not supported by the edge yet: give the certificate as tls-certificate and tls-key');
     const dir = `certs/${settings.app}`;
+    if (tls.source === 'server') {
+        // Read where they are (mounted at the same path); certificates this app gave as inputs before are removed.
+        return { tls: { mode: 'certificate', certificateFile: tls.certificatePath, keyFile: tls.keyPath, fromServer: true }, files: [], keepCerts: { dir: `/etc/gangway-edge/${dir}`, prefix: NO_FILE } };
+    }
     const prefix = (0,external_node_crypto_.createHash)('sha256').update(tls.certificate).digest('hex').slice(0, 16);
     return {
         tls: { mode: 'certificate', certificateFile: `/etc/gangway-edge/${dir}/${prefix}.cert.pem`, keyFile: `/etc/gangway-edge/${dir}/${prefix}.key.pem` },
@@ -68576,27 +68722,39 @@ function tlsOf(settings) {
         keepCerts: { dir: `/etc/gangway-edge/${dir}`, prefix },
     };
 }
+/** A file-name prefix no certificate file has: every file in the app's certificate directory is removed. */
+const NO_FILE = '-none-';
 /** How often a load is tried again when another app's deploy changed the edge's routes in between. */
 const CHANGED_TRIES = 5;
 /**
- * Reads the route table, lets `change` make this app's route from it, and loads the result; when another
- * app's deploy changed the records between the read and the load, reads and tries again (its record
- * must be in what this one loads). Returns what `change` returned for the table that was loaded.
+ * Under the host's edge lock: finds the running edge, reads the route table, lets `change` make this
+ * app's route from it, and loads the result. When the records changed between the read and the load
+ * (a deploy that does not take the lock), reads and tries again: its record must be in what this one
+ * loads. Returns the edge and what `change` returned for the table that was loaded.
  */
-async function changeRoutes(ctx, edgeId, change, load) {
-    for (let attempt = 1;; attempt++) {
-        const table = await readRouteTable(ctx.engine, edgeId);
-        const made = change(table);
-        try {
-            await load(table, made);
-            return { table, made };
+async function changeRoutes(ctx, change, load) {
+    const seen = await currentEdge(ctx.engine);
+    if (!seen)
+        throw new Error(`there is no edge on this host: deploy ${ctx.settings.app} with its hostname (an image) first`);
+    return withEdgeLock(ctx, seen.createOptions.Image, async () => {
+        for (let attempt = 1;; attempt++) {
+            // Looked up again under the lock: another app's deploy may have just upgraded the edge.
+            const edge = await currentEdge(ctx.engine);
+            if (!edge)
+                throw new Error('the edge stopped while this deploy was switching');
+            const table = await readRouteTable(ctx.engine, edge.id);
+            const made = change(table);
+            try {
+                await load(edge.id, table, made);
+                return { edge, made };
+            }
+            catch (error) {
+                if (!(error instanceof RoutesChangedError) || attempt >= CHANGED_TRIES)
+                    throw error;
+                ctx.log.info(`the edge's routes changed meanwhile (another app's deploy): reading them again (try ${attempt + 1} of ${CHANGED_TRIES})`);
+            }
         }
-        catch (error) {
-            if (!(error instanceof RoutesChangedError) || attempt >= CHANGED_TRIES)
-                throw error;
-            ctx.log.info(`the edge's routes changed meanwhile (another app's deploy): reading them again (try ${attempt + 1} of ${CHANGED_TRIES})`);
-        }
-    }
+    });
 }
 async function upstreamAt(ctx, upstream) {
     const d = await ctx.engine.inspectContainer(upstream.name);
@@ -68613,18 +68771,15 @@ const edgeFront = {
         const s = ctx.settings;
         if (!s.edge?.maintenance)
             throw new Error('a maintenance switch needs hostname and maintenance');
-        const edge = await currentEdge(engine);
-        if (!edge)
-            throw new Error(`there is no edge on this host: deploy ${s.app} with its hostname first`);
         const on = s.edge.maintenance.on;
         const message = s.edge.maintenance.message;
-        const { made } = await changeRoutes(ctx, edge.id, ({ routes }) => {
+        const { edge, made } = await changeRoutes(ctx, ({ routes }) => {
             const own = routes.find((r) => r.app === s.app);
             if (!own)
                 throw new Error(`${s.app} has no route on this host's edge: deploy it with its hostname first`);
             const { maintenance: _before, ...rest } = own;
             return { own, route: on ? { ...rest, maintenance: message ? { message } : {} } : rest };
-        }, ({ routes, sum }, { route }) => loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, expectedSum: sum }, wideOf(s)));
+        }, (edgeId, { routes, sum }, { route }) => loadRoutes(engine, edgeId, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, expectedSum: sum }, wideOf(s)));
         const own = made.own;
         log.info(`edge ${edge.name}: maintenance page ${on ? 'on' : 'off'} for ${own.hostnames.join(', ')}${own.pathPrefix === '/' ? '' : own.pathPrefix}${on && message ? ` ("${message}")` : ''}`);
         return on ? 'on' : 'off';
@@ -68633,7 +68788,24 @@ const edgeFront = {
         const s = ctx.settings;
         if (!s.edge)
             throw new Error('the edge front needs hostname');
-        const edge = await ctx.clock.time('edge', () => ensureEdge(ctx, s.edgeImage, wideOf(s)));
+        const tls = s.edge.tls;
+        const files = tls.mode === 'certificate' && tls.source === 'server' ? { certificate: tls.certificatePath, key: tls.keyPath } : undefined;
+        if (files) {
+            // Checked as the edge will read them, before the edge or the app changes.
+            const { ref } = await (0,pull/* presentImage */.PB)(ctx.engine, s.edgeImage, 'edge', (line) => ctx.log.info(line));
+            const pem = await ctx.clock.time('certificate files', () => readServerCertificate(ctx.engine, ref, files));
+            try {
+                const notAfter = (0,settings_edge/* checkCertificate */.yF)(pem, undefined, s.edge.hostnames);
+                ctx.log.info(`certificate ${files.certificate} on the server: valid until ${notAfter.toISOString()}, covers ${s.edge.hostnames.join(', ')}; the edge reloads it when it changes`);
+            }
+            catch (error) {
+                if (error instanceof src/* ConfigurationError */.j1)
+                    throw new EdgeRefusedError(`${error.message.replace('Input "tls-certificate"', `Input "tls-certificate-path" (${files.certificate} on the server)`)} Nothing was changed.`, 'tls-certificate-path');
+                throw error;
+            }
+        }
+        const mounts = files ? [files.certificate, files.key].map((f) => (0,settings_edge/* serverMountOf */.GZ)(f)).filter((d) => d !== undefined) : [];
+        const edge = await ctx.clock.time('edge', () => ensureEdge(ctx, s.edgeImage, wideOf(s), mounts));
         const others = (await readRoutes(ctx.engine, edge.id)).filter((r) => r.app !== s.app);
         // The new route's shape (its upstream does not matter here): refused before anything of the app changes.
         const probe = routeOf(s.app, s.edge, { name: '', address: '', port: 0 }, tlsOf(s).tls);
@@ -68646,13 +68818,10 @@ const edgeFront = {
         const s = ctx.settings;
         if (!s.edge)
             throw new Error('the edge front needs hostname');
-        const edge = await currentEdge(engine);
-        if (!edge)
-            throw new Error('the edge is not running (it was up when this deploy started)');
         const to = await upstreamAt(ctx, upstream);
         const { tls, files, keepCerts } = tlsOf(s);
         const edgeSettings = s.edge;
-        const { made } = await changeRoutes(ctx, edge.id, ({ routes }) => {
+        const { edge, made } = await changeRoutes(ctx, ({ routes }) => {
             const own = routes.find((r) => r.app === s.app);
             const backup = options.keepAsBackup !== undefined && own?.upstream.name === options.keepAsBackup && own.upstream.name !== upstream.name ? own.upstream : undefined;
             const fresh = routeOf(s.app, edgeSettings, to, tls, backup);
@@ -68662,7 +68831,7 @@ const edgeFront = {
             if (conflict)
                 throw new EdgeRefusedError(`Input "${conflict.input}": ${conflict.message}`, conflict.input);
             return { own, backup, route };
-        }, ({ routes, sum }, { route }) => loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, files, expectedSum: sum, ...(keepCerts ? { keepCerts } : {}) }, wideOf(s)));
+        }, (edgeId, { routes, sum }, { route }) => loadRoutes(engine, edgeId, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, files, expectedSum: sum, ...(keepCerts ? { keepCerts } : {}) }, wideOf(s)));
         const { own, backup, route } = made;
         log.info(`edge ${edge.name}: ${s.edge.hostnames.join(', ')}${s.edge.pathPrefix === '/' ? '' : s.edge.pathPrefix} → ${to.name} (${to.address}:${to.port})${backup ? `, ${backup.name} as backup` : ''}${route.maintenance ? ', in maintenance' : ''}`);
         // What the edge no longer sends to: the previous upstream and backup, unless it is the new one.
@@ -68851,8 +69020,8 @@ function dockerSwarmEngine(docker) {
     };
 }
 
-// EXTERNAL MODULE: ./src/settings/index.ts + 3 modules
-var settings = __nccwpck_require__(8308);
+// EXTERNAL MODULE: ./src/settings/index.ts + 2 modules
+var settings = __nccwpck_require__(6409);
 // EXTERNAL MODULE: ./src/settings/ssh.ts
 var settings_ssh = __nccwpck_require__(8669);
 ;// CONCATENATED MODULE: ./src/host/connection.ts
@@ -69377,14 +69546,13 @@ function holderOf(labels) {
         acquiredAt: labels[_labels_js__WEBPACK_IMPORTED_MODULE_3__/* .LABEL */ .d_.lockAcquiredAt] ?? 'unknown',
     };
 }
-async function currentLock(engine, app) {
-    const name = (0,_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .lockName */ .l4)(app);
+async function currentLock(engine, app, name = (0,_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .lockName */ .l4)(app)) {
     const list = await engine.listContainers({ [_labels_js__WEBPACK_IMPORTED_MODULE_3__/* .LABEL */ .d_.role]: 'lock', [_labels_js__WEBPACK_IMPORTED_MODULE_3__/* .LABEL */ .d_.app]: app });
     return list.find((c) => c.name === name);
 }
 /** Waits for and takes the lock. Throws LockTimeoutError naming the holder when the wait runs out. */
 async function acquireLock(engine, options) {
-    const name = (0,_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .lockName */ .l4)(options.app);
+    const name = options.name ?? (0,_container_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .lockName */ .l4)(options.app);
     const token = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomUUID)();
     const pause = options.sleep ?? _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy;
     const clock = options.clock ?? Date.now;
@@ -69420,7 +69588,7 @@ async function acquireLock(engine, options) {
             if (!(error instanceof _engine_js__WEBPACK_IMPORTED_MODULE_4__/* .NameConflictError */ .yj))
                 throw error;
         }
-        const held = await currentLock(engine, options.app);
+        const held = await currentLock(engine, options.app, name);
         if (!held)
             continue; // released between our create and our look: try again at once
         const holder = holderOf(held.labels);
@@ -76644,8 +76812,8 @@ async function rollOut(settings, provenance, connect, signal) {
     return { report: deployReport(what(settings), hosts, failure !== undefined), ...(failure ? { failure } : {}) };
 }
 
-// EXTERNAL MODULE: ./src/settings/index.ts + 3 modules
-var src_settings = __nccwpck_require__(8308);
+// EXTERNAL MODULE: ./src/settings/index.ts + 2 modules
+var src_settings = __nccwpck_require__(6409);
 ;// CONCATENATED MODULE: ./src/main.ts
 // The main step: settings (all validated first), the GitHub deployment record, the rollout over
 // every host (rollout.ts), then the report published: outputs, job summary, the record closed.
@@ -76728,7 +76896,7 @@ async function main(signal, deps = {}) {
 /* harmony import */ var _host_lock_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8329);
 /* harmony import */ var _host_lock_state_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1425);
 /* harmony import */ var _container_front_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8535);
-/* harmony import */ var _settings_index_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(8308);
+/* harmony import */ var _settings_index_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(6409);
 // The post step: releases any deploy lock main still held (main releases in `finally`; this
 // covers a process that was killed or a connection that dropped). Only warns on failure.
 // A lock still held by this run means main died in the middle of its deploy, and that no
@@ -76815,7 +76983,231 @@ async function post(signal, deps = {}) {
 
 /***/ }),
 
-/***/ 8308:
+/***/ 6398:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   GZ: () => (/* binding */ serverMountOf),
+/* harmony export */   yF: () => (/* binding */ checkCertificate),
+/* harmony export */   yc: () => (/* binding */ readEdge)
+/* harmony export */ });
+/* unused harmony exports TLS_MODES, LETS_ENCRYPT_DIRECTORY, validateHostname, validatePathPrefix */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6139);
+/* harmony import */ var _values_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3989);
+// The shared edge (issue #18): which names and path an app answers on through the host's one edge on
+// 80/443, how it serves TLS, and maintenance mode. Everything here is checked before anything connects;
+// what only the server can tell (another app holding the name, 80/443 held by something else) is
+// checked on the server before any change.
+
+
+
+const TLS_MODES = ['off', 'certificate', 'acme'];
+const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
+/** Where no certificate directory is mounted from: the host's devices, kernel and runtime state (the engine's socket). */
+const NEVER_MOUNTED = ['/proc', '/sys', '/dev', '/run', '/var/run', '/var/lib/docker', '/boot'];
+/**
+ * The server directory the edge mounts (read-only, at the same path) to read a certificate file there:
+ * the file's own directory, or for certbot's layout (DIR/live/NAME/file, symlinks into DIR/archive/NAME)
+ * DIR itself, so that the links resolve and a renewal, which only moves them, is seen. Undefined when
+ * that directory must not be mounted: "/" or one directly under it, or the host's runtime state.
+ */
+function serverMountOf(file) {
+    const segments = file.split('/').slice(1, -1);
+    const live = segments.length >= 3 && segments.at(-2) === 'live' ? segments.slice(0, -2) : segments;
+    const dir = `/${live.join('/')}`;
+    if (live.length < 2 || NEVER_MOUNTED.some((root) => dir === root || dir.startsWith(`${root}/`)))
+        return undefined;
+    return dir;
+}
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A DNS name as a certificate and a Host header carry it: labels of letters, digits and inner "-". */
+function validateHostname(raw, input = 'hostname') {
+    const name = raw.trim().toLowerCase().replace(/\.$/, '');
+    const labels = name.split('.');
+    const valid = name.length > 0 && name.length <= 253 && labels.every((label) => LABEL.test(label)) && !/^\d+$/.test(labels.at(-1) ?? '');
+    if (!valid) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${input}": "${raw}" is not a valid DNS name. Give names such as app.example.com: labels of letters, digits and "-" (not at either end), at most 63 characters each, separated by dots; no scheme, port or path.`, input);
+    }
+    return name;
+}
+function validatePathPrefix(raw, input = 'path-prefix') {
+    if (!raw.startsWith('/')) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${input}" is "${raw}": a path prefix starts with "/" (for example /api).`, input);
+    }
+    if (!/^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/.test(raw) || raw.includes('//') || raw.split('/').some((s) => s === '..' || s === '.')) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${input}" is "${raw}": use a plain URL path such as /api or /app/v1 (no query, no "..", no doubled slashes, no spaces).`, input);
+    }
+    return raw.length > 1 ? raw.replace(/\/$/, '') : raw;
+}
+/**
+ * The certificate must parse, match its key, be valid now, and cover every hostname. Without `keyPem`
+ * (files on the server, whose key never leaves it) the edge's own load checks the pair.
+ */
+function checkCertificate(certificatePem, keyPem, hostnames, now = new Date()) {
+    let certificate;
+    try {
+        certificate = new node_crypto__WEBPACK_IMPORTED_MODULE_0__.X509Certificate(certificatePem);
+    }
+    catch (error) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "tls-certificate" is not a PEM certificate (${error.message}). Give the certificate chain, leaf first, as PEM.`, 'tls-certificate');
+    }
+    let matches = true;
+    try {
+        if (keyPem !== undefined)
+            matches = certificate.checkPrivateKey((0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createPrivateKey)(keyPem));
+    }
+    catch {
+        // The key's text never goes into the message: it is a secret.
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Input "tls-key" is not a PEM private key. Give the unencrypted private key of the certificate, as PEM.', 'tls-key');
+    }
+    if (!matches) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "tls-key" is not the key of the certificate in "tls-certificate" (subject ${certificate.subject.replace(/\n/g, ', ')}). Give the key the certificate was issued for.`, 'tls-key');
+    }
+    const notAfter = new Date(certificate.validTo);
+    const notBefore = new Date(certificate.validFrom);
+    if (notAfter.getTime() <= now.getTime()) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "tls-certificate": the certificate expired on ${notAfter.toISOString()}. Renew it, or use tls: acme.`, 'tls-certificate');
+    }
+    if (notBefore.getTime() > now.getTime()) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "tls-certificate": the certificate is not valid before ${notBefore.toISOString()}.`, 'tls-certificate');
+    }
+    for (const name of hostnames) {
+        if (certificate.checkHost(name) === undefined) {
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "tls-certificate": the certificate does not cover "${name}" (it covers ${certificate.subjectAltName ?? certificate.subject}). Give a certificate whose names include every hostname.`, 'tls-certificate');
+        }
+    }
+    return notAfter;
+}
+function readTls(inputs, hostnames, tlsKey) {
+    const mode = inputs.choice('tls', TLS_MODES, 'off');
+    const certificate = inputs.string('tls-certificate');
+    const certificatePath = inputs.string('tls-certificate-path');
+    const keyPath = inputs.string('tls-key-path');
+    const given = (name, value) => value !== undefined && mode !== 'certificate' && name;
+    const stray = [given('tls-certificate', certificate), given('tls-key', tlsKey), given('tls-certificate-path', certificatePath), given('tls-key-path', keyPath)].find(Boolean);
+    if (stray)
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${stray}" is set, but tls is "${mode}": set tls: certificate to serve it, or remove it.`, stray);
+    if (mode !== 'acme') {
+        for (const name of ['acme-email', 'acme-directory', 'acme-directory-ca']) {
+            if (inputs.string(name) !== undefined)
+                throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${name}" is set, but tls is "${mode}": it is only read with tls: acme.`, name);
+        }
+    }
+    if (mode === 'off')
+        return { mode };
+    if (hostnames.length === 0) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "tls" is "${mode}" but "hostname" is empty: TLS on the edge is per hostname. Give the app's hostname, or set tls: off.`, 'hostname');
+    }
+    if (mode === 'acme') {
+        const email = inputs.string('acme-email');
+        // Letters, digits and . _ % + - only: the edge reads {placeholders} in its config.
+        if (email !== undefined && !/^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(email)) {
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "acme-email" is "${email}", which is not an e-mail address. Give the address the CA may write to about expiring certificates.`, 'acme-email');
+        }
+        const directory = inputs.string('acme-directory') ?? LETS_ENCRYPT_DIRECTORY;
+        let url;
+        try {
+            url = new URL(directory);
+        }
+        catch {
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "acme-directory" is "${directory}", which is not a URL. Give the ACME directory URL (default ${LETS_ENCRYPT_DIRECTORY}).`, 'acme-directory');
+        }
+        if (url.protocol !== 'https:' || url.username || url.password) {
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "acme-directory" is "${directory}": an ACME directory is an https:// URL without credentials.`, 'acme-directory');
+        }
+        const directoryCa = inputs.string('acme-directory-ca');
+        if (directoryCa !== undefined) {
+            try {
+                new node_crypto__WEBPACK_IMPORTED_MODULE_0__.X509Certificate(directoryCa);
+            }
+            catch (error) {
+                throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "acme-directory-ca" is not a PEM certificate (${error.message}). Give the CA certificate that signed the ACME directory's HTTPS certificate.`, 'acme-directory-ca');
+            }
+        }
+        return { mode, ...(email ? { email } : {}), directory: url.href, ...(directoryCa ? { directoryCa } : {}) };
+    }
+    // certificate: from inputs, or from files on the server; not both, and never half of one.
+    const fromInputs = certificate !== undefined || tlsKey !== undefined;
+    const fromServer = certificatePath !== undefined || keyPath !== undefined;
+    if (fromInputs && fromServer) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Give the certificate either as "tls-certificate" + "tls-key" or as "tls-certificate-path" + "tls-key-path" (files on the server), not both.', certificate === undefined ? 'tls-key' : 'tls-certificate');
+    }
+    if (fromServer) {
+        if (certificatePath === undefined || keyPath === undefined) {
+            const missing = certificatePath === undefined ? 'tls-certificate-path' : 'tls-key-path';
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${missing}" is needed with the other one: the edge reads both files on the server.`, missing);
+        }
+        const files = { 'tls-certificate-path': (0,_values_js__WEBPACK_IMPORTED_MODULE_2__/* .absolutePath */ .Hi)(certificatePath, 'tls-certificate-path', 'the certificate file'), 'tls-key-path': (0,_values_js__WEBPACK_IMPORTED_MODULE_2__/* .absolutePath */ .Hi)(keyPath, 'tls-key-path', 'the key file') };
+        for (const [input, file] of Object.entries(files)) {
+            if (!serverMountOf(file)) {
+                throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${input}" is "${file}": the edge reads it by mounting its directory read-only, and does not mount "/", a directory directly under it, or the host's runtime state (/proc, /sys, /dev, /run, /var/lib/docker, /boot). Keep the certificate in a directory of its own, such as /etc/letsencrypt/live/NAME/ or /etc/ssl/NAME/.`, input);
+            }
+        }
+        return { mode, source: 'server', certificatePath: files['tls-certificate-path'], keyPath: files['tls-key-path'] };
+    }
+    if (certificate === undefined || tlsKey === undefined) {
+        const missing = certificate === undefined ? 'tls-certificate' : 'tls-key';
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`tls: certificate needs "tls-certificate" and "tls-key" (PEM), or "tls-certificate-path" and "tls-key-path" (files on the server). "${missing}" is missing.`, missing);
+    }
+    const notAfter = checkCertificate(certificate, tlsKey, hostnames);
+    return { mode, source: 'inputs', certificate, key: tlsKey, notAfter };
+}
+/**
+ * The app's place on the shared edge, or undefined when it has no `hostname` (today's behaviour: its
+ * own port through `publish`). `tls-key` is read as a secret (registered before this runs).
+ */
+function readEdge(inputs, tlsKey) {
+    const hostnames = inputs.list('hostname').map((name) => validateHostname(name));
+    const duplicate = hostnames.find((name, i) => hostnames.indexOf(name) !== i);
+    if (duplicate)
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "hostname" names "${duplicate}" twice. Give each name once.`, 'hostname');
+    const tls = readTls(inputs, hostnames, tlsKey);
+    const maintenanceRaw = inputs.string('maintenance');
+    const message = inputs.string('maintenance-message');
+    if (hostnames.length === 0) {
+        const edgeOnly = ['path-prefix', 'hsts', 'maintenance', 'maintenance-message', 'edge-http-port', 'edge-https-port', 'edge-renew-interval'].find((name) => inputs.string(name) !== undefined);
+        if (edgeOnly)
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${edgeOnly}" works through the shared edge, which an app joins with "hostname". Give the app's hostname, or remove "${edgeOnly}".`, edgeOnly);
+        return undefined;
+    }
+    if (message !== undefined && (_values_js__WEBPACK_IMPORTED_MODULE_2__/* .CONTROL */ .W3.test(message) || message.length > 500)) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Input "maintenance-message" must be one line of at most 500 characters (it is shown as plain text).', 'maintenance-message');
+    }
+    // The edge (Caddy) expands {placeholders} in a response body: {env.*} or {file.*} would read the edge's
+    // environment or files (another app's key) into a public page. Braces are refused, not escaped.
+    if (message !== undefined && /[{}]/.test(message)) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Input "maintenance-message" holds "{" or "}", which the edge would read as a placeholder. Write the message without braces.', 'maintenance-message');
+    }
+    const hsts = inputs.boolean('hsts', false);
+    if (hsts && tls.mode === 'off') {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1('Input "hsts" is true, but tls is "off": HSTS tells browsers to use HTTPS only, so it needs tls: certificate or tls: acme.', 'hsts');
+    }
+    const httpPort = inputs.port('edge-http-port') ?? 80;
+    const httpsPort = inputs.port('edge-https-port') ?? 443;
+    const renewIntervalMs = inputs.duration('edge-renew-interval') ?? 10 * 60_000;
+    if (renewIntervalMs < 1000 || renewIntervalMs > 24 * 3_600_000) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "edge-renew-interval" is ${inputs.raw('edge-renew-interval')}: give between 1s and 24h (default 10m).`, 'edge-renew-interval');
+    }
+    if (httpPort === httpsPort)
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Inputs "edge-http-port" and "edge-https-port" are both ${httpPort}. Give two different ports.`, 'edge-https-port');
+    return {
+        hostnames,
+        pathPrefix: validatePathPrefix(inputs.string('path-prefix') ?? '/'),
+        tls,
+        hsts,
+        ...(maintenanceRaw === undefined ? {} : { maintenance: { on: inputs.boolean('maintenance', false), ...(message ? { message } : {}) } }),
+        httpPort,
+        httpsPort,
+        renewIntervalMs,
+    };
+}
+
+
+/***/ }),
+
+/***/ 6409:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -76971,191 +77363,8 @@ function readContainer(inputs, secrets, imageOptional) {
     };
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/settings/edge.ts
-// The shared edge (issue #18): which names and path an app answers on through the host's one edge on
-// 80/443, how it serves TLS, and maintenance mode. Everything here is checked before anything connects;
-// what only the server can tell (another app holding the name, 80/443 held by something else) is
-// checked on the server before any change.
-
-
-
-const TLS_MODES = ['off', 'certificate', 'acme'];
-const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
-const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-/** A DNS name as a certificate and a Host header carry it: labels of letters, digits and inner "-". */
-function validateHostname(raw, input = 'hostname') {
-    const name = raw.trim().toLowerCase().replace(/\.$/, '');
-    const labels = name.split('.');
-    const valid = name.length > 0 && name.length <= 253 && labels.every((label) => LABEL.test(label)) && !/^\d+$/.test(labels.at(-1) ?? '');
-    if (!valid) {
-        throw new src/* ConfigurationError */.j1(`Input "${input}": "${raw}" is not a valid DNS name. Give names such as app.example.com: labels of letters, digits and "-" (not at either end), at most 63 characters each, separated by dots; no scheme, port or path.`, input);
-    }
-    return name;
-}
-function validatePathPrefix(raw, input = 'path-prefix') {
-    if (!raw.startsWith('/')) {
-        throw new src/* ConfigurationError */.j1(`Input "${input}" is "${raw}": a path prefix starts with "/" (for example /api).`, input);
-    }
-    if (!/^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/.test(raw) || raw.includes('//') || raw.split('/').some((s) => s === '..' || s === '.')) {
-        throw new src/* ConfigurationError */.j1(`Input "${input}" is "${raw}": use a plain URL path such as /api or /app/v1 (no query, no "..", no doubled slashes, no spaces).`, input);
-    }
-    return raw.length > 1 ? raw.replace(/\/$/, '') : raw;
-}
-/** The certificate from inputs must parse, match its key, be valid now, and cover every hostname. */
-function checkCertificate(certificatePem, keyPem, hostnames, now = new Date()) {
-    let certificate;
-    try {
-        certificate = new external_node_crypto_.X509Certificate(certificatePem);
-    }
-    catch (error) {
-        throw new src/* ConfigurationError */.j1(`Input "tls-certificate" is not a PEM certificate (${error.message}). Give the certificate chain, leaf first, as PEM.`, 'tls-certificate');
-    }
-    let matches;
-    try {
-        matches = certificate.checkPrivateKey((0,external_node_crypto_.createPrivateKey)(keyPem));
-    }
-    catch {
-        // The key's text never goes into the message: it is a secret.
-        throw new src/* ConfigurationError */.j1('Input "tls-key" is not a PEM private key. Give the unencrypted private key of the certificate, as PEM.', 'tls-key');
-    }
-    if (!matches) {
-        throw new src/* ConfigurationError */.j1(`Input "tls-key" is not the key of the certificate in "tls-certificate" (subject ${certificate.subject.replace(/\n/g, ', ')}). Give the key the certificate was issued for.`, 'tls-key');
-    }
-    const notAfter = new Date(certificate.validTo);
-    const notBefore = new Date(certificate.validFrom);
-    if (notAfter.getTime() <= now.getTime()) {
-        throw new src/* ConfigurationError */.j1(`Input "tls-certificate": the certificate expired on ${notAfter.toISOString()}. Renew it, or use tls: acme.`, 'tls-certificate');
-    }
-    if (notBefore.getTime() > now.getTime()) {
-        throw new src/* ConfigurationError */.j1(`Input "tls-certificate": the certificate is not valid before ${notBefore.toISOString()}.`, 'tls-certificate');
-    }
-    for (const name of hostnames) {
-        if (certificate.checkHost(name) === undefined) {
-            throw new src/* ConfigurationError */.j1(`Input "tls-certificate": the certificate does not cover "${name}" (it covers ${certificate.subjectAltName ?? certificate.subject}). Give a certificate whose names include every hostname.`, 'tls-certificate');
-        }
-    }
-    return notAfter;
-}
-function readTls(inputs, hostnames, tlsKey) {
-    const mode = inputs.choice('tls', TLS_MODES, 'off');
-    const certificate = inputs.string('tls-certificate');
-    const certificatePath = inputs.string('tls-certificate-path');
-    const keyPath = inputs.string('tls-key-path');
-    const given = (name, value) => value !== undefined && mode !== 'certificate' && name;
-    const stray = [given('tls-certificate', certificate), given('tls-key', tlsKey), given('tls-certificate-path', certificatePath), given('tls-key-path', keyPath)].find(Boolean);
-    if (stray)
-        throw new src/* ConfigurationError */.j1(`Input "${stray}" is set, but tls is "${mode}": set tls: certificate to serve it, or remove it.`, stray);
-    if (mode !== 'acme') {
-        for (const name of ['acme-email', 'acme-directory', 'acme-directory-ca']) {
-            if (inputs.string(name) !== undefined)
-                throw new src/* ConfigurationError */.j1(`Input "${name}" is set, but tls is "${mode}": it is only read with tls: acme.`, name);
-        }
-    }
-    if (mode === 'off')
-        return { mode };
-    if (hostnames.length === 0) {
-        throw new src/* ConfigurationError */.j1(`Input "tls" is "${mode}" but "hostname" is empty: TLS on the edge is per hostname. Give the app's hostname, or set tls: off.`, 'hostname');
-    }
-    if (mode === 'acme') {
-        const email = inputs.string('acme-email');
-        // Letters, digits and . _ % + - only: the edge reads {placeholders} in its config.
-        if (email !== undefined && !/^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(email)) {
-            throw new src/* ConfigurationError */.j1(`Input "acme-email" is "${email}", which is not an e-mail address. Give the address the CA may write to about expiring certificates.`, 'acme-email');
-        }
-        const directory = inputs.string('acme-directory') ?? LETS_ENCRYPT_DIRECTORY;
-        let url;
-        try {
-            url = new URL(directory);
-        }
-        catch {
-            throw new src/* ConfigurationError */.j1(`Input "acme-directory" is "${directory}", which is not a URL. Give the ACME directory URL (default ${LETS_ENCRYPT_DIRECTORY}).`, 'acme-directory');
-        }
-        if (url.protocol !== 'https:' || url.username || url.password) {
-            throw new src/* ConfigurationError */.j1(`Input "acme-directory" is "${directory}": an ACME directory is an https:// URL without credentials.`, 'acme-directory');
-        }
-        const directoryCa = inputs.string('acme-directory-ca');
-        if (directoryCa !== undefined) {
-            try {
-                new external_node_crypto_.X509Certificate(directoryCa);
-            }
-            catch (error) {
-                throw new src/* ConfigurationError */.j1(`Input "acme-directory-ca" is not a PEM certificate (${error.message}). Give the CA certificate that signed the ACME directory's HTTPS certificate.`, 'acme-directory-ca');
-            }
-        }
-        return { mode, ...(email ? { email } : {}), directory: url.href, ...(directoryCa ? { directoryCa } : {}) };
-    }
-    // certificate: from inputs, or from files on the server; not both, and never half of one.
-    const fromInputs = certificate !== undefined || tlsKey !== undefined;
-    const fromServer = certificatePath !== undefined || keyPath !== undefined;
-    if (fromInputs && fromServer) {
-        throw new src/* ConfigurationError */.j1('Give the certificate either as "tls-certificate" + "tls-key" or as "tls-certificate-path" + "tls-key-path" (files on the server), not both.', certificate === undefined ? 'tls-key' : 'tls-certificate');
-    }
-    if (fromServer) {
-        if (certificatePath === undefined || keyPath === undefined) {
-            const missing = certificatePath === undefined ? 'tls-certificate-path' : 'tls-key-path';
-            throw new src/* ConfigurationError */.j1(`Input "${missing}" is needed with the other one: the edge reads both files on the server.`, missing);
-        }
-        return { mode, source: 'server', certificatePath: (0,values/* absolutePath */.Hi)(certificatePath, 'tls-certificate-path', 'the certificate file'), keyPath: (0,values/* absolutePath */.Hi)(keyPath, 'tls-key-path', 'the key file') };
-    }
-    if (certificate === undefined || tlsKey === undefined) {
-        const missing = certificate === undefined ? 'tls-certificate' : 'tls-key';
-        throw new src/* ConfigurationError */.j1(`tls: certificate needs "tls-certificate" and "tls-key" (PEM), or "tls-certificate-path" and "tls-key-path" (files on the server). "${missing}" is missing.`, missing);
-    }
-    const notAfter = checkCertificate(certificate, tlsKey, hostnames);
-    return { mode, source: 'inputs', certificate, key: tlsKey, notAfter };
-}
-/**
- * The app's place on the shared edge, or undefined when it has no `hostname` (today's behaviour: its
- * own port through `publish`). `tls-key` is read as a secret (registered before this runs).
- */
-function readEdge(inputs, tlsKey) {
-    const hostnames = inputs.list('hostname').map((name) => validateHostname(name));
-    const duplicate = hostnames.find((name, i) => hostnames.indexOf(name) !== i);
-    if (duplicate)
-        throw new src/* ConfigurationError */.j1(`Input "hostname" names "${duplicate}" twice. Give each name once.`, 'hostname');
-    const tls = readTls(inputs, hostnames, tlsKey);
-    const maintenanceRaw = inputs.string('maintenance');
-    const message = inputs.string('maintenance-message');
-    if (hostnames.length === 0) {
-        const edgeOnly = ['path-prefix', 'hsts', 'maintenance', 'maintenance-message', 'edge-http-port', 'edge-https-port', 'edge-renew-interval'].find((name) => inputs.string(name) !== undefined);
-        if (edgeOnly)
-            throw new src/* ConfigurationError */.j1(`Input "${edgeOnly}" works through the shared edge, which an app joins with "hostname". Give the app's hostname, or remove "${edgeOnly}".`, edgeOnly);
-        return undefined;
-    }
-    if (message !== undefined && (values/* CONTROL */.W3.test(message) || message.length > 500)) {
-        throw new src/* ConfigurationError */.j1('Input "maintenance-message" must be one line of at most 500 characters (it is shown as plain text).', 'maintenance-message');
-    }
-    // The edge (Caddy) expands {placeholders} in a response body: {env.*} or {file.*} would read the edge's
-    // environment or files (another app's key) into a public page. Braces are refused, not escaped.
-    if (message !== undefined && /[{}]/.test(message)) {
-        throw new src/* ConfigurationError */.j1('Input "maintenance-message" holds "{" or "}", which the edge would read as a placeholder. Write the message without braces.', 'maintenance-message');
-    }
-    const hsts = inputs.boolean('hsts', false);
-    if (hsts && tls.mode === 'off') {
-        throw new src/* ConfigurationError */.j1('Input "hsts" is true, but tls is "off": HSTS tells browsers to use HTTPS only, so it needs tls: certificate or tls: acme.', 'hsts');
-    }
-    const httpPort = inputs.port('edge-http-port') ?? 80;
-    const httpsPort = inputs.port('edge-https-port') ?? 443;
-    const renewIntervalMs = inputs.duration('edge-renew-interval') ?? 10 * 60_000;
-    if (renewIntervalMs < 1000 || renewIntervalMs > 24 * 3_600_000) {
-        throw new src/* ConfigurationError */.j1(`Input "edge-renew-interval" is ${inputs.raw('edge-renew-interval')}: give between 1s and 24h (default 10m).`, 'edge-renew-interval');
-    }
-    if (httpPort === httpsPort)
-        throw new src/* ConfigurationError */.j1(`Inputs "edge-http-port" and "edge-https-port" are both ${httpPort}. Give two different ports.`, 'edge-https-port');
-    return {
-        hostnames,
-        pathPrefix: validatePathPrefix(inputs.string('path-prefix') ?? '/'),
-        tls,
-        hsts,
-        ...(maintenanceRaw === undefined ? {} : { maintenance: { on: inputs.boolean('maintenance', false), ...(message ? { message } : {}) } }),
-        httpPort,
-        httpsPort,
-        renewIntervalMs,
-    };
-}
-
+// EXTERNAL MODULE: ./src/settings/edge.ts
+var settings_edge = __nccwpck_require__(6398);
 ;// CONCATENATED MODULE: ./src/settings/github.ts
 // GitHub deployment records: on with `environment`, which then needs a token and a URL that parses.
 
@@ -77211,15 +77420,12 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
         (0,src/* registerSecret */.cl)(value);
     const rollback = inputs.boolean('rollback', false);
     const reach = (0,settings_ssh/* readSsh */.d4)(inputs, ssh);
-    const edge = readEdge(inputs, tlsKey);
+    const edge = (0,settings_edge/* readEdge */.yc)(inputs, tlsKey);
     // An ops switch from workflow_dispatch: the maintenance page on or off, nothing deployed.
     const maintenanceOnly = edge?.maintenance !== undefined && !rollback && inputs.string('image') === undefined;
     const container = readContainer(inputs, { env, registryPassword }, rollback || maintenanceOnly);
     if (edge && container.publish) {
         throw new src/* ConfigurationError */.j1('Inputs "hostname" and "publish" are both set: with hostname the app is served by the host\'s shared edge (ports 80/443); publish gives it a port of its own. Choose one.', 'publish');
-    }
-    if (edge?.tls.mode === 'certificate' && edge.tls.source === 'server') {
-        throw new src/* ConfigurationError */.j1('Input "tls-certificate-path": certificate files on the server are not read by the edge yet. Give the certificate as tls-certificate and tls-key, or use tls: acme.', 'tls-certificate-path');
     }
     if (edge && container.containerPort === undefined) {
         throw new src/* ConfigurationError */.j1('Input "hostname" needs "container-port": the port the app listens on inside its container, where the edge sends its requests.', 'container-port');

@@ -1,7 +1,7 @@
 // The shared edge's routing rules, by value: which app answers, and which routes cannot share a host.
 import { describe, expect, it } from 'vitest';
-import { byHostname, conflictOf, routeFor, routeOf, underPrefix, type EdgeRoute } from '../src/edge/routes.ts';
-import type { EdgeSettings } from '../src/settings/edge.ts';
+import { byHostname, conflictOf, routeFor, routeOf, serverMounts, underPrefix, watchedFiles, type EdgeRoute } from '../src/edge/routes.ts';
+import { serverMountOf, type EdgeSettings } from '../src/settings/edge.ts';
 
 const upstream = (name: string) => ({ name, address: '198.18.200.2', port: 8080 });
 
@@ -62,5 +62,32 @@ describe('edge routes', () => {
       maintenance: { message: 'back soon' },
     });
     expect(routeOf('shop', { ...edge, maintenance: { on: false } }, upstream('shop-2'), { mode: 'off' }).maintenance).toBeUndefined();
+  });
+
+  it('mounts the directory of a certificate file on the server (certbot\'s whole tree for its live/ links), never / or the host\'s runtime state', () => {
+    expect(serverMountOf('/etc/letsencrypt/live/shop.test/fullchain.pem')).toBe('/etc/letsencrypt');
+    expect(serverMountOf('/srv/tls/letsencrypt/live/shop.test/privkey.pem')).toBe('/srv/tls/letsencrypt');
+    expect(serverMountOf('/etc/ssl/shop/cert.pem')).toBe('/etc/ssl/shop');
+    expect(serverMountOf('/etc/ssl/cert.pem')).toBe('/etc/ssl');
+    for (const refused of ['/cert.pem', '/etc/cert.pem', '/run/secrets/cert.pem', '/var/run/x/cert.pem', '/proc/self/cert', '/var/lib/docker/volumes/x/cert.pem']) {
+      expect(serverMountOf(refused), refused).toBeUndefined();
+    }
+    const fromServer = (app: string, cert: string, key: string) => route(app, [`${app}.test`], '/', { tls: { mode: 'certificate', certificateFile: cert, keyFile: key, fromServer: true } });
+    const routes = [
+      fromServer('shop', '/etc/letsencrypt/live/shop.test/fullchain.pem', '/etc/letsencrypt/live/shop.test/privkey.pem'),
+      fromServer('blog', '/etc/ssl/blog/cert.pem', '/etc/ssl/blog/key.pem'),
+      fromServer('docs', '/etc/letsencrypt/live/docs.test/fullchain.pem', '/etc/letsencrypt/live/docs.test/privkey.pem'),
+      // Written into the edge's volume from inputs: nothing to mount or watch.
+      route('api', ['api.test'], '/', { tls: { mode: 'certificate', certificateFile: '/etc/gangway-edge/certs/api/1.cert.pem', keyFile: '/etc/gangway-edge/certs/api/1.key.pem' } }),
+    ];
+    expect(serverMounts(routes)).toEqual(['/etc/letsencrypt', '/etc/ssl/blog']);
+    expect(watchedFiles(routes)).toEqual([
+      '/etc/letsencrypt/live/docs.test/fullchain.pem',
+      '/etc/letsencrypt/live/docs.test/privkey.pem',
+      '/etc/letsencrypt/live/shop.test/fullchain.pem',
+      '/etc/letsencrypt/live/shop.test/privkey.pem',
+      '/etc/ssl/blog/cert.pem',
+      '/etc/ssl/blog/key.pem',
+    ]);
   });
 });

@@ -47,6 +47,7 @@ describe('edge scripts', () => {
     writeFileSync(path.join(dir, 'next.json'), 'new config');
     writeFileSync(path.join(dir, 'caddy.json'), 'old config');
     writeFileSync(path.join(dir, 'shop.json.next'), 'new record');
+    writeFileSync(path.join(dir, 'watch.next'), '600\n/etc/letsencrypt/live/shop.test/fullchain.pem\n');
     for (const f of ['old1.cert.pem', 'old1.key.pem', 'new2.cert.pem', 'new2.key.pem']) writeFileSync(path.join(dir, 'certs/shop', f), f);
     const r = load(dir, 0, [`${dir}/next.json`, `${dir}/caddy.json`, `${dir}/shop.json.next`, `${dir}/shop.json`, '', `${dir}/certs/shop`, 'new2']);
     expect(r.status, r.stderr).toBe(0);
@@ -54,6 +55,10 @@ describe('edge scripts', () => {
     expect(readFileSync(path.join(dir, 'shop.json'), 'utf8')).toBe('new record');
     expect(existsSync(path.join(dir, 'next.json'))).toBe(false);
     expect(readdirSync(path.join(dir, 'certs/shop')).sort()).toEqual(['new2.cert.pem', 'new2.key.pem']);
+    // The edge's watch list goes with the config it was made for; the load lock sits beside them.
+    expect(readFileSync(path.join(dir, 'watch'), 'utf8')).toContain('/etc/letsencrypt/live/shop.test/fullchain.pem');
+    expect(existsSync(path.join(dir, 'watch.next'))).toBe(false);
+    expect(existsSync(path.join(dir, '.load.lock'))).toBe(true);
   });
 
   it('leaves everything as it was when Caddy refuses, and says why', () => {
@@ -63,6 +68,8 @@ describe('edge scripts', () => {
     writeFileSync(path.join(dir, 'caddy.json'), 'old config');
     writeFileSync(path.join(dir, 'shop.json'), 'old record');
     writeFileSync(path.join(dir, 'shop.json.next'), 'new record');
+    writeFileSync(path.join(dir, 'watch'), 'old watch');
+    writeFileSync(path.join(dir, 'watch.next'), 'new watch');
     writeFileSync(path.join(dir, 'certs/shop/old1.cert.pem'), 'in use');
     const r = load(dir, 1, [`${dir}/next.json`, `${dir}/caddy.json`, `${dir}/shop.json.next`, `${dir}/shop.json`, '', `${dir}/certs/shop`, 'new2']);
     expect(r.status).toBe(REFUSED);
@@ -71,6 +78,8 @@ describe('edge scripts', () => {
     expect(readFileSync(path.join(dir, 'shop.json'), 'utf8')).toBe('old record');
     expect(existsSync(path.join(dir, 'next.json'))).toBe(false);
     expect(existsSync(path.join(dir, 'shop.json.next'))).toBe(false);
+    expect(readFileSync(path.join(dir, 'watch'), 'utf8')).toBe('old watch');
+    expect(existsSync(path.join(dir, 'watch.next'))).toBe(false);
     expect(readdirSync(path.join(dir, 'certs/shop'))).toEqual(['old1.cert.pem']);
   });
 

@@ -129,6 +129,9 @@ describe('edge settings', () => {
     rejects({ hostname: 'shop.example.test', tls: 'certificate', 'tls-certificate': good.cert, 'tls-key': good.key, 'tls-key-path': '/etc/ssl/a.key' }, 'tls-certificate', /not both/);
     rejects({ hostname: 'a.test', tls: 'certificate' }, 'tls-certificate', /missing/);
     rejects({ hostname: 'a.test', 'tls-certificate': good.cert }, 'tls-certificate', /tls is "off"/);
+    // The edge mounts the file's directory: never "/", a top-level one, or the host's runtime state.
+    rejects({ hostname: 'a.test', tls: 'certificate', 'tls-certificate-path': '/etc/a.pem', 'tls-key-path': '/etc/ssl/a/a.key' }, 'tls-certificate-path', /directory of its own/);
+    rejects({ hostname: 'a.test', tls: 'certificate', 'tls-certificate-path': '/etc/ssl/a/a.pem', 'tls-key-path': '/run/secrets/a.key' }, 'tls-key-path', /runtime state/);
   });
 
   it('refuses hsts without TLS, equal edge ports, and a multi-line maintenance message', () => {

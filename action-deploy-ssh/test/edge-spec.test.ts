@@ -1,6 +1,11 @@
-// The edge's container spec and the socket table it drains on, by value.
+// The edge's container spec and the socket table it drains on, by value; its command, run by a real sh.
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { connectionsTo, edgeContainerSpec, edgeSpecHash, listenersOn, parseProcNetTcp, type EdgeDesign } from '../src/edge/edge-spec.ts';
+import { connectionsTo, EDGE_COMMAND_SCRIPT, edgeContainerSpec, edgeSpecHash, listenersOn, parseProcNetTcp, type EdgeDesign } from '../src/edge/edge-spec.ts';
 
 // As the kernel writes them: addresses in host byte order (little-endian here), ports in hex.
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -26,9 +31,9 @@ describe('edge spec', () => {
   });
 
   it('runs Caddy on the host network with its two volumes and a graceful stop; the hash follows image and ports', () => {
-    const design: EdgeDesign = { imageId: 'sha256:1', imageRef: 'caddy:2', httpPort: 80, httpsPort: 443, stopTimeoutS: 35 };
+    const design: EdgeDesign = { imageId: 'sha256:1', imageRef: 'caddy:2', httpPort: 80, httpsPort: 443, stopTimeoutS: 35, mounts: [] };
     const spec = edgeContainerSpec(design, 'gangway-edge');
-    expect(spec).toMatchObject({ name: 'gangway-edge', Image: 'caddy:2', Cmd: ['caddy', 'run', '--config', '/etc/gangway-edge/caddy.json'], StopSignal: 'SIGTERM', StopTimeout: 35 });
+    expect(spec).toMatchObject({ name: 'gangway-edge', Image: 'caddy:2', Cmd: ['sh', '-c', EDGE_COMMAND_SCRIPT, 'gangway-edge', '/etc/gangway-edge/caddy.json', '/etc/gangway-edge/watch', '/etc/gangway-edge/.load.lock'], StopSignal: 'SIGTERM', StopTimeout: 35 });
     expect(spec.HostConfig?.NetworkMode).toBe('host');
     expect(spec.HostConfig?.PortBindings).toBeUndefined();
     expect(spec.HostConfig?.Mounts?.map((m) => `${m.Source}:${m.Target}`)).toEqual(['gangway-edge-config:/etc/gangway-edge', 'gangway-edge-data:/data']);
@@ -36,5 +41,51 @@ describe('edge spec', () => {
     expect(edgeSpecHash(design)).toBe(edgeSpecHash({ ...design }));
     expect(edgeSpecHash({ ...design, imageRef: 'caddy:2.8' })).not.toBe(edgeSpecHash(design));
     expect(edgeSpecHash({ ...design, httpsPort: 8443 })).not.toBe(edgeSpecHash(design));
+    // Certificate directories on the server: mounted read-only at the same path; a new one is a new edge.
+    const withFiles = edgeContainerSpec({ ...design, mounts: ['/etc/letsencrypt', '/srv/certs'] }, 'gangway-edge');
+    expect(withFiles.HostConfig?.Mounts?.slice(2)).toEqual([
+      { Type: 'bind', Source: '/etc/letsencrypt', Target: '/etc/letsencrypt', ReadOnly: true },
+      { Type: 'bind', Source: '/srv/certs', Target: '/srv/certs', ReadOnly: true },
+    ]);
+    expect(withFiles.Labels?.['gangway.edge.mounts']).toBe('/etc/letsencrypt,/srv/certs');
+    expect(edgeSpecHash({ ...design, mounts: ['/etc/letsencrypt'] })).not.toBe(edgeSpecHash(design));
+  });
+
+  it('runs Caddy under a watch that reloads it when a certificate file on the server changes, and stops with Caddy on SIGTERM', async () => {
+    // A real sh and flock; `caddy` is a stand-in on PATH that logs what it is asked.
+    const dir = mkdtempSync(path.join(tmpdir(), 'gangway-edge-command-'));
+    try {
+      const log = path.join(dir, 'caddy.log');
+      mkdirSync(path.join(dir, 'bin'));
+      writeFileSync(path.join(dir, 'bin/caddy'), `#!/bin/sh\nif [ "$1" = run ]; then trap 'echo stopped >> ${log}; exit 0' TERM; echo "run $*" >> ${log}; while :; do sleep 0.05; done; fi\necho "$*" >> ${log}\n`);
+      chmodSync(path.join(dir, 'bin/caddy'), 0o755);
+      const cert = path.join(dir, 'fullchain.pem');
+      writeFileSync(cert, 'first certificate');
+      writeFileSync(path.join(dir, 'watch'), `1\n${cert}\n`);
+      const child = spawn('sh', ['-c', EDGE_COMMAND_SCRIPT, 'gangway-edge', path.join(dir, 'caddy.json'), path.join(dir, 'watch'), path.join(dir, '.load.lock')], { env: { PATH: `${dir}/bin:/usr/bin:/bin` }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const reloads = () => (existsSync(log) ? readFileSync(log, 'utf8') : '').split('\n').filter((l) => l.startsWith('reload')).length;
+      await sleep(2500);
+      expect(reloads()).toBe(0);
+      // certbot renews: the file's content changes; within an interval or two the edge reloads, once.
+      writeFileSync(cert, 'renewed certificate');
+      const deadline = Date.now() + 5000;
+      while (reloads() === 0 && Date.now() < deadline) await sleep(100);
+      await sleep(1500);
+      expect(readFileSync(log, 'utf8')).toContain(`reload --config ${path.join(dir, 'caddy.json')} --force`);
+      expect(reloads()).toBe(1);
+      expect(out).toContain('config reloaded');
+      expect(existsSync(path.join(dir, '.load.lock'))).toBe(true);
+      // Stop: SIGTERM reaches Caddy, and the script ends with it at once (not after its interval).
+      const stopAt = Date.now();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - stopAt).toBeLessThan(1000);
+      expect(readFileSync(log, 'utf8')).toContain('stopped');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

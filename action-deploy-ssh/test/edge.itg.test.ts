@@ -4,10 +4,15 @@
 // - a v1→v2 deploy of app A: 0 failed on A, 0 failed on B, and B's container and route record untouched;
 // - maintenance on, then off: 503 + Retry-After while on, 0 failed after;
 // - a hostname app B already has, given to app A: refused before anything changes, naming B; both keep serving;
+// - every bad input (a name that is not a DNS name, a key that does not match, an expired certificate,
+//   one that does not cover the name, tls: acme without hostname, a path-prefix without "/"): refused
+//   before anything changes, naming the input; 0 failed on both;
+// - tls-certificate-path: certbot's files on the server, and a renewal on disk served with no deploy;
 // - an edge upgrade (a new edge image reference): the new edge starts beside the old one on the same
-//   ports and the old one finishes its requests: failed and reset requests are reported (0 expected).
+//   ports and the old one finishes its requests: failed and reset requests are reported (0 expected);
+// - two apps switched at the same moment, both upgrading the edge: the edge lock lets one upgrade.
 // Run it holding the lab lock: flock /tmp/gangway-lab.lock npx vitest run --project lab action-deploy-ssh/test/edge.itg.test.ts
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
@@ -165,6 +170,7 @@ describe('the shared edge on the lab: two apps on one host over HTTPS, under loa
     if (target) {
       for (const app of Object.values(apps)) await removeAppLeftovers(target, app);
       for (const c of await edgeContainers().catch(() => [])) await target.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+      await target.getContainer('gangway-edge.lock').remove({ force: true }).catch(() => undefined);
       for (const volume of ['gangway-edge-config', 'gangway-edge-data']) await target.getVolume(volume).remove().catch(() => undefined);
       await target.getImage(`${edgeImage}-upgraded`).remove().catch(() => undefined);
     }
@@ -318,6 +324,44 @@ describe('the shared edge on the lab: two apps on one host over HTTPS, under loa
     }
   });
 
+  it('refuses every bad input of the edge under load on both apps, each naming its input, before anything changes; the previous config keeps serving', async () => {
+    const appsOf = async () => (await target.listContainers({ all: true, filters: { label: [`gangway.app=${apps.a}`] } })).map((c) => `${c.Id} ${c.State}`).sort();
+    const before = { a: await appsOf(), routes: { a: await routeRecord(apps.a), b: await routeRecord(apps.b) }, edges: (await edgeContainers()).map((c) => c.Id) };
+    const expired = createLeaf({
+      dir: tmp, name: 'expired', commonName: names.a, usage: 'serverAuth', subjectAltName: `DNS:${names.a}`,
+      ca: { cert: lab.caFile, key: lab.caFile.replace(/\.crt$/, '.key') },
+      validity: { notBefore: '20200101000000Z', notAfter: '20200201000000Z' },
+    });
+    const cases: Array<{ what: string; input: string; values: Record<string, string>; message: RegExp }> = [
+      { what: 'a hostname that is not a DNS name', input: 'hostname', values: { hostname: `a_${suffix}..edge.test` }, message: /is not a valid DNS name/ },
+      { what: 'a key that does not match the certificate', input: 'tls-key', values: { 'tls-key': certs.b.key }, message: /is not the key of the certificate/ },
+      { what: 'an expired certificate', input: 'tls-certificate', values: { 'tls-certificate': fs.readFileSync(expired.cert, 'utf8'), 'tls-key': fs.readFileSync(expired.key, 'utf8') }, message: /expired on 2020-02-01/ },
+      { what: 'a certificate that does not cover the hostname', input: 'tls-certificate', values: { 'tls-certificate': certs.b.cert, 'tls-key': certs.b.key }, message: new RegExp(`does not cover "${names.a.replace(/\./g, '\\.')}"`) },
+      { what: 'tls: acme without hostname', input: 'tls', values: { hostname: '', tls: 'acme', 'tls-certificate': '', 'tls-key': '' }, message: /"hostname" is empty/ },
+      { what: 'a path-prefix without a leading /', input: 'path-prefix', values: { 'path-prefix': 'api' }, message: /a path prefix starts with "\/"/ },
+    ];
+    const loads = { a: loadOn('a'), b: loadOn('b') };
+    await new Promise((r) => setTimeout(r, 1000));
+    const refused: Record<string, { exitCode: number | null; ms: number }> = {};
+    for (const c of cases) {
+      const run = await deploy(inputs('a', { image: v1.imageRef, ...c.values }));
+      refused[c.what] = { exitCode: run.main.exitCode, ms: run.ms };
+      expect(run.main.exitCode, `${c.what}: ${run.main.log}`).toBe(1);
+      expect(run.main.log, c.what).toContain(`Input "${c.input}"`);
+      expect(run.main.log, c.what).toMatch(c.message);
+      // Refused before connecting: no SSH session was opened for it.
+      expect(run.main.log, c.what).not.toMatch(/connected to|pulled /);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const samples = { a: await loads.a.stop(), b: await loads.b.stop() };
+    const sums = { a: summarize(samples.a), b: summarize(samples.b) };
+    figures['bad inputs under load'] = { refused, a: sums.a, b: sums.b };
+    expect(sums.a.total).toBeGreaterThan(50);
+    expect(sums.a.failed + sums.b.failed).toBe(0);
+    expect({ a: await appsOf(), routes: { a: await routeRecord(apps.a), b: await routeRecord(apps.b) }, edges: (await edgeContainers()).map((c) => c.Id) }).toEqual(before);
+    expect(findSecretLeaks(deployRuns.runs, { 'tls-key a': certs.a.key, 'tls-key b': certs.b.key, 'tls-key expired': fs.readFileSync(expired.key, 'utf8') })).toEqual([]);
+  });
+
   it('tls: acme: the edge gets the certificate from the lab\'s ACME CA itself, and renews a short-lived one with no deploy and 0 failed', async () => {
     const acme = lab.acme;
     if (!acme) throw new Error('the lab has no ACME CA (lab/.state/lab.json has no acme): take the lab down and up again');
@@ -362,6 +406,77 @@ describe('the shared edge on the lab: two apps on one host over HTTPS, under loa
     expect(sum.failed).toBe(0);
   }, 600_000);
 
+  it('tls-certificate-path: certbot\'s files on the server, read where they are; a renewal on disk is served with no deploy and 0 failed; bad files are refused before anything changes', async () => {
+    // certbot's layout, on the target's filesystem (the lab's targets share this machine's): live/NAME/*.pem
+    // are links into archive/NAME/, and a renewal writes new files there and moves the links.
+    const root = path.join(tmp, 'letsencrypt');
+    const live = path.join(root, 'live', names.a);
+    const archive = path.join(root, 'archive', names.a);
+    fs.mkdirSync(live, { recursive: true });
+    fs.mkdirSync(archive, { recursive: true });
+    const ca = { cert: lab.caFile, key: lab.caFile.replace(/\.crt$/, '.key') };
+    const certbotIssues = (n: number): string => {
+      const leaf = createLeaf({ dir: tmp, name: `certbot-${n}`, commonName: names.a, ca, usage: 'serverAuth', subjectAltName: `DNS:${names.a}` });
+      fs.copyFileSync(leaf.cert, path.join(archive, `fullchain${n}.pem`));
+      fs.copyFileSync(leaf.key, path.join(archive, `privkey${n}.pem`));
+      for (const [link, file] of [['fullchain.pem', `fullchain${n}.pem`], ['privkey.pem', `privkey${n}.pem`]] as const) {
+        fs.symlinkSync(`../../archive/${names.a}/${file}`, path.join(live, `${link}.new`));
+        fs.renameSync(path.join(live, `${link}.new`), path.join(live, link));
+      }
+      return new X509Certificate(fs.readFileSync(leaf.cert)).serialNumber;
+    };
+    const first = certbotIssues(1);
+    const fromServer = { 'tls-certificate': '', 'tls-key': '', 'tls-certificate-path': path.join(live, 'fullchain.pem'), 'tls-key-path': path.join(live, 'privkey.pem'), 'edge-renew-interval': '2s' };
+    const loads = { a: loadOn('a'), b: loadOn('b') };
+    await new Promise((r) => setTimeout(r, 1000));
+    const deployed = await deploy(inputs('a', { image: v2.imageRef, ...fromServer }));
+    expect(deployed.main.exitCode, deployed.main.log).toBe(0);
+    expect(deployed.main.log).toContain(`certificate directories ${root} mounted read-only`);
+    expect((await get(names.a)).serial).toBe(first);
+    // certbot renews on disk: the edge serves the new certificate with no deploy.
+    const renewedAt = Date.now();
+    const second = certbotIssues(2);
+    let served = '';
+    while (Date.now() - renewedAt < 30_000) {
+      served = (await get(names.a)).serial ?? '';
+      if (served === second) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const reloadMs = Date.now() - renewedAt;
+    expect(served, 'the renewed certificate was not served within 30 s').toBe(second);
+    await new Promise((r) => setTimeout(r, 2000));
+    const samples = { a: await loads.a.stop(), b: await loads.b.stop() };
+    const sums = { a: summarize(samples.a), b: summarize(samples.b) };
+    figures['tls-certificate-path: deploy, then a certbot renewal on disk under load'] = { deployMs: deployed.ms, renewalServedAfterMs: reloadMs, a: sums.a, b: sums.b };
+    expect(sums.a.total).toBeGreaterThan(50);
+    expect(sums.a.failed + sums.b.failed).toBe(0);
+
+    // Bad files, each refused naming its input, before the edge or the app changes.
+    fs.writeFileSync(path.join(live, 'other-privkey.pem'), certs.b.key);
+    const expired = createLeaf({ dir: path.join(tmp), name: 'expired-on-server', commonName: names.a, ca, usage: 'serverAuth', subjectAltName: `DNS:${names.a}`, validity: { notBefore: '20200101000000Z', notAfter: '20200201000000Z' } });
+    const before = { a: (await target.listContainers({ all: true, filters: { label: [`gangway.app=${apps.a}`] } })).map((c) => c.Id).sort(), edges: (await edgeContainers()).map((c) => c.Id) };
+    const bad: Array<{ what: string; input: string; values: Record<string, string>; message: RegExp }> = [
+      { what: 'a key that is not the certificate\'s', input: 'tls-key-path', values: { 'tls-key-path': path.join(live, 'other-privkey.pem') }, message: /cannot load/ },
+      { what: 'a directory that does not exist', input: 'tls-certificate-path', values: { 'tls-certificate-path': path.join(tmp, 'nowhere', 'live', names.a, 'fullchain.pem'), 'tls-key-path': path.join(tmp, 'nowhere', 'live', names.a, 'privkey.pem') }, message: /does not exist on the server/ },
+      { what: 'an expired certificate', input: 'tls-certificate-path', values: { 'tls-certificate-path': expired.cert, 'tls-key-path': expired.key }, message: /expired on 2020-02-01/ },
+    ];
+    for (const c of bad) {
+      const run = await deploy(inputs('a', { image: v1.imageRef, ...fromServer, ...c.values }));
+      expect(run.main.exitCode, `${c.what}: ${run.main.log}`).toBe(1);
+      expect(run.main.log, c.what).toContain(`Input "${c.input}"`);
+      expect(run.main.log, c.what).toMatch(c.message);
+    }
+    expect({ a: (await target.listContainers({ all: true, filters: { label: [`gangway.app=${apps.a}`] } })).map((c) => c.Id).sort(), edges: (await edgeContainers()).map((c) => c.Id) }).toEqual(before);
+    expect((await get(names.a)).serial).toBe(second);
+    expect(await version('a')).toBe('v2');
+    expect(findSecretLeaks(deployRuns.runs, { 'tls-key b': certs.b.key })).toEqual([]);
+
+    // Back to the certificate from inputs, as the tests after this one expect.
+    const back = await deploy(inputs('a', { image: v2.imageRef }));
+    expect(back.main.exitCode, back.main.log).toBe(0);
+    expect((await get(names.a)).serial).toBe(new X509Certificate(certs.a.cert).serialNumber);
+  }, 300_000);
+
   it('upgrades the edge under load on both apps: the new edge starts beside the old one; failed and reset requests reported', async () => {
     // A new edge image: the same Caddy under another reference, so the edge's spec changes.
     await target.getImage(edgeImage).tag({ repo: edgeImage.split(':')[0] ?? 'caddy', tag: `${edgeImage.split(':')[1] ?? '2'}-upgraded` });
@@ -381,5 +496,29 @@ describe('the shared edge on the lab: two apps on one host over HTTPS, under loa
     figures['edge upgrade under load'] = { a: sums.a, b: sums.b, resets: { a: resets(samples.a), b: resets(samples.b) } };
     expect(sums.a.failed + sums.b.failed).toBe(0);
     expect(await version('b')).toBe('v1');
+  });
+
+  it('two apps switched at the same moment by two runs, both asking for a new edge image: one upgrades the edge, the other waits for the edge lock; no route lost, no edge left over, 0 failed on both', async () => {
+    // The previous test left the edge on the "-upgraded" image; both runs ask for the first one again.
+    const before = (await edgeContainers()).map((c) => c.Id);
+    const loads = { a: loadOn('a'), b: loadOn('b') };
+    await new Promise((r) => setTimeout(r, 2000));
+    // Separate runs of the action, as two workflows deploying two apps would: each under its own app lock.
+    const [a, b] = await Promise.all([deploy(inputs('a', { image: v1.imageRef })), deploy(inputs('b', { image: v2.imageRef }))]);
+    await new Promise((r) => setTimeout(r, 2000));
+    const samples = { a: await loads.a.stop(), b: await loads.b.stop() };
+    expect(a.main.exitCode, a.main.log).toBe(0);
+    expect(b.main.exitCode, b.main.log).toBe(0);
+    expect([a, b].filter((r) => r.main.log.includes('upgrading the edge'))).toHaveLength(1);
+    const edges = await edgeContainers();
+    expect(edges.map((c) => `${c.Names[0]} ${c.State}`)).toEqual(['/gangway-edge running']);
+    expect(before).not.toContain(edges[0]?.Id);
+    // The edge lock is released by whoever took it.
+    expect((await target.listContainers({ all: true })).filter((c) => c.Names.includes('/gangway-edge.lock'))).toEqual([]);
+    expect(await version('a')).toBe('v1');
+    expect(await version('b')).toBe('v2');
+    const sums = { a: summarize(samples.a), b: summarize(samples.b) };
+    figures['A and B switched at once, edge upgraded by one'] = { a: sums.a, b: sums.b, waitedForEdgeLock: [a, b].filter((r) => r.main.log.includes('waiting for the deploy lock of gangway-edge')).length };
+    expect(sums.a.failed + sums.b.failed).toBe(0);
   });
 });

@@ -196,7 +196,6 @@ describe('settings: the shared edge and a maintenance switch', () => {
     rejects({ hostname: 'shop.example.test', strategy: 'recreate' }, 'strategy');
     rejects({ hostname: 'shop.example.test', target: 'swarm' }, 'hostname');
     rejects({ hostname: 'shop.example.test', 'container-port': '' }, 'container-port');
-    rejects({ hostname: 'shop.example.test', tls: 'certificate', 'tls-certificate-path': '/etc/letsencrypt/live/x/fullchain.pem', 'tls-key-path': '/etc/letsencrypt/live/x/privkey.pem' }, 'tls-certificate-path', /not read by the edge yet/);
   });
 });
 

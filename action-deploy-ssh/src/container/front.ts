@@ -2,14 +2,16 @@
 // `publish` port (proxy.ts), or the host's shared edge on 80/443 when the app has a `hostname`
 // (edge/edge.ts). Blue-green, the serving check and the post step ask the front, not one of them.
 import { createHash } from 'node:crypto';
-import { errorMessage } from '@gangway/kit';
-import type { DeployEngine } from '../host/engine.ts';
+import { ConfigurationError, errorMessage } from '@gangway/kit';
+import type { ContainerDetails, DeployEngine } from '../host/engine.ts';
 import type { HostContext } from '../host/context.ts';
 import { blueGreenOf } from '../settings/rollout.ts';
 import type { DeploySettings } from '../settings/index.ts';
 import { EDGE_DEFAULTS, type EdgeWide } from '../edge/caddy-config.ts';
-import { currentEdge, drainConnections, EdgeRefusedError, ensureEdge, loadRoutes, readRoutes, readRouteTable, RoutesChangedError, type RouteTable } from '../edge/edge.ts';
+import { currentEdge, drainConnections, EdgeRefusedError, ensureEdge, loadRoutes, readRoutes, readRouteTable, readServerCertificate, RoutesChangedError, withEdgeLock, type RouteTable } from '../edge/edge.ts';
 import { conflictOf, routeOf, type EdgeRoute, type EdgeUpstream, type RouteTls } from '../edge/routes.ts';
+import { checkCertificate, serverMountOf } from '../settings/edge.ts';
+import { presentImage } from '../host/pull.ts';
 import type { TarEntry } from '../host/tar.ts';
 import { currentProxy, drainOldWorkers, switchProxy } from './proxy.ts';
 import { upstreamOf, type Upstream } from './proxy-config.ts';
@@ -85,8 +87,11 @@ function tlsOf(settings: DeploySettings): { tls: RouteTls; files: TarEntry[]; ke
       files: tls.directoryCa ? [{ name: 'acme/' }, { name: file, content: `${tls.directoryCa}\n` }] : [],
     };
   }
-  if (tls.source === 'server') throw new Error('tls-certificate-path is not supported by the edge yet: give the certificate as tls-certificate and tls-key');
   const dir = `certs/${settings.app}`;
+  if (tls.source === 'server') {
+    // Read where they are (mounted at the same path); certificates this app gave as inputs before are removed.
+    return { tls: { mode: 'certificate', certificateFile: tls.certificatePath, keyFile: tls.keyPath, fromServer: true }, files: [], keepCerts: { dir: `/etc/gangway-edge/${dir}`, prefix: NO_FILE } };
+  }
   const prefix = createHash('sha256').update(tls.certificate).digest('hex').slice(0, 16);
   return {
     tls: { mode: 'certificate', certificateFile: `/etc/gangway-edge/${dir}/${prefix}.cert.pem`, keyFile: `/etc/gangway-edge/${dir}/${prefix}.key.pem` },
@@ -95,26 +100,41 @@ function tlsOf(settings: DeploySettings): { tls: RouteTls; files: TarEntry[]; ke
   };
 }
 
+/** A file-name prefix no certificate file has: every file in the app's certificate directory is removed. */
+const NO_FILE = '-none-';
+
 /** How often a load is tried again when another app's deploy changed the edge's routes in between. */
 const CHANGED_TRIES = 5;
 
 /**
- * Reads the route table, lets `change` make this app's route from it, and loads the result; when another
- * app's deploy changed the records between the read and the load, reads and tries again (its record
- * must be in what this one loads). Returns what `change` returned for the table that was loaded.
+ * Under the host's edge lock: finds the running edge, reads the route table, lets `change` make this
+ * app's route from it, and loads the result. When the records changed between the read and the load
+ * (a deploy that does not take the lock), reads and tries again: its record must be in what this one
+ * loads. Returns the edge and what `change` returned for the table that was loaded.
  */
-async function changeRoutes<T extends { route: EdgeRoute }>(ctx: HostContext, edgeId: string, change: (table: RouteTable) => T, load: (table: RouteTable, made: T) => Promise<void>): Promise<{ table: RouteTable; made: T }> {
-  for (let attempt = 1; ; attempt++) {
-    const table = await readRouteTable(ctx.engine, edgeId);
-    const made = change(table);
-    try {
-      await load(table, made);
-      return { table, made };
-    } catch (error) {
-      if (!(error instanceof RoutesChangedError) || attempt >= CHANGED_TRIES) throw error;
-      ctx.log.info(`the edge's routes changed meanwhile (another app's deploy): reading them again (try ${attempt + 1} of ${CHANGED_TRIES})`);
+async function changeRoutes<T extends { route: EdgeRoute }>(
+  ctx: HostContext,
+  change: (table: RouteTable) => T,
+  load: (edgeId: string, table: RouteTable, made: T) => Promise<void>,
+): Promise<{ edge: ContainerDetails; made: T }> {
+  const seen = await currentEdge(ctx.engine);
+  if (!seen) throw new Error(`there is no edge on this host: deploy ${ctx.settings.app} with its hostname (an image) first`);
+  return withEdgeLock(ctx, seen.createOptions.Image, async () => {
+    for (let attempt = 1; ; attempt++) {
+      // Looked up again under the lock: another app's deploy may have just upgraded the edge.
+      const edge = await currentEdge(ctx.engine);
+      if (!edge) throw new Error('the edge stopped while this deploy was switching');
+      const table = await readRouteTable(ctx.engine, edge.id);
+      const made = change(table);
+      try {
+        await load(edge.id, table, made);
+        return { edge, made };
+      } catch (error) {
+        if (!(error instanceof RoutesChangedError) || attempt >= CHANGED_TRIES) throw error;
+        ctx.log.info(`the edge's routes changed meanwhile (another app's deploy): reading them again (try ${attempt + 1} of ${CHANGED_TRIES})`);
+      }
     }
-  }
+  });
 }
 
 async function upstreamAt(ctx: HostContext, upstream: Upstream): Promise<EdgeUpstream> {
@@ -131,20 +151,17 @@ const edgeFront: Front = {
     const { engine, log } = ctx;
     const s = ctx.settings;
     if (!s.edge?.maintenance) throw new Error('a maintenance switch needs hostname and maintenance');
-    const edge = await currentEdge(engine);
-    if (!edge) throw new Error(`there is no edge on this host: deploy ${s.app} with its hostname first`);
     const on = s.edge.maintenance.on;
     const message = s.edge.maintenance.message;
-    const { made } = await changeRoutes(
+    const { edge, made } = await changeRoutes(
       ctx,
-      edge.id,
       ({ routes }) => {
         const own = routes.find((r) => r.app === s.app);
         if (!own) throw new Error(`${s.app} has no route on this host's edge: deploy it with its hostname first`);
         const { maintenance: _before, ...rest } = own;
         return { own, route: on ? { ...rest, maintenance: message ? { message } : {} } : rest };
       },
-      ({ routes, sum }, { route }) => loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, expectedSum: sum }, wideOf(s)),
+      (edgeId, { routes, sum }, { route }) => loadRoutes(engine, edgeId, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, expectedSum: sum }, wideOf(s)),
     );
     const own = made.own;
     log.info(`edge ${edge.name}: maintenance page ${on ? 'on' : 'off'} for ${own.hostnames.join(', ')}${own.pathPrefix === '/' ? '' : own.pathPrefix}${on && message ? ` ("${message}")` : ''}`);
@@ -153,7 +170,22 @@ const edgeFront: Front = {
   async prepare(ctx) {
     const s = ctx.settings;
     if (!s.edge) throw new Error('the edge front needs hostname');
-    const edge = await ctx.clock.time('edge', () => ensureEdge(ctx, s.edgeImage, wideOf(s)));
+    const tls = s.edge.tls;
+    const files = tls.mode === 'certificate' && tls.source === 'server' ? { certificate: tls.certificatePath, key: tls.keyPath } : undefined;
+    if (files) {
+      // Checked as the edge will read them, before the edge or the app changes.
+      const { ref } = await presentImage(ctx.engine, s.edgeImage, 'edge', (line) => ctx.log.info(line));
+      const pem = await ctx.clock.time('certificate files', () => readServerCertificate(ctx.engine, ref, files));
+      try {
+        const notAfter = checkCertificate(pem, undefined, s.edge.hostnames);
+        ctx.log.info(`certificate ${files.certificate} on the server: valid until ${notAfter.toISOString()}, covers ${s.edge.hostnames.join(', ')}; the edge reloads it when it changes`);
+      } catch (error) {
+        if (error instanceof ConfigurationError) throw new EdgeRefusedError(`${error.message.replace('Input "tls-certificate"', `Input "tls-certificate-path" (${files.certificate} on the server)`)} Nothing was changed.`, 'tls-certificate-path');
+        throw error;
+      }
+    }
+    const mounts = files ? [files.certificate, files.key].map((f) => serverMountOf(f)).filter((d): d is string => d !== undefined) : [];
+    const edge = await ctx.clock.time('edge', () => ensureEdge(ctx, s.edgeImage, wideOf(s), mounts));
     const others = (await readRoutes(ctx.engine, edge.id)).filter((r) => r.app !== s.app);
     // The new route's shape (its upstream does not matter here): refused before anything of the app changes.
     const probe = routeOf(s.app, s.edge, { name: '', address: '', port: 0 }, tlsOf(s).tls);
@@ -164,14 +196,11 @@ const edgeFront: Front = {
     const { engine, log } = ctx;
     const s = ctx.settings;
     if (!s.edge) throw new Error('the edge front needs hostname');
-    const edge = await currentEdge(engine);
-    if (!edge) throw new Error('the edge is not running (it was up when this deploy started)');
     const to = await upstreamAt(ctx, upstream);
     const { tls, files, keepCerts } = tlsOf(s);
     const edgeSettings = s.edge;
-    const { made } = await changeRoutes(
+    const { edge, made } = await changeRoutes(
       ctx,
-      edge.id,
       ({ routes }) => {
         const own = routes.find((r) => r.app === s.app);
         const backup = options.keepAsBackup !== undefined && own?.upstream.name === options.keepAsBackup && own.upstream.name !== upstream.name ? own.upstream : undefined;
@@ -182,7 +211,7 @@ const edgeFront: Front = {
         if (conflict) throw new EdgeRefusedError(`Input "${conflict.input}": ${conflict.message}`, conflict.input);
         return { own, backup, route };
       },
-      ({ routes, sum }, { route }) => loadRoutes(engine, edge.id, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, files, expectedSum: sum, ...(keepCerts ? { keepCerts } : {}) }, wideOf(s)),
+      (edgeId, { routes, sum }, { route }) => loadRoutes(engine, edgeId, [...routes.filter((r) => r.app !== s.app), route], { app: s.app, route, files, expectedSum: sum, ...(keepCerts ? { keepCerts } : {}) }, wideOf(s)),
     );
     const { own, backup, route } = made;
     log.info(`edge ${edge.name}: ${s.edge.hostnames.join(', ')}${s.edge.pathPrefix === '/' ? '' : s.edge.pathPrefix} → ${to.name} (${to.address}:${to.port})${backup ? `, ${backup.name} as backup` : ''}${route.maintenance ? ', in maintenance' : ''}`);

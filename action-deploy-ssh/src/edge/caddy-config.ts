@@ -18,6 +18,10 @@ export const EDGE_CONFIG = `${EDGE_DIR}/caddy.json`;
 export const ROUTES_DIR = `${EDGE_DIR}/routes`;
 /** Certificates given as inputs, per app. */
 export const CERTS_DIR = `${EDGE_DIR}/certs`;
+/** What the edge watches on the server: the interval in seconds, then the certificate files (edge-spec.ts). */
+export const WATCH_FILE = `${EDGE_DIR}/watch`;
+/** Held (flock) by a deploy's load (edge.ts's LOAD) and by the edge's reload after a certificate file changed. */
+export const LOAD_LOCK = `${EDGE_DIR}/.load.lock`;
 /** Caddy's own storage (ACME accounts, certificates, locks): a volume, shared by an old and a new edge. */
 export const DATA_DIR = '/data/caddy';
 /** The admin API: a unix socket inside the edge container only; Gangway reaches it with docker exec. */

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { ContainerCreateOptions } from '../host/engine.ts';
 import { LABEL } from '../labels.ts';
-import { DATA_DIR, EDGE_CONFIG, EDGE_DIR } from './caddy-config.ts';
+import { DATA_DIR, EDGE_CONFIG, EDGE_DIR, LOAD_LOCK, WATCH_FILE } from './caddy-config.ts';
 
 export const EDGE_NAME = 'gangway-edge';
 /** The edge's config (caddy.json, one route file per app, certificates from inputs). */
@@ -13,7 +13,7 @@ export const EDGE_CONFIG_VOLUME = 'gangway-edge-config';
 /** Caddy's storage: ACME account and certificates, shared by an old and a new edge during an upgrade. */
 export const EDGE_DATA_VOLUME = 'gangway-edge-data';
 /** Bumped when the edge's container settings (not its routes) change: running edges are upgraded. */
-const EDGE_SPEC_VERSION = 1;
+const EDGE_SPEC_VERSION = 2;
 
 export interface EdgeDesign {
   imageId: string;
@@ -22,7 +22,34 @@ export interface EdgeDesign {
   httpsPort: number;
   /** Seconds the edge is given to finish requests in flight when it stops. */
   stopTimeoutS: number;
+  /** Server directories of certificate files (tls-certificate-path), mounted read-only at the same path. */
+  mounts: string[];
 }
+
+/**
+ * The edge's command ($1 the config, $2 WATCH_FILE, $3 LOAD_LOCK): Caddy, and beside it a watch of the
+ * certificate files on the server that the routes name ($2: the interval in seconds, then one path a
+ * line). When their content changes (certbot renewed them), the edge reloads its config, which reads
+ * them again; under the same lock as a deploy's load, so a watch never reloads an older config over a
+ * newer one. SIGTERM goes to Caddy, which finishes its requests in flight; the script exits with it.
+ */
+export const EDGE_COMMAND_SCRIPT = [
+  'caddy run --config "$1" & caddy=$!',
+  'stopping=',
+  'trap \'stopping=1; kill -TERM "$caddy" 2>/dev/null\' TERM INT',
+  'last=',
+  'while [ -z "$stopping" ] && kill -0 "$caddy" 2>/dev/null; do',
+  `  interval=$(sed -n 1p "$2" 2>/dev/null); case "$interval" in ''|*[!0-9]*) interval=600;; esac`,
+  '  sleep "$interval" & nap=$!; wait "$nap"; kill "$nap" 2>/dev/null',
+  '  [ -z "$stopping" ] || break',
+  '  now=$(sed -n \'2,$p\' "$2" 2>/dev/null | while IFS= read -r f; do [ -n "$f" ] && cat "$f"; done 2>/dev/null | cksum)',
+  `  if [ -n "$last" ] && [ "$now" != "$last" ]; then`,
+  `    if ( exec 9>"$3"; flock 9; caddy reload --config "$1" --force ); then echo 'gangway-edge: certificate files changed on the server: config reloaded'; else echo 'gangway-edge: certificate files changed on the server, and the reload failed: still serving the previous ones' >&2; fi`,
+  '  fi',
+  '  last=$now',
+  'done',
+  'wait "$caddy"',
+].join('\n');
 
 export function edgeSpecHash(d: EdgeDesign): string {
   return createHash('sha256').update(JSON.stringify({ v: EDGE_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
@@ -32,17 +59,19 @@ export function edgeContainerSpec(d: EdgeDesign, name: string): ContainerCreateO
   return {
     name,
     Image: d.imageRef,
-    Cmd: ['caddy', 'run', '--config', EDGE_CONFIG],
+    Entrypoint: [],
+    Cmd: ['sh', '-c', EDGE_COMMAND_SCRIPT, 'gangway-edge', EDGE_CONFIG, WATCH_FILE, LOAD_LOCK],
     // Graceful: Caddy stops accepting and finishes requests in flight (the config's grace_period).
     StopSignal: 'SIGTERM',
     StopTimeout: d.stopTimeoutS,
-    Labels: { [LABEL.managed]: 'true', [LABEL.role]: 'edge', [LABEL.proxySpec]: edgeSpecHash(d), 'gangway.edge.ports': `${d.httpPort},${d.httpsPort}` },
+    Labels: { [LABEL.managed]: 'true', [LABEL.role]: 'edge', [LABEL.proxySpec]: edgeSpecHash(d), 'gangway.edge.ports': `${d.httpPort},${d.httpsPort}`, 'gangway.edge.mounts': d.mounts.join(',') },
     HostConfig: {
       NetworkMode: 'host',
       RestartPolicy: { Name: 'unless-stopped' },
       Mounts: [
         { Type: 'volume', Source: EDGE_CONFIG_VOLUME, Target: EDGE_DIR },
         { Type: 'volume', Source: EDGE_DATA_VOLUME, Target: DATA_DIR.replace(/\/caddy$/, '') },
+        ...d.mounts.map((dir) => ({ Type: 'bind' as const, Source: dir, Target: dir, ReadOnly: true })),
       ],
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },

@@ -6,14 +6,16 @@
 // serving. Only then are the new config and the app's record kept. Nothing of another app is written.
 import { randomBytes } from 'node:crypto';
 import { errorMessage, sleep, type ImageReference } from '@gangway/kit';
-import { mustExec, NameConflictError, type ContainerDetails, type DeployEngine } from '../host/engine.ts';
+import { mustExec, type ContainerDetails, type DeployEngine } from '../host/engine.ts';
+import { acquireLock, releaseLock } from '../host/lock.ts';
 import { presentImage } from '../host/pull.ts';
 import type { HostContext } from '../host/context.ts';
 import { tarArchive, type TarEntry } from '../host/tar.ts';
 import { LABEL } from '../labels.ts';
-import { caddyConfig, CERTS_DIR, EDGE_CONFIG, EDGE_DEFAULTS, EDGE_DIR, ROUTES_DIR, type EdgeWide } from './caddy-config.ts';
+import { caddyConfig, CERTS_DIR, EDGE_CONFIG, EDGE_DEFAULTS, EDGE_DIR, ROUTES_DIR, WATCH_FILE, type EdgeWide } from './caddy-config.ts';
 import { connectionsTo, EDGE_NAME, edgeContainerSpec, edgeSpecHash, listenersOn, parseProcNetTcp, SOCKETS_COMMAND, type EdgeDesign } from './edge-spec.ts';
-import type { EdgeRoute } from './routes.ts';
+import { serverMounts, watchedFiles, type EdgeRoute } from './routes.ts';
+import { serverMountOf } from '../settings/edge.ts';
 
 const NEXT_CONFIG = `${EDGE_DIR}/caddy.next.json`;
 /** How long a new edge gets to bind its ports. */
@@ -26,6 +28,37 @@ export class EdgeRefusedError extends Error {
     super(message);
     this.name = 'EdgeRefusedError';
     this.input = input;
+  }
+}
+
+/** The host-wide lock of the edge (a marker container, as an app's deploy lock is): see withEdgeLock. */
+export const EDGE_LOCK_NAME = 'gangway-edge.lock';
+/** Held for seconds (an upgrade's old edge finishes in at most its grace period): older is a killed run's. */
+const EDGE_LOCK_TTL_MS = 2 * 60_000;
+
+/**
+ * Runs `fn` holding the host's edge lock. Deploys of different apps on one host each hold their own
+ * deploy lock, and meet only at the edge: whoever changes the edge container (create, upgrade) or its
+ * routes holds this one, so two upgrades never race to stop the same old edge, and a route is never
+ * loaded into an edge that is being replaced. `image`: one present on the server, for the marker.
+ */
+export async function withEdgeLock<T>(ctx: HostContext, image: string, fn: () => Promise<T>): Promise<T> {
+  const lock = await acquireLock(ctx.engine, {
+    app: EDGE_NAME,
+    name: EDGE_LOCK_NAME,
+    image,
+    provenance: ctx.provenance,
+    timeoutMs: ctx.settings.lockTimeoutMs,
+    ttlMs: EDGE_LOCK_TTL_MS,
+    // Taken at every switch: only a wait is worth a line.
+    log: (line) => (line.startsWith('waiting') ? ctx.log.info(line) : ctx.log.debug?.(line)),
+    warn: (line) => ctx.log.warn(line),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+  try {
+    return await fn();
+  } finally {
+    await releaseLock(ctx.engine, lock).catch((error: unknown) => ctx.log.warn(`Could not release the edge lock ${EDGE_LOCK_NAME} (${errorMessage(error)}); the next deploy takes it over after ${EDGE_LOCK_TTL_MS / 1000} s.`));
   }
 }
 
@@ -108,9 +141,13 @@ export class RoutesChangedError extends Error {
  * only when they switch at the same instant.)
  */
 export const LOAD = [
-  `if [ -n "$9" ]; then [ "$(cd "$8" 2>/dev/null && ${SUM})" = "$9" ] || { rm -f "$1" "$3"; exit ${CHANGED}; }; fi`,
-  `caddy reload --config "$1" --force || { rm -f "$1" "$3"; exit ${REFUSED}; }`,
+  // One load at a time, and never beside the edge's own reload of changed certificate files.
+  // (The lock and the watch list sit beside the kept config, $2: LOAD_LOCK and WATCH_FILE in the edge.)
+  'if command -v flock >/dev/null; then exec 9>"${2%/*}/.load.lock"; flock 9; fi',
+  `if [ -n "$9" ]; then [ "$(cd "$8" 2>/dev/null && ${SUM})" = "$9" ] || { rm -f "$1" "$3" "\${2%/*}/watch.next"; exit ${CHANGED}; }; fi`,
+  `caddy reload --config "$1" --force || { rm -f "$1" "$3" "\${2%/*}/watch.next"; exit ${REFUSED}; }`,
   'mv -f "$1" "$2" || exit 4',
+  'if [ -f "${2%/*}/watch.next" ]; then mv -f "${2%/*}/watch.next" "${2%/*}/watch" || exit 4; fi',
   'if [ -n "$3" ]; then mv -f "$3" "$4" || exit 4; else rm -rf "$4" "$5" || exit 4; fi',
   'if [ -n "$6" ] && [ -d "$6" ]; then for f in "$6"/*; do case "$f" in "$6/$7"*) ;; *) rm -f "$f" ;; esac; done; fi',
   'exit 0',
@@ -131,7 +168,8 @@ export async function loadRoutes(
 ): Promise<void> {
   const config = JSON.stringify(caddyConfig(routes, wide), null, 2);
   const record = `${ROUTES_DIR}/${change.app}.json`;
-  const entries: TarEntry[] = [...(change.files ?? []), { name: 'caddy.next.json', content: config }];
+  const watch = [String(Math.max(1, Math.round(wide.renewIntervalMs / 1000))), ...watchedFiles(routes)].join('\n');
+  const entries: TarEntry[] = [...(change.files ?? []), { name: 'caddy.next.json', content: config }, { name: `${WATCH_FILE.slice(EDGE_DIR.length + 1)}.next`, content: `${watch}\n` }];
   if (change.route) entries.push({ name: 'routes/' }, { name: `routes/${change.app}.json.next`, content: `${JSON.stringify(change.route, null, 2)}\n` });
   await engine.putArchive(edgeId, EDGE_DIR, await tarArchive(entries));
   const args = change.route ? [NEXT_CONFIG, EDGE_CONFIG, `${record}.next`, record, ''] : [NEXT_CONFIG, EDGE_CONFIG, '', record, `${CERTS_DIR}/${change.app}`];
@@ -168,30 +206,71 @@ async function waitListening(engine: DeployEngine, id: string, ports: number[], 
 }
 
 /**
- * Which of `ports` something on the host already listens on, seen by a throwaway container of the edge
- * image on the host's network (it reads the host's socket table and exits; nothing is left behind).
- * Asked before a first edge is made: a host nginx left from a hand-run setup may even share a port
- * with SO_REUSEPORT, where binding beside it would not fail.
+ * Runs `cmd` in a throwaway container of the edge image on the host's network, with `mounts` (server
+ * directories, read-only at the same path), and returns its exit code and output; nothing is left behind.
+ * What an edge will see, asked before anything changes.
  */
-export async function portsHeld(engine: DeployEngine, imageRef: string, ports: number[]): Promise<number[]> {
+async function probe(engine: DeployEngine, imageRef: string, cmd: string[], mounts: string[] = []): Promise<{ code: number; output: string }> {
   const id = await engine.createContainer({
     name: `gangway-edge-probe-${randomBytes(3).toString('hex')}`,
     Image: imageRef,
     Entrypoint: [],
-    Cmd: SOCKETS_COMMAND,
+    Cmd: cmd,
     Labels: { [LABEL.managed]: 'true', [LABEL.role]: 'edge-probe' },
-    HostConfig: { NetworkMode: 'host', AutoRemove: false },
+    HostConfig: { NetworkMode: 'host', AutoRemove: false, Mounts: mounts.map((dir) => ({ Type: 'bind' as const, Source: dir, Target: dir, ReadOnly: true })) },
   });
   try {
     await engine.startContainer(id);
     const code = await engine.waitContainer(id);
-    const output = await engine.logs(id, 100_000);
-    if (code !== 0) throw new Error(`reading the host's sockets with the edge image failed (exit ${code}): ${output.trim().slice(0, 300)}`);
-    const sockets = parseProcNetTcp(output);
-    return ports.filter((port) => listenersOn(sockets, port) > 0);
+    return { code, output: await engine.logs(id, 100_000) };
   } finally {
     await engine.removeContainer(id, { force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * Which of `ports` something on the host already listens on, seen by a probe of the edge image (it reads
+ * the host's socket table). Asked before a first edge is made: a host nginx left from a hand-run setup
+ * may even share a port with SO_REUSEPORT, where binding beside it would not fail.
+ */
+export async function portsHeld(engine: DeployEngine, imageRef: string, ports: number[]): Promise<number[]> {
+  const { code, output } = await probe(engine, imageRef, SOCKETS_COMMAND);
+  if (code !== 0) throw new Error(`reading the host's sockets with the edge image failed (exit ${code}): ${output.trim().slice(0, 300)}`);
+  const sockets = parseProcNetTcp(output);
+  return ports.filter((port) => listenersOn(sockets, port) > 0);
+}
+
+/** Marks where the probe's certificate text ends and Caddy's verdict on the pair begins. */
+const PAIR_MARK = '--gangway-pair-verdict';
+
+/**
+ * The certificate and key files on the server (tls-certificate-path, tls-key-path), as the edge will
+ * read them: a probe with their directories mounted prints the certificate (public) and has Caddy load
+ * the pair (`caddy validate`, which fails on a key that does not match). The key never leaves the server.
+ * Returns the certificate's PEM text, or throws EdgeRefusedError naming the input.
+ */
+export async function readServerCertificate(engine: DeployEngine, imageRef: string, files: { certificate: string; key: string }): Promise<string> {
+  const mounts = [...new Set([files.certificate, files.key].map((f) => serverMountOf(f)).filter((d): d is string => d !== undefined))];
+  const config = JSON.stringify({ admin: { disabled: true }, apps: { tls: { certificates: { load_files: [{ certificate: files.certificate, key: files.key }] } } } });
+  const script = `cat "$1" || exit 7; [ -r "$2" ] || { echo "cannot read $2" >&2; exit 8; }; printf '\n${PAIR_MARK}\n'; printf '%s' "$3" > /tmp/pair.json; caddy validate --config /tmp/pair.json 2>&1 | tail -n 1; exit 0`;
+  let result: { code: number; output: string };
+  try {
+    result = await probe(engine, imageRef, ['sh', '-c', script, 'sh', files.certificate, files.key, config], mounts);
+  } catch (error) {
+    const missing = /bind source path does not exist:\s*(\S+)/.exec(errorMessage(error));
+    if (!missing) throw error;
+    const input = files.certificate.startsWith(`${missing[1]}/`) ? 'tls-certificate-path' : 'tls-key-path';
+    throw new EdgeRefusedError(`Input "${input}": the directory ${missing[1]} does not exist on the server. Give the path of the file there (certbot keeps them in /etc/letsencrypt/live/NAME/). Nothing was changed.`, input);
+  }
+  if (result.code === 7) throw new EdgeRefusedError(`Input "tls-certificate-path": ${files.certificate} cannot be read on the server (${result.output.trim().split('\n').at(-1) ?? ''}). Nothing was changed.`, 'tls-certificate-path');
+  if (result.code === 8) throw new EdgeRefusedError(`Input "tls-key-path": ${files.key} cannot be read on the server. Nothing was changed.`, 'tls-key-path');
+  if (result.code !== 0) throw new Error(`reading the certificate files on the server failed (exit ${result.code}): ${result.output.trim().slice(0, 300)}`);
+  const [certificate = '', verdict = ''] = result.output.split(`\n${PAIR_MARK}\n`);
+  if (!/Valid configuration/i.test(verdict)) {
+    const why = verdict.trim().replace(/^Error:\s*/, '').split(': ').slice(-2).join(': ');
+    throw new EdgeRefusedError(`Input "tls-key-path": the edge cannot load ${files.certificate} with ${files.key} (${why}). Give the key the certificate was issued for. Nothing was changed.`, 'tls-key-path');
+  }
+  return certificate;
 }
 
 export interface EdgeHandle {
@@ -206,65 +285,72 @@ export interface EdgeHandle {
  * the same config volume, then stops the old one gracefully: it finishes its requests in flight while the
  * new one takes every new connection.
  */
-export async function ensureEdge(ctx: HostContext, image: ImageReference, wide: EdgeWide, attempt = 1): Promise<EdgeHandle> {
+export async function ensureEdge(ctx: HostContext, image: ImageReference, wide: EdgeWide, mounts: string[] = []): Promise<EdgeHandle> {
   const { engine, log } = ctx;
   const { id: imageId, ref } = await presentImage(engine, image, 'edge', (line) => log.info(line));
-  const design: EdgeDesign = { imageId, imageRef: ref, httpPort: wide.httpPort, httpsPort: wide.httpsPort, stopTimeoutS: Math.ceil(wide.gracePeriodMs / 1000) + 5 };
-  const current = await currentEdge(engine);
-  // The edge is the host's, not the app's: one app's deploy never moves it to other ports under the others.
-  const ports = `${wide.httpPort},${wide.httpsPort}`;
-  const currentPorts = current?.labels['gangway.edge.ports'];
-  if (current && currentPorts !== undefined && currentPorts !== ports) {
-    throw new EdgeRefusedError(
-      `Input "edge-http-port": the edge on this host serves ports ${currentPorts.replace(',', ' and ')}, and this deploy asks for ${ports.replace(',', ' and ')}. Every app on a host shares the edge: give the same edge-http-port and edge-https-port as the other apps there.`,
-      'edge-http-port',
-    );
-  }
-  if (current && current.labels[LABEL.proxySpec] === edgeSpecHash(design)) return { id: current.id, name: current.name, how: 'running' };
-
-  if (!current) {
-    const held = await portsHeld(engine, ref, [wide.httpPort, wide.httpsPort]);
-    if (held.length > 0) {
+  return withEdgeLock(ctx, ref, async () => {
+    const current = await currentEdge(engine);
+    const routes = current ? await readRoutes(engine, current.id) : [];
+    // Every app's certificate directories on the server, and this one's: a new one means a new edge beside the old.
+    const design: EdgeDesign = {
+      imageId,
+      imageRef: ref,
+      httpPort: wide.httpPort,
+      httpsPort: wide.httpsPort,
+      stopTimeoutS: Math.ceil(wide.gracePeriodMs / 1000) + 5,
+      mounts: [...new Set([...serverMounts(routes), ...mounts])].sort(),
+    };
+    // The edge is the host's, not the app's: one app's deploy never moves it to other ports under the others.
+    const ports = `${wide.httpPort},${wide.httpsPort}`;
+    const currentPorts = current?.labels['gangway.edge.ports'];
+    if (current && currentPorts !== undefined && currentPorts !== ports) {
       throw new EdgeRefusedError(
-        `Input "edge-http-port": port ${held.join(' and ')} is already held on the server by something other than Gangway's edge (a host nginx or Apache left from a hand-run setup?). Stop it, or give the edge other ports with edge-http-port and edge-https-port. Nothing was changed.`,
-        held.includes(wide.httpPort) ? 'edge-http-port' : 'edge-https-port',
+        `Input "edge-http-port": the edge on this host serves ports ${currentPorts.replace(',', ' and ')}, and this deploy asks for ${ports.replace(',', ' and ')}. Every app on a host shares the edge: give the same edge-http-port and edge-https-port as the other apps there.`,
+        'edge-http-port',
       );
     }
-  }
-  const name = current ? `${EDGE_NAME}-${randomBytes(3).toString('hex')}` : EDGE_NAME;
-  const before = current ? await sockets(engine, current.id) : [];
-  log.info(current ? `upgrading the edge: ${current.name} → ${name} (${ref}), side by side on ${wide.httpPort} and ${wide.httpsPort}` : `creating the edge ${name} (${ref}) on ports ${wide.httpPort} and ${wide.httpsPort}`);
-  let id: string;
-  try {
-    id = await engine.createContainer(edgeContainerSpec(design, name));
-  } catch (error) {
-    // Another app's deploy made the host's first edge just now: use that one.
-    if (!(error instanceof NameConflictError) || current || attempt >= 3) throw error;
-    log.info(`another deploy is creating the edge ${EDGE_NAME} just now: waiting for it to run`);
-    const until = performance.now() + EDGE_START_TIMEOUT_MS;
-    while (performance.now() < until && !(await engine.inspectContainer(EDGE_NAME))?.running) await sleep(250);
-    return ensureEdge(ctx, image, wide, attempt + 1);
-  }
-  try {
-    // A first edge starts with a config of no routes; an upgrade with the current one (in the volume).
-    if (!current) await engine.putArchive(id, EDGE_DIR, await tarArchive([{ name: 'routes/' }, { name: 'caddy.json', content: JSON.stringify(caddyConfig([], wide), null, 2) }]));
-    await engine.startContainer(id);
-    // The HTTPS port is bound only once a route has TLS: a first edge waits for the HTTP port alone.
-    const routes = current ? await readRoutes(engine, current.id) : [];
-    const needHttps = routes.some((r) => r.tls.mode !== 'off');
-    const waitFor = needHttps ? [wide.httpPort, wide.httpsPort] : [wide.httpPort];
-    await waitListening(engine, id, waitFor, waitFor.map((p) => listenersOn(before, p)));
-  } catch (error) {
-    await engine.removeContainer(id, { force: true }).catch(() => undefined);
-    throw error;
-  }
-  if (current) {
-    log.info(`stopping the old edge ${current.name} gracefully (it finishes its requests in flight)`);
-    await engine.stopContainer(current.id, design.stopTimeoutS);
-    await engine.removeContainer(current.id, { force: true });
-    await engine.renameContainer(id, EDGE_NAME).catch((e: unknown) => log.warn(`Could not rename ${name} to ${EDGE_NAME}: ${errorMessage(e)}`));
-  }
-  return { id, name: current ? EDGE_NAME : name, how: current ? 'upgraded' : 'created' };
+    if (current && current.labels[LABEL.proxySpec] === edgeSpecHash(design)) return { id: current.id, name: current.name, how: 'running' as const };
+
+    if (!current) {
+      const held = await portsHeld(engine, ref, [wide.httpPort, wide.httpsPort]);
+      if (held.length > 0) {
+        throw new EdgeRefusedError(
+          `Input "edge-http-port": port ${held.join(' and ')} is already held on the server by something other than Gangway's edge (a host nginx or Apache left from a hand-run setup?). Stop it, or give the edge other ports with edge-http-port and edge-https-port. Nothing was changed.`,
+          held.includes(wide.httpPort) ? 'edge-http-port' : 'edge-https-port',
+        );
+      }
+      // An edge stopped by hand (or an upgrade's leftover) holds no port: it gives way to the new one; its volumes stay.
+      for (const stopped of await engine.listContainers({ [LABEL.managed]: 'true', [LABEL.role]: 'edge' })) {
+        log.info(`removing the stopped edge ${stopped.name} (${stopped.state}): a running one takes its place, with the same config volume`);
+        await engine.removeContainer(stopped.id, { force: true });
+      }
+    }
+    const name = current ? `${EDGE_NAME}-${randomBytes(3).toString('hex')}` : EDGE_NAME;
+    const before = current ? await sockets(engine, current.id) : [];
+    const added = design.mounts.filter((dir) => !(current?.labels['gangway.edge.mounts'] ?? '').split(',').includes(dir));
+    const why = current ? [current.imageId !== imageId ? `image ${ref}` : '', added.length > 0 ? `certificate directories ${added.join(', ')} mounted read-only` : ''].filter(Boolean).join('; ') || 'new edge settings' : '';
+    log.info(current ? `upgrading the edge (${why}): ${current.name} → ${name}, side by side on ${wide.httpPort} and ${wide.httpsPort}` : `creating the edge ${name} (${ref}) on ports ${wide.httpPort} and ${wide.httpsPort}${design.mounts.length > 0 ? `, certificate directories ${design.mounts.join(', ')} mounted read-only` : ''}`);
+    const id = await engine.createContainer(edgeContainerSpec(design, name));
+    try {
+      // A first edge starts with a config of no routes; an upgrade with the current one (in the volume).
+      if (!current) await engine.putArchive(id, EDGE_DIR, await tarArchive([{ name: 'routes/' }, { name: 'caddy.json', content: JSON.stringify(caddyConfig([], wide), null, 2) }]));
+      await engine.startContainer(id);
+      // The HTTPS port is bound only once a route has TLS: a first edge waits for the HTTP port alone.
+      const needHttps = routes.some((r) => r.tls.mode !== 'off');
+      const waitFor = needHttps ? [wide.httpPort, wide.httpsPort] : [wide.httpPort];
+      await waitListening(engine, id, waitFor, waitFor.map((p) => listenersOn(before, p)));
+    } catch (error) {
+      await engine.removeContainer(id, { force: true }).catch(() => undefined);
+      throw error;
+    }
+    if (current) {
+      log.info(`stopping the old edge ${current.name} gracefully (it finishes its requests in flight)`);
+      await engine.stopContainer(current.id, design.stopTimeoutS);
+      await engine.removeContainer(current.id, { force: true });
+      await engine.renameContainer(id, EDGE_NAME).catch((e: unknown) => log.warn(`Could not rename ${name} to ${EDGE_NAME}: ${errorMessage(e)}`));
+    }
+    return { id, name: current ? EDGE_NAME : name, how: current ? ('upgraded' as const) : ('created' as const) };
+  });
 }
 
 /**

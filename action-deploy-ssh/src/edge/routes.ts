@@ -2,7 +2,7 @@
 // only by that app's deploys); the edge's whole config is rendered from all of them at once. This module
 // holds the rules that do not depend on the edge software: which app answers a request, and which routes
 // cannot live side by side on one host. Pure functions, tested by value.
-import type { EdgeSettings } from '../settings/edge.ts';
+import { serverMountOf, type EdgeSettings } from '../settings/edge.ts';
 
 export interface EdgeUpstream {
   /** The container's address on its network, as the edge (host network) reaches it. */
@@ -14,8 +14,11 @@ export interface EdgeUpstream {
 
 export type RouteTls =
   | { mode: 'off' }
-  /** Files inside the edge container (written from inputs, or mounted from the server). */
-  | { mode: 'certificate'; certificateFile: string; keyFile: string }
+  /**
+   * Files inside the edge container: written into its volume from inputs, or (`fromServer`) the server's
+   * own files at the same path, mounted read-only (see serverMountOf) and watched for changes.
+   */
+  | { mode: 'certificate'; certificateFile: string; keyFile: string; fromServer?: true }
   /** `trustedRootsFile`: the private CA of the ACME directory's own HTTPS (acme-directory-ca), inside the edge. */
   | { mode: 'acme'; email?: string; directory: string; trustedRootsFile?: string };
 
@@ -101,4 +104,22 @@ export function byHostname(routes: readonly EdgeRoute[]): Map<string, EdgeRoute[
   }
   for (const list of grouped.values()) list.sort((a, b) => b.pathPrefix.length - a.pathPrefix.length || a.app.localeCompare(b.app));
   return new Map([...grouped.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The server directories every route's certificate files need mounted into the edge, sorted, each once. */
+export function serverMounts(routes: readonly EdgeRoute[]): string[] {
+  const dirs = new Set<string>();
+  for (const route of routes) {
+    if (route.tls.mode !== 'certificate' || !route.tls.fromServer) continue;
+    for (const file of [route.tls.certificateFile, route.tls.keyFile]) {
+      const dir = serverMountOf(file);
+      if (dir) dirs.add(dir);
+    }
+  }
+  return [...dirs].sort();
+}
+
+/** The certificate files of every route that reads them from the server: the edge reloads when one changes. */
+export function watchedFiles(routes: readonly EdgeRoute[]): string[] {
+  return [...new Set(routes.flatMap((r) => (r.tls.mode === 'certificate' && r.tls.fromServer ? [r.tls.certificateFile, r.tls.keyFile] : [])))].sort();
 }

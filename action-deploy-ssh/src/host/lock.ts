@@ -35,6 +35,8 @@ export interface HeldLock {
 
 export interface LockOptions {
   app: string;
+  /** The marker's name: the app's deploy lock (lockName) unless given, as for the host's edge lock. */
+  name?: string;
   /** An image present on the server (the marker is created from it and never started). */
   image: string;
   provenance: Provenance;
@@ -71,15 +73,14 @@ function holderOf(labels: Record<string, string>): LockHolder {
   };
 }
 
-async function currentLock(engine: DeployEngine, app: string): Promise<ContainerSummary | undefined> {
-  const name = lockName(app);
+async function currentLock(engine: DeployEngine, app: string, name = lockName(app)): Promise<ContainerSummary | undefined> {
   const list = await engine.listContainers({ [LABEL.role]: 'lock', [LABEL.app]: app });
   return list.find((c) => c.name === name);
 }
 
 /** Waits for and takes the lock. Throws LockTimeoutError naming the holder when the wait runs out. */
 export async function acquireLock(engine: DeployEngine, options: LockOptions): Promise<HeldLock> {
-  const name = lockName(options.app);
+  const name = options.name ?? lockName(options.app);
   const token = randomUUID();
   const pause = options.sleep ?? sleep;
   const clock = options.clock ?? Date.now;
@@ -113,7 +114,7 @@ export async function acquireLock(engine: DeployEngine, options: LockOptions): P
     } catch (error) {
       if (!(error instanceof NameConflictError)) throw error;
     }
-    const held = await currentLock(engine, options.app);
+    const held = await currentLock(engine, options.app, name);
     if (!held) continue; // released between our create and our look: try again at once
     const holder = holderOf(held.labels);
     const beat = await lastHeartbeat(engine, held.id);

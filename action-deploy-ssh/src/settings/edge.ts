@@ -34,6 +34,23 @@ export interface EdgeSettings {
   renewIntervalMs: number;
 }
 
+/** Where no certificate directory is mounted from: the host's devices, kernel and runtime state (the engine's socket). */
+const NEVER_MOUNTED = ['/proc', '/sys', '/dev', '/run', '/var/run', '/var/lib/docker', '/boot'];
+
+/**
+ * The server directory the edge mounts (read-only, at the same path) to read a certificate file there:
+ * the file's own directory, or for certbot's layout (DIR/live/NAME/file, symlinks into DIR/archive/NAME)
+ * DIR itself, so that the links resolve and a renewal, which only moves them, is seen. Undefined when
+ * that directory must not be mounted: "/" or one directly under it, or the host's runtime state.
+ */
+export function serverMountOf(file: string): string | undefined {
+  const segments = file.split('/').slice(1, -1);
+  const live = segments.length >= 3 && segments.at(-2) === 'live' ? segments.slice(0, -2) : segments;
+  const dir = `/${live.join('/')}`;
+  if (live.length < 2 || NEVER_MOUNTED.some((root) => dir === root || dir.startsWith(`${root}/`))) return undefined;
+  return dir;
+}
+
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** A DNS name as a certificate and a Host header carry it: labels of letters, digits and inner "-". */
@@ -60,17 +77,20 @@ export function validatePathPrefix(raw: string, input = 'path-prefix'): string {
   return raw.length > 1 ? raw.replace(/\/$/, '') : raw;
 }
 
-/** The certificate from inputs must parse, match its key, be valid now, and cover every hostname. */
-export function checkCertificate(certificatePem: string, keyPem: string, hostnames: string[], now = new Date()): Date {
+/**
+ * The certificate must parse, match its key, be valid now, and cover every hostname. Without `keyPem`
+ * (files on the server, whose key never leaves it) the edge's own load checks the pair.
+ */
+export function checkCertificate(certificatePem: string, keyPem: string | undefined, hostnames: string[], now = new Date()): Date {
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(certificatePem);
   } catch (error) {
     throw new ConfigurationError(`Input "tls-certificate" is not a PEM certificate (${(error as Error).message}). Give the certificate chain, leaf first, as PEM.`, 'tls-certificate');
   }
-  let matches: boolean;
+  let matches = true;
   try {
-    matches = certificate.checkPrivateKey(createPrivateKey(keyPem));
+    if (keyPem !== undefined) matches = certificate.checkPrivateKey(createPrivateKey(keyPem));
   } catch {
     // The key's text never goes into the message: it is a secret.
     throw new ConfigurationError('Input "tls-key" is not a PEM private key. Give the unencrypted private key of the certificate, as PEM.', 'tls-key');
@@ -148,7 +168,16 @@ function readTls(inputs: Inputs, hostnames: string[], tlsKey: string | undefined
       const missing = certificatePath === undefined ? 'tls-certificate-path' : 'tls-key-path';
       throw new ConfigurationError(`Input "${missing}" is needed with the other one: the edge reads both files on the server.`, missing);
     }
-    return { mode, source: 'server', certificatePath: absolutePath(certificatePath, 'tls-certificate-path', 'the certificate file'), keyPath: absolutePath(keyPath, 'tls-key-path', 'the key file') };
+    const files = { 'tls-certificate-path': absolutePath(certificatePath, 'tls-certificate-path', 'the certificate file'), 'tls-key-path': absolutePath(keyPath, 'tls-key-path', 'the key file') };
+    for (const [input, file] of Object.entries(files)) {
+      if (!serverMountOf(file)) {
+        throw new ConfigurationError(
+          `Input "${input}" is "${file}": the edge reads it by mounting its directory read-only, and does not mount "/", a directory directly under it, or the host's runtime state (/proc, /sys, /dev, /run, /var/lib/docker, /boot). Keep the certificate in a directory of its own, such as /etc/letsencrypt/live/NAME/ or /etc/ssl/NAME/.`,
+          input,
+        );
+      }
+    }
+    return { mode, source: 'server', certificatePath: files['tls-certificate-path'], keyPath: files['tls-key-path'] };
   }
   if (certificate === undefined || tlsKey === undefined) {
     const missing = certificate === undefined ? 'tls-certificate' : 'tls-key';

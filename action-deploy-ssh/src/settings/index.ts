@@ -51,9 +51,6 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   if (edge && container.publish) {
     throw new ConfigurationError('Inputs "hostname" and "publish" are both set: with hostname the app is served by the host\'s shared edge (ports 80/443); publish gives it a port of its own. Choose one.', 'publish');
   }
-  if (edge?.tls.mode === 'certificate' && edge.tls.source === 'server') {
-    throw new ConfigurationError('Input "tls-certificate-path": certificate files on the server are not read by the edge yet. Give the certificate as tls-certificate and tls-key, or use tls: acme.', 'tls-certificate-path');
-  }
   if (edge && container.containerPort === undefined) {
     throw new ConfigurationError('Input "hostname" needs "container-port": the port the app listens on inside its container, where the edge sends its requests.', 'container-port');
   }
