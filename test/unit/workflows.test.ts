@@ -108,4 +108,28 @@ describe('deploy.yml plan step', () => {
     expect(decide({ EVENT: 'workflow_dispatch', ROLLBACK: 'false', IMAGE_REF: 'v1', ENVIRONMENT: 'staging' })).toEqual({ mode: 'image', sha: 'dispatch-sha', environment: 'staging' });
     expect(decide({ EVENT: 'workflow_dispatch', ROLLBACK: 'false', IMAGE_REF: '' })).toEqual({ mode: 'build', sha: 'dispatch-sha', environment: 'production' });
   });
+
+  it('by hand: maintenance on/off alone switches the page only; with an image or a rollback that run does it; unchanged builds', () => {
+    const edge = { EVENT: 'workflow_dispatch', ROLLBACK: 'false', IMAGE_REF: '', APP_HOSTNAME: 'ocr.example.org' };
+    expect(decide({ ...edge, MAINTENANCE: 'on', MAINTENANCE_MESSAGE: 'Back at 14:00 UTC' })).toEqual({ mode: 'maintenance', sha: 'dispatch-sha', environment: 'production' });
+    expect(decide({ ...edge, MAINTENANCE: 'off' }).mode).toBe('maintenance');
+    expect(decide({ ...edge, MAINTENANCE: 'unchanged' }).mode).toBe('build');
+    expect(decide({ ...edge, MAINTENANCE: 'on', IMAGE_REF: 'v1' }).mode).toBe('image');
+    expect(decide({ ...edge, MAINTENANCE: 'on', ROLLBACK: 'true' }).mode).toBe('rollback');
+    // workflow_run has no inputs: a merge builds and leaves the page as it is.
+    expect(decide({ EVENT: 'workflow_run', RUN_SHA: 'ci-sha', APP_HOSTNAME: 'ocr.example.org' }).mode).toBe('build');
+  });
+
+  it('by hand: maintenance without APP_HOSTNAME stops in the plan, saying what to set', () => {
+    let failure: { status?: number; stdout?: Buffer } = {};
+    try {
+      decide({ EVENT: 'workflow_dispatch', ROLLBACK: 'false', IMAGE_REF: '', MAINTENANCE: 'on', APP_HOSTNAME: '' });
+    } catch (error) {
+      failure = error as typeof failure;
+    }
+    expect(failure.status).toBe(1);
+    expect(String(failure.stdout)).toMatch(/^::error title=Maintenance needs the shared edge::maintenance: on .*no APP_HOSTNAME variable.*Set APP_HOSTNAME/m);
+    // Without a maintenance request, no APP_HOSTNAME is today's deploy.
+    expect(decide({ EVENT: 'workflow_dispatch', ROLLBACK: 'false', IMAGE_REF: '', MAINTENANCE: 'unchanged', APP_HOSTNAME: '' }).mode).toBe('build');
+  });
 });
