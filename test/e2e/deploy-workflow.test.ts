@@ -5,11 +5,20 @@
 //   2. a release whose smoke test fails (it answers a stale version): the workflow's own
 //      rollback step restores the previous container; notify opens one failure issue;
 //   3. the fix, green again: notify closes the issue;
-//   4. a manual rollback (workflow_dispatch, rollback: true, a reason).
+//   4. a manual rollback (workflow_dispatch, rollback: true, a reason);
+//   5. maintenance asked for without APP_HOSTNAME: the plan stops, saying what to set.
+// And on gw-target1, the app behind the target's shared edge (APP_HOSTNAME, issue #18): a green CI
+// run deploys it there and the smoke test reaches it by name (APP_RESOLVE); Run workflow with
+// maintenance on (and a message) switches the page only, under load by name: 503 + Retry-After + the
+// message, no container changed, no build, no smoke test; maintenance off: the app answers again,
+// with 0 failed under load afterwards. A separate target because deploy.yml's app is always `ocr`:
+// moved to the edge on gw-target2, its old proxy would keep holding 8080 there.
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workflowDispatchEvent, workflowRunEvent, type SyntheticEvent } from '@gangway/workflow-runner';
 import { repoRoot } from '../../scripts/actions.ts';
+import { loadFromInside } from '../../lab/src/testing/load-inside.ts';
 import { failedSteps, openReleaseScenario, REPOSITORY, stepConclusions, type RecordedRun, type ReleaseScenario, type WorkflowLab } from '../support/workflow-lab.ts';
 
 const WORKFLOW = path.join(repoRoot, '.github', 'workflows', 'deploy.yml');
@@ -116,5 +125,117 @@ describe('deploy.yml on the lab, run as GitHub runs it', () => {
     expect((await wl.answering(PORT)).gitSha).toBe(sha.good);
     expect(r.load?.summary.failed).toBe(0);
     expect(r.load?.failures).toEqual([]);
+  }, 1_500_000);
+
+  it('5. maintenance asked for without APP_HOSTNAME stops in the plan, saying what to set; nothing is deployed', async () => {
+    const r = await wl.run('5. maintenance without APP_HOSTNAME', {
+      workflow: WORKFLOW,
+      event: workflowDispatchEvent({ repository: { fullName: REPOSITORY }, sha: sha.fixed, actor: 'ops-oncall' }),
+      settings: { ...settings(), inputs: { maintenance: 'on', 'maintenance-message': 'Back soon', reason: 'database migration' } },
+      repository: repoDir,
+    });
+    expect(r.run.jobs.map((j) => [j.id, j.result])).toEqual([
+      ['plan', 'failure'],
+      ['build', 'skipped'],
+      ['deploy', 'skipped'],
+      ['notify', 'success'],
+    ]);
+    const decide = job(r, 'plan')?.steps.find((s) => s.name === 'Decide');
+    // An error annotation, as GitHub shows it on the run's page.
+    expect(decide?.error).toMatch(/^maintenance: on asks the server's shared edge .*no APP_HOSTNAME variable.*Set APP_HOSTNAME/);
+    expect(decide?.run?.annotations.map((x) => [x.level, x.properties['title']])).toEqual([['error', 'Maintenance needs the shared edge']]);
+    // The app was not touched: the manual rollback's release still answers on its port.
+    expect((await wl.answering(PORT)).gitSha).toBe(sha.good);
+  }, 300_000);
+});
+
+describe('deploy.yml with APP_HOSTNAME on the lab: the shared edge, and maintenance from Run workflow', () => {
+  const name = `ocr-${randomBytes(3).toString('hex')}.edge.test`;
+  let edge: ReleaseScenario | undefined;
+  let ew: WorkflowLab;
+  let esha: ReleaseScenario['sha'];
+  const edgeSettings = () => ew.settings('ocr', { edge: name });
+  const dispatch = (inputs: Record<string, string>) => ({
+    workflow: WORKFLOW,
+    event: workflowDispatchEvent({ repository: { fullName: REPOSITORY }, sha: esha.fixed, actor: 'ops-oncall' }),
+    settings: { ...edgeSettings(), inputs: { reason: 'database migration', ...inputs } },
+    repository: edge?.repo.dir ?? '',
+    load: { port: 80, hostname: name },
+  });
+  /** The app's containers on the target: id, name and state. */
+  const appContainers = async () =>
+    (await ew.docker.listContainers({ all: true, filters: { label: ['gangway.app=ocr'] } })).map((c) => `${c.Id} ${c.Names.join(',')} ${c.State}`).sort();
+
+  beforeAll(async () => {
+    edge = await openReleaseScenario({ target: 1, app: APP, edge: true });
+    ({ wl: ew, sha: esha } = edge);
+  }, 300_000);
+
+  afterAll(async () => {
+    await edge?.close();
+  }, 120_000);
+
+  it('e1. a green CI run deploys the app behind the shared edge on port 80 under its name; the smoke test reaches it by name', async () => {
+    // The edge's default image, as the workflow names none: the lab's stand-in is tagged caddy:2.
+    expect((await ew.docker.getImage('caddy:2').inspect()).RepoTags).toContain('caddy:2');
+    const r = await ew.run('e1. green CI run behind the edge', { workflow: WORKFLOW, event: afterCi(esha.good, esha.fixed), settings: edgeSettings(), repository: edge?.repo.dir ?? '' });
+    expect(failedSteps(r)).toEqual([]);
+    expect(stepsOf(r, 'deploy')).toMatchObject({ 'Swap the container': 'success', 'Smoke test': 'success', 'Roll back after a failed smoke test': 'skipped' });
+    expect(job(r, 'deploy')?.environment).toEqual({ name: 'production', url: `http://${name}` });
+    expect((await ew.answering({ edge: name })).gitSha).toBe(esha.good);
+    // Through the edge, not a port of its own: no ocr-proxy, nothing published on 8080.
+    const edges = await ew.docker.listContainers({ filters: { label: ['gangway.role=edge'] } });
+    expect(edges.map((c) => c.Names[0])).toEqual(['/gangway-edge']);
+    expect((await ew.docker.listContainers({ all: true })).filter((c) => c.Names.includes('/ocr-proxy'))).toEqual([]);
+    const apps = await ew.docker.listContainers({ filters: { label: ['gangway.app=ocr'] } });
+    expect(apps.length).toBeGreaterThan(0);
+    expect(apps.flatMap((c) => c.Ports.filter((p) => p.PublicPort !== undefined))).toEqual([]);
+  }, 1_500_000);
+
+  it('e2. Run workflow with maintenance on and a message: the page only (no build, no container changed, no smoke test); the edge answers 503 + Retry-After + the message', async () => {
+    const before = await appContainers();
+    const r = await ew.run('e2. maintenance on', dispatch({ maintenance: 'on', 'maintenance-message': 'Back at 14:00 UTC' }));
+    expect(failedSteps(r)).toEqual([]);
+    expect(r.run.jobs.map((j) => [j.id, j.result])).toEqual([
+      ['plan', 'success'],
+      ['build', 'skipped'],
+      ['deploy', 'success'],
+      ['notify', 'success'],
+    ]);
+    expect(job(r, 'plan')?.outputs['mode']).toBe('maintenance');
+    const summary = job(r, 'plan')?.steps[0]?.run?.summary ?? '';
+    expect(summary).toContain('mode: `maintenance`');
+    expect(summary).toContain('maintenance page only: no build, no container changed, no smoke test');
+    expect(summary).toContain('maintenance page: on ("Back at 14:00 UTC")');
+    expect(stepsOf(r, 'deploy')).toMatchObject({ 'Swap the container': 'success', 'Smoke test': 'skipped', 'Roll back after a failed smoke test': 'skipped' });
+    const report = JSON.parse(job(r, 'deploy')?.steps.find((s) => s.name === 'Swap the container')?.outputs['report'] ?? '{}') as { mode?: string };
+    expect(report.mode).toBe('maintenance');
+    const page = await ew.throughEdge(name);
+    expect(page.status).toBe(503);
+    expect(page.headers['retry-after']).toMatch(/^\d+$/);
+    expect(page.body).toContain('Back at 14:00 UTC');
+    expect(await appContainers()).toEqual(before);
+    // The load by name saw the app, then the page: every failure is the page's 503, none a dropped connection.
+    expect(r.load?.summary.total).toBeGreaterThan(100);
+    expect(r.load?.summary.failed).toBeGreaterThan(0);
+    expect(Object.keys(r.load?.summary.errors ?? {})).toEqual(['HTTP 503']);
+  }, 1_500_000);
+
+  it('e3. Run workflow with maintenance off: the app answers again, 0 failed under load afterwards, no container changed', async () => {
+    const before = await appContainers();
+    const r = await ew.run('e3. maintenance off', dispatch({ maintenance: 'off' }));
+    expect(failedSteps(r)).toEqual([]);
+    expect(job(r, 'plan')?.outputs['mode']).toBe('maintenance');
+    expect(stepsOf(r, 'deploy')).toMatchObject({ 'Swap the container': 'success', 'Smoke test': 'skipped' });
+    expect(Object.keys(r.load?.summary.errors ?? {}).filter((e) => e !== 'HTTP 503')).toEqual([]);
+    expect((await ew.answering({ edge: name })).gitSha).toBe(esha.good);
+    expect(await appContainers()).toEqual(before);
+    const after = loadFromInside(ew.target, ew.target.address, 80, 60_000, { hostname: name });
+    await new Promise((resolve) => setTimeout(resolve, 8000));
+    const load = await after.stop();
+    console.log(`deploy.yml edge: after maintenance off, ${load.summary.failed} failed of ${load.summary.total} (p99 ${load.summary.p99} ms)`);
+    expect(load.summary.total).toBeGreaterThan(100);
+    expect(load.summary.failed).toBe(0);
+    expect(load.failures).toEqual([]);
   }, 1_500_000);
 });

@@ -2,11 +2,18 @@
 // the local workflow runner on the lab for a user's app repository (the app's Dockerfile at its
 // root), with only the variables and secrets its header tells a user to create. A green push
 // deploys; a push whose smoke test fails is rolled back by the file's own step under load with
-// no failed request, and opens one failure issue; the fix closes it.
+// no failed request, and opens one failure issue; the fix closes it; Run workflow with maintenance
+// but no APP_HOSTNAME stops at once, saying what to set. On gw-target1, with the optional edge
+// settings (APP_HOSTNAME, APP_TLS off, APP_RESOLVE; issue #18): a push deploys the app behind the
+// target's shared edge, Run workflow with maintenance on switches the page only (503 + Retry-After +
+// the message, no build, no container changed, no smoke test), and maintenance off brings the app back
+// with 0 failed under load afterwards.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pushEvent } from '@gangway/workflow-runner';
+import { pushEvent, workflowDispatchEvent } from '@gangway/workflow-runner';
+import { loadFromInside } from '../../lab/src/testing/load-inside.ts';
 import { repoRoot } from '../../scripts/actions.ts';
 import { failedSteps, openReleaseScenario, REPOSITORY, rootDockerfile, stepConclusions, type ReleaseScenario, type WorkflowLab } from '../support/workflow-lab.ts';
 
@@ -35,6 +42,16 @@ function headerNames(kind: 'vars' | 'secrets'): string[] {
 
 const push = (commit: string) => pushEvent({ repository: { fullName: REPOSITORY }, sha: commit });
 
+/** Only what the header names: a test that needed more would fail here. */
+function headerSettings(wl: WorkflowLab, options: { edge?: string } = {}) {
+  const s = wl.settings(APP, options);
+  const vars = headerNames('vars');
+  const secrets = headerNames('secrets');
+  expect(Object.keys(s.vars).filter((k) => !vars.includes(k))).toEqual([]);
+  expect(Object.keys(s.secrets).filter((k) => !secrets.includes(k))).toEqual([]);
+  return s;
+}
+
 describe('docs/example-deploy-workflow.yml as a user copies it', () => {
   beforeAll(async () => {
     scenario = await openReleaseScenario({ target: 2, app: APP, first: (repo) => repo.commit('the app, with its Dockerfile at the root', rootDockerfile) });
@@ -46,15 +63,7 @@ describe('docs/example-deploy-workflow.yml as a user copies it', () => {
     await scenario?.close();
   }, 120_000);
 
-  /** Only what the header names: a test that needed more would fail here. */
-  const settings = () => {
-    const s = wl.settings(APP);
-    const vars = headerNames('vars');
-    const secrets = headerNames('secrets');
-    expect(Object.keys(s.vars).filter((k) => !vars.includes(k))).toEqual([]);
-    expect(Object.keys(s.secrets).filter((k) => !secrets.includes(k))).toEqual([]);
-    return s;
-  };
+  const settings = () => headerSettings(wl);
 
   it('its header names the settings it reads, and nothing else is read', () => {
     const text = readFileSync(WORKFLOW, 'utf8');
@@ -92,5 +101,89 @@ describe('docs/example-deploy-workflow.yml as a user copies it', () => {
     expect(r.load?.summary.failed).toBe(0);
     expect([...wl.github.issues.values()].map((i) => i['state'])).toEqual(['closed']);
     wl.github.assertConforming();
+  }, 1_500_000);
+
+  it('Run workflow with maintenance but no APP_HOSTNAME stops before anything, saying what to set', async () => {
+    const r = await wl.run('example: maintenance without APP_HOSTNAME', {
+      workflow: WORKFLOW,
+      event: workflowDispatchEvent({ repository: { fullName: REPOSITORY }, sha: sha.fixed, actor: 'ops-oncall' }),
+      settings: { ...settings(), inputs: { maintenance: 'on' } },
+      repository: repoDir,
+    });
+    expect(r.run.jobs.find((j) => j.id === 'deploy')?.result).toBe('failure');
+    const steps = stepConclusions(r, 'deploy');
+    expect(steps).toMatchObject({ 'Maintenance needs the shared edge': 'failure', 'Build and push': 'skipped', Deploy: 'skipped', 'Smoke test': 'skipped' });
+    const guard = r.run.jobs.find((j) => j.id === 'deploy')?.steps.find((s) => s.name === 'Maintenance needs the shared edge');
+    expect(guard?.error).toMatch(/^maintenance is a page of the server's shared edge, .*no APP_HOSTNAME variable.*Set APP_HOSTNAME/);
+    expect(guard?.run?.annotations.map((x) => [x.level, x.properties['title']])).toEqual([['error', 'Maintenance needs the shared edge']]);
+    expect((await wl.answering(PORT)).gitSha).toBe(sha.fixed);
+  }, 300_000);
+});
+
+describe('docs/example-deploy-workflow.yml with APP_HOSTNAME: the shared edge, and maintenance from Run workflow', () => {
+  const name = `myapp-${randomBytes(3).toString('hex')}.edge.test`;
+  let edge: ReleaseScenario | undefined;
+  let ew: WorkflowLab;
+  let esha: ReleaseScenario['sha'];
+  const dispatch = (inputs: Record<string, string>) => ({
+    workflow: WORKFLOW,
+    event: workflowDispatchEvent({ repository: { fullName: REPOSITORY }, sha: esha.good, actor: 'ops-oncall' }),
+    settings: { ...headerSettings(ew, { edge: name }), inputs },
+    repository: edge?.repo.dir ?? '',
+    load: { port: 80, hostname: name },
+  });
+  const appContainers = async () =>
+    (await ew.docker.listContainers({ all: true, filters: { label: [`gangway.app=${APP}`] } })).map((c) => `${c.Id} ${c.Names.join(',')} ${c.State}`).sort();
+
+  beforeAll(async () => {
+    edge = await openReleaseScenario({ target: 1, app: APP, edge: true, first: (repo) => repo.commit('the app, with its Dockerfile at the root', rootDockerfile) });
+    ({ wl: ew, sha: esha } = edge);
+  }, 300_000);
+
+  afterAll(async () => {
+    await edge?.close();
+  }, 120_000);
+
+  it('a push deploys the app behind the shared edge under its name; the smoke test reaches it by name', async () => {
+    const r = await ew.run('example edge: green push', { workflow: WORKFLOW, event: push(esha.good), settings: headerSettings(ew, { edge: name }), repository: edge?.repo.dir ?? '' });
+    expect(failedSteps(r)).toEqual([]);
+    expect(stepConclusions(r, 'deploy')).toMatchObject({ 'Maintenance needs the shared edge': 'skipped', 'Build and push': 'success', Deploy: 'success', 'Smoke test': 'success' });
+    expect((await ew.answering({ edge: name })).gitSha).toBe(esha.good);
+    expect((await ew.docker.listContainers({ filters: { label: ['gangway.role=edge'] } })).map((c) => c.Names[0])).toEqual(['/gangway-edge']);
+    expect((await ew.docker.listContainers({ all: true })).filter((c) => c.Names.includes(`/${APP}-proxy`))).toEqual([]);
+  }, 1_500_000);
+
+  it('Run workflow with maintenance on and a message: the page only; the edge answers 503 + Retry-After + the message', async () => {
+    const before = await appContainers();
+    const r = await ew.run('example edge: maintenance on', dispatch({ maintenance: 'on', 'maintenance-message': 'Back at 14:00 UTC' }));
+    expect(failedSteps(r)).toEqual([]);
+    expect(stepConclusions(r, 'deploy')).toMatchObject({ 'Maintenance needs the shared edge': 'skipped', 'Build and push': 'skipped', Deploy: 'success', 'Smoke test': 'skipped', 'Roll back after a failed smoke test': 'skipped' });
+    const deployStep = r.run.jobs.find((j) => j.id === 'deploy')?.steps.find((s) => s.name === 'Deploy');
+    expect((JSON.parse(deployStep?.outputs['report'] ?? '{}') as { mode?: string }).mode).toBe('maintenance');
+    const page = await ew.throughEdge(name);
+    expect(page.status).toBe(503);
+    expect(page.headers['retry-after']).toMatch(/^\d+$/);
+    expect(page.body).toContain('Back at 14:00 UTC');
+    expect(await appContainers()).toEqual(before);
+    expect(r.load?.summary.total).toBeGreaterThan(100);
+    expect(r.load?.summary.failed).toBeGreaterThan(0);
+    expect(Object.keys(r.load?.summary.errors ?? {})).toEqual(['HTTP 503']);
+  }, 1_500_000);
+
+  it('Run workflow with maintenance off: the app answers again, 0 failed under load afterwards', async () => {
+    const before = await appContainers();
+    const r = await ew.run('example edge: maintenance off', dispatch({ maintenance: 'off' }));
+    expect(failedSteps(r)).toEqual([]);
+    expect(stepConclusions(r, 'deploy')).toMatchObject({ 'Build and push': 'skipped', Deploy: 'success', 'Smoke test': 'skipped' });
+    expect(Object.keys(r.load?.summary.errors ?? {}).filter((e) => e !== 'HTTP 503')).toEqual([]);
+    expect((await ew.answering({ edge: name })).gitSha).toBe(esha.good);
+    expect(await appContainers()).toEqual(before);
+    const after = loadFromInside(ew.target, ew.target.address, 80, 60_000, { hostname: name });
+    await new Promise((resolve) => setTimeout(resolve, 8000));
+    const load = await after.stop();
+    console.log(`example edge: after maintenance off, ${load.summary.failed} failed of ${load.summary.total} (p99 ${load.summary.p99} ms)`);
+    expect(load.summary.total).toBeGreaterThan(100);
+    expect(load.summary.failed).toBe(0);
+    expect(load.failures).toEqual([]);
   }, 1_500_000);
 });

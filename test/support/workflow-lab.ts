@@ -11,7 +11,8 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import { runWorkflow, formatRun, type RunSettings, type SyntheticEvent, type WorkflowRunResult } from '@gangway/workflow-runner';
 import { labStatus, readLabState, type LabState, type TargetState } from '../../lab/src/index.ts';
-import { getFromInside, loadFromInside, type NetnsLoad } from '../../lab/src/testing/load-inside.ts';
+import { ensureCaddyImage } from '../../lab/src/caddy-image.ts';
+import { getFromInside, getFromInsideAs, loadFromInside, type NetnsLoad } from '../../lab/src/testing/load-inside.ts';
 import { repoRoot } from '../../scripts/actions.ts';
 import { startGitHubApi, type GitHubApiServer } from './github-api/index.ts';
 
@@ -90,13 +91,23 @@ export interface WorkflowLab {
   github: GitHubApiServer;
   token: string;
   runs: RecordedRun[];
-  /** vars and secrets a user sets for deploy.yml and for the example, on this lab target. */
-  settings(imageName: string): Required<Pick<RunSettings, 'vars' | 'secrets'>>;
-  run(label: string, options: { workflow: string; event: SyntheticEvent; settings: RunSettings; repository: string; load?: { port: number }; log?: (line: string) => void }): Promise<RecordedRun>;
-  /** What the app's /version answers on the target, from inside it. */
-  answering(port: number): Promise<{ version?: string; gitSha?: string; error?: string }>;
+  /**
+   * vars and secrets a user sets for deploy.yml and for the example, on this lab target. With `edge`,
+   * the app joins the target's shared edge on port 80 under that name (APP_TLS off: ACME is proven in
+   * deploy-ssh's edge test), and the smoke test resolves the name to the target as a user's
+   * APP_RESOLVE would.
+   */
+  settings(imageName: string, options?: { edge?: string }): Required<Pick<RunSettings, 'vars' | 'secrets'>>;
+  /** With `load.hostname`, the load goes to port `load.port` with that name as its Host header (the shared edge). */
+  run(label: string, options: { workflow: string; event: SyntheticEvent; settings: RunSettings; repository: string; load?: { port: number; hostname?: string }; log?: (line: string) => void }): Promise<RecordedRun>;
+  /** What the app's /version answers on the target, from inside it: on `port`, or through the edge under `port`'s name. */
+  answering(port: number | { edge: string }): Promise<{ version?: string; gitSha?: string; error?: string }>;
+  /** One request through the shared edge (port 80) as a browser sends it for `hostname`, from inside the target. */
+  throughEdge(hostname: string, path?: string): Promise<{ status: number; headers: Record<string, string>; body: string }>;
   /** Removes every container, network and volume of `app` on the target. */
   removeApp(app: string): Promise<void>;
+  /** Removes the target's shared edge: its containers, lock marker and volumes (routes, certificates). */
+  removeEdge(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -125,6 +136,14 @@ export async function openWorkflowLab(options: { target: number }): Promise<Work
     await docker.getVolume(`${app}-data`).remove().catch(() => undefined);
   };
 
+  const removeEdge = async (): Promise<void> => {
+    for (const c of await docker.listContainers({ all: true, filters: { label: ['gangway.role=edge'] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    await docker.getContainer('gangway-edge.lock').remove({ force: true }).catch(() => undefined);
+    for (const volume of ['gangway-edge-config', 'gangway-edge-data']) await docker.getVolume(volume).remove().catch(() => undefined);
+  };
+
+  const throughEdge = (hostname: string, requestPath = '/version') => getFromInsideAs(target, { address: target.address, port: 80, path: requestPath, hostname });
+
   return {
     lab,
     target,
@@ -132,15 +151,17 @@ export async function openWorkflowLab(options: { target: number }): Promise<Work
     github,
     token,
     runs,
-    settings(imageName) {
+    settings(imageName, options = {}) {
+      const edge = options.edge;
       return {
         vars: {
           IMAGE: `${lab.registry.host}/e2e/${imageName}`,
           DEPLOY_HOST: target.sshHost,
           DEPLOY_USER: target.username,
-          APP_URL: `http://${target.address}:8080`,
+          APP_URL: edge ? `http://${edge}` : `http://${target.address}:8080`,
           DEPLOY_KNOWN_HOSTS: target.knownHosts,
           DOCKER_SOCKET: target.dockerSocket,
+          ...(edge ? { APP_HOSTNAME: edge, APP_TLS: 'off', APP_RESOLVE: `${edge}:80:${target.address}` } : {}),
         },
         secrets: {
           REGISTRY_USERNAME: lab.registry.username,
@@ -154,7 +175,7 @@ export async function openWorkflowLab(options: { target: number }): Promise<Work
       const id = ++runId;
       const before = github.requests.length;
       // Bounded, and longer than any run the tests allow (25 min): it covers the whole run.
-      const load = o.load ? loadFromInside(target, target.address, o.load.port, 1_500_000) : undefined;
+      const load = o.load ? loadFromInside(target, target.address, o.load.port, 1_500_000, o.load.hostname ? { hostname: o.load.hostname } : {}) : undefined;
       let run: WorkflowRunResult;
       let loadResult: RecordedRun['load'];
       try {
@@ -193,11 +214,13 @@ export async function openWorkflowLab(options: { target: number }): Promise<Work
       return recorded;
     },
     async answering(port) {
-      const r = await getFromInside(target, `http://${target.address}:${port}/version`);
+      const r = typeof port === 'number' ? await getFromInside(target, `http://${target.address}:${port}/version`) : await throughEdge(port.edge);
       if (r.status !== 200) return { error: `HTTP ${r.status}: ${r.body.slice(0, 200)}` };
       return JSON.parse(r.body) as { version?: string; gitSha?: string };
     },
+    throughEdge,
     removeApp,
+    removeEdge,
     async close() {
       await github.close();
     },
@@ -216,10 +239,17 @@ export interface ReleaseScenario {
 /**
  * The three releases the workflow scenarios deploy, in a scratch clone, with `app` removed from
  * the target first. `first` makes the good release (default: this checkout's HEAD as it is).
+ * With `edge`, the target's shared edge is removed before and after, and the lab's stand-in for the
+ * edge's default image (caddy:2, Debian's Caddy: the lab reaches no Docker Hub) is put on the
+ * target's engine, as a server that can pull it would have it.
  */
-export async function openReleaseScenario(options: { target: number; app: string; first?: (repo: FixtureRepository) => string }): Promise<ReleaseScenario> {
+export async function openReleaseScenario(options: { target: number; app: string; first?: (repo: FixtureRepository) => string; edge?: boolean }): Promise<ReleaseScenario> {
   const wl = await openWorkflowLab({ target: options.target });
   await wl.removeApp(options.app);
+  if (options.edge) {
+    await wl.removeEdge();
+    await ensureCaddyImage(wl.target.dockerSocket);
+  }
   const repo = new FixtureRepository();
   const good = options.first ? options.first(repo) : repo.head;
   const broken = repo.commit('a release that answers a stale version', breakVersion);
@@ -231,6 +261,7 @@ export async function openReleaseScenario(options: { target: number; app: string
     async close() {
       console.log(describeRuns(wl.runs));
       await wl.removeApp(options.app);
+      if (options.edge) await wl.removeEdge();
       await wl.close();
       repo.remove();
     },
