@@ -68080,11 +68080,18 @@ async function withEdgeLock(ctx, image, fn) {
         warn: (line) => ctx.log.warn(line),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
+    // In the step's state too: if this run dies holding it (a lost connection), its post step releases it.
+    ctx.locks?.acquired(ctx.host, lock);
     try {
         return await fn();
     }
     finally {
-        await (0,host_lock/* releaseLock */.x_)(ctx.engine, lock).catch((error) => ctx.log.warn(`Could not release the edge lock ${EDGE_LOCK_NAME} (${(0,src/* errorMessage */.gJ)(error)}); the next deploy takes it over after ${EDGE_LOCK_TTL_MS / 1000} s.`));
+        const released = await (0,host_lock/* releaseLock */.x_)(ctx.engine, lock).then(() => true, (error) => {
+            ctx.log.warn(`Could not release the edge lock ${EDGE_LOCK_NAME} (${(0,src/* errorMessage */.gJ)(error)}); the post step tries again, and the next deploy takes it over after ${EDGE_LOCK_TTL_MS / 1000} s.`);
+            return false;
+        });
+        if (released)
+            ctx.locks?.released(ctx.host, lock);
     }
 }
 /** The running edge of this host, if any (the newest, when an interrupted upgrade left two). */
@@ -75355,8 +75362,10 @@ async function explainLostConnection(ctx, error, whenLost) {
     wrapped.name = 'ConnectionLostError';
     return wrapped;
 }
+const NO_LOCK_EVENTS = { acquired: () => undefined, released: () => undefined };
 /** Runs the deploy (or rollback) of `target` on the host. Never throws: the report says what happened; `error` is set on failure. */
-async function deployOnHost(ctx, target, locks) {
+async function deployOnHost(ctx, target) {
+    const locks = ctx.locks ?? NO_LOCK_EVENTS;
     const s = ctx.settings;
     const started = performance.now();
     const report = newHostReport(ctx.host, { app: s.app, strategy: target.name, dropsRequests: target.dropsRequests, mode: modeOf(s) }, ctx.clock.phases);
@@ -76743,12 +76752,13 @@ async function runHost(r, hp, settings, signal) {
             return failedHere((0,src/* toError */.iT)(error));
         }
     }
-    const ctx = { host, engine: connection.engine, prober: connection.prober, settings, provenance: r.provenance, clock, log, connectionLost: connection.lost, ...(connection.disk ? { disk: connection.disk } : {}), ...(signal ? { signal } : {}) };
+    // Every lock taken on the host (the app's, the edge's) goes into the ledger: the post step releases what main could not.
+    const locks = { acquired: (h, lock) => r.ledger.add(h, hp, lock), released: (h, lock) => r.ledger.remove(h, lock) };
+    const ctx = { host, engine: connection.engine, prober: connection.prober, settings, provenance: r.provenance, clock, log, locks, connectionLost: connection.lost, ...(connection.disk ? { disk: connection.disk } : {}), ...(signal ? { signal } : {}) };
     const target = targetFor(ctx, connection);
     if (target instanceof Error)
         return failedHere(target);
-    const locks = { acquired: (h, lock) => r.ledger.add(h, hp, lock), released: (h, lock) => r.ledger.remove(h, lock) };
-    const result = await deployOnHost(ctx, target, locks);
+    const result = await deployOnHost(ctx, target);
     result.report.totalMs += clock.phases.find((p) => p.phase === 'connect')?.ms ?? 0;
     return result;
 }

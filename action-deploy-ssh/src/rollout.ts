@@ -72,11 +72,12 @@ async function runHost(r: Rollout, hp: HostPort, settings: DeploySettings, signa
       return failedHere(toError(error));
     }
   }
-  const ctx = { host, engine: connection.engine, prober: connection.prober, settings, provenance: r.provenance, clock, log, connectionLost: connection.lost, ...(connection.disk ? { disk: connection.disk } : {}), ...(signal ? { signal } : {}) };
+  // Every lock taken on the host (the app's, the edge's) goes into the ledger: the post step releases what main could not.
+  const locks = { acquired: (h: string, lock: HeldLock) => r.ledger.add(h, hp, lock), released: (h: string, lock: HeldLock) => r.ledger.remove(h, lock) };
+  const ctx = { host, engine: connection.engine, prober: connection.prober, settings, provenance: r.provenance, clock, log, locks, connectionLost: connection.lost, ...(connection.disk ? { disk: connection.disk } : {}), ...(signal ? { signal } : {}) };
   const target = targetFor(ctx, connection);
   if (target instanceof Error) return failedHere(target);
-  const locks = { acquired: (h: string, lock: HeldLock) => r.ledger.add(h, hp, lock), released: (h: string, lock: HeldLock) => r.ledger.remove(h, lock) };
-  const result = await deployOnHost(ctx, target, locks);
+  const result = await deployOnHost(ctx, target);
   result.report.totalMs += clock.phases.find((p) => p.phase === 'connect')?.ms ?? 0;
   return result;
 }

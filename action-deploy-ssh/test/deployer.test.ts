@@ -8,6 +8,7 @@ import { recreate } from '../src/container/strategy/recreate.ts';
 import type { DeploySettings } from '../src/settings/index.ts';
 import { DIGEST_V1, DIGEST_V2, DIGEST_V3, FakeEngine, hostContext } from './fakes.ts';
 import { settings } from './helpers.ts';
+import { EDGE_LOCK_NAME, withEdgeLock } from '../src/edge/edge.ts';
 
 const REPO = 'registry.example.com/team/shop';
 
@@ -216,5 +217,27 @@ describe('recreate on one host', () => {
     const decoded = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as Record<string, string>;
     expect(decoded).toEqual({ username: 'bot', password: 'reg-pass-123', serveraddress: 'registry.example.com' });
     for (const c of engine.containers.values()) expect(JSON.stringify(c.options)).not.toContain('reg-pass-123');
+  });
+});
+
+describe('the edge lock', () => {
+  it('is held only while the edge changes, reported to the step state while held, and released when the change fails', async () => {
+    const engine = engineWithImages();
+    // The marker is made from an image the host has (the edge's, in a deploy).
+    await engine.pull(REPO, 'v1', undefined, () => undefined);
+    const ctx = hostContext(engine, settings({ image: `${REPO}:v1`, publish: '8080' }));
+    const locks = lockEvents();
+    ctx.locks = locks;
+    const markers = () => [...engine.containers.values()].filter((c) => c.options.name === EDGE_LOCK_NAME).length;
+    const inside = await withEdgeLock(ctx, 'sha256:img1', () => Promise.resolve({ markers: markers(), held: locks.held.map((l) => l.name), freed: locks.freed.length }));
+    expect(inside).toEqual({ markers: 1, held: [EDGE_LOCK_NAME], freed: 0 });
+    expect(markers()).toBe(0);
+    expect(locks.freed.map((l) => l.name)).toEqual([EDGE_LOCK_NAME]);
+    // A change that throws still lets the lock go; a second taker gets it at once.
+    await expect(withEdgeLock(ctx, 'sha256:img1', () => Promise.reject(new Error('caddy refused')))).rejects.toThrow('caddy refused');
+    expect(markers()).toBe(0);
+    expect(locks.freed).toHaveLength(2);
+    // The app's own deploy lock is another marker: the edge lock never stands in for it.
+    expect(EDGE_LOCK_NAME).not.toBe(lockName('gangway-edge'));
   });
 });

@@ -463,14 +463,16 @@ const NO_LOCKS: LockEvents = { acquired: () => undefined, released: () => undefi
 /** A deploy (or rollback) of the container target on the fake host, by `provenance`. */
 export function runContainerDeploy(ctx: HostContext, strategy: Strategy, provenance: Provenance, locks: LockEvents = NO_LOCKS): Promise<HostRun> {
   ctx.provenance = provenance;
-  return deployOnHost(ctx, containerTarget(ctx, strategy), locks);
+  ctx.locks = locks;
+  return deployOnHost(ctx, containerTarget(ctx, strategy));
 }
 
 /** A deploy (or rollback) of the Swarm target on the fake manager, by `provenance`. */
 export function runSwarmDeploy(ctx: HostContext, swarm: SwarmEngine, provenance: Provenance, locks: LockEvents = NO_LOCKS): Promise<HostRun> {
   ctx.provenance = provenance;
   if (ctx.settings.target.kind !== 'swarm') throw new Error('runSwarmDeploy needs target: swarm settings');
-  return deployOnHost(ctx, swarmTarget(ctx, swarm, ctx.settings.target.order), locks);
+  ctx.locks = locks;
+  return deployOnHost(ctx, swarmTarget(ctx, swarm, ctx.settings.target.order));
 }
 
 /**

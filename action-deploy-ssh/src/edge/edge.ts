@@ -55,10 +55,19 @@ export async function withEdgeLock<T>(ctx: HostContext, image: string, fn: () =>
     warn: (line) => ctx.log.warn(line),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
+  // In the step's state too: if this run dies holding it (a lost connection), its post step releases it.
+  ctx.locks?.acquired(ctx.host, lock);
   try {
     return await fn();
   } finally {
-    await releaseLock(ctx.engine, lock).catch((error: unknown) => ctx.log.warn(`Could not release the edge lock ${EDGE_LOCK_NAME} (${errorMessage(error)}); the next deploy takes it over after ${EDGE_LOCK_TTL_MS / 1000} s.`));
+    const released = await releaseLock(ctx.engine, lock).then(
+      () => true,
+      (error: unknown) => {
+        ctx.log.warn(`Could not release the edge lock ${EDGE_LOCK_NAME} (${errorMessage(error)}); the post step tries again, and the next deploy takes it over after ${EDGE_LOCK_TTL_MS / 1000} s.`);
+        return false;
+      },
+    );
+    if (released) ctx.locks?.released(ctx.host, lock);
   }
 }
 

@@ -3,6 +3,7 @@
 import type { PhaseClock } from '@gangway/kit';
 import type { DeployEngine } from './engine.ts';
 import type { Provenance } from '../labels.ts';
+import type { HeldLock } from './lock.ts';
 import type { DeploySettings } from '../settings/index.ts';
 
 export interface HostLog {
@@ -11,6 +12,12 @@ export interface HostLog {
   debug?(line: string): void;
   /** A collapsed log group (nested calls become plain headings inside the open group). */
   group<T>(title: string, fn: () => Promise<T>): Promise<T>;
+}
+
+/** Where a deploy says which locks it holds (the step state the post step releases them from). */
+export interface LockEvents {
+  acquired(host: string, lock: HeldLock): void;
+  released(host: string, lock: HeldLock): void;
 }
 
 export interface HostContext {
@@ -26,6 +33,8 @@ export interface HostContext {
   signal?: AbortSignal;
   /** The free space of the engine's data-root (absent where the host cannot tell). */
   disk?: DiskProbe;
+  /** Told of every lock taken and released here (absent in tests that do not look). */
+  locks?: LockEvents;
   /** Why the SSH connection to this host broke, once it has. */
   connectionLost?: () => Error | undefined;
 }

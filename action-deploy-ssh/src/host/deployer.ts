@@ -63,8 +63,11 @@ export async function explainLostConnection(ctx: HostContext, error: Error, when
   return wrapped;
 }
 
+const NO_LOCK_EVENTS: LockEvents = { acquired: () => undefined, released: () => undefined };
+
 /** Runs the deploy (or rollback) of `target` on the host. Never throws: the report says what happened; `error` is set on failure. */
-export async function deployOnHost(ctx: HostContext, target: DeployTarget, locks: LockEvents): Promise<HostRun> {
+export async function deployOnHost(ctx: HostContext, target: DeployTarget): Promise<HostRun> {
+  const locks = ctx.locks ?? NO_LOCK_EVENTS;
   const s = ctx.settings;
   const started = performance.now();
   const report = newHostReport(ctx.host, { app: s.app, strategy: target.name, dropsRequests: target.dropsRequests, mode: modeOf(s) }, ctx.clock.phases);

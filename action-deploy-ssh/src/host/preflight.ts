@@ -3,14 +3,11 @@
 // HEALTHCHECK required when readiness-path is "docker"), the deploy lock taken, and released.
 import { ConfigurationError, errorMessage, formatImageReference, type ImageReference } from '@gangway/kit';
 import { ensureRoomForPull, isNoSpaceError, noSpaceError } from './disk-space.ts';
-import type { HostContext } from './context.ts';
+import type { HostContext, LockEvents } from './context.ts';
 import { acquireLock, confirmLockHeld, lockHeartbeatMs, releaseLock, startLockHeartbeat, type HeldLock, type LockHeartbeat } from './lock.ts';
 import { pullImage, type PulledImage } from './pull.ts';
 
-export interface LockEvents {
-  acquired(host: string, lock: HeldLock): void;
-  released(host: string, lock: HeldLock): void;
-}
+export type { LockEvents };
 
 /** The deploy's image on the server, by digest; nothing running is touched before it is there. */
 export async function pullForDeploy(ctx: HostContext, image: ImageReference): Promise<PulledImage> {
