@@ -1,5 +1,6 @@
 // For the chaos suite: action-deploy-ssh's dist, run as the runner runs it, against one lab
-// target through the VPN, for one app behind its blue-green proxy on a public port. Every run
+// target through the VPN, for one app behind its blue-green proxy on a public port, or behind
+// the server's shared edge by hostname. Every run
 // is kept (the secret sweep sees them through the harness as well).
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -18,21 +19,31 @@ export interface DeployRun {
   ms: number;
 }
 
+/** What the app is behind: its own blue-green nginx on a public port, or the server's shared edge (Caddy on 80, by hostname). */
+export type ChaosFront = 'proxy' | 'edge';
+
 export class ChaosApp {
   readonly name: string;
   readonly port: number;
+  readonly front: ChaosFront;
   readonly session: ChaosSession;
   readonly envSecret = `chaos-env-secret-${randomBytes(8).toString('hex')}`;
   readonly jobs: RunnerJob[] = [];
 
-  constructor(session: ChaosSession, prefix: string, port: number) {
+  constructor(session: ChaosSession, prefix: string, port: number, front: ChaosFront = 'proxy') {
     this.session = session;
     this.name = `${prefix}-${randomBytes(2).toString('hex')}`;
-    this.port = port;
+    this.port = front === 'edge' ? 80 : port;
+    this.front = front;
+  }
+
+  /** The app's name on the edge (front: edge). */
+  get hostname(): string {
+    return `${this.name}.chaos.test`;
   }
 
   get endpoint(): Endpoint {
-    return { host: this.session.target.address, port: this.port };
+    return { host: this.session.target.address, port: this.port, ...(this.front === 'edge' ? { hostname: this.hostname } : {}) };
   }
 
   inputs(extra: Record<string, string> = {}): Record<string, string> {
@@ -45,7 +56,7 @@ export class ChaosApp {
       'docker-socket': target.dockerSocket,
       app: this.name,
       'container-port': '8080',
-      publish: String(this.port),
+      ...(this.front === 'edge' ? { hostname: this.hostname, tls: 'off' } : { publish: String(this.port) }),
       volumes: `${this.name}-data:/data`,
       env: `SESSION_SECRET=${this.envSecret}\nLOG_LEVEL=warn`,
       'registry-username': lab.registry.username,
@@ -80,10 +91,20 @@ export class ChaosApp {
     return (await this.containers()).find((c) => c.role === 'lock');
   }
 
-  /** The app container the proxy forwards to (its config's first line names it). */
+  /** The app container the front forwards to: the proxy's config names it in its first line, the edge's route record as its upstream. */
   async upstream(): Promise<string | undefined> {
-    const proxy = this.session.docker.getContainer(`${this.name}-proxy`);
-    const exec = await proxy.exec({ Cmd: ['head', '-n', '1', '/etc/gangway/nginx.conf'], AttachStdout: true, AttachStderr: true });
+    if (this.front === 'edge') {
+      const [edge] = await this.session.docker.listContainers({ filters: { label: ['gangway.role=edge'], status: ['running'] } });
+      if (!edge) return undefined;
+      const record = await this.catIn(edge.Id, `/etc/gangway-edge/routes/${this.name}.json`);
+      return (JSON.parse(record) as { upstream?: { name?: string } }).upstream?.name;
+    }
+    return /# gangway-upstream: (\S+)/.exec(await this.catIn(`${this.name}-proxy`, '/etc/gangway/nginx.conf'))?.[1];
+  }
+
+  /** A file in a running container, read with docker exec. */
+  private async catIn(container: string, file: string): Promise<string> {
+    const exec = await this.session.docker.getContainer(container).exec({ Cmd: ['cat', file], AttachStdout: true, AttachStderr: true });
     const stream = await exec.start({ hijack: true, stdin: false });
     const chunks: Buffer[] = [];
     await new Promise<void>((resolve, reject) => {
@@ -99,7 +120,7 @@ export class ChaosApp {
       text += buf.subarray(i + 8, i + 8 + size).toString('utf8');
       i += 8 + size;
     }
-    return /# gangway-upstream: (\S+)/.exec(text)?.[1];
+    return text;
   }
 
   async cleanup(): Promise<void> {
@@ -107,6 +128,12 @@ export class ChaosApp {
     for (const c of await this.containers().catch(() => [])) await docker.getContainer(c.id).remove({ force: true }).catch(() => undefined);
     await docker.getVolume(`${this.name}-data`).remove().catch(() => undefined);
     await docker.getNetwork(`${this.name}-net`).remove().catch(() => undefined);
+    if (this.front === 'edge') {
+      // The edge is the host's: this suite made it on a target no other app of it uses, and takes it down.
+      for (const c of await docker.listContainers({ all: true, filters: { label: ['gangway.role=edge'] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+      await docker.getContainer('gangway-edge.lock').remove({ force: true }).catch(() => undefined);
+      for (const volume of ['gangway-edge-config', 'gangway-edge-data']) await docker.getVolume(volume).remove().catch(() => undefined);
+    }
     for (const j of this.jobs) j.cleanup();
   }
 }

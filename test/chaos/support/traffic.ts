@@ -10,6 +10,8 @@ import { renderTextImage } from '../../../app/test/text-images.ts';
 export interface Endpoint {
   host: string;
   port: number;
+  /** The Host header, for an app behind the server's shared edge (port 80, routed by name). */
+  hostname?: string;
 }
 
 interface Answer {
@@ -20,7 +22,7 @@ interface Answer {
 
 export function request(e: Endpoint, method: string, path: string, body?: Buffer, timeoutMs = 10_000, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: e.host, port: e.port, method, path, agent: false, timeout: timeoutMs, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } }, (res) => {
+    const req = http.request({ host: e.host, port: e.port, method, path, agent: false, timeout: timeoutMs, headers: { ...(e.hostname ? { host: e.hostname } : {}), ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
@@ -87,7 +89,7 @@ export interface TrafficOptions {
 export async function startTraffic(e: Endpoint, options: TrafficOptions = {}): Promise<TrafficRun> {
   const image = await sampleImage();
   const maxMs = options.maxMs ?? 240_000;
-  const load = startLoad({ host: e.host, port: e.port, rate: options.rate ?? 40, clients: options.clients ?? 6, maxMs });
+  const load = startLoad({ host: e.host, port: e.port, ...(e.hostname ? { hostname: e.hostname } : {}), rate: options.rate ?? 40, clients: options.clients ?? 6, maxMs });
   const writes: WriteStats = { sent: 0, acknowledged: [], failed: 0, errors: {} };
   let running = true;
   const started = performance.now();
