@@ -68898,7 +68898,7 @@ function frontOf(settings) {
 /* harmony export */   l4: () => (/* binding */ lockName),
 /* harmony export */   xN: () => (/* binding */ containerName)
 /* harmony export */ });
-/* unused harmony export compactTime */
+/* unused harmony exports compactTime, gpuDeviceRequest */
 /* harmony import */ var _labels_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3206);
 /* harmony import */ var _settings_rollout_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6306);
 
@@ -68922,6 +68922,10 @@ function lockName(app) {
 function appLabels(app) {
     return { [_labels_js__WEBPACK_IMPORTED_MODULE_0__/* .LABEL */ .d_.managed]: 'true', [_labels_js__WEBPACK_IMPORTED_MODULE_0__/* .LABEL */ .d_.role]: 'app', [_labels_js__WEBPACK_IMPORTED_MODULE_0__/* .LABEL */ .d_.app]: app };
 }
+/** `gpus` as the engine's device request: what `docker run --gpus` sends, for the NVIDIA driver. */
+function gpuDeviceRequest(gpus) {
+    return { Driver: 'nvidia', ...('deviceIds' in gpus ? { DeviceIDs: gpus.deviceIds } : { Count: gpus.count }), Capabilities: [['gpu']] };
+}
 /**
  * The create options of a new app container. Env values go into the container's config
  * (the Engine API, over SSH); they never go into labels, names or logs.
@@ -68943,6 +68947,7 @@ function appContainerSpec(settings, next) {
             // blue-green: the proxy holds the public port; app containers publish nothing.
             ...(port && settings.publish && !(0,_settings_rollout_js__WEBPACK_IMPORTED_MODULE_1__/* .blueGreenOf */ .Lx)(settings) ? { PortBindings: { [port]: [{ HostIp: settings.publish.hostIp ?? '', HostPort: String(settings.publish.hostPort) }] } } : {}),
             ...(settings.network ? { NetworkMode: settings.network } : {}),
+            ...(settings.gpus ? { DeviceRequests: [gpuDeviceRequest(settings.gpus)] } : {}),
             LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
         },
         ...(settings.network ? { NetworkingConfig: { EndpointsConfig: { [settings.network]: { Aliases: [settings.app] } } } } : {}),
@@ -69449,6 +69454,10 @@ function dockerEngine(docker) {
         },
         networkExists: (name) => hasNetwork(docker, name),
         createNetwork: (name, labels) => createNetworkOnce(docker, { Name: name, Labels: labels }),
+        async runtimes() {
+            const info = (await docker.info());
+            return Object.keys(info.Runtimes ?? {});
+        },
         async now() {
             const info = (await docker.info());
             const t = info.SystemTime ? Date.parse(info.SystemTime) : Number.NaN;
@@ -75267,6 +75276,16 @@ var pull = __nccwpck_require__(9585);
 
 
 
+/**
+ * With `gpus`: the engine must have the NVIDIA runtime (the NVIDIA Container Toolkit, configured for
+ * Docker), or the new container could not start. Asked before anything is pulled, stopped or made.
+ */
+async function ensureGpuRuntime(ctx) {
+    const runtimes = await ctx.engine.runtimes();
+    if (runtimes.includes('nvidia'))
+        return;
+    throw new src/* ConfigurationError */.j1(`Input "gpus": the Docker engine on ${ctx.host} has no NVIDIA runtime (its runtimes: ${runtimes.sort().join(', ') || 'none'}), so it cannot give the app GPUs. Nothing was changed. On the server, install the NVIDIA Container Toolkit, run nvidia-ctk runtime configure --runtime=docker and restart Docker; or remove gpus.`, 'gpus');
+}
 /** The deploy's image on the server, by digest; nothing running is touched before it is there. */
 async function pullForDeploy(ctx, image) {
     const s = ctx.settings;
@@ -75645,6 +75664,8 @@ function containerTarget(ctx, strategy) {
             }
             if (!s.image)
                 throw new src/* ConfigurationError */.j1('Input "image" is required unless rollback: true.', 'image');
+            if (s.gpus)
+                await ensureGpuRuntime(ctx);
             pulled = await pullForDeploy(ctx, s.image);
             report.image = pulled.ref;
             report.imageDigest = pulled.digest;
@@ -77298,6 +77319,22 @@ function validateEnv(env) {
         }
     }
 }
+const GPU_ID = /^(\d{1,3}|(GPU|MIG)-[A-Za-z0-9-]{1,64}|MIG-GPU-[A-Za-z0-9-]{1,64}\/\d+\/\d+)$/;
+/** `gpus`: all, a count, or device=ID[,ID] (docker run --gpus's forms, without its driver or capability options). */
+function parseGpus(raw, input = 'gpus') {
+    const value = raw.trim();
+    if (value === 'all')
+        return { count: -1 };
+    if (/^\d+$/.test(value)) {
+        const count = Number(value);
+        if (count >= 1 && count <= 64)
+            return { count };
+    }
+    const devices = /^"?device=([^"]+)"?$/.exec(value)?.[1]?.split(',').map((id) => id.trim());
+    if (devices && devices.length > 0 && devices.every((id) => GPU_ID.test(id)) && new Set(devices).size === devices.length)
+        return { deviceIds: devices };
+    throw new src/* ConfigurationError */.j1(`Input "${input}" is "${raw}", which is not a GPU request the engine takes. Give all, a number of GPUs (1 to 64), or device=ID[,ID] with IDs as nvidia-smi -L shows them (an index such as 0, or a GPU-... / MIG-... UUID), each once.`, input);
+}
 /** `env` is read (and its values masked) with the other secrets, before this runs. */
 /** `imageOptional`: rollback: true, or a maintenance switch (no container is made). */
 function readContainer(inputs, secrets, imageOptional) {
@@ -77348,6 +77385,8 @@ function readContainer(inputs, secrets, imageOptional) {
         if (values/* CONTROL */.W3.test(value))
             throw new src/* ConfigurationError */.j1(`Input "labels": the value of ${key} holds control characters.`, 'labels');
     }
+    const gpusRaw = inputs.string('gpus');
+    const gpus = gpusRaw === undefined ? undefined : parseGpus(gpusRaw);
     const commands = (input) => inputs.list(input, { commas: false }).map((line) => (0,values/* parseCommandLine */.Du)(line, input));
     const readinessTimeoutMs = inputs.duration('readiness-timeout') ?? 60_000;
     if (readinessTimeoutMs > 3_600_000) {
@@ -77370,6 +77409,7 @@ function readContainer(inputs, secrets, imageOptional) {
         stopTimeoutMs: inputs.duration('stop-timeout') ?? 30_000,
         preDeploy: commands('pre-deploy'),
         postDeploy: commands('post-deploy'),
+        ...(gpus ? { gpus } : {}),
     };
 }
 
@@ -77443,6 +77483,9 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
     const edgeImageParsed = (0,src/* parseImageReference */.o_)(inputs.string('edge-image') ?? 'caddy:2', 'edge-image');
     const edgeImage = edgeImageParsed.digest || edgeImageParsed.tag ? edgeImageParsed : { ...edgeImageParsed, tag: 'latest' };
     const rollout = (0,settings_rollout/* readRollout */.wW)(inputs, { published: container.publish !== undefined, edge: edge !== undefined, hosts: reach.hosts.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
+    if (container.gpus && rollout.target.kind === 'swarm') {
+        throw new src/* ConfigurationError */.j1('Input "gpus" works with target: container (the engine\'s device requests); a Swarm service asks for GPUs as generic resources of its nodes, which Gangway does not set yet. Remove gpus, or use target: container.', 'gpus');
+    }
     // The app containers of a blue-green deploy sit on a private network; the proxy reaches them there by name.
     const network = container.network ?? (rollout.target.kind === 'container' && rollout.target.strategy.name === 'blue-green' ? `${container.app}-net` : undefined);
     const github = readGitHubDeployment(inputs, githubToken);

@@ -178,6 +178,18 @@ describe('action-deploy-ssh on the lab', () => {
     figures['rollback: true'] = { phases: back.report?.hosts[0]?.phases, totalMs: back.report?.hosts[0]?.totalMs };
   });
 
+  it('gpus on an engine without the NVIDIA runtime (the lab\'s): refused before anything is pulled or changed, naming gpus and the runtimes it has', async () => {
+    const app = mainApp();
+    const before = (await target.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } })).map((c) => `${c.Id} ${c.State}`).sort();
+    const run = await deploy(baseInputs(app, port1, { image: images.v2?.digestRef ?? '', gpus: 'all' }));
+    expect(run.main.exitCode).toBe(1);
+    expect(run.main.log).toMatch(/Input "gpus": the Docker engine on \S+ has no NVIDIA runtime \(its runtimes: [^)]*runc[^)]*\)/);
+    expect(run.main.log).toContain('nvidia-ctk runtime configure --runtime=docker');
+    expect(run.main.log).not.toMatch(/pulled |lock .* taken/);
+    expect((await target.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } })).map((c) => `${c.Id} ${c.State}`).sort()).toEqual(before);
+    expect((await get(port1, '/version')).body).toEqual({ version: 'v1' });
+  });
+
   it('stops before any Docker call when the host key does not match known-hosts', async () => {
     const app = appName('hostkey');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gangway-hk-'));

@@ -241,3 +241,29 @@ describe('the edge lock', () => {
     expect(EDGE_LOCK_NAME).not.toBe(lockName('gangway-edge'));
   });
 });
+
+describe('gpus', () => {
+  it('asks the engine for its NVIDIA runtime before anything is pulled or changed, and fails naming gpus without it', async () => {
+    const engine = engineWithImages();
+    await deploy(engine, 'v1');
+    const before = [...engine.containers.values()].map((c) => `${c.options.name} ${c.state}`).sort();
+    const { error, report } = await deploy(engine, 'v2', { gpus: 'all' });
+    expect(error?.message).toMatch(/^Input "gpus": the Docker engine on target has no NVIDIA runtime \(its runtimes: io\.containerd\.runc\.v2, runc\)/);
+    expect(report.result).toBe('failed');
+    // Nothing pulled, made or stopped: v1 serves as before.
+    expect(engine.images.size).toBe(1);
+    expect([...engine.containers.values()].map((c) => `${c.options.name} ${c.state}`).sort()).toEqual(before);
+  });
+
+  it('gives the new container the GPUs as the engine\'s device request for the NVIDIA driver', async () => {
+    const engine = engineWithImages();
+    engine.runtimeNames.push('nvidia');
+    const all = await deploy(engine, 'v1', { gpus: 'all' });
+    expect(all.error).toBeUndefined();
+    const created = (name: string | undefined) => [...engine.containers.values()].find((c) => c.options.name === name)?.options.HostConfig?.DeviceRequests;
+    expect(created(all.report.container?.name)).toEqual([{ Driver: 'nvidia', Count: -1, Capabilities: [['gpu']] }]);
+    const two = await deploy(engine, 'v2', { gpus: 'device=0,GPU-3a23c669' });
+    expect(two.error).toBeUndefined();
+    expect(created(two.report.container?.name)).toEqual([{ Driver: 'nvidia', DeviceIDs: ['0', 'GPU-3a23c669'], Capabilities: [['gpu']] }]);
+  });
+});

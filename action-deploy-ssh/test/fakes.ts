@@ -411,6 +411,13 @@ export class FakeEngine implements DeployEngine {
     return new Date(this.time);
   }
 
+  /** docker info's runtimes: a plain engine unless a test sets up the NVIDIA toolkit. */
+  runtimeNames: string[] = ['io.containerd.runc.v2', 'runc'];
+
+  async runtimes(): Promise<string[]> {
+    return [...this.runtimeNames];
+  }
+
   /** Readiness through the fake's addresses. */
   prober(): HttpProber {
     return {

@@ -197,5 +197,14 @@ describe('settings: the shared edge and a maintenance switch', () => {
     rejects({ hostname: 'shop.example.test', target: 'swarm' }, 'hostname');
     rejects({ hostname: 'shop.example.test', 'container-port': '' }, 'container-port');
   });
-});
 
+  it('reads gpus as docker run --gpus takes them, and refuses what the engine would not take, naming the input', () => {
+    expect(settingsFrom(baseInputs({ gpus: 'all' })).gpus).toEqual({ count: -1 });
+    expect(settingsFrom(baseInputs({ gpus: '2' })).gpus).toEqual({ count: 2 });
+    expect(settingsFrom(baseInputs({ gpus: 'device=0,1' })).gpus).toEqual({ deviceIds: ['0', '1'] });
+    expect(settingsFrom(baseInputs({ gpus: '"device=GPU-3a23c669-1f69-c64e-cf85-44e9b07e7a2a"' })).gpus).toEqual({ deviceIds: ['GPU-3a23c669-1f69-c64e-cf85-44e9b07e7a2a'] });
+    expect(settingsFrom(baseInputs({})).gpus).toBeUndefined();
+    for (const bad of ['0', '65', 'some', 'device=', 'device=0,0', 'device=0;rm -rf /', 'count=1,capabilities=compute', 'all,1']) rejects({ gpus: bad }, 'gpus', /not a GPU request the engine takes/);
+    rejects({ gpus: 'all', target: 'swarm' }, 'gpus', /target: container/);
+  });
+});

@@ -8,7 +8,7 @@ import type { DeployTarget } from '../host/deployer.ts';
 import { DeployFailedError } from '../host/deployer.ts';
 import type { HostContext } from '../host/context.ts';
 import type { ContainerSummary } from '../host/engine.ts';
-import { confirmDeployLock, pullForDeploy } from '../host/preflight.ts';
+import { confirmDeployLock, ensureGpuRuntime, pullForDeploy } from '../host/preflight.ts';
 import type { PulledImage } from '../host/pull.ts';
 import { LABEL } from '../labels.ts';
 import { setResult, type HostReport } from '../report.ts';
@@ -55,6 +55,7 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
         return any.imageId;
       }
       if (!s.image) throw new ConfigurationError('Input "image" is required unless rollback: true.', 'image');
+      if (s.gpus) await ensureGpuRuntime(ctx);
       pulled = await pullForDeploy(ctx, s.image);
       report.image = pulled.ref;
       report.imageDigest = pulled.digest;

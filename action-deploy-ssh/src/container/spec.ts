@@ -2,6 +2,7 @@
 import type { ContainerCreateOptions } from '../host/engine.ts';
 import { LABEL, provenanceLabels, type ProvenanceLabelsOf } from '../labels.ts';
 import type { DeploySettings } from '../settings/index.ts';
+import type { GpuRequest } from '../settings/container.ts';
 import { blueGreenOf } from '../settings/rollout.ts';
 
 /** `20261122T085353Z` from an ISO time: sortable, valid in a container name. */
@@ -28,6 +29,11 @@ export function appLabels(app: string): Record<string, string> {
   return { [LABEL.managed]: 'true', [LABEL.role]: 'app', [LABEL.app]: app };
 }
 
+/** `gpus` as the engine's device request: what `docker run --gpus` sends, for the NVIDIA driver. */
+export function gpuDeviceRequest(gpus: GpuRequest): { Driver: string; Count?: number; DeviceIDs?: string[]; Capabilities: string[][] } {
+  return { Driver: 'nvidia', ...('deviceIds' in gpus ? { DeviceIDs: gpus.deviceIds } : { Count: gpus.count }), Capabilities: [['gpu']] };
+}
+
 /** `imageRef` is `repo@sha256:…`: what runs is exactly what was pulled. */
 export type NewContainer = ProvenanceLabelsOf;
 
@@ -52,6 +58,7 @@ export function appContainerSpec(settings: DeploySettings, next: NewContainer): 
       // blue-green: the proxy holds the public port; app containers publish nothing.
       ...(port && settings.publish && !blueGreenOf(settings) ? { PortBindings: { [port]: [{ HostIp: settings.publish.hostIp ?? '', HostPort: String(settings.publish.hostPort) }] } } : {}),
       ...(settings.network ? { NetworkMode: settings.network } : {}),
+      ...(settings.gpus ? { DeviceRequests: [gpuDeviceRequest(settings.gpus)] } : {}),
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },
     ...(settings.network ? { NetworkingConfig: { EndpointsConfig: { [settings.network]: { Aliases: [settings.app] } } } } : {}),

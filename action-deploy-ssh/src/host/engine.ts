@@ -93,6 +93,8 @@ export interface DeployEngine {
   createNetwork(name: string, labels: Record<string, string>): Promise<void>;
   /** The engine's clock (stale-lock decisions use one clock for every runner). */
   now(): Promise<Date>;
+  /** The container runtimes the engine knows (docker info's Runtimes: runc, and nvidia once the NVIDIA toolkit is set up). */
+  runtimes(): Promise<string[]>;
 }
 
 /** Runs `argv` in the container; its output, or an error naming `what` with the exit code and output. */
@@ -320,6 +322,10 @@ export function dockerEngine(docker: Docker): DeployEngine {
     },
     networkExists: (name) => hasNetwork(docker, name),
     createNetwork: (name, labels) => createNetworkOnce(docker, { Name: name, Labels: labels }),
+    async runtimes() {
+      const info = (await docker.info()) as { Runtimes?: Record<string, unknown> };
+      return Object.keys(info.Runtimes ?? {});
+    },
     async now() {
       const info = (await docker.info()) as { SystemTime?: string };
       const t = info.SystemTime ? Date.parse(info.SystemTime) : Number.NaN;

@@ -9,6 +9,19 @@ import { pullImage, type PulledImage } from './pull.ts';
 
 export type { LockEvents };
 
+/**
+ * With `gpus`: the engine must have the NVIDIA runtime (the NVIDIA Container Toolkit, configured for
+ * Docker), or the new container could not start. Asked before anything is pulled, stopped or made.
+ */
+export async function ensureGpuRuntime(ctx: HostContext): Promise<void> {
+  const runtimes = await ctx.engine.runtimes();
+  if (runtimes.includes('nvidia')) return;
+  throw new ConfigurationError(
+    `Input "gpus": the Docker engine on ${ctx.host} has no NVIDIA runtime (its runtimes: ${runtimes.sort().join(', ') || 'none'}), so it cannot give the app GPUs. Nothing was changed. On the server, install the NVIDIA Container Toolkit, run nvidia-ctk runtime configure --runtime=docker and restart Docker; or remove gpus.`,
+    'gpus',
+  );
+}
+
 /** The deploy's image on the server, by digest; nothing running is touched before it is there. */
 export async function pullForDeploy(ctx: HostContext, image: ImageReference): Promise<PulledImage> {
   const s = ctx.settings;

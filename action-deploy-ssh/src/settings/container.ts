@@ -19,6 +19,12 @@ export interface Publish {
   hostPort: number;
 }
 
+/**
+ * `gpus`, as `docker run --gpus` takes it: every GPU (`count: -1`), a number of them, or the ones named
+ * (an index, or a GPU-/MIG- UUID as nvidia-smi -L prints it). The engine's NVIDIA device driver serves them.
+ */
+export type GpuRequest = { count: number } | { deviceIds: string[] };
+
 /** `readiness-path`: an HTTP path probed from the server, or the image's own HEALTHCHECK. */
 export type Readiness = { kind: 'http'; path: string } | { kind: 'docker' };
 
@@ -42,6 +48,7 @@ export interface ContainerSettings {
   stopTimeoutMs: number;
   preDeploy: string[][];
   postDeploy: string[][];
+  gpus?: GpuRequest;
 }
 
 const APP = /^[a-z0-9][a-z0-9_.-]*$/;
@@ -108,6 +115,24 @@ function validateEnv(env: Map<string, string>): void {
   }
 }
 
+const GPU_ID = /^(\d{1,3}|(GPU|MIG)-[A-Za-z0-9-]{1,64}|MIG-GPU-[A-Za-z0-9-]{1,64}\/\d+\/\d+)$/;
+
+/** `gpus`: all, a count, or device=ID[,ID] (docker run --gpus's forms, without its driver or capability options). */
+export function parseGpus(raw: string, input = 'gpus'): GpuRequest {
+  const value = raw.trim();
+  if (value === 'all') return { count: -1 };
+  if (/^\d+$/.test(value)) {
+    const count = Number(value);
+    if (count >= 1 && count <= 64) return { count };
+  }
+  const devices = /^"?device=([^"]+)"?$/.exec(value)?.[1]?.split(',').map((id) => id.trim());
+  if (devices && devices.length > 0 && devices.every((id) => GPU_ID.test(id)) && new Set(devices).size === devices.length) return { deviceIds: devices };
+  throw new ConfigurationError(
+    `Input "${input}" is "${raw}", which is not a GPU request the engine takes. Give all, a number of GPUs (1 to 64), or device=ID[,ID] with IDs as nvidia-smi -L shows them (an index such as 0, or a GPU-... / MIG-... UUID), each once.`,
+    input,
+  );
+}
+
 /** `env` is read (and its values masked) with the other secrets, before this runs. */
 /** `imageOptional`: rollback: true, or a maintenance switch (no container is made). */
 export function readContainer(inputs: Inputs, secrets: { env: Map<string, string>; registryPassword?: string | undefined }, imageOptional: boolean): ContainerSettings {
@@ -161,6 +186,8 @@ export function readContainer(inputs: Inputs, secrets: { env: Map<string, string
     if (CONTROL.test(value)) throw new ConfigurationError(`Input "labels": the value of ${key} holds control characters.`, 'labels');
   }
 
+  const gpusRaw = inputs.string('gpus');
+  const gpus = gpusRaw === undefined ? undefined : parseGpus(gpusRaw);
   const commands = (input: string): string[][] => inputs.list(input, { commas: false }).map((line) => parseCommandLine(line, input));
 
   const readinessTimeoutMs = inputs.duration('readiness-timeout') ?? 60_000;
@@ -185,5 +212,6 @@ export function readContainer(inputs: Inputs, secrets: { env: Map<string, string
     stopTimeoutMs: inputs.duration('stop-timeout') ?? 30_000,
     preDeploy: commands('pre-deploy'),
     postDeploy: commands('post-deploy'),
+    ...(gpus ? { gpus } : {}),
   };
 }

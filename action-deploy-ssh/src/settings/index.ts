@@ -57,6 +57,9 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   const edgeImageParsed = parseImageReference(inputs.string('edge-image') ?? 'caddy:2', 'edge-image');
   const edgeImage = edgeImageParsed.digest || edgeImageParsed.tag ? edgeImageParsed : { ...edgeImageParsed, tag: 'latest' };
   const rollout = readRollout(inputs, { published: container.publish !== undefined, edge: edge !== undefined, hosts: reach.hosts.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
+  if (container.gpus && rollout.target.kind === 'swarm') {
+    throw new ConfigurationError('Input "gpus" works with target: container (the engine\'s device requests); a Swarm service asks for GPUs as generic resources of its nodes, which Gangway does not set yet. Remove gpus, or use target: container.', 'gpus');
+  }
   // The app containers of a blue-green deploy sit on a private network; the proxy reaches them there by name.
   const network = container.network ?? (rollout.target.kind === 'container' && rollout.target.strategy.name === 'blue-green' ? `${container.app}-net` : undefined);
   const github = readGitHubDeployment(inputs, githubToken);
