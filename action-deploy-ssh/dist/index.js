@@ -69934,7 +69934,7 @@ async function tarArchive(entries, mtime = new Date()) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6139);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5926);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3287);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
 
@@ -69998,7 +69998,7 @@ function provenanceLabels(next) {
 
 /***/ }),
 
-/***/ 5926:
+/***/ 3287:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -75165,7 +75165,7 @@ var src_labels = __nccwpck_require__(3206);
 
 
 function modeOf(s) {
-    return s.rollback ? 'rollback' : s.maintenanceOnly ? 'maintenance' : 'deploy';
+    return s.rollback ? 'rollback' : s.maintenanceOnly ? 'maintenance' : s.auditOnly ? 'audit' : 'deploy';
 }
 /** A host's report before anything ran: failed until the deployer says otherwise. */
 function newHostReport(host, what, phases = []) {
@@ -75195,6 +75195,14 @@ const RESULT_WORDS = {
         failed: '❌ rollback failed',
         reverted: '↩️ rolled back, then returned (another host failed)',
         'revert-failed': '⚠️ rolled back; the return after another host failed did not work',
+        skipped: '⏭️ skipped (an earlier host failed)',
+    },
+    audit: {
+        deployed: '📜 audit log read',
+        'rolled-back': '❌ audit log not read',
+        failed: '❌ audit log not read',
+        reverted: '📜 audit log read',
+        'revert-failed': '📜 audit log read',
         skipped: '⏭️ skipped (an earlier host failed)',
     },
     maintenance: {
@@ -75232,7 +75240,7 @@ function hostFacts(h) {
 async function writeSummary(report) {
     const s = core/* summary */.z;
     const icon = report.result === 'success' ? '✅' : '❌';
-    const what = report.mode === 'rollback' ? 'rollback' : report.mode === 'maintenance' ? 'maintenance switch' : `deploy (${(0,src/* escapeHtml */.ZD)(report.strategy)})`;
+    const what = report.mode === 'rollback' ? 'rollback' : report.mode === 'maintenance' ? 'maintenance switch' : report.mode === 'audit' ? 'audit log' : `deploy (${(0,src/* escapeHtml */.ZD)(report.strategy)})`;
     s.addHeading(`${icon} ${(0,src/* escapeHtml */.ZD)(report.app)}: ${what}`, 2);
     if (report.hosts.some((h) => h.dropsRequests && h.mode === 'deploy')) {
         s.addRaw('<p><em>recreate</em> stops the old container before the new one is ready: requests fail during the downtime shown below.</p>', true);
@@ -75242,8 +75250,19 @@ async function writeSummary(report) {
         s.addTable((0,src/* factsTable */.wd)(hostFacts(h)));
         if (h.phases.length > 0)
             s.addDetails('Phases', `\n\n${tableHtml((0,src/* timingsTable */.sn)(h.phases))}\n\n`);
+        if (h.audit && h.audit.length > 0) {
+            const rows = [['Time', 'Action', 'Result', 'Image', 'Actor', 'Run'], ...h.audit.map(auditRow).reverse()];
+            const table = `<table>${rows.map((r, i) => `<tr>${r.map((c) => (i === 0 ? `<th>${c}</th>` : `<td>${c}</td>`)).join('')}</tr>`).join('')}</table>`;
+            s.addDetails(`Audit log on ${(0,src/* escapeHtml */.ZD)(h.host)} (last ${h.audit.length}, newest first)`, `\n\n${table}\n\n`);
+        }
     }
     await s.write();
+}
+/** One audit line as table cells, escaped (the run URL only as a link when it is one). */
+function auditRow(e) {
+    const image = e.digest ? `${e.image?.split('@')[0] ?? ''}@${e.digest.replace(/^sha256:/, '').slice(0, 12)}` : (e.image ?? '');
+    const run = /^https:\/\/[^\s"<>]+$/.test(e.run) ? `<a href="${(0,src/* escapeHtml */.ZD)(e.run)}">run</a>` : (0,src/* escapeHtml */.ZD)(e.run);
+    return [e.time, `${e.action}${e.maintenance ? ` (${e.maintenance})` : ''}`, e.result, image, e.actor, run].map((c, i) => (i === 5 ? c : (0,src/* escapeHtml */.ZD)(c)));
 }
 function tableHtml(rows) {
     return `<table>${rows
@@ -75262,6 +75281,89 @@ function publishReport(report) {
 
 // EXTERNAL MODULE: ../packages/kit/src/ssh/index.ts + 8 modules
 var ssh = __nccwpck_require__(4816);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ./src/host/tar.ts
+var tar = __nccwpck_require__(1087);
+;// CONCATENATED MODULE: ./src/host/audit.ts
+// The audit log on the server (issue #20): one line for every deploy, rollback and maintenance switch
+// of an app on a host, kept in a volume of its own (`gangway-audit`) that no retention ever touches.
+// Written through the Docker API, never a shell: a throwaway container of an image the host has, with
+// the volume mounted, is created (never started); the app's file is read from it and written back
+// with the new line (get-archive, put-archive), and the container is removed. Every write happens
+// under the app's deploy lock, so two runs never append to one file at once. One file per app and
+// year: a read stays small however long the server lives.
+
+
+
+const AUDIT_VOLUME = 'gangway-audit';
+/** Where the volume is mounted in the throwaway container. */
+const AUDIT_DIR = '/gangway-audit';
+function auditFile(app, year) {
+    return `${app}/${year}.log`;
+}
+/** The entries in a log file's text, oldest first; a line that is not an entry is skipped. */
+function parseAudit(text) {
+    const entries = [];
+    for (const line of text.split('\n')) {
+        if (!line.trim())
+            continue;
+        try {
+            const value = JSON.parse(line);
+            if (typeof value.time === 'string' && typeof value.app === 'string')
+                entries.push(value);
+        }
+        catch {
+            // A torn line (a server that lost power mid-write) does not hide the others.
+        }
+    }
+    return entries;
+}
+/** A created, never started container of `image` with the audit volume; removed after `fn`. */
+async function withAuditVolume(engine, image, fn) {
+    const id = await engine.createContainer({
+        name: `gangway-audit-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`,
+        Image: image,
+        Entrypoint: ['/gangway-audit-is-never-started'],
+        Cmd: [],
+        Labels: { [src_labels/* LABEL */.d_.managed]: 'true', [src_labels/* LABEL */.d_.role]: 'audit' },
+        HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: 'no' }, Mounts: [{ Type: 'volume', Source: AUDIT_VOLUME, Target: AUDIT_DIR }] },
+    });
+    try {
+        return await fn(id);
+    }
+    finally {
+        await engine.removeContainer(id, { force: true }).catch(() => undefined);
+    }
+}
+async function readYear(engine, id, app, year) {
+    return (await engine.readFile(id, `${AUDIT_DIR}/${auditFile(app, year)}`)) ?? '';
+}
+/** The last `count` entries of `app`, newest last (this year's file, and last year's when it holds fewer). */
+async function lastOf(engine, id, app, year, count, thisYear) {
+    let entries = parseAudit(thisYear ?? (await readYear(engine, id, app, year)));
+    if (entries.length < count)
+        entries = [...parseAudit(await readYear(engine, id, app, year - 1)), ...entries];
+    return entries.slice(-count);
+}
+/**
+ * Appends `entry` to the app's log on the server (under the app's deploy lock) and returns the last
+ * `count` entries, this one last. `image`: one the host has (the deploy's own, or the lock's).
+ */
+async function appendAudit(engine, image, entry, count = 5) {
+    const year = new Date(entry.time).getUTCFullYear();
+    return withAuditVolume(engine, image, async (id) => {
+        const before = await readYear(engine, id, entry.app, year);
+        const text = `${before}${before && !before.endsWith('\n') ? '\n' : ''}${JSON.stringify(entry)}\n`;
+        await engine.putArchive(id, AUDIT_DIR, await (0,tar/* tarArchive */.G)([{ name: `${entry.app}/` }, { name: auditFile(entry.app, year), content: text, mode: 0o644 }]));
+        return lastOf(engine, id, entry.app, year, count, text);
+    });
+}
+/** The last `count` entries of `app` on the server, newest last (nothing written). */
+async function readAudit(engine, image, app, now, count = 20) {
+    return withAuditVolume(engine, image, (id) => lastOf(engine, id, app, now.getUTCFullYear(), count));
+}
+
 // EXTERNAL MODULE: ./src/host/disk-space.ts
 var disk_space = __nccwpck_require__(1808);
 // EXTERNAL MODULE: ./src/host/lock.ts
@@ -75350,6 +75452,8 @@ async function releaseDeployLock(ctx, lock, locks) {
 
 
 
+
+
 /** A deploy that failed, with what became of the host: `tail` says it ("The previous container serves again."). */
 class DeployFailedError extends Error {
     /** The failure itself, without where it left the host. */
@@ -75389,8 +75493,17 @@ async function deployOnHost(ctx, target) {
     const started = performance.now();
     const report = newHostReport(ctx.host, { app: s.app, strategy: target.name, dropsRequests: target.dropsRequests, mode: modeOf(s) }, ctx.clock.phases);
     let lock;
+    let lockImage;
     try {
-        const lockImage = await target.prepare(report);
+        if (s.auditOnly) {
+            // A read: no lock, nothing changes. The throwaway container needs an image the host has: the app's.
+            const image = (await ctx.engine.listContainers({ [src_labels/* LABEL */.d_.app]: s.app }))[0]?.imageId;
+            report.audit = image ? await ctx.clock.time('audit', () => readAudit(ctx.engine, image, s.app, new Date())) : [];
+            ctx.log.info(report.audit.length > 0 ? `audit log of ${s.app}: ${report.audit.length} entries, the last ${report.audit.at(-1)?.time ?? ''}` : `audit log of ${s.app}: nothing on this host`);
+            setResult(report, 'deployed');
+            return { report };
+        }
+        lockImage = await target.prepare(report);
         lock = await takeDeployLock(ctx, lockImage, locks);
         await target.apply(lock, report);
         return { report };
@@ -75403,9 +75516,34 @@ async function deployOnHost(ctx, target) {
         return { report, error: failure };
     }
     finally {
+        // Whatever happened once the lock was held is a line of the app's audit log, written under that lock.
+        if (lock && lockImage)
+            await recordAudit(ctx, lockImage, report);
         if (lock)
             await releaseDeployLock(ctx, lock, locks);
         report.totalMs = Math.round(performance.now() - started);
+    }
+}
+/** Appends this run's line to the app's audit log on the host; a failure to write only warns (the deploy's result stands). */
+async function recordAudit(ctx, image, report) {
+    const entry = {
+        time: new Date().toISOString(),
+        host: ctx.host,
+        app: report.app,
+        action: report.mode,
+        roles: ['web'],
+        actor: ctx.provenance.actor,
+        run: ctx.provenance.runUrl,
+        ...(report.image ? { image: report.image } : {}),
+        ...(report.imageDigest ? { digest: report.imageDigest } : {}),
+        result: report.result,
+        ...(report.maintenance ? { maintenance: report.maintenance } : {}),
+    };
+    try {
+        report.audit = await appendAudit(ctx.engine, image, entry);
+    }
+    catch (error) {
+        ctx.log.warn(`Could not append to the audit log of ${report.app} on ${ctx.host} (${(0,src/* errorMessage */.gJ)(error)}): the deploy's result stands.`);
     }
 }
 
@@ -75741,8 +75879,6 @@ function containerTarget(ctx, strategy) {
     };
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/host/hooks.ts
 // pre-deploy / post-deploy commands: argument arrays run by the Engine (exec in a running
 // container, or a one-off container of the new version), never through a shell.
@@ -77473,7 +77609,12 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
     const edge = (0,settings_edge/* readEdge */.yc)(inputs, tlsKey);
     // An ops switch from workflow_dispatch: the maintenance page on or off, nothing deployed.
     const maintenanceOnly = edge?.maintenance !== undefined && !rollback && inputs.string('image') === undefined;
-    const container = readContainer(inputs, { env, registryPassword }, rollback || maintenanceOnly);
+    // The audit log alone: a read, nothing deployed (every deploy shows its last entries anyway).
+    const auditOnly = inputs.boolean('audit', false);
+    if (auditOnly && (rollback || maintenanceOnly || inputs.string('image') !== undefined)) {
+        throw new src/* ConfigurationError */.j1('Input "audit" is true, which prints the audit log and changes nothing; it cannot go with image, rollback or maintenance. Every deploy shows the last entries in its summary anyway: remove audit, or the others.', 'audit');
+    }
+    const container = readContainer(inputs, { env, registryPassword }, rollback || maintenanceOnly || auditOnly);
     if (edge && container.publish) {
         throw new src/* ConfigurationError */.j1('Inputs "hostname" and "publish" are both set: with hostname the app is served by the host\'s shared edge (ports 80/443); publish gives it a port of its own. Choose one.', 'publish');
     }
@@ -77504,6 +77645,7 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
         ...(edge ? { edge } : {}),
         edgeImage,
         maintenanceOnly,
+        auditOnly,
     };
     (0,settings_rollout/* checkLockTtl */.Uj)(settings, inputs.raw('lock-ttl'));
     return settings;

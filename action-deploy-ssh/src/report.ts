@@ -12,13 +12,14 @@
 import * as core from '@actions/core';
 import { escapeHtml, factsTable, formatDuration, setReportOutput, timingsTable, type PhaseTiming, type Row } from '@gangway/kit';
 import type { RetentionResult } from './container/retention.ts';
+import type { AuditEntry } from './host/audit.ts';
 import type { ContainerRef } from './host/engine.ts';
 
 /** maintenance: a run with `maintenance` and no `image`: the edge's maintenance page switched, no container changed. */
-export type Mode = 'deploy' | 'rollback' | 'maintenance';
+export type Mode = 'deploy' | 'rollback' | 'maintenance' | 'audit';
 
-export function modeOf(s: { rollback: boolean; maintenanceOnly?: boolean }): Mode {
-  return s.rollback ? 'rollback' : s.maintenanceOnly ? 'maintenance' : 'deploy';
+export function modeOf(s: { rollback: boolean; maintenanceOnly?: boolean; auditOnly?: boolean }): Mode {
+  return s.rollback ? 'rollback' : s.maintenanceOnly ? 'maintenance' : s.auditOnly ? 'audit' : 'deploy';
 }
 
 export type HostResult = 'deployed' | 'rolled-back' | 'failed' | 'reverted' | 'revert-failed' | 'skipped';
@@ -46,6 +47,8 @@ export interface HostReport {
   error?: string;
   /** The edge's maintenance page for this app after the run (hostname with maintenance set). */
   maintenance?: 'on' | 'off';
+  /** The app's audit log on this host, newest last: this run's line and the ones before (audit: true, more of them). */
+  audit?: AuditEntry[];
   /** The revert of this host after another host failed (on-failure: rollback). */
   revert?: { container?: ContainerRef | undefined; phases: PhaseTiming[]; totalMs: number; error?: string };
 }
@@ -92,6 +95,14 @@ const RESULT_WORDS: Record<Mode, Record<HostResult, string>> = {
     'revert-failed': '⚠️ rolled back; the return after another host failed did not work',
     skipped: '⏭️ skipped (an earlier host failed)',
   },
+  audit: {
+    deployed: '📜 audit log read',
+    'rolled-back': '❌ audit log not read',
+    failed: '❌ audit log not read',
+    reverted: '📜 audit log read',
+    'revert-failed': '📜 audit log read',
+    skipped: '⏭️ skipped (an earlier host failed)',
+  },
   maintenance: {
     deployed: '🚧 maintenance switched (as requested)',
     'rolled-back': '❌ maintenance switch failed, nothing changed',
@@ -124,7 +135,7 @@ export function hostFacts(h: HostReport): Row[] {
 export async function writeSummary(report: DeployReport): Promise<void> {
   const s = core.summary;
   const icon = report.result === 'success' ? '✅' : '❌';
-  const what = report.mode === 'rollback' ? 'rollback' : report.mode === 'maintenance' ? 'maintenance switch' : `deploy (${escapeHtml(report.strategy)})`;
+  const what = report.mode === 'rollback' ? 'rollback' : report.mode === 'maintenance' ? 'maintenance switch' : report.mode === 'audit' ? 'audit log' : `deploy (${escapeHtml(report.strategy)})`;
   s.addHeading(`${icon} ${escapeHtml(report.app)}: ${what}`, 2);
   if (report.hosts.some((h) => h.dropsRequests && h.mode === 'deploy')) {
     s.addRaw('<p><em>recreate</em> stops the old container before the new one is ready: requests fail during the downtime shown below.</p>', true);
@@ -133,8 +144,20 @@ export async function writeSummary(report: DeployReport): Promise<void> {
     s.addHeading(escapeHtml(h.host), 3);
     s.addTable(factsTable(hostFacts(h)));
     if (h.phases.length > 0) s.addDetails('Phases', `\n\n${tableHtml(timingsTable(h.phases))}\n\n`);
+    if (h.audit && h.audit.length > 0) {
+      const rows = [['Time', 'Action', 'Result', 'Image', 'Actor', 'Run'], ...h.audit.map(auditRow).reverse()];
+      const table = `<table>${rows.map((r, i) => `<tr>${r.map((c) => (i === 0 ? `<th>${c}</th>` : `<td>${c}</td>`)).join('')}</tr>`).join('')}</table>`;
+      s.addDetails(`Audit log on ${escapeHtml(h.host)} (last ${h.audit.length}, newest first)`, `\n\n${table}\n\n`);
+    }
   }
   await s.write();
+}
+
+/** One audit line as table cells, escaped (the run URL only as a link when it is one). */
+function auditRow(e: AuditEntry): string[] {
+  const image = e.digest ? `${e.image?.split('@')[0] ?? ''}@${e.digest.replace(/^sha256:/, '').slice(0, 12)}` : (e.image ?? '');
+  const run = /^https:\/\/[^\s"<>]+$/.test(e.run) ? `<a href="${escapeHtml(e.run)}">run</a>` : escapeHtml(e.run);
+  return [e.time, `${e.action}${e.maintenance ? ` (${e.maintenance})` : ''}`, e.result, image, e.actor, run].map((c, i) => (i === 5 ? c : escapeHtml(c)));
 }
 
 function tableHtml(rows: ReturnType<typeof timingsTable>): string {

@@ -294,6 +294,31 @@ describe('action-deploy-ssh on the lab', () => {
     expect(main.log).not.toMatch(/not ready yet.*out of range/);
   });
 
+  it('keeps an audit log on the server: one line per deploy, rollback and cancelled deploy of the app, in the gangway-audit volume; audit: true prints it and changes nothing', async () => {
+    const app = mainApp();
+    const before = (await target.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } })).map((c) => `${c.Id} ${c.State}`).sort();
+    const read = await deploy({ ...baseInputs(app, port1, { audit: 'true' }), image: '' });
+    expect(read.main.exitCode, read.main.log).toBe(0);
+    expect(read.report?.mode).toBe('audit');
+    const entries = read.report?.hosts[0]?.audit ?? [];
+    // v1, v2 (recreate), v3 that never got ready, rollback: true, the cancelled deploy; the gpus run was refused before the lock.
+    expect(entries.map((e) => `${e.action} ${e.result}`)).toEqual(['deploy deployed', 'deploy deployed', 'deploy rolled-back', 'rollback deployed', 'deploy rolled-back']);
+    expect(entries.slice(0, 3).map((e) => e.digest)).toEqual([images.v1?.digest, images.v2?.digest, images.v3?.digest]);
+    expect(entries.every((e) => e.app === app && e.actor === 'octocat' && e.roles.join() === 'web')).toBe(true);
+    expect((await target.getVolume('gangway-audit').inspect()).Name).toBe('gangway-audit');
+    // Read only: nothing of the app changed, and no throwaway container is left.
+    expect((await target.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } })).map((c) => `${c.Id} ${c.State}`).sort()).toEqual(before);
+    expect(await target.listContainers({ all: true, filters: { label: ['gangway.role=audit'] } })).toEqual([]);
+    // A later run adds to it.
+    const again = await deploy(baseInputs(app, port1, { rollback: 'true' }));
+    expect(again.main.exitCode, again.main.log).toBe(0);
+    expect(again.report?.hosts[0]?.audit?.length).toBe(Math.min(5, entries.length + 1));
+    expect(again.report?.hosts[0]?.audit?.at(-1)).toMatchObject({ action: 'rollback', result: 'deployed' });
+    const after = await deploy({ ...baseInputs(app, port1, { audit: 'true' }), image: '' });
+    expect(after.report?.hosts[0]?.audit?.length).toBe(entries.length + 1);
+    figures['audit log'] = { entries: entries.length + 1, readMs: after.report?.hosts[0]?.totalMs };
+  });
+
   it('leaks no secret into any captured output of any run', () => {
     expect(deployRuns.runs.length).toBeGreaterThan(5);
     const leaks = findSecretLeaks(deployRuns.runs, {

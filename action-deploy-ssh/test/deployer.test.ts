@@ -9,6 +9,7 @@ import type { DeploySettings } from '../src/settings/index.ts';
 import { DIGEST_V1, DIGEST_V2, DIGEST_V3, FakeEngine, hostContext } from './fakes.ts';
 import { settings } from './helpers.ts';
 import { EDGE_LOCK_NAME, withEdgeLock } from '../src/edge/edge.ts';
+import { AUDIT_VOLUME, parseAudit, type AuditEntry } from '../src/host/audit.ts';
 
 const REPO = 'registry.example.com/team/shop';
 
@@ -265,5 +266,48 @@ describe('gpus', () => {
     const two = await deploy(engine, 'v2', { gpus: 'device=0,GPU-3a23c669' });
     expect(two.error).toBeUndefined();
     expect(created(two.report.container?.name)).toEqual([{ Driver: 'nvidia', DeviceIDs: ['0', 'GPU-3a23c669'], Capabilities: [['gpu']] }]);
+  });
+});
+
+describe('the audit log', () => {
+  it('appends one line per run that held the lock, in a volume of its own, written and read through throwaway containers; audit: true reads it and changes nothing', async () => {
+    const engine = engineWithImages();
+    const v1 = await deploy(engine, 'v1');
+    await deploy(engine, 'v2');
+    const v3 = await deploy(engine, 'v3', { env: 'NEVER_READY=1' });
+    expect(v3.report.result).toBe('rolled-back');
+    // One file per app and year in the audit volume, one JSON line per run, oldest first.
+    const year = new Date().getUTCFullYear();
+    const lines = (engine.volumes.get(AUDIT_VOLUME)?.get(`shop/${year}.log`) ?? '').trim().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+    expect(lines.map((e) => [e.action, e.result, e.digest])).toEqual([
+      ['deploy', 'deployed', DIGEST_V1],
+      ['deploy', 'deployed', DIGEST_V2],
+      ['deploy', 'rolled-back', DIGEST_V3],
+    ]);
+    expect(lines[2]).toMatchObject({ app: 'shop', host: 'target', roles: ['web'], actor: 'octocat', run: expect.stringMatching(/^https:\/\/github\.com\/acme\/shop\/actions\/runs\/\d+$/) as string });
+    // Each run's report holds the last entries, its own last: what the job summary shows.
+    expect(v1.report.audit?.map((e) => e.digest)).toEqual([DIGEST_V1]);
+    expect(v3.report.audit?.map((e) => e.digest)).toEqual([DIGEST_V1, DIGEST_V2, DIGEST_V3]);
+    // Nothing of the throwaway containers is left, and no secret went into the log.
+    expect([...engine.containers.values()].filter((c) => c.options.Labels?.['gangway.role'] === 'audit')).toEqual([]);
+    expect(engine.volumes.get(AUDIT_VOLUME)?.get(`shop/${year}.log`)).not.toContain('hunter22');
+
+    // audit: true (no image): the log as the step's report; no lock, no line added, no container changed.
+    const before = [...engine.containers.values()].map((c) => `${c.options.name} ${c.state}`).sort();
+    const ctx = hostContext(engine, settings({ publish: '8080', strategy: 'recreate', audit: 'true', image: '' }));
+    const read = await runContainerDeploy(ctx, recreate, provenance());
+    expect(read.error).toBeUndefined();
+    expect(read.report.mode).toBe('audit');
+    expect(read.report.audit?.map((e) => e.result)).toEqual(['deployed', 'deployed', 'rolled-back']);
+    expect(engine.volumes.get(AUDIT_VOLUME)?.get(`shop/${year}.log`)?.trim().split('\n')).toHaveLength(3);
+    expect([...engine.containers.values()].map((c) => `${c.options.name} ${c.state}`).sort()).toEqual(before);
+    // A later run adds to the log rather than replacing it.
+    await deploy(engine, 'v2');
+    expect(engine.volumes.get(AUDIT_VOLUME)?.get(`shop/${year}.log`)?.trim().split('\n')).toHaveLength(4);
+  });
+
+  it('skips a torn line and reads last year\'s file when this year\'s holds fewer than asked', () => {
+    const entry = (time: string) => JSON.stringify({ time, app: 'shop', host: 'h', action: 'deploy', roles: ['web'], actor: 'a', run: 'r', result: 'deployed' });
+    expect(parseAudit(`${entry('2026-01-01T00:00:00Z')}\n{"time":"2026-01-02T0\n${entry('2026-01-03T00:00:00Z')}\n`).map((e) => e.time)).toEqual(['2026-01-01T00:00:00Z', '2026-01-03T00:00:00Z']);
   });
 });

@@ -368,16 +368,36 @@ export class FakeEngine implements DeployEngine {
       const name = tar.subarray(offset, offset + 100).toString('utf8').replace(/\0.*$/s, '');
       if (name === '') break;
       const size = Number.parseInt(tar.subarray(offset + 124, offset + 136).toString('utf8').replace(/\0.*$/s, ''), 8);
-      if (!name.endsWith('/')) c.files.set(path.posix.join(dir, name), tar.subarray(offset + 512, offset + 512 + size).toString('utf8'));
+      if (!name.endsWith('/')) {
+        const file = path.posix.join(dir, name);
+        const content = tar.subarray(offset + 512, offset + 512 + size).toString('utf8');
+        const inVolume = this.#volumeOf(c, file);
+        if (inVolume) inVolume.files.set(inVolume.rest, content);
+        else c.files.set(file, content);
+      }
       offset += 512 + Math.ceil(size / 512) * 512;
     }
+  }
+
+  /** Named volumes and their files (as a volume mounted in a container holds them, whoever mounts it next). */
+  readonly volumes = new Map<string, Map<string, string>>();
+
+  #volumeOf(c: FakeContainer, file: string): { files: Map<string, string>; rest: string } | undefined {
+    for (const m of c.options.HostConfig?.Mounts ?? []) {
+      if (m.Type !== 'volume' || !m.Source || !m.Target || !file.startsWith(`${m.Target}/`)) continue;
+      const files = this.volumes.get(m.Source) ?? new Map<string, string>();
+      this.volumes.set(m.Source, files);
+      return { files, rest: file.slice(m.Target.length + 1) };
+    }
+    return undefined;
   }
 
   async readFile(id: string, file: string): Promise<string | undefined> {
     const c = this.#find(id);
     this.#record(`readFile ${c?.options.name ?? id} ${file}`);
     if (!c) throw Object.assign(new Error('no such container'), { statusCode: 404 });
-    return c.files?.get(file);
+    const inVolume = this.#volumeOf(c, file);
+    return inVolume ? inVolume.files.get(inVolume.rest) : c.files?.get(file);
   }
 
   async renameContainer(id: string, name: string): Promise<void> {

@@ -207,4 +207,13 @@ describe('settings: the shared edge and a maintenance switch', () => {
     for (const bad of ['0', '65', 'some', 'device=', 'device=0,0', 'device=0;rm -rf /', 'count=1,capabilities=compute', 'all,1']) rejects({ gpus: bad }, 'gpus', /not a GPU request the engine takes/);
     rejects({ gpus: 'all', target: 'swarm' }, 'gpus', /target: container/);
   });
+
+  it('reads audit: true alone (no image, rollback or maintenance) as a read of the audit log', () => {
+    const read = settingsFrom(baseInputs({ audit: 'true', image: '' }));
+    expect(read.auditOnly).toBe(true);
+    expect(read.image).toBeUndefined();
+    expect(settingsFrom(baseInputs({})).auditOnly).toBe(false);
+    rejects({ audit: 'true' }, 'audit', /changes nothing/);
+    rejects({ audit: 'true', image: '', rollback: 'true' }, 'audit', /cannot go with image, rollback or maintenance/);
+  });
 });

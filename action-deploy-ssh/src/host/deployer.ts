@@ -2,9 +2,11 @@
 // the target's changes under it → unlock. The skeleton is the same for containers and Swarm: the
 // report, the lock and its release in `finally` (and again by the post step if this process dies
 // before that), and the explanation of a lost connection. What changes the host is the target's.
-import { isConfigurationError, toError } from '@gangway/kit';
+import { errorMessage, isConfigurationError, toError } from '@gangway/kit';
 import { lostConnectionHint } from '@gangway/kit/ssh';
-import { modeOf, newHostReport, type HostReport } from '../report.ts';
+import { LABEL } from '../labels.ts';
+import { modeOf, newHostReport, setResult, type HostReport } from '../report.ts';
+import { appendAudit, readAudit, type AuditEntry } from './audit.ts';
 import type { HostContext } from './context.ts';
 import type { HeldLock } from './lock.ts';
 import { releaseDeployLock, takeDeployLock, type LockEvents } from './preflight.ts';
@@ -72,8 +74,17 @@ export async function deployOnHost(ctx: HostContext, target: DeployTarget): Prom
   const started = performance.now();
   const report = newHostReport(ctx.host, { app: s.app, strategy: target.name, dropsRequests: target.dropsRequests, mode: modeOf(s) }, ctx.clock.phases);
   let lock: HeldLock | undefined;
+  let lockImage: string | undefined;
   try {
-    const lockImage = await target.prepare(report);
+    if (s.auditOnly) {
+      // A read: no lock, nothing changes. The throwaway container needs an image the host has: the app's.
+      const image = (await ctx.engine.listContainers({ [LABEL.app]: s.app }))[0]?.imageId;
+      report.audit = image ? await ctx.clock.time('audit', () => readAudit(ctx.engine, image, s.app, new Date())) : [];
+      ctx.log.info(report.audit.length > 0 ? `audit log of ${s.app}: ${report.audit.length} entries, the last ${report.audit.at(-1)?.time ?? ''}` : `audit log of ${s.app}: nothing on this host`);
+      setResult(report, 'deployed');
+      return { report };
+    }
+    lockImage = await target.prepare(report);
     lock = await takeDeployLock(ctx, lockImage, locks);
     await target.apply(lock, report);
     return { report };
@@ -83,7 +94,31 @@ export async function deployOnHost(ctx: HostContext, target: DeployTarget): Prom
     if (!isConfigurationError(error) && !(error instanceof DeployFailedError) && failure.stack) ctx.log.debug?.(failure.stack);
     return { report, error: failure };
   } finally {
+    // Whatever happened once the lock was held is a line of the app's audit log, written under that lock.
+    if (lock && lockImage) await recordAudit(ctx, lockImage, report);
     if (lock) await releaseDeployLock(ctx, lock, locks);
     report.totalMs = Math.round(performance.now() - started);
+  }
+}
+
+/** Appends this run's line to the app's audit log on the host; a failure to write only warns (the deploy's result stands). */
+async function recordAudit(ctx: HostContext, image: string, report: HostReport): Promise<void> {
+  const entry: AuditEntry = {
+    time: new Date().toISOString(),
+    host: ctx.host,
+    app: report.app,
+    action: report.mode,
+    roles: ['web'],
+    actor: ctx.provenance.actor,
+    run: ctx.provenance.runUrl,
+    ...(report.image ? { image: report.image } : {}),
+    ...(report.imageDigest ? { digest: report.imageDigest } : {}),
+    result: report.result,
+    ...(report.maintenance ? { maintenance: report.maintenance } : {}),
+  };
+  try {
+    report.audit = await appendAudit(ctx.engine, image, entry);
+  } catch (error) {
+    ctx.log.warn(`Could not append to the audit log of ${report.app} on ${ctx.host} (${errorMessage(error)}): the deploy's result stands.`);
   }
 }

@@ -28,6 +28,8 @@ export interface DeploySettings extends SshSettings, ContainerSettings, RolloutS
   edgeImage: ImageReference;
   /** `maintenance` given with no `image`: only the edge's maintenance page is switched; no container changes. */
   maintenanceOnly: boolean;
+  /** `audit: true` (with no image): the run prints the app's audit log on each host; nothing changes. */
+  auditOnly: boolean;
 }
 
 /**
@@ -47,7 +49,12 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   const edge = readEdge(inputs, tlsKey);
   // An ops switch from workflow_dispatch: the maintenance page on or off, nothing deployed.
   const maintenanceOnly = edge?.maintenance !== undefined && !rollback && inputs.string('image') === undefined;
-  const container = readContainer(inputs, { env, registryPassword }, rollback || maintenanceOnly);
+  // The audit log alone: a read, nothing deployed (every deploy shows its last entries anyway).
+  const auditOnly = inputs.boolean('audit', false);
+  if (auditOnly && (rollback || maintenanceOnly || inputs.string('image') !== undefined)) {
+    throw new ConfigurationError('Input "audit" is true, which prints the audit log and changes nothing; it cannot go with image, rollback or maintenance. Every deploy shows the last entries in its summary anyway: remove audit, or the others.', 'audit');
+  }
+  const container = readContainer(inputs, { env, registryPassword }, rollback || maintenanceOnly || auditOnly);
   if (edge && container.publish) {
     throw new ConfigurationError('Inputs "hostname" and "publish" are both set: with hostname the app is served by the host\'s shared edge (ports 80/443); publish gives it a port of its own. Choose one.', 'publish');
   }
@@ -79,6 +86,7 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
     ...(edge ? { edge } : {}),
     edgeImage,
     maintenanceOnly,
+    auditOnly,
   };
   checkLockTtl(settings, inputs.raw('lock-ttl'));
   return settings;
