@@ -67732,21 +67732,20 @@ function byHostname(routes) {
         list.sort((a, b) => b.pathPrefix.length - a.pathPrefix.length || a.app.localeCompare(b.app));
     return new Map([...grouped.entries()].sort(([a], [b]) => a.localeCompare(b)));
 }
+/** A server file as the edge sees it (its directory mounted under SERVER_FILES_ROOT). */
+function inEdge(serverFile) {
+    return `${settings_edge/* SERVER_FILES_ROOT */.R7}${serverFile}`;
+}
+/** The server directories these files need mounted into the edge, sorted, each once (files as on the server). */
+function mountsFor(serverFiles) {
+    return [...new Set(serverFiles.map((f) => (0,settings_edge/* serverMountOf */.GZ)(f)).filter((d) => d !== undefined))].sort();
+}
 /** The server directories every route's certificate files need mounted into the edge, sorted, each once. */
 function serverMounts(routes) {
-    const dirs = new Set();
-    for (const route of routes) {
-        if (route.tls.mode !== 'certificate' || !route.tls.fromServer)
-            continue;
-        for (const file of [route.tls.certificateFile, route.tls.keyFile]) {
-            const dir = (0,settings_edge/* serverMountOf */.GZ)(file);
-            if (dir)
-                dirs.add(dir);
-        }
-    }
-    return [...dirs].sort();
+    const files = routes.flatMap((r) => (r.tls.mode === 'certificate' && r.tls.fromServer ? [r.tls.certificateFile, r.tls.keyFile] : []));
+    return mountsFor(files.filter((f) => f.startsWith(`${settings_edge/* SERVER_FILES_ROOT */.R7}/`)).map((f) => f.slice(settings_edge/* SERVER_FILES_ROOT */.R7.length)));
 }
-/** The certificate files of every route that reads them from the server: the edge reloads when one changes. */
+/** The certificate files (as the edge sees them) of every route that reads them from the server: the edge reloads when one changes. */
 function watchedFiles(routes) {
     return [...new Set(routes.flatMap((r) => (r.tls.mode === 'certificate' && r.tls.fromServer ? [r.tls.certificateFile, r.tls.keyFile] : [])))].sort();
 }
@@ -67922,6 +67921,7 @@ var labels = __nccwpck_require__(3206);
 
 
 
+
 const EDGE_NAME = 'gangway-edge';
 /** The edge's config (caddy.json, one route file per app, certificates from inputs). */
 const EDGE_CONFIG_VOLUME = 'gangway-edge-config';
@@ -67934,24 +67934,34 @@ const EDGE_SPEC_VERSION = 2;
  * certificate files on the server that the routes name ($2: the interval in seconds, then one path a
  * line). When their content changes (certbot renewed them), the edge reloads its config, which reads
  * them again; under the same lock as a deploy's load, so a watch never reloads an older config over a
- * newer one. SIGTERM goes to Caddy, which finishes its requests in flight; the script exits with it.
+ * newer one. The shell waits on Caddy alone: when Caddy exits (a crash too) the container exits with
+ * it, and the engine's restart policy brings it back. SIGTERM goes to Caddy at once, which finishes
+ * its requests in flight; the watch, a background subshell, never delays it.
  */
 const EDGE_COMMAND_SCRIPT = [
+    'caddy=',
+    'watch=',
+    'trap \'[ -z "$watch" ] || kill "$watch" 2>/dev/null; [ -z "$caddy" ] || kill -TERM "$caddy" 2>/dev/null\' TERM INT',
     'caddy run --config "$1" & caddy=$!',
-    'stopping=',
-    'trap \'stopping=1; kill -TERM "$caddy" 2>/dev/null\' TERM INT',
-    'last=',
-    'while [ -z "$stopping" ] && kill -0 "$caddy" 2>/dev/null; do',
-    `  interval=$(sed -n 1p "$2" 2>/dev/null); case "$interval" in ''|*[!0-9]*) interval=600;; esac`,
-    '  sleep "$interval" & nap=$!; wait "$nap"; kill "$nap" 2>/dev/null',
-    '  [ -z "$stopping" ] || break',
-    '  now=$(sed -n \'2,$p\' "$2" 2>/dev/null | while IFS= read -r f; do [ -n "$f" ] && cat "$f"; done 2>/dev/null | cksum)',
-    `  if [ -n "$last" ] && [ "$now" != "$last" ]; then`,
-    `    if ( exec 9>"$3"; flock 9; caddy reload --config "$1" --force ); then echo 'gangway-edge: certificate files changed on the server: config reloaded'; else echo 'gangway-edge: certificate files changed on the server, and the reload failed: still serving the previous ones' >&2; fi`,
-    '  fi',
-    '  last=$now',
-    'done',
-    'wait "$caddy"',
+    '(',
+    '  trap - TERM INT',
+    '  sum() { sed -n \'2,$p\' "$1" 2>/dev/null | while IFS= read -r f; do [ -n "$f" ] && cat "$f"; done 2>/dev/null | cksum; }',
+    '  last=$(sum "$2")',
+    '  while :; do',
+    `    interval=$(sed -n 1p "$2" 2>/dev/null); case "$interval" in ''|*[!0-9]*) interval=600;; esac`,
+    '    sleep "$interval"',
+    '    now=$(sum "$2")',
+    '    if [ "$now" != "$last" ]; then',
+    `      if ( exec 9>"$3"; flock 9; caddy reload --config "$1" --force ); then echo 'gangway-edge: certificate files changed on the server: config reloaded'; else echo 'gangway-edge: certificate files changed on the server, and the reload failed: still serving the previous ones' >&2; fi`,
+    '    fi',
+    '    last=$now',
+    '  done',
+    ') & watch=$!',
+    // A trapped signal ends a wait early: wait again until Caddy has finished its requests and exited.
+    'status=0',
+    'while :; do wait "$caddy"; status=$?; kill -0 "$caddy" 2>/dev/null || break; done',
+    'kill "$watch" 2>/dev/null',
+    'exit "$status"',
 ].join('\n');
 function edgeSpecHash(d) {
     return (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify({ v: EDGE_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
@@ -67972,7 +67982,7 @@ function edgeContainerSpec(d, name) {
             Mounts: [
                 { Type: 'volume', Source: EDGE_CONFIG_VOLUME, Target: EDGE_DIR },
                 { Type: 'volume', Source: EDGE_DATA_VOLUME, Target: DATA_DIR.replace(/\/caddy$/, '') },
-                ...d.mounts.map((dir) => ({ Type: 'bind', Source: dir, Target: dir, ReadOnly: true })),
+                ...d.mounts.map((dir) => ({ Type: 'bind', Source: dir, Target: `${settings_edge/* SERVER_FILES_ROOT */.R7}${dir}`, ReadOnly: true })),
             ],
             LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
         },
@@ -68044,7 +68054,6 @@ function connectionsTo(sockets, address, port) {
 
 
 
-
 const NEXT_CONFIG = `${EDGE_DIR}/caddy.next.json`;
 /** How long a new edge gets to bind its ports. */
 const EDGE_START_TIMEOUT_MS = 15_000;
@@ -68059,15 +68068,18 @@ class EdgeRefusedError extends Error {
 }
 /** The host-wide lock of the edge (a marker container, as an app's deploy lock is): see withEdgeLock. */
 const EDGE_LOCK_NAME = 'gangway-edge.lock';
-/** Held for seconds (an upgrade's old edge finishes in at most its grace period): older is a killed run's. */
+/** With no heartbeat for this long, the lock is a killed run's: the next deploy takes it over. */
 const EDGE_LOCK_TTL_MS = 2 * 60_000;
 /**
  * Runs `fn` holding the host's edge lock. Deploys of different apps on one host each hold their own
  * deploy lock, and meet only at the edge: whoever changes the edge container (create, upgrade) or its
  * routes holds this one, so two upgrades never race to stop the same old edge, and a route is never
  * loaded into an edge that is being replaced. `image`: one present on the server, for the marker.
+ * `signal`: only for work that may be given up (making or upgrading the edge); a switch, and above all
+ * the switch back of a rollback, waits for the lock even when the job is cancelled. While held, the
+ * lock's heartbeat keeps it from being taken for stale however long the work takes.
  */
-async function withEdgeLock(ctx, image, fn) {
+async function withEdgeLock(ctx, image, fn, signal) {
     const lock = await (0,host_lock/* acquireLock */.IZ)(ctx.engine, {
         app: EDGE_NAME,
         name: EDGE_LOCK_NAME,
@@ -68078,14 +68090,16 @@ async function withEdgeLock(ctx, image, fn) {
         // Taken at every switch: only a wait is worth a line.
         log: (line) => (line.startsWith('waiting') ? ctx.log.info(line) : ctx.log.debug?.(line)),
         warn: (line) => ctx.log.warn(line),
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        ...(signal ? { signal } : {}),
     });
     // In the step's state too: if this run dies holding it (a lost connection), its post step releases it.
     ctx.locks?.acquired(ctx.host, lock);
+    const heartbeat = (0,host_lock/* startLockHeartbeat */.Av)(ctx.engine, EDGE_NAME, lock, { intervalMs: (0,host_lock/* lockHeartbeatMs */.mf)(EDGE_LOCK_TTL_MS), warn: (line) => ctx.log.warn(line) });
     try {
         return await fn();
     }
     finally {
+        await heartbeat.stop();
         const released = await (0,host_lock/* releaseLock */.x_)(ctx.engine, lock).then(() => true, (error) => {
             ctx.log.warn(`Could not release the edge lock ${EDGE_LOCK_NAME} (${(0,src/* errorMessage */.gJ)(error)}); the post step tries again, and the next deploy takes it over after ${EDGE_LOCK_TTL_MS / 1000} s.`);
             return false;
@@ -68145,6 +68159,9 @@ async function readRoutes(engine, edgeId) {
 async function sockets(engine, containerId) {
     return parseProcNetTcp(await (0,host_engine/* mustExec */.vn)(engine, containerId, SOCKETS_COMMAND, 'reading the host\'s TCP sockets'));
 }
+/** The load lock and the watch list, by name: they sit beside the kept config ($2 of LOAD). */
+const LOAD_LOCK_NAME = LOAD_LOCK.slice(EDGE_DIR.length + 1);
+const WATCH_NAME = WATCH_FILE.slice(EDGE_DIR.length + 1);
 /** Exit code of LOAD when Caddy refused the config (its message is in the output). */
 const REFUSED = 3;
 /** Exit code of LOAD when another app's deploy changed the records since they were read: read them again. */
@@ -68165,11 +68182,11 @@ class RoutesChangedError extends Error {
 const LOAD = [
     // One load at a time, and never beside the edge's own reload of changed certificate files.
     // (The lock and the watch list sit beside the kept config, $2: LOAD_LOCK and WATCH_FILE in the edge.)
-    'if command -v flock >/dev/null; then exec 9>"${2%/*}/.load.lock"; flock 9; fi',
-    `if [ -n "$9" ]; then [ "$(cd "$8" 2>/dev/null && ${SUM})" = "$9" ] || { rm -f "$1" "$3" "\${2%/*}/watch.next"; exit ${CHANGED}; }; fi`,
-    `caddy reload --config "$1" --force || { rm -f "$1" "$3" "\${2%/*}/watch.next"; exit ${REFUSED}; }`,
+    `if command -v flock >/dev/null; then exec 9>"\${2%/*}/${LOAD_LOCK_NAME}"; flock 9; fi`,
+    `if [ -n "$9" ]; then [ "$(cd "$8" 2>/dev/null && ${SUM})" = "$9" ] || { rm -f "$1" "$3" "\${2%/*}/${WATCH_NAME}.next"; exit ${CHANGED}; }; fi`,
+    `caddy reload --config "$1" --force || { rm -f "$1" "$3" "\${2%/*}/${WATCH_NAME}.next"; exit ${REFUSED}; }`,
     'mv -f "$1" "$2" || exit 4',
-    'if [ -f "${2%/*}/watch.next" ]; then mv -f "${2%/*}/watch.next" "${2%/*}/watch" || exit 4; fi',
+    `if [ -f "\${2%/*}/${WATCH_NAME}.next" ]; then mv -f "\${2%/*}/${WATCH_NAME}.next" "\${2%/*}/${WATCH_NAME}" || exit 4; fi`,
     'if [ -n "$3" ]; then mv -f "$3" "$4" || exit 4; else rm -rf "$4" "$5" || exit 4; fi',
     'if [ -n "$6" ] && [ -d "$6" ]; then for f in "$6"/*; do case "$f" in "$6/$7"*) ;; *) rm -f "$f" ;; esac; done; fi',
     'exit 0',
@@ -68184,7 +68201,7 @@ async function loadRoutes(engine, edgeId, routes, change, wide = EDGE_DEFAULTS) 
     const config = JSON.stringify(caddyConfig(routes, wide), null, 2);
     const record = `${ROUTES_DIR}/${change.app}.json`;
     const watch = [String(Math.max(1, Math.round(wide.renewIntervalMs / 1000))), ...watchedFiles(routes)].join('\n');
-    const entries = [...(change.files ?? []), { name: 'caddy.next.json', content: config }, { name: `${WATCH_FILE.slice(EDGE_DIR.length + 1)}.next`, content: `${watch}\n` }];
+    const entries = [...(change.files ?? []), { name: 'caddy.next.json', content: config }, { name: `${WATCH_NAME}.next`, content: `${watch}\n` }];
     if (change.route)
         entries.push({ name: 'routes/' }, { name: `routes/${change.app}.json.next`, content: `${JSON.stringify(change.route, null, 2)}\n` });
     await engine.putArchive(edgeId, EDGE_DIR, await (0,tar/* tarArchive */.G)(entries));
@@ -68221,18 +68238,19 @@ async function waitListening(engine, id, ports, before) {
     }
 }
 /**
- * Runs `cmd` in a throwaway container of the edge image on the host's network, with `mounts` (server
- * directories, read-only at the same path), and returns its exit code and output; nothing is left behind.
- * What an edge will see, asked before anything changes.
+ * Runs `cmd` in a throwaway container of the edge image, on the host's network (to see its sockets) or
+ * none, with `mounts` (server directories, read-only under SERVER_FILES_ROOT, as the edge has them), and
+ * returns its exit code and output; nothing is left behind. What an edge will see, asked before
+ * anything changes.
  */
-async function probe(engine, imageRef, cmd, mounts = []) {
+async function probe(engine, imageRef, cmd, options) {
     const id = await engine.createContainer({
         name: `gangway-edge-probe-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}`,
         Image: imageRef,
         Entrypoint: [],
         Cmd: cmd,
         Labels: { [labels/* LABEL */.d_.managed]: 'true', [labels/* LABEL */.d_.role]: 'edge-probe' },
-        HostConfig: { NetworkMode: 'host', AutoRemove: false, Mounts: mounts.map((dir) => ({ Type: 'bind', Source: dir, Target: dir, ReadOnly: true })) },
+        HostConfig: { NetworkMode: options.network, AutoRemove: false, Mounts: (options.mounts ?? []).map((dir) => ({ Type: 'bind', Source: dir, Target: inEdge(dir), ReadOnly: true })) },
     });
     try {
         await engine.startContainer(id);
@@ -68249,7 +68267,7 @@ async function probe(engine, imageRef, cmd, mounts = []) {
  * may even share a port with SO_REUSEPORT, where binding beside it would not fail.
  */
 async function portsHeld(engine, imageRef, ports) {
-    const { code, output } = await probe(engine, imageRef, SOCKETS_COMMAND);
+    const { code, output } = await probe(engine, imageRef, SOCKETS_COMMAND, { network: 'host' });
     if (code !== 0)
         throw new Error(`reading the host's sockets with the edge image failed (exit ${code}): ${output.trim().slice(0, 300)}`);
     const sockets = parseProcNetTcp(output);
@@ -68259,17 +68277,26 @@ async function portsHeld(engine, imageRef, ports) {
 const PAIR_MARK = '--gangway-pair-verdict';
 /**
  * The certificate and key files on the server (tls-certificate-path, tls-key-path), as the edge will
- * read them: a probe with their directories mounted prints the certificate (public) and has Caddy load
- * the pair (`caddy validate`, which fails on a key that does not match). The key never leaves the server.
- * Returns the certificate's PEM text, or throws EdgeRefusedError naming the input.
+ * read them: a probe with their directories mounted prints the certificate blocks of the first file
+ * (public: nothing else of it, should it hold a key too) and has Caddy load the pair (`caddy validate`,
+ * which fails on a key that does not match). The key never leaves the server. Returns the certificate's
+ * PEM text, or throws EdgeRefusedError naming the input.
  */
 async function readServerCertificate(engine, imageRef, files) {
-    const mounts = [...new Set([files.certificate, files.key].map((f) => (0,settings_edge/* serverMountOf */.GZ)(f)).filter((d) => d !== undefined))];
-    const config = JSON.stringify({ admin: { disabled: true }, apps: { tls: { certificates: { load_files: [{ certificate: files.certificate, key: files.key }] } } } });
-    const script = `cat "$1" || exit 7; [ -r "$2" ] || { echo "cannot read $2" >&2; exit 8; }; printf '\n${PAIR_MARK}\n'; printf '%s' "$3" > /tmp/pair.json; caddy validate --config /tmp/pair.json 2>&1 | tail -n 1; exit 0`;
+    const [certificate, key] = [inEdge(files.certificate), inEdge(files.key)];
+    const config = JSON.stringify({ admin: { disabled: true }, apps: { tls: { certificates: { load_files: [{ certificate, key }] } } } });
+    const script = [
+        '[ -r "$1" ] || { echo "cannot read it" >&2; exit 7; }',
+        '[ -r "$2" ] || { echo "cannot read it" >&2; exit 8; }',
+        "sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' \"$1\"",
+        `printf '\\n%s\\n' '${PAIR_MARK}'`,
+        'printf \'%s\' "$3" > /tmp/pair.json',
+        'caddy validate --config /tmp/pair.json 2>&1 | tail -n 1',
+        'exit 0',
+    ].join('\n');
     let result;
     try {
-        result = await probe(engine, imageRef, ['sh', '-c', script, 'sh', files.certificate, files.key, config], mounts);
+        result = await probe(engine, imageRef, ['sh', '-c', script, 'sh', certificate, key, config], { network: 'none', mounts: mountsFor([files.certificate, files.key]) });
     }
     catch (error) {
         const missing = /bind source path does not exist:\s*(\S+)/.exec((0,src/* errorMessage */.gJ)(error));
@@ -68279,17 +68306,17 @@ async function readServerCertificate(engine, imageRef, files) {
         throw new EdgeRefusedError(`Input "${input}": the directory ${missing[1]} does not exist on the server. Give the path of the file there (certbot keeps them in /etc/letsencrypt/live/NAME/). Nothing was changed.`, input);
     }
     if (result.code === 7)
-        throw new EdgeRefusedError(`Input "tls-certificate-path": ${files.certificate} cannot be read on the server (${result.output.trim().split('\n').at(-1) ?? ''}). Nothing was changed.`, 'tls-certificate-path');
+        throw new EdgeRefusedError(`Input "tls-certificate-path": ${files.certificate} cannot be read on the server. Nothing was changed.`, 'tls-certificate-path');
     if (result.code === 8)
         throw new EdgeRefusedError(`Input "tls-key-path": ${files.key} cannot be read on the server. Nothing was changed.`, 'tls-key-path');
     if (result.code !== 0)
-        throw new Error(`reading the certificate files on the server failed (exit ${result.code}): ${result.output.trim().slice(0, 300)}`);
-    const [certificate = '', verdict = ''] = result.output.split(`\n${PAIR_MARK}\n`);
+        throw new Error(`reading the certificate files on the server failed (exit ${result.code})`);
+    const [pem = '', verdict = ''] = result.output.split(`\n${PAIR_MARK}\n`);
     if (!/Valid configuration/i.test(verdict)) {
         const why = verdict.trim().replace(/^Error:\s*/, '').split(': ').slice(-2).join(': ');
         throw new EdgeRefusedError(`Input "tls-key-path": the edge cannot load ${files.certificate} with ${files.key} (${why}). Give the key the certificate was issued for. Nothing was changed.`, 'tls-key-path');
     }
-    return certificate;
+    return pem;
 }
 /**
  * The host's edge, up to date: created when there is none, upgraded when its image or settings changed.
@@ -68301,16 +68328,20 @@ async function ensureEdge(ctx, image, wide, mounts = []) {
     const { engine, log } = ctx;
     const { id: imageId, ref } = await (0,pull/* presentImage */.PB)(engine, image, 'edge', (line) => log.info(line));
     return withEdgeLock(ctx, ref, async () => {
-        const current = await currentEdge(engine);
+        let current = await currentEdge(engine);
+        if (!current)
+            current = await restartStoppedEdge(ctx, wide);
         const routes = current ? await readRoutes(engine, current.id) : [];
-        // Every app's certificate directories on the server, and this one's: a new one means a new edge beside the old.
+        // The directories the edge mounts now (another deploy may have just added one, for a route not
+        // loaded yet), every app's, and this one's: a new one means a new edge beside the old.
+        const mounted = (current?.labels['gangway.edge.mounts'] ?? '').split(',').filter(Boolean);
         const design = {
             imageId,
             imageRef: ref,
             httpPort: wide.httpPort,
             httpsPort: wide.httpsPort,
             stopTimeoutS: Math.ceil(wide.gracePeriodMs / 1000) + 5,
-            mounts: [...new Set([...serverMounts(routes), ...mounts])].sort(),
+            mounts: [...new Set([...mounted, ...serverMounts(routes), ...mounts])].sort(),
         };
         // The edge is the host's, not the app's: one app's deploy never moves it to other ports under the others.
         const ports = `${wide.httpPort},${wide.httpsPort}`;
@@ -68325,22 +68356,18 @@ async function ensureEdge(ctx, image, wide, mounts = []) {
             if (held.length > 0) {
                 throw new EdgeRefusedError(`Input "edge-http-port": port ${held.join(' and ')} is already held on the server by something other than Gangway's edge (a host nginx or Apache left from a hand-run setup?). Stop it, or give the edge other ports with edge-http-port and edge-https-port. Nothing was changed.`, held.includes(wide.httpPort) ? 'edge-http-port' : 'edge-https-port');
             }
-            // An edge stopped by hand (or an upgrade's leftover) holds no port: it gives way to the new one; its volumes stay.
-            for (const stopped of await engine.listContainers({ [labels/* LABEL */.d_.managed]: 'true', [labels/* LABEL */.d_.role]: 'edge' })) {
-                log.info(`removing the stopped edge ${stopped.name} (${stopped.state}): a running one takes its place, with the same config volume`);
-                await engine.removeContainer(stopped.id, { force: true });
-            }
         }
         const name = current ? `${EDGE_NAME}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}` : EDGE_NAME;
         const before = current ? await sockets(engine, current.id) : [];
-        const added = design.mounts.filter((dir) => !(current?.labels['gangway.edge.mounts'] ?? '').split(',').includes(dir));
+        const added = design.mounts.filter((dir) => !mounted.includes(dir));
         const why = current ? [current.imageId !== imageId ? `image ${ref}` : '', added.length > 0 ? `certificate directories ${added.join(', ')} mounted read-only` : ''].filter(Boolean).join('; ') || 'new edge settings' : '';
         log.info(current ? `upgrading the edge (${why}): ${current.name} → ${name}, side by side on ${wide.httpPort} and ${wide.httpsPort}` : `creating the edge ${name} (${ref}) on ports ${wide.httpPort} and ${wide.httpsPort}${design.mounts.length > 0 ? `, certificate directories ${design.mounts.join(', ')} mounted read-only` : ''}`);
-        const id = await engine.createContainer(edgeContainerSpec(design, name));
+        const id = await createEdge(ctx, design, name, routes, mounts);
         try {
-            // A first edge starts with a config of no routes; an upgrade with the current one (in the volume).
-            if (!current)
+            // A first edge starts with a config of no routes, unless its volume kept one; an upgrade with the current one.
+            if (!current && (await engine.readFile(id, EDGE_CONFIG)) === undefined) {
                 await engine.putArchive(id, EDGE_DIR, await (0,tar/* tarArchive */.G)([{ name: 'routes/' }, { name: 'caddy.json', content: JSON.stringify(caddyConfig([], wide), null, 2) }]));
+            }
             await engine.startContainer(id);
             // The HTTPS port is bound only once a route has TLS: a first edge waits for the HTTP port alone.
             const needHttps = routes.some((r) => r.tls.mode !== 'off');
@@ -68358,7 +68385,56 @@ async function ensureEdge(ctx, image, wide, mounts = []) {
             await engine.renameContainer(id, EDGE_NAME).catch((e) => log.warn(`Could not rename ${name} to ${EDGE_NAME}: ${(0,src/* errorMessage */.gJ)(e)}`));
         }
         return { id, name: current ? EDGE_NAME : name, how: current ? 'upgraded' : 'created' };
-    });
+    }, ctx.signal);
+}
+/**
+ * With no running edge: the newest stopped one (stopped by hand, or by a host that came back without
+ * it) is started again as it was, with its config, routes and mounts; stopped leftovers of an upgrade
+ * are removed. Undefined when there is none, or it does not stay up (then it is removed, volumes kept).
+ */
+async function restartStoppedEdge(ctx, wide) {
+    const { engine, log } = ctx;
+    const [newest, ...older] = (await engine.listContainers({ [labels/* LABEL */.d_.managed]: 'true', [labels/* LABEL */.d_.role]: 'edge' })).sort((a, b) => b.created - a.created);
+    for (const leftover of older) {
+        log.info(`removing the stopped edge ${leftover.name} (${leftover.state}), left by an earlier upgrade`);
+        await engine.removeContainer(leftover.id, { force: true });
+    }
+    if (!newest)
+        return undefined;
+    log.info(`starting the stopped edge ${newest.name} again (${newest.state}): its config and every app's route are in its volume`);
+    try {
+        await engine.startContainer(newest.id);
+        await waitListening(engine, newest.id, [wide.httpPort], [0]);
+        return await engine.inspectContainer(newest.id);
+    }
+    catch (error) {
+        log.warn(`The stopped edge ${newest.name} did not come back (${(0,src/* errorMessage */.gJ)(error)}): a new one takes its place, with the same volumes.`);
+        await engine.removeContainer(newest.id, { force: true }).catch(() => undefined);
+        return undefined;
+    }
+}
+/**
+ * Creates the edge container. A mounted directory that no longer exists on the server fails the
+ * create: when no route needs it any more it is left out (once); when an app's route still does,
+ * the error names that app, and nothing changed.
+ */
+async function createEdge(ctx, design, name, routes, own) {
+    try {
+        return await ctx.engine.createContainer(edgeContainerSpec(design, name));
+    }
+    catch (error) {
+        const missing = /bind source path does not exist:\s*(\S+)/.exec((0,src/* errorMessage */.gJ)(error))?.[1];
+        if (!missing || !design.mounts.includes(missing))
+            throw error;
+        if (own.includes(missing))
+            throw new EdgeRefusedError(`Input "tls-certificate-path": the directory ${missing} does not exist on the server. Nothing was changed.`, 'tls-certificate-path');
+        const needing = routes.filter((r) => serverMounts([r]).includes(missing)).map((r) => r.app);
+        if (needing.length > 0) {
+            throw new Error(`the certificate directory ${missing} of app ${needing.join(', ')} (tls-certificate-path) no longer exists on the server, so the edge cannot be made again. Restore it, or deploy ${needing.join(', ')} with its certificate where it is now; the edge keeps serving as it is. Nothing was changed.`, { cause: error });
+        }
+        ctx.log.info(`the certificate directory ${missing} no longer exists on the server and no route needs it: the new edge does not mount it`);
+        return ctx.engine.createContainer(edgeContainerSpec({ ...design, mounts: design.mounts.filter((d) => d !== missing) }, name));
+    }
 }
 /**
  * Waits until the edge has no connection left to `address:port` (the requests still in flight to an old
@@ -68720,7 +68796,7 @@ function tlsOf(settings) {
     const dir = `certs/${settings.app}`;
     if (tls.source === 'server') {
         // Read where they are (mounted at the same path); certificates this app gave as inputs before are removed.
-        return { tls: { mode: 'certificate', certificateFile: tls.certificatePath, keyFile: tls.keyPath, fromServer: true }, files: [], keepCerts: { dir: `/etc/gangway-edge/${dir}`, prefix: NO_FILE } };
+        return { tls: { mode: 'certificate', certificateFile: inEdge(tls.certificatePath), keyFile: inEdge(tls.keyPath), fromServer: true }, files: [], keepCerts: { dir: `/etc/gangway-edge/${dir}`, prefix: NO_FILE } };
     }
     const prefix = (0,external_node_crypto_.createHash)('sha256').update(tls.certificate).digest('hex').slice(0, 16);
     return {
@@ -68811,7 +68887,7 @@ const edgeFront = {
                 throw error;
             }
         }
-        const mounts = files ? [files.certificate, files.key].map((f) => (0,settings_edge/* serverMountOf */.GZ)(f)).filter((d) => d !== undefined) : [];
+        const mounts = files ? mountsFor([files.certificate, files.key]) : [];
         const edge = await ctx.clock.time('edge', () => ensureEdge(ctx, s.edgeImage, wideOf(s), mounts));
         const others = (await readRoutes(ctx.engine, edge.id)).filter((r) => r.app !== s.app);
         // The new route's shape (its upstream does not matter here): refused before anything of the app changes.
@@ -75310,7 +75386,8 @@ function parseAudit(text) {
             continue;
         try {
             const value = JSON.parse(line);
-            if (typeof value.time === 'string' && typeof value.app === 'string')
+            const strings = [value.time, value.host, value.app, value.action, value.actor, value.run, value.result];
+            if (strings.every((v) => typeof v === 'string') && Array.isArray(value.roles))
                 entries.push(value);
         }
         catch {
@@ -75364,10 +75441,10 @@ async function readAudit(engine, image, app, now, count = 20) {
     return withAuditVolume(engine, image, (id) => lastOf(engine, id, app, now.getUTCFullYear(), count));
 }
 
-// EXTERNAL MODULE: ./src/host/disk-space.ts
-var disk_space = __nccwpck_require__(1808);
 // EXTERNAL MODULE: ./src/host/lock.ts
 var host_lock = __nccwpck_require__(8329);
+// EXTERNAL MODULE: ./src/host/disk-space.ts
+var disk_space = __nccwpck_require__(1808);
 // EXTERNAL MODULE: ./src/host/pull.ts
 var pull = __nccwpck_require__(9585);
 ;// CONCATENATED MODULE: ./src/host/preflight.ts
@@ -75454,6 +75531,7 @@ async function releaseDeployLock(ctx, lock, locks) {
 
 
 
+
 /** A deploy that failed, with what became of the host: `tail` says it ("The previous container serves again."). */
 class DeployFailedError extends Error {
     /** The failure itself, without where it left the host. */
@@ -75518,14 +75596,14 @@ async function deployOnHost(ctx, target) {
     finally {
         // Whatever happened once the lock was held is a line of the app's audit log, written under that lock.
         if (lock && lockImage)
-            await recordAudit(ctx, lockImage, report);
+            await recordAudit(ctx, lock, lockImage, report);
         if (lock)
             await releaseDeployLock(ctx, lock, locks);
         report.totalMs = Math.round(performance.now() - started);
     }
 }
 /** Appends this run's line to the app's audit log on the host; a failure to write only warns (the deploy's result stands). */
-async function recordAudit(ctx, image, report) {
+async function recordAudit(ctx, lock, image, report) {
     const entry = {
         time: new Date().toISOString(),
         host: ctx.host,
@@ -75540,6 +75618,8 @@ async function recordAudit(ctx, image, report) {
         ...(report.maintenance ? { maintenance: report.maintenance } : {}),
     };
     try {
+        // Only under the app's lock (another run may have taken it over as stale): two writers would lose a line.
+        await (0,host_lock/* confirmLockHeld */.fW)(ctx.engine, ctx.settings.app, lock);
         report.audit = await appendAudit(ctx.engine, image, entry);
     }
     catch (error) {
@@ -76952,7 +77032,7 @@ async function rollOut(settings, provenance, connect, signal) {
         }
         // A failed host: the hosts that switched go back (on-failure: rollback), unless this run was a rollback itself.
         const switched = [...reports.values()].filter((h) => h.result === 'deployed');
-        if (failure && !settings.rollback && !settings.maintenanceOnly && switched.length > 0) {
+        if (failure && !settings.rollback && !settings.maintenanceOnly && !settings.auditOnly && switched.length > 0) {
             if (settings.onFailure === 'halt') {
                 core/* warning */.$e(`on-failure: halt - ${switched.map((h) => h.host).join(', ')} keep the new version; the other hosts do not have it.`);
             }
@@ -77001,7 +77081,8 @@ async function main(signal, deps = {}) {
     }
     const env = deps.env ?? process.env;
     const provenance = { ...(0,src_labels/* provenanceFromEnv */.f5)(env), ...(settings.sha ? { gitSha: settings.sha } : {}) };
-    const deployment = settings.github
+    // Reading the audit log deploys nothing: no GitHub deployment records it.
+    const deployment = settings.github && !settings.auditOnly
         ? await GitHubDeployment.start(settings.github, {
             repository: (0,src/* readRunContext */.$p)(env).repository,
             sha: provenance.gitSha,
@@ -77155,6 +77236,7 @@ async function post(signal, deps = {}) {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   GZ: () => (/* binding */ serverMountOf),
+/* harmony export */   R7: () => (/* binding */ SERVER_FILES_ROOT),
 /* harmony export */   yF: () => (/* binding */ checkCertificate),
 /* harmony export */   yc: () => (/* binding */ readEdge)
 /* harmony export */ });
@@ -77173,18 +77255,22 @@ async function post(signal, deps = {}) {
 const TLS_MODES = ['off', 'certificate', 'acme'];
 const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
 /** Where no certificate directory is mounted from: the host's devices, kernel and runtime state (the engine's socket). */
-const NEVER_MOUNTED = ['/proc', '/sys', '/dev', '/run', '/var/run', '/var/lib/docker', '/boot'];
+/** Where no certificate directory is mounted from: the host's devices, kernel, runtime state, engine and credentials. */
+const NEVER_MOUNTED = ['/proc', '/sys', '/dev', '/run', '/var/run', '/var/lib/docker', '/var/lib/containerd', '/var/lib/kubelet', '/boot', '/root', '/etc/ssh', '/etc/docker', '/etc/kubernetes', '/etc/sudoers.d', '/etc/shadow'];
+/** Where the edge sees a mounted server directory: under this root, never over a directory of its own image. */
+const SERVER_FILES_ROOT = '/gangway-host';
 /**
- * The server directory the edge mounts (read-only, at the same path) to read a certificate file there:
- * the file's own directory, or for certbot's layout (DIR/live/NAME/file, symlinks into DIR/archive/NAME)
- * DIR itself, so that the links resolve and a renewal, which only moves them, is seen. Undefined when
- * that directory must not be mounted: "/" or one directly under it, or the host's runtime state.
+ * The server directory the edge mounts (read-only, at the same path under SERVER_FILES_ROOT) to read a
+ * certificate file there: the file's own directory, or for certbot's layout (DIR/live/NAME/file,
+ * symlinks into DIR/archive/NAME) DIR itself, so that the links resolve and a renewal, which only moves
+ * them, is seen. Undefined when that directory must not be mounted: "/" or one directly under it, the
+ * host's runtime state or credentials, or a hidden directory (.ssh, .docker) on the way.
  */
 function serverMountOf(file) {
     const segments = file.split('/').slice(1, -1);
     const live = segments.length >= 3 && segments.at(-2) === 'live' ? segments.slice(0, -2) : segments;
     const dir = `/${live.join('/')}`;
-    if (live.length < 2 || NEVER_MOUNTED.some((root) => dir === root || dir.startsWith(`${root}/`)))
+    if (live.length < 2 || live.some((segment) => segment.startsWith('.')) || NEVER_MOUNTED.some((root) => dir === root || dir.startsWith(`${root}/`)))
         return undefined;
     return dir;
 }
@@ -77309,7 +77395,7 @@ function readTls(inputs, hostnames, tlsKey) {
         const files = { 'tls-certificate-path': (0,_values_js__WEBPACK_IMPORTED_MODULE_2__/* .absolutePath */ .Hi)(certificatePath, 'tls-certificate-path', 'the certificate file'), 'tls-key-path': (0,_values_js__WEBPACK_IMPORTED_MODULE_2__/* .absolutePath */ .Hi)(keyPath, 'tls-key-path', 'the key file') };
         for (const [input, file] of Object.entries(files)) {
             if (!serverMountOf(file)) {
-                throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${input}" is "${file}": the edge reads it by mounting its directory read-only, and does not mount "/", a directory directly under it, or the host's runtime state (/proc, /sys, /dev, /run, /var/lib/docker, /boot). Keep the certificate in a directory of its own, such as /etc/letsencrypt/live/NAME/ or /etc/ssl/NAME/.`, input);
+                throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .ConfigurationError */ .j1(`Input "${input}" is "${file}": the edge reads it by mounting its directory read-only, and does not mount "/", a directory directly under it, a hidden directory, or the host's runtime state and credentials (/proc, /sys, /dev, /run, /var/lib/docker, /boot, /root, /etc/ssh, /etc/docker, ...). Keep the certificate in a directory of its own, such as /etc/letsencrypt/live/NAME/ or /etc/ssl/NAME/.`, input);
             }
         }
         return { mode, source: 'server', certificatePath: files['tls-certificate-path'], keyPath: files['tls-key-path'] };

@@ -26,7 +26,8 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
   }
   const env = deps.env ?? process.env;
   const provenance = { ...provenanceFromEnv(env), ...(settings.sha ? { gitSha: settings.sha } : {}) };
-  const deployment = settings.github
+  // Reading the audit log deploys nothing: no GitHub deployment records it.
+  const deployment = settings.github && !settings.auditOnly
     ? await GitHubDeployment.start(settings.github, {
         repository: readRunContext(env).repository,
         sha: provenance.gitSha,

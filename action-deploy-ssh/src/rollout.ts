@@ -116,7 +116,7 @@ export async function rollOut(settings: DeploySettings, provenance: Provenance, 
 
     // A failed host: the hosts that switched go back (on-failure: rollback), unless this run was a rollback itself.
     const switched = [...reports.values()].filter((h) => h.result === 'deployed');
-    if (failure && !settings.rollback && !settings.maintenanceOnly && switched.length > 0) {
+    if (failure && !settings.rollback && !settings.maintenanceOnly && !settings.auditOnly && switched.length > 0) {
       if (settings.onFailure === 'halt') {
         core.warning(`on-failure: halt - ${switched.map((h) => h.host).join(', ')} keep the new version; the other hosts do not have it.`);
       } else {

@@ -1,6 +1,6 @@
 // The shared edge's routing rules, by value: which app answers, and which routes cannot share a host.
 import { describe, expect, it } from 'vitest';
-import { byHostname, conflictOf, routeFor, routeOf, serverMounts, underPrefix, watchedFiles, type EdgeRoute } from '../src/edge/routes.ts';
+import { byHostname, conflictOf, inEdge, mountsFor, routeFor, routeOf, serverMounts, underPrefix, watchedFiles, type EdgeRoute } from '../src/edge/routes.ts';
 import { serverMountOf, type EdgeSettings } from '../src/settings/edge.ts';
 
 const upstream = (name: string) => ({ name, address: '198.18.200.2', port: 8080 });
@@ -69,10 +69,11 @@ describe('edge routes', () => {
     expect(serverMountOf('/srv/tls/letsencrypt/live/shop.test/privkey.pem')).toBe('/srv/tls/letsencrypt');
     expect(serverMountOf('/etc/ssl/shop/cert.pem')).toBe('/etc/ssl/shop');
     expect(serverMountOf('/etc/ssl/cert.pem')).toBe('/etc/ssl');
-    for (const refused of ['/cert.pem', '/etc/cert.pem', '/run/secrets/cert.pem', '/var/run/x/cert.pem', '/proc/self/cert', '/var/lib/docker/volumes/x/cert.pem']) {
+    for (const refused of ['/cert.pem', '/etc/cert.pem', '/run/secrets/cert.pem', '/var/run/x/cert.pem', '/proc/self/cert', '/var/lib/docker/volumes/x/cert.pem', '/root/certs/cert.pem', '/etc/ssh/keys/x.pem', '/etc/docker/certs.d/cert.pem', '/home/deploy/.ssh/id.pem', '/home/deploy/.docker/cert.pem']) {
       expect(serverMountOf(refused), refused).toBeUndefined();
     }
-    const fromServer = (app: string, cert: string, key: string) => route(app, [`${app}.test`], '/', { tls: { mode: 'certificate', certificateFile: cert, keyFile: key, fromServer: true } });
+    // As a route records them: the files as the edge sees them, under its root for server directories.
+    const fromServer = (app: string, cert: string, key: string) => route(app, [`${app}.test`], '/', { tls: { mode: 'certificate', certificateFile: inEdge(cert), keyFile: inEdge(key), fromServer: true } });
     const routes = [
       fromServer('shop', '/etc/letsencrypt/live/shop.test/fullchain.pem', '/etc/letsencrypt/live/shop.test/privkey.pem'),
       fromServer('blog', '/etc/ssl/blog/cert.pem', '/etc/ssl/blog/key.pem'),
@@ -82,12 +83,13 @@ describe('edge routes', () => {
     ];
     expect(serverMounts(routes)).toEqual(['/etc/letsencrypt', '/etc/ssl/blog']);
     expect(watchedFiles(routes)).toEqual([
-      '/etc/letsencrypt/live/docs.test/fullchain.pem',
-      '/etc/letsencrypt/live/docs.test/privkey.pem',
-      '/etc/letsencrypt/live/shop.test/fullchain.pem',
-      '/etc/letsencrypt/live/shop.test/privkey.pem',
-      '/etc/ssl/blog/cert.pem',
-      '/etc/ssl/blog/key.pem',
+      '/gangway-host/etc/letsencrypt/live/docs.test/fullchain.pem',
+      '/gangway-host/etc/letsencrypt/live/docs.test/privkey.pem',
+      '/gangway-host/etc/letsencrypt/live/shop.test/fullchain.pem',
+      '/gangway-host/etc/letsencrypt/live/shop.test/privkey.pem',
+      '/gangway-host/etc/ssl/blog/cert.pem',
+      '/gangway-host/etc/ssl/blog/key.pem',
     ]);
+    expect(mountsFor(['/etc/letsencrypt/live/a.test/fullchain.pem', '/etc/letsencrypt/live/a.test/privkey.pem', '/cert.pem'])).toEqual(['/etc/letsencrypt']);
   });
 });

@@ -44,8 +44,9 @@ describe('edge spec', () => {
     // Certificate directories on the server: mounted read-only at the same path; a new one is a new edge.
     const withFiles = edgeContainerSpec({ ...design, mounts: ['/etc/letsencrypt', '/srv/certs'] }, 'gangway-edge');
     expect(withFiles.HostConfig?.Mounts?.slice(2)).toEqual([
-      { Type: 'bind', Source: '/etc/letsencrypt', Target: '/etc/letsencrypt', ReadOnly: true },
-      { Type: 'bind', Source: '/srv/certs', Target: '/srv/certs', ReadOnly: true },
+      // Under a root of their own: a server directory never covers one of the edge image's (/etc/ssl, /usr/bin, /data).
+      { Type: 'bind', Source: '/etc/letsencrypt', Target: '/gangway-host/etc/letsencrypt', ReadOnly: true },
+      { Type: 'bind', Source: '/srv/certs', Target: '/gangway-host/srv/certs', ReadOnly: true },
     ]);
     expect(withFiles.Labels?.['gangway.edge.mounts']).toBe('/etc/letsencrypt,/srv/certs');
     expect(edgeSpecHash({ ...design, mounts: ['/etc/letsencrypt'] })).not.toBe(edgeSpecHash(design));
@@ -84,6 +85,23 @@ describe('edge spec', () => {
       expect(await exited).toBe(0);
       expect(Date.now() - stopAt).toBeLessThan(1000);
       expect(readFileSync(log, 'utf8')).toContain('stopped');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exits with Caddy when Caddy exits on its own (the engine restarts it), not an interval later', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gangway-edge-crash-'));
+    try {
+      mkdirSync(path.join(dir, 'bin'));
+      writeFileSync(path.join(dir, 'bin/caddy'), '#!/bin/sh\n[ "$1" = run ] && { sleep 0.5; exit 3; }\nexit 0\n');
+      chmodSync(path.join(dir, 'bin/caddy'), 0o755);
+      writeFileSync(path.join(dir, 'watch'), '600\n');
+      const started = Date.now();
+      const child = spawn('sh', ['-c', EDGE_COMMAND_SCRIPT, 'gangway-edge', path.join(dir, 'caddy.json'), path.join(dir, 'watch'), path.join(dir, '.load.lock')], { env: { PATH: `${dir}/bin:/usr/bin:/bin` }, stdio: 'ignore' });
+      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      expect(code).toBe(3);
+      expect(Date.now() - started).toBeLessThan(5000);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

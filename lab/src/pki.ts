@@ -89,11 +89,14 @@ export function createLeaf(o: LeafOptions): CertFiles {
     fs.writeFileSync(path.join(db, 'serial'), `${randomBytes(12).toString('hex')}\n`);
     const caCnf = path.join(db, 'ca.cnf');
     writeConfig(caCnf, ['[ca]', 'default_ca = d', '[d]', `database = ${db}/index.txt`, `new_certs_dir = ${db}`, `serial = ${db}/serial`, 'default_md = sha256', 'policy = p', '[p]', 'commonName = supplied', ''].join('\n'));
-    run('openssl', [
-      'ca', '-batch', '-config', caCnf, '-in', csr, '-cert', o.ca.cert, '-keyfile', o.ca.key,
-      '-startdate', o.validity.notBefore, '-enddate', o.validity.notAfter, '-extfile', cnf, '-extensions', 'ext', '-notext', '-out', cert,
-    ]);
-    fs.rmSync(db, { recursive: true, force: true });
+    try {
+      run('openssl', [
+        'ca', '-batch', '-config', caCnf, '-in', csr, '-cert', o.ca.cert, '-keyfile', o.ca.key,
+        '-startdate', o.validity.notBefore, '-enddate', o.validity.notAfter, '-extfile', cnf, '-extensions', 'ext', '-notext', '-out', cert,
+      ]);
+    } finally {
+      fs.rmSync(db, { recursive: true, force: true });
+    }
   } else {
     run('openssl', [
       'x509', '-req', '-in', csr, '-CA', o.ca.cert, '-CAkey', o.ca.key,

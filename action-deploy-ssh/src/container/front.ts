@@ -9,8 +9,8 @@ import { blueGreenOf } from '../settings/rollout.ts';
 import type { DeploySettings } from '../settings/index.ts';
 import { EDGE_DEFAULTS, type EdgeWide } from '../edge/caddy-config.ts';
 import { currentEdge, drainConnections, EdgeRefusedError, ensureEdge, loadRoutes, readRoutes, readRouteTable, readServerCertificate, RoutesChangedError, withEdgeLock, type RouteTable } from '../edge/edge.ts';
-import { conflictOf, routeOf, type EdgeRoute, type EdgeUpstream, type RouteTls } from '../edge/routes.ts';
-import { checkCertificate, serverMountOf } from '../settings/edge.ts';
+import { conflictOf, inEdge, mountsFor, routeOf, type EdgeRoute, type EdgeUpstream, type RouteTls } from '../edge/routes.ts';
+import { checkCertificate } from '../settings/edge.ts';
 import { presentImage } from '../host/pull.ts';
 import type { TarEntry } from '../host/tar.ts';
 import { currentProxy, drainOldWorkers, switchProxy } from './proxy.ts';
@@ -90,7 +90,7 @@ function tlsOf(settings: DeploySettings): { tls: RouteTls; files: TarEntry[]; ke
   const dir = `certs/${settings.app}`;
   if (tls.source === 'server') {
     // Read where they are (mounted at the same path); certificates this app gave as inputs before are removed.
-    return { tls: { mode: 'certificate', certificateFile: tls.certificatePath, keyFile: tls.keyPath, fromServer: true }, files: [], keepCerts: { dir: `/etc/gangway-edge/${dir}`, prefix: NO_FILE } };
+    return { tls: { mode: 'certificate', certificateFile: inEdge(tls.certificatePath), keyFile: inEdge(tls.keyPath), fromServer: true }, files: [], keepCerts: { dir: `/etc/gangway-edge/${dir}`, prefix: NO_FILE } };
   }
   const prefix = createHash('sha256').update(tls.certificate).digest('hex').slice(0, 16);
   return {
@@ -184,7 +184,7 @@ const edgeFront: Front = {
         throw error;
       }
     }
-    const mounts = files ? [files.certificate, files.key].map((f) => serverMountOf(f)).filter((d): d is string => d !== undefined) : [];
+    const mounts = files ? mountsFor([files.certificate, files.key]) : [];
     const edge = await ctx.clock.time('edge', () => ensureEdge(ctx, s.edgeImage, wideOf(s), mounts));
     const others = (await readRoutes(ctx.engine, edge.id)).filter((r) => r.app !== s.app);
     // The new route's shape (its upstream does not matter here): refused before anything of the app changes.

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { ContainerCreateOptions } from '../host/engine.ts';
 import { LABEL } from '../labels.ts';
+import { SERVER_FILES_ROOT } from '../settings/edge.ts';
 import { DATA_DIR, EDGE_CONFIG, EDGE_DIR, LOAD_LOCK, WATCH_FILE } from './caddy-config.ts';
 
 export const EDGE_NAME = 'gangway-edge';
@@ -22,7 +23,7 @@ export interface EdgeDesign {
   httpsPort: number;
   /** Seconds the edge is given to finish requests in flight when it stops. */
   stopTimeoutS: number;
-  /** Server directories of certificate files (tls-certificate-path), mounted read-only at the same path. */
+  /** Server directories of certificate files (tls-certificate-path), mounted read-only under SERVER_FILES_ROOT. */
   mounts: string[];
 }
 
@@ -31,24 +32,34 @@ export interface EdgeDesign {
  * certificate files on the server that the routes name ($2: the interval in seconds, then one path a
  * line). When their content changes (certbot renewed them), the edge reloads its config, which reads
  * them again; under the same lock as a deploy's load, so a watch never reloads an older config over a
- * newer one. SIGTERM goes to Caddy, which finishes its requests in flight; the script exits with it.
+ * newer one. The shell waits on Caddy alone: when Caddy exits (a crash too) the container exits with
+ * it, and the engine's restart policy brings it back. SIGTERM goes to Caddy at once, which finishes
+ * its requests in flight; the watch, a background subshell, never delays it.
  */
 export const EDGE_COMMAND_SCRIPT = [
+  'caddy=',
+  'watch=',
+  'trap \'[ -z "$watch" ] || kill "$watch" 2>/dev/null; [ -z "$caddy" ] || kill -TERM "$caddy" 2>/dev/null\' TERM INT',
   'caddy run --config "$1" & caddy=$!',
-  'stopping=',
-  'trap \'stopping=1; kill -TERM "$caddy" 2>/dev/null\' TERM INT',
-  'last=',
-  'while [ -z "$stopping" ] && kill -0 "$caddy" 2>/dev/null; do',
-  `  interval=$(sed -n 1p "$2" 2>/dev/null); case "$interval" in ''|*[!0-9]*) interval=600;; esac`,
-  '  sleep "$interval" & nap=$!; wait "$nap"; kill "$nap" 2>/dev/null',
-  '  [ -z "$stopping" ] || break',
-  '  now=$(sed -n \'2,$p\' "$2" 2>/dev/null | while IFS= read -r f; do [ -n "$f" ] && cat "$f"; done 2>/dev/null | cksum)',
-  `  if [ -n "$last" ] && [ "$now" != "$last" ]; then`,
-  `    if ( exec 9>"$3"; flock 9; caddy reload --config "$1" --force ); then echo 'gangway-edge: certificate files changed on the server: config reloaded'; else echo 'gangway-edge: certificate files changed on the server, and the reload failed: still serving the previous ones' >&2; fi`,
-  '  fi',
-  '  last=$now',
-  'done',
-  'wait "$caddy"',
+  '(',
+  '  trap - TERM INT',
+  '  sum() { sed -n \'2,$p\' "$1" 2>/dev/null | while IFS= read -r f; do [ -n "$f" ] && cat "$f"; done 2>/dev/null | cksum; }',
+  '  last=$(sum "$2")',
+  '  while :; do',
+  `    interval=$(sed -n 1p "$2" 2>/dev/null); case "$interval" in ''|*[!0-9]*) interval=600;; esac`,
+  '    sleep "$interval"',
+  '    now=$(sum "$2")',
+  '    if [ "$now" != "$last" ]; then',
+  `      if ( exec 9>"$3"; flock 9; caddy reload --config "$1" --force ); then echo 'gangway-edge: certificate files changed on the server: config reloaded'; else echo 'gangway-edge: certificate files changed on the server, and the reload failed: still serving the previous ones' >&2; fi`,
+  '    fi',
+  '    last=$now',
+  '  done',
+  ') & watch=$!',
+  // A trapped signal ends a wait early: wait again until Caddy has finished its requests and exited.
+  'status=0',
+  'while :; do wait "$caddy"; status=$?; kill -0 "$caddy" 2>/dev/null || break; done',
+  'kill "$watch" 2>/dev/null',
+  'exit "$status"',
 ].join('\n');
 
 export function edgeSpecHash(d: EdgeDesign): string {
@@ -71,7 +82,7 @@ export function edgeContainerSpec(d: EdgeDesign, name: string): ContainerCreateO
       Mounts: [
         { Type: 'volume', Source: EDGE_CONFIG_VOLUME, Target: EDGE_DIR },
         { Type: 'volume', Source: EDGE_DATA_VOLUME, Target: DATA_DIR.replace(/\/caddy$/, '') },
-        ...d.mounts.map((dir) => ({ Type: 'bind' as const, Source: dir, Target: dir, ReadOnly: true })),
+        ...d.mounts.map((dir) => ({ Type: 'bind' as const, Source: dir, Target: `${SERVER_FILES_ROOT}${dir}`, ReadOnly: true })),
       ],
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },

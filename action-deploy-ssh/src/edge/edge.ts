@@ -7,15 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import { errorMessage, sleep, type ImageReference } from '@gangway/kit';
 import { mustExec, type ContainerDetails, type DeployEngine } from '../host/engine.ts';
-import { acquireLock, releaseLock } from '../host/lock.ts';
+import { acquireLock, lockHeartbeatMs, releaseLock, startLockHeartbeat } from '../host/lock.ts';
 import { presentImage } from '../host/pull.ts';
 import type { HostContext } from '../host/context.ts';
 import { tarArchive, type TarEntry } from '../host/tar.ts';
 import { LABEL } from '../labels.ts';
-import { caddyConfig, CERTS_DIR, EDGE_CONFIG, EDGE_DEFAULTS, EDGE_DIR, ROUTES_DIR, WATCH_FILE, type EdgeWide } from './caddy-config.ts';
+import { caddyConfig, CERTS_DIR, EDGE_CONFIG, EDGE_DEFAULTS, EDGE_DIR, LOAD_LOCK, ROUTES_DIR, WATCH_FILE, type EdgeWide } from './caddy-config.ts';
 import { connectionsTo, EDGE_NAME, edgeContainerSpec, edgeSpecHash, listenersOn, parseProcNetTcp, SOCKETS_COMMAND, type EdgeDesign } from './edge-spec.ts';
-import { serverMounts, watchedFiles, type EdgeRoute } from './routes.ts';
-import { serverMountOf } from '../settings/edge.ts';
+import { inEdge, mountsFor, serverMounts, watchedFiles, type EdgeRoute } from './routes.ts';
 
 const NEXT_CONFIG = `${EDGE_DIR}/caddy.next.json`;
 /** How long a new edge gets to bind its ports. */
@@ -33,7 +32,7 @@ export class EdgeRefusedError extends Error {
 
 /** The host-wide lock of the edge (a marker container, as an app's deploy lock is): see withEdgeLock. */
 export const EDGE_LOCK_NAME = 'gangway-edge.lock';
-/** Held for seconds (an upgrade's old edge finishes in at most its grace period): older is a killed run's. */
+/** With no heartbeat for this long, the lock is a killed run's: the next deploy takes it over. */
 const EDGE_LOCK_TTL_MS = 2 * 60_000;
 
 /**
@@ -41,8 +40,11 @@ const EDGE_LOCK_TTL_MS = 2 * 60_000;
  * deploy lock, and meet only at the edge: whoever changes the edge container (create, upgrade) or its
  * routes holds this one, so two upgrades never race to stop the same old edge, and a route is never
  * loaded into an edge that is being replaced. `image`: one present on the server, for the marker.
+ * `signal`: only for work that may be given up (making or upgrading the edge); a switch, and above all
+ * the switch back of a rollback, waits for the lock even when the job is cancelled. While held, the
+ * lock's heartbeat keeps it from being taken for stale however long the work takes.
  */
-export async function withEdgeLock<T>(ctx: HostContext, image: string, fn: () => Promise<T>): Promise<T> {
+export async function withEdgeLock<T>(ctx: HostContext, image: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   const lock = await acquireLock(ctx.engine, {
     app: EDGE_NAME,
     name: EDGE_LOCK_NAME,
@@ -53,13 +55,15 @@ export async function withEdgeLock<T>(ctx: HostContext, image: string, fn: () =>
     // Taken at every switch: only a wait is worth a line.
     log: (line) => (line.startsWith('waiting') ? ctx.log.info(line) : ctx.log.debug?.(line)),
     warn: (line) => ctx.log.warn(line),
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    ...(signal ? { signal } : {}),
   });
   // In the step's state too: if this run dies holding it (a lost connection), its post step releases it.
   ctx.locks?.acquired(ctx.host, lock);
+  const heartbeat = startLockHeartbeat(ctx.engine, EDGE_NAME, lock, { intervalMs: lockHeartbeatMs(EDGE_LOCK_TTL_MS), warn: (line) => ctx.log.warn(line) });
   try {
     return await fn();
   } finally {
+    await heartbeat.stop();
     const released = await releaseLock(ctx.engine, lock).then(
       () => true,
       (error: unknown) => {
@@ -131,6 +135,10 @@ async function sockets(engine: DeployEngine, containerId: string) {
   return parseProcNetTcp(await mustExec(engine, containerId, SOCKETS_COMMAND, 'reading the host\'s TCP sockets'));
 }
 
+/** The load lock and the watch list, by name: they sit beside the kept config ($2 of LOAD). */
+const LOAD_LOCK_NAME = LOAD_LOCK.slice(EDGE_DIR.length + 1);
+const WATCH_NAME = WATCH_FILE.slice(EDGE_DIR.length + 1);
+
 /** Exit code of LOAD when Caddy refused the config (its message is in the output). */
 export const REFUSED = 3;
 /** Exit code of LOAD when another app's deploy changed the records since they were read: read them again. */
@@ -152,11 +160,11 @@ export class RoutesChangedError extends Error {
 export const LOAD = [
   // One load at a time, and never beside the edge's own reload of changed certificate files.
   // (The lock and the watch list sit beside the kept config, $2: LOAD_LOCK and WATCH_FILE in the edge.)
-  'if command -v flock >/dev/null; then exec 9>"${2%/*}/.load.lock"; flock 9; fi',
-  `if [ -n "$9" ]; then [ "$(cd "$8" 2>/dev/null && ${SUM})" = "$9" ] || { rm -f "$1" "$3" "\${2%/*}/watch.next"; exit ${CHANGED}; }; fi`,
-  `caddy reload --config "$1" --force || { rm -f "$1" "$3" "\${2%/*}/watch.next"; exit ${REFUSED}; }`,
+  `if command -v flock >/dev/null; then exec 9>"\${2%/*}/${LOAD_LOCK_NAME}"; flock 9; fi`,
+  `if [ -n "$9" ]; then [ "$(cd "$8" 2>/dev/null && ${SUM})" = "$9" ] || { rm -f "$1" "$3" "\${2%/*}/${WATCH_NAME}.next"; exit ${CHANGED}; }; fi`,
+  `caddy reload --config "$1" --force || { rm -f "$1" "$3" "\${2%/*}/${WATCH_NAME}.next"; exit ${REFUSED}; }`,
   'mv -f "$1" "$2" || exit 4',
-  'if [ -f "${2%/*}/watch.next" ]; then mv -f "${2%/*}/watch.next" "${2%/*}/watch" || exit 4; fi',
+  `if [ -f "\${2%/*}/${WATCH_NAME}.next" ]; then mv -f "\${2%/*}/${WATCH_NAME}.next" "\${2%/*}/${WATCH_NAME}" || exit 4; fi`,
   'if [ -n "$3" ]; then mv -f "$3" "$4" || exit 4; else rm -rf "$4" "$5" || exit 4; fi',
   'if [ -n "$6" ] && [ -d "$6" ]; then for f in "$6"/*; do case "$f" in "$6/$7"*) ;; *) rm -f "$f" ;; esac; done; fi',
   'exit 0',
@@ -178,7 +186,7 @@ export async function loadRoutes(
   const config = JSON.stringify(caddyConfig(routes, wide), null, 2);
   const record = `${ROUTES_DIR}/${change.app}.json`;
   const watch = [String(Math.max(1, Math.round(wide.renewIntervalMs / 1000))), ...watchedFiles(routes)].join('\n');
-  const entries: TarEntry[] = [...(change.files ?? []), { name: 'caddy.next.json', content: config }, { name: `${WATCH_FILE.slice(EDGE_DIR.length + 1)}.next`, content: `${watch}\n` }];
+  const entries: TarEntry[] = [...(change.files ?? []), { name: 'caddy.next.json', content: config }, { name: `${WATCH_NAME}.next`, content: `${watch}\n` }];
   if (change.route) entries.push({ name: 'routes/' }, { name: `routes/${change.app}.json.next`, content: `${JSON.stringify(change.route, null, 2)}\n` });
   await engine.putArchive(edgeId, EDGE_DIR, await tarArchive(entries));
   const args = change.route ? [NEXT_CONFIG, EDGE_CONFIG, `${record}.next`, record, ''] : [NEXT_CONFIG, EDGE_CONFIG, '', record, `${CERTS_DIR}/${change.app}`];
@@ -215,18 +223,19 @@ async function waitListening(engine: DeployEngine, id: string, ports: number[], 
 }
 
 /**
- * Runs `cmd` in a throwaway container of the edge image on the host's network, with `mounts` (server
- * directories, read-only at the same path), and returns its exit code and output; nothing is left behind.
- * What an edge will see, asked before anything changes.
+ * Runs `cmd` in a throwaway container of the edge image, on the host's network (to see its sockets) or
+ * none, with `mounts` (server directories, read-only under SERVER_FILES_ROOT, as the edge has them), and
+ * returns its exit code and output; nothing is left behind. What an edge will see, asked before
+ * anything changes.
  */
-async function probe(engine: DeployEngine, imageRef: string, cmd: string[], mounts: string[] = []): Promise<{ code: number; output: string }> {
+async function probe(engine: DeployEngine, imageRef: string, cmd: string[], options: { network: 'host' | 'none'; mounts?: string[] }): Promise<{ code: number; output: string }> {
   const id = await engine.createContainer({
     name: `gangway-edge-probe-${randomBytes(3).toString('hex')}`,
     Image: imageRef,
     Entrypoint: [],
     Cmd: cmd,
     Labels: { [LABEL.managed]: 'true', [LABEL.role]: 'edge-probe' },
-    HostConfig: { NetworkMode: 'host', AutoRemove: false, Mounts: mounts.map((dir) => ({ Type: 'bind' as const, Source: dir, Target: dir, ReadOnly: true })) },
+    HostConfig: { NetworkMode: options.network, AutoRemove: false, Mounts: (options.mounts ?? []).map((dir) => ({ Type: 'bind' as const, Source: dir, Target: inEdge(dir), ReadOnly: true })) },
   });
   try {
     await engine.startContainer(id);
@@ -243,7 +252,7 @@ async function probe(engine: DeployEngine, imageRef: string, cmd: string[], moun
  * may even share a port with SO_REUSEPORT, where binding beside it would not fail.
  */
 export async function portsHeld(engine: DeployEngine, imageRef: string, ports: number[]): Promise<number[]> {
-  const { code, output } = await probe(engine, imageRef, SOCKETS_COMMAND);
+  const { code, output } = await probe(engine, imageRef, SOCKETS_COMMAND, { network: 'host' });
   if (code !== 0) throw new Error(`reading the host's sockets with the edge image failed (exit ${code}): ${output.trim().slice(0, 300)}`);
   const sockets = parseProcNetTcp(output);
   return ports.filter((port) => listenersOn(sockets, port) > 0);
@@ -254,32 +263,41 @@ const PAIR_MARK = '--gangway-pair-verdict';
 
 /**
  * The certificate and key files on the server (tls-certificate-path, tls-key-path), as the edge will
- * read them: a probe with their directories mounted prints the certificate (public) and has Caddy load
- * the pair (`caddy validate`, which fails on a key that does not match). The key never leaves the server.
- * Returns the certificate's PEM text, or throws EdgeRefusedError naming the input.
+ * read them: a probe with their directories mounted prints the certificate blocks of the first file
+ * (public: nothing else of it, should it hold a key too) and has Caddy load the pair (`caddy validate`,
+ * which fails on a key that does not match). The key never leaves the server. Returns the certificate's
+ * PEM text, or throws EdgeRefusedError naming the input.
  */
 export async function readServerCertificate(engine: DeployEngine, imageRef: string, files: { certificate: string; key: string }): Promise<string> {
-  const mounts = [...new Set([files.certificate, files.key].map((f) => serverMountOf(f)).filter((d): d is string => d !== undefined))];
-  const config = JSON.stringify({ admin: { disabled: true }, apps: { tls: { certificates: { load_files: [{ certificate: files.certificate, key: files.key }] } } } });
-  const script = `cat "$1" || exit 7; [ -r "$2" ] || { echo "cannot read $2" >&2; exit 8; }; printf '\n${PAIR_MARK}\n'; printf '%s' "$3" > /tmp/pair.json; caddy validate --config /tmp/pair.json 2>&1 | tail -n 1; exit 0`;
+  const [certificate, key] = [inEdge(files.certificate), inEdge(files.key)];
+  const config = JSON.stringify({ admin: { disabled: true }, apps: { tls: { certificates: { load_files: [{ certificate, key }] } } } });
+  const script = [
+    '[ -r "$1" ] || { echo "cannot read it" >&2; exit 7; }',
+    '[ -r "$2" ] || { echo "cannot read it" >&2; exit 8; }',
+    "sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' \"$1\"",
+    `printf '\\n%s\\n' '${PAIR_MARK}'`,
+    'printf \'%s\' "$3" > /tmp/pair.json',
+    'caddy validate --config /tmp/pair.json 2>&1 | tail -n 1',
+    'exit 0',
+  ].join('\n');
   let result: { code: number; output: string };
   try {
-    result = await probe(engine, imageRef, ['sh', '-c', script, 'sh', files.certificate, files.key, config], mounts);
+    result = await probe(engine, imageRef, ['sh', '-c', script, 'sh', certificate, key, config], { network: 'none', mounts: mountsFor([files.certificate, files.key]) });
   } catch (error) {
     const missing = /bind source path does not exist:\s*(\S+)/.exec(errorMessage(error));
     if (!missing) throw error;
     const input = files.certificate.startsWith(`${missing[1]}/`) ? 'tls-certificate-path' : 'tls-key-path';
     throw new EdgeRefusedError(`Input "${input}": the directory ${missing[1]} does not exist on the server. Give the path of the file there (certbot keeps them in /etc/letsencrypt/live/NAME/). Nothing was changed.`, input);
   }
-  if (result.code === 7) throw new EdgeRefusedError(`Input "tls-certificate-path": ${files.certificate} cannot be read on the server (${result.output.trim().split('\n').at(-1) ?? ''}). Nothing was changed.`, 'tls-certificate-path');
+  if (result.code === 7) throw new EdgeRefusedError(`Input "tls-certificate-path": ${files.certificate} cannot be read on the server. Nothing was changed.`, 'tls-certificate-path');
   if (result.code === 8) throw new EdgeRefusedError(`Input "tls-key-path": ${files.key} cannot be read on the server. Nothing was changed.`, 'tls-key-path');
-  if (result.code !== 0) throw new Error(`reading the certificate files on the server failed (exit ${result.code}): ${result.output.trim().slice(0, 300)}`);
-  const [certificate = '', verdict = ''] = result.output.split(`\n${PAIR_MARK}\n`);
+  if (result.code !== 0) throw new Error(`reading the certificate files on the server failed (exit ${result.code})`);
+  const [pem = '', verdict = ''] = result.output.split(`\n${PAIR_MARK}\n`);
   if (!/Valid configuration/i.test(verdict)) {
     const why = verdict.trim().replace(/^Error:\s*/, '').split(': ').slice(-2).join(': ');
     throw new EdgeRefusedError(`Input "tls-key-path": the edge cannot load ${files.certificate} with ${files.key} (${why}). Give the key the certificate was issued for. Nothing was changed.`, 'tls-key-path');
   }
-  return certificate;
+  return pem;
 }
 
 export interface EdgeHandle {
@@ -297,69 +315,120 @@ export interface EdgeHandle {
 export async function ensureEdge(ctx: HostContext, image: ImageReference, wide: EdgeWide, mounts: string[] = []): Promise<EdgeHandle> {
   const { engine, log } = ctx;
   const { id: imageId, ref } = await presentImage(engine, image, 'edge', (line) => log.info(line));
-  return withEdgeLock(ctx, ref, async () => {
-    const current = await currentEdge(engine);
-    const routes = current ? await readRoutes(engine, current.id) : [];
-    // Every app's certificate directories on the server, and this one's: a new one means a new edge beside the old.
-    const design: EdgeDesign = {
-      imageId,
-      imageRef: ref,
-      httpPort: wide.httpPort,
-      httpsPort: wide.httpsPort,
-      stopTimeoutS: Math.ceil(wide.gracePeriodMs / 1000) + 5,
-      mounts: [...new Set([...serverMounts(routes), ...mounts])].sort(),
-    };
-    // The edge is the host's, not the app's: one app's deploy never moves it to other ports under the others.
-    const ports = `${wide.httpPort},${wide.httpsPort}`;
-    const currentPorts = current?.labels['gangway.edge.ports'];
-    if (current && currentPorts !== undefined && currentPorts !== ports) {
-      throw new EdgeRefusedError(
-        `Input "edge-http-port": the edge on this host serves ports ${currentPorts.replace(',', ' and ')}, and this deploy asks for ${ports.replace(',', ' and ')}. Every app on a host shares the edge: give the same edge-http-port and edge-https-port as the other apps there.`,
-        'edge-http-port',
-      );
-    }
-    if (current && current.labels[LABEL.proxySpec] === edgeSpecHash(design)) return { id: current.id, name: current.name, how: 'running' as const };
-
-    if (!current) {
-      const held = await portsHeld(engine, ref, [wide.httpPort, wide.httpsPort]);
-      if (held.length > 0) {
+  return withEdgeLock(
+    ctx,
+    ref,
+    async () => {
+      let current = await currentEdge(engine);
+      if (!current) current = await restartStoppedEdge(ctx, wide);
+      const routes = current ? await readRoutes(engine, current.id) : [];
+      // The directories the edge mounts now (another deploy may have just added one, for a route not
+      // loaded yet), every app's, and this one's: a new one means a new edge beside the old.
+      const mounted = (current?.labels['gangway.edge.mounts'] ?? '').split(',').filter(Boolean);
+      const design: EdgeDesign = {
+        imageId,
+        imageRef: ref,
+        httpPort: wide.httpPort,
+        httpsPort: wide.httpsPort,
+        stopTimeoutS: Math.ceil(wide.gracePeriodMs / 1000) + 5,
+        mounts: [...new Set([...mounted, ...serverMounts(routes), ...mounts])].sort(),
+      };
+      // The edge is the host's, not the app's: one app's deploy never moves it to other ports under the others.
+      const ports = `${wide.httpPort},${wide.httpsPort}`;
+      const currentPorts = current?.labels['gangway.edge.ports'];
+      if (current && currentPorts !== undefined && currentPorts !== ports) {
         throw new EdgeRefusedError(
-          `Input "edge-http-port": port ${held.join(' and ')} is already held on the server by something other than Gangway's edge (a host nginx or Apache left from a hand-run setup?). Stop it, or give the edge other ports with edge-http-port and edge-https-port. Nothing was changed.`,
-          held.includes(wide.httpPort) ? 'edge-http-port' : 'edge-https-port',
+          `Input "edge-http-port": the edge on this host serves ports ${currentPorts.replace(',', ' and ')}, and this deploy asks for ${ports.replace(',', ' and ')}. Every app on a host shares the edge: give the same edge-http-port and edge-https-port as the other apps there.`,
+          'edge-http-port',
         );
       }
-      // An edge stopped by hand (or an upgrade's leftover) holds no port: it gives way to the new one; its volumes stay.
-      for (const stopped of await engine.listContainers({ [LABEL.managed]: 'true', [LABEL.role]: 'edge' })) {
-        log.info(`removing the stopped edge ${stopped.name} (${stopped.state}): a running one takes its place, with the same config volume`);
-        await engine.removeContainer(stopped.id, { force: true });
+      if (current && current.labels[LABEL.proxySpec] === edgeSpecHash(design)) return { id: current.id, name: current.name, how: 'running' as const };
+
+      if (!current) {
+        const held = await portsHeld(engine, ref, [wide.httpPort, wide.httpsPort]);
+        if (held.length > 0) {
+          throw new EdgeRefusedError(
+            `Input "edge-http-port": port ${held.join(' and ')} is already held on the server by something other than Gangway's edge (a host nginx or Apache left from a hand-run setup?). Stop it, or give the edge other ports with edge-http-port and edge-https-port. Nothing was changed.`,
+            held.includes(wide.httpPort) ? 'edge-http-port' : 'edge-https-port',
+          );
+        }
       }
+      const name = current ? `${EDGE_NAME}-${randomBytes(3).toString('hex')}` : EDGE_NAME;
+      const before = current ? await sockets(engine, current.id) : [];
+      const added = design.mounts.filter((dir) => !mounted.includes(dir));
+      const why = current ? [current.imageId !== imageId ? `image ${ref}` : '', added.length > 0 ? `certificate directories ${added.join(', ')} mounted read-only` : ''].filter(Boolean).join('; ') || 'new edge settings' : '';
+      log.info(current ? `upgrading the edge (${why}): ${current.name} → ${name}, side by side on ${wide.httpPort} and ${wide.httpsPort}` : `creating the edge ${name} (${ref}) on ports ${wide.httpPort} and ${wide.httpsPort}${design.mounts.length > 0 ? `, certificate directories ${design.mounts.join(', ')} mounted read-only` : ''}`);
+      const id = await createEdge(ctx, design, name, routes, mounts);
+      try {
+        // A first edge starts with a config of no routes, unless its volume kept one; an upgrade with the current one.
+        if (!current && (await engine.readFile(id, EDGE_CONFIG)) === undefined) {
+          await engine.putArchive(id, EDGE_DIR, await tarArchive([{ name: 'routes/' }, { name: 'caddy.json', content: JSON.stringify(caddyConfig([], wide), null, 2) }]));
+        }
+        await engine.startContainer(id);
+        // The HTTPS port is bound only once a route has TLS: a first edge waits for the HTTP port alone.
+        const needHttps = routes.some((r) => r.tls.mode !== 'off');
+        const waitFor = needHttps ? [wide.httpPort, wide.httpsPort] : [wide.httpPort];
+        await waitListening(engine, id, waitFor, waitFor.map((p) => listenersOn(before, p)));
+      } catch (error) {
+        await engine.removeContainer(id, { force: true }).catch(() => undefined);
+        throw error;
+      }
+      if (current) {
+        log.info(`stopping the old edge ${current.name} gracefully (it finishes its requests in flight)`);
+        await engine.stopContainer(current.id, design.stopTimeoutS);
+        await engine.removeContainer(current.id, { force: true });
+        await engine.renameContainer(id, EDGE_NAME).catch((e: unknown) => log.warn(`Could not rename ${name} to ${EDGE_NAME}: ${errorMessage(e)}`));
+      }
+      return { id, name: current ? EDGE_NAME : name, how: current ? ('upgraded' as const) : ('created' as const) };
+    },
+    ctx.signal,
+  );
+}
+
+/**
+ * With no running edge: the newest stopped one (stopped by hand, or by a host that came back without
+ * it) is started again as it was, with its config, routes and mounts; stopped leftovers of an upgrade
+ * are removed. Undefined when there is none, or it does not stay up (then it is removed, volumes kept).
+ */
+async function restartStoppedEdge(ctx: HostContext, wide: EdgeWide): Promise<ContainerDetails | undefined> {
+  const { engine, log } = ctx;
+  const [newest, ...older] = (await engine.listContainers({ [LABEL.managed]: 'true', [LABEL.role]: 'edge' })).sort((a, b) => b.created - a.created);
+  for (const leftover of older) {
+    log.info(`removing the stopped edge ${leftover.name} (${leftover.state}), left by an earlier upgrade`);
+    await engine.removeContainer(leftover.id, { force: true });
+  }
+  if (!newest) return undefined;
+  log.info(`starting the stopped edge ${newest.name} again (${newest.state}): its config and every app's route are in its volume`);
+  try {
+    await engine.startContainer(newest.id);
+    await waitListening(engine, newest.id, [wide.httpPort], [0]);
+    return await engine.inspectContainer(newest.id);
+  } catch (error) {
+    log.warn(`The stopped edge ${newest.name} did not come back (${errorMessage(error)}): a new one takes its place, with the same volumes.`);
+    await engine.removeContainer(newest.id, { force: true }).catch(() => undefined);
+    return undefined;
+  }
+}
+
+/**
+ * Creates the edge container. A mounted directory that no longer exists on the server fails the
+ * create: when no route needs it any more it is left out (once); when an app's route still does,
+ * the error names that app, and nothing changed.
+ */
+async function createEdge(ctx: HostContext, design: EdgeDesign, name: string, routes: EdgeRoute[], own: string[]): Promise<string> {
+  try {
+    return await ctx.engine.createContainer(edgeContainerSpec(design, name));
+  } catch (error) {
+    const missing = /bind source path does not exist:\s*(\S+)/.exec(errorMessage(error))?.[1];
+    if (!missing || !design.mounts.includes(missing)) throw error;
+    if (own.includes(missing)) throw new EdgeRefusedError(`Input "tls-certificate-path": the directory ${missing} does not exist on the server. Nothing was changed.`, 'tls-certificate-path');
+    const needing = routes.filter((r) => serverMounts([r]).includes(missing)).map((r) => r.app);
+    if (needing.length > 0) {
+      throw new Error(`the certificate directory ${missing} of app ${needing.join(', ')} (tls-certificate-path) no longer exists on the server, so the edge cannot be made again. Restore it, or deploy ${needing.join(', ')} with its certificate where it is now; the edge keeps serving as it is. Nothing was changed.`, { cause: error });
     }
-    const name = current ? `${EDGE_NAME}-${randomBytes(3).toString('hex')}` : EDGE_NAME;
-    const before = current ? await sockets(engine, current.id) : [];
-    const added = design.mounts.filter((dir) => !(current?.labels['gangway.edge.mounts'] ?? '').split(',').includes(dir));
-    const why = current ? [current.imageId !== imageId ? `image ${ref}` : '', added.length > 0 ? `certificate directories ${added.join(', ')} mounted read-only` : ''].filter(Boolean).join('; ') || 'new edge settings' : '';
-    log.info(current ? `upgrading the edge (${why}): ${current.name} → ${name}, side by side on ${wide.httpPort} and ${wide.httpsPort}` : `creating the edge ${name} (${ref}) on ports ${wide.httpPort} and ${wide.httpsPort}${design.mounts.length > 0 ? `, certificate directories ${design.mounts.join(', ')} mounted read-only` : ''}`);
-    const id = await engine.createContainer(edgeContainerSpec(design, name));
-    try {
-      // A first edge starts with a config of no routes; an upgrade with the current one (in the volume).
-      if (!current) await engine.putArchive(id, EDGE_DIR, await tarArchive([{ name: 'routes/' }, { name: 'caddy.json', content: JSON.stringify(caddyConfig([], wide), null, 2) }]));
-      await engine.startContainer(id);
-      // The HTTPS port is bound only once a route has TLS: a first edge waits for the HTTP port alone.
-      const needHttps = routes.some((r) => r.tls.mode !== 'off');
-      const waitFor = needHttps ? [wide.httpPort, wide.httpsPort] : [wide.httpPort];
-      await waitListening(engine, id, waitFor, waitFor.map((p) => listenersOn(before, p)));
-    } catch (error) {
-      await engine.removeContainer(id, { force: true }).catch(() => undefined);
-      throw error;
-    }
-    if (current) {
-      log.info(`stopping the old edge ${current.name} gracefully (it finishes its requests in flight)`);
-      await engine.stopContainer(current.id, design.stopTimeoutS);
-      await engine.removeContainer(current.id, { force: true });
-      await engine.renameContainer(id, EDGE_NAME).catch((e: unknown) => log.warn(`Could not rename ${name} to ${EDGE_NAME}: ${errorMessage(e)}`));
-    }
-    return { id, name: current ? EDGE_NAME : name, how: current ? ('upgraded' as const) : ('created' as const) };
-  });
+    ctx.log.info(`the certificate directory ${missing} no longer exists on the server and no route needs it: the new edge does not mount it`);
+    return ctx.engine.createContainer(edgeContainerSpec({ ...design, mounts: design.mounts.filter((d) => d !== missing) }, name));
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
 // only by that app's deploys); the edge's whole config is rendered from all of them at once. This module
 // holds the rules that do not depend on the edge software: which app answers a request, and which routes
 // cannot live side by side on one host. Pure functions, tested by value.
-import { serverMountOf, type EdgeSettings } from '../settings/edge.ts';
+import { SERVER_FILES_ROOT, serverMountOf, type EdgeSettings } from '../settings/edge.ts';
 
 export interface EdgeUpstream {
   /** The container's address on its network, as the edge (host network) reaches it. */
@@ -16,7 +16,7 @@ export type RouteTls =
   | { mode: 'off' }
   /**
    * Files inside the edge container: written into its volume from inputs, or (`fromServer`) the server's
-   * own files at the same path, mounted read-only (see serverMountOf) and watched for changes.
+   * own files, their directory mounted read-only under SERVER_FILES_ROOT (see serverMountOf), watched for changes.
    */
   | { mode: 'certificate'; certificateFile: string; keyFile: string; fromServer?: true }
   /** `trustedRootsFile`: the private CA of the ACME directory's own HTTPS (acme-directory-ca), inside the edge. */
@@ -106,20 +106,23 @@ export function byHostname(routes: readonly EdgeRoute[]): Map<string, EdgeRoute[
   return new Map([...grouped.entries()].sort(([a], [b]) => a.localeCompare(b)));
 }
 
-/** The server directories every route's certificate files need mounted into the edge, sorted, each once. */
-export function serverMounts(routes: readonly EdgeRoute[]): string[] {
-  const dirs = new Set<string>();
-  for (const route of routes) {
-    if (route.tls.mode !== 'certificate' || !route.tls.fromServer) continue;
-    for (const file of [route.tls.certificateFile, route.tls.keyFile]) {
-      const dir = serverMountOf(file);
-      if (dir) dirs.add(dir);
-    }
-  }
-  return [...dirs].sort();
+/** A server file as the edge sees it (its directory mounted under SERVER_FILES_ROOT). */
+export function inEdge(serverFile: string): string {
+  return `${SERVER_FILES_ROOT}${serverFile}`;
 }
 
-/** The certificate files of every route that reads them from the server: the edge reloads when one changes. */
+/** The server directories these files need mounted into the edge, sorted, each once (files as on the server). */
+export function mountsFor(serverFiles: readonly string[]): string[] {
+  return [...new Set(serverFiles.map((f) => serverMountOf(f)).filter((d): d is string => d !== undefined))].sort();
+}
+
+/** The server directories every route's certificate files need mounted into the edge, sorted, each once. */
+export function serverMounts(routes: readonly EdgeRoute[]): string[] {
+  const files = routes.flatMap((r) => (r.tls.mode === 'certificate' && r.tls.fromServer ? [r.tls.certificateFile, r.tls.keyFile] : []));
+  return mountsFor(files.filter((f) => f.startsWith(`${SERVER_FILES_ROOT}/`)).map((f) => f.slice(SERVER_FILES_ROOT.length)));
+}
+
+/** The certificate files (as the edge sees them) of every route that reads them from the server: the edge reloads when one changes. */
 export function watchedFiles(routes: readonly EdgeRoute[]): string[] {
   return [...new Set(routes.flatMap((r) => (r.tls.mode === 'certificate' && r.tls.fromServer ? [r.tls.certificateFile, r.tls.keyFile] : [])))].sort();
 }

@@ -46,7 +46,8 @@ export function parseAudit(text: string): AuditEntry[] {
     if (!line.trim()) continue;
     try {
       const value = JSON.parse(line) as AuditEntry;
-      if (typeof value.time === 'string' && typeof value.app === 'string') entries.push(value);
+      const strings = [value.time, value.host, value.app, value.action, value.actor, value.run, value.result];
+      if (strings.every((v) => typeof v === 'string') && Array.isArray(value.roles)) entries.push(value);
     } catch {
       // A torn line (a server that lost power mid-write) does not hide the others.
     }

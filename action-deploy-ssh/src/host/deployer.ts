@@ -8,7 +8,7 @@ import { LABEL } from '../labels.ts';
 import { modeOf, newHostReport, setResult, type HostReport } from '../report.ts';
 import { appendAudit, readAudit, type AuditEntry } from './audit.ts';
 import type { HostContext } from './context.ts';
-import type { HeldLock } from './lock.ts';
+import { confirmLockHeld, type HeldLock } from './lock.ts';
 import { releaseDeployLock, takeDeployLock, type LockEvents } from './preflight.ts';
 
 export type { LockEvents };
@@ -95,14 +95,14 @@ export async function deployOnHost(ctx: HostContext, target: DeployTarget): Prom
     return { report, error: failure };
   } finally {
     // Whatever happened once the lock was held is a line of the app's audit log, written under that lock.
-    if (lock && lockImage) await recordAudit(ctx, lockImage, report);
+    if (lock && lockImage) await recordAudit(ctx, lock, lockImage, report);
     if (lock) await releaseDeployLock(ctx, lock, locks);
     report.totalMs = Math.round(performance.now() - started);
   }
 }
 
 /** Appends this run's line to the app's audit log on the host; a failure to write only warns (the deploy's result stands). */
-async function recordAudit(ctx: HostContext, image: string, report: HostReport): Promise<void> {
+async function recordAudit(ctx: HostContext, lock: HeldLock, image: string, report: HostReport): Promise<void> {
   const entry: AuditEntry = {
     time: new Date().toISOString(),
     host: ctx.host,
@@ -117,6 +117,8 @@ async function recordAudit(ctx: HostContext, image: string, report: HostReport):
     ...(report.maintenance ? { maintenance: report.maintenance } : {}),
   };
   try {
+    // Only under the app's lock (another run may have taken it over as stale): two writers would lose a line.
+    await confirmLockHeld(ctx.engine, ctx.settings.app, lock);
     report.audit = await appendAudit(ctx.engine, image, entry);
   } catch (error) {
     ctx.log.warn(`Could not append to the audit log of ${report.app} on ${ctx.host} (${errorMessage(error)}): the deploy's result stands.`);

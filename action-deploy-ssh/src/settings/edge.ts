@@ -35,19 +35,24 @@ export interface EdgeSettings {
 }
 
 /** Where no certificate directory is mounted from: the host's devices, kernel and runtime state (the engine's socket). */
-const NEVER_MOUNTED = ['/proc', '/sys', '/dev', '/run', '/var/run', '/var/lib/docker', '/boot'];
+/** Where no certificate directory is mounted from: the host's devices, kernel, runtime state, engine and credentials. */
+const NEVER_MOUNTED = ['/proc', '/sys', '/dev', '/run', '/var/run', '/var/lib/docker', '/var/lib/containerd', '/var/lib/kubelet', '/boot', '/root', '/etc/ssh', '/etc/docker', '/etc/kubernetes', '/etc/sudoers.d', '/etc/shadow'];
+
+/** Where the edge sees a mounted server directory: under this root, never over a directory of its own image. */
+export const SERVER_FILES_ROOT = '/gangway-host';
 
 /**
- * The server directory the edge mounts (read-only, at the same path) to read a certificate file there:
- * the file's own directory, or for certbot's layout (DIR/live/NAME/file, symlinks into DIR/archive/NAME)
- * DIR itself, so that the links resolve and a renewal, which only moves them, is seen. Undefined when
- * that directory must not be mounted: "/" or one directly under it, or the host's runtime state.
+ * The server directory the edge mounts (read-only, at the same path under SERVER_FILES_ROOT) to read a
+ * certificate file there: the file's own directory, or for certbot's layout (DIR/live/NAME/file,
+ * symlinks into DIR/archive/NAME) DIR itself, so that the links resolve and a renewal, which only moves
+ * them, is seen. Undefined when that directory must not be mounted: "/" or one directly under it, the
+ * host's runtime state or credentials, or a hidden directory (.ssh, .docker) on the way.
  */
 export function serverMountOf(file: string): string | undefined {
   const segments = file.split('/').slice(1, -1);
   const live = segments.length >= 3 && segments.at(-2) === 'live' ? segments.slice(0, -2) : segments;
   const dir = `/${live.join('/')}`;
-  if (live.length < 2 || NEVER_MOUNTED.some((root) => dir === root || dir.startsWith(`${root}/`))) return undefined;
+  if (live.length < 2 || live.some((segment) => segment.startsWith('.')) || NEVER_MOUNTED.some((root) => dir === root || dir.startsWith(`${root}/`))) return undefined;
   return dir;
 }
 
@@ -172,7 +177,7 @@ function readTls(inputs: Inputs, hostnames: string[], tlsKey: string | undefined
     for (const [input, file] of Object.entries(files)) {
       if (!serverMountOf(file)) {
         throw new ConfigurationError(
-          `Input "${input}" is "${file}": the edge reads it by mounting its directory read-only, and does not mount "/", a directory directly under it, or the host's runtime state (/proc, /sys, /dev, /run, /var/lib/docker, /boot). Keep the certificate in a directory of its own, such as /etc/letsencrypt/live/NAME/ or /etc/ssl/NAME/.`,
+          `Input "${input}" is "${file}": the edge reads it by mounting its directory read-only, and does not mount "/", a directory directly under it, a hidden directory, or the host's runtime state and credentials (/proc, /sys, /dev, /run, /var/lib/docker, /boot, /root, /etc/ssh, /etc/docker, ...). Keep the certificate in a directory of its own, such as /etc/letsencrypt/live/NAME/ or /etc/ssl/NAME/.`,
           input,
         );
       }
