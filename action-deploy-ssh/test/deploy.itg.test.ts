@@ -310,10 +310,10 @@ describe('action-deploy-ssh on the lab', () => {
     expect((await target.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } })).map((c) => `${c.Id} ${c.State}`).sort()).toEqual(before);
     expect(await target.listContainers({ all: true, filters: { label: ['gangway.role=audit'] } })).toEqual([]);
     // A later run adds to it.
-    const again = await deploy(baseInputs(app, port1, { rollback: 'true' }));
+    const again = await deploy(baseInputs(app, port1, { image: images.v1?.digestRef ?? '' }));
     expect(again.main.exitCode, again.main.log).toBe(0);
     expect(again.report?.hosts[0]?.audit?.length).toBe(Math.min(5, entries.length + 1));
-    expect(again.report?.hosts[0]?.audit?.at(-1)).toMatchObject({ action: 'rollback', result: 'deployed' });
+    expect(again.report?.hosts[0]?.audit?.at(-1)).toMatchObject({ action: 'deploy', result: 'deployed', digest: images.v1?.digest });
     const after = await deploy({ ...baseInputs(app, port1, { audit: 'true' }), image: '' });
     expect(after.report?.hosts[0]?.audit?.length).toBe(entries.length + 1);
     figures['audit log'] = { entries: entries.length + 1, readMs: after.report?.hosts[0]?.totalMs };
