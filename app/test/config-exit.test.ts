@@ -38,6 +38,8 @@ describe('OCR_PROVIDER=cuda on a machine without a GPU', () => {
     const auto = await spawnServer({ OCR_PROVIDER: 'auto', LOG_LEVEL: 'info' });
     try {
       await auto.waitReady(60_000);
+      // The "ready" line is logged just after /readyz turns 200 and reaches this process a moment later.
+      for (const deadline = Date.now() + 10_000; !/"msg":"ready"/.test(auto.output()) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
       const notes = auto.output().trim().split('\n').filter((line) => /NVIDIA GPU/.test(line));
       expect(notes).toHaveLength(1);
       expect(notes[0]).toMatch(/OCR_PROVIDER=auto: no NVIDIA GPU visible.*running on the CPU/);
