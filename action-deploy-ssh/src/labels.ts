@@ -17,6 +17,12 @@ export const LABEL = {
   previousDeployedAt: 'gangway.previous-deployed-at',
   /** blue-green proxy: a hash of what its container was created from (image, port, listen address). */
   proxySpec: 'gangway.proxy-spec',
+  /** A worker container: its role's name, the release it belongs to (the name of that release's web container) and its replica number. */
+  workerRole: 'gangway.worker-role',
+  release: 'gangway.release',
+  replica: 'gangway.replica',
+  /** An accessory container: its name in the accessories input. */
+  accessory: 'gangway.accessory',
   lockToken: 'gangway.lock.token',
   lockAcquiredAt: 'gangway.lock.acquired-at',
 } as const;

@@ -16,10 +16,35 @@ import type { AuditEntry } from './host/audit.ts';
 import type { ContainerRef } from './host/engine.ts';
 
 /** maintenance: a run with `maintenance` and no `image`: the edge's maintenance page switched, no container changed. */
-export type Mode = 'deploy' | 'rollback' | 'maintenance' | 'audit';
+/** accessory-upgrade: a run with `upgrade-accessories` and no `image`: only those accessories changed. */
+export type Mode = 'deploy' | 'rollback' | 'maintenance' | 'audit' | 'accessory-upgrade';
 
-export function modeOf(s: { rollback: boolean; maintenanceOnly?: boolean; auditOnly?: boolean }): Mode {
-  return s.rollback ? 'rollback' : s.maintenanceOnly ? 'maintenance' : s.auditOnly ? 'audit' : 'deploy';
+export function modeOf(s: { rollback: boolean; maintenanceOnly?: boolean; auditOnly?: boolean; accessoryOnly?: boolean }): Mode {
+  return s.rollback ? 'rollback' : s.maintenanceOnly ? 'maintenance' : s.auditOnly ? 'audit' : s.accessoryOnly ? 'accessory-upgrade' : 'deploy';
+}
+
+/** A worker role after the run: the containers that run it (the new release's, or the previous one's after a rollback). */
+export interface RoleReport {
+  role: string;
+  image: string;
+  containers: ContainerRef[];
+  /** The containers of this role that were replaced (stopped, kept for rollback). */
+  previous: ContainerRef[];
+}
+
+/** An accessory after the run. */
+export interface AccessoryReport {
+  name: string;
+  container: ContainerRef;
+  image: string;
+  /** created: it was missing; kept: left as it was (a deploy never restarts it); started: it was stopped; upgraded: moved to its declared image. */
+  action: 'created' | 'kept' | 'started' | 'upgraded';
+  /** upgraded: from the old container's stop to the new one being up (the gap in its service). */
+  gapMs?: number;
+  /** The image it ran before an upgrade. */
+  previousImage?: string;
+  /** kept: it runs another image than the declared one (upgrade it with upgrade-accessories). */
+  drift?: string;
 }
 
 export type HostResult = 'deployed' | 'rolled-back' | 'failed' | 'reverted' | 'revert-failed' | 'skipped';
@@ -45,6 +70,10 @@ export interface HostReport {
   totalMs: number;
   retention?: RetentionResult;
   error?: string;
+  /** Worker roles on this host after the run (roles set, or workers found on a rollback). */
+  roles?: RoleReport[];
+  /** The app's accessories on this host after the run. */
+  accessories?: AccessoryReport[];
   /** The edge's maintenance page for this app after the run (hostname with maintenance set). */
   maintenance?: 'on' | 'off';
   /** The app's audit log on this host, newest last: this run's line and the ones before (audit: true, more of them). */
@@ -103,6 +132,14 @@ const RESULT_WORDS: Record<Mode, Record<HostResult, string>> = {
     'revert-failed': '📜 audit log read',
     skipped: '⏭️ skipped (an earlier host failed)',
   },
+  'accessory-upgrade': {
+    deployed: '🗄️ accessories upgraded',
+    'rolled-back': '❌ accessory upgrade failed, the previous container restored',
+    failed: '❌ accessory upgrade failed',
+    reverted: '🗄️ accessories upgraded (another host failed; accessories are not reverted)',
+    'revert-failed': '🗄️ accessories upgraded (another host failed)',
+    skipped: '⏭️ skipped (an earlier host failed)',
+  },
   maintenance: {
     deployed: '🚧 maintenance switched (as requested)',
     'rolled-back': '❌ maintenance switch failed, nothing changed',
@@ -121,6 +158,13 @@ export function hostFacts(h: HostReport): Row[] {
     ['Previous', h.previous ? `${h.previous.name} (${h.previous.id.slice(0, 12)})` : 'none'],
   ];
   if (h.maintenance) rows.push(['Maintenance page', h.maintenance]);
+  for (const r of h.roles ?? []) {
+    rows.push([`Role ${r.role}`, `${r.containers.length} × ${r.image}${r.containers.length > 0 ? ` (${r.containers.map((c) => c.name).join(', ')})` : ''}${r.previous.length > 0 ? `; replaced ${r.previous.length}` : ''}`]);
+  }
+  for (const a of h.accessories ?? []) {
+    const gap = a.gapMs === undefined ? '' : `, gap ${formatDuration(a.gapMs)}`;
+    rows.push([`Accessory ${a.name}`, `${a.action}: ${a.container.name} (${a.container.id.slice(0, 12)}) ${a.image}${a.previousImage ? ` (was ${a.previousImage})` : ''}${gap}${a.drift ? ` - ${a.drift}` : ''}`]);
+  }
   if (h.readinessMs !== undefined) rows.push(['Ready after', formatDuration(h.readinessMs)]);
   if (h.downtimeMs !== undefined && h.dropsRequests) rows.push(['Downtime (stop → ready)', formatDuration(h.downtimeMs)]);
   rows.push(['Total', formatDuration(h.totalMs)]);
@@ -135,7 +179,7 @@ export function hostFacts(h: HostReport): Row[] {
 export async function writeSummary(report: DeployReport): Promise<void> {
   const s = core.summary;
   const icon = report.result === 'success' ? '✅' : '❌';
-  const what = report.mode === 'rollback' ? 'rollback' : report.mode === 'maintenance' ? 'maintenance switch' : report.mode === 'audit' ? 'audit log' : `deploy (${escapeHtml(report.strategy)})`;
+  const what = report.mode === 'rollback' ? 'rollback' : report.mode === 'maintenance' ? 'maintenance switch' : report.mode === 'audit' ? 'audit log' : report.mode === 'accessory-upgrade' ? 'accessory upgrade' : `deploy (${escapeHtml(report.strategy)})`;
   s.addHeading(`${icon} ${escapeHtml(report.app)}: ${what}`, 2);
   if (report.hosts.some((h) => h.dropsRequests && h.mode === 'deploy')) {
     s.addRaw('<p><em>recreate</em> stops the old container before the new one is ready: requests fail during the downtime shown below.</p>', true);

@@ -438,6 +438,16 @@ export class FakeEngine implements DeployEngine {
     return [...this.runtimeNames];
   }
 
+  /** A named volume exists once something mounted it (Mounts or Binds), as the engine creates it on first use. */
+  async volumeExists(name: string): Promise<boolean> {
+    if (this.volumes.has(name)) return true;
+    for (const c of this.containers.values()) {
+      const host = c.options.HostConfig;
+      if ((host?.Binds ?? []).some((b) => b.split(':')[0] === name) || (host?.Mounts ?? []).some((m) => m.Source === name)) return true;
+    }
+    return false;
+  }
+
   /** Readiness through the fake's addresses. */
   prober(): HttpProber {
     return {

@@ -12,7 +12,9 @@ import { confirmDeployLock, ensureGpuRuntime, pullForDeploy } from '../host/pref
 import type { PulledImage } from '../host/pull.ts';
 import { LABEL } from '../labels.ts';
 import { setResult, type HostReport } from '../report.ts';
+import { AccessoryUpgradeError, ensureAccessories, upgradeAccessory } from './accessories.ts';
 import { applyRetention, byDeployTime } from './retention.ts';
+import { appWorkers, deployWorkers, roleRelease, rollbackWorkers } from './roles.ts';
 import { chooseRollback } from './rollback.ts';
 import { frontOf } from './front.ts';
 import { servingContainer, tidyInterrupted } from './serving.ts';
@@ -43,6 +45,12 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
     whenConnectionLost: `The server is as the connection left it: the proxy still forwards to the container it served unless the switch had happened; the next deploy of ${s.app} finds the container that serves and tidies what this one left.`,
 
     async prepare(report) {
+      if (s.accessoryOnly) {
+        // The lock container runs on an image the server has: the app's, or an accessory's.
+        const any = (await appContainers())[0] ?? (await ctx.engine.listContainers({ [LABEL.managed]: 'true', [LABEL.app]: s.app, [LABEL.role]: 'accessory' }))[0];
+        if (!any) throw new Error(`Nothing of ${s.app} runs on ${ctx.host} yet: deploy it (with its image and accessories) before upgrading an accessory.`);
+        return any.imageId;
+      }
       if (s.maintenanceOnly) {
         // The lock container runs on an image of this app that the server has.
         const any = (await appContainers())[0];
@@ -55,7 +63,7 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
         return any.imageId;
       }
       if (!s.image) throw new ConfigurationError('Input "image" is required unless rollback: true.', 'image');
-      if (s.gpus) await ensureGpuRuntime(ctx);
+      if (s.gpus || s.roles.some((r) => r.gpus)) await ensureGpuRuntime(ctx);
       pulled = await pullForDeploy(ctx, s.image);
       report.image = pulled.ref;
       report.imageDigest = pulled.digest;
@@ -75,6 +83,25 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
         ctx.log.info(`creating network ${s.network}`);
         await ctx.engine.createNetwork(s.network, { [LABEL.managed]: 'true' });
       }
+      // The app's services first: created when missing (never restarted), upgraded only when named.
+      if (s.accessories.length > 0) {
+        report.accessories = await ensureAccessories(ctx, s.upgradeAccessories);
+        for (const name of s.upgradeAccessories) {
+          const a = s.accessories.find((x) => x.name === name);
+          if (!a) continue;
+          try {
+            report.accessories.push(await ctx.clock.time('upgrade accessory', () => upgradeAccessory(ctx, a)));
+          } catch (error) {
+            if (!(error instanceof AccessoryUpgradeError)) throw error;
+            setResult(report, 'rolled-back');
+            throw new DeployFailedError(ctx.host, error.message, s.accessoryOnly ? 'Nothing else changed.' : 'The app was not deployed: its containers are as they were.');
+          }
+        }
+      }
+      if (s.accessoryOnly) {
+        setResult(report, 'deployed');
+        return;
+      }
       // Listed under the lock: another deploy may have finished while we waited.
       let containers = await appContainers();
       const serving = await servingContainer(ctx, containers);
@@ -84,6 +111,8 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
       const running = containers.filter((c) => c.state === 'running');
       if (running.length > 1) ctx.log.warn(`${running.length} containers of ${s.app} are running (${running.map((c) => c.name).join(', ')}); replacing ${current?.name ?? 'the newest'}.`);
 
+      const workers = await appWorkers(ctx);
+      const runningWorkers = workers.filter((c) => c.state === 'running');
       let plan: SwapPlan;
       if (s.rollback) {
         const choice = await chooseRollback(ctx, containers, current);
@@ -91,6 +120,10 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
         plan = choice.plan;
         report.image = choice.targetImage;
         report.imageDigest = choice.targetImage.split('@')[1] ?? '';
+        // Every role goes back with the web: to the workers of the release gone back to.
+        const release = plan.to.kind === 'existing' ? plan.to.container.name : plan.to.spec.name;
+        const back = await rollbackWorkers(ctx, workers, release, choice.targetImage, release);
+        if (back.length > 0 || runningWorkers.length > 0) plan.roles = roleRelease(ctx, back, runningWorkers);
       } else {
         const p = pulled as PulledImage;
         const spec = appContainerSpec(s, {
@@ -100,11 +133,15 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
           ...(current ? { previous: { image: current.labels[LABEL.image] ?? current.image, deployedAt: current.labels[LABEL.deployedAt] ?? new Date(current.created * 1000).toISOString() } } : {}),
         });
         plan = { ...(current ? { from: current } : {}), to: { kind: 'create', spec }, preDeploy: s.preDeploy, postDeploy: s.postDeploy };
+        const next = deployWorkers(s, spec.name, { imageRef: p.ref, digest: p.digest, provenance: ctx.provenance });
+        if (next.length === 0 && runningWorkers.length > 0) ctx.log.warn(`roles is empty: the running workers (${runningWorkers.map((c) => c.name).join(', ')}) are stopped once this release stands`);
+        if (next.length > 0 || runningWorkers.length > 0) plan.roles = roleRelease(ctx, next, runningWorkers);
       }
       if (plan.from) report.previous = { id: plan.from.id, name: plan.from.name };
       plan.confirmLock = () => confirmDeployLock(ctx, lock);
 
       const outcome = await strategy.swap(ctx, plan);
+      if (plan.roles) report.roles = plan.roles.report(outcome.ok);
       if (outcome.container) report.container = outcome.container;
       if (outcome.readiness) report.readinessMs = outcome.readiness.ms;
       if (outcome.downtimeMs !== undefined) report.downtimeMs = outcome.downtimeMs;

@@ -1,8 +1,9 @@
 // Retention: keep the newest `keep` containers of this app (the running one included; the
-// others stay stopped for rollback), remove older ones and then their images when nothing
-// uses them any more. Only containers labelled with this app are ever considered.
+// others stay stopped for rollback) with the workers of their releases, remove older ones and
+// then their images when nothing uses them any more. Only containers labelled with this app are
+// ever considered; accessories and every volume are never touched.
 import { errorMessage } from '@gangway/kit';
-import { appLabels } from './spec.ts';
+import { appLabels, workerLabels } from './spec.ts';
 import { LABEL } from '../labels.ts';
 import type { ContainerSummary, DeployEngine } from '../host/engine.ts';
 
@@ -34,7 +35,14 @@ export async function applyRetention(
     if (options.protect.includes(c.id) || c.state === 'running' || kept.length < keep) kept.push(c);
     else remove.push(c);
   }
-  const result: RetentionResult = { removedContainers: [], removedImages: [], kept: kept.map((c) => c.name) };
+  // Workers go with their release: kept while its web container is kept (or while they run).
+  const releases = new Set(kept.map((c) => c.name));
+  const workers = (await engine.listContainers(workerLabels(app))).filter((c) => c.labels[LABEL.app] === app && c.labels[LABEL.role] === 'worker');
+  for (const w of workers) {
+    if (w.state === 'running' || options.protect.includes(w.id) || releases.has(w.labels[LABEL.release] ?? '')) kept.push(w);
+    else remove.push(w);
+  }
+  const result: RetentionResult = { removedContainers: [], removedImages: [], kept: kept.filter((c) => c.labels[LABEL.role] === 'app').map((c) => c.name) };
   // One-off hook containers left behind by a run that was killed mid-hook.
   const leftovers = (await engine.listContainers({ [LABEL.managed]: 'true', [LABEL.app]: app, [LABEL.role]: 'hook' })).filter((c) => c.state !== 'running');
   for (const c of leftovers) {

@@ -29,6 +29,11 @@ export function appLabels(app: string): Record<string, string> {
   return { [LABEL.managed]: 'true', [LABEL.role]: 'app', [LABEL.app]: app };
 }
 
+/** The labels that find every worker container of an app (any role, any release). */
+export function workerLabels(app: string): Record<string, string> {
+  return { [LABEL.managed]: 'true', [LABEL.role]: 'worker', [LABEL.app]: app };
+}
+
 /** `gpus` as the engine's device request: what `docker run --gpus` sends, for the NVIDIA driver. */
 export function gpuDeviceRequest(gpus: GpuRequest): { Driver: string; Count?: number; DeviceIDs?: string[]; Capabilities: string[][] } {
   return { Driver: 'nvidia', ...('deviceIds' in gpus ? { DeviceIDs: gpus.deviceIds } : { Count: gpus.count }), Capabilities: [['gpu']] };
@@ -48,7 +53,7 @@ export function appContainerSpec(settings: DeploySettings, next: NewContainer): 
   return {
     name: containerName(settings.app, next.digest, next.provenance.at),
     Image: next.imageRef,
-    Env: [...settings.env].map(([k, v]) => `${k}=${v}`),
+    Env: [...new Map([...settings.env, ...settings.webEnv])].map(([k, v]) => `${k}=${v}`),
     Labels: labels,
     ...(settings.command ? { Cmd: settings.command } : {}),
     ...(port ? { ExposedPorts: { [port]: {} } } : {}),

@@ -24,6 +24,8 @@ export interface AuditEntry {
   action: string;
   /** The roles the run changed (the app's container is the web role). */
   roles: string[];
+  /** Accessories the run upgraded, as name=image. */
+  accessories?: string[];
   actor: string;
   run: string;
   /** What runs now, or what the failed run tried (repo@sha256:…). */

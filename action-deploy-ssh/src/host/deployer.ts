@@ -103,12 +103,15 @@ export async function deployOnHost(ctx: HostContext, target: DeployTarget): Prom
 
 /** Appends this run's line to the app's audit log on the host; a failure to write only warns (the deploy's result stands). */
 async function recordAudit(ctx: HostContext, lock: HeldLock, image: string, report: HostReport): Promise<void> {
+  const upgraded = (report.accessories ?? []).filter((a) => a.action === 'upgraded').map((a) => `${a.name}=${a.image}`);
   const entry: AuditEntry = {
     time: new Date().toISOString(),
     host: ctx.host,
     app: report.app,
     action: report.mode,
-    roles: ['web'],
+    // The web role is the app's container; an accessory upgrade alone changes no role.
+    roles: report.mode === 'accessory-upgrade' ? [] : ['web', ...(report.roles ?? []).map((r) => r.role)],
+    ...(upgraded.length > 0 ? { accessories: upgraded } : {}),
     actor: ctx.provenance.actor,
     run: ctx.provenance.runUrl,
     ...(report.image ? { image: report.image } : {}),

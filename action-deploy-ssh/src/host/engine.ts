@@ -91,6 +91,8 @@ export interface DeployEngine {
   renameContainer(id: string, name: string): Promise<void>;
   networkExists(name: string): Promise<boolean>;
   createNetwork(name: string, labels: Record<string, string>): Promise<void>;
+  /** Whether a named volume exists (an accessory's data, before its upgrade). */
+  volumeExists(name: string): Promise<boolean>;
   /** The engine's clock (stale-lock decisions use one clock for every runner). */
   now(): Promise<Date>;
   /** The container runtimes the engine knows (docker info's Runtimes: runc, and nvidia once the NVIDIA toolkit is set up). */
@@ -322,6 +324,15 @@ export function dockerEngine(docker: Docker): DeployEngine {
     },
     networkExists: (name) => hasNetwork(docker, name),
     createNetwork: (name, labels) => createNetworkOnce(docker, { Name: name, Labels: labels }),
+    async volumeExists(name) {
+      try {
+        await docker.getVolume(name).inspect();
+        return true;
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode === 404) return false;
+        throw error;
+      }
+    },
     async runtimes() {
       const info = (await docker.info()) as { Runtimes?: Record<string, unknown> };
       return Object.keys(info.Runtimes ?? {});

@@ -7,6 +7,7 @@ import type { DeploymentSettings } from '../github-deployment.ts';
 import { readContainer, type ContainerSettings } from './container.ts';
 import { readEdge, type EdgeSettings } from './edge.ts';
 import { readGitHubDeployment } from './github.ts';
+import { parseAccessories, parseRoles, parseUpgrades, type AccessorySettings, type RoleSettings } from './roles.ts';
 import { checkLockTtl, readRollout, type RolloutSettings } from './rollout.ts';
 import { readSsh, type SshSettings } from './ssh.ts';
 
@@ -14,6 +15,7 @@ export type { ContainerSettings, Publish, Readiness, RestartPolicy, VolumeMount 
 export type { EdgeSettings, EdgeTls } from './edge.ts';
 export type { BlueGreenSettings, OnFailure, RolloutSettings, StrategyName, StrategySettings, SwarmOrder, TargetSettings } from './rollout.ts';
 export type { JumpHost, Login, SshSettings } from './ssh.ts';
+export type { AccessorySettings, RoleReadiness, RoleSettings } from './roles.ts';
 
 export interface DeploySettings extends SshSettings, ContainerSettings, RolloutSettings {
   /** Go back to the previous version instead of deploying `image`. */
@@ -30,6 +32,16 @@ export interface DeploySettings extends SshSettings, ContainerSettings, RolloutS
   maintenanceOnly: boolean;
   /** `audit: true` (with no image): the run prints the app's audit log on each host; nothing changes. */
   auditOnly: boolean;
+  /** Worker roles beside the web container (the app itself): same image, own command, env and replicas. */
+  roles: RoleSettings[];
+  /** The web container's own plain env (`roles: web: { env: [...] }`), on top of `env`. */
+  webEnv: Map<string, string>;
+  /** Long-lived services of the app (Redis, Postgres): created when missing, never restarted by a deploy. */
+  accessories: AccessorySettings[];
+  /** Accessories this run moves to their declared image (`upgrade-accessories`). */
+  upgradeAccessories: string[];
+  /** `upgrade-accessories` given with no image: only those accessories change. */
+  accessoryOnly: boolean;
 }
 
 /**
@@ -43,6 +55,7 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   const tlsKey = inputs.secret('tls-key');
   const env = inputs.keyValues('env');
   for (const value of env.values()) registerSecret(value);
+  const accessories = parseAccessories(inputs.raw('accessories'), registerSecret);
 
   const rollback = inputs.boolean('rollback', false);
   const reach = readSsh(inputs, ssh);
@@ -54,7 +67,21 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   if (auditOnly && (rollback || maintenanceOnly || inputs.string('image') !== undefined)) {
     throw new ConfigurationError('Input "audit" is true, which prints the audit log and changes nothing; it cannot go with image, rollback or maintenance. Every deploy shows the last entries in its summary anyway: remove audit, or the others.', 'audit');
   }
-  const container = readContainer(inputs, { env, registryPassword }, rollback || maintenanceOnly || auditOnly);
+  const upgradeAccessories = parseUpgrades(inputs.list('upgrade-accessories'), accessories);
+  // An accessory upgrade alone: the app's containers stay as they are.
+  const accessoryOnly = upgradeAccessories.length > 0 && !rollback && inputs.string('image') === undefined;
+  if (accessoryOnly && maintenanceOnly) {
+    throw new ConfigurationError('Inputs "upgrade-accessories" and "maintenance" are both set with no image: switch the maintenance page in one run and upgrade the accessory in another.', 'upgrade-accessories');
+  }
+  if (upgradeAccessories.length > 0 && (rollback || auditOnly)) {
+    throw new ConfigurationError('Input "upgrade-accessories" cannot go with rollback or audit: an accessory is upgraded by a run of its own, or together with a deploy of an image.', 'upgrade-accessories');
+  }
+  const { roles, webEnv } = parseRoles(inputs.raw('roles'));
+  const container = readContainer(inputs, { env, registryPassword }, rollback || maintenanceOnly || auditOnly || accessoryOnly);
+  const httpRole = roles.find((r) => r.readiness.kind === 'http');
+  if (httpRole && container.containerPort === undefined) {
+    throw new ConfigurationError(`Input "roles": role ${httpRole.name} has an HTTP readiness path, probed on "container-port", which is not set. Set container-port, or give the role readiness: docker or none.`, 'roles');
+  }
   if (edge && container.publish) {
     throw new ConfigurationError('Inputs "hostname" and "publish" are both set: with hostname the app is served by the host\'s shared edge (ports 80/443); publish gives it a port of its own. Choose one.', 'publish');
   }
@@ -64,11 +91,15 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   const edgeImageParsed = parseImageReference(inputs.string('edge-image') ?? 'caddy:2', 'edge-image');
   const edgeImage = edgeImageParsed.digest || edgeImageParsed.tag ? edgeImageParsed : { ...edgeImageParsed, tag: 'latest' };
   const rollout = readRollout(inputs, { published: container.publish !== undefined, edge: edge !== undefined, hosts: reach.hosts.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
+  if ((roles.length > 0 || webEnv.size > 0 || accessories.length > 0) && rollout.target.kind === 'swarm') {
+    throw new ConfigurationError(`Input "${accessories.length > 0 ? 'accessories' : 'roles'}" works with target: container. With target: swarm, run workers and datastores as services of their own. Remove it, or use target: container.`, accessories.length > 0 ? 'accessories' : 'roles');
+  }
   if (container.gpus && rollout.target.kind === 'swarm') {
     throw new ConfigurationError('Input "gpus" works with target: container (the engine\'s device requests); a Swarm service asks for GPUs as generic resources of its nodes, which Gangway does not set yet. Remove gpus, or use target: container.', 'gpus');
   }
   // The app containers of a blue-green deploy sit on a private network; the proxy reaches them there by name.
-  const network = container.network ?? (rollout.target.kind === 'container' && rollout.target.strategy.name === 'blue-green' ? `${container.app}-net` : undefined);
+  // Roles and accessories meet on the app's network too: they reach each other by name there.
+  const network = container.network ?? (rollout.target.kind === 'container' && (rollout.target.strategy.name === 'blue-green' || roles.length > 0 || accessories.length > 0) ? `${container.app}-net` : undefined);
   const github = readGitHubDeployment(inputs, githubToken);
   const sha = inputs.string('sha');
   if (sha !== undefined && !/^[0-9a-f]{7,64}$/i.test(sha)) {
@@ -87,6 +118,11 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
     edgeImage,
     maintenanceOnly,
     auditOnly,
+    roles,
+    webEnv,
+    accessories,
+    upgradeAccessories,
+    accessoryOnly,
   };
   checkLockTtl(settings, inputs.raw('lock-ttl'));
   return settings;

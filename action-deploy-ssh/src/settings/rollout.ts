@@ -122,7 +122,30 @@ const ENGINE_CALLS_MS = 20_000;
 /** Swarm's monitor window and the slack its wait adds (swarm/target.ts). */
 const SWARM_WAIT_EXTRA_MS = 20_000;
 
-type Guarded = Pick<RolloutSettings, 'target' | 'lockTtlMs'> & { readinessTimeoutMs: number; stopTimeoutMs: number };
+type Guarded = Pick<RolloutSettings, 'target' | 'lockTtlMs'> & {
+  readinessTimeoutMs: number;
+  stopTimeoutMs: number;
+  /** Worker roles: their readiness (all at once) and the longest of their stops. */
+  roles?: Array<{ stopTimeoutMs?: number; graceMs: number }>;
+  /** Accessories: each may be created (its readiness), and each upgraded one stops and starts. */
+  accessories?: unknown[];
+  upgradeAccessories?: string[];
+};
+
+/** The phases of roles and accessories under the lock (container target). */
+function systemTerms(s: Guarded): Array<[string, number]> {
+  const terms: Array<[string, number]> = [];
+  const roles = s.roles ?? [];
+  if (roles.length > 0) {
+    terms.push(['workers ready (readiness-timeout + grace)', s.readinessTimeoutMs + Math.max(...roles.map((r) => r.graceMs))]);
+    terms.push(['old workers stop (longest stop-timeout)', Math.max(...roles.map((r) => r.stopTimeoutMs ?? s.stopTimeoutMs))]);
+  }
+  const created = s.accessories?.length ?? 0;
+  if (created > 0) terms.push([`accessories created (readiness-timeout × ${created})`, created * s.readinessTimeoutMs]);
+  const upgraded = s.upgradeAccessories?.length ?? 0;
+  if (upgraded > 0) terms.push([`accessory upgrades ((stop-timeout + readiness-timeout) × ${upgraded})`, upgraded * (s.stopTimeoutMs + s.readinessTimeoutMs)]);
+  return terms;
+}
 
 function lockGuardedTerms(s: Guarded): Array<[string, number]> {
   const readiness: [string, number] = ['readiness-timeout', s.readinessTimeoutMs];
@@ -136,7 +159,7 @@ function lockGuardedTerms(s: Guarded): Array<[string, number]> {
   }
   if (t.strategy.name === 'recreate') {
     // Stop the old, get the new ready; on failure the old one's readiness again (at most 30 s).
-    return [stop, readiness, ['the old one ready again', Math.min(s.readinessTimeoutMs, 30_000)], engine];
+    return [stop, readiness, ['the old one ready again', Math.min(s.readinessTimeoutMs, 30_000)], ...systemTerms(s), engine];
   }
   const bg = t.strategy;
   return [
@@ -146,6 +169,7 @@ function lockGuardedTerms(s: Guarded): Array<[string, number]> {
     ...(bg.settleMs > 0 ? [['switch after settle', PROXY_SWITCH_MS] as [string, number]] : []),
     ['drain-timeout', bg.drainTimeoutMs],
     stop,
+    ...systemTerms(s),
     engine,
   ];
 }

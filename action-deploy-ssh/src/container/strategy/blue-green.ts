@@ -16,6 +16,7 @@ import type { Upstream } from '../proxy-config.ts';
 import { blueGreenOf, type BlueGreenSettings } from '../../settings/rollout.ts';
 import { crashed, diagnostics, probeTarget, type ReadinessResult } from '../../host/readiness.ts';
 import { prepareNew, readinessOf } from './prepare.ts';
+import { stopKept } from '../stop.ts';
 import type { Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
 import type { ContainerRef } from '../../host/engine.ts';
 
@@ -72,40 +73,6 @@ async function discard(ctx: HostContext, to: ContainerRef, created: boolean): Pr
   for (const line of diag.split('\n')) log.info(`  ${line}`);
   if (created) await engine.removeContainer(to.id, { force: true }).catch((e: unknown) => log.warn(`Could not remove ${to.name}: ${errorMessage(e)}`));
   else await stopKept(ctx, to);
-}
-
-/** After a cancel, how long a stop request is given to reach the engine before the step goes on without its answer. */
-const CANCELLED_STOP_WAIT_MS = 1000;
-
-/** Resolves `afterMs` after `signal` aborts (never without a signal). */
-function afterAbort(signal: AbortSignal | undefined, afterMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    if (!signal) return;
-    const later = (): void => void setTimeout(resolve, afterMs).unref();
-    if (signal.aborted) later();
-    else signal.addEventListener('abort', later, { once: true });
-  });
-}
-
-/**
- * Stops a container that is kept for rollback: restart policy `no` (it must not come back by
- * itself), then SIGTERM and SIGKILL after stop-timeout. Once the job is cancelled the stop is
- * sent but not waited out: the engine finishes it by itself, and the step must end within the
- * runner's grace period (SIGTERM 7.5 s, SIGKILL 10 s after the cancel), not after stop-timeout.
- */
-async function stopKept(ctx: HostContext, c: ContainerRef): Promise<void> {
-  const { engine, log, signal } = ctx;
-  const s = ctx.settings;
-  await engine.updateRestartPolicy(c.id, 'no').catch((e: unknown) => log.warn(`Could not reset the restart policy of ${c.name}: ${errorMessage(e)}`));
-  const stopped = engine.stopContainer(c.id, Math.ceil(s.stopTimeoutMs / 1000)).then(
-    () => true,
-    (e: unknown) => {
-      log.warn(`Could not stop ${c.name}: ${errorMessage(e)}`);
-      return true;
-    },
-  );
-  const done = await Promise.race([stopped, afterAbort(signal, CANCELLED_STOP_WAIT_MS).then(() => false)]);
-  if (!done) log.info(`cancelled: ${c.name} was sent its stop; the engine finishes it by itself (SIGKILL after stop-timeout ${formatDuration(s.stopTimeoutMs)}), not waiting for it`);
 }
 
 /** Waits for the requests the front still had in flight to what it no longer sends to (`what`). */
@@ -217,6 +184,8 @@ export const blueGreen: Strategy = {
       if (plan.postDeploy.length > 0) {
         await clock.time('post-deploy', () => log.group('post-deploy', () => execHooks(engine, to.id, 'post-deploy', plan.postDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
       }
+      // Every role of the new release is up before any traffic moves (an atomic release).
+      if (plan.roles) await plan.roles.start();
       signal?.throwIfAborted();
       // Another deploy may have taken the lock over meanwhile: then this one switches nothing.
       await plan.confirmLock?.();
@@ -237,6 +206,7 @@ export const blueGreen: Strategy = {
       // The proxy was not switched: the old container never stopped serving.
       const failure = toError(error);
       log.warn(`${to.name} does not get the traffic: ${failure.message}`);
+      await plan.roles?.discard();
       await discard(ctx, to, created);
       return { ok: false, rolledBack: plan.from !== undefined, switched: false, container: to, ...(readiness ? { readiness } : {}), error: failure, downtimeMs: 0 };
     }
@@ -251,6 +221,8 @@ export const blueGreen: Strategy = {
           watchSettle(ctx, to, baseline, bg.settleMs, signal).catch((error: unknown) => (signal?.aborted ? 'was cancelled while settling' : `could not be watched while settling (${errorMessage(error)})`)),
         ),
       );
+      // A worker of the new release that died meanwhile fails the release as a web container would.
+      if (trouble === undefined && plan.roles) trouble = await plan.roles.check();
       if (trouble === undefined && backup) {
         // nginx resolves every server it lists at each reload: the old one leaves the config before it stops.
         log.info(`${to.name} settled; dropping ${backup.name} from the proxy`);
@@ -260,10 +232,17 @@ export const blueGreen: Strategy = {
           trouble = `settled, but the proxy could not drop ${backup.name} (${errorMessage(error)})`;
         }
       }
-      if (trouble !== undefined) return rollBackSettle(ctx, front, { to, created, backup, trouble, ...(readiness ? { readiness } : {}) });
+      if (trouble !== undefined) {
+        const back = await rollBackSettle(ctx, front, { to, created, backup, trouble, ...(readiness ? { readiness } : {}) });
+        // The old workers never stopped: the new ones go, whether or not the web could go back.
+        await plan.roles?.discard();
+        return back;
+      }
       log.info(`${to.name} settled: still running, not restarted${s.readiness.kind === 'http' ? ', answering its readiness path' : ''} for ${formatDuration(bg.settleMs)} after the switch`);
     }
 
+    // The new release stands: the old workers finish their jobs (SIGTERM, stop-timeout), then the old web drains.
+    await plan.roles?.commit();
     if (plan.from) {
       const from = plan.from;
       await drain(ctx, last, from.name);

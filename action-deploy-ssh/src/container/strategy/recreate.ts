@@ -81,6 +81,10 @@ export const recreate: Strategy = {
       if (plan.postDeploy.length > 0) {
         await clock.time('post-deploy', () => log.group('post-deploy', () => execHooks(engine, to.id, 'post-deploy', plan.postDeploy, { log: (l) => log.info(l), ...(signal ? { signal } : {}) })));
       }
+      if (plan.roles) {
+        await plan.roles.start();
+        await plan.roles.commit();
+      }
       return { ok: true, rolledBack: false, switched: true, container: to, readiness, downtimeMs };
     } catch (error) {
       const failure = toError(error);
@@ -88,6 +92,7 @@ export const recreate: Strategy = {
       const diag = await diagnostics(engine, to.id).catch((e: unknown) => `(no diagnostics: ${errorMessage(e)})`);
       log.info(`What ${to.name} said before it was removed:`);
       for (const line of diag.split('\n')) log.info(`  ${line}`);
+      await plan.roles?.discard();
       const rolledBack = await restore(ctx, plan, to, created, fromPolicy).catch((e: unknown) => {
         log.warn(`Restoring the previous container failed: ${errorMessage(e)}`);
         return false;

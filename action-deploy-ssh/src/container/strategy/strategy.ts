@@ -4,6 +4,7 @@
 import type { ContainerCreateOptions, ContainerRef, ContainerSummary } from '../../host/engine.ts';
 import type { HostContext } from '../../host/context.ts';
 import type { ReadinessResult } from '../../host/readiness.ts';
+import type { RoleRelease } from '../roles.ts';
 
 export type SwapTarget =
   | { kind: 'create'; spec: ContainerCreateOptions }
@@ -16,6 +17,8 @@ export interface SwapPlan {
   to: SwapTarget;
   preDeploy: string[][];
   postDeploy: string[][];
+  /** The worker roles of the release: started after the new web container is ready, before the switch. */
+  roles?: RoleRelease;
   /** Right before the switch: throws when the deploy lock is no longer this run's (nothing is switched then). */
   confirmLock?: () => Promise<void>;
 }
