@@ -20,11 +20,12 @@ const files = [
     .sort()
     .map((f) => path.join('.github', 'workflows', f)),
   path.join('docs', 'example-deploy-workflow.yml'),
+  path.join('docs', 'example-roles-workflow.yml'),
 ];
 
 describe('GitHub workflows', () => {
   it('are the ones the README describes', () => {
-    expect(files.map((f) => path.basename(f))).toEqual(['ci.yml', 'deploy.yml', 'release.yml', 'example-deploy-workflow.yml']);
+    expect(files.map((f) => path.basename(f))).toEqual(['ci.yml', 'deploy.yml', 'release.yml', 'example-deploy-workflow.yml', 'example-roles-workflow.yml']);
   });
 
   it.each(files)('%s passes GitHub\'s workflow parser', async (file) => {
