@@ -70027,7 +70027,7 @@ async function tarArchive(entries, mtime = new Date()) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6139);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8898);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8464);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
 
@@ -70097,7 +70097,7 @@ function provenanceLabels(next) {
 
 /***/ }),
 
-/***/ 8898:
+/***/ 8464:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -76010,8 +76010,10 @@ async function applyRetention(engine, app, keep, options) {
             remove.push(c);
     }
     // Workers go with their release: kept while its web container is kept (or while they run).
-    const releases = new Set(kept.map((c) => c.name));
     const workers = (await engine.listContainers((0,container_spec/* workerLabels */.wH)(app))).filter((c) => c.labels[src_labels/* LABEL */.d_.app] === app && c.labels[src_labels/* LABEL */.d_.role] === 'worker');
+    // On a server that runs only workers there is no web container: the newest `keep` releases of workers stay.
+    const newestReleases = [...new Set([...workers].sort(byDeployTime).map((c) => c.labels[src_labels/* LABEL */.d_.release] ?? ''))].slice(0, keep);
+    const releases = new Set([...kept.map((c) => c.name), ...newestReleases]);
     for (const w of workers) {
         if (w.state === 'running' || options.protect.includes(w.id) || releases.has(w.labels[src_labels/* LABEL */.d_.release] ?? ''))
             kept.push(w);
@@ -76275,9 +76277,13 @@ async function appWorkers(ctx) {
     const list = await ctx.engine.listContainers((0,container_spec/* workerLabels */.wH)(ctx.settings.app));
     return list.filter((c) => c.labels[src_labels/* LABEL */.d_.app] === ctx.settings.app && c.labels[src_labels/* LABEL */.d_.role] === 'worker');
 }
-/** A deploy: one worker per replica of every role, of the pulled image, in release `release`. */
-function deployWorkers(settings, release, next) {
-    return settings.roles.flatMap((role) => Array.from({ length: role.replicas }, (_, i) => ({ role: role.name, spec: workerSpec(settings, role, i + 1, release, next) })));
+/** The roles that run on `host`: the ones that name it, and on a server of the web (`web`) the ones that name no hosts. */
+function rolesOn(settings, host, web) {
+    return settings.roles.filter((r) => (r.hosts ? r.hosts.includes(host) : web));
+}
+/** A deploy: one worker per replica of every role in `roles`, of the pulled image, in release `release`. */
+function deployWorkers(settings, roles, release, next) {
+    return roles.flatMap((role) => Array.from({ length: role.replicas }, (_, i) => ({ role: role.name, spec: workerSpec(settings, role, i + 1, release, next) })));
 }
 /**
  * A rollback to release `target` (the name of the web container gone back to): its kept workers,
@@ -76505,7 +76511,7 @@ function containerTarget(ctx, strategy) {
             }
             if (!s.image)
                 throw new src/* ConfigurationError */.j1('Input "image" is required unless rollback: true.', 'image');
-            if (s.gpus || s.roles.some((r) => r.gpus))
+            if (s.gpus || rolesOn(s, ctx.host, true).some((r) => r.gpus))
                 await ensureGpuRuntime(ctx);
             pulled = await pullForDeploy(ctx, s.image);
             report.image = pulled.ref;
@@ -76582,7 +76588,7 @@ function containerTarget(ctx, strategy) {
                     ...(current ? { previous: { image: current.labels[src_labels/* LABEL */.d_.image] ?? current.image, deployedAt: current.labels[src_labels/* LABEL */.d_.deployedAt] ?? new Date(current.created * 1000).toISOString() } } : {}),
                 });
                 plan = { ...(current ? { from: current } : {}), to: { kind: 'create', spec }, preDeploy: s.preDeploy, postDeploy: s.postDeploy };
-                const next = deployWorkers(s, spec.name, { imageRef: p.ref, digest: p.digest, provenance: ctx.provenance });
+                const next = deployWorkers(s, rolesOn(s, ctx.host, true), spec.name, { imageRef: p.ref, digest: p.digest, provenance: ctx.provenance });
                 if (next.length === 0 && runningWorkers.length > 0)
                     ctx.log.warn(`roles is empty: the running workers (${runningWorkers.map((c) => c.name).join(', ')}) are stopped once this release stands`);
                 if (next.length > 0 || runningWorkers.length > 0)
@@ -76614,6 +76620,120 @@ function containerTarget(ctx, strategy) {
             }
             const protect = [outcome.container?.id, plan.from?.id].filter((id) => !!id);
             report.retention = await ctx.clock.time('retention', () => applyRetention(ctx.engine, s.app, s.keep, { protect, log: (l) => ctx.log.info(l), warn: (l) => ctx.log.warn(l) }));
+        },
+    };
+}
+
+// EXTERNAL MODULE: ./src/settings/rollout.ts
+var rollout = __nccwpck_require__(6306);
+;// CONCATENATED MODULE: ./src/container/workers-host.ts
+// A server that runs only worker roles (a GPU host beside the web's server): no web container, no
+// proxy, no accessories. A release there is its workers alone, named and labelled as on the web's
+// server (the release is the name the web container of the same deploy has). The rollout reaches
+// it after the web's servers; a failure here rolls back the web's servers already switched, and a
+// rollback here goes back to the release before the running one.
+
+
+
+
+
+
+
+
+
+
+/** The releases of these workers, newest deploy first. */
+function releasesOf(workers) {
+    return [...new Set([...workers].sort(byDeployTime).map((c) => c.labels[src_labels/* LABEL */.d_.release] ?? ''))].filter((r) => r !== '');
+}
+function workersTarget(ctx) {
+    const s = ctx.settings;
+    const roles = rolesOn(s, ctx.host, false);
+    let pulled;
+    const nothingToDo = s.maintenanceOnly || s.accessoryOnly;
+    return {
+        name: 'workers',
+        dropsRequests: false,
+        whenConnectionLost: `The workers of ${s.app} on this server are as the connection left them; the next deploy stops any left running beside the release it starts.`,
+        async prepare(report) {
+            const any = (await appWorkers(ctx))[0];
+            if (nothingToDo || s.rollback) {
+                if (any)
+                    return any.imageId;
+                if (nothingToDo)
+                    throw new Error(`Nothing of ${s.app} runs on ${ctx.host} (a server only roles use): deploy it first.`);
+                throw new NothingToRollBackError(s.app, ctx.host, 'no worker of this app exists on the server');
+            }
+            if (!s.image)
+                throw new src/* ConfigurationError */.j1('Input "image" is required unless rollback: true.', 'image');
+            if (roles.some((r) => r.gpus))
+                await ensureGpuRuntime(ctx);
+            pulled = await pullForDeploy(ctx, s.image);
+            report.image = pulled.ref;
+            report.imageDigest = pulled.digest;
+            return pulled.id;
+        },
+        async apply(lock, report) {
+            if (nothingToDo) {
+                ctx.log.info(`nothing to do on ${ctx.host}: it runs only workers of ${s.app}`);
+                setResult(report, 'deployed');
+                return;
+            }
+            if (s.network && !(await ctx.engine.networkExists(s.network))) {
+                ctx.log.info(`creating network ${s.network}`);
+                await ctx.engine.createNetwork(s.network, { [src_labels/* LABEL */.d_.managed]: 'true' });
+            }
+            const all = await appWorkers(ctx);
+            const running = all.filter((c) => c.state === 'running');
+            let next;
+            if (s.rollback) {
+                // The release before the one running: the newest older release with containers here.
+                const releases = releasesOf(all);
+                const current = releasesOf(running)[0];
+                const target = current ? releases[releases.indexOf(current) + 1] : releases[0];
+                const kept = target ? all.find((c) => c.labels[src_labels/* LABEL */.d_.release] === target) : undefined;
+                if (!target || !kept)
+                    throw new NothingToRollBackError(s.app, ctx.host, `${current ?? 'the running release'} is the only release of workers this server has`);
+                const image = kept.labels[src_labels/* LABEL */.d_.image] ?? kept.image;
+                ctx.log.info(`rolling the workers back ${current ?? '(none running)'} → ${target}`);
+                next = await rollbackWorkers(ctx, all, target, image, target);
+                report.image = image;
+                report.imageDigest = image.split('@')[1] ?? '';
+            }
+            else {
+                const p = pulled;
+                const release = (0,container_spec/* containerName */.xN)(s.app, p.digest, ctx.provenance.at);
+                next = deployWorkers(s, roles, release, { imageRef: p.ref, digest: p.digest, provenance: ctx.provenance });
+                if (next.length === 0)
+                    ctx.log.warn(`no role names ${ctx.host} any more: its running workers (${running.map((c) => c.name).join(', ')}) are stopped`);
+            }
+            const release = roleRelease(ctx, next, running);
+            await confirmDeployLock(ctx, lock);
+            let trouble;
+            try {
+                await release.start();
+                const settleMs = (0,rollout/* blueGreenOf */.Lx)(s)?.settleMs ?? 0;
+                if (settleMs > 0) {
+                    await ctx.clock.time('settle', () => (0,src/* sleep */.yy)(settleMs, ctx.signal));
+                    trouble = await release.check();
+                }
+            }
+            catch (error) {
+                trouble = error instanceof Error ? error.message : String(error);
+            }
+            if (trouble !== undefined) {
+                await release.discard();
+                report.roles = release.report(false);
+                setResult(report, running.length > 0 ? 'rolled-back' : 'failed');
+                throw new DeployFailedError(ctx.host, trouble, running.length > 0 ? 'The previous workers kept running (rolled back).' : 'There were no previous workers.');
+            }
+            await release.commit();
+            report.roles = release.report(true);
+            setResult(report, 'deployed');
+            if (ctx.signal?.aborted)
+                return;
+            report.retention = await ctx.clock.time('retention', () => applyRetention(ctx.engine, s.app, s.keep, { protect: [], log: (l) => ctx.log.info(l), warn: (l) => ctx.log.warn(l) }));
+            ctx.log.info(`workers of ${s.app} on ${ctx.host}: ${report.roles.map((r) => `${r.role} × ${r.containers.length}`).join(', ')}${(0,rollout/* blueGreenOf */.Lx)(s)?.settleMs ? ` (settled ${(0,src/* formatDuration */.a3)((0,rollout/* blueGreenOf */.Lx)(s)?.settleMs ?? 0)})` : ''}`);
         },
     };
 }
@@ -76688,8 +76808,6 @@ async function oneOffHooks(engine, spec, hook, commands, options) {
     }
 }
 
-// EXTERNAL MODULE: ./src/settings/rollout.ts
-var rollout = __nccwpck_require__(6306);
 ;// CONCATENATED MODULE: ./src/container/strategy/prepare.ts
 // What every container strategy does before its switch: pre-deploy hooks in a one-off
 // container of the new version (a failure keeps the old version untouched), then the new
@@ -77491,6 +77609,7 @@ function swarmTarget(ctx, swarm, order) {
 
 
 
+
 /** The canary alone, then batches of `maxParallel`. */
 function rolloutBatches(hosts, maxParallel) {
     const [canary, ...rest] = hosts;
@@ -77504,8 +77623,9 @@ function rolloutBatches(hosts, maxParallel) {
 /** The host's target: its strategy's containers, or the Swarm service (with the connection's Swarm calls). */
 function targetFor(ctx, connection) {
     const t = ctx.settings.target;
+    // A server that only a role names runs those workers alone.
     if (t.kind === 'container')
-        return containerTarget(ctx, strategyFor(t.strategy.name));
+        return ctx.settings.webHosts.includes(ctx.host) ? containerTarget(ctx, strategyFor(t.strategy.name)) : workersTarget(ctx);
     if (!connection.swarm)
         return new Error(`target: swarm needs the Swarm calls of the engine on ${ctx.host}, which this connection does not offer`);
     return swarmTarget(ctx, connection.swarm, t.order);
@@ -78219,7 +78339,7 @@ var dist = __nccwpck_require__(6637);
 
 
 const ROLE_NAME = /^[a-z][a-z0-9-]{0,30}$/;
-const ROLE_KEYS = ['env', 'command', 'replicas', 'readiness', 'grace', 'gpus', 'stop-timeout', 'volumes'];
+const ROLE_KEYS = ['env', 'command', 'replicas', 'readiness', 'grace', 'gpus', 'stop-timeout', 'volumes', 'hosts'];
 const ACCESSORY_KEYS = ['image', 'env', 'volumes', 'command', 'port'];
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Worker roles per app; more would be a mistake, and names and logs grow with them. */
@@ -78310,7 +78430,7 @@ function durationOf(value, where, input) {
 const ROLE_KEY_NAMES = (/* unused pure expression or super */ null && (ROLE_KEYS));
 const ACCESSORY_KEY_NAMES = (/* unused pure expression or super */ null && (ACCESSORY_KEYS));
 /** `roles`: worker roles by name, and `web` for the web container's own plain env. The web role is otherwise the app itself (image, env, ports, readiness). */
-function parseRoles(raw, input = 'roles') {
+function parseRoles(raw, input = 'roles', hostLabelOf = (h) => h) {
     const example = 'worker: { env: [APP_ROLE=worker], replicas: 2 }';
     const map = readMapping(raw, input, example);
     const roles = [];
@@ -78349,8 +78469,16 @@ function parseRoles(raw, input = 'roles') {
         const gpus = r.gpus === undefined ? undefined : parseGpus(stringOf(r.gpus, `${where} gpus`, input), input);
         const stopTimeoutMs = r['stop-timeout'] === undefined ? undefined : durationOf(r['stop-timeout'], `${where} stop-timeout`, input);
         const volumesRaw = r.volumes === undefined ? [] : Array.isArray(r.volumes) ? r.volumes.map((v) => stringOf(v, `${where} volumes`, input)) : [stringOf(r.volumes, `${where} volumes`, input)];
+        let hosts;
+        if (r.hosts !== undefined) {
+            const list = Array.isArray(r.hosts) ? r.hosts.map((h) => stringOf(h, `${where} hosts`, input)) : [stringOf(r.hosts, `${where} hosts`, input)];
+            if (list.length === 0)
+                throw new src/* ConfigurationError */.j1(`Input "${input}": ${where} has an empty hosts list. Name its servers, or leave hosts out to run it beside the web.`, input);
+            hosts = [...new Set(list.map(hostLabelOf))];
+        }
         roles.push({
             name,
+            ...(hosts ? { hosts } : {}),
             volumes: parseVolumes(volumesRaw, input),
             env: envOf(r.env, where, input),
             ...(command ? { command } : {}),
@@ -78490,7 +78618,16 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
     if (upgradeAccessories.length > 0 && (rollback || auditOnly)) {
         throw new src/* ConfigurationError */.j1('Input "upgrade-accessories" cannot go with rollback or audit: an accessory is upgraded by a run of its own, or together with a deploy of an image.', 'upgrade-accessories');
     }
-    const { roles, webEnv } = parseRoles(inputs.raw('roles'));
+    const sshPort = inputs.port('port') ?? 22;
+    const { roles, webEnv } = parseRoles(inputs.raw('roles'), 'roles', (h) => (0,settings_ssh/* hostLabel */.vy)((0,src/* parseHostPort */.Dv)(h, 'roles', sshPort)));
+    // The rollout covers the web's servers (host, the canary first) and then any server only a role names.
+    const webHosts = reach.hosts.map(settings_ssh/* hostLabel */.vy);
+    const roleOnly = [];
+    for (const label of roles.flatMap((r) => r.hosts ?? [])) {
+        if (webHosts.includes(label) || roleOnly.some((h) => (0,settings_ssh/* hostLabel */.vy)(h) === label))
+            continue;
+        roleOnly.push((0,src/* parseHostPort */.Dv)(label, 'roles', sshPort));
+    }
     const container = readContainer(inputs, { env, registryPassword }, rollback || maintenanceOnly || auditOnly || accessoryOnly);
     const httpRole = roles.find((r) => r.readiness.kind === 'http');
     if (httpRole && container.containerPort === undefined) {
@@ -78504,7 +78641,7 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
     }
     const edgeImageParsed = (0,src/* parseImageReference */.o_)(inputs.string('edge-image') ?? 'caddy:2', 'edge-image');
     const edgeImage = edgeImageParsed.digest || edgeImageParsed.tag ? edgeImageParsed : { ...edgeImageParsed, tag: 'latest' };
-    const rollout = (0,settings_rollout/* readRollout */.wW)(inputs, { published: container.publish !== undefined, edge: edge !== undefined, hosts: reach.hosts.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
+    const rollout = (0,settings_rollout/* readRollout */.wW)(inputs, { published: container.publish !== undefined, edge: edge !== undefined, hosts: reach.hosts.length + roleOnly.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
     if ((roles.length > 0 || webEnv.size > 0 || accessories.length > 0) && rollout.target.kind === 'swarm') {
         throw new src/* ConfigurationError */.j1(`Input "${accessories.length > 0 ? 'accessories' : 'roles'}" works with target: container. With target: swarm, run workers and datastores as services of their own. Remove it, or use target: container.`, accessories.length > 0 ? 'accessories' : 'roles');
     }
@@ -78521,6 +78658,8 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
     }
     const settings = {
         ...reach,
+        hosts: [...reach.hosts, ...roleOnly],
+        webHosts,
         ...container,
         ...(network ? { network } : {}),
         ...rollout,

@@ -6,6 +6,7 @@ import * as core from '@actions/core';
 import { PhaseClock, toError, type HostPort } from '@gangway/kit';
 import { knownHostsName } from '@gangway/kit/ssh';
 import { containerTarget } from './container/deployer.ts';
+import { workersTarget } from './container/workers-host.ts';
 import { strategyFor } from './container/strategy/index.ts';
 import type { ConnectHost, HostConnection } from './host/connection.ts';
 import type { HostContext } from './host/context.ts';
@@ -45,7 +46,8 @@ interface Rollout {
 /** The host's target: its strategy's containers, or the Swarm service (with the connection's Swarm calls). */
 function targetFor(ctx: HostContext, connection: HostConnection): DeployTarget | Error {
   const t = ctx.settings.target;
-  if (t.kind === 'container') return containerTarget(ctx, strategyFor(t.strategy.name));
+  // A server that only a role names runs those workers alone.
+  if (t.kind === 'container') return ctx.settings.webHosts.includes(ctx.host) ? containerTarget(ctx, strategyFor(t.strategy.name)) : workersTarget(ctx);
   if (!connection.swarm) return new Error(`target: swarm needs the Swarm calls of the engine on ${ctx.host}, which this connection does not offer`);
   return swarmTarget(ctx, connection.swarm, t.order);
 }

@@ -12,8 +12,15 @@ import { recreate } from '../src/container/strategy/recreate.ts';
 import { isPrivateAddress, parseAccessories, parseRoles } from '../src/settings/roles.ts';
 import { workerSpec } from '../src/container/roles.ts';
 import { appContainerSpec } from '../src/container/spec.ts';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Inputs, mapInputs } from '@gangway/kit';
+import { parseKeyValueFile } from '@gangway/harness';
+import type { ConnectHost } from '../src/host/connection.ts';
+import { main } from '../src/main.ts';
+import type { DeployReport } from '../src/report.ts';
 import { DIGEST_V1, DIGEST_V2, DIGEST_V3, FakeEngine, hostContext, runContainerDeploy } from './fakes.ts';
-import { settings } from './helpers.ts';
+import { baseInputs, settings, useRunnerFiles } from './helpers.ts';
 
 const REPO = 'registry.example.com/team/shop';
 const ROLES = 'worker: { env: [APP_ROLE=worker], replicas: 2, readiness: /readyz }';
@@ -180,6 +187,70 @@ describe('roles on one host', () => {
   });
 });
 
+describe('a role on a server of its own', () => {
+  const files = useRunnerFiles('gangway-roles-main-');
+  const report = (): DeployReport => JSON.parse(parseKeyValueFile(readFileSync(path.join(files(), 'output'), 'utf8')).report ?? '{}') as DeployReport;
+  const connectTo = (engines: Record<string, FakeEngine>): ConnectHost => async (_settings, host) => {
+    const engine = engines[host.host];
+    if (!engine) throw new Error(`no fake for ${host.host}`);
+    return { engine, prober: engine.prober(), transport: 'stream-local', hostKey: 'SHA256:fake', lost: () => undefined, close: () => undefined };
+  };
+  const inputs = (extra: Record<string, string>) =>
+    new Inputs(
+      mapInputs(
+        baseInputs({
+          host: 'web.example.com',
+          publish: '8080',
+          'readiness-timeout': '1s',
+          'drain-timeout': '300ms',
+          roles: 'worker: { env: [APP_ROLE=worker], replicas: 2, readiness: /readyz, hosts: [gpu.example.com] }',
+          accessories: ACCESSORIES,
+          ...extra,
+        }),
+      ),
+    );
+
+  it('runs the workers there only, after the web; a worker failing there rolls the web back too; rollback: true takes both back', async () => {
+    const web = engineWithImages();
+    const gpu = engineWithImages();
+    const connect = connectTo({ 'web.example.com': web, 'gpu.example.com': gpu });
+    await main(new AbortController().signal, { inputs: inputs({ image: `${REPO}:v1` }), connect });
+    const v1 = report();
+    expect(v1.hosts.map((h) => [h.host, h.result])).toEqual([['web.example.com', 'deployed'], ['gpu.example.com', 'deployed']]);
+    const web1 = v1.hosts[0]?.container?.name ?? '';
+    // The web's server has the web and Redis, no worker; the GPU server has the workers of the same release, nothing else.
+    expect(workers(web)).toEqual([]);
+    expect(redis(web)?.state).toBe('running');
+    expect(workers(gpu, 'running').map((w) => w.release)).toEqual([web1, web1]);
+    expect([gpu.running('shop'), redis(gpu), gpu.proxy('shop')]).toEqual([[], undefined, undefined]);
+
+    await main(new AbortController().signal, { inputs: inputs({ image: `${REPO}:v2` }), connect });
+    const web2 = report().hosts[0]?.container?.name ?? '';
+    expect(workers(gpu, 'running').map((w) => w.release)).toEqual([web2, web2]);
+    expect(workers(gpu, 'exited').map((w) => w.release)).toEqual([web1, web1]);
+
+    // v3: its workers crash at start on the GPU server; the web's server, already switched, goes back to v2.
+    gpu.onCall = (call) => {
+      if (/^start shop-.*-worker-2$/.test(call) && !call.includes(web2) && !call.includes(web1)) gpu.crash(call.slice('start '.length), { loop: true, exitCode: 2 });
+    };
+    await expect(main(new AbortController().signal, { inputs: inputs({ image: `${REPO}:v3` }), connect })).rejects.toThrow(/gpu\.example\.com.*worker shop-.*-worker-2 stopped before it got ready/s);
+    gpu.onCall = () => undefined;
+    const v3 = report();
+    expect(v3.hosts.map((h) => [h.host, h.result])).toEqual([['web.example.com', 'reverted'], ['gpu.example.com', 'rolled-back']]);
+    expect(web.running('shop')).toEqual([web2]);
+    expect(web.proxy('shop')?.upstream).toBe(web2);
+    expect(workers(gpu, 'running').map((w) => w.release)).toEqual([web2, web2]);
+    expect([...gpu.containers.values()].filter((c) => c.options.Image.includes(DIGEST_V3))).toEqual([]);
+    expect([web.dropped, gpu.dropped]).toEqual([[], []]);
+
+    await main(new AbortController().signal, { inputs: inputs({ image: '', rollback: 'true' }), connect });
+    const back = report();
+    expect(back.hosts.map((h) => [h.host, h.result])).toEqual([['web.example.com', 'deployed'], ['gpu.example.com', 'deployed']]);
+    expect(web.running('shop')).toEqual([web1]);
+    expect(workers(gpu, 'running').map((w) => w.release)).toEqual([web1, web1]);
+  });
+});
+
 describe('accessories', () => {
   it('is created once on the app network under its name, and never restarted by later deploys', async () => {
     const engine = engineWithImages();
@@ -266,6 +337,8 @@ describe('role and accessory settings', () => {
     refused({ accessories: ACCESSORIES, 'upgrade-accessories': 'postgres' }, 'upgrade-accessories', /names "postgres", which is not a declared accessory \(declared: redis\)/);
     refused({ 'upgrade-accessories': 'redis' }, 'upgrade-accessories', /the input "accessories" declares none/);
     refused({ roles: ROLES, target: 'swarm' }, 'roles', /works with target: container/);
+    refused({ roles: 'worker: { hosts: [] }' }, 'roles', /role worker has an empty hosts list/);
+    refused({ roles: 'worker: { hosts: ["bad host!"] }' }, 'roles', /roles/);
   });
 
   it('reads roles in flow or block style, and accessory env values are masked before they are checked', () => {

@@ -14,7 +14,7 @@ import { LABEL } from '../labels.ts';
 import { setResult, type HostReport } from '../report.ts';
 import { AccessoryUpgradeError, ensureAccessories, upgradeAccessory } from './accessories.ts';
 import { applyRetention, byDeployTime } from './retention.ts';
-import { appWorkers, deployWorkers, roleRelease, rollbackWorkers } from './roles.ts';
+import { appWorkers, deployWorkers, roleRelease, rollbackWorkers, rolesOn } from './roles.ts';
 import { chooseRollback } from './rollback.ts';
 import { frontOf } from './front.ts';
 import { servingContainer, tidyInterrupted } from './serving.ts';
@@ -63,7 +63,7 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
         return any.imageId;
       }
       if (!s.image) throw new ConfigurationError('Input "image" is required unless rollback: true.', 'image');
-      if (s.gpus || s.roles.some((r) => r.gpus)) await ensureGpuRuntime(ctx);
+      if (s.gpus || rolesOn(s, ctx.host, true).some((r) => r.gpus)) await ensureGpuRuntime(ctx);
       pulled = await pullForDeploy(ctx, s.image);
       report.image = pulled.ref;
       report.imageDigest = pulled.digest;
@@ -133,7 +133,7 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
           ...(current ? { previous: { image: current.labels[LABEL.image] ?? current.image, deployedAt: current.labels[LABEL.deployedAt] ?? new Date(current.created * 1000).toISOString() } } : {}),
         });
         plan = { ...(current ? { from: current } : {}), to: { kind: 'create', spec }, preDeploy: s.preDeploy, postDeploy: s.postDeploy };
-        const next = deployWorkers(s, spec.name, { imageRef: p.ref, digest: p.digest, provenance: ctx.provenance });
+        const next = deployWorkers(s, rolesOn(s, ctx.host, true), spec.name, { imageRef: p.ref, digest: p.digest, provenance: ctx.provenance });
         if (next.length === 0 && runningWorkers.length > 0) ctx.log.warn(`roles is empty: the running workers (${runningWorkers.map((c) => c.name).join(', ')}) are stopped once this release stands`);
         if (next.length > 0 || runningWorkers.length > 0) plan.roles = roleRelease(ctx, next, runningWorkers);
       }

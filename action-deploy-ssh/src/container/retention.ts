@@ -36,8 +36,10 @@ export async function applyRetention(
     else remove.push(c);
   }
   // Workers go with their release: kept while its web container is kept (or while they run).
-  const releases = new Set(kept.map((c) => c.name));
   const workers = (await engine.listContainers(workerLabels(app))).filter((c) => c.labels[LABEL.app] === app && c.labels[LABEL.role] === 'worker');
+  // On a server that runs only workers there is no web container: the newest `keep` releases of workers stay.
+  const newestReleases = [...new Set([...workers].sort(byDeployTime).map((c) => c.labels[LABEL.release] ?? ''))].slice(0, keep);
+  const releases = new Set([...kept.map((c) => c.name), ...newestReleases]);
   for (const w of workers) {
     if (w.state === 'running' || options.protect.includes(w.id) || releases.has(w.labels[LABEL.release] ?? '')) kept.push(w);
     else remove.push(w);

@@ -48,7 +48,7 @@ export function workerSpec(settings: DeploySettings, role: RoleSettings, replica
 }
 
 /** A worker of the release being switched to: created here, or kept from before (a rollback) and started again. */
-type NewWorker = { role: string; spec: ContainerCreateOptions } | { role: string; existing: ContainerSummary };
+export type NewWorker = { role: string; spec: ContainerCreateOptions } | { role: string; existing: ContainerSummary };
 
 export interface RoleRelease {
   /** Whether there is anything to do (roles, or old workers to stop). */
@@ -215,9 +215,14 @@ export async function appWorkers(ctx: HostContext): Promise<ContainerSummary[]> 
   return list.filter((c) => c.labels[LABEL.app] === ctx.settings.app && c.labels[LABEL.role] === 'worker');
 }
 
-/** A deploy: one worker per replica of every role, of the pulled image, in release `release`. */
-export function deployWorkers(settings: DeploySettings, release: string, next: ProvenanceLabelsOf): NewWorker[] {
-  return settings.roles.flatMap((role) => Array.from({ length: role.replicas }, (_, i) => ({ role: role.name, spec: workerSpec(settings, role, i + 1, release, next) })));
+/** The roles that run on `host`: the ones that name it, and on a server of the web (`web`) the ones that name no hosts. */
+export function rolesOn(settings: DeploySettings, host: string, web: boolean): RoleSettings[] {
+  return settings.roles.filter((r) => (r.hosts ? r.hosts.includes(host) : web));
+}
+
+/** A deploy: one worker per replica of every role in `roles`, of the pulled image, in release `release`. */
+export function deployWorkers(settings: DeploySettings, roles: RoleSettings[], release: string, next: ProvenanceLabelsOf): NewWorker[] {
+  return roles.flatMap((role) => Array.from({ length: role.replicas }, (_, i) => ({ role: role.name, spec: workerSpec(settings, role, i + 1, release, next) })));
 }
 
 /**

@@ -2,14 +2,14 @@
 // stops here with a ConfigurationError that names the input and the fix. The readers by concern:
 // ssh.ts (how each server is reached), container.ts (what runs), rollout.ts (how it replaces the
 // old version, and the lock), github.ts (deployment records).
-import { ConfigurationError, Inputs, parseImageReference, registerSecret, type ImageReference } from '@gangway/kit';
+import { ConfigurationError, Inputs, parseHostPort, parseImageReference, registerSecret, type HostPort, type ImageReference } from '@gangway/kit';
 import type { DeploymentSettings } from '../github-deployment.ts';
 import { readContainer, type ContainerSettings } from './container.ts';
 import { readEdge, type EdgeSettings } from './edge.ts';
 import { readGitHubDeployment } from './github.ts';
 import { parseAccessories, parseRoles, parseUpgrades, type AccessorySettings, type RoleSettings } from './roles.ts';
 import { checkLockTtl, readRollout, type RolloutSettings } from './rollout.ts';
-import { readSsh, type SshSettings } from './ssh.ts';
+import { hostLabel, readSsh, type SshSettings } from './ssh.ts';
 
 export type { ContainerSettings, Publish, Readiness, RestartPolicy, VolumeMount } from './container.ts';
 export type { EdgeSettings, EdgeTls } from './edge.ts';
@@ -34,6 +34,8 @@ export interface DeploySettings extends SshSettings, ContainerSettings, RolloutS
   auditOnly: boolean;
   /** Worker roles beside the web container (the app itself): same image, own command, env and replicas. */
   roles: RoleSettings[];
+  /** The servers of the web (`host`, as labels); `hosts` adds the ones only a role names. */
+  webHosts: string[];
   /** The web container's own plain env (`roles: web: { env: [...] }`), on top of `env`. */
   webEnv: Map<string, string>;
   /** Long-lived services of the app (Redis, Postgres): created when missing, never restarted by a deploy. */
@@ -76,7 +78,16 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   if (upgradeAccessories.length > 0 && (rollback || auditOnly)) {
     throw new ConfigurationError('Input "upgrade-accessories" cannot go with rollback or audit: an accessory is upgraded by a run of its own, or together with a deploy of an image.', 'upgrade-accessories');
   }
-  const { roles, webEnv } = parseRoles(inputs.raw('roles'));
+  const sshPort = inputs.port('port') ?? 22;
+  const { roles, webEnv } = parseRoles(inputs.raw('roles'), 'roles', (h) => hostLabel(parseHostPort(h, 'roles', sshPort)));
+  // The rollout covers the web's servers (host, the canary first) and then any server only a role names.
+  const webHosts = reach.hosts.map(hostLabel);
+  const roleOnly: HostPort[] = [];
+  for (const label of roles.flatMap((r) => r.hosts ?? [])) {
+    if (webHosts.includes(label) || roleOnly.some((h) => hostLabel(h) === label)) continue;
+    roleOnly.push(parseHostPort(label, 'roles', sshPort));
+  }
+
   const container = readContainer(inputs, { env, registryPassword }, rollback || maintenanceOnly || auditOnly || accessoryOnly);
   const httpRole = roles.find((r) => r.readiness.kind === 'http');
   if (httpRole && container.containerPort === undefined) {
@@ -90,7 +101,7 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   }
   const edgeImageParsed = parseImageReference(inputs.string('edge-image') ?? 'caddy:2', 'edge-image');
   const edgeImage = edgeImageParsed.digest || edgeImageParsed.tag ? edgeImageParsed : { ...edgeImageParsed, tag: 'latest' };
-  const rollout = readRollout(inputs, { published: container.publish !== undefined, edge: edge !== undefined, hosts: reach.hosts.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
+  const rollout = readRollout(inputs, { published: container.publish !== undefined, edge: edge !== undefined, hosts: reach.hosts.length + roleOnly.length, hooks: { preDeploy: container.preDeploy.length, postDeploy: container.postDeploy.length } });
   if ((roles.length > 0 || webEnv.size > 0 || accessories.length > 0) && rollout.target.kind === 'swarm') {
     throw new ConfigurationError(`Input "${accessories.length > 0 ? 'accessories' : 'roles'}" works with target: container. With target: swarm, run workers and datastores as services of their own. Remove it, or use target: container.`, accessories.length > 0 ? 'accessories' : 'roles');
   }
@@ -108,6 +119,8 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
 
   const settings: DeploySettings = {
     ...reach,
+    hosts: [...reach.hosts, ...roleOnly],
+    webHosts,
     ...container,
     ...(network ? { network } : {}),
     ...rollout,

@@ -24,6 +24,8 @@ export interface RoleSettings {
   stopTimeoutMs?: number;
   /** The role's own volumes (a worker gets none of the web's unless it names them). */
   volumes: VolumeMount[];
+  /** The servers this role runs on (host labels, as `host` names them); undefined: the web's. */
+  hosts?: string[];
 }
 
 export interface AccessorySettings {
@@ -38,7 +40,7 @@ export interface AccessorySettings {
 }
 
 const ROLE_NAME = /^[a-z][a-z0-9-]{0,30}$/;
-const ROLE_KEYS = ['env', 'command', 'replicas', 'readiness', 'grace', 'gpus', 'stop-timeout', 'volumes'] as const;
+const ROLE_KEYS = ['env', 'command', 'replicas', 'readiness', 'grace', 'gpus', 'stop-timeout', 'volumes', 'hosts'] as const;
 const ACCESSORY_KEYS = ['image', 'env', 'volumes', 'command', 'port'] as const;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Worker roles per app; more would be a mistake, and names and logs grow with them. */
@@ -125,7 +127,7 @@ export interface RolesInput {
 }
 
 /** `roles`: worker roles by name, and `web` for the web container's own plain env. The web role is otherwise the app itself (image, env, ports, readiness). */
-export function parseRoles(raw: string | undefined, input = 'roles'): RolesInput {
+export function parseRoles(raw: string | undefined, input = 'roles', hostLabelOf: (raw: string) => string = (h) => h): RolesInput {
   const example = 'worker: { env: [APP_ROLE=worker], replicas: 2 }';
   const map = readMapping(raw, input, example);
   const roles: RoleSettings[] = [];
@@ -158,8 +160,15 @@ export function parseRoles(raw: string | undefined, input = 'roles'): RolesInput
     const gpus = r.gpus === undefined ? undefined : parseGpus(stringOf(r.gpus, `${where} gpus`, input), input);
     const stopTimeoutMs = r['stop-timeout'] === undefined ? undefined : durationOf(r['stop-timeout'], `${where} stop-timeout`, input);
     const volumesRaw = r.volumes === undefined ? [] : Array.isArray(r.volumes) ? r.volumes.map((v) => stringOf(v, `${where} volumes`, input)) : [stringOf(r.volumes, `${where} volumes`, input)];
+    let hosts: string[] | undefined;
+    if (r.hosts !== undefined) {
+      const list = Array.isArray(r.hosts) ? r.hosts.map((h) => stringOf(h, `${where} hosts`, input)) : [stringOf(r.hosts, `${where} hosts`, input)];
+      if (list.length === 0) throw new ConfigurationError(`Input "${input}": ${where} has an empty hosts list. Name its servers, or leave hosts out to run it beside the web.`, input);
+      hosts = [...new Set(list.map(hostLabelOf))];
+    }
     roles.push({
       name,
+      ...(hosts ? { hosts } : {}),
       volumes: parseVolumes(volumesRaw, input),
       env: envOf(r.env, where, input),
       ...(command ? { command } : {}),
