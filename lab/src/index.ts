@@ -6,14 +6,14 @@ import { enginePing, removeCgroupParent, stopEngine, unmountUnder } from './engi
 import { run } from './exec.ts';
 import { buildRootfs, importImage, nginxRecipe, nodeRecipe } from './images.ts';
 import type { BuiltImage } from './images.ts';
-import { closeLedger, emptyLedger, makeDir, note, openLedger, readLedger } from './ledger.ts';
+import { closeLedger, emptyLedger, ledger, makeDir, note, openLedger, readLedger } from './ledger.ts';
 import type { Ledger, RecordedProcess } from './ledger.ts';
 import { addBridge, addHostRule, deleteLink, deleteNetns, deleteRule, netnsExists, processesInNetns, restoreSysctl, setHostSysctl } from './net.ts';
 import { withLabLock } from './lock.ts';
 import { daemonCgroupBase, removeCgroupTree } from './cgroups.ts';
 import { ensurePackages } from './packages.ts';
 import { createCa } from './pki.ts';
-import { caDir, dataDir, dataOnTmpfs, dataTmpfsSize, labStateFile, logDir, plannedTargets, runnerPlan, stateDir } from './plan.ts';
+import { caDir, dataDir, dataOnTmpfs, dataTmpfsSize, labStateFile, lanPlan, logDir, plannedTargets, runnerPlan, stateDir } from './plan.ts';
 import { isAlive, stopAll, stopProcess } from './processes.ts';
 import { formatDuration, phase, say } from './progress.ts';
 import { configureRegistry, registryAnswers, startRegistry } from './registry.ts';
@@ -22,6 +22,7 @@ import { readLabState, writeLabState } from './state.ts';
 import type { LabState, TargetState } from './state.ts';
 import { createTargetNetwork, startTargetServices } from './target.ts';
 import { ensureVpnExtras } from './vpn-extras.ts';
+import { createLan, ensureLan, lanState } from './lan.ts';
 import { startEngine } from './engine.ts';
 
 export type { AcmeCaState, AcmeState, LabState, TargetState, VpnState } from './state.ts';
@@ -99,8 +100,10 @@ export function describeLab(s: LabState): string {
       `${t.name.padEnd(10)} ssh ${t.username}@${t.sshHost}:${t.sshPort} (only through the VPN)  key ${t.privateKeyFile}`,
       `           host key ${t.fingerprint}  docker ${t.dockerSocket}  apps publish on ${t.address}`,
       `           vpn ${t.vpn.proto} ${t.vpn.remoteHost}:${t.vpn.remotePort} -> ${t.vpn.network}  client config ${t.vpn.configFile}`,
+      `           lan ${t.lanAddress ?? '(none yet: run lab:up)'} (other targets only)`,
     );
   }
+  if (s.lan) lines.push(`lan        bridge ${s.lan.bridge} ${s.lan.subnet}: target to target only (the host has no address on it)`);
   lines.push(`images     ${[...s.images.node, ...s.images.nginx].join(', ')} (runner and every target)`);
   if (s.acme) lines.push(...describeAcme(s.acme));
   lines.push(`state      ${labStateFile}`);
@@ -182,7 +185,7 @@ async function labUpLocked(options: LabUpOptions): Promise<LabState> {
   if (previous) {
     const h = ledgerHealth(previous);
     if (h.healthy) {
-      const state = await ensureAcme(await ensureVpnExtras(await addMissingTargets(previous, readLabState())));
+      const state = ensureLan(await ensureAcme(await ensureVpnExtras(await addMissingTargets(previous, readLabState()))));
       say(`the lab is already up (since ${state.startedAt}): nothing to do`);
       if (options.printSummary !== false) console.log(describeLab(state));
       return state;
@@ -232,6 +235,7 @@ async function labUpLocked(options: LabUpOptions): Promise<LabState> {
     );
     const targets = plannedTargets();
     for (const t of targets) await phase(`${t.name}: namespace, veth ${t.hostAddress} <-> ${t.nsAddress}, firewall`, () => createTargetNetwork(t));
+    await phase(`lab LAN: bridge ${lanPlan.bridge} (no host address), ${targets.map((t) => `${t.name} ${t.lanAddress}`).join(', ')}`, () => createLan(ledger(), targets));
 
     const registrySetup = await phase('registry config, TLS certificate, htpasswd', () => configureRegistry(ca));
     const registry = await phase(`registry on https://${registrySetup.host}`, () => startRegistry(registrySetup));
@@ -268,6 +272,7 @@ async function labUpLocked(options: LabUpOptions): Promise<LabState> {
       target: first,
       vpn: first.vpn,
       targets: targetStates,
+      lan: lanState(),
       images: { node: built[0]?.recipe.tags ?? [], nginx: built[1]?.recipe.tags ?? [] },
       acme,
       pids,

@@ -57,12 +57,47 @@ export function addVeth(o: VethOptions): void {
   runInNetns(o.netns, 'sysctl', ['-q', '-w', `net.ipv6.conf.${o.nsName}.disable_ipv6=1`]);
 }
 
-export function addBridge(name: string, cidr: string): void {
+/** A bridge on the host; without `cidr` it has no address (a switch the host itself is not on). */
+export function addBridge(name: string, cidr?: string): void {
   if (linkExists(name)) throw new Error(`link ${name} already exists but the lab has no record of it`);
   note((l) => l.links.push(name));
   run('ip', ['link', 'add', name, 'type', 'bridge']);
-  run('ip', ['addr', 'add', cidr, 'dev', name]);
+  if (cidr) run('ip', ['addr', 'add', cidr, 'dev', name]);
+  else disableHostIpv6(name);
   run('ip', ['link', 'set', name, 'up']);
+}
+
+/**
+ * No IPv6 (not even link-local) on a host link the lab made, so the host has no way onto it at all. The
+ * setting goes with the link: nothing to restore.
+ */
+export function disableHostIpv6(link: string): void {
+  fs.writeFileSync(`/proc/sys/net/ipv6/conf/${link}/disable_ipv6`, '1');
+}
+
+export interface BridgePortOptions {
+  netns: string;
+  bridge: string;
+  hostName: string;
+  nsName: string;
+  nsAddress: string;
+  prefix: number;
+}
+
+/**
+ * A second veth into a namespace whose host end is a port of `bridge` (no address on the host side):
+ * a NIC on a switch. No default route through it; IPv4 only on both ends.
+ */
+export function addBridgePort(o: BridgePortOptions): void {
+  if (linkExists(o.hostName)) throw new Error(`link ${o.hostName} already exists but the lab has no record of it`);
+  note((l) => { if (!l.links.includes(o.hostName)) l.links.push(o.hostName); });
+  run('ip', ['link', 'add', o.hostName, 'type', 'veth', 'peer', 'name', o.nsName, 'netns', o.netns]);
+  disableHostIpv6(o.hostName);
+  run('ip', ['link', 'set', o.hostName, 'master', o.bridge]);
+  run('ip', ['link', 'set', o.hostName, 'up']);
+  runInNetns(o.netns, 'sysctl', ['-q', '-w', `net.ipv6.conf.${o.nsName}.disable_ipv6=1`]);
+  run('ip', ['-n', o.netns, 'addr', 'add', `${o.nsAddress}/${o.prefix}`, 'dev', o.nsName]);
+  run('ip', ['-n', o.netns, 'link', 'set', o.nsName, 'up']);
 }
 
 export function deleteLink(name: string): void {

@@ -62,6 +62,29 @@ export const runnerPlan: RunnerPlan = {
   configDir: path.join(stateDir, 'runner'),
 };
 
+/**
+ * The lab LAN: the private network real servers share (workers on a GPU host reach Redis on the web host
+ * over it). A bridge in the root namespace with NO address of its own, and a second veth per target whose
+ * namespace end has `198.18.100.(index+1)/24`. The root namespace gets `unreachable 198.18.100.0/24`: the
+ * runner still reaches the targets only through their VPNs. 198.18.100.0/24 sits in a gap no other part of
+ * the lab uses (veths 198.18.0.0/24, runner 198.18.1.0/24 + 198.18.16.0/20, target N's engine
+ * 198.18.(32N).0/24 + 198.18.(32N+16).0/20, VPNs 198.19.0.0/16).
+ */
+export interface LanPlan {
+  bridge: string;
+  /** First three octets of the /24. */
+  prefix: string;
+  subnet: string;
+  prefixLength: number;
+}
+
+export const lanPlan: LanPlan = {
+  bridge: 'gw-lan',
+  prefix: '198.18.100',
+  subnet: '198.18.100.0/24',
+  prefixLength: 24,
+};
+
 /** One target host: a network namespace behind its own OpenVPN server. */
 export interface TargetPlan {
   index: number;
@@ -88,6 +111,12 @@ export interface TargetPlan {
   configDir: string;
   /** Root-owned directory for sshd's authorized_keys (StrictModes checks every parent). */
   sshRunDir: string;
+  /** The lab LAN (see `lanPlan`): the host end of this target's second veth, a port of the LAN bridge (no address). */
+  lanHost: string;
+  /** ...and its end in the namespace, the target's second NIC (like a real server's private interface). */
+  lanNs: string;
+  /** The target's address on the lab LAN (`lanPlan.subnet`): other targets reach it here, the root namespace never. */
+  lanAddress: string;
   /**
    * When set, the engine's data-root is a filesystem of its own this size (an ext4 image on a
    * loop device), so a test can fill the target's disk without touching the machine's.
@@ -126,6 +155,9 @@ export function targetPlan(index: number): TargetPlan {
     cgroupParent: `gangway-lab-${name}`,
     configDir: path.join(stateDir, 'targets', name),
     sshRunDir: path.join(runDir, name, 'ssh'),
+    lanHost: `gw-t${index}-lan`,
+    lanNs: 'lan0',
+    lanAddress: `${lanPlan.prefix}.${index + 1}`,
     ...(index === SMALL_DISK_TARGET ? { dataRootSize: smallDiskSize } : {}),
   };
 }

@@ -73,6 +73,11 @@ export interface TargetState {
   vethAddress: string;
   /** The host's end of the target's veth. */
   hostVethAddress: string;
+  /**
+   * The target's address on the lab LAN (`lan` in lab.json, src/lan.ts), `198.18.100.(index+1)`: the private
+   * network between targets. Other targets (and their containers) reach it; the root namespace cannot.
+   */
+  lanAddress: string;
   dockerBridge: string;
   dockerAddressPool: string;
   vpn: VpnState;
@@ -118,6 +123,16 @@ export interface AcmeState extends AcmeCaState {
   };
 }
 
+/** The lab LAN between the targets (src/lan.ts). */
+export interface LanState {
+  /** The bridge in the root namespace every target's `lan0` is a port of. */
+  bridge: string;
+  /** e.g. 198.18.100.0/24; target N is .(N+1) (`targets[].lanAddress`). */
+  subnet: string;
+  /** Always null: the root namespace has no address on the LAN (and an unreachable route to it). */
+  hostAddress: null;
+}
+
 export interface LabState {
   version: 1;
   startedAt: string;
@@ -147,6 +162,8 @@ export interface LabState {
   target: TargetState;
   vpn: VpnState;
   targets: TargetState[];
+  /** The private network between the targets (`lab:up` adds it to a lab started before it existed). */
+  lan: LanState;
   images: { node: string[]; nginx: string[] };
   /** The ACME CA standing in for Let's Encrypt (absent on a lab started before it existed: `lab:up` adds it). */
   acme?: AcmeState;

@@ -95,6 +95,7 @@ export async function startTargetServices(t: TargetPlan): Promise<TargetState> {
     address: t.vpnServerAddress,
     vethAddress: t.nsAddress,
     hostVethAddress: t.hostAddress,
+    lanAddress: t.lanAddress,
     dockerBridge: t.dockerBip,
     dockerAddressPool: t.dockerPool,
     vpn: {
