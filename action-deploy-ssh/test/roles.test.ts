@@ -286,6 +286,20 @@ describe('accessories', () => {
     expect(v1.report.container?.name).toBe(apps[0]);
   });
 
+  it('an upgrade cut off after the old container stopped: the next deploy puts the old one back, on its volume', async () => {
+    const engine = engineWithImages();
+    await deploy(engine, 'v1');
+    const oldId = redis(engine)?.id ?? '';
+    // As a runner killed right after the stop and the rename leaves it.
+    await engine.stopContainer(oldId, 1);
+    await engine.renameContainer(oldId, 'shop-redis-replaced-20261207t100000z');
+    const next = await deploy(engine, 'v2');
+    expect(next.error).toBeUndefined();
+    expect([redis(engine)?.id, redis(engine)?.state]).toEqual([oldId, 'running']);
+    expect(next.report.accessories?.map((a) => [a.name, a.action, a.container.id])).toEqual([['redis', 'started', oldId]]);
+    expect([...engine.containers.values()].filter((c) => c.options.Labels?.[LABEL.accessory] === 'redis')).toHaveLength(1);
+  });
+
   it('an upgrade whose data volume is missing is refused and changes nothing', async () => {
     const engine = engineWithImages();
     await deploy(engine, 'v1');

@@ -125,6 +125,20 @@ export async function ensureAccessories(ctx: HostContext, skip: string[] = []): 
       throw new Error(`A container named ${name} exists on ${ctx.host} that is not the accessory ${a.name} of ${s.app} (Gangway did not create it). Rename or remove it, or rename the accessory.`);
     }
     if (!existing) {
+      // An upgrade cut off between the old container's stop and the new one's start left the old one aside: it comes back.
+      const aside = (await engine.listContainers(accessoryLabels(s.app, a.name))).find((c) => c.name.startsWith(`${name}-replaced-`));
+      if (aside) {
+        log.warn(`accessory ${a.name}: an interrupted upgrade left ${aside.name} aside; putting it back as ${name} and starting it (upgrade it again with upgrade-accessories: ${a.name})`);
+        const ref = { id: aside.id, name };
+        await ctx.clock.time('accessories', async () => {
+          await engine.renameContainer(aside.id, name);
+          await engine.updateRestartPolicy(aside.id, 'unless-stopped');
+          await engine.startContainer(aside.id);
+          await waitUp(ctx, ref);
+        });
+        out.push({ name: a.name, container: ref, image: aside.labels[LABEL.image] ?? aside.image, action: 'started' });
+        continue;
+      }
       log.info(`accessory ${a.name}: creating ${name} (${declared})`);
       const ref = await ctx.clock.time('accessories', () => create(ctx, a));
       out.push({ name: a.name, container: ref, image: declared, action: 'created' });
