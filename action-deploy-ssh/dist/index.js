@@ -69423,6 +69423,7 @@ function dockerEngine(docker) {
                 ...(raw.State.StartedAt ? { startedAt: raw.State.StartedAt } : {}),
                 ...(health ? { health: { status: health.Status, log: (health.Log ?? []).map((l) => ({ start: l.Start, exitCode: l.ExitCode, output: l.Output })) } } : {}),
                 addresses,
+                mounts: (raw.Mounts ?? []).map((m) => ({ type: m.Type, source: m.Type === 'volume' ? (m.Name ?? '') : m.Source, destination: m.Destination })),
                 createOptions: createOptionsFrom(raw),
             };
         },
@@ -69457,7 +69458,7 @@ function dockerEngine(docker) {
         },
         async removeContainer(id, options = {}) {
             try {
-                await docker.getContainer(id).remove({ force: options.force ?? false, v: false });
+                await docker.getContainer(id).remove({ force: options.force ?? false, v: options.anonymousVolumes ?? false });
             }
             catch (error) {
                 if (!(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .isEngineNotFound */ .w3)(error))
@@ -69707,7 +69708,7 @@ async function acquireLock(engine, options) {
         if (Number.isFinite(age) && age > options.ttlMs) {
             options.warn(`The deploy lock of ${options.app} is stale (held for ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatDuration */ .a3)(age)}${beat !== undefined ? ' since its last heartbeat' : ''}, lock-ttl ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .formatDuration */ .a3)(options.ttlMs)}) by ${describeHolder(holder)}: taking it over.`);
             // By id: if another deploy took over first, this removes nothing of theirs.
-            await engine.removeContainer(held.id, { force: true });
+            await engine.removeContainer(held.id, { force: true, anonymousVolumes: true });
             continue;
         }
         const waited = clock() - started;
@@ -69729,7 +69730,7 @@ async function releaseLock(engine, lock) {
         return false;
     if (details.labels[_labels_js__WEBPACK_IMPORTED_MODULE_3__/* .LABEL */ .d_.lockToken] !== lock.token)
         return false;
-    await engine.removeContainer(lock.containerId, { force: true });
+    await engine.removeContainer(lock.containerId, { force: true, anonymousVolumes: true });
     return true;
 }
 /** The engine time of the holder's last heartbeat (ms), if it wrote one. */
@@ -70071,6 +70072,8 @@ const LABEL = {
     workerRole: 'gangway.worker-role',
     release: 'gangway.release',
     replica: 'gangway.replica',
+    /** On a web container: the worker roles of its release on this server, comma separated ('' when none). */
+    roles: 'gangway.roles',
     /** An accessory container: its name in the accessories input. */
     accessory: 'gangway.accessory',
     lockToken: 'gangway.lock.token',
@@ -75448,7 +75451,7 @@ async function withAuditVolume(engine, image, fn) {
         return await fn(id);
     }
     finally {
-        await engine.removeContainer(id, { force: true }).catch(() => undefined);
+        await engine.removeContainer(id, { force: true, anonymousVolumes: true }).catch(() => undefined);
     }
 }
 async function readYear(engine, id, app, year) {
@@ -75620,6 +75623,10 @@ async function deployOnHost(ctx, target) {
             return { report };
         }
         lockImage = await target.prepare(report);
+        if (lockImage === undefined) {
+            setResult(report, 'deployed');
+            return { report };
+        }
         lock = await takeDeployLock(ctx, lockImage, locks);
         await target.apply(lock, report);
         return { report };
@@ -75865,12 +75872,14 @@ async function create(ctx, a) {
     await presentImage(ctx, a);
     const id = await ctx.engine.createContainer(spec);
     const ref = { id, name: spec.name };
-    await ctx.engine.startContainer(id);
     try {
+        await ctx.engine.startContainer(id);
         await waitUp(ctx, ref);
     }
     catch (error) {
+        // One that never came up is not kept: the next run creates it again from the input as it is then.
         await printDiagnostics(ctx, ref);
+        await ctx.engine.removeContainer(id, { force: true }).catch((e) => ctx.log.warn(`Could not remove ${spec.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
         throw error;
     }
     return ref;
@@ -75928,11 +75937,27 @@ async function ensureAccessories(ctx, skip = []) {
     }
     return out;
 }
-/** Every named volume of the accessory exists on the host: an upgrade must never start on empty data. */
-async function checkVolumes(ctx, a) {
+/**
+ * An upgrade must never start on empty data: every named volume declared exists on the host, and
+ * every place the old container keeps data (its volumes, an anonymous one its image declares, its
+ * bind mounts) is mounted in the new one from the same source.
+ */
+async function checkVolumes(ctx, a, old) {
+    const refuse = (why) => {
+        throw new Error(`Refusing to upgrade accessory ${a.name} on ${ctx.host}: ${why}. Nothing was changed.`);
+    };
     for (const v of a.volumes.filter((x) => x.kind === 'volume')) {
         if (!(await ctx.engine.volumeExists(v.source))) {
-            throw new Error(`Refusing to upgrade accessory ${a.name} on ${ctx.host}: its data volume ${v.source} does not exist there, so the new container would start on empty data. Check the volumes of ${a.name} (docker volume ls), or deploy without upgrade-accessories to create it first.`);
+            refuse(`its data volume ${v.source} does not exist there, so the new container would start on empty data. Check the volumes of ${a.name} (docker volume ls), or deploy without upgrade-accessories to create it first`);
+        }
+    }
+    for (const m of (old.mounts ?? []).filter((x) => x.type === 'volume' || x.type === 'bind')) {
+        const declared = a.volumes.find((v) => v.target === m.destination);
+        if (!declared) {
+            refuse(`the running ${old.name} keeps data at ${m.destination} (${m.type} ${m.source}), which its volumes do not carry over. Declare it in accessories (volumes: [NAME:${m.destination}]) with the volume that holds the data now, then upgrade`);
+        }
+        else if (declared.source !== m.source) {
+            refuse(`the running ${old.name} keeps ${m.destination} in ${m.source}, but the accessory declares ${declared.source} there: the new container would not see the data. Declare ${m.source}:${m.destination}`);
         }
     }
 }
@@ -75956,7 +75981,7 @@ async function upgradeAccessory(ctx, a) {
         const ref = await ctx.clock.time('accessories', () => create(ctx, a));
         return { name: a.name, container: ref, image: declared, action: 'created' };
     }
-    await checkVolumes(ctx, a);
+    await checkVolumes(ctx, a, existing);
     // Pulled while the old one still serves.
     await presentImage(ctx, a);
     const previousImage = existing.labels[src_labels/* LABEL */.d_.image] ?? existing.image;
@@ -75982,8 +76007,14 @@ async function upgradeAccessory(ctx, a) {
     catch (error) {
         log.warn(`accessory ${a.name}: the new container did not come up (${(0,src/* errorMessage */.gJ)(error)}); bringing ${previousImage} back`);
         if (created) {
-            await printDiagnostics(ctx, created);
-            await engine.removeContainer(created.id, { force: true }).catch((e) => log.warn(`Could not remove the new ${name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+            const failed = created;
+            await printDiagnostics(ctx, failed);
+            // Out of the name's way whatever happens: removed, or renamed aside when it cannot be.
+            await engine.removeContainer(failed.id, { force: true }).catch(async (e) => {
+                log.warn(`Could not remove the new ${name}: ${(0,src/* errorMessage */.gJ)(e)}; renaming it aside`);
+                await engine.stopContainer(failed.id, 1).catch(() => undefined);
+                await engine.renameContainer(failed.id, `${name}-failed-${(0,container_spec/* compactTime */.dh)(new Date().toISOString()).toLowerCase()}`);
+            });
         }
         await engine.renameContainer(old.id, name);
         await engine.updateRestartPolicy(old.id, 'unless-stopped');
@@ -76038,11 +76069,12 @@ async function applyRetention(engine, app, keep, options) {
     // One-off hook containers left behind by a run that was killed mid-hook.
     const leftovers = (await engine.listContainers({ [src_labels/* LABEL */.d_.managed]: 'true', [src_labels/* LABEL */.d_.app]: app, [src_labels/* LABEL */.d_.role]: 'hook' })).filter((c) => c.state !== 'running');
     for (const c of leftovers) {
-        await engine.removeContainer(c.id, { force: true }).catch((error) => options.warn(`Could not remove the leftover hook container ${c.name}: ${(0,src/* errorMessage */.gJ)(error)}`));
+        await engine.removeContainer(c.id, { force: true, anonymousVolumes: true }).catch((error) => options.warn(`Could not remove the leftover hook container ${c.name}: ${(0,src/* errorMessage */.gJ)(error)}`));
     }
     for (const c of remove) {
         try {
-            await engine.removeContainer(c.id);
+            // A worker's unnamed volumes (its image's VOLUMEs) go with it; a web container's stay, as docker rm leaves them.
+            await engine.removeContainer(c.id, { anonymousVolumes: c.labels[src_labels/* LABEL */.d_.role] === 'worker' });
             result.removedContainers.push(c.name);
             options.log(`removed ${c.name} (${c.labels[src_labels/* LABEL */.d_.image] ?? c.image})`);
         }
@@ -76267,8 +76299,9 @@ function roleRelease(ctx, workers, running) {
                 log.info(`stopping the new release's workers (SIGTERM, so a job in hand finishes): ${started.map((w) => w.ref.name).join(', ')}`);
                 await Promise.all(started.map(async (w) => {
                     await stopKept(ctx, w.ref, stopTimeout(w.role));
-                    if (w.created)
-                        await engine.removeContainer(w.ref.id, { force: true }).catch((e) => log.warn(`Could not remove ${w.ref.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+                    // Cancelled: the stop was sent, not waited out; removing it now would kill the job in hand. Retention removes it later.
+                    if (w.created && !signal?.aborted)
+                        await engine.removeContainer(w.ref.id, { force: true, anonymousVolumes: true }).catch((e) => log.warn(`Could not remove ${w.ref.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
                 }));
             });
             started.length = 0;
@@ -76305,7 +76338,8 @@ function deployWorkers(settings, roles, release, next) {
  * (their settings, the older image). `release` is the name the re-created ones belong to.
  */
 async function rollbackWorkers(ctx, all, target, image, release) {
-    const kept = all.filter((c) => c.labels[src_labels/* LABEL */.d_.release] === target && c.state !== 'running');
+    // In any state: a run cut off between starting them and stopping the others left them running.
+    const kept = all.filter((c) => c.labels[src_labels/* LABEL */.d_.release] === target);
     if (kept.length > 0)
         return kept.map((c) => ({ role: c.labels[src_labels/* LABEL */.d_.workerRole] ?? 'worker', existing: c }));
     const running = all.filter((c) => c.state === 'running');
@@ -76448,7 +76482,7 @@ async function tidyInterrupted(ctx, containers, serving) {
         try {
             if (newer) {
                 log.warn(`${c.name} is running but never got traffic (the ${(0,container_front/* frontOf */.f)(settings)?.kind ?? 'proxy'} forwards to ${serving.name}): left by an interrupted deploy, removing it`);
-                await engine.removeContainer(c.id, { force: true });
+                await engine.removeContainer(c.id, { force: true, anonymousVolumes: true });
                 done.removed.push(c.name);
             }
             else {
@@ -76589,33 +76623,43 @@ function containerTarget(ctx, strategy) {
                 report.imageDigest = choice.targetImage.split('@')[1] ?? '';
                 // Every role goes back with the web: to the workers of the release gone back to.
                 const release = plan.to.kind === 'existing' ? plan.to.container.name : plan.to.spec.name;
-                const back = await rollbackWorkers(ctx, workers, release, choice.targetImage, release);
+                // A release records its roles on its web container: one that had none goes back without workers.
+                const hadRoles = plan.to.kind === 'existing' ? plan.to.container.labels[src_labels/* LABEL */.d_.roles] !== undefined && plan.to.container.labels[src_labels/* LABEL */.d_.roles] !== '' : true;
+                const back = hadRoles ? await rollbackWorkers(ctx, workers, release, choice.targetImage, release) : [];
                 if (back.length > 0 || runningWorkers.length > 0)
                     plan.roles = roleRelease(ctx, back, runningWorkers);
             }
             else {
                 const p = pulled;
+                const here = rolesOn(s, ctx.host, true);
                 const spec = (0,container_spec/* appContainerSpec */.OM)(s, {
                     imageRef: p.ref,
                     digest: p.digest,
                     provenance: ctx.provenance,
                     ...(current ? { previous: { image: current.labels[src_labels/* LABEL */.d_.image] ?? current.image, deployedAt: current.labels[src_labels/* LABEL */.d_.deployedAt] ?? new Date(current.created * 1000).toISOString() } } : {}),
                 });
+                spec.Labels = { ...spec.Labels, [src_labels/* LABEL */.d_.roles]: here.map((r) => r.name).join(',') };
                 plan = { ...(current ? { from: current } : {}), to: { kind: 'create', spec }, preDeploy: s.preDeploy, postDeploy: s.postDeploy };
-                const next = deployWorkers(s, rolesOn(s, ctx.host, true), spec.name, { imageRef: p.ref, digest: p.digest, provenance: ctx.provenance });
+                const next = deployWorkers(s, here, spec.name, { imageRef: p.ref, digest: p.digest, provenance: ctx.provenance });
                 if (next.length === 0 && runningWorkers.length > 0)
                     ctx.log.warn(`roles is empty: the running workers (${runningWorkers.map((c) => c.name).join(', ')}) are stopped once this release stands`);
                 if (next.length > 0 || runningWorkers.length > 0)
                     plan.roles = roleRelease(ctx, next, runningWorkers);
             }
-            if (plan.from)
+            if (plan.from) {
                 report.previous = { id: plan.from.id, name: plan.from.name };
+                report.previousImage = plan.from.labels[src_labels/* LABEL */.d_.image] ?? plan.from.image;
+            }
             plan.confirmLock = () => confirmDeployLock(ctx, lock);
             const outcome = await strategy.swap(ctx, plan);
             if (plan.roles)
                 report.roles = plan.roles.report(outcome.ok);
             if (outcome.container)
                 report.container = outcome.container;
+            // The release that serves now: the new one, or after a failure the one that still serves.
+            const serves = outcome.ok ? outcome.container : plan.from;
+            if (serves)
+                report.release = serves.name;
             if (outcome.readiness)
                 report.readinessMs = outcome.readiness.ms;
             if (outcome.downtimeMs !== undefined)
@@ -76664,18 +76708,20 @@ function workersTarget(ctx) {
     const s = ctx.settings;
     const roles = rolesOn(s, ctx.host, false);
     let pulled;
-    const nothingToDo = s.maintenanceOnly || s.accessoryOnly;
+    const nothingToDo = s.maintenanceOnly || s.accessoryOnly || s.auditOnly;
     return {
         name: 'workers',
         dropsRequests: false,
         whenConnectionLost: `The workers of ${s.app} on this server are as the connection left them; the next deploy stops any left running beside the release it starts.`,
         async prepare(report) {
-            const any = (await appWorkers(ctx))[0];
-            if (nothingToDo || s.rollback) {
+            if (nothingToDo) {
+                ctx.log.info(`nothing to do on ${ctx.host}: it runs only workers of ${s.app}`);
+                return undefined;
+            }
+            if (s.rollback) {
+                const any = (await appWorkers(ctx))[0];
                 if (any)
                     return any.imageId;
-                if (nothingToDo)
-                    throw new Error(`Nothing of ${s.app} runs on ${ctx.host} (a server only roles use): deploy it first.`);
                 throw new NothingToRollBackError(s.app, ctx.host, 'no worker of this app exists on the server');
             }
             if (!s.image)
@@ -76688,11 +76734,6 @@ function workersTarget(ctx) {
             return pulled.id;
         },
         async apply(lock, report) {
-            if (nothingToDo) {
-                ctx.log.info(`nothing to do on ${ctx.host}: it runs only workers of ${s.app}`);
-                setResult(report, 'deployed');
-                return;
-            }
             if (s.network && !(await ctx.engine.networkExists(s.network))) {
                 ctx.log.info(`creating network ${s.network}`);
                 await ctx.engine.createNetwork(s.network, { [src_labels/* LABEL */.d_.managed]: 'true' });
@@ -76701,15 +76742,16 @@ function workersTarget(ctx) {
             const running = all.filter((c) => c.state === 'running');
             let next;
             if (s.rollback) {
-                // The release before the one running: the newest older release with containers here.
+                // The release the web's servers went back to (the rollout says which); alone, the release before the running one.
                 const releases = releasesOf(all);
                 const current = releasesOf(running)[0];
-                const target = current ? releases[releases.indexOf(current) + 1] : releases[0];
+                const target = s.rollbackTo?.release ?? (current ? releases[releases.indexOf(current) + 1] : releases[0]);
                 const kept = target ? all.find((c) => c.labels[src_labels/* LABEL */.d_.release] === target) : undefined;
-                if (!target || !kept)
+                const image = s.rollbackTo?.image ?? (kept ? (kept.labels[src_labels/* LABEL */.d_.image] ?? kept.image) : undefined);
+                if (!target || !image)
                     throw new NothingToRollBackError(s.app, ctx.host, `${current ?? 'the running release'} is the only release of workers this server has`);
-                const image = kept.labels[src_labels/* LABEL */.d_.image] ?? kept.image;
                 ctx.log.info(`rolling the workers back ${current ?? '(none running)'} → ${target}`);
+                // Its kept workers; when retention removed them, the running ones re-created on its image.
                 next = await rollbackWorkers(ctx, all, target, image, target);
                 report.image = image;
                 report.imageDigest = image.split('@')[1] ?? '';
@@ -76817,7 +76859,7 @@ async function oneOffHooks(engine, spec, hook, commands, options) {
                 throw new HookError(hook, argv, `exit code ${exitCode}`, output);
         }
         finally {
-            await engine.removeContainer(id, { force: true }).catch(() => undefined);
+            await engine.removeContainer(id, { force: true, anonymousVolumes: true }).catch(() => undefined);
         }
     }
 }
@@ -76935,7 +76977,7 @@ async function discard(ctx, to, created) {
     for (const line of diag.split('\n'))
         log.info(`  ${line}`);
     if (created)
-        await engine.removeContainer(to.id, { force: true }).catch((e) => log.warn(`Could not remove ${to.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+        await engine.removeContainer(to.id, { force: true, anonymousVolumes: true }).catch((e) => log.warn(`Could not remove ${to.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
     else
         await stopKept(ctx, to);
 }
@@ -77133,7 +77175,7 @@ async function restore(ctx, plan, tried, created, fromPolicy) {
     const { engine, log } = ctx;
     if (tried) {
         if (created)
-            await engine.removeContainer(tried.id, { force: true }).catch((e) => log.warn(`Could not remove ${tried.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+            await engine.removeContainer(tried.id, { force: true, anonymousVolumes: true }).catch((e) => log.warn(`Could not remove ${tried.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
         else {
             await engine.stopContainer(tried.id, Math.ceil(ctx.settings.stopTimeoutMs / 1000)).catch((e) => log.warn(`Could not stop ${tried.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
             await engine.updateRestartPolicy(tried.id, 'no').catch((e) => log.warn(`Could not reset the restart policy of ${tried.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
@@ -77681,13 +77723,29 @@ function what(settings) {
     const t = settings.target;
     return { app: settings.app, strategy: (0,rollout/* rolloutName */.Ry)(t), dropsRequests: t.kind === 'swarm' ? t.order === 'stop-first' : strategyFor(t.strategy.name).dropsRequests, mode: modeOf(settings) };
 }
+/** The release the web's servers run after a rollback (their first report): where the role-only servers go. */
+function rollbackTarget(reports) {
+    const web = [...reports.values()].find((r) => r.result === 'deployed' && r.release);
+    return web?.release && web.image ? { rollbackTo: { release: web.release, image: web.image } } : {};
+}
+/** The release the web's servers ran before this deploy (the container it replaced): where a revert takes the role-only servers. */
+function previousTarget(reports) {
+    const web = [...reports.values()].find((r) => r.previous && r.previousImage);
+    return web?.previous && web.previousImage ? { rollbackTo: { release: web.previous.name, image: web.previousImage } } : {};
+}
 /** Every host, canary first; then the revert of the switched hosts when one failed. Connections are closed at the end. */
 async function rollOut(settings, provenance, connect, signal) {
     const rollout = { provenance, ledger: new lock_state/* LockLedger */.vo(), connect, connections: new Map() };
     const reports = new Map();
     let failure;
     try {
-        const batches = rolloutBatches(settings.hosts, settings.maxParallel);
+        // The web's servers first (the canary, then batches); the servers only a role names after all of them.
+        const webHosts = settings.hosts.filter((hp) => settings.webHosts.includes((0,settings_ssh/* hostLabel */.vy)(hp)));
+        const roleOnly = settings.hosts.filter((hp) => !settings.webHosts.includes((0,settings_ssh/* hostLabel */.vy)(hp)));
+        const batches = [...rolloutBatches(webHosts, settings.maxParallel)];
+        for (let i = 0; i < roleOnly.length; i += settings.maxParallel)
+            batches.push(roleOnly.slice(i, i + settings.maxParallel));
+        let hostSettings = settings;
         for (const [index, batch] of batches.entries()) {
             if (failure) {
                 for (const hp of batch) {
@@ -77701,7 +77759,10 @@ async function rollOut(settings, provenance, connect, signal) {
             }
             if (batches.length > 1)
                 core/* info */.pq(index === 0 ? `canary: ${(0,settings_ssh/* hostLabel */.vy)(batch[0])}` : `batch ${index} of ${batches.length - 1}: ${batch.map(settings_ssh/* hostLabel */.vy).join(', ')}`);
-            const results = await Promise.all(batch.map((hp) => runHost(rollout, hp, settings, signal)));
+            // A rollback on the role-only servers goes to the release the web's servers went back to.
+            if (settings.rollback && !hostSettings.rollbackTo && batch.some((hp) => !settings.webHosts.includes((0,settings_ssh/* hostLabel */.vy)(hp))))
+                hostSettings = { ...settings, ...rollbackTarget(reports) };
+            const results = await Promise.all(batch.map((hp) => runHost(rollout, hp, hostSettings, signal)));
             for (const { report, error } of results) {
                 reports.set(report.host, report);
                 if (error && !failure)
@@ -77710,13 +77771,15 @@ async function rollOut(settings, provenance, connect, signal) {
         }
         // A failed host: the hosts that switched go back (on-failure: rollback), unless this run was a rollback itself.
         const switched = [...reports.values()].filter((h) => h.result === 'deployed');
-        if (failure && !settings.rollback && !settings.maintenanceOnly && !settings.auditOnly && switched.length > 0) {
+        if (failure && !settings.rollback && !settings.maintenanceOnly && !settings.auditOnly && !settings.accessoryOnly && switched.length > 0) {
             if (settings.onFailure === 'halt') {
                 core/* warning */.$e(`on-failure: halt - ${switched.map((h) => h.host).join(', ')} keep the new version; the other hosts do not have it.`);
             }
             else {
                 core/* info */.pq(`rolling back ${switched.length} host(s) that already switched: ${switched.map((h) => h.host).join(', ')}`);
-                const back = { ...settings, rollback: true };
+                // Accessories are not part of a release: the revert never upgrades one again. The role-only
+                // servers go back to the release the web's servers ran before this deploy.
+                const back = { ...settings, rollback: true, upgradeAccessories: [], accessoryOnly: false, ...previousTarget(reports) };
                 await Promise.all(switched.map(async (h) => {
                     const hp = settings.hosts.find((x) => (0,settings_ssh/* hostLabel */.vy)(x) === h.host);
                     // Without the job's signal: a cancelled rollout must still put these hosts back.
@@ -77874,7 +77937,7 @@ async function releaseLeftLock(engine, settings, lock, runUrl, log) {
         return;
     }
     for (const c of await unswitchedContainers(engine, settings, details.labels, runUrl)) {
-        await engine.removeContainer(c.id, { force: true });
+        await engine.removeContainer(c.id, { force: true, anonymousVolumes: true });
         log(`removed ${c.name}: this run started it but never switched the proxy to it`);
     }
     const released = await (0,_host_lock_js__WEBPACK_IMPORTED_MODULE_6__/* .releaseLock */ .x_)(engine, lock);
@@ -78363,23 +78426,42 @@ const MAX_REPLICAS = 32;
 function readMapping(raw, input, example) {
     if (raw === undefined || raw.trim() === '')
         return undefined;
-    const doc = (0,dist/* parseDocument */.Tp)(raw, { prettyErrors: false, uniqueKeys: true });
+    // The failsafe schema: every scalar stays the string it was written as (no 0123 → 123, no yes → true).
+    const doc = (0,dist/* parseDocument */.Tp)(raw, { prettyErrors: false, uniqueKeys: true, schema: 'failsafe' });
     if (doc.errors.length > 0) {
         throw new src/* ConfigurationError */.j1(`Input "${input}" is not valid YAML (${doc.errors[0]?.message.split('\n')[0] ?? 'parse error'}). Write one entry a line, for example: ${example}`, input);
     }
     if (!(0,dist/* isMap */.jh)(doc.contents))
         throw new src/* ConfigurationError */.j1(`Input "${input}" must be a mapping of names to settings, for example: ${example}`, input);
+    let json;
+    try {
+        json = doc.toJS({ maxAliasCount: 0 });
+    }
+    catch {
+        throw new src/* ConfigurationError */.j1(`Input "${input}" uses a YAML anchor or alias (& or *), which is not supported here. Write each setting out.`, input);
+    }
     const out = new Map();
-    const json = doc.toJS({ maxAliasCount: 0 });
     for (const [name, value] of Object.entries(json)) {
-        if (value === null || value === undefined)
+        if (name === '<<')
+            throw new src/* ConfigurationError */.j1(`Input "${input}" uses a YAML merge key (<<), which is not supported here. Write each setting out.`, input);
+        if (value === null || value === undefined || value === '')
             out.set(name, {});
         else if (typeof value === 'object' && !Array.isArray(value))
             out.set(name, value);
         else
-            throw new src/* ConfigurationError */.j1(`Input "${input}": "${name}" must map to its settings ({ ... }), not to ${JSON.stringify(value)}. For example: ${example}`, input);
+            throw new src/* ConfigurationError */.j1(`Input "${input}": "${name}" must map to its settings ({ ... }), not to a ${Array.isArray(value) ? 'list' : 'single value'}. For example: ${example}`, input);
     }
     return out;
+}
+/** Every scalar under `value`, at any depth: the accessories' env values are masked whatever shape a typo gives them. */
+function scalarsOf(value) {
+    if (typeof value === 'string')
+        return [value];
+    if (Array.isArray(value))
+        return value.flatMap(scalarsOf);
+    if (value && typeof value === 'object')
+        return Object.values(value).flatMap(scalarsOf);
+    return value === null || value === undefined ? [] : [String(value)];
 }
 function unknownKeys(settings, allowed, where, input) {
     for (const key of Object.keys(settings)) {
@@ -78387,12 +78469,11 @@ function unknownKeys(settings, allowed, where, input) {
             throw new src/* ConfigurationError */.j1(`Input "${input}": ${where} has the unknown key "${key}". The keys are ${allowed.join(', ')}.`, input);
     }
 }
+/** A scalar. The error names where, and the shape found, never the value (it may be a secret). */
 function stringOf(value, where, input) {
     if (typeof value === 'string')
         return value;
-    if (typeof value === 'number' || typeof value === 'boolean')
-        return String(value);
-    throw new src/* ConfigurationError */.j1(`Input "${input}": ${where} must be a string, not ${JSON.stringify(value)}.`, input);
+    throw new src/* ConfigurationError */.j1(`Input "${input}": ${where} must be a single value, not a ${Array.isArray(value) ? 'list' : 'mapping'}${where.endsWith('env') ? ' (write env as [KEY=value, ...] or as KEY: value lines)' : ''}.`, input);
 }
 /** `env: [KEY=value, ...]` or `env: { KEY: value }`. */
 function envOf(value, where, input) {
@@ -78405,7 +78486,7 @@ function envOf(value, where, input) {
             const line = stringOf(item, `${where} env`, input);
             const eq = line.indexOf('=');
             if (eq <= 0)
-                throw new src/* ConfigurationError */.j1(`Input "${input}": ${where} env entry "${line.split('=')[0] ?? ''}..." is not KEY=value.`, input);
+                throw new src/* ConfigurationError */.j1(`Input "${input}": ${where} has an env entry that is not KEY=value (its text is not shown: it may be a secret).`, input);
             pairs.push([line.slice(0, eq), line.slice(eq + 1)]);
         }
     }
@@ -78437,7 +78518,7 @@ function durationOf(value, where, input) {
         return (0,src/* parseDuration */.E9)(stringOf(value, where, input), input);
     }
     catch {
-        throw new src/* ConfigurationError */.j1(`Input "${input}": ${where} is ${JSON.stringify(value)}, not a duration. Use e.g. 10s or 1m.`, input);
+        throw new src/* ConfigurationError */.j1(`Input "${input}": ${where} is ${typeof value === 'string' ? `"${value}"` : 'not a single value'}, not a duration. Use e.g. 10s or 1m.`, input);
     }
 }
 /** The names of every role key, for the action's docs. */
@@ -78465,9 +78546,9 @@ function parseRoles(raw, input = 'roles', hostLabelOf = (h) => h) {
             throw new src/* ConfigurationError */.j1(`Input "${input}": "${name}" is not a role name. Use 1 to 31 lower-case letters, digits and "-", starting with a letter (for example worker).`, input);
         const where = `role ${name}`;
         unknownKeys(r, ROLE_KEYS, where, input);
-        const replicas = r.replicas === undefined ? 1 : Number(r.replicas);
+        const replicas = r.replicas === undefined ? 1 : typeof r.replicas === 'string' && /^\d+$/.test(r.replicas) ? Number(r.replicas) : Number.NaN;
         if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) {
-            throw new src/* ConfigurationError */.j1(`Input "${input}": ${where} has replicas ${JSON.stringify(r.replicas)}; give a whole number from 1 to ${MAX_REPLICAS}.`, input);
+            throw new src/* ConfigurationError */.j1(`Input "${input}": ${where} has replicas ${typeof r.replicas === 'string' ? r.replicas : 'that is not a number'}; give a whole number from 1 to ${MAX_REPLICAS}.`, input);
         }
         let readiness = { kind: 'auto' };
         if (r.readiness !== undefined) {
@@ -78505,9 +78586,9 @@ function parseRoles(raw, input = 'roles', hostLabelOf = (h) => h) {
     }
     return { webEnv, roles };
 }
-/** Loopback, or an address that is not routed on the internet: RFC 1918, CGNAT (VPN overlays), 198.18.0.0/15, IPv6 ULA and link-local. */
+/** Loopback, or an address that is not routed on the internet: RFC 1918, CGNAT (VPN overlays), 198.18.0.0/15, IPv6 ULA. Octets are written plainly (no leading zeros). */
 function isPrivateAddress(ip) {
-    const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+    const v4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/.exec(ip);
     if (v4) {
         const [a, b] = [Number(v4[1]), Number(v4[2])];
         if ([a, b, Number(v4[3]), Number(v4[4])].some((n) => n > 255))
@@ -78515,7 +78596,7 @@ function isPrivateAddress(ip) {
         return a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || (a === 198 && (b === 18 || b === 19));
     }
     const v6 = ip.toLowerCase();
-    return v6 === '::1' || /^f[cd][0-9a-f]{2}:/.test(v6) || /^fe[89ab][0-9a-f]:/.test(v6);
+    return v6 === '::1' || /^f[cd][0-9a-f]{2}:[0-9a-f:]*$/.test(v6);
 }
 /** `port`: `6379` (loopback), or `ADDRESS:HOSTPORT:CONTAINERPORT` / `ADDRESS:PORT` on a loopback or private address. */
 function accessoryPort(value, where, input) {
@@ -78529,6 +78610,9 @@ function accessoryPort(value, where, input) {
     const m = /^(?:\[([0-9a-fA-F:]+)\]|([\d.]+)):(\d+)(?::(\d+))?$/.exec(raw);
     if (/^\d+$/.test(raw))
         return { hostIp: '127.0.0.1', hostPort: port(raw), containerPort: port(raw) };
+    if (/^\d+:\d+$/.test(raw)) {
+        throw new src/* ConfigurationError */.j1(`Input "${input}": ${where} port is "${raw}": name the address to bind, as in 127.0.0.1:${raw} (an accessory's port is never bound on every address).`, input);
+    }
     if (!m)
         throw new src/* ConfigurationError */.j1(`Input "${input}": ${where} port is "${raw}"; write PORT (on 127.0.0.1) or ADDRESS:PORT[:CONTAINER_PORT] with a loopback or private address.`, input);
     const hostIp = m[1] ?? m[2] ?? '';
@@ -78544,17 +78628,14 @@ function parseAccessories(raw, secret, input = 'accessories') {
     const map = readMapping(raw, input, example);
     if (!map)
         return [];
-    // Env values are secrets (a database password): masked before anything below can print them.
+    // Env values are secrets (a database password): masked before anything below can print them,
+    // whatever shape a typo gives them (a whole KEY=value line, a nested mapping).
     for (const a of map.values()) {
-        const env = a.env;
-        if (Array.isArray(env))
-            for (const e of env)
-                if (typeof e === 'string' && e.includes('='))
-                    secret(e.slice(e.indexOf('=') + 1));
-        if (env && typeof env === 'object' && !Array.isArray(env))
-            for (const v of Object.values(env))
-                if (typeof v === 'string')
-                    secret(v);
+        for (const text of scalarsOf(a.env)) {
+            secret(text);
+            if (text.includes('='))
+                secret(text.slice(text.indexOf('=') + 1));
+        }
     }
     const out = [];
     for (const [name, a] of map) {

@@ -21,6 +21,8 @@ export const LABEL = {
   workerRole: 'gangway.worker-role',
   release: 'gangway.release',
   replica: 'gangway.replica',
+  /** On a web container: the worker roles of its release on this server, comma separated ('' when none). */
+  roles: 'gangway.roles',
   /** An accessory container: its name in the accessories input. */
   accessory: 'gangway.accessory',
   lockToken: 'gangway.lock.token',

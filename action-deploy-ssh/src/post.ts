@@ -57,7 +57,7 @@ async function releaseLeftLock(engine: DeployEngine, settings: DeploySettings, l
     return;
   }
   for (const c of await unswitchedContainers(engine, settings, details.labels, runUrl)) {
-    await engine.removeContainer(c.id, { force: true });
+    await engine.removeContainer(c.id, { force: true, anonymousVolumes: true });
     log(`removed ${c.name}: this run started it but never switched the proxy to it`);
   }
   const released = await releaseLock(engine, lock);

@@ -61,7 +61,11 @@ export interface HostReport {
   image?: string;
   imageDigest?: string;
   container?: ContainerRef;
+  /** The release serving after the run (the name of its web container; workers carry it as gangway.release). */
+  release?: string;
   previous?: ContainerRef;
+  /** The image of the web container this run replaced. */
+  previousImage?: string;
   readinessMs?: number;
   /** recreate: from the old container's stop to the new one's readiness. */
   downtimeMs?: number;

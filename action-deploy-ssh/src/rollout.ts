@@ -89,6 +89,18 @@ function what(settings: DeploySettings): { app: string; strategy: string; dropsR
   return { app: settings.app, strategy: rolloutName(t), dropsRequests: t.kind === 'swarm' ? t.order === 'stop-first' : strategyFor(t.strategy.name).dropsRequests, mode: modeOf(settings) };
 }
 
+/** The release the web's servers run after a rollback (their first report): where the role-only servers go. */
+function rollbackTarget(reports: Map<string, HostReport>): Pick<DeploySettings, 'rollbackTo'> {
+  const web = [...reports.values()].find((r) => r.result === 'deployed' && r.release);
+  return web?.release && web.image ? { rollbackTo: { release: web.release, image: web.image } } : {};
+}
+
+/** The release the web's servers ran before this deploy (the container it replaced): where a revert takes the role-only servers. */
+function previousTarget(reports: Map<string, HostReport>): Pick<DeploySettings, 'rollbackTo'> {
+  const web = [...reports.values()].find((r) => r.previous && r.previousImage);
+  return web?.previous && web.previousImage ? { rollbackTo: { release: web.previous.name, image: web.previousImage } } : {};
+}
+
 /** Every host, canary first; then the revert of the switched hosts when one failed. Connections are closed at the end. */
 export async function rollOut(settings: DeploySettings, provenance: Provenance, connect: ConnectHost, signal: AbortSignal): Promise<RolloutResult> {
   const rollout: Rollout = { provenance, ledger: new LockLedger(), connect, connections: new Map() };
@@ -96,7 +108,12 @@ export async function rollOut(settings: DeploySettings, provenance: Provenance, 
   let failure: Error | undefined;
 
   try {
-    const batches = rolloutBatches(settings.hosts, settings.maxParallel);
+    // The web's servers first (the canary, then batches); the servers only a role names after all of them.
+    const webHosts = settings.hosts.filter((hp) => settings.webHosts.includes(hostLabel(hp)));
+    const roleOnly = settings.hosts.filter((hp) => !settings.webHosts.includes(hostLabel(hp)));
+    const batches = [...rolloutBatches(webHosts, settings.maxParallel)];
+    for (let i = 0; i < roleOnly.length; i += settings.maxParallel) batches.push(roleOnly.slice(i, i + settings.maxParallel));
+    let hostSettings = settings;
     for (const [index, batch] of batches.entries()) {
       if (failure) {
         for (const hp of batch) {
@@ -109,7 +126,9 @@ export async function rollOut(settings: DeploySettings, provenance: Provenance, 
         continue;
       }
       if (batches.length > 1) core.info(index === 0 ? `canary: ${hostLabel(batch[0] as HostPort)}` : `batch ${index} of ${batches.length - 1}: ${batch.map(hostLabel).join(', ')}`);
-      const results = await Promise.all(batch.map((hp) => runHost(rollout, hp, settings, signal)));
+      // A rollback on the role-only servers goes to the release the web's servers went back to.
+      if (settings.rollback && !hostSettings.rollbackTo && batch.some((hp) => !settings.webHosts.includes(hostLabel(hp)))) hostSettings = { ...settings, ...rollbackTarget(reports) };
+      const results = await Promise.all(batch.map((hp) => runHost(rollout, hp, hostSettings, signal)));
       for (const { report, error } of results) {
         reports.set(report.host, report);
         if (error && !failure) failure = error;
@@ -118,12 +137,14 @@ export async function rollOut(settings: DeploySettings, provenance: Provenance, 
 
     // A failed host: the hosts that switched go back (on-failure: rollback), unless this run was a rollback itself.
     const switched = [...reports.values()].filter((h) => h.result === 'deployed');
-    if (failure && !settings.rollback && !settings.maintenanceOnly && !settings.auditOnly && switched.length > 0) {
+    if (failure && !settings.rollback && !settings.maintenanceOnly && !settings.auditOnly && !settings.accessoryOnly && switched.length > 0) {
       if (settings.onFailure === 'halt') {
         core.warning(`on-failure: halt - ${switched.map((h) => h.host).join(', ')} keep the new version; the other hosts do not have it.`);
       } else {
         core.info(`rolling back ${switched.length} host(s) that already switched: ${switched.map((h) => h.host).join(', ')}`);
-        const back = { ...settings, rollback: true };
+        // Accessories are not part of a release: the revert never upgrades one again. The role-only
+        // servers go back to the release the web's servers ran before this deploy.
+        const back: DeploySettings = { ...settings, rollback: true, upgradeAccessories: [], accessoryOnly: false, ...previousTarget(reports) };
         await Promise.all(
           switched.map(async (h) => {
             const hp = settings.hosts.find((x) => hostLabel(x) === h.host) as HostPort;

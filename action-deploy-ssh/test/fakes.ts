@@ -224,7 +224,19 @@ export class FakeEngine implements DeployEngine {
     this.#record(`inspectContainer ${idOrName.slice(0, 12)}`);
     const c = this.#find(idOrName);
     if (!c) return undefined;
-    return { ...this.#summary(c), running: c.state === 'running', exitCode: c.exitCode, restartCount: c.restartCount, ...(c.startedAt ? { startedAt: c.startedAt } : {}), addresses: c.state === 'running' && !c.restarting ? { bridge: c.address } : {}, createOptions: c.options };
+    return { ...this.#summary(c), running: c.state === 'running', exitCode: c.exitCode, restartCount: c.restartCount, ...(c.startedAt ? { startedAt: c.startedAt } : {}), addresses: c.state === 'running' && !c.restarting ? { bridge: c.address } : {}, mounts: this.#mounts(c), createOptions: c.options };
+  }
+
+  /** Volumes an image declares (VOLUME), by image id: the engine gives each container an anonymous one there. */
+  readonly imageVolumes = new Map<string, string[]>();
+
+  #mounts(c: FakeContainer): Array<{ type: string; source: string; destination: string }> {
+    const binds = (c.options.HostConfig?.Binds ?? []).map((b) => {
+      const [source = '', destination = ''] = b.split(':');
+      return { type: source.startsWith('/') ? 'bind' : 'volume', source, destination };
+    });
+    const anonymous = (this.imageVolumes.get(c.imageId) ?? []).filter((d) => !binds.some((b) => b.destination === d)).map((d) => ({ type: 'volume', source: `anon-${c.id.slice(0, 8)}`, destination: d }));
+    return [...binds, ...anonymous];
   }
 
   async createContainer(options: ContainerCreateOptions): Promise<string> {

@@ -300,6 +300,16 @@ describe('accessories', () => {
     expect([...engine.containers.values()].filter((c) => c.options.Labels?.[LABEL.accessory] === 'redis')).toHaveLength(1);
   });
 
+  it('an upgrade is refused when the running accessory keeps data its volumes do not carry over (a VOLUME of its image)', async () => {
+    const engine = engineWithImages();
+    engine.imageVolumes.set('sha256:redis7', ['/data', '/var/lib/redis']);
+    await deploy(engine, 'v1');
+    const before = redis(engine);
+    const up = await run(engine, { image: '', accessories: 'redis: { image: redis:8, volumes: ["shop-redis:/data"] }', 'upgrade-accessories': 'redis' });
+    expect(up.error?.message).toMatch(/Refusing to upgrade accessory redis on target: the running shop-redis keeps data at \/var\/lib\/redis \(volume anon-/);
+    expect([redis(engine)?.id, redis(engine)?.state]).toEqual([before?.id, 'running']);
+  });
+
   it('an upgrade whose data volume is missing is refused and changes nothing', async () => {
     const engine = engineWithImages();
     await deploy(engine, 'v1');
@@ -353,6 +363,9 @@ describe('role and accessory settings', () => {
     refused({ roles: ROLES, target: 'swarm' }, 'roles', /works with target: container/);
     refused({ roles: 'worker: { hosts: [] }' }, 'roles', /role worker has an empty hosts list/);
     refused({ roles: 'worker: { hosts: ["bad host!"] }' }, 'roles', /roles/);
+    refused({ roles: 'worker: { replicas: true }' }, 'roles', /replicas true; give a whole number/);
+    refused({ roles: 'a: &x { replicas: 2 }\nb: *x' }, 'roles', /anchor or alias/);
+    refused({ accessories: 'redis: { image: redis:7, port: "6380:6379" }' }, 'accessories', /name the address to bind, as in 127.0.0.1:6380:6379/);
   });
 
   it('reads roles in flow or block style, and accessory env values are masked before they are checked', () => {
@@ -365,10 +378,21 @@ describe('role and accessory settings', () => {
     expect([...webEnv]).toEqual([['APP_ROLE', 'web']]);
     const masked: string[] = [];
     const [pg] = parseAccessories('postgres: { image: postgres:16, env: [POSTGRES_PASSWORD=s3cret-value], port: 5432 }', (v) => masked.push(v));
-    expect(masked).toEqual(['s3cret-value']);
+    expect(masked).toContain('s3cret-value');
     expect(pg?.publish).toEqual({ hostIp: '127.0.0.1', hostPort: 5432, containerPort: 5432 });
     expect(['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '100.64.0.1', '198.19.0.1', '::1', 'fd00::1'].every(isPrivateAddress)).toBe(true);
-    expect(['0.0.0.0', '8.8.8.8', '172.32.0.1', '::', '2001:db8::1'].some(isPrivateAddress)).toBe(false);
+    expect(['0.0.0.0', '8.8.8.8', '172.32.0.1', '::', '2001:db8::1', '010.0.0.1', 'fe80::1', '::ffff:10.0.0.1'].some(isPrivateAddress)).toBe(false);
+    // A typo that makes a value a mapping: masked all the same, and the error does not quote it.
+    const typo: string[] = [];
+    let message = '';
+    try {
+      parseAccessories('db: { image: postgres:16, env: [POSTGRES_PASSWORD: hunter2-secret] }', (v) => typo.push(v));
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(typo).toContain('hunter2-secret');
+    expect(message).toMatch(/accessory db env must be a single value, not a mapping/);
+    expect(message).not.toContain('hunter2');
   });
 
   it('a worker gets the app env with its own on top, the role\'s GPUs, the app network, and no port or alias', () => {

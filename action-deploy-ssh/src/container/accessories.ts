@@ -99,11 +99,13 @@ async function create(ctx: HostContext, a: AccessorySettings): Promise<Container
   await presentImage(ctx, a);
   const id = await ctx.engine.createContainer(spec);
   const ref = { id, name: spec.name };
-  await ctx.engine.startContainer(id);
   try {
+    await ctx.engine.startContainer(id);
     await waitUp(ctx, ref);
   } catch (error) {
+    // One that never came up is not kept: the next run creates it again from the input as it is then.
     await printDiagnostics(ctx, ref);
+    await ctx.engine.removeContainer(id, { force: true }).catch((e: unknown) => ctx.log.warn(`Could not remove ${spec.name}: ${errorMessage(e)}`));
     throw error;
   }
   return ref;
@@ -162,11 +164,26 @@ export async function ensureAccessories(ctx: HostContext, skip: string[] = []): 
   return out;
 }
 
-/** Every named volume of the accessory exists on the host: an upgrade must never start on empty data. */
-async function checkVolumes(ctx: HostContext, a: AccessorySettings): Promise<void> {
+/**
+ * An upgrade must never start on empty data: every named volume declared exists on the host, and
+ * every place the old container keeps data (its volumes, an anonymous one its image declares, its
+ * bind mounts) is mounted in the new one from the same source.
+ */
+async function checkVolumes(ctx: HostContext, a: AccessorySettings, old: ContainerDetails): Promise<void> {
+  const refuse = (why: string): never => {
+    throw new Error(`Refusing to upgrade accessory ${a.name} on ${ctx.host}: ${why}. Nothing was changed.`);
+  };
   for (const v of a.volumes.filter((x) => x.kind === 'volume')) {
     if (!(await ctx.engine.volumeExists(v.source))) {
-      throw new Error(`Refusing to upgrade accessory ${a.name} on ${ctx.host}: its data volume ${v.source} does not exist there, so the new container would start on empty data. Check the volumes of ${a.name} (docker volume ls), or deploy without upgrade-accessories to create it first.`);
+      refuse(`its data volume ${v.source} does not exist there, so the new container would start on empty data. Check the volumes of ${a.name} (docker volume ls), or deploy without upgrade-accessories to create it first`);
+    }
+  }
+  for (const m of (old.mounts ?? []).filter((x) => x.type === 'volume' || x.type === 'bind')) {
+    const declared = a.volumes.find((v) => v.target === m.destination);
+    if (!declared) {
+      refuse(`the running ${old.name} keeps data at ${m.destination} (${m.type} ${m.source}), which its volumes do not carry over. Declare it in accessories (volumes: [NAME:${m.destination}]) with the volume that holds the data now, then upgrade`);
+    } else if (declared.source !== m.source) {
+      refuse(`the running ${old.name} keeps ${m.destination} in ${m.source}, but the accessory declares ${declared.source} there: the new container would not see the data. Declare ${m.source}:${m.destination}`);
     }
   }
 }
@@ -191,7 +208,7 @@ export async function upgradeAccessory(ctx: HostContext, a: AccessorySettings): 
     const ref = await ctx.clock.time('accessories', () => create(ctx, a));
     return { name: a.name, container: ref, image: declared, action: 'created' };
   }
-  await checkVolumes(ctx, a);
+  await checkVolumes(ctx, a, existing);
   // Pulled while the old one still serves.
   await presentImage(ctx, a);
   const previousImage = existing.labels[LABEL.image] ?? existing.image;
@@ -216,8 +233,14 @@ export async function upgradeAccessory(ctx: HostContext, a: AccessorySettings): 
   } catch (error) {
     log.warn(`accessory ${a.name}: the new container did not come up (${errorMessage(error)}); bringing ${previousImage} back`);
     if (created) {
-      await printDiagnostics(ctx, created);
-      await engine.removeContainer(created.id, { force: true }).catch((e: unknown) => log.warn(`Could not remove the new ${name}: ${errorMessage(e)}`));
+      const failed = created;
+      await printDiagnostics(ctx, failed);
+      // Out of the name's way whatever happens: removed, or renamed aside when it cannot be.
+      await engine.removeContainer(failed.id, { force: true }).catch(async (e: unknown) => {
+        log.warn(`Could not remove the new ${name}: ${errorMessage(e)}; renaming it aside`);
+        await engine.stopContainer(failed.id, 1).catch(() => undefined);
+        await engine.renameContainer(failed.id, `${name}-failed-${compactTime(new Date().toISOString()).toLowerCase()}`);
+      });
     }
     await engine.renameContainer(old.id, name);
     await engine.updateRestartPolicy(old.id, 'unless-stopped');

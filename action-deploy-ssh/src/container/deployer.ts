@@ -122,27 +122,37 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
         report.imageDigest = choice.targetImage.split('@')[1] ?? '';
         // Every role goes back with the web: to the workers of the release gone back to.
         const release = plan.to.kind === 'existing' ? plan.to.container.name : plan.to.spec.name;
-        const back = await rollbackWorkers(ctx, workers, release, choice.targetImage, release);
+        // A release records its roles on its web container: one that had none goes back without workers.
+        const hadRoles = plan.to.kind === 'existing' ? plan.to.container.labels[LABEL.roles] !== undefined && plan.to.container.labels[LABEL.roles] !== '' : true;
+        const back = hadRoles ? await rollbackWorkers(ctx, workers, release, choice.targetImage, release) : [];
         if (back.length > 0 || runningWorkers.length > 0) plan.roles = roleRelease(ctx, back, runningWorkers);
       } else {
         const p = pulled as PulledImage;
+        const here = rolesOn(s, ctx.host, true);
         const spec = appContainerSpec(s, {
           imageRef: p.ref,
           digest: p.digest,
           provenance: ctx.provenance,
           ...(current ? { previous: { image: current.labels[LABEL.image] ?? current.image, deployedAt: current.labels[LABEL.deployedAt] ?? new Date(current.created * 1000).toISOString() } } : {}),
         });
+        spec.Labels = { ...spec.Labels, [LABEL.roles]: here.map((r) => r.name).join(',') };
         plan = { ...(current ? { from: current } : {}), to: { kind: 'create', spec }, preDeploy: s.preDeploy, postDeploy: s.postDeploy };
-        const next = deployWorkers(s, rolesOn(s, ctx.host, true), spec.name, { imageRef: p.ref, digest: p.digest, provenance: ctx.provenance });
+        const next = deployWorkers(s, here, spec.name, { imageRef: p.ref, digest: p.digest, provenance: ctx.provenance });
         if (next.length === 0 && runningWorkers.length > 0) ctx.log.warn(`roles is empty: the running workers (${runningWorkers.map((c) => c.name).join(', ')}) are stopped once this release stands`);
         if (next.length > 0 || runningWorkers.length > 0) plan.roles = roleRelease(ctx, next, runningWorkers);
       }
-      if (plan.from) report.previous = { id: plan.from.id, name: plan.from.name };
+      if (plan.from) {
+        report.previous = { id: plan.from.id, name: plan.from.name };
+        report.previousImage = plan.from.labels[LABEL.image] ?? plan.from.image;
+      }
       plan.confirmLock = () => confirmDeployLock(ctx, lock);
 
       const outcome = await strategy.swap(ctx, plan);
       if (plan.roles) report.roles = plan.roles.report(outcome.ok);
       if (outcome.container) report.container = outcome.container;
+      // The release that serves now: the new one, or after a failure the one that still serves.
+      const serves = outcome.ok ? outcome.container : plan.from;
+      if (serves) report.release = serves.name;
       if (outcome.readiness) report.readinessMs = outcome.readiness.ms;
       if (outcome.downtimeMs !== undefined) report.downtimeMs = outcome.downtimeMs;
       if (s.edge?.maintenance) report.maintenance = s.edge.maintenance.on ? 'on' : 'off';

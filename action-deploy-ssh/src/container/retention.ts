@@ -48,11 +48,12 @@ export async function applyRetention(
   // One-off hook containers left behind by a run that was killed mid-hook.
   const leftovers = (await engine.listContainers({ [LABEL.managed]: 'true', [LABEL.app]: app, [LABEL.role]: 'hook' })).filter((c) => c.state !== 'running');
   for (const c of leftovers) {
-    await engine.removeContainer(c.id, { force: true }).catch((error: unknown) => options.warn(`Could not remove the leftover hook container ${c.name}: ${errorMessage(error)}`));
+    await engine.removeContainer(c.id, { force: true, anonymousVolumes: true }).catch((error: unknown) => options.warn(`Could not remove the leftover hook container ${c.name}: ${errorMessage(error)}`));
   }
   for (const c of remove) {
     try {
-      await engine.removeContainer(c.id);
+      // A worker's unnamed volumes (its image's VOLUMEs) go with it; a web container's stay, as docker rm leaves them.
+      await engine.removeContainer(c.id, { anonymousVolumes: c.labels[LABEL.role] === 'worker' });
       result.removedContainers.push(c.name);
       options.log(`removed ${c.name} (${c.labels[LABEL.image] ?? c.image})`);
     } catch (error) {

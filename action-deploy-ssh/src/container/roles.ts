@@ -188,7 +188,8 @@ export function roleRelease(ctx: HostContext, workers: NewWorker[], running: Con
         await Promise.all(
           started.map(async (w) => {
             await stopKept(ctx, w.ref, stopTimeout(w.role));
-            if (w.created) await engine.removeContainer(w.ref.id, { force: true }).catch((e: unknown) => log.warn(`Could not remove ${w.ref.name}: ${errorMessage(e)}`));
+            // Cancelled: the stop was sent, not waited out; removing it now would kill the job in hand. Retention removes it later.
+            if (w.created && !signal?.aborted) await engine.removeContainer(w.ref.id, { force: true, anonymousVolumes: true }).catch((e: unknown) => log.warn(`Could not remove ${w.ref.name}: ${errorMessage(e)}`));
           }),
         );
       });
@@ -231,7 +232,8 @@ export function deployWorkers(settings: DeploySettings, roles: RoleSettings[], r
  * (their settings, the older image). `release` is the name the re-created ones belong to.
  */
 export async function rollbackWorkers(ctx: HostContext, all: ContainerSummary[], target: string, image: string, release: string): Promise<NewWorker[]> {
-  const kept = all.filter((c) => c.labels[LABEL.release] === target && c.state !== 'running');
+  // In any state: a run cut off between starting them and stopping the others left them running.
+  const kept = all.filter((c) => c.labels[LABEL.release] === target);
   if (kept.length > 0) return kept.map((c) => ({ role: c.labels[LABEL.workerRole] ?? 'worker', existing: c }));
   const running = all.filter((c) => c.state === 'running');
   if (running.length > 0) ctx.log.info(`the workers of ${target} are gone: re-creating ${running.length} from the running ones on ${image}`);

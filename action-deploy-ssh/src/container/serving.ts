@@ -38,7 +38,7 @@ export async function tidyInterrupted(ctx: HostContext, containers: ContainerSum
     try {
       if (newer) {
         log.warn(`${c.name} is running but never got traffic (the ${frontOf(settings)?.kind ?? 'proxy'} forwards to ${serving.name}): left by an interrupted deploy, removing it`);
-        await engine.removeContainer(c.id, { force: true });
+        await engine.removeContainer(c.id, { force: true, anonymousVolumes: true });
         done.removed.push(c.name);
       } else {
         log.warn(`${c.name} is still running although the ${frontOf(settings)?.kind ?? 'proxy'} forwards to ${serving.name}: an interrupted deploy did not stop it; stopping it now (kept for rollback)`);

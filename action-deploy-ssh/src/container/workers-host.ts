@@ -26,7 +26,7 @@ export function workersTarget(ctx: HostContext): DeployTarget {
   const s = ctx.settings;
   const roles = rolesOn(s, ctx.host, false);
   let pulled: PulledImage | undefined;
-  const nothingToDo = s.maintenanceOnly || s.accessoryOnly;
+  const nothingToDo = s.maintenanceOnly || s.accessoryOnly || s.auditOnly;
 
   return {
     name: 'workers',
@@ -34,10 +34,13 @@ export function workersTarget(ctx: HostContext): DeployTarget {
     whenConnectionLost: `The workers of ${s.app} on this server are as the connection left them; the next deploy stops any left running beside the release it starts.`,
 
     async prepare(report) {
-      const any = (await appWorkers(ctx))[0];
-      if (nothingToDo || s.rollback) {
+      if (nothingToDo) {
+        ctx.log.info(`nothing to do on ${ctx.host}: it runs only workers of ${s.app}`);
+        return undefined;
+      }
+      if (s.rollback) {
+        const any = (await appWorkers(ctx))[0];
         if (any) return any.imageId;
-        if (nothingToDo) throw new Error(`Nothing of ${s.app} runs on ${ctx.host} (a server only roles use): deploy it first.`);
         throw new NothingToRollBackError(s.app, ctx.host, 'no worker of this app exists on the server');
       }
       if (!s.image) throw new ConfigurationError('Input "image" is required unless rollback: true.', 'image');
@@ -49,11 +52,6 @@ export function workersTarget(ctx: HostContext): DeployTarget {
     },
 
     async apply(lock, report) {
-      if (nothingToDo) {
-        ctx.log.info(`nothing to do on ${ctx.host}: it runs only workers of ${s.app}`);
-        setResult(report, 'deployed');
-        return;
-      }
       if (s.network && !(await ctx.engine.networkExists(s.network))) {
         ctx.log.info(`creating network ${s.network}`);
         await ctx.engine.createNetwork(s.network, { [LABEL.managed]: 'true' });
@@ -62,14 +60,15 @@ export function workersTarget(ctx: HostContext): DeployTarget {
       const running = all.filter((c) => c.state === 'running');
       let next: NewWorker[];
       if (s.rollback) {
-        // The release before the one running: the newest older release with containers here.
+        // The release the web's servers went back to (the rollout says which); alone, the release before the running one.
         const releases = releasesOf(all);
         const current = releasesOf(running)[0];
-        const target = current ? releases[releases.indexOf(current) + 1] : releases[0];
+        const target = s.rollbackTo?.release ?? (current ? releases[releases.indexOf(current) + 1] : releases[0]);
         const kept = target ? all.find((c) => c.labels[LABEL.release] === target) : undefined;
-        if (!target || !kept) throw new NothingToRollBackError(s.app, ctx.host, `${current ?? 'the running release'} is the only release of workers this server has`);
-        const image = kept.labels[LABEL.image] ?? kept.image;
+        const image = s.rollbackTo?.image ?? (kept ? (kept.labels[LABEL.image] ?? kept.image) : undefined);
+        if (!target || !image) throw new NothingToRollBackError(s.app, ctx.host, `${current ?? 'the running release'} is the only release of workers this server has`);
         ctx.log.info(`rolling the workers back ${current ?? '(none running)'} → ${target}`);
+        // Its kept workers; when retention removed them, the running ones re-created on its image.
         next = await rollbackWorkers(ctx, all, target, image, target);
         report.image = image;
         report.imageDigest = image.split('@')[1] ?? '';

@@ -70,7 +70,7 @@ async function withAuditVolume<T>(engine: DeployEngine, image: string, fn: (id: 
   try {
     return await fn(id);
   } finally {
-    await engine.removeContainer(id, { force: true }).catch(() => undefined);
+    await engine.removeContainer(id, { force: true, anonymousVolumes: true }).catch(() => undefined);
   }
 }
 

@@ -21,8 +21,8 @@ export interface DeployTarget {
   readonly dropsRequests: boolean;
   /** Where a lost connection leaves the server, for the error that explains it. */
   readonly whenConnectionLost: string;
-  /** Before the lock: checks, and on a deploy the pull. Returns the image the lock's marker uses (one on the server). */
-  prepare(report: HostReport): Promise<string>;
+  /** Before the lock: checks, and on a deploy the pull. Returns the image the lock's marker uses (one on the server), or undefined when there is nothing to do on this host (no lock then). */
+  prepare(report: HostReport): Promise<string | undefined>;
   /** Under the lock: everything that changes the host. Sets the report's result; throws when the deploy failed. */
   apply(lock: HeldLock, report: HostReport): Promise<void>;
 }
@@ -85,6 +85,10 @@ export async function deployOnHost(ctx: HostContext, target: DeployTarget): Prom
       return { report };
     }
     lockImage = await target.prepare(report);
+    if (lockImage === undefined) {
+      setResult(report, 'deployed');
+      return { report };
+    }
     lock = await takeDeployLock(ctx, lockImage, locks);
     await target.apply(lock, report);
     return { report };

@@ -38,6 +38,8 @@ export interface ContainerDetails extends ContainerSummary {
   startedAt?: string;
   /** IP address per network. */
   addresses: Record<string, string>;
+  /** Where its data lives: each mount's kind (volume, bind, tmpfs), its volume name or host path, and its path inside. */
+  mounts?: Array<{ type: string; source: string; destination: string }>;
   /** What is needed to create the same container again (rollback from a retained digest). */
   createOptions: ContainerCreateOptions;
 }
@@ -76,7 +78,8 @@ export interface DeployEngine {
   startContainer(id: string): Promise<void>;
   /** SIGTERM (or the image's STOPSIGNAL), then SIGKILL after `timeoutSeconds`. */
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
-  removeContainer(id: string, options?: { force?: boolean }): Promise<void>;
+  /** `anonymousVolumes`: also the unnamed volumes the engine made for it (an image's VOLUME), as docker rm -v; named volumes never. */
+  removeContainer(id: string, options?: { force?: boolean; anonymousVolumes?: boolean }): Promise<void>;
   /** A retained (stopped) container must not come back when dockerd restarts: its policy goes to `no`. */
   updateRestartPolicy(id: string, policy: string): Promise<void>;
   /** Waits until the container exits; its exit code. */
@@ -140,6 +143,7 @@ export function firstTarFile(tar: Buffer): string | undefined {
 }
 
 interface RawInspect {
+  Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string }>;
   Id: string;
   Name: string;
   Created: string;
@@ -226,6 +230,7 @@ export function dockerEngine(docker: Docker): DeployEngine {
         ...(raw.State.StartedAt ? { startedAt: raw.State.StartedAt } : {}),
         ...(health ? { health: { status: health.Status, log: (health.Log ?? []).map((l) => ({ start: l.Start, exitCode: l.ExitCode, output: l.Output })) } } : {}),
         addresses,
+        mounts: (raw.Mounts ?? []).map((m) => ({ type: m.Type, source: m.Type === 'volume' ? (m.Name ?? '') : m.Source, destination: m.Destination })),
         createOptions: createOptionsFrom(raw),
       };
     },
@@ -254,7 +259,7 @@ export function dockerEngine(docker: Docker): DeployEngine {
     },
     async removeContainer(id, options = {}) {
       try {
-        await docker.getContainer(id).remove({ force: options.force ?? false, v: false });
+        await docker.getContainer(id).remove({ force: options.force ?? false, v: options.anonymousVolumes ?? false });
       } catch (error) {
         if (!isEngineNotFound(error)) throw error;
       }

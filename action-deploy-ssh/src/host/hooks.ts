@@ -65,7 +65,7 @@ export async function oneOffHooks(engine: DeployEngine, spec: ContainerCreateOpt
       show(output, options.log);
       if (exitCode !== 0) throw new HookError(hook, argv, `exit code ${exitCode}`, output);
     } finally {
-      await engine.removeContainer(id, { force: true }).catch(() => undefined);
+      await engine.removeContainer(id, { force: true, anonymousVolumes: true }).catch(() => undefined);
     }
   }
 }

@@ -123,7 +123,7 @@ export async function acquireLock(engine: DeployEngine, options: LockOptions): P
     if (Number.isFinite(age) && age > options.ttlMs) {
       options.warn(`The deploy lock of ${options.app} is stale (held for ${formatDuration(age)}${beat !== undefined ? ' since its last heartbeat' : ''}, lock-ttl ${formatDuration(options.ttlMs)}) by ${describeHolder(holder)}: taking it over.`);
       // By id: if another deploy took over first, this removes nothing of theirs.
-      await engine.removeContainer(held.id, { force: true });
+      await engine.removeContainer(held.id, { force: true, anonymousVolumes: true });
       continue;
     }
     const waited = clock() - started;
@@ -143,7 +143,7 @@ export async function releaseLock(engine: DeployEngine, lock: HeldLock): Promise
   const details = await engine.inspectContainer(lock.containerId);
   if (!details) return false;
   if (details.labels[LABEL.lockToken] !== lock.token) return false;
-  await engine.removeContainer(lock.containerId, { force: true });
+  await engine.removeContainer(lock.containerId, { force: true, anonymousVolumes: true });
   return true;
 }
 

@@ -34,6 +34,8 @@ export interface DeploySettings extends SshSettings, ContainerSettings, RolloutS
   auditOnly: boolean;
   /** Worker roles beside the web container (the app itself): same image, own command, env and replicas. */
   roles: RoleSettings[];
+  /** Set by the rollout for the servers only a role names: the release (and its image) the web's servers went back to. */
+  rollbackTo?: { release: string; image: string };
   /** The servers of the web (`host`, as labels); `hosts` adds the ones only a role names. */
   webHosts: string[];
   /** The web container's own plain env (`roles: web: { env: [...] }`), on top of `env`. */

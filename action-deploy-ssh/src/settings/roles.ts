@@ -50,19 +50,34 @@ const MAX_REPLICAS = 32;
 /** The YAML of `input` as a plain object of name → mapping, or undefined when the input is empty. */
 function readMapping(raw: string | undefined, input: string, example: string): Map<string, Record<string, unknown>> | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
-  const doc = parseDocument(raw, { prettyErrors: false, uniqueKeys: true });
+  // The failsafe schema: every scalar stays the string it was written as (no 0123 → 123, no yes → true).
+  const doc = parseDocument(raw, { prettyErrors: false, uniqueKeys: true, schema: 'failsafe' });
   if (doc.errors.length > 0) {
     throw new ConfigurationError(`Input "${input}" is not valid YAML (${doc.errors[0]?.message.split('\n')[0] ?? 'parse error'}). Write one entry a line, for example: ${example}`, input);
   }
   if (!isMap(doc.contents)) throw new ConfigurationError(`Input "${input}" must be a mapping of names to settings, for example: ${example}`, input);
+  let json: Record<string, unknown>;
+  try {
+    json = doc.toJS({ maxAliasCount: 0 }) as Record<string, unknown>;
+  } catch {
+    throw new ConfigurationError(`Input "${input}" uses a YAML anchor or alias (& or *), which is not supported here. Write each setting out.`, input);
+  }
   const out = new Map<string, Record<string, unknown>>();
-  const json = doc.toJS({ maxAliasCount: 0 }) as Record<string, unknown>;
   for (const [name, value] of Object.entries(json)) {
-    if (value === null || value === undefined) out.set(name, {});
+    if (name === '<<') throw new ConfigurationError(`Input "${input}" uses a YAML merge key (<<), which is not supported here. Write each setting out.`, input);
+    if (value === null || value === undefined || value === '') out.set(name, {});
     else if (typeof value === 'object' && !Array.isArray(value)) out.set(name, value as Record<string, unknown>);
-    else throw new ConfigurationError(`Input "${input}": "${name}" must map to its settings ({ ... }), not to ${JSON.stringify(value)}. For example: ${example}`, input);
+    else throw new ConfigurationError(`Input "${input}": "${name}" must map to its settings ({ ... }), not to a ${Array.isArray(value) ? 'list' : 'single value'}. For example: ${example}`, input);
   }
   return out;
+}
+
+/** Every scalar under `value`, at any depth: the accessories' env values are masked whatever shape a typo gives them. */
+function scalarsOf(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(scalarsOf);
+  if (value && typeof value === 'object') return Object.values(value).flatMap(scalarsOf);
+  return value === null || value === undefined ? [] : [String(value)];
 }
 
 function unknownKeys(settings: Record<string, unknown>, allowed: readonly string[], where: string, input: string): void {
@@ -71,10 +86,10 @@ function unknownKeys(settings: Record<string, unknown>, allowed: readonly string
   }
 }
 
+/** A scalar. The error names where, and the shape found, never the value (it may be a secret). */
 function stringOf(value: unknown, where: string, input: string): string {
   if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  throw new ConfigurationError(`Input "${input}": ${where} must be a string, not ${JSON.stringify(value)}.`, input);
+  throw new ConfigurationError(`Input "${input}": ${where} must be a single value, not a ${Array.isArray(value) ? 'list' : 'mapping'}${where.endsWith('env') ? ' (write env as [KEY=value, ...] or as KEY: value lines)' : ''}.`, input);
 }
 
 /** `env: [KEY=value, ...]` or `env: { KEY: value }`. */
@@ -86,7 +101,7 @@ function envOf(value: unknown, where: string, input: string): Map<string, string
     for (const item of value) {
       const line = stringOf(item, `${where} env`, input);
       const eq = line.indexOf('=');
-      if (eq <= 0) throw new ConfigurationError(`Input "${input}": ${where} env entry "${line.split('=')[0] ?? ''}..." is not KEY=value.`, input);
+      if (eq <= 0) throw new ConfigurationError(`Input "${input}": ${where} has an env entry that is not KEY=value (its text is not shown: it may be a secret).`, input);
       pairs.push([line.slice(0, eq), line.slice(eq + 1)]);
     }
   } else if (value && typeof value === 'object') {
@@ -112,7 +127,7 @@ function durationOf(value: unknown, where: string, input: string): number {
   try {
     return parseDuration(stringOf(value, where, input), input);
   } catch {
-    throw new ConfigurationError(`Input "${input}": ${where} is ${JSON.stringify(value)}, not a duration. Use e.g. 10s or 1m.`, input);
+    throw new ConfigurationError(`Input "${input}": ${where} is ${typeof value === 'string' ? `"${value}"` : 'not a single value'}, not a duration. Use e.g. 10s or 1m.`, input);
   }
 }
 
@@ -145,9 +160,9 @@ export function parseRoles(raw: string | undefined, input = 'roles', hostLabelOf
     if (!ROLE_NAME.test(name)) throw new ConfigurationError(`Input "${input}": "${name}" is not a role name. Use 1 to 31 lower-case letters, digits and "-", starting with a letter (for example worker).`, input);
     const where = `role ${name}`;
     unknownKeys(r, ROLE_KEYS, where, input);
-    const replicas = r.replicas === undefined ? 1 : Number(r.replicas);
+    const replicas = r.replicas === undefined ? 1 : typeof r.replicas === 'string' && /^\d+$/.test(r.replicas) ? Number(r.replicas) : Number.NaN;
     if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) {
-      throw new ConfigurationError(`Input "${input}": ${where} has replicas ${JSON.stringify(r.replicas)}; give a whole number from 1 to ${MAX_REPLICAS}.`, input);
+      throw new ConfigurationError(`Input "${input}": ${where} has replicas ${typeof r.replicas === 'string' ? r.replicas : 'that is not a number'}; give a whole number from 1 to ${MAX_REPLICAS}.`, input);
     }
     let readiness: RoleReadiness = { kind: 'auto' };
     if (r.readiness !== undefined) {
@@ -182,16 +197,16 @@ export function parseRoles(raw: string | undefined, input = 'roles', hostLabelOf
   return { webEnv, roles };
 }
 
-/** Loopback, or an address that is not routed on the internet: RFC 1918, CGNAT (VPN overlays), 198.18.0.0/15, IPv6 ULA and link-local. */
+/** Loopback, or an address that is not routed on the internet: RFC 1918, CGNAT (VPN overlays), 198.18.0.0/15, IPv6 ULA. Octets are written plainly (no leading zeros). */
 export function isPrivateAddress(ip: string): boolean {
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  const v4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/.exec(ip);
   if (v4) {
     const [a, b] = [Number(v4[1]), Number(v4[2])];
     if ([a, b, Number(v4[3]), Number(v4[4])].some((n) => n > 255)) return false;
     return a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || (a === 198 && (b === 18 || b === 19));
   }
   const v6 = ip.toLowerCase();
-  return v6 === '::1' || /^f[cd][0-9a-f]{2}:/.test(v6) || /^fe[89ab][0-9a-f]:/.test(v6);
+  return v6 === '::1' || /^f[cd][0-9a-f]{2}:[0-9a-f:]*$/.test(v6);
 }
 
 /** `port`: `6379` (loopback), or `ADDRESS:HOSTPORT:CONTAINERPORT` / `ADDRESS:PORT` on a loopback or private address. */
@@ -204,6 +219,9 @@ function accessoryPort(value: unknown, where: string, input: string): AccessoryS
   };
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([\d.]+)):(\d+)(?::(\d+))?$/.exec(raw);
   if (/^\d+$/.test(raw)) return { hostIp: '127.0.0.1', hostPort: port(raw), containerPort: port(raw) };
+  if (/^\d+:\d+$/.test(raw)) {
+    throw new ConfigurationError(`Input "${input}": ${where} port is "${raw}": name the address to bind, as in 127.0.0.1:${raw} (an accessory's port is never bound on every address).`, input);
+  }
   if (!m) throw new ConfigurationError(`Input "${input}": ${where} port is "${raw}"; write PORT (on 127.0.0.1) or ADDRESS:PORT[:CONTAINER_PORT] with a loopback or private address.`, input);
   const hostIp = m[1] ?? m[2] ?? '';
   if (!isPrivateAddress(hostIp)) {
@@ -221,11 +239,13 @@ export function parseAccessories(raw: string | undefined, secret: (value: string
   const example = 'redis: { image: redis:7, volumes: [redis-data:/data] }';
   const map = readMapping(raw, input, example);
   if (!map) return [];
-  // Env values are secrets (a database password): masked before anything below can print them.
+  // Env values are secrets (a database password): masked before anything below can print them,
+  // whatever shape a typo gives them (a whole KEY=value line, a nested mapping).
   for (const a of map.values()) {
-    const env = a.env;
-    if (Array.isArray(env)) for (const e of env) if (typeof e === 'string' && e.includes('=')) secret(e.slice(e.indexOf('=') + 1));
-    if (env && typeof env === 'object' && !Array.isArray(env)) for (const v of Object.values(env)) if (typeof v === 'string') secret(v);
+    for (const text of scalarsOf(a.env)) {
+      secret(text);
+      if (text.includes('=')) secret(text.slice(text.indexOf('=') + 1));
+    }
   }
   const out: AccessorySettings[] = [];
   for (const [name, a] of map) {

@@ -71,7 +71,7 @@ async function discard(ctx: HostContext, to: ContainerRef, created: boolean): Pr
   const diag = await diagnostics(engine, to.id).catch((e: unknown) => `(no diagnostics: ${errorMessage(e)})`);
   log.info(`What ${to.name} said before it was ${created ? 'removed' : 'stopped'}:`);
   for (const line of diag.split('\n')) log.info(`  ${line}`);
-  if (created) await engine.removeContainer(to.id, { force: true }).catch((e: unknown) => log.warn(`Could not remove ${to.name}: ${errorMessage(e)}`));
+  if (created) await engine.removeContainer(to.id, { force: true, anonymousVolumes: true }).catch((e: unknown) => log.warn(`Could not remove ${to.name}: ${errorMessage(e)}`));
   else await stopKept(ctx, to);
 }
 

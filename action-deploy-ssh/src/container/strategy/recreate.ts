@@ -17,7 +17,7 @@ import type { ContainerRef } from '../../host/engine.ts';
 async function restore(ctx: HostContext, plan: SwapPlan, tried: ContainerRef | undefined, created: boolean, fromPolicy: string | undefined): Promise<boolean> {
   const { engine, log } = ctx;
   if (tried) {
-    if (created) await engine.removeContainer(tried.id, { force: true }).catch((e: unknown) => log.warn(`Could not remove ${tried.name}: ${errorMessage(e)}`));
+    if (created) await engine.removeContainer(tried.id, { force: true, anonymousVolumes: true }).catch((e: unknown) => log.warn(`Could not remove ${tried.name}: ${errorMessage(e)}`));
     else {
       await engine.stopContainer(tried.id, Math.ceil(ctx.settings.stopTimeoutMs / 1000)).catch((e: unknown) => log.warn(`Could not stop ${tried.name}: ${errorMessage(e)}`));
       await engine.updateRestartPolicy(tried.id, 'no').catch((e: unknown) => log.warn(`Could not reset the restart policy of ${tried.name}: ${errorMessage(e)}`));
