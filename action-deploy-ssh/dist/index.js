@@ -78461,7 +78461,7 @@ function scalarsOf(value) {
         return value.flatMap(scalarsOf);
     if (value && typeof value === 'object')
         return Object.values(value).flatMap(scalarsOf);
-    return value === null || value === undefined ? [] : [String(value)];
+    return typeof value === 'number' || typeof value === 'boolean' ? [String(value)] : [];
 }
 function unknownKeys(settings, allowed, where, input) {
     for (const key of Object.keys(settings)) {

@@ -77,7 +77,7 @@ function scalarsOf(value: unknown): string[] {
   if (typeof value === 'string') return [value];
   if (Array.isArray(value)) return value.flatMap(scalarsOf);
   if (value && typeof value === 'object') return Object.values(value).flatMap(scalarsOf);
-  return value === null || value === undefined ? [] : [String(value)];
+  return typeof value === 'number' || typeof value === 'boolean' ? [String(value)] : [];
 }
 
 function unknownKeys(settings: Record<string, unknown>, allowed: readonly string[], where: string, input: string): void {
