@@ -8,16 +8,24 @@
 // target's shared edge, Run workflow with maintenance on switches the page only (503 + Retry-After +
 // the message, no build, no container changed, no smoke test), and maintenance off brings the app back
 // with 0 failed under load afterwards.
+// docs/example-roles-workflow.yml on the same app after the fix (issue #20): a push deploys it as a web,
+// 2 workers and a Redis accessory under load with no failed request, and Run workflow with
+// upgrade-accessories redis (the file's image line edited) moves Redis alone, the web and workers
+// untouched, the OCR smoke test then passing through the new Redis.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushEvent, workflowDispatchEvent } from '@gangway/workflow-runner';
 import { loadFromInside } from '../../lab/src/testing/load-inside.ts';
+import { ensureRedisImage } from '../../lab/src/redis-image.ts';
 import { repoRoot } from '../../scripts/actions.ts';
+import type { DeployReport } from '../../action-deploy-ssh/src/report.ts';
 import { failedSteps, openReleaseScenario, REPOSITORY, rootDockerfile, stepConclusions, type ReleaseScenario, type WorkflowLab } from '../support/workflow-lab.ts';
 
 const WORKFLOW = path.join(repoRoot, 'docs', 'example-deploy-workflow.yml');
+const ROLES_WORKFLOW = path.join(repoRoot, 'docs', 'example-roles-workflow.yml');
 const APP = 'myapp'; // the example's app, on its port 8080
 const PORT = 8080;
 let scenario: ReleaseScenario | undefined;
@@ -26,8 +34,8 @@ let sha: ReleaseScenario['sha'];
 let repoDir: string;
 
 /** The names the header's `vars:` and `secrets:` lines tell a user to create. */
-function headerNames(kind: 'vars' | 'secrets'): string[] {
-  const header = readFileSync(WORKFLOW, 'utf8').split('\n').filter((l) => l.startsWith('#'));
+function headerNames(kind: 'vars' | 'secrets', workflow = WORKFLOW): string[] {
+  const header = readFileSync(workflow, 'utf8').split('\n').filter((l) => l.startsWith('#'));
   const start = header.findIndex((l) => new RegExp(`^#\\s+${kind}:`).test(l));
   if (start === -1) throw new Error(`the example's header has no "${kind}:" line`);
   const block: string[] = [header[start] as string];
@@ -43,10 +51,10 @@ function headerNames(kind: 'vars' | 'secrets'): string[] {
 const push = (commit: string) => pushEvent({ repository: { fullName: REPOSITORY }, sha: commit });
 
 /** Only what the header names: a test that needed more would fail here. */
-function headerSettings(wl: WorkflowLab, options: { edge?: string } = {}) {
-  const s = wl.settings(APP, options);
-  const vars = headerNames('vars');
-  const secrets = headerNames('secrets');
+function headerSettings(wl: WorkflowLab, options: { edge?: string; workflow?: string } = {}) {
+  const s = wl.settings(APP, options.edge ? { edge: options.edge } : {});
+  const vars = headerNames('vars', options.workflow);
+  const secrets = headerNames('secrets', options.workflow);
   expect(Object.keys(s.vars).filter((k) => !vars.includes(k))).toEqual([]);
   expect(Object.keys(s.secrets).filter((k) => !secrets.includes(k))).toEqual([]);
   return s;
@@ -101,6 +109,72 @@ describe('docs/example-deploy-workflow.yml as a user copies it', () => {
     expect(r.load?.summary.failed).toBe(0);
     expect([...wl.github.issues.values()].map((i) => i['state'])).toEqual(['closed']);
     wl.github.assertConforming();
+  }, 1_500_000);
+
+  // docs/example-roles-workflow.yml on the same app, after the fix: the web, 2 workers and Redis.
+  const rolesSettings = () => headerSettings(wl, { workflow: ROLES_WORKFLOW });
+  const running = async (label: string) =>
+    (await wl.docker.listContainers({ filters: { label: [`gangway.app=${APP}`, label] } })).map((c) => ({ id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), labels: c.Labels })).sort((a, b) => a.name.localeCompare(b.name));
+  const deployReport = (r: Awaited<ReturnType<WorkflowLab['run']>>) =>
+    JSON.parse(r.run.jobs.find((j) => j.id === 'deploy')?.steps.find((s) => s.name === 'Deploy')?.outputs['report'] ?? '{}') as DeployReport;
+
+  it('docs/example-roles-workflow.yml: its header names what it reads; a push deploys the web, 2 workers and Redis under load, none failed', async () => {
+    const text = readFileSync(ROLES_WORKFLOW, 'utf8');
+    const used = (kind: string) => [...new Set([...text.matchAll(new RegExp(`${kind}\\.([A-Z][A-Z0-9_]*)`, 'g'))].map((m) => m[1] as string))].sort();
+    expect(used('vars').filter((n) => !headerNames('vars', ROLES_WORKFLOW).includes(n))).toEqual([]);
+    expect(used('secrets').filter((n) => !headerNames('secrets', ROLES_WORKFLOW).includes(n))).toEqual([]);
+    // The accessory's image as a server that can pull redis:7-bookworm has it (the lab reaches no Docker Hub).
+    await ensureRedisImage(wl.target.dockerSocket);
+    const r = await wl.run('roles example: push', { workflow: ROLES_WORKFLOW, event: push(sha.fixed), settings: rolesSettings(), repository: repoDir, load: { port: PORT } });
+    expect(failedSteps(r)).toEqual([]);
+    expect(stepConclusions(r, 'deploy')).toMatchObject({ 'Build and push': 'success', Deploy: 'success', 'Smoke test': 'success', 'Roll back after a failed smoke test': 'skipped' });
+    expect((await wl.answering(PORT)).gitSha).toBe(sha.fixed);
+    const web = await running('gangway.role=app');
+    const workers = await running('gangway.role=worker');
+    expect(web.map((c) => c.name)).toHaveLength(1);
+    expect(workers.map((c) => [c.labels['gangway.worker-role'], c.labels['gangway.release']])).toEqual([
+      ['worker', web[0]?.name],
+      ['worker', web[0]?.name],
+    ]);
+    expect((await running('gangway.role=accessory')).map((c) => c.name)).toEqual([`${APP}-redis`]);
+    const report = deployReport(r);
+    expect(report.hosts[0]?.roles?.map((x) => [x.role, x.containers.length])).toEqual([['worker', 2]]);
+    expect(report.hosts[0]?.accessories?.map((a) => [a.name, a.action])).toEqual([['redis', 'created']]);
+    console.log(`roles example, push: ${r.load?.summary.failed} failed of ${r.load?.summary.total} under load`);
+    expect(r.load?.summary.total).toBeGreaterThan(100);
+    expect(r.load?.summary.failed).toBe(0);
+  }, 1_500_000);
+
+  it('docs/example-roles-workflow.yml: Run workflow with upgrade-accessories redis moves Redis only; the OCR smoke test passes through the new one', async () => {
+    // The file as a user edits it before the upgrade: a new image line for Redis.
+    const dir = mkdtempSync(path.join(tmpdir(), 'gangway-roles-example-'));
+    const edited = path.join(dir, 'example-roles-workflow.yml');
+    const text = readFileSync(ROLES_WORKFLOW, 'utf8');
+    expect(text).toContain('image: redis:7-bookworm');
+    writeFileSync(edited, text.replace('image: redis:7-bookworm', 'image: redis:7'));
+    const before = { web: await running('gangway.role=app'), workers: await running('gangway.role=worker'), redis: await running('gangway.role=accessory') };
+    try {
+      const r = await wl.run('roles example: upgrade redis', {
+        workflow: edited,
+        event: workflowDispatchEvent({ repository: { fullName: REPOSITORY }, sha: sha.fixed, actor: 'ops-oncall' }),
+        settings: { ...rolesSettings(), inputs: { 'upgrade-accessories': 'redis' } },
+        repository: repoDir,
+      });
+      expect(failedSteps(r)).toEqual([]);
+      expect(stepConclusions(r, 'deploy')).toMatchObject({ 'Build and push': 'skipped', Deploy: 'success', 'Smoke test': 'success' });
+      const report = deployReport(r);
+      expect(report.mode).toBe('accessory-upgrade');
+      const [redis] = report.hosts[0]?.accessories ?? [];
+      expect([redis?.name, redis?.action, redis?.previousImage, redis?.image]).toEqual(['redis', 'upgraded', 'redis:7-bookworm', 'redis:7']);
+      console.log(`roles example, upgrade: Redis gap ${redis?.gapMs ?? '?'} ms`);
+      const after = await running('gangway.role=accessory');
+      expect(after.map((c) => c.name)).toEqual([`${APP}-redis`]);
+      expect(after[0]?.id).not.toBe(before.redis[0]?.id);
+      expect(await running('gangway.role=app')).toEqual(before.web);
+      expect(await running('gangway.role=worker')).toEqual(before.workers);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 1_500_000);
 
   it('Run workflow with maintenance but no APP_HOSTNAME stops before anything, saying what to set', async () => {

@@ -104,7 +104,7 @@ export interface WorkflowLab {
   answering(port: number | { edge: string }): Promise<{ version?: string; gitSha?: string; error?: string }>;
   /** One request through the shared edge (port 80) as a browser sends it for `hostname`, from inside the target. */
   throughEdge(hostname: string, path?: string): Promise<{ status: number; headers: Record<string, string>; body: string }>;
-  /** Removes every container, network and volume of `app` on the target. */
+  /** Removes every container, network and volume (`<app>-*`) of `app` on the target. */
   removeApp(app: string): Promise<void>;
   /** Removes the target's shared edge: its containers, lock marker and volumes (routes, certificates). */
   removeEdge(): Promise<void>;
@@ -133,7 +133,8 @@ export async function openWorkflowLab(options: { target: number }): Promise<Work
       if (c.Labels['gangway.app'] === app || c.Names.some((n) => n.replace(/^\//, '').startsWith(`${app}-`) || n === `/${app}`)) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
     }
     for (const n of await docker.listNetworks()) if (n.Name === app || n.Name.startsWith(`${app}-`) || n.Name.startsWith(`gangway-${app}`)) await docker.getNetwork(n.Id).remove().catch(() => undefined);
-    await docker.getVolume(`${app}-data`).remove().catch(() => undefined);
+    // Its data and its accessories' data (myapp-data, myapp-redis-data): test volumes of this app only.
+    for (const v of (await docker.listVolumes()).Volumes ?? []) if (v.Name.startsWith(`${app}-`)) await docker.getVolume(v.Name).remove().catch(() => undefined);
   };
 
   const removeEdge = async (): Promise<void> => {
