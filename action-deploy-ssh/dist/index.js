@@ -78695,7 +78695,10 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
         (0,src/* registerSecret */.cl)(value);
     const accessories = parseAccessories(inputs.raw('accessories'), src/* registerSecret */.cl);
     const rollback = inputs.boolean('rollback', false);
-    const reach = (0,settings_ssh/* readSsh */.d4)(inputs, ssh);
+    // Roles first: the servers only a role names are servers of the run too (docker-socket may name them).
+    const sshPort = inputs.port('port') ?? 22;
+    const { roles, webEnv } = parseRoles(inputs.raw('roles'), 'roles', (h) => (0,settings_ssh/* hostLabel */.vy)((0,src/* parseHostPort */.Dv)(h, 'roles', sshPort)));
+    const reach = (0,settings_ssh/* readSsh */.d4)(inputs, ssh, roles.flatMap((r) => r.hosts ?? []).map((label) => (0,src/* parseHostPort */.Dv)(label, 'roles', sshPort)));
     const edge = (0,settings_edge/* readEdge */.yc)(inputs, tlsKey);
     // An ops switch from workflow_dispatch: the maintenance page on or off, nothing deployed.
     const maintenanceOnly = edge?.maintenance !== undefined && !rollback && inputs.string('image') === undefined;
@@ -78713,8 +78716,6 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
     if (upgradeAccessories.length > 0 && (rollback || auditOnly)) {
         throw new src/* ConfigurationError */.j1('Input "upgrade-accessories" cannot go with rollback or audit: an accessory is upgraded by a run of its own, or together with a deploy of an image.', 'upgrade-accessories');
     }
-    const sshPort = inputs.port('port') ?? 22;
-    const { roles, webEnv } = parseRoles(inputs.raw('roles'), 'roles', (h) => (0,settings_ssh/* hostLabel */.vy)((0,src/* parseHostPort */.Dv)(h, 'roles', sshPort)));
     // The rollout covers the web's servers (host, the canary first) and then any server only a role names.
     const webHosts = reach.hosts.map(settings_ssh/* hostLabel */.vy);
     const roleOnly = [];
@@ -78974,7 +78975,8 @@ function trustFrom(inputs, knownHostsInput, fingerprintInput, insecure) {
         return { kind: 'fingerprint', fingerprint: (0,_gangway_kit_ssh__WEBPACK_IMPORTED_MODULE_1__/* .parseFingerprint */ .sr)(fingerprint, fingerprintInput) };
     return insecure ? { kind: 'insecure' } : undefined;
 }
-function readSsh(inputs, secrets) {
+/** `roleHosts`: the servers only a role names (issue #20), which docker-socket's host=path lines may name too. */
+function readSsh(inputs, secrets, roleHosts = []) {
     const { privateKey, passphrase, password, jumpPrivateKey } = secrets;
     const port = inputs.port('port') ?? 22;
     const hostLines = inputs.list('host', { required: true, hint: 'Give the server to deploy to, e.g. "deploy.example.com" or "198.19.0.1:2222".' });
@@ -79020,8 +79022,8 @@ function readSsh(inputs, secrets) {
             dockerSocket = (0,_values_js__WEBPACK_IMPORTED_MODULE_2__/* .absolutePath */ .Hi)(line, 'docker-socket', 'the socket path');
         else {
             const host = line.slice(0, eq).trim();
-            if (!hosts.some((h) => h.host === host || `${h.host}:${h.port}` === host)) {
-                throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "docker-socket": "${host}" is not one of the hosts in "host". Write host=path for a host listed there.`, 'docker-socket');
+            if (![...hosts, ...roleHosts].some((h) => h.host === host || `${h.host}:${h.port}` === host)) {
+                throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "docker-socket": "${host}" is not one of the hosts in "host" (or in a role's hosts). Write host=path for a host listed there.`, 'docker-socket');
             }
             dockerSockets.set(host, (0,_values_js__WEBPACK_IMPORTED_MODULE_2__/* .absolutePath */ .Hi)(line.slice(eq + 1).trim(), 'docker-socket', 'the socket path'));
         }

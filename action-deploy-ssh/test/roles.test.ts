@@ -364,8 +364,16 @@ describe('role and accessory settings', () => {
     refused({ roles: 'worker: { hosts: [] }' }, 'roles', /role worker has an empty hosts list/);
     refused({ roles: 'worker: { hosts: ["bad host!"] }' }, 'roles', /roles/);
     refused({ roles: 'worker: { replicas: true }' }, 'roles', /replicas true; give a whole number/);
+    refused({ roles: 'worker: { hosts: [gpu1.internal] }', 'docker-socket': 'gpu2.internal=/run/docker.sock' }, 'docker-socket', /"gpu2.internal" is not one of the hosts in "host" \(or in a role's hosts\)/);
     refused({ roles: 'a: &x { replicas: 2 }\nb: *x' }, 'roles', /anchor or alias/);
     refused({ accessories: 'redis: { image: redis:7, port: "6380:6379" }' }, 'accessories', /name the address to bind, as in 127.0.0.1:6380:6379/);
+  });
+
+  it('a role\'s own servers join the run after the web\'s, and docker-socket may name them', () => {
+    const s = settings({ host: 'web1.internal, web2.internal', roles: 'worker: { hosts: [gpu1.internal, "web2.internal"] }', 'docker-socket': '/var/run/docker.sock\ngpu1.internal=/run/user/1000/docker.sock' });
+    expect(s.hosts.map((h) => h.host)).toEqual(['web1.internal', 'web2.internal', 'gpu1.internal']);
+    expect(s.webHosts).toEqual(['web1.internal', 'web2.internal']);
+    expect(s.dockerSockets.get('gpu1.internal')).toBe('/run/user/1000/docker.sock');
   });
 
   it('reads roles in flow or block style, and accessory env values are masked before they are checked', () => {

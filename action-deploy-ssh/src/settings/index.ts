@@ -62,7 +62,10 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   const accessories = parseAccessories(inputs.raw('accessories'), registerSecret);
 
   const rollback = inputs.boolean('rollback', false);
-  const reach = readSsh(inputs, ssh);
+  // Roles first: the servers only a role names are servers of the run too (docker-socket may name them).
+  const sshPort = inputs.port('port') ?? 22;
+  const { roles, webEnv } = parseRoles(inputs.raw('roles'), 'roles', (h) => hostLabel(parseHostPort(h, 'roles', sshPort)));
+  const reach = readSsh(inputs, ssh, roles.flatMap((r) => r.hosts ?? []).map((label) => parseHostPort(label, 'roles', sshPort)));
   const edge = readEdge(inputs, tlsKey);
   // An ops switch from workflow_dispatch: the maintenance page on or off, nothing deployed.
   const maintenanceOnly = edge?.maintenance !== undefined && !rollback && inputs.string('image') === undefined;
@@ -80,8 +83,6 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   if (upgradeAccessories.length > 0 && (rollback || auditOnly)) {
     throw new ConfigurationError('Input "upgrade-accessories" cannot go with rollback or audit: an accessory is upgraded by a run of its own, or together with a deploy of an image.', 'upgrade-accessories');
   }
-  const sshPort = inputs.port('port') ?? 22;
-  const { roles, webEnv } = parseRoles(inputs.raw('roles'), 'roles', (h) => hostLabel(parseHostPort(h, 'roles', sshPort)));
   // The rollout covers the web's servers (host, the canary first) and then any server only a role names.
   const webHosts = reach.hosts.map(hostLabel);
   const roleOnly: HostPort[] = [];

@@ -71,7 +71,8 @@ function trustFrom(inputs: Inputs, knownHostsInput: string, fingerprintInput: st
   return insecure ? { kind: 'insecure' } : undefined;
 }
 
-export function readSsh(inputs: Inputs, secrets: SshSecrets): SshSettings {
+/** `roleHosts`: the servers only a role names (issue #20), which docker-socket's host=path lines may name too. */
+export function readSsh(inputs: Inputs, secrets: SshSecrets, roleHosts: HostPort[] = []): SshSettings {
   const { privateKey, passphrase, password, jumpPrivateKey } = secrets;
   const port = inputs.port('port') ?? 22;
   const hostLines = inputs.list('host', { required: true, hint: 'Give the server to deploy to, e.g. "deploy.example.com" or "198.19.0.1:2222".' });
@@ -120,8 +121,8 @@ export function readSsh(inputs: Inputs, secrets: SshSecrets): SshSettings {
     if (eq === -1) dockerSocket = absolutePath(line, 'docker-socket', 'the socket path');
     else {
       const host = line.slice(0, eq).trim();
-      if (!hosts.some((h) => h.host === host || `${h.host}:${h.port}` === host)) {
-        throw new ConfigurationError(`Input "docker-socket": "${host}" is not one of the hosts in "host". Write host=path for a host listed there.`, 'docker-socket');
+      if (![...hosts, ...roleHosts].some((h) => h.host === host || `${h.host}:${h.port}` === host)) {
+        throw new ConfigurationError(`Input "docker-socket": "${host}" is not one of the hosts in "host" (or in a role's hosts). Write host=path for a host listed there.`, 'docker-socket');
       }
       dockerSockets.set(host, absolutePath(line.slice(eq + 1).trim(), 'docker-socket', 'the socket path'));
     }
