@@ -2,26 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { lockName } from '../src/container/spec.ts';
 import { LABEL, type Provenance } from '../src/labels.ts';
 import type { LockEvents } from '../src/host/deployer.ts';
-import { runContainerDeploy } from './fakes.ts';
+import { runContainerDeploy, engineWithReleases, RELEASES_REPO } from './fakes.ts';
 import type { HeldLock } from '../src/host/lock.ts';
 import { recreate } from '../src/container/strategy/recreate.ts';
 import type { DeploySettings } from '../src/settings/index.ts';
-import { DIGEST_V1, DIGEST_V2, DIGEST_V3, FakeEngine, hostContext } from './fakes.ts';
+import type { FakeEngine} from './fakes.ts';
+import { DIGEST_V1, DIGEST_V2, DIGEST_V3, hostContext } from './fakes.ts';
 import { settings } from './helpers.ts';
 import { EDGE_LOCK_NAME, withEdgeLock } from '../src/edge/edge.ts';
 import { AUDIT_VOLUME, parseAudit, readAudit, type AuditEntry } from '../src/host/audit.ts';
 
-const REPO = 'registry.example.com/team/shop';
+const REPO = RELEASES_REPO;
 
-function engineWithImages(): FakeEngine {
-  const engine = new FakeEngine();
-  engine.registry.push(
-    { repository: REPO, tag: 'v1', digest: DIGEST_V1, id: 'sha256:img1' },
-    { repository: REPO, tag: 'v2', digest: DIGEST_V2, id: 'sha256:img2' },
-    { repository: REPO, tag: 'v3', digest: DIGEST_V3, id: 'sha256:img3' },
-  );
-  return engine;
-}
+const engineWithImages = engineWithReleases;
 
 let tick = 0;
 function provenance(): Provenance {

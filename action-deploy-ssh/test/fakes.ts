@@ -578,3 +578,17 @@ export class FakeSwarm implements SwarmEngine {
     return Promise.resolve();
   }
 }
+
+/** The image repository of the deploy tests' releases v1, v2 and v3. */
+export const RELEASES_REPO = 'registry.example.com/team/shop';
+
+/** A fake engine whose registry has the app's releases v1, v2 and v3 (RELEASES_REPO:v1 ...). */
+export function engineWithReleases(): FakeEngine {
+  const engine = new FakeEngine();
+  engine.registry.push(
+    { repository: RELEASES_REPO, tag: 'v1', digest: DIGEST_V1, id: 'sha256:img1' },
+    { repository: RELEASES_REPO, tag: 'v2', digest: DIGEST_V2, id: 'sha256:img2' },
+    { repository: RELEASES_REPO, tag: 'v3', digest: DIGEST_V3, id: 'sha256:img3' },
+  );
+  return engine;
+}

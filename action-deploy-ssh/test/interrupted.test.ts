@@ -8,10 +8,10 @@ import type { Provenance } from '../src/labels.ts';
 import { DeployFailedError, explainLostConnection, type LockEvents } from '../src/host/deployer.ts';
 import { containerTarget } from '../src/container/deployer.ts';
 import { blueGreen } from '../src/container/strategy/blue-green.ts';
-import { DIGEST_V1, DIGEST_V2, DIGEST_V3, FakeEngine, hostContext, runContainerDeploy } from './fakes.ts';
+import { FakeEngine, hostContext, runContainerDeploy, engineWithReleases, RELEASES_REPO } from './fakes.ts';
 import { settings } from './helpers.ts';
 
-const REPO = 'registry.example.com/team/shop';
+const REPO = RELEASES_REPO;
 let tick = 0;
 function provenance(): Provenance {
   tick++;
@@ -19,15 +19,7 @@ function provenance(): Provenance {
 }
 const locks: LockEvents = { acquired: () => undefined, released: () => undefined };
 
-function engine(): FakeEngine {
-  const e = new FakeEngine();
-  e.registry.push(
-    { repository: REPO, tag: 'v1', digest: DIGEST_V1, id: 'sha256:img1' },
-    { repository: REPO, tag: 'v2', digest: DIGEST_V2, id: 'sha256:img2' },
-    { repository: REPO, tag: 'v3', digest: DIGEST_V3, id: 'sha256:img3' },
-  );
-  return e;
-}
+const engine = engineWithReleases;
 
 async function deploy(e: FakeEngine, tag: string, extra: Record<string, string> = {}) {
   const s = settings({ publish: '8080', image: `${REPO}:${tag}`, 'drain-timeout': '200ms', ...extra }, { readinessTimeoutMs: 300 });

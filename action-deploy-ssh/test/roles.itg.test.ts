@@ -572,3 +572,130 @@ describe('roles and accessories on the lab: web + 2 workers + Redis, v1 → v2 �
     expect(findSecretLeaks(deployRuns.runs, { 'private-key': privateKey, 'registry-password': lab.registry.password, 'env value': ENV_SECRET })).toEqual([]);
   });
 });
+
+// A role on a server of its own (issue #20, "roles on different hosts"): the web and Redis on gw-target1,
+// the 2 workers on gw-target2, reaching Redis over the lab LAN (Redis published on gw-target1's LAN address
+// only). One step deploys both servers, the web's first. v1, then v2 under the same HTTP load and job
+// stream: no request fails, no job is lost, gw-target2's workers are v2's.
+describe('a role on a second target: the workers on gw-target2 reach Redis on gw-target1 over the lab LAN; v1 → v2 under load and a job stream', () => {
+  const app2 = `${app}-x`;
+  const runs2 = new DeployRuns();
+  let links: LabTargetLink[] = [];
+  let second: LabState['targets'][number];
+  let load: LoadRun | undefined;
+  let stream: { stop(): Promise<void> } | undefined;
+
+  const inputs2 = (image: string): Record<string, string> => {
+    const first = lab.target;
+    const lan = first.lanAddress;
+    return {
+      ...inputs({ image }),
+      app: app2,
+      host: first.sshHost,
+      fingerprint: '',
+      'known-hosts': [first.knownHosts, second.knownHosts].join('\n'),
+      'docker-socket': [`${first.sshHost}=${first.dockerSocket}`, `${second.sshHost}=${second.dockerSocket}`].join('\n'),
+      volumes: `${app2}-data:/data`,
+      roles: [
+        'web: { env: [APP_ROLE=web] }',
+        `worker: { env: [APP_ROLE=worker, "QUEUE_URL=redis://${lan}:6379"], replicas: 2, readiness: /readyz, stop-timeout: 15s, hosts: ["${second.sshHost}"] }`,
+      ].join('\n'),
+      accessories: `redis: { image: "${redisImageTag}", volumes: ["${app2}-redis:/data"], port: "${lan}:6379:6379" }`,
+    };
+  };
+
+  const workersOn = async (docker: Docker): Promise<Docker.ContainerInspectInfo[]> => {
+    const list = await docker.listContainers({ filters: { label: [`gangway.app=${app2}`, 'gangway.role=worker'] } });
+    return Promise.all(list.map((c) => docker.getContainer(c.Id).inspect()));
+  };
+
+  beforeAll(async () => {
+    const found = lab.targets[1];
+    if (!found) throw new Error('this test needs two lab targets: flock /tmp/gangway-lab.lock npm run lab:up (three is the default)');
+    second = found;
+    links = [await reachLabTarget(lab.target, privateKey), await reachLabTarget(second, privateKey)];
+    await ensureRedisImage(lab.target.dockerSocket);
+  }, 300_000);
+
+  afterAll(async () => {
+    await stream?.stop();
+    await load?.stop();
+    for (const l of links) await removeAppLeftovers(l.docker, app2, [`${app2}-data`, `${app2}-redis`]);
+    for (const l of links) await l.close();
+    runs2.cleanup();
+    console.log(`deploy-ssh roles on a second target: ${JSON.stringify(figures['second target'] ?? {}, null, 2)}`);
+  });
+
+  it('v1: the web and Redis on gw-target1, the workers on gw-target2 only; a job crosses the LAN', async () => {
+    const [web, workers] = links as [LabTargetLink, LabTargetLink];
+    const first = await runs2.deploy(inputs2(v1.imageRef), { timeoutMs: 300_000 });
+    expect(first.main.exitCode, tail(first)).toBe(0);
+    expect(first.report?.hosts.map((h) => [h.host, h.result])).toEqual([
+      [lab.target.sshHost, 'deployed'],
+      [second.sshHost, 'deployed'],
+    ]);
+    const release = first.report?.hosts[0]?.release ?? '';
+    expect((await workersOn(workers.docker)).map((c) => [c.Config.Labels['gangway.release'], c.Config.Labels['gangway.image']])).toEqual([
+      [release, v1.imageRef],
+      [release, v1.imageRef],
+    ]);
+    expect(await workersOn(web.docker)).toEqual([]);
+    const redis = await web.docker.getContainer(`${app2}-redis`).inspect();
+    expect(redis.HostConfig.PortBindings).toEqual({ '6379/tcp': [{ HostIp: lab.target.lanAddress, HostPort: '6379' }] });
+    expect(await workers.docker.listContainers({ all: true, filters: { label: [`gangway.app=${app2}`, 'gangway.role=accessory'] } })).toEqual([]);
+    // A job through the queue: posted to the web on gw-target1, run by a worker on gw-target2.
+    step = 'second target v1';
+    const res = await request('POST', '/api/v1/ocr', png, 60_000);
+    const body = JSON.parse(res.text) as { token?: string };
+    expect([200, 202]).toContain(res.status);
+    const job: Job = { token: body.token ?? '', step, verified: false };
+    await settle([job], 60_000);
+    expect(job.verified, job.failed).toBe(true);
+  });
+
+  it('v2 under load and a job stream: 0 failed requests, 0 lost jobs; the workers on gw-target2 are v2', async () => {
+    const workers = (links as [LabTargetLink, LabTargetLink])[1];
+    load = startLoad({ host: lab.target.address, port, path: '/version', rate: 40, clients: 4, maxMs: 600_000, timeoutMs: 5000 });
+    step = 'second target v2';
+    stream = startStream(2, 300_000);
+    await sleep(3000);
+    const from = load.now();
+    const run = await runs2.deploy(inputs2(v2.imageRef), { timeoutMs: 300_000 });
+    await sleep(2000);
+    const to = load.now();
+    await stream.stop();
+    stream = undefined;
+    const http = summarize(load.samples, from, to);
+    await load.stop();
+    load = undefined;
+    const postsUntil = Date.now() + 40_000;
+    while (posts.some((p) => p.step === step && p.status === undefined && p.error === undefined) && Date.now() < postsUntil) await sleep(100);
+    await settle(jobs.filter((j) => j.step === step));
+    const jobsHere = jobFigures(step);
+    const postsHere = postFigures(step);
+    figures['second target'] = {
+      deployWallMs: run.ms,
+      hosts: run.report?.hosts.map((h) => ({ host: h.host, result: h.result, totalMs: h.totalMs, phases: h.phases.map((p) => `${p.phase} ${p.ms}ms`) })),
+      httpRequests: { sent: http.total, failed: http.failed, errors: http.errors, versions: http.versions, p99: http.p99 },
+      jobPosts: postsHere,
+      jobs: jobsHere,
+    };
+    console.log(`[roles] second target v2: ${JSON.stringify(figures['second target'], null, 2)}`);
+    expect(run.main.exitCode, tail(run)).toBe(0);
+    expect(run.report?.hosts.map((h) => h.result)).toEqual(['deployed', 'deployed']);
+    const release = run.report?.hosts[0]?.release ?? '';
+    expect((await workersOn(workers.docker)).map((c) => [c.Config.Labels['gangway.release'], c.Config.Labels['gangway.image']])).toEqual([
+      [release, v2.imageRef],
+      [release, v2.imageRef],
+    ]);
+    expect(http.total).toBeGreaterThan(100);
+    expect(http.failed).toBe(0);
+    expect(postsHere.failed).toBe(0);
+    expect(jobsHere.accepted).toBeGreaterThan(5);
+    expect(jobsHere.lost).toBe(0);
+  });
+
+  it('leaks no secret', () => {
+    expect(findSecretLeaks(runs2.runs, { 'private-key': privateKey, 'registry-password': lab.registry.password, 'env value': ENV_SECRET })).toEqual([]);
+  });
+});

@@ -19,19 +19,18 @@ import { parseKeyValueFile } from '@gangway/harness';
 import type { ConnectHost } from '../src/host/connection.ts';
 import { main } from '../src/main.ts';
 import type { DeployReport } from '../src/report.ts';
-import { DIGEST_V1, DIGEST_V2, DIGEST_V3, FakeEngine, hostContext, runContainerDeploy } from './fakes.ts';
+import type { FakeEngine} from './fakes.ts';
+import { DIGEST_V1, DIGEST_V3, engineWithReleases, hostContext, RELEASES_REPO, runContainerDeploy } from './fakes.ts';
 import { baseInputs, settings, useRunnerFiles } from './helpers.ts';
 
-const REPO = 'registry.example.com/team/shop';
+const REPO = RELEASES_REPO;
 const ROLES = 'worker: { env: [APP_ROLE=worker], replicas: 2, readiness: /readyz }';
 const ACCESSORIES = 'redis: { image: redis:7, volumes: ["shop-redis:/data"] }';
 
+/** The app's releases, and two Redis images for the accessory. */
 function engineWithImages(): FakeEngine {
-  const engine = new FakeEngine();
+  const engine = engineWithReleases();
   engine.registry.push(
-    { repository: REPO, tag: 'v1', digest: DIGEST_V1, id: 'sha256:img1' },
-    { repository: REPO, tag: 'v2', digest: DIGEST_V2, id: 'sha256:img2' },
-    { repository: REPO, tag: 'v3', digest: DIGEST_V3, id: 'sha256:img3' },
     { repository: 'redis', tag: '7', digest: `sha256:${'7'.repeat(64)}`, id: 'sha256:redis7' },
     { repository: 'redis', tag: '8', digest: `sha256:${'8'.repeat(64)}`, id: 'sha256:redis8' },
   );

@@ -7,7 +7,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { ClientRequestArgs } from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -16,27 +15,10 @@ import { Client } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labStatus, labUp, readLabState } from '../src/index.ts';
 import type { LabState } from '../src/index.ts';
+import { tcpProbe } from '../src/testing/probe.ts';
 
 const ci = process.env['CI'] === 'true' || process.env['CI'] === '1';
 
-type Probe = 'open' | 'refused' | 'unreachable' | 'timeout' | 'error';
-
-/** One TCP connect with a hard bound: the answer is how it ended. */
-function tcpProbe(host: string, port: number, timeoutMs = 2000): Promise<Probe> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (r: Probe): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(r);
-    };
-    const timer = setTimeout(() => done('timeout'), timeoutMs);
-    socket.once('connect', () => done('open'));
-    socket.once('error', (e: NodeJS.ErrnoException) =>
-      done(e.code === 'ECONNREFUSED' ? 'refused' : e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH' ? 'unreachable' : 'error'),
-    );
-  });
-}
 
 async function httpGet(url: string, timeoutMs = 3000): Promise<string> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });

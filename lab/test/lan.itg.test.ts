@@ -6,7 +6,6 @@
 //   flock /tmp/gangway-lab.lock npx vitest run --project lab lab/test/lan.itg.test.ts
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import Docker from 'dockerode';
 import { afterAll, expect, it } from 'vitest';
 import { describeNeeding } from '../../app/test/prerequisite.ts';
@@ -14,6 +13,7 @@ import { lanPlan } from '../src/plan.ts';
 import { ensureRedisImage } from '../src/redis-image.ts';
 import { labStateExists, readLabState } from '../src/state.ts';
 import type { LabState, TargetState } from '../src/state.ts';
+import { tcpProbe } from '../src/testing/probe.ts';
 
 const lab: LabState | undefined = labStateExists() ? readLabState() : undefined;
 
@@ -25,24 +25,6 @@ function missingPrerequisite(): string | undefined {
   return undefined;
 }
 
-type Probe = 'open' | 'refused' | 'unreachable' | 'timeout' | 'error';
-
-/** One TCP connect with a hard bound: the answer is how it ended. */
-function tcpProbe(host: string, port: number, timeoutMs: number): Promise<Probe> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (r: Probe): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(r);
-    };
-    const timer = setTimeout(() => done('timeout'), timeoutMs);
-    socket.once('connect', () => done('open'));
-    socket.once('error', (e: NodeJS.ErrnoException) =>
-      done(e.code === 'ECONNREFUSED' ? 'refused' : e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH' ? 'unreachable' : 'error'),
-    );
-  });
-}
 
 /** The container's output once it exits (bounded), demultiplexed (no TTY). */
 async function runToEnd(container: Docker.Container, timeoutMs: number): Promise<{ code: number; output: string }> {
