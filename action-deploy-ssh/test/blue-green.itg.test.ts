@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSecretLeaks } from '@gangway/harness';
-import { DeployRuns, reachLabTarget, removeAppLeftovers, type DeployRun, type LabTargetLink } from './lab-runs.ts';
+import { DeployRuns, reachLabTarget, removeAppLeftovers, type DeployRun, type LabTargetLink, labTargetInputs } from './lab-runs.ts';
 import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
 import { startLoad, summarize, type LoadRun } from '../../lab/src/testing/load.ts';
 import { buildAndPushAppImage, type PushedAppImage } from '../../test/support/app-image.ts';
@@ -28,11 +28,7 @@ const figures: Record<string, unknown> = {};
 
 function inputs(extra: Record<string, string>): Record<string, string> {
   return {
-    host: lab.target.sshHost,
-    username: lab.target.username,
-    'private-key': privateKey,
-    fingerprint: lab.target.fingerprint,
-    'docker-socket': lab.target.dockerSocket,
+    ...labTargetInputs(lab.target, privateKey),
     app,
     'container-port': '8080',
     publish: String(port),

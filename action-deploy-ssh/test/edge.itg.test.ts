@@ -23,7 +23,7 @@ import type Docker from 'dockerode';
 import Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSecretLeaks, RunnerJob } from '@gangway/harness';
-import { DeployRuns, reachLabTarget, removeAppLeftovers, type DeployRun, type LabTargetLink } from './lab-runs.ts';
+import { DeployRuns, reachLabTarget, removeAppLeftovers, type DeployRun, type LabTargetLink, labTargetInputs } from './lab-runs.ts';
 import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
 import { ensureCaddyImage } from '../../lab/src/caddy-image.ts';
 import { createLeaf } from '../../lab/src/pki.ts';
@@ -50,11 +50,7 @@ const figures: Record<string, unknown> = {};
 
 function inputs(which: 'a' | 'b', extra: Record<string, string> = {}): Record<string, string> {
   return {
-    host: lab.target.sshHost,
-    username: lab.target.username,
-    'private-key': privateKey,
-    fingerprint: lab.target.fingerprint,
-    'docker-socket': lab.target.dockerSocket,
+    ...labTargetInputs(lab.target, privateKey),
     app: apps[which],
     'container-port': '8080',
     hostname: names[which],

@@ -40,6 +40,11 @@ export class DeployRuns {
   }
 }
 
+/** The inputs that reach a lab target as a deploy does: through its VPN address, its deploy user and key, its host key's fingerprint, its engine's socket. */
+export function labTargetInputs(target: TargetState, privateKey: string): Record<string, string> {
+  return { host: target.sshHost, username: target.username, 'private-key': privateKey, fingerprint: target.fingerprint, 'docker-socket': target.dockerSocket };
+}
+
 /** A test's own way to a lab target, as a deploy reaches it: the target's VPN, SSH through it, the Engine API over that SSH connection. */
 export interface LabTargetLink {
   docker: Docker;

@@ -20,7 +20,7 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSecretLeaks } from '@gangway/harness';
-import { DeployRuns, reachLabTarget, removeAppLeftovers, type DeployRun, type LabTargetLink } from './lab-runs.ts';
+import { DeployRuns, reachLabTarget, removeAppLeftovers, type DeployRun, type LabTargetLink, labTargetInputs } from './lab-runs.ts';
 import { labStatus, readLabState, type LabState } from '../../lab/src/index.ts';
 import { ensureRedisImage } from '../../lab/src/redis-image.ts';
 import { startLoad, summarize, type LoadRun } from '../../lab/src/testing/load.ts';
@@ -61,11 +61,7 @@ const REDIS = (image: string): string => `redis: { image: "${image}", volumes: [
 
 function inputs(extra: Record<string, string>): Record<string, string> {
   return {
-    host: lab.target.sshHost,
-    username: lab.target.username,
-    'private-key': privateKey,
-    fingerprint: lab.target.fingerprint,
-    'docker-socket': lab.target.dockerSocket,
+    ...labTargetInputs(lab.target, privateKey),
     app,
     'container-port': '8080',
     publish: `${lab.target.address}:${port}`,
