@@ -76236,7 +76236,6 @@ function roleRelease(ctx, workers, running) {
             w.restartCount = base.restartCount;
     }
     return {
-        active: workers.length > 0 || running.length > 0,
         async start() {
             if (workers.length === 0)
                 return;
@@ -76708,7 +76707,7 @@ function workersTarget(ctx) {
     const s = ctx.settings;
     const roles = rolesOn(s, ctx.host, false);
     let pulled;
-    const nothingToDo = s.maintenanceOnly || s.accessoryOnly || s.auditOnly;
+    const nothingToDo = s.maintenanceOnly || s.accessoryOnly;
     return {
         name: 'workers',
         dropsRequests: false,
@@ -78521,9 +78520,6 @@ function durationOf(value, where, input) {
         throw new src/* ConfigurationError */.j1(`Input "${input}": ${where} is ${typeof value === 'string' ? `"${value}"` : 'not a single value'}, not a duration. Use e.g. 10s or 1m.`, input);
     }
 }
-/** The names of every role key, for the action's docs. */
-const ROLE_KEY_NAMES = (/* unused pure expression or super */ null && (ROLE_KEYS));
-const ACCESSORY_KEY_NAMES = (/* unused pure expression or super */ null && (ACCESSORY_KEYS));
 /** `roles`: worker roles by name, and `web` for the web container's own plain env. The web role is otherwise the app itself (image, env, ports, readiness). */
 function parseRoles(raw, input = 'roles', hostLabelOf = (h) => h) {
     const example = 'worker: { env: [APP_ROLE=worker], replicas: 2 }';

@@ -51,8 +51,6 @@ export function workerSpec(settings: DeploySettings, role: RoleSettings, replica
 export type NewWorker = { role: string; spec: ContainerCreateOptions } | { role: string; existing: ContainerSummary };
 
 export interface RoleRelease {
-  /** Whether there is anything to do (roles, or old workers to stop). */
-  readonly active: boolean;
   /** Creates (or starts the kept) workers of the new release and waits until each is ready; throws naming the one that failed. The old workers keep running. */
   start(): Promise<void>;
   /** After settle: why a new worker is not fine any more (gone, stopped, restarted), or undefined. */
@@ -126,8 +124,6 @@ export function roleRelease(ctx: HostContext, workers: NewWorker[], running: Con
   }
 
   return {
-    active: workers.length > 0 || running.length > 0,
-
     async start() {
       if (workers.length === 0) return;
       await clock.time('start workers', async () => {

@@ -26,7 +26,7 @@ export function workersTarget(ctx: HostContext): DeployTarget {
   const s = ctx.settings;
   const roles = rolesOn(s, ctx.host, false);
   let pulled: PulledImage | undefined;
-  const nothingToDo = s.maintenanceOnly || s.accessoryOnly || s.auditOnly;
+  const nothingToDo = s.maintenanceOnly || s.accessoryOnly;
 
   return {
     name: 'workers',

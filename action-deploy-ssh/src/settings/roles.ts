@@ -131,9 +131,6 @@ function durationOf(value: unknown, where: string, input: string): number {
   }
 }
 
-/** The names of every role key, for the action's docs. */
-export const ROLE_KEY_NAMES = ROLE_KEYS;
-export const ACCESSORY_KEY_NAMES = ACCESSORY_KEYS;
 
 export interface RolesInput {
   /** `web: { env: [...] }`: plain configuration for the web container alone (the app's `env` is masked as secrets). */
