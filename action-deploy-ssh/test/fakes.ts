@@ -15,6 +15,7 @@ import type { Strategy } from '../src/container/strategy/index.ts';
 import { deployOnHost, type HostRun, type LockEvents } from '../src/host/deployer.ts';
 import type { Provenance } from '../src/labels.ts';
 import { swarmTarget } from '../src/swarm/deployer.ts';
+import { PROXY_CONF, RELOAD, SWITCH_SCRIPT, TEST_CONFIG } from '../src/container/proxy-config.ts';
 import type { SwarmEngine, SwarmService, SwarmServiceSpec, SwarmTask } from '../src/swarm/engine.ts';
 
 export const DIGEST_V1 = `sha256:${'1'.repeat(64)}`;
@@ -78,6 +79,8 @@ export class FakeEngine implements DeployEngine {
   commandExit: (argv: string[]) => number = () => 0;
   /** Whether `nginx -t` accepts a config (besides every server it names being a running container). */
   nginxAccepts: (config: string) => boolean = () => true;
+  /** false: the proxy image has no shell (every `sh` exec fails as Docker's does), as a distroless nginx. */
+  proxyHasShell = true;
   /** Called after every recorded call (a test makes a container crash at a chosen moment). */
   onCall: (call: string) => void = () => undefined;
   /**
@@ -341,17 +344,32 @@ export class FakeEngine implements DeployEngine {
     return { exitCode: this.commandExit(argv), output: `ran ${argv.join(' ')}\n` };
   }
 
+  /** The proxy's worker pids, as listing them shows: workers from before a reload show once more, then have finished their requests and exited. */
+  #lookAtWorkers(c: FakeContainer): number[] {
+    const draining = c.draining ?? [];
+    c.draining = draining.filter((g) => g.looks > 0);
+    for (const g of c.draining) g.looks--;
+    if (draining.length > 0 && c.draining.length === 0) this.#event(`drained ${c.options.name}`);
+    return [...c.draining.flatMap((g) => g.pids), ...(c.workers ?? [])];
+  }
+
   #nginxExec(c: FakeContainer, argv: string[]): ExecResult {
-    const conf = c.files?.get('/etc/gangway/nginx.conf') ?? '';
+    const conf = c.files?.get(PROXY_CONF) ?? '';
     if (argv[0] === 'cat') return conf ? { exitCode: 0, output: conf } : { exitCode: 1, output: 'No such file' };
-    if (argv[0] === 'sh') {
-      // Workers from before a reload show once more, then have finished their requests and exited.
-      const draining = c.draining ?? [];
-      c.draining = draining.filter((g) => g.looks > 0);
-      for (const g of c.draining) g.looks--;
-      if (draining.length > 0 && c.draining.length === 0) this.#event(`drained ${c.options.name}`);
-      return { exitCode: 0, output: [...c.draining.flatMap((g) => g.pids), ...(c.workers ?? [])].map((p) => `/proc/${p}/cmdline\n`).join('') };
+    if (argv[0] === 'sh' && !this.proxyHasShell) return { exitCode: 127, output: 'OCI runtime exec failed: exec: "sh": executable file not found in $PATH' };
+    if (argv[0] === 'sh' && argv[2] === SWITCH_SCRIPT) {
+      // The one-exec switch: the workers before, the config in place, nginx -t (put back when refused), reload.
+      const before = this.#lookAtWorkers(c);
+      (c.files ??= new Map()).set(PROXY_CONF, argv[4] ?? '');
+      const test = this.#nginxExec(c, TEST_CONFIG);
+      if (test.exitCode !== 0) {
+        c.files.set(PROXY_CONF, conf);
+        return { exitCode: 3, output: `${test.output}\n` };
+      }
+      this.#nginxExec(c, RELOAD);
+      return { exitCode: 0, output: before.map((p) => `/proc/${p}/cmdline\n`).join('') };
     }
+    if (argv[0] === 'sh') return { exitCode: 0, output: this.#lookAtWorkers(c).map((p) => `/proc/${p}/cmdline\n`).join('') };
     if (argv.includes('-t')) {
       // nginx resolves every server it names: a container that is not running has no DNS name.
       const names = [...conf.matchAll(/server ([^:\s]+):\d+/g)].map((m) => m[1]);

@@ -140,3 +140,32 @@ export function workerPidsOf(output: string): Set<number> {
 export const TEST_CONFIG = ['nginx', '-t', '-c', PROXY_CONF];
 /** A graceful reload: old workers finish their requests, new ones use the new config. */
 export const RELOAD = ['nginx', '-c', PROXY_CONF, '-s', 'reload'];
+
+/**
+ * The whole switch of a running proxy in one exec with the image's shell (each exec is three
+ * Engine calls): note the workers, write the config (argument $1) in place keeping the previous
+ * one, `nginx -t`, a graceful reload, then wait (at most 10 s) until nginx has started a worker
+ * that was not there before. Exit 0: done, the output lists the workers from before (as
+ * WORKERS_COMMAND does, for the drain). Exit 3: nginx refused the config, which was put back
+ * (the output is nginx's). Exit 4: the reload failed or started no worker; the previous config
+ * was put back and reloaded. 126/127: no shell in the image (the switch then goes call by call).
+ */
+export const SWITCH_SCRIPT = String.raw`conf=${PROXY_CONF}
+workers() { grep -la 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null; true; }
+old=$(workers)
+cp "$conf" "$conf.previous" || exit 5
+{ printf '%s' "$1" > "$conf.next" && mv "$conf.next" "$conf"; } || exit 5
+if ! out=$(nginx -t -c "$conf" 2>&1); then mv "$conf.previous" "$conf"; printf '%s\n' "$out"; exit 3; fi
+back() { mv "$conf.previous" "$conf"; nginx -c "$conf" -s reload 2>&1; printf '%s\n' "$1"; exit 4; }
+out=$(nginx -c "$conf" -s reload 2>&1) || back "nginx -s reload failed: $out"
+i=0
+while [ $i -lt 200 ]; do
+  for w in $(workers); do case " $(echo $old) " in *" $w "*) ;; *) printf '%s\n' "$old"; exit 0;; esac; done
+  sleep 0.05; i=$((i+1))
+done
+back "nginx did not start new workers within 10 s of the reload (see the proxy's log)"`;
+
+export function switchCommand(config: string): string[] {
+  return ['sh', '-c', SWITCH_SCRIPT, 'gangway-switch', config];
+}
+

@@ -1,10 +1,12 @@
 // The managed nginx proxy of a blue-green app, on the server: a container `<app>-proxy` that
 // holds the public port and forwards to one app container on the app's private network, by
 // container name. Its whole nginx.conf is Gangway's (its own path, `-c`; see proxy-config.ts),
-// so the image's default site, if any, plays no part. A switch writes the config through the
-// Engine's put-archive call, checks it with `nginx -t` and reloads gracefully: old workers finish
-// their requests, new ones use the new upstream. A missing or outdated proxy is replaced; the port
-// is free only between the old proxy's exit and the new one's bind.
+// so the image's default site, if any, plays no part. A switch of the running proxy is one exec:
+// its shell writes the config, checks it with `nginx -t`, reloads gracefully (old workers finish
+// their requests, new ones use the new upstream) and waits for the new workers (SWITCH_SCRIPT);
+// an image without a shell gets the same call by call (put-archive, exec, exec). A missing or
+// outdated proxy is replaced; the port is free only between the old proxy's exit and the new
+// one's bind.
 import { randomBytes } from 'node:crypto';
 import { errorMessage, registryAuthHeader, registryServerAddress, sleep, type ImageReference } from '@gangway/kit';
 import { LABEL } from '../labels.ts';
@@ -14,7 +16,7 @@ import { mustExec, type ContainerDetails, type DeployEngine } from '../host/engi
 import { presentImage } from '../host/pull.ts';
 import type { HostContext } from '../host/context.ts';
 import { tarArchive } from '../host/tar.ts';
-import { nginxConfig, primaryServerOf, proxyContainerSpec, proxySpecHash, PROXY_CONF, RELOAD, TEST_CONFIG, upstreamOf, workerPidsOf, WORKERS_COMMAND, type ProxyDesign, type Upstream } from './proxy-config.ts';
+import { nginxConfig, primaryServerOf, proxyContainerSpec, proxySpecHash, PROXY_CONF, RELOAD, switchCommand, TEST_CONFIG, upstreamOf, workerPidsOf, WORKERS_COMMAND, type ProxyDesign, type Upstream } from './proxy-config.ts';
 
 /** `/etc/gangway/nginx.conf`, as a tar extracted into /etc (put-archive needs an existing directory). */
 async function writeConfig(engine: DeployEngine, id: string, config: string): Promise<void> {
@@ -52,8 +54,9 @@ export async function currentProxy(engine: DeployEngine, app: string): Promise<P
   const details = await engine.inspectContainer(proxyName(app));
   if (!details || details.labels[LABEL.role] !== 'proxy' || details.labels[LABEL.app] !== app) return {};
   if (!details.running) return { details };
-  const r = await engine.exec(details.id, ['cat', PROXY_CONF]).catch(() => undefined);
-  return { details, ...(r && r.exitCode === 0 ? { config: r.output } : {}) };
+  // One Engine call (get-archive), where `cat` by exec would be three.
+  const config = await engine.readFile(details.id, PROXY_CONF).catch(() => undefined);
+  return { details, ...(config !== undefined ? { config } : {}) };
 }
 
 /**
@@ -81,23 +84,7 @@ export async function switchProxy(ctx: HostContext, upstream: Upstream, options:
 
   if (current.details?.running && current.details.labels[LABEL.proxySpec] === wanted && current.config !== undefined) {
     const id = current.details.id;
-    await writeConfig(engine, id, config);
-    const test = await engine.exec(id, TEST_CONFIG);
-    if (test.exitCode !== 0) {
-      await writeConfig(engine, id, current.config).catch((e: unknown) => log.warn(`Could not put the previous proxy config back: ${errorMessage(e)}`));
-      throw new Error(`nginx refused the new config (nothing was switched): ${test.output.trim()}`);
-    }
-    const oldWorkers = await workerPids(engine, id);
-    try {
-      await mustExec(engine, id, RELOAD, 'nginx -s reload');
-      if (oldWorkers) await newWorkersStarted(engine, id, oldWorkers);
-    } catch (error) {
-      const previous = current.config;
-      await writeConfig(engine, id, previous)
-        .then(() => engine.exec(id, RELOAD))
-        .catch((e: unknown) => log.warn(`Could not put the previous proxy config back: ${errorMessage(e)}`));
-      throw error;
-    }
+    const oldWorkers = await reloadWith(ctx, id, config, current.config);
     log.info(`proxy ${current.details.name}: upstream ${previousUpstream ?? '(none)'} → ${upstream.name}${backup ? ` (${backup.name} as backup)` : ''}, reloaded gracefully`);
     return { how: 'reloaded', ...(oldWorkers ? { oldWorkers } : {}), ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: current.details.name } };
   }
@@ -133,6 +120,43 @@ export async function switchProxy(ctx: HostContext, upstream: Upstream, options:
   return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: proxyName(app) } };
 }
 
+
+/**
+ * Puts `config` into the running proxy and reloads it gracefully; returns the workers from before
+ * the reload (undefined when the image has no shell to list them). One exec with the image's
+ * shell (SWITCH_SCRIPT); without a shell, call by call. Either way a config nginx refuses, or a
+ * reload that starts no workers, leaves the previous config in place.
+ */
+async function reloadWith(ctx: HostContext, id: string, config: string, previous: string): Promise<Set<number> | undefined> {
+  const r = await ctx.engine.exec(id, switchCommand(config));
+  if (r.exitCode === 0) return workerPidsOf(r.output);
+  if (r.exitCode === 3) throw new Error(`nginx refused the new config (nothing was switched): ${r.output.trim()}`);
+  if (r.exitCode === 4) throw new Error(`${r.output.trim()} (the previous config was put back)`);
+  if (r.exitCode !== 126 && r.exitCode !== 127) throw new Error(`the proxy switch failed (exit code ${r.exitCode}): ${r.output.trim()} (nothing was switched)`);
+  return reloadCallByCall(ctx, id, config, previous);
+}
+
+/** reloadWith for a proxy image without a shell: put-archive, nginx -t, nginx -s reload. */
+async function reloadCallByCall(ctx: HostContext, id: string, config: string, previous: string): Promise<Set<number> | undefined> {
+  const { engine, log } = ctx;
+  await writeConfig(engine, id, config);
+  const test = await engine.exec(id, TEST_CONFIG);
+  if (test.exitCode !== 0) {
+    await writeConfig(engine, id, previous).catch((e: unknown) => log.warn(`Could not put the previous proxy config back: ${errorMessage(e)}`));
+    throw new Error(`nginx refused the new config (nothing was switched): ${test.output.trim()}`);
+  }
+  const oldWorkers = await workerPids(engine, id);
+  try {
+    await mustExec(engine, id, RELOAD, 'nginx -s reload');
+    if (oldWorkers) await newWorkersStarted(engine, id, oldWorkers);
+  } catch (error) {
+    await writeConfig(engine, id, previous)
+      .then(() => engine.exec(id, RELOAD))
+      .catch((e: unknown) => log.warn(`Could not put the previous proxy config back: ${errorMessage(e)}`));
+    throw error;
+  }
+  return oldWorkers;
+}
 
 /** The pids of the proxy's nginx workers; undefined when the proxy cannot tell (no shell in its image). */
 export async function workerPids(engine: DeployEngine, proxyId: string): Promise<Set<number> | undefined> {

@@ -51,9 +51,12 @@ export function crashed(details: ContainerDetails): string {
 export async function waitUntilReady(engine: DeployEngine, prober: HttpProber, containerId: string, options: ReadinessOptions): Promise<ReadinessResult> {
   const clock = options.clock ?? (() => performance.now());
   const pause = options.sleep ?? sleep;
-  const interval = options.intervalMs ?? 250;
+  // A probe is one Engine call and one request through the SSH connection (a few ms): looking
+  // often for the first seconds, when most apps get ready, puts the switch closer to that moment.
+  const intervalAt = (elapsed: number): number => options.intervalMs ?? (elapsed < 5000 ? 50 : 250);
   const started = clock();
   let attempts = 0;
+  let loggedAt = -Infinity;
   let last = 'not probed yet';
   const done = (ready: boolean, reason?: ReadinessResult['reason']): ReadinessResult => ({ ready, ms: Math.round(clock() - started), attempts, last, ...(reason ? { reason } : {}) });
   let restarts: number | undefined;
@@ -95,8 +98,11 @@ export async function waitUntilReady(engine: DeployEngine, prober: HttpProber, c
     }
     const elapsed = clock() - started;
     if (elapsed >= options.timeoutMs) return done(false, 'timeout');
-    if (attempts === 1 || attempts % 10 === 0) options.log(`not ready yet after ${formatDuration(elapsed)}: ${last}`);
-    await pause(Math.min(interval, Math.max(0, options.timeoutMs - elapsed)), options.signal);
+    if (elapsed - loggedAt >= 5000) {
+      options.log(`not ready yet after ${formatDuration(elapsed)}: ${last}`);
+      loggedAt = elapsed;
+    }
+    await pause(Math.min(intervalAt(elapsed), Math.max(0, options.timeoutMs - elapsed)), options.signal);
   }
 }
 
