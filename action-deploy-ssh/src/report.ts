@@ -66,6 +66,8 @@ export interface HostReport {
   previous?: ContainerRef;
   /** The image of the web container this run replaced. */
   previousImage?: string;
+  /** The web container this run replaced, left running out of the front until `until` (standby). */
+  standby?: { name: string; until: string };
   readinessMs?: number;
   /** recreate: from the old container's stop to the new one's readiness. */
   downtimeMs?: number;
@@ -161,6 +163,7 @@ export function hostFacts(h: HostReport): Row[] {
     ['Container', h.container ? `${h.container.name} (${h.container.id.slice(0, 12)})` : ''],
     ['Previous', h.previous ? `${h.previous.name} (${h.previous.id.slice(0, 12)})` : 'none'],
   ];
+  if (h.standby) rows.push(['Standby', `${h.standby.name} runs until ${h.standby.until}: rollback - true before then switches back without a start`]);
   if (h.maintenance) rows.push(['Maintenance page', h.maintenance]);
   for (const r of h.roles ?? []) {
     rows.push([`Role ${r.role}`, `${r.containers.length} × ${r.image}${r.containers.length > 0 ? ` (${r.containers.map((c) => c.name).join(', ')})` : ''}${r.previous.length > 0 ? `; replaced ${r.previous.length}` : ''}`]);

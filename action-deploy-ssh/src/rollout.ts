@@ -1,5 +1,5 @@
-// The rollout over every host: the first host is the canary, the rest follow in batches of
-// max-parallel, each host connect → deployOnHost with its target. The first failure stops the
+// The rollout over every host: the first host is the canary (unless canary: false), the rest follow
+// in batches of max-parallel, each host connect → deployOnHost with its target. The first failure stops the
 // rollout; with on-failure: rollback (the default) every host already switched goes back to its
 // previous version (reverted), with on-failure: halt they stay as they are.
 import * as core from '@actions/core';
@@ -21,12 +21,13 @@ import { rolloutName } from './settings/rollout.ts';
 import { hostLabel } from './settings/ssh.ts';
 import { swarmTarget } from './swarm/deployer.ts';
 
-/** The canary alone, then batches of `maxParallel`. */
-export function rolloutBatches<T>(hosts: T[], maxParallel: number): T[][] {
-  const [canary, ...rest] = hosts;
-  if (canary === undefined) return [];
-  const batches: T[][] = [[canary]];
-  for (let i = 0; i < rest.length; i += maxParallel) batches.push(rest.slice(i, i + maxParallel));
+/** Batches of `maxParallel`; with `canary`, the first host alone before them. */
+export function rolloutBatches<T>(hosts: T[], maxParallel: number, canary = true): T[][] {
+  const [first, ...rest] = hosts;
+  if (first === undefined) return [];
+  const batches: T[][] = canary ? [[first]] : [];
+  const others = canary ? rest : hosts;
+  for (let i = 0; i < others.length; i += maxParallel) batches.push(others.slice(i, i + maxParallel));
   return batches;
 }
 
@@ -101,7 +102,7 @@ function previousTarget(reports: Map<string, HostReport>): Pick<DeploySettings, 
   return web?.previous && web.previousImage ? { rollbackTo: { release: web.previous.name, image: web.previousImage } } : {};
 }
 
-/** Every host, canary first; then the revert of the switched hosts when one failed. Connections are closed at the end. */
+/** Every host, the canary first (if any); then the revert of the switched hosts when one failed. Connections are closed at the end. */
 export async function rollOut(settings: DeploySettings, provenance: Provenance, connect: ConnectHost, signal: AbortSignal): Promise<RolloutResult> {
   const rollout: Rollout = { provenance, ledger: new LockLedger(), connect, connections: new Map() };
   const reports = new Map<string, HostReport>();
@@ -111,7 +112,7 @@ export async function rollOut(settings: DeploySettings, provenance: Provenance, 
     // The web's servers first (the canary, then batches); the servers only a role names after all of them.
     const webHosts = settings.hosts.filter((hp) => settings.webHosts.includes(hostLabel(hp)));
     const roleOnly = settings.hosts.filter((hp) => !settings.webHosts.includes(hostLabel(hp)));
-    const batches = [...rolloutBatches(webHosts, settings.maxParallel)];
+    const batches = [...rolloutBatches(webHosts, settings.maxParallel, settings.canary)];
     for (let i = 0; i < roleOnly.length; i += settings.maxParallel) batches.push(roleOnly.slice(i, i + settings.maxParallel));
     let hostSettings = settings;
     for (const [index, batch] of batches.entries()) {
@@ -125,7 +126,10 @@ export async function rollOut(settings: DeploySettings, provenance: Provenance, 
         }
         continue;
       }
-      if (batches.length > 1) core.info(index === 0 ? `canary: ${hostLabel(batch[0] as HostPort)}` : `batch ${index} of ${batches.length - 1}: ${batch.map(hostLabel).join(', ')}`);
+      if (batches.length > 1 || batch.length > 1) {
+        const canaryFirst = settings.canary && webHosts.length > 1;
+        core.info(canaryFirst && index === 0 ? `canary: ${hostLabel(batch[0] as HostPort)}` : `batch ${canaryFirst ? index : index + 1} of ${canaryFirst ? batches.length - 1 : batches.length}: ${batch.map(hostLabel).join(', ')}`);
+      }
       // A rollback on the role-only servers goes to the release the web's servers went back to.
       if (settings.rollback && !hostSettings.rollbackTo && batch.some((hp) => !settings.webHosts.includes(hostLabel(hp)))) hostSettings = { ...settings, ...rollbackTarget(reports) };
       const results = await Promise.all(batch.map((hp) => runHost(rollout, hp, hostSettings, signal)));

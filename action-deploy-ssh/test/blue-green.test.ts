@@ -86,8 +86,8 @@ describe('blue-green on one host', () => {
       `started ${newName}`,
       `ready ${newName}`,
       `proxy shop-proxy → ${newName}, backup ${oldName}`,
-      'drained shop-proxy',
       `proxy shop-proxy → ${newName}`,
+      // Every worker from before the last reload, the first reload's old ones included.
       'drained shop-proxy',
       `stopped ${oldName}`,
     ]);
@@ -272,6 +272,36 @@ describe('blue-green on one host', () => {
     expect(engine.dropped).toEqual([]);
   });
 
+  it('the switch of a running proxy is one exec of its shell; a proxy image without a shell is switched call by call', async () => {
+    const engine = engineWithImages();
+    await deploy(engine, 'v1');
+    let mark = engine.calls.length;
+    const v2 = await deploy(engine, 'v2', { 'settle-time': '0s' });
+    expect(v2.error).toBeUndefined();
+    const execs = (from: number): string[] => engine.calls.slice(from).filter((c) => c.startsWith('exec shop-proxy')).map((c) => c.split(' ').slice(2, 4).join(' '));
+    // One exec for the switch (sh -c SWITCH_SCRIPT), then the drain's looks at the workers.
+    expect(execs(mark)[0]).toBe('sh -c');
+    expect(engine.calls.slice(mark).filter((c) => c.startsWith('putArchive shop-proxy'))).toEqual([]);
+    expect(upstream(engine)).toBe(v2.report.container?.name);
+
+    engine.proxyHasShell = false;
+    const before = engine.proxy('shop')?.files?.get('/etc/gangway/nginx.conf');
+    engine.nginxAccepts = () => false;
+    mark = engine.calls.length;
+    const refused = await deploy(engine, 'v3', { 'settle-time': '0s' });
+    expect(refused.error?.message).toMatch(/nginx refused the new config/);
+    expect(engine.proxy('shop')?.files?.get('/etc/gangway/nginx.conf')).toBe(before);
+    engine.nginxAccepts = () => true;
+    mark = engine.calls.length;
+    const v3 = await deploy(engine, 'v3', { 'settle-time': '0s' });
+    expect(v3.error).toBeUndefined();
+    expect(execs(mark)).toEqual(['sh -c', 'nginx -t', 'sh -c', 'nginx -c']);
+    expect(upstream(engine)).toBe(v3.report.container?.name);
+    // Without a shell nothing can list the workers: the drain waits its whole timeout (which the
+    // fake cannot tell from workers that finished: its workers only finish when listed).
+    expect(v3.log.text).toMatch(/waited drain-timeout 500ms \(the proxy image has no shell/);
+  });
+
   it('a config nginx refuses is put back and nothing switches', async () => {
     const engine = engineWithImages();
     const v1 = await deploy(engine, 'v1');
@@ -306,7 +336,7 @@ describe('blue-green on one host', () => {
     expect(engine.container(oldName)?.id).toBe(kept);
     expect([...engine.containers.values()].filter((c) => c.options.Labels?.[LABEL.role] === 'app').map((c) => c.id)).toEqual(apps);
     // The order is the contract: the kept one is ready and served before the current one stops.
-    expect(switchEvents(engine, mark)).toEqual([`started ${oldName}`, `ready ${oldName}`, `proxy shop-proxy → ${oldName}, backup ${currentName}`, 'drained shop-proxy', `proxy shop-proxy → ${oldName}`, 'drained shop-proxy', `stopped ${currentName}`]);
+    expect(switchEvents(engine, mark)).toEqual([`started ${oldName}`, `ready ${oldName}`, `proxy shop-proxy → ${oldName}, backup ${currentName}`, `proxy shop-proxy → ${oldName}`, 'drained shop-proxy', `stopped ${currentName}`]);
     expect(engine.dropped).toEqual([]);
   });
 
@@ -354,5 +384,87 @@ describe('the nginx config', () => {
     expect(conf).toMatch(/proxy_connect_timeout 1s;/);
     expect(conf).toMatch(/proxy_next_upstream error timeout non_idempotent;/);
     expect(conf).toMatch(/proxy_request_buffering on;/);
+  });
+});
+
+describe('standby: the old container stays running out of the proxy, for a warm rollback', () => {
+  /** An engine whose clock is now: the standby window counts from the serving container's creation. */
+  const engineNow = (): FakeEngine => {
+    const engine = engineWithImages();
+    engine.time = Date.now();
+    return engine;
+  };
+
+  it('v1 → v2 with standby: v1 is dropped from the proxy but not drained nor stopped, restart policy no; the report says until when', async () => {
+    const engine = engineNow();
+    const v1 = await deploy(engine, 'v1');
+    const mark = engine.events.length;
+    const v2 = await deploy(engine, 'v2', { standby: '10m' });
+    expect(v2.error).toBeUndefined();
+    const oldName = v1.report.container?.name ?? '';
+    const newName = v2.report.container?.name ?? '';
+    expect(switchEvents(engine, mark)).toEqual([`started ${newName}`, `ready ${newName}`, `proxy shop-proxy → ${newName}, backup ${oldName}`, `proxy shop-proxy → ${newName}`]);
+    expect(upstream(engine)).toBe(newName);
+    expect(engine.running('shop')).toEqual([oldName, newName]);
+    expect(engine.container(oldName)?.options.HostConfig?.RestartPolicy?.Name).toBe('no');
+    expect(v2.report.phases.map((p) => p.phase)).not.toContain('stop old');
+    const until = Date.parse(v2.report.standby?.until ?? '');
+    expect(v2.report.standby?.name).toBe(oldName);
+    expect(until - (engine.container(newName)?.created ?? 0) * 1000).toBe(600_000);
+    expect(v2.log.text).toMatch(/stays running on standby, out of the proxy, for 10m/);
+    expect(engine.dropped).toEqual([]);
+  });
+
+  it('rollback: true within the window switches to the running v1 without starting it, then stops v2', async () => {
+    const engine = engineNow();
+    const v1 = await deploy(engine, 'v1');
+    const v2 = await deploy(engine, 'v2', { standby: '10m' });
+    const oldName = v1.report.container?.name ?? '';
+    const currentName = v2.report.container?.name ?? '';
+    const startedAt = engine.container(oldName)?.startedAt;
+    const mark = engine.events.length;
+    const back = await run(engine, { rollback: 'true', image: '', standby: '10m' });
+    expect(back.error).toBeUndefined();
+    expect(back.log.text).toMatch(/is on standby until .*: left running/);
+    // Not started again: the same process serves.
+    expect(engine.container(oldName)?.startedAt).toBe(startedAt);
+    expect(switchEvents(engine, mark).filter((e) => e.startsWith('started'))).toEqual([]);
+    expect(upstream(engine)).toBe(oldName);
+    expect(engine.running('shop')).toEqual([oldName]);
+    expect(engine.container(currentName)?.state).toBe('exited');
+    // It comes back by itself again after an engine restart, as a serving container does.
+    expect(engine.container(oldName)?.options.HostConfig?.RestartPolicy?.Name).toBe('unless-stopped');
+    expect(back.report.standby).toBeUndefined();
+    expect(engine.dropped).toEqual([]);
+  });
+
+  it('v3 with standby stops the standby before it (v1) and puts v2 on standby; a run after the window stops v2', async () => {
+    const engine = engineNow();
+    const v1 = await deploy(engine, 'v1');
+    const v2 = await deploy(engine, 'v2', { standby: '10m' });
+    const v3 = await deploy(engine, 'v3', { standby: '10m' });
+    expect(v3.error).toBeUndefined();
+    const [n1, n2, n3] = [v1, v2, v3].map((r) => r.report.container?.name ?? '') as [string, string, string];
+    expect(engine.running('shop')).toEqual([n2, n3]);
+    expect(engine.container(n1)?.state).toBe('exited');
+    expect(v3.report.standby?.name).toBe(n2);
+    // The window passes: v3 was created 11 minutes ago.
+    const serving = engine.container(n3);
+    if (serving) serving.created -= 660;
+    const audit = await run(engine, { image: `${REPO}:v3`, standby: '10m' });
+    expect(audit.log.text).toMatch(new RegExp(`${n2}'s standby ended at .*: stopping it`));
+    expect(engine.container(n2)?.state).toBe('exited');
+  });
+
+  it('a run with standby 0s stops a standby left by an earlier run, as an interrupted deploy\'s old container', async () => {
+    const engine = engineNow();
+    await deploy(engine, 'v1');
+    const v2 = await deploy(engine, 'v2', { standby: '10m' });
+    const standby = v2.report.standby?.name ?? '';
+    expect(engine.running('shop')).toContain(standby);
+    const v3 = await deploy(engine, 'v3');
+    expect(v3.error).toBeUndefined();
+    expect(engine.container(standby)?.state).toBe('exited');
+    expect(engine.running('shop')).toEqual([v3.report.container?.name]);
   });
 });

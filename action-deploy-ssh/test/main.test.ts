@@ -71,6 +71,10 @@ describe('main', () => {
     expect(rolloutBatches(['a', 'b', 'c', 'd', 'e'], 2)).toEqual([['a'], ['b', 'c'], ['d', 'e']]);
     expect(rolloutBatches(['a', 'b', 'c'], 1)).toEqual([['a'], ['b'], ['c']]);
     expect(rolloutBatches(['a'], 3)).toEqual([['a']]);
+    // canary: false - the first host goes with the first batch.
+    expect(rolloutBatches(['a', 'b', 'c', 'd', 'e'], 2, false)).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
+    expect(rolloutBatches(['a', 'b', 'c'], 3, false)).toEqual([['a', 'b', 'c']]);
+    expect(rolloutBatches([], 3, false)).toEqual([]);
   });
 
   it('blue-green on two hosts: when the second fails, the canary that switched is rolled back to its kept container', async () => {

@@ -58,6 +58,18 @@ describe('settings', () => {
     rejects({ 'settle-time': '30' }, 'settle-time', /no unit/);
   });
 
+  it('reads standby (blue-green only): off by default, at most 168h; canary: true by default', () => {
+    expect(blueGreenOf(settingsFrom(baseInputs({ publish: '8080' })))?.standbyMs).toBe(0);
+    expect(blueGreenOf(settingsFrom(baseInputs({ publish: '8080', standby: '15m' })))?.standbyMs).toBe(900_000);
+    rejects({ publish: '8080', standby: '169h' }, 'standby', /at most 168h/);
+    rejects({ publish: '8080', standby: '15m', strategy: 'recreate' }, 'standby', /needs blue-green/);
+    rejects({ standby: '15m', target: 'swarm' }, 'standby', /target: swarm/);
+    rejects({ publish: '8080', standby: 'later' }, 'standby', /not a duration/);
+    expect(settingsFrom(baseInputs({})).canary).toBe(true);
+    expect(settingsFrom(baseInputs({ canary: 'false' })).canary).toBe(false);
+    rejects({ canary: 'maybe' }, 'canary');
+  });
+
   it('gives repo:tag images the latest tag by default and keeps digests', () => {
     expect(settingsFrom(baseInputs({ image: 'registry.example.com/shop' })).image).toMatchObject({ repository: 'registry.example.com/shop', tag: 'latest' });
     expect(settingsFrom(baseInputs({ image: 'registry.example.com/shop:v2' })).image?.tag).toBe('v2');

@@ -17,6 +17,8 @@ import { applyRetention, byDeployTime } from './retention.ts';
 import { appWorkers, deployWorkers, roleRelease, rollbackWorkers, rolesOn } from './roles.ts';
 import { chooseRollback } from './rollback.ts';
 import { frontOf } from './front.ts';
+import { endOtherStandbys, standbyEnds } from './standby.ts';
+import { blueGreenOf } from '../settings/rollout.ts';
 import { servingContainer, tidyInterrupted } from './serving.ts';
 import { appContainerSpec, appLabels } from './spec.ts';
 import type { Strategy, SwapOutcome, SwapPlan } from './strategy/strategy.ts';
@@ -166,6 +168,14 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
       if (ctx.signal?.aborted) {
         ctx.log.info('cancelled: retention is left to the next deploy');
         return;
+      }
+      if (outcome.standby) {
+        const standby = outcome.standby;
+        const serving = outcome.container;
+        // The standby before this one (what plan.from replaced) goes: one warm previous version at a time.
+        await endOtherStandbys(ctx, await appContainers(), [serving?.id ?? '', standby.id]);
+        const created = serving ? (await ctx.engine.inspectContainer(serving.id))?.created : undefined;
+        report.standby = { name: standby.name, until: standbyEnds({ created: created ?? Date.now() / 1000 }, blueGreenOf(s)?.standbyMs ?? 0).toISOString() };
       }
       const protect = [outcome.container?.id, plan.from?.id].filter((id): id is string => !!id);
       report.retention = await ctx.clock.time('retention', () =>

@@ -4,12 +4,14 @@
 // running without traffic, and a deploy cut off after the switch leaves the old one running.
 // The next deploy finds both from the proxy's config and tidies them before it starts: a
 // never-switched newer container is removed, an older one still running is stopped (kept for
-// rollback like any previous version).
-import { errorMessage } from '@gangway/kit';
+// rollback like any previous version) unless it is on standby (standby.ts).
+import { errorMessage, formatDuration } from '@gangway/kit';
 import type { ContainerSummary } from '../host/engine.ts';
 import type { HostContext } from '../host/context.ts';
 import { frontOf } from './front.ts';
 import { byDeployTime } from './retention.ts';
+import { onStandby, replacedBy, standbyEnds } from './standby.ts';
+import { blueGreenOf } from '../settings/rollout.ts';
 
 /** `containers`: this app's, newest deploy first. The one that gets the traffic now, if any. */
 export async function servingContainer(ctx: HostContext, containers: ContainerSummary[]): Promise<ContainerSummary | undefined> {
@@ -26,16 +28,30 @@ export async function servingContainer(ctx: HostContext, containers: ContainerSu
 
 /**
  * Under blue-green with a proxy: every running container of the app other than `serving` was
- * left by an interrupted deploy. Newer ones never got traffic (removed, with their state in the
- * log); older ones did and are stopped as a finished deploy would have. Returns what was done.
+ * left by an interrupted deploy, or stands by. Newer ones never got traffic (removed, with their
+ * state in the log); the one `serving` replaced stays while its standby window lasts; other older
+ * ones did get traffic and are stopped as a finished deploy would have. Returns what was done.
  */
-export async function tidyInterrupted(ctx: HostContext, containers: ContainerSummary[], serving: ContainerSummary | undefined): Promise<{ removed: string[]; stopped: string[] }> {
-  const done = { removed: [] as string[], stopped: [] as string[] };
+export async function tidyInterrupted(ctx: HostContext, containers: ContainerSummary[], serving: ContainerSummary | undefined): Promise<{ removed: string[]; stopped: string[]; standby?: string }> {
+  const done: { removed: string[]; stopped: string[]; standby?: string } = { removed: [], stopped: [] };
   if (!serving || !frontOf(ctx.settings)) return done;
   const { engine, log, settings } = ctx;
+  const standbyMs = blueGreenOf(settings)?.standbyMs ?? 0;
   for (const c of containers.filter((x) => x.state === 'running' && x.id !== serving.id)) {
     const newer = byDeployTime(c, serving) < 0;
+    if (!newer && onStandby(c, serving, standbyMs)) {
+      log.info(`${c.name} is on standby until ${standbyEnds(serving, standbyMs).toISOString()} (standby ${formatDuration(standbyMs)}): left running`);
+      done.standby = c.name;
+      continue;
+    }
     try {
+      if (!newer && standbyMs > 0 && replacedBy(c, serving)) {
+        log.info(`${c.name}'s standby ended at ${standbyEnds(serving, standbyMs).toISOString()}: stopping it (kept for rollback)`);
+        await engine.updateRestartPolicy(c.id, 'no');
+        await engine.stopContainer(c.id, Math.ceil(settings.stopTimeoutMs / 1000));
+        done.stopped.push(c.name);
+        continue;
+      }
       if (newer) {
         log.warn(`${c.name} is running but never got traffic (the ${frontOf(settings)?.kind ?? 'proxy'} forwards to ${serving.name}): left by an interrupted deploy, removing it`);
         await engine.removeContainer(c.id, { force: true, anonymousVolumes: true });

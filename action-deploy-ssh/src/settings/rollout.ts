@@ -22,6 +22,12 @@ export interface BlueGreenSettings {
    * 0: off (the old one is stopped right after the drain).
    */
   settleMs: number;
+  /**
+   * How long the old container stays running, out of the proxy, after a deploy: a rollback within
+   * it is a proxy switch to a container that is already up. The next run after it stops the old
+   * one. 0: off (the old one drains and stops, kept for a cold rollback).
+   */
+  standbyMs: number;
 }
 
 export type StrategySettings = { name: 'recreate' } | BlueGreenSettings;
@@ -34,7 +40,9 @@ export type TargetSettings =
 
 export interface RolloutSettings {
   target: TargetSettings;
-  /** Hosts after the canary are deployed this many at a time. */
+  /** The first host goes alone before the rest (canary: true), or with the first batch. */
+  canary: boolean;
+  /** Hosts (after the canary, when there is one) are deployed this many at a time. */
   maxParallel: number;
   /** What a failed host does to the hosts already switched. */
   onFailure: OnFailure;
@@ -75,6 +83,12 @@ function readTarget(inputs: Inputs, what: What): TargetSettings {
     throw new ConfigurationError(`Input "settle-time" is ${inputs.raw('settle-time')}: at most 1h (the old container keeps running, and the deploy lock stays held, for that long). Use e.g. 30s, or 0s to turn it off.`, 'settle-time');
   }
   const drainTimeoutMs = inputs.duration('drain-timeout') ?? 30_000;
+  const standbyMs = inputs.duration('standby') ?? 0;
+  if (standbyMs > 7 * 86_400_000) {
+    throw new ConfigurationError(`Input "standby" is ${inputs.raw('standby')}: at most 168h, a week (the old container keeps its memory for that long). Use e.g. 15m, or 0s to stop the old container after each deploy.`, 'standby');
+  }
+  const noStandby = (where: string): ConfigurationError =>
+    new ConfigurationError(`Input "standby" is ${inputs.raw('standby')}, which ${where}. Remove standby, or deploy blue-green (publish or hostname).`, 'standby');
 
   if (kind === 'swarm') {
     if (strategyRaw !== '') {
@@ -85,6 +99,7 @@ function readTarget(inputs: Inputs, what: What): TargetSettings {
     if (what.hooks.preDeploy > 0 || what.hooks.postDeploy > 0) {
       throw new ConfigurationError('pre-deploy and post-deploy hooks are not supported with target: swarm yet. Run them in the app\'s entrypoint, or use target: container.', what.hooks.preDeploy > 0 ? 'pre-deploy' : 'post-deploy');
     }
+    if (standbyMs > 0) throw noStandby('target: swarm does not have (Swarm keeps the previous spec, not a running task)');
     return { kind: 'swarm', order: what.published ? 'stop-first' : 'start-first' };
   }
   // blue-green needs a front to switch (its own proxy on `publish`, or the shared edge); it is the default whenever there is one.
@@ -92,6 +107,7 @@ function readTarget(inputs: Inputs, what: What): TargetSettings {
   const name: StrategyName = strategyRaw === '' ? (fronted ? 'blue-green' : 'recreate') : inputs.choice('strategy', STRATEGIES, 'recreate');
   if (name === 'recreate') {
     if (what.edge) throw new ConfigurationError('Input "strategy" is "recreate", but "hostname" puts the app behind the shared edge, which switches blue-green. Leave strategy out (blue-green), or remove hostname.', 'strategy');
+    if (standbyMs > 0) throw noStandby('needs blue-green: with recreate the old container holds the published port and must stop first');
     return { kind: 'container', strategy: { name } };
   }
   if (!fronted) {
@@ -100,12 +116,13 @@ function readTarget(inputs: Inputs, what: What): TargetSettings {
       'publish',
     );
   }
-  return { kind: 'container', strategy: { name, proxyImage, drainTimeoutMs, settleMs } };
+  return { kind: 'container', strategy: { name, proxyImage, drainTimeoutMs, settleMs, standbyMs } };
 }
 
 export function readRollout(inputs: Inputs, what: What): RolloutSettings {
   return {
     target: readTarget(inputs, what),
+    canary: inputs.boolean('canary', true),
     maxParallel: inputs.integer('max-parallel', { min: 1, max: 100 }) ?? 1,
     onFailure: inputs.choice('on-failure', ON_FAILURE, 'rollback'),
     keep: inputs.integer('keep', { min: 1, max: 50 }) ?? 3,

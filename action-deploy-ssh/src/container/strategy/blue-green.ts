@@ -4,7 +4,8 @@
 // new one is watched: one that dies, restarts, turns unhealthy or stops answering its readiness
 // path meanwhile is rolled back (the proxy points at the old one alone again, the new one is
 // removed). Once settled, the proxy drops the old one, it finishes its in-flight requests
-// (drain), then stops and is kept for an instant rollback. A new container that fails its
+// (drain), then stops and is kept for an instant rollback; with a standby window it stays running
+// instead, out of the proxy, for a warm rollback (standby.ts). A new container that fails its
 // readiness gate is removed before the proxy is touched: the old version never stopped serving.
 import { errorMessage, formatDuration, sleep, toError } from '@gangway/kit';
 import { LABEL } from '../../labels.ts';
@@ -243,6 +244,14 @@ export const blueGreen: Strategy = {
 
     // The new release stands: the old workers finish their jobs (SIGTERM, stop-timeout), then the old web drains.
     await plan.roles?.commit();
+    if (plan.from && bg.standbyMs > 0 && !s.rollback) {
+      // Standby: the old web keeps running out of the proxy (its requests in flight finish there), ready for a warm rollback.
+      const from = { id: plan.from.id, name: plan.from.name };
+      // It must not come back by itself after a restart of the engine: the next run would find two of them.
+      await engine.updateRestartPolicy(from.id, 'no').catch((e: unknown) => log.warn(`Could not reset the restart policy of ${from.name}: ${errorMessage(e)}`));
+      log.info(`${from.name} stays running on standby, out of the ${front.kind}, for ${formatDuration(bg.standbyMs)}: rollback: true within it switches back without a start; the next run after it stops ${from.name}`);
+      return { ok: true, rolledBack: false, switched: true, container: to, readiness, downtimeMs: 0, standby: from };
+    }
     if (plan.from) {
       const from = plan.from;
       await drain(ctx, last, from.name);

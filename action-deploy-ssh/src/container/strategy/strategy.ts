@@ -36,6 +36,8 @@ export interface SwapOutcome {
   error?: Error;
   /** Whether the old container was touched at all (false: a failure before the switch). */
   switched: boolean;
+  /** The old container, left running out of the proxy (standby), instead of drained and stopped. */
+  standby?: ContainerRef;
 }
 
 export interface Strategy {
