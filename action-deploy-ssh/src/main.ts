@@ -1,5 +1,6 @@
-// The main step: settings (all validated first), the GitHub deployment record, the rollout over
-// every host (rollout.ts), then the report published: outputs, job summary, the record closed.
+// The main step: settings (all validated first), the GitHub deployment record (made while the
+// rollout over every host (rollout.ts) connects), then the report published: outputs, job
+// summary, the record closed.
 import * as core from '@actions/core';
 import { errorMessage, formatImageReference, Inputs, readRunContext } from '@gangway/kit';
 import { GitHubDeployment } from './github-deployment.ts';
@@ -26,9 +27,11 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
   }
   const env = deps.env ?? process.env;
   const provenance = { ...provenanceFromEnv(env), ...(settings.sha ? { gitSha: settings.sha } : {}) };
-  // Reading the audit log deploys nothing: no GitHub deployment records it.
-  const deployment = settings.github && !settings.auditOnly
-    ? await GitHubDeployment.start(settings.github, {
+  // Reading the audit log deploys nothing: no GitHub deployment records it. The record is made
+  // while the rollout connects (it never throws: a failure to record is a warning), and awaited
+  // before it is closed, so GitHub still sees created → in progress → the result, in that order.
+  const starting = settings.github && !settings.auditOnly
+    ? GitHubDeployment.start(settings.github, {
         repository: readRunContext(env).repository,
         sha: provenance.gitSha,
         runUrl: provenance.runUrl,
@@ -36,18 +39,23 @@ export async function main(signal: AbortSignal, deps: MainDependencies = {}): Pr
         ...(settings.image ? { image: formatImageReference(settings.image) } : {}),
         rollback: settings.rollback,
         hosts: settings.hosts.map(hostLabel),
+      }).catch((error: unknown) => {
+        core.warning(`No GitHub deployment recorded: ${errorMessage(error)}. The deploy goes on.`);
+        return undefined;
       })
-    : undefined;
+    : Promise.resolve(undefined);
 
   let result;
   try {
     result = await rollOut(settings, provenance, connect, signal);
   } catch (error) {
     // Anything unexpected still closes the GitHub deployment as failed.
+    const deployment = await starting;
     await deployment?.finish({ state: 'failure', description: `failed: ${errorMessage(error)}` });
     throw error;
   }
   const { report, failure } = result;
+  const deployment = await starting;
   publishReport(report);
   await writeSummary(report).catch((e: unknown) => core.warning(`Could not write the job summary: ${errorMessage(e)}`));
   await deployment?.finish(
