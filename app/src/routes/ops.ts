@@ -1,5 +1,5 @@
 // Operational endpoints: liveness, readiness, build version, Prometheus metrics. Every role serves them;
-// /readyz and /version say which role answers.
+// /readyz and /version say which role (and version) answers.
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.ts';
 import type { AppRole } from '../config.ts';
@@ -33,7 +33,8 @@ export function registerOpsEndpoints(app: FastifyInstance, ops: OpsEndpoints): v
     return reply
       .code(ready ? 200 : 503)
       .header('cache-control', 'no-store')
-      .send({ status: ready ? 'ready' : 'not_ready', role: ops.role, checks, ...details });
+      // The version too (public at /version anyway): a deploy's benchmark tells which release is ready.
+      .send({ status: ready ? 'ready' : 'not_ready', role: ops.role, version: ops.version.version, checks, ...details });
   });
 
   app.get('/version', async (_request, reply) => {
