@@ -44,6 +44,12 @@ export async function tidyInterrupted(ctx: HostContext, containers: ContainerSum
       done.standby = c.name;
       continue;
     }
+    // A rollback goes back to what `serving` replaced: running, it is a warm rollback, whatever this run's standby says.
+    if (!newer && settings.rollback && replacedBy(c, serving)) {
+      log.info(`${c.name} is still running (on standby): the rollback switches back to it without a start`);
+      done.standby = c.name;
+      continue;
+    }
     try {
       if (!newer && standbyMs > 0 && replacedBy(c, serving)) {
         log.info(`${c.name}'s standby ended at ${standbyEnds(serving, standbyMs).toISOString()}: stopping it (kept for rollback)`);
@@ -57,7 +63,8 @@ export async function tidyInterrupted(ctx: HostContext, containers: ContainerSum
         await engine.removeContainer(c.id, { force: true, anonymousVolumes: true });
         done.removed.push(c.name);
       } else {
-        log.warn(`${c.name} is still running although the ${frontOf(settings)?.kind ?? 'proxy'} forwards to ${serving.name}: an interrupted deploy did not stop it; stopping it now (kept for rollback)`);
+        const why = replacedBy(c, serving) ? 'an interrupted deploy did not stop it, or an earlier run left it on standby (this run has no standby)' : 'an interrupted deploy did not stop it';
+        log.warn(`${c.name} is still running although the ${frontOf(settings)?.kind ?? 'proxy'} forwards to ${serving.name}: ${why}; stopping it now (kept for rollback)`);
         await engine.stopContainer(c.id, Math.ceil(settings.stopTimeoutMs / 1000));
         await engine.updateRestartPolicy(c.id, 'no');
         done.stopped.push(c.name);
