@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workflowDispatchEvent, workflowRunEvent, type SyntheticEvent } from '@gangway/workflow-runner';
 import { repoRoot } from '../../scripts/actions.ts';
 import { loadFromInside } from '../../lab/src/testing/load-inside.ts';
-import { failedSteps, openReleaseScenario, REPOSITORY, stepConclusions, type RecordedRun, type ReleaseScenario, type WorkflowLab } from '../support/workflow-lab.ts';
+import { failedSteps, openReleaseScenario, REPOSITORY, standbyRollback, stepConclusions, type RecordedRun, type ReleaseScenario, type WorkflowLab } from '../support/workflow-lab.ts';
 
 const WORKFLOW = path.join(repoRoot, '.github', 'workflows', 'deploy.yml');
 const APP = 'ocr'; // deploy.yml's app, on its port 8080
@@ -80,8 +80,13 @@ describe('deploy.yml on the lab, run as GitHub runs it', () => {
     expect(r.run.conclusion).toBe('failure');
     const smoke = job(r, 'deploy')?.steps.find((s) => s.name === 'Smoke test');
     expect(smoke?.run?.log).toMatch(/stale-build/);
-    // The previous release serves again, from the container the deploy kept warm.
+    // The previous release serves again, from the container the deploy kept warm: on standby,
+    // still running, the very one the rollback step went back to, without a start.
     expect((await wl.answering(PORT)).gitSha).toBe(sha.good);
+    const warm = standbyRollback(r, 'deploy', { deploy: 'Swap the container', rollback: 'Roll back after a failed smoke test' });
+    expect(warm.standby).toMatch(/^ocr-/);
+    expect(warm.rolledBackTo).toBe(warm.standby);
+    expect(warm.log).toMatch(/is still running \(on standby\): the rollback switches back to it without a start/);
     expect(r.load?.summary.failed).toBe(0);
     expect(r.load?.summary.total).toBeGreaterThan(100);
     expect(r.load?.failures).toEqual([]);

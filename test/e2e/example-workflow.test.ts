@@ -22,7 +22,7 @@ import { loadFromInside } from '../../lab/src/testing/load-inside.ts';
 import { ensureRedisImage } from '../../lab/src/redis-image.ts';
 import { repoRoot } from '../../scripts/actions.ts';
 import type { DeployReport } from '../../action-deploy-ssh/src/report.ts';
-import { failedSteps, openReleaseScenario, REPOSITORY, rootDockerfile, stepConclusions, type ReleaseScenario, type WorkflowLab } from '../support/workflow-lab.ts';
+import { failedSteps, openReleaseScenario, REPOSITORY, rootDockerfile, standbyRollback, stepConclusions, type ReleaseScenario, type WorkflowLab } from '../support/workflow-lab.ts';
 
 const WORKFLOW = path.join(repoRoot, 'docs', 'example-deploy-workflow.yml');
 const ROLES_WORKFLOW = path.join(repoRoot, 'docs', 'example-roles-workflow.yml');
@@ -95,6 +95,11 @@ describe('docs/example-deploy-workflow.yml as a user copies it', () => {
     const r = await wl.run('example: failed smoke test → rollback step', { workflow: WORKFLOW, event: push(sha.broken), settings: settings(), repository: repoDir, load: { port: PORT } });
     expect(stepConclusions(r, 'deploy')).toMatchObject({ Deploy: 'success', 'Smoke test': 'failure', 'Roll back after a failed smoke test': 'success' });
     expect((await wl.answering(PORT)).gitSha).toBe(sha.good);
+    // standby: 15m kept the previous container running; the rollback step went back to it without a start.
+    const warm = standbyRollback(r, 'deploy', { deploy: 'Deploy', rollback: 'Roll back after a failed smoke test' });
+    expect(warm.standby).toMatch(/^myapp-/);
+    expect(warm.rolledBackTo).toBe(warm.standby);
+    expect(warm.log).toMatch(/is still running \(on standby\): the rollback switches back to it without a start/);
     expect(r.load?.summary.failed).toBe(0);
     expect(r.load?.summary.total).toBeGreaterThan(100);
     expect(r.load?.failures).toEqual([]);

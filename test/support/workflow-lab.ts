@@ -274,6 +274,20 @@ export function stepConclusions(r: RecordedRun, id: string): Record<string, stri
   return Object.fromEntries((r.run.jobs.find((j) => j.id === id)?.steps ?? []).map((s) => [s.name, s.conclusion]));
 }
 
+/**
+ * A deploy step that left the previous release on standby, and the rollback step after it, in job
+ * `id`: the standby's name (the deploy's report), the container the rollback went back to (its
+ * report), and the rollback's log.
+ */
+export function standbyRollback(r: RecordedRun, id: string, steps: { deploy: string; rollback: string }): { standby?: string; rolledBackTo?: string; log: string } {
+  type Report = { hosts?: Array<{ standby?: { name: string }; container?: { name: string } }> };
+  const all = r.run.jobs.find((j) => j.id === id)?.steps ?? [];
+  const report = (name: string): Report => JSON.parse(all.find((s) => s.name === name)?.outputs['report'] || '{}') as Report;
+  const standby = report(steps.deploy).hosts?.[0]?.standby?.name;
+  const rolledBackTo = report(steps.rollback).hosts?.[0]?.container?.name;
+  return { ...(standby ? { standby } : {}), ...(rolledBackTo ? { rolledBackTo } : {}), log: all.find((s) => s.name === steps.rollback)?.run?.log ?? '' };
+}
+
 /** Every failed step of the run, with its error and the end of its log (for a readable assertion). */
 export function failedSteps(r: RecordedRun): string[] {
   return r.run.jobs.flatMap((j) => j.steps.filter((s) => s.outcome === 'failure').map((s) => `${j.id}/${s.name}: ${s.error ?? ''}\n${(s.run?.log ?? '').split('\n').slice(-15).join('\n')}`));
