@@ -68574,15 +68574,43 @@ function workerPidsOf(output) {
 const TEST_CONFIG = ['nginx', '-t', '-c', PROXY_CONF];
 /** A graceful reload: old workers finish their requests, new ones use the new config. */
 const RELOAD = ['nginx', '-c', PROXY_CONF, '-s', 'reload'];
+/**
+ * The whole switch of a running proxy in one exec with the image's shell (each exec is three
+ * Engine calls): note the workers, write the config (argument $1) in place keeping the previous
+ * one, `nginx -t`, a graceful reload, then wait (at most 10 s) until nginx has started a worker
+ * that was not there before. Exit 0: done, the output lists the workers from before (as
+ * WORKERS_COMMAND does, for the drain). Exit 3: nginx refused the config, which was put back
+ * (the output is nginx's). Exit 4: the reload failed or started no worker; the previous config
+ * was put back and reloaded. 126/127: no shell in the image (the switch then goes call by call).
+ */
+const SWITCH_SCRIPT = String.raw `conf=${PROXY_CONF}
+workers() { grep -la 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null; true; }
+old=$(workers)
+cp "$conf" "$conf.previous" || exit 5
+{ printf '%s' "$1" > "$conf.next" && mv "$conf.next" "$conf"; } || exit 5
+if ! out=$(nginx -t -c "$conf" 2>&1); then mv "$conf.previous" "$conf"; printf '%s\n' "$out"; exit 3; fi
+back() { mv "$conf.previous" "$conf"; nginx -c "$conf" -s reload 2>&1; printf '%s\n' "$1"; exit 4; }
+out=$(nginx -c "$conf" -s reload 2>&1) || back "nginx -s reload failed: $out"
+i=0
+while [ $i -lt 200 ]; do
+  for w in $(workers); do case " $(echo $old) " in *" $w "*) ;; *) printf '%s\n' "$old"; exit 0;; esac; done
+  sleep 0.05; i=$((i+1))
+done
+back "nginx did not start new workers within 10 s of the reload (see the proxy's log)"`;
+function switchCommand(config) {
+    return ['sh', '-c', SWITCH_SCRIPT, 'gangway-switch', config];
+}
 
 ;// CONCATENATED MODULE: ./src/container/proxy.ts
 // The managed nginx proxy of a blue-green app, on the server: a container `<app>-proxy` that
 // holds the public port and forwards to one app container on the app's private network, by
 // container name. Its whole nginx.conf is Gangway's (its own path, `-c`; see proxy-config.ts),
-// so the image's default site, if any, plays no part. A switch writes the config through the
-// Engine's put-archive call, checks it with `nginx -t` and reloads gracefully: old workers finish
-// their requests, new ones use the new upstream. A missing or outdated proxy is replaced; the port
-// is free only between the old proxy's exit and the new one's bind.
+// so the image's default site, if any, plays no part. A switch of the running proxy is one exec:
+// its shell writes the config, checks it with `nginx -t`, reloads gracefully (old workers finish
+// their requests, new ones use the new upstream) and waits for the new workers (SWITCH_SCRIPT);
+// an image without a shell gets the same call by call (put-archive, exec, exec). A missing or
+// outdated proxy is replaced; the port is free only between the old proxy's exit and the new
+// one's bind.
 
 
 
@@ -68611,8 +68639,9 @@ async function currentProxy(engine, app) {
         return {};
     if (!details.running)
         return { details };
-    const r = await engine.exec(details.id, ['cat', PROXY_CONF]).catch(() => undefined);
-    return { details, ...(r && r.exitCode === 0 ? { config: r.output } : {}) };
+    // One Engine call (get-archive), where `cat` by exec would be three.
+    const config = await engine.readFile(details.id, PROXY_CONF).catch(() => undefined);
+    return { details, ...(config !== undefined ? { config } : {}) };
 }
 /**
  * Points the proxy at `upstream`. A running, up-to-date proxy gets the config and a graceful
@@ -68639,25 +68668,7 @@ async function switchProxy(ctx, upstream, options = {}) {
     const config = nginxConfig(app, upstream, backup);
     if (current.details?.running && current.details.labels[labels/* LABEL */.d_.proxySpec] === wanted && current.config !== undefined) {
         const id = current.details.id;
-        await writeConfig(engine, id, config);
-        const test = await engine.exec(id, TEST_CONFIG);
-        if (test.exitCode !== 0) {
-            await writeConfig(engine, id, current.config).catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
-            throw new Error(`nginx refused the new config (nothing was switched): ${test.output.trim()}`);
-        }
-        const oldWorkers = await workerPids(engine, id);
-        try {
-            await (0,host_engine/* mustExec */.vn)(engine, id, RELOAD, 'nginx -s reload');
-            if (oldWorkers)
-                await newWorkersStarted(engine, id, oldWorkers);
-        }
-        catch (error) {
-            const previous = current.config;
-            await writeConfig(engine, id, previous)
-                .then(() => engine.exec(id, RELOAD))
-                .catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
-            throw error;
-        }
+        const oldWorkers = await reloadWith(ctx, id, config, current.config);
         log.info(`proxy ${current.details.name}: upstream ${previousUpstream ?? '(none)'} → ${upstream.name}${backup ? ` (${backup.name} as backup)` : ''}, reloaded gracefully`);
         return { how: 'reloaded', ...(oldWorkers ? { oldWorkers } : {}), ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: current.details.name } };
     }
@@ -68692,6 +68703,47 @@ async function switchProxy(ctx, upstream, options = {}) {
         await engine.renameContainer(id, (0,spec/* proxyName */.ec)(app));
     }
     return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: (0,spec/* proxyName */.ec)(app) } };
+}
+/**
+ * Puts `config` into the running proxy and reloads it gracefully; returns the workers from before
+ * the reload (undefined when the image has no shell to list them). One exec with the image's
+ * shell (SWITCH_SCRIPT); without a shell, call by call. Either way a config nginx refuses, or a
+ * reload that starts no workers, leaves the previous config in place.
+ */
+async function reloadWith(ctx, id, config, previous) {
+    const r = await ctx.engine.exec(id, switchCommand(config));
+    if (r.exitCode === 0)
+        return workerPidsOf(r.output);
+    if (r.exitCode === 3)
+        throw new Error(`nginx refused the new config (nothing was switched): ${r.output.trim()}`);
+    if (r.exitCode === 4)
+        throw new Error(`${r.output.trim()} (the previous config was put back)`);
+    if (r.exitCode !== 126 && r.exitCode !== 127)
+        throw new Error(`the proxy switch failed (exit code ${r.exitCode}): ${r.output.trim()} (nothing was switched)`);
+    return reloadCallByCall(ctx, id, config, previous);
+}
+/** reloadWith for a proxy image without a shell: put-archive, nginx -t, nginx -s reload. */
+async function reloadCallByCall(ctx, id, config, previous) {
+    const { engine, log } = ctx;
+    await writeConfig(engine, id, config);
+    const test = await engine.exec(id, TEST_CONFIG);
+    if (test.exitCode !== 0) {
+        await writeConfig(engine, id, previous).catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
+        throw new Error(`nginx refused the new config (nothing was switched): ${test.output.trim()}`);
+    }
+    const oldWorkers = await workerPids(engine, id);
+    try {
+        await (0,host_engine/* mustExec */.vn)(engine, id, RELOAD, 'nginx -s reload');
+        if (oldWorkers)
+            await newWorkersStarted(engine, id, oldWorkers);
+    }
+    catch (error) {
+        await writeConfig(engine, id, previous)
+            .then(() => engine.exec(id, RELOAD))
+            .catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
+        throw error;
+    }
+    return oldWorkers;
 }
 /** The pids of the proxy's nginx workers; undefined when the proxy cannot tell (no shell in its image). */
 async function workerPids(engine, proxyId) {
@@ -70028,7 +70080,7 @@ async function tarArchive(entries, mtime = new Date()) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6139);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8464);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8422);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
 
@@ -70100,7 +70152,7 @@ function provenanceLabels(next) {
 
 /***/ }),
 
-/***/ 8464:
+/***/ 8422:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -75331,6 +75383,8 @@ function hostFacts(h) {
         ['Container', h.container ? `${h.container.name} (${h.container.id.slice(0, 12)})` : ''],
         ['Previous', h.previous ? `${h.previous.name} (${h.previous.id.slice(0, 12)})` : 'none'],
     ];
+    if (h.standby)
+        rows.push(['Standby', `${h.standby.name} runs until ${h.standby.until}: rollback - true before then switches back without a start`]);
     if (h.maintenance)
         rows.push(['Maintenance page', h.maintenance]);
     for (const r of h.roles ?? []) {
@@ -75701,9 +75755,12 @@ function crashed(details) {
 async function waitUntilReady(engine, prober, containerId, options) {
     const clock = options.clock ?? (() => performance.now());
     const pause = options.sleep ?? src/* sleep */.yy;
-    const interval = options.intervalMs ?? 250;
+    // A probe is one Engine call and one request through the SSH connection (a few ms): looking
+    // often for the first seconds, when most apps get ready, puts the switch closer to that moment.
+    const intervalAt = (elapsed) => options.intervalMs ?? (elapsed < 5000 ? 50 : 250);
     const started = clock();
     let attempts = 0;
+    let loggedAt = -Infinity;
     let last = 'not probed yet';
     const done = (ready, reason) => ({ ready, ms: Math.round(clock() - started), attempts, last, ...(reason ? { reason } : {}) });
     let restarts;
@@ -75751,9 +75808,11 @@ async function waitUntilReady(engine, prober, containerId, options) {
         const elapsed = clock() - started;
         if (elapsed >= options.timeoutMs)
             return done(false, 'timeout');
-        if (attempts === 1 || attempts % 10 === 0)
+        if (elapsed - loggedAt >= 5000) {
             options.log(`not ready yet after ${(0,src/* formatDuration */.a3)(elapsed)}: ${last}`);
-        await pause(Math.min(interval, Math.max(0, options.timeoutMs - elapsed)), options.signal);
+            loggedAt = elapsed;
+        }
+        await pause(Math.min(intervalAt(elapsed), Math.max(0, options.timeoutMs - elapsed)), options.signal);
     }
 }
 /** What to print when a container did not get ready: its last log lines and its health log. */
@@ -76442,6 +76501,51 @@ async function chooseRollback(ctx, containers, serving) {
 
 // EXTERNAL MODULE: ./src/container/front.ts + 6 modules
 var container_front = __nccwpck_require__(8535);
+;// CONCATENATED MODULE: ./src/container/standby.ts
+// standby (blue-green): after a deploy the old container stays running, out of the proxy, for the
+// standby window, so that `rollback: true` within it is a switch to a container that is already
+// up (no start, no readiness wait). Nothing on the server watches the clock: the next run of the
+// action for the app stops a standby whose window has passed, and a deploy that puts a new
+// container on standby stops the one before it. The window counts from the serving container's
+// creation (the deploy that replaced the standby). Workers never stand by: they would take jobs.
+
+
+
+/** Whether `c` is the container `serving` replaced (as recorded on it): the only one that may stand by. */
+function replacedBy(c, serving) {
+    const image = serving.labels[src_labels/* LABEL */.d_.previousImage];
+    const at = serving.labels[src_labels/* LABEL */.d_.previousDeployedAt];
+    return image !== undefined && (c.labels[src_labels/* LABEL */.d_.image] ?? c.image) === image && (at === undefined || c.labels[src_labels/* LABEL */.d_.deployedAt] === at);
+}
+/** When the standby of `serving`'s predecessor ends, for a window of `standbyMs`. */
+function standbyEnds(serving, standbyMs) {
+    return new Date(serving.created * 1000 + standbyMs);
+}
+/**
+ * Whether the running `c`, older than `serving`, is on standby now: it is what `serving` replaced
+ * and the window (this run's `standby`) has not passed.
+ */
+function onStandby(c, serving, standbyMs, now = Date.now()) {
+    return standbyMs > 0 && replacedBy(c, serving) && now < standbyEnds(serving, standbyMs).getTime();
+}
+/** Stops (kept for rollback) every running container of the app but `keep`: the standbys before this deploy's. */
+async function endOtherStandbys(ctx, containers, keep) {
+    const stopped = [];
+    for (const c of containers.filter((x) => x.state === 'running' && !keep.includes(x.id))) {
+        ctx.log.info(`${c.name} was on standby before this deploy: stopping it (kept for rollback)`);
+        try {
+            await stopKept(ctx, { id: c.id, name: c.name });
+            stopped.push(c.name);
+        }
+        catch (error) {
+            ctx.log.warn(`Could not stop ${c.name}: ${(0,src/* errorMessage */.gJ)(error)}`);
+        }
+    }
+    return stopped;
+}
+
+// EXTERNAL MODULE: ./src/settings/rollout.ts
+var rollout = __nccwpck_require__(6306);
 ;// CONCATENATED MODULE: ./src/container/serving.ts
 // Which container of an app serves now, and what an interrupted deploy left behind. Under
 // blue-green the answer is the proxy's upstream, not "the newest running container": a deploy
@@ -76449,7 +76553,9 @@ var container_front = __nccwpck_require__(8535);
 // running without traffic, and a deploy cut off after the switch leaves the old one running.
 // The next deploy finds both from the proxy's config and tidies them before it starts: a
 // never-switched newer container is removed, an older one still running is stopped (kept for
-// rollback like any previous version).
+// rollback like any previous version) unless it is on standby (standby.ts).
+
+
 
 
 
@@ -76468,24 +76574,45 @@ async function servingContainer(ctx, containers) {
 }
 /**
  * Under blue-green with a proxy: every running container of the app other than `serving` was
- * left by an interrupted deploy. Newer ones never got traffic (removed, with their state in the
- * log); older ones did and are stopped as a finished deploy would have. Returns what was done.
+ * left by an interrupted deploy, or stands by. Newer ones never got traffic (removed, with their
+ * state in the log); the one `serving` replaced stays while its standby window lasts; other older
+ * ones did get traffic and are stopped as a finished deploy would have. Returns what was done.
  */
 async function tidyInterrupted(ctx, containers, serving) {
     const done = { removed: [], stopped: [] };
     if (!serving || !(0,container_front/* frontOf */.f)(ctx.settings))
         return done;
     const { engine, log, settings } = ctx;
+    const standbyMs = (0,rollout/* blueGreenOf */.Lx)(settings)?.standbyMs ?? 0;
     for (const c of containers.filter((x) => x.state === 'running' && x.id !== serving.id)) {
         const newer = byDeployTime(c, serving) < 0;
+        if (!newer && onStandby(c, serving, standbyMs)) {
+            log.info(`${c.name} is on standby until ${standbyEnds(serving, standbyMs).toISOString()} (standby ${(0,src/* formatDuration */.a3)(standbyMs)}): left running`);
+            done.standby = c.name;
+            continue;
+        }
+        // A rollback goes back to what `serving` replaced: running, it is a warm rollback, whatever this run's standby says.
+        if (!newer && settings.rollback && replacedBy(c, serving)) {
+            log.info(`${c.name} is still running (on standby): the rollback switches back to it without a start`);
+            done.standby = c.name;
+            continue;
+        }
         try {
+            if (!newer && standbyMs > 0 && replacedBy(c, serving)) {
+                log.info(`${c.name}'s standby ended at ${standbyEnds(serving, standbyMs).toISOString()}: stopping it (kept for rollback)`);
+                await engine.updateRestartPolicy(c.id, 'no');
+                await engine.stopContainer(c.id, Math.ceil(settings.stopTimeoutMs / 1000));
+                done.stopped.push(c.name);
+                continue;
+            }
             if (newer) {
                 log.warn(`${c.name} is running but never got traffic (the ${(0,container_front/* frontOf */.f)(settings)?.kind ?? 'proxy'} forwards to ${serving.name}): left by an interrupted deploy, removing it`);
                 await engine.removeContainer(c.id, { force: true, anonymousVolumes: true });
                 done.removed.push(c.name);
             }
             else {
-                log.warn(`${c.name} is still running although the ${(0,container_front/* frontOf */.f)(settings)?.kind ?? 'proxy'} forwards to ${serving.name}: an interrupted deploy did not stop it; stopping it now (kept for rollback)`);
+                const why = replacedBy(c, serving) ? 'an interrupted deploy did not stop it, or an earlier run left it on standby (this run has no standby)' : 'an interrupted deploy did not stop it';
+                log.warn(`${c.name} is still running although the ${(0,container_front/* frontOf */.f)(settings)?.kind ?? 'proxy'} forwards to ${serving.name}: ${why}; stopping it now (kept for rollback)`);
                 await engine.stopContainer(c.id, Math.ceil(settings.stopTimeoutMs / 1000));
                 await engine.updateRestartPolicy(c.id, 'no');
                 done.stopped.push(c.name);
@@ -76504,6 +76631,8 @@ async function tidyInterrupted(ctx, containers, serving) {
 // needs a container of the app to go back to). Under it: the network, the container that
 // serves now (and what an interrupted deploy left), the plan (a new container, or the one to
 // go back to), the strategy's swap, and retention.
+
+
 
 
 
@@ -76675,14 +76804,20 @@ function containerTarget(ctx, strategy) {
                 ctx.log.info('cancelled: retention is left to the next deploy');
                 return;
             }
+            if (outcome.standby) {
+                const standby = outcome.standby;
+                const serving = outcome.container;
+                // The standby before this one (what plan.from replaced) goes: one warm previous version at a time.
+                await endOtherStandbys(ctx, await appContainers(), [serving?.id ?? '', standby.id]);
+                const created = serving ? (await ctx.engine.inspectContainer(serving.id))?.created : undefined;
+                report.standby = { name: standby.name, until: standbyEnds({ created: created ?? Date.now() / 1000 }, (0,rollout/* blueGreenOf */.Lx)(s)?.standbyMs ?? 0).toISOString() };
+            }
             const protect = [outcome.container?.id, plan.from?.id].filter((id) => !!id);
             report.retention = await ctx.clock.time('retention', () => applyRetention(ctx.engine, s.app, s.keep, { protect, log: (l) => ctx.log.info(l), warn: (l) => ctx.log.warn(l) }));
         },
     };
 }
 
-// EXTERNAL MODULE: ./src/settings/rollout.ts
-var rollout = __nccwpck_require__(6306);
 ;// CONCATENATED MODULE: ./src/container/workers-host.ts
 // A server that runs only worker roles (a GPU host beside the web's server): no web container, no
 // proxy, no accessories. A release there is its workers alone, named and labelled as on the web's
@@ -76910,7 +77045,8 @@ async function readinessOf(ctx, id, signal, timeoutMs = ctx.settings.readinessTi
 // new one is watched: one that dies, restarts, turns unhealthy or stops answering its readiness
 // path meanwhile is rolled back (the proxy points at the old one alone again, the new one is
 // removed). Once settled, the proxy drops the old one, it finishes its in-flight requests
-// (drain), then stops and is kept for an instant rollback. A new container that fails its
+// (drain), then stops and is kept for an instant rollback; with a standby window it stays running
+// instead, out of the proxy, for a warm rollback (standby.ts). A new container that fails its
 // readiness gate is removed before the proxy is touched: the old version never stopped serving.
 
 
@@ -77145,6 +77281,14 @@ const blueGreen = {
         }
         // The new release stands: the old workers finish their jobs (SIGTERM, stop-timeout), then the old web drains.
         await plan.roles?.commit();
+        if (plan.from && bg.standbyMs > 0 && !s.rollback) {
+            // Standby: the old web keeps running out of the proxy (its requests in flight finish there), ready for a warm rollback.
+            const from = { id: plan.from.id, name: plan.from.name };
+            // It must not come back by itself after a restart of the engine: the next run would find two of them.
+            await engine.updateRestartPolicy(from.id, 'no').catch((e) => log.warn(`Could not reset the restart policy of ${from.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+            log.info(`${from.name} stays running on standby, out of the ${front.kind}, for ${(0,src/* formatDuration */.a3)(bg.standbyMs)}: rollback: true within it switches back without a start; the next run after it stops ${from.name}`);
+            return { ok: true, rolledBack: false, switched: true, container: to, readiness, downtimeMs: 0, standby: from };
+        }
         if (plan.from) {
             const from = plan.from;
             await drain(ctx, last, from.name);
@@ -77648,8 +77792,8 @@ function swarmTarget(ctx, swarm, order) {
 }
 
 ;// CONCATENATED MODULE: ./src/rollout.ts
-// The rollout over every host: the first host is the canary, the rest follow in batches of
-// max-parallel, each host connect → deployOnHost with its target. The first failure stops the
+// The rollout over every host: the first host is the canary (unless canary: false), the rest follow
+// in batches of max-parallel, each host connect → deployOnHost with its target. The first failure stops the
 // rollout; with on-failure: rollback (the default) every host already switched goes back to its
 // previous version (reverted), with on-failure: halt they stay as they are.
 
@@ -77665,14 +77809,15 @@ function swarmTarget(ctx, swarm, order) {
 
 
 
-/** The canary alone, then batches of `maxParallel`. */
-function rolloutBatches(hosts, maxParallel) {
-    const [canary, ...rest] = hosts;
-    if (canary === undefined)
+/** Batches of `maxParallel`; with `canary`, the first host alone before them. */
+function rolloutBatches(hosts, maxParallel, canary = true) {
+    const [first, ...rest] = hosts;
+    if (first === undefined)
         return [];
-    const batches = [[canary]];
-    for (let i = 0; i < rest.length; i += maxParallel)
-        batches.push(rest.slice(i, i + maxParallel));
+    const batches = canary ? [[first]] : [];
+    const others = canary ? rest : hosts;
+    for (let i = 0; i < others.length; i += maxParallel)
+        batches.push(others.slice(i, i + maxParallel));
     return batches;
 }
 /** The host's target: its strategy's containers, or the Swarm service (with the connection's Swarm calls). */
@@ -77732,7 +77877,7 @@ function previousTarget(reports) {
     const web = [...reports.values()].find((r) => r.previous && r.previousImage);
     return web?.previous && web.previousImage ? { rollbackTo: { release: web.previous.name, image: web.previousImage } } : {};
 }
-/** Every host, canary first; then the revert of the switched hosts when one failed. Connections are closed at the end. */
+/** Every host, the canary first (if any); then the revert of the switched hosts when one failed. Connections are closed at the end. */
 async function rollOut(settings, provenance, connect, signal) {
     const rollout = { provenance, ledger: new lock_state/* LockLedger */.vo(), connect, connections: new Map() };
     const reports = new Map();
@@ -77741,7 +77886,7 @@ async function rollOut(settings, provenance, connect, signal) {
         // The web's servers first (the canary, then batches); the servers only a role names after all of them.
         const webHosts = settings.hosts.filter((hp) => settings.webHosts.includes((0,settings_ssh/* hostLabel */.vy)(hp)));
         const roleOnly = settings.hosts.filter((hp) => !settings.webHosts.includes((0,settings_ssh/* hostLabel */.vy)(hp)));
-        const batches = [...rolloutBatches(webHosts, settings.maxParallel)];
+        const batches = [...rolloutBatches(webHosts, settings.maxParallel, settings.canary)];
         for (let i = 0; i < roleOnly.length; i += settings.maxParallel)
             batches.push(roleOnly.slice(i, i + settings.maxParallel));
         let hostSettings = settings;
@@ -77756,8 +77901,10 @@ async function rollOut(settings, provenance, connect, signal) {
                 }
                 continue;
             }
-            if (batches.length > 1)
-                core/* info */.pq(index === 0 ? `canary: ${(0,settings_ssh/* hostLabel */.vy)(batch[0])}` : `batch ${index} of ${batches.length - 1}: ${batch.map(settings_ssh/* hostLabel */.vy).join(', ')}`);
+            if (batches.length > 1 || batch.length > 1) {
+                const canaryFirst = settings.canary && webHosts.length > 1;
+                core/* info */.pq(canaryFirst && index === 0 ? `canary: ${(0,settings_ssh/* hostLabel */.vy)(batch[0])}` : `batch ${canaryFirst ? index : index + 1} of ${canaryFirst ? batches.length - 1 : batches.length}: ${batch.map(settings_ssh/* hostLabel */.vy).join(', ')}`);
+            }
             // A rollback on the role-only servers goes to the release the web's servers went back to.
             if (settings.rollback && !hostSettings.rollbackTo && batch.some((hp) => !settings.webHosts.includes((0,settings_ssh/* hostLabel */.vy)(hp))))
                 hostSettings = { ...settings, ...rollbackTarget(reports) };
@@ -77802,8 +77949,9 @@ async function rollOut(settings, provenance, connect, signal) {
 // EXTERNAL MODULE: ./src/settings/index.ts + 3 modules
 var src_settings = __nccwpck_require__(7072);
 ;// CONCATENATED MODULE: ./src/main.ts
-// The main step: settings (all validated first), the GitHub deployment record, the rollout over
-// every host (rollout.ts), then the report published: outputs, job summary, the record closed.
+// The main step: settings (all validated first), the GitHub deployment record (made while the
+// rollout over every host (rollout.ts) connects), then the report published: outputs, job
+// summary, the record closed.
 
 
 
@@ -77821,9 +77969,11 @@ async function main(signal, deps = {}) {
     }
     const env = deps.env ?? process.env;
     const provenance = { ...(0,src_labels/* provenanceFromEnv */.f5)(env), ...(settings.sha ? { gitSha: settings.sha } : {}) };
-    // Reading the audit log deploys nothing: no GitHub deployment records it.
-    const deployment = settings.github && !settings.auditOnly
-        ? await GitHubDeployment.start(settings.github, {
+    // Reading the audit log deploys nothing: no GitHub deployment records it. The record is made
+    // while the rollout connects (it never throws: a failure to record is a warning), and awaited
+    // before it is closed, so GitHub still sees created → in progress → the result, in that order.
+    const starting = settings.github && !settings.auditOnly
+        ? GitHubDeployment.start(settings.github, {
             repository: (0,src/* readRunContext */.$p)(env).repository,
             sha: provenance.gitSha,
             runUrl: provenance.runUrl,
@@ -77831,18 +77981,23 @@ async function main(signal, deps = {}) {
             ...(settings.image ? { image: (0,src/* formatImageReference */.my)(settings.image) } : {}),
             rollback: settings.rollback,
             hosts: settings.hosts.map(settings_ssh/* hostLabel */.vy),
+        }).catch((error) => {
+            core/* warning */.$e(`No GitHub deployment recorded: ${(0,src/* errorMessage */.gJ)(error)}. The deploy goes on.`);
+            return undefined;
         })
-        : undefined;
+        : Promise.resolve(undefined);
     let result;
     try {
         result = await rollOut(settings, provenance, connect, signal);
     }
     catch (error) {
         // Anything unexpected still closes the GitHub deployment as failed.
+        const deployment = await starting;
         await deployment?.finish({ state: 'failure', description: `failed: ${(0,src/* errorMessage */.gJ)(error)}` });
         throw error;
     }
     const { report, failure } = result;
+    const deployment = await starting;
     publishReport(report);
     await writeSummary(report).catch((e) => core/* warning */.$e(`Could not write the job summary: ${(0,src/* errorMessage */.gJ)(e)}`));
     await deployment?.finish(failure
@@ -78812,6 +78967,11 @@ function readTarget(inputs, what) {
         throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "settle-time" is ${inputs.raw('settle-time')}: at most 1h (the old container keeps running, and the deploy lock stays held, for that long). Use e.g. 30s, or 0s to turn it off.`, 'settle-time');
     }
     const drainTimeoutMs = inputs.duration('drain-timeout') ?? 30_000;
+    const standbyMs = inputs.duration('standby') ?? 0;
+    if (standbyMs > 7 * 86_400_000) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "standby" is ${inputs.raw('standby')}: at most 168h, a week (the old container keeps its memory for that long). Use e.g. 15m, or 0s to stop the old container after each deploy.`, 'standby');
+    }
+    const noStandby = (where) => new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "standby" is ${inputs.raw('standby')}, which ${where}. Remove standby, or deploy blue-green (publish or hostname).`, 'standby');
     if (kind === 'swarm') {
         if (strategyRaw !== '') {
             throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "strategy" is "${strategyRaw}", which does not apply to target: swarm: Swarm itself updates the service (start-first, or stop-first with a published port). Leave strategy out.`, 'strategy');
@@ -78823,6 +78983,8 @@ function readTarget(inputs, what) {
         if (what.hooks.preDeploy > 0 || what.hooks.postDeploy > 0) {
             throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1('pre-deploy and post-deploy hooks are not supported with target: swarm yet. Run them in the app\'s entrypoint, or use target: container.', what.hooks.preDeploy > 0 ? 'pre-deploy' : 'post-deploy');
         }
+        if (standbyMs > 0)
+            throw noStandby('target: swarm does not have (Swarm keeps the previous spec, not a running task)');
         return { kind: 'swarm', order: what.published ? 'stop-first' : 'start-first' };
     }
     // blue-green needs a front to switch (its own proxy on `publish`, or the shared edge); it is the default whenever there is one.
@@ -78831,16 +78993,19 @@ function readTarget(inputs, what) {
     if (name === 'recreate') {
         if (what.edge)
             throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1('Input "strategy" is "recreate", but "hostname" puts the app behind the shared edge, which switches blue-green. Leave strategy out (blue-green), or remove hostname.', 'strategy');
+        if (standbyMs > 0)
+            throw noStandby('needs blue-green: with recreate the old container holds the published port and must stop first');
         return { kind: 'container', strategy: { name } };
     }
     if (!fronted) {
         throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1('Input "strategy" is "blue-green", which needs "publish" or "hostname": the managed nginx proxy holds that port (or the shared edge routes the hostname) and switches it between the old and the new container. Give publish (e.g. 8080 or 0.0.0.0:80) or hostname, or use strategy: recreate.', 'publish');
     }
-    return { kind: 'container', strategy: { name, proxyImage, drainTimeoutMs, settleMs } };
+    return { kind: 'container', strategy: { name, proxyImage, drainTimeoutMs, settleMs, standbyMs } };
 }
 function readRollout(inputs, what) {
     return {
         target: readTarget(inputs, what),
+        canary: inputs.boolean('canary', true),
         maxParallel: inputs.integer('max-parallel', { min: 1, max: 100 }) ?? 1,
         onFailure: inputs.choice('on-failure', ON_FAILURE, 'rollback'),
         keep: inputs.integer('keep', { min: 1, max: 50 }) ?? 3,
@@ -80819,6 +80984,11 @@ function connectClient(config) {
         client.on('close', onClose);
         try {
             client.connect(config);
+            // Every Engine call is a small request and a small answer on a channel of this one TCP
+            // connection: with Nagle's algorithm each waited for the peer's delayed ACK (about 90 ms a
+            // call through the lab's VPN, against 5 ms without it), as OpenSSH's own client avoids for
+            // interactive sessions. A tunnel through a jump host has no socket of its own: no-op there.
+            client.setNoDelay(true);
         }
         catch (error) {
             onError((0,errors/* toError */.iT)(error));

@@ -1,11 +1,12 @@
 // app/README.md's measured figures are the committed benchmark results, not a hand-copied table that drifts.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { APP_RESULTS, BUILD_RESULTS, renderBenchFigures, wantedReadme, withBenchFigures, type AppBenchResults, type BuildBenchResults } from './readme-figures.ts';
+import { wantedBlock } from '../../test/support/readme-block.ts';
+import { APP_FIGURES, APP_RESULTS, BUILD_RESULTS, renderBenchFigures, withBenchFigures, type AppBenchResults, type BuildBenchResults } from './readme-figures.ts';
 
 describe('app/README.md figures', () => {
   it('match bench/results/app.json and build.json (run `node app/test/readme-figures.ts` after a benchmark)', () => {
-    const { current, wanted } = wantedReadme();
+    const { current, wanted } = wantedBlock(APP_FIGURES);
     expect(current).toBe(wanted);
   });
 
@@ -21,5 +22,7 @@ describe('app/README.md figures', () => {
     const readme = withBenchFigures('a\n<!-- bench-figures:start -->\nold\n<!-- bench-figures:end -->\nb', figures);
     expect(readme).toBe(`a\n<!-- bench-figures:start -->\n${figures}\n<!-- bench-figures:end -->\nb`);
     expect(() => withBenchFigures('no markers', figures)).toThrow(/bench-figures:start/);
+    // A figure with a `$` stays as it is (no replacement patterns).
+    expect(withBenchFigures('<!-- bench-figures:start -->\n<!-- bench-figures:end -->', '$& $1')).toContain('$& $1');
   });
 });

@@ -4,10 +4,9 @@
 //   node app/test/readme-figures.ts          rewrite the block between the markers
 //   node app/test/readme-figures.ts --check  fail when the README's block differs from the JSON
 // readme-figures.test.ts runs the check with the unit tests.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-
-const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+import { blockCommand, REPO_ROOT, withBlock, type FiguresBlock } from '../../test/support/readme-block.ts';
 
 export const README = path.join(REPO_ROOT, 'app/README.md');
 export const APP_RESULTS = path.join(REPO_ROOT, 'bench/results/app.json');
@@ -106,32 +105,16 @@ export function renderBenchFigures(app: AppBenchResults, build: BuildBenchResult
   ].join('\n');
 }
 
-const BLOCK = /<!-- bench-figures:start -->\n[\s\S]*?<!-- bench-figures:end -->/;
-
 /** The README with its figures block replaced; throws when the markers are missing. */
 export function withBenchFigures(readme: string, figures: string): string {
-  if (!BLOCK.test(readme)) throw new Error('app/README.md has no <!-- bench-figures:start --> … <!-- bench-figures:end --> block');
-  return readme.replace(BLOCK, `<!-- bench-figures:start -->\n${figures}\n<!-- bench-figures:end -->`);
+  return withBlock(readme, 'bench-figures', figures, 'app/README.md');
 }
 
-/** The README as it should read, from the committed JSON. */
-export function wantedReadme(): { current: string; wanted: string } {
-  const app = JSON.parse(readFileSync(APP_RESULTS, 'utf8')) as AppBenchResults;
-  const build = JSON.parse(readFileSync(BUILD_RESULTS, 'utf8')) as BuildBenchResults;
-  const current = readFileSync(README, 'utf8');
-  return { current, wanted: withBenchFigures(current, renderBenchFigures(app, build)) };
-}
+export const APP_FIGURES: FiguresBlock = {
+  readme: README,
+  marker: 'bench-figures',
+  render: () => renderBenchFigures(JSON.parse(readFileSync(APP_RESULTS, 'utf8')) as AppBenchResults, JSON.parse(readFileSync(BUILD_RESULTS, 'utf8')) as BuildBenchResults),
+  command: 'node app/test/readme-figures.ts',
+};
 
-if (import.meta.filename === process.argv[1]) {
-  const { current, wanted } = wantedReadme();
-  if (process.argv.includes('--check')) {
-    if (wanted !== current) {
-      console.error('app/README.md figures differ from bench/results/*.json. Run `node app/test/readme-figures.ts`.');
-      process.exit(1);
-    }
-    console.log('app/README.md figures match bench/results/*.json');
-  } else {
-    if (wanted !== current) writeFileSync(README, wanted);
-    console.log(wanted === current ? 'app/README.md figures already match' : 'rewrote the figures in app/README.md');
-  }
-}
+if (import.meta.filename === process.argv[1]) blockCommand(APP_FIGURES);

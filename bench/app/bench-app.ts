@@ -5,7 +5,8 @@
 // per job at p50 (same image, concurrency 1, sample by sample) against the target of <= 10 ms.
 // Prints tables (with the time each phase took) and writes bench/results/app.json.
 //   Run: npm run bench:app -w app   (BENCH_* variables below shorten it)
-import { README, wantedReadme } from '../../app/test/readme-figures.ts';
+import { APP_FIGURES } from '../../app/test/readme-figures.ts';
+import { writeBlock } from '../../test/support/readme-block.ts';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -403,6 +404,4 @@ mkdirSync(path.dirname(RESULTS), { recursive: true });
 writeFileSync(RESULTS, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`wrote ${path.relative(process.cwd(), RESULTS)}`);
 // The README's figures come from this JSON, never by hand.
-const { current, wanted } = wantedReadme();
-if (wanted !== current) writeFileSync(README, wanted);
-console.log(wanted === current ? 'app/README.md figures already match' : 'rewrote the figures in app/README.md from it');
+console.log(writeBlock(APP_FIGURES));

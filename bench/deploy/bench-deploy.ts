@@ -1,43 +1,58 @@
 // Benchmark of action-deploy-ssh (not a test): in one run, under a steady load through the lab's
 // VPN (80 req/s from 8 clients, half keep-alive, half a new connection per request) against the
-// public port of the lab target, the real app goes v1 → v2 with
-//   (a) blue-green (the action's dist, managed nginx proxy),
-//   (b) recreate (the action's dist),
-//   (c) the hand-written `docker pull && docker stop && docker rm && docker run` of ORIGINS.md (2),
-//       over the ssh CLI with the lab's deploy key and known_hosts file,
-// then blue-green's `rollback: true` back to v1. For each: failed requests / total and p99 latency
-// while the step ran, and its wall time. Prints a table, writes bench/results/deploy.json.
-// Run: npm run bench:deploy (the lab must be up).
+// public port of the lab target, the real app goes v1 → v2 and back with
+//   (a) blue-green (the action's dist, managed nginx proxy): v1 → v2, `rollback: true` from a
+//       stopped v1 (cold), and, after a deploy with a standby window, from a running v1 (warm);
+//   (b) the hand-written `docker pull && docker stop && docker rm && docker run` of ORIGINS.md (2),
+//       over the ssh CLI with the lab's deploy key and known_hosts file, and its re-run of the old
+//       tag (the hand-written rollback);
+//   (c) recreate (the action's dist), v1 → v2 and back.
+// For each: failed requests / total and p99 latency in the step's window, the step's wall time, the
+// time until every request is answered by the version the step moves to, and the action's phases.
+// Then (d) the host curve: v1 → v2 on 1, 2, 3 … of the lab's targets at once (canary: false,
+// max-parallel = the host count), no load; and (e) action start to first SSH byte against a
+// loopback listener, beside bare node. Ratios compare figures of this same run. Prints tables,
+// writes bench/results/deploy.json. Run: npm run bench:deploy (the lab must be up).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { RunnerJob, type ActionRun } from '../../packages/harness/src/index.ts';
-import { openDockerOverSsh, openSsh } from '../../packages/kit/src/ssh/index.ts';
-import { readLabState } from '../../lab/src/state.ts';
-import { startLoad, summarize, type LoadRun, type LoadSummary } from '../../lab/src/testing/load.ts';
-import { connectLabVpn } from '../../lab/src/testing/vpn.ts';
+import { readActionMetadata, RunnerJob } from '../../packages/harness/src/index.ts';
+import { openDockerOverSsh, openSsh, type SshSession } from '../../packages/kit/src/ssh/index.ts';
+import { readLabState, type TargetState } from '../../lab/src/state.ts';
+import { startLoad, summarize, timeToVersion, type LoadRun, type LoadSummary } from '../../lab/src/testing/load.ts';
+import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
 import { buildAndPushAppImage } from '../../test/support/app-image.ts';
+import os from 'node:os';
+import { measureFirstByte } from './first-byte.ts';
+import { DEPLOY_FIGURES, deployRatios, ROW, type CurvePoint, type DeployBenchResults, type FirstByte, type Phase, type Row } from './readme-figures.ts';
+import { writeBlock } from '../../test/support/readme-block.ts';
 
 const RATE = Number(process.env['BENCH_RATE'] ?? 80);
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 8);
+/** The second, light load on /readyz (2 clients), which tells when the new version is ready, not only answering. */
+const READY_RATE = Number(process.env['BENCH_READY_RATE'] ?? 10);
+const STANDBY = process.env['BENCH_STANDBY'] ?? '10m';
+const FIRST_BYTE_ROUNDS = Number(process.env['BENCH_FIRST_BYTE_ROUNDS'] ?? 10);
+/** Which parts run (a to e, see above): all by default; a partial run prints its tables but leaves the README alone. */
+const PARTS = new Set((process.env['BENCH_PARTS'] ?? 'abcde').split(''));
 const RESULTS = path.resolve(import.meta.dirname, '../results/deploy.json');
 const ACTION_DIR = path.resolve(import.meta.dirname, '../../action-deploy-ssh');
 const lab = readLabState();
 const t = lab.target;
+const maxHosts = Math.min(lab.targets.length, Number(process.env['BENCH_HOSTS'] ?? lab.targets.length));
+const curveTargets = lab.targets.slice(0, maxHosts);
 const suffix = randomBytes(3).toString('hex');
+// The first target's key is every target's fleet key (lab/src/sshd.ts).
 const privateKey = fs.readFileSync(t.privateKeyFile, 'utf8');
+const hasStandby = 'standby' in readActionMetadata(ACTION_DIR).inputs;
 
-interface Row {
-  what: string;
-  failed: number;
-  total: number;
-  p99Ms: number;
-  maxMs: number;
-  wallMs: number;
-  errors: Record<string, number>;
-  versions: Record<string, number>;
+interface HostReport {
+  host: string;
+  phases: Phase[];
+  totalMs: number;
+  result: string;
 }
 
 function inputs(app: string, port: number, extra: Record<string, string>): Record<string, string> {
@@ -59,13 +74,17 @@ function inputs(app: string, port: number, extra: Record<string, string>): Recor
   };
 }
 
-async function action(values: Record<string, string>): Promise<ActionRun> {
+/** The action's main step as the runner runs it (then its post step, outside the step's time); its report's hosts. */
+async function action(values: Record<string, string>): Promise<{ wallMs: number; hosts: HostReport[] }> {
   const job = new RunnerJob();
   try {
+    const started = performance.now();
     const run = await job.main(ACTION_DIR, { inputs: values, timeoutMs: 300_000 });
+    const wallMs = Math.round(performance.now() - started);
     await job.post(ACTION_DIR, { inputs: values, timeoutMs: 60_000 });
     if (run.exitCode !== 0) throw new Error(`the deploy failed:\n${run.log.split('\n').slice(-30).join('\n')}`);
-    return run;
+    const report = JSON.parse(run.outputs['report'] ?? '{"hosts":[]}') as { hosts: HostReport[] };
+    return { wallMs, hosts: report.hosts };
   } finally {
     job.cleanup();
   }
@@ -83,11 +102,12 @@ function sshScript(script: string, stdin: string): Promise<void> {
   });
 }
 
-function handWritten(name: string, port: number, image: string, first: boolean): string {
+/** first: pull and run; otherwise `docker pull && stop && rm && run` (pull: false for the re-run of a tag the server has). */
+function handWritten(name: string, port: number, image: string, how: { first?: boolean; pull?: boolean }): string {
   const d = `docker -H unix://${t.dockerSocket}`;
   const run = `${d} run -d --name ${name} --restart unless-stopped -p ${port}:8080 -v ${name}-data:/data -e LOG_LEVEL=warn ${image}`;
-  const swap = first ? run : `${d} pull ${image} && ${d} stop ${name} && ${d} rm ${name} && ${run}`;
-  return `set -e; export DOCKER_CONFIG=$(mktemp -d); trap 'rm -rf "$DOCKER_CONFIG"' EXIT; ${d} login -u ${lab.registry.username} --password-stdin ${lab.registry.host} >/dev/null 2>&1; ${first ? `${d} pull ${image} >/dev/null; ` : ''}${swap} >/dev/null`;
+  const swap = how.first ? run : `${how.pull === false ? '' : `${d} pull ${image} && `}${d} stop ${name} && ${d} rm ${name} && ${run}`;
+  return `set -e; export DOCKER_CONFIG=$(mktemp -d); trap 'rm -rf "$DOCKER_CONFIG"' EXIT; ${d} login -u ${lab.registry.username} --password-stdin ${lab.registry.host} >/dev/null 2>&1; ${how.first ? `${d} pull ${image} >/dev/null; ` : ''}${swap} >/dev/null`;
 }
 
 async function waitForVersion(port: number, version: string, timeoutMs = 120_000): Promise<void> {
@@ -104,70 +124,174 @@ async function waitForVersion(port: number, version: string, timeoutMs = 120_000
   throw new Error(`port ${port} did not serve ${version} within ${timeoutMs} ms`);
 }
 
-/** Runs `step` under the load on `port` (2 s of load before and after); the row covers the step's own window. */
-async function underLoad(what: string, port: number, step: () => Promise<unknown>): Promise<Row> {
+/**
+ * Runs `step` under the load on `port` (2 s of load before it; after it, until `to` has answered
+ * for 2 s, at most 60 s), with a light second load on the readiness path, which says which
+ * version is ready. The row covers the step's start until 2 s after `to` took every request.
+ */
+async function underLoad(what: string, by: Row['by'], port: number, to: string, step: () => Promise<{ wallMs: number; hosts?: HostReport[] }>): Promise<Row> {
   const load: LoadRun = startLoad({ host: t.address, port, rate: RATE, clients: CLIENTS, maxMs: 300_000 });
+  const ready: LoadRun = startLoad({ host: t.address, port, path: '/readyz', rate: READY_RATE, clients: 2, maxMs: 300_000 });
   await new Promise((r) => setTimeout(r, 2000));
   const from = load.now();
-  await step();
-  const to = load.now();
-  await new Promise((r) => setTimeout(r, 2000));
-  const samples = await load.stop();
-  // The window: from the step's start until 2 s after it (a hand-written run returns before the app is ready).
-  const s: LoadSummary = summarize(samples, from, to + 2000);
-  return { what, failed: s.failed, total: s.total, p99Ms: s.p99, maxMs: s.max, wallMs: Math.round(to - from), errors: s.errors, versions: s.versions };
+  const readyFrom = ready.now();
+  const done = await step();
+  const stepEnd = load.now();
+  const deadline = stepEnd + 60_000;
+  let moved: number | undefined;
+  while (load.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    moved = timeToVersion(load.samples, from, to);
+    const isReady = timeToVersion(ready.samples, readyFrom, to);
+    if (moved !== undefined && isReady !== undefined && load.now() - (from + Math.max(moved, isReady)) >= 2000 && load.now() - stepEnd >= 2000) break;
+  }
+  const [samples, readySamples] = await Promise.all([load.stop(), ready.stop()]);
+  moved = timeToVersion(samples, from, to);
+  const s: LoadSummary = summarize(samples, from, Math.max(stepEnd, from + (moved ?? 0)) + 2000);
+  const phases = done.hosts?.[0]?.phases;
+  return {
+    what,
+    by,
+    failed: s.failed,
+    total: s.total,
+    p99Ms: s.p99,
+    maxMs: s.max,
+    wallMs: done.wallMs,
+    timeToVersionMs: moved,
+    timeToReadyMs: timeToVersion(readySamples, readyFrom, to),
+    to,
+    errors: s.errors,
+    versions: s.versions,
+    ...(phases ? { phases } : {}),
+  };
 }
 
-const vpn = await connectLabVpn(lab.vpn.configFile);
-const session = await openSsh({ host: t.sshHost, port: t.sshPort, username: t.username, privateKey, trust: { kind: 'fingerprint', fingerprint: t.fingerprint } }, { connectTimeoutMs: 10_000 });
-const target: Docker = (await openDockerOverSsh(session.client, t.dockerSocket)).docker;
+async function timed(step: () => Promise<void>): Promise<{ wallMs: number }> {
+  const started = performance.now();
+  await step();
+  return { wallMs: Math.round(performance.now() - started) };
+}
+
+interface Link {
+  target: TargetState;
+  vpn: VpnTunnel;
+  session: SshSession;
+  docker: Docker;
+}
+
+async function reach(target: TargetState): Promise<Link> {
+  const vpn = await connectLabVpn(target.vpn.configFile);
+  const session = await openSsh({ host: target.sshHost, port: target.sshPort, username: target.username, privateKey, trust: { kind: 'fingerprint', fingerprint: target.fingerprint } }, { connectTimeoutMs: 10_000 });
+  const docker = (await openDockerOverSsh(session.client, target.dockerSocket)).docker;
+  return { target, vpn, session, docker };
+}
+
+const links: Link[] = [];
+for (const target of curveTargets) links.push(await reach(target));
 const apps = { bg: `bench-bg-${suffix}`, rc: `bench-rc-${suffix}`, hw: `bench-hw-${suffix}` };
-const ports = { bg: 19500 + Math.floor(Math.random() * 30), rc: 19540 + Math.floor(Math.random() * 30), hw: 19580 + Math.floor(Math.random() * 30) };
+const ports = { bg: 19500 + Math.floor(Math.random() * 30), rc: 19540 + Math.floor(Math.random() * 30), hw: 19580 + Math.floor(Math.random() * 30), curve: 19620 + Math.floor(Math.random() * 20) };
+const curveApps = curveTargets.map((_, i) => `bench-h${i + 1}-${suffix}`);
 const rows: Row[] = [];
+const curve: CurvePoint[] = [];
+let firstByte: FirstByte | undefined;
 try {
   const sha = randomBytes(20).toString('hex');
   console.log('building and pushing the app image v1 and v2 (action-build)…');
   const v1 = await buildAndPushAppImage(lab, { tag: `bench-deploy-v1`, version: 'v1', gitSha: sha });
   const v2 = await buildAndPushAppImage(lab, { tag: `bench-deploy-v2`, version: 'v2', gitSha: sha });
 
-  console.log('(a) blue-green');
-  await action(inputs(apps.bg, ports.bg, { image: v1.imageRef }));
-  await waitForVersion(ports.bg, 'v1');
-  rows.push(await underLoad('blue-green v1 → v2', ports.bg, () => action(inputs(apps.bg, ports.bg, { image: v2.imageRef }))));
-  rows.push(await underLoad('blue-green rollback: true (→ v1)', ports.bg, () => action(inputs(apps.bg, ports.bg, { rollback: 'true' }))));
-
-  console.log('(b) recreate');
-  await action(inputs(apps.rc, ports.rc, { image: v1.imageRef, strategy: 'recreate' }));
-  await waitForVersion(ports.rc, 'v1');
-  rows.push(await underLoad('recreate v1 → v2', ports.rc, () => action(inputs(apps.rc, ports.rc, { image: v2.imageRef, strategy: 'recreate' }))));
-  rows.push(await underLoad('recreate rollback: true (→ v1)', ports.rc, () => action(inputs(apps.rc, ports.rc, { rollback: 'true', strategy: 'recreate' }))));
-
-  console.log('(c) hand-written docker pull && stop && rm && run over ssh');
-  await sshScript(handWritten(apps.hw, ports.hw, v1.imageRef, true), `${lab.registry.password}\n`);
-  await waitForVersion(ports.hw, 'v1');
-  rows.push(await underLoad('hand-written v1 → v2', ports.hw, async () => {
-    await sshScript(handWritten(apps.hw, ports.hw, v2.imageRef, false), `${lab.registry.password}\n`);
-    await waitForVersion(ports.hw, 'v2');
-  }));
-} finally {
-  for (const app of Object.values(apps)) {
-    const list = await target.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } }).catch(() => []);
-    for (const c of list) await target.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-    await target.getContainer(app).remove({ force: true }).catch(() => undefined);
-    for (const v of [`${app}-data`]) await target.getVolume(v).remove().catch(() => undefined);
-    await target.getNetwork(`${app}-net`).remove().catch(() => undefined);
+  if (PARTS.has('a')) {
+    console.log('(a) blue-green');
+    await action(inputs(apps.bg, ports.bg, { image: v1.imageRef }));
+    await waitForVersion(ports.bg, 'v1');
+    rows.push(await underLoad(ROW.blueGreen, 'gangway', ports.bg, 'v2', () => action(inputs(apps.bg, ports.bg, { image: v2.imageRef }))));
+    rows.push(await underLoad(ROW.cold, 'gangway', ports.bg, 'v1', () => action(inputs(apps.bg, ports.bg, { rollback: 'true' }))));
+    if (hasStandby) {
+      rows.push(await underLoad(`blue-green v1 → v2, standby ${STANDBY}`, 'gangway', ports.bg, 'v2', () => action(inputs(apps.bg, ports.bg, { image: v2.imageRef, standby: STANDBY }))));
+      rows.push(await underLoad(ROW.warm, 'gangway', ports.bg, 'v1', () => action(inputs(apps.bg, ports.bg, { rollback: 'true', standby: STANDBY }))));
+    } else {
+      console.log('  (this action has no standby input: no warm rollback)');
+    }
   }
-  session.close();
-  await vpn.stop();
+  if (PARTS.has('b')) {
+    console.log('(b) hand-written docker pull && stop && rm && run over ssh');
+    await sshScript(handWritten(apps.hw, ports.hw, v1.imageRef, { first: true }), `${lab.registry.password}\n`);
+    await waitForVersion(ports.hw, 'v1');
+    rows.push(await underLoad(ROW.handWritten, 'hand-written', ports.hw, 'v2', () => timed(() => sshScript(handWritten(apps.hw, ports.hw, v2.imageRef, {}), `${lab.registry.password}\n`))));
+    rows.push(await underLoad(ROW.handWrittenBack, 'hand-written', ports.hw, 'v1', () => timed(() => sshScript(handWritten(apps.hw, ports.hw, v1.imageRef, { pull: false }), `${lab.registry.password}\n`))));
+  }
+  if (PARTS.has('c')) {
+    console.log('(c) recreate');
+    await action(inputs(apps.rc, ports.rc, { image: v1.imageRef, strategy: 'recreate' }));
+    await waitForVersion(ports.rc, 'v1');
+    rows.push(await underLoad('recreate v1 → v2', 'gangway', ports.rc, 'v2', () => action(inputs(apps.rc, ports.rc, { image: v2.imageRef, strategy: 'recreate' }))));
+    rows.push(await underLoad('recreate rollback: true (→ v1)', 'gangway', ports.rc, 'v1', () => action(inputs(apps.rc, ports.rc, { rollback: 'true', strategy: 'recreate' }))));
+  }
+  if (PARTS.has('d')) {
+    console.log(`(d) the host curve: 1 to ${curveTargets.length} hosts at once`);
+    for (let n = 1; n <= curveTargets.length; n++) {
+      const targets = curveTargets.slice(0, n);
+      const many = (image: string): Record<string, string> => ({
+        ...inputs(curveApps[n - 1] as string, ports.curve + n, { image }),
+        host: targets.map((x) => x.sshHost).join('\n'),
+        'known-hosts': targets.map((x) => x.knownHosts).join('\n'),
+        // Every lab target's socket is a path on this one machine: each host must be told its own.
+        'docker-socket': targets.map((x) => `${x.sshHost}=${x.dockerSocket}`).join('\n'),
+        canary: 'false',
+        'max-parallel': String(n),
+      });
+      await action(many(v1.imageRef));
+      const run = await action(many(v2.imageRef));
+      curve.push({ hosts: n, wallMs: run.wallMs, hostTotalsMs: run.hosts.map((h) => h.totalMs) });
+      console.log(`  ${n} host(s): ${(run.wallMs / 1000).toFixed(1)} s`);
+    }
+  }
+  if (PARTS.has('e')) {
+    console.log('(e) action start to first SSH byte');
+    firstByte = await measureFirstByte({ actionDir: ACTION_DIR, inputs: inputs(`bench-fb-${suffix}`, ports.bg, { image: v2.imageRef }), rounds: FIRST_BYTE_ROUNDS });
+  }
+} finally {
+  for (const link of links) {
+    for (const app of [...Object.values(apps), ...curveApps]) {
+      const list = await link.docker.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } }).catch(() => []);
+      for (const c of list) await link.docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+      await link.docker.getContainer(app).remove({ force: true, v: true }).catch(() => undefined);
+      await link.docker.getVolume(`${app}-data`).remove().catch(() => undefined);
+      await link.docker.getNetwork(`${app}-net`).remove().catch(() => undefined);
+    }
+    link.session.close();
+    await link.vpn.stop();
+  }
 }
 
+const ratios = deployRatios(rows, curve, firstByte);
+
+const sec = (ms: number | undefined): string => (ms === undefined ? '–' : `${(ms / 1000).toFixed(2)} s`);
 const pad = (s: string, n: number): string => s.padEnd(n);
-console.log(`\nsteady load ${RATE} req/s from ${CLIENTS} clients (half keep-alive) through the VPN; window = the step + 2 s\n`);
-console.log(`| ${pad('deploy', 34)} | failed / total | p99 ms | max ms | wall time |`);
-console.log(`| ${'-'.repeat(34)} | -------------- | ------ | ------ | --------- |`);
-for (const r of rows) console.log(`| ${pad(r.what, 34)} | ${pad(`${r.failed} / ${r.total}`, 14)} | ${pad(String(r.p99Ms), 6)} | ${pad(String(r.maxMs), 6)} | ${pad(`${(r.wallMs / 1000).toFixed(1)} s`, 9)} |`);
+console.log(`\nsteady load ${RATE} req/s from ${CLIENTS} clients (half keep-alive) through the VPN; window = the step's start until 2 s after the last move\n`);
+console.log(`| ${pad('step', 38)} | failed / total | p99 ms | step wall | to new version | to new ready |`);
+console.log(`| ${'-'.repeat(38)} | -------------- | ------ | --------- | -------------- | ------------ |`);
+for (const r of rows) console.log(`| ${pad(r.what, 38)} | ${pad(`${r.failed} / ${r.total}`, 14)} | ${pad(String(r.p99Ms), 6)} | ${pad(sec(r.wallMs), 9)} | ${pad(sec(r.timeToVersionMs), 14)} | ${pad(sec(r.timeToReadyMs), 12)} |`);
+const phased = rows.filter((r) => r.phases && r.phases.length > 0);
+const names = [...new Set(phased.flatMap((r) => (r.phases ?? []).map((p) => p.phase)))];
+console.log(`\nphases (s) of the action's steps on the host\n`);
+console.log(`| ${pad('phase', 14)} | ${phased.map((r) => pad(r.what.slice(0, 20), 20)).join(' | ')} |`);
+console.log(`| ${'-'.repeat(14)} | ${phased.map(() => '-'.repeat(20)).join(' | ')} |`);
+for (const name of names) {
+  console.log(`| ${pad(name, 14)} | ${phased.map((r) => pad(sec(r.phases?.filter((p) => p.phase === name).reduce((n, p) => n + p.ms, 0) || undefined), 20)).join(' | ')} |`);
+}
+console.log(`\nhost curve (canary: false, max-parallel = hosts, no load): ${curve.map((p) => `${p.hosts}: ${sec(p.wallMs)}`).join(', ')}`);
+if (firstByte) console.log(`action start to first SSH byte: median ${firstByte.actionMs} ms over ${firstByte.rounds} rounds (bare node ${firstByte.bareNodeMs} ms)`);
+console.log(`\nratios: ${JSON.stringify(ratios)}`);
 fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
-fs.writeFileSync(RESULTS, `${JSON.stringify({ at: new Date().toISOString(), rate: RATE, clients: CLIENTS, rows }, null, 2)}\n`);
-console.log(`\nwrote ${RESULTS}`);
+const results: DeployBenchResults = { at: new Date().toISOString(), rate: RATE, clients: CLIENTS, readyRate: READY_RATE, standby: hasStandby ? STANDBY : null, machine: { cpus: os.cpus().length, loadAverage: os.loadavg() }, rows, curve, ...(firstByte ? { firstByte } : {}), ratios };
+if (PARTS.size === 5) {
+  fs.writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nwrote ${RESULTS}`);
+  // The README's figures come from this JSON, never by hand.
+  console.log(writeBlock(DEPLOY_FIGURES));
+} else {
+  console.log(`\na partial run (BENCH_PARTS=${[...PARTS].join('')}): ${RESULTS} and the README are left as they were`);
+}
 // ssh2's and the load's sockets may keep the loop alive a while: the figures are written, end here.
 process.exit(0);

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { percentile, startLoad, summarize } from '../../lab/src/testing/load.ts';
+import { percentile, startLoad, summarize, timeToVersion, type LoadSample } from '../../lab/src/testing/load.ts';
 
 let server: http.Server;
 let port = 0;
@@ -80,5 +80,31 @@ describe('the lab load generator', () => {
     expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50)).toBe(5);
     expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99)).toBe(10);
     expect(percentile([], 99)).toBe(0);
+  });
+});
+
+const sample = (at: number, version?: string, error?: string, ms = 5): LoadSample => ({ at, ms, keepAlive: true, ...(version ? { version } : {}), ...(error ? { error } : {}) });
+
+describe('timeToVersion', () => {
+  it('is the arrival of the first answer of the last all-new run, from the step start', () => {
+    const samples = [sample(900, 'v1'), sample(1100, 'v1'), sample(1500, 'v2'), sample(1600, 'v1'), sample(1700, 'v2'), sample(1800, 'v2')];
+    expect(timeToVersion(samples, 1000, 'v2')).toBe(705);
+  });
+
+  it('counts a failure as not yet on the new version', () => {
+    const samples = [sample(1200, 'v2'), sample(1300, undefined, 'ECONNREFUSED'), sample(1400, 'v2')];
+    expect(timeToVersion(samples, 1000, 'v2')).toBe(405);
+  });
+
+  it('goes by when an answer arrived: a request that hung through the gap was not answered early', () => {
+    // Sent at 1100, answered by v2 at 2100 (its SYN went again after 1 s); a failure arrived at 1500.
+    const samples = [sample(1100, 'v2', undefined, 1000), sample(1500, undefined, 'ECONNREFUSED', 1), sample(2000, 'v2')];
+    expect(timeToVersion(samples, 1000, 'v2')).toBe(1005);
+  });
+
+  it('is undefined when the last answers were not all the version\'s, and 0 when all were from the start', () => {
+    expect(timeToVersion([sample(1100, 'v2'), sample(1200, 'v1')], 1000, 'v2')).toBeUndefined();
+    expect(timeToVersion([sample(995, 'v2'), sample(1200, 'v2')], 1000, 'v2')).toBe(0);
+    expect(timeToVersion([], 1000, 'v2')).toBeUndefined();
   });
 });

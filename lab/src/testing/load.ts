@@ -200,3 +200,20 @@ export function summarize(samples: LoadSample[], from = 0, to = Number.POSITIVE_
     firstFailures: inWindow.filter((s) => s.error).slice(0, 5).map((s) => ({ at: Math.round(s.at), error: s.error as string })),
   };
 }
+
+/**
+ * How long after `from` (ms since the load started) every answer comes from `version`: the time of
+ * the first answer from which on every answer (by the time it arrived) is that version's, minus
+ * `from`. A failure or another version's answer pushes the moment later. By answer time, not send
+ * time: a request sent during a gap that hung until the new version took it was not answered
+ * sooner. Undefined when the last answers were not all `version`'s (the load ended first).
+ */
+export function timeToVersion(samples: LoadSample[], from: number, version: string): number | undefined {
+  const answered = samples.filter((s) => s.at + s.ms >= from).sort((a, b) => a.at + a.ms - (b.at + b.ms));
+  let firstOfRun: number | undefined;
+  for (const s of answered) {
+    if (s.error === undefined && s.version === version) firstOfRun ??= s.at + s.ms;
+    else firstOfRun = undefined;
+  }
+  return firstOfRun === undefined ? undefined : Math.round(firstOfRun - from);
+}

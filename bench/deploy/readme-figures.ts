@@ -1,0 +1,149 @@
+// The measured deploy figures in action-deploy-ssh/README.md, generated from the committed
+// bench/results/deploy.json (npm run bench:deploy), so the README cannot drift from them.
+//   node bench/deploy/readme-figures.ts          rewrite the block between the markers
+//   node bench/deploy/readme-figures.ts --check  fail when the README's block differs from the JSON
+// action-deploy-ssh/test/readme-figures.test.ts runs the check with the unit tests.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { blockCommand, REPO_ROOT, type FiguresBlock } from '../../test/support/readme-block.ts';
+
+export const DEPLOY_RESULTS = path.join(REPO_ROOT, 'bench/results/deploy.json');
+
+export interface Phase {
+  phase: string;
+  ms: number;
+}
+
+export interface Row {
+  what: string;
+  by: 'gangway' | 'hand-written';
+  failed: number;
+  total: number;
+  p99Ms: number;
+  maxMs: number;
+  /** The step: the action's main step, or the hand-written ssh command. */
+  wallMs: number;
+  /** From the step's start until every request is answered by `to` (undefined: the load ended first). */
+  timeToVersionMs: number | undefined;
+  /** The same on the readiness path: until every /readyz answer is 200 from `to` (a 503 counts as not there yet). */
+  timeToReadyMs: number | undefined;
+  to: string;
+  errors: Record<string, number>;
+  versions: Record<string, number>;
+  /** The action's phases on the host (its report). */
+  phases?: Phase[];
+}
+
+export interface CurvePoint {
+  hosts: number;
+  wallMs: number;
+  /** Each host's own total (its report), in host order. */
+  hostTotalsMs: number[];
+}
+
+export interface FirstByte {
+  rounds: number;
+  /** Median ms from the step's start to the listener's first byte. */
+  actionMs: number;
+  bareNodeMs: number;
+  action: number[];
+  bareNode: number[];
+}
+
+export interface DeployBenchResults {
+  at: string;
+  rate: number;
+  clients: number;
+  /** The second load's rate, on /readyz. */
+  readyRate?: number;
+  /** The standby window of the warm rollback's deploy, or null when the action had no standby. */
+  standby: string | null;
+  machine?: { cpus: number; loadAverage: number[] };
+  rows: Row[];
+  curve: CurvePoint[];
+  firstByte?: FirstByte;
+  ratios: {
+    newVersionVsHandWritten?: number;
+    /** Until the new version is ready (its /readyz 200), against the hand-written sequence's. */
+    readyVsHandWritten?: number;
+    stepVsHandWritten?: number;
+    warmRollbackVsHandWritten?: number;
+    coldRollbackVsHandWritten?: number;
+    hosts: Array<{ hosts: number; ratioToOne?: number }>;
+    firstByteVsBareNode?: number;
+  };
+}
+
+/** The rows the ratios compare, by name (bench-deploy.ts writes them so). */
+export const ROW = {
+  blueGreen: 'blue-green v1 → v2',
+  handWritten: 'hand-written v1 → v2',
+  handWrittenBack: 'hand-written re-run of v1',
+  cold: 'rollback: true, cold (v1 stopped)',
+  warm: 'rollback: true, warm (v1 on standby)',
+} as const;
+
+export function deployRatios(rows: Row[], curve: CurvePoint[], firstByte: FirstByte | undefined): DeployBenchResults['ratios'] {
+  const find = (what: string): Row | undefined => rows.find((r) => r.what === what);
+  const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined && b > 0 ? Math.round((a / b) * 100) / 100 : undefined);
+  const hw = find(ROW.handWritten)?.timeToVersionMs;
+  const hwBack = find(ROW.handWrittenBack)?.timeToVersionMs;
+  return {
+    newVersionVsHandWritten: ratio(find(ROW.blueGreen)?.timeToVersionMs, hw),
+    readyVsHandWritten: ratio(find(ROW.blueGreen)?.timeToReadyMs, find(ROW.handWritten)?.timeToReadyMs),
+    stepVsHandWritten: ratio(find(ROW.blueGreen)?.wallMs, hw),
+    warmRollbackVsHandWritten: ratio(find(ROW.warm)?.timeToVersionMs, hwBack),
+    coldRollbackVsHandWritten: ratio(find(ROW.cold)?.timeToVersionMs, hwBack),
+    hosts: curve.map((p) => ({ hosts: p.hosts, ratioToOne: ratio(p.wallMs, curve[0]?.wallMs) })),
+    firstByteVsBareNode: ratio(firstByte?.actionMs, firstByte?.bareNodeMs),
+  };
+}
+
+const sec = (ms: number | undefined): string => (ms === undefined ? '–' : `${(ms / 1000).toFixed(2)} s`);
+const times = (r: number | undefined): string => (r === undefined ? '–' : `×${r.toFixed(2)}`);
+const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? 'met' : '**missed**');
+
+/** The Markdown between the `deploy-figures` markers. */
+export function renderDeployFigures(r: DeployBenchResults): string {
+  const find = (what: string): Row | undefined => r.rows.find((x) => x.what === what);
+  const bg = find(ROW.blueGreen);
+  const warm = find(ROW.warm);
+  const cold = find(ROW.cold);
+  const load = r.machine ? `, ${r.machine.cpus} cores, load average ${r.machine.loadAverage.map((n) => n.toFixed(1)).join(' ')}` : '';
+  const lines = [
+    `Measured by \`npm run bench:deploy\` on ${r.at.slice(0, 10)} (the real OCR app on a lab target${load}; a steady ${r.rate} req/s from ${r.clients} clients, half kept alive, through the VPN). "To the new version" runs from the step's start until every request (\`GET /version\`) is answered by the version the step moves to, a failed request counting as not there yet; "ready" is the same on \`/readyz\` (a second load, ${r.readyRate ?? '–'} req/s), which turns 200 only once the app has loaded its models: the hand-written sequence sends traffic to the new container as soon as it listens, Gangway once it is ready. Generated from [\`bench/results/deploy.json\`](../bench/results/deploy.json) by \`node bench/deploy/readme-figures.ts\`; a unit test fails when they differ.`,
+    '',
+    '| step | failed / requests | p99 | step wall time | to the new version | to the new version ready |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...r.rows.map((x) => `| ${x.by === 'hand-written' ? x.what : `Gangway ${x.what}`} | ${x.failed === 0 ? `**0 / ${x.total}**` : `${x.failed} / ${x.total}`} | ${Math.round(x.p99Ms)} ms | ${sec(x.wallMs)} | ${sec(x.timeToVersionMs)} | ${sec(x.timeToReadyMs)} |`),
+    '',
+    '| against the hand-written sequence (same run) | figure | target |',
+    '| --- | --- | --- |',
+    `| blue-green, to the new version | ${times(r.ratios.newVersionVsHandWritten)} | ≤ ×1.00: ${verdict(r.ratios.newVersionVsHandWritten === undefined ? undefined : r.ratios.newVersionVsHandWritten <= 1)} |`,
+    `| blue-green, to the new version ready (\`/readyz\` 200 from it) | ${times(r.ratios.readyVsHandWritten)} | reported |`,
+    `| blue-green, the whole step (settle included) | ${times(r.ratios.stepVsHandWritten)} | reported |`,
+    `| warm rollback (\`standby: ${r.standby ?? '–'}\`), to the previous version | ${sec(warm?.timeToVersionMs)} (${times(r.ratios.warmRollbackVsHandWritten)} the re-run of the old tag) | ≤ 2 s: ${verdict(warm?.timeToVersionMs === undefined ? undefined : warm.timeToVersionMs <= 2000)} |`,
+    `| cold rollback (old container stopped), to the previous version | ${sec(cold?.timeToVersionMs)} (${times(r.ratios.coldRollbackVsHandWritten)}) | ≤ 5 s: ${verdict(cold?.timeToVersionMs === undefined ? undefined : cold.timeToVersionMs <= 5000)} |`,
+    `| hosts at once (\`canary: false\`, no load): ${r.curve.map((p) => p.hosts).join(' / ')} | ${r.curve.map((p) => sec(p.wallMs)).join(' / ')} (${r.ratios.hosts.map((h) => times(h.ratioToOne)).join(' / ')}) | ≤ ×1.3: ${verdict(r.ratios.hosts.length < 2 ? undefined : r.ratios.hosts.every((h) => (h.ratioToOne ?? Infinity) <= 1.3))} |`,
+    `| action start to first SSH byte | ${r.firstByte ? `${r.firstByte.actionMs} ms, median of ${r.firstByte.rounds} (bare node ${r.firstByte.bareNodeMs} ms)` : '–'} | ≤ 200 ms: ${verdict(r.firstByte === undefined ? undefined : r.firstByte.actionMs <= 200)} |`,
+  ];
+  const phased = [bg, warm, cold].filter((x): x is Row => x?.phases !== undefined && x.phases.length > 0);
+  if (phased.length > 0) {
+    const names = [...new Set(phased.flatMap((x) => (x.phases ?? []).map((p) => p.phase)))];
+    const of = (x: Row, name: string): string => {
+      const ms = (x.phases ?? []).filter((p) => p.phase === name).reduce((n, p) => n + p.ms, 0);
+      return (x.phases ?? []).some((p) => p.phase === name) ? sec(ms) : '';
+    };
+    lines.push('', `| phase on the host | ${phased.map((x) => x.what).join(' | ')} |`, `| --- | ${phased.map(() => '---').join(' | ')} |`, ...names.map((n) => `| ${n} | ${phased.map((x) => of(x, n)).join(' | ')} |`));
+  }
+  return lines.join('\n');
+}
+
+export const DEPLOY_FIGURES: FiguresBlock = {
+  readme: path.join(REPO_ROOT, 'action-deploy-ssh/README.md'),
+  marker: 'deploy-figures',
+  render: () => renderDeployFigures(JSON.parse(readFileSync(DEPLOY_RESULTS, 'utf8')) as DeployBenchResults),
+  command: 'node bench/deploy/readme-figures.ts',
+};
+
+if (import.meta.filename === process.argv[1]) blockCommand(DEPLOY_FIGURES);
