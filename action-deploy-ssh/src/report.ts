@@ -156,6 +156,11 @@ const RESULT_WORDS: Record<Mode, Record<HostResult, string>> = {
   },
 };
 
+/** One line of where a host's time went, for the job log: `connect 112ms, pull 46ms, … = 10.2s`. */
+export function phaseLine(phases: PhaseTiming[], totalMs: number): string {
+  return `${phases.map((p) => `${p.phase} ${formatDuration(p.ms)}`).join(', ')} = ${formatDuration(totalMs)}`;
+}
+
 export function hostFacts(h: HostReport): Row[] {
   const rows: Row[] = [
     ['Result', RESULT_WORDS[h.mode][h.result]],

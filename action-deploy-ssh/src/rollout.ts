@@ -15,7 +15,7 @@ import { LockLedger } from './host/lock-state.ts';
 import type { HeldLock } from './host/lock.ts';
 import { hostLog } from './host/log.ts';
 import type { Provenance } from './labels.ts';
-import { deployReport, modeOf, newHostReport, setResult, type DeployReport, type HostReport, type Mode } from './report.ts';
+import { deployReport, modeOf, newHostReport, phaseLine, setResult, type DeployReport, type HostReport, type Mode } from './report.ts';
 import type { DeploySettings } from './settings/index.ts';
 import { rolloutName } from './settings/rollout.ts';
 import { hostLabel } from './settings/ssh.ts';
@@ -82,6 +82,8 @@ async function runHost(r: Rollout, hp: HostPort, settings: DeploySettings, signa
   if (target instanceof Error) return failedHere(target);
   const result = await deployOnHost(ctx, target);
   result.report.totalMs += clock.phases.find((p) => p.phase === 'connect')?.ms ?? 0;
+  // Where the time went, in the job log (the summary has it as a table).
+  log.info(`phases: ${phaseLine(result.report.phases, result.report.totalMs)}`);
   return result;
 }
 

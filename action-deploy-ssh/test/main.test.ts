@@ -2,7 +2,7 @@
 // the summary, cancellation after the old container stopped, and the post step's lock release.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { formatDuration, Inputs, mapInputs } from '@gangway/kit';
 import { parseKeyValueFile as parseFile } from '@gangway/harness';
 import type { ConnectHost } from '../src/host/connection.ts';
@@ -11,7 +11,7 @@ import { acquireLock } from '../src/host/lock.ts';
 import { LOCKS_STATE } from '../src/host/lock-state.ts';
 import { main } from '../src/main.ts';
 import { rolloutBatches } from '../src/rollout.ts';
-import { hostFacts, type HostReport } from '../src/report.ts';
+import { hostFacts, phaseLine, type HostReport } from '../src/report.ts';
 import { post } from '../src/post.ts';
 import { DIGEST_V1, DIGEST_V2, FakeEngine } from './fakes.ts';
 import { baseInputs, useRunnerFiles } from './helpers.ts';
@@ -46,7 +46,20 @@ describe('main', () => {
     const a = fakeEngine();
     const b = fakeEngine();
     const inputs = new Inputs(mapInputs(baseInputs({ host: 'a.example.com\nb.example.com:2222', image: `${REPO}:v1`, publish: '8080', 'readiness-timeout': '1s' })));
-    await main(new AbortController().signal, { inputs, connect: connectTo({ 'a.example.com': a, 'b.example.com': b }) });
+    const logged: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      logged.push(String(chunk));
+      return true;
+    });
+    try {
+      await main(new AbortController().signal, { inputs, connect: connectTo({ 'a.example.com': a, 'b.example.com': b }) });
+    } finally {
+      write.mockRestore();
+    }
+    // Each host says where its time went, in the job log.
+    const phaseLines = logged.join('').split('\n').filter((l) => /^\[[^\]]+\] phases: /.test(l));
+    expect(phaseLines.map((l) => l.slice(0, l.indexOf(']') + 1))).toEqual(['[a.example.com]', '[b.example.com:2222]']);
+    expect(phaseLines[0]).toMatch(/phases: connect \d+ms, pull \d+ms, lock \d+ms, create \d+ms, start new \d+ms, readiness \d+ms, switch \d+ms, .* = \d/);
     const out = outputs();
     expect(out['image-digest']).toBe(DIGEST_V1);
     expect(out['rolled-back']).toBe('false');
@@ -65,6 +78,10 @@ describe('main', () => {
     expect(written).not.toContain('requests fail during the downtime');
     // Every lock taken was released, and the saved state says so.
     expect(JSON.parse(state()[LOCKS_STATE] ?? '[]')).toEqual([]);
+  });
+
+  it('writes a host\'s phases as one line', () => {
+    expect(phaseLine([{ phase: 'connect', ms: 112 }, { phase: 'pull', ms: 1500 }], 10_200)).toBe('connect 112ms, pull 1.5s = 10.2s');
   });
 
   it('cuts the rollout into the canary and batches of max-parallel', () => {
