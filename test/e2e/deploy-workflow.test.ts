@@ -220,8 +220,9 @@ describe('deploy.yml with APP_HOSTNAME on the lab: the shared edge, and maintena
     expect(page.headers['retry-after']).toMatch(/^\d+$/);
     expect(page.body).toContain('Back at 14:00 UTC');
     expect(await appContainers()).toEqual(before);
-    // The load by name saw the app, then the page: every failure is the page's 503, none a dropped connection.
-    expect(r.load?.summary.total).toBeGreaterThan(100);
+    // The load by name saw the app (answers that did not fail), then the page: every failure is the
+    // page's 503, none a dropped connection. (No count of requests: the run takes about 3 s now.)
+    expect((r.load?.summary.total ?? 0) - (r.load?.summary.failed ?? 0)).toBeGreaterThan(0);
     expect(r.load?.summary.failed).toBeGreaterThan(0);
     expect(Object.keys(r.load?.summary.errors ?? {})).toEqual(['HTTP 503']);
   }, 1_500_000);

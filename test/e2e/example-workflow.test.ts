@@ -244,7 +244,8 @@ describe('docs/example-deploy-workflow.yml with APP_HOSTNAME: the shared edge, a
     expect(page.headers['retry-after']).toMatch(/^\d+$/);
     expect(page.body).toContain('Back at 14:00 UTC');
     expect(await appContainers()).toEqual(before);
-    expect(r.load?.summary.total).toBeGreaterThan(100);
+    // The app answered, then the page: its 503s are the only failures (no count: the run takes about 3 s).
+    expect((r.load?.summary.total ?? 0) - (r.load?.summary.failed ?? 0)).toBeGreaterThan(0);
     expect(r.load?.summary.failed).toBeGreaterThan(0);
     expect(Object.keys(r.load?.summary.errors ?? {})).toEqual(['HTTP 503']);
   }, 1_500_000);
