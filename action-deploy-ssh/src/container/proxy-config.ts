@@ -129,7 +129,9 @@ export function proxyContainerSpec(app: string, d: ProxyDesign, name = proxyName
 }
 
 /** Lists the proxy's nginx worker processes (as /proc/<pid>/cmdline paths) with the image's shell. */
-export const WORKERS_COMMAND = ['sh', '-c', "grep -la 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null; true"];
+// The pattern is `nginx[:] worker process`: the shell that runs the grep has the command line
+// with the pattern in it, and `nginx: worker process` would find that shell (and its subshells) too.
+export const WORKERS_COMMAND = ['sh', '-c', "grep -la 'nginx[:] worker process' /proc/[0-9]*/cmdline 2>/dev/null; true"];
 
 /** The worker pids in the output of WORKERS_COMMAND. */
 export function workerPidsOf(output: string): Set<number> {
@@ -143,15 +145,16 @@ export const RELOAD = ['nginx', '-c', PROXY_CONF, '-s', 'reload'];
 
 /**
  * The whole switch of a running proxy in one exec with the image's shell (each exec is three
- * Engine calls): note the workers, write the config (argument $1) in place keeping the previous
- * one, `nginx -t`, a graceful reload, then wait (at most 10 s) until nginx has started a worker
- * that was not there before. Exit 0: done, the output lists the workers from before (as
- * WORKERS_COMMAND does, for the drain). Exit 3: nginx refused the config, which was put back
- * (the output is nginx's). Exit 4: the reload failed or started no worker; the previous config
- * was put back and reloaded. 126/127: no shell in the image (the switch then goes call by call).
+ * Engine calls): note the workers, write the config (argument $1) in place of the file nginx runs
+ * with ($2), keeping the previous one, `nginx -t`, a graceful reload, then wait (at most 10 s)
+ * until nginx has started a worker that was not there before. Exit 0: done, the output lists
+ * the workers from before (as WORKERS_COMMAND does, for the drain). Exit 3: nginx refused the
+ * config, which was put back (the output is nginx's). Exit 4: the reload failed or started no
+ * worker; the previous config was put back and reloaded. 126/127: no shell in the image (the
+ * switch then goes call by call). switch-script.test.ts runs it for real.
  */
-export const SWITCH_SCRIPT = String.raw`conf=${PROXY_CONF}
-workers() { grep -la 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null; true; }
+export const SWITCH_SCRIPT = String.raw`conf=$2
+workers() { grep -la 'nginx[:] worker process' /proc/[0-9]*/cmdline 2>/dev/null; true; }
 old=$(workers)
 cp "$conf" "$conf.previous" || exit 5
 { printf '%s' "$1" > "$conf.next" && mv "$conf.next" "$conf"; } || exit 5
@@ -165,7 +168,8 @@ while [ $i -lt 200 ]; do
 done
 back "nginx did not start new workers within 10 s of the reload (see the proxy's log)"`;
 
-export function switchCommand(config: string): string[] {
-  return ['sh', '-c', SWITCH_SCRIPT, 'gangway-switch', config];
+/** `sh -c SWITCH_SCRIPT` with the config ($1) and the path of the config file nginx runs with ($2). */
+export function switchCommand(config: string, path = PROXY_CONF): string[] {
+  return ['sh', '-c', SWITCH_SCRIPT, 'gangway-switch', config, path];
 }
 
