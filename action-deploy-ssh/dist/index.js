@@ -68565,7 +68565,9 @@ function proxyContainerSpec(app, d, name = (0,spec/* proxyName */.ec)(app)) {
     };
 }
 /** Lists the proxy's nginx worker processes (as /proc/<pid>/cmdline paths) with the image's shell. */
-const WORKERS_COMMAND = ['sh', '-c', "grep -la 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null; true"];
+// The pattern is `nginx[:] worker process`: the shell that runs the grep has the command line
+// with the pattern in it, and `nginx: worker process` would find that shell (and its subshells) too.
+const WORKERS_COMMAND = ['sh', '-c', "grep -la 'nginx[:] worker process' /proc/[0-9]*/cmdline 2>/dev/null; true"];
 /** The worker pids in the output of WORKERS_COMMAND. */
 function workerPidsOf(output) {
     return new Set([...output.matchAll(/\/proc\/(\d+)\/cmdline/g)].map((m) => Number(m[1])));
@@ -68576,15 +68578,16 @@ const TEST_CONFIG = ['nginx', '-t', '-c', PROXY_CONF];
 const RELOAD = ['nginx', '-c', PROXY_CONF, '-s', 'reload'];
 /**
  * The whole switch of a running proxy in one exec with the image's shell (each exec is three
- * Engine calls): note the workers, write the config (argument $1) in place keeping the previous
- * one, `nginx -t`, a graceful reload, then wait (at most 10 s) until nginx has started a worker
- * that was not there before. Exit 0: done, the output lists the workers from before (as
- * WORKERS_COMMAND does, for the drain). Exit 3: nginx refused the config, which was put back
- * (the output is nginx's). Exit 4: the reload failed or started no worker; the previous config
- * was put back and reloaded. 126/127: no shell in the image (the switch then goes call by call).
+ * Engine calls): note the workers, write the config (argument $1) in place of the file nginx runs
+ * with ($2), keeping the previous one, `nginx -t`, a graceful reload, then wait (at most 10 s)
+ * until nginx has started a worker that was not there before. Exit 0: done, the output lists
+ * the workers from before (as WORKERS_COMMAND does, for the drain). Exit 3: nginx refused the
+ * config, which was put back (the output is nginx's). Exit 4: the reload failed or started no
+ * worker; the previous config was put back and reloaded. 126/127: no shell in the image (the
+ * switch then goes call by call). switch-script.test.ts runs it for real.
  */
-const SWITCH_SCRIPT = String.raw `conf=${PROXY_CONF}
-workers() { grep -la 'nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null; true; }
+const SWITCH_SCRIPT = String.raw `conf=$2
+workers() { grep -la 'nginx[:] worker process' /proc/[0-9]*/cmdline 2>/dev/null; true; }
 old=$(workers)
 cp "$conf" "$conf.previous" || exit 5
 { printf '%s' "$1" > "$conf.next" && mv "$conf.next" "$conf"; } || exit 5
@@ -68597,8 +68600,9 @@ while [ $i -lt 200 ]; do
   sleep 0.05; i=$((i+1))
 done
 back "nginx did not start new workers within 10 s of the reload (see the proxy's log)"`;
-function switchCommand(config) {
-    return ['sh', '-c', SWITCH_SCRIPT, 'gangway-switch', config];
+/** `sh -c SWITCH_SCRIPT` with the config ($1) and the path of the config file nginx runs with ($2). */
+function switchCommand(config, path = PROXY_CONF) {
+    return ['sh', '-c', SWITCH_SCRIPT, 'gangway-switch', config, path];
 }
 
 ;// CONCATENATED MODULE: ./src/container/proxy.ts
@@ -69586,6 +69590,12 @@ function dockerEngine(docker) {
         },
         async renameContainer(id, name) {
             await docker.getContainer(id).rename({ name });
+        },
+        async setNetworkAliases(id, network, aliases) {
+            // An endpoint's aliases are fixed while it is connected: leave, and join again with the new ones.
+            const net = docker.getNetwork(network);
+            await net.disconnect({ Container: id, Force: false });
+            await net.connect({ Container: id, EndpointConfig: { Aliases: aliases } });
         },
         networkExists: (name) => hasNetwork(docker, name),
         createNetwork: (name, labels) => createNetworkOnce(docker, { Name: name, Labels: labels }),
@@ -75388,7 +75398,7 @@ function hostFacts(h) {
         ['Previous', h.previous ? `${h.previous.name} (${h.previous.id.slice(0, 12)})` : 'none'],
     ];
     if (h.standby)
-        rows.push(['Standby', `${h.standby.name} runs until ${h.standby.until}: rollback - true before then switches back without a start`]);
+        rows.push(['Standby', `${h.standby.name} keeps running, out of the front; rollback: true switches back to it without a start. The first deploy after ${h.standby.until} stops it.`]);
     if (h.maintenance)
         rows.push(['Maintenance page', h.maintenance]);
     for (const r of h.roles ?? []) {
@@ -76588,9 +76598,11 @@ async function tidyInterrupted(ctx, containers, serving) {
         return done;
     const { engine, log, settings } = ctx;
     const standbyMs = (0,rollout/* blueGreenOf */.Lx)(settings)?.standbyMs ?? 0;
+    // The engine's clock, as the containers' creation times are (the runner's may be off).
+    const now = standbyMs > 0 ? (await engine.now()).getTime() : Date.now();
     for (const c of containers.filter((x) => x.state === 'running' && x.id !== serving.id)) {
         const newer = byDeployTime(c, serving) < 0;
-        if (!newer && onStandby(c, serving, standbyMs)) {
+        if (!newer && onStandby(c, serving, standbyMs, now)) {
             log.info(`${c.name} is on standby until ${standbyEnds(serving, standbyMs).toISOString()} (standby ${(0,src/* formatDuration */.a3)(standbyMs)}): left running`);
             done.standby = c.name;
             continue;
@@ -76741,7 +76753,8 @@ function containerTarget(ctx, strategy) {
             if (tidied.removed.length + tidied.stopped.length > 0)
                 containers = await appContainers();
             const current = serving ? containers.find((c) => c.id === serving.id) : undefined;
-            const running = containers.filter((c) => c.state === 'running');
+            // A container on standby runs on purpose: not one too many.
+            const running = containers.filter((c) => c.state === 'running' && c.name !== tidied.standby);
             if (running.length > 1)
                 ctx.log.warn(`${running.length} containers of ${s.app} are running (${running.map((c) => c.name).join(', ')}); replacing ${current?.name ?? 'the newest'}.`);
             const workers = await appWorkers(ctx);
@@ -77212,10 +77225,21 @@ const blueGreen = {
         let baseline;
         try {
             signal?.throwIfAborted();
-            if (plan.to.kind === 'existing')
+            if (plan.to.kind === 'existing') {
                 await engine.updateRestartPolicy(to.id, s.restartPolicy);
-            await clock.time('start new', () => engine.startContainer(to.id));
-            log.info(`started ${to.name}`);
+                // A container back from standby answers to the app's name on its network again.
+                const network = s.network;
+                const aliases = network ? ((await engine.inspectContainer(to.id))?.createOptions.NetworkingConfig?.EndpointsConfig?.[network]?.Aliases ?? []) : [];
+                if (network && !aliases.includes(s.app))
+                    await engine.setNetworkAliases(to.id, network, [s.app]);
+            }
+            if (plan.to.kind === 'existing' && plan.to.container.state === 'running') {
+                log.info(`${to.name} is running already (standby): no start`);
+            }
+            else {
+                await clock.time('start new', () => engine.startContainer(to.id));
+                log.info(`started ${to.name}`);
+            }
             readiness = await clock.time('readiness', () => log.group(`readiness of ${to.name}`, () => readinessOf(ctx, to.id, signal)));
             if (!readiness.ready) {
                 const last = `${readiness.reason ?? 'timeout'}: ${readiness.last}`;
@@ -77290,6 +77314,11 @@ const blueGreen = {
             const from = { id: plan.from.id, name: plan.from.name };
             // It must not come back by itself after a restart of the engine: the next run would find two of them.
             await engine.updateRestartPolicy(from.id, 'no').catch((e) => log.warn(`Could not reset the restart policy of ${from.name}: ${(0,src/* errorMessage */.gJ)(e)}`));
+            // Nor answer to the app's name on its network (workers, other apps): only the serving container does.
+            if (s.network) {
+                const network = s.network;
+                await engine.setNetworkAliases(from.id, network, []).catch((e) => log.warn(`Could not take the alias ${s.app} from ${from.name} on ${network}: ${(0,src/* errorMessage */.gJ)(e)}`));
+            }
             log.info(`${from.name} stays running on standby, out of the ${front.kind}, for ${(0,src/* formatDuration */.a3)(bg.standbyMs)}: rollback: true within it switches back without a start; the next run after it stops ${from.name}`);
             return { ok: true, rolledBack: false, switched: true, container: to, readiness, downtimeMs: 0, standby: from };
         }
@@ -77937,6 +77966,8 @@ async function rollOut(settings, provenance, connect, signal) {
                     // Without the job's signal: a cancelled rollout must still put these hosts back.
                     const { report, error } = await runHost(rollout, hp, back, undefined);
                     setResult(h, error ? 'revert-failed' : 'reverted');
+                    // The container it had put on standby serves again (or the revert failed): no standby to report.
+                    delete h.standby;
                     h.revert = { container: report.container, phases: report.phases, totalMs: report.totalMs, ...(error ? { error: error.message } : {}) };
                     if (error)
                         hostLog(h.host).warn(`could not roll back: ${error.message}`);
@@ -78975,7 +79006,7 @@ function readTarget(inputs, what) {
     const drainTimeoutMs = inputs.duration('drain-timeout') ?? 30_000;
     const standbyMs = inputs.duration('standby') ?? 0;
     if (standbyMs > 7 * 86_400_000) {
-        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "standby" is ${inputs.raw('standby')}: at most 168h, a week (the old container keeps its memory for that long). Use e.g. 15m, or 0s to stop the old container after each deploy.`, 'standby');
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "standby" is ${inputs.raw('standby')}: at most 168h, a week (the old container holds its memory at least that long, until the next deploy after it). Use e.g. 15m, or 0s to stop the old container after each deploy.`, 'standby');
     }
     const noStandby = (where) => new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "standby" is ${inputs.raw('standby')}, which ${where}. Remove standby, or deploy blue-green (publish or hostname).`, 'standby');
     if (kind === 'swarm') {

@@ -168,7 +168,7 @@ export function hostFacts(h: HostReport): Row[] {
     ['Container', h.container ? `${h.container.name} (${h.container.id.slice(0, 12)})` : ''],
     ['Previous', h.previous ? `${h.previous.name} (${h.previous.id.slice(0, 12)})` : 'none'],
   ];
-  if (h.standby) rows.push(['Standby', `${h.standby.name} runs until ${h.standby.until}: rollback - true before then switches back without a start`]);
+  if (h.standby) rows.push(['Standby', `${h.standby.name} keeps running, out of the front; rollback: true switches back to it without a start. The first deploy after ${h.standby.until} stops it.`]);
   if (h.maintenance) rows.push(['Maintenance page', h.maintenance]);
   for (const r of h.roles ?? []) {
     rows.push([`Role ${r.role}`, `${r.containers.length} × ${r.image}${r.containers.length > 0 ? ` (${r.containers.map((c) => c.name).join(', ')})` : ''}${r.previous.length > 0 ? `; replaced ${r.previous.length}` : ''}`]);

@@ -157,6 +157,8 @@ export async function rollOut(settings: DeploySettings, provenance: Provenance, 
             // Without the job's signal: a cancelled rollout must still put these hosts back.
             const { report, error } = await runHost(rollout, hp, back, undefined);
             setResult(h, error ? 'revert-failed' : 'reverted');
+            // The container it had put on standby serves again (or the revert failed): no standby to report.
+            delete h.standby;
             h.revert = { container: report.container, phases: report.phases, totalMs: report.totalMs, ...(error ? { error: error.message } : {}) };
             if (error) hostLog(h.host).warn(`could not roll back: ${error.message}`);
           }),

@@ -409,6 +409,9 @@ describe('standby: the old container stays running out of the proxy, for a warm 
     expect(upstream(engine)).toBe(newName);
     expect(engine.running('shop')).toEqual([oldName, newName]);
     expect(engine.container(oldName)?.options.HostConfig?.RestartPolicy?.Name).toBe('no');
+    // Only the serving container answers to the app's name on its network.
+    expect(engine.aliasesOf(oldName, 'shop-net')).toEqual([]);
+    expect(engine.aliasesOf(newName, 'shop-net')).toEqual(['shop']);
     expect(v2.report.phases.map((p) => p.phase)).not.toContain('stop old');
     const until = Date.parse(v2.report.standby?.until ?? '');
     expect(v2.report.standby?.name).toBe(oldName);
@@ -435,8 +438,11 @@ describe('standby: the old container stays running out of the proxy, for a warm 
     expect(upstream(engine)).toBe(oldName);
     expect(engine.running('shop')).toEqual([oldName]);
     expect(engine.container(currentName)?.state).toBe('exited');
-    // It comes back by itself again after an engine restart, as a serving container does.
+    // It comes back by itself again after an engine restart, and answers to the app's name, as a serving container does.
     expect(engine.container(oldName)?.options.HostConfig?.RestartPolicy?.Name).toBe('unless-stopped');
+    expect(engine.aliasesOf(oldName, 'shop-net')).toEqual(['shop']);
+    expect(back.log.text).toMatch(/is running already \(standby\): no start/);
+    expect(back.report.phases.map((p) => p.phase)).not.toContain('start new');
     expect(back.report.standby).toBeUndefined();
     expect(engine.dropped).toEqual([]);
   });

@@ -430,6 +430,18 @@ export class FakeEngine implements DeployEngine {
     return inVolume ? inVolume.files.get(inVolume.rest) : c.files?.get(file);
   }
 
+  async setNetworkAliases(id: string, network: string, aliases: string[]): Promise<void> {
+    const c = this.#find(id);
+    this.#record(`aliases ${c?.options.name ?? id} ${network} ${aliases.join(',')}`);
+    if (!c) throw Object.assign(new Error('no such container'), { statusCode: 404 });
+    c.options.NetworkingConfig = { EndpointsConfig: { ...(c.options.NetworkingConfig?.EndpointsConfig ?? {}), [network]: { Aliases: aliases } } };
+  }
+
+  /** The aliases a container answers to on `network` (the app's name, unless it stands by). */
+  aliasesOf(name: string, network: string): string[] {
+    return this.container(name)?.options.NetworkingConfig?.EndpointsConfig?.[network]?.Aliases ?? [];
+  }
+
   async renameContainer(id: string, name: string): Promise<void> {
     const c = this.#find(id);
     this.#record(`rename ${c?.options.name ?? id} ${name}`);

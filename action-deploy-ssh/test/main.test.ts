@@ -98,7 +98,10 @@ describe('main', () => {
     const a = fakeEngine();
     const b = fakeEngine();
     const connect = connectTo({ 'a.example.com': a, 'b.example.com': b });
-    const hosts = { host: 'a.example.com, b.example.com', publish: '8080', 'readiness-timeout': '1s', 'drain-timeout': '1s' };
+    // With standby: the canary puts v1 on standby, and its revert goes back to it warm (no standby left to report).
+    const hosts = { host: 'a.example.com, b.example.com', publish: '8080', 'readiness-timeout': '1s', 'drain-timeout': '1s', standby: '10m' };
+    a.time = Date.now();
+    b.time = Date.now();
     await main(new AbortController().signal, { inputs: new Inputs(mapInputs(baseInputs({ ...hosts, image: `${REPO}:v1` }))), connect });
     const v1a = a.running('shop');
     const v1b = b.running('shop');
@@ -118,6 +121,7 @@ describe('main', () => {
     expect(a.dropped).toEqual([]);
     expect(b.dropped).toEqual([]);
     expect(hostFacts(report.hosts[0] as HostReport).map((r) => r.join(': '))).toContain(`Rolled back to: ${v1a[0] ?? ''} in ${formatDuration((report.hosts[0] as HostReport).revert?.totalMs ?? 0)}`);
+    expect((report.hosts[0] as HostReport).standby).toBeUndefined();
     // Both runs of this test append to its summary file; the second one's verdict is there.
     const written = summary();
     expect(written).toContain('❌ shop: deploy (blue-green)');

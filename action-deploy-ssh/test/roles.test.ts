@@ -160,6 +160,26 @@ describe('roles on one host', () => {
     expect(engine.dropped).toEqual([]);
   });
 
+  it('standby keeps only the old web running: its workers stop with the release; a warm rollback starts them with the web', async () => {
+    const engine = engineWithImages();
+    engine.time = Date.now();
+    const v1 = await deploy(engine, 'v1');
+    const web1 = v1.report.container?.name ?? '';
+    const kept = workers(engine, 'running');
+    const v2 = await deploy(engine, 'v2', { standby: '10m' });
+    expect(v2.report.standby?.name).toBe(web1);
+    // The old web stands by; its workers do not (they would take jobs with the old code).
+    expect(engine.running('shop')).toContain(web1);
+    expect(workers(engine, 'running').map((w) => w.release)).toEqual([v2.report.container?.name, v2.report.container?.name]);
+    const webStartedAt = engine.container(web1)?.startedAt;
+    const back = await run(engine, { rollback: 'true', image: '' });
+    expect(back.error).toBeUndefined();
+    expect(back.report.container?.name).toBe(web1);
+    expect(engine.container(web1)?.startedAt).toBe(webStartedAt);
+    expect(workers(engine, 'running')).toEqual(kept);
+    expect(engine.dropped).toEqual([]);
+  });
+
   it('retention removes workers with their release; the accessory and its volume stay', async () => {
     const engine = engineWithImages();
     const v1 = await deploy(engine, 'v1', { keep: '1' });

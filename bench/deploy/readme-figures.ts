@@ -121,7 +121,7 @@ export function renderDeployFigures(r: DeployBenchResults): string {
     '| --- | --- | --- |',
     `| blue-green, to the new version | ${times(r.ratios.newVersionVsHandWritten)} | ≤ ×1.00: ${verdict(r.ratios.newVersionVsHandWritten === undefined ? undefined : r.ratios.newVersionVsHandWritten <= 1)} |`,
     `| blue-green, to the new version ready (\`/readyz\` 200 from it) | ${times(r.ratios.readyVsHandWritten)} | reported |`,
-    `| blue-green, the whole step (settle included) | ${times(r.ratios.stepVsHandWritten)} | reported |`,
+    `| blue-green, the whole step (settle included) against the hand-written's time to the new version | ${times(r.ratios.stepVsHandWritten)} | reported |`,
     `| warm rollback (\`standby: ${r.standby ?? '–'}\`), to the previous version | ${sec(warm?.timeToVersionMs)} (${times(r.ratios.warmRollbackVsHandWritten)} the re-run of the old tag) | ≤ 2 s: ${verdict(warm?.timeToVersionMs === undefined ? undefined : warm.timeToVersionMs <= 2000)} |`,
     `| cold rollback (old container stopped), to the previous version | ${sec(cold?.timeToVersionMs)} (${times(r.ratios.coldRollbackVsHandWritten)}) | ≤ 5 s: ${verdict(cold?.timeToVersionMs === undefined ? undefined : cold.timeToVersionMs <= 5000)} |`,
     `| hosts at once (\`canary: false\`, no load): ${r.curve.map((p) => p.hosts).join(' / ')} | ${r.curve.map((p) => sec(p.wallMs)).join(' / ')} (${r.ratios.hosts.map((h) => times(h.ratioToOne)).join(' / ')}) | ≤ ×1.3: ${verdict(r.ratios.hosts.length < 2 ? undefined : r.ratios.hosts.every((h) => (h.ratioToOne ?? Infinity) <= 1.3))} |`,

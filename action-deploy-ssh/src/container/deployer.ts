@@ -110,7 +110,8 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
       const tidied = await tidyInterrupted(ctx, containers, serving);
       if (tidied.removed.length + tidied.stopped.length > 0) containers = await appContainers();
       const current = serving ? containers.find((c) => c.id === serving.id) : undefined;
-      const running = containers.filter((c) => c.state === 'running');
+      // A container on standby runs on purpose: not one too many.
+      const running = containers.filter((c) => c.state === 'running' && c.name !== tidied.standby);
       if (running.length > 1) ctx.log.warn(`${running.length} containers of ${s.app} are running (${running.map((c) => c.name).join(', ')}); replacing ${current?.name ?? 'the newest'}.`);
 
       const workers = await appWorkers(ctx);

@@ -37,9 +37,11 @@ export async function tidyInterrupted(ctx: HostContext, containers: ContainerSum
   if (!serving || !frontOf(ctx.settings)) return done;
   const { engine, log, settings } = ctx;
   const standbyMs = blueGreenOf(settings)?.standbyMs ?? 0;
+  // The engine's clock, as the containers' creation times are (the runner's may be off).
+  const now = standbyMs > 0 ? (await engine.now()).getTime() : Date.now();
   for (const c of containers.filter((x) => x.state === 'running' && x.id !== serving.id)) {
     const newer = byDeployTime(c, serving) < 0;
-    if (!newer && onStandby(c, serving, standbyMs)) {
+    if (!newer && onStandby(c, serving, standbyMs, now)) {
       log.info(`${c.name} is on standby until ${standbyEnds(serving, standbyMs).toISOString()} (standby ${formatDuration(standbyMs)}): left running`);
       done.standby = c.name;
       continue;

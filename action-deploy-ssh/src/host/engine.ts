@@ -92,6 +92,8 @@ export interface DeployEngine {
   /** The content of one regular file of a container (created or running); undefined when it has none there. */
   readFile(id: string, path: string): Promise<string | undefined>;
   renameContainer(id: string, name: string): Promise<void>;
+  /** Attaches the running container to `network` again with these aliases only (a standby gives up the app's name). */
+  setNetworkAliases(id: string, network: string, aliases: string[]): Promise<void>;
   networkExists(name: string): Promise<boolean>;
   createNetwork(name: string, labels: Record<string, string>): Promise<void>;
   /** Whether a named volume exists (an accessory's data, before its upgrade). */
@@ -326,6 +328,12 @@ export function dockerEngine(docker: Docker): DeployEngine {
     },
     async renameContainer(id, name) {
       await docker.getContainer(id).rename({ name });
+    },
+    async setNetworkAliases(id, network, aliases) {
+      // An endpoint's aliases are fixed while it is connected: leave, and join again with the new ones.
+      const net = docker.getNetwork(network);
+      await net.disconnect({ Container: id, Force: false });
+      await net.connect({ Container: id, EndpointConfig: { Aliases: aliases } });
     },
     networkExists: (name) => hasNetwork(docker, name),
     createNetwork: (name, labels) => createNetworkOnce(docker, { Name: name, Labels: labels }),

@@ -85,7 +85,7 @@ function readTarget(inputs: Inputs, what: What): TargetSettings {
   const drainTimeoutMs = inputs.duration('drain-timeout') ?? 30_000;
   const standbyMs = inputs.duration('standby') ?? 0;
   if (standbyMs > 7 * 86_400_000) {
-    throw new ConfigurationError(`Input "standby" is ${inputs.raw('standby')}: at most 168h, a week (the old container keeps its memory for that long). Use e.g. 15m, or 0s to stop the old container after each deploy.`, 'standby');
+    throw new ConfigurationError(`Input "standby" is ${inputs.raw('standby')}: at most 168h, a week (the old container holds its memory at least that long, until the next deploy after it). Use e.g. 15m, or 0s to stop the old container after each deploy.`, 'standby');
   }
   const noStandby = (where: string): ConfigurationError =>
     new ConfigurationError(`Input "standby" is ${inputs.raw('standby')}, which ${where}. Remove standby, or deploy blue-green (publish or hostname).`, 'standby');

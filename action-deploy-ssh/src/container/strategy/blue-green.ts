@@ -167,9 +167,19 @@ export const blueGreen: Strategy = {
     let baseline: ContainerDetails | undefined;
     try {
       signal?.throwIfAborted();
-      if (plan.to.kind === 'existing') await engine.updateRestartPolicy(to.id, s.restartPolicy);
-      await clock.time('start new', () => engine.startContainer(to.id));
-      log.info(`started ${to.name}`);
+      if (plan.to.kind === 'existing') {
+        await engine.updateRestartPolicy(to.id, s.restartPolicy);
+        // A container back from standby answers to the app's name on its network again.
+        const network = s.network;
+        const aliases = network ? ((await engine.inspectContainer(to.id))?.createOptions.NetworkingConfig?.EndpointsConfig?.[network]?.Aliases ?? []) : [];
+        if (network && !aliases.includes(s.app)) await engine.setNetworkAliases(to.id, network, [s.app]);
+      }
+      if (plan.to.kind === 'existing' && plan.to.container.state === 'running') {
+        log.info(`${to.name} is running already (standby): no start`);
+      } else {
+        await clock.time('start new', () => engine.startContainer(to.id));
+        log.info(`started ${to.name}`);
+      }
       readiness = await clock.time('readiness', () => log.group(`readiness of ${to.name}`, () => readinessOf(ctx, to.id, signal)));
       if (!readiness.ready) {
         const last = `${readiness.reason ?? 'timeout'}: ${readiness.last}`;
@@ -249,6 +259,11 @@ export const blueGreen: Strategy = {
       const from = { id: plan.from.id, name: plan.from.name };
       // It must not come back by itself after a restart of the engine: the next run would find two of them.
       await engine.updateRestartPolicy(from.id, 'no').catch((e: unknown) => log.warn(`Could not reset the restart policy of ${from.name}: ${errorMessage(e)}`));
+      // Nor answer to the app's name on its network (workers, other apps): only the serving container does.
+      if (s.network) {
+        const network = s.network;
+        await engine.setNetworkAliases(from.id, network, []).catch((e: unknown) => log.warn(`Could not take the alias ${s.app} from ${from.name} on ${network}: ${errorMessage(e)}`));
+      }
       log.info(`${from.name} stays running on standby, out of the ${front.kind}, for ${formatDuration(bg.standbyMs)}: rollback: true within it switches back without a start; the next run after it stops ${from.name}`);
       return { ok: true, rolledBack: false, switched: true, container: to, readiness, downtimeMs: 0, standby: from };
     }
