@@ -109,7 +109,9 @@ export function renderDeployFigures(r: DeployBenchResults): string {
   const bg = find(ROW.blueGreen);
   const warm = find(ROW.warm);
   const cold = find(ROW.cold);
-  const load = r.machine ? `, ${r.machine.cpus} cores, load average ${r.machine.loadAverage.map((n) => n.toFixed(1)).join(' ')}` : '';
+  const load = `${r.machine ? `, ${r.machine.cpus} cores, load average ${r.machine.loadAverage.map((n) => n.toFixed(1)).join(' ')}` : ''}, ${r.curve.length} lab targets up`;
+  // The issue's bound is for 1 to 3 hosts; past that, on 2 cores, the curve is what the machine holds.
+  const upToThree = r.ratios.hosts.filter((h) => h.hosts <= 3);
   const lines = [
     `Measured by \`npm run bench:deploy\` on ${r.at.slice(0, 10)} (the real OCR app on a lab target${load}; a steady ${r.rate} req/s from ${r.clients} clients, half kept alive, through the VPN). "To the new version" runs from the step's start until every request (\`GET /version\`) is answered by the version the step moves to, a failed request counting as not there yet; "ready" is the same on \`/readyz\` (a second load, ${r.readyRate ?? '–'} req/s), which turns 200 only once the app has loaded its models: the hand-written sequence sends traffic to the new container as soon as it listens, Gangway once it is ready. Generated from [\`bench/results/deploy.json\`](../bench/results/deploy.json) by \`node bench/deploy/readme-figures.ts\`; a unit test fails when they differ.`,
     '',
@@ -124,7 +126,7 @@ export function renderDeployFigures(r: DeployBenchResults): string {
     `| blue-green, the whole step (settle included) against the hand-written's time to the new version | ${times(r.ratios.stepVsHandWritten)} | reported |`,
     `| warm rollback (\`standby: ${r.standby ?? '–'}\`), to the previous version | ${sec(warm?.timeToVersionMs)} (${times(r.ratios.warmRollbackVsHandWritten)} the re-run of the old tag) | ≤ 2 s: ${verdict(warm?.timeToVersionMs === undefined ? undefined : warm.timeToVersionMs <= 2000)} |`,
     `| cold rollback (old container stopped), to the previous version | ${sec(cold?.timeToVersionMs)} (${times(r.ratios.coldRollbackVsHandWritten)}) | ≤ 5 s: ${verdict(cold?.timeToVersionMs === undefined ? undefined : cold.timeToVersionMs <= 5000)} |`,
-    `| hosts at once (\`canary: false\`, no load): ${r.curve.map((p) => p.hosts).join(' / ')} | ${r.curve.map((p) => sec(p.wallMs)).join(' / ')} (${r.ratios.hosts.map((h) => times(h.ratioToOne)).join(' / ')}) | ≤ ×1.3: ${verdict(r.ratios.hosts.length < 2 ? undefined : r.ratios.hosts.every((h) => (h.ratioToOne ?? Infinity) <= 1.3))} |`,
+    `| hosts at once (\`canary: false\`, no load): ${r.curve.map((p) => p.hosts).join(' / ')} | ${r.curve.map((p) => sec(p.wallMs)).join(' / ')} (${r.ratios.hosts.map((h) => times(h.ratioToOne)).join(' / ')}) | 1 → 3 hosts ≤ ×1.3: ${verdict(upToThree.length < 2 ? undefined : upToThree.every((h) => (h.ratioToOne ?? Infinity) <= 1.3))}; beyond, the curve |`,
     `| action start to first SSH byte | ${r.firstByte ? `${r.firstByte.actionMs} ms, median of ${r.firstByte.rounds} (bare node ${r.firstByte.bareNodeMs} ms)` : '–'} | ≤ 200 ms: ${verdict(r.firstByte === undefined ? undefined : r.firstByte.actionMs <= 200)} |`,
   ];
   const phased = [bg, warm, cold].filter((x): x is Row => x?.phases !== undefined && x.phases.length > 0);
