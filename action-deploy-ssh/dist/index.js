@@ -76614,21 +76614,19 @@ async function tidyInterrupted(ctx, containers, serving) {
             continue;
         }
         try {
-            if (!newer && standbyMs > 0 && replacedBy(c, serving)) {
-                log.info(`${c.name}'s standby ended at ${standbyEnds(serving, standbyMs).toISOString()}: stopping it (kept for rollback)`);
-                await engine.updateRestartPolicy(c.id, 'no');
-                await engine.stopContainer(c.id, Math.ceil(settings.stopTimeoutMs / 1000));
-                done.stopped.push(c.name);
-                continue;
-            }
             if (newer) {
                 log.warn(`${c.name} is running but never got traffic (the ${(0,container_front/* frontOf */.f)(settings)?.kind ?? 'proxy'} forwards to ${serving.name}): left by an interrupted deploy, removing it`);
                 await engine.removeContainer(c.id, { force: true, anonymousVolumes: true });
                 done.removed.push(c.name);
             }
             else {
-                const why = replacedBy(c, serving) ? 'an interrupted deploy did not stop it, or an earlier run left it on standby (this run has no standby)' : 'an interrupted deploy did not stop it';
-                log.warn(`${c.name} is still running although the ${(0,container_front/* frontOf */.f)(settings)?.kind ?? 'proxy'} forwards to ${serving.name}: ${why}; stopping it now (kept for rollback)`);
+                if (standbyMs > 0 && replacedBy(c, serving)) {
+                    log.info(`${c.name}'s standby ended at ${standbyEnds(serving, standbyMs).toISOString()}: stopping it (kept for rollback)`);
+                }
+                else {
+                    const why = replacedBy(c, serving) ? 'an interrupted deploy did not stop it, or an earlier run left it on standby (this run has no standby)' : 'an interrupted deploy did not stop it';
+                    log.warn(`${c.name} is still running although the ${(0,container_front/* frontOf */.f)(settings)?.kind ?? 'proxy'} forwards to ${serving.name}: ${why}; stopping it now (kept for rollback)`);
+                }
                 await engine.stopContainer(c.id, Math.ceil(settings.stopTimeoutMs / 1000));
                 await engine.updateRestartPolicy(c.id, 'no');
                 done.stopped.push(c.name);
@@ -76825,9 +76823,10 @@ function containerTarget(ctx, strategy) {
                 const standby = outcome.standby;
                 const serving = outcome.container;
                 // The standby before this one (what plan.from replaced) goes: one warm previous version at a time.
-                await endOtherStandbys(ctx, await appContainers(), [serving?.id ?? '', standby.id]);
-                const created = serving ? (await ctx.engine.inspectContainer(serving.id))?.created : undefined;
-                report.standby = { name: standby.name, until: standbyEnds({ created: created ?? Date.now() / 1000 }, (0,rollout/* blueGreenOf */.Lx)(s)?.standbyMs ?? 0).toISOString() };
+                const now = await appContainers();
+                await endOtherStandbys(ctx, now, [serving?.id ?? '', standby.id]);
+                const created = now.find((c) => c.id === serving?.id)?.created ?? Date.now() / 1000;
+                report.standby = { name: standby.name, until: standbyEnds({ created }, (0,rollout/* blueGreenOf */.Lx)(s)?.standbyMs ?? 0).toISOString() };
             }
             const protect = [outcome.container?.id, plan.from?.id].filter((id) => !!id);
             report.retention = await ctx.clock.time('retention', () => applyRetention(ctx.engine, s.app, s.keep, { protect, log: (l) => ctx.log.info(l), warn: (l) => ctx.log.warn(l) }));
@@ -77937,8 +77936,9 @@ async function rollOut(settings, provenance, connect, signal) {
                 continue;
             }
             if (batches.length > 1 || batch.length > 1) {
-                const canaryFirst = settings.canary && webHosts.length > 1;
-                core/* info */.pq(canaryFirst && index === 0 ? `canary: ${(0,settings_ssh/* hostLabel */.vy)(batch[0])}` : `batch ${canaryFirst ? index : index + 1} of ${canaryFirst ? batches.length - 1 : batches.length}: ${batch.map(settings_ssh/* hostLabel */.vy).join(', ')}`);
+                // With a canary, batch 0 is the canary and the others count from 1; without, from 1 too.
+                const n = settings.canary ? index : index + 1;
+                core/* info */.pq(n === 0 ? `canary: ${(0,settings_ssh/* hostLabel */.vy)(batch[0])}` : `batch ${n} of ${settings.canary ? batches.length - 1 : batches.length}: ${batch.map(settings_ssh/* hostLabel */.vy).join(', ')}`);
             }
             // A rollback on the role-only servers goes to the release the web's servers went back to.
             if (settings.rollback && !hostSettings.rollbackTo && batch.some((hp) => !settings.webHosts.includes((0,settings_ssh/* hostLabel */.vy)(hp))))

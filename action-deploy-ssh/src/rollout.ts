@@ -129,8 +129,9 @@ export async function rollOut(settings: DeploySettings, provenance: Provenance, 
         continue;
       }
       if (batches.length > 1 || batch.length > 1) {
-        const canaryFirst = settings.canary && webHosts.length > 1;
-        core.info(canaryFirst && index === 0 ? `canary: ${hostLabel(batch[0] as HostPort)}` : `batch ${canaryFirst ? index : index + 1} of ${canaryFirst ? batches.length - 1 : batches.length}: ${batch.map(hostLabel).join(', ')}`);
+        // With a canary, batch 0 is the canary and the others count from 1; without, from 1 too.
+        const n = settings.canary ? index : index + 1;
+        core.info(n === 0 ? `canary: ${hostLabel(batch[0] as HostPort)}` : `batch ${n} of ${settings.canary ? batches.length - 1 : batches.length}: ${batch.map(hostLabel).join(', ')}`);
       }
       // A rollback on the role-only servers goes to the release the web's servers went back to.
       if (settings.rollback && !hostSettings.rollbackTo && batch.some((hp) => !settings.webHosts.includes(hostLabel(hp)))) hostSettings = { ...settings, ...rollbackTarget(reports) };

@@ -16,15 +16,13 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
-import type Docker from 'dockerode';
-import { readActionMetadata, RunnerJob } from '../../packages/harness/src/index.ts';
-import { openDockerOverSsh, openSsh, type SshSession } from '../../packages/kit/src/ssh/index.ts';
-import { readLabState, type TargetState } from '../../lab/src/state.ts';
-import { startLoad, summarize, timeToVersion, type LoadRun, type LoadSummary } from '../../lab/src/testing/load.ts';
-import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
-import { buildAndPushAppImage } from '../../test/support/app-image.ts';
 import os from 'node:os';
+import path from 'node:path';
+import { readActionMetadata, RunnerJob } from '../../packages/harness/src/index.ts';
+import { readLabState } from '../../lab/src/state.ts';
+import { startLoad, summarize, timeToVersion, type LoadRun, type LoadSummary } from '../../lab/src/testing/load.ts';
+import { buildAndPushAppImage } from '../../test/support/app-image.ts';
+import { reachLabTarget, type LabTargetLink } from '../../action-deploy-ssh/test/lab-runs.ts';
 import { measureFirstByte } from './first-byte.ts';
 import { DEPLOY_FIGURES, deployRatios, ROW, type CurvePoint, type DeployBenchResults, type FirstByte, type Phase, type Row } from './readme-figures.ts';
 import { writeBlock } from '../../test/support/readme-block.ts';
@@ -172,22 +170,9 @@ async function timed(step: () => Promise<void>): Promise<{ wallMs: number }> {
   return { wallMs: Math.round(performance.now() - started) };
 }
 
-interface Link {
-  target: TargetState;
-  vpn: VpnTunnel;
-  session: SshSession;
-  docker: Docker;
-}
-
-async function reach(target: TargetState): Promise<Link> {
-  const vpn = await connectLabVpn(target.vpn.configFile);
-  const session = await openSsh({ host: target.sshHost, port: target.sshPort, username: target.username, privateKey, trust: { kind: 'fingerprint', fingerprint: target.fingerprint } }, { connectTimeoutMs: 10_000 });
-  const docker = (await openDockerOverSsh(session.client, target.dockerSocket)).docker;
-  return { target, vpn, session, docker };
-}
-
-const links: Link[] = [];
-for (const target of curveTargets) links.push(await reach(target));
+// One way to each target, as a deploy reaches it (its VPN, SSH, the Engine API), for the clean-up.
+const links: LabTargetLink[] = [];
+for (const target of curveTargets) links.push(await reachLabTarget(target, privateKey));
 const apps = { bg: `bench-bg-${suffix}`, rc: `bench-rc-${suffix}`, hw: `bench-hw-${suffix}` };
 const ports = { bg: 19500 + Math.floor(Math.random() * 30), rc: 19540 + Math.floor(Math.random() * 30), hw: 19580 + Math.floor(Math.random() * 30), curve: 19620 + Math.floor(Math.random() * 20) };
 const curveApps = curveTargets.map((_, i) => `bench-h${i + 1}-${suffix}`);
@@ -259,8 +244,7 @@ try {
       await link.docker.getVolume(`${app}-data`).remove().catch(() => undefined);
       await link.docker.getNetwork(`${app}-net`).remove().catch(() => undefined);
     }
-    link.session.close();
-    await link.vpn.stop();
+    await link.close();
   }
 }
 

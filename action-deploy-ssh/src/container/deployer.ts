@@ -174,9 +174,10 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
         const standby = outcome.standby;
         const serving = outcome.container;
         // The standby before this one (what plan.from replaced) goes: one warm previous version at a time.
-        await endOtherStandbys(ctx, await appContainers(), [serving?.id ?? '', standby.id]);
-        const created = serving ? (await ctx.engine.inspectContainer(serving.id))?.created : undefined;
-        report.standby = { name: standby.name, until: standbyEnds({ created: created ?? Date.now() / 1000 }, blueGreenOf(s)?.standbyMs ?? 0).toISOString() };
+        const now = await appContainers();
+        await endOtherStandbys(ctx, now, [serving?.id ?? '', standby.id]);
+        const created = now.find((c) => c.id === serving?.id)?.created ?? Date.now() / 1000;
+        report.standby = { name: standby.name, until: standbyEnds({ created }, blueGreenOf(s)?.standbyMs ?? 0).toISOString() };
       }
       const protect = [outcome.container?.id, plan.from?.id].filter((id): id is string => !!id);
       report.retention = await ctx.clock.time('retention', () =>

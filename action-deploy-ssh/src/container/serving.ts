@@ -53,20 +53,17 @@ export async function tidyInterrupted(ctx: HostContext, containers: ContainerSum
       continue;
     }
     try {
-      if (!newer && standbyMs > 0 && replacedBy(c, serving)) {
-        log.info(`${c.name}'s standby ended at ${standbyEnds(serving, standbyMs).toISOString()}: stopping it (kept for rollback)`);
-        await engine.updateRestartPolicy(c.id, 'no');
-        await engine.stopContainer(c.id, Math.ceil(settings.stopTimeoutMs / 1000));
-        done.stopped.push(c.name);
-        continue;
-      }
       if (newer) {
         log.warn(`${c.name} is running but never got traffic (the ${frontOf(settings)?.kind ?? 'proxy'} forwards to ${serving.name}): left by an interrupted deploy, removing it`);
         await engine.removeContainer(c.id, { force: true, anonymousVolumes: true });
         done.removed.push(c.name);
       } else {
-        const why = replacedBy(c, serving) ? 'an interrupted deploy did not stop it, or an earlier run left it on standby (this run has no standby)' : 'an interrupted deploy did not stop it';
-        log.warn(`${c.name} is still running although the ${frontOf(settings)?.kind ?? 'proxy'} forwards to ${serving.name}: ${why}; stopping it now (kept for rollback)`);
+        if (standbyMs > 0 && replacedBy(c, serving)) {
+          log.info(`${c.name}'s standby ended at ${standbyEnds(serving, standbyMs).toISOString()}: stopping it (kept for rollback)`);
+        } else {
+          const why = replacedBy(c, serving) ? 'an interrupted deploy did not stop it, or an earlier run left it on standby (this run has no standby)' : 'an interrupted deploy did not stop it';
+          log.warn(`${c.name} is still running although the ${frontOf(settings)?.kind ?? 'proxy'} forwards to ${serving.name}: ${why}; stopping it now (kept for rollback)`);
+        }
         await engine.stopContainer(c.id, Math.ceil(settings.stopTimeoutMs / 1000));
         await engine.updateRestartPolicy(c.id, 'no');
         done.stopped.push(c.name);
