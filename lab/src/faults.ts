@@ -100,18 +100,27 @@ export async function restoreVpnServer(target: TargetState): Promise<RecordedPro
 }
 
 /**
- * Restarts the target's Docker engine as `systemctl restart docker` would: SIGTERM (the engine
- * stops its containers within its shutdown timeout), then the same engine started again, which
- * brings back the containers whose restart policy says so. Returns when it answers again.
+ * Stops the target's Docker engine as `systemctl stop docker` would: SIGTERM (the engine stops its
+ * containers within their stop timeouts) and waits until it has exited. Its socket stops
+ * answering; as a Swarm node it is Down once the managers notice. startEngineAgain brings it back.
  */
-export async function restartEngine(target: TargetState): Promise<{ downMs: number }> {
-  const name = `${target.name}-dockerd`;
-  const old = recorded(name);
-  const started = performance.now();
+export async function stopEngine(target: TargetState): Promise<void> {
+  const old = recorded(`${target.name}-dockerd`);
   kill(old.pid, 'SIGTERM');
   await gone(old, 30_000);
+}
+
+/**
+ * Starts the target's stopped Docker engine again from its plan (same data-root, so the same
+ * containers, Swarm membership and images), recorded in the ledger and lab.json in place of the
+ * old one. Returns when it answers.
+ */
+export async function startEngineAgain(target: TargetState): Promise<void> {
+  const name = `${target.name}-dockerd`;
+  const old = recorded(name);
+  if (isAlive(old)) throw new Error(`${name} (pid ${old.pid}) is still running: stop it first`);
   const plan = planOf(target);
-  const proc = await restartRecorded(
+  await restartRecorded(
     name,
     () => startEngine(targetEngineSpec(plan)),
     (t, pid) => {
@@ -120,6 +129,16 @@ export async function restartEngine(target: TargetState): Promise<{ downMs: numb
     target,
   );
   await waitFor(`${name} to answer`, 30_000, async () => ((await enginePing(target.dockerSocket)) ? true : undefined));
-  void proc;
+}
+
+/**
+ * Restarts the target's Docker engine as `systemctl restart docker` would: stopEngine, then
+ * startEngineAgain, which brings back the containers whose restart policy says so. Returns when
+ * it answers again.
+ */
+export async function restartEngine(target: TargetState): Promise<{ downMs: number }> {
+  const started = performance.now();
+  await stopEngine(target);
+  await startEngineAgain(target);
   return { downMs: Math.round(performance.now() - started) };
 }
