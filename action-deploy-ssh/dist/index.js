@@ -67642,7 +67642,7 @@ function wrappy (fn, cb) {
 
 /***/ }),
 
-/***/ 8535:
+/***/ 9003:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -68455,344 +68455,10 @@ async function drainConnections(engine, edgeId, address, port, timeoutMs, signal
     }
 }
 
-// EXTERNAL MODULE: ./src/container/spec.ts
-var spec = __nccwpck_require__(8946);
-;// CONCATENATED MODULE: ./src/container/proxy-config.ts
-// The managed nginx proxy of a blue-green app, as values: its whole nginx.conf, what a config
-// Gangway wrote forwards to, and the proxy container's create options. Pure functions, tested by
-// value; container/proxy.ts runs them against the engine.
-
-
-
-/** Where Gangway's config lives inside the proxy container. */
-const PROXY_CONF_DIR = '/etc/gangway';
-const PROXY_CONF = `${PROXY_CONF_DIR}/nginx.conf`;
-/** The port nginx listens on inside the proxy container (published as `publish`). */
-const PROXY_PORT = 8080;
-/** Bumped when the proxy's container settings (not its config) change: older proxies are replaced. */
-const PROXY_SPEC_VERSION = 1;
-/** The first line of every config Gangway writes, naming the container it forwards to. */
-const UPSTREAM_MARK = '# gangway-upstream:';
-/** The second line while a new container settles: the previous one, still there as nginx's backup. */
-const BACKUP_MARK = '# gangway-backup:';
-/** How long a new container that failed once during settle gets no requests before nginx tries it again. */
-const SETTLE_FAIL_TIMEOUT = '10s';
-/**
- * The proxy's whole config. With `backup` (settle-time after a switch), the new container is the
- * primary server and the previous one nginx's `backup`: a request the new one fails (refused,
- * reset, or no connection within the short connect timeout; a dead container's address may not
- * refuse at all) is passed to the previous one, POSTs included, and one failure takes the new one
- * out for a while. Without `backup`, one server that is never marked down.
- */
-function nginxConfig(app, upstream, backup) {
-    const servers = backup
-        ? `    # Settling: ${upstream.name} is new; one failure takes it out for ${SETTLE_FAIL_TIMEOUT} and its requests go to
-    # the previous container, which keeps running until the new one has settled.
-    server ${upstream.name}:${upstream.port} max_fails=1 fail_timeout=${SETTLE_FAIL_TIMEOUT};
-    server ${backup.name}:${backup.port} backup;`
-        : `    # max_fails=0: a single server is never marked down; a failed cached connection is retried.
-    server ${upstream.name}:${upstream.port} max_fails=0;`;
-    // While settling, a request the new container broke off is retried on the previous one even when
-    // it is not idempotent (nginx's non_idempotent): the alternative is a 502 for it.
-    const nextUpstream = backup ? 'error timeout non_idempotent' : 'error timeout';
-    return `${UPSTREAM_MARK} ${upstream.name}
-${backup ? `${BACKUP_MARK} ${backup.name}\n` : ''}# Written by Gangway's action-deploy-ssh for ${app} on every switch; edits are overwritten.
-worker_processes auto;
-pid /tmp/gangway-nginx.pid;
-error_log stderr warn;
-# Old workers get this long to finish their requests after a reload or SIGQUIT.
-worker_shutdown_timeout 60s;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server_tokens off;
-  client_max_body_size 64m;
-  upstream gangway_app {
-${servers}
-    keepalive 32;
-    # Below Node's default keep-alive timeout (5 s): nginx drops idle connections before the app does.
-    keepalive_timeout 4s;
-  }
-  server {
-    listen ${PROXY_PORT};
-    location / {
-      proxy_pass http://gangway_app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Real-IP $remote_addr;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_connect_timeout ${backup ? '1s' : '5s'};
-      proxy_read_timeout 300s;
-      proxy_send_timeout 300s;
-      proxy_next_upstream ${nextUpstream};
-      proxy_next_upstream_tries 3;
-      proxy_request_buffering on;
-    }
-  }
-}
-`;
-}
-function upstreamOf(config) {
-    const first = config.split('\n')[0] ?? '';
-    return first.startsWith(UPSTREAM_MARK) ? first.slice(UPSTREAM_MARK.length).trim() : undefined;
-}
-/** The container (and port) a config Gangway wrote forwards to: its first server line. */
-function primaryServerOf(config) {
-    const m = /^\s*server ([^\s:;]+):(\d+)[\s;]/m.exec(config);
-    return m?.[1] && m[2] ? { name: m[1], port: Number(m[2]) } : undefined;
-}
-function proxySpecHash(d) {
-    return (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify({ v: PROXY_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
-}
-function proxyContainerSpec(app, d, name = (0,spec/* proxyName */.ec)(app)) {
-    const port = `${PROXY_PORT}/tcp`;
-    return {
-        name,
-        Image: d.imageRef,
-        Cmd: ['nginx', '-c', PROXY_CONF, '-g', 'daemon off;'],
-        // Graceful: nginx finishes in-flight requests on SIGQUIT.
-        StopSignal: 'SIGQUIT',
-        Labels: { [labels/* LABEL */.d_.managed]: 'true', [labels/* LABEL */.d_.role]: 'proxy', [labels/* LABEL */.d_.app]: app, [labels/* LABEL */.d_.proxySpec]: proxySpecHash(d) },
-        ExposedPorts: { [port]: {} },
-        HostConfig: {
-            PortBindings: { [port]: [{ HostIp: d.hostIp, HostPort: String(d.hostPort) }] },
-            RestartPolicy: { Name: 'unless-stopped' },
-            NetworkMode: d.network,
-            LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
-        },
-    };
-}
-/** Lists the proxy's nginx worker processes (as /proc/<pid>/cmdline paths) with the image's shell. */
-// The pattern is `nginx[:] worker process`: the shell that runs the grep has the command line
-// with the pattern in it, and `nginx: worker process` would find that shell (and its subshells) too.
-const WORKERS_COMMAND = ['sh', '-c', "grep -la 'nginx[:] worker process' /proc/[0-9]*/cmdline 2>/dev/null; true"];
-/** The worker pids in the output of WORKERS_COMMAND. */
-function workerPidsOf(output) {
-    return new Set([...output.matchAll(/\/proc\/(\d+)\/cmdline/g)].map((m) => Number(m[1])));
-}
-/** Checks a config without applying it. */
-const TEST_CONFIG = ['nginx', '-t', '-c', PROXY_CONF];
-/** A graceful reload: old workers finish their requests, new ones use the new config. */
-const RELOAD = ['nginx', '-c', PROXY_CONF, '-s', 'reload'];
-/**
- * The whole switch of a running proxy in one exec with the image's shell (each exec is three
- * Engine calls): note the workers, write the config (argument $1) in place of the file nginx runs
- * with ($2), keeping the previous one, `nginx -t`, a graceful reload, then wait (at most 10 s)
- * until nginx has started a worker that was not there before. Exit 0: done, the output lists
- * the workers from before (as WORKERS_COMMAND does, for the drain). Exit 3: nginx refused the
- * config, which was put back (the output is nginx's). Exit 4: the reload failed or started no
- * worker; the previous config was put back and reloaded. 126/127: no shell in the image (the
- * switch then goes call by call). switch-script.test.ts runs it for real.
- */
-const SWITCH_SCRIPT = String.raw `conf=$2
-workers() { grep -la 'nginx[:] worker process' /proc/[0-9]*/cmdline 2>/dev/null; true; }
-old=$(workers)
-cp "$conf" "$conf.previous" || exit 5
-{ printf '%s' "$1" > "$conf.next" && mv "$conf.next" "$conf"; } || exit 5
-if ! out=$(nginx -t -c "$conf" 2>&1); then mv "$conf.previous" "$conf"; printf '%s\n' "$out"; exit 3; fi
-back() { mv "$conf.previous" "$conf"; nginx -c "$conf" -s reload 2>&1; printf '%s\n' "$1"; exit 4; }
-out=$(nginx -c "$conf" -s reload 2>&1) || back "nginx -s reload failed: $out"
-i=0
-while [ $i -lt 200 ]; do
-  for w in $(workers); do case " $(echo $old) " in *" $w "*) ;; *) printf '%s\n' "$old"; exit 0;; esac; done
-  sleep 0.05; i=$((i+1))
-done
-back "nginx did not start new workers within 10 s of the reload (see the proxy's log)"`;
-/** `sh -c SWITCH_SCRIPT` with the config ($1) and the path of the config file nginx runs with ($2). */
-function switchCommand(config, path = PROXY_CONF) {
-    return ['sh', '-c', SWITCH_SCRIPT, 'gangway-switch', config, path];
-}
-
-;// CONCATENATED MODULE: ./src/container/proxy.ts
-// The managed nginx proxy of a blue-green app, on the server: a container `<app>-proxy` that
-// holds the public port and forwards to one app container on the app's private network, by
-// container name. Its whole nginx.conf is Gangway's (its own path, `-c`; see proxy-config.ts),
-// so the image's default site, if any, plays no part. A switch of the running proxy is one exec:
-// its shell writes the config, checks it with `nginx -t`, reloads gracefully (old workers finish
-// their requests, new ones use the new upstream) and waits for the new workers (SWITCH_SCRIPT);
-// an image without a shell gets the same call by call (put-archive, exec, exec). A missing or
-// outdated proxy is replaced; the port is free only between the old proxy's exit and the new
-// one's bind.
-
-
-
-
-
-
-
-
-
-/** `/etc/gangway/nginx.conf`, as a tar extracted into /etc (put-archive needs an existing directory). */
-async function writeConfig(engine, id, config) {
-    await engine.putArchive(id, '/etc', await (0,tar/* tarArchive */.G)([{ name: 'gangway/' }, { name: 'gangway/nginx.conf', content: config }]));
-}
-/** The proxy image, present on the server (pulled when missing: nginx:stable from Docker Hub by default; with the app's registry login when it is in the app's registry). */
-function proxyImageId(ctx, proxyImage) {
-    const s = ctx.settings;
-    return (0,pull/* presentImage */.PB)(ctx.engine, proxyImage, 'proxy', (line) => ctx.log.info(line), () => {
-        const sameRegistry = s.image && s.registry && s.image.registry === proxyImage.registry;
-        return sameRegistry && s.registry ? (0,src/* registryAuthHeader */.bJ)({ ...s.registry, serveraddress: (0,src/* registryServerAddress */.LW)(proxyImage.registry) }) : undefined;
-    });
-}
-/** The running proxy of this app and its current config, if there is one. */
-async function currentProxy(engine, app) {
-    const details = await engine.inspectContainer((0,spec/* proxyName */.ec)(app));
-    if (!details || details.labels[labels/* LABEL */.d_.role] !== 'proxy' || details.labels[labels/* LABEL */.d_.app] !== app)
-        return {};
-    if (!details.running)
-        return { details };
-    // One Engine call (get-archive), where `cat` by exec would be three.
-    const config = await engine.readFile(details.id, PROXY_CONF).catch(() => undefined);
-    return { details, ...(config !== undefined ? { config } : {}) };
-}
-/**
- * Points the proxy at `upstream`. A running, up-to-date proxy gets the config and a graceful
- * reload (a config nginx refuses is put back, and nothing changes); otherwise a new proxy is
- * created with the config, the old one (if any) stops gracefully, and the new one starts.
- * `beforeBind` runs right before the new proxy starts (to free the port from a container that
- * published it under recreate). `keepAsBackup` names the previous container: when the running
- * proxy forwards to it now, it stays in the config as nginx's backup (settle-time).
- */
-async function switchProxy(ctx, upstream, options = {}) {
-    const { engine, log } = ctx;
-    const s = ctx.settings;
-    const app = s.app;
-    const bg = (0,rollout/* blueGreenOf */.Lx)(s);
-    if (!bg || !s.publish || !s.network)
-        throw new Error('the proxy is blue-green\'s, which needs publish and the app network');
-    const image = await proxyImageId(ctx, bg.proxyImage);
-    const design = { imageId: image.id, imageRef: image.ref, network: s.network, hostIp: s.publish.hostIp ?? '', hostPort: s.publish.hostPort };
-    const wanted = proxySpecHash(design);
-    const current = await currentProxy(engine, app);
-    const previousUpstream = current.config ? upstreamOf(current.config) : undefined;
-    const serving = current.config ? primaryServerOf(current.config) : undefined;
-    const backup = options.keepAsBackup !== undefined && serving?.name === options.keepAsBackup && serving.name !== upstream.name ? serving : undefined;
-    const config = nginxConfig(app, upstream, backup);
-    if (current.details?.running && current.details.labels[labels/* LABEL */.d_.proxySpec] === wanted && current.config !== undefined) {
-        const id = current.details.id;
-        const oldWorkers = await reloadWith(ctx, id, config, current.config);
-        log.info(`proxy ${current.details.name}: upstream ${previousUpstream ?? '(none)'} → ${upstream.name}${backup ? ` (${backup.name} as backup)` : ''}, reloaded gracefully`);
-        return { how: 'reloaded', ...(oldWorkers ? { oldWorkers } : {}), ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: current.details.name } };
-    }
-    const why = !current.details ? 'no proxy yet' : !current.details.running ? `${current.details.name} is ${current.details.state}` : 'its image or port changed';
-    log.info(`creating the proxy ${(0,spec/* proxyName */.ec)(app)} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort}: ${why}`);
-    const tempName = current.details ? `${(0,spec/* proxyName */.ec)(app)}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}` : (0,spec/* proxyName */.ec)(app);
-    const id = await engine.createContainer(proxyContainerSpec(app, design, tempName));
-    try {
-        await writeConfig(engine, id, config);
-        if (current.details?.running) {
-            log.info(`stopping the old proxy ${current.details.name} gracefully (SIGQUIT)`);
-            await engine.stopContainer(current.details.id, 30);
-        }
-        await options.beforeBind?.();
-        await engine.startContainer(id);
-        // nginx exits at once on a bad config or a port it cannot bind.
-        await (0,src/* sleep */.yy)(300);
-        const started = await engine.inspectContainer(id);
-        if (!started?.running) {
-            const logs = await engine.logs(id, 30).catch(() => '');
-            throw new Error(`the new proxy did not stay up (${started?.state ?? 'gone'}): ${logs.trim()}`);
-        }
-    }
-    catch (error) {
-        await engine.removeContainer(id, { force: true }).catch(() => undefined);
-        if (current.details?.running)
-            await engine.startContainer(current.details.id).catch((e) => log.warn(`Could not restart the old proxy: ${(0,src/* errorMessage */.gJ)(e)}`));
-        throw error;
-    }
-    if (current.details) {
-        await engine.removeContainer(current.details.id, { force: true });
-        await engine.renameContainer(id, (0,spec/* proxyName */.ec)(app));
-    }
-    return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: (0,spec/* proxyName */.ec)(app) } };
-}
-/**
- * Puts `config` into the running proxy and reloads it gracefully; returns the workers from before
- * the reload (undefined when the image has no shell to list them). One exec with the image's
- * shell (SWITCH_SCRIPT); without a shell, call by call. Either way a config nginx refuses, or a
- * reload that starts no workers, leaves the previous config in place.
- */
-async function reloadWith(ctx, id, config, previous) {
-    const r = await ctx.engine.exec(id, switchCommand(config));
-    if (r.exitCode === 0)
-        return workerPidsOf(r.output);
-    if (r.exitCode === 3)
-        throw new Error(`nginx refused the new config (nothing was switched): ${r.output.trim()}`);
-    if (r.exitCode === 4)
-        throw new Error(`${r.output.trim()} (the previous config was put back)`);
-    if (r.exitCode !== 126 && r.exitCode !== 127)
-        throw new Error(`the proxy switch failed (exit code ${r.exitCode}): ${r.output.trim()} (nothing was switched)`);
-    return reloadCallByCall(ctx, id, config, previous);
-}
-/** reloadWith for a proxy image without a shell: put-archive, nginx -t, nginx -s reload. */
-async function reloadCallByCall(ctx, id, config, previous) {
-    const { engine, log } = ctx;
-    await writeConfig(engine, id, config);
-    const test = await engine.exec(id, TEST_CONFIG);
-    if (test.exitCode !== 0) {
-        await writeConfig(engine, id, previous).catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
-        throw new Error(`nginx refused the new config (nothing was switched): ${test.output.trim()}`);
-    }
-    const oldWorkers = await workerPids(engine, id);
-    try {
-        await (0,host_engine/* mustExec */.vn)(engine, id, RELOAD, 'nginx -s reload');
-        if (oldWorkers)
-            await newWorkersStarted(engine, id, oldWorkers);
-    }
-    catch (error) {
-        await writeConfig(engine, id, previous)
-            .then(() => engine.exec(id, RELOAD))
-            .catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,src/* errorMessage */.gJ)(e)}`));
-        throw error;
-    }
-    return oldWorkers;
-}
-/** The pids of the proxy's nginx workers; undefined when the proxy cannot tell (no shell in its image). */
-async function workerPids(engine, proxyId) {
-    const r = await engine.exec(proxyId, WORKERS_COMMAND).catch(() => undefined);
-    if (!r || r.exitCode !== 0)
-        return undefined;
-    return workerPidsOf(r.output);
-}
-/** `nginx -s reload` only signals the master: wait until it has started workers with the new config. */
-async function newWorkersStarted(engine, proxyId, before, timeoutMs = 10_000) {
-    const started = performance.now();
-    for (;;) {
-        const now = await workerPids(engine, proxyId);
-        if (!now || [...now].some((pid) => !before.has(pid)))
-            return;
-        if (performance.now() - started >= timeoutMs)
-            throw new Error(`nginx did not start new workers within ${timeoutMs / 1000} s of the reload (see the proxy's log)`);
-        await (0,src/* sleep */.yy)(50);
-    }
-}
-/**
- * Waits until the workers that ran before the reload (`before`) have finished their in-flight
- * requests and exited, or `timeoutMs`. True when they are all gone, false on timeout; undefined
- * when the proxy cannot tell: then the whole timeout is waited.
- */
-async function drainOldWorkers(engine, proxyId, before, timeoutMs, options = {}) {
-    const started = performance.now();
-    // A cancelled job stops waiting (false): nginx's old workers finish their requests by themselves.
-    const pause = (ms) => (0,src/* sleep */.yy)(ms, options.signal).then(() => true, () => false);
-    for (;;) {
-        if (options.signal?.aborted)
-            return false;
-        const now = before ? await workerPids(engine, proxyId) : undefined;
-        if (!before || !now) {
-            return (await pause(Math.max(0, timeoutMs - (performance.now() - started)))) ? undefined : false;
-        }
-        if (![...before].some((pid) => now.has(pid)))
-            return true;
-        if (performance.now() - started >= timeoutMs)
-            return false;
-        if (!(await pause(options.intervalMs ?? 200)))
-            return false;
-    }
-}
-
+// EXTERNAL MODULE: ./src/container/proxy.ts
+var container_proxy = __nccwpck_require__(7569);
+// EXTERNAL MODULE: ./src/container/proxy-config.ts
+var proxy_config = __nccwpck_require__(4876);
 ;// CONCATENATED MODULE: ./src/container/front.ts
 // What stands in front of a blue-green app and switches its traffic: the app's own nginx proxy on its
 // `publish` port (proxy.ts), or the host's shared edge on 80/443 when the app has a `hostname`
@@ -68813,18 +68479,18 @@ const proxyFront = {
         // The proxy is made or replaced at the switch.
     },
     async switch(ctx, upstream, options) {
-        const switched = await switchProxy(ctx, upstream, options);
+        const switched = await (0,container_proxy/* switchProxy */.Vz)(ctx, upstream, options);
         return {
             how: switched.how,
             ...(switched.previousUpstream ? { previousUpstream: switched.previousUpstream } : {}),
             ...(switched.backup ? { backup: switched.backup } : {}),
             // A new proxy container has no old workers: the previous proxy finished its requests when it stopped.
-            drain: (timeoutMs, signal) => (switched.how === 'reloaded' ? drainOldWorkers(ctx.engine, switched.proxy.id, switched.oldWorkers, timeoutMs, signal ? { signal } : {}) : Promise.resolve(true)),
+            drain: (timeoutMs, signal) => (switched.how === 'reloaded' ? (0,container_proxy/* drainOldWorkers */.Ne)(ctx.engine, switched.proxy.id, switched.oldWorkers, timeoutMs, signal ? { signal } : {}) : Promise.resolve(true)),
         };
     },
     async state(engine, settings) {
-        const proxy = await currentProxy(engine, settings.app);
-        const upstream = proxy.config ? upstreamOf(proxy.config) : undefined;
+        const proxy = await (0,container_proxy/* currentProxy */.Ms)(engine, settings.app);
+        const upstream = proxy.config ? (0,proxy_config/* upstreamOf */.Fw)(proxy.config) : undefined;
         return { running: proxy.details?.running === true, readable: !proxy.details?.running || proxy.config !== undefined, ...(upstream ? { upstream } : {}) };
     },
 };
@@ -69020,6 +68686,434 @@ function frontOf(settings) {
 
 /***/ }),
 
+/***/ 4876:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   AT: () => (/* binding */ TEST_CONFIG),
+/* harmony export */   B6: () => (/* binding */ nginxConfig),
+/* harmony export */   BZ: () => (/* binding */ primaryServerOf),
+/* harmony export */   E2: () => (/* binding */ WORKERS_COMMAND),
+/* harmony export */   Fw: () => (/* binding */ upstreamOf),
+/* harmony export */   SK: () => (/* binding */ workerPidsOf),
+/* harmony export */   Wh: () => (/* binding */ switchCommand),
+/* harmony export */   lS: () => (/* binding */ proxyContainerSpec),
+/* harmony export */   pt: () => (/* binding */ swarmProxyConfig),
+/* harmony export */   q2: () => (/* binding */ RELOAD),
+/* harmony export */   wK: () => (/* binding */ PROXY_CONF),
+/* harmony export */   yQ: () => (/* binding */ proxySpecHash)
+/* harmony export */ });
+/* unused harmony exports PROXY_CONF_DIR, PROXY_PORT, SWARM_UPSTREAM_MARK, SWITCH_SCRIPT */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _labels_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3206);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8946);
+// The managed nginx proxy of a blue-green app, as values: its whole nginx.conf, what a config
+// Gangway wrote forwards to, and the proxy container's create options. Pure functions, tested by
+// value; container/proxy.ts runs them against the engine.
+
+
+
+/** Where Gangway's config lives inside the proxy container. */
+const PROXY_CONF_DIR = '/etc/gangway';
+const PROXY_CONF = `${PROXY_CONF_DIR}/nginx.conf`;
+/** The port nginx listens on inside the proxy container (published as `publish`). */
+const PROXY_PORT = 8080;
+/** Bumped when the proxy's container settings (not its config) change: older proxies are replaced. */
+const PROXY_SPEC_VERSION = 1;
+/** The first line of every config Gangway writes, naming the container it forwards to. */
+const UPSTREAM_MARK = '# gangway-upstream:';
+/** The second line while a new container settles: the previous one, still there as nginx's backup. */
+const BACKUP_MARK = '# gangway-backup:';
+/** How long a new container that failed once during settle gets no requests before nginx tries it again. */
+const SETTLE_FAIL_TIMEOUT = '10s';
+/**
+ * The proxy's whole config. With `backup` (settle-time after a switch), the new container is the
+ * primary server and the previous one nginx's `backup`: a request the new one fails (refused,
+ * reset, or no connection within the short connect timeout; a dead container's address may not
+ * refuse at all) is passed to the previous one, POSTs included, and one failure takes the new one
+ * out for a while. Without `backup`, one server that is never marked down.
+ */
+function nginxConfig(app, upstream, backup) {
+    const servers = backup
+        ? `    # Settling: ${upstream.name} is new; one failure takes it out for ${SETTLE_FAIL_TIMEOUT} and its requests go to
+    # the previous container, which keeps running until the new one has settled.
+    server ${upstream.name}:${upstream.port} max_fails=1 fail_timeout=${SETTLE_FAIL_TIMEOUT};
+    server ${backup.name}:${backup.port} backup;`
+        : `    # max_fails=0: a single server is never marked down; a failed cached connection is retried.
+    server ${upstream.name}:${upstream.port} max_fails=0;`;
+    // While settling, a request the new container broke off is retried on the previous one even when
+    // it is not idempotent (nginx's non_idempotent): the alternative is a 502 for it.
+    const nextUpstream = backup ? 'error timeout non_idempotent' : 'error timeout';
+    const head = `${UPSTREAM_MARK} ${upstream.name}\n${backup ? `${BACKUP_MARK} ${backup.name}\n` : ''}`;
+    const upstreamBlock = `  upstream gangway_app {
+${servers}
+    keepalive 32;
+    # Below Node's default keep-alive timeout (5 s): nginx drops idle connections before the app does.
+    keepalive_timeout 4s;
+  }
+`;
+    return nginxFile({ head, app, http: upstreamBlock, pass: 'proxy_pass http://gangway_app;', connectTimeout: backup ? '1s' : '5s', nextUpstream });
+}
+/**
+ * A whole nginx.conf of a managed proxy: Gangway's marks (`head`), the http block's extra
+ * directives (`http`), and one location that passes every request on (`pass`).
+ */
+function nginxFile(o) {
+    return `${o.head}# Written by Gangway's action-deploy-ssh for ${o.app} on every switch; edits are overwritten.
+worker_processes auto;
+pid /tmp/gangway-nginx.pid;
+error_log stderr warn;
+# Old workers get this long to finish their requests after a reload or SIGQUIT.
+worker_shutdown_timeout 60s;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server_tokens off;
+  client_max_body_size 64m;
+${o.http}  server {
+    listen ${PROXY_PORT};
+    location / {
+      ${o.pass}
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_connect_timeout ${o.connectTimeout};
+      proxy_read_timeout 300s;
+      proxy_send_timeout 300s;
+      proxy_next_upstream ${o.nextUpstream};
+      proxy_next_upstream_tries 3;
+      proxy_request_buffering on;
+    }
+  }
+}
+`;
+}
+/** The mark of the Swarm proxy's config: it forwards to Swarm's DNS name of the service's tasks. */
+const SWARM_UPSTREAM_MARK = `${UPSTREAM_MARK} tasks.`;
+/**
+ * The config of a Swarm service's proxy (target: swarm with replicas above 1): every request goes
+ * to one of the healthy tasks that Swarm's DNS (127.0.0.11 on the overlay) lists for
+ * `tasks.<app>`, looked up again every second. Swarm lists a task once it is healthy and takes it
+ * out before it stops it; a task that refuses or does not connect within 1 s (its node gone) has
+ * the request passed to another one. The config never changes between deploys.
+ */
+function swarmProxyConfig(app, port) {
+    const resolver = `  # Docker's DNS on the overlay network; 1 s, so that a task Swarm takes out soon gets no requests.
+  resolver 127.0.0.11 valid=1s ipv6=off;
+  resolver_timeout 2s;
+`;
+    return nginxFile({
+        head: `${SWARM_UPSTREAM_MARK}${app}\n`,
+        app,
+        http: resolver,
+        // A variable: nginx resolves the name at request time (every task), not once at start.
+        pass: `set $gangway_tasks http://tasks.${app}:${port};\n      proxy_pass $gangway_tasks;`,
+        connectTimeout: '1s',
+        nextUpstream: 'error timeout http_502 http_503',
+    });
+}
+function upstreamOf(config) {
+    const first = config.split('\n')[0] ?? '';
+    return first.startsWith(UPSTREAM_MARK) ? first.slice(UPSTREAM_MARK.length).trim() : undefined;
+}
+/** The container (and port) a config Gangway wrote forwards to: its first server line. */
+function primaryServerOf(config) {
+    const m = /^\s*server ([^\s:;]+):(\d+)[\s;]/m.exec(config);
+    return m?.[1] && m[2] ? { name: m[1], port: Number(m[2]) } : undefined;
+}
+function proxySpecHash(d) {
+    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(JSON.stringify({ v: PROXY_SPEC_VERSION, ...d })).digest('hex').slice(0, 16);
+}
+function proxyContainerSpec(app, d, name = (0,_spec_js__WEBPACK_IMPORTED_MODULE_2__/* .proxyName */ .ec)(app)) {
+    const port = `${PROXY_PORT}/tcp`;
+    return {
+        name,
+        Image: d.imageRef,
+        Cmd: ['nginx', '-c', PROXY_CONF, '-g', 'daemon off;'],
+        // Graceful: nginx finishes in-flight requests on SIGQUIT.
+        StopSignal: 'SIGQUIT',
+        Labels: { [_labels_js__WEBPACK_IMPORTED_MODULE_1__/* .LABEL */ .d_.managed]: 'true', [_labels_js__WEBPACK_IMPORTED_MODULE_1__/* .LABEL */ .d_.role]: 'proxy', [_labels_js__WEBPACK_IMPORTED_MODULE_1__/* .LABEL */ .d_.app]: app, [_labels_js__WEBPACK_IMPORTED_MODULE_1__/* .LABEL */ .d_.proxySpec]: proxySpecHash(d) },
+        ExposedPorts: { [port]: {} },
+        HostConfig: {
+            PortBindings: { [port]: [{ HostIp: d.hostIp, HostPort: String(d.hostPort) }] },
+            RestartPolicy: { Name: 'unless-stopped' },
+            NetworkMode: d.network,
+            LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+        },
+    };
+}
+/** Lists the proxy's nginx worker processes (as /proc/<pid>/cmdline paths) with the image's shell. */
+// The pattern is `nginx[:] worker process`: the shell that runs the grep has the command line
+// with the pattern in it, and `nginx: worker process` would find that shell (and its subshells) too.
+const WORKERS_COMMAND = ['sh', '-c', "grep -la 'nginx[:] worker process' /proc/[0-9]*/cmdline 2>/dev/null; true"];
+/** The worker pids in the output of WORKERS_COMMAND. */
+function workerPidsOf(output) {
+    return new Set([...output.matchAll(/\/proc\/(\d+)\/cmdline/g)].map((m) => Number(m[1])));
+}
+/** Checks a config without applying it. */
+const TEST_CONFIG = ['nginx', '-t', '-c', PROXY_CONF];
+/** A graceful reload: old workers finish their requests, new ones use the new config. */
+const RELOAD = ['nginx', '-c', PROXY_CONF, '-s', 'reload'];
+/**
+ * The whole switch of a running proxy in one exec with the image's shell (each exec is three
+ * Engine calls): note the workers, write the config (argument $1) in place of the file nginx runs
+ * with ($2), keeping the previous one, `nginx -t`, a graceful reload, then wait (at most 10 s)
+ * until nginx has started a worker that was not there before. Exit 0: done, the output lists
+ * the workers from before (as WORKERS_COMMAND does, for the drain). Exit 3: nginx refused the
+ * config, which was put back (the output is nginx's). Exit 4: the reload failed or started no
+ * worker; the previous config was put back and reloaded. 126/127: no shell in the image (the
+ * switch then goes call by call). switch-script.test.ts runs it for real.
+ */
+const SWITCH_SCRIPT = String.raw `conf=$2
+workers() { grep -la 'nginx[:] worker process' /proc/[0-9]*/cmdline 2>/dev/null; true; }
+old=$(workers)
+cp "$conf" "$conf.previous" || exit 5
+{ printf '%s' "$1" > "$conf.next" && mv "$conf.next" "$conf"; } || exit 5
+if ! out=$(nginx -t -c "$conf" 2>&1); then mv "$conf.previous" "$conf"; printf '%s\n' "$out"; exit 3; fi
+back() { mv "$conf.previous" "$conf"; nginx -c "$conf" -s reload 2>&1; printf '%s\n' "$1"; exit 4; }
+out=$(nginx -c "$conf" -s reload 2>&1) || back "nginx -s reload failed: $out"
+i=0
+while [ $i -lt 200 ]; do
+  for w in $(workers); do case " $(echo $old) " in *" $w "*) ;; *) printf '%s\n' "$old"; exit 0;; esac; done
+  sleep 0.05; i=$((i+1))
+done
+back "nginx did not start new workers within 10 s of the reload (see the proxy's log)"`;
+/** `sh -c SWITCH_SCRIPT` with the config ($1) and the path of the config file nginx runs with ($2). */
+function switchCommand(config, path = PROXY_CONF) {
+    return ['sh', '-c', SWITCH_SCRIPT, 'gangway-switch', config, path];
+}
+
+
+/***/ }),
+
+/***/ 7569:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   BA: () => (/* binding */ proxyImageId),
+/* harmony export */   Ms: () => (/* binding */ currentProxy),
+/* harmony export */   Ne: () => (/* binding */ drainOldWorkers),
+/* harmony export */   Vz: () => (/* binding */ switchProxy),
+/* harmony export */   j7: () => (/* binding */ startNewProxy)
+/* harmony export */ });
+/* unused harmony export workerPids */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6139);
+/* harmony import */ var _labels_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3206);
+/* harmony import */ var _settings_rollout_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6306);
+/* harmony import */ var _spec_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8946);
+/* harmony import */ var _host_engine_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4568);
+/* harmony import */ var _host_pull_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9585);
+/* harmony import */ var _host_tar_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1087);
+/* harmony import */ var _proxy_config_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(4876);
+// The managed nginx proxy of a blue-green app, on the server: a container `<app>-proxy` that
+// holds the public port and forwards to one app container on the app's private network, by
+// container name. Its whole nginx.conf is Gangway's (its own path, `-c`; see proxy-config.ts),
+// so the image's default site, if any, plays no part. A switch of the running proxy is one exec:
+// its shell writes the config, checks it with `nginx -t`, reloads gracefully (old workers finish
+// their requests, new ones use the new upstream) and waits for the new workers (SWITCH_SCRIPT);
+// an image without a shell gets the same call by call (put-archive, exec, exec). A missing or
+// outdated proxy is replaced (startNewProxy, which swarm/front-proxy.ts uses for a Swarm
+// service's proxy too); the port is free only between the old proxy's exit and the new one's bind.
+
+
+
+
+
+
+
+
+
+/** `/etc/gangway/nginx.conf`, as a tar extracted into /etc (put-archive needs an existing directory). */
+async function writeConfig(engine, id, config) {
+    await engine.putArchive(id, '/etc', await (0,_host_tar_js__WEBPACK_IMPORTED_MODULE_7__/* .tarArchive */ .G)([{ name: 'gangway/' }, { name: 'gangway/nginx.conf', content: config }]));
+}
+/** The proxy image, present on the server (pulled when missing: nginx:stable from Docker Hub by default; with the app's registry login when it is in the app's registry). */
+function proxyImageId(ctx, proxyImage) {
+    const s = ctx.settings;
+    return (0,_host_pull_js__WEBPACK_IMPORTED_MODULE_6__/* .presentImage */ .PB)(ctx.engine, proxyImage, 'proxy', (line) => ctx.log.info(line), () => {
+        const sameRegistry = s.image && s.registry && s.image.registry === proxyImage.registry;
+        return sameRegistry && s.registry ? (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .registryAuthHeader */ .bJ)({ ...s.registry, serveraddress: (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .registryServerAddress */ .LW)(proxyImage.registry) }) : undefined;
+    });
+}
+/** The running proxy of this app and its current config, if there is one. */
+async function currentProxy(engine, app) {
+    const details = await engine.inspectContainer((0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .proxyName */ .ec)(app));
+    if (!details || details.labels[_labels_js__WEBPACK_IMPORTED_MODULE_2__/* .LABEL */ .d_.role] !== 'proxy' || details.labels[_labels_js__WEBPACK_IMPORTED_MODULE_2__/* .LABEL */ .d_.app] !== app)
+        return {};
+    if (!details.running)
+        return { details };
+    // One Engine call (get-archive), where `cat` by exec would be three.
+    const config = await engine.readFile(details.id, _proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .PROXY_CONF */ .wK).catch(() => undefined);
+    return { details, ...(config !== undefined ? { config } : {}) };
+}
+/**
+ * Points the proxy at `upstream`. A running, up-to-date proxy gets the config and a graceful
+ * reload (a config nginx refuses is put back, and nothing changes); otherwise a new proxy is
+ * created with the config, the old one (if any) stops gracefully, and the new one starts.
+ * `beforeBind` runs right before the new proxy starts (to free the port from a container that
+ * published it under recreate). `keepAsBackup` names the previous container: when the running
+ * proxy forwards to it now, it stays in the config as nginx's backup (settle-time).
+ */
+async function switchProxy(ctx, upstream, options = {}) {
+    const { engine, log } = ctx;
+    const s = ctx.settings;
+    const app = s.app;
+    const bg = (0,_settings_rollout_js__WEBPACK_IMPORTED_MODULE_3__/* .blueGreenOf */ .Lx)(s);
+    if (!bg || !s.publish || !s.network)
+        throw new Error('the proxy is blue-green\'s, which needs publish and the app network');
+    const image = await proxyImageId(ctx, bg.proxyImage);
+    const design = { imageId: image.id, imageRef: image.ref, network: s.network, hostIp: s.publish.hostIp ?? '', hostPort: s.publish.hostPort };
+    const wanted = (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .proxySpecHash */ .yQ)(design);
+    const current = await currentProxy(engine, app);
+    const previousUpstream = current.config ? (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .upstreamOf */ .Fw)(current.config) : undefined;
+    const serving = current.config ? (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .primaryServerOf */ .BZ)(current.config) : undefined;
+    const backup = options.keepAsBackup !== undefined && serving?.name === options.keepAsBackup && serving.name !== upstream.name ? serving : undefined;
+    const config = (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .nginxConfig */ .B6)(app, upstream, backup);
+    if (current.details?.running && current.details.labels[_labels_js__WEBPACK_IMPORTED_MODULE_2__/* .LABEL */ .d_.proxySpec] === wanted && current.config !== undefined) {
+        const id = current.details.id;
+        const oldWorkers = await reloadWith(ctx, id, config, current.config);
+        log.info(`proxy ${current.details.name}: upstream ${previousUpstream ?? '(none)'} → ${upstream.name}${backup ? ` (${backup.name} as backup)` : ''}, reloaded gracefully`);
+        return { how: 'reloaded', ...(oldWorkers ? { oldWorkers } : {}), ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: current.details.name } };
+    }
+    const why = !current.details ? 'no proxy yet' : !current.details.running ? `${current.details.name} is ${current.details.state}` : 'its image or port changed';
+    log.info(`creating the proxy ${(0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .proxyName */ .ec)(app)} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort}: ${why}`);
+    const id = await startNewProxy(ctx, design, config, current.details, options.beforeBind);
+    return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: (0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .proxyName */ .ec)(app) } };
+}
+/**
+ * A new proxy container `<app>-proxy` from `design` with `config`, in place of `current` (when
+ * there is one): created under a temporary name, the old one stopped gracefully (SIGQUIT),
+ * `beforeBind`, the new one started and checked to stay up, then the old one removed and the new
+ * one renamed. When the new one does not come up, it is removed and the old one started again.
+ * The port is free only between the old proxy's exit and the new one's bind. Returns its id.
+ */
+async function startNewProxy(ctx, design, config, current, beforeBind) {
+    const { engine, log } = ctx;
+    const app = ctx.settings.app;
+    const tempName = current ? `${(0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .proxyName */ .ec)(app)}-${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(3).toString('hex')}` : (0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .proxyName */ .ec)(app);
+    const id = await engine.createContainer((0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .proxyContainerSpec */ .lS)(app, design, tempName));
+    try {
+        await writeConfig(engine, id, config);
+        if (current?.running) {
+            log.info(`stopping the old proxy ${current.name} gracefully (SIGQUIT)`);
+            await engine.stopContainer(current.id, 30);
+        }
+        await beforeBind?.();
+        await engine.startContainer(id);
+        // nginx exits at once on a bad config or a port it cannot bind.
+        await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(300);
+        const started = await engine.inspectContainer(id);
+        if (!started?.running) {
+            const logs = await engine.logs(id, 30).catch(() => '');
+            throw new Error(`the new proxy did not stay up (${started?.state ?? 'gone'}): ${logs.trim()}`);
+        }
+    }
+    catch (error) {
+        await engine.removeContainer(id, { force: true }).catch(() => undefined);
+        if (current?.running)
+            await engine.startContainer(current.id).catch((e) => log.warn(`Could not restart the old proxy: ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(e)}`));
+        throw error;
+    }
+    if (current) {
+        await engine.removeContainer(current.id, { force: true });
+        await engine.renameContainer(id, (0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .proxyName */ .ec)(app));
+    }
+    return id;
+}
+/**
+ * Puts `config` into the running proxy and reloads it gracefully; returns the workers from before
+ * the reload (undefined when the image has no shell to list them). One exec with the image's
+ * shell (SWITCH_SCRIPT); without a shell, call by call. Either way a config nginx refuses, or a
+ * reload that starts no workers, leaves the previous config in place.
+ */
+async function reloadWith(ctx, id, config, previous) {
+    const r = await ctx.engine.exec(id, (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .switchCommand */ .Wh)(config));
+    if (r.exitCode === 0)
+        return (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .workerPidsOf */ .SK)(r.output);
+    if (r.exitCode === 3)
+        throw new Error(`nginx refused the new config (nothing was switched): ${r.output.trim()}`);
+    if (r.exitCode === 4)
+        throw new Error(`${r.output.trim()} (the previous config was put back)`);
+    if (r.exitCode !== 126 && r.exitCode !== 127)
+        throw new Error(`the proxy switch failed (exit code ${r.exitCode}): ${r.output.trim()} (nothing was switched)`);
+    return reloadCallByCall(ctx, id, config, previous);
+}
+/** reloadWith for a proxy image without a shell: put-archive, nginx -t, nginx -s reload. */
+async function reloadCallByCall(ctx, id, config, previous) {
+    const { engine, log } = ctx;
+    await writeConfig(engine, id, config);
+    const test = await engine.exec(id, _proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .TEST_CONFIG */ .AT);
+    if (test.exitCode !== 0) {
+        await writeConfig(engine, id, previous).catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(e)}`));
+        throw new Error(`nginx refused the new config (nothing was switched): ${test.output.trim()}`);
+    }
+    const oldWorkers = await workerPids(engine, id);
+    try {
+        await (0,_host_engine_js__WEBPACK_IMPORTED_MODULE_5__/* .mustExec */ .vn)(engine, id, _proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .RELOAD */ .q2, 'nginx -s reload');
+        if (oldWorkers)
+            await newWorkersStarted(engine, id, oldWorkers);
+    }
+    catch (error) {
+        await writeConfig(engine, id, previous)
+            .then(() => engine.exec(id, _proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .RELOAD */ .q2))
+            .catch((e) => log.warn(`Could not put the previous proxy config back: ${(0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(e)}`));
+        throw error;
+    }
+    return oldWorkers;
+}
+/** The pids of the proxy's nginx workers; undefined when the proxy cannot tell (no shell in its image). */
+async function workerPids(engine, proxyId) {
+    const r = await engine.exec(proxyId, _proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .WORKERS_COMMAND */ .E2).catch(() => undefined);
+    if (!r || r.exitCode !== 0)
+        return undefined;
+    return (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .workerPidsOf */ .SK)(r.output);
+}
+/** `nginx -s reload` only signals the master: wait until it has started workers with the new config. */
+async function newWorkersStarted(engine, proxyId, before, timeoutMs = 10_000) {
+    const started = performance.now();
+    for (;;) {
+        const now = await workerPids(engine, proxyId);
+        if (!now || [...now].some((pid) => !before.has(pid)))
+            return;
+        if (performance.now() - started >= timeoutMs)
+            throw new Error(`nginx did not start new workers within ${timeoutMs / 1000} s of the reload (see the proxy's log)`);
+        await (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(50);
+    }
+}
+/**
+ * Waits until the workers that ran before the reload (`before`) have finished their in-flight
+ * requests and exited, or `timeoutMs`. True when they are all gone, false on timeout; undefined
+ * when the proxy cannot tell: then the whole timeout is waited.
+ */
+async function drainOldWorkers(engine, proxyId, before, timeoutMs, options = {}) {
+    const started = performance.now();
+    // A cancelled job stops waiting (false): nginx's old workers finish their requests by themselves.
+    const pause = (ms) => (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(ms, options.signal).then(() => true, () => false);
+    for (;;) {
+        if (options.signal?.aborted)
+            return false;
+        const now = before ? await workerPids(engine, proxyId) : undefined;
+        if (!before || !now) {
+            return (await pause(Math.max(0, timeoutMs - (performance.now() - started)))) ? undefined : false;
+        }
+        if (![...before].some((pid) => now.has(pid)))
+            return true;
+        if (performance.now() - started >= timeoutMs)
+            return false;
+        if (!(await pause(options.intervalMs ?? 200)))
+            return false;
+    }
+}
+
+
+/***/ }),
+
 /***/ 8946:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -69143,14 +69237,17 @@ function dockerSwarmEngine(docker) {
                 ...(u?.State ? { updateStatus: { state: u.State, ...(u.StartedAt ? { startedAt: u.StartedAt } : {}), ...(u.Message ? { message: u.Message } : {}) } } : {}),
             };
         },
-        async createService(spec) {
-            const created = (await docker.createService(spec));
+        async createService(spec, registryAuth) {
+            const body = spec;
+            const created = (await (registryAuth ? docker.createService({ key: registryAuth }, body) : docker.createService(body)));
             return created.id ?? created.ID ?? '';
         },
         async updateService(id, version, spec, options = {}) {
             // `_query` is what goes into the query string; the rest is the body (the spec).
             const body = { ...spec, _query: { version, ...(options.rollback ? { rollback: 'previous' } : {}) } };
-            const result = (await docker.getService(id).update(body));
+            // dockerode takes the login from `authconfig` (sent as X-Registry-Auth, never in the body or the URL).
+            const withAuth = options.registryAuth ? { ...body, authconfig: { key: options.registryAuth } } : body;
+            const result = (await docker.getService(id).update(withAuth));
             return result?.Warnings ?? [];
         },
         async listTasks(serviceId) {
@@ -69163,7 +69260,12 @@ function dockerSwarmEngine(docker) {
                 labels: t.Spec.ContainerSpec?.Labels ?? {},
                 message: t.Status.Err ?? t.Status.Message ?? '',
                 ...(t.Status.ContainerStatus?.ContainerID ? { containerId: t.Status.ContainerStatus.ContainerID } : {}),
+                ...(t.NodeID ? { nodeId: t.NodeID } : {}),
             }));
+        },
+        async downNodes() {
+            const nodes = (await docker.listNodes());
+            return new Set(nodes.filter((n) => n.Status?.State !== 'ready').map((n) => n.ID));
         },
         networkExists: (name) => (0,engine/* hasNetwork */.LA)(docker, name),
         createOverlayNetwork: (name, labels) => (0,engine/* createNetworkOnce */.Mn)(docker, { Name: name, Driver: 'overlay', Attachable: true, Labels: labels }),
@@ -70090,7 +70192,7 @@ async function tarArchive(entries, mtime = new Date()) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6139);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8422);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(952);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3243);
 
 
@@ -70162,7 +70264,7 @@ function provenanceLabels(next) {
 
 /***/ }),
 
-/***/ 8422:
+/***/ 952:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -76513,8 +76615,8 @@ async function chooseRollback(ctx, containers, serving) {
     };
 }
 
-// EXTERNAL MODULE: ./src/container/front.ts + 6 modules
-var container_front = __nccwpck_require__(8535);
+// EXTERNAL MODULE: ./src/container/front.ts + 4 modules
+var container_front = __nccwpck_require__(9003);
 ;// CONCATENATED MODULE: ./src/container/standby.ts
 // standby (blue-green): after a deploy the old container stays running, out of the proxy, for the
 // standby window, so that `rollback: true` within it is a switch to a container that is already
@@ -77484,15 +77586,59 @@ function hostLog(host) {
 
 // EXTERNAL MODULE: ./src/settings/ssh.ts
 var settings_ssh = __nccwpck_require__(8669);
+// EXTERNAL MODULE: ./src/container/proxy.ts
+var proxy = __nccwpck_require__(7569);
+// EXTERNAL MODULE: ./src/container/proxy-config.ts
+var proxy_config = __nccwpck_require__(4876);
+;// CONCATENATED MODULE: ./src/swarm/front-proxy.ts
+// The front of a Swarm service of several replicas (target: swarm, publish, replicas > 1): the
+// managed nginx container `<app>-proxy` on the manager, on the service's attachable overlay
+// network, holding `publish` and forwarding to every healthy task by Swarm's DNS (tasks.<app>).
+// Its config never changes between deploys (proxy-config.ts swarmProxyConfig): Swarm puts a task
+// into that name once it is healthy and takes it out before it stops it, so a rolling update
+// moves the traffic with no step of Gangway's. The proxy is made on the first deploy and again
+// only when its image, port, network or config changed.
+
+
+
+
+
+/** The Swarm service's proxy, running as this deploy wants it: kept when it is, else made (again). */
+async function ensureSwarmProxy(ctx) {
+    const s = ctx.settings;
+    const name = (0,container_spec/* proxyName */.ec)(s.app);
+    if (s.target.kind !== 'swarm' || !s.target.proxy || !s.publish || !s.network || s.containerPort === undefined) {
+        throw new Error('the Swarm proxy needs target: swarm with publish, container-port, the app network and replicas above 1');
+    }
+    const image = await (0,proxy/* proxyImageId */.BA)(ctx, s.target.proxy.image);
+    const config = (0,proxy_config/* swarmProxyConfig */.pt)(s.app, s.containerPort);
+    const design = {
+        imageId: image.id,
+        imageRef: image.ref,
+        network: s.network,
+        hostIp: s.publish.hostIp ?? '',
+        hostPort: s.publish.hostPort,
+        configHash: (0,external_node_crypto_.createHash)('sha256').update(config).digest('hex').slice(0, 16),
+    };
+    const current = await (0,proxy/* currentProxy */.Ms)(ctx.engine, s.app);
+    if (current.details?.running && current.details.labels[src_labels/* LABEL */.d_.proxySpec] === (0,proxy_config/* proxySpecHash */.yQ)(design))
+        return { how: 'kept', name };
+    const why = !current.details ? 'no proxy yet' : !current.details.running ? `${current.details.name} is ${current.details.state}` : 'its image, port, network or config changed';
+    ctx.log.info(`creating the proxy ${name} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort} → tasks.${s.app}:${s.containerPort} on ${s.network}: ${why}`);
+    await (0,proxy/* startNewProxy */.j7)(ctx, design, config, current.details);
+    return { how: current.details ? 'replaced' : 'created', name };
+}
+
 ;// CONCATENATED MODULE: ./src/swarm/service-spec.ts
 // The Swarm service spec of a deploy: a pure function of the settings and the pulled image,
 // tested by value (the Kamal way: build the command apart from the code that runs it).
 //
 // Publishing: there is no IPVS in the lab's kernel (and not in every server's), so the routing
-// mesh is not used: the endpoint is `dnsrr` and a published port is `PublishMode: host`. A host
-// port is held by exactly one task on a node, so with a published port the update is
-// stop-first (the new task cannot bind the port while the old one runs: start-first would wait
-// for a port that never frees); without a published port it is start-first.
+// mesh is not used: the endpoint is `dnsrr` and the service publishes no port. With `publish`,
+// the managed proxy on the manager holds the port and reaches the tasks on the overlay network
+// (front-proxy.ts). So no task ever waits for a port: the update is start-first, one task at a
+// time.
+
 
 const NS = 1_000_000;
 /** How long Swarm watches a new task for a failure before it counts the update as done. */
@@ -77520,7 +77666,6 @@ function swarmServiceSpec(settings, next) {
         : undefined;
     if (settings.target.kind !== 'swarm')
         throw new Error('a Swarm service spec needs target: swarm');
-    const order = settings.target.order;
     const restart = settings.restartPolicy === 'no' ? 'none' : settings.restartPolicy === 'on-failure' ? 'on-failure' : 'any';
     return {
         Name: settings.app,
@@ -77537,16 +77682,13 @@ function swarmServiceSpec(settings, next) {
             },
             RestartPolicy: { Condition: restart, ...(restart === 'on-failure' ? { MaxAttempts: 5 } : {}) },
             ...(settings.network ? { Networks: [{ Target: settings.network, Aliases: [settings.app] }] } : {}),
+            Placement: { Preferences: [{ Spread: { SpreadDescriptor: 'node.id' } }] },
         },
-        Mode: { Replicated: { Replicas: 1 } },
-        UpdateConfig: { Parallelism: 1, Order: order, FailureAction: 'rollback', Monitor: SWARM_MONITOR_MS * NS, MaxFailureRatio: 0 },
-        RollbackConfig: { Parallelism: 1, Order: order, FailureAction: 'pause', Monitor: SWARM_MONITOR_MS * NS, MaxFailureRatio: 0 },
-        EndpointSpec: {
-            Mode: 'dnsrr',
-            ...(settings.publish && settings.containerPort !== undefined
-                ? { Ports: [{ Protocol: 'tcp', TargetPort: settings.containerPort, PublishedPort: settings.publish.hostPort, PublishMode: 'host' }] }
-                : {}),
-        },
+        Mode: { Replicated: { Replicas: settings.target.replicas } },
+        // Between two tasks, longer than the proxy's DNS cache (1 s): the task just started is in its rotation before the next old one stops.
+        UpdateConfig: { Parallelism: 1, ...(settings.target.replicas > 1 ? { Delay: rollout/* SWARM_UPDATE_DELAY_MS */.GJ * NS } : {}), Order: 'start-first', FailureAction: 'rollback', Monitor: SWARM_MONITOR_MS * NS, MaxFailureRatio: 0 },
+        RollbackConfig: { Parallelism: 1, Order: 'start-first', FailureAction: 'pause', Monitor: SWARM_MONITOR_MS * NS, MaxFailureRatio: 0 },
+        EndpointSpec: { Mode: 'dnsrr' },
     };
 }
 
@@ -77557,14 +77699,22 @@ function swarmServiceSpec(settings, next) {
 
 /** How long a task may wait for a host port before the update counts as stuck. */
 const SWARM_STUCK_MS = 6000;
+/** How long an update may stand still while a node is down (stalled), by default. */
+const SWARM_STALL_MS = 15_000;
+/** Task states on the way to running: a task in one of them is progress. */
+const STARTING = new Set(['new', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting']);
 function describeTasks(tasks) {
     return tasks
         .slice(0, 4)
         .map((t) => `${t.id.slice(0, 12)} ${t.state}${t.message ? ` (${t.message})` : ''}`)
         .join('; ');
 }
-/** A new service: until one of its tasks runs the image (with a HEALTHCHECK Swarm reports running only once it is healthy). */
+/**
+ * A new service (or a spec Swarm reports done): until `replicas` of its tasks run that deploy's
+ * image (with a HEALTHCHECK Swarm reports running only once it is healthy).
+ */
 async function waitForNewService(swarm, serviceId, deployedAt, options) {
+    const wanted = options.replicas ?? 1;
     const pause = options.sleep ?? src/* sleep */.yy;
     const started = performance.now();
     let last = '';
@@ -77572,14 +77722,16 @@ async function waitForNewService(swarm, serviceId, deployedAt, options) {
     for (;;) {
         options.signal?.throwIfAborted();
         const tasks = (await swarm.listTasks(serviceId)).filter((t) => t.labels[src_labels/* LABEL */.d_.deployedAt] === deployedAt);
-        if (tasks.some((t) => t.state === 'running' && t.desiredState === 'running'))
+        const running = tasks.filter((t) => t.state === 'running' && t.desiredState === 'running').length;
+        if (running >= wanted)
             return { kind: 'completed' };
-        const now = describeTasks(tasks);
+        const now = `${wanted > 1 ? `${running} of ${wanted} running; ` : ''}${describeTasks(tasks.filter((t) => !(t.state === 'running' && t.desiredState === 'running')))}`;
         if (now !== last)
             options.log(`tasks: ${now || '(none yet)'}`);
         last = now;
-        if (performance.now() - started > options.timeoutMs)
-            return { kind: 'timeout', message: `no task of ${image} is running and healthy: ${now || 'no task'}` };
+        if (performance.now() - started > options.timeoutMs) {
+            return { kind: 'timeout', message: wanted > 1 ? `${running} of ${wanted} tasks of ${image} are running and healthy: ${now}` : `no task of ${image} is running and healthy: ${now || 'no task'}` };
+        }
         await pause(options.intervalMs ?? 500, options.signal);
     }
 }
@@ -77589,6 +77741,7 @@ async function waitForUpdate(swarm, serviceId, before, options) {
     const started = performance.now();
     let lastState = '';
     let blockedSince;
+    let quietSince;
     for (;;) {
         options.signal?.throwIfAborted();
         const service = await swarm.inspectService(serviceId);
@@ -77610,7 +77763,8 @@ async function waitForUpdate(swarm, serviceId, before, options) {
                 return { kind: 'paused', message };
         }
         const tasks = await swarm.listTasks(serviceId).catch(() => []);
-        // Pending on the port while an old task still stops (its stop-timeout) is normal for stop-first; stuck is when none does.
+        // A service that still publishes a host-mode port (an earlier Gangway's, stop-first): pending on the port while an old task
+        // still stops (its stop-timeout) is normal; stuck is when none does.
         const stopping = tasks.some((t) => t.desiredState !== 'running' && ['running', 'starting'].includes(t.state));
         const blocked = !stopping && tasks.find((t) => t.state === 'pending' && t.desiredState === 'running' && /host-mode port/.test(t.message));
         if (!blocked)
@@ -77619,6 +77773,20 @@ async function waitForUpdate(swarm, serviceId, before, options) {
             blockedSince = performance.now();
         else if (performance.now() - blockedSince > SWARM_STUCK_MS)
             return { kind: 'stuck', message: `Swarm's ${status?.state ?? 'update'} is stuck: ${describeTasks(tasks)}` };
+        // Stalled: Swarm still updating, nothing on its way to running, and a node that ran tasks of the service is down.
+        const moving = tasks.some((t) => t.desiredState === 'running' && STARTING.has(t.state));
+        if (options.rollback || status?.state !== 'updating' || !fresh || moving)
+            quietSince = undefined;
+        else
+            quietSince ??= performance.now();
+        if (quietSince !== undefined && performance.now() - quietSince > (options.stallMs ?? SWARM_STALL_MS)) {
+            const down = await swarm.downNodes();
+            const stranded = tasks.filter((t) => t.nodeId !== undefined && down.has(t.nodeId));
+            if (stranded.length > 0) {
+                return { kind: 'stalled', message: `Swarm's update has not moved for ${Math.round((performance.now() - quietSince) / 1000)} s while ${down.size === 1 ? 'a node' : `${down.size} nodes`} that ran its tasks ${down.size === 1 ? 'is' : 'are'} down (${[...down].map((id) => id.slice(0, 12)).join(', ')})` };
+            }
+            quietSince = performance.now();
+        }
         if (performance.now() - started > options.timeoutMs) {
             const tasks = describeTasks(await swarm.listTasks(serviceId).catch(() => []));
             return { kind: 'timeout', message: `Swarm's update is still ${status?.state ?? 'pending'} (${tasks})` };
@@ -77640,24 +77808,34 @@ async function waitForUpdate(swarm, serviceId, before, options) {
 
 
 
-function swarmTarget(ctx, swarm, order) {
+
+
+
+
+function swarmTarget(ctx, swarm, timing = {}) {
     const s = ctx.settings;
+    const replicas = s.target.kind === 'swarm' ? s.target.replicas : 1;
+    const proxied = s.target.kind === 'swarm' && s.target.proxy !== undefined;
     let pulled;
+    // Every node pulls the image for itself: Swarm hands them the login with the spec (--with-registry-auth).
+    const registryAuth = s.registry && s.image ? (0,src/* registryAuthHeader */.bJ)({ ...s.registry, serveraddress: (0,src/* registryServerAddress */.LW)(s.image.registry) }) : undefined;
+    const auth = registryAuth ? { registryAuth } : {};
     const waitOptions = {
-        // Swarm: the old task's stop, the new one's healthcheck, then its monitor window.
-        timeoutMs: s.readinessTimeoutMs + s.stopTimeoutMs + SWARM_MONITOR_MS + 15_000,
+        // Swarm: one task at a time, each healthy within readiness-timeout, the last old task's stop, then its monitor window.
+        timeoutMs: (0,rollout/* swarmWaitMs */.Wl)(s),
+        ...timing,
         log: (l) => ctx.log.info(l),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
     };
     // A restore runs to its end even when the job is cancelled: it puts the previous version back.
-    const restoreOptions = { timeoutMs: waitOptions.timeoutMs, log: waitOptions.log };
+    const restoreOptions = { timeoutMs: waitOptions.timeoutMs, ...timing, log: waitOptions.log };
     /** Until a task of the service's current spec runs (Swarm's verdict can come before its task listens). */
     const settleService = async (serviceId, options) => {
         const service = await swarm.inspectService(serviceId);
         const deployedAt = service?.spec.TaskTemplate.ContainerSpec.Labels[src_labels/* LABEL */.d_.deployedAt];
         if (!service || deployedAt === undefined)
             return { kind: 'timeout', message: 'the service or its deploy label is gone' };
-        return waitForNewService(swarm, serviceId, deployedAt, options);
+        return waitForNewService(swarm, serviceId, deployedAt, { ...options, replicas: service.spec.Mode.Replicated.Replicas });
     };
     /**
      * The previous version back after an update Swarm did not finish: Swarm's rollback when it has
@@ -77673,30 +77851,70 @@ function swarmTarget(ctx, swarm, order) {
         if (rolling || !now.previousSpec) {
             const spec = { ...now.spec, TaskTemplate: { ...now.spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } };
             options.log(`applying ${now.spec.TaskTemplate.ContainerSpec.Image} again (ForceUpdate)`);
-            await swarm.updateService(now.id, now.version, spec);
+            await swarm.updateService(now.id, now.version, spec, auth);
         }
         else {
             options.log('asking Swarm to roll back (rollback=previous)');
-            await swarm.updateService(now.id, now.version, now.spec, { rollback: true });
+            await swarm.updateService(now.id, now.version, now.spec, { rollback: true, ...auth });
         }
         const done = await waitForUpdate(swarm, now.id, now.updateStatus, { ...options, rollback: true });
         if (done.kind !== 'completed')
             return done;
         return settleService(serviceId, options);
     };
-    /** rollback: true — Swarm's own rollback to the service's previous spec. */
-    const rollBack = async (current, report) => {
-        if (!current?.previousSpec)
-            throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: the service has no previous spec.`);
-        if (current.updateStatus?.state === 'rollback_completed') {
-            // After a rollback Swarm's previous spec is the version that failed: going "back" would re-apply it.
-            throw new Error(`Swarm already rolled ${s.app} back on ${ctx.host} (${current.updateStatus.message ?? 'rollback_completed'}): it runs the version before the failed update, and Swarm's previous spec is the failed one. Deploy the image you want instead.`);
+    /**
+     * The image `rollback: true` goes back to: the service's previous spec. Refused when there is
+     * none, and after Swarm has rolled an update back by itself: then the service already runs the
+     * version before the failed one, and its previous spec is gone (engine 20.10) or the failed one.
+     */
+    const previousImage = (service) => {
+        if (!service)
+            throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: there is no Swarm service of this app.`);
+        if (service.updateStatus?.state === 'rollback_completed') {
+            throw new Error(`Swarm already rolled ${s.app} back on ${ctx.host} (${service.updateStatus.message ?? 'rollback_completed'}): it runs the version before the failed update, and Swarm keeps no earlier spec to go back to. Deploy the image you want instead.`);
         }
-        const back = current.previousSpec.TaskTemplate.ContainerSpec.Image;
+        if (!service.previousSpec)
+            throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: the service has no previous spec (it was deployed once).`);
+        return { service, image: service.previousSpec.TaskTemplate.ContainerSpec.Image };
+    };
+    /**
+     * The port the proxy holds: made (or kept) now; or, when the service still publishes host-mode
+     * ports (deployed by an earlier Gangway, whose one-replica services did), once its update is
+     * done and the old task has let the port go, within its stop-timeout.
+     */
+    const proxyUp = async (afterHostPorts) => {
+        const started = performance.now();
+        for (;;) {
+            try {
+                const front = await ctx.clock.time('proxy', () => ensureSwarmProxy(ctx));
+                if (front.how === 'kept')
+                    ctx.log.info(`proxy ${front.name}: running as wanted, forwarding to tasks.${s.app}`);
+                return;
+            }
+            catch (error) {
+                if (!afterHostPorts || performance.now() - started > s.stopTimeoutMs + 10_000)
+                    throw error;
+                await (0,src/* sleep */.yy)(500, ctx.signal);
+            }
+        }
+    };
+    /** A proxy from an earlier deploy with publish, when this one has none: it keeps the port; say so. */
+    const staleProxy = async () => {
+        const front = await (0,proxy/* currentProxy */.Ms)(ctx.engine, s.app);
+        if (front.details)
+            ctx.log.warn(`"publish" is not set, but the managed proxy ${front.details.name} from an earlier deploy still holds its port and forwards to tasks.${s.app}. Remove it (docker rm -f ${front.details.name}) if ${s.app} should no longer be published.`);
+    };
+    /** rollback: true — Swarm's own rollback to the service's previous spec. */
+    const rollBack = async (service, report) => {
+        const { service: current, image: back } = previousImage(service);
+        const previousPorts = (current.previousSpec?.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
+        if (proxied && previousPorts.length > 0 && (current.spec.EndpointSpec.Ports ?? []).length === 0) {
+            throw new Error(`Swarm's previous spec of ${s.app} on ${ctx.host} publishes port ${previousPorts.join(', ')} in host mode (from before ${s.app} moved behind the proxy ${(0,container_spec/* proxyName */.ec)(s.app)}), and the proxy holds that port now. Nothing was changed. Deploy the previous image instead: image: ${back}.`);
+        }
         ctx.log.info(`rolling back ${s.app}: ${current.spec.TaskTemplate.ContainerSpec.Image} → ${back} (Swarm's rollback to the previous spec)`);
         report.image = back;
         report.imageDigest = back.split('@')[1] ?? '';
-        await ctx.clock.time('update', () => swarm.updateService(current.id, current.version, current.spec, { rollback: true }));
+        await ctx.clock.time('update', () => swarm.updateService(current.id, current.version, current.spec, { rollback: true, ...auth }));
         const t0 = performance.now();
         let outcome = await ctx.clock.time('readiness', () => ctx.log.group('Swarm rollback', () => waitForUpdate(swarm, current.id, current.updateStatus, { ...waitOptions, rollback: true })));
         outcome = outcome.kind === 'completed' ? await settleService(current.id, waitOptions) : await ctx.clock.time('restore', () => restore(current.id, waitOptions));
@@ -77710,10 +77928,10 @@ function swarmTarget(ctx, swarm, order) {
     const create = async (p, report) => {
         const spec = swarmServiceSpec(s, { imageRef: p.imageRef, digest: p.digest, provenance: ctx.provenance, imageHasHealthcheck: p.hasHealthcheck });
         const t0 = performance.now();
-        const id = await ctx.clock.time('create', () => swarm.createService(spec));
-        ctx.log.info(`created the Swarm service ${s.app} (${id.slice(0, 12)})`);
+        const id = await ctx.clock.time('create', () => swarm.createService(spec, registryAuth));
+        ctx.log.info(`created the Swarm service ${s.app} (${id.slice(0, 12)}, ${replicas} replica${replicas === 1 ? '' : 's'})`);
         report.container = { id, name: s.app };
-        const outcome = await ctx.clock.time('readiness', () => ctx.log.group(`readiness of ${s.app}`, () => waitForNewService(swarm, id, ctx.provenance.at, waitOptions)));
+        const outcome = await ctx.clock.time('readiness', () => ctx.log.group(`readiness of ${s.app}`, () => waitForNewService(swarm, id, ctx.provenance.at, { ...waitOptions, replicas })));
         report.readinessMs = Math.round(performance.now() - t0);
         if (outcome.kind !== 'completed')
             throw new Error(`${s.app} did not get ready within ${(0,src/* formatDuration */.a3)(s.readinessTimeoutMs)}: ${outcome.message}. There was no previous version to go back to.`);
@@ -77731,13 +77949,23 @@ function swarmTarget(ctx, swarm, order) {
         });
         const t0 = performance.now();
         report.container = { id: current.id, name: s.app };
-        ctx.log.info(`updating the Swarm service ${s.app} (${order}, rollback on failure, monitor ${(0,src/* formatDuration */.a3)(SWARM_MONITOR_MS)})`);
+        ctx.log.info(`updating the Swarm service ${s.app} (${replicas} replica${replicas === 1 ? '' : 's'}, one task at a time, start-first, rollback on failure, monitor ${(0,src/* formatDuration */.a3)(SWARM_MONITOR_MS)})`);
         // Another deploy may have taken the lock over meanwhile: then this one updates nothing.
         await confirmLock();
-        const warnings = await ctx.clock.time('update', () => swarm.updateService(current.id, current.version, spec));
+        const warnings = await ctx.clock.time('update', () => swarm.updateService(current.id, current.version, spec, auth));
         for (const w of warnings)
             ctx.log.info(`Swarm: ${w}`);
         let outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}`, () => waitForUpdate(swarm, current.id, current.updateStatus, waitOptions)));
+        if (outcome.kind === 'stalled') {
+            // Once: the same spec again with ForceUpdate starts Swarm's updater afresh, which places the tasks on the nodes that are up.
+            ctx.log.warn(`${outcome.message}: applying the update again (ForceUpdate), so that Swarm places the tasks on the nodes that are up`);
+            const now = await swarm.inspectService(current.id);
+            if (now) {
+                const again = { ...now.spec, TaskTemplate: { ...now.spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } };
+                await ctx.clock.time('update', () => swarm.updateService(now.id, now.version, again, auth));
+                outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}, again`, () => waitForUpdate(swarm, now.id, now.updateStatus, waitOptions)));
+            }
+        }
         if (outcome.kind === 'completed') {
             const settled = await settleService(current.id, waitOptions);
             report.readinessMs = Math.round(performance.now() - t0);
@@ -77776,8 +78004,8 @@ function swarmTarget(ctx, swarm, order) {
         throw new DeployFailedError(ctx.host, `the Swarm update of ${s.app} to ${p.imageRef} did not succeed (${outcome.message})`, tail);
     };
     return {
-        name: `swarm (${order})`,
-        dropsRequests: order === 'stop-first',
+        name: 'swarm (start-first)',
+        dropsRequests: false,
         whenConnectionLost: `Swarm carries on by itself with what it was given (the update, or its own rollback when the new task fails); the next deploy of ${s.app} starts from the service as Swarm left it.`,
         async prepare(report) {
             const role = await swarm.role();
@@ -77786,9 +78014,7 @@ function swarmTarget(ctx, swarm, order) {
             }
             const existing = await swarm.inspectService(s.app);
             if (s.rollback) {
-                if (!existing?.previousSpec)
-                    throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: ${existing ? 'the service has no previous spec' : 'there is no Swarm service of this app'}.`);
-                return existing.spec.TaskTemplate.ContainerSpec.Image;
+                return previousImage(existing).service.spec.TaskTemplate.ContainerSpec.Image;
             }
             if (!s.image)
                 throw new src/* ConfigurationError */.j1('Input "image" is required unless rollback: true.', 'image');
@@ -77804,21 +78030,35 @@ function swarmTarget(ctx, swarm, order) {
             return image.id;
         },
         async apply(lock, report) {
+            // Under the lock: another deploy may have finished while we waited.
+            const current = await swarm.inspectService(s.app);
+            const hostPorts = (current?.spec.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
+            if (!proxied)
+                await staleProxy();
             if (s.network && !(await swarm.networkExists(s.network))) {
                 ctx.log.info(`creating the overlay network ${s.network}`);
                 await swarm.createOverlayNetwork(s.network, { [src_labels/* LABEL */.d_.managed]: 'true' });
             }
-            // Again under the lock: another deploy may have finished while we waited.
-            const current = await swarm.inspectService(s.app);
+            // Before the service changes: nginx looks tasks.<app> up per request, so it may come first.
+            if (proxied && hostPorts.length === 0)
+                await proxyUp(false);
             if (current) {
                 report.previous = { id: current.id, name: `${s.app} (${current.spec.TaskTemplate.ContainerSpec.Image.split('@')[1]?.slice(7, 19) ?? current.spec.TaskTemplate.ContainerSpec.Image})` };
+            }
+            if (proxied && hostPorts.length > 0 && !s.rollback) {
+                ctx.log.warn(`The Swarm service ${s.app} publishes port ${hostPorts.join(', ')} in host mode (an earlier Gangway published one replica so, stop-first). This deploy moves it behind the managed proxy ${(0,container_spec/* proxyName */.ec)(s.app)} on the manager: the proxy takes the port once the update is done and the old task has let it go, and requests to it fail for that moment, once.`);
             }
             if (s.rollback)
                 return rollBack(current, report);
             const p = pulled;
             if (!current)
                 return create(p, report);
-            return update(p, current, report, () => confirmDeployLock(ctx, lock));
+            await update(p, current, report, () => confirmDeployLock(ctx, lock));
+            if (proxied && hostPorts.length > 0) {
+                await proxyUp(true).catch((error) => {
+                    throw new Error(`${s.app} runs the new version, but the proxy ${(0,container_spec/* proxyName */.ec)(s.app)} could not take port ${s.publish?.hostPort} over from the old task (${(0,src/* errorMessage */.gJ)(error)}). Nothing publishes it now: free the port and deploy again.`);
+                });
+            }
         },
     };
 }
@@ -77860,7 +78100,7 @@ function targetFor(ctx, connection) {
         return ctx.settings.webHosts.includes(ctx.host) ? containerTarget(ctx, strategyFor(t.strategy.name)) : workersTarget(ctx);
     if (!connection.swarm)
         return new Error(`target: swarm needs the Swarm calls of the engine on ${ctx.host}, which this connection does not offer`);
-    return swarmTarget(ctx, connection.swarm, t.order);
+    return swarmTarget(ctx, connection.swarm);
 }
 /** One host's deploy (or rollback): connect once (the connection is kept for a later revert), then deployOnHost. */
 async function runHost(r, hp, settings, signal) {
@@ -77899,7 +78139,7 @@ async function runHost(r, hp, settings, signal) {
 }
 function what(settings) {
     const t = settings.target;
-    return { app: settings.app, strategy: (0,rollout/* rolloutName */.Ry)(t), dropsRequests: t.kind === 'swarm' ? t.order === 'stop-first' : strategyFor(t.strategy.name).dropsRequests, mode: modeOf(settings) };
+    return { app: settings.app, strategy: (0,rollout/* rolloutName */.Ry)(t), dropsRequests: t.kind === 'swarm' ? false : strategyFor(t.strategy.name).dropsRequests, mode: modeOf(settings) };
 }
 /** The release the web's servers run after a rollback (their first report): where the role-only servers go. */
 function rollbackTarget(reports) {
@@ -78075,7 +78315,7 @@ async function main(signal, deps = {}) {
 /* harmony import */ var _labels_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(3206);
 /* harmony import */ var _host_lock_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8329);
 /* harmony import */ var _host_lock_state_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1425);
-/* harmony import */ var _container_front_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8535);
+/* harmony import */ var _container_front_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(9003);
 /* harmony import */ var _settings_index_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(7072);
 // The post step: releases any deploy lock main still held (main releases in `finally`; this
 // covers a process that was killed or a connection that dropped). Only warns on failure.
@@ -78934,7 +79174,9 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
     }
     // The app containers of a blue-green deploy sit on a private network; the proxy reaches them there by name.
     // Roles and accessories meet on the app's network too: they reach each other by name there.
-    const network = container.network ?? (rollout.target.kind === 'container' && (rollout.target.strategy.name === 'blue-green' || roles.length > 0 || accessories.length > 0) ? `${container.app}-net` : undefined);
+    // A Swarm service behind its proxy sits on an attachable overlay of that name; the proxy reaches its tasks there.
+    const ownNetwork = rollout.target.kind === 'container' ? rollout.target.strategy.name === 'blue-green' || roles.length > 0 || accessories.length > 0 : rollout.target.proxy !== undefined;
+    const network = container.network ?? (ownNetwork ? `${container.app}-net` : undefined);
     const github = readGitHubDeployment(inputs, githubToken);
     const sha = inputs.string('sha');
     if (sha !== undefined && !/^[0-9a-f]{7,64}$/i.test(sha)) {
@@ -78971,9 +79213,11 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   GJ: () => (/* binding */ SWARM_UPDATE_DELAY_MS),
 /* harmony export */   Lx: () => (/* binding */ blueGreenOf),
 /* harmony export */   Ry: () => (/* binding */ rolloutName),
 /* harmony export */   Uj: () => (/* binding */ checkLockTtl),
+/* harmony export */   Wl: () => (/* binding */ swarmWaitMs),
 /* harmony export */   wW: () => (/* binding */ readRollout)
 /* harmony export */ });
 /* unused harmony exports STRATEGIES, TARGETS, ON_FAILURE, lockGuardedMs */
@@ -78991,7 +79235,7 @@ function blueGreenOf(s) {
 }
 /** The name the report and the summary give the way this deploy swaps. */
 function rolloutName(target) {
-    return target.kind === 'swarm' ? `swarm (${target.order})` : target.strategy.name;
+    return target.kind === 'swarm' ? 'swarm (start-first)' : target.strategy.name;
 }
 function readTarget(inputs, what) {
     const strategyRaw = inputs.raw('strategy');
@@ -79011,7 +79255,7 @@ function readTarget(inputs, what) {
     const noStandby = (where) => new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "standby" is ${inputs.raw('standby')}, which ${where}. Remove standby, or deploy blue-green (publish or hostname).`, 'standby');
     if (kind === 'swarm') {
         if (strategyRaw !== '') {
-            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "strategy" is "${strategyRaw}", which does not apply to target: swarm: Swarm itself updates the service (start-first, or stop-first with a published port). Leave strategy out.`, 'strategy');
+            throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "strategy" is "${strategyRaw}", which does not apply to target: swarm: Swarm itself updates the service (one task at a time, start-first). Leave strategy out.`, 'strategy');
         }
         if (what.hosts !== 1)
             throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`target: swarm deploys to one Swarm manager; "host" lists ${what.hosts}. Give the manager only (Swarm places the tasks).`, 'host');
@@ -79022,7 +79266,12 @@ function readTarget(inputs, what) {
         }
         if (standbyMs > 0)
             throw noStandby('target: swarm does not have (Swarm keeps the previous spec, not a running task)');
-        return { kind: 'swarm', order: what.published ? 'stop-first' : 'start-first' };
+        const replicas = inputs.integer('replicas', { min: 1, max: 100 }) ?? 1;
+        return { kind: 'swarm', replicas, ...(what.published ? { proxy: { image: proxyImage } } : {}) };
+    }
+    // action.yml's default is 1: anything else asks for what only a Swarm service has.
+    if ((inputs.integer('replicas', { min: 1, max: 100 }) ?? 1) !== 1) {
+        throw new _gangway_kit__WEBPACK_IMPORTED_MODULE_0__/* .ConfigurationError */ .j1(`Input "replicas" is ${inputs.raw('replicas')}, which applies to target: swarm (the service's tasks). With target: container, give the web one container per host, and workers their replicas in "roles". Remove replicas, or set target: swarm.`, 'replicas');
     }
     // blue-green needs a front to switch (its own proxy on `publish`, or the shared edge); it is the default whenever there is one.
     const fronted = what.published || what.edge === true;
@@ -79055,8 +79304,19 @@ function readRollout(inputs, what) {
 const PROXY_SWITCH_MS = 10_000;
 /** The Engine calls between the bounded waits (create, start, inspect, put-archive, retention, unlock). */
 const ENGINE_CALLS_MS = 20_000;
-/** Swarm's monitor window and the slack its wait adds (swarm/target.ts). */
+/** Swarm's monitor window and the slack its wait adds (swarm/deployer.ts). */
 const SWARM_WAIT_EXTRA_MS = 20_000;
+/** The pause Swarm makes between two tasks of an update of several replicas (swarm/service-spec.ts). */
+const SWARM_UPDATE_DELAY_MS = 2000;
+/**
+ * How long a Swarm update (or rollback) may take before the deploy stops waiting for Swarm's
+ * verdict: one task at a time, each within readiness-timeout (plus the pause between tasks),
+ * the last old task's stop, and Swarm's monitor window with some slack.
+ */
+function swarmWaitMs(s) {
+    const replicas = s.target.kind === 'swarm' ? s.target.replicas : 1;
+    return replicas * (s.readinessTimeoutMs + (replicas > 1 ? SWARM_UPDATE_DELAY_MS : 0)) + s.stopTimeoutMs + SWARM_WAIT_EXTRA_MS;
+}
 /** The phases of roles and accessories under the lock (container target). */
 function systemTerms(s) {
     const terms = [];
@@ -79080,8 +79340,9 @@ function lockGuardedTerms(s) {
     const t = s.target;
     if (t.kind === 'swarm') {
         // The update's verdict, then at worst a restore that waits as long again.
-        const wait = s.readinessTimeoutMs + s.stopTimeoutMs + SWARM_WAIT_EXTRA_MS;
-        return [['Swarm update (readiness-timeout + stop-timeout + 20s)', wait], ['Swarm restore', wait], engine];
+        const wait = swarmWaitMs(s);
+        const what = t.replicas > 1 ? `(readiness-timeout + 2s) × ${t.replicas} replicas + stop-timeout + 20s` : 'readiness-timeout + stop-timeout + 20s';
+        return [[`Swarm update (${what})`, wait], ['Swarm restore', wait], engine];
     }
     if (t.strategy.name === 'recreate') {
         // Stop the old, get the new ready; on failure the old one's readiness again (at most 30 s).

@@ -52,7 +52,7 @@ export type HostResult = 'deployed' | 'rolled-back' | 'failed' | 'reverted' | 'r
 export interface HostReport {
   host: string;
   app: string;
-  /** How this host swaps: 'blue-green', 'recreate', 'swarm (stop-first)'. */
+  /** How this host swaps: 'blue-green', 'recreate', 'swarm (start-first)'. */
   strategy: string;
   mode: Mode;
   result: HostResult;

@@ -50,7 +50,7 @@ function targetFor(ctx: HostContext, connection: HostConnection): DeployTarget |
   // A server that only a role names runs those workers alone.
   if (t.kind === 'container') return ctx.settings.webHosts.includes(ctx.host) ? containerTarget(ctx, strategyFor(t.strategy.name)) : workersTarget(ctx);
   if (!connection.swarm) return new Error(`target: swarm needs the Swarm calls of the engine on ${ctx.host}, which this connection does not offer`);
-  return swarmTarget(ctx, connection.swarm, t.order);
+  return swarmTarget(ctx, connection.swarm);
 }
 
 /** One host's deploy (or rollback): connect once (the connection is kept for a later revert), then deployOnHost. */
@@ -89,7 +89,7 @@ async function runHost(r: Rollout, hp: HostPort, settings: DeploySettings, signa
 
 function what(settings: DeploySettings): { app: string; strategy: string; dropsRequests: boolean; mode: Mode } {
   const t = settings.target;
-  return { app: settings.app, strategy: rolloutName(t), dropsRequests: t.kind === 'swarm' ? t.order === 'stop-first' : strategyFor(t.strategy.name).dropsRequests, mode: modeOf(settings) };
+  return { app: settings.app, strategy: rolloutName(t), dropsRequests: t.kind === 'swarm' ? false : strategyFor(t.strategy.name).dropsRequests, mode: modeOf(settings) };
 }
 
 /** The release the web's servers run after a rollback (their first report): where the role-only servers go. */

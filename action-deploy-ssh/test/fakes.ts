@@ -275,7 +275,11 @@ export class FakeEngine implements DeployEngine {
     this.#event(`started ${c.options.name}`);
     if (c.options.Labels?.['gangway.role'] === 'proxy') {
       const upstream = this.#nginxUpstream(c);
-      if (upstream === undefined) {
+      // A config whose proxy_pass is a variable (resolved per request, the Swarm proxy's) names no server to find at start.
+      const resolvedPerRequest = /proxy_pass \$/.test(c.files?.get('/etc/gangway/nginx.conf') ?? '');
+      if (resolvedPerRequest) {
+        c.workers = [++this.#pid, ++this.#pid];
+      } else if (upstream === undefined) {
         c.state = 'exited';
         c.exitCode = 1;
       } else {
@@ -551,7 +555,7 @@ export function runSwarmDeploy(ctx: HostContext, swarm: SwarmEngine, provenance:
   ctx.provenance = provenance;
   if (ctx.settings.target.kind !== 'swarm') throw new Error('runSwarmDeploy needs target: swarm settings');
   ctx.locks = locks;
-  return deployOnHost(ctx, swarmTarget(ctx, swarm, ctx.settings.target.order));
+  return deployOnHost(ctx, swarmTarget(ctx, swarm, { intervalMs: 5, stallMs: 30 }));
 }
 
 /**
@@ -562,6 +566,13 @@ export class FakeSwarm implements SwarmEngine {
   state = 'active';
   manager = true;
   services = new Map<string, SwarmService>();
+  /** The X-Registry-Auth values given with each create and update (undefined: none), in order. */
+  readonly registryAuths: Array<string | undefined> = [];
+  readonly overlays: string[] = [];
+  /** Nodes that are down; the tasks they ran show as running with desired state shutdown. */
+  readonly down = new Set<string>();
+  /** The next update (not a rollback) stands still in `updating`, as Swarm's did when a worker's engine stopped mid-update. */
+  stallNextUpdate = false;
   #seq = 0;
   #healthy(spec: SwarmServiceSpec): boolean {
     return !spec.TaskTemplate.ContainerSpec.Env.includes('NEVER_READY=1');
@@ -573,12 +584,14 @@ export class FakeSwarm implements SwarmEngine {
     const found = [...this.services.values()].find((x) => x.id === name || x.spec.Name === name);
     return Promise.resolve(found ? structuredClone(found) : undefined);
   }
-  createService(spec: SwarmServiceSpec): Promise<string> {
+  createService(spec: SwarmServiceSpec, registryAuth?: string): Promise<string> {
+    this.registryAuths.push(registryAuth);
     const id = `svc${++this.#seq}`;
     this.services.set(id, { id, version: 1, spec: structuredClone(spec) });
     return Promise.resolve(id);
   }
-  updateService(id: string, version: number, spec: SwarmServiceSpec, options: { rollback?: boolean } = {}): Promise<string[]> {
+  updateService(id: string, version: number, spec: SwarmServiceSpec, options: { rollback?: boolean; registryAuth?: string } = {}): Promise<string[]> {
+    this.registryAuths.push(options.registryAuth);
     const s = this.services.get(id);
     if (!s) return Promise.reject(new Error('no such service'));
     if (s.version !== version) return Promise.reject(new Error('update out of sequence'));
@@ -587,6 +600,9 @@ export class FakeSwarm implements SwarmEngine {
     if (options.rollback) {
       if (!s.previousSpec) return Promise.reject(new Error('service has no previous spec'));
       this.services.set(id, { id, version: version + 1, spec: s.previousSpec, previousSpec: previous, updateStatus: { state: 'rollback_completed', startedAt, message: 'manually requested rollback' } });
+    } else if (this.stallNextUpdate) {
+      this.stallNextUpdate = false;
+      this.services.set(id, { id, version: version + 1, spec: structuredClone(spec), previousSpec: previous, updateStatus: { state: 'updating', startedAt, message: 'update in progress' } });
     } else if (this.#healthy(spec)) {
       this.services.set(id, { id, version: version + 1, spec: structuredClone(spec), previousSpec: previous, updateStatus: { state: 'completed', startedAt, message: 'update completed' } });
     } else {
@@ -599,12 +615,26 @@ export class FakeSwarm implements SwarmEngine {
     const s = this.services.get(serviceId);
     if (!s) return Promise.resolve([]);
     const healthy = this.#healthy(s.spec);
-    return Promise.resolve([{ id: `${serviceId}task`, state: healthy ? 'running' : 'starting', desiredState: 'running', image: s.spec.TaskTemplate.ContainerSpec.Image, labels: s.spec.TaskTemplate.ContainerSpec.Labels, message: healthy ? 'started' : 'unhealthy container' }]);
+    const tasks: SwarmTask[] = Array.from({ length: s.spec.Mode.Replicated.Replicas }, (_, i) => ({
+      id: `${serviceId}task${i + 1}`,
+      state: healthy ? 'running' : 'starting',
+      desiredState: 'running',
+      image: s.spec.TaskTemplate.ContainerSpec.Image,
+      labels: s.spec.TaskTemplate.ContainerSpec.Labels,
+      message: healthy ? 'started' : 'unhealthy container',
+      nodeId: `node${i + 1}`,
+    }));
+    for (const node of this.down) tasks.push({ id: `${serviceId}on${node}`, state: 'running', desiredState: 'shutdown', image: s.previousSpec?.TaskTemplate.ContainerSpec.Image ?? '', labels: {}, message: 'started', nodeId: node });
+    return Promise.resolve(tasks);
   }
-  networkExists(): Promise<boolean> {
-    return Promise.resolve(true);
+  downNodes(): Promise<Set<string>> {
+    return Promise.resolve(new Set(this.down));
   }
-  createOverlayNetwork(): Promise<void> {
+  networkExists(name: string): Promise<boolean> {
+    return Promise.resolve(this.overlays.includes(name));
+  }
+  createOverlayNetwork(name: string): Promise<void> {
+    this.overlays.push(name);
     return Promise.resolve();
   }
 }

@@ -104,8 +104,8 @@ describe('settings', () => {
   });
 
   it('takes target: swarm on one host, without a strategy or hooks', () => {
-    expect(settingsFrom(baseInputs({ target: 'swarm' })).target).toEqual({ kind: 'swarm', order: 'start-first' });
-    expect(settingsFrom(baseInputs({ target: 'swarm', publish: '8080' })).target).toEqual({ kind: 'swarm', order: 'stop-first' });
+    expect(settingsFrom(baseInputs({ target: 'swarm' })).target).toEqual({ kind: 'swarm', replicas: 1 });
+    expect(settingsFrom(baseInputs({ target: 'swarm', publish: '8080' })).target).toMatchObject({ kind: 'swarm', replicas: 1, proxy: { image: { registry: 'docker.io', repository: 'nginx', tag: 'stable' } } });
     rejects({ target: 'swarm', strategy: 'blue-green' }, 'strategy', /does not apply to target: swarm/);
     rejects({ target: 'swarm', host: 'a.example.com, b.example.com' }, 'host', /one Swarm manager/);
     rejects({ target: 'swarm', 'pre-deploy': 'npm run migrate' }, 'pre-deploy', /not supported with target: swarm/);

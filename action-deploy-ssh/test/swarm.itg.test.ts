@@ -1,5 +1,5 @@
-// target: swarm on the lab's second target: a one-node swarm made (and left) by this test,
-// v1 → v2 as a Swarm service update, then a v3 that never gets healthy: Swarm rolls back by
+// target: swarm on the lab's second target: a one-node swarm made (and left) by this test, one
+// replica behind the managed proxy, v1 → v2 as a Swarm service update, then a v3 that never gets healthy: Swarm rolls back by
 // itself, the step fails with rolled-back=true and v2 still answers through the VPN. On the way,
 // rollback: true (Swarm's previous spec) goes back to v1 and v2 is deployed again.
 import { randomBytes } from 'node:crypto';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSecretLeaks } from '@gangway/harness';
 import { openDockerOverSsh, openSsh, type SshSession } from '@gangway/kit/ssh';
 import { labStatus, readLabState, type LabState, type TargetState } from '../../lab/src/index.ts';
+import { formLabSwarm, type LabSwarm } from '../../lab/src/testing/swarm-cluster.ts';
 import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
 import { DeployRuns, type DeployRun } from './lab-runs.ts';
 import { buildAndPush, type PushedImage } from './lab-images.ts';
@@ -21,7 +22,7 @@ let target: TargetState;
 let vpn: VpnTunnel | undefined;
 let session: SshSession | undefined;
 let docker: Docker | undefined;
-let swarmMade = false;
+let swarm: LabSwarm | undefined;
 let privateKey: string;
 let v1: PushedImage;
 let v2: PushedImage;
@@ -67,19 +68,18 @@ describe('target: swarm on a one-node swarm (lab target 2)', () => {
     vpn = await connectLabVpn(target.vpn.configFile);
     session = await openSsh({ host: target.sshHost, port: target.sshPort, username: target.username, privateKey, trust: { kind: 'fingerprint', fingerprint: target.fingerprint } }, { connectTimeoutMs: 10_000 });
     docker = (await openDockerOverSsh(session.client, target.dockerSocket)).docker;
-    const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string } };
-    if (info.Swarm?.LocalNodeState === 'active') throw new Error(`${target.name} is already in a swarm: not this test's to touch`);
-    await docker.swarmInit({ ListenAddr: `${target.vethAddress}:2377`, AdvertiseAddr: target.vethAddress });
-    swarmMade = true;
+    swarm = await formLabSwarm([target]);
   }, 600_000);
 
   afterAll(async () => {
     if (docker) {
       await docker.getService(app).remove().catch(() => undefined);
-      if (swarmMade) await docker.swarmLeave({ force: true }).catch((e: unknown) => console.warn(`swarm leave failed: ${String(e)}`));
+      // The proxy and the lock marker, before the swarm goes: the proxy is on the service's overlay network.
       const list = await docker.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } }).catch(() => []);
       for (const c of list) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
     }
+    const problems = (await swarm?.leave()) ?? [];
+    if (problems.length > 0) console.warn(`leaving the lab swarm: ${problems.join('; ')}`);
     session?.close();
     await vpn?.stop();
     deployRuns.cleanup();

@@ -46,8 +46,23 @@ export function nginxConfig(app: string, upstream: Upstream, backup?: Upstream):
   // While settling, a request the new container broke off is retried on the previous one even when
   // it is not idempotent (nginx's non_idempotent): the alternative is a 502 for it.
   const nextUpstream = backup ? 'error timeout non_idempotent' : 'error timeout';
-  return `${UPSTREAM_MARK} ${upstream.name}
-${backup ? `${BACKUP_MARK} ${backup.name}\n` : ''}# Written by Gangway's action-deploy-ssh for ${app} on every switch; edits are overwritten.
+  const head = `${UPSTREAM_MARK} ${upstream.name}\n${backup ? `${BACKUP_MARK} ${backup.name}\n` : ''}`;
+  const upstreamBlock = `  upstream gangway_app {
+${servers}
+    keepalive 32;
+    # Below Node's default keep-alive timeout (5 s): nginx drops idle connections before the app does.
+    keepalive_timeout 4s;
+  }
+`;
+  return nginxFile({ head, app, http: upstreamBlock, pass: 'proxy_pass http://gangway_app;', connectTimeout: backup ? '1s' : '5s', nextUpstream });
+}
+
+/**
+ * A whole nginx.conf of a managed proxy: Gangway's marks (`head`), the http block's extra
+ * directives (`http`), and one location that passes every request on (`pass`).
+ */
+function nginxFile(o: { head: string; app: string; http: string; pass: string; connectTimeout: string; nextUpstream: string }): string {
+  return `${o.head}# Written by Gangway's action-deploy-ssh for ${o.app} on every switch; edits are overwritten.
 worker_processes auto;
 pid /tmp/gangway-nginx.pid;
 error_log stderr warn;
@@ -58,32 +73,52 @@ http {
   access_log off;
   server_tokens off;
   client_max_body_size 64m;
-  upstream gangway_app {
-${servers}
-    keepalive 32;
-    # Below Node's default keep-alive timeout (5 s): nginx drops idle connections before the app does.
-    keepalive_timeout 4s;
-  }
-  server {
+${o.http}  server {
     listen ${PROXY_PORT};
     location / {
-      proxy_pass http://gangway_app;
+      ${o.pass}
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host $http_host;
       proxy_set_header X-Real-IP $remote_addr;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_connect_timeout ${backup ? '1s' : '5s'};
+      proxy_connect_timeout ${o.connectTimeout};
       proxy_read_timeout 300s;
       proxy_send_timeout 300s;
-      proxy_next_upstream ${nextUpstream};
+      proxy_next_upstream ${o.nextUpstream};
       proxy_next_upstream_tries 3;
       proxy_request_buffering on;
     }
   }
 }
 `;
+}
+
+/** The mark of the Swarm proxy's config: it forwards to Swarm's DNS name of the service's tasks. */
+export const SWARM_UPSTREAM_MARK = `${UPSTREAM_MARK} tasks.`;
+
+/**
+ * The config of a Swarm service's proxy (target: swarm with replicas above 1): every request goes
+ * to one of the healthy tasks that Swarm's DNS (127.0.0.11 on the overlay) lists for
+ * `tasks.<app>`, looked up again every second. Swarm lists a task once it is healthy and takes it
+ * out before it stops it; a task that refuses or does not connect within 1 s (its node gone) has
+ * the request passed to another one. The config never changes between deploys.
+ */
+export function swarmProxyConfig(app: string, port: number): string {
+  const resolver = `  # Docker's DNS on the overlay network; 1 s, so that a task Swarm takes out soon gets no requests.
+  resolver 127.0.0.11 valid=1s ipv6=off;
+  resolver_timeout 2s;
+`;
+  return nginxFile({
+    head: `${SWARM_UPSTREAM_MARK}${app}\n`,
+    app,
+    http: resolver,
+    // A variable: nginx resolves the name at request time (every task), not once at start.
+    pass: `set $gangway_tasks http://tasks.${app}:${port};\n      proxy_pass $gangway_tasks;`,
+    connectTimeout: '1s',
+    nextUpstream: 'error timeout http_502 http_503',
+  });
 }
 
 export function upstreamOf(config: string): string | undefined {
@@ -103,6 +138,8 @@ export interface ProxyDesign {
   network: string;
   hostIp: string;
   hostPort: number;
+  /** A proxy whose config is fixed (Swarm's): a hash of it, so that a changed config replaces the proxy. */
+  configHash?: string;
 }
 
 export function proxySpecHash(d: ProxyDesign): string {

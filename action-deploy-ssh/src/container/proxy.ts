@@ -5,8 +5,8 @@
 // its shell writes the config, checks it with `nginx -t`, reloads gracefully (old workers finish
 // their requests, new ones use the new upstream) and waits for the new workers (SWITCH_SCRIPT);
 // an image without a shell gets the same call by call (put-archive, exec, exec). A missing or
-// outdated proxy is replaced; the port is free only between the old proxy's exit and the new
-// one's bind.
+// outdated proxy is replaced (startNewProxy, which swarm/front-proxy.ts uses for a Swarm
+// service's proxy too); the port is free only between the old proxy's exit and the new one's bind.
 import { randomBytes } from 'node:crypto';
 import { errorMessage, registryAuthHeader, registryServerAddress, sleep, type ImageReference } from '@gangway/kit';
 import { LABEL } from '../labels.ts';
@@ -24,7 +24,7 @@ async function writeConfig(engine: DeployEngine, id: string, config: string): Pr
 }
 
 /** The proxy image, present on the server (pulled when missing: nginx:stable from Docker Hub by default; with the app's registry login when it is in the app's registry). */
-function proxyImageId(ctx: HostContext, proxyImage: ImageReference): Promise<{ id: string; ref: string }> {
+export function proxyImageId(ctx: HostContext, proxyImage: ImageReference): Promise<{ id: string; ref: string }> {
   const s = ctx.settings;
   return presentImage(ctx.engine, proxyImage, 'proxy', (line) => ctx.log.info(line), () => {
     const sameRegistry = s.image && s.registry && s.image.registry === proxyImage.registry;
@@ -91,15 +91,30 @@ export async function switchProxy(ctx: HostContext, upstream: Upstream, options:
 
   const why = !current.details ? 'no proxy yet' : !current.details.running ? `${current.details.name} is ${current.details.state}` : 'its image or port changed';
   log.info(`creating the proxy ${proxyName(app)} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort}: ${why}`);
-  const tempName = current.details ? `${proxyName(app)}-${randomBytes(3).toString('hex')}` : proxyName(app);
+  const id = await startNewProxy(ctx, design, config, current.details, options.beforeBind);
+  return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: proxyName(app) } };
+}
+
+
+/**
+ * A new proxy container `<app>-proxy` from `design` with `config`, in place of `current` (when
+ * there is one): created under a temporary name, the old one stopped gracefully (SIGQUIT),
+ * `beforeBind`, the new one started and checked to stay up, then the old one removed and the new
+ * one renamed. When the new one does not come up, it is removed and the old one started again.
+ * The port is free only between the old proxy's exit and the new one's bind. Returns its id.
+ */
+export async function startNewProxy(ctx: HostContext, design: ProxyDesign, config: string, current: ContainerDetails | undefined, beforeBind?: () => Promise<void>): Promise<string> {
+  const { engine, log } = ctx;
+  const app = ctx.settings.app;
+  const tempName = current ? `${proxyName(app)}-${randomBytes(3).toString('hex')}` : proxyName(app);
   const id = await engine.createContainer(proxyContainerSpec(app, design, tempName));
   try {
     await writeConfig(engine, id, config);
-    if (current.details?.running) {
-      log.info(`stopping the old proxy ${current.details.name} gracefully (SIGQUIT)`);
-      await engine.stopContainer(current.details.id, 30);
+    if (current?.running) {
+      log.info(`stopping the old proxy ${current.name} gracefully (SIGQUIT)`);
+      await engine.stopContainer(current.id, 30);
     }
-    await options.beforeBind?.();
+    await beforeBind?.();
     await engine.startContainer(id);
     // nginx exits at once on a bad config or a port it cannot bind.
     await sleep(300);
@@ -110,16 +125,15 @@ export async function switchProxy(ctx: HostContext, upstream: Upstream, options:
     }
   } catch (error) {
     await engine.removeContainer(id, { force: true }).catch(() => undefined);
-    if (current.details?.running) await engine.startContainer(current.details.id).catch((e: unknown) => log.warn(`Could not restart the old proxy: ${errorMessage(e)}`));
+    if (current?.running) await engine.startContainer(current.id).catch((e: unknown) => log.warn(`Could not restart the old proxy: ${errorMessage(e)}`));
     throw error;
   }
-  if (current.details) {
-    await engine.removeContainer(current.details.id, { force: true });
+  if (current) {
+    await engine.removeContainer(current.id, { force: true });
     await engine.renameContainer(id, proxyName(app));
   }
-  return { how: current.details ? 'replaced' : 'created', ...(previousUpstream ? { previousUpstream } : {}), ...(backup ? { backup } : {}), proxy: { id, name: proxyName(app) } };
+  return id;
 }
-
 
 /**
  * Puts `config` into the running proxy and reloads it gracefully; returns the workers from before

@@ -13,7 +13,7 @@ import { hostLabel, readSsh, type SshSettings } from './ssh.ts';
 
 export type { ContainerSettings, Publish, Readiness, RestartPolicy, VolumeMount } from './container.ts';
 export type { EdgeSettings, EdgeTls } from './edge.ts';
-export type { BlueGreenSettings, OnFailure, RolloutSettings, StrategyName, StrategySettings, SwarmOrder, TargetSettings } from './rollout.ts';
+export type { BlueGreenSettings, OnFailure, RolloutSettings, StrategyName, StrategySettings, TargetSettings } from './rollout.ts';
 export type { JumpHost, Login, SshSettings } from './ssh.ts';
 export type { AccessorySettings, RoleReadiness, RoleSettings } from './roles.ts';
 
@@ -113,7 +113,9 @@ export function readSettings(inputs: Inputs = new Inputs()): DeploySettings {
   }
   // The app containers of a blue-green deploy sit on a private network; the proxy reaches them there by name.
   // Roles and accessories meet on the app's network too: they reach each other by name there.
-  const network = container.network ?? (rollout.target.kind === 'container' && (rollout.target.strategy.name === 'blue-green' || roles.length > 0 || accessories.length > 0) ? `${container.app}-net` : undefined);
+  // A Swarm service behind its proxy sits on an attachable overlay of that name; the proxy reaches its tasks there.
+  const ownNetwork = rollout.target.kind === 'container' ? rollout.target.strategy.name === 'blue-green' || roles.length > 0 || accessories.length > 0 : rollout.target.proxy !== undefined;
+  const network = container.network ?? (ownNetwork ? `${container.app}-net` : undefined);
   const github = readGitHubDeployment(inputs, githubToken);
   const sha = inputs.string('sha');
   if (sha !== undefined && !/^[0-9a-f]{7,64}$/i.test(sha)) {

@@ -8,7 +8,6 @@ export type StrategyName = (typeof STRATEGIES)[number];
 export const TARGETS = ['container', 'swarm'] as const;
 export const ON_FAILURE = ['rollback', 'halt'] as const;
 export type OnFailure = (typeof ON_FAILURE)[number];
-export type SwarmOrder = 'start-first' | 'stop-first';
 
 export interface BlueGreenSettings {
   name: 'blue-green';
@@ -35,8 +34,12 @@ export type StrategySettings = { name: 'recreate' } | BlueGreenSettings;
 /** Where the app runs: Docker containers on each host (with a strategy), or one Swarm service. */
 export type TargetSettings =
   | { kind: 'container'; strategy: StrategySettings }
-  /** Swarm updates the service itself: stop-first when a host port is published (one task can hold it), else start-first. */
-  | { kind: 'swarm'; order: SwarmOrder };
+  /**
+   * Swarm updates the service itself, one task at a time, start-first. `replicas` tasks, spread
+   * over the nodes. With `publish`, `proxy`: an nginx container on the manager holds the port and
+   * forwards to every healthy task (swarm/front-proxy.ts).
+   */
+  | { kind: 'swarm'; replicas: number; proxy?: { image: ImageReference } };
 
 export interface RolloutSettings {
   target: TargetSettings;
@@ -60,11 +63,11 @@ export function blueGreenOf(s: { target: TargetSettings }): BlueGreenSettings | 
 
 /** The name the report and the summary give the way this deploy swaps. */
 export function rolloutName(target: TargetSettings): string {
-  return target.kind === 'swarm' ? `swarm (${target.order})` : target.strategy.name;
+  return target.kind === 'swarm' ? 'swarm (start-first)' : target.strategy.name;
 }
 
 interface What {
-  /** Whether `publish` is set: blue-green's default, and Swarm's stop-first. */
+  /** Whether `publish` is set: blue-green's default, and the proxy of a Swarm service. */
   published: boolean;
   /** Whether `hostname` is set: the app is behind the host's shared edge (blue-green's default too). */
   edge?: boolean;
@@ -92,7 +95,7 @@ function readTarget(inputs: Inputs, what: What): TargetSettings {
 
   if (kind === 'swarm') {
     if (strategyRaw !== '') {
-      throw new ConfigurationError(`Input "strategy" is "${strategyRaw}", which does not apply to target: swarm: Swarm itself updates the service (start-first, or stop-first with a published port). Leave strategy out.`, 'strategy');
+      throw new ConfigurationError(`Input "strategy" is "${strategyRaw}", which does not apply to target: swarm: Swarm itself updates the service (one task at a time, start-first). Leave strategy out.`, 'strategy');
     }
     if (what.hosts !== 1) throw new ConfigurationError(`target: swarm deploys to one Swarm manager; "host" lists ${what.hosts}. Give the manager only (Swarm places the tasks).`, 'host');
     if (what.edge) throw new ConfigurationError('Input "hostname" (the shared edge) works with target: container; a Swarm service publishes its own ports. Remove hostname, or use target: container.', 'hostname');
@@ -100,7 +103,12 @@ function readTarget(inputs: Inputs, what: What): TargetSettings {
       throw new ConfigurationError('pre-deploy and post-deploy hooks are not supported with target: swarm yet. Run them in the app\'s entrypoint, or use target: container.', what.hooks.preDeploy > 0 ? 'pre-deploy' : 'post-deploy');
     }
     if (standbyMs > 0) throw noStandby('target: swarm does not have (Swarm keeps the previous spec, not a running task)');
-    return { kind: 'swarm', order: what.published ? 'stop-first' : 'start-first' };
+    const replicas = inputs.integer('replicas', { min: 1, max: 100 }) ?? 1;
+    return { kind: 'swarm', replicas, ...(what.published ? { proxy: { image: proxyImage } } : {}) };
+  }
+  // action.yml's default is 1: anything else asks for what only a Swarm service has.
+  if ((inputs.integer('replicas', { min: 1, max: 100 }) ?? 1) !== 1) {
+    throw new ConfigurationError(`Input "replicas" is ${inputs.raw('replicas')}, which applies to target: swarm (the service's tasks). With target: container, give the web one container per host, and workers their replicas in "roles". Remove replicas, or set target: swarm.`, 'replicas');
   }
   // blue-green needs a front to switch (its own proxy on `publish`, or the shared edge); it is the default whenever there is one.
   const fronted = what.published || what.edge === true;
@@ -136,8 +144,20 @@ export function readRollout(inputs: Inputs, what: What): RolloutSettings {
 const PROXY_SWITCH_MS = 10_000;
 /** The Engine calls between the bounded waits (create, start, inspect, put-archive, retention, unlock). */
 const ENGINE_CALLS_MS = 20_000;
-/** Swarm's monitor window and the slack its wait adds (swarm/target.ts). */
+/** Swarm's monitor window and the slack its wait adds (swarm/deployer.ts). */
 const SWARM_WAIT_EXTRA_MS = 20_000;
+/** The pause Swarm makes between two tasks of an update of several replicas (swarm/service-spec.ts). */
+export const SWARM_UPDATE_DELAY_MS = 2000;
+
+/**
+ * How long a Swarm update (or rollback) may take before the deploy stops waiting for Swarm's
+ * verdict: one task at a time, each within readiness-timeout (plus the pause between tasks),
+ * the last old task's stop, and Swarm's monitor window with some slack.
+ */
+export function swarmWaitMs(s: { readinessTimeoutMs: number; stopTimeoutMs: number; target: TargetSettings }): number {
+  const replicas = s.target.kind === 'swarm' ? s.target.replicas : 1;
+  return replicas * (s.readinessTimeoutMs + (replicas > 1 ? SWARM_UPDATE_DELAY_MS : 0)) + s.stopTimeoutMs + SWARM_WAIT_EXTRA_MS;
+}
 
 type Guarded = Pick<RolloutSettings, 'target' | 'lockTtlMs'> & {
   readinessTimeoutMs: number;
@@ -171,8 +191,9 @@ function lockGuardedTerms(s: Guarded): Array<[string, number]> {
   const t = s.target;
   if (t.kind === 'swarm') {
     // The update's verdict, then at worst a restore that waits as long again.
-    const wait = s.readinessTimeoutMs + s.stopTimeoutMs + SWARM_WAIT_EXTRA_MS;
-    return [['Swarm update (readiness-timeout + stop-timeout + 20s)', wait], ['Swarm restore', wait], engine];
+    const wait = swarmWaitMs(s);
+    const what = t.replicas > 1 ? `(readiness-timeout + 2s) × ${t.replicas} replicas + stop-timeout + 20s` : 'readiness-timeout + stop-timeout + 20s';
+    return [[`Swarm update (${what})`, wait], ['Swarm restore', wait], engine];
   }
   if (t.strategy.name === 'recreate') {
     // Stop the old, get the new ready; on failure the old one's readiness again (at most 30 s).

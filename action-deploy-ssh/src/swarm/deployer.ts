@@ -3,14 +3,17 @@
 // one task at a time, rollback on failure) and gates it on the task's HEALTHCHECK; this waits
 // for the outcome (wait.ts): `completed` (deployed) or `rollback_completed` (Swarm rolled back
 // by itself). The spec is service-spec.ts's.
-import { ConfigurationError, formatDuration } from '@gangway/kit';
+import { ConfigurationError, errorMessage, formatDuration, registryAuthHeader, registryServerAddress, sleep } from '@gangway/kit';
 import type { HostContext } from '../host/context.ts';
 import { DeployFailedError, type DeployTarget } from '../host/deployer.ts';
 import { confirmDeployLock, pullForDeploy } from '../host/preflight.ts';
 import { LABEL } from '../labels.ts';
 import { setResult, type HostReport } from '../report.ts';
-import type { SwarmOrder } from '../settings/rollout.ts';
+import { swarmWaitMs } from '../settings/rollout.ts';
 import type { SwarmEngine, SwarmService } from './engine.ts';
+import { currentProxy } from '../container/proxy.ts';
+import { proxyName } from '../container/spec.ts';
+import { ensureSwarmProxy } from './front-proxy.ts';
 import { SWARM_MONITOR_MS, swarmServiceSpec } from './service-spec.ts';
 import { waitForNewService, waitForUpdate, type SwarmOutcome, type SwarmWaitOptions } from './wait.ts';
 
@@ -20,24 +23,36 @@ interface Pulled {
   hasHealthcheck: boolean;
 }
 
-export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, order: SwarmOrder): DeployTarget {
+/** How often the waits look, and when a standing update counts as stalled (tests make them short). */
+export interface SwarmTiming {
+  intervalMs?: number;
+  stallMs?: number;
+}
+
+export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmTiming = {}): DeployTarget {
   const s = ctx.settings;
+  const replicas = s.target.kind === 'swarm' ? s.target.replicas : 1;
+  const proxied = s.target.kind === 'swarm' && s.target.proxy !== undefined;
   let pulled: Pulled | undefined;
+  // Every node pulls the image for itself: Swarm hands them the login with the spec (--with-registry-auth).
+  const registryAuth = s.registry && s.image ? registryAuthHeader({ ...s.registry, serveraddress: registryServerAddress(s.image.registry) }) : undefined;
+  const auth = registryAuth ? { registryAuth } : {};
   const waitOptions: SwarmWaitOptions = {
-    // Swarm: the old task's stop, the new one's healthcheck, then its monitor window.
-    timeoutMs: s.readinessTimeoutMs + s.stopTimeoutMs + SWARM_MONITOR_MS + 15_000,
+    // Swarm: one task at a time, each healthy within readiness-timeout, the last old task's stop, then its monitor window.
+    timeoutMs: swarmWaitMs(s),
+    ...timing,
     log: (l: string) => ctx.log.info(l),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   };
   // A restore runs to its end even when the job is cancelled: it puts the previous version back.
-  const restoreOptions: SwarmWaitOptions = { timeoutMs: waitOptions.timeoutMs, log: waitOptions.log };
+  const restoreOptions: SwarmWaitOptions = { timeoutMs: waitOptions.timeoutMs, ...timing, log: waitOptions.log };
 
   /** Until a task of the service's current spec runs (Swarm's verdict can come before its task listens). */
   const settleService = async (serviceId: string, options: SwarmWaitOptions): Promise<SwarmOutcome> => {
     const service = await swarm.inspectService(serviceId);
     const deployedAt = service?.spec.TaskTemplate.ContainerSpec.Labels[LABEL.deployedAt];
     if (!service || deployedAt === undefined) return { kind: 'timeout', message: 'the service or its deploy label is gone' };
-    return waitForNewService(swarm, serviceId, deployedAt, options);
+    return waitForNewService(swarm, serviceId, deployedAt, { ...options, replicas: service.spec.Mode.Replicated.Replicas });
   };
 
   /**
@@ -53,30 +68,70 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, order: SwarmOr
     if (rolling || !now.previousSpec) {
       const spec = { ...now.spec, TaskTemplate: { ...now.spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } };
       options.log(`applying ${now.spec.TaskTemplate.ContainerSpec.Image} again (ForceUpdate)`);
-      await swarm.updateService(now.id, now.version, spec);
+      await swarm.updateService(now.id, now.version, spec, auth);
     } else {
       options.log('asking Swarm to roll back (rollback=previous)');
-      await swarm.updateService(now.id, now.version, now.spec, { rollback: true });
+      await swarm.updateService(now.id, now.version, now.spec, { rollback: true, ...auth });
     }
     const done = await waitForUpdate(swarm, now.id, now.updateStatus, { ...options, rollback: true });
     if (done.kind !== 'completed') return done;
     return settleService(serviceId, options);
   };
 
-  /** rollback: true — Swarm's own rollback to the service's previous spec. */
-  const rollBack = async (current: SwarmService | undefined, report: HostReport): Promise<void> => {
-    if (!current?.previousSpec) throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: the service has no previous spec.`);
-    if (current.updateStatus?.state === 'rollback_completed') {
-      // After a rollback Swarm's previous spec is the version that failed: going "back" would re-apply it.
+  /**
+   * The image `rollback: true` goes back to: the service's previous spec. Refused when there is
+   * none, and after Swarm has rolled an update back by itself: then the service already runs the
+   * version before the failed one, and its previous spec is gone (engine 20.10) or the failed one.
+   */
+  const previousImage = (service: SwarmService | undefined): { service: SwarmService; image: string } => {
+    if (!service) throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: there is no Swarm service of this app.`);
+    if (service.updateStatus?.state === 'rollback_completed') {
       throw new Error(
-        `Swarm already rolled ${s.app} back on ${ctx.host} (${current.updateStatus.message ?? 'rollback_completed'}): it runs the version before the failed update, and Swarm's previous spec is the failed one. Deploy the image you want instead.`,
+        `Swarm already rolled ${s.app} back on ${ctx.host} (${service.updateStatus.message ?? 'rollback_completed'}): it runs the version before the failed update, and Swarm keeps no earlier spec to go back to. Deploy the image you want instead.`,
       );
     }
-    const back = current.previousSpec.TaskTemplate.ContainerSpec.Image;
+    if (!service.previousSpec) throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: the service has no previous spec (it was deployed once).`);
+    return { service, image: service.previousSpec.TaskTemplate.ContainerSpec.Image };
+  };
+
+  /**
+   * The port the proxy holds: made (or kept) now; or, when the service still publishes host-mode
+   * ports (deployed by an earlier Gangway, whose one-replica services did), once its update is
+   * done and the old task has let the port go, within its stop-timeout.
+   */
+  const proxyUp = async (afterHostPorts: boolean): Promise<void> => {
+    const started = performance.now();
+    for (;;) {
+      try {
+        const front = await ctx.clock.time('proxy', () => ensureSwarmProxy(ctx));
+        if (front.how === 'kept') ctx.log.info(`proxy ${front.name}: running as wanted, forwarding to tasks.${s.app}`);
+        return;
+      } catch (error) {
+        if (!afterHostPorts || performance.now() - started > s.stopTimeoutMs + 10_000) throw error;
+        await sleep(500, ctx.signal);
+      }
+    }
+  };
+
+  /** A proxy from an earlier deploy with publish, when this one has none: it keeps the port; say so. */
+  const staleProxy = async (): Promise<void> => {
+    const front = await currentProxy(ctx.engine, s.app);
+    if (front.details) ctx.log.warn(`"publish" is not set, but the managed proxy ${front.details.name} from an earlier deploy still holds its port and forwards to tasks.${s.app}. Remove it (docker rm -f ${front.details.name}) if ${s.app} should no longer be published.`);
+  };
+
+  /** rollback: true — Swarm's own rollback to the service's previous spec. */
+  const rollBack = async (service: SwarmService | undefined, report: HostReport): Promise<void> => {
+    const { service: current, image: back } = previousImage(service);
+    const previousPorts = (current.previousSpec?.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
+    if (proxied && previousPorts.length > 0 && (current.spec.EndpointSpec.Ports ?? []).length === 0) {
+      throw new Error(
+        `Swarm's previous spec of ${s.app} on ${ctx.host} publishes port ${previousPorts.join(', ')} in host mode (from before ${s.app} moved behind the proxy ${proxyName(s.app)}), and the proxy holds that port now. Nothing was changed. Deploy the previous image instead: image: ${back}.`,
+      );
+    }
     ctx.log.info(`rolling back ${s.app}: ${current.spec.TaskTemplate.ContainerSpec.Image} → ${back} (Swarm's rollback to the previous spec)`);
     report.image = back;
     report.imageDigest = back.split('@')[1] ?? '';
-    await ctx.clock.time('update', () => swarm.updateService(current.id, current.version, current.spec, { rollback: true }));
+    await ctx.clock.time('update', () => swarm.updateService(current.id, current.version, current.spec, { rollback: true, ...auth }));
     const t0 = performance.now();
     let outcome = await ctx.clock.time('readiness', () => ctx.log.group('Swarm rollback', () => waitForUpdate(swarm, current.id, current.updateStatus, { ...waitOptions, rollback: true })));
     outcome = outcome.kind === 'completed' ? await settleService(current.id, waitOptions) : await ctx.clock.time('restore', () => restore(current.id, waitOptions));
@@ -90,10 +145,10 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, order: SwarmOr
   const create = async (p: Pulled, report: HostReport): Promise<void> => {
     const spec = swarmServiceSpec(s, { imageRef: p.imageRef, digest: p.digest, provenance: ctx.provenance, imageHasHealthcheck: p.hasHealthcheck });
     const t0 = performance.now();
-    const id = await ctx.clock.time('create', () => swarm.createService(spec));
-    ctx.log.info(`created the Swarm service ${s.app} (${id.slice(0, 12)})`);
+    const id = await ctx.clock.time('create', () => swarm.createService(spec, registryAuth));
+    ctx.log.info(`created the Swarm service ${s.app} (${id.slice(0, 12)}, ${replicas} replica${replicas === 1 ? '' : 's'})`);
     report.container = { id, name: s.app };
-    const outcome = await ctx.clock.time('readiness', () => ctx.log.group(`readiness of ${s.app}`, () => waitForNewService(swarm, id, ctx.provenance.at, waitOptions)));
+    const outcome = await ctx.clock.time('readiness', () => ctx.log.group(`readiness of ${s.app}`, () => waitForNewService(swarm, id, ctx.provenance.at, { ...waitOptions, replicas })));
     report.readinessMs = Math.round(performance.now() - t0);
     if (outcome.kind !== 'completed') throw new Error(`${s.app} did not get ready within ${formatDuration(s.readinessTimeoutMs)}: ${outcome.message}. There was no previous version to go back to.`);
     ctx.log.info(`${s.app} is running after ${formatDuration(report.readinessMs)}`);
@@ -111,12 +166,22 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, order: SwarmOr
     });
     const t0 = performance.now();
     report.container = { id: current.id, name: s.app };
-    ctx.log.info(`updating the Swarm service ${s.app} (${order}, rollback on failure, monitor ${formatDuration(SWARM_MONITOR_MS)})`);
+    ctx.log.info(`updating the Swarm service ${s.app} (${replicas} replica${replicas === 1 ? '' : 's'}, one task at a time, start-first, rollback on failure, monitor ${formatDuration(SWARM_MONITOR_MS)})`);
     // Another deploy may have taken the lock over meanwhile: then this one updates nothing.
     await confirmLock();
-    const warnings = await ctx.clock.time('update', () => swarm.updateService(current.id, current.version, spec));
+    const warnings = await ctx.clock.time('update', () => swarm.updateService(current.id, current.version, spec, auth));
     for (const w of warnings) ctx.log.info(`Swarm: ${w}`);
     let outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}`, () => waitForUpdate(swarm, current.id, current.updateStatus, waitOptions)));
+    if (outcome.kind === 'stalled') {
+      // Once: the same spec again with ForceUpdate starts Swarm's updater afresh, which places the tasks on the nodes that are up.
+      ctx.log.warn(`${outcome.message}: applying the update again (ForceUpdate), so that Swarm places the tasks on the nodes that are up`);
+      const now = await swarm.inspectService(current.id);
+      if (now) {
+        const again = { ...now.spec, TaskTemplate: { ...now.spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } };
+        await ctx.clock.time('update', () => swarm.updateService(now.id, now.version, again, auth));
+        outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}, again`, () => waitForUpdate(swarm, now.id, now.updateStatus, waitOptions)));
+      }
+    }
     if (outcome.kind === 'completed') {
       const settled = await settleService(current.id, waitOptions);
       report.readinessMs = Math.round(performance.now() - t0);
@@ -154,8 +219,8 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, order: SwarmOr
   };
 
   return {
-    name: `swarm (${order})`,
-    dropsRequests: order === 'stop-first',
+    name: 'swarm (start-first)',
+    dropsRequests: false,
     whenConnectionLost: `Swarm carries on by itself with what it was given (the update, or its own rollback when the new task fails); the next deploy of ${s.app} starts from the service as Swarm left it.`,
 
     async prepare(report) {
@@ -168,8 +233,7 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, order: SwarmOr
       }
       const existing = await swarm.inspectService(s.app);
       if (s.rollback) {
-        if (!existing?.previousSpec) throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: ${existing ? 'the service has no previous spec' : 'there is no Swarm service of this app'}.`);
-        return existing.spec.TaskTemplate.ContainerSpec.Image;
+        return previousImage(existing).service.spec.TaskTemplate.ContainerSpec.Image;
       }
       if (!s.image) throw new ConfigurationError('Input "image" is required unless rollback: true.', 'image');
       // The room check covers the manager's data-root only: the other nodes pull for themselves when Swarm places a task there.
@@ -183,19 +247,35 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, order: SwarmOr
     },
 
     async apply(lock, report) {
+      // Under the lock: another deploy may have finished while we waited.
+      const current = await swarm.inspectService(s.app);
+      const hostPorts = (current?.spec.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
+      if (!proxied) await staleProxy();
       if (s.network && !(await swarm.networkExists(s.network))) {
         ctx.log.info(`creating the overlay network ${s.network}`);
         await swarm.createOverlayNetwork(s.network, { [LABEL.managed]: 'true' });
       }
-      // Again under the lock: another deploy may have finished while we waited.
-      const current = await swarm.inspectService(s.app);
+      // Before the service changes: nginx looks tasks.<app> up per request, so it may come first.
+      if (proxied && hostPorts.length === 0) await proxyUp(false);
       if (current) {
         report.previous = { id: current.id, name: `${s.app} (${current.spec.TaskTemplate.ContainerSpec.Image.split('@')[1]?.slice(7, 19) ?? current.spec.TaskTemplate.ContainerSpec.Image})` };
+      }
+      if (proxied && hostPorts.length > 0 && !s.rollback) {
+        ctx.log.warn(
+          `The Swarm service ${s.app} publishes port ${hostPorts.join(', ')} in host mode (an earlier Gangway published one replica so, stop-first). This deploy moves it behind the managed proxy ${proxyName(s.app)} on the manager: the proxy takes the port once the update is done and the old task has let it go, and requests to it fail for that moment, once.`,
+        );
       }
       if (s.rollback) return rollBack(current, report);
       const p = pulled as Pulled;
       if (!current) return create(p, report);
-      return update(p, current, report, () => confirmDeployLock(ctx, lock));
+      await update(p, current, report, () => confirmDeployLock(ctx, lock));
+      if (proxied && hostPorts.length > 0) {
+        await proxyUp(true).catch((error: unknown) => {
+          throw new Error(
+            `${s.app} runs the new version, but the proxy ${proxyName(s.app)} could not take port ${s.publish?.hostPort} over from the old task (${errorMessage(error)}). Nothing publishes it now: free the port and deploy again.`,
+          );
+        });
+      }
     },
   };
 }

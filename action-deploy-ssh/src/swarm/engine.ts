@@ -21,10 +21,12 @@ export interface SwarmServiceSpec {
     };
     RestartPolicy: { Condition: 'none' | 'on-failure' | 'any'; MaxAttempts?: number };
     Networks?: Array<{ Target: string; Aliases: string[] }>;
+    /** Spread over node.id: the tasks go to as many nodes as there are, evenly. */
+    Placement?: { Preferences: Array<{ Spread: { SpreadDescriptor: string } }> };
     ForceUpdate?: number;
   };
   Mode: { Replicated: { Replicas: number } };
-  UpdateConfig: { Parallelism: number; Order: 'start-first' | 'stop-first'; FailureAction: 'rollback' | 'pause'; Monitor: number; MaxFailureRatio: number };
+  UpdateConfig: { Parallelism: number; Delay?: number; Order: 'start-first' | 'stop-first'; FailureAction: 'rollback' | 'pause'; Monitor: number; MaxFailureRatio: number };
   RollbackConfig: { Parallelism: number; Order: 'start-first' | 'stop-first'; FailureAction: 'pause' | 'continue'; Monitor: number; MaxFailureRatio: number };
   EndpointSpec: { Mode: 'dnsrr' | 'vip'; Ports?: Array<{ Protocol: 'tcp'; TargetPort: number; PublishedPort: number; PublishMode: 'host' | 'ingress' }> };
 }
@@ -55,17 +57,24 @@ export interface SwarmTask {
   /** Status.Err, else Status.Message. */
   message: string;
   containerId?: string;
+  /** The node Swarm placed it on (none before it is assigned). */
+  nodeId?: string;
 }
 
 export interface SwarmEngine {
   /** The engine's Swarm role: `manager` only when it is an active manager that can create services. */
   role(): Promise<{ manager: boolean; state: string }>;
   inspectService(name: string): Promise<SwarmService | undefined>;
-  /** The new service's id. */
-  createService(spec: SwarmServiceSpec): Promise<string>;
+  /**
+   * The new service's id. `registryAuth` (an X-Registry-Auth value) goes to Swarm with the spec, so
+   * that every node can pull the image (`docker service create --with-registry-auth`).
+   */
+  createService(spec: SwarmServiceSpec, registryAuth?: string): Promise<string>;
   /** `rollback`: Swarm's own `rollback=previous` (the spec is the current one, unchanged). Returns the Engine's warnings. */
-  updateService(id: string, version: number, spec: SwarmServiceSpec, options?: { rollback?: boolean }): Promise<string[]>;
+  updateService(id: string, version: number, spec: SwarmServiceSpec, options?: { rollback?: boolean; registryAuth?: string }): Promise<string[]>;
   listTasks(serviceId: string): Promise<SwarmTask[]>;
+  /** The IDs of the swarm's nodes that are not ready (down, disconnected, unknown). */
+  downNodes(): Promise<Set<string>>;
   networkExists(name: string): Promise<boolean>;
   /** An attachable overlay network (what a service can join). */
   createOverlayNetwork(name: string, labels: Record<string, string>): Promise<void>;
@@ -81,6 +90,7 @@ interface RawService {
 
 interface RawTask {
   ID: string;
+  NodeID?: string;
   DesiredState: string;
   Spec: { ContainerSpec?: { Image?: string; Labels?: Record<string, string> } };
   Status: { State: string; Message?: string; Err?: string; ContainerStatus?: { ContainerID?: string } };
@@ -110,14 +120,17 @@ export function dockerSwarmEngine(docker: Docker): SwarmEngine {
         ...(u?.State ? { updateStatus: { state: u.State, ...(u.StartedAt ? { startedAt: u.StartedAt } : {}), ...(u.Message ? { message: u.Message } : {}) } } : {}),
       };
     },
-    async createService(spec) {
-      const created = (await docker.createService(spec as unknown as Docker.CreateServiceOptions)) as unknown as { id?: string; ID?: string };
+    async createService(spec, registryAuth) {
+      const body = spec as unknown as Docker.CreateServiceOptions;
+      const created = (await (registryAuth ? docker.createService({ key: registryAuth }, body) : docker.createService(body))) as unknown as { id?: string; ID?: string };
       return created.id ?? created.ID ?? '';
     },
     async updateService(id, version, spec, options = {}) {
       // `_query` is what goes into the query string; the rest is the body (the spec).
       const body = { ...spec, _query: { version, ...(options.rollback ? { rollback: 'previous' } : {}) } };
-      const result = (await docker.getService(id).update(body)) as { Warnings?: string[] | null } | undefined;
+      // dockerode takes the login from `authconfig` (sent as X-Registry-Auth, never in the body or the URL).
+      const withAuth = options.registryAuth ? { ...body, authconfig: { key: options.registryAuth } } : body;
+      const result = (await docker.getService(id).update(withAuth)) as { Warnings?: string[] | null } | undefined;
       return result?.Warnings ?? [];
     },
     async listTasks(serviceId) {
@@ -130,7 +143,12 @@ export function dockerSwarmEngine(docker: Docker): SwarmEngine {
         labels: t.Spec.ContainerSpec?.Labels ?? {},
         message: t.Status.Err ?? t.Status.Message ?? '',
         ...(t.Status.ContainerStatus?.ContainerID ? { containerId: t.Status.ContainerStatus.ContainerID } : {}),
+        ...(t.NodeID ? { nodeId: t.NodeID } : {}),
       }));
+    },
+    async downNodes() {
+      const nodes = (await docker.listNodes()) as Array<{ ID: string; Status?: { State?: string } }>;
+      return new Set(nodes.filter((n) => n.Status?.State !== 'ready').map((n) => n.ID));
     },
     networkExists: (name) => hasNetwork(docker, name),
     createOverlayNetwork: (name, labels) => createNetworkOnce(docker, { Name: name, Driver: 'overlay', Attachable: true, Labels: labels }),

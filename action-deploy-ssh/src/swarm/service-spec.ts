@@ -2,12 +2,13 @@
 // tested by value (the Kamal way: build the command apart from the code that runs it).
 //
 // Publishing: there is no IPVS in the lab's kernel (and not in every server's), so the routing
-// mesh is not used: the endpoint is `dnsrr` and a published port is `PublishMode: host`. A host
-// port is held by exactly one task on a node, so with a published port the update is
-// stop-first (the new task cannot bind the port while the old one runs: start-first would wait
-// for a port that never frees); without a published port it is start-first.
+// mesh is not used: the endpoint is `dnsrr` and the service publishes no port. With `publish`,
+// the managed proxy on the manager holds the port and reaches the tasks on the overlay network
+// (front-proxy.ts). So no task ever waits for a port: the update is start-first, one task at a
+// time.
 import { LABEL, provenanceLabels, type ProvenanceLabelsOf } from '../labels.ts';
 import type { DeploySettings } from '../settings/index.ts';
+import { SWARM_UPDATE_DELAY_MS } from '../settings/rollout.ts';
 import type { SwarmServiceSpec } from './engine.ts';
 
 const NS = 1_000_000;
@@ -42,7 +43,6 @@ export function swarmServiceSpec(settings: DeploySettings, next: NewService): Sw
         }
       : undefined;
   if (settings.target.kind !== 'swarm') throw new Error('a Swarm service spec needs target: swarm');
-  const order = settings.target.order;
   const restart = settings.restartPolicy === 'no' ? 'none' : settings.restartPolicy === 'on-failure' ? 'on-failure' : 'any';
   return {
     Name: settings.app,
@@ -59,16 +59,13 @@ export function swarmServiceSpec(settings: DeploySettings, next: NewService): Sw
       },
       RestartPolicy: { Condition: restart, ...(restart === 'on-failure' ? { MaxAttempts: 5 } : {}) },
       ...(settings.network ? { Networks: [{ Target: settings.network, Aliases: [settings.app] }] } : {}),
+      Placement: { Preferences: [{ Spread: { SpreadDescriptor: 'node.id' } }] },
     },
-    Mode: { Replicated: { Replicas: 1 } },
-    UpdateConfig: { Parallelism: 1, Order: order, FailureAction: 'rollback', Monitor: SWARM_MONITOR_MS * NS, MaxFailureRatio: 0 },
-    RollbackConfig: { Parallelism: 1, Order: order, FailureAction: 'pause', Monitor: SWARM_MONITOR_MS * NS, MaxFailureRatio: 0 },
-    EndpointSpec: {
-      Mode: 'dnsrr',
-      ...(settings.publish && settings.containerPort !== undefined
-        ? { Ports: [{ Protocol: 'tcp', TargetPort: settings.containerPort, PublishedPort: settings.publish.hostPort, PublishMode: 'host' }] }
-        : {}),
-    },
+    Mode: { Replicated: { Replicas: settings.target.replicas } },
+    // Between two tasks, longer than the proxy's DNS cache (1 s): the task just started is in its rotation before the next old one stops.
+    UpdateConfig: { Parallelism: 1, ...(settings.target.replicas > 1 ? { Delay: SWARM_UPDATE_DELAY_MS * NS } : {}), Order: 'start-first', FailureAction: 'rollback', Monitor: SWARM_MONITOR_MS * NS, MaxFailureRatio: 0 },
+    RollbackConfig: { Parallelism: 1, Order: 'start-first', FailureAction: 'pause', Monitor: SWARM_MONITOR_MS * NS, MaxFailureRatio: 0 },
+    EndpointSpec: { Mode: 'dnsrr' },
   };
 }
 
