@@ -21,11 +21,12 @@ const files = [
     .map((f) => path.join('.github', 'workflows', f)),
   path.join('docs', 'example-deploy-workflow.yml'),
   path.join('docs', 'example-roles-workflow.yml'),
+  path.join('docs', 'example-swarm-workflow.yml'),
 ];
 
 describe('GitHub workflows', () => {
   it('are the ones the README describes', () => {
-    expect(files.map((f) => path.basename(f))).toEqual(['ci.yml', 'deploy.yml', 'release.yml', 'example-deploy-workflow.yml', 'example-roles-workflow.yml']);
+    expect(files.map((f) => path.basename(f))).toEqual(['ci.yml', 'deploy.yml', 'release.yml', 'example-deploy-workflow.yml', 'example-roles-workflow.yml', 'example-swarm-workflow.yml']);
   });
 
   it.each(files)('%s passes GitHub\'s workflow parser', async (file) => {
