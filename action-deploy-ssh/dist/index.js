@@ -68697,13 +68697,14 @@ function frontOf(settings) {
 /* harmony export */   Fw: () => (/* binding */ upstreamOf),
 /* harmony export */   SK: () => (/* binding */ workerPidsOf),
 /* harmony export */   Wh: () => (/* binding */ switchCommand),
+/* harmony export */   cd: () => (/* binding */ swarmTasksName),
 /* harmony export */   lS: () => (/* binding */ proxyContainerSpec),
 /* harmony export */   pt: () => (/* binding */ swarmProxyConfig),
 /* harmony export */   q2: () => (/* binding */ RELOAD),
 /* harmony export */   wK: () => (/* binding */ PROXY_CONF),
 /* harmony export */   yQ: () => (/* binding */ proxySpecHash)
 /* harmony export */ });
-/* unused harmony exports PROXY_CONF_DIR, PROXY_PORT, SWARM_UPSTREAM_MARK, SWITCH_SCRIPT */
+/* unused harmony exports PROXY_CONF_DIR, PROXY_PORT, SWITCH_SCRIPT */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _labels_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3206);
@@ -68792,26 +68793,35 @@ ${o.http}  server {
 }
 `;
 }
-/** The mark of the Swarm proxy's config: it forwards to Swarm's DNS name of the service's tasks. */
-const SWARM_UPSTREAM_MARK = `${UPSTREAM_MARK} tasks.`;
 /**
- * The config of a Swarm service's proxy (target: swarm with replicas above 1): every request goes
- * to one of the healthy tasks that Swarm's DNS (127.0.0.11 on the overlay) lists for
- * `tasks.<app>`, looked up again every second. Swarm lists a task once it is healthy and takes it
- * out before it stops it; a task that refuses or does not connect within 1 s (its node gone) has
- * the request passed to another one. The config never changes between deploys.
+ * The name a Swarm service's tasks answer to on its overlay network, besides the app's own: a
+ * network alias of the service, which Docker's DNS resolves (endpoint mode dnsrr) to every healthy
+ * task. Under `.invalid` (RFC 6761) because Docker's DNS passes a name it does not know to the
+ * server's own resolvers, as it would `tasks.<app>` while no task runs: `tasks.shop` is a name
+ * anyone may own on the internet, a `.invalid` one is not.
+ */
+function swarmTasksName(app) {
+    return `${app}.gangway.invalid`;
+}
+/**
+ * The config of a Swarm service's proxy (target: swarm with publish): every request goes to one of
+ * the healthy tasks that Docker's DNS (127.0.0.11 on the overlay) lists for swarmTasksName, looked
+ * up again every second. Swarm lists a task once it is healthy and takes it out before it stops
+ * it; a task that refuses or does not connect within 1 s (its node gone) has the request passed to
+ * another one. The config never changes between deploys.
  */
 function swarmProxyConfig(app, port) {
     const resolver = `  # Docker's DNS on the overlay network; 1 s, so that a task Swarm takes out soon gets no requests.
   resolver 127.0.0.11 valid=1s ipv6=off;
   resolver_timeout 2s;
 `;
+    const tasks = swarmTasksName(app);
     return nginxFile({
-        head: `${SWARM_UPSTREAM_MARK}${app}\n`,
+        head: `${UPSTREAM_MARK} ${tasks}\n`,
         app,
         http: resolver,
         // A variable: nginx resolves the name at request time (every task), not once at start.
-        pass: `set $gangway_tasks http://tasks.${app}:${port};\n      proxy_pass $gangway_tasks;`,
+        pass: `set $gangway_tasks http://${tasks}:${port};\n      proxy_pass $gangway_tasks;`,
         connectTimeout: '1s',
         nextUpstream: 'error timeout http_502 http_503',
     });
@@ -69267,7 +69277,17 @@ function dockerSwarmEngine(docker) {
             const nodes = (await docker.listNodes());
             return new Set(nodes.filter((n) => n.Status?.State !== 'ready').map((n) => n.ID));
         },
-        networkExists: (name) => (0,engine/* hasNetwork */.LA)(docker, name),
+        async network(name) {
+            try {
+                const n = (await docker.getNetwork(name).inspect());
+                return { driver: n.Driver ?? '', scope: n.Scope ?? '', attachable: n.Attachable === true };
+            }
+            catch (error) {
+                if ((0,src/* isEngineNotFound */.w3)(error))
+                    return undefined;
+                throw error;
+            }
+        },
         createOverlayNetwork: (name, labels) => (0,engine/* createNetworkOnce */.Mn)(docker, { Name: name, Driver: 'overlay', Attachable: true, Labels: labels }),
     };
 }
@@ -69441,12 +69461,11 @@ async function noSpaceError(ctx, image, error) {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   JH: () => (/* binding */ dockerEngine),
-/* harmony export */   LA: () => (/* binding */ hasNetwork),
 /* harmony export */   Mn: () => (/* binding */ createNetworkOnce),
 /* harmony export */   vn: () => (/* binding */ mustExec),
 /* harmony export */   yj: () => (/* binding */ NameConflictError)
 /* harmony export */ });
-/* unused harmony export firstTarFile */
+/* unused harmony exports hasNetwork, firstTarFile */
 /* harmony import */ var _gangway_kit__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6139);
 
 /** A name clash on create: the Engine's 409 (how the lock knows someone else holds it). */
@@ -77591,9 +77610,9 @@ var proxy = __nccwpck_require__(7569);
 // EXTERNAL MODULE: ./src/container/proxy-config.ts
 var proxy_config = __nccwpck_require__(4876);
 ;// CONCATENATED MODULE: ./src/swarm/front-proxy.ts
-// The front of a Swarm service of several replicas (target: swarm, publish, replicas > 1): the
-// managed nginx container `<app>-proxy` on the manager, on the service's attachable overlay
-// network, holding `publish` and forwarding to every healthy task by Swarm's DNS (tasks.<app>).
+// The front of a Swarm service (target: swarm with publish): the managed nginx container
+// `<app>-proxy` on the manager, on the service's attachable overlay network, holding `publish` and
+// forwarding to every healthy task by Docker's DNS (the service's alias <app>.gangway.invalid).
 // Its config never changes between deploys (proxy-config.ts swarmProxyConfig): Swarm puts a task
 // into that name once it is healthy and takes it out before it stops it, so a rolling update
 // moves the traffic with no step of Gangway's. The proxy is made on the first deploy and again
@@ -77608,7 +77627,7 @@ async function ensureSwarmProxy(ctx) {
     const s = ctx.settings;
     const name = (0,container_spec/* proxyName */.ec)(s.app);
     if (s.target.kind !== 'swarm' || !s.target.proxy || !s.publish || !s.network || s.containerPort === undefined) {
-        throw new Error('the Swarm proxy needs target: swarm with publish, container-port, the app network and replicas above 1');
+        throw new Error('the Swarm proxy needs target: swarm with publish, container-port and the app network');
     }
     const image = await (0,proxy/* proxyImageId */.BA)(ctx, s.target.proxy.image);
     const config = (0,proxy_config/* swarmProxyConfig */.pt)(s.app, s.containerPort);
@@ -77624,7 +77643,7 @@ async function ensureSwarmProxy(ctx) {
     if (current.details?.running && current.details.labels[src_labels/* LABEL */.d_.proxySpec] === (0,proxy_config/* proxySpecHash */.yQ)(design))
         return { how: 'kept', name };
     const why = !current.details ? 'no proxy yet' : !current.details.running ? `${current.details.name} is ${current.details.state}` : 'its image, port, network or config changed';
-    ctx.log.info(`creating the proxy ${name} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort} → tasks.${s.app}:${s.containerPort} on ${s.network}: ${why}`);
+    ctx.log.info(`creating the proxy ${name} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort} → ${(0,proxy_config/* swarmTasksName */.cd)(s.app)}:${s.containerPort} on ${s.network}: ${why}`);
     await (0,proxy/* startNewProxy */.j7)(ctx, design, config, current.details);
     return { how: current.details ? 'replaced' : 'created', name };
 }
@@ -77638,6 +77657,7 @@ async function ensureSwarmProxy(ctx) {
 // the managed proxy on the manager holds the port and reaches the tasks on the overlay network
 // (front-proxy.ts). So no task ever waits for a port: the update is start-first, one task at a
 // time.
+
 
 
 const NS = 1_000_000;
@@ -77681,7 +77701,8 @@ function swarmServiceSpec(settings, next) {
                 ...(healthcheck ? { Healthcheck: healthcheck } : {}),
             },
             RestartPolicy: { Condition: restart, ...(restart === 'on-failure' ? { MaxAttempts: 5 } : {}) },
-            ...(settings.network ? { Networks: [{ Target: settings.network, Aliases: [settings.app] }] } : {}),
+            // The proxy reaches every task by the second alias (swarmTasksName).
+            ...(settings.network ? { Networks: [{ Target: settings.network, Aliases: [settings.app, (0,proxy_config/* swarmTasksName */.cd)(settings.app)] }] } : {}),
             Placement: { Preferences: [{ Spread: { SpreadDescriptor: 'node.id' } }] },
         },
         Mode: { Replicated: { Replicas: settings.target.replicas } },
@@ -77780,10 +77801,12 @@ async function waitForUpdate(swarm, serviceId, before, options) {
         else
             quietSince ??= performance.now();
         if (quietSince !== undefined && performance.now() - quietSince > (options.stallMs ?? SWARM_STALL_MS)) {
-            const down = await swarm.downNodes();
-            const stranded = tasks.filter((t) => t.nodeId !== undefined && down.has(t.nodeId));
-            if (stranded.length > 0) {
-                return { kind: 'stalled', message: `Swarm's update has not moved for ${Math.round((performance.now() - quietSince) / 1000)} s while ${down.size === 1 ? 'a node' : `${down.size} nodes`} that ran its tasks ${down.size === 1 ? 'is' : 'are'} down (${[...down].map((id) => id.slice(0, 12)).join(', ')})` };
+            // A task last seen running (or starting) on a node that is down: Swarm cannot see it stop. Long-gone tasks of a dead node do not count.
+            const down = await swarm.downNodes().catch(() => new Set());
+            const stranded = new Set(tasks.filter((t) => t.nodeId !== undefined && down.has(t.nodeId) && (t.state === 'running' || STARTING.has(t.state))).map((t) => t.nodeId));
+            if (stranded.size > 0) {
+                const nodes = [...stranded].map((id) => id.slice(0, 12)).join(', ');
+                return { kind: 'stalled', message: `Swarm's update has not moved for ${Math.round((performance.now() - quietSince) / 1000)} s while ${stranded.size === 1 ? 'a node' : `${stranded.size} nodes`} that ran its tasks ${stranded.size === 1 ? 'is' : 'are'} down (${nodes})` };
             }
             quietSince = performance.now();
         }
@@ -77801,6 +77824,7 @@ async function waitForUpdate(swarm, serviceId, before, options) {
 // one task at a time, rollback on failure) and gates it on the task's HEALTHCHECK; this waits
 // for the outcome (wait.ts): `completed` (deployed) or `rollback_completed` (Swarm rolled back
 // by itself). The spec is service-spec.ts's.
+
 
 
 
@@ -77838,20 +77862,26 @@ function swarmTarget(ctx, swarm, timing = {}) {
         return waitForNewService(swarm, serviceId, deployedAt, { ...options, replicas: service.spec.Mode.Replicated.Replicas });
     };
     /**
-     * The previous version back after an update Swarm did not finish: Swarm's rollback when it has
-     * not started one; when its rollback is stuck (a restarted task of the failed version holding the
-     * host port), the spec it rolled back to is applied again with ForceUpdate, which replaces every
-     * task of the slot.
+     * The previous version back after an update Swarm did not finish. With `to` (the spec from
+     * before this deploy, when the deploy applied its own spec twice and Swarm's previous spec is
+     * therefore this deploy's too): `to` applied with ForceUpdate. Otherwise Swarm's rollback when it
+     * has not started one; when its rollback is stuck (a restarted task of the failed version holding
+     * a host port), the spec it rolled back to is applied again with ForceUpdate, which replaces
+     * every task of the slot.
      */
-    const restore = async (serviceId, options) => {
+    const restore = async (serviceId, options, to) => {
         const now = await swarm.inspectService(serviceId);
         if (!now)
             return { kind: 'timeout', message: 'the service is gone' };
         const rolling = now.updateStatus?.state.startsWith('rollback') === true;
-        if (rolling || !now.previousSpec) {
-            const spec = { ...now.spec, TaskTemplate: { ...now.spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } };
+        const force = (spec) => ({ ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } });
+        if (to) {
+            options.log(`applying the spec from before this deploy again (${to.TaskTemplate.ContainerSpec.Image}, ForceUpdate)`);
+            await swarm.updateService(now.id, now.version, force(to), auth);
+        }
+        else if (rolling || !now.previousSpec) {
             options.log(`applying ${now.spec.TaskTemplate.ContainerSpec.Image} again (ForceUpdate)`);
-            await swarm.updateService(now.id, now.version, spec, auth);
+            await swarm.updateService(now.id, now.version, force(now.spec), auth);
         }
         else {
             options.log('asking Swarm to roll back (rollback=previous)');
@@ -77863,9 +77893,14 @@ function swarmTarget(ctx, swarm, timing = {}) {
         return settleService(serviceId, options);
     };
     /**
-     * The image `rollback: true` goes back to: the service's previous spec. Refused when there is
-     * none, and after Swarm has rolled an update back by itself: then the service already runs the
-     * version before the failed one, and its previous spec is gone (engine 20.10) or the failed one.
+     * The image `rollback: true` goes back to: the service's previous spec. Refused, before anything
+     * changes:
+     * - when there is none;
+     * - after Swarm has rolled an update back by itself: the service already runs the version before
+     *   the failed one, and its previous spec is gone (engine 20.10) or the failed one;
+     * - when the previous spec is this very version (a deploy that stalled applied it twice);
+     * - when the previous spec publishes a host-mode port that the proxy holds now, or is off the
+     *   network the proxy reaches the tasks on: its tasks could not serve.
      */
     const previousImage = (service) => {
         if (!service)
@@ -77873,9 +77908,23 @@ function swarmTarget(ctx, swarm, timing = {}) {
         if (service.updateStatus?.state === 'rollback_completed') {
             throw new Error(`Swarm already rolled ${s.app} back on ${ctx.host} (${service.updateStatus.message ?? 'rollback_completed'}): it runs the version before the failed update, and Swarm keeps no earlier spec to go back to. Deploy the image you want instead.`);
         }
-        if (!service.previousSpec)
+        const previous = service.previousSpec;
+        if (!previous)
             throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: the service has no previous spec (it was deployed once).`);
-        return { service, image: service.previousSpec.TaskTemplate.ContainerSpec.Image };
+        const image = previous.TaskTemplate.ContainerSpec.Image;
+        const instead = (what) => (what ? ` Deploy the previous image instead: image: ${what}.` : ' Deploy the image you want instead.');
+        if (image === service.spec.TaskTemplate.ContainerSpec.Image) {
+            throw new Error(`Swarm's previous spec of ${s.app} on ${ctx.host} runs the version it runs now (${image}: a deploy applied it twice, after Swarm's update stalled), so Swarm's rollback would change nothing. Nothing was changed.${instead(service.spec.Labels[src_labels/* LABEL */.d_.previousImage])}`);
+        }
+        const hostPorts = (previous.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
+        if (hostPorts.length > 0 && (service.spec.EndpointSpec.Ports ?? []).length === 0) {
+            throw new Error(`Swarm's previous spec of ${s.app} on ${ctx.host} publishes port ${hostPorts.join(', ')} in host mode (from before ${s.app} moved behind the proxy ${(0,container_spec/* proxyName */.ec)(s.app)}), and the proxy holds that port now. Nothing was changed.${instead(image)}`);
+        }
+        const onNetwork = (spec) => (spec.TaskTemplate.Networks ?? []).some((n) => n.Target === s.network);
+        if (proxied && !onNetwork(previous) && onNetwork(service.spec)) {
+            throw new Error(`Swarm's previous spec of ${s.app} on ${ctx.host} is not on the network ${s.network} (it was deployed without publish), so the proxy ${(0,container_spec/* proxyName */.ec)(s.app)} could not reach its tasks. Nothing was changed.${instead(image)}`);
+        }
+        return { service, image };
     };
     /**
      * The port the proxy holds: made (or kept) now; or, when the service still publishes host-mode
@@ -77888,7 +77937,7 @@ function swarmTarget(ctx, swarm, timing = {}) {
             try {
                 const front = await ctx.clock.time('proxy', () => ensureSwarmProxy(ctx));
                 if (front.how === 'kept')
-                    ctx.log.info(`proxy ${front.name}: running as wanted, forwarding to tasks.${s.app}`);
+                    ctx.log.info(`proxy ${front.name}: running as wanted, forwarding to ${(0,proxy_config/* swarmTasksName */.cd)(s.app)}`);
                 return;
             }
             catch (error) {
@@ -77902,15 +77951,11 @@ function swarmTarget(ctx, swarm, timing = {}) {
     const staleProxy = async () => {
         const front = await (0,proxy/* currentProxy */.Ms)(ctx.engine, s.app);
         if (front.details)
-            ctx.log.warn(`"publish" is not set, but the managed proxy ${front.details.name} from an earlier deploy still holds its port and forwards to tasks.${s.app}. Remove it (docker rm -f ${front.details.name}) if ${s.app} should no longer be published.`);
+            ctx.log.warn(`"publish" is not set, but the managed proxy ${front.details.name} from an earlier deploy still holds its port and forwards to ${(0,proxy_config/* swarmTasksName */.cd)(s.app)}. Remove it (docker rm -f ${front.details.name}) if ${s.app} should no longer be published.`);
     };
     /** rollback: true — Swarm's own rollback to the service's previous spec. */
     const rollBack = async (service, report) => {
         const { service: current, image: back } = previousImage(service);
-        const previousPorts = (current.previousSpec?.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
-        if (proxied && previousPorts.length > 0 && (current.spec.EndpointSpec.Ports ?? []).length === 0) {
-            throw new Error(`Swarm's previous spec of ${s.app} on ${ctx.host} publishes port ${previousPorts.join(', ')} in host mode (from before ${s.app} moved behind the proxy ${(0,container_spec/* proxyName */.ec)(s.app)}), and the proxy holds that port now. Nothing was changed. Deploy the previous image instead: image: ${back}.`);
-        }
         ctx.log.info(`rolling back ${s.app}: ${current.spec.TaskTemplate.ContainerSpec.Image} → ${back} (Swarm's rollback to the previous spec)`);
         report.image = back;
         report.imageDigest = back.split('@')[1] ?? '';
@@ -77934,7 +77979,7 @@ function swarmTarget(ctx, swarm, timing = {}) {
         const outcome = await ctx.clock.time('readiness', () => ctx.log.group(`readiness of ${s.app}`, () => waitForNewService(swarm, id, ctx.provenance.at, { ...waitOptions, replicas })));
         report.readinessMs = Math.round(performance.now() - t0);
         if (outcome.kind !== 'completed')
-            throw new Error(`${s.app} did not get ready within ${(0,src/* formatDuration */.a3)(s.readinessTimeoutMs)}: ${outcome.message}. There was no previous version to go back to.`);
+            throw new Error(`${s.app} did not get ready within ${(0,src/* formatDuration */.a3)(waitOptions.timeoutMs)}: ${outcome.message}. There was no previous version to go back to.`);
         ctx.log.info(`${s.app} is running after ${(0,src/* formatDuration */.a3)(report.readinessMs)}`);
         setResult(report, 'deployed');
     };
@@ -77956,6 +78001,7 @@ function swarmTarget(ctx, swarm, timing = {}) {
         for (const w of warnings)
             ctx.log.info(`Swarm: ${w}`);
         let outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}`, () => waitForUpdate(swarm, current.id, current.updateStatus, waitOptions)));
+        let reapplied = false;
         if (outcome.kind === 'stalled') {
             // Once: the same spec again with ForceUpdate starts Swarm's updater afresh, which places the tasks on the nodes that are up.
             ctx.log.warn(`${outcome.message}: applying the update again (ForceUpdate), so that Swarm places the tasks on the nodes that are up`);
@@ -77963,6 +78009,7 @@ function swarmTarget(ctx, swarm, timing = {}) {
             if (now) {
                 const again = { ...now.spec, TaskTemplate: { ...now.spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } };
                 await ctx.clock.time('update', () => swarm.updateService(now.id, now.version, again, auth));
+                reapplied = true;
                 outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}, again`, () => waitForUpdate(swarm, now.id, now.updateStatus, waitOptions)));
             }
         }
@@ -77979,7 +78026,15 @@ function swarmTarget(ctx, swarm, timing = {}) {
         report.readinessMs = Math.round(performance.now() - t0);
         const failure = outcome.message;
         let restored;
-        if (outcome.kind !== 'rolled-back') {
+        if (reapplied) {
+            // Swarm's previous spec is now this deploy's own first apply: its rollback (or ours by rollback=previous) would keep the new version.
+            ctx.log.warn(`The update did not finish (${failure}); putting the spec from before this deploy back`);
+            const back = await ctx.clock.time('restore', () => restore(current.id, restoreOptions, current.spec));
+            restored = back.kind === 'completed';
+            if (back.kind !== 'completed')
+                outcome = { kind: 'paused', message: `${failure}; the rollback did not complete either: ${back.message}` };
+        }
+        else if (outcome.kind !== 'rolled-back') {
             // Swarm did not finish by itself: put the previous version back.
             ctx.log.warn(`The update did not finish (${failure}); rolling back`);
             const back = await ctx.clock.time('restore', () => restore(current.id, restoreOptions));
@@ -78012,6 +78067,13 @@ function swarmTarget(ctx, swarm, timing = {}) {
             if (!role.manager) {
                 throw new src/* ConfigurationError */.j1(`target: swarm needs a Docker Swarm manager, but the engine on ${ctx.host} is ${role.state === 'active' ? 'a Swarm worker' : `not in a swarm (Swarm: ${role.state})`}. Run "docker swarm init" on the server once (or deploy to a manager), or use target: container.`, 'target');
             }
+            if (s.network) {
+                // A network of that name that a service cannot join (a bridge left by target: container, whose default is <app>-net too).
+                const net = await swarm.network(s.network);
+                if (net && !(net.driver === 'overlay' && net.scope === 'swarm' && net.attachable)) {
+                    throw new src/* ConfigurationError */.j1(`Network ${s.network} on ${ctx.host} is a ${net.scope || 'local'} ${net.driver || '?'} network${net.driver === 'overlay' ? ' that containers cannot attach to' : ''}: a Swarm service and its proxy need an attachable overlay network. Nothing was changed. Give another name in "network", or remove that network (docker network rm ${s.network}; with target: container's ${s.app} still on it, remove that app first).`, 'network');
+                }
+            }
             const existing = await swarm.inspectService(s.app);
             if (s.rollback) {
                 return previousImage(existing).service.spec.TaskTemplate.ContainerSpec.Image;
@@ -78035,11 +78097,11 @@ function swarmTarget(ctx, swarm, timing = {}) {
             const hostPorts = (current?.spec.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
             if (!proxied)
                 await staleProxy();
-            if (s.network && !(await swarm.networkExists(s.network))) {
+            if (s.network && !(await swarm.network(s.network))) {
                 ctx.log.info(`creating the overlay network ${s.network}`);
                 await swarm.createOverlayNetwork(s.network, { [src_labels/* LABEL */.d_.managed]: 'true' });
             }
-            // Before the service changes: nginx looks tasks.<app> up per request, so it may come first.
+            // Before the service changes: nginx looks the tasks up per request, so it may come first.
             if (proxied && hostPorts.length === 0)
                 await proxyUp(false);
             if (current) {
@@ -79342,7 +79404,14 @@ function lockGuardedTerms(s) {
         // The update's verdict, then at worst a restore that waits as long again.
         const wait = swarmWaitMs(s);
         const what = t.replicas > 1 ? `(readiness-timeout + 2s) × ${t.replicas} replicas + stop-timeout + 20s` : 'readiness-timeout + stop-timeout + 20s';
-        return [[`Swarm update (${what})`, wait], ['Swarm restore', wait], engine];
+        // At worst: the update stalls (a node down) and is applied again, then does not finish either and the previous spec is put back.
+        return [
+            [`Swarm update (${what})`, wait],
+            ['Swarm update applied again after a stall', wait],
+            ['Swarm restore', wait],
+            ...(t.proxy ? [['the proxy taking a host-mode port over (stop-timeout + 10s)', s.stopTimeoutMs + 10_000]] : []),
+            engine,
+        ];
     }
     if (t.strategy.name === 'recreate') {
         // Stop the old, get the new ready; on failure the old one's readiness again (at most 30 s).

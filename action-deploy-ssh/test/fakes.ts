@@ -573,6 +573,8 @@ export class FakeSwarm implements SwarmEngine {
   readonly down = new Set<string>();
   /** The next update (not a rollback) stands still in `updating`, as Swarm's did when a worker's engine stopped mid-update. */
   stallNextUpdate = false;
+  /** The next update (not a rollback) fails as a never-healthy one does: Swarm rolls it back to the spec before it. */
+  failNextUpdate = false;
   #seq = 0;
   #healthy(spec: SwarmServiceSpec): boolean {
     return !spec.TaskTemplate.ContainerSpec.Env.includes('NEVER_READY=1');
@@ -603,9 +605,10 @@ export class FakeSwarm implements SwarmEngine {
     } else if (this.stallNextUpdate) {
       this.stallNextUpdate = false;
       this.services.set(id, { id, version: version + 1, spec: structuredClone(spec), previousSpec: previous, updateStatus: { state: 'updating', startedAt, message: 'update in progress' } });
-    } else if (this.#healthy(spec)) {
+    } else if (this.#healthy(spec) && !this.failNextUpdate) {
       this.services.set(id, { id, version: version + 1, spec: structuredClone(spec), previousSpec: previous, updateStatus: { state: 'completed', startedAt, message: 'update completed' } });
     } else {
+      this.failNextUpdate = false;
       // Swarm's own rollback: the spec goes back, the failed one becomes the previous spec.
       this.services.set(id, { id, version: version + 2, spec: previous, previousSpec: structuredClone(spec), updateStatus: { state: 'rollback_completed', startedAt, message: 'rollback completed' } });
     }
@@ -630,8 +633,11 @@ export class FakeSwarm implements SwarmEngine {
   downNodes(): Promise<Set<string>> {
     return Promise.resolve(new Set(this.down));
   }
-  networkExists(name: string): Promise<boolean> {
-    return Promise.resolve(this.overlays.includes(name));
+  /** Networks of other kinds on the manager, by name (a bridge left by target: container, say). */
+  readonly otherNetworks = new Map<string, { driver: string; scope: string; attachable: boolean }>();
+  network(name: string): Promise<{ driver: string; scope: string; attachable: boolean } | undefined> {
+    if (this.overlays.includes(name)) return Promise.resolve({ driver: 'overlay', scope: 'swarm', attachable: true });
+    return Promise.resolve(this.otherNetworks.get(name));
   }
   createOverlayNetwork(name: string): Promise<void> {
     this.overlays.push(name);

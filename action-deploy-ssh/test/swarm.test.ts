@@ -31,7 +31,7 @@ describe('target: swarm', () => {
     const spec = swarmServiceSpec(swarmSettings(), { imageRef: `${REPO}@${DIGEST_V1}`, digest: DIGEST_V1, provenance, imageHasHealthcheck: true });
     expect(spec.EndpointSpec).toEqual({ Mode: 'dnsrr' });
     expect(spec.UpdateConfig).toMatchObject({ Order: 'start-first', FailureAction: 'rollback', Parallelism: 1 });
-    expect(spec.TaskTemplate.Networks).toEqual([{ Target: 'shop-net', Aliases: ['shop'] }]);
+    expect(spec.TaskTemplate.Networks).toEqual([{ Target: 'shop-net', Aliases: ['shop', 'shop.gangway.invalid'] }]);
     expect(spec.TaskTemplate.ContainerSpec.Healthcheck).toBeUndefined();
     expect(JSON.stringify(spec.Labels)).not.toContain('hunter22');
     const internal = swarmServiceSpec(swarmSettings({ publish: '' }), { imageRef: `${REPO}@${DIGEST_V1}`, digest: DIGEST_V1, provenance, imageHasHealthcheck: false });
@@ -94,7 +94,7 @@ describe('target: swarm', () => {
     expect(spec.UpdateConfig).toMatchObject({ Parallelism: 1, Order: 'start-first', Delay: 2_000_000_000, FailureAction: 'rollback' });
     expect(spec.RollbackConfig).toMatchObject({ Parallelism: 1, Order: 'start-first' });
     expect(spec.TaskTemplate.Placement).toEqual({ Preferences: [{ Spread: { SpreadDescriptor: 'node.id' } }] });
-    expect(spec.TaskTemplate.Networks).toEqual([{ Target: 'shop-net', Aliases: ['shop'] }]);
+    expect(spec.TaskTemplate.Networks).toEqual([{ Target: 'shop-net', Aliases: ['shop', 'shop.gangway.invalid'] }]);
     // Without publish, no proxy and no network of Gangway's.
     const internal = swarmSettings({ replicas: '3', publish: '' });
     expect(internal.target).toEqual({ kind: 'swarm', replicas: 3 });
@@ -110,11 +110,14 @@ describe('target: swarm', () => {
     expect(() => swarmSettings({ replicas: 'three' })).toThrow(/replicas/);
     expect(() => swarmSettings({ replicas: '101' })).toThrow(/replicas/);
     expect(() => settings({ publish: '8080', replicas: '3' })).toThrow(/Input "replicas" is 3, which applies to target: swarm.*roles/);
+    // The lock covers Swarm's wait three times: with the default timeouts and lock-ttl, 8 replicas fit and 9 do not.
+    expect(settings({ target: 'swarm', publish: '8080', replicas: '8' }).target).toMatchObject({ replicas: 8 });
+    expect(() => settings({ target: 'swarm', publish: '8080', replicas: '9' })).toThrow(/Input "lock-ttl" is 30m00s, shorter than .* at least 31m24s .*Swarm update applied again after a stall/);
     // action.yml's default (1) is fine with target: container.
     expect(settings({ publish: '8080', replicas: '1' }).target.kind).toBe('container');
   });
 
-  it('replicas: 3 with publish: the proxy on the manager forwards to tasks.<app>, made once and kept; every node gets the registry login', async () => {
+  it('replicas: 3 with publish: the proxy on the manager forwards to the tasks by an alias under .invalid, made once and kept; every node gets the registry login', async () => {
     const e = engines();
     const login = { 'registry-username': 'deploy', 'registry-password': 'pa55-w0rd-registry' };
     const first = await run(e, swarmSettings({ image: `${REPO}:v1`, replicas: '3', ...login }));
@@ -127,9 +130,9 @@ describe('target: swarm', () => {
     expect(proxy?.state).toBe('running');
     const config = proxy?.files?.get('/etc/gangway/nginx.conf') ?? '';
     expect(config).toContain('resolver 127.0.0.11 valid=1s ipv6=off;');
-    expect(config).toContain('set $gangway_tasks http://tasks.shop:8080;');
+    expect(config).toContain('set $gangway_tasks http://shop.gangway.invalid:8080;');
     expect(config).toContain('proxy_pass $gangway_tasks;');
-    expect(first.log.lines.join('\n')).toMatch(/creating the proxy shop-proxy .* → tasks\.shop:8080 on shop-net: no proxy yet/);
+    expect(first.log.lines.join('\n')).toMatch(/creating the proxy shop-proxy .* → shop\.gangway\.invalid:8080 on shop-net: no proxy yet/);
 
     const second = await run(e, swarmSettings({ image: `${REPO}:v2`, replicas: '3', ...login }));
     expect(second.error).toBeUndefined();
@@ -212,4 +215,51 @@ describe('target: swarm', () => {
     const outcome = await waitForUpdate(still.swarm, svc?.id ?? '', undefined, { timeoutMs: 300, intervalMs: 5, stallMs: 30, log: () => undefined });
     expect(outcome.kind).toBe('timeout');
   });
+
+  it('after an update applied again, a failure puts the spec from before the deploy back, and rollback: true names the image to deploy instead', async () => {
+    const e = engines();
+    expect((await run(e, swarmSettings({ image: `${REPO}:v1`, replicas: '3' }))).error).toBeUndefined();
+    e.swarm.down.add('node3');
+    e.swarm.stallNextUpdate = true;
+    e.swarm.failNextUpdate = true;
+    const failed = await run(e, swarmSettings({ image: `${REPO}:v2`, replicas: '3' }));
+    expect(failed.report.result).toBe('rolled-back');
+    expect(failed.log.lines.join('\n')).toMatch(/putting the spec from before this deploy back[\s\S]*applying the spec from before this deploy again \(registry\.example\.com\/team\/shop@sha256:1{64}, ForceUpdate\)/);
+    // Swarm's own rollback went back to the deploy's first apply (v2); the spec from before the deploy (v1) serves.
+    expect([...e.swarm.services.values()][0]?.spec.TaskTemplate.ContainerSpec.Image).toBe(`${REPO}@${DIGEST_V1}`);
+
+    // A stalled update that then completes leaves Swarm's previous spec at this very version.
+    e.swarm.stallNextUpdate = true;
+    expect((await run(e, swarmSettings({ image: `${REPO}:v2`, replicas: '3' }))).error).toBeUndefined();
+    const back = await run(e, swarmSettings({ rollback: 'true', image: '', replicas: '3' }));
+    expect(back.error?.message).toMatch(new RegExp(`runs the version it runs now .* Nothing was changed\\. Deploy the previous image instead: image: ${REPO.replace(/\./g, '\\.')}@${DIGEST_V1}`));
+  });
+
+  it('refuses a network of that name that a service cannot join, before anything changes', async () => {
+    const e = engines();
+    e.swarm.otherNetworks.set('shop-net', { driver: 'bridge', scope: 'local', attachable: false });
+    const result = await run(e, swarmSettings({ image: `${REPO}:v1` }));
+    expect(result.error?.message).toMatch(/Network shop-net on .* is a local bridge network: a Swarm service and its proxy need an attachable overlay network\. Nothing was changed\. Give another name in "network", or remove that network/);
+    expect(e.swarm.services.size).toBe(0);
+    expect([...e.engine.containers.values()].map((c) => c.options.name)).toEqual([]);
+  });
+
+  it('rollback: true refuses a previous spec whose tasks the proxy could not reach (published in host mode, or off its network), with or without publish', async () => {
+    const e = engines();
+    expect((await run(e, swarmSettings({ image: `${REPO}:v1` }))).error).toBeUndefined();
+    expect((await run(e, swarmSettings({ image: `${REPO}:v2` }))).error).toBeUndefined();
+    // As if v1 had been deployed by an earlier Gangway, with the port in host mode.
+    const service = [...e.swarm.services.values()][0] as NonNullable<ReturnType<typeof e.swarm.services.get>>;
+    (service.previousSpec as NonNullable<typeof service.previousSpec>).EndpointSpec = { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 8080, PublishedPort: 8080, PublishMode: 'host' }] };
+    const noPublish = await run(e, swarmSettings({ rollback: 'true', image: '', publish: '' }));
+    expect(noPublish.error?.message).toMatch(/publishes port 8080 in host mode .* Nothing was changed/);
+
+    const other = engines();
+    expect((await run(other, swarmSettings({ image: `${REPO}:v1`, publish: '' }))).error).toBeUndefined();
+    expect((await run(other, swarmSettings({ image: `${REPO}:v2` }))).error).toBeUndefined();
+    const offNetwork = await run(other, swarmSettings({ rollback: 'true', image: '' }));
+    expect(offNetwork.error?.message).toMatch(/is not on the network shop-net \(it was deployed without publish\), so the proxy shop-proxy could not reach its tasks\. Nothing was changed\. Deploy the previous image instead: image: registry\.example\.com\/team\/shop@sha256:1{64}/);
+    expect([...other.swarm.services.values()][0]?.spec.TaskTemplate.ContainerSpec.Image).toBe(`${REPO}@${DIGEST_V2}`);
+  });
 });
+

@@ -95,27 +95,36 @@ ${o.http}  server {
 `;
 }
 
-/** The mark of the Swarm proxy's config: it forwards to Swarm's DNS name of the service's tasks. */
-export const SWARM_UPSTREAM_MARK = `${UPSTREAM_MARK} tasks.`;
+/**
+ * The name a Swarm service's tasks answer to on its overlay network, besides the app's own: a
+ * network alias of the service, which Docker's DNS resolves (endpoint mode dnsrr) to every healthy
+ * task. Under `.invalid` (RFC 6761) because Docker's DNS passes a name it does not know to the
+ * server's own resolvers, as it would `tasks.<app>` while no task runs: `tasks.shop` is a name
+ * anyone may own on the internet, a `.invalid` one is not.
+ */
+export function swarmTasksName(app: string): string {
+  return `${app}.gangway.invalid`;
+}
 
 /**
- * The config of a Swarm service's proxy (target: swarm with replicas above 1): every request goes
- * to one of the healthy tasks that Swarm's DNS (127.0.0.11 on the overlay) lists for
- * `tasks.<app>`, looked up again every second. Swarm lists a task once it is healthy and takes it
- * out before it stops it; a task that refuses or does not connect within 1 s (its node gone) has
- * the request passed to another one. The config never changes between deploys.
+ * The config of a Swarm service's proxy (target: swarm with publish): every request goes to one of
+ * the healthy tasks that Docker's DNS (127.0.0.11 on the overlay) lists for swarmTasksName, looked
+ * up again every second. Swarm lists a task once it is healthy and takes it out before it stops
+ * it; a task that refuses or does not connect within 1 s (its node gone) has the request passed to
+ * another one. The config never changes between deploys.
  */
 export function swarmProxyConfig(app: string, port: number): string {
   const resolver = `  # Docker's DNS on the overlay network; 1 s, so that a task Swarm takes out soon gets no requests.
   resolver 127.0.0.11 valid=1s ipv6=off;
   resolver_timeout 2s;
 `;
+  const tasks = swarmTasksName(app);
   return nginxFile({
-    head: `${SWARM_UPSTREAM_MARK}${app}\n`,
+    head: `${UPSTREAM_MARK} ${tasks}\n`,
     app,
     http: resolver,
     // A variable: nginx resolves the name at request time (every task), not once at start.
-    pass: `set $gangway_tasks http://tasks.${app}:${port};\n      proxy_pass $gangway_tasks;`,
+    pass: `set $gangway_tasks http://${tasks}:${port};\n      proxy_pass $gangway_tasks;`,
     connectTimeout: '1s',
     nextUpstream: 'error timeout http_502 http_503',
   });
@@ -138,7 +147,7 @@ export interface ProxyDesign {
   network: string;
   hostIp: string;
   hostPort: number;
-  /** A proxy whose config is fixed (Swarm's): a hash of it, so that a changed config replaces the proxy. */
+  /** A proxy whose config is fixed (a Swarm service's): a hash of it, so that a changed config replaces the proxy. */
   configHash?: string;
 }
 

@@ -193,7 +193,14 @@ function lockGuardedTerms(s: Guarded): Array<[string, number]> {
     // The update's verdict, then at worst a restore that waits as long again.
     const wait = swarmWaitMs(s);
     const what = t.replicas > 1 ? `(readiness-timeout + 2s) × ${t.replicas} replicas + stop-timeout + 20s` : 'readiness-timeout + stop-timeout + 20s';
-    return [[`Swarm update (${what})`, wait], ['Swarm restore', wait], engine];
+    // At worst: the update stalls (a node down) and is applied again, then does not finish either and the previous spec is put back.
+    return [
+      [`Swarm update (${what})`, wait],
+      ['Swarm update applied again after a stall', wait],
+      ['Swarm restore', wait],
+      ...(t.proxy ? [['the proxy taking a host-mode port over (stop-timeout + 10s)', s.stopTimeoutMs + 10_000] as [string, number]] : []),
+      engine,
+    ];
   }
   if (t.strategy.name === 'recreate') {
     // Stop the old, get the new ready; on failure the old one's readiness again (at most 30 s).

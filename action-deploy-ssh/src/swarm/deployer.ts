@@ -10,8 +10,9 @@ import { confirmDeployLock, pullForDeploy } from '../host/preflight.ts';
 import { LABEL } from '../labels.ts';
 import { setResult, type HostReport } from '../report.ts';
 import { swarmWaitMs } from '../settings/rollout.ts';
-import type { SwarmEngine, SwarmService } from './engine.ts';
+import type { SwarmEngine, SwarmService, SwarmServiceSpec } from './engine.ts';
 import { currentProxy } from '../container/proxy.ts';
+import { swarmTasksName } from '../container/proxy-config.ts';
 import { proxyName } from '../container/spec.ts';
 import { ensureSwarmProxy } from './front-proxy.ts';
 import { SWARM_MONITOR_MS, swarmServiceSpec } from './service-spec.ts';
@@ -56,19 +57,24 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
   };
 
   /**
-   * The previous version back after an update Swarm did not finish: Swarm's rollback when it has
-   * not started one; when its rollback is stuck (a restarted task of the failed version holding the
-   * host port), the spec it rolled back to is applied again with ForceUpdate, which replaces every
-   * task of the slot.
+   * The previous version back after an update Swarm did not finish. With `to` (the spec from
+   * before this deploy, when the deploy applied its own spec twice and Swarm's previous spec is
+   * therefore this deploy's too): `to` applied with ForceUpdate. Otherwise Swarm's rollback when it
+   * has not started one; when its rollback is stuck (a restarted task of the failed version holding
+   * a host port), the spec it rolled back to is applied again with ForceUpdate, which replaces
+   * every task of the slot.
    */
-  const restore = async (serviceId: string, options: SwarmWaitOptions): Promise<SwarmOutcome> => {
+  const restore = async (serviceId: string, options: SwarmWaitOptions, to?: SwarmServiceSpec): Promise<SwarmOutcome> => {
     const now = await swarm.inspectService(serviceId);
     if (!now) return { kind: 'timeout', message: 'the service is gone' };
     const rolling = now.updateStatus?.state.startsWith('rollback') === true;
-    if (rolling || !now.previousSpec) {
-      const spec = { ...now.spec, TaskTemplate: { ...now.spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } };
+    const force = (spec: SwarmServiceSpec): SwarmServiceSpec => ({ ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } });
+    if (to) {
+      options.log(`applying the spec from before this deploy again (${to.TaskTemplate.ContainerSpec.Image}, ForceUpdate)`);
+      await swarm.updateService(now.id, now.version, force(to), auth);
+    } else if (rolling || !now.previousSpec) {
       options.log(`applying ${now.spec.TaskTemplate.ContainerSpec.Image} again (ForceUpdate)`);
-      await swarm.updateService(now.id, now.version, spec, auth);
+      await swarm.updateService(now.id, now.version, force(now.spec), auth);
     } else {
       options.log('asking Swarm to roll back (rollback=previous)');
       await swarm.updateService(now.id, now.version, now.spec, { rollback: true, ...auth });
@@ -79,9 +85,14 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
   };
 
   /**
-   * The image `rollback: true` goes back to: the service's previous spec. Refused when there is
-   * none, and after Swarm has rolled an update back by itself: then the service already runs the
-   * version before the failed one, and its previous spec is gone (engine 20.10) or the failed one.
+   * The image `rollback: true` goes back to: the service's previous spec. Refused, before anything
+   * changes:
+   * - when there is none;
+   * - after Swarm has rolled an update back by itself: the service already runs the version before
+   *   the failed one, and its previous spec is gone (engine 20.10) or the failed one;
+   * - when the previous spec is this very version (a deploy that stalled applied it twice);
+   * - when the previous spec publishes a host-mode port that the proxy holds now, or is off the
+   *   network the proxy reaches the tasks on: its tasks could not serve.
    */
   const previousImage = (service: SwarmService | undefined): { service: SwarmService; image: string } => {
     if (!service) throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: there is no Swarm service of this app.`);
@@ -90,8 +101,28 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
         `Swarm already rolled ${s.app} back on ${ctx.host} (${service.updateStatus.message ?? 'rollback_completed'}): it runs the version before the failed update, and Swarm keeps no earlier spec to go back to. Deploy the image you want instead.`,
       );
     }
-    if (!service.previousSpec) throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: the service has no previous spec (it was deployed once).`);
-    return { service, image: service.previousSpec.TaskTemplate.ContainerSpec.Image };
+    const previous = service.previousSpec;
+    if (!previous) throw new Error(`Nothing to roll back to for ${s.app} on ${ctx.host}: the service has no previous spec (it was deployed once).`);
+    const image = previous.TaskTemplate.ContainerSpec.Image;
+    const instead = (what: string | undefined): string => (what ? ` Deploy the previous image instead: image: ${what}.` : ' Deploy the image you want instead.');
+    if (image === service.spec.TaskTemplate.ContainerSpec.Image) {
+      throw new Error(
+        `Swarm's previous spec of ${s.app} on ${ctx.host} runs the version it runs now (${image}: a deploy applied it twice, after Swarm's update stalled), so Swarm's rollback would change nothing. Nothing was changed.${instead(service.spec.Labels[LABEL.previousImage])}`,
+      );
+    }
+    const hostPorts = (previous.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
+    if (hostPorts.length > 0 && (service.spec.EndpointSpec.Ports ?? []).length === 0) {
+      throw new Error(
+        `Swarm's previous spec of ${s.app} on ${ctx.host} publishes port ${hostPorts.join(', ')} in host mode (from before ${s.app} moved behind the proxy ${proxyName(s.app)}), and the proxy holds that port now. Nothing was changed.${instead(image)}`,
+      );
+    }
+    const onNetwork = (spec: SwarmServiceSpec): boolean => (spec.TaskTemplate.Networks ?? []).some((n) => n.Target === s.network);
+    if (proxied && !onNetwork(previous) && onNetwork(service.spec)) {
+      throw new Error(
+        `Swarm's previous spec of ${s.app} on ${ctx.host} is not on the network ${s.network} (it was deployed without publish), so the proxy ${proxyName(s.app)} could not reach its tasks. Nothing was changed.${instead(image)}`,
+      );
+    }
+    return { service, image };
   };
 
   /**
@@ -104,7 +135,7 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
     for (;;) {
       try {
         const front = await ctx.clock.time('proxy', () => ensureSwarmProxy(ctx));
-        if (front.how === 'kept') ctx.log.info(`proxy ${front.name}: running as wanted, forwarding to tasks.${s.app}`);
+        if (front.how === 'kept') ctx.log.info(`proxy ${front.name}: running as wanted, forwarding to ${swarmTasksName(s.app)}`);
         return;
       } catch (error) {
         if (!afterHostPorts || performance.now() - started > s.stopTimeoutMs + 10_000) throw error;
@@ -116,18 +147,12 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
   /** A proxy from an earlier deploy with publish, when this one has none: it keeps the port; say so. */
   const staleProxy = async (): Promise<void> => {
     const front = await currentProxy(ctx.engine, s.app);
-    if (front.details) ctx.log.warn(`"publish" is not set, but the managed proxy ${front.details.name} from an earlier deploy still holds its port and forwards to tasks.${s.app}. Remove it (docker rm -f ${front.details.name}) if ${s.app} should no longer be published.`);
+    if (front.details) ctx.log.warn(`"publish" is not set, but the managed proxy ${front.details.name} from an earlier deploy still holds its port and forwards to ${swarmTasksName(s.app)}. Remove it (docker rm -f ${front.details.name}) if ${s.app} should no longer be published.`);
   };
 
   /** rollback: true — Swarm's own rollback to the service's previous spec. */
   const rollBack = async (service: SwarmService | undefined, report: HostReport): Promise<void> => {
     const { service: current, image: back } = previousImage(service);
-    const previousPorts = (current.previousSpec?.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
-    if (proxied && previousPorts.length > 0 && (current.spec.EndpointSpec.Ports ?? []).length === 0) {
-      throw new Error(
-        `Swarm's previous spec of ${s.app} on ${ctx.host} publishes port ${previousPorts.join(', ')} in host mode (from before ${s.app} moved behind the proxy ${proxyName(s.app)}), and the proxy holds that port now. Nothing was changed. Deploy the previous image instead: image: ${back}.`,
-      );
-    }
     ctx.log.info(`rolling back ${s.app}: ${current.spec.TaskTemplate.ContainerSpec.Image} → ${back} (Swarm's rollback to the previous spec)`);
     report.image = back;
     report.imageDigest = back.split('@')[1] ?? '';
@@ -150,7 +175,7 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
     report.container = { id, name: s.app };
     const outcome = await ctx.clock.time('readiness', () => ctx.log.group(`readiness of ${s.app}`, () => waitForNewService(swarm, id, ctx.provenance.at, { ...waitOptions, replicas })));
     report.readinessMs = Math.round(performance.now() - t0);
-    if (outcome.kind !== 'completed') throw new Error(`${s.app} did not get ready within ${formatDuration(s.readinessTimeoutMs)}: ${outcome.message}. There was no previous version to go back to.`);
+    if (outcome.kind !== 'completed') throw new Error(`${s.app} did not get ready within ${formatDuration(waitOptions.timeoutMs)}: ${outcome.message}. There was no previous version to go back to.`);
     ctx.log.info(`${s.app} is running after ${formatDuration(report.readinessMs)}`);
     setResult(report, 'deployed');
   };
@@ -172,6 +197,7 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
     const warnings = await ctx.clock.time('update', () => swarm.updateService(current.id, current.version, spec, auth));
     for (const w of warnings) ctx.log.info(`Swarm: ${w}`);
     let outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}`, () => waitForUpdate(swarm, current.id, current.updateStatus, waitOptions)));
+    let reapplied = false;
     if (outcome.kind === 'stalled') {
       // Once: the same spec again with ForceUpdate starts Swarm's updater afresh, which places the tasks on the nodes that are up.
       ctx.log.warn(`${outcome.message}: applying the update again (ForceUpdate), so that Swarm places the tasks on the nodes that are up`);
@@ -179,6 +205,7 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
       if (now) {
         const again = { ...now.spec, TaskTemplate: { ...now.spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } };
         await ctx.clock.time('update', () => swarm.updateService(now.id, now.version, again, auth));
+        reapplied = true;
         outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}, again`, () => waitForUpdate(swarm, now.id, now.updateStatus, waitOptions)));
       }
     }
@@ -195,7 +222,13 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
     report.readinessMs = Math.round(performance.now() - t0);
     const failure = outcome.message;
     let restored: boolean;
-    if (outcome.kind !== 'rolled-back') {
+    if (reapplied) {
+      // Swarm's previous spec is now this deploy's own first apply: its rollback (or ours by rollback=previous) would keep the new version.
+      ctx.log.warn(`The update did not finish (${failure}); putting the spec from before this deploy back`);
+      const back = await ctx.clock.time('restore', () => restore(current.id, restoreOptions, current.spec));
+      restored = back.kind === 'completed';
+      if (back.kind !== 'completed') outcome = { kind: 'paused', message: `${failure}; the rollback did not complete either: ${back.message}` };
+    } else if (outcome.kind !== 'rolled-back') {
       // Swarm did not finish by itself: put the previous version back.
       ctx.log.warn(`The update did not finish (${failure}); rolling back`);
       const back = await ctx.clock.time('restore', () => restore(current.id, restoreOptions));
@@ -231,6 +264,16 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
           'target',
         );
       }
+      if (s.network) {
+        // A network of that name that a service cannot join (a bridge left by target: container, whose default is <app>-net too).
+        const net = await swarm.network(s.network);
+        if (net && !(net.driver === 'overlay' && net.scope === 'swarm' && net.attachable)) {
+          throw new ConfigurationError(
+            `Network ${s.network} on ${ctx.host} is a ${net.scope || 'local'} ${net.driver || '?'} network${net.driver === 'overlay' ? ' that containers cannot attach to' : ''}: a Swarm service and its proxy need an attachable overlay network. Nothing was changed. Give another name in "network", or remove that network (docker network rm ${s.network}; with target: container's ${s.app} still on it, remove that app first).`,
+            'network',
+          );
+        }
+      }
       const existing = await swarm.inspectService(s.app);
       if (s.rollback) {
         return previousImage(existing).service.spec.TaskTemplate.ContainerSpec.Image;
@@ -251,11 +294,11 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
       const current = await swarm.inspectService(s.app);
       const hostPorts = (current?.spec.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
       if (!proxied) await staleProxy();
-      if (s.network && !(await swarm.networkExists(s.network))) {
+      if (s.network && !(await swarm.network(s.network))) {
         ctx.log.info(`creating the overlay network ${s.network}`);
         await swarm.createOverlayNetwork(s.network, { [LABEL.managed]: 'true' });
       }
-      // Before the service changes: nginx looks tasks.<app> up per request, so it may come first.
+      // Before the service changes: nginx looks the tasks up per request, so it may come first.
       if (proxied && hostPorts.length === 0) await proxyUp(false);
       if (current) {
         report.previous = { id: current.id, name: `${s.app} (${current.spec.TaskTemplate.ContainerSpec.Image.split('@')[1]?.slice(7, 19) ?? current.spec.TaskTemplate.ContainerSpec.Image})` };

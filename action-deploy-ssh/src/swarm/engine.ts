@@ -2,7 +2,7 @@
 // action; a fake in unit tests).
 import type Docker from 'dockerode';
 import { isEngineNotFound } from '@gangway/kit';
-import { createNetworkOnce, hasNetwork } from '../host/engine.ts';
+import { createNetworkOnce } from '../host/engine.ts';
 
 /** The parts of a Swarm ServiceSpec Gangway writes (the Engine keeps the rest as given). */
 export interface SwarmServiceSpec {
@@ -75,7 +75,8 @@ export interface SwarmEngine {
   listTasks(serviceId: string): Promise<SwarmTask[]>;
   /** The IDs of the swarm's nodes that are not ready (down, disconnected, unknown). */
   downNodes(): Promise<Set<string>>;
-  networkExists(name: string): Promise<boolean>;
+  /** The network of that name, if there is one: its driver, scope (local, swarm) and whether containers may attach. */
+  network(name: string): Promise<{ driver: string; scope: string; attachable: boolean } | undefined>;
   /** An attachable overlay network (what a service can join). */
   createOverlayNetwork(name: string, labels: Record<string, string>): Promise<void>;
 }
@@ -150,7 +151,15 @@ export function dockerSwarmEngine(docker: Docker): SwarmEngine {
       const nodes = (await docker.listNodes()) as Array<{ ID: string; Status?: { State?: string } }>;
       return new Set(nodes.filter((n) => n.Status?.State !== 'ready').map((n) => n.ID));
     },
-    networkExists: (name) => hasNetwork(docker, name),
+    async network(name) {
+      try {
+        const n = (await docker.getNetwork(name).inspect()) as { Driver?: string; Scope?: string; Attachable?: boolean };
+        return { driver: n.Driver ?? '', scope: n.Scope ?? '', attachable: n.Attachable === true };
+      } catch (error) {
+        if (isEngineNotFound(error)) return undefined;
+        throw error;
+      }
+    },
     createOverlayNetwork: (name, labels) => createNetworkOnce(docker, { Name: name, Driver: 'overlay', Attachable: true, Labels: labels }),
   };
 }

@@ -1,6 +1,6 @@
-// The front of a Swarm service of several replicas (target: swarm, publish, replicas > 1): the
-// managed nginx container `<app>-proxy` on the manager, on the service's attachable overlay
-// network, holding `publish` and forwarding to every healthy task by Swarm's DNS (tasks.<app>).
+// The front of a Swarm service (target: swarm with publish): the managed nginx container
+// `<app>-proxy` on the manager, on the service's attachable overlay network, holding `publish` and
+// forwarding to every healthy task by Docker's DNS (the service's alias <app>.gangway.invalid).
 // Its config never changes between deploys (proxy-config.ts swarmProxyConfig): Swarm puts a task
 // into that name once it is healthy and takes it out before it stops it, so a rolling update
 // moves the traffic with no step of Gangway's. The proxy is made on the first deploy and again
@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { LABEL } from '../labels.ts';
 import type { HostContext } from '../host/context.ts';
 import { currentProxy, proxyImageId, startNewProxy } from '../container/proxy.ts';
-import { proxySpecHash, swarmProxyConfig, type ProxyDesign } from '../container/proxy-config.ts';
+import { proxySpecHash, swarmProxyConfig, swarmTasksName, type ProxyDesign } from '../container/proxy-config.ts';
 import { proxyName } from '../container/spec.ts';
 
 export interface SwarmFront {
@@ -22,7 +22,7 @@ export async function ensureSwarmProxy(ctx: HostContext): Promise<SwarmFront> {
   const s = ctx.settings;
   const name = proxyName(s.app);
   if (s.target.kind !== 'swarm' || !s.target.proxy || !s.publish || !s.network || s.containerPort === undefined) {
-    throw new Error('the Swarm proxy needs target: swarm with publish, container-port, the app network and replicas above 1');
+    throw new Error('the Swarm proxy needs target: swarm with publish, container-port and the app network');
   }
   const image = await proxyImageId(ctx, s.target.proxy.image);
   const config = swarmProxyConfig(s.app, s.containerPort);
@@ -37,7 +37,7 @@ export async function ensureSwarmProxy(ctx: HostContext): Promise<SwarmFront> {
   const current = await currentProxy(ctx.engine, s.app);
   if (current.details?.running && current.details.labels[LABEL.proxySpec] === proxySpecHash(design)) return { how: 'kept', name };
   const why = !current.details ? 'no proxy yet' : !current.details.running ? `${current.details.name} is ${current.details.state}` : 'its image, port, network or config changed';
-  ctx.log.info(`creating the proxy ${name} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort} → tasks.${s.app}:${s.containerPort} on ${s.network}: ${why}`);
+  ctx.log.info(`creating the proxy ${name} (${image.ref}) on ${design.hostIp || '*'}:${design.hostPort} → ${swarmTasksName(s.app)}:${s.containerPort} on ${s.network}: ${why}`);
   await startNewProxy(ctx, design, config, current.details);
   return { how: current.details ? 'replaced' : 'created', name };
 }

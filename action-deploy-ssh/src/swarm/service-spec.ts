@@ -6,6 +6,7 @@
 // the managed proxy on the manager holds the port and reaches the tasks on the overlay network
 // (front-proxy.ts). So no task ever waits for a port: the update is start-first, one task at a
 // time.
+import { swarmTasksName } from '../container/proxy-config.ts';
 import { LABEL, provenanceLabels, type ProvenanceLabelsOf } from '../labels.ts';
 import type { DeploySettings } from '../settings/index.ts';
 import { SWARM_UPDATE_DELAY_MS } from '../settings/rollout.ts';
@@ -58,7 +59,8 @@ export function swarmServiceSpec(settings: DeploySettings, next: NewService): Sw
         ...(healthcheck ? { Healthcheck: healthcheck } : {}),
       },
       RestartPolicy: { Condition: restart, ...(restart === 'on-failure' ? { MaxAttempts: 5 } : {}) },
-      ...(settings.network ? { Networks: [{ Target: settings.network, Aliases: [settings.app] }] } : {}),
+      // The proxy reaches every task by the second alias (swarmTasksName).
+      ...(settings.network ? { Networks: [{ Target: settings.network, Aliases: [settings.app, swarmTasksName(settings.app)] }] } : {}),
       Placement: { Preferences: [{ Spread: { SpreadDescriptor: 'node.id' } }] },
     },
     Mode: { Replicated: { Replicas: settings.target.replicas } },

@@ -102,10 +102,12 @@ export async function waitForUpdate(swarm: SwarmEngine, serviceId: string, befor
     if (options.rollback || status?.state !== 'updating' || !fresh || moving) quietSince = undefined;
     else quietSince ??= performance.now();
     if (quietSince !== undefined && performance.now() - quietSince > (options.stallMs ?? SWARM_STALL_MS)) {
-      const down = await swarm.downNodes();
-      const stranded = tasks.filter((t) => t.nodeId !== undefined && down.has(t.nodeId));
-      if (stranded.length > 0) {
-        return { kind: 'stalled', message: `Swarm's update has not moved for ${Math.round((performance.now() - quietSince) / 1000)} s while ${down.size === 1 ? 'a node' : `${down.size} nodes`} that ran its tasks ${down.size === 1 ? 'is' : 'are'} down (${[...down].map((id) => id.slice(0, 12)).join(', ')})` };
+      // A task last seen running (or starting) on a node that is down: Swarm cannot see it stop. Long-gone tasks of a dead node do not count.
+      const down = await swarm.downNodes().catch((): Set<string> => new Set());
+      const stranded = new Set(tasks.filter((t) => t.nodeId !== undefined && down.has(t.nodeId) && (t.state === 'running' || STARTING.has(t.state))).map((t) => t.nodeId as string));
+      if (stranded.size > 0) {
+        const nodes = [...stranded].map((id) => id.slice(0, 12)).join(', ');
+        return { kind: 'stalled', message: `Swarm's update has not moved for ${Math.round((performance.now() - quietSince) / 1000)} s while ${stranded.size === 1 ? 'a node' : `${stranded.size} nodes`} that ran its tasks ${stranded.size === 1 ? 'is' : 'are'} down (${nodes})` };
       }
       quietSince = performance.now();
     }
