@@ -16,9 +16,9 @@ import { findSecretLeaks } from '@gangway/harness';
 import { labStatus, readLabState, type LabState, type TargetState } from '../../lab/src/index.ts';
 import { startEngineAgain, stopEngine } from '../../lab/src/faults.ts';
 import { getFromInside, loadFromInside, type NetnsLoad } from '../../lab/src/testing/load-inside.ts';
-import { formLabSwarm, type LabSwarm } from '../../lab/src/testing/swarm-cluster.ts';
+import { formLabSwarm, removeSwarmApp, type LabSwarm } from '../../lab/src/testing/swarm-cluster.ts';
 import { connectLabVpn, type VpnTunnel } from '../../lab/src/testing/vpn.ts';
-import { buildAndPush, type PushedImage } from './lab-images.ts';
+import { buildAndPush, TEST_REPOSITORY, type PushedImage } from './lab-images.ts';
 import { DeployRuns, labTargetInputs, type DeployRun } from './lab-runs.ts';
 
 const app = `gtest-cluster-${randomBytes(3).toString('hex')}`;
@@ -28,6 +28,8 @@ const REPLICAS = 3;
 let lab: LabState;
 let manager: TargetState;
 let stopped: TargetState | undefined;
+/** The worker engine's stop, once the node-loss test started it. */
+let stopping: Promise<void> | undefined;
 let swarm: LabSwarm | undefined;
 let vpn: VpnTunnel | undefined;
 let privateKey: string;
@@ -115,24 +117,11 @@ describe(`target: swarm, replicas: ${REPLICAS}, on a three-node swarm of lab tar
   }, 600_000);
 
   afterAll(async () => {
+    // A stop still under way finishes first: an engine started again meanwhile would be refused, and stay down.
+    await stopping?.catch(() => undefined);
     if (stopped) await startEngineAgain(stopped).catch((e: unknown) => console.warn(`could not start ${stopped?.name}'s engine again: ${String(e)}`));
     if (swarm) {
-      const docker = swarm.manager.docker;
-      await docker.getService(app).remove().catch(() => undefined);
-      // Swarm removes the tasks' containers on every node by itself; the proxy is Gangway's.
-      for (const node of [swarm.manager, ...swarm.workers]) {
-        for (let i = 0; i < 40; i++) {
-          const left = await node.docker.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } }).catch(() => []);
-          const tasks = left.filter((c) => c.Labels['gangway.role'] === 'swarm-task');
-          if (tasks.length === 0) break;
-          await new Promise((r) => setTimeout(r, 250));
-        }
-        for (const c of await node.docker.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } }).catch(() => [])) {
-          await node.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-        }
-      }
-      await docker.getContainer(`${app}.lock`).remove({ force: true }).catch(() => undefined);
-      await docker.getNetwork(`${app}-net`).remove().catch(() => undefined);
+      await removeSwarmApp(swarm, app, [`${lab.registry.host}/${TEST_REPOSITORY}`]);
       const problems = await swarm.leave();
       if (problems.length > 0) console.warn(`leaving the lab swarm: ${problems.join('; ')}`);
     }
@@ -187,13 +176,14 @@ describe(`target: swarm, replicas: ${REPLICAS}, on a three-node swarm of lab tar
   it("v1 → v2 while a worker's Docker engine is stopped mid-update, under load: the service converges on the two nodes left", async () => {
     const s = swarm as LabSwarm;
     const worker = s.workers[s.workers.length - 1] as (typeof s.workers)[number];
-    let stopping: Promise<void> | undefined;
     // Each new task takes 4 s to get healthy, as a real app's does: the engine stops while one is starting.
     const { run, load } = await underLoad('v1 → v2, a worker engine stopped', inputs({ image: v2.digestRef, env: 'READY_DELAY_MS=4000' }), (line) => {
       // Once Swarm has started the update: its first task is being replaced.
       if (!stopping && /Swarm update: updating/.test(line)) {
         stopped = worker.target;
         stopping = stopEngine(worker.target);
+        // Handled here too: a deploy that fails first leaves it to afterAll.
+        stopping.catch(() => undefined);
       }
     });
     await stopping;

@@ -22,6 +22,7 @@ import { loadFromInside } from '../../lab/src/testing/load-inside.ts';
 import { ensureRedisImage } from '../../lab/src/redis-image.ts';
 import { repoRoot } from '../../scripts/actions.ts';
 import type { DeployReport } from '../../action-deploy-ssh/src/report.ts';
+import { headerSettings as exampleSettings, unnamedInHeader } from '../support/example-header.ts';
 import { failedSteps, openReleaseScenario, REPOSITORY, rootDockerfile, standbyRollback, stepConclusions, type ReleaseScenario, type WorkflowLab } from '../support/workflow-lab.ts';
 
 const WORKFLOW = path.join(repoRoot, 'docs', 'example-deploy-workflow.yml');
@@ -33,31 +34,11 @@ let wl: WorkflowLab;
 let sha: ReleaseScenario['sha'];
 let repoDir: string;
 
-/** The names the header's `vars:` and `secrets:` lines tell a user to create. */
-function headerNames(kind: 'vars' | 'secrets', workflow = WORKFLOW): string[] {
-  const header = readFileSync(workflow, 'utf8').split('\n').filter((l) => l.startsWith('#'));
-  const start = header.findIndex((l) => new RegExp(`^#\\s+${kind}:`).test(l));
-  if (start === -1) throw new Error(`the example's header has no "${kind}:" line`);
-  const block: string[] = [header[start] as string];
-  for (const line of header.slice(start + 1)) {
-    if (/^#\s+(vars|secrets):/.test(line) || /^#\s*$/.test(line)) break;
-    block.push(line);
-  }
-  // Names are upper-case words outside parentheses.
-  const text = block.join(' ').replace(/\([^)]*\)/g, '');
-  return [...text.matchAll(/\b([A-Z][A-Z0-9_]{2,})\b/g)].map((m) => m[1] as string);
-}
-
 const push = (commit: string) => pushEvent({ repository: { fullName: REPOSITORY }, sha: commit });
 
 /** Only what the header names: a test that needed more would fail here. */
 function headerSettings(wl: WorkflowLab, options: { edge?: string; workflow?: string } = {}) {
-  const s = wl.settings(APP, options.edge ? { edge: options.edge } : {});
-  const vars = headerNames('vars', options.workflow);
-  const secrets = headerNames('secrets', options.workflow);
-  expect(Object.keys(s.vars).filter((k) => !vars.includes(k))).toEqual([]);
-  expect(Object.keys(s.secrets).filter((k) => !secrets.includes(k))).toEqual([]);
-  return s;
+  return exampleSettings(wl, APP, options.workflow ?? WORKFLOW, options.edge ? { edge: options.edge } : {});
 }
 
 describe('docs/example-deploy-workflow.yml as a user copies it', () => {
@@ -74,10 +55,7 @@ describe('docs/example-deploy-workflow.yml as a user copies it', () => {
   const settings = () => headerSettings(wl);
 
   it('its header names the settings it reads, and nothing else is read', () => {
-    const text = readFileSync(WORKFLOW, 'utf8');
-    const used = (kind: string) => [...new Set([...text.matchAll(new RegExp(`${kind}\\.([A-Z][A-Z0-9_]*)`, 'g'))].map((m) => m[1] as string))].sort();
-    expect(used('vars').filter((n) => !headerNames('vars').includes(n))).toEqual([]);
-    expect(used('secrets').filter((n) => !headerNames('secrets').includes(n))).toEqual([]);
+    expect(unnamedInHeader(WORKFLOW)).toEqual({ vars: [], secrets: [] });
   });
 
   it('a green push builds, deploys and smoke-tests the commit', async () => {
@@ -124,10 +102,7 @@ describe('docs/example-deploy-workflow.yml as a user copies it', () => {
     JSON.parse(r.run.jobs.find((j) => j.id === 'deploy')?.steps.find((s) => s.name === 'Deploy')?.outputs['report'] ?? '{}') as DeployReport;
 
   it('docs/example-roles-workflow.yml: its header names what it reads; a push deploys the web, 2 workers and Redis under load, none failed', async () => {
-    const text = readFileSync(ROLES_WORKFLOW, 'utf8');
-    const used = (kind: string) => [...new Set([...text.matchAll(new RegExp(`${kind}\\.([A-Z][A-Z0-9_]*)`, 'g'))].map((m) => m[1] as string))].sort();
-    expect(used('vars').filter((n) => !headerNames('vars', ROLES_WORKFLOW).includes(n))).toEqual([]);
-    expect(used('secrets').filter((n) => !headerNames('secrets', ROLES_WORKFLOW).includes(n))).toEqual([]);
+    expect(unnamedInHeader(ROLES_WORKFLOW)).toEqual({ vars: [], secrets: [] });
     // The accessory's image as a server that can pull redis:7-bookworm has it (the lab reaches no Docker Hub).
     await ensureRedisImage(wl.target.dockerSocket);
     const r = await wl.run('roles example: push', { workflow: ROLES_WORKFLOW, event: push(sha.fixed), settings: rolesSettings(), repository: repoDir, load: { port: PORT } });

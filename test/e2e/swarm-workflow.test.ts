@@ -5,14 +5,13 @@
 // of 3 replicas, one per node, behind the proxy on the manager; a push whose smoke test fails is
 // rolled back by the file's own step (Swarm's rollback to the previous spec), with no failed
 // request under load through the whole run.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushEvent } from '@gangway/workflow-runner';
-import { formLabSwarm, type LabSwarm } from '../../lab/src/testing/swarm-cluster.ts';
+import { formLabSwarm, removeSwarmApp, type LabSwarm } from '../../lab/src/testing/swarm-cluster.ts';
 import { repoRoot } from '../../scripts/actions.ts';
 import type { DeployReport } from '../../action-deploy-ssh/src/report.ts';
+import { headerSettings, unnamedInHeader } from '../support/example-header.ts';
 import { failedSteps, openReleaseScenario, REPOSITORY, rootDockerfile, stepConclusions, type RecordedRun, type ReleaseScenario, type WorkflowLab } from '../support/workflow-lab.ts';
 
 const WORKFLOW = path.join(repoRoot, 'docs', 'example-swarm-workflow.yml');
@@ -23,26 +22,8 @@ let swarm: LabSwarm | undefined;
 let wl: WorkflowLab;
 let sha: ReleaseScenario['sha'];
 
-/** The names the header's `vars:` or `secrets:` lines tell a user to create (upper-case words outside parentheses). */
-function headerNames(kind: 'vars' | 'secrets'): string[] {
-  const header = readFileSync(WORKFLOW, 'utf8').split('\n').filter((l) => l.startsWith('#'));
-  const start = header.findIndex((l) => new RegExp(`^#\\s+${kind}:`).test(l));
-  if (start === -1) throw new Error(`the example's header has no "${kind}:" line`);
-  const block: string[] = [header[start] as string];
-  for (const line of header.slice(start + 1)) {
-    if (/^#\s+(vars|secrets):/.test(line) || /^#\s*$/.test(line)) break;
-    block.push(line);
-  }
-  return [...block.join(' ').replace(/\([^)]*\)/g, '').matchAll(/\b([A-Z][A-Z0-9_]{2,})\b/g)].map((m) => m[1] as string);
-}
-
 /** Only what the header names: a test that needed more would fail here. */
-function settings() {
-  const s = wl.settings(APP);
-  expect(Object.keys(s.vars).filter((k) => !headerNames('vars').includes(k))).toEqual([]);
-  expect(Object.keys(s.secrets).filter((k) => !headerNames('secrets').includes(k))).toEqual([]);
-  return s;
-}
+const settings = () => headerSettings(wl, APP, WORKFLOW);
 
 const push = (commit: string) => pushEvent({ repository: { fullName: REPOSITORY }, sha: commit });
 
@@ -56,20 +37,6 @@ async function tasks(): Promise<Array<{ node: string; image: string; state: stri
   return list.map((t) => ({ node: t.NodeID, image: t.Spec.ContainerSpec.Image, state: t.Status.State }));
 }
 
-/** The service, its task containers on every node, and the images the workers pulled for it. */
-async function removeService(s: LabSwarm): Promise<void> {
-  await s.manager.docker.getService(APP).remove().catch(() => undefined);
-  for (const node of [s.manager, ...s.workers]) {
-    const left = async (d: Docker) => (await d.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.name=${APP}`] } }).catch(() => [])).length;
-    for (let i = 0; i < 60 && (await left(node.docker)) > 0; i++) await new Promise((r) => setTimeout(r, 250));
-  }
-  for (const node of s.workers) {
-    for (const image of await node.docker.listImages().catch(() => [])) {
-      if ((image.RepoDigests ?? []).some((d) => d.startsWith(`${wl.lab.registry.host}/e2e/${APP}@`))) await node.docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
-    }
-  }
-}
-
 describe('docs/example-swarm-workflow.yml as a user copies it, on a three-node swarm', () => {
   beforeAll(async () => {
     scenario = await openReleaseScenario({ target: 1, app: APP, first: (repo) => repo.commit('the app, with its Dockerfile at the root', rootDockerfile) });
@@ -80,9 +47,7 @@ describe('docs/example-swarm-workflow.yml as a user copies it, on a three-node s
 
   afterAll(async () => {
     if (swarm) {
-      await removeService(swarm);
-      // The proxy, on the service's overlay network, before the swarm goes.
-      await wl.removeApp(APP);
+      await removeSwarmApp(swarm, APP, [`${wl.lab.registry.host}/e2e/${APP}`]);
       const problems = await swarm.leave();
       if (problems.length > 0) console.warn(`leaving the lab swarm: ${problems.join('; ')}`);
     }
@@ -90,10 +55,7 @@ describe('docs/example-swarm-workflow.yml as a user copies it, on a three-node s
   }, 180_000);
 
   it('its header names the settings it reads, and nothing else is read', () => {
-    const text = readFileSync(WORKFLOW, 'utf8');
-    const used = (kind: string) => [...new Set([...text.matchAll(new RegExp(`${kind}\\.([A-Z][A-Z0-9_]*)`, 'g'))].map((m) => m[1] as string))].sort();
-    expect(used('vars').filter((n) => !headerNames('vars').includes(n))).toEqual([]);
-    expect(used('secrets').filter((n) => !headerNames('secrets').includes(n))).toEqual([]);
+    expect(unnamedInHeader(WORKFLOW)).toEqual({ vars: [], secrets: [] });
   });
 
   it('a push builds, creates the service of 3 replicas (one per node) behind the proxy, and smoke-tests the commit', async () => {

@@ -111,3 +111,32 @@ export async function formLabSwarm(targets: TargetState[]): Promise<LabSwarm> {
     throw error;
   }
 }
+
+/**
+ * What a test or benchmark left of an app on the swarm, before it leaves: the Swarm service (its
+ * tasks' containers gone from every node), the app's other containers (`gangway.app`: its proxy,
+ * its lock marker), its overlay network `<app>-net`, and on the workers the images whose repository
+ * starts with one of `images` (registry/repository: the workers pulled them for the tasks; the
+ * third target's small disk is the chaos suite's too). Never throws.
+ */
+export async function removeSwarmApp(swarm: LabSwarm, app: string, images: string[] = []): Promise<void> {
+  await swarm.manager.docker.getService(app).remove().catch(() => undefined);
+  const nodes = [swarm.manager, ...swarm.workers];
+  for (const node of nodes) {
+    for (let i = 0; i < 80; i++) {
+      const tasks = await node.docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.name=${app}`] } }).catch(() => []);
+      if (tasks.length === 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    for (const c of await node.docker.listContainers({ all: true, filters: { label: [`gangway.app=${app}`] } }).catch(() => [])) {
+      await node.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    }
+  }
+  await swarm.manager.docker.getNetwork(`${app}-net`).remove().catch(() => undefined);
+  for (const node of swarm.workers) {
+    for (const image of await node.docker.listImages().catch(() => [])) {
+      if ((image.RepoDigests ?? []).some((d) => images.some((prefix) => d.startsWith(`${prefix}@`)))) await node.docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
+    }
+  }
+}
+
