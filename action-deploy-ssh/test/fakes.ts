@@ -627,7 +627,8 @@ export class FakeSwarm implements SwarmEngine {
       message: healthy ? 'started' : 'unhealthy container',
       nodeId: `node${i + 1}`,
     }));
-    for (const node of this.down) tasks.push({ id: `${serviceId}on${node}`, state: 'running', desiredState: 'shutdown', image: s.previousSpec?.TaskTemplate.ContainerSpec.Image ?? '', labels: {}, message: 'started', nodeId: node });
+    // A task of the spec before the current one (after Swarm's rollback: the failed update's), last seen running there.
+    for (const node of this.down) tasks.push({ id: `${serviceId}on${node}`, state: 'running', desiredState: 'shutdown', image: s.previousSpec?.TaskTemplate.ContainerSpec.Image ?? '', labels: s.previousSpec?.TaskTemplate.ContainerSpec.Labels ?? {}, message: 'started', nodeId: node });
     return Promise.resolve(tasks);
   }
   downNodes(): Promise<Set<string>> {

@@ -8,7 +8,7 @@
 //   rollback: true (Swarm's rollback=previous, back to v1);
 //   a v3 that never gets healthy (Swarm rolls back by itself; the step fails with rolled-back=true);
 //   v1 → v2 while a worker's Docker engine is stopped mid-update (the service converges on the
-//   two nodes left).
+//   two nodes left, on v2, or on v1 when Swarm took the lost task for a failed release).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,7 +134,7 @@ describe(`target: swarm, replicas: ${REPLICAS}, on a three-node swarm of lab tar
     const first = await deployRuns.deploy(inputs({ image: v1.digestRef }));
     expect(first.main.exitCode, first.main.log).toBe(0);
     expect(first.report?.hosts.map((h) => [h.strategy, h.result])).toEqual([['swarm (start-first)', 'deployed']]);
-    expect(first.main.log).toMatch(new RegExp(`creating the proxy ${app}-proxy .* → tasks\\.${app}:8080 on ${app}-net`));
+    expect(first.main.log).toMatch(new RegExp(`creating the proxy ${app}-proxy .* → ${app}\\.gangway\\.invalid:8080 on ${app}-net`));
     const tasks = await runningTasks();
     expect(tasks.map((t) => [t.version, t.state])).toEqual(Array.from({ length: REPLICAS }, () => ['v1', 'running']));
     const s = swarm as LabSwarm;
@@ -173,7 +173,7 @@ describe(`target: swarm, replicas: ${REPLICAS}, on a three-node swarm of lab tar
     expect(await versionsThroughProxy()).toEqual(['v1', 'v1', 'v1', 'v1', 'v1', 'v1']);
   });
 
-  it("v1 → v2 while a worker's Docker engine is stopped mid-update, under load: the service converges on the two nodes left", async () => {
+  it("v1 → v2 while a worker's Docker engine is stopped mid-update, under load: no request fails, and the service converges on the two nodes left, on one version", async () => {
     const s = swarm as LabSwarm;
     const worker = s.workers[s.workers.length - 1] as (typeof s.workers)[number];
     // Each new task takes 4 s to get healthy, as a real app's does: the engine stops while one is starting.
@@ -188,17 +188,22 @@ describe(`target: swarm, replicas: ${REPLICAS}, on a three-node swarm of lab tar
     });
     await stopping;
     expect(stopping, 'the update never logged "Swarm update: updating"').toBeDefined();
-    expect(run.main.exitCode, run.main.log).toBe(0);
-    expect(run.report?.hosts.map((h) => h.result)).toEqual(['deployed']);
+    // Swarm finishes the update on the nodes left, or counts the task lost with its node (or one that failed on another
+    // node meanwhile) as a failed release and rolls back; the action applies the update once more when a node is down.
+    // Either way the step says which, and the service is whole on one version.
+    const result = run.report?.hosts[0]?.result;
+    expect(result === 'deployed' || result === 'rolled-back', run.main.log).toBe(true);
+    expect(run.main.exitCode, run.main.log).toBe(result === 'deployed' ? 0 : 1);
+    const version = result === 'deployed' ? 'v2' : 'v1';
     const states = await s.nodeStates();
     expect(states.get(worker.nodeId)).toBe('down');
     const tasks = await runningTasks();
-    expect(tasks.map((t) => [t.version, t.state])).toEqual(Array.from({ length: REPLICAS }, () => ['v2', 'running']));
+    expect(tasks.map((t) => [t.version, t.state])).toEqual(Array.from({ length: REPLICAS }, () => [version, 'running']));
     expect(tasks.some((t) => t.node === worker.nodeId)).toBe(false);
-    expect(await versionsThroughProxy()).toEqual(['v2', 'v2', 'v2', 'v2', 'v2', 'v2']);
+    expect(await versionsThroughProxy()).toEqual(Array.from({ length: 6 }, () => version));
+    figures['node loss: result'] = result;
+    figures['node loss: update applied again'] = /applying the update again \(ForceUpdate\)/.test(run.main.log);
     figures['node loss: failed requests'] = load.summary.failed;
-    // Whether Swarm's update stalled with the node down and was applied again (it does not every time).
-    figures['node loss: update applied again (stalled)'] = /applying the update again \(ForceUpdate\)/.test(run.main.log);
     expect(load.summary.failed, failuresOf(load)).toBe(0);
     await startEngineAgain(worker.target);
     stopped = undefined;

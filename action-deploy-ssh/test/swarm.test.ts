@@ -261,5 +261,6 @@ describe('target: swarm', () => {
     expect(offNetwork.error?.message).toMatch(/is not on the network shop-net \(it was deployed without publish\), so the proxy shop-proxy could not reach its tasks\. Nothing was changed\. Deploy the previous image instead: image: registry\.example\.com\/team\/shop@sha256:1{64}/);
     expect([...other.swarm.services.values()][0]?.spec.TaskTemplate.ContainerSpec.Image).toBe(`${REPO}@${DIGEST_V2}`);
   });
+
 });
 

@@ -41,12 +41,14 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
   const waitOptions: SwarmWaitOptions = {
     // Swarm: one task at a time, each healthy within readiness-timeout, the last old task's stop, then its monitor window.
     timeoutMs: swarmWaitMs(s),
-    ...timing,
+    ...(timing.intervalMs !== undefined ? { intervalMs: timing.intervalMs } : {}),
+    ...(timing.stallMs !== undefined ? { stallMs: timing.stallMs } : {}),
     log: (l: string) => ctx.log.info(l),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   };
   // A restore runs to its end even when the job is cancelled: it puts the previous version back.
-  const restoreOptions: SwarmWaitOptions = { timeoutMs: waitOptions.timeoutMs, ...timing, log: waitOptions.log };
+  const { signal: _signal, ...uncancelled } = waitOptions;
+  const restoreOptions: SwarmWaitOptions = uncancelled;
 
   /** Until a task of the service's current spec runs (Swarm's verdict can come before its task listens). */
   const settleService = async (serviceId: string, options: SwarmWaitOptions): Promise<SwarmOutcome> => {
@@ -198,12 +200,13 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
     for (const w of warnings) ctx.log.info(`Swarm: ${w}`);
     let outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}`, () => waitForUpdate(swarm, current.id, current.updateStatus, waitOptions)));
     let reapplied = false;
+    // A node lost during the update can leave Swarm's updater standing still. Once, the new spec again (ForceUpdate:
+    // Swarm's updater starts afresh and places the tasks on the nodes that are up).
     if (outcome.kind === 'stalled') {
-      // Once: the same spec again with ForceUpdate starts Swarm's updater afresh, which places the tasks on the nodes that are up.
       ctx.log.warn(`${outcome.message}: applying the update again (ForceUpdate), so that Swarm places the tasks on the nodes that are up`);
       const now = await swarm.inspectService(current.id);
       if (now) {
-        const again = { ...now.spec, TaskTemplate: { ...now.spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } };
+        const again = { ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } };
         await ctx.clock.time('update', () => swarm.updateService(now.id, now.version, again, auth));
         reapplied = true;
         outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}, again`, () => waitForUpdate(swarm, now.id, now.updateStatus, waitOptions)));
