@@ -18,13 +18,13 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readActionMetadata, RunnerJob } from '../../packages/harness/src/index.ts';
+import { readActionMetadata } from '../../packages/harness/src/index.ts';
 import { readLabState } from '../../lab/src/state.ts';
-import { startLoad, summarize, timeToVersion, type LoadRun, type LoadSummary } from '../../lab/src/testing/load.ts';
 import { buildAndPushAppImage } from '../../test/support/app-image.ts';
 import { reachLabTarget, type LabTargetLink } from '../../action-deploy-ssh/test/lab-runs.ts';
 import { measureFirstByte } from './first-byte.ts';
-import { DEPLOY_FIGURES, deployRatios, ROW, type CurvePoint, type DeployBenchResults, type FirstByte, type Phase, type Row } from './readme-figures.ts';
+import { ACTION_DIR, runAction, timed, underLoad as stepUnderLoad, waitForVersion as waitForTargetVersion, type LoadShape, type StepRun } from './steps.ts';
+import { DEPLOY_FIGURES, deployRatios, ROW, type CurvePoint, type DeployBenchResults, type FirstByte, type Row } from './readme-figures.ts';
 import { writeBlock } from '../../test/support/readme-block.ts';
 
 const RATE = Number(process.env['BENCH_RATE'] ?? 80);
@@ -36,7 +36,6 @@ const FIRST_BYTE_ROUNDS = Number(process.env['BENCH_FIRST_BYTE_ROUNDS'] ?? 10);
 /** Which parts run (a to e, see above): all by default; a partial run prints its tables but leaves the README alone. */
 const PARTS = new Set((process.env['BENCH_PARTS'] ?? 'abcde').split(''));
 const RESULTS = path.resolve(import.meta.dirname, '../results/deploy.json');
-const ACTION_DIR = path.resolve(import.meta.dirname, '../../action-deploy-ssh');
 const lab = readLabState();
 const t = lab.target;
 const maxHosts = Math.min(lab.targets.length, Number(process.env['BENCH_HOSTS'] ?? lab.targets.length));
@@ -45,13 +44,6 @@ const suffix = randomBytes(3).toString('hex');
 // The first target's key is every target's fleet key (lab/src/sshd.ts).
 const privateKey = fs.readFileSync(t.privateKeyFile, 'utf8');
 const hasStandby = 'standby' in readActionMetadata(ACTION_DIR).inputs;
-
-interface HostReport {
-  host: string;
-  phases: Phase[];
-  totalMs: number;
-  result: string;
-}
 
 function inputs(app: string, port: number, extra: Record<string, string>): Record<string, string> {
   return {
@@ -70,22 +62,6 @@ function inputs(app: string, port: number, extra: Record<string, string>): Recor
     'readiness-timeout': '2m',
     ...extra,
   };
-}
-
-/** The action's main step as the runner runs it (then its post step, outside the step's time); its report's hosts. */
-async function action(values: Record<string, string>): Promise<{ wallMs: number; hosts: HostReport[] }> {
-  const job = new RunnerJob();
-  try {
-    const started = performance.now();
-    const run = await job.main(ACTION_DIR, { inputs: values, timeoutMs: 300_000 });
-    const wallMs = Math.round(performance.now() - started);
-    await job.post(ACTION_DIR, { inputs: values, timeoutMs: 60_000 });
-    if (run.exitCode !== 0) throw new Error(`the deploy failed:\n${run.log.split('\n').slice(-30).join('\n')}`);
-    const report = JSON.parse(run.outputs['report'] ?? '{"hosts":[]}') as { hosts: HostReport[] };
-    return { wallMs, hosts: report.hosts };
-  } finally {
-    job.cleanup();
-  }
 }
 
 /** The hand-written way: one shell line over the ssh CLI (credentials in a throw-away DOCKER_CONFIG, password on stdin). */
@@ -108,67 +84,10 @@ function handWritten(name: string, port: number, image: string, how: { first?: b
   return `set -e; export DOCKER_CONFIG=$(mktemp -d); trap 'rm -rf "$DOCKER_CONFIG"' EXIT; ${d} login -u ${lab.registry.username} --password-stdin ${lab.registry.host} >/dev/null 2>&1; ${how.first ? `${d} pull ${image} >/dev/null; ` : ''}${swap} >/dev/null`;
 }
 
-async function waitForVersion(port: number, version: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`http://${t.address}:${port}/version`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok && ((await res.json()) as { version?: string }).version === version) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`port ${port} did not serve ${version} within ${timeoutMs} ms`);
-}
-
-/**
- * Runs `step` under the load on `port` (2 s of load before it; after it, until `to` has answered
- * for 2 s, at most 60 s), with a light second load on the readiness path, which says which
- * version is ready. The row covers the step's start until 2 s after `to` took every request.
- */
-async function underLoad(what: string, by: Row['by'], port: number, to: string, step: () => Promise<{ wallMs: number; hosts?: HostReport[] }>): Promise<Row> {
-  const load: LoadRun = startLoad({ host: t.address, port, rate: RATE, clients: CLIENTS, maxMs: 300_000 });
-  const ready: LoadRun = startLoad({ host: t.address, port, path: '/readyz', rate: READY_RATE, clients: 2, maxMs: 300_000 });
-  await new Promise((r) => setTimeout(r, 2000));
-  const from = load.now();
-  const readyFrom = ready.now();
-  const done = await step();
-  const stepEnd = load.now();
-  const deadline = stepEnd + 60_000;
-  let moved: number | undefined;
-  while (load.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 500));
-    moved = timeToVersion(load.samples, from, to);
-    const isReady = timeToVersion(ready.samples, readyFrom, to);
-    if (moved !== undefined && isReady !== undefined && load.now() - (from + Math.max(moved, isReady)) >= 2000 && load.now() - stepEnd >= 2000) break;
-  }
-  const [samples, readySamples] = await Promise.all([load.stop(), ready.stop()]);
-  moved = timeToVersion(samples, from, to);
-  const s: LoadSummary = summarize(samples, from, Math.max(stepEnd, from + (moved ?? 0)) + 2000);
-  const phases = done.hosts?.[0]?.phases;
-  return {
-    what,
-    by,
-    failed: s.failed,
-    total: s.total,
-    p99Ms: s.p99,
-    maxMs: s.max,
-    wallMs: done.wallMs,
-    timeToVersionMs: moved,
-    timeToReadyMs: timeToVersion(readySamples, readyFrom, to),
-    to,
-    errors: s.errors,
-    versions: s.versions,
-    ...(phases ? { phases } : {}),
-  };
-}
-
-async function timed(step: () => Promise<void>): Promise<{ wallMs: number }> {
-  const started = performance.now();
-  await step();
-  return { wallMs: Math.round(performance.now() - started) };
-}
+const shape: LoadShape = { rate: RATE, clients: CLIENTS, readyRate: READY_RATE };
+const action = runAction;
+const underLoad = (what: string, by: Row['by'], port: number, to: string, step: () => Promise<StepRun>): Promise<Row> => stepUnderLoad(t, shape, what, by, port, to, step);
+const waitForVersion = (port: number, version: string): Promise<void> => waitForTargetVersion(t, port, version);
 
 // One way to each target, as a deploy reaches it (its VPN, SSH, the Engine API), for the clean-up.
 const links: LabTargetLink[] = [];
