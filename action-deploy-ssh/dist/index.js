@@ -77955,32 +77955,6 @@ function swarmTarget(ctx, swarm, timing = {}) {
         if (front.details)
             ctx.log.warn(`"publish" is not set, but the managed proxy ${front.details.name} from an earlier deploy still holds its port and forwards to ${(0,proxy_config/* swarmTasksName */.cd)(s.app)}. Remove it (docker rm -f ${front.details.name}) if ${s.app} should no longer be published.`);
     };
-    /**
-     * Why Swarm rolled this deploy's update back, when it was the loss of a node: a task of this
-     * deploy (`deployedAt`) not shut down by Swarm, on a node that is down, or goes down within a
-     * while (an engine that stops reports its tasks' end before the managers see the node go; a
-     * task on another node may fail meanwhile, "network sandbox does not exist"). Undefined when the
-     * release failed by itself: a task of it ended unhealthy, or the nodes stay up.
-     */
-    const nodeLoss = async (serviceId, deployedAt) => {
-        const tasks = (await swarm.listTasks(serviceId).catch(() => [])).filter((t) => t.labels[src_labels/* LABEL */.d_.deployedAt] === deployedAt && t.nodeId !== undefined);
-        // A task of the release that Swarm found unhealthy: the release failed by itself.
-        if (tasks.some((t) => ['failed', 'rejected'].includes(t.state) && /unhealthy/i.test(t.message)))
-            return undefined;
-        const nodes = new Set(tasks.filter((t) => t.state !== 'shutdown').map((t) => t.nodeId));
-        if (nodes.size === 0)
-            return undefined;
-        const started = performance.now();
-        for (;;) {
-            const down = await swarm.downNodes().catch(() => new Set());
-            const lost = [...nodes].filter((id) => down.has(id)).map((id) => id.slice(0, 12));
-            if (lost.length > 0)
-                return `Swarm rolled the update back after ${lost.length === 1 ? 'a node' : `${lost.length} nodes`} that ran its new tasks went down (${lost.join(', ')})`;
-            if (performance.now() - started >= (timing.nodeDownWaitMs ?? rollout/* SWARM_NODE_DOWN_WAIT_MS */.ch))
-                return undefined;
-            await (0,src/* sleep */.yy)(timing.intervalMs ?? 1000, ctx.signal);
-        }
-    };
     /** rollback: true — Swarm's own rollback to the service's previous spec. */
     const rollBack = async (service, report) => {
         const { service: current, image: back } = previousImage(service);
@@ -78030,12 +78004,10 @@ function swarmTarget(ctx, swarm, timing = {}) {
             ctx.log.info(`Swarm: ${w}`);
         let outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}`, () => waitForUpdate(swarm, current.id, current.updateStatus, waitOptions)));
         let reapplied = false;
-        // A node lost during the update: Swarm's updater may stand still, or count the new task that died with its node as
-        // a failed release and roll back. Once, the new spec again (ForceUpdate: Swarm's updater starts afresh and places the
-        // tasks on the nodes that are up); a release that fails by itself then fails again, on nodes that are up.
-        const lost = outcome.kind === 'stalled' ? outcome.message : outcome.kind === 'rolled-back' ? await nodeLoss(current.id, ctx.provenance.at) : undefined;
-        if (lost !== undefined) {
-            ctx.log.warn(`${lost}: applying the update again (ForceUpdate), so that Swarm places the tasks on the nodes that are up`);
+        // A node lost during the update can leave Swarm's updater standing still. Once, the new spec again (ForceUpdate:
+        // Swarm's updater starts afresh and places the tasks on the nodes that are up).
+        if (outcome.kind === 'stalled') {
+            ctx.log.warn(`${outcome.message}: applying the update again (ForceUpdate), so that Swarm places the tasks on the nodes that are up`);
             const now = await swarm.inspectService(current.id);
             if (now) {
                 const again = { ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } };
@@ -79311,7 +79283,6 @@ function readSettings(inputs = new src/* Inputs */.G0()) {
 /* harmony export */   Ry: () => (/* binding */ rolloutName),
 /* harmony export */   Uj: () => (/* binding */ checkLockTtl),
 /* harmony export */   Wl: () => (/* binding */ swarmWaitMs),
-/* harmony export */   ch: () => (/* binding */ SWARM_NODE_DOWN_WAIT_MS),
 /* harmony export */   wW: () => (/* binding */ readRollout)
 /* harmony export */ });
 /* unused harmony exports STRATEGIES, TARGETS, ON_FAILURE, lockGuardedMs */
@@ -79402,8 +79373,6 @@ const ENGINE_CALLS_MS = 20_000;
 const SWARM_WAIT_EXTRA_MS = 20_000;
 /** The pause Swarm makes between two tasks of an update of several replicas (swarm/service-spec.ts). */
 const SWARM_UPDATE_DELAY_MS = 2000;
-/** How long after Swarm's rollback a node whose task of the deploy ended may take to be seen down (the managers' heartbeat: ~15 s on the lab). */
-const SWARM_NODE_DOWN_WAIT_MS = 20_000;
 /**
  * How long a Swarm update (or rollback) may take before the deploy stops waiting for Swarm's
  * verdict: one task at a time, each within readiness-timeout (plus the pause between tasks),
@@ -79441,8 +79410,7 @@ function lockGuardedTerms(s) {
         // At worst: the update stalls (a node down) and is applied again, then does not finish either and the previous spec is put back.
         return [
             [`Swarm update (${what})`, wait],
-            ['a lost node seen down', SWARM_NODE_DOWN_WAIT_MS],
-            ['Swarm update applied again after a node was lost', wait],
+            ['Swarm update applied again after a stall', wait],
             ['Swarm restore', wait],
             ...(t.proxy ? [['the proxy taking a host-mode port over (stop-timeout + 10s)', s.stopTimeoutMs + 10_000]] : []),
             engine,
