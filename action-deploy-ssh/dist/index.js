@@ -77836,6 +77836,14 @@ async function waitForUpdate(swarm, serviceId, before, options) {
 
 
 
+/** The ports a spec publishes in host mode (an earlier Gangway's one-replica services did; Gangway's proxy holds `publish` now). */
+function hostPortsOf(spec) {
+    return (spec?.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
+}
+/** `spec` to be applied over the service's current `now` so that Swarm replaces every task even when nothing else changed. */
+function forceUpdated(spec, now) {
+    return { ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (now.TaskTemplate.ForceUpdate ?? 0) + 1 } };
+}
 function swarmTarget(ctx, swarm, timing = {}) {
     const s = ctx.settings;
     const replicas = s.target.kind === 'swarm' ? s.target.replicas : 1;
@@ -77876,14 +77884,13 @@ function swarmTarget(ctx, swarm, timing = {}) {
         if (!now)
             return { kind: 'timeout', message: 'the service is gone' };
         const rolling = now.updateStatus?.state.startsWith('rollback') === true;
-        const force = (spec) => ({ ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } });
         if (to) {
             options.log(`applying the spec from before this deploy again (${to.TaskTemplate.ContainerSpec.Image}, ForceUpdate)`);
-            await swarm.updateService(now.id, now.version, force(to), auth);
+            await swarm.updateService(now.id, now.version, forceUpdated(to, now.spec), auth);
         }
         else if (rolling || !now.previousSpec) {
             options.log(`applying ${now.spec.TaskTemplate.ContainerSpec.Image} again (ForceUpdate)`);
-            await swarm.updateService(now.id, now.version, force(now.spec), auth);
+            await swarm.updateService(now.id, now.version, forceUpdated(now.spec, now.spec), auth);
         }
         else {
             options.log('asking Swarm to roll back (rollback=previous)');
@@ -77918,7 +77925,7 @@ function swarmTarget(ctx, swarm, timing = {}) {
         if (image === service.spec.TaskTemplate.ContainerSpec.Image) {
             throw new Error(`Swarm's previous spec of ${s.app} on ${ctx.host} runs the version it runs now (${image}: a deploy applied it twice, after Swarm's update stalled), so Swarm's rollback would change nothing. Nothing was changed.${instead(service.spec.Labels[src_labels/* LABEL */.d_.previousImage])}`);
         }
-        const hostPorts = (previous.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
+        const hostPorts = hostPortsOf(previous);
         if (hostPorts.length > 0 && (service.spec.EndpointSpec.Ports ?? []).length === 0) {
             throw new Error(`Swarm's previous spec of ${s.app} on ${ctx.host} publishes port ${hostPorts.join(', ')} in host mode (from before ${s.app} moved behind the proxy ${(0,container_spec/* proxyName */.ec)(s.app)}), and the proxy holds that port now. Nothing was changed.${instead(image)}`);
         }
@@ -78010,8 +78017,7 @@ function swarmTarget(ctx, swarm, timing = {}) {
             ctx.log.warn(`${outcome.message}: applying the update again (ForceUpdate), so that Swarm places the tasks on the nodes that are up`);
             const now = await swarm.inspectService(current.id);
             if (now) {
-                const again = { ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } };
-                await ctx.clock.time('update', () => swarm.updateService(now.id, now.version, again, auth));
+                await ctx.clock.time('update', () => swarm.updateService(now.id, now.version, forceUpdated(spec, now.spec), auth));
                 reapplied = true;
                 outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}, again`, () => waitForUpdate(swarm, now.id, now.updateStatus, waitOptions)));
             }
@@ -78097,7 +78103,7 @@ function swarmTarget(ctx, swarm, timing = {}) {
         async apply(lock, report) {
             // Under the lock: another deploy may have finished while we waited.
             const current = await swarm.inspectService(s.app);
-            const hostPorts = (current?.spec.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
+            const hostPorts = hostPortsOf(current?.spec);
             if (!proxied)
                 await staleProxy();
             if (s.network && !(await swarm.network(s.network))) {

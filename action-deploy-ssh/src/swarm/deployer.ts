@@ -24,6 +24,16 @@ interface Pulled {
   hasHealthcheck: boolean;
 }
 
+/** The ports a spec publishes in host mode (an earlier Gangway's one-replica services did; Gangway's proxy holds `publish` now). */
+function hostPortsOf(spec: SwarmServiceSpec | undefined): number[] {
+  return (spec?.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
+}
+
+/** `spec` to be applied over the service's current `now` so that Swarm replaces every task even when nothing else changed. */
+function forceUpdated(spec: SwarmServiceSpec, now: SwarmServiceSpec): SwarmServiceSpec {
+  return { ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (now.TaskTemplate.ForceUpdate ?? 0) + 1 } };
+}
+
 /** How often the waits look, and when a standing update counts as stalled (tests make them short). */
 export interface SwarmTiming {
   intervalMs?: number;
@@ -70,13 +80,12 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
     const now = await swarm.inspectService(serviceId);
     if (!now) return { kind: 'timeout', message: 'the service is gone' };
     const rolling = now.updateStatus?.state.startsWith('rollback') === true;
-    const force = (spec: SwarmServiceSpec): SwarmServiceSpec => ({ ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } });
     if (to) {
       options.log(`applying the spec from before this deploy again (${to.TaskTemplate.ContainerSpec.Image}, ForceUpdate)`);
-      await swarm.updateService(now.id, now.version, force(to), auth);
+      await swarm.updateService(now.id, now.version, forceUpdated(to, now.spec), auth);
     } else if (rolling || !now.previousSpec) {
       options.log(`applying ${now.spec.TaskTemplate.ContainerSpec.Image} again (ForceUpdate)`);
-      await swarm.updateService(now.id, now.version, force(now.spec), auth);
+      await swarm.updateService(now.id, now.version, forceUpdated(now.spec, now.spec), auth);
     } else {
       options.log('asking Swarm to roll back (rollback=previous)');
       await swarm.updateService(now.id, now.version, now.spec, { rollback: true, ...auth });
@@ -112,7 +121,7 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
         `Swarm's previous spec of ${s.app} on ${ctx.host} runs the version it runs now (${image}: a deploy applied it twice, after Swarm's update stalled), so Swarm's rollback would change nothing. Nothing was changed.${instead(service.spec.Labels[LABEL.previousImage])}`,
       );
     }
-    const hostPorts = (previous.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
+    const hostPorts = hostPortsOf(previous);
     if (hostPorts.length > 0 && (service.spec.EndpointSpec.Ports ?? []).length === 0) {
       throw new Error(
         `Swarm's previous spec of ${s.app} on ${ctx.host} publishes port ${hostPorts.join(', ')} in host mode (from before ${s.app} moved behind the proxy ${proxyName(s.app)}), and the proxy holds that port now. Nothing was changed.${instead(image)}`,
@@ -206,8 +215,7 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
       ctx.log.warn(`${outcome.message}: applying the update again (ForceUpdate), so that Swarm places the tasks on the nodes that are up`);
       const now = await swarm.inspectService(current.id);
       if (now) {
-        const again = { ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (now.spec.TaskTemplate.ForceUpdate ?? 0) + 1 } };
-        await ctx.clock.time('update', () => swarm.updateService(now.id, now.version, again, auth));
+        await ctx.clock.time('update', () => swarm.updateService(now.id, now.version, forceUpdated(spec, now.spec), auth));
         reapplied = true;
         outcome = await ctx.clock.time('readiness', () => ctx.log.group(`Swarm update of ${s.app}, again`, () => waitForUpdate(swarm, now.id, now.updateStatus, waitOptions)));
       }
@@ -295,7 +303,7 @@ export function swarmTarget(ctx: HostContext, swarm: SwarmEngine, timing: SwarmT
     async apply(lock, report) {
       // Under the lock: another deploy may have finished while we waited.
       const current = await swarm.inspectService(s.app);
-      const hostPorts = (current?.spec.EndpointSpec.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => p.PublishedPort);
+      const hostPorts = hostPortsOf(current?.spec);
       if (!proxied) await staleProxy();
       if (s.network && !(await swarm.network(s.network))) {
         ctx.log.info(`creating the overlay network ${s.network}`);
