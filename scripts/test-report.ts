@@ -14,7 +14,7 @@ export interface VitestJsonReport {
     name: string;
     status: string;
     message?: string;
-    assertionResults?: { fullName: string; status: string }[];
+    assertionResults?: { fullName: string; status: string; failureMessages?: string[] }[];
   }[];
 }
 
@@ -34,6 +34,8 @@ export interface ReportSummary {
   notRun: NotRun[];
   /** Files that failed with no failing test in them (an error while collecting, a failing hook), with the error. */
   failedFiles: { file: string; message: string }[];
+  /** Every test that failed, with its error. */
+  failedTests: { file: string; fullName: string; message: string }[];
 }
 
 const NOT_RUN = new Set(['skipped', 'pending', 'todo', 'disabled']);
@@ -41,11 +43,13 @@ const NOT_RUN = new Set(['skipped', 'pending', 'todo', 'disabled']);
 export function summarizeReport(report: VitestJsonReport, root: string): ReportSummary {
   const notRun: NotRun[] = [];
   const failedFiles: ReportSummary['failedFiles'] = [];
+  const failedTests: ReportSummary['failedTests'] = [];
   for (const file of report.testResults ?? []) {
     const relative = path.isAbsolute(file.name) ? path.relative(root, file.name) : file.name;
     const assertions = file.assertionResults ?? [];
     for (const test of assertions) {
       if (NOT_RUN.has(test.status)) notRun.push({ file: relative, fullName: test.fullName, status: test.status });
+      if (test.status === 'failed') failedTests.push({ file: relative, fullName: test.fullName, message: (test.failureMessages ?? []).join('\n').trim() });
     }
     if (file.status === 'failed' && !assertions.some((test) => test.status === 'failed')) {
       failedFiles.push({ file: relative, message: (file.message ?? '').trim() || 'failed with no test failing (see the output above)' });
@@ -57,6 +61,7 @@ export function summarizeReport(report: VitestJsonReport, root: string): ReportS
     skipped: report.numPendingTests + report.numTodoTests,
     notRun,
     failedFiles,
+    failedTests,
   };
 }
 
@@ -76,4 +81,19 @@ export function describeNotRun(summary: ReportSummary, project: string): string[
   for (const file of summary.failedFiles) lines.push(`${project}: ${file.file} failed: ${file.message.split('\n').slice(0, 5).join('\n    ')}`);
   for (const test of summary.notRun) lines.push(`${project}: did not run (${test.status}): ${test.file} > ${test.fullName}`);
   return lines;
+}
+
+/**
+ * One line per failure of a project, for the end of `npm test`'s output: a long run's log may be read
+ * from its tail only, where the failures the test runner printed early are long gone.
+ */
+export function describeFailures(summary: ReportSummary, project: string): string[] {
+  const firstLine = (message: string): string => {
+    const line = message.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+    return line.length > 240 ? `${line.slice(0, 239)}…` : line;
+  };
+  return [
+    ...summary.failedTests.map((t) => `${project}: ${t.file} > ${t.fullName}${t.message ? `\n    ${firstLine(t.message)}` : ''}`),
+    ...summary.failedFiles.map((f) => `${project}: ${f.file} (no test ran)\n    ${firstLine(f.message)}`),
+  ];
 }

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './actions.ts';
-import { describeNotRun, skippedUnderCi, summarizeReport, type VitestJsonReport } from './test-report.ts';
+import { describeFailures, describeNotRun, skippedUnderCi, summarizeReport, type VitestJsonReport } from './test-report.ts';
 
 interface Counts {
   passed: number;
@@ -36,6 +36,8 @@ const bin = (name: string): string => path.join(repoRoot, 'node_modules', '.bin'
 const timings: Array<[string, number, string]> = [];
 /** Lab tests that did not run under CI=true: each fails the run, and is named again at the end. */
 const skippedInCi: string[] = [];
+/** Every failed test, by project: named again at the end, where the tail of a long log shows them. */
+const failures: string[] = [];
 
 // Every test file's secret sweep (test/setup/secret-sweep.ts) appends a line here; summed at the end.
 const sweepLog = path.join(mkdtempSync(path.join(tmpdir(), 'gangway-sweep-')), 'sweep.jsonl');
@@ -85,6 +87,7 @@ async function vitest(project: string, counts: Counts): Promise<boolean> {
     if (existsSync(json)) {
       const summary = summarizeReport(JSON.parse(readFileSync(json, 'utf8')) as VitestJsonReport, repoRoot);
       for (const line of describeNotRun(summary, project)) console.log(line);
+      failures.push(...describeFailures(summary, project));
       const forbidden = skippedUnderCi(summary, { project, ci });
       counts.passed += summary.passed;
       counts.ran += summary.passed + summary.failed;
@@ -177,6 +180,10 @@ async function main(): Promise<number> {
   if (skippedInCi.length > 0) {
     console.log(`\nCI=true, so these lab tests count as failed because they did not run:`);
     for (const line of skippedInCi) console.log(`  ${line}`);
+  }
+  if (failures.length > 0) {
+    console.log(`\nFailed:`);
+    for (const line of failures) console.log(`  ${line}`);
   }
   console.log(`\nTests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
   return ok && counts.failed === 0 ? 0 : 1;

@@ -1,6 +1,6 @@
 // npm test's reading of vitest's JSON report: under CI=true a lab test that did not run fails the run, named.
 import { describe, expect, it } from 'vitest';
-import { describeNotRun, skippedUnderCi, summarizeReport, type VitestJsonReport } from '../test-report.ts';
+import { describeFailures, describeNotRun, skippedUnderCi, summarizeReport, type VitestJsonReport } from '../test-report.ts';
 
 const root = '/repo';
 
@@ -59,6 +59,23 @@ describe('summarizeReport', () => {
     );
     expect(summary.failed).toBe(1);
     expect(summary.failedFiles).toEqual([]);
+  });
+
+  it('names every failed test with the first line of its error, and every file that failed without one, for the end of the log', () => {
+    const summary = summarizeReport(
+      {
+        ...report,
+        numFailedTests: 1,
+        testResults: [
+          { name: '/repo/a.test.ts', status: 'failed', assertionResults: [{ fullName: 'a > reads answer', status: 'failed', failureMessages: ['\nAssertionError: expected 1 to be +0 // Object.is equality\n    at a.test.ts:3:1'] }, { fullName: 'a > ok', status: 'passed' }] },
+          { name: '/repo/b.test.ts', status: 'failed', message: 'Error: hook timed out in 10000ms\nmore', assertionResults: [] },
+        ],
+      },
+      root,
+    );
+    expect(summary.failedTests).toEqual([{ file: 'a.test.ts', fullName: 'a > reads answer', message: expect.stringMatching(/^AssertionError: expected 1 to be \+0/) as string }]);
+    expect(describeFailures(summary, 'unit')).toEqual(['unit: a.test.ts > a > reads answer\n    AssertionError: expected 1 to be +0 // Object.is equality', 'unit: b.test.ts (no test ran)\n    Error: hook timed out in 10000ms']);
+    expect(describeFailures(summarizeReport(report, root), 'lab')).toEqual(['lab: test/e2e/chain.test.ts (no test ran)\n    Error: "the chain" cannot run: no lab is up. CI=true, so it fails instead of being skipped.']);
   });
 });
 
