@@ -67780,6 +67780,16 @@ const DATA_DIR = '/data/caddy';
 const ADMIN_SOCKET = '/run/gangway-edge-admin.sock';
 const EDGE_DEFAULTS = { httpPort: 80, httpsPort: 443, gracePeriodMs: 30_000, renewIntervalMs: 10 * 60_000, maintenanceRetryAfterS: 120 };
 const duration = (ms) => `${Math.max(0, Math.round(ms))}ms`;
+/** How long Caddy waits before it tries a failed request again (on the backup while a new container settles). */
+const RETRY_INTERVAL_MS = 100;
+/**
+ * How long after a container fails the edge may still hold requests it is about to try again on the
+ * backup. Caddy (2.6) ends those retries when its config is replaced: such a request, a GET it would
+ * have sent on, is answered 502. A rollback therefore waits this long before it loads the config
+ * without the failed container (blue-green.ts), by which time those requests are on the backup and
+ * finish there, config or no config.
+ */
+const RETRY_WINDOW_MS = 3 * RETRY_INTERVAL_MS;
 function pathMatch(prefix) {
     return prefix === '/' ? {} : { path: [prefix, `${prefix}/*`] };
 }
@@ -67801,10 +67811,10 @@ function proxy(route) {
             ? {
                 // Settling: the new container first; a request it fails to take (refused, reset before an answer)
                 // goes to the previous one, and one failure takes the new one out for a while.
-                load_balancing: { selection_policy: { policy: 'first' }, try_duration: '5s', try_interval: '100ms' },
+                load_balancing: { selection_policy: { policy: 'first' }, try_duration: '5s', try_interval: duration(RETRY_INTERVAL_MS) },
                 health_checks: { passive: { fail_duration: '10s', max_fails: 1 } },
             }
-            : { load_balancing: { try_duration: '5s', try_interval: '100ms' } }),
+            : { load_balancing: { try_duration: '5s', try_interval: duration(RETRY_INTERVAL_MS) } }),
     };
 }
 function appRoute(route, hostname, wide, tls) {
@@ -68571,6 +68581,7 @@ async function upstreamAt(ctx, upstream) {
 }
 const edgeFront = {
     kind: 'edge',
+    retryWindowMs: RETRY_WINDOW_MS,
     async switchMaintenance(ctx) {
         const { engine, log } = ctx;
         const s = ctx.settings;
@@ -77281,7 +77292,14 @@ async function rollBackSettle(ctx, front, f) {
     const backup = f.backup;
     log.warn(`${error.message}: rolling back to ${backup.name}`);
     try {
-        const back = await clock.time('roll back', () => front.switch(ctx, backup));
+        const back = await clock.time('roll back', async () => {
+            if (front.retryWindowMs) {
+                // The front is still sending on to the backup what the new container dropped: a config change now would cut that short.
+                log.info(`letting the ${front.kind} finish sending on to ${backup.name} what ${f.to.name} dropped (${(0,src/* formatDuration */.a3)(front.retryWindowMs)}) before it forwards to ${backup.name} alone`);
+                await (0,src/* sleep */.yy)(front.retryWindowMs);
+            }
+            return front.switch(ctx, backup);
+        });
         await drain(ctx, back, f.to.name);
     }
     catch (e) {

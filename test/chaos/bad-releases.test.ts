@@ -111,6 +111,8 @@ function badReleases(front: ChaosFront): void {
       // app's nginx replays it on the previous container (non_idempotent). Caddy retries only requests it
       // can send again safely (GETs; a POST only when it never reached the container), so that a killed
       // release's half-done write is never done twice. The writer has at most one upload in flight.
+      // A GET that Caddy is about to try again on v1 would still be answered 502 if the rollback replaced
+      // Caddy's config meanwhile; the rollback waits out that retry window first (Front.retryWindowMs).
       expect(load.failed).toBe(0);
       if (front === 'edge' && mode === 'dies-after-ready') {
         expect(writes.failed).toBeLessThanOrEqual(1);

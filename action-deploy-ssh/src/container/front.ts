@@ -7,7 +7,7 @@ import type { ContainerDetails, DeployEngine } from '../host/engine.ts';
 import type { HostContext } from '../host/context.ts';
 import { blueGreenOf } from '../settings/rollout.ts';
 import type { DeploySettings } from '../settings/index.ts';
-import { EDGE_DEFAULTS, type EdgeWide } from '../edge/caddy-config.ts';
+import { EDGE_DEFAULTS, RETRY_WINDOW_MS, type EdgeWide } from '../edge/caddy-config.ts';
 import { currentEdge, drainConnections, EdgeRefusedError, ensureEdge, loadRoutes, readRoutes, readRouteTable, readServerCertificate, RoutesChangedError, withEdgeLock, type RouteTable } from '../edge/edge.ts';
 import { conflictOf, inEdge, mountsFor, routeOf, type EdgeRoute, type EdgeUpstream, type RouteTls } from '../edge/routes.ts';
 import { checkCertificate } from '../settings/edge.ts';
@@ -36,6 +36,13 @@ export interface FrontState {
 
 export interface Front {
   kind: 'proxy' | 'edge';
+  /**
+   * How long the front may still be trying again, on the backup, requests that a failed new container
+   * dropped, if a config change would cut those retries short (the edge: Caddy answers them 502).
+   * A rollback waits this long before it points the front at the backup alone. None for the proxy:
+   * an nginx reload lets the old workers finish every request, retries included.
+   */
+  retryWindowMs?: number;
   /** The maintenance page of this app's route on or off, nothing else changed (edge only). */
   switchMaintenance?(ctx: HostContext): Promise<'on' | 'off'>;
   /** Before the new container is made: what can be checked or set up without touching the app (the edge, conflicts). */
@@ -147,6 +154,7 @@ async function upstreamAt(ctx: HostContext, upstream: Upstream): Promise<EdgeUps
 
 const edgeFront: Front = {
   kind: 'edge',
+  retryWindowMs: RETRY_WINDOW_MS,
   async switchMaintenance(ctx) {
     const { engine, log } = ctx;
     const s = ctx.settings;

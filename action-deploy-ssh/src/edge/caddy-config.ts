@@ -42,6 +42,17 @@ export const EDGE_DEFAULTS: EdgeWide = { httpPort: 80, httpsPort: 443, gracePeri
 
 const duration = (ms: number): string => `${Math.max(0, Math.round(ms))}ms`;
 
+/** How long Caddy waits before it tries a failed request again (on the backup while a new container settles). */
+export const RETRY_INTERVAL_MS = 100;
+/**
+ * How long after a container fails the edge may still hold requests it is about to try again on the
+ * backup. Caddy (2.6) ends those retries when its config is replaced: such a request, a GET it would
+ * have sent on, is answered 502. A rollback therefore waits this long before it loads the config
+ * without the failed container (blue-green.ts), by which time those requests are on the backup and
+ * finish there, config or no config.
+ */
+export const RETRY_WINDOW_MS = 3 * RETRY_INTERVAL_MS;
+
 function pathMatch(prefix: string): Record<string, unknown> {
   return prefix === '/' ? {} : { path: [prefix, `${prefix}/*`] };
 }
@@ -67,10 +78,10 @@ function proxy(route: EdgeRoute): Record<string, unknown> {
       ? {
           // Settling: the new container first; a request it fails to take (refused, reset before an answer)
           // goes to the previous one, and one failure takes the new one out for a while.
-          load_balancing: { selection_policy: { policy: 'first' }, try_duration: '5s', try_interval: '100ms' },
+          load_balancing: { selection_policy: { policy: 'first' }, try_duration: '5s', try_interval: duration(RETRY_INTERVAL_MS) },
           health_checks: { passive: { fail_duration: '10s', max_fails: 1 } },
         }
-      : { load_balancing: { try_duration: '5s', try_interval: '100ms' } }),
+      : { load_balancing: { try_duration: '5s', try_interval: duration(RETRY_INTERVAL_MS) } }),
   };
 }
 

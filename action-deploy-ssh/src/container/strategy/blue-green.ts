@@ -91,7 +91,7 @@ async function drain(ctx: HostContext, switched: FrontSwitch, what: string): Pro
  * the new one finish, and the new one is removed with its logs printed. The old container was
  * never stopped. Without a backup (a first deploy) there is nothing to go back to: the step fails.
  */
-async function rollBackSettle(ctx: HostContext, front: Front, f: { to: ContainerRef; created: boolean; backup: Upstream | undefined; trouble: string; readiness?: ReadinessResult }): Promise<SwapOutcome> {
+export async function rollBackSettle(ctx: HostContext, front: Front, f: { to: ContainerRef; created: boolean; backup: Upstream | undefined; trouble: string; readiness?: ReadinessResult }): Promise<SwapOutcome> {
   const { log, clock } = ctx;
   const error = new Error(`${f.to.name} ${f.trouble}`);
   const failed = { ok: false, switched: true, container: f.to, ...(f.readiness ? { readiness: f.readiness } : {}), downtimeMs: 0 };
@@ -102,7 +102,14 @@ async function rollBackSettle(ctx: HostContext, front: Front, f: { to: Container
   const backup = f.backup;
   log.warn(`${error.message}: rolling back to ${backup.name}`);
   try {
-    const back = await clock.time('roll back', () => front.switch(ctx, backup));
+    const back = await clock.time('roll back', async () => {
+      if (front.retryWindowMs) {
+        // The front is still sending on to the backup what the new container dropped: a config change now would cut that short.
+        log.info(`letting the ${front.kind} finish sending on to ${backup.name} what ${f.to.name} dropped (${formatDuration(front.retryWindowMs)}) before it forwards to ${backup.name} alone`);
+        await sleep(front.retryWindowMs);
+      }
+      return front.switch(ctx, backup);
+    });
     await drain(ctx, back, f.to.name);
   } catch (e) {
     // The settle config (new one first, old one as backup) stays, both containers running: requests keep failing over.
