@@ -84,16 +84,14 @@ export function describeNotRun(summary: ReportSummary, project: string): string[
 }
 
 /**
- * One line per failure of a project, for the end of `npm test`'s output: a long run's log may be read
+ * Each failure of a project (its name, then the first line of its error), for the end of `npm test`'s output: a long run's log may be read
  * from its tail only, where the failures the test runner printed early are long gone.
  */
 export function describeFailures(summary: ReportSummary, project: string): string[] {
-  const firstLine = (message: string): string => {
-    const line = message.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
-    return line.length > 240 ? `${line.slice(0, 239)}…` : line;
-  };
+  // The whole first line: a line cut short could show part of a secret that a log masks only whole.
+  const firstLine = (message: string): string => message.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
   return [
     ...summary.failedTests.map((t) => `${project}: ${t.file} > ${t.fullName}${t.message ? `\n    ${firstLine(t.message)}` : ''}`),
-    ...summary.failedFiles.map((f) => `${project}: ${f.file} (no test ran)\n    ${firstLine(f.message)}`),
+    ...summary.failedFiles.map((f) => `${project}: ${f.file} (failed outside any test)\n    ${firstLine(f.message)}`),
   ];
 }

@@ -67783,13 +67783,16 @@ const duration = (ms) => `${Math.max(0, Math.round(ms))}ms`;
 /** How long Caddy waits before it tries a failed request again (on the backup while a new container settles). */
 const RETRY_INTERVAL_MS = 100;
 /**
- * How long after a container fails the edge may still hold requests it is about to try again on the
- * backup. Caddy (2.6) ends those retries when its config is replaced: such a request, a GET it would
- * have sent on, is answered 502. A rollback therefore waits this long before it loads the config
- * without the failed container (blue-green.ts), by which time those requests are on the backup and
- * finish there, config or no config.
+ * How long after a container failed a request the edge may still hold that request, waiting to try it
+ * again on the backup. Caddy (2.6, the lab's; current Caddy 2 the same) ends those waits when its config
+ * is replaced: such a request, a GET it would have sent on, is answered 502. A rollback therefore lets
+ * this much pass after the last failure it can see before it loads the config without the failed
+ * container (front.ts, blue-green.ts); by then those requests are on the backup and finish there,
+ * config or no config.
  */
 const RETRY_WINDOW_MS = 3 * RETRY_INTERVAL_MS;
+/** Caddy's default dial timeout (not set in the config): a connection to an address that no longer answers fails after it. */
+const DIAL_TIMEOUT_MS = 3000;
 function pathMatch(prefix) {
     return prefix === '/' ? {} : { path: [prefix, `${prefix}/*`] };
 }
@@ -68036,11 +68039,16 @@ function parseProcNetTcp(text) {
 }
 const TCP_LISTEN = '0A';
 const TCP_ESTABLISHED = '01';
+const TCP_SYN_SENT = '02';
 /** What the edge container runs to see the host's TCP sockets (its image has cat: Debian's and Alpine's both do). */
 const SOCKETS_COMMAND = ['cat', '/proc/net/tcp', '/proc/net/tcp6'];
 /** The host's listeners on `port`, any address. */
 function listenersOn(sockets, port) {
     return sockets.filter((s) => s.state === TCP_LISTEN && s.local.port === port).length;
+}
+/** Connections the edge is still opening to `address:port` (to a container that is gone, until Caddy's dial timeout). */
+function dialsTo(sockets, address, port) {
+    return sockets.filter((s) => s.state === TCP_SYN_SENT && s.remote.address === address && s.remote.port === port).length;
 }
 /** Connections open from the edge to `address:port` (requests in flight to an old container). */
 function connectionsTo(sockets, address, port) {
@@ -68165,6 +68173,7 @@ async function readRouteTable(engine, edgeId) {
 async function readRoutes(engine, edgeId) {
     return (await readRouteTable(engine, edgeId)).routes;
 }
+/** The host's TCP sockets, as the edge (host network) sees them. */
 /** The host's TCP sockets, as the edge (host network) sees them. */
 async function sockets(engine, containerId) {
     return parseProcNetTcp(await (0,host_engine/* mustExec */.vn)(engine, containerId, SOCKETS_COMMAND, 'reading the host\'s TCP sockets'));
@@ -68464,6 +68473,25 @@ async function drainConnections(engine, edgeId, address, port, timeoutMs, signal
             return false;
     }
 }
+/**
+ * Lets the edge finish sending on to the backup what a failed container dropped, before a config load
+ * cuts that short (RETRY_WINDOW_MS): first the connections the edge is still opening to that container
+ * (to an address that no longer answers, a dial lasts until DIAL_TIMEOUT_MS), then one retry window.
+ * At most DIAL_TIMEOUT_MS + a retry interval of polling. How long it took, and the most dials it saw.
+ */
+async function waitForEdgeRetries(read, failed, timing = { pollMs: RETRY_INTERVAL_MS, capMs: DIAL_TIMEOUT_MS + RETRY_INTERVAL_MS, windowMs: RETRY_WINDOW_MS }) {
+    const started = performance.now();
+    let dials = 0;
+    for (;;) {
+        const open = dialsTo(await read(), failed.address, failed.port);
+        dials = Math.max(dials, open);
+        if (open === 0 || performance.now() - started >= timing.capMs)
+            break;
+        await (0,src/* sleep */.yy)(timing.pollMs);
+    }
+    await (0,src/* sleep */.yy)(timing.windowMs);
+    return { ms: performance.now() - started, dials };
+}
 
 // EXTERNAL MODULE: ./src/container/proxy.ts
 var container_proxy = __nccwpck_require__(7569);
@@ -68581,7 +68609,24 @@ async function upstreamAt(ctx, upstream) {
 }
 const edgeFront = {
     kind: 'edge',
-    retryWindowMs: RETRY_WINDOW_MS,
+    async beforeRollback(ctx, failedName) {
+        const { engine, log } = ctx;
+        try {
+            const edge = await currentEdge(engine);
+            const own = edge ? (await readRoutes(engine, edge.id)).find((r) => r.app === ctx.settings.app) : undefined;
+            if (!edge || own?.upstream.name !== failedName) {
+                await (0,src/* sleep */.yy)(RETRY_WINDOW_MS);
+                return;
+            }
+            const waited = await waitForEdgeRetries(() => sockets(engine, edge.id), own.upstream);
+            const dials = waited.dials > 0 ? `, after ${waited.dials} connection(s) to it still opening` : '';
+            log.info(`gave the edge ${(0,src/* formatDuration */.a3)(waited.ms)} to send on to the previous container anything ${failedName} dropped${dials}`);
+        }
+        catch (error) {
+            log.warn(`Could not read the edge's connections to ${failedName} (${(0,src/* errorMessage */.gJ)(error)}): giving it ${(0,src/* formatDuration */.a3)(RETRY_WINDOW_MS)} to send on anything it dropped`);
+            await (0,src/* sleep */.yy)(RETRY_WINDOW_MS);
+        }
+    },
     async switchMaintenance(ctx) {
         const { engine, log } = ctx;
         const s = ctx.settings;
@@ -77293,11 +77338,8 @@ async function rollBackSettle(ctx, front, f) {
     log.warn(`${error.message}: rolling back to ${backup.name}`);
     try {
         const back = await clock.time('roll back', async () => {
-            if (front.retryWindowMs) {
-                // The front is still sending on to the backup what the new container dropped: a config change now would cut that short.
-                log.info(`letting the ${front.kind} finish sending on to ${backup.name} what ${f.to.name} dropped (${(0,src/* formatDuration */.a3)(front.retryWindowMs)}) before it forwards to ${backup.name} alone`);
-                await (0,src/* sleep */.yy)(front.retryWindowMs);
-            }
+            // The front may still be sending on to the backup what the new container dropped: a config change now could cut that short.
+            await front.beforeRollback?.(ctx, f.to.name);
             return front.switch(ctx, backup);
         });
         await drain(ctx, back, f.to.name);

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { connectionsTo, EDGE_COMMAND_SCRIPT, edgeContainerSpec, edgeSpecHash, listenersOn, parseProcNetTcp, type EdgeDesign } from '../src/edge/edge-spec.ts';
+import { connectionsTo, dialsTo, EDGE_COMMAND_SCRIPT, edgeContainerSpec, edgeSpecHash, listenersOn, parseProcNetTcp, type EdgeDesign, type TcpSocket } from '../src/edge/edge-spec.ts';
+import { waitForEdgeRetries } from '../src/edge/edge.ts';
 
 // As the kernel writes them: addresses in host byte order (little-endian here), ports in hex.
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -28,6 +29,43 @@ describe('edge spec', () => {
     // One established over IPv4, one over IPv6 (mapped); the TIME_WAIT one (06) is no request in flight.
     expect(connectionsTo(sockets, '198.200.0.3', 8080)).toBe(2);
     expect(connectionsTo(sockets, '198.200.0.4', 8080)).toBe(0);
+  });
+
+  it('counts the connections the edge is still opening (SYN_SENT) to a container, apart from the open ones', () => {
+    const syn = `   3: 010012C6:A1B5 0400C8C6:1F90 02 00000001:00000000 01:00000064 00000002     0        0 0 1 0000000000000000 100 0 0 10 0\n`;
+    const sockets = parseProcNetTcp(`${TCP}${syn}${TCP6}`);
+    expect(dialsTo(sockets, '198.200.0.4', 8080)).toBe(1);
+    expect(dialsTo(sockets, '198.200.0.3', 8080)).toBe(0);
+    expect(connectionsTo(sockets, '198.200.0.4', 8080)).toBe(0);
+  });
+
+  describe('waitForEdgeRetries (before a rollback loads a config without the failed container)', () => {
+    const failed = { address: '198.200.0.4', port: 8080 };
+    const dialing: TcpSocket = { local: { address: '198.18.0.1', port: 40000 }, remote: failed, state: '02' };
+    const timing = { pollMs: 10, capMs: 200, windowMs: 40 };
+
+    it('waits until no connection to the failed container is opening any more, then one retry window', async () => {
+      const reads = [[dialing, dialing], [dialing], []];
+      let calls = 0;
+      const waited = await waitForEdgeRetries(() => Promise.resolve(reads[Math.min(calls++, reads.length - 1)] ?? []), failed, timing);
+      expect(calls).toBe(3);
+      expect(waited.dials).toBe(2);
+      expect(waited.ms).toBeGreaterThanOrEqual(2 * timing.pollMs + timing.windowMs - 1);
+    });
+
+    it('with nothing opening, waits the retry window alone', async () => {
+      const waited = await waitForEdgeRetries(() => Promise.resolve([]), failed, timing);
+      expect(waited.dials).toBe(0);
+      expect(waited.ms).toBeGreaterThanOrEqual(timing.windowMs - 1);
+      expect(waited.ms).toBeLessThan(timing.capMs);
+    });
+
+    it("gives up on dials that never end at the cap (Caddy's dial timeout), then waits the window", async () => {
+      const waited = await waitForEdgeRetries(() => Promise.resolve([dialing]), failed, timing);
+      expect(waited.dials).toBe(1);
+      expect(waited.ms).toBeGreaterThanOrEqual(timing.capMs + timing.windowMs - 1);
+      expect(waited.ms).toBeLessThan(timing.capMs + timing.windowMs + 500);
+    });
   });
 
   it('runs Caddy on the host network with its two volumes and a graceful stop; the hash follows image and ports', () => {

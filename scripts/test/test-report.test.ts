@@ -74,8 +74,8 @@ describe('summarizeReport', () => {
       root,
     );
     expect(summary.failedTests).toEqual([{ file: 'a.test.ts', fullName: 'a > reads answer', message: expect.stringMatching(/^AssertionError: expected 1 to be \+0/) as string }]);
-    expect(describeFailures(summary, 'unit')).toEqual(['unit: a.test.ts > a > reads answer\n    AssertionError: expected 1 to be +0 // Object.is equality', 'unit: b.test.ts (no test ran)\n    Error: hook timed out in 10000ms']);
-    expect(describeFailures(summarizeReport(report, root), 'lab')).toEqual(['lab: test/e2e/chain.test.ts (no test ran)\n    Error: "the chain" cannot run: no lab is up. CI=true, so it fails instead of being skipped.']);
+    expect(describeFailures(summary, 'unit')).toEqual(['unit: a.test.ts > a > reads answer\n    AssertionError: expected 1 to be +0 // Object.is equality', 'unit: b.test.ts (failed outside any test)\n    Error: hook timed out in 10000ms']);
+    expect(describeFailures(summarizeReport(report, root), 'lab')).toEqual(['lab: test/e2e/chain.test.ts (failed outside any test)\n    Error: "the chain" cannot run: no lab is up. CI=true, so it fails instead of being skipped.']);
   });
 });
 

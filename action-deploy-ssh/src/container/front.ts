@@ -2,13 +2,13 @@
 // `publish` port (proxy.ts), or the host's shared edge on 80/443 when the app has a `hostname`
 // (edge/edge.ts). Blue-green, the serving check and the post step ask the front, not one of them.
 import { createHash } from 'node:crypto';
-import { ConfigurationError, errorMessage } from '@gangway/kit';
+import { ConfigurationError, errorMessage, formatDuration, sleep } from '@gangway/kit';
 import type { ContainerDetails, DeployEngine } from '../host/engine.ts';
 import type { HostContext } from '../host/context.ts';
 import { blueGreenOf } from '../settings/rollout.ts';
 import type { DeploySettings } from '../settings/index.ts';
 import { EDGE_DEFAULTS, RETRY_WINDOW_MS, type EdgeWide } from '../edge/caddy-config.ts';
-import { currentEdge, drainConnections, EdgeRefusedError, ensureEdge, loadRoutes, readRoutes, readRouteTable, readServerCertificate, RoutesChangedError, withEdgeLock, type RouteTable } from '../edge/edge.ts';
+import { currentEdge, drainConnections, EdgeRefusedError, ensureEdge, loadRoutes, readRoutes, readRouteTable, readServerCertificate, RoutesChangedError, sockets, waitForEdgeRetries, withEdgeLock, type RouteTable } from '../edge/edge.ts';
 import { conflictOf, inEdge, mountsFor, routeOf, type EdgeRoute, type EdgeUpstream, type RouteTls } from '../edge/routes.ts';
 import { checkCertificate } from '../settings/edge.ts';
 import { presentImage } from '../host/pull.ts';
@@ -37,12 +37,12 @@ export interface FrontState {
 export interface Front {
   kind: 'proxy' | 'edge';
   /**
-   * How long the front may still be trying again, on the backup, requests that a failed new container
-   * dropped, if a config change would cut those retries short (the edge: Caddy answers them 502).
-   * A rollback waits this long before it points the front at the backup alone. None for the proxy:
-   * an nginx reload lets the old workers finish every request, retries included.
+   * Before a rollback points the front at the backup alone: lets the front finish sending on to the
+   * backup what the failed container dropped, where a config change would cut that short (the edge:
+   * Caddy answers such a request 502). None for the proxy: an nginx reload lets the old workers finish
+   * every request, retries included. Never throws: the rollback goes on regardless.
    */
-  retryWindowMs?: number;
+  beforeRollback?(ctx: HostContext, failedName: string): Promise<void>;
   /** The maintenance page of this app's route on or off, nothing else changed (edge only). */
   switchMaintenance?(ctx: HostContext): Promise<'on' | 'off'>;
   /** Before the new container is made: what can be checked or set up without touching the app (the edge, conflicts). */
@@ -154,7 +154,23 @@ async function upstreamAt(ctx: HostContext, upstream: Upstream): Promise<EdgeUps
 
 const edgeFront: Front = {
   kind: 'edge',
-  retryWindowMs: RETRY_WINDOW_MS,
+  async beforeRollback(ctx, failedName) {
+    const { engine, log } = ctx;
+    try {
+      const edge = await currentEdge(engine);
+      const own = edge ? (await readRoutes(engine, edge.id)).find((r) => r.app === ctx.settings.app) : undefined;
+      if (!edge || own?.upstream.name !== failedName) {
+        await sleep(RETRY_WINDOW_MS);
+        return;
+      }
+      const waited = await waitForEdgeRetries(() => sockets(engine, edge.id), own.upstream);
+      const dials = waited.dials > 0 ? `, after ${waited.dials} connection(s) to it still opening` : '';
+      log.info(`gave the edge ${formatDuration(waited.ms)} to send on to the previous container anything ${failedName} dropped${dials}`);
+    } catch (error) {
+      log.warn(`Could not read the edge's connections to ${failedName} (${errorMessage(error)}): giving it ${formatDuration(RETRY_WINDOW_MS)} to send on anything it dropped`);
+      await sleep(RETRY_WINDOW_MS);
+    }
+  },
   async switchMaintenance(ctx) {
     const { engine, log } = ctx;
     const s = ctx.settings;

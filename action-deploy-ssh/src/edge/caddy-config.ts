@@ -45,13 +45,16 @@ const duration = (ms: number): string => `${Math.max(0, Math.round(ms))}ms`;
 /** How long Caddy waits before it tries a failed request again (on the backup while a new container settles). */
 export const RETRY_INTERVAL_MS = 100;
 /**
- * How long after a container fails the edge may still hold requests it is about to try again on the
- * backup. Caddy (2.6) ends those retries when its config is replaced: such a request, a GET it would
- * have sent on, is answered 502. A rollback therefore waits this long before it loads the config
- * without the failed container (blue-green.ts), by which time those requests are on the backup and
- * finish there, config or no config.
+ * How long after a container failed a request the edge may still hold that request, waiting to try it
+ * again on the backup. Caddy (2.6, the lab's; current Caddy 2 the same) ends those waits when its config
+ * is replaced: such a request, a GET it would have sent on, is answered 502. A rollback therefore lets
+ * this much pass after the last failure it can see before it loads the config without the failed
+ * container (front.ts, blue-green.ts); by then those requests are on the backup and finish there,
+ * config or no config.
  */
 export const RETRY_WINDOW_MS = 3 * RETRY_INTERVAL_MS;
+/** Caddy's default dial timeout (not set in the config): a connection to an address that no longer answers fails after it. */
+export const DIAL_TIMEOUT_MS = 3000;
 
 function pathMatch(prefix: string): Record<string, unknown> {
   return prefix === '/' ? {} : { path: [prefix, `${prefix}/*`] };

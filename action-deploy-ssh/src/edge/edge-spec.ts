@@ -137,6 +137,7 @@ export function parseProcNetTcp(text: string): TcpSocket[] {
 
 export const TCP_LISTEN = '0A';
 export const TCP_ESTABLISHED = '01';
+export const TCP_SYN_SENT = '02';
 
 /** What the edge container runs to see the host's TCP sockets (its image has cat: Debian's and Alpine's both do). */
 export const SOCKETS_COMMAND = ['cat', '/proc/net/tcp', '/proc/net/tcp6'];
@@ -144,6 +145,11 @@ export const SOCKETS_COMMAND = ['cat', '/proc/net/tcp', '/proc/net/tcp6'];
 /** The host's listeners on `port`, any address. */
 export function listenersOn(sockets: TcpSocket[], port: number): number {
   return sockets.filter((s) => s.state === TCP_LISTEN && s.local.port === port).length;
+}
+
+/** Connections the edge is still opening to `address:port` (to a container that is gone, until Caddy's dial timeout). */
+export function dialsTo(sockets: TcpSocket[], address: string, port: number): number {
+  return sockets.filter((s) => s.state === TCP_SYN_SENT && s.remote.address === address && s.remote.port === port).length;
 }
 
 /** Connections open from the edge to `address:port` (requests in flight to an old container). */

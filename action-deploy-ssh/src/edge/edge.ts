@@ -12,8 +12,8 @@ import { presentImage } from '../host/pull.ts';
 import type { HostContext } from '../host/context.ts';
 import { tarArchive, type TarEntry } from '../host/tar.ts';
 import { LABEL } from '../labels.ts';
-import { caddyConfig, CERTS_DIR, EDGE_CONFIG, EDGE_DEFAULTS, EDGE_DIR, LOAD_LOCK, ROUTES_DIR, WATCH_FILE, type EdgeWide } from './caddy-config.ts';
-import { connectionsTo, EDGE_NAME, edgeContainerSpec, edgeSpecHash, listenersOn, parseProcNetTcp, SOCKETS_COMMAND, type EdgeDesign } from './edge-spec.ts';
+import { caddyConfig, CERTS_DIR, DIAL_TIMEOUT_MS, EDGE_CONFIG, EDGE_DEFAULTS, EDGE_DIR, LOAD_LOCK, RETRY_INTERVAL_MS, RETRY_WINDOW_MS, ROUTES_DIR, WATCH_FILE, type EdgeWide } from './caddy-config.ts';
+import { connectionsTo, dialsTo, EDGE_NAME, edgeContainerSpec, edgeSpecHash, listenersOn, parseProcNetTcp, SOCKETS_COMMAND, type EdgeDesign, type TcpSocket } from './edge-spec.ts';
 import { inEdge, mountsFor, serverMounts, watchedFiles, type EdgeRoute } from './routes.ts';
 
 const NEXT_CONFIG = `${EDGE_DIR}/caddy.next.json`;
@@ -131,7 +131,8 @@ export async function readRoutes(engine: DeployEngine, edgeId: string): Promise<
 }
 
 /** The host's TCP sockets, as the edge (host network) sees them. */
-async function sockets(engine: DeployEngine, containerId: string) {
+/** The host's TCP sockets, as the edge (host network) sees them. */
+export async function sockets(engine: DeployEngine, containerId: string): Promise<TcpSocket[]> {
   return parseProcNetTcp(await mustExec(engine, containerId, SOCKETS_COMMAND, 'reading the host\'s TCP sockets'));
 }
 
@@ -444,4 +445,27 @@ export async function drainConnections(engine: DeployEngine, edgeId: string, add
     const ok = await sleep(200, signal).then(() => true, () => false);
     if (!ok) return false;
   }
+}
+
+/**
+ * Lets the edge finish sending on to the backup what a failed container dropped, before a config load
+ * cuts that short (RETRY_WINDOW_MS): first the connections the edge is still opening to that container
+ * (to an address that no longer answers, a dial lasts until DIAL_TIMEOUT_MS), then one retry window.
+ * At most DIAL_TIMEOUT_MS + a retry interval of polling. How long it took, and the most dials it saw.
+ */
+export async function waitForEdgeRetries(
+  read: () => Promise<TcpSocket[]>,
+  failed: { address: string; port: number },
+  timing: { pollMs: number; capMs: number; windowMs: number } = { pollMs: RETRY_INTERVAL_MS, capMs: DIAL_TIMEOUT_MS + RETRY_INTERVAL_MS, windowMs: RETRY_WINDOW_MS },
+): Promise<{ ms: number; dials: number }> {
+  const started = performance.now();
+  let dials = 0;
+  for (;;) {
+    const open = dialsTo(await read(), failed.address, failed.port);
+    dials = Math.max(dials, open);
+    if (open === 0 || performance.now() - started >= timing.capMs) break;
+    await sleep(timing.pollMs);
+  }
+  await sleep(timing.windowMs);
+  return { ms: performance.now() - started, dials };
 }

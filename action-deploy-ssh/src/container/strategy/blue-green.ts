@@ -103,11 +103,8 @@ export async function rollBackSettle(ctx: HostContext, front: Front, f: { to: Co
   log.warn(`${error.message}: rolling back to ${backup.name}`);
   try {
     const back = await clock.time('roll back', async () => {
-      if (front.retryWindowMs) {
-        // The front is still sending on to the backup what the new container dropped: a config change now would cut that short.
-        log.info(`letting the ${front.kind} finish sending on to ${backup.name} what ${f.to.name} dropped (${formatDuration(front.retryWindowMs)}) before it forwards to ${backup.name} alone`);
-        await sleep(front.retryWindowMs);
-      }
+      // The front may still be sending on to the backup what the new container dropped: a config change now could cut that short.
+      await front.beforeRollback?.(ctx, f.to.name);
       return front.switch(ctx, backup);
     });
     await drain(ctx, back, f.to.name);
