@@ -68174,7 +68174,6 @@ async function readRoutes(engine, edgeId) {
     return (await readRouteTable(engine, edgeId)).routes;
 }
 /** The host's TCP sockets, as the edge (host network) sees them. */
-/** The host's TCP sockets, as the edge (host network) sees them. */
 async function sockets(engine, containerId) {
     return parseProcNetTcp(await (0,host_engine/* mustExec */.vn)(engine, containerId, SOCKETS_COMMAND, 'reading the host\'s TCP sockets'));
 }

@@ -131,7 +131,6 @@ export async function readRoutes(engine: DeployEngine, edgeId: string): Promise<
 }
 
 /** The host's TCP sockets, as the edge (host network) sees them. */
-/** The host's TCP sockets, as the edge (host network) sees them. */
 export async function sockets(engine: DeployEngine, containerId: string): Promise<TcpSocket[]> {
   return parseProcNetTcp(await mustExec(engine, containerId, SOCKETS_COMMAND, 'reading the host\'s TCP sockets'));
 }
