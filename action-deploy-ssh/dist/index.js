@@ -68455,22 +68455,34 @@ async function createEdge(ctx, design, name, routes, own) {
     }
 }
 /**
+ * Reads the edge's sockets every `pollMs` until `count` of them is 0 (none: true), or `timeoutMs` passed
+ * or `signal` fired (none: false). `most`: the largest count it saw. The one loop of drainConnections
+ * and waitForEdgeRetries.
+ */
+async function untilNone(read, count, timeoutMs, pollMs, signal) {
+    const started = performance.now();
+    let most = 0;
+    for (;;) {
+        if (signal?.aborted)
+            return { none: false, most };
+        const n = count(await read());
+        most = Math.max(most, n);
+        if (n === 0)
+            return { none: true, most };
+        if (performance.now() - started >= timeoutMs)
+            return { none: false, most };
+        const ok = await (0,src/* sleep */.yy)(pollMs, signal).then(() => true, () => false);
+        if (!ok)
+            return { none: false, most };
+    }
+}
+/**
  * Waits until the edge has no connection left to `address:port` (the requests still in flight to an old
  * container), or `timeoutMs`. True when drained, false on timeout or cancel.
  */
 async function drainConnections(engine, edgeId, address, port, timeoutMs, signal) {
-    const started = performance.now();
-    for (;;) {
-        if (signal?.aborted)
-            return false;
-        if (connectionsTo(await sockets(engine, edgeId), address, port) === 0)
-            return true;
-        if (performance.now() - started >= timeoutMs)
-            return false;
-        const ok = await (0,src/* sleep */.yy)(200, signal).then(() => true, () => false);
-        if (!ok)
-            return false;
-    }
+    const { none } = await untilNone(() => sockets(engine, edgeId), (s) => connectionsTo(s, address, port), timeoutMs, 200, signal);
+    return none;
 }
 /**
  * Lets the edge finish sending on to the backup what a failed container dropped, before a config load
@@ -68480,16 +68492,9 @@ async function drainConnections(engine, edgeId, address, port, timeoutMs, signal
  */
 async function waitForEdgeRetries(read, failed, timing = { pollMs: RETRY_INTERVAL_MS, capMs: DIAL_TIMEOUT_MS + RETRY_INTERVAL_MS, windowMs: RETRY_WINDOW_MS }) {
     const started = performance.now();
-    let dials = 0;
-    for (;;) {
-        const open = dialsTo(await read(), failed.address, failed.port);
-        dials = Math.max(dials, open);
-        if (open === 0 || performance.now() - started >= timing.capMs)
-            break;
-        await (0,src/* sleep */.yy)(timing.pollMs);
-    }
+    const { most } = await untilNone(read, (s) => dialsTo(s, failed.address, failed.port), timing.capMs, timing.pollMs);
     await (0,src/* sleep */.yy)(timing.windowMs);
-    return { ms: performance.now() - started, dials };
+    return { ms: performance.now() - started, dials: most };
 }
 
 // EXTERNAL MODULE: ./src/container/proxy.ts

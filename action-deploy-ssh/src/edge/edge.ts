@@ -432,18 +432,31 @@ async function createEdge(ctx: HostContext, design: EdgeDesign, name: string, ro
 }
 
 /**
+ * Reads the edge's sockets every `pollMs` until `count` of them is 0 (none: true), or `timeoutMs` passed
+ * or `signal` fired (none: false). `most`: the largest count it saw. The one loop of drainConnections
+ * and waitForEdgeRetries.
+ */
+async function untilNone(read: () => Promise<TcpSocket[]>, count: (sockets: TcpSocket[]) => number, timeoutMs: number, pollMs: number, signal?: AbortSignal): Promise<{ none: boolean; most: number }> {
+  const started = performance.now();
+  let most = 0;
+  for (;;) {
+    if (signal?.aborted) return { none: false, most };
+    const n = count(await read());
+    most = Math.max(most, n);
+    if (n === 0) return { none: true, most };
+    if (performance.now() - started >= timeoutMs) return { none: false, most };
+    const ok = await sleep(pollMs, signal).then(() => true, () => false);
+    if (!ok) return { none: false, most };
+  }
+}
+
+/**
  * Waits until the edge has no connection left to `address:port` (the requests still in flight to an old
  * container), or `timeoutMs`. True when drained, false on timeout or cancel.
  */
 export async function drainConnections(engine: DeployEngine, edgeId: string, address: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-  const started = performance.now();
-  for (;;) {
-    if (signal?.aborted) return false;
-    if (connectionsTo(await sockets(engine, edgeId), address, port) === 0) return true;
-    if (performance.now() - started >= timeoutMs) return false;
-    const ok = await sleep(200, signal).then(() => true, () => false);
-    if (!ok) return false;
-  }
+  const { none } = await untilNone(() => sockets(engine, edgeId), (s) => connectionsTo(s, address, port), timeoutMs, 200, signal);
+  return none;
 }
 
 /**
@@ -458,13 +471,7 @@ export async function waitForEdgeRetries(
   timing: { pollMs: number; capMs: number; windowMs: number } = { pollMs: RETRY_INTERVAL_MS, capMs: DIAL_TIMEOUT_MS + RETRY_INTERVAL_MS, windowMs: RETRY_WINDOW_MS },
 ): Promise<{ ms: number; dials: number }> {
   const started = performance.now();
-  let dials = 0;
-  for (;;) {
-    const open = dialsTo(await read(), failed.address, failed.port);
-    dials = Math.max(dials, open);
-    if (open === 0 || performance.now() - started >= timing.capMs) break;
-    await sleep(timing.pollMs);
-  }
+  const { most } = await untilNone(read, (s) => dialsTo(s, failed.address, failed.port), timing.capMs, timing.pollMs);
   await sleep(timing.windowMs);
-  return { ms: performance.now() - started, dials };
+  return { ms: performance.now() - started, dials: most };
 }
