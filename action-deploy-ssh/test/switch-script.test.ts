@@ -18,7 +18,7 @@ const STAND_IN = `#!/bin/bash
 case " $* " in
   *" -t "*) if grep -q refuse "$3"; then echo 'nginx: [emerg] refused'; exit 1; fi; echo 'syntax is ok'; exit 0 ;;
   *" reload "*) echo "reload $(cat "$2")" >> "$RELOADS"
-    if ! grep -q no-workers "$2"; then setsid bash -c 'exec -a "$WORKER" sleep 60' </dev/null >/dev/null 2>&1 & fi
+    if ! grep -q no-workers "$2"; then setsid bash -c 'exec -a "$WORKER" perl -e "\\$SIG{QUIT} = q(DEFAULT); sleep 60"' </dev/null >/dev/null 2>&1 & fi
     exit 0 ;;
 esac
 exit 2
@@ -32,7 +32,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs the switch to `config` with one worker running; the namespace's end takes every process with it. */
-function runSwitch(config: string): { exitCode: number; output: string; file: string; reloads: string[]; ms: number } {
+function runSwitch(config: string): { exitCode: number; output: string; runningAfter: Set<number>; file: string; reloads: string[]; ms: number } {
   const conf = path.join(dir, 'nginx.conf');
   const reloads = path.join(dir, 'reloads');
   writeFileSync(conf, 'old');
@@ -42,21 +42,28 @@ function runSwitch(config: string): { exitCode: number; output: string; file: st
   const r = spawnSync(
     'unshare',
     // The workers' name comes from the environment: a command line holding it would count as a worker.
-    ['--pid', '--fork', '--mount-proc', 'bash', '-c', `setsid bash -c 'exec -a "$WORKER" sleep 60' </dev/null >/dev/null 2>&1 & sleep 0.2; exec sh -c "$SCRIPT" "$@"`, 'wrapper', name ?? '', ...args],
+    // After the script: which workers still run (a worker told to QUIT, a `sleep` here, is gone).
+    ['--pid', '--fork', '--mount-proc', 'bash', '-c', `setsid bash -c 'exec -a "$WORKER" perl -e "\\$SIG{QUIT} = q(DEFAULT); sleep 60"' </dev/null >/dev/null 2>&1 & sleep 0.2; sh -c "$SCRIPT" "$@"; rc=$?; sleep 0.2; echo "running after: $(grep -la 'nginx[:] worker process' /proc/[0-9]*/cmdline | tr '\\n' ' ')"; exit $rc`, 'wrapper', name ?? '', ...args],
     { env: { PATH: `${dir}:${process.env['PATH'] ?? ''}`, SCRIPT: script ?? '', RELOADS: reloads, WORKER: 'nginx: worker process' }, encoding: 'utf8', timeout: 20_000 },
   );
   if (r.error) throw r.error;
-  return { exitCode: r.status ?? -1, output: `${r.stdout}${r.stderr}`, file: readFileSync(conf, 'utf8'), reloads: readFileSync(reloads, 'utf8').split('\n').filter(Boolean), ms: performance.now() - started };
+  const output = `${r.stdout}${r.stderr}`;
+  const [said = '', after = ''] = output.split('running after:');
+  return { exitCode: r.status ?? -1, output: said, runningAfter: workerPidsOf(after), file: readFileSync(conf, 'utf8'), reloads: readFileSync(reloads, 'utf8').split('\n').filter(Boolean), ms: performance.now() - started };
 }
 
 describe('SWITCH_SCRIPT, run by sh', () => {
-  it('writes the config, reloads, and returns once a new worker runs, listing the workers from before', () => {
+  it('writes the config, reloads, and returns once a new worker runs, listing the workers from before, which it told to finish', () => {
     const r = runSwitch('upstream new;');
     expect(r.exitCode, r.output).toBe(0);
     expect(r.file).toBe('upstream new;');
     expect(r.reloads).toEqual(['reload upstream new;']);
     // The one worker from before, and not the script's own shell (whose command line holds the pattern).
-    expect([...workerPidsOf(r.output)]).toHaveLength(1);
+    const before = [...workerPidsOf(r.output)];
+    expect(before).toHaveLength(1);
+    // It got SIGQUIT (it is gone); the new worker runs on.
+    expect([...r.runningAfter]).toHaveLength(1);
+    expect(r.runningAfter.has(before[0] ?? -1)).toBe(false);
   });
 
   it('a config nginx refuses is put back, with nginx\'s words, and nothing is reloaded (exit 3)', () => {
@@ -74,5 +81,7 @@ describe('SWITCH_SCRIPT, run by sh', () => {
     expect(r.file).toBe('old');
     expect(r.reloads).toEqual(['reload no-workers here', 'reload old']);
     expect(r.ms).toBeGreaterThan(9_000);
+    // Nothing told the worker from before to finish: it runs beside the one the reload of the old config started.
+    expect([...r.runningAfter]).toHaveLength(2);
   }, 30_000);
 });
