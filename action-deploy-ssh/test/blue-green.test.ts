@@ -13,6 +13,7 @@ import type { DeploySettings } from '../src/settings/index.ts';
 import { blueGreen, rollBackSettle } from '../src/container/strategy/blue-green.ts';
 import { frontOf, type Front } from '../src/container/front.ts';
 import { recreate } from '../src/container/strategy/recreate.ts';
+import { currentProxy, switchProxy } from '../src/container/proxy.ts';
 import type { FakeEngine} from './fakes.ts';
 import { hostContext } from './fakes.ts';
 import { settings } from './helpers.ts';
@@ -349,6 +350,55 @@ describe('blue-green on one host', () => {
     // Without a shell nothing can list the workers: the drain waits its whole timeout (which the
     // fake cannot tell from workers that finished: its workers only finish when listed).
     expect(v3.log.text).toMatch(/waited drain-timeout 500ms \(the proxy image has no shell/);
+  });
+
+  it('the switch starts from the proxy as read under the lock: no second read of its config, one look that it is the same container', async () => {
+    const engine = engineWithImages();
+    await deploy(engine, 'v1');
+    // The new container answers its readiness path from its fourth probe on.
+    const probes = new Map<string, number>();
+    engine.readyWhen = (c) => {
+      const n = (probes.get(c.id) ?? 0) + 1;
+      probes.set(c.id, n);
+      return n >= 4;
+    };
+    const mark = engine.calls.length;
+    const v2 = await deploy(engine, 'v2', { 'settle-time': '0s' });
+    expect(v2.error).toBeUndefined();
+    const calls = engine.calls.slice(mark);
+    const id = (v2.report.container?.id ?? '').slice(0, 12);
+    const created = calls.indexOf(`create ${v2.report.container?.name ?? ''}`);
+    const switched = calls.findIndex((c) => c.startsWith('exec shop-proxy sh -c'));
+    const reads = calls.map((c, i) => (c === 'readFile shop-proxy /etc/gangway/nginx.conf' ? i : -1)).filter((i) => i >= 0 && i < switched);
+    // The one read (which container serves) is under the lock, before the new container exists.
+    expect(reads).toHaveLength(1);
+    expect(reads[0]).toBeLessThan(created);
+    const gate = calls.map((c, i) => (c === `inspectContainer ${id}` ? i : -1)).filter((i) => i > created && i < switched);
+    expect(gate.length).toBeGreaterThanOrEqual(4);
+    // Between the gate and the switch: a look that the proxy is still that container, and no read.
+    expect(calls.slice((gate.at(-1) ?? 0) + 1, switched)).toContain('inspectContainer shop-proxy');
+    expect(upstream(engine)).toBe(v2.report.container?.name);
+  });
+
+  it('a switch given a stale read of the proxy (replaced meanwhile) reads it again; given a current one, it does not', async () => {
+    const engine = engineWithImages();
+    const v1 = await deploy(engine, 'v1');
+    const s = settings({ publish: '8080', 'drain-timeout': '500ms', image: `${REPO}:v1` }, { readinessTimeoutMs: 300 });
+    const ctx = hostContext(engine, s);
+    const to = { name: v1.report.container?.name ?? '', port: 8080 };
+    const seen = await currentProxy(engine, 'shop');
+    const reads = (from: number): number => engine.calls.slice(from).filter((c) => c === 'readFile shop-proxy /etc/gangway/nginx.conf').length;
+    let mark = engine.calls.length;
+    const stale = { ...seen, ...(seen.details ? { details: { ...seen.details, id: 'f'.repeat(64) } } : {}) };
+    expect((await switchProxy(ctx, to, { seen: stale })).how).toBe('reloaded');
+    expect(reads(mark)).toBe(1);
+    mark = engine.calls.length;
+    expect((await switchProxy(ctx, to, { seen: await currentProxy(engine, 'shop') })).how).toBe('reloaded');
+    // The one read is currentProxy's own, before the switch.
+    expect(reads(mark)).toBe(1);
+    mark = engine.calls.length;
+    expect((await switchProxy(ctx, to)).how).toBe('reloaded');
+    expect(reads(mark)).toBe(1);
   });
 
   it('a config nginx refuses is put back and nothing switches', async () => {

@@ -104,9 +104,11 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
         setResult(report, 'deployed');
         return;
       }
-      // Listed under the lock: another deploy may have finished while we waited.
-      let containers = await appContainers();
-      const serving = await servingContainer(ctx, containers);
+      // Listed under the lock: another deploy may have finished while we waited. The front's
+      // state (a file read from its container) and the workers are read beside the list.
+      const [listed, frontState, workers] = await Promise.all([appContainers(), frontOf(s)?.state(ctx.engine, s), appWorkers(ctx)]);
+      let containers = listed;
+      const serving = await servingContainer(ctx, containers, frontState);
       const tidied = await tidyInterrupted(ctx, containers, serving);
       if (tidied.removed.length + tidied.stopped.length > 0) containers = await appContainers();
       const current = serving ? containers.find((c) => c.id === serving.id) : undefined;
@@ -114,7 +116,6 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
       const running = containers.filter((c) => c.state === 'running' && c.name !== tidied.standby);
       if (running.length > 1) ctx.log.warn(`${running.length} containers of ${s.app} are running (${running.map((c) => c.name).join(', ')}); replacing ${current?.name ?? 'the newest'}.`);
 
-      const workers = await appWorkers(ctx);
       const runningWorkers = workers.filter((c) => c.state === 'running');
       let plan: SwapPlan;
       if (s.rollback) {
@@ -149,6 +150,7 @@ export function containerTarget(ctx: HostContext, strategy: Strategy): DeployTar
         report.previousImage = plan.from.labels[LABEL.image] ?? plan.from.image;
       }
       plan.confirmLock = () => confirmDeployLock(ctx, lock);
+      if (frontState) plan.frontState = frontState;
 
       const outcome = await strategy.swap(ctx, plan);
       if (plan.roles) report.roles = plan.roles.report(outcome.ok);

@@ -13,7 +13,7 @@ import { conflictOf, inEdge, mountsFor, routeOf, type EdgeRoute, type EdgeUpstre
 import { checkCertificate } from '../settings/edge.ts';
 import { presentImage } from '../host/pull.ts';
 import type { TarEntry } from '../host/tar.ts';
-import { currentProxy, drainOldWorkers, switchProxy } from './proxy.ts';
+import { currentProxy, drainOldWorkers, switchProxy, type ProxyHandle } from './proxy.ts';
 import { upstreamOf, type Upstream } from './proxy-config.ts';
 
 export interface FrontSwitch {
@@ -32,6 +32,8 @@ export interface FrontState {
   running: boolean;
   /** The container it forwards to now. */
   upstream?: string;
+  /** The proxy: its container and config as read, which a switch under the same lock starts from. */
+  proxy?: ProxyHandle;
 }
 
 export interface Front {
@@ -47,7 +49,8 @@ export interface Front {
   switchMaintenance?(ctx: HostContext): Promise<'on' | 'off'>;
   /** Before the new container is made: what can be checked or set up without touching the app (the edge, conflicts). */
   prepare(ctx: HostContext): Promise<void>;
-  switch(ctx: HostContext, upstream: Upstream, options?: { beforeBind?: () => Promise<void>; keepAsBackup?: string }): Promise<FrontSwitch>;
+  /** `seen`: the front as read earlier under the same lock, which the switch may start from. */
+  switch(ctx: HostContext, upstream: Upstream, options?: { beforeBind?: () => Promise<void>; keepAsBackup?: string; seen?: FrontState }): Promise<FrontSwitch>;
   state(engine: DeployEngine, settings: DeploySettings): Promise<FrontState>;
 }
 
@@ -56,8 +59,9 @@ const proxyFront: Front = {
   async prepare() {
     // The proxy is made or replaced at the switch.
   },
-  async switch(ctx, upstream, options) {
-    const switched = await switchProxy(ctx, upstream, options);
+  async switch(ctx, upstream, options = {}) {
+    const { seen, ...rest } = options;
+    const switched = await switchProxy(ctx, upstream, { ...rest, ...(seen?.proxy ? { seen: seen.proxy } : {}) });
     return {
       how: switched.how,
       ...(switched.previousUpstream ? { previousUpstream: switched.previousUpstream } : {}),
@@ -69,7 +73,7 @@ const proxyFront: Front = {
   async state(engine, settings) {
     const proxy = await currentProxy(engine, settings.app);
     const upstream = proxy.config ? upstreamOf(proxy.config) : undefined;
-    return { running: proxy.details?.running === true, readable: !proxy.details?.running || proxy.config !== undefined, ...(upstream ? { upstream } : {}) };
+    return { running: proxy.details?.running === true, readable: !proxy.details?.running || proxy.config !== undefined, ...(upstream ? { upstream } : {}), proxy };
   },
 };
 

@@ -60,23 +60,37 @@ export async function currentProxy(engine: DeployEngine, app: string): Promise<P
 }
 
 /**
+ * The running proxy as `seen` earlier under this deploy's lock, when it is still the same container
+ * in the same state (one Engine call); otherwise read again. Its config changes only under the app's
+ * deploy lock, so a switch starts from that read instead of reading the file once more.
+ */
+async function proxyNow(engine: DeployEngine, app: string, seen: ProxyHandle | undefined): Promise<ProxyHandle> {
+  if (!seen) return currentProxy(engine, app);
+  const now = await engine.inspectContainer(proxyName(app));
+  const before = seen.details;
+  if (!now && !before) return seen;
+  if (!now || !before || now.id !== before.id || now.running !== before.running) return currentProxy(engine, app);
+  return { ...seen, details: now };
+}
+
+/**
  * Points the proxy at `upstream`. A running, up-to-date proxy gets the config and a graceful
  * reload (a config nginx refuses is put back, and nothing changes); otherwise a new proxy is
  * created with the config, the old one (if any) stops gracefully, and the new one starts.
  * `beforeBind` runs right before the new proxy starts (to free the port from a container that
  * published it under recreate). `keepAsBackup` names the previous container: when the running
- * proxy forwards to it now, it stays in the config as nginx's backup (settle-time).
+ * proxy forwards to it now, it stays in the config as nginx's backup (settle-time). `seen`: the
+ * proxy as read earlier under this deploy's lock (proxyNow).
  */
-export async function switchProxy(ctx: HostContext, upstream: Upstream, options: { beforeBind?: () => Promise<void>; keepAsBackup?: string } = {}): Promise<ProxySwitch> {
+export async function switchProxy(ctx: HostContext, upstream: Upstream, options: { beforeBind?: () => Promise<void>; keepAsBackup?: string; seen?: ProxyHandle } = {}): Promise<ProxySwitch> {
   const { engine, log } = ctx;
   const s = ctx.settings;
   const app = s.app;
   const bg = blueGreenOf(s);
   if (!bg || !s.publish || !s.network) throw new Error('the proxy is blue-green\'s, which needs publish and the app network');
-  const image = await proxyImageId(ctx, bg.proxyImage);
+  const [image, current] = await Promise.all([proxyImageId(ctx, bg.proxyImage), proxyNow(engine, app, options.seen)]);
   const design: ProxyDesign = { imageId: image.id, imageRef: image.ref, network: s.network, hostIp: s.publish.hostIp ?? '', hostPort: s.publish.hostPort };
   const wanted = proxySpecHash(design);
-  const current = await currentProxy(engine, app);
   const previousUpstream = current.config ? upstreamOf(current.config) : undefined;
   const serving = current.config ? primaryServerOf(current.config) : undefined;
   const backup = options.keepAsBackup !== undefined && serving?.name === options.keepAsBackup && serving.name !== upstream.name ? serving : undefined;

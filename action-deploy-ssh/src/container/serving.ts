@@ -8,17 +8,20 @@
 import { errorMessage, formatDuration } from '@gangway/kit';
 import type { ContainerSummary } from '../host/engine.ts';
 import type { HostContext } from '../host/context.ts';
-import { frontOf } from './front.ts';
+import { frontOf, type FrontState } from './front.ts';
 import { byDeployTime } from './retention.ts';
 import { onStandby, replacedBy, standbyEnds } from './standby.ts';
 import { blueGreenOf } from '../settings/rollout.ts';
 
-/** `containers`: this app's, newest deploy first. The one that gets the traffic now, if any. */
-export async function servingContainer(ctx: HostContext, containers: ContainerSummary[]): Promise<ContainerSummary | undefined> {
+/**
+ * `containers`: this app's, newest deploy first. The one that gets the traffic now, if any.
+ * `frontState`: the front's state, when it was read already (beside the container list).
+ */
+export async function servingContainer(ctx: HostContext, containers: ContainerSummary[], frontState?: FrontState): Promise<ContainerSummary | undefined> {
   const running = containers.filter((c) => c.state === 'running');
   const front = frontOf(ctx.settings);
   if (front) {
-    const state = await front.state(ctx.engine, ctx.settings);
+    const state = frontState ?? (await front.state(ctx.engine, ctx.settings));
     const upstream = state.running ? state.upstream : undefined;
     const serving = upstream ? running.find((c) => c.name === upstream) : undefined;
     if (serving) return serving;

@@ -208,6 +208,8 @@ export const blueGreen: Strategy = {
         front.switch(ctx, { name: to.name, port }, {
           // While the new one settles, the old one stays in the config as nginx's backup.
           ...(plan.from && bg.settleMs > 0 ? { keepAsBackup: plan.from.name } : {}),
+          // The front as read under the lock: the switch starts with its write.
+          ...(plan.frontState ? { seen: plan.frontState } : {}),
           beforeBind: async () => {
             for (const c of await publishersOfPort(ctx)) {
               if (c.id === to.id) continue;

@@ -5,6 +5,7 @@ import type { ContainerCreateOptions, ContainerRef, ContainerSummary } from '../
 import type { HostContext } from '../../host/context.ts';
 import type { ReadinessResult } from '../../host/readiness.ts';
 import type { RoleRelease } from '../roles.ts';
+import type { FrontState } from '../front.ts';
 
 export type SwapTarget =
   | { kind: 'create'; spec: ContainerCreateOptions }
@@ -21,6 +22,8 @@ export interface SwapPlan {
   roles?: RoleRelease;
   /** Right before the switch: throws when the deploy lock is no longer this run's (nothing is switched then). */
   confirmLock?: () => Promise<void>;
+  /** The front as read under the lock (which container it serves): the switch starts from it. */
+  frontState?: FrontState;
 }
 
 export interface SwapOutcome {
