@@ -68520,8 +68520,9 @@ const proxyFront = {
     async prepare() {
         // The proxy is made or replaced at the switch.
     },
-    async switch(ctx, upstream, options) {
-        const switched = await (0,container_proxy/* switchProxy */.Vz)(ctx, upstream, options);
+    async switch(ctx, upstream, options = {}) {
+        const { seen, ...rest } = options;
+        const switched = await (0,container_proxy/* switchProxy */.Vz)(ctx, upstream, { ...rest, ...(seen?.proxy ? { seen: seen.proxy } : {}) });
         return {
             how: switched.how,
             ...(switched.previousUpstream ? { previousUpstream: switched.previousUpstream } : {}),
@@ -68533,7 +68534,7 @@ const proxyFront = {
     async state(engine, settings) {
         const proxy = await (0,container_proxy/* currentProxy */.Ms)(engine, settings.app);
         const upstream = proxy.config ? (0,proxy_config/* upstreamOf */.Fw)(proxy.config) : undefined;
-        return { running: proxy.details?.running === true, readable: !proxy.details?.running || proxy.config !== undefined, ...(upstream ? { upstream } : {}) };
+        return { running: proxy.details?.running === true, readable: !proxy.details?.running || proxy.config !== undefined, ...(upstream ? { upstream } : {}), proxy };
     },
 };
 /** The edge settings shared by every app on the host (ports from the app's inputs). */
@@ -68931,9 +68932,14 @@ const RELOAD = ['nginx', '-c', PROXY_CONF, '-s', 'reload'];
 /**
  * The whole switch of a running proxy in one exec with the image's shell (each exec is three
  * Engine calls): note the workers, write the config (argument $1) in place of the file nginx runs
- * with ($2), keeping the previous one, `nginx -t`, a graceful reload, then wait (at most 10 s)
- * until nginx has started a worker that was not there before. Exit 0: done, the output lists
- * the workers from before (as WORKERS_COMMAND does, for the drain). Exit 3: nginx refused the
+ * with ($2), keeping the previous one, `nginx -t`, a graceful reload, then wait (at most 10 s,
+ * looking every 10 ms: the switch is on the deploy's path to traffic on the new version) until
+ * nginx has started a worker that was not there before. The workers from before are then told to
+ * finish (SIGQUIT, nginx's graceful shutdown of a worker): nginx's master tells them itself only
+ * 100 ms after it started the new ones, and until then they still take connections to the old
+ * upstream. (The master holds its signals through that pause: it still counts them as leaving
+ * and starts none in their place.) Exit 0: done, the output lists the workers from before (as
+ * WORKERS_COMMAND does, for the drain). Exit 3: nginx refused the
  * config, which was put back (the output is nginx's). Exit 4: the reload failed or started no
  * worker; the previous config was put back and reloaded. 126/127: no shell in the image (the
  * switch then goes call by call). switch-script.test.ts runs it for real.
@@ -68945,11 +68951,12 @@ cp "$conf" "$conf.previous" || exit 5
 { printf '%s' "$1" > "$conf.next" && mv "$conf.next" "$conf"; } || exit 5
 if ! out=$(nginx -t -c "$conf" 2>&1); then mv "$conf.previous" "$conf"; printf '%s\n' "$out"; exit 3; fi
 back() { mv "$conf.previous" "$conf"; nginx -c "$conf" -s reload 2>&1; printf '%s\n' "$1"; exit 4; }
+quit_old() ( for o in $old; do IFS=/; set -- $o; unset IFS; kill -QUIT "$3" 2>/dev/null; done; true )
 out=$(nginx -c "$conf" -s reload 2>&1) || back "nginx -s reload failed: $out"
 i=0
-while [ $i -lt 200 ]; do
-  for w in $(workers); do case " $(echo $old) " in *" $w "*) ;; *) printf '%s\n' "$old"; exit 0;; esac; done
-  sleep 0.05; i=$((i+1))
+while [ $i -lt 1000 ]; do
+  for w in $(workers); do case " $(echo $old) " in *" $w "*) ;; *) quit_old; printf '%s\n' "$old"; exit 0;; esac; done
+  sleep 0.01; i=$((i+1))
 done
 back "nginx did not start new workers within 10 s of the reload (see the proxy's log)"`;
 /** `sh -c SWITCH_SCRIPT` with the config ($1) and the path of the config file nginx runs with ($2). */
@@ -69023,12 +69030,29 @@ async function currentProxy(engine, app) {
     return { details, ...(config !== undefined ? { config } : {}) };
 }
 /**
+ * The running proxy as `seen` earlier under this deploy's lock, when it is still the same container
+ * in the same state (one Engine call); otherwise read again. Its config changes only under the app's
+ * deploy lock, so a switch starts from that read instead of reading the file once more.
+ */
+async function proxyNow(engine, app, seen) {
+    if (!seen)
+        return currentProxy(engine, app);
+    const now = await engine.inspectContainer((0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .proxyName */ .ec)(app));
+    const before = seen.details;
+    if (!now && !before)
+        return seen;
+    if (!now || !before || now.id !== before.id || now.running !== before.running)
+        return currentProxy(engine, app);
+    return { ...seen, details: now };
+}
+/**
  * Points the proxy at `upstream`. A running, up-to-date proxy gets the config and a graceful
  * reload (a config nginx refuses is put back, and nothing changes); otherwise a new proxy is
  * created with the config, the old one (if any) stops gracefully, and the new one starts.
  * `beforeBind` runs right before the new proxy starts (to free the port from a container that
  * published it under recreate). `keepAsBackup` names the previous container: when the running
- * proxy forwards to it now, it stays in the config as nginx's backup (settle-time).
+ * proxy forwards to it now, it stays in the config as nginx's backup (settle-time). `seen`: the
+ * proxy as read earlier under this deploy's lock (proxyNow).
  */
 async function switchProxy(ctx, upstream, options = {}) {
     const { engine, log } = ctx;
@@ -69037,10 +69061,9 @@ async function switchProxy(ctx, upstream, options = {}) {
     const bg = (0,_settings_rollout_js__WEBPACK_IMPORTED_MODULE_3__/* .blueGreenOf */ .Lx)(s);
     if (!bg || !s.publish || !s.network)
         throw new Error('the proxy is blue-green\'s, which needs publish and the app network');
-    const image = await proxyImageId(ctx, bg.proxyImage);
+    const [image, current] = await Promise.all([proxyImageId(ctx, bg.proxyImage), proxyNow(engine, app, options.seen)]);
     const design = { imageId: image.id, imageRef: image.ref, network: s.network, hostIp: s.publish.hostIp ?? '', hostPort: s.publish.hostPort };
     const wanted = (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .proxySpecHash */ .yQ)(design);
-    const current = await currentProxy(engine, app);
     const previousUpstream = current.config ? (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .upstreamOf */ .Fw)(current.config) : undefined;
     const serving = current.config ? (0,_proxy_config_js__WEBPACK_IMPORTED_MODULE_8__/* .primaryServerOf */ .BZ)(current.config) : undefined;
     const backup = options.keepAsBackup !== undefined && serving?.name === options.keepAsBackup && serving.name !== upstream.name ? serving : undefined;
@@ -69275,7 +69298,7 @@ var ssh = __nccwpck_require__(4816);
 // EXTERNAL MODULE: ./src/host/disk-space.ts
 var disk_space = __nccwpck_require__(1808);
 // EXTERNAL MODULE: ./src/host/engine.ts
-var engine = __nccwpck_require__(4568);
+var host_engine = __nccwpck_require__(4568);
 // EXTERNAL MODULE: ../packages/kit/src/index.ts + 16 modules
 var src = __nccwpck_require__(6139);
 ;// CONCATENATED MODULE: ./src/swarm/engine.ts
@@ -69348,7 +69371,7 @@ function dockerSwarmEngine(docker) {
                 throw error;
             }
         },
-        createOverlayNetwork: (name, labels) => (0,engine/* createNetworkOnce */.Mn)(docker, { Name: name, Driver: 'overlay', Attachable: true, Labels: labels }),
+        createOverlayNetwork: (name, labels) => (0,host_engine/* createNetworkOnce */.Mn)(docker, { Name: name, Driver: 'overlay', Attachable: true, Labels: labels }),
     };
 }
 
@@ -69382,7 +69405,10 @@ const connectHost = async (settings, host, log, signal) => {
         const prober = {
             get: (h, port, path, timeoutMs, probeSignal) => (0,ssh/* httpGetThroughSsh */.ow)(session.client, { host: h, port, path }, { timeoutMs, ...(probeSignal ? { signal: probeSignal } : {}) }),
         };
-        return { engine: (0,engine/* dockerEngine */.JH)(docker), swarm: dockerSwarmEngine(docker), prober, transport, hostKey: session.hostKey, disk: (0,disk_space/* sshDiskProbe */._l)(docker, session.client), lost: () => session.lost, close: () => session.close() };
+        // One `docker info`, asked now, for the disk check (the data-root) and the lock (the engine's clock).
+        const info = docker.info();
+        const engine = (0,host_engine/* dockerEngine */.JH)(docker, info);
+        return { engine, swarm: dockerSwarmEngine(docker), prober, transport, hostKey: session.hostKey, disk: (0,disk_space/* sshDiskProbe */._l)(docker, session.client, info), lost: () => session.lost, close: () => session.close() };
     }
     catch (error) {
         session.close();
@@ -69437,10 +69463,13 @@ function parseDfOutput(text, dataRoot) {
     };
 }
 /** The real probe: the data-root from the engine, `df -Pk -- <data-root>` over the SSH connection. */
-function sshDiskProbe(docker, client) {
+function sshDiskProbe(docker, client, asked) {
     return {
         async dataRootSpace() {
-            const info = (await docker.info());
+            // The `docker info` asked at connect, once: the data-root does not move.
+            const pending = asked;
+            asked = undefined;
+            const info = await (pending ?? docker.info());
             const dataRoot = typeof info.DockerRootDir === 'string' ? info.DockerRootDir : '';
             if (!dataRoot.startsWith('/'))
                 throw new DiskProbeUnavailableError(`the engine reported no data-root (DockerRootDir: ${JSON.stringify(info.DockerRootDir)})`);
@@ -69595,8 +69624,26 @@ function createOptionsFrom(raw) {
         ...(Object.keys(endpoints).length > 0 ? { NetworkingConfig: { EndpointsConfig: endpoints } } : {}),
     };
 }
-/** The DeployEngine of a dockerode client (over SSH in the action, over a local socket in tests). */
-function dockerEngine(docker) {
+/** The engine clock's offset from this runner's, taken when `info` answers; `failed` runs when it did not (the next call asks again). */
+function clockOffsetOf(info, failed) {
+    return info.then((i) => {
+        const t = i.SystemTime ? Date.parse(i.SystemTime) : Number.NaN;
+        return Number.isFinite(t) ? t - Date.now() : 0;
+    }, (error) => {
+        failed();
+        throw error;
+    });
+}
+/**
+ * The DeployEngine of a dockerode client (over SSH in the action, over a local socket in tests).
+ * `info`: a `docker info` asked already, whose clock the engine's now() starts from.
+ */
+function dockerEngine(docker, info) {
+    // One `docker info` per connection: the engine clock's offset from this runner's, which stays
+    // put for a deploy's minutes.
+    let clockOffset = info ? clockOffsetOf(info, () => (clockOffset = undefined)) : undefined;
+    // Asked ahead, it may fail before anything needs the clock: now() then asks again.
+    clockOffset?.catch(() => undefined);
     return {
         async pull(repository, tagOrDigest, authHeader, onMessage) {
             const stream = (await docker.createImage(authHeader ? { key: authHeader } : {}, { fromImage: repository, tag: tagOrDigest }));
@@ -69796,9 +69843,8 @@ function dockerEngine(docker) {
             return Object.keys(info.Runtimes ?? {});
         },
         async now() {
-            const info = (await docker.info());
-            const t = info.SystemTime ? Date.parse(info.SystemTime) : Number.NaN;
-            return Number.isFinite(t) ? new Date(t) : new Date();
+            clockOffset ??= clockOffsetOf(docker.info(), () => (clockOffset = undefined));
+            return new Date(Date.now() + (await clockOffset));
         },
     };
 }
@@ -75950,8 +75996,8 @@ function crashed(details) {
 async function waitUntilReady(engine, prober, containerId, options) {
     const clock = options.clock ?? (() => performance.now());
     const pause = options.sleep ?? src/* sleep */.yy;
-    // A probe is one Engine call and one request through the SSH connection (a few ms): looking
-    // often for the first seconds, when most apps get ready, puts the switch closer to that moment.
+    // A probe is one Engine call and one request through the SSH connection, side by side (a few ms):
+    // looking often for the first seconds, when most apps get ready, puts the switch closer to that moment.
     const intervalAt = (elapsed) => options.intervalMs ?? (elapsed < 5000 ? 50 : 250);
     const started = clock();
     let attempts = 0;
@@ -75959,9 +76005,25 @@ async function waitUntilReady(engine, prober, containerId, options) {
     let last = 'not probed yet';
     const done = (ready, reason) => ({ ready, ms: Math.round(clock() - started), attempts, last, ...(reason ? { reason } : {}) });
     let restarts;
+    let target;
+    const path = options.readiness.kind === 'http' ? options.readiness.path : '';
+    /** One GET of the readiness path: whether it answered 2xx/3xx, and what it said. Never throws. */
+    const probe = async (to, remaining) => {
+        try {
+            const answer = await prober.get(to.host, to.port, path, Math.round(Math.max(200, Math.min(5000, remaining))), options.signal);
+            return { ok: answer.status >= 200 && answer.status < 400, said: `GET ${path} → ${answer.status}` };
+        }
+        catch (error) {
+            return { ok: false, said: `GET ${path}: ${(0,src/* errorMessage */.gJ)(error)}` };
+        }
+    };
     for (;;) {
         options.signal?.throwIfAborted();
         attempts++;
+        // The GET goes out beside the Engine call, to where the container answered before; it counts
+        // only when the container still runs there.
+        const remaining = options.timeoutMs - (clock() - started);
+        const early = options.readiness.kind === 'http' && target ? probe(target, remaining) : undefined;
         const details = await engine.inspectContainer(containerId);
         // Docker reports a container its restart policy brings back as running (state "restarting"):
         // a crash at start shows there, or in a restart count that went up since the first look.
@@ -75984,21 +76046,17 @@ async function waitUntilReady(engine, prober, containerId, options) {
             }
         }
         else {
-            const target = probeTarget(details, options);
-            if (!target) {
+            const now = probeTarget(details, options);
+            if (!now) {
                 last = 'the container has no address to probe and publishes no port';
                 return done(false, 'exited');
             }
-            const remaining = options.timeoutMs - (clock() - started);
-            try {
-                const answer = await prober.get(target.host, target.port, options.readiness.path, Math.round(Math.max(200, Math.min(5000, remaining))), options.signal);
-                last = `GET ${options.readiness.path} → ${answer.status}`;
-                if (answer.status >= 200 && answer.status < 400)
-                    return done(true);
-            }
-            catch (error) {
-                last = `GET ${options.readiness.path}: ${(0,src/* errorMessage */.gJ)(error)}`;
-            }
+            const same = target !== undefined && now.host === target.host && now.port === target.port;
+            target = now;
+            const answer = await (early && same ? early : probe(now, remaining));
+            last = answer.said;
+            if (answer.ok)
+                return done(true);
         }
         const elapsed = clock() - started;
         if (elapsed >= options.timeoutMs)
@@ -76754,12 +76812,15 @@ var rollout = __nccwpck_require__(6306);
 
 
 
-/** `containers`: this app's, newest deploy first. The one that gets the traffic now, if any. */
-async function servingContainer(ctx, containers) {
+/**
+ * `containers`: this app's, newest deploy first. The one that gets the traffic now, if any.
+ * `frontState`: the front's state, when it was read already (beside the container list).
+ */
+async function servingContainer(ctx, containers, frontState) {
     const running = containers.filter((c) => c.state === 'running');
     const front = (0,container_front/* frontOf */.f)(ctx.settings);
     if (front) {
-        const state = await front.state(ctx.engine, ctx.settings);
+        const state = frontState ?? (await front.state(ctx.engine, ctx.settings));
         const upstream = state.running ? state.upstream : undefined;
         const serving = upstream ? running.find((c) => c.name === upstream) : undefined;
         if (serving)
@@ -76925,9 +76986,11 @@ function containerTarget(ctx, strategy) {
                 setResult(report, 'deployed');
                 return;
             }
-            // Listed under the lock: another deploy may have finished while we waited.
-            let containers = await appContainers();
-            const serving = await servingContainer(ctx, containers);
+            // Listed under the lock: another deploy may have finished while we waited. The front's
+            // state (a file read from its container) and the workers are read beside the list.
+            const [listed, frontState, workers] = await Promise.all([appContainers(), (0,container_front/* frontOf */.f)(s)?.state(ctx.engine, s), appWorkers(ctx)]);
+            let containers = listed;
+            const serving = await servingContainer(ctx, containers, frontState);
             const tidied = await tidyInterrupted(ctx, containers, serving);
             if (tidied.removed.length + tidied.stopped.length > 0)
                 containers = await appContainers();
@@ -76936,7 +76999,6 @@ function containerTarget(ctx, strategy) {
             const running = containers.filter((c) => c.state === 'running' && c.name !== tidied.standby);
             if (running.length > 1)
                 ctx.log.warn(`${running.length} containers of ${s.app} are running (${running.map((c) => c.name).join(', ')}); replacing ${current?.name ?? 'the newest'}.`);
-            const workers = await appWorkers(ctx);
             const runningWorkers = workers.filter((c) => c.state === 'running');
             let plan;
             if (s.rollback) {
@@ -76975,6 +77037,8 @@ function containerTarget(ctx, strategy) {
                 report.previousImage = plan.from.labels[src_labels/* LABEL */.d_.image] ?? plan.from.image;
             }
             plan.confirmLock = () => confirmDeployLock(ctx, lock);
+            if (frontState)
+                plan.frontState = frontState;
             const outcome = await strategy.swap(ctx, plan);
             if (plan.roles)
                 report.roles = plan.roles.report(outcome.ok);
@@ -77446,6 +77510,8 @@ const blueGreen = {
             switched = await clock.time('switch', () => front.switch(ctx, { name: to.name, port }, {
                 // While the new one settles, the old one stays in the config as nginx's backup.
                 ...(plan.from && bg.settleMs > 0 ? { keepAsBackup: plan.from.name } : {}),
+                // The front as read under the lock: the switch starts with its write.
+                ...(plan.frontState ? { seen: plan.frontState } : {}),
                 beforeBind: async () => {
                     for (const c of await publishersOfPort(ctx)) {
                         if (c.id === to.id)

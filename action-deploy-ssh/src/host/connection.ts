@@ -2,7 +2,7 @@
 import type { HostPort } from '@gangway/kit';
 import { httpGetThroughSsh, openDockerOverSsh, openSsh, type DockerTransport, type SshEndpoint } from '@gangway/kit/ssh';
 import { sshDiskProbe, type DiskProbe } from './disk-space.ts';
-import { dockerEngine, type DeployEngine } from './engine.ts';
+import { dockerEngine, type DeployEngine, type DockerInfo } from './engine.ts';
 import type { HttpProber } from './context.ts';
 import { dockerSwarmEngine, type SwarmEngine } from '../swarm/engine.ts';
 import { type DeploySettings } from '../settings/index.ts';
@@ -44,7 +44,10 @@ export const connectHost: ConnectHost = async (settings, host, log, signal) => {
     const prober: HttpProber = {
       get: (h, port, path, timeoutMs, probeSignal) => httpGetThroughSsh(session.client, { host: h, port, path }, { timeoutMs, ...(probeSignal ? { signal: probeSignal } : {}) }),
     };
-    return { engine: dockerEngine(docker), swarm: dockerSwarmEngine(docker), prober, transport, hostKey: session.hostKey, disk: sshDiskProbe(docker, session.client), lost: () => session.lost, close: () => session.close() };
+    // One `docker info`, asked now, for the disk check (the data-root) and the lock (the engine's clock).
+    const info = docker.info() as Promise<DockerInfo>;
+    const engine = dockerEngine(docker, info);
+    return { engine, swarm: dockerSwarmEngine(docker), prober, transport, hostKey: session.hostKey, disk: sshDiskProbe(docker, session.client, info), lost: () => session.lost, close: () => session.close() };
   } catch (error) {
     session.close();
     throw error;

@@ -11,6 +11,7 @@ import type { Client } from 'ssh2';
 import { ConfigurationError, errorMessage, formatBytes, formatImageReference, type ImageReference } from '@gangway/kit';
 import { runOverSsh } from '@gangway/kit/ssh';
 import type { DataRootSpace, DiskProbe, HostContext } from './context.ts';
+import type { DockerInfo } from './engine.ts';
 
 export type { DataRootSpace, DiskProbe };
 
@@ -44,10 +45,13 @@ export function parseDfOutput(text: string, dataRoot: string): DataRootSpace {
 }
 
 /** The real probe: the data-root from the engine, `df -Pk -- <data-root>` over the SSH connection. */
-export function sshDiskProbe(docker: Docker, client: Client): DiskProbe {
+export function sshDiskProbe(docker: Docker, client: Client, asked?: Promise<DockerInfo>): DiskProbe {
   return {
     async dataRootSpace() {
-      const info = (await docker.info()) as { DockerRootDir?: unknown };
+      // The `docker info` asked at connect, once: the data-root does not move.
+      const pending = asked;
+      asked = undefined;
+      const info = await (pending ?? (docker.info() as Promise<DockerInfo>));
       const dataRoot = typeof info.DockerRootDir === 'string' ? info.DockerRootDir : '';
       if (!dataRoot.startsWith('/')) throw new DiskProbeUnavailableError(`the engine reported no data-root (DockerRootDir: ${JSON.stringify(info.DockerRootDir)})`);
       let result;

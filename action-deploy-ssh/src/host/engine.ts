@@ -98,7 +98,7 @@ export interface DeployEngine {
   createNetwork(name: string, labels: Record<string, string>): Promise<void>;
   /** Whether a named volume exists (an accessory's data, before its upgrade). */
   volumeExists(name: string): Promise<boolean>;
-  /** The engine's clock (stale-lock decisions use one clock for every runner). */
+  /** The engine's clock (stale-lock decisions use one clock for every runner): read once, then kept as an offset from the runner's. */
   now(): Promise<Date>;
   /** The container runtimes the engine knows (docker info's Runtimes: runc, and nvidia once the NVIDIA toolkit is set up). */
   runtimes(): Promise<string[]>;
@@ -174,8 +174,36 @@ function createOptionsFrom(raw: RawInspect): ContainerCreateOptions {
   };
 }
 
-/** The DeployEngine of a dockerode client (over SSH in the action, over a local socket in tests). */
-export function dockerEngine(docker: Docker): DeployEngine {
+/** What `docker info` says that Gangway reads. */
+export interface DockerInfo {
+  SystemTime?: string;
+  DockerRootDir?: unknown;
+}
+
+/** The engine clock's offset from this runner's, taken when `info` answers; `failed` runs when it did not (the next call asks again). */
+function clockOffsetOf(info: Promise<DockerInfo>, failed: () => void): Promise<number> {
+  return info.then(
+    (i) => {
+      const t = i.SystemTime ? Date.parse(i.SystemTime) : Number.NaN;
+      return Number.isFinite(t) ? t - Date.now() : 0;
+    },
+    (error: unknown) => {
+      failed();
+      throw error;
+    },
+  );
+}
+
+/**
+ * The DeployEngine of a dockerode client (over SSH in the action, over a local socket in tests).
+ * `info`: a `docker info` asked already, whose clock the engine's now() starts from.
+ */
+export function dockerEngine(docker: Docker, info?: Promise<DockerInfo>): DeployEngine {
+  // One `docker info` per connection: the engine clock's offset from this runner's, which stays
+  // put for a deploy's minutes.
+  let clockOffset = info ? clockOffsetOf(info, () => (clockOffset = undefined)) : undefined;
+  // Asked ahead, it may fail before anything needs the clock: now() then asks again.
+  clockOffset?.catch(() => undefined);
   return {
     async pull(repository, tagOrDigest, authHeader, onMessage) {
       const stream = (await docker.createImage(authHeader ? { key: authHeader } : {}, { fromImage: repository, tag: tagOrDigest }));
@@ -351,9 +379,8 @@ export function dockerEngine(docker: Docker): DeployEngine {
       return Object.keys(info.Runtimes ?? {});
     },
     async now() {
-      const info = (await docker.info()) as { SystemTime?: string };
-      const t = info.SystemTime ? Date.parse(info.SystemTime) : Number.NaN;
-      return Number.isFinite(t) ? new Date(t) : new Date();
+      clockOffset ??= clockOffsetOf(docker.info() as Promise<DockerInfo>, () => (clockOffset = undefined));
+      return new Date(Date.now() + (await clockOffset));
     },
   };
 }

@@ -51,8 +51,8 @@ export function crashed(details: ContainerDetails): string {
 export async function waitUntilReady(engine: DeployEngine, prober: HttpProber, containerId: string, options: ReadinessOptions): Promise<ReadinessResult> {
   const clock = options.clock ?? (() => performance.now());
   const pause = options.sleep ?? sleep;
-  // A probe is one Engine call and one request through the SSH connection (a few ms): looking
-  // often for the first seconds, when most apps get ready, puts the switch closer to that moment.
+  // A probe is one Engine call and one request through the SSH connection, side by side (a few ms):
+  // looking often for the first seconds, when most apps get ready, puts the switch closer to that moment.
   const intervalAt = (elapsed: number): number => options.intervalMs ?? (elapsed < 5000 ? 50 : 250);
   const started = clock();
   let attempts = 0;
@@ -60,9 +60,24 @@ export async function waitUntilReady(engine: DeployEngine, prober: HttpProber, c
   let last = 'not probed yet';
   const done = (ready: boolean, reason?: ReadinessResult['reason']): ReadinessResult => ({ ready, ms: Math.round(clock() - started), attempts, last, ...(reason ? { reason } : {}) });
   let restarts: number | undefined;
+  let target: { host: string; port: number } | undefined;
+  const path = options.readiness.kind === 'http' ? options.readiness.path : '';
+  /** One GET of the readiness path: whether it answered 2xx/3xx, and what it said. Never throws. */
+  const probe = async (to: { host: string; port: number }, remaining: number): Promise<{ ok: boolean; said: string }> => {
+    try {
+      const answer = await prober.get(to.host, to.port, path, Math.round(Math.max(200, Math.min(5000, remaining))), options.signal);
+      return { ok: answer.status >= 200 && answer.status < 400, said: `GET ${path} → ${answer.status}` };
+    } catch (error) {
+      return { ok: false, said: `GET ${path}: ${errorMessage(error)}` };
+    }
+  };
   for (;;) {
     options.signal?.throwIfAborted();
     attempts++;
+    // The GET goes out beside the Engine call, to where the container answered before; it counts
+    // only when the container still runs there.
+    const remaining = options.timeoutMs - (clock() - started);
+    const early = options.readiness.kind === 'http' && target ? probe(target, remaining) : undefined;
     const details = await engine.inspectContainer(containerId);
     // Docker reports a container its restart policy brings back as running (state "restarting"):
     // a crash at start shows there, or in a restart count that went up since the first look.
@@ -82,19 +97,16 @@ export async function waitUntilReady(engine: DeployEngine, prober: HttpProber, c
         return done(false, 'unhealthy');
       }
     } else {
-      const target = probeTarget(details, options);
-      if (!target) {
+      const now = probeTarget(details, options);
+      if (!now) {
         last = 'the container has no address to probe and publishes no port';
         return done(false, 'exited');
       }
-      const remaining = options.timeoutMs - (clock() - started);
-      try {
-        const answer = await prober.get(target.host, target.port, options.readiness.path, Math.round(Math.max(200, Math.min(5000, remaining))), options.signal);
-        last = `GET ${options.readiness.path} → ${answer.status}`;
-        if (answer.status >= 200 && answer.status < 400) return done(true);
-      } catch (error) {
-        last = `GET ${options.readiness.path}: ${errorMessage(error)}`;
-      }
+      const same = target !== undefined && now.host === target.host && now.port === target.port;
+      target = now;
+      const answer = await (early && same ? early : probe(now, remaining));
+      last = answer.said;
+      if (answer.ok) return done(true);
     }
     const elapsed = clock() - started;
     if (elapsed >= options.timeoutMs) return done(false, 'timeout');
