@@ -68932,14 +68932,15 @@ const RELOAD = ['nginx', '-c', PROXY_CONF, '-s', 'reload'];
 /**
  * The whole switch of a running proxy in one exec with the image's shell (each exec is three
  * Engine calls): note the workers, write the config (argument $1) in place of the file nginx runs
- * with ($2), keeping the previous one, `nginx -t`, a graceful reload, then wait (at most 10 s,
- * looking every 10 ms: the switch is on the deploy's path to traffic on the new version) until
- * nginx has started a worker that was not there before. The workers from before are then told to
- * finish (SIGQUIT, nginx's graceful shutdown of a worker): nginx's master tells them itself only
- * 100 ms after it started the new ones, and until then they still take connections to the old
- * upstream. (The master holds its signals through that pause: it still counts them as leaving
- * and starts none in their place.) Exit 0: done, the output lists the workers from before (as
- * WORKERS_COMMAND does, for the drain). Exit 3: nginx refused the
+ * with ($2), keeping the previous one, `nginx -t`, a graceful reload, then wait (about 10 s at
+ * most, looking every 10 ms for the first second: the switch is on the deploy's path to traffic on
+ * the new version) until nginx has started a worker that was not there before. The workers from
+ * before are then told to finish (SIGQUIT, nginx's graceful shutdown of a worker): nginx's master
+ * tells them itself only 100 ms after it started the new ones, and until then they still take
+ * connections to the old upstream. (The master holds its signals through that pause: it still
+ * counts them as leaving and starts none in their place. A worker that crashed and was started
+ * again just before the reload would count as new here, as it did before.) Exit 0: done, the
+ * output lists the workers from before (as WORKERS_COMMAND does, for the drain). Exit 3: nginx refused the
  * config, which was put back (the output is nginx's). Exit 4: the reload failed or started no
  * worker; the previous config was put back and reloaded. 126/127: no shell in the image (the
  * switch then goes call by call). switch-script.test.ts runs it for real.
@@ -68951,14 +68952,14 @@ cp "$conf" "$conf.previous" || exit 5
 { printf '%s' "$1" > "$conf.next" && mv "$conf.next" "$conf"; } || exit 5
 if ! out=$(nginx -t -c "$conf" 2>&1); then mv "$conf.previous" "$conf"; printf '%s\n' "$out"; exit 3; fi
 back() { mv "$conf.previous" "$conf"; nginx -c "$conf" -s reload 2>&1; printf '%s\n' "$1"; exit 4; }
-quit_old() ( for o in $old; do IFS=/; set -- $o; unset IFS; kill -QUIT "$3" 2>/dev/null; done; true )
+quit_old() ( for o in $old; do IFS=/; set -- $o; unset IFS; grep -q 'nginx[:] worker process' "$o" 2>/dev/null && kill -QUIT "$3" 2>/dev/null; done; true )
 out=$(nginx -c "$conf" -s reload 2>&1) || back "nginx -s reload failed: $out"
 i=0
-while [ $i -lt 1000 ]; do
+while [ $i -lt 280 ]; do
   for w in $(workers); do case " $(echo $old) " in *" $w "*) ;; *) quit_old; printf '%s\n' "$old"; exit 0;; esac; done
-  sleep 0.01; i=$((i+1))
+  if [ $i -lt 100 ]; then sleep 0.01; else sleep 0.05; fi; i=$((i+1))
 done
-back "nginx did not start new workers within 10 s of the reload (see the proxy's log)"`;
+back "nginx did not start new workers within about 10 s of the reload (see the proxy's log)"`;
 /** `sh -c SWITCH_SCRIPT` with the config ($1) and the path of the config file nginx runs with ($2). */
 function switchCommand(config, path = PROXY_CONF) {
     return ['sh', '-c', SWITCH_SCRIPT, 'gangway-switch', config, path];
@@ -69035,7 +69036,8 @@ async function currentProxy(engine, app) {
  * deploy lock, so a switch starts from that read instead of reading the file once more.
  */
 async function proxyNow(engine, app, seen) {
-    if (!seen)
+    // A running proxy whose config could not be read then gets another try: without it the switch would replace the proxy.
+    if (!seen || (seen.details?.running && seen.config === undefined))
         return currentProxy(engine, app);
     const now = await engine.inspectContainer((0,_spec_js__WEBPACK_IMPORTED_MODULE_4__/* .proxyName */ .ec)(app));
     const before = seen.details;
@@ -69405,7 +69407,7 @@ const connectHost = async (settings, host, log, signal) => {
         const prober = {
             get: (h, port, path, timeoutMs, probeSignal) => (0,ssh/* httpGetThroughSsh */.ow)(session.client, { host: h, port, path }, { timeoutMs, ...(probeSignal ? { signal: probeSignal } : {}) }),
         };
-        // One `docker info`, asked now, for the disk check (the data-root) and the lock (the engine's clock).
+        // A `docker info` asked now serves the disk check (the data-root) and the lock (the engine's clock): neither waits for its own.
         const info = docker.info();
         const engine = (0,host_engine/* dockerEngine */.JH)(docker, info);
         return { engine, swarm: dockerSwarmEngine(docker), prober, transport, hostKey: session.hostKey, disk: (0,disk_space/* sshDiskProbe */._l)(docker, session.client, info), lost: () => session.lost, close: () => session.close() };
@@ -69464,10 +69466,12 @@ function parseDfOutput(text, dataRoot) {
 }
 /** The real probe: the data-root from the engine, `df -Pk -- <data-root>` over the SSH connection. */
 function sshDiskProbe(docker, client, asked) {
+    // Asked at connect, it may fail before the probe runs: then the probe asks itself.
+    asked?.catch(() => undefined);
     return {
         async dataRootSpace() {
             // The `docker info` asked at connect, once: the data-root does not move.
-            const pending = asked;
+            const pending = asked?.catch(() => docker.info());
             asked = undefined;
             const info = await (pending ?? docker.info());
             const dataRoot = typeof info.DockerRootDir === 'string' ? info.DockerRootDir : '';
@@ -69843,8 +69847,16 @@ function dockerEngine(docker, info) {
             return Object.keys(info.Runtimes ?? {});
         },
         async now() {
-            clockOffset ??= clockOffsetOf(docker.info(), () => (clockOffset = undefined));
-            return new Date(Date.now() + (await clockOffset));
+            const ask = () => (clockOffset = clockOffsetOf(docker.info(), () => (clockOffset = undefined)));
+            let offset;
+            try {
+                offset = await (clockOffset ?? ask());
+            }
+            catch {
+                // The info asked at connect may have failed: one more ask, whose failure is the caller's.
+                offset = await ask();
+            }
+            return new Date(Date.now() + offset);
         },
     };
 }
@@ -76020,8 +76032,8 @@ async function waitUntilReady(engine, prober, containerId, options) {
     for (;;) {
         options.signal?.throwIfAborted();
         attempts++;
-        // The GET goes out beside the Engine call, to where the container answered before; it counts
-        // only when the container still runs there.
+        // The GET goes out beside the Engine call, to the address the last inspect gave; it counts
+        // only when this inspect shows the container still running there.
         const remaining = options.timeoutMs - (clock() - started);
         const early = options.readiness.kind === 'http' && target ? probe(target, remaining) : undefined;
         const details = await engine.inspectContainer(containerId);

@@ -399,6 +399,13 @@ describe('blue-green on one host', () => {
     mark = engine.calls.length;
     expect((await switchProxy(ctx, to)).how).toBe('reloaded');
     expect(reads(mark)).toBe(1);
+    // A read under the lock that got no config (get-archive failed) is tried again: the proxy is reloaded, not replaced.
+    const { config: _unread, ...unread } = await currentProxy(engine, 'shop');
+    const proxyId = engine.proxy('shop')?.id;
+    mark = engine.calls.length;
+    expect((await switchProxy(ctx, to, { seen: unread })).how).toBe('reloaded');
+    expect(reads(mark)).toBe(1);
+    expect(engine.proxy('shop')?.id).toBe(proxyId);
   });
 
   it('a config nginx refuses is put back and nothing switches', async () => {

@@ -53,6 +53,19 @@ describe("the engine's clock", () => {
     expect(d.infoCalls).toBe(2);
     expect(Math.abs(now.getTime() - (Date.now() + HOUR))).toBeLessThan(1000);
   });
+
+  it('a now() that was waiting on the info asked ahead, which then failed, asks once more instead of failing', async () => {
+    const d = docker(1);
+    const engine = dockerEngine(d, d.info());
+    const now = await engine.now();
+    expect(d.infoCalls).toBe(2);
+    expect(Math.abs(now.getTime() - (Date.now() + HOUR))).toBeLessThan(1000);
+  });
+
+  it('fails when the engine cannot answer twice in a row', async () => {
+    const d = docker(2);
+    await expect(dockerEngine(d).now()).rejects.toThrow(/connection reset/);
+  });
 });
 
 describe('the disk probe', () => {
@@ -63,6 +76,14 @@ describe('the disk probe', () => {
     // The probe got as far as df (which cannot run here): it had its data-root without another info.
     await expect(probe.dataRootSpace()).rejects.toThrow(/df could not run over SSH/);
     expect(d.infoCalls).toBe(1);
+    await expect(probe.dataRootSpace()).rejects.toThrow(/df could not run over SSH/);
+    expect(d.infoCalls).toBe(2);
+  });
+
+  it('asks the engine itself when the info asked at connect failed (and that failure was never unhandled)', async () => {
+    const d = docker(1);
+    const probe = sshDiskProbe(d, noExec, d.info());
+    await new Promise((r) => setTimeout(r, 10));
     await expect(probe.dataRootSpace()).rejects.toThrow(/df could not run over SSH/);
     expect(d.infoCalls).toBe(2);
   });

@@ -77,7 +77,7 @@ describe('SWITCH_SCRIPT, run by sh', () => {
   it('a reload that starts no worker puts the previous config back and reloads it (exit 4)', () => {
     const r = runSwitch('no-workers here');
     expect(r.exitCode, r.output).toBe(4);
-    expect(r.output).toContain('nginx did not start new workers within 10 s of the reload');
+    expect(r.output).toContain('nginx did not start new workers within about 10 s of the reload');
     expect(r.file).toBe('old');
     expect(r.reloads).toEqual(['reload no-workers here', 'reload old']);
     expect(r.ms).toBeGreaterThan(9_000);

@@ -192,14 +192,15 @@ export const RELOAD = ['nginx', '-c', PROXY_CONF, '-s', 'reload'];
 /**
  * The whole switch of a running proxy in one exec with the image's shell (each exec is three
  * Engine calls): note the workers, write the config (argument $1) in place of the file nginx runs
- * with ($2), keeping the previous one, `nginx -t`, a graceful reload, then wait (at most 10 s,
- * looking every 10 ms: the switch is on the deploy's path to traffic on the new version) until
- * nginx has started a worker that was not there before. The workers from before are then told to
- * finish (SIGQUIT, nginx's graceful shutdown of a worker): nginx's master tells them itself only
- * 100 ms after it started the new ones, and until then they still take connections to the old
- * upstream. (The master holds its signals through that pause: it still counts them as leaving
- * and starts none in their place.) Exit 0: done, the output lists the workers from before (as
- * WORKERS_COMMAND does, for the drain). Exit 3: nginx refused the
+ * with ($2), keeping the previous one, `nginx -t`, a graceful reload, then wait (about 10 s at
+ * most, looking every 10 ms for the first second: the switch is on the deploy's path to traffic on
+ * the new version) until nginx has started a worker that was not there before. The workers from
+ * before are then told to finish (SIGQUIT, nginx's graceful shutdown of a worker): nginx's master
+ * tells them itself only 100 ms after it started the new ones, and until then they still take
+ * connections to the old upstream. (The master holds its signals through that pause: it still
+ * counts them as leaving and starts none in their place. A worker that crashed and was started
+ * again just before the reload would count as new here, as it did before.) Exit 0: done, the
+ * output lists the workers from before (as WORKERS_COMMAND does, for the drain). Exit 3: nginx refused the
  * config, which was put back (the output is nginx's). Exit 4: the reload failed or started no
  * worker; the previous config was put back and reloaded. 126/127: no shell in the image (the
  * switch then goes call by call). switch-script.test.ts runs it for real.
@@ -211,14 +212,14 @@ cp "$conf" "$conf.previous" || exit 5
 { printf '%s' "$1" > "$conf.next" && mv "$conf.next" "$conf"; } || exit 5
 if ! out=$(nginx -t -c "$conf" 2>&1); then mv "$conf.previous" "$conf"; printf '%s\n' "$out"; exit 3; fi
 back() { mv "$conf.previous" "$conf"; nginx -c "$conf" -s reload 2>&1; printf '%s\n' "$1"; exit 4; }
-quit_old() ( for o in $old; do IFS=/; set -- $o; unset IFS; kill -QUIT "$3" 2>/dev/null; done; true )
+quit_old() ( for o in $old; do IFS=/; set -- $o; unset IFS; grep -q 'nginx[:] worker process' "$o" 2>/dev/null && kill -QUIT "$3" 2>/dev/null; done; true )
 out=$(nginx -c "$conf" -s reload 2>&1) || back "nginx -s reload failed: $out"
 i=0
-while [ $i -lt 1000 ]; do
+while [ $i -lt 280 ]; do
   for w in $(workers); do case " $(echo $old) " in *" $w "*) ;; *) quit_old; printf '%s\n' "$old"; exit 0;; esac; done
-  sleep 0.01; i=$((i+1))
+  if [ $i -lt 100 ]; then sleep 0.01; else sleep 0.05; fi; i=$((i+1))
 done
-back "nginx did not start new workers within 10 s of the reload (see the proxy's log)"`;
+back "nginx did not start new workers within about 10 s of the reload (see the proxy's log)"`;
 
 /** `sh -c SWITCH_SCRIPT` with the config ($1) and the path of the config file nginx runs with ($2). */
 export function switchCommand(config: string, path = PROXY_CONF): string[] {

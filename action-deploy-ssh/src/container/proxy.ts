@@ -65,7 +65,8 @@ export async function currentProxy(engine: DeployEngine, app: string): Promise<P
  * deploy lock, so a switch starts from that read instead of reading the file once more.
  */
 async function proxyNow(engine: DeployEngine, app: string, seen: ProxyHandle | undefined): Promise<ProxyHandle> {
-  if (!seen) return currentProxy(engine, app);
+  // A running proxy whose config could not be read then gets another try: without it the switch would replace the proxy.
+  if (!seen || (seen.details?.running && seen.config === undefined)) return currentProxy(engine, app);
   const now = await engine.inspectContainer(proxyName(app));
   const before = seen.details;
   if (!now && !before) return seen;

@@ -44,7 +44,7 @@ export const connectHost: ConnectHost = async (settings, host, log, signal) => {
     const prober: HttpProber = {
       get: (h, port, path, timeoutMs, probeSignal) => httpGetThroughSsh(session.client, { host: h, port, path }, { timeoutMs, ...(probeSignal ? { signal: probeSignal } : {}) }),
     };
-    // One `docker info`, asked now, for the disk check (the data-root) and the lock (the engine's clock).
+    // A `docker info` asked now serves the disk check (the data-root) and the lock (the engine's clock): neither waits for its own.
     const info = docker.info() as Promise<DockerInfo>;
     const engine = dockerEngine(docker, info);
     return { engine, swarm: dockerSwarmEngine(docker), prober, transport, hostKey: session.hostKey, disk: sshDiskProbe(docker, session.client, info), lost: () => session.lost, close: () => session.close() };

@@ -46,10 +46,12 @@ export function parseDfOutput(text: string, dataRoot: string): DataRootSpace {
 
 /** The real probe: the data-root from the engine, `df -Pk -- <data-root>` over the SSH connection. */
 export function sshDiskProbe(docker: Docker, client: Client, asked?: Promise<DockerInfo>): DiskProbe {
+  // Asked at connect, it may fail before the probe runs: then the probe asks itself.
+  asked?.catch(() => undefined);
   return {
     async dataRootSpace() {
       // The `docker info` asked at connect, once: the data-root does not move.
-      const pending = asked;
+      const pending = asked?.catch(() => docker.info() as Promise<DockerInfo>);
       asked = undefined;
       const info = await (pending ?? (docker.info() as Promise<DockerInfo>));
       const dataRoot = typeof info.DockerRootDir === 'string' ? info.DockerRootDir : '';

@@ -379,8 +379,15 @@ export function dockerEngine(docker: Docker, info?: Promise<DockerInfo>): Deploy
       return Object.keys(info.Runtimes ?? {});
     },
     async now() {
-      clockOffset ??= clockOffsetOf(docker.info() as Promise<DockerInfo>, () => (clockOffset = undefined));
-      return new Date(Date.now() + (await clockOffset));
+      const ask = (): Promise<number> => (clockOffset = clockOffsetOf(docker.info() as Promise<DockerInfo>, () => (clockOffset = undefined)));
+      let offset: number;
+      try {
+        offset = await (clockOffset ?? ask());
+      } catch {
+        // The info asked at connect may have failed: one more ask, whose failure is the caller's.
+        offset = await ask();
+      }
+      return new Date(Date.now() + offset);
     },
   };
 }

@@ -74,8 +74,8 @@ export async function waitUntilReady(engine: DeployEngine, prober: HttpProber, c
   for (;;) {
     options.signal?.throwIfAborted();
     attempts++;
-    // The GET goes out beside the Engine call, to where the container answered before; it counts
-    // only when the container still runs there.
+    // The GET goes out beside the Engine call, to the address the last inspect gave; it counts
+    // only when this inspect shows the container still running there.
     const remaining = options.timeoutMs - (clock() - started);
     const early = options.readiness.kind === 'http' && target ? probe(target, remaining) : undefined;
     const details = await engine.inspectContainer(containerId);
