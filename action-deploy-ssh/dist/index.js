@@ -69628,14 +69628,11 @@ function createOptionsFrom(raw) {
         ...(Object.keys(endpoints).length > 0 ? { NetworkingConfig: { EndpointsConfig: endpoints } } : {}),
     };
 }
-/** The engine clock's offset from this runner's, taken when `info` answers; `failed` runs when it did not (the next call asks again). */
-function clockOffsetOf(info, failed) {
+/** The engine clock's offset from this runner's, taken when `info` answers. */
+function clockOffsetOf(info) {
     return info.then((i) => {
         const t = i.SystemTime ? Date.parse(i.SystemTime) : Number.NaN;
         return Number.isFinite(t) ? t - Date.now() : 0;
-    }, (error) => {
-        failed();
-        throw error;
     });
 }
 /**
@@ -69645,7 +69642,7 @@ function clockOffsetOf(info, failed) {
 function dockerEngine(docker, info) {
     // One `docker info` per connection: the engine clock's offset from this runner's, which stays
     // put for a deploy's minutes.
-    let clockOffset = info ? clockOffsetOf(info, () => (clockOffset = undefined)) : undefined;
+    let clockOffset = info ? clockOffsetOf(info) : undefined;
     // Asked ahead, it may fail before anything needs the clock: now() then asks again.
     clockOffset?.catch(() => undefined);
     return {
@@ -69847,13 +69844,13 @@ function dockerEngine(docker, info) {
             return Object.keys(info.Runtimes ?? {});
         },
         async now() {
-            const ask = () => (clockOffset = clockOffsetOf(docker.info(), () => (clockOffset = undefined)));
+            const ask = () => (clockOffset = clockOffsetOf(docker.info()));
             let offset;
             try {
                 offset = await (clockOffset ?? ask());
             }
             catch {
-                // The info asked at connect may have failed: one more ask, whose failure is the caller's.
+                // The last ask (at connect, or by an earlier call) failed: one more, whose failure is the caller's.
                 offset = await ask();
             }
             return new Date(Date.now() + offset);
@@ -76005,6 +76002,16 @@ function crashed(details) {
         return `the container crashed and came back${restarts}`;
     return `the container is ${details.state} (exit code ${details.exitCode}${restarts})`;
 }
+/** One GET of the readiness path at `to` (the readiness gate's, and settle's). Never throws. */
+async function probeReadiness(prober, to, path, timeoutMs, signal) {
+    try {
+        const answer = await prober.get(to.host, to.port, path, timeoutMs, signal);
+        return { ok: answer.status >= 200 && answer.status < 400, said: `GET ${path} → ${answer.status}` };
+    }
+    catch (error) {
+        return { ok: false, said: `GET ${path}: ${(0,src/* errorMessage */.gJ)(error)}` };
+    }
+}
 async function waitUntilReady(engine, prober, containerId, options) {
     const clock = options.clock ?? (() => performance.now());
     const pause = options.sleep ?? src/* sleep */.yy;
@@ -76019,16 +76026,7 @@ async function waitUntilReady(engine, prober, containerId, options) {
     let restarts;
     let target;
     const path = options.readiness.kind === 'http' ? options.readiness.path : '';
-    /** One GET of the readiness path: whether it answered 2xx/3xx, and what it said. Never throws. */
-    const probe = async (to, remaining) => {
-        try {
-            const answer = await prober.get(to.host, to.port, path, Math.round(Math.max(200, Math.min(5000, remaining))), options.signal);
-            return { ok: answer.status >= 200 && answer.status < 400, said: `GET ${path} → ${answer.status}` };
-        }
-        catch (error) {
-            return { ok: false, said: `GET ${path}: ${(0,src/* errorMessage */.gJ)(error)}` };
-        }
-    };
+    const probe = (to, remaining) => probeReadiness(prober, to, path, Math.round(Math.max(200, Math.min(5000, remaining))), options.signal);
     for (;;) {
         options.signal?.throwIfAborted();
         attempts++;
@@ -77358,15 +77356,10 @@ async function watchSettle(ctx, to, baseline, ms, signal) {
             return `turned unhealthy ${when}: ${d.health.log.at(-1)?.output.trim() ?? 'no health log'}`;
         if (s.readiness.kind === 'http') {
             const target = probeTarget(d, { ...(s.network ? { network: s.network } : {}), ...(s.containerPort === undefined ? {} : { containerPort: s.containerPort }) });
-            let last;
-            try {
-                const answer = await prober.get(target?.host ?? '', target?.port ?? 0, s.readiness.path, 2000, signal);
-                last = answer.status >= 200 && answer.status < 400 ? '' : `GET ${s.readiness.path} → ${answer.status}`;
-            }
-            catch (error) {
+            const answer = await probeReadiness(prober, target ?? { host: '', port: 0 }, s.readiness.path, 2000, signal);
+            if (!answer.ok)
                 signal?.throwIfAborted();
-                last = `GET ${s.readiness.path}: ${(0,src/* errorMessage */.gJ)(error)}`;
-            }
+            const last = answer.ok ? '' : answer.said;
             failedProbes = last === '' ? 0 : failedProbes + 1;
             if (failedProbes >= SETTLE_PROBE_FAILURES)
                 return `stopped answering its readiness path ${when} (${failedProbes} probes in a row; last: ${last})`;

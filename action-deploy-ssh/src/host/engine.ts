@@ -180,18 +180,12 @@ export interface DockerInfo {
   DockerRootDir?: unknown;
 }
 
-/** The engine clock's offset from this runner's, taken when `info` answers; `failed` runs when it did not (the next call asks again). */
-function clockOffsetOf(info: Promise<DockerInfo>, failed: () => void): Promise<number> {
-  return info.then(
-    (i) => {
-      const t = i.SystemTime ? Date.parse(i.SystemTime) : Number.NaN;
-      return Number.isFinite(t) ? t - Date.now() : 0;
-    },
-    (error: unknown) => {
-      failed();
-      throw error;
-    },
-  );
+/** The engine clock's offset from this runner's, taken when `info` answers. */
+function clockOffsetOf(info: Promise<DockerInfo>): Promise<number> {
+  return info.then((i) => {
+    const t = i.SystemTime ? Date.parse(i.SystemTime) : Number.NaN;
+    return Number.isFinite(t) ? t - Date.now() : 0;
+  });
 }
 
 /**
@@ -201,7 +195,7 @@ function clockOffsetOf(info: Promise<DockerInfo>, failed: () => void): Promise<n
 export function dockerEngine(docker: Docker, info?: Promise<DockerInfo>): DeployEngine {
   // One `docker info` per connection: the engine clock's offset from this runner's, which stays
   // put for a deploy's minutes.
-  let clockOffset = info ? clockOffsetOf(info, () => (clockOffset = undefined)) : undefined;
+  let clockOffset = info ? clockOffsetOf(info) : undefined;
   // Asked ahead, it may fail before anything needs the clock: now() then asks again.
   clockOffset?.catch(() => undefined);
   return {
@@ -379,12 +373,12 @@ export function dockerEngine(docker: Docker, info?: Promise<DockerInfo>): Deploy
       return Object.keys(info.Runtimes ?? {});
     },
     async now() {
-      const ask = (): Promise<number> => (clockOffset = clockOffsetOf(docker.info() as Promise<DockerInfo>, () => (clockOffset = undefined)));
+      const ask = (): Promise<number> => (clockOffset = clockOffsetOf(docker.info() as Promise<DockerInfo>));
       let offset: number;
       try {
         offset = await (clockOffset ?? ask());
       } catch {
-        // The info asked at connect may have failed: one more ask, whose failure is the caller's.
+        // The last ask (at connect, or by an earlier call) failed: one more, whose failure is the caller's.
         offset = await ask();
       }
       return new Date(Date.now() + offset);

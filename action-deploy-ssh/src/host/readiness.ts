@@ -48,6 +48,23 @@ export function crashed(details: ContainerDetails): string {
   return `the container is ${details.state} (exit code ${details.exitCode}${restarts})`;
 }
 
+export interface ProbeAnswer {
+  /** It answered 2xx or 3xx. */
+  ok: boolean;
+  /** What it said: `GET /readyz → 503`, or the error. */
+  said: string;
+}
+
+/** One GET of the readiness path at `to` (the readiness gate's, and settle's). Never throws. */
+export async function probeReadiness(prober: HttpProber, to: { host: string; port: number }, path: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeAnswer> {
+  try {
+    const answer = await prober.get(to.host, to.port, path, timeoutMs, signal);
+    return { ok: answer.status >= 200 && answer.status < 400, said: `GET ${path} → ${answer.status}` };
+  } catch (error) {
+    return { ok: false, said: `GET ${path}: ${errorMessage(error)}` };
+  }
+}
+
 export async function waitUntilReady(engine: DeployEngine, prober: HttpProber, containerId: string, options: ReadinessOptions): Promise<ReadinessResult> {
   const clock = options.clock ?? (() => performance.now());
   const pause = options.sleep ?? sleep;
@@ -62,15 +79,7 @@ export async function waitUntilReady(engine: DeployEngine, prober: HttpProber, c
   let restarts: number | undefined;
   let target: { host: string; port: number } | undefined;
   const path = options.readiness.kind === 'http' ? options.readiness.path : '';
-  /** One GET of the readiness path: whether it answered 2xx/3xx, and what it said. Never throws. */
-  const probe = async (to: { host: string; port: number }, remaining: number): Promise<{ ok: boolean; said: string }> => {
-    try {
-      const answer = await prober.get(to.host, to.port, path, Math.round(Math.max(200, Math.min(5000, remaining))), options.signal);
-      return { ok: answer.status >= 200 && answer.status < 400, said: `GET ${path} → ${answer.status}` };
-    } catch (error) {
-      return { ok: false, said: `GET ${path}: ${errorMessage(error)}` };
-    }
-  };
+  const probe = (to: { host: string; port: number }, remaining: number): Promise<ProbeAnswer> => probeReadiness(prober, to, path, Math.round(Math.max(200, Math.min(5000, remaining))), options.signal);
   for (;;) {
     options.signal?.throwIfAborted();
     attempts++;

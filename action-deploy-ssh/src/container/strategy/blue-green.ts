@@ -15,7 +15,7 @@ import type { HostContext } from '../../host/context.ts';
 import { frontOf, type Front, type FrontSwitch } from '../front.ts';
 import type { Upstream } from '../proxy-config.ts';
 import { blueGreenOf, type BlueGreenSettings } from '../../settings/rollout.ts';
-import { crashed, diagnostics, probeTarget, type ReadinessResult } from '../../host/readiness.ts';
+import { crashed, diagnostics, probeReadiness, probeTarget, type ReadinessResult } from '../../host/readiness.ts';
 import { prepareNew, readinessOf } from './prepare.ts';
 import { stopKept } from '../stop.ts';
 import type { Strategy, SwapOutcome, SwapPlan } from './strategy.ts';
@@ -49,14 +49,9 @@ export async function watchSettle(ctx: HostContext, to: ContainerRef, baseline: 
     if (d.health?.status === 'unhealthy') return `turned unhealthy ${when}: ${d.health.log.at(-1)?.output.trim() ?? 'no health log'}`;
     if (s.readiness.kind === 'http') {
       const target = probeTarget(d, { ...(s.network ? { network: s.network } : {}), ...(s.containerPort === undefined ? {} : { containerPort: s.containerPort }) });
-      let last: string;
-      try {
-        const answer = await prober.get(target?.host ?? '', target?.port ?? 0, s.readiness.path, 2000, signal);
-        last = answer.status >= 200 && answer.status < 400 ? '' : `GET ${s.readiness.path} → ${answer.status}`;
-      } catch (error) {
-        signal?.throwIfAborted();
-        last = `GET ${s.readiness.path}: ${errorMessage(error)}`;
-      }
+      const answer = await probeReadiness(prober, target ?? { host: '', port: 0 }, s.readiness.path, 2000, signal);
+      if (!answer.ok) signal?.throwIfAborted();
+      const last = answer.ok ? '' : answer.said;
       failedProbes = last === '' ? 0 : failedProbes + 1;
       if (failedProbes >= SETTLE_PROBE_FAILURES) return `stopped answering its readiness path ${when} (${failedProbes} probes in a row; last: ${last})`;
     }
