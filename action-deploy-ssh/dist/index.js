@@ -67920,6 +67920,8 @@ function caddyConfig(routes, wide = EDGE_DEFAULTS) {
 var host_engine = __nccwpck_require__(4568);
 // EXTERNAL MODULE: ./src/host/lock.ts
 var host_lock = __nccwpck_require__(8329);
+// EXTERNAL MODULE: ./src/host/lock-state.ts
+var lock_state = __nccwpck_require__(1425);
 // EXTERNAL MODULE: ./src/host/pull.ts
 var pull = __nccwpck_require__(9585);
 // EXTERNAL MODULE: ./src/host/tar.ts
@@ -68072,6 +68074,7 @@ function connectionsTo(sockets, address, port) {
 
 
 
+
 const NEXT_CONFIG = `${EDGE_DIR}/caddy.next.json`;
 /** How long a new edge gets to bind its ports. */
 const EDGE_START_TIMEOUT_MS = 15_000;
@@ -68108,6 +68111,7 @@ async function withEdgeLock(ctx, image, fn, signal) {
         // Taken at every switch: only a wait is worth a line.
         log: (line) => (line.startsWith('waiting') ? ctx.log.info(line) : ctx.log.debug?.(line)),
         warn: (line) => ctx.log.warn(line),
+        pending: (0,lock_state/* pendingToLedger */.Ub)(ctx.host, ctx.locks),
         ...(signal ? { signal } : {}),
     });
     // In the step's state too: if this run dies holding it (a lost connection), its post step releases it.
@@ -69866,6 +69870,7 @@ function dockerEngine(docker, info) {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   Ry: () => (/* binding */ LOCKS_STATE),
+/* harmony export */   Ub: () => (/* binding */ pendingToLedger),
 /* harmony export */   m6: () => (/* binding */ savedLocks),
 /* harmony export */   vo: () => (/* binding */ LockLedger)
 /* harmony export */ });
@@ -69880,6 +69885,10 @@ class LockLedger {
         this.#held.set(`${host}|${lock.token}`, { ...lock, host, sshHost: hp.host, sshPort: hp.port });
         this.#save();
     }
+    /** A create of the marker was sent: if its answer never comes, the post step still finds the marker by name and token. */
+    taking(host, hp, lock) {
+        this.add(host, hp, { ...lock, containerId: '' });
+    }
     remove(host, lock) {
         this.#held.delete(`${host}|${lock.token}`);
         this.#save();
@@ -69893,6 +69902,10 @@ function savedLocks(raw) {
         return [];
     const parsed = JSON.parse(raw);
     return Array.isArray(parsed) ? parsed : [];
+}
+/** acquireLock's pending callback, told to the run's lock events: a marker whose create is unanswered stays in the ledger. */
+function pendingToLedger(host, locks) {
+    return (lock, taken) => (taken === 'maybe' ? locks?.taking?.(host, lock) : locks?.released(host, lock));
 }
 
 
@@ -69970,6 +69983,7 @@ async function acquireLock(engine, options) {
     for (;;) {
         options.signal?.throwIfAborted();
         const acquiredAt = (await engine.now()).toISOString();
+        options.pending?.({ name, token }, 'maybe');
         try {
             const containerId = await engine.createContainer({
                 name,
@@ -69995,6 +70009,7 @@ async function acquireLock(engine, options) {
         catch (error) {
             if (!(error instanceof _engine_js__WEBPACK_IMPORTED_MODULE_4__/* .NameConflictError */ .yj))
                 throw error;
+            options.pending?.({ name, token }, false);
         }
         const held = await currentLock(engine, options.app, name);
         if (!held)
@@ -75790,12 +75805,15 @@ async function readAudit(engine, image, app, now, count = 20) {
 var host_lock = __nccwpck_require__(8329);
 // EXTERNAL MODULE: ./src/host/disk-space.ts
 var disk_space = __nccwpck_require__(1808);
+// EXTERNAL MODULE: ./src/host/lock-state.ts
+var lock_state = __nccwpck_require__(1425);
 // EXTERNAL MODULE: ./src/host/pull.ts
 var pull = __nccwpck_require__(9585);
 ;// CONCATENATED MODULE: ./src/host/preflight.ts
 // The steps every deployer (containers and Swarm) takes on a host before it changes anything,
 // and the one it takes last: the image pulled (room checked first, a full disk explained, a
 // HEALTHCHECK required when readiness-path is "docker"), the deploy lock taken, and released.
+
 
 
 
@@ -75837,6 +75855,7 @@ async function takeDeployLock(ctx, image, locks) {
         ttlMs: s.lockTtlMs,
         log: (l) => ctx.log.info(l),
         warn: (l) => ctx.log.warn(l),
+        pending: (0,lock_state/* pendingToLedger */.Ub)(ctx.host, locks),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
     }));
     locks.acquired(ctx.host, lock);
@@ -77708,8 +77727,6 @@ function strategyFor(name) {
     throw new src/* ConfigurationError */.j1(`strategy "${String(name)}" is unknown. Use blue-green or recreate.`, 'strategy');
 }
 
-// EXTERNAL MODULE: ./src/host/lock-state.ts
-var lock_state = __nccwpck_require__(1425);
 ;// CONCATENATED MODULE: ./src/host/log.ts
 // Log lines prefixed by host; collapsed groups for long phases (no nesting: the runner has none).
 
@@ -78332,7 +78349,11 @@ async function runHost(r, hp, settings, signal) {
         }
     }
     // Every lock taken on the host (the app's, the edge's) goes into the ledger: the post step releases what main could not.
-    const locks = { acquired: (h, lock) => r.ledger.add(h, hp, lock), released: (h, lock) => r.ledger.remove(h, lock) };
+    const locks = {
+        taking: (h, lock) => r.ledger.taking(h, hp, lock),
+        acquired: (h, lock) => r.ledger.add(h, hp, lock),
+        released: (h, lock) => r.ledger.remove(h, lock),
+    };
     const ctx = { host, engine: connection.engine, prober: connection.prober, settings, provenance: r.provenance, clock, log, locks, connectionLost: connection.lost, ...(connection.disk ? { disk: connection.disk } : {}), ...(signal ? { signal } : {}) };
     const target = targetFor(ctx, connection);
     if (target instanceof Error)
@@ -78568,16 +78589,20 @@ async function unswitchedContainers(engine, settings, lockLabels, runUrl) {
         c.created >= Math.floor(acquiredAt / 1000));
 }
 async function releaseLeftLock(engine, settings, lock, runUrl, log) {
-    const details = await engine.inspectContainer(lock.containerId);
+    // No id: main sent the marker's create and never heard back. The marker is ours if it is there with our token.
+    const pending = lock.containerId === '';
+    const details = await engine.inspectContainer(pending ? lock.name : lock.containerId);
     if (!details || details.labels[_labels_js__WEBPACK_IMPORTED_MODULE_5__/* .LABEL */ .d_.lockToken] !== lock.token) {
-        log(`the deploy lock ${lock.name} was already released`);
+        log(pending ? `main lost the connection while taking the deploy lock ${lock.name}, and it is not there under this run's token: never made, or already released` : `the deploy lock ${lock.name} was already released`);
         return;
     }
+    if (pending)
+        log(`the deploy lock ${lock.name} is this run's: main took it but lost the engine's answer`);
     for (const c of await unswitchedContainers(engine, settings, details.labels, runUrl)) {
         await engine.removeContainer(c.id, { force: true, anonymousVolumes: true });
         log(`removed ${c.name}: this run started it but never switched the proxy to it`);
     }
-    const released = await (0,_host_lock_js__WEBPACK_IMPORTED_MODULE_6__/* .releaseLock */ .x_)(engine, lock);
+    const released = await (0,_host_lock_js__WEBPACK_IMPORTED_MODULE_6__/* .releaseLock */ .x_)(engine, { ...lock, containerId: details.id });
     log(released ? `released the deploy lock ${lock.name}` : `the deploy lock ${lock.name} was already released`);
 }
 async function post(signal, deps = {}) {

@@ -51,16 +51,19 @@ export async function unswitchedContainers(engine: DeployEngine, settings: Deplo
 }
 
 async function releaseLeftLock(engine: DeployEngine, settings: DeploySettings, lock: SavedLock, runUrl: string, log: (line: string) => void): Promise<void> {
-  const details = await engine.inspectContainer(lock.containerId);
+  // No id: main sent the marker's create and never heard back. The marker is ours if it is there with our token.
+  const pending = lock.containerId === '';
+  const details = await engine.inspectContainer(pending ? lock.name : lock.containerId);
   if (!details || details.labels[LABEL.lockToken] !== lock.token) {
-    log(`the deploy lock ${lock.name} was already released`);
+    log(pending ? `main lost the connection while taking the deploy lock ${lock.name}, and it is not there under this run's token: never made, or already released` : `the deploy lock ${lock.name} was already released`);
     return;
   }
+  if (pending) log(`the deploy lock ${lock.name} is this run's: main took it but lost the engine's answer`);
   for (const c of await unswitchedContainers(engine, settings, details.labels, runUrl)) {
     await engine.removeContainer(c.id, { force: true, anonymousVolumes: true });
     log(`removed ${c.name}: this run started it but never switched the proxy to it`);
   }
-  const released = await releaseLock(engine, lock);
+  const released = await releaseLock(engine, { ...lock, containerId: details.id });
   log(released ? `released the deploy lock ${lock.name}` : `the deploy lock ${lock.name} was already released`);
 }
 

@@ -9,10 +9,9 @@ import { containerTarget } from './container/deployer.ts';
 import { workersTarget } from './container/workers-host.ts';
 import { strategyFor } from './container/strategy/index.ts';
 import type { ConnectHost, HostConnection } from './host/connection.ts';
-import type { HostContext } from './host/context.ts';
+import type { HostContext, LockEvents } from './host/context.ts';
 import { deployOnHost, type DeployTarget, type HostRun } from './host/deployer.ts';
 import { LockLedger } from './host/lock-state.ts';
-import type { HeldLock } from './host/lock.ts';
 import { hostLog } from './host/log.ts';
 import type { Provenance } from './labels.ts';
 import { deployReport, modeOf, newHostReport, phaseLine, setResult, type DeployReport, type HostReport, type Mode } from './report.ts';
@@ -76,7 +75,11 @@ async function runHost(r: Rollout, hp: HostPort, settings: DeploySettings, signa
     }
   }
   // Every lock taken on the host (the app's, the edge's) goes into the ledger: the post step releases what main could not.
-  const locks = { acquired: (h: string, lock: HeldLock) => r.ledger.add(h, hp, lock), released: (h: string, lock: HeldLock) => r.ledger.remove(h, lock) };
+  const locks: LockEvents = {
+    taking: (h, lock) => r.ledger.taking(h, hp, lock),
+    acquired: (h, lock) => r.ledger.add(h, hp, lock),
+    released: (h, lock) => r.ledger.remove(h, lock),
+  };
   const ctx = { host, engine: connection.engine, prober: connection.prober, settings, provenance: r.provenance, clock, log, locks, connectionLost: connection.lost, ...(connection.disk ? { disk: connection.disk } : {}), ...(signal ? { signal } : {}) };
   const target = targetFor(ctx, connection);
   if (target instanceof Error) return failedHere(target);

@@ -3,7 +3,7 @@ import { lockName } from '../src/container/spec.ts';
 import { LABEL, type Provenance } from '../src/labels.ts';
 import type { LockEvents } from '../src/host/deployer.ts';
 import { runContainerDeploy, engineWithReleases, RELEASES_REPO } from './fakes.ts';
-import type { HeldLock } from '../src/host/lock.ts';
+import type { HeldLock, PendingLock } from '../src/host/lock.ts';
 import { recreate } from '../src/container/strategy/recreate.ts';
 import type { DeploySettings } from '../src/settings/index.ts';
 import type { FakeEngine} from './fakes.ts';
@@ -22,9 +22,9 @@ function provenance(): Provenance {
   return { gitSha: `${tick}`.repeat(40).slice(0, 40), runUrl: `https://github.com/acme/shop/actions/runs/${tick}`, actor: 'octocat', at: new Date(Date.parse('2026-11-22T10:00:00Z') + tick * 60_000).toISOString() };
 }
 
-function lockEvents(): LockEvents & { held: HeldLock[]; freed: HeldLock[] } {
+function lockEvents(): LockEvents & { held: HeldLock[]; freed: PendingLock[] } {
   const held: HeldLock[] = [];
-  const freed: HeldLock[] = [];
+  const freed: PendingLock[] = [];
   return {
     held,
     freed,

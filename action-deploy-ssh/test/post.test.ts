@@ -2,6 +2,8 @@
 // run had started but never switched the proxy to, and releases the lock; it touches nothing
 // that serves, nothing of another run, and nothing under a lock it no longer holds. And main
 // cancelled after the switch: the deploy stands, the step still fails, saying so.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Inputs, mapInputs } from '@gangway/kit';
 import type { ConnectHost } from '../src/host/connection.ts';
@@ -24,7 +26,7 @@ function connectTo(engine: FakeEngine): ConnectHost {
   return async () => connection;
 }
 
-useRunnerFiles('gangway-deploy-post-');
+const runnerDir = useRunnerFiles('gangway-deploy-post-');
 
 const inputsFor = (extra: Record<string, string> = {}): Inputs => new Inputs(mapInputs(baseInputs({ image: `${REPO}:v2`, publish: '8080', ...extra })));
 
@@ -91,6 +93,61 @@ describe('post after main was killed holding the lock', () => {
     await post(new AbortController().signal, { inputs: inputsFor({ strategy: 'recreate', publish: '' }), connect: connectTo(e), env: THIS_RUN });
     expect(exists(e, v2)).toBe(true);
     expect(names(e)).not.toContain(lockName('shop'));
+  });
+});
+
+/** The last value main saved under `key` in GITHUB_STATE (as the runner hands it to post). */
+function savedState(key: string): string {
+  const text = readFileSync(path.join(runnerDir(), 'state'), 'utf8');
+  const values = [...text.matchAll(/^([^\n<]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)].filter((m) => m[1] === key).map((m) => m[3] ?? '');
+  return values.at(-1) ?? '';
+}
+
+describe('main lost the answer to the lock create (the connection cut while it was on its way)', () => {
+  /** v1 serving; main of THIS_RUN deploys v2, and its connection breaks at the lock create: before it reaches the engine, or after. */
+  async function cutAtLockCreate(reached: boolean): Promise<FakeEngine> {
+    const e = new FakeEngine();
+    e.registry.push({ repository: REPO, tag: 'v1', digest: DIGEST_V1, id: 'sha256:img1' }, { repository: REPO, tag: 'v2', digest: DIGEST_V2, id: 'sha256:img2' });
+    await main(new AbortController().signal, { inputs: inputsFor({ image: `${REPO}:v1` }), connect: connectTo(e), env: OTHER_RUN });
+    const create = e.createContainer.bind(e);
+    e.createContainer = async (options) => {
+      if (options.name !== lockName('shop')) return create(options);
+      if (reached) await create(options);
+      throw new Error('(SSH) Channel open failure: the connection is gone');
+    };
+    await expect(main(new AbortController().signal, { inputs: inputsFor(), connect: connectTo(e), env: THIS_RUN })).rejects.toThrow();
+    e.createContainer = create;
+    process.env[`STATE_${LOCKS_STATE}`] = savedState(LOCKS_STATE);
+    return e;
+  }
+
+  it('main keeps the pending lock in its state (name and token, no id), and post finds it and releases it', async () => {
+    const e = await cutAtLockCreate(true);
+    const marker = [...e.containers.values()].find((c) => c.options.name === lockName('shop'));
+    expect(marker, 'the engine made the marker').toBeDefined();
+    const saved = JSON.parse(process.env[`STATE_${LOCKS_STATE}`] ?? '[]') as Array<{ containerId: string; name: string; token: string }>;
+    expect(saved).toEqual([expect.objectContaining({ containerId: '', name: lockName('shop'), token: marker?.options.Labels?.['gangway.lock.token'] })]);
+    await post(new AbortController().signal, { inputs: inputsFor(), connect: connectTo(e), env: THIS_RUN });
+    expect(names(e)).not.toContain(lockName('shop'));
+    expect(e.running('shop')).toHaveLength(1);
+  });
+
+  it('when the create never reached the engine, post removes nothing, not even a lock another run took since', async () => {
+    const e = await cutAtLockCreate(false);
+    expect(names(e)).not.toContain(lockName('shop'));
+    const theirs = await acquireLock(e, { app: 'shop', image: 'sha256:img2', provenance: provenanceFromEnv(OTHER_RUN), timeoutMs: 100, ttlMs: 60_000, log: () => undefined, warn: () => undefined });
+    await post(new AbortController().signal, { inputs: inputsFor(), connect: connectTo(e), env: THIS_RUN });
+    expect(exists(e, theirs.containerId)).toBe(true);
+  });
+
+  it('a lock held by another run (the create answered 409) leaves nothing pending in the state', async () => {
+    const e = new FakeEngine();
+    e.registry.push({ repository: REPO, tag: 'v1', digest: DIGEST_V1, id: 'sha256:img1' }, { repository: REPO, tag: 'v2', digest: DIGEST_V2, id: 'sha256:img2' });
+    await main(new AbortController().signal, { inputs: inputsFor({ image: `${REPO}:v1` }), connect: connectTo(e), env: OTHER_RUN });
+    const theirs = await acquireLock(e, { app: 'shop', image: 'sha256:img1', provenance: provenanceFromEnv(OTHER_RUN), timeoutMs: 100, ttlMs: 60_000, log: () => undefined, warn: () => undefined });
+    await expect(main(new AbortController().signal, { inputs: inputsFor({ 'lock-timeout': '1s' }), connect: connectTo(e), env: THIS_RUN })).rejects.toThrow(/still held/);
+    expect(JSON.parse(savedState(LOCKS_STATE) || '[]')).toEqual([]);
+    expect(exists(e, theirs.containerId)).toBe(true);
   });
 });
 

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { errorMessage, sleep, type ImageReference } from '@gangway/kit';
 import { mustExec, type ContainerDetails, type DeployEngine } from '../host/engine.ts';
 import { acquireLock, lockHeartbeatMs, releaseLock, startLockHeartbeat } from '../host/lock.ts';
+import { pendingToLedger } from '../host/lock-state.ts';
 import { presentImage } from '../host/pull.ts';
 import type { HostContext } from '../host/context.ts';
 import { tarArchive, type TarEntry } from '../host/tar.ts';
@@ -55,6 +56,7 @@ export async function withEdgeLock<T>(ctx: HostContext, image: string, fn: () =>
     // Taken at every switch: only a wait is worth a line.
     log: (line) => (line.startsWith('waiting') ? ctx.log.info(line) : ctx.log.debug?.(line)),
     warn: (line) => ctx.log.warn(line),
+    pending: pendingToLedger(ctx.host, ctx.locks),
     ...(signal ? { signal } : {}),
   });
   // In the step's state too: if this run dies holding it (a lost connection), its post step releases it.

@@ -3,7 +3,7 @@
 import type { PhaseClock } from '@gangway/kit';
 import type { DeployEngine } from './engine.ts';
 import type { Provenance } from '../labels.ts';
-import type { HeldLock } from './lock.ts';
+import type { HeldLock, PendingLock } from './lock.ts';
 import type { DeploySettings } from '../settings/index.ts';
 
 export interface HostLog {
@@ -16,8 +16,11 @@ export interface HostLog {
 
 /** Where a deploy says which locks it holds (the step state the post step releases them from). */
 export interface LockEvents {
+  /** A create of the lock's marker was sent; its answer may never come (a cut connection). Kept until acquired or released. */
+  taking?(host: string, lock: PendingLock): void;
   acquired(host: string, lock: HeldLock): void;
-  released(host: string, lock: HeldLock): void;
+  /** Released, or (a pending lock) never made: the engine answered that the name was taken. */
+  released(host: string, lock: PendingLock): void;
 }
 
 export interface HostContext {

@@ -33,6 +33,9 @@ export interface HeldLock {
   token: string;
 }
 
+/** A marker on its way: its create was sent, the engine's answer (and so its id) not yet seen. */
+export type PendingLock = Omit<HeldLock, 'containerId'>;
+
 export interface LockOptions {
   app: string;
   /** The marker's name: the app's deploy lock (lockName) unless given, as for the host's edge lock. */
@@ -49,6 +52,13 @@ export interface LockOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Local clock, for the wait; staleness uses the engine's clock. */
   clock?: () => number;
+  /**
+   * Told before each create of the marker, and again when the engine answered that the name was
+   * taken (`taken` false). A create whose answer never comes (the connection cut right after it was
+   * sent) may still have made the marker: whoever keeps the pending lock can find it by name and
+   * token and release it.
+   */
+  pending?: (lock: PendingLock, taken: 'maybe' | false) => void;
 }
 
 export class LockTimeoutError extends Error {
@@ -90,6 +100,7 @@ export async function acquireLock(engine: DeployEngine, options: LockOptions): P
   for (;;) {
     options.signal?.throwIfAborted();
     const acquiredAt = (await engine.now()).toISOString();
+    options.pending?.({ name, token }, 'maybe');
     try {
       const containerId = await engine.createContainer({
         name,
@@ -113,6 +124,7 @@ export async function acquireLock(engine: DeployEngine, options: LockOptions): P
       return { containerId, name, token };
     } catch (error) {
       if (!(error instanceof NameConflictError)) throw error;
+      options.pending?.({ name, token }, false);
     }
     const held = await currentLock(engine, options.app, name);
     if (!held) continue; // released between our create and our look: try again at once

@@ -5,6 +5,7 @@ import { ConfigurationError, errorMessage, formatImageReference, type ImageRefer
 import { ensureRoomForPull, isNoSpaceError, noSpaceError } from './disk-space.ts';
 import type { HostContext, LockEvents } from './context.ts';
 import { acquireLock, confirmLockHeld, lockHeartbeatMs, releaseLock, startLockHeartbeat, type HeldLock, type LockHeartbeat } from './lock.ts';
+import { pendingToLedger } from './lock-state.ts';
 import { pullImage, type PulledImage } from './pull.ts';
 
 export type { LockEvents };
@@ -53,6 +54,7 @@ export async function takeDeployLock(ctx: HostContext, image: string, locks: Loc
       ttlMs: s.lockTtlMs,
       log: (l) => ctx.log.info(l),
       warn: (l) => ctx.log.warn(l),
+      pending: pendingToLedger(ctx.host, locks),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     }),
   );
