@@ -70007,9 +70007,12 @@ async function acquireLock(engine, options) {
             return { containerId, name, token };
         }
         catch (error) {
+            // The engine answered (409: the name is taken; any other status: the create failed and made nothing): nothing pending.
+            // No answer (the connection cut): the marker may exist, so it stays pending for the post step.
+            if (error instanceof _engine_js__WEBPACK_IMPORTED_MODULE_4__/* .NameConflictError */ .yj || (0,_gangway_kit__WEBPACK_IMPORTED_MODULE_1__/* .engineStatusCode */ .sJ)(error) !== undefined)
+                options.pending?.({ name, token }, false);
             if (!(error instanceof _engine_js__WEBPACK_IMPORTED_MODULE_4__/* .NameConflictError */ .yj))
                 throw error;
-            options.pending?.({ name, token }, false);
         }
         const held = await currentLock(engine, options.app, name);
         if (!held)

@@ -140,6 +140,18 @@ describe('main lost the answer to the lock create (the connection cut while it w
     expect(exists(e, theirs.containerId)).toBe(true);
   });
 
+  it('a create the engine answered with an error (it made nothing) leaves nothing pending in the state', async () => {
+    const e = new FakeEngine();
+    e.registry.push({ repository: REPO, tag: 'v2', digest: DIGEST_V2, id: 'sha256:img2' });
+    const create = e.createContainer.bind(e);
+    e.createContainer = async (options) => {
+      if (options.name === lockName('shop')) throw Object.assign(new Error('(HTTP code 500) server error - mount failed'), { statusCode: 500 });
+      return create(options);
+    };
+    await expect(main(new AbortController().signal, { inputs: inputsFor(), connect: connectTo(e), env: THIS_RUN })).rejects.toThrow(/mount failed/);
+    expect(JSON.parse(savedState(LOCKS_STATE) || '[]')).toEqual([]);
+  });
+
   it('a lock held by another run (the create answered 409) leaves nothing pending in the state', async () => {
     const e = new FakeEngine();
     e.registry.push({ repository: REPO, tag: 'v1', digest: DIGEST_V1, id: 'sha256:img1' }, { repository: REPO, tag: 'v2', digest: DIGEST_V2, id: 'sha256:img2' });

@@ -2,7 +2,7 @@
 // creates a name at most once (409 otherwise), so taking the lock is atomic without any file
 // or shell on the server; its labels say who holds it. The marker is created, never started.
 import { randomUUID } from 'node:crypto';
-import { errorMessage, formatDuration, sleep } from '@gangway/kit';
+import { engineStatusCode, errorMessage, formatDuration, sleep } from '@gangway/kit';
 import { lockName } from '../container/spec.ts';
 import { LABEL, type Provenance } from '../labels.ts';
 import { NameConflictError, type ContainerSummary, type DeployEngine } from './engine.ts';
@@ -53,8 +53,8 @@ export interface LockOptions {
   /** Local clock, for the wait; staleness uses the engine's clock. */
   clock?: () => number;
   /**
-   * Told before each create of the marker, and again when the engine answered that the name was
-   * taken (`taken` false). A create whose answer never comes (the connection cut right after it was
+   * Told before each create of the marker, and again (`taken` false) when the engine answered
+   * without making it: the name was taken, or the create failed. A create whose answer never comes (the connection cut right after it was
    * sent) may still have made the marker: whoever keeps the pending lock can find it by name and
    * token and release it.
    */
@@ -123,8 +123,10 @@ export async function acquireLock(engine: DeployEngine, options: LockOptions): P
       options.log(`lock ${name} taken${waitedMs >= 1000 ? ` after waiting ${formatDuration(waitedMs)}` : ''}`);
       return { containerId, name, token };
     } catch (error) {
+      // The engine answered (409: the name is taken; any other status: the create failed and made nothing): nothing pending.
+      // No answer (the connection cut): the marker may exist, so it stays pending for the post step.
+      if (error instanceof NameConflictError || engineStatusCode(error) !== undefined) options.pending?.({ name, token }, false);
       if (!(error instanceof NameConflictError)) throw error;
-      options.pending?.({ name, token }, false);
     }
     const held = await currentLock(engine, options.app, name);
     if (!held) continue; // released between our create and our look: try again at once
