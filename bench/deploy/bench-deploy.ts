@@ -6,7 +6,10 @@
 //   (b) the hand-written `docker pull && docker stop && docker rm && docker run` of ORIGINS.md (2),
 //       over the ssh CLI with the lab's deploy key and known_hosts file, and its re-run of the old
 //       tag (the hand-written rollback);
-//   (c) recreate (the action's dist), v1 → v2 and back.
+//   (c) recreate (the action's dist), v1 → v2 and back;
+//   (f) interleaved pairs: blue-green and the hand-written sequence, each on an app of its own, each
+//       round moving both to the other version, the order alternating from round to round: one
+//       pair is as noisy as the machine, the median of their ratios is not.
 // For each: failed requests / total and p99 latency in the step's window, the step's wall time, the
 // time until every request is answered by the version the step moves to, and the action's phases.
 // Then (d) the host curve: v1 → v2 on 1, 2, 3 … of the lab's targets at once (canary: false,
@@ -24,9 +27,10 @@ import { buildAndPushAppImage } from '../../test/support/app-image.ts';
 import { reachLabTarget, type LabTargetLink } from '../../action-deploy-ssh/test/lab-runs.ts';
 import { measureFirstByte } from './first-byte.ts';
 import { ACTION_DIR, runAction, timed, underLoad as stepUnderLoad, waitForVersion as waitForTargetVersion, type LoadShape, type StepRun } from './steps.ts';
-import { DEPLOY_FIGURES, deployRatios, ROW, type CurvePoint, type DeployBenchResults, type FirstByte, type Row } from './readme-figures.ts';
+import { DEPLOY_FIGURES, deployRatios, pairOf, ROW, type CurvePoint, type DeployBenchResults, type FirstByte, type Pair, type Row } from './readme-figures.ts';
 import { writeBlock } from '../../test/support/readme-block.ts';
 
+const ALL_PARTS = 'abcdef';
 const RATE = Number(process.env['BENCH_RATE'] ?? 80);
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 8);
 /** The second, light load on /readyz (2 clients), which tells when the new version is ready, not only answering. */
@@ -34,7 +38,9 @@ const READY_RATE = Number(process.env['BENCH_READY_RATE'] ?? 10);
 const STANDBY = process.env['BENCH_STANDBY'] ?? '10m';
 const FIRST_BYTE_ROUNDS = Number(process.env['BENCH_FIRST_BYTE_ROUNDS'] ?? 10);
 /** Which parts run (a to e, see above): all by default; a partial run prints its tables but leaves the README alone. */
-const PARTS = new Set((process.env['BENCH_PARTS'] ?? 'abcde').split(''));
+const PARTS = new Set((process.env['BENCH_PARTS'] ?? ALL_PARTS).split(''));
+/** The interleaved pairs of part (f). */
+const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 6);
 const RESULTS = path.resolve(import.meta.dirname, '../results/deploy.json');
 const lab = readLabState();
 const t = lab.target;
@@ -64,6 +70,8 @@ function inputs(app: string, port: number, extra: Record<string, string>): Recor
   };
 }
 
+const sec = (ms: number | undefined): string => (ms === undefined ? '–' : `${(ms / 1000).toFixed(2)} s`);
+
 /** The hand-written way: one shell line over the ssh CLI (credentials in a throw-away DOCKER_CONFIG, password on stdin). */
 function sshScript(script: string, stdin: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -92,11 +100,19 @@ const waitForVersion = (port: number, version: string): Promise<void> => waitFor
 // One way to each target, as a deploy reaches it (its VPN, SSH, the Engine API), for the clean-up.
 const links: LabTargetLink[] = [];
 for (const target of curveTargets) links.push(await reachLabTarget(target, privateKey));
-const apps = { bg: `bench-bg-${suffix}`, rc: `bench-rc-${suffix}`, hw: `bench-hw-${suffix}` };
-const ports = { bg: 19500 + Math.floor(Math.random() * 30), rc: 19540 + Math.floor(Math.random() * 30), hw: 19580 + Math.floor(Math.random() * 30), curve: 19620 + Math.floor(Math.random() * 20) };
+const apps = { bg: `bench-bg-${suffix}`, rc: `bench-rc-${suffix}`, hw: `bench-hw-${suffix}`, pairBg: `bench-pg-${suffix}`, pairHw: `bench-ph-${suffix}` };
+const ports = {
+  bg: 19500 + Math.floor(Math.random() * 30),
+  rc: 19540 + Math.floor(Math.random() * 30),
+  hw: 19580 + Math.floor(Math.random() * 30),
+  curve: 19620 + Math.floor(Math.random() * 20),
+  pairBg: 19650 + Math.floor(Math.random() * 20),
+  pairHw: 19680 + Math.floor(Math.random() * 20),
+};
 const curveApps = curveTargets.map((_, i) => `bench-h${i + 1}-${suffix}`);
 const rows: Row[] = [];
 const curve: CurvePoint[] = [];
+const pairs: Pair[] = [];
 let firstByte: FirstByte | undefined;
 try {
   const sha = randomBytes(20).toString('hex');
@@ -130,6 +146,25 @@ try {
     await waitForVersion(ports.rc, 'v1');
     rows.push(await underLoad('recreate v1 → v2', 'gangway', ports.rc, 'v2', () => action(inputs(apps.rc, ports.rc, { image: v2.imageRef, strategy: 'recreate' }))));
     rows.push(await underLoad('recreate rollback: true (→ v1)', 'gangway', ports.rc, 'v1', () => action(inputs(apps.rc, ports.rc, { rollback: 'true', strategy: 'recreate' }))));
+  }
+  if (PARTS.has('f')) {
+    console.log(`(f) ${PAIRS} interleaved pairs: blue-green and hand-written, each moving to the other version, the order alternating`);
+    await action(inputs(apps.pairBg, ports.pairBg, { image: v1.imageRef }));
+    await sshScript(handWritten(apps.pairHw, ports.pairHw, v1.imageRef, { first: true }), `${lab.registry.password}\n`);
+    await Promise.all([waitForVersion(ports.pairBg, 'v1'), waitForVersion(ports.pairHw, 'v1')]);
+    const images = { v1: v1.imageRef, v2: v2.imageRef };
+    let at: 'v1' | 'v2' = 'v1';
+    for (let round = 1; round <= PAIRS; round++) {
+      const to: 'v1' | 'v2' = at === 'v1' ? 'v2' : 'v1';
+      const gangway = (): Promise<Row> => underLoad(`pair ${round}: blue-green ${at} → ${to}`, 'gangway', ports.pairBg, to, () => action(inputs(apps.pairBg, ports.pairBg, { image: images[to] })));
+      const hand = (): Promise<Row> => underLoad(`pair ${round}: hand-written ${at} → ${to}`, 'hand-written', ports.pairHw, to, () => timed(() => sshScript(handWritten(apps.pairHw, ports.pairHw, images[to], {}), `${lab.registry.password}\n`)));
+      const first = round % 2 === 1 ? 'gangway' : 'hand-written';
+      const [g, h] = first === 'gangway' ? [await gangway(), await hand()] : await hand().then(async (hr) => [await gangway(), hr] as const);
+      const pair = pairOf(round, first, g, h);
+      pairs.push(pair);
+      console.log(`  pair ${round} (${first} first): to ${to} in ${sec(g.timeToVersionMs)} (gangway, ${g.failed} failed) vs ${sec(h.timeToVersionMs)} (hand-written, ${h.failed} failed): ×${pair.ratio?.toFixed(2) ?? '–'}`);
+      at = to;
+    }
   }
   if (PARTS.has('d')) {
     console.log(`(d) the host curve: 1 to ${curveTargets.length} hosts at once`);
@@ -167,9 +202,8 @@ try {
   }
 }
 
-const ratios = deployRatios(rows, curve, firstByte);
+const ratios = deployRatios(rows, curve, firstByte, pairs);
 
-const sec = (ms: number | undefined): string => (ms === undefined ? '–' : `${(ms / 1000).toFixed(2)} s`);
 const pad = (s: string, n: number): string => s.padEnd(n);
 console.log(`\nsteady load ${RATE} req/s from ${CLIENTS} clients (half keep-alive) through the VPN; window = the step's start until 2 s after the last move\n`);
 console.log(`| ${pad('step', 38)} | failed / total | p99 ms | step wall | to new version | to new ready |`);
@@ -184,11 +218,12 @@ for (const name of names) {
   console.log(`| ${pad(name, 14)} | ${phased.map((r) => pad(sec(r.phases?.filter((p) => p.phase === name).reduce((n, p) => n + p.ms, 0) || undefined), 20)).join(' | ')} |`);
 }
 console.log(`\nhost curve (canary: false, max-parallel = hosts, no load): ${curve.map((p) => `${p.hosts}: ${sec(p.wallMs)}`).join(', ')}`);
+if (pairs.length > 0) console.log(`interleaved pairs, to the new version: ${pairs.map((p) => `×${p.ratio?.toFixed(2) ?? '–'}`).join(' ')}; median ×${ratios.pairs?.medianRatio?.toFixed(2) ?? '–'}`);
 if (firstByte) console.log(`action start to first SSH byte: median ${firstByte.actionMs} ms over ${firstByte.rounds} rounds (bare node ${firstByte.bareNodeMs} ms)`);
 console.log(`\nratios: ${JSON.stringify(ratios)}`);
 fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
-const results: DeployBenchResults = { at: new Date().toISOString(), rate: RATE, clients: CLIENTS, readyRate: READY_RATE, standby: hasStandby ? STANDBY : null, machine: { cpus: os.cpus().length, loadAverage: os.loadavg() }, rows, curve, ...(firstByte ? { firstByte } : {}), ratios };
-if (PARTS.size === 5) {
+const results: DeployBenchResults = { at: new Date().toISOString(), rate: RATE, clients: CLIENTS, readyRate: READY_RATE, standby: hasStandby ? STANDBY : null, machine: { cpus: os.cpus().length, loadAverage: os.loadavg() }, rows, curve, ...(firstByte ? { firstByte } : {}), pairs, ratios };
+if ([...ALL_PARTS].every((p) => PARTS.has(p))) {
   fs.writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwrote ${RESULTS}`);
   // The README's figures come from this JSON, never by hand.
