@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { wantedBlock } from '../../test/support/readme-block.ts';
-import { DEPLOY_FIGURES, DEPLOY_RESULTS, deployRatios, pairOf, renderDeployFigures, ROW, type DeployBenchResults, type Row } from '../../bench/deploy/readme-figures.ts';
+import { DEPLOY_FIGURES, DEPLOY_RESULTS, deployRatios, pairOf, pairsVerdict, renderDeployFigures, ROW, type DeployBenchResults, type Row } from '../../bench/deploy/readme-figures.ts';
 import { renderSwarmFigures, SWARM_FIGURES, SWARM_RESULTS, SWARM_ROW, swarmRatios, type SwarmBenchResults } from '../../bench/swarm/readme-figures.ts';
 
 const results = (): DeployBenchResults => JSON.parse(readFileSync(DEPLOY_RESULTS, 'utf8')) as DeployBenchResults;
@@ -40,7 +40,7 @@ describe('action-deploy-ssh/README.md deploy figures', () => {
 describe('the interleaved pairs', () => {
   const row = (by: Row['by'], timeToVersionMs: number | undefined, failed = 0): Row => ({ what: by, by, failed, total: 100, p99Ms: 1, maxMs: 1, wallMs: 1000, timeToVersionMs, timeToReadyMs: timeToVersionMs, to: 'v2', errors: {}, versions: {} });
 
-  it('give the median of the pair ratios (not the ratio of the medians), their range, and every failed request', () => {
+  it('give each half its median (by who went first), from the times unrounded, with the range and every failed request', () => {
     const pairs = [
       pairOf(1, 'gangway', row('gangway', 1800), row('hand-written', 1500, 20)),
       pairOf(2, 'hand-written', row('gangway', 1500), row('hand-written', 1600, 18)),
@@ -49,27 +49,48 @@ describe('the interleaved pairs', () => {
     ];
     expect(pairs.map((p) => p.ratio)).toEqual([1.2, 0.94, 1.25, 0.93]);
     const { pairs: figures } = deployRatios([], [], undefined, pairs);
-    // Ratios sorted 0.93 0.94 1.2 1.25: the median is the mean of the middle two.
-    // Gangway first: 1.2 and 1.25; hand-written first: 0.94 and 0.93.
-    expect(figures).toEqual({ count: 4, medianRatio: 1.07, medianRatioByFirst: { gangway: 1.23, handWritten: 0.94 }, minRatio: 0.93, maxRatio: 1.25, gangwayMedianMs: 1650, handWrittenMedianMs: 1550, gangwayFailed: 0, handWrittenFailed: 82 });
+    // Gangway first: 1.2 and 1.25; hand-written first: 0.9375 and 0.9333; all four sorted, the middle two are 0.9375 and 1.2.
+    expect(figures).toEqual({
+      count: 4,
+      medianRatio: 1.069,
+      medianRatioByFirst: { gangway: 1.225, handWritten: 0.935 },
+      minRatio: 0.933,
+      maxRatio: 1.25,
+      gangwayMedianMs: 1650,
+      handWrittenMedianMs: 1550,
+      gangwayNeverThere: 0,
+      gangwayFailed: 0,
+      handWrittenFailed: 82,
+    });
+    expect(figures && pairsVerdict(figures)).toBe(false);
   });
 
-  it('a pair whose step never reached the new version counts in neither the ratios nor the medians, and the README says what was measured', () => {
-    const pairs = [pairOf(1, 'gangway', row('gangway', undefined), row('hand-written', 1500)), pairOf(2, 'hand-written', row('gangway', 1400), row('hand-written', 1500))];
+  it('a ratio of 1.004 is over ×1.00: the verdict reads the median before it is shown rounded', () => {
+    const pairs = [pairOf(1, 'gangway', row('gangway', 1004), row('hand-written', 1000)), pairOf(2, 'hand-written', row('gangway', 900), row('hand-written', 1000))];
+    const figures = deployRatios([], [], undefined, pairs).pairs;
+    expect(figures?.medianRatioByFirst).toEqual({ gangway: 1.004, handWritten: 0.9 });
+    expect(figures && pairsVerdict(figures)).toBe(false);
+  });
+
+  it('a Gangway step that never got to the new version misses, and a half with no pair is not measured', () => {
     const r = results();
-    const ratios = deployRatios(r.rows, r.curve, r.firstByte, pairs);
-    expect(ratios.pairs).toMatchObject({ count: 2, medianRatio: 0.93, gangwayMedianMs: 1400, handWrittenMedianMs: 1500 });
-    const figures = renderDeployFigures({ ...r, pairs, ratios });
+    const never = [pairOf(1, 'gangway', row('gangway', undefined), row('hand-written', 1500)), pairOf(2, 'hand-written', row('gangway', 1400), row('hand-written', 1500))];
+    const ratios = deployRatios(r.rows, r.curve, r.firstByte, never);
+    expect(ratios.pairs).toMatchObject({ count: 2, gangwayNeverThere: 1, medianRatioByFirst: { gangway: undefined, handWritten: 0.933 } });
+    const figures = renderDeployFigures({ ...r, pairs: never, ratios });
     expect(figures).toContain(
-      '| blue-green, to the new version: 2 interleaved pairs (each on an app of its own, the order alternating) | median ×0.93: ×0.93 where the hand-written went first, ×– where Gangway did (pairs ×0.93 to ×0.93; medians 1.40 s against 1.50 s; failed requests: Gangway 0, hand-written 0) | ≤ ×1.00 in both halves: met |',
+      '| blue-green, to the new version: 2 interleaved pairs (each on an app of its own, the order alternating) | ×0.93 where the hand-written went first, ×– where Gangway did (each half\'s median; pairs ×0.93 to ×0.93; failed requests: Gangway 0, hand-written 0; Gangway never got to the new version in 1) | ≤ ×1.00 in both halves: **missed** |',
     );
-    // One half over ×1.00 misses, whatever the median of all.
-    const mixed = [pairOf(1, 'gangway', row('gangway', 1000), row('hand-written', 2000)), pairOf(2, 'hand-written', row('gangway', 1650), row('hand-written', 1500)), pairOf(3, 'gangway', row('gangway', 1000), row('hand-written', 2000))];
-    const mixedRatios = deployRatios(r.rows, r.curve, r.firstByte, mixed);
-    expect(mixedRatios.pairs?.medianRatio).toBe(0.5);
-    expect(renderDeployFigures({ ...r, pairs: mixed, ratios: mixedRatios })).toMatch(/×1\.10 where the hand-written went first, ×0\.50 where Gangway did .* \| ≤ ×1\.00 in both halves: \*\*missed\*\* \|/);
-    // Without pairs (results from before part f), no such line.
-    expect(renderDeployFigures({ ...r, ratios: deployRatios(r.rows, r.curve, r.firstByte) })).not.toContain('interleaved pairs');
+    // With pairs, the single pair of the rows above gives no verdict of its own.
+    expect(figures).toMatch(/\| blue-green, to the new version, the rows above \(one pair\) \| ×[\d.]+ \| ≤ ×1\.00: judged on the pairs below \|/);
+    const oneHalf = [pairOf(1, 'hand-written', row('gangway', 1400), row('hand-written', 1500))];
+    const half = deployRatios(r.rows, r.curve, r.firstByte, oneHalf);
+    expect(half.pairs && pairsVerdict(half.pairs)).toBeUndefined();
+    expect(renderDeployFigures({ ...r, pairs: oneHalf, ratios: half })).toMatch(/≤ ×1\.00 in both halves: not measured \|/);
+    // Without pairs (results from before part f), no such line, and the single pair's verdict stands.
+    const without = renderDeployFigures({ ...r, ratios: deployRatios(r.rows, r.curve, r.firstByte) });
+    expect(without).not.toContain('interleaved pairs');
+    expect(without).toMatch(/\| blue-green, to the new version \| ×[\d.]+ \| ≤ ×1\.00: (met|\*\*missed\*\*) \|/);
   });
 });
 

@@ -37,7 +37,7 @@ const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 8);
 const READY_RATE = Number(process.env['BENCH_READY_RATE'] ?? 10);
 const STANDBY = process.env['BENCH_STANDBY'] ?? '10m';
 const FIRST_BYTE_ROUNDS = Number(process.env['BENCH_FIRST_BYTE_ROUNDS'] ?? 10);
-/** Which parts run (a to e, see above): all by default; a partial run prints its tables but leaves the README alone. */
+/** Which parts run (a to f, see above): all by default; a partial run prints its tables but leaves the README alone. */
 const PARTS = new Set((process.env['BENCH_PARTS'] ?? ALL_PARTS).split(''));
 /** The interleaved pairs of part (f). */
 const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 6);
