@@ -92,6 +92,11 @@ function handWritten(name: string, port: number, image: string, how: { first?: b
   return `set -e; export DOCKER_CONFIG=$(mktemp -d); trap 'rm -rf "$DOCKER_CONFIG"' EXIT; ${d} login -u ${lab.registry.username} --password-stdin ${lab.registry.host} >/dev/null 2>&1; ${how.first ? `${d} pull ${image} >/dev/null; ` : ''}${swap} >/dev/null`;
 }
 
+/** One hand-written step on the target: the script over the ssh CLI, the registry password on its stdin. */
+function handWrittenStep(name: string, port: number, image: string, how: { first?: boolean; pull?: boolean }): Promise<void> {
+  return sshScript(handWritten(name, port, image, how), `${lab.registry.password}\n`);
+}
+
 const shape: LoadShape = { rate: RATE, clients: CLIENTS, readyRate: READY_RATE };
 const action = runAction;
 const underLoad = (what: string, by: Row['by'], port: number, to: string, step: () => Promise<StepRun>): Promise<Row> => stepUnderLoad(t, shape, what, by, port, to, step);
@@ -135,10 +140,10 @@ try {
   }
   if (PARTS.has('b')) {
     console.log('(b) hand-written docker pull && stop && rm && run over ssh');
-    await sshScript(handWritten(apps.hw, ports.hw, v1.imageRef, { first: true }), `${lab.registry.password}\n`);
+    await handWrittenStep(apps.hw, ports.hw, v1.imageRef, { first: true });
     await waitForVersion(ports.hw, 'v1');
-    rows.push(await underLoad(ROW.handWritten, 'hand-written', ports.hw, 'v2', () => timed(() => sshScript(handWritten(apps.hw, ports.hw, v2.imageRef, {}), `${lab.registry.password}\n`))));
-    rows.push(await underLoad(ROW.handWrittenBack, 'hand-written', ports.hw, 'v1', () => timed(() => sshScript(handWritten(apps.hw, ports.hw, v1.imageRef, { pull: false }), `${lab.registry.password}\n`))));
+    rows.push(await underLoad(ROW.handWritten, 'hand-written', ports.hw, 'v2', () => timed(() => handWrittenStep(apps.hw, ports.hw, v2.imageRef, {}))));
+    rows.push(await underLoad(ROW.handWrittenBack, 'hand-written', ports.hw, 'v1', () => timed(() => handWrittenStep(apps.hw, ports.hw, v1.imageRef, { pull: false }))));
   }
   if (PARTS.has('c')) {
     console.log('(c) recreate');
@@ -150,14 +155,14 @@ try {
   if (PARTS.has('f')) {
     console.log(`(f) ${PAIRS} interleaved pairs: blue-green and hand-written, each moving to the other version, the order alternating`);
     await action(inputs(apps.pairBg, ports.pairBg, { image: v1.imageRef }));
-    await sshScript(handWritten(apps.pairHw, ports.pairHw, v1.imageRef, { first: true }), `${lab.registry.password}\n`);
+    await handWrittenStep(apps.pairHw, ports.pairHw, v1.imageRef, { first: true });
     await Promise.all([waitForVersion(ports.pairBg, 'v1'), waitForVersion(ports.pairHw, 'v1')]);
     const images = { v1: v1.imageRef, v2: v2.imageRef };
     let at: 'v1' | 'v2' = 'v1';
     for (let round = 1; round <= PAIRS; round++) {
       const to: 'v1' | 'v2' = at === 'v1' ? 'v2' : 'v1';
       const gangway = (): Promise<Row> => underLoad(`pair ${round}: blue-green ${at} → ${to}`, 'gangway', ports.pairBg, to, () => action(inputs(apps.pairBg, ports.pairBg, { image: images[to] })));
-      const hand = (): Promise<Row> => underLoad(`pair ${round}: hand-written ${at} → ${to}`, 'hand-written', ports.pairHw, to, () => timed(() => sshScript(handWritten(apps.pairHw, ports.pairHw, images[to], {}), `${lab.registry.password}\n`)));
+      const hand = (): Promise<Row> => underLoad(`pair ${round}: hand-written ${at} → ${to}`, 'hand-written', ports.pairHw, to, () => timed(() => handWrittenStep(apps.pairHw, ports.pairHw, images[to], {})));
       const first = round % 2 === 1 ? 'gangway' : 'hand-written';
       const [g, h] = first === 'gangway' ? [await gangway(), await hand()] : await hand().then(async (hr) => [await gangway(), hr] as const);
       const pair = pairOf(round, first, g, h);
@@ -218,7 +223,7 @@ for (const name of names) {
   console.log(`| ${pad(name, 14)} | ${phased.map((r) => pad(sec(r.phases?.filter((p) => p.phase === name).reduce((n, p) => n + p.ms, 0) || undefined), 20)).join(' | ')} |`);
 }
 console.log(`\nhost curve (canary: false, max-parallel = hosts, no load): ${curve.map((p) => `${p.hosts}: ${sec(p.wallMs)}`).join(', ')}`);
-if (pairs.length > 0) console.log(`interleaved pairs, to the new version: ${pairs.map((p) => `×${p.ratio?.toFixed(2) ?? '–'}`).join(' ')}; median ×${ratios.pairs?.medianRatio?.toFixed(2) ?? '–'}`);
+if (pairs.length > 0) console.log(`interleaved pairs, to the new version: ${pairs.map((p) => `×${p.ratio?.toFixed(2) ?? '–'}`).join(' ')}; median ×${ratios.pairs?.medianRatioByFirst.handWritten?.toFixed(2) ?? '–'} where the hand-written went first, ×${ratios.pairs?.medianRatioByFirst.gangway?.toFixed(2) ?? '–'} where Gangway did`);
 if (firstByte) console.log(`action start to first SSH byte: median ${firstByte.actionMs} ms over ${firstByte.rounds} rounds (bare node ${firstByte.bareNodeMs} ms)`);
 console.log(`\nratios: ${JSON.stringify(ratios)}`);
 fs.mkdirSync(path.dirname(RESULTS), { recursive: true });

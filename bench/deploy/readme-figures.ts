@@ -92,8 +92,14 @@ export interface PairFigures {
 
 const side = (r: Row): PairSide => ({ timeToVersionMs: r.timeToVersionMs, failed: r.failed, total: r.total, wallMs: r.wallMs, ...(r.phases ? { phases: r.phases } : {}) });
 
+/** a / b, unrounded; undefined when either is missing (or b is 0). */
+function rawRatio(a: number | undefined, b: number | undefined): number | undefined {
+  return a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
+}
+
 function ratioOf(a: number | undefined, b: number | undefined): number | undefined {
-  return a !== undefined && b !== undefined && b > 0 ? Math.round((a / b) * 100) / 100 : undefined;
+  const r = rawRatio(a, b);
+  return r === undefined ? undefined : Math.round(r * 100) / 100;
 }
 
 export function pairOf(round: number, first: Row['by'], gangway: Row, handWritten: Row): Pair {
@@ -111,13 +117,8 @@ export function median(values: number[]): number | undefined {
 export function pairFigures(pairs: Pair[]): PairFigures | undefined {
   if (pairs.length === 0) return undefined;
   // From the measured times, unrounded: a median is rounded once, to 3 places, for the JSON and the verdict.
-  const raw = (p: Pair): number | undefined => {
-    const g = p.gangway.timeToVersionMs;
-    const h = p.handWritten.timeToVersionMs;
-    return g !== undefined && h !== undefined && h > 0 ? g / h : undefined;
-  };
   const ratiosOf = (of: Pair[]): number[] => of.flatMap((p) => {
-    const r = raw(p);
+    const r = rawRatio(p.gangway.timeToVersionMs, p.handWritten.timeToVersionMs);
     return r === undefined ? [] : [r];
   });
   const round3 = (n: number | undefined): number | undefined => (n === undefined ? undefined : Math.round(n * 1000) / 1000);
